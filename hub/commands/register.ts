@@ -1,0 +1,27 @@
+import type { Command } from 'commander'
+import { action, notImplemented } from '../../cli-errors.js'
+import { loadHubConfig } from '../config.js'
+
+export function registerHubCommands(program: Command): void {
+  const hub = program
+    .command('hub')
+    .description("run one company's hub: broker, reservations, charging sessions, federation")
+    .requiredOption('-c, --config <file>', 'hub.json')
+    .action(
+      action((opts: { config: string }) => {
+        loadHubConfig(opts.config)
+        notImplemented('hub')
+      }),
+    )
+  hub
+    .command('acl')
+    .description('write a Mosquitto password file and ACL file that enforce the Voltway permission table')
+    .requiredOption('-c, --config <file>', 'hub.json')
+    .requiredOption('-o, --out <dir>', 'directory to write passwd and acl into')
+    .action(
+      action((opts: { config: string }) => {
+        loadHubConfig(opts.config)
+        notImplemented('hub acl')
+      }),
+    )
+}

@@ -1,0 +1,124 @@
+/**
+ * Client side of the vehicle request/response pattern: one persistent MQTT
+ * connection, many requests in flight, each matched to its reply by id.
+ *
+ * MQTT 3.1.1: replies arrive on `voltway/v1/vehicles/V/res`.
+ * MQTT 5: each client also gets its own Response Topic under
+ * `voltway/v1/vehicles/V/res/<instance>` and sends Correlation Data, so two
+ * tools logged in as the same vehicle never see each other's answers.
+ */
+import { randomBytes } from 'node:crypto'
+import type { IClientPublishOptions, MqttClient } from 'mqtt'
+import type { IPublishPacket } from 'mqtt-packet'
+import { VoltwayError, isErrorCode } from './errors.js'
+import { parseJsonObject } from './json.js'
+import { OPS, type OpArgsInput, type OpName, type OpResult } from './schemas/ops.js'
+import { ResponseEnvelope } from './schemas/envelope.js'
+import { topics } from './topics.js'
+
+export interface RpcClientOptions {
+  client: MqttClient
+  hubId: string
+  vehicleId: string
+  /** Default per-request timeout. */
+  timeoutMs?: number
+  /** Validate results against the op's schema (on by default; a malformed reply becomes INTERNAL). */
+  validateResults?: boolean
+}
+
+export interface RequestOptions {
+  timeoutMs?: number
+  /** Ask another hub than the default one. */
+  hubId?: string
+}
+
+interface Pending {
+  op: OpName
+  resolve: (v: unknown) => void
+  reject: (e: VoltwayError) => void
+  timer: NodeJS.Timeout
+}
+
+export interface RpcClient {
+  start(): Promise<void>
+  request<O extends OpName>(op: O, args: OpArgsInput<O>, opts?: RequestOptions): Promise<OpResult<O>>
+  /** Reject every pending request and stop listening; does not close the MQTT connection. */
+  close(): Promise<void>
+  readonly pending: number
+}
+
+export function createRpcClient(opts: RpcClientOptions): RpcClient {
+  const { client, vehicleId } = opts
+  const defaultTimeout = opts.timeoutMs ?? 10_000
+  const validate = opts.validateResults ?? true
+  const instance = randomBytes(6).toString('hex')
+  const v5 = client.options.protocolVersion === 5
+  const replyTopic = v5 ? `${topics.vehicleResponse(vehicleId)}/${instance}` : topics.vehicleResponse(vehicleId)
+  const pending = new Map<string, Pending>()
+  let counter = 0
+  let closed = false
+
+  const onMessage = (topic: string, payload: Buffer, _packet: IPublishPacket): void => {
+    if (topic !== replyTopic) return
+    const json = parseJsonObject(payload, 16 * 1024 * 1024)
+    if (!json.ok) return
+    const env = ResponseEnvelope.safeParse(json.value)
+    if (!env.success || env.data.id === null) return
+    const p = pending.get(env.data.id)
+    if (!p) return
+    pending.delete(env.data.id)
+    clearTimeout(p.timer)
+    if (!env.data.ok) {
+      const e = env.data.error
+      p.reject(new VoltwayError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, e.details))
+      return
+    }
+    if (!validate) return p.resolve(env.data.result)
+    const result = OPS[p.op].result.safeParse(env.data.result)
+    if (result.success) p.resolve(result.data)
+    else p.reject(new VoltwayError('INTERNAL', `hub sent a malformed ${p.op} result`))
+  }
+
+  return {
+    get pending() {
+      return pending.size
+    },
+    async start() {
+      client.on('message', onMessage)
+      await client.subscribeAsync(replyTopic, { qos: 1 })
+    },
+    request<O extends OpName>(op: O, args: OpArgsInput<O>, ropts: RequestOptions = {}): Promise<OpResult<O>> {
+      if (closed) return Promise.reject(new VoltwayError('INTERNAL', 'client is closed'))
+      const id = `${instance}-${(counter++).toString(36)}`
+      const timeoutMs = ropts.timeoutMs ?? defaultTimeout
+      const hubId = ropts.hubId ?? opts.hubId
+      return new Promise<OpResult<O>>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          if (pending.delete(id)) {
+            reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${timeoutMs} ms`, { op, hubId, timeoutMs }))
+          }
+        }, timeoutMs)
+        pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer })
+        const publishOpts: IClientPublishOptions = { qos: 1 }
+        if (v5) publishOpts.properties = { responseTopic: replyTopic, correlationData: Buffer.from(id) }
+        client.publish(topics.hubRequest(hubId, vehicleId), JSON.stringify({ id, op, args }), publishOpts, (err) => {
+          if (!err) return
+          const p = pending.get(id)
+          if (!p) return
+          pending.delete(id)
+          clearTimeout(p.timer)
+          p.reject(new VoltwayError('PEER_UNAVAILABLE', `cannot publish to hub ${hubId}: ${err.message}`))
+        })
+      })
+    },
+    async close() {
+      closed = true
+      client.removeListener('message', onMessage)
+      for (const [id, p] of pending) {
+        clearTimeout(p.timer)
+        pending.delete(id)
+        p.reject(new VoltwayError('TIMEOUT', 'client closed before the answer came'))
+      }
+    },
+  }
+}

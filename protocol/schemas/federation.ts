@@ -1,0 +1,56 @@
+/** HTTP federation bodies (PROTOCOL.md "HTTP federation between hubs"). */
+import { z } from 'zod'
+import { Id, Position, RangeKm, Time } from './common.js'
+import { NearStation, Receipt } from './entities.js'
+
+export const FedHubInfo = z.object({
+  hubId: Id,
+  name: z.string(),
+  city: z.string(),
+  position: Position,
+  stations: z.number().int().nonnegative(),
+})
+
+export const FedStationsQuery = z.object({
+  lat: z.coerce.number().min(-90).max(90),
+  lon: z.coerce.number().min(-180).max(180),
+  rangeKm: z.coerce.number().positive().max(20_100),
+  at: Time.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(5),
+})
+
+export const FedStations = z.object({ stations: z.array(NearStation) })
+
+export const HoldRequest = z.object({
+  txId: Id,
+  txStartedAt: Time,
+  vehicleId: Id,
+  at: Time,
+  from: Position,
+  rangeKm: RangeKm,
+  ttlSeconds: z.number().int().min(1).max(3600),
+})
+export type HoldRequest = z.infer<typeof HoldRequest>
+
+export const Hold = z.object({
+  holdId: Id,
+  stationId: Id,
+  position: Position,
+  at: Time,
+  expiresAt: Time,
+})
+export type Hold = z.infer<typeof Hold>
+
+export const HoldConfirmation = z.object({
+  reservationId: Id,
+  holdId: Id,
+  stationId: Id,
+  position: Position,
+  at: Time,
+})
+
+export const FedReceipts = z.object({ receipts: z.array(Receipt) })
+
+export const FedErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+})

@@ -1,0 +1,103 @@
+/**
+ * Vehicle request/response ops (PROTOCOL.md "Vehicle requests"): for each op,
+ * the schema of its args and of its result. The hub validates args with these
+ * before any handler runs; clients and tests validate results with them.
+ */
+import { z } from 'zod'
+import { Id, Position, RangeKm, Time } from './common.js'
+import { NearStation, Receipt, Reservation, Route, SessionStart, SessionStatus, Station, Trip } from './entities.js'
+
+const Empty = z.object({})
+const MAX_HOPS = 16
+
+export const OPS = {
+  'hub.info': {
+    args: Empty,
+    result: z.object({
+      hubId: Id,
+      name: z.string(),
+      city: z.string(),
+      position: Position,
+      stations: z.number().int().nonnegative(),
+      peers: z.array(Id),
+    }),
+  },
+  'station.list': {
+    args: Empty,
+    result: z.object({ stations: z.array(Station) }),
+  },
+  'station.nearest': {
+    args: z.object({
+      position: Position,
+      rangeKm: RangeKm,
+      at: Time.optional(),
+      limit: z.number().int().min(1).max(100).default(5),
+    }),
+    result: z.object({ stations: z.array(NearStation) }),
+  },
+  'reservation.create': {
+    args: z.object({ at: Time, position: Position, rangeKm: RangeKm, stationId: Id.optional() }),
+    result: z.object({ reservation: Reservation }),
+  },
+  'reservation.cancel': {
+    args: z.union([z.object({ reservationId: Id }), z.object({ all: z.literal(true) })]),
+    result: z.object({ cancelled: z.number().int().nonnegative() }),
+  },
+  'reservation.list': {
+    args: Empty,
+    result: z.object({ reservations: z.array(Reservation) }),
+  },
+  'route.list': {
+    args: z.object({ destination: Id, index: z.number().int().min(0).max(1000).default(0) }),
+    result: z.object({
+      destination: Id,
+      index: z.number().int().nonnegative(),
+      total: z.number().int().nonnegative(),
+      route: Route,
+    }),
+  },
+  'route.reserve': {
+    args: z.object({
+      routeId: Id,
+      times: z.array(Time).min(1).max(MAX_HOPS),
+      position: Position,
+      rangeKm: RangeKm,
+    }),
+    result: z.object({ trip: Trip }),
+  },
+  'trip.cancel': {
+    args: z.object({ tripId: Id }),
+    result: z.object({ cancelled: z.number().int().nonnegative() }),
+  },
+  'charge.start': {
+    args: z.object({
+      stationId: Id,
+      reservationId: Id.optional(),
+      maxWh: z.number().int().positive().max(1_000_000).optional(),
+    }),
+    result: z.object({ session: SessionStart }),
+  },
+  'charge.status': {
+    args: z.object({ sessionId: Id }),
+    result: z.object({ session: SessionStatus }),
+  },
+  'charge.stop': {
+    args: z.object({ sessionId: Id }),
+    result: z.object({ receipt: Receipt }),
+  },
+  'history.list': {
+    args: z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+    result: z.object({ receipts: z.array(Receipt), partial: z.boolean(), unreachableHubs: z.array(Id) }),
+  },
+} as const
+
+export type OpName = keyof typeof OPS
+export const OP_NAMES = Object.keys(OPS) as OpName[]
+export type OpArgs<O extends OpName> = z.output<(typeof OPS)[O]['args']>
+/** Args as a caller may write them (defaults still optional). */
+export type OpArgsInput<O extends OpName> = z.input<(typeof OPS)[O]['args']>
+export type OpResult<O extends OpName> = z.output<(typeof OPS)[O]['result']>
+
+export function isOpName(s: unknown): s is OpName {
+  return typeof s === 'string' && Object.hasOwn(OPS, s)
+}

@@ -1,0 +1,75 @@
+/** Station agent <-> hub messages (PROTOCOL.md "Station agents"). */
+import { z } from 'zod'
+import { Id, StationStatus, Time, Wh } from './common.js'
+
+const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
+
+export const StationState = z.object({
+  online: z.boolean(),
+  status: StationStatus,
+  sessionId: Id.nullable(),
+  meterWh: Wh.nullable(),
+  agentVersion: z.string().max(64),
+  ts: Time,
+})
+export type StationState = z.infer<typeof StationState>
+
+export const Telemetry = z.object({
+  sessionId: Id.nullable(),
+  powerW: z.number().nonnegative(),
+  meterWh: Wh,
+  ts: Time,
+  voltageV: z.number().nonnegative().optional(),
+  currentA: z.number().nonnegative().optional(),
+})
+export type Telemetry = z.infer<typeof Telemetry>
+
+const EventBase = { seq: Seq, meterWh: Wh, ts: Time }
+
+export const StopReason = z.enum(['requested', 'limit', 'fault', 'offline', 'shutdown', 'unplugged', 'disabled'])
+
+export const SessionStartedEvent = z.object({
+  ...EventBase,
+  type: z.literal('session.started'),
+  sessionId: Id,
+  meterStartWh: Wh.optional(),
+})
+export const SessionStoppedEvent = z.object({
+  ...EventBase,
+  type: z.literal('session.stopped'),
+  sessionId: Id,
+  energyWh: Wh,
+  meterStartWh: Wh.optional(),
+  reason: StopReason,
+})
+export const FaultEvent = z.object({
+  ...EventBase,
+  type: z.literal('fault'),
+  sessionId: Id.optional(),
+  code: z.string().min(1).max(64),
+  message: z.string().max(500).optional(),
+})
+export const StationEvent = z.discriminatedUnion('type', [SessionStartedEvent, SessionStoppedEvent, FaultEvent])
+export type StationEvent = z.infer<typeof StationEvent>
+
+export const StationAck = z.object({ seq: z.number().int().nonnegative() })
+export type StationAck = z.infer<typeof StationAck>
+
+export const StationCommand = z.object({
+  id: Id,
+  op: z.enum(['start', 'stop', 'enable', 'disable']),
+  sessionId: Id.optional(),
+  maxWh: z.number().int().positive().optional(),
+})
+export type StationCommand = z.infer<typeof StationCommand>
+
+export const StationCommandResult = z.object({
+  id: Id,
+  ok: z.boolean(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  meterWh: Wh.optional(),
+})
+export type StationCommandResult = z.infer<typeof StationCommandResult>
+
+/** Retained hub state on `voltway/v1/hubs/H/state` (not in PROTOCOL.md's tables; an addition). */
+export const HubState = z.object({ online: z.boolean(), hubId: Id, ts: Time })
