@@ -1,0 +1,25 @@
+/**
+ * Errors a Store raises for conditions that are not a user's fault. Handlers
+ * let them through; the RPC server answers INTERNAL and logs them.
+ */
+export type StoreErrorCode =
+  /** Another writer held the database longer than the busy timeout. */
+  | 'BUSY'
+  /** The store was used after `close()`. */
+  | 'CLOSED'
+  /** An insert reused an id that already exists. */
+  | 'DUPLICATE_ID'
+  /** The database was written by a newer Voltway (its schema version is unknown here). */
+  | 'SCHEMA_TOO_NEW'
+  /** Anything else the database engine reported. */
+  | 'DATABASE'
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreError'
+    this.code = code
+  }
+}

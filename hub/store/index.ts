@@ -1,0 +1,7 @@
+export * from './types.js'
+export * from './errors.js'
+export { MemoryStore } from './memory/index.js'
+export { MemoryReservationStore } from './memory/reservations.js'
+export { SqliteStore, type SqliteStoreOptions } from './sqlite/index.js'
+export { SqliteReservationStore } from './sqlite/reservations.js'
+export { MIGRATIONS, LATEST_VERSION, type Migration } from './sqlite/migrations.js'

@@ -1,0 +1,115 @@
+/**
+ * The hub's Store on one SQLite file (better-sqlite3): WAL so readers never
+ * wait for the writer, a busy timeout so concurrent writers (other processes
+ * on the same file included) queue instead of failing, and schema
+ * migrations tracked by `PRAGMA user_version`.
+ *
+ * better-sqlite3 is synchronous: a write that waits for another process's
+ * lock blocks this event loop for up to `busyTimeoutMs`. For one hub on one
+ * machine that is the right trade (transactions here last microseconds);
+ * several replicas should share PostgreSQL instead.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { StoreError } from '../errors.js'
+import type { Store } from '../types.js'
+import { run, toStoreError } from './errors.js'
+import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
+import { SqliteReservationStore } from './reservations.js'
+
+export interface SqliteStoreOptions {
+  /** Directory of the database file; created when missing. */
+  dataDir: string
+  /** File name inside `dataDir`. Default `hub.sqlite`. */
+  fileName?: string
+  /** How long a write waits for another writer's lock before failing with StoreError('BUSY'). Default 5000. */
+  busyTimeoutMs?: number
+  /** Migrations to apply; tests may pass a prefix. Default: all of them. */
+  migrations?: readonly Migration[]
+}
+
+export class SqliteStore implements Store {
+  /** Absolute path of the database file. */
+  readonly file: string
+  /**
+   * The connection, for sibling sub-stores constructed in this file only.
+   * Anything else goes through the Store interface.
+   */
+  readonly db: Database.Database
+  readonly reservations: SqliteReservationStore
+  #closed = false
+
+  /** Opens (creating if needed) and migrates the database. Throws StoreError. */
+  constructor(opts: SqliteStoreOptions) {
+    mkdirSync(opts.dataDir, { recursive: true })
+    this.file = join(opts.dataDir, opts.fileName ?? 'hub.sqlite')
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000
+    let db: Database.Database | undefined
+    try {
+      db = new Database(this.file, { timeout: busyTimeoutMs })
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
+      db.pragma('journal_mode = WAL')
+      // NORMAL is durable across application crashes in WAL mode; only a power cut may lose the last commits.
+      db.pragma('synchronous = NORMAL')
+      db.pragma('foreign_keys = ON')
+      migrate(db, opts.migrations ?? MIGRATIONS)
+    } catch (err) {
+      db?.close()
+      throw toStoreError(err)
+    }
+    this.db = db
+    const guard = (): void => {
+      if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
+    }
+    this.reservations = new SqliteReservationStore(db, guard)
+  }
+
+  /** The schema version this file is at (`PRAGMA user_version`). */
+  get schemaVersion(): number {
+    return userVersion(this.db)
+  }
+
+  ping(): Promise<void> {
+    return run(() => {
+      if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
+      this.db.prepare('SELECT 1').get()
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.db.close()
+  }
+}
+
+function userVersion(db: Database.Database): number {
+  const v = db.pragma('user_version', { simple: true })
+  return typeof v === 'number' ? v : 0
+}
+
+/**
+ * Apply every migration newer than the file, each in its own BEGIN IMMEDIATE
+ * transaction that re-reads the version first, so two processes opening a new
+ * file at once apply each migration exactly once.
+ */
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  const latest = migrations.reduce((v, m) => Math.max(v, m.version), 0)
+  const current = userVersion(db)
+  if (current > Math.max(latest, LATEST_VERSION)) {
+    throw new StoreError(
+      'SCHEMA_TOO_NEW',
+      `database schema version ${current} is newer than this Voltway knows (${LATEST_VERSION}); upgrade Voltway`,
+    )
+  }
+  const ordered = [...migrations].sort((a, b) => a.version - b.version)
+  for (const m of ordered) {
+    const apply = db.transaction(() => {
+      if (userVersion(db) >= m.version) return
+      db.exec(m.sql)
+      db.pragma(`user_version = ${m.version}`)
+    })
+    apply.immediate()
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * ReservationStore on SQLite. Booking runs in `BEGIN IMMEDIATE`: the write
+ * lock is taken before the conflict check, so any other connection, in this
+ * process or another, that wants to book waits (busy_timeout) until this one
+ * has checked and inserted. That, not process memory, is what rules out
+ * double bookings.
+ */
+import type { Database, Statement, Transaction } from 'better-sqlite3'
+import { candidateIds, compareBookings, firstFree } from '../booking.js'
+import type {
+  Booking,
+  BookingOutcome,
+  BookingQuery,
+  ConfirmHoldOutcome,
+  CreateReservationInput,
+  HoldRecord,
+  PlaceHoldInput,
+  ReservationCounts,
+  ReservationRecord,
+  ReservationStore,
+} from '../types.js'
+import { run } from './errors.js'
+
+interface ReservationRow {
+  reservation_id: string
+  station_id: string
+  vehicle_id: string
+  lat: number
+  lon: number
+  at_ms: number
+  created_at_ms: number
+  hold_id: string | null
+}
+
+interface HoldRow {
+  hold_id: string
+  station_id: string
+  vehicle_id: string
+  lat: number
+  lon: number
+  at_ms: number
+  expires_at_ms: number
+  tx_id: string
+  tx_started_at_ms: number
+  created_at_ms: number
+  reservation_id: string | null
+}
+
+interface BookingRow {
+  kind: 'reservation' | 'hold'
+  id: string
+  station_id: string
+  vehicle_id: string
+  at_ms: number
+  expires_at_ms: number | null
+  tx_id: string | null
+  tx_started_at_ms: number | null
+}
+
+/** IN lists are padded to one of these sizes so a handful of prepared statements serve any list. */
+const IN_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const
+const MAX_IN = 256
+
+function bookingsSql(n: number): string {
+  const list = Array.from({ length: n }, () => '?').join(',')
+  return `
+    SELECT 'reservation' AS kind, reservation_id AS id, station_id, vehicle_id, at_ms,
+           NULL AS expires_at_ms, NULL AS tx_id, NULL AS tx_started_at_ms
+      FROM reservations
+     WHERE station_id IN (${list}) AND at_ms > ? AND at_ms < ?
+    UNION ALL
+    SELECT 'hold' AS kind, hold_id AS id, station_id, vehicle_id, at_ms,
+           expires_at_ms, tx_id, tx_started_at_ms
+      FROM holds
+     WHERE station_id IN (${list}) AND at_ms > ? AND at_ms < ?
+       AND reservation_id IS NULL AND expires_at_ms > ?`
+}
+
+function toReservation(r: ReservationRow): ReservationRecord {
+  return {
+    reservationId: r.reservation_id,
+    stationId: r.station_id,
+    vehicleId: r.vehicle_id,
+    position: { lat: r.lat, lon: r.lon },
+    atMs: r.at_ms,
+    createdAtMs: r.created_at_ms,
+    holdId: r.hold_id,
+  }
+}
+
+function toHold(r: HoldRow): HoldRecord {
+  return {
+    holdId: r.hold_id,
+    stationId: r.station_id,
+    vehicleId: r.vehicle_id,
+    position: { lat: r.lat, lon: r.lon },
+    atMs: r.at_ms,
+    expiresAtMs: r.expires_at_ms,
+    txId: r.tx_id,
+    txStartedAtMs: r.tx_started_at_ms,
+    createdAtMs: r.created_at_ms,
+    reservationId: r.reservation_id,
+  }
+}
+
+function toBooking(r: BookingRow): Booking {
+  if (r.kind === 'reservation') {
+    return { kind: 'reservation', id: r.id, stationId: r.station_id, vehicleId: r.vehicle_id, atMs: r.at_ms }
+  }
+  return {
+    kind: 'hold',
+    id: r.id,
+    stationId: r.station_id,
+    vehicleId: r.vehicle_id,
+    atMs: r.at_ms,
+    expiresAtMs: r.expires_at_ms ?? 0,
+    txId: r.tx_id ?? '',
+    txStartedAtMs: r.tx_started_at_ms ?? 0,
+  }
+}
+
+export class SqliteReservationStore implements ReservationStore {
+  readonly #db: Database
+  readonly #guard: () => void
+  readonly #bookingStmts = new Map<number, Statement<unknown[], BookingRow>>()
+  readonly #s: {
+    insertReservation: Statement<unknown[]>
+    insertHold: Statement<unknown[]>
+    getReservation: Statement<[string], ReservationRow>
+    getHold: Statement<[string], HoldRow>
+    markHoldConfirmed: Statement<[string, string]>
+    releaseHold: Statement<[string]>
+    cancel: Statement<[string, string]>
+    cancelVehicle: Statement<[string, number]>
+    listVehicle: Statement<[string, number], ReservationRow>
+    deleteExpired: Statement<[number]>
+    countReservations: Statement<[], { n: number }>
+    countHolds: Statement<[number], { n: number }>
+  }
+  readonly #tx: Transaction<(work: () => unknown) => unknown>
+
+  constructor(db: Database, guard: () => void) {
+    this.#db = db
+    this.#guard = guard
+    this.#s = {
+      insertReservation: db.prepare(
+        `INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertHold: db.prepare(
+        `INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      ),
+      getReservation: db.prepare<[string], ReservationRow>('SELECT * FROM reservations WHERE reservation_id = ?'),
+      getHold: db.prepare<[string], HoldRow>('SELECT * FROM holds WHERE hold_id = ?'),
+      markHoldConfirmed: db.prepare<[string, string]>('UPDATE holds SET reservation_id = ? WHERE hold_id = ?'),
+      releaseHold: db.prepare<[string]>('DELETE FROM holds WHERE hold_id = ? AND reservation_id IS NULL'),
+      cancel: db.prepare<[string, string]>('DELETE FROM reservations WHERE reservation_id = ? AND vehicle_id = ?'),
+      cancelVehicle: db.prepare<[string, number]>('DELETE FROM reservations WHERE vehicle_id = ? AND at_ms >= ?'),
+      listVehicle: db.prepare<[string, number], ReservationRow>(
+        'SELECT * FROM reservations WHERE vehicle_id = ? AND at_ms >= ? ORDER BY at_ms, reservation_id',
+      ),
+      deleteExpired: db.prepare<[number]>('DELETE FROM holds WHERE reservation_id IS NULL AND expires_at_ms <= ?'),
+      countReservations: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM reservations'),
+      countHolds: db.prepare<[number], { n: number }>(
+        'SELECT COUNT(*) AS n FROM holds WHERE reservation_id IS NULL AND expires_at_ms > ?',
+      ),
+    }
+    this.#tx = db.transaction((work: () => unknown) => work())
+  }
+
+  createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
+    return run(() => {
+      this.#guard()
+      return this.#immediate((): BookingOutcome<ReservationRecord> => {
+        const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+        const pick = firstFree(input.candidates, blocking)
+        if (!pick) return { ok: false, conflicts: blocking }
+        const record: ReservationRecord = {
+          reservationId: input.reservationId,
+          stationId: pick.stationId,
+          vehicleId: input.vehicleId,
+          position: { lat: pick.position.lat, lon: pick.position.lon },
+          atMs: input.atMs,
+          createdAtMs: input.nowMs,
+          holdId: input.holdId ?? null,
+        }
+        this.#insertReservation(record)
+        return { ok: true, record }
+      })
+    })
+  }
+
+  placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
+    return run(() => {
+      this.#guard()
+      return this.#immediate((): BookingOutcome<HoldRecord> => {
+        const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+        const pick = firstFree(input.candidates, blocking)
+        if (!pick) return { ok: false, conflicts: blocking }
+        const record: HoldRecord = {
+          holdId: input.holdId,
+          stationId: pick.stationId,
+          vehicleId: input.vehicleId,
+          position: { lat: pick.position.lat, lon: pick.position.lon },
+          atMs: input.atMs,
+          expiresAtMs: input.expiresAtMs,
+          txId: input.txId,
+          txStartedAtMs: input.txStartedAtMs,
+          createdAtMs: input.nowMs,
+          reservationId: null,
+        }
+        this.#s.insertHold.run(
+          record.holdId,
+          record.stationId,
+          record.vehicleId,
+          record.position.lat,
+          record.position.lon,
+          record.atMs,
+          record.expiresAtMs,
+          record.txId,
+          record.txStartedAtMs,
+          record.createdAtMs,
+        )
+        return { ok: true, record }
+      })
+    })
+  }
+
+  confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
+    return run(() => {
+      this.#guard()
+      return this.#immediate(() => this.#confirmTx(input))
+    })
+  }
+
+  releaseHold(holdId: string): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      return this.#s.releaseHold.run(holdId).changes > 0
+    })
+  }
+
+  getHold(holdId: string): Promise<HoldRecord | null> {
+    return run(() => {
+      this.#guard()
+      const row = this.#s.getHold.get(holdId)
+      return row ? toHold(row) : null
+    })
+  }
+
+  getReservation(reservationId: string): Promise<ReservationRecord | null> {
+    return run(() => {
+      this.#guard()
+      const row = this.#s.getReservation.get(reservationId)
+      return row ? toReservation(row) : null
+    })
+  }
+
+  cancelReservation(reservationId: string, vehicleId: string): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      return this.#s.cancel.run(reservationId, vehicleId).changes > 0
+    })
+  }
+
+  cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.cancelVehicle.run(vehicleId, fromMs).changes
+    })
+  }
+
+  listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]> {
+    return run(() => {
+      this.#guard()
+      return this.#s.listVehicle.all(vehicleId, fromMs).map(toReservation)
+    })
+  }
+
+  findBookings(query: BookingQuery): Promise<Booking[]> {
+    return run(() => {
+      this.#guard()
+      return this.#findSync(query)
+    })
+  }
+
+  deleteExpiredHolds(nowMs: number): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.deleteExpired.run(nowMs).changes
+    })
+  }
+
+  counts(nowMs: number): Promise<ReservationCounts> {
+    return run(() => {
+      this.#guard()
+      // One read transaction, so both numbers come from the same snapshot.
+      return this.#db.transaction(() => ({
+        reservations: this.#s.countReservations.get()?.n ?? 0,
+        activeHolds: this.#s.countHolds.get(nowMs)?.n ?? 0,
+      }))()
+    })
+  }
+
+  /** Run `work` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws). */
+  #immediate<T>(work: () => T): T {
+    return this.#tx.immediate(work) as T
+  }
+
+  #insertReservation(r: ReservationRecord): void {
+    this.#s.insertReservation.run(r.reservationId, r.stationId, r.vehicleId, r.position.lat, r.position.lon, r.atMs, r.createdAtMs, r.holdId)
+  }
+
+  #confirmTx(input: { holdId: string; reservationId: string; nowMs: number }): ConfirmHoldOutcome {
+    const row = this.#s.getHold.get(input.holdId)
+    if (!row) return { status: 'not_found' }
+    const hold = toHold(row)
+    if (hold.reservationId !== null) {
+      const existing = this.#s.getReservation.get(hold.reservationId)
+      return existing ? { status: 'confirmed', reservation: toReservation(existing) } : { status: 'not_found' }
+    }
+    if (hold.expiresAtMs <= input.nowMs) return { status: 'expired', hold }
+    const reservation: ReservationRecord = {
+      reservationId: input.reservationId,
+      stationId: hold.stationId,
+      vehicleId: hold.vehicleId,
+      position: hold.position,
+      atMs: hold.atMs,
+      createdAtMs: input.nowMs,
+      holdId: hold.holdId,
+    }
+    this.#insertReservation(reservation)
+    this.#s.markHoldConfirmed.run(reservation.reservationId, hold.holdId)
+    return { status: 'confirmed', reservation }
+  }
+
+  #findSync(q: BookingQuery): Booking[] {
+    const ids = [...new Set(q.stationIds)]
+    if (ids.length === 0) return []
+    const lo = q.atMs - q.windowMs
+    const hi = q.atMs + q.windowMs
+    const out: Booking[] = []
+    for (let i = 0; i < ids.length; i += MAX_IN) {
+      const chunk = ids.slice(i, i + MAX_IN)
+      const size = IN_SIZES.find((s) => s >= chunk.length) ?? MAX_IN
+      const last = chunk[chunk.length - 1] as string
+      while (chunk.length < size) chunk.push(last)
+      for (const row of this.#bookingStmt(size).all(...chunk, lo, hi, ...chunk, lo, hi, q.nowMs)) out.push(toBooking(row))
+    }
+    return out.sort(compareBookings)
+  }
+
+  #bookingStmt(size: number): Statement<unknown[], BookingRow> {
+    let stmt = this.#bookingStmts.get(size)
+    if (!stmt) {
+      stmt = this.#db.prepare<unknown[], BookingRow>(bookingsSql(size))
+      this.#bookingStmts.set(size, stmt)
+    }
+    return stmt
+  }
+}

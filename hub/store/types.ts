@@ -1,0 +1,204 @@
+/**
+ * The hub's storage contract.
+ *
+ * A Store is composed of sub-stores, one per area, each a small Promise-based
+ * interface with its own files: `reservations` (reservations and federation
+ * holds) is the first. Sessions, station events, receipts, trips and
+ * idempotency keys are added the same way:
+ *
+ * 1. declare `FooStore` in `hub/store/foo.ts` (records + interface + TSDoc contract);
+ * 2. add `readonly foo: FooStore` to {@link Store} below;
+ * 3. implement it in `hub/store/memory/foo.ts` and `hub/store/sqlite/foo.ts`,
+ *    append its tables to `hub/store/sqlite/migrations.ts` (append-only) and
+ *    construct it in `MemoryStore` / `SqliteStore`;
+ * 4. add its rules to the shared contract suite (`test/helpers/store-contract.ts`
+ *    or a sibling `store-foo-contract.ts`), which runs against every implementation.
+ *
+ * General contract for every method of every sub-store:
+ * - Every method returns a Promise and never throws synchronously.
+ * - Each method is one atomic unit: it sees and leaves the database in a
+ *   consistent state even when other processes (SQLite: other processes on the
+ *   same file; PostgreSQL: other hub replicas) write at the same time.
+ * - Times are epoch milliseconds. Rules that depend on the current time take a
+ *   `nowMs` argument from the caller's injected Clock; a store never reads the
+ *   wall clock itself.
+ * - Failures that are not the caller's fault reject with a StoreError.
+ */
+import type { Position } from '../../protocol/index.js'
+
+/** A confirmed booking of one station for one vehicle at one time. */
+export interface ReservationRecord {
+  reservationId: string
+  stationId: string
+  vehicleId: string
+  /** The station's position when it was booked. */
+  position: Position
+  atMs: number
+  createdAtMs: number
+  /** The federation hold this reservation was confirmed from, or null. */
+  holdId: string | null
+}
+
+/**
+ * A temporary booking placed by the federation's Try-Confirm/Cancel. While
+ * unconfirmed and not expired it blocks its station exactly like a
+ * reservation; once `nowMs >= expiresAtMs` it counts as gone.
+ */
+export interface HoldRecord {
+  holdId: string
+  stationId: string
+  vehicleId: string
+  position: Position
+  atMs: number
+  expiresAtMs: number
+  /** The coordinator's transaction, and when it started (wait-die ordering). */
+  txId: string
+  txStartedAtMs: number
+  createdAtMs: number
+  /** Set once the hold is confirmed: the reservation that replaced it. */
+  reservationId: string | null
+}
+
+/** One station's position in a booking request. */
+export interface BookingCandidate {
+  stationId: string
+  position: Position
+}
+
+/** Something that blocks a station around a time: a reservation or a live hold. */
+export type Booking =
+  | { kind: 'reservation'; id: string; stationId: string; vehicleId: string; atMs: number }
+  | {
+      kind: 'hold'
+      id: string
+      stationId: string
+      vehicleId: string
+      atMs: number
+      expiresAtMs: number
+      txId: string
+      txStartedAtMs: number
+    }
+
+/** The window rule: a booking at `atMs` and one at `otherMs` conflict when `|atMs - otherMs| < windowMs`. */
+export function conflicts(atMs: number, otherMs: number, windowMs: number): boolean {
+  return Math.abs(atMs - otherMs) < windowMs
+}
+
+interface BookingRequest {
+  vehicleId: string
+  atMs: number
+  /** Stations to try, most preferred first; the first one free at `atMs` is booked. */
+  candidates: readonly BookingCandidate[]
+  /** Minimum distance in time between two bookings of one station. */
+  windowMs: number
+  /** The caller's current time: decides which holds have expired, and becomes `createdAtMs`. */
+  nowMs: number
+}
+
+export interface CreateReservationInput extends BookingRequest {
+  reservationId: string
+  holdId?: string | null
+}
+
+export interface PlaceHoldInput extends BookingRequest {
+  holdId: string
+  expiresAtMs: number
+  txId: string
+  txStartedAtMs: number
+}
+
+/** A booking either succeeded, or every candidate was blocked by the bookings listed. */
+export type BookingOutcome<R> = { ok: true; record: R } | { ok: false; conflicts: Booking[] }
+
+export type ConfirmHoldOutcome =
+  | { status: 'confirmed'; reservation: ReservationRecord }
+  | { status: 'expired'; hold: HoldRecord }
+  | { status: 'not_found' }
+
+export interface BookingQuery {
+  stationIds: readonly string[]
+  atMs: number
+  windowMs: number
+  nowMs: number
+}
+
+export interface ReservationCounts {
+  /** Every stored reservation. */
+  reservations: number
+  /** Holds neither confirmed nor expired at `nowMs`. */
+  activeHolds: number
+}
+
+/**
+ * Reservations and holds.
+ *
+ * THE RULE: no two bookings (reservations or live holds) of one station are
+ * ever closer in time than the window (`|at1 - at2| < windowMs` is a
+ * conflict; exactly `windowMs` apart is allowed). `createReservation` and
+ * `placeHold` check and insert within one database transaction that
+ * serializes against every other writer (SQLite: `BEGIN IMMEDIATE`, so two
+ * processes on one file serialize; PostgreSQL: lock the candidate stations in
+ * a fixed order, e.g. `pg_advisory_xact_lock` per station id sorted, before
+ * checking). No in-memory check may stand in for that.
+ */
+export interface ReservationStore {
+  /**
+   * Atomically book the first candidate with no conflicting booking at `atMs`
+   * and insert the reservation. With a single candidate this is "book this
+   * station or fail"; with several it is race-free "nearest free station".
+   * Resolves `{ok:false, conflicts}` (and writes nothing) when every candidate
+   * is blocked or the list is empty. Rejects with StoreError('DUPLICATE_ID')
+   * when `reservationId` exists.
+   */
+  createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>>
+
+  /** Like createReservation, for a federation hold that expires at `expiresAtMs`. */
+  placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>>
+
+  /**
+   * Turn a live hold into a reservation with id `reservationId` (the slot is
+   * never free in between). Idempotent: confirming a confirmed hold resolves
+   * the reservation made the first time. An expired hold is not confirmed.
+   */
+  confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome>
+
+  /** Delete an unconfirmed hold. Resolves false when it does not exist or was confirmed. */
+  releaseHold(holdId: string): Promise<boolean>
+
+  /** A hold by id, whatever its state (check `expiresAtMs` / `reservationId`), or null. */
+  getHold(holdId: string): Promise<HoldRecord | null>
+
+  /** A reservation by id, or null. */
+  getReservation(reservationId: string): Promise<ReservationRecord | null>
+
+  /** Delete one reservation if it belongs to `vehicleId`. Resolves false (and deletes nothing) otherwise. */
+  cancelReservation(reservationId: string, vehicleId: string): Promise<boolean>
+
+  /** Delete every reservation of `vehicleId` with `atMs >= fromMs`; resolves how many. */
+  cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number>
+
+  /** The reservations of `vehicleId` with `atMs >= fromMs`, earliest first (ties by id). */
+  listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]>
+
+  /**
+   * Every booking of the given stations that conflicts with `atMs` under the
+   * window rule (reservations, and holds live at `nowMs`), in one query
+   * however many stations are asked about. Order: by station, then time.
+   */
+  findBookings(query: BookingQuery): Promise<Booking[]>
+
+  /** Delete holds that expired (unconfirmed, `expiresAtMs <= nowMs`); resolves how many. Housekeeping only. */
+  deleteExpiredHolds(nowMs: number): Promise<number>
+
+  /** Numbers for metrics. */
+  counts(nowMs: number): Promise<ReservationCounts>
+}
+
+/** The hub's database. */
+export interface Store {
+  readonly reservations: ReservationStore
+  /** Resolves when the database answers a trivial query (for `/healthz`). */
+  ping(): Promise<void>
+  /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */
+  close(): Promise<void>
+}
