@@ -1,0 +1,106 @@
+/**
+ * The hardware a charging station needs, behind small Promise-based
+ * interfaces. Business logic (station/) depends on these only; config alone
+ * picks the real driver or the mock (see create-hardware.ts).
+ */
+
+/** Milliseconds since the epoch. Injected so tests advance time instead of sleeping. */
+export type Clock = () => number
+
+export type PinId = number | string
+
+export type RelayType = 'NO' | 'NC'
+
+/** What the agent knows about the contacts. `unknown` after any failed or unconfirmed write. */
+export type RelayState = 'open' | 'closed' | 'unknown'
+
+/**
+ * A relay (contactor driver) on one digital output pin.
+ *
+ * Contract:
+ * - A relay starts open: creating one writes "open" before it is handed out.
+ * - `close()` closes the contacts (current may flow); `open()` opens them.
+ *   Both resolve once the write has left the host (flushed to the board);
+ *   `NC` relays invert the pin level (closed = LOW), `NO` relays do not.
+ * - On a failed write, a write timeout, or a board disconnect the promise
+ *   rejects with an {@link HwError} (`HW_RELAY_WRITE_FAILED`, `HW_TIMEOUT`,
+ *   `HW_DISCONNECTED`) and `state` becomes `unknown`. Callers must treat any
+ *   error as "state unknown", never as "still open": fail safe means retrying
+ *   `open()` and reporting a fault.
+ * - `isClosed` is true only when the relay is known to be closed.
+ * - `dispose()` tries to open the relay (best effort), then releases it;
+ *   it never rejects. Later `open()`/`close()` reject with `HW_CLOSED`.
+ */
+export interface Relay {
+  readonly pin: PinId
+  readonly type: RelayType
+  readonly state: RelayState
+  readonly isClosed: boolean
+  open(): Promise<void>
+  close(): Promise<void>
+  dispose(): Promise<void>
+}
+
+/** One meter reading. The meter never invents a value: every field was measured. */
+export interface MeterReading {
+  /** Cumulative import register, integer Wh. Never decreases on a healthy meter. */
+  energyWh: number
+  /** Active power now, W (0 when idle). */
+  powerW: number
+  voltageV?: number
+  currentA?: number
+  /** When the reading was taken, ms since epoch (from the meter's injected clock). */
+  ts: number
+}
+
+/**
+ * An energy meter.
+ *
+ * Contract:
+ * - `read()` resolves with a fresh {@link MeterReading}; `energyWh` is an
+ *   integer, cumulative, non-negative.
+ * - A read that times out rejects with `HW_TIMEOUT`; one that fails
+ *   (device error, garbage value, CRC) rejects with `HW_METER_READ_FAILED`;
+ *   a lost device rejects with `HW_DISCONNECTED`. A rejected read never
+ *   yields a guessed or cached value.
+ * - Concurrent `read()` calls are allowed; the meter serialises them.
+ * - `close()` releases the meter; it never rejects. Later reads reject
+ *   with `HW_CLOSED`.
+ * - Detecting a stale (repeating) meter or a backwards register is the
+ *   caller's job (DESIGN.md, Billing): the meter reports what it measured.
+ */
+export interface EnergyMeter {
+  readonly kind: 'mock' | 'modbus-rtu' | 's0'
+  read(): Promise<MeterReading>
+  close(): Promise<void>
+}
+
+export type DigitalLevel = 0 | 1
+
+export type Unsubscribe = () => void
+
+/**
+ * A board with digital pins (johnny-five over any IO plugin: Firmata over a
+ * serial port, or the mock board).
+ *
+ * Contract:
+ * - `ready()` resolves once the board answered and its pins are known;
+ *   it rejects with `HW_SERIAL_NOT_FOUND`, `HW_SERIAL_OPEN_FAILED` or
+ *   `HW_TIMEOUT`. Calling it again returns the same promise.
+ * - `relay()` creates a {@link Relay} on an output pin, already opened.
+ * - `watchInput()` reports level changes of a digital input pin, always
+ *   asynchronously, in order; the returned function stops reporting.
+ * - `onDisconnect()` listeners hear once when the board goes away; every
+ *   relay of the board is then in state `unknown`.
+ * - `close()` opens every relay created from the board (best effort),
+ *   then releases the transport; it never rejects.
+ */
+export interface Board {
+  readonly name: string
+  readonly isReady: boolean
+  ready(): Promise<void>
+  relay(options: { pin: PinId; type: RelayType }): Promise<Relay>
+  watchInput(pin: PinId, listener: (level: DigitalLevel) => void): Unsubscribe
+  onDisconnect(listener: (err: Error) => void): Unsubscribe
+  close(): Promise<void>
+}
