@@ -1,0 +1,4 @@
+/** The hub's MQTT broker side: the embedded broker and the files for an external Mosquitto. */
+export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js'
+export { checkIdentityCollisions, assertNoIdentityCollisions, defaultHubUsername, hubUsernameOf, type IdentityConfig, type StationCredential, type VehicleCredential } from './identities.js'
+export { PERMISSIONS, type IdentityKind, type RoleRules } from './permissions.js'
