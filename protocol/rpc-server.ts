@@ -113,7 +113,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const handler = handlers[rawOp] as OpHandler<OpName> | undefined
     if (!handler) return fail({ code: 'UNKNOWN_OP', message: `op "${rawOp}" is not served by this hub` })
     const rawArgs = json.value.args === undefined ? {} : json.value.args
-    const args = OPS[rawOp].args.safeParse(rawArgs)
+    const args = OPS[rawOp].args.safeParse(rawArgs, { reportInput: true })
     if (!args.success) {
       const issues = issuesOf(args.error)
       const first = issues[0]
@@ -139,13 +139,15 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       await client.subscribeAsync(filter, { qos: 1 })
     },
     async stop() {
-      accepting = false
-      client.removeListener('message', onMessage)
+      // Unsubscribe first: messages the broker delivers before its UNSUBACK were
+      // acknowledged to it and are still answered; after it, none come.
       try {
         if (client.connected) await client.unsubscribeAsync(filter)
       } catch {
         // The connection is going away anyway; in-flight answers still get their chance below.
       }
+      accepting = false
+      client.removeListener('message', onMessage)
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
     },
   }

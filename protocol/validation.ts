@@ -23,7 +23,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type': {
-      if (issue.input === undefined) return `required, expected ${article(issue.expected)}`
+      if ('input' in issue && issue.input === undefined) return `required, expected ${article(issue.expected)}`
       return `expected ${article(issue.expected)}`
     }
     case 'too_small':
@@ -50,13 +50,11 @@ function article(t: string): string {
 
 export function issuesOf(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
-    // A missing key is reported on its parent; name the key itself.
-    const path = issue.code === 'unrecognized_keys' ? issue.path : issue.path
-    return { path: formatPath(path), message: describeIssue(issue) }
+    return { path: formatPath(issue.path), message: describeIssue(issue) }
   })
 }
 
-/** One line per issue, prefixed with what was being read. */
+/** One line per issue prefixed with what was being read (parse with `reportInput: true` so a missing field reads as "required"). */
 export function formatIssues(label: string, error: z.ZodError): string {
   return issuesOf(error)
     .map((i) => (i.path ? `${label}: ${i.path}: ${i.message}` : `${label}: ${i.message}`))
@@ -87,7 +85,7 @@ export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label
   } catch (err) {
     throw new ConfigError(`${label}: not valid JSON: ${(err as Error).message}`)
   }
-  const parsed = schema.safeParse(data)
+  const parsed = schema.safeParse(data, { reportInput: true })
   if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error))
   return parsed.data
 }

@@ -1,5 +1,5 @@
 /** Small test utilities: free ports, waiting on events with a timeout. */
-import { once, type EventEmitter } from 'node:events'
+import { once } from 'node:events'
 import { createServer, connect } from 'node:net'
 
 export async function freePort(): Promise<number> {
@@ -23,11 +23,12 @@ export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs = 5000, w
   }
 }
 
-export async function onceWithTimeout(em: EventEmitter, event: string, timeoutMs = 5000): Promise<unknown[]> {
+/** `em` is any Node-style emitter (typed emitters such as MqttClient included). */
+export async function onceWithTimeout(em: object, event: string, timeoutMs = 5000): Promise<unknown[]> {
   const ac = new AbortController()
   const timer = setTimeout(() => ac.abort(), timeoutMs)
   try {
-    return await once(em, event, { signal: ac.signal })
+    return await once(em as NodeJS.EventEmitter, event, { signal: ac.signal })
   } catch (err) {
     if (ac.signal.aborted) throw new Error(`timed out after ${timeoutMs} ms waiting for "${event}"`)
     throw err

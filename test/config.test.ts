@@ -1,0 +1,115 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadHubConfig } from '../hub/config.js'
+import { loadStationConfig } from '../station/config.js'
+import { ConfigError } from '../protocol/index.js'
+
+// The examples of CONFIG.md, verbatim.
+const hubExample = {
+  hubId: 'feira',
+  name: 'Feira Charging',
+  city: 'Feira de Santana',
+  position: { lat: -12.2664, lon: -38.9663 },
+  currency: 'BRL',
+  dataDir: './data/feira',
+  mqtt: { listen: { host: '127.0.0.1', port: 1883 } },
+  http: { host: '127.0.0.1', port: 8025 },
+  stations: [{ stationId: 'FSA-1', position: { lat: -12.25, lon: -38.95 }, powerKw: 22, priceMinorPerKwh: 73, password: 's3cret-1' }],
+  vehicles: [{ vehicleId: 'V1', password: 'v1-pass' }],
+  federation: {
+    peers: [{ hubId: 'salvador', url: 'http://127.0.0.1:8026', token: 'token-we-send-to-salvador', acceptToken: 'token-salvador-sends-us' }],
+    links: [{ from: 'feira', to: 'salvador', distanceKm: 108 }],
+  },
+  rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 },
+}
+const stationExample = {
+  stationId: 'FSA-1',
+  hubId: 'feira',
+  mqtt: { url: 'mqtt://127.0.0.1:1883', password: 's3cret-1' },
+  dataDir: './data/FSA-1',
+  hardware: { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 } },
+  telemetryIntervalMs: 2000,
+  offline: { maxChargeMinutes: 30 },
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'voltway-config-'))
+function write(name: string, data: unknown): string {
+  const file = join(dir, name)
+  writeFileSync(file, typeof data === 'string' ? data : JSON.stringify(data))
+  return file
+}
+
+t.test('the CONFIG.md examples load, with paths relative to the file', async (t) => {
+  const hub = loadHubConfig(write('hub.json', hubExample))
+  t.equal(hub.hubId, 'feira')
+  t.equal(hub.dataDir, join(dir, 'data/feira'))
+  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
+  const st = loadStationConfig(write('station.json', stationExample))
+  t.equal(st.dataDir, join(dir, 'data/FSA-1'))
+  t.equal(st.hardware.meter.type, 'mock')
+})
+
+t.test('rules may be left out and take the defaults', async (t) => {
+  const { rules: _rules, ...noRules } = hubExample
+  const hub = loadHubConfig(write('hub-norules.json', noRules))
+  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
+})
+
+const badHubs: Array<[string, (c: typeof hubExample) => unknown, string]> = [
+  ['a station latitude that is not a number', (c) => ({ ...c, stations: [c.stations[0], { ...c.stations[0], stationId: 'FSA-2', position: { lat: 'south', lon: 1 } }] }), 'hub.json: stations[1].position.lat: expected a number'],
+  ['a missing hubId', ({ hubId: _h, ...rest }) => rest, 'hub.json: hubId: required, expected a string'],
+  ['a bad station id', (c) => ({ ...c, stations: [{ ...c.stations[0], stationId: 'FSA 1' }] }), 'hub.json: stations[0].stationId: expected an id matching'],
+  ['a duplicate station id', (c) => ({ ...c, stations: [c.stations[0], c.stations[0]] }), 'hub.json: stations[1].stationId: duplicate station id FSA-1'],
+  ['a port out of range', (c) => ({ ...c, http: { host: '127.0.0.1', port: 70000 } }), 'hub.json: http.port: must be <= 65535'],
+  ['a bad currency', (c) => ({ ...c, currency: 'real' }), 'hub.json: currency: expected an ISO 4217 code'],
+  ['a peer URL that is not http', (c) => ({ ...c, federation: { ...c.federation, peers: [{ ...c.federation.peers[0], url: 'ftp://x' }] } }), 'hub.json: federation.peers[0].url'],
+]
+
+for (const [what, mutate, message] of badHubs) {
+  t.test(`hub.json with ${what} is refused naming the field`, async (t) => {
+    const file = write(`bad-${what.replaceAll(' ', '-')}.json`, mutate(hubExample))
+    t.throws(() => loadHubConfig(file), ConfigError)
+    try {
+      loadHubConfig(file)
+    } catch (err) {
+      t.match((err as Error).message, message)
+    }
+  })
+}
+
+t.test('station.json with an unknown meter type is refused naming the field', async (t) => {
+  const file = write('station-bad.json', { ...stationExample, hardware: { ...stationExample.hardware, meter: { type: 'magic' } } })
+  t.throws(() => loadStationConfig(file), { message: /^station\.json: hardware\.meter\.type/ })
+})
+
+t.test('a file that is not JSON, or missing, is a one-line config error', async (t) => {
+  t.throws(() => loadHubConfig(write('broken.json', '{"hubId":')), { message: /^hub\.json: not valid JSON/ })
+  t.throws(() => loadHubConfig(join(dir, 'nope.json')), { message: /^hub\.json: cannot read .*nope\.json \(ENOENT\)/ })
+})
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..') })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+t.test('a bad config file exits with code 2 and the message, no stack trace', async (t) => {
+  const file = write('cli-bad.json', badHubs[0]?.[1](hubExample))
+  const r = cli('hub', '--config', file)
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), 'hub.json: stations[1].position.lat: expected a number')
+  t.notMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace')
+})
+
+t.test('voltway --help lists the subcommands, and each has its own help', async (t) => {
+  const r = cli('--help')
+  t.equal(r.status, 0)
+  for (const c of ['hub', 'station', 'vehicle', 'demo']) t.match(r.stdout, new RegExp(`^\\s+${c}\\b`, 'm'), `lists ${c}`)
+  for (const c of [['hub'], ['hub', 'acl'], ['station'], ['station', 'init'], ['station', 'check'], ['station', 'service'], ['vehicle'], ['demo']]) {
+    const h = cli(...c, '--help')
+    t.equal(h.status, 0, `voltway ${c.join(' ')} --help`)
+    t.match(h.stdout, /Usage: voltway/)
+  }
+})

@@ -1,0 +1,103 @@
+import t from 'tap'
+import { z } from 'zod'
+import * as P from '../protocol/index.js'
+import { samples } from './helpers/protocol-samples.js'
+
+t.test('every PROTOCOL.md message validates and survives a JSON round trip unchanged', async (t) => {
+  for (const { name, schema, value } of samples) {
+    const wire = JSON.parse(JSON.stringify(value)) as unknown
+    const parsed = schema.safeParse(wire)
+    t.ok(parsed.success, `${name} validates`)
+    if (parsed.success) t.same(JSON.parse(JSON.stringify(parsed.data)), value, `${name} round-trips`)
+  }
+})
+
+t.test('every op in PROTOCOL.md has a sample for its result', async (t) => {
+  for (const op of P.OP_NAMES) t.ok(samples.some((s) => s.name === `${op} result`), op)
+})
+
+t.test('every schema can be exported as JSON Schema', async (t) => {
+  for (const { name, schema } of samples) {
+    const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })
+    t.type(js, 'object', name)
+  }
+})
+
+const invalid: Array<{ name: string; schema: z.ZodType; value: unknown; path: string }> = [
+  { name: 'latitude out of range', schema: P.OPS['station.nearest'].args, value: { position: { lat: 91, lon: 0 }, rangeKm: 5 }, path: 'position.lat' },
+  { name: 'range must be positive', schema: P.OPS['station.nearest'].args, value: { position: { lat: 0, lon: 0 }, rangeKm: 0 }, path: 'rangeKm' },
+  { name: 'time must be RFC 3339', schema: P.OPS['reservation.create'].args, value: { at: 'tomorrow', position: { lat: 0, lon: 0 }, rangeKm: 5 }, path: 'at' },
+  { name: 'id pattern', schema: P.OPS['charge.stop'].args, value: { sessionId: 'a/b' }, path: 'sessionId' },
+  { name: 'id too long', schema: P.OPS['charge.stop'].args, value: { sessionId: 'x'.repeat(65) }, path: 'sessionId' },
+  { name: 'cancel needs an id or all', schema: P.OPS['reservation.cancel'].args, value: { all: false }, path: '' },
+  { name: 'limit must be an integer', schema: P.OPS['station.nearest'].args, value: { position: { lat: 0, lon: 0 }, rangeKm: 5, limit: 2.5 }, path: 'limit' },
+  { name: 'station state status enum', schema: P.StationState, value: { online: true, status: 'exploding', sessionId: null, meterWh: 1, agentVersion: 'x', ts: '2026-11-24T18:00:00Z' }, path: 'status' },
+  { name: 'event seq positive', schema: P.StationEvent, value: { seq: 0, type: 'fault', code: 'X', meterWh: 1, ts: '2026-11-24T18:00:00Z' }, path: 'seq' },
+  { name: 'energy is integer Wh', schema: P.Telemetry, value: { sessionId: null, powerW: 1, meterWh: 1.5, ts: '2026-11-24T18:00:00Z' }, path: 'meterWh' },
+  { name: 'unknown command op', schema: P.StationCommand, value: { id: 'c', op: 'explode' }, path: 'op' },
+  { name: 'hold ttl bounded', schema: P.HoldRequest, value: { txId: 't', txStartedAt: '2026-11-24T18:00:00Z', vehicleId: 'V', at: '2026-11-24T18:00:00Z', from: { lat: 0, lon: 0 }, rangeKm: 1, ttlSeconds: 0 }, path: 'ttlSeconds' },
+  { name: 'currency code', schema: P.Station, value: { stationId: 'S', hubId: 'H', position: { lat: 0, lon: 0 }, powerKw: 1, priceMinorPerKwh: 1, currency: 'reais', status: 'available', online: true }, path: 'currency' },
+]
+
+t.test('invalid messages are rejected naming the field', async (t) => {
+  for (const c of invalid) {
+    const r = c.schema.safeParse(c.value)
+    t.notOk(r.success, `${c.name} is rejected`)
+    if (!r.success) t.ok(P.issuesOf(r.error).some((i) => i.path === c.path), `${c.name} names ${c.path || 'the message'}`)
+  }
+})
+
+t.test('Infinity and NaN never pass a number field', async (t) => {
+  for (const bad of [Infinity, -Infinity, NaN]) {
+    t.notOk(P.OPS['station.nearest'].args.safeParse({ position: { lat: 0, lon: 0 }, rangeKm: bad }).success, String(bad))
+  }
+})
+
+t.test('topic builders and parsers agree for every topic', async (t) => {
+  t.same(P.parseHubRequestTopic(P.topics.hubRequest('feira', 'V1')), { hubId: 'feira', vehicleId: 'V1' })
+  for (const kind of P.STATION_TOPIC_KINDS) t.same(P.parseStationTopic(P.topics.station('FSA-1', kind)), { stationId: 'FSA-1', kind })
+  t.same(P.parseVehicleTopic(P.topics.vehicleResponse('V1')), { vehicleId: 'V1', rest: 'res' })
+  t.same(P.parseHubStateTopic(P.topics.hubState('feira')), { hubId: 'feira' })
+  t.equal(P.parseHubRequestTopic('voltway/v1/hubs/feira/req/V1/extra'), null)
+  t.equal(P.parseHubRequestTopic('voltway/v1/hubs/fe ira/req/V1'), null)
+  t.equal(P.parseStationTopic('voltway/v1/stations/S/cmd/other'), null)
+  t.equal(P.parseStationTopic('voltway/v2/stations/S/state'), null)
+})
+
+t.test('a Response Topic is honoured only inside the caller\'s own namespace', async (t) => {
+  t.ok(P.isInVehicleNamespace('voltway/v1/vehicles/V1/res/abc', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V2/res', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V1', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V1/', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V1/+', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V1/#', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V10/res', 'V1'))
+  t.notOk(P.isInVehicleNamespace('voltway/v1/vehicles/V1//x', 'V1'))
+})
+
+t.test('safe JSON: size cap, objects only, prototype keys refused', async (t) => {
+  t.same(P.parseJsonObject('{"a":1}'), { ok: true, value: { a: 1 } })
+  t.notOk(P.parseJsonObject('[1]').ok)
+  t.notOk(P.parseJsonObject('nope').ok)
+  t.notOk(P.parseJsonObject('null').ok)
+  t.notOk(P.parseJsonObject('{"__proto__":{"x":1}}').ok)
+  t.notOk(P.parseJsonObject('{"a":{"constructor":{"prototype":{}}}}').ok)
+  t.notOk(P.parseJsonObject('x'.repeat(P.MAX_MESSAGE_BYTES + 1)).ok)
+})
+
+t.test('error codes are stable and each maps to an HTTP status', async (t) => {
+  for (const code of ['BAD_REQUEST', 'UNKNOWN_OP', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'NO_STATION_AVAILABLE', 'RESERVATION_CONFLICT', 'TOO_SOON', 'OUT_OF_RANGE', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'PEER_UNAVAILABLE', 'ROUTE_FAILED', 'TIMEOUT', 'INTERNAL']) {
+    t.ok(P.isErrorCode(code), `${code} is a code`)
+    t.type(P.HTTP_STATUS[code as P.ErrorCode], 'number')
+  }
+  const e = new P.VoltwayError('TOO_SOON', 'at least 120 min ahead', { minLeadMinutes: 120 })
+  t.same(e.toWire(), { code: 'TOO_SOON', message: 'at least 120 min ahead', details: { minLeadMinutes: 120 } })
+  t.equal(P.toVoltwayError(new Error('secret internals')).code, 'INTERNAL')
+  t.equal(P.toVoltwayError(new Error('secret internals')).message, 'internal error')
+})
+
+t.test('cost is round(energyWh * priceMinorPerKwh / 1000)', async (t) => {
+  t.equal(P.costMinor(11000, 73), 803)
+  t.equal(P.costMinor(83, 73), 6)
+  t.equal(P.costMinor(0, 73), 0)
+})
