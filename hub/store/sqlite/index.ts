@@ -25,8 +25,6 @@ export interface SqliteStoreOptions {
   fileName?: string
   /** How long a write waits for another writer's lock before failing with StoreError('BUSY'). Default 5000. */
   busyTimeoutMs?: number
-  /** Migrations to apply; tests may pass a prefix. Default: all of them. */
-  migrations?: readonly Migration[]
 }
 
 export class SqliteStore implements Store {
@@ -53,7 +51,7 @@ export class SqliteStore implements Store {
       // NORMAL is durable across application crashes in WAL mode; only a power cut may lose the last commits.
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')
-      migrate(db, opts.migrations ?? MIGRATIONS)
+      migrate(db, MIGRATIONS)
     } catch (err) {
       db?.close()
       throw toStoreError(err)
@@ -95,9 +93,8 @@ function userVersion(db: Database.Database): number {
  * file at once apply each migration exactly once.
  */
 function migrate(db: Database.Database, migrations: readonly Migration[]): void {
-  const latest = migrations.reduce((v, m) => Math.max(v, m.version), 0)
   const current = userVersion(db)
-  if (current > Math.max(latest, LATEST_VERSION)) {
+  if (current > LATEST_VERSION) {
     throw new StoreError(
       'SCHEMA_TOO_NEW',
       `database schema version ${current} is newer than this Voltway knows (${LATEST_VERSION}); upgrade Voltway`,

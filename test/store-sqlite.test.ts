@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t from 'tap'
+import { LATEST_VERSION, MIGRATIONS, StoreError } from '../hub/store/index.js'
+import { holdInput, reservationInput, storeContract } from './helpers/store-contract.js'
+import { tempSqlite } from './helpers/store-sqlite.js'
+
+storeContract(t, 'SqliteStore', async () => {
+  const tmp = tempSqlite()
+  return { store: tmp.open(), dispose: () => tmp.dispose() }
+})
+
+t.test('restart keeps reservations and holds (close and reopen the file)', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const first = tmp.open()
+  const r = await first.reservations.createReservation(reservationInput({ reservationId: 'keep-me', vehicleId: 'V1' }))
+  const h = await first.reservations.placeHold(holdInput({ holdId: 'hold-me', candidates: [{ stationId: 'S2', position: { lat: 1, lon: 2 } }] }))
+  t.ok(r.ok && h.ok)
+  await first.close()
+
+  const again = tmp.open()
+  t.same(await again.reservations.getReservation('keep-me'), r.ok ? r.record : null)
+  t.same(await again.reservations.getHold('hold-me'), h.ok ? h.record : null)
+  const clash = await again.reservations.createReservation(reservationInput({ vehicleId: 'V2' }))
+  t.notOk(clash.ok, 'the reopened store still enforces the window against the old reservation')
+})
+
+t.test('the file is in dataDir, in WAL mode, with a busy timeout and the latest schema', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const store = tmp.open({ fileName: 'x.sqlite', busyTimeoutMs: 1234 })
+  t.equal(store.file, join(tmp.dir, 'x.sqlite'))
+  t.ok(existsSync(store.file))
+  t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(store.db.pragma('busy_timeout', { simple: true }), 1234)
+  t.equal(store.schemaVersion, LATEST_VERSION)
+  t.equal(LATEST_VERSION, MIGRATIONS.length, 'migrations are numbered 1..n')
+  await store.ping()
+})
+
+t.test('an older file is migrated forward on open', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const raw = new Database(join(tmp.dir, 'hub.sqlite'))
+  t.equal(raw.pragma('user_version', { simple: true }), 0)
+  raw.close()
+  const store = tmp.open()
+  t.equal(store.schemaVersion, LATEST_VERSION)
+  t.ok((await store.reservations.createReservation(reservationInput())).ok)
+})
+
+t.test('a file written by a newer Voltway is refused with SCHEMA_TOO_NEW', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const raw = new Database(join(tmp.dir, 'hub.sqlite'))
+  raw.pragma(`user_version = ${LATEST_VERSION + 1}`)
+  raw.close()
+  let err: unknown
+  try {
+    tmp.open()
+  } catch (e) {
+    err = e
+  }
+  t.ok(err instanceof StoreError && err.code === 'SCHEMA_TOO_NEW', 'throws StoreError SCHEMA_TOO_NEW')
+})
+
+t.test('two connections to one file see each other and cannot double-book', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const a = tmp.open()
+  const b = tmp.open()
+  t.ok((await a.reservations.createReservation(reservationInput({ vehicleId: 'VA' }))).ok)
+  t.notOk((await b.reservations.createReservation(reservationInput({ vehicleId: 'VB' }))).ok)
+  t.equal((await b.reservations.listVehicleReservations('VA', 0)).length, 1)
+})
