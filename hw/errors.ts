@@ -14,6 +14,7 @@ export const HW_ERROR_HINTS = {
   HW_RELAY_WRITE_FAILED: 'Switching the relay failed; its state is unknown. Check the relay wiring and the board; open the contactor by hand if in doubt.',
   HW_METER_UNKNOWN_MODEL: 'The configured meter model has no register map. Set hardware.meter.model to one of the known models.',
   HW_METER_READ_FAILED: 'The meter answered with an error or an impossible value. Check the meter model, unit id and RS-485 wiring (A/B, termination).',
+  HW_BAD_CONFIG: 'The hardware section of station.json combines parts that cannot work together (e.g. a mock meter on a real board). Fix station.json.',
   HW_CLOSED: 'The device was closed by the agent; this is a programming error if seen in the field.',
   HW_PLUGIN_NOT_FOUND: 'The johnny-five IO plugin named in hardware.board.module is not installed. Install it next to voltway (npm i <plugin>).',
 } as const

@@ -1,0 +1,145 @@
+/**
+ * Builds the station's hardware from the `hardware` section of station.json
+ * (CONFIG.md). Config alone picks real drivers or the mock board.
+ */
+import { HwError, toHwError } from './errors.js'
+import { createFirmataBoard } from './firmata-board.js'
+import { JohnnyFiveBoard } from './five-board.js'
+import { resolvePin, type IoPlugin } from './io-plugin.js'
+import { registerMap } from './meter-models.js'
+import { MockIo } from './mock-io.js'
+import { MockMeter } from './mock-meter.js'
+import { ModbusMeter } from './modbus-meter.js'
+import { S0Meter } from './s0-meter.js'
+import type { SerialBinding } from './serial-port.js'
+import type { Board, Clock, EnergyMeter, PinId, Relay, RelayType } from './types.js'
+
+/** Same shape as station/config.ts's hardware schemas (hw/ does not import station/). */
+export type BoardSpec =
+  | { type: 'mock'; pluggedIn?: boolean }
+  | { type: 'firmata'; path: string; baudRate: number }
+  | { type: 'plugin'; module: string; options?: Record<string, unknown> }
+
+export interface RelaySpec {
+  pin: PinId
+  type: RelayType
+}
+
+export type MeterSpec =
+  | { type: 'mock'; powerKw: number; startWh?: number }
+  | { type: 'modbus-rtu'; path: string; baudRate: number; unitId: number; model: string; timeoutMs: number }
+  | { type: 's0'; pin: PinId; pulsesPerKwh: number }
+
+export interface HardwareSpec {
+  board: BoardSpec
+  relay: RelaySpec
+  meter: MeterSpec
+}
+
+export interface HardwareDeps {
+  /** Clock for meters (default Date.now). */
+  now?: Clock
+  /** serialport binding for every serial device (MockBinding in tests). */
+  binding?: SerialBinding
+  readyTimeoutMs?: number
+}
+
+/** The mock board's simulation, for tests and demos. */
+export interface MockHardware {
+  io: MockIo
+  /** The simulated car and meter; undefined when the meter is not the mock one. */
+  meter: MockMeter | undefined
+}
+
+export interface Hardware {
+  board: Board
+  relay: Relay
+  meter: EnergyMeter
+  /** Present only on the mock board. */
+  mock?: MockHardware
+  /** Opens the relay (best effort), closes the meter and the board. Never rejects. */
+  close(): Promise<void>
+}
+
+export async function createHardware(spec: HardwareSpec, deps: HardwareDeps = {}): Promise<Hardware> {
+  if (spec.meter.type === 'mock' && spec.board.type !== 'mock') {
+    throw new HwError('HW_BAD_CONFIG', 'a mock meter needs the mock board (it simulates the car behind the relay)')
+  }
+  if (spec.meter.type === 'modbus-rtu') registerMap(spec.meter.model) // an unknown model fails before any port opens
+  const { board, io } = await createBoard(spec.board, deps)
+  let relay: Relay | undefined
+  try {
+    await board.ready()
+    relay = await board.relay(spec.relay)
+    const { meter, mockMeter } = await createMeter(spec, board, io, deps)
+    const mock = io ? { mock: { io, meter: mockMeter } } : {}
+    return {
+      board,
+      relay,
+      meter,
+      ...mock,
+      async close() {
+        await relay?.dispose()
+        await meter.close().catch(() => {})
+        await board.close()
+      },
+    }
+  } catch (err) {
+    await relay?.dispose()
+    await board.close()
+    throw err
+  }
+}
+
+async function createBoard(spec: BoardSpec, deps: HardwareDeps): Promise<{ board: Board; io?: MockIo }> {
+  const timeouts = deps.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: deps.readyTimeoutMs }
+  switch (spec.type) {
+    case 'mock': {
+      const io = new MockIo()
+      return { board: new JohnnyFiveBoard({ io, name: 'mock board', flush: () => io.flush(), release: () => io.close(), ...timeouts }), io }
+    }
+    case 'firmata':
+      return { board: createFirmataBoard({ path: spec.path, baudRate: spec.baudRate, ...timeouts, ...(deps.binding ? { binding: deps.binding } : {}) }) }
+    case 'plugin':
+      return { board: new JohnnyFiveBoard({ io: await loadPlugin(spec.module, spec.options ?? {}), name: spec.module, ...timeouts }) }
+  }
+}
+
+async function loadPlugin(name: string, options: Record<string, unknown>): Promise<IoPlugin> {
+  let mod: { default?: unknown }
+  try {
+    mod = (await import(name)) as { default?: unknown }
+  } catch (err) {
+    throw toHwError(err, 'HW_PLUGIN_NOT_FOUND', `cannot load IO plugin "${name}"`)
+  }
+  const Plugin = mod.default
+  if (typeof Plugin !== 'function') throw new HwError('HW_PLUGIN_NOT_FOUND', `"${name}" does not export an IO plugin class`)
+  const io: unknown = new (Plugin as new (o: Record<string, unknown>) => unknown)(options)
+  if (!isIoPlugin(io)) throw new HwError('HW_PLUGIN_NOT_FOUND', `"${name}" is not a johnny-five IO plugin (no pinMode/digitalWrite/digitalRead)`)
+  return io
+}
+
+function isIoPlugin(io: unknown): io is IoPlugin {
+  const o = io as Partial<Record<string, unknown>> | null
+  return typeof o === 'object' && o !== null && typeof o.pinMode === 'function' && typeof o.digitalWrite === 'function' && typeof o.digitalRead === 'function' && typeof o.on === 'function'
+}
+
+async function createMeter(spec: HardwareSpec, board: Board, io: MockIo | undefined, deps: HardwareDeps): Promise<{ meter: EnergyMeter; mockMeter: MockMeter | undefined }> {
+  const m = spec.meter
+  const clock = deps.now ? { now: deps.now } : {}
+  switch (m.type) {
+    case 'mock': {
+      const relayPin = io ? resolvePin(io, spec.relay.pin) : undefined
+      if (!io || relayPin === undefined) throw new HwError('HW_BAD_CONFIG', 'a mock meter needs the mock board')
+      const pluggedIn = spec.board.type === 'mock' ? (spec.board.pluggedIn ?? true) : true
+      const meter = new MockMeter({ io, relayPin, relayType: spec.relay.type, powerKw: m.powerKw, startWh: m.startWh ?? 0, pluggedIn, ...clock })
+      return { meter, mockMeter: meter }
+    }
+    case 'modbus-rtu': {
+      const meter = await ModbusMeter.open({ ...m, ...clock, ...(deps.binding ? { binding: deps.binding } : {}) })
+      return { meter, mockMeter: undefined }
+    }
+    case 's0':
+      return { meter: new S0Meter({ board, pin: m.pin, pulsesPerKwh: m.pulsesPerKwh, ...clock }), mockMeter: undefined }
+  }
+}

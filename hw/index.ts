@@ -1,0 +1,13 @@
+/** hw/: relay, energy meter and board behind small interfaces; real drivers and the mock board. */
+export type { Board, Clock, DigitalLevel, EnergyMeter, MeterReading, PinId, Relay, RelayState, RelayType, Unsubscribe } from './types.js'
+export { HwError, HW_ERROR_CODES, HW_ERROR_HINTS, isHwError, type HwErrorCode } from './errors.js'
+export { createHardware, type Hardware, type HardwareDeps, type HardwareSpec, type BoardSpec, type RelaySpec, type MeterSpec, type MockHardware } from './create-hardware.js'
+export { listSerialPorts, type SerialPortInfo, type SerialBinding } from './serial-port.js'
+export { JohnnyFiveBoard, type JohnnyFiveBoardOptions } from './five-board.js'
+export { createFirmataBoard, type FirmataBoardOptions } from './firmata-board.js'
+export { MockIo, type MockIoOptions } from './mock-io.js'
+export { MockMeter, type MockMeterOptions } from './mock-meter.js'
+export { ModbusMeter, type ModbusMeterOptions } from './modbus-meter.js'
+export { S0Meter, type S0MeterOptions } from './s0-meter.js'
+export { KNOWN_METER_MODELS, METER_MODELS, registerMap, type RegisterMap } from './meter-models.js'
+export type { IoPlugin } from './io-plugin.js'
