@@ -1,0 +1,99 @@
+/**
+ * `voltway hub acl --config hub.json --out DIR`: write the Mosquitto password
+ * file, ACL file and mosquitto.conf snippet that make an external broker
+ * enforce PROTOCOL.md's permission table for this hub's stations and vehicles.
+ */
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { loadHubConfig } from '../config.js'
+import { defaultHubUsername, randomPassword } from '../broker/identities.js'
+import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
+
+export interface AclCommandOptions {
+  config: string
+  out: string
+}
+
+export interface AclCommandResult {
+  files: string[]
+  hubUsername: string
+  /** True when hub.json had no `mqtt.password` and a new one was written to hub-mqtt.json. */
+  generatedHubPassword: boolean
+  /** What to tell the operator. */
+  text: string
+}
+
+/** Write a file readable by its owner only, replacing any old one atomically. */
+function writePrivate(file: string, content: string): void {
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, content, { mode: 0o600 })
+  chmodSync(tmp, 0o600) // in case a stale tmp file existed with another mode
+  renameSync(tmp, file)
+}
+
+export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
+  const config = loadHubConfig(opts.config)
+  const external = 'url' in config.mqtt ? config.mqtt : null
+  const hubUsername = external?.username ?? defaultHubUsername(config.hubId)
+  const hubPassword = external?.password !== undefined && external.password !== '' ? external.password : null
+  const input: MosquittoAclInput = {
+    hubId: config.hubId,
+    hub: { username: hubUsername, password: hubPassword ?? randomPassword() },
+    stations: config.stations,
+    vehicles: config.vehicles,
+  }
+  // Build everything first, so a refused config (colliding ids, bad username) writes nothing.
+  const passwd = mosquittoPasswordFile(input)
+  const acl = mosquittoAclFile(input)
+
+  const dir = resolve(opts.out)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const files = { passwd: join(dir, 'passwd'), acl: join(dir, 'acl'), conf: join(dir, 'mosquitto.conf'), hub: join(dir, 'hub-mqtt.json') }
+
+  let port = 1883
+  let bindAddress: string | undefined
+  let tls = false
+  if (external) {
+    const u = new URL(external.url)
+    tls = u.protocol === 'mqtts:' || u.protocol === 'wss:'
+    port = u.port ? Number(u.port) : tls ? 8883 : 1883
+  } else if ('listen' in config.mqtt) {
+    port = config.mqtt.listen.port
+    bindAddress = config.mqtt.listen.host
+  }
+  const conf = mosquittoConf({ hubId: config.hubId, port, bindAddress, tls, passwordFile: files.passwd, aclFile: files.acl })
+
+  writePrivate(files.passwd, passwd)
+  writePrivate(files.acl, acl)
+  writePrivate(files.conf, conf)
+  const written = [files.passwd, files.acl, files.conf]
+  if (hubPassword === null) {
+    const url = external?.url ?? `mqtt://${bindAddress === undefined || bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress}:${port}`
+    writePrivate(files.hub, JSON.stringify({ mqtt: { url, username: hubUsername, password: input.hub.password } }, null, 2) + '\n')
+    written.push(files.hub)
+  }
+
+  const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`
+  const w = Math.max(...written.map((f) => f.length))
+  const row = (file: string, what: string): string => `  ${file.padEnd(w)}  ${what}`
+  const text = [
+    `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, hub user ${hubUsername}), mode 0600:`,
+    row(files.passwd, 'password file ($7$ PBKDF2-SHA512, as mosquitto_passwd writes it)'),
+    row(files.acl, "ACL: PROTOCOL.md's permission table, one block per user"),
+    row(files.conf, 'listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true'),
+    ...(hubPassword === null
+      ? [
+          row(files.hub, "the hub's MQTT login, with a new random password (hub.json has no mqtt.password)"),
+          '',
+          `Copy its "mqtt" object into hub.json, so the hub connects to this broker as ${hubUsername}.`,
+        ]
+      : ['', `The hub logs in as ${hubUsername} with mqtt.password from hub.json.`]),
+    '',
+    'To use them:',
+    `  mosquitto -c ${files.conf}    (or copy its lines into your mosquitto.conf)`,
+    `  chown mosquitto: ${files.passwd} ${files.acl}    (when Mosquitto runs as user mosquitto)`,
+    '  Run this command again whenever stations, vehicles or passwords change, then reload Mosquitto (SIGHUP).',
+    '',
+  ].join('\n')
+  return { files: written, hubUsername, generatedHubPassword: hubPassword === null, text }
+}
