@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics of one hub, on its own registry (several hubs may run in
+ * one process in tests and in `voltway demo`).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { RequestOutcome } from '../protocol/index.js'
+
+export interface HubMetricsSources {
+  stationsOnline: () => number
+  stationsTotal: () => number
+  /** Reservations stored and holds still live. */
+  bookings: () => Promise<{ reservations: number; activeHolds: number }>
+}
+
+export class HubMetrics {
+  readonly registry = new Registry()
+  private readonly requests: Counter<'op' | 'outcome'>
+  private readonly latency: Histogram<'op'>
+  private readonly federation: Counter<'route' | 'status'>
+
+  constructor(hubId: string, sources: HubMetricsSources) {
+    this.registry.setDefaultLabels({ hub: hubId })
+    this.requests = new Counter({
+      name: 'voltway_requests_total',
+      help: 'Vehicle requests answered, by op and outcome (ok or the error code)',
+      labelNames: ['op', 'outcome'],
+      registers: [this.registry],
+    })
+    this.latency = new Histogram({
+      name: 'voltway_request_duration_seconds',
+      help: 'Time from receiving a vehicle request to publishing its answer',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    })
+    this.federation = new Counter({
+      name: 'voltway_federation_requests_total',
+      help: 'Federation API requests served, by route and HTTP status',
+      labelNames: ['route', 'status'],
+      registers: [this.registry],
+    })
+    new Gauge({
+      name: 'voltway_stations_online',
+      help: 'Stations whose agent is connected',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.stationsOnline())
+      },
+    })
+    new Gauge({
+      name: 'voltway_stations',
+      help: 'Stations in the registry',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.stationsTotal())
+      },
+    })
+    const reservations = new Gauge({ name: 'voltway_reservations', help: 'Reservations stored', registers: [this.registry] })
+    new Gauge({
+      name: 'voltway_holds_active',
+      help: 'Federation holds neither confirmed nor expired',
+      registers: [this.registry],
+      async collect() {
+        const b = await sources.bookings()
+        reservations.set(b.reservations)
+        this.set(b.activeHolds)
+      },
+    })
+  }
+
+  /** Feed from the request/response server. */
+  onOutcome = (o: RequestOutcome): void => {
+    const op = o.ok || o.code !== 'UNKNOWN_OP' ? o.op : 'unknown'
+    this.requests.inc({ op, outcome: o.ok ? 'ok' : (o.code ?? 'error') })
+    this.latency.observe({ op }, o.durationMs / 1000)
+  }
+
+  onFederationRequest(route: string, status: number): void {
+    this.federation.inc({ route, status: String(status) })
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+}
