@@ -1,14 +1,45 @@
+/**
+ * `voltway vehicle ...`: one file per command. Command-line mistakes (unknown
+ * options, bad numbers, missing arguments) exit 2; failed operations exit 1.
+ */
 import type { Command } from 'commander'
-import { action, notImplemented } from '../../cli-errors.js'
+import { registerCancel } from './cancel.js'
+import { registerCharge } from './charge.js'
+import { registerFleet } from './fleet.js'
+import { registerHistory } from './history.js'
+import { registerInfo } from './info.js'
+import { registerLoad } from './load.js'
+import { registerNearest } from './nearest.js'
+import { registerReservations } from './reservations.js'
+import { registerReserve } from './reserve.js'
+import { registerRoutes } from './routes.js'
+import { registerStations } from './stations.js'
+import { registerTripCancel } from './trip-cancel.js'
+import { registerTrip } from './trip.js'
 
-const ONE_SHOT = ['info', 'stations', 'nearest', 'reserve', 'cancel', 'reservations', 'routes', 'trip', 'trip-cancel', 'charge', 'history', 'fleet', 'load']
+const EXIT_USAGE = 2
 
 export function registerVehicleCommands(program: Command): void {
-  const vehicle = program.command('vehicle').description('headless vehicle simulator: one-shot requests, fleets, load')
-  for (const name of ONE_SHOT) {
-    vehicle
-      .command(name)
-      .description(`vehicle ${name}`)
-      .action(action(() => notImplemented(`vehicle ${name}`)))
+  const vehicle = program
+    .command('vehicle')
+    .description('headless vehicle simulator: one-shot requests, fleets, load')
+    // Subcommands inherit this: commander's parse errors become exit 2, help and --version stay 0.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE))
+  for (const register of [
+    registerInfo,
+    registerStations,
+    registerNearest,
+    registerReserve,
+    registerCancel,
+    registerReservations,
+    registerRoutes,
+    registerTrip,
+    registerTripCancel,
+    registerCharge,
+    registerHistory,
+    registerFleet,
+    registerLoad,
+  ]) {
+    register(vehicle)
   }
 }

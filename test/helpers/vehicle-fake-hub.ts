@@ -1,0 +1,368 @@
+/**
+ * A stand-in hub for the vehicle simulator's tests and benchmark, until the
+ * real hub lands: an aedes broker that checks vehicle passwords and the
+ * vehicle rows of the PROTOCOL.md permission table, and a `createRpcServer`
+ * with small, stateful, schema-valid handlers (stations, reservations with the
+ * lead-time and window rules, routes, trips, metered sessions, receipts).
+ * Errors can be injected per op with `failOp`.
+ */
+import { connectAsync, type MqttClient } from 'mqtt'
+import type { Client } from 'aedes'
+import {
+  VoltwayError,
+  costMinor,
+  createRpcServer,
+  formatTime,
+  parseTime,
+  type ErrorCode,
+  type HandlerTable,
+  type OpName,
+  type Position,
+  type Receipt,
+  type Reservation,
+  type Route,
+  type RpcServer,
+  type Station,
+} from '../../protocol/index.js'
+import { startAedes, type TestBroker } from './aedes.js'
+
+export interface FakePeer {
+  hubId: string
+  name: string
+  city: string
+  position: Position
+}
+
+export interface FakeHubOptions {
+  hubId?: string
+  name?: string
+  city?: string
+  position?: Position
+  currency?: string
+  stations?: Omit<Station, 'hubId' | 'currency'>[]
+  /** vehicleId -> password */
+  vehicles?: Record<string, string>
+  /** Any `<prefix><n>` vehicle with password `<password>` is accepted too (fleets). */
+  vehiclePattern?: { prefix: string; password: string }
+  peers?: FakePeer[]
+  minLeadMinutes?: number
+  windowMinutes?: number
+  /** Energy flows this many times faster than real time (mock board speed-up). */
+  energySpeedup?: number
+  now?: () => number
+}
+
+export interface FakeHub {
+  url: string
+  port: number
+  hubId: string
+  broker: TestBroker
+  requests: number
+  readonly reservations: Reservation[]
+  readonly receipts: Receipt[]
+  /** Make the next `times` requests of `op` fail with `code`. */
+  failOp(op: OpName, code: ErrorCode, times?: number, details?: Record<string, unknown>): void
+  close(): Promise<void>
+}
+
+const HUB_USER = 'fake-hub'
+const HUB_PASSWORD = 'fake-hub-secret'
+
+interface Session {
+  sessionId: string
+  stationId: string
+  vehicleId: string
+  startedMs: number
+  meterStartWh: number
+  powerW: number
+  maxWh: number | undefined
+  stoppedMs: number | null
+}
+
+export function defaultStations(center: Position, n = 4): Omit<Station, 'hubId' | 'currency'>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    stationId: `S${i + 1}`,
+    position: { lat: center.lat + 0.01 * (i + 1), lon: center.lon + 0.01 * (i % 2) },
+    powerKw: 22,
+    priceMinorPerKwh: 73,
+    status: 'available' as const,
+    online: true,
+  }))
+}
+
+export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
+  const hubId = o.hubId ?? 'feira'
+  const position = o.position ?? { lat: -12.2664, lon: -38.9663 }
+  const currency = o.currency ?? 'BRL'
+  const now = o.now ?? Date.now
+  const minLeadMs = (o.minLeadMinutes ?? 120) * 60_000
+  const windowMs = (o.windowMinutes ?? 120) * 60_000
+  const speedup = o.energySpeedup ?? 1
+  const vehicles = o.vehicles ?? {}
+  const peers = o.peers ?? []
+  const stations: Station[] = (o.stations ?? defaultStations(position)).map((s) => ({ ...s, hubId, currency }))
+  const users = new WeakMap<Client, string>()
+
+  const allowed = (user: string | undefined, password: string): boolean => {
+    if (user === undefined) return false
+    if (user === HUB_USER) return password === HUB_PASSWORD
+    if (Object.hasOwn(vehicles, user)) return vehicles[user] === password
+    const p = o.vehiclePattern
+    return p !== undefined && user.startsWith(p.prefix) && password === p.password
+  }
+
+  const broker = await startAedes({
+    authenticate: (client, username, password, done) => {
+      if (allowed(username, password?.toString('utf8') ?? '')) {
+        users.set(client, username as string)
+        done(null, true)
+      } else {
+        done(Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), false)
+      }
+    },
+    authorizePublish: (client, packet, cb) => {
+      const user = client ? users.get(client) : undefined
+      if (user === HUB_USER) return cb(null)
+      const p = packet.topic.split('/')
+      cb(p.length === 6 && p[2] === 'hubs' && p[4] === 'req' && p[5] === user ? null : new Error('forbidden'))
+    },
+    authorizeSubscribe: (client, sub, cb) => {
+      const user = users.get(client)
+      if (user === HUB_USER || sub.topic.startsWith(`voltway/v1/vehicles/${user}/`)) return cb(null, sub)
+      cb(new Error('forbidden'))
+    },
+  })
+  const client: MqttClient = await connectAsync(broker.url, { username: HUB_USER, password: HUB_PASSWORD, reconnectPeriod: 0 })
+
+  const reservations: Reservation[] = []
+  const receipts: Receipt[] = []
+  const sessions = new Map<string, Session>()
+  const trips = new Map<string, { vehicleId: string; reservationIds: string[] }>()
+  const failures = new Map<OpName, { code: ErrorCode; times: number; details?: Record<string, unknown> }>()
+  let seq = 0
+  const id = (p: string): string => `${p}${(++seq).toString(36)}`
+
+  const conflicts = (stationId: string, atMs: number, vehicleId: string | null): boolean =>
+    reservations.some((r) => r.stationId === stationId && r.vehicleId !== vehicleId && Math.abs(parseTime(r.at) - atMs) < windowMs)
+
+  const reserve = (vehicleId: string, at: string, from: Position, rangeKm: number, stationId?: string): Reservation => {
+    const atMs = parseTime(at)
+    if (atMs < now() + minLeadMs) throw new VoltwayError('TOO_SOON', `reservations must be at least ${minLeadMs / 60_000} minutes ahead`)
+    let candidates = stations.filter((s) => s.online && s.status !== 'disabled' && s.status !== 'faulted')
+    if (stationId !== undefined) {
+      const s = stations.find((x) => x.stationId === stationId)
+      if (!s) throw new VoltwayError('NOT_FOUND', `no station ${stationId}`)
+      if (km(from, s.position) > rangeKm) throw new VoltwayError('OUT_OF_RANGE', `station ${stationId} is beyond ${rangeKm} km`)
+      if (conflicts(s.stationId, atMs, vehicleId)) throw new VoltwayError('RESERVATION_CONFLICT', `station ${stationId} is taken around ${at}`)
+      candidates = [s]
+    }
+    const pick = candidates
+      .map((s) => ({ s, d: km(from, s.position) }))
+      .filter((x) => x.d <= rangeKm && !conflicts(x.s.stationId, atMs, vehicleId))
+      .sort((a, b) => a.d - b.d)[0]
+    if (!pick) throw new VoltwayError('NO_STATION_AVAILABLE', `no free station within ${rangeKm} km at ${at}`)
+    const r: Reservation = {
+      reservationId: id('R'),
+      stationId: pick.s.stationId,
+      hubId,
+      vehicleId,
+      position: pick.s.position,
+      at: formatTime(atMs),
+      windowStart: formatTime(atMs - windowMs),
+      windowEnd: formatTime(atMs + windowMs),
+    }
+    reservations.push(r)
+    return r
+  }
+
+  const routesTo = (destination: string): Route[] => {
+    const self = { hubId, name: o.name ?? 'Fake Hub', city: o.city ?? 'Feira de Santana', position }
+    const dest = peers.find((p) => p.hubId === destination)
+    if (!dest) throw new VoltwayError('NOT_FOUND', `no route to ${destination}`)
+    const routes: Route[] = [{ routeId: `${hubId}-${destination}-0`, hops: [self, dest], distanceKm: Math.round(km(position, dest.position) * 1.25) }]
+    peers
+      .filter((p) => p.hubId !== destination)
+      .forEach((via, i) => {
+        const d = km(position, via.position) + km(via.position, dest.position)
+        routes.push({ routeId: `${hubId}-${destination}-${i + 1}`, hops: [self, via, dest], distanceKm: Math.round(d * 1.25) })
+      })
+    return routes.sort((a, b) => a.distanceKm - b.distanceKm)
+  }
+
+  const energyOf = (s: Session): number => {
+    const end = s.stoppedMs ?? now()
+    const wh = Math.floor(((s.powerW * (end - s.startedMs)) / 3_600_000) * speedup)
+    return s.maxWh !== undefined ? Math.min(wh, s.maxWh) : wh
+  }
+
+  const handlers: HandlerTable = {
+    'hub.info': async () => ({ hubId, name: o.name ?? 'Fake Hub', city: o.city ?? 'Feira de Santana', position, stations: stations.length, peers: peers.map((p) => p.hubId) }),
+    'station.list': async () => ({ stations }),
+    'station.nearest': async (args) => {
+      const atMs = args.at ? parseTime(args.at) : now()
+      const list = stations
+        .map((s) => ({ ...s, distanceKm: Math.round(km(args.position, s.position) * 1000) / 1000, free: !conflicts(s.stationId, atMs, null) }))
+        .filter((s) => s.distanceKm <= args.rangeKm)
+        .sort((a, b) => a.distanceKm - b.distanceKm)
+      return { stations: list.slice(0, args.limit) }
+    },
+    'reservation.create': async (args, ctx) => ({ reservation: reserve(ctx.vehicleId, args.at, args.position, args.rangeKm, args.stationId) }),
+    'reservation.cancel': async (args, ctx) => {
+      const before = reservations.length
+      for (let i = reservations.length - 1; i >= 0; i--) {
+        const r = reservations[i] as Reservation
+        if (r.vehicleId !== ctx.vehicleId) continue
+        if ('all' in args || r.reservationId === args.reservationId) reservations.splice(i, 1)
+      }
+      if (!('all' in args) && before === reservations.length) throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId}`)
+      return { cancelled: before - reservations.length }
+    },
+    'reservation.list': async (_args, ctx) => ({ reservations: reservations.filter((r) => r.vehicleId === ctx.vehicleId) }),
+    'route.list': async (args) => {
+      const routes = routesTo(args.destination)
+      const route = routes[args.index]
+      if (!route) throw new VoltwayError('NOT_FOUND', `route index ${args.index} out of ${routes.length}`)
+      return { destination: args.destination, index: args.index, total: routes.length, route }
+    },
+    'route.reserve': async (args, ctx) => {
+      const [, dest, idx] = /^.+-(.+)-(\d+)$/.exec(args.routeId) ?? []
+      const route = dest ? routesTo(dest)[Number(idx)] : undefined
+      if (!route || route.routeId !== args.routeId) throw new VoltwayError('NOT_FOUND', `no route ${args.routeId}`)
+      if (args.times.length !== route.hops.length) throw new VoltwayError('BAD_REQUEST', `route has ${route.hops.length} hops, got ${args.times.length} times`)
+      const made: Reservation[] = []
+      try {
+        let from = args.position
+        const legs = route.hops.map((hop, i) => {
+          const at = args.times[i] as string
+          let r: Reservation
+          if (hop.hubId === hubId) r = reserve(ctx.vehicleId, at, from, args.rangeKm)
+          else {
+            if (parseTime(at) < now() + minLeadMs) throw new VoltwayError('TOO_SOON', 'hop time too soon')
+            if (km(from, hop.position) > args.rangeKm) throw new VoltwayError('OUT_OF_RANGE', `hop ${i} beyond range`)
+            r = { reservationId: id('R'), stationId: `${hop.hubId}-1`, hubId: hop.hubId, vehicleId: ctx.vehicleId, position: hop.position, at, windowStart: at, windowEnd: at }
+          }
+          made.push(r)
+          from = r.position
+          return { hubId: r.hubId, stationId: r.stationId, position: r.position, at: r.at, reservationId: r.reservationId }
+        })
+        const tripId = id('T')
+        trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId) })
+        return { trip: { tripId, legs } }
+      } catch (err) {
+        for (const r of made) {
+          const i = reservations.indexOf(r)
+          if (i >= 0) reservations.splice(i, 1)
+        }
+        const reason = err instanceof VoltwayError ? err.code : 'INTERNAL'
+        throw new VoltwayError('ROUTE_FAILED', `hop ${made.length} failed: ${reason}`, { failedHop: made.length, reason, rolledBack: true })
+      }
+    },
+    'trip.cancel': async (args, ctx) => {
+      const t = trips.get(args.tripId)
+      if (!t || t.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no trip ${args.tripId}`)
+      trips.delete(args.tripId)
+      let n = 0
+      for (const rid of t.reservationIds) {
+        const i = reservations.findIndex((r) => r.reservationId === rid)
+        if (i >= 0) reservations.splice(i, 1)
+        n++
+      }
+      return { cancelled: n }
+    },
+    'charge.start': async (args, ctx) => {
+      const st = stations.find((s) => s.stationId === args.stationId)
+      if (!st) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId}`)
+      if (!st.online) throw new VoltwayError('STATION_OFFLINE', `station ${args.stationId} is offline`)
+      if ([...sessions.values()].some((s) => s.stationId === st.stationId && s.stoppedMs === null)) throw new VoltwayError('STATION_BUSY', `station ${st.stationId} is charging`)
+      const sessionId = id('C')
+      const s: Session = { sessionId, stationId: st.stationId, vehicleId: ctx.vehicleId, startedMs: now(), meterStartWh: 1000, powerW: st.powerKw * 1000, maxWh: args.maxWh, stoppedMs: null }
+      sessions.set(sessionId, s)
+      return { session: { sessionId, stationId: st.stationId, startedAt: formatTime(s.startedMs), meterStartWh: s.meterStartWh } }
+    },
+    'charge.status': async (args, ctx) => {
+      const s = sessions.get(args.sessionId)
+      if (!s || s.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no session ${args.sessionId}`)
+      const st = stations.find((x) => x.stationId === s.stationId) as Station
+      const energyWh = energyOf(s)
+      const full = s.maxWh !== undefined && energyWh >= s.maxWh
+      return {
+        session: {
+          sessionId: s.sessionId,
+          stationId: s.stationId,
+          startedAt: formatTime(s.startedMs),
+          meterStartWh: s.meterStartWh,
+          vehicleId: s.vehicleId,
+          hubId,
+          state: s.stoppedMs !== null || full ? ('stopped' as const) : ('charging' as const),
+          energyWh,
+          powerW: s.stoppedMs !== null || full ? 0 : s.powerW,
+          costMinor: costMinor(energyWh, st.priceMinorPerKwh),
+          currency,
+        },
+      }
+    },
+    'charge.stop': async (args, ctx) => {
+      const s = sessions.get(args.sessionId)
+      if (!s || s.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no session ${args.sessionId}`)
+      s.stoppedMs ??= now()
+      const st = stations.find((x) => x.stationId === s.stationId) as Station
+      const energyWh = energyOf(s)
+      const receipt: Receipt = {
+        sessionId: s.sessionId,
+        stationId: s.stationId,
+        hubId,
+        vehicleId: s.vehicleId,
+        startedAt: formatTime(s.startedMs),
+        endedAt: formatTime(s.stoppedMs),
+        energyWh,
+        priceMinorPerKwh: st.priceMinorPerKwh,
+        costMinor: costMinor(energyWh, st.priceMinorPerKwh),
+        currency,
+      }
+      if (!receipts.some((r) => r.sessionId === receipt.sessionId)) receipts.push(receipt)
+      sessions.delete(s.sessionId)
+      return { receipt }
+    },
+    'history.list': async (args, ctx) => ({ receipts: receipts.filter((r) => r.vehicleId === ctx.vehicleId).slice(-args.limit), partial: false, unreachableHubs: [] }),
+  }
+
+  // Wrap every handler so tests can inject failures.
+  const table: HandlerTable = {}
+  for (const [op, h] of Object.entries(handlers) as [OpName, (a: unknown, c: unknown) => Promise<unknown>][]) {
+    ;(table as Record<string, unknown>)[op] = async (args: unknown, ctx: unknown) => {
+      const f = failures.get(op)
+      if (f && f.times > 0) {
+        f.times--
+        throw new VoltwayError(f.code, `injected ${f.code}`, f.details)
+      }
+      return h(args, ctx)
+    }
+  }
+
+  const hub: FakeHub = {
+    url: broker.url,
+    port: broker.port,
+    hubId,
+    broker,
+    requests: 0,
+    reservations,
+    receipts,
+    failOp(op, code, times = Number.POSITIVE_INFINITY, details) {
+      failures.set(op, details ? { code, times, details } : { code, times })
+    },
+    async close() {
+      await server.stop()
+      await client.endAsync(true)
+      await broker.close()
+    },
+  }
+  const server: RpcServer = createRpcServer({ client, hubId, handlers: table, onOutcome: () => void hub.requests++ })
+  await server.start()
+  return hub
+}
+
+function km(a: Position, b: Position): number {
+  const rad = Math.PI / 180
+  const h = Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2
+  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)))
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander'
+import { UsageError } from '../errors.js'
+import { addConnectionOptions, idFlag, runOneShot, type CommonFlags } from './common.js'
+
+export function registerCancel(parent: Command): void {
+  const cmd = parent
+    .command('cancel')
+    .description('reservation.cancel: cancel one reservation, or --all of them')
+    .argument('[reservationId]', 'the reservation to cancel')
+    .option('--all', "cancel every reservation of this vehicle at this hub")
+  addConnectionOptions(cmd).action(async (reservationId: string | undefined, flags: CommonFlags & { all?: boolean }) => {
+    await runOneShot(flags, async (conn) => {
+      if (flags.all && reservationId) throw new UsageError('give either a reservation id or --all, not both')
+      if (!flags.all && !reservationId) throw new UsageError('missing the reservation id (or --all)')
+      const r = await conn.rpc.request('reservation.cancel', flags.all ? { all: true } : { reservationId: idFlag(reservationId, 'reservationId') })
+      return { json: r, human: () => `cancelled ${r.cancelled} reservation${r.cancelled === 1 ? '' : 's'}` }
+    })
+  })
+}

@@ -1,0 +1,154 @@
+/**
+ * `charge`: start a session, show its live energy and cost, stop it on Ctrl-C
+ * or when --kwh / --minutes is reached, then print the receipt. A second
+ * Ctrl-C quits at once (the hub and station still end the session safely).
+ */
+import type { Command } from 'commander'
+import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
+import { codeOf } from '../errors.js'
+import { keyValues, kwh, localTime, money, type Io } from '../output.js'
+import { addConnectionOptions, idFlag, numberFlag, runOneShot, type CommonFlags } from './common.js'
+
+interface ChargeFlags extends CommonFlags {
+  station?: string
+  reservation?: string
+  kwh?: number
+  minutes?: number
+  intervalMs: number
+}
+
+type StopReason = 'interrupted' | 'kwh' | 'minutes' | 'station'
+type Status = OpResult<'charge.status'>['session']
+
+export interface ChargeRun {
+  session: OpResult<'charge.start'>['session']
+  status: Status | null
+  stoppedBy: StopReason
+  receipt: Receipt
+}
+
+export interface ChargeOptions {
+  stationId: string
+  reservationId?: string
+  maxWh?: number
+  maxMinutes?: number
+  intervalMs: number
+  signal: AbortSignal
+  onStatus?: (s: Status, elapsedMs: number) => void
+  now?: () => number
+}
+
+const MAX_STATUS_FAILURES = 3
+
+export async function runCharge(rpc: RpcClient, o: ChargeOptions): Promise<ChargeRun> {
+  const now = o.now ?? Date.now
+  const startArgs: { stationId: string; reservationId?: string; maxWh?: number } = { stationId: o.stationId }
+  if (o.reservationId) startArgs.reservationId = o.reservationId
+  if (o.maxWh) startArgs.maxWh = o.maxWh
+  const { session } = await rpc.request('charge.start', startArgs)
+  const started = now()
+  let status: Status | null = null
+  let stoppedBy: StopReason = 'interrupted'
+  let failures = 0
+  while (!o.signal.aborted) {
+    if (o.maxMinutes !== undefined && now() - started >= o.maxMinutes * 60_000) {
+      stoppedBy = 'minutes'
+      break
+    }
+    try {
+      status = (await rpc.request('charge.status', { sessionId: session.sessionId })).session
+      failures = 0
+      o.onStatus?.(status, now() - started)
+    } catch (err) {
+      if (++failures >= MAX_STATUS_FAILURES || codeOf(err) === 'NOT_FOUND') break
+    }
+    if (status?.state === 'stopped') {
+      stoppedBy = 'station'
+      break
+    }
+    if (o.maxWh !== undefined && status && status.energyWh >= o.maxWh) {
+      stoppedBy = 'kwh'
+      break
+    }
+    const waitMs = o.maxMinutes !== undefined ? Math.min(o.intervalMs, Math.max(0, started + o.maxMinutes * 60_000 - now())) : o.intervalMs
+    await sleep(waitMs, o.signal)
+  }
+  const { receipt } = await rpc.request('charge.stop', { sessionId: session.sessionId })
+  return { session, status, stoppedBy, receipt }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+export function renderReceipt(r: Receipt, stoppedBy?: StopReason): string {
+  const pairs: [string, string | number][] = [
+    ['session', r.sessionId],
+    ['station', `${r.stationId} (hub ${r.hubId})`],
+    ['started', localTime(r.startedAt)],
+    ['ended', localTime(r.endedAt)],
+    ['energy', kwh(r.energyWh)],
+    ['price', `${money(r.priceMinorPerKwh, r.currency)}/kWh`],
+    ['cost', money(r.costMinor, r.currency)],
+  ]
+  if (stoppedBy) pairs.push(['stopped by', stoppedBy])
+  return keyValues(pairs)
+}
+
+function liveLine(s: Status, elapsedMs: number): string {
+  const secs = Math.floor(elapsedMs / 1000)
+  const cost = s.currency ? money(s.costMinor, s.currency) : `${s.costMinor} (minor units)`
+  return `charging ${s.sessionId}: ${kwh(s.energyWh)}  ${(s.powerW / 1000).toFixed(1)} kW  ${cost}  ${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`
+}
+
+export function registerCharge(parent: Command): void {
+  const cmd = parent
+    .command('charge')
+    .description('charge.start, live charge.status, then charge.stop on Ctrl-C or at --kwh / --minutes; prints the receipt')
+    .requiredOption('--station <id>', 'station to charge at')
+    .option('--reservation <id>', 'the reservation for this station, if any')
+    .option('--kwh <kwh>', 'stop after this much energy', numberFlag({ min: 0.001, max: 1000 }))
+    .option('--minutes <m>', 'stop after this long', numberFlag({ min: 0 }))
+    .option('--interval-ms <ms>', 'how often to ask for the status', numberFlag({ integer: true, min: 50 }), 2000)
+  addConnectionOptions(cmd).action(async (flags: ChargeFlags) => {
+    const ac = new AbortController()
+    let interrupts = 0
+    const onSigint = (): void => {
+      if (++interrupts > 1) {
+        process.stderr.write('\ninterrupted twice: quitting without waiting for the receipt\n')
+        process.exit(130)
+      }
+      ac.abort()
+    }
+    process.on('SIGINT', onSigint)
+    try {
+      await runOneShot(flags, async (conn, io: Io) => {
+        const live = flags.json ? (t: string) => io.err(t) : (t: string) => io.out(t)
+        const tty = flags.json ? io.errIsTTY : io.isTTY
+        const o: ChargeOptions = {
+          stationId: idFlag(flags.station, '--station'),
+          intervalMs: flags.intervalMs,
+          signal: ac.signal,
+          onStatus: (s, ms) => live(tty ? `\r${liveLine(s, ms)}\u001b[K` : `${liveLine(s, ms)}\n`),
+        }
+        if (flags.reservation) o.reservationId = idFlag(flags.reservation, '--reservation')
+        if (flags.kwh !== undefined) o.maxWh = Math.round(flags.kwh * 1000)
+        if (flags.minutes !== undefined) o.maxMinutes = flags.minutes
+        const run = await runCharge(conn.rpc, o)
+        if (tty) live('\n')
+        return { json: run, human: () => renderReceipt(run.receipt, run.stoppedBy) }
+      })
+    } finally {
+      process.removeListener('SIGINT', onSigint)
+    }
+  })
+}

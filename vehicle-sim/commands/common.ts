@@ -1,0 +1,89 @@
+/**
+ * What every one-shot command shares: the connection and position flags, flag
+ * parsers that turn bad values into usage errors (exit 2), and `runOneShot`,
+ * which connects, runs one command, prints the result as a table or as one
+ * JSON document, and turns failures into `error CODE: ... (hint: ...)` with
+ * exit code 1.
+ */
+import { InvalidArgumentError, type Command } from 'commander'
+import { ConfigError, Id } from '../../protocol/index.js'
+import { UsageError } from '../errors.js'
+import { connectVehicle, type VehicleConnection } from '../connect.js'
+import { errorReport, printError, printJson, processIo, type Io } from '../output.js'
+import { resolveConnection, type ConnectionFlags, type PositionFlags } from '../settings.js'
+
+export interface CommonFlags extends ConnectionFlags {
+  json?: boolean
+}
+
+export interface CommandOutput {
+  /** The JSON document printed with --json. */
+  json: unknown
+  /** The human-readable rendering. */
+  human: () => string
+}
+
+export function numberFlag(opts: { min?: number; max?: number; integer?: boolean } = {}): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v)
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number')
+    if (opts.integer && !Number.isInteger(n)) throw new InvalidArgumentError('expected an integer')
+    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`must be >= ${opts.min}`)
+    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`must be <= ${opts.max}`)
+    return n
+  }
+}
+
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--hub <url>', 'broker URL of the hub, e.g. mqtt://127.0.0.1:1883 (env VOLTWAY_HUB)')
+    .option('--hub-id <id>', 'hub id to send requests to (env VOLTWAY_HUB_ID)')
+    .option('--vehicle <id>', 'vehicle id, also the MQTT username (env VOLTWAY_VEHICLE)')
+    .option('--password <p>', 'vehicle password (env VOLTWAY_PASSWORD)')
+    .option('--mqtt-version <n>', 'MQTT protocol: 4 (3.1.1, default) or 5', numberFlag({ integer: true, min: 4, max: 5 }))
+    .option('--profile <file>', 'JSON profile with hub, hubId, vehicle, password, position, battery (env VOLTWAY_PROFILE)')
+    .option('--connect-timeout-ms <ms>', 'give up connecting after this long', numberFlag({ integer: true, min: 1 }), 5000)
+    .option('--timeout-ms <ms>', 'give up waiting for an answer after this long', numberFlag({ integer: true, min: 1 }), 10_000)
+    .option('--json', 'print one JSON document on stdout instead of tables')
+}
+
+export function addPositionOptions(cmd: Command): Command {
+  return cmd
+    .option('--lat <deg>', 'vehicle latitude', numberFlag({ min: -90, max: 90 }))
+    .option('--lon <deg>', 'vehicle longitude', numberFlag({ min: -180, max: 180 }))
+    .option('--range-km <km>', 'remaining range', numberFlag({ min: 0 }))
+    .option('--capacity-kwh <kwh>', 'battery capacity, to derive the range', numberFlag({ min: 0 }))
+    .option('--soc <0..1>', 'state of charge, to derive the range', numberFlag({ min: 0, max: 1 }))
+    .option('--consumption <kwh/100km>', 'consumption, to derive the range', numberFlag({ min: 0 }))
+}
+
+export type PositionCommandFlags = CommonFlags & PositionFlags
+
+/** Connect, run `fn`, print its output, close. Never throws; sets process.exitCode. */
+export async function runOneShot(flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>, io: Io = processIo): Promise<number> {
+  let conn: VehicleConnection | undefined
+  let code = 0
+  try {
+    const settings = resolveConnection(flags)
+    conn = await connectVehicle(settings)
+    const output = await fn(conn, io)
+    if (flags.json) printJson(io, output.json)
+    else io.out(`${output.human()}\n`)
+  } catch (err) {
+    const report = errorReport(err)
+    printError(io, report)
+    if (flags.json) printJson(io, { ok: false, error: report })
+    code = err instanceof ConfigError ? 2 : 1
+  } finally {
+    await conn?.close()
+  }
+  process.exitCode = code
+  return code
+}
+
+/** An id given on the command line, checked before it goes on the wire. */
+export function idFlag(value: string | undefined, name: string): string {
+  if (value === undefined) throw new UsageError(`missing ${name}`)
+  if (!Id.safeParse(value).success) throw new UsageError(`${name}: expected an id matching ^[A-Za-z0-9_-]{1,64}$`)
+  return value
+}

@@ -1,0 +1,14 @@
+import type { Command } from 'commander'
+import { addConnectionOptions, runOneShot, type CommonFlags } from './common.js'
+import { renderReservations } from './reserve.js'
+
+export function registerReservations(parent: Command): void {
+  addConnectionOptions(parent.command('reservations').description("reservation.list: this vehicle's reservations")).action(
+    async (flags: CommonFlags) => {
+      await runOneShot(flags, async (conn) => {
+        const r = await conn.rpc.request('reservation.list', {})
+        return { json: r, human: () => renderReservations(r.reservations) }
+      })
+    },
+  )
+}

@@ -1,0 +1,129 @@
+/**
+ * One vehicle's MQTT connection and request client. Connecting never hangs:
+ * a wrong password, a refused or unreachable broker and a handshake that
+ * does not finish within `connectTimeoutMs` all become a ConnectError with
+ * its own code.
+ */
+import { randomBytes } from 'node:crypto'
+import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
+import { createRpcClient, type RpcClient } from '../protocol/index.js'
+import { ConnectError } from './errors.js'
+
+export interface ConnectionSettings {
+  /** Broker URL, e.g. mqtt://127.0.0.1:1883. */
+  url: string
+  hubId: string
+  vehicleId: string
+  password: string
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5. */
+  mqttVersion: 4 | 5
+  connectTimeoutMs: number
+  requestTimeoutMs: number
+}
+
+export interface VehicleConnection {
+  readonly client: MqttClient
+  readonly rpc: RpcClient
+  readonly settings: ConnectionSettings
+  close(): Promise<void>
+}
+
+export interface ConnectOptions {
+  /** Reconnect after a lost connection (fleets); one-shot commands fail instead. */
+  reconnectPeriodMs?: number
+  keepaliveSeconds?: number
+}
+
+/** CONNACK refusals: MQTT 3.1.1 return codes 4/5 [MQTT-3.2.2.3], MQTT 5 reason codes 0x86/0x87. */
+const AUTH_REFUSALS = new Set<unknown>([4, 5, 134, 135])
+
+export async function connectVehicle(s: ConnectionSettings, opts: ConnectOptions = {}): Promise<VehicleConnection> {
+  const client = await openMqtt(s, opts)
+  const rpc = createRpcClient({ client, hubId: s.hubId, vehicleId: s.vehicleId, timeoutMs: s.requestTimeoutMs })
+  try {
+    await rpc.start()
+  } catch (err) {
+    client.end(true)
+    throw new ConnectError('CONNECTION_LOST', `cannot subscribe to the reply topic of vehicle ${s.vehicleId}: ${(err as Error).message}`)
+  }
+  return {
+    client,
+    rpc,
+    settings: s,
+    async close() {
+      await rpc.close()
+      await endClient(client)
+    },
+  }
+}
+
+function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClient> {
+  const options: IClientOptions = {
+    username: s.vehicleId,
+    password: s.password,
+    clientId: `${s.vehicleId}-${randomBytes(4).toString('hex')}`,
+    protocolVersion: s.mqttVersion,
+    connectTimeout: s.connectTimeoutMs,
+    reconnectPeriod: 0,
+    keepalive: opts.keepaliveSeconds ?? 60,
+    clean: true,
+  }
+  return new Promise<MqttClient>((resolve, reject) => {
+    let client: MqttClient
+    try {
+      client = mqttConnect(s.url, options)
+    } catch (err) {
+      reject(new ConnectError('BROKER_UNREACHABLE', `cannot use broker URL ${s.url}: ${(err as Error).message}`))
+      return
+    }
+    const fail = (e: ConnectError): void => {
+      cleanup()
+      client.end(true)
+      reject(e)
+    }
+    const timer = setTimeout(() => {
+      fail(new ConnectError('CONNECT_TIMEOUT', `no MQTT handshake with ${s.url} within ${s.connectTimeoutMs} ms`))
+    }, s.connectTimeoutMs)
+    const onConnect = (): void => {
+      cleanup()
+      if (opts.reconnectPeriodMs) client.options.reconnectPeriod = opts.reconnectPeriodMs
+      client.on('error', () => {
+        // After connecting, errors surface as request timeouts; without a listener they would crash the process.
+      })
+      resolve(client)
+    }
+    const onError = (err: Error & { code?: unknown }): void => {
+      if (AUTH_REFUSALS.has(err.code)) {
+        fail(new ConnectError('UNAUTHORIZED', `${s.url} refused vehicle ${s.vehicleId}: ${err.message.replace(/^Connection refused: /, '').toLowerCase()}`))
+      } else {
+        const code = typeof err.code === 'string' ? ` (${err.code})` : ''
+        fail(new ConnectError('BROKER_UNREACHABLE', `cannot connect to ${s.url}${code}: ${err.message}`))
+      }
+    }
+    const onClose = (): void => fail(new ConnectError('CONNECTION_LOST', `${s.url} closed the connection before accepting vehicle ${s.vehicleId}`))
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      client.removeListener('connect', onConnect)
+      client.removeListener('error', onError)
+      client.removeListener('close', onClose)
+    }
+    client.on('connect', onConnect)
+    client.on('error', onError)
+    client.on('close', onClose)
+  })
+}
+
+/** Disconnect politely, but never wait more than a second for it. */
+async function endClient(client: MqttClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    client.endAsync(false).catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.end(true)
+        resolve()
+      }, 1000)
+    }),
+  ])
+  clearTimeout(timer)
+}

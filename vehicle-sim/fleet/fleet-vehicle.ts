@@ -1,0 +1,329 @@
+/**
+ * One simulated car of a fleet: a small state machine advanced by the
+ * engine's clock ticks. It never blocks the tick: while a request is in
+ * flight (`busy`) the car waits where it is.
+ *
+ *   planning -> driving <-> charging -> arrived
+ *                  \-> stranded (battery flat)
+ */
+import { formatTime, type OpArgsInput, type OpName, type OpResult, type Position, type Route } from '../../protocol/index.js'
+import type { VehicleConnection } from '../connect.js'
+import { codeOf } from '../errors.js'
+import { distanceKm, hopTimes, interpolate } from '../geo.js'
+import { bump } from '../stats.js'
+import { Vehicle } from '../vehicle-model.js'
+import type { FleetCounters } from './counters.js'
+import type { Rng } from './rng.js'
+import type { Credential, HubEntry, Scenario } from './scenario.js'
+
+export type Phase = 'idle' | 'offline' | 'planning' | 'driving' | 'charging' | 'arrived' | 'stranded'
+export const TERMINAL: ReadonlySet<Phase> = new Set(['offline', 'arrived', 'stranded'])
+
+export interface Stop {
+  hubId: string
+  stationId: string
+  reservationId: string
+  /** Part of the trip (cancelled with trip.cancel) rather than a single reservation. */
+  trip: boolean
+}
+
+interface Waypoint {
+  position: Position
+  stop?: Stop
+}
+
+interface ActiveSession {
+  sessionId: string
+  hubId: string
+  startedRealMs: number
+  lastPollMs: number
+  polling: boolean
+  powerKw: number
+  stationStopped: boolean
+}
+
+export interface HubRuntime {
+  hubId: string
+  position: Position
+  peers: string[]
+}
+
+/** What a vehicle needs from the engine. */
+export interface FleetContext {
+  readonly scenario: Scenario
+  readonly counters: FleetCounters
+  simNowMs(): number
+  /** The hubs' wall clock: reservation times are absolute. */
+  wallNowMs(): number
+  realNowMs(): number
+  hub(v: FleetVehicle): Promise<HubRuntime>
+  route(v: FleetVehicle, destination: string): Promise<Route>
+  request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>, hubId?: string): Promise<OpResult<O>>
+  /** Can a vehicle of `homeHubId` reach hub `hubId` over its one connection? */
+  reachable(homeHubId: string, hubId: string): boolean
+}
+
+export class FleetVehicle {
+  conn: VehicleConnection | null = null
+  phase: Phase = 'idle'
+  busy = false
+  destination: string | null = null
+  tripId: string | null = null
+  startPosition: Position | null = null
+  journeys = 0
+  private path: Waypoint[] = []
+  private wp = 0
+  private hops: Position[] = []
+  private session: ActiveSession | null = null
+  private retryAtSimMs = 0
+  private unused: Stop[] = []
+
+  constructor(
+    readonly index: number,
+    readonly credential: Credential,
+    readonly hubEntry: HubEntry,
+    readonly car: Vehicle,
+    readonly speedKmh: number,
+    readonly strategy: 'trip' | 'nearest',
+    readonly rng: Rng,
+  ) {}
+
+  get vehicleId(): string {
+    return this.credential.vehicleId
+  }
+
+  get done(): boolean {
+    return TERMINAL.has(this.phase)
+  }
+
+  /** Bookings not used yet (for cleanup). */
+  get unusedStops(): readonly Stop[] {
+    return this.unused
+  }
+
+  get activeSessionId(): string | null {
+    return this.session?.sessionId ?? null
+  }
+
+  get activeSessionHub(): string | null {
+    return this.session?.hubId ?? null
+  }
+
+  clearSession(): void {
+    this.session = null
+  }
+
+  /** Pick a start position and destination, find the route, and book the trip when this car books trips. */
+  async plan(ctx: FleetContext): Promise<void> {
+    this.phase = 'planning'
+    await this.run(async () => {
+      const hub = await ctx.hub(this)
+      const area = this.hubEntry.start ?? ctx.scenario.start
+      const start = area.positions
+        ? (area.positions[this.index % area.positions.length] as Position)
+        : this.rng.pointAround(area.center ?? hub.position, area.radiusKm)
+      this.car.position = start
+      this.startPosition = start
+      const candidates = (this.hubEntry.destinations ?? ctx.scenario.destinations ?? hub.peers).filter((d) => d !== hub.hubId)
+      if (candidates.length === 0) {
+        this.phase = 'arrived'
+        ctx.counters.arrived++
+        return
+      }
+      this.destination = this.rng.pick(candidates)
+      const route = await ctx.route(this, this.destination)
+      this.hops = route.hops.map((h) => h.position)
+      this.path = this.hops.map((position) => ({ position }))
+      this.wp = 0
+      if (this.strategy === 'trip') await this.bookTrip(ctx, route)
+      this.phase = 'driving'
+    }, () => {
+      // No route: count as stranded at the start rather than crash the fleet.
+      this.phase = 'stranded'
+      ctx.counters.stranded++
+    })
+  }
+
+  private async bookTrip(ctx: FleetContext, route: Route): Promise<void> {
+    const lead = ctx.scenario.policy.leadMinutes * 60_000
+    const times = hopTimes(this.car.position, this.hops, ctx.wallNowMs() + lead, this.speedKmh, route.distanceKm).map(formatTime)
+    try {
+      const { trip } = await ctx.request(this, 'route.reserve', { routeId: route.routeId, times, ...this.car.requestFields() })
+      ctx.counters.trips.booked++
+      this.tripId = trip.tripId
+      this.path = trip.legs.map((l) => {
+        const stop: Stop = { hubId: l.hubId, stationId: l.stationId, reservationId: l.reservationId, trip: true }
+        this.unused.push(stop)
+        return { position: l.position, stop }
+      })
+      const last = this.hops[this.hops.length - 1]
+      if (last) this.path.push({ position: last })
+    } catch (err) {
+      const code = codeOf(err)
+      bump(ctx.counters.trips.failed, code)
+      const reason = (err as { details?: { reason?: unknown } }).details?.reason
+      if (code === 'ROUTE_FAILED' && typeof reason === 'string') bump(ctx.counters.trips.failedHopReasons, reason)
+    }
+  }
+
+  /** Advance by `dtMs` of simulated time. */
+  tick(ctx: FleetContext, dtMs: number): void {
+    if (this.busy) return
+    if (this.phase === 'driving') this.drive(ctx, dtMs)
+    else if (this.phase === 'charging') this.chargeTick(ctx, dtMs)
+  }
+
+  private drive(ctx: FleetContext, dtMs: number): void {
+    let budget = (this.speedKmh * dtMs) / 3_600_000
+    while (budget > 0 && this.wp < this.path.length) {
+      const target = this.path[this.wp] as Waypoint
+      const d = distanceKm(this.car.position, target.position)
+      const step = Math.min(budget, d)
+      const to = step >= d ? target.position : interpolate(this.car.position, target.position, step / d)
+      const driven = this.car.drive(step, to)
+      if (driven < step) this.car.position = interpolate(this.car.position, target.position, driven / Math.max(d, 1e-9))
+      ctx.counters.distanceKm += driven
+      if (this.car.empty) {
+        this.phase = 'stranded'
+        ctx.counters.stranded++
+        return
+      }
+      budget -= step
+      if (step < d) break
+      this.wp++
+      if (target.stop) {
+        if (this.car.soc < ctx.scenario.policy.targetSoc) {
+          this.startCharge(ctx, target.stop)
+          return
+        }
+      }
+    }
+    if (this.wp >= this.path.length) return this.arrive(ctx)
+    if (this.car.soc < ctx.scenario.policy.lowSoc && ctx.simNowMs() >= this.retryAtSimMs && !this.stopWithinRange()) this.bookNearest(ctx)
+  }
+
+  private stopWithinRange(): boolean {
+    let km = 0
+    let from = this.car.position
+    const range = this.car.rangeKm
+    for (let i = this.wp; i < this.path.length && km <= range; i++) {
+      const w = this.path[i] as Waypoint
+      km += distanceKm(from, w.position)
+      if (w.stop && km <= range) return true
+      from = w.position
+    }
+    return false
+  }
+
+  private bookNearest(ctx: FleetContext): void {
+    const at = formatTime(ctx.wallNowMs() + ctx.scenario.policy.leadMinutes * 60_000)
+    void this.run(
+      async () => {
+        const { reservation: r } = await ctx.request(this, 'reservation.create', { at, ...this.car.requestFields() })
+        ctx.counters.reservations.booked++
+        const stop: Stop = { hubId: r.hubId, stationId: r.stationId, reservationId: r.reservationId, trip: false }
+        this.unused.push(stop)
+        this.path.splice(this.wp, 0, { position: r.position, stop })
+      },
+      (err) => {
+        bump(ctx.counters.reservations.failed, codeOf(err))
+        this.retryAtSimMs = ctx.simNowMs() + ctx.scenario.policy.retryMinutes * 60_000
+      },
+    )
+  }
+
+  private startCharge(ctx: FleetContext, stop: Stop): void {
+    this.unused = this.unused.filter((s) => s !== stop)
+    if (!ctx.reachable(this.hubEntry.hubId, stop.hubId)) {
+      ctx.counters.charging.offNetwork++
+      ctx.counters.charging.simulatedWh += Math.round(this.car.charge(this.car.energyTo(ctx.scenario.policy.targetSoc)) * 1000)
+      return
+    }
+    this.phase = 'charging'
+    void this.run(
+      async () => {
+        const { session } = await ctx.request(this, 'charge.start', { stationId: stop.stationId, reservationId: stop.reservationId }, stop.hubId)
+        const now = ctx.realNowMs()
+        this.session = { sessionId: session.sessionId, hubId: stop.hubId, startedRealMs: now, lastPollMs: now, polling: false, powerKw: ctx.scenario.charging.assumedPowerKw, stationStopped: false }
+      },
+      (err) => {
+        bump(ctx.counters.charging.startFailed, codeOf(err))
+        this.phase = 'driving'
+        this.retryAtSimMs = ctx.simNowMs() + ctx.scenario.policy.retryMinutes * 60_000
+      },
+    )
+  }
+
+  private chargeTick(ctx: FleetContext, dtMs: number): void {
+    const s = this.session
+    if (!s) return
+    const stored = this.car.charge((s.powerKw * dtMs) / 3_600_000)
+    ctx.counters.charging.simulatedWh += Math.round(stored * 1000)
+    const now = ctx.realNowMs()
+    const c = ctx.scenario.charging
+    if (this.car.soc >= ctx.scenario.policy.targetSoc || now - s.startedRealMs >= c.maxRealSeconds * 1000 || s.stationStopped) {
+      this.stopCharge(ctx)
+      return
+    }
+    if (!s.polling && now - s.lastPollMs >= c.statusIntervalMs) {
+      s.polling = true
+      s.lastPollMs = now
+      ctx
+        .request(this, 'charge.status', { sessionId: s.sessionId }, s.hubId)
+        .then(({ session }) => {
+          if (session.powerW > 0) s.powerKw = session.powerW / 1000
+          if (session.state === 'stopped') s.stationStopped = true
+        })
+        .catch(() => undefined)
+        .finally(() => (s.polling = false))
+    }
+  }
+
+  /** charge.stop and count the receipt; used by the tick and by the final cleanup. */
+  async finishSession(ctx: FleetContext): Promise<void> {
+    const s = this.session
+    if (!s) return
+    try {
+      const { receipt } = await ctx.request(this, 'charge.stop', { sessionId: s.sessionId }, s.hubId)
+      ctx.counters.charging.sessions++
+      ctx.counters.charging.energyWh += receipt.energyWh
+      bump(ctx.counters.charging.costMinor, receipt.currency, receipt.costMinor)
+    } catch (err) {
+      bump(ctx.counters.charging.stopFailed, codeOf(err))
+    } finally {
+      this.session = null
+    }
+  }
+
+  private stopCharge(ctx: FleetContext): void {
+    void this.run(async () => {
+      await this.finishSession(ctx)
+      if (this.phase === 'charging') this.phase = 'driving'
+    })
+  }
+
+  private arrive(ctx: FleetContext): void {
+    this.journeys++
+    if (this.journeys < ctx.scenario.driving.journeys && this.hops.length > 0) {
+      // Back the way we came; the route ids of route.list start at the home hub, so the way back books as it goes.
+      this.hops = [...this.hops].reverse()
+      this.path = this.hops.map((position) => ({ position }))
+      this.wp = 0
+      return
+    }
+    this.phase = 'arrived'
+    ctx.counters.arrived++
+  }
+
+  /** Run one async step with `busy` set; failures go to `onError` (never unhandled). */
+  private async run(fn: () => Promise<void>, onError?: (err: unknown) => void): Promise<void> {
+    this.busy = true
+    try {
+      await fn()
+    } catch (err) {
+      onError?.(err)
+    } finally {
+      this.busy = false
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/** Human rendering of a fleet summary. */
+import type { FleetSummary } from './fleet/summary.js'
+import { keyValues, kwh, money, table } from './output.js'
+
+const counts = (o: Record<string, number>): string =>
+  Object.entries(o)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none'
+
+export function renderFleetSummary(s: FleetSummary): string {
+  const ch = s.charging
+  const cost = Object.entries(ch.costMinor).map(([cur, m]) => money(m, cur)).join(', ') || '0'
+  const head = keyValues([
+    ['scenario', s.scenario ?? '(unnamed)'],
+    ['seed', s.seed],
+    ['stopped', `${s.stoppedBy} after ${s.realSeconds} s real, ${s.simMinutes} min simulated (x${s.compression})`],
+    ['vehicles', `${s.vehicles.total} total, ${s.vehicles.connected} connected, ${s.vehicles.arrived} arrived, ${s.vehicles.stranded} stranded`],
+    ['connect failures', counts(s.vehicles.connectFailed)],
+    ['distance', `${s.distanceKm} km`],
+    ['trips', `${s.trips.booked} booked, failed: ${counts(s.trips.failed)}${Object.keys(s.trips.failedHopReasons).length ? ` (hop reasons: ${counts(s.trips.failedHopReasons)})` : ''}, ${s.trips.cancelled} cancelled at the end`],
+    ['reservations', `${s.reservations.booked} booked, failed: ${counts(s.reservations.failed)}, ${s.reservations.cancelled} cancelled at the end`],
+    ['charging', `${ch.sessions} sessions, start failed: ${counts(ch.startFailed)}, stop failed: ${counts(ch.stopFailed)}, ${ch.offNetwork} off-network stops`],
+    ['energy', `${kwh(ch.energyWh)} metered, ${kwh(ch.simulatedWh)} into simulated batteries`],
+    ['money', cost],
+    ['requests', `${s.requests.total} total, ${s.requests.perSecond}/s, errors: ${counts(s.requests.errors)}`],
+    ['latency', `p50 ${s.requests.latency.p50Ms} ms, p99 ${s.requests.latency.p99Ms} ms, max ${s.requests.latency.maxMs} ms`],
+  ])
+  const ops = Object.entries(s.requests.perOp)
+  const perOp = ops.length
+    ? table(
+        ['op', 'requests', 'ok', 'errors', 'p50 ms', 'p99 ms', 'max ms'],
+        ops.map(([op, o]) => [op, o.count, o.ok, counts(o.errors), o.p50Ms, o.p99Ms, o.maxMs]),
+      )
+    : 'no requests'
+  return `${head}\n${perOp}`
+}
