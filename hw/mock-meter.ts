@@ -36,6 +36,8 @@ export class MockMeter implements EnergyMeter {
   #pluggedIn: boolean
   #energyWh: number
   #lastTs: number
+  /** Whether current flowed since #lastTs (the pin level has already changed when a write listener runs). */
+  #wasFlowing: boolean
   #frozen: Omit<MeterReading, 'ts'> | undefined
   readonly #queued: Array<Partial<MeterReading>> = []
   readonly #failures: HwErrorCode[] = []
@@ -53,6 +55,7 @@ export class MockMeter implements EnergyMeter {
     this.#voltageV = opts.voltageV ?? 230
     this.#phases = opts.phases ?? (opts.powerKw > 7.4 ? 3 : 1)
     this.#lastTs = this.#now()
+    this.#wasFlowing = this.flowing
     // Integrate up to the instant the contacts change, so energy is exact whatever the read cadence.
     this.#stopWatching = opts.io.onWrite((pin) => {
       if (pin === this.#relayPin) this.#advance()
@@ -97,6 +100,7 @@ export class MockMeter implements EnergyMeter {
   setPluggedIn(pluggedIn: boolean): void {
     this.#advance()
     this.#pluggedIn = pluggedIn
+    this.#wasFlowing = this.flowing
   }
 
   /** Change what the car draws from now on. */
@@ -125,6 +129,16 @@ export class MockMeter implements EnergyMeter {
     this.#frozen = undefined
   }
 
+  /**
+   * The simulated register and power now, without consuming queued readings or
+   * failures and synchronously (for the mock board's persisted state, see
+   * mock-watchdog.ts). Not part of EnergyMeter.
+   */
+  peek(): { energyWh: number; powerW: number; flowing: boolean; ts: number } {
+    this.#advance()
+    return { energyWh: this.#energyWh, powerW: this.flowing ? Math.round(this.#powerKw * 1000) : 0, flowing: this.flowing, ts: this.#lastTs }
+  }
+
   #readNow(): MeterReading {
     if (this.#closed) throw new HwError('HW_CLOSED', 'mock meter was closed')
     const failure = this.#failures.shift()
@@ -144,7 +158,9 @@ export class MockMeter implements EnergyMeter {
   #advance(): void {
     const now = this.#now()
     const dt = now - this.#lastTs
-    if (dt > 0 && this.flowing) this.#energyWh += (this.#powerKw * 1000 * dt) / 3_600_000
+    // Integrate with the state that held since #lastTs, not the one a relay write just set.
+    if (dt > 0 && this.#wasFlowing) this.#energyWh += (this.#powerKw * 1000 * dt) / 3_600_000
     if (dt > 0) this.#lastTs = now
+    this.#wasFlowing = this.flowing
   }
 }
