@@ -7,7 +7,12 @@ const SerialPath = z.string().min(1).max(255)
 const BaudRate = z.number().int().positive().max(4_000_000)
 
 export const BoardConfig = z.union([
-  z.object({ type: z.literal('mock'), pluggedIn: z.boolean().default(true) }),
+  z.object({
+    type: z.literal('mock'),
+    pluggedIn: z.boolean().default(true),
+    /** The simulated firmware opens the relay when the agent's heartbeat is older than this. */
+    watchdogMs: z.number().int().min(100).max(600_000).default(3000),
+  }),
   z.object({ type: z.literal('firmata'), path: SerialPath, baudRate: BaudRate.default(57600) }),
   z.object({ type: z.literal('plugin'), module: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
 ])
