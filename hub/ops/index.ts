@@ -1,0 +1,47 @@
+/**
+ * The hub's op handler table, one file per op. Each area contributes a
+ * HandlerFactory; `buildHandlerTable` merges them and refuses two handlers
+ * for one op. Another area plugs in like this:
+ *
+ *     const ctx: ChargeContext = { ...createHubContext(opts), sessions }
+ *     const handlers = buildHandlerTable(ctx, [coreHandlers, chargeHandlers])
+ *     createRpcServer({ client, hubId, handlers })
+ *
+ * The vehicle is always `req.vehicleId` (from the topic, checked by the
+ * broker), never a field of the args.
+ */
+import type { HandlerTable } from '../../protocol/index.js'
+import type { HubContext } from './context.js'
+import { hubInfo } from './hub-info.js'
+import { reservationCancel } from './reservation-cancel.js'
+import { reservationCreate } from './reservation-create.js'
+import { reservationList } from './reservation-list.js'
+import { stationList } from './station-list.js'
+import { stationNearest } from './station-nearest.js'
+
+export { createHubContext, type HubContext, type HubContextOptions } from './context.js'
+
+export type HandlerFactory<C extends HubContext = HubContext> = (ctx: C) => HandlerTable
+
+/** hub.info, station.list, station.nearest, reservation.create/cancel/list. */
+export const coreHandlers: HandlerFactory = (ctx) => ({
+  'hub.info': hubInfo(ctx),
+  'station.list': stationList(ctx),
+  'station.nearest': stationNearest(ctx),
+  'reservation.create': reservationCreate(ctx),
+  'reservation.cancel': reservationCancel(ctx),
+  'reservation.list': reservationList(ctx),
+})
+
+/** Merge the factories' tables. Throws RangeError when two of them serve the same op. */
+export function buildHandlerTable<C extends HubContext>(ctx: C, factories: ReadonlyArray<HandlerFactory<C>> = [coreHandlers]): HandlerTable {
+  const table: HandlerTable = {}
+  for (const factory of factories) {
+    const part = factory(ctx)
+    for (const op of Object.keys(part)) {
+      if (Object.hasOwn(table, op)) throw new RangeError(`two handlers for op ${op}`)
+    }
+    Object.assign(table, part)
+  }
+  return table
+}

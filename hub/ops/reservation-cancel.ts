@@ -1,0 +1,7 @@
+import type { OpHandler } from '../../protocol/index.js'
+import type { HubContext } from './context.js'
+
+/** `{reservationId}`: only the vehicle's own (anything else is NOT_FOUND); `{all: true}`: all its current ones. */
+export function reservationCancel(ctx: HubContext): OpHandler<'reservation.cancel'> {
+  return async (args, req) => ({ cancelled: await ctx.reservations.cancel(req.vehicleId, args) })
+}

@@ -1,0 +1,39 @@
+/**
+ * Book the nearest free station in range, race-free. Candidates go to the
+ * store nearest-first in growing batches; each batch is one atomic
+ * "first free of these" store call, so two vehicles never get one slot and
+ * nobody is sent past a free nearer station in the batch it was checked in.
+ * Shared by reservation.create and (later) federation holds.
+ */
+import type { Position } from '../../protocol/index.js'
+import type { StationRegistry } from '../stations/index.js'
+import type { BookingCandidate, BookingOutcome } from '../store/index.js'
+
+/** Batch sizes: most requests are settled by the first; the last takes every station left in range. */
+const BATCHES = [16, 256, 4096, Infinity] as const
+
+export interface NearestBooking<R> {
+  outcome: BookingOutcome<R>
+  /** How many stations in range were tried. */
+  tried: number
+}
+
+export async function bookNearest<R>(
+  stations: StationRegistry,
+  position: Position,
+  rangeKm: number,
+  book: (candidates: BookingCandidate[]) => Promise<BookingOutcome<R>>,
+): Promise<NearestBooking<R>> {
+  const tried = new Set<string>()
+  let last: BookingOutcome<R> = { ok: false, conflicts: [] }
+  for (const size of BATCHES) {
+    const hits = stations.nearest(position, rangeKm, size, (s) => tried.has(s.stationId))
+    if (hits.length === 0) break
+    const candidates = hits.map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
+    for (const c of candidates) tried.add(c.stationId)
+    last = await book(candidates)
+    if (last.ok) break
+    if (hits.length < size) break
+  }
+  return { outcome: last, tried: tried.size }
+}

@@ -1,0 +1,36 @@
+/**
+ * The user-caused errors of the reservation area, each a VoltwayError with
+ * its PROTOCOL.md code. Details never name another vehicle.
+ */
+import { VoltwayError, formatTime } from '../../protocol/index.js'
+
+export const reservationErrors = {
+  tooSoon: (atMs: number, earliestMs: number, minLeadMs: number): VoltwayError =>
+    new VoltwayError('TOO_SOON', `a reservation must be at least ${minLeadMs / 60_000} minutes ahead`, {
+      at: formatTime(atMs),
+      earliest: formatTime(earliestMs),
+      minLeadMinutes: minLeadMs / 60_000,
+    }),
+  stationNotFound: (stationId: string): VoltwayError =>
+    new VoltwayError('NOT_FOUND', `no station ${stationId} at this hub`, { stationId }),
+  outOfRange: (stationId: string, distanceKm: number, rangeKm: number): VoltwayError =>
+    new VoltwayError('OUT_OF_RANGE', `station ${stationId} is ${distanceKm.toFixed(1)} km away, beyond the range of ${rangeKm} km`, {
+      stationId,
+      distanceKm,
+      rangeKm,
+    }),
+  conflict: (stationId: string, atMs: number, windowMs: number): VoltwayError =>
+    new VoltwayError('RESERVATION_CONFLICT', `station ${stationId} is booked within ${windowMs / 60_000} minutes of that time`, {
+      stationId,
+      at: formatTime(atMs),
+      windowMinutes: windowMs / 60_000,
+    }),
+  noStation: (rangeKm: number, inRange: number): VoltwayError =>
+    new VoltwayError(
+      'NO_STATION_AVAILABLE',
+      inRange === 0 ? `no station within ${rangeKm} km` : `all ${inRange} stations within ${rangeKm} km are booked at that time`,
+      { rangeKm, stationsInRange: inRange },
+    ),
+  reservationNotFound: (reservationId: string): VoltwayError =>
+    new VoltwayError('NOT_FOUND', `no reservation ${reservationId} of this vehicle`, { reservationId }),
+}

@@ -1,0 +1,123 @@
+/**
+ * Reservations for vehicles (PROTOCOL.md "Reservation rules"). Every rule a
+ * user can break is checked before anything is written; the window rule is
+ * enforced by the store inside its booking transaction.
+ */
+import type { Logger } from 'pino'
+import { formatTime, newId, parseTime, type Position, type Reservation } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import { distanceKm, type StationRegistry } from '../stations/index.js'
+import type { ReservationRecord, Store } from '../store/index.js'
+import { bookNearest } from './book-nearest.js'
+import { reservationErrors as errors } from './errors.js'
+import type { ReservationRules } from './rules.js'
+
+export interface ReservationServiceDeps {
+  hubId: string
+  stations: StationRegistry
+  store: Store
+  clock: Clock
+  rules: ReservationRules
+  logger?: Logger
+  /** Id for a new reservation. Default `r-<uuid>`. */
+  newReservationId?: () => string
+}
+
+export interface CreateReservationArgs {
+  at: string
+  position: Position
+  rangeKm: number
+  stationId?: string
+}
+
+export type CancelReservationArgs = { reservationId: string } | { all: true }
+
+export class ReservationService {
+  readonly #d: ReservationServiceDeps
+  readonly #newId: () => string
+
+  constructor(deps: ReservationServiceDeps) {
+    this.#d = deps
+    this.#newId = deps.newReservationId ?? (() => newId('r'))
+  }
+
+  get rules(): ReservationRules {
+    return this.#d.rules
+  }
+
+  /**
+   * Reserve the named station, or the nearest free one within `rangeKm` of
+   * `position`. Throws TOO_SOON, NOT_FOUND, OUT_OF_RANGE,
+   * RESERVATION_CONFLICT or NO_STATION_AVAILABLE (VoltwayError), having
+   * written nothing.
+   */
+  async create(vehicleId: string, args: CreateReservationArgs): Promise<Reservation> {
+    const { stations, store, clock, rules } = this.#d
+    const nowMs = clock.now()
+    const atMs = parseTime(args.at)
+    if (atMs - nowMs < rules.minLeadMs) throw errors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
+    const base = { reservationId: this.#newId(), vehicleId, atMs, windowMs: rules.windowMs, nowMs }
+
+    let record: ReservationRecord
+    if (args.stationId !== undefined) {
+      const station = stations.get(args.stationId)
+      if (!station) throw errors.stationNotFound(args.stationId)
+      const d = distanceKm(args.position, station.position)
+      if (d > args.rangeKm) throw errors.outOfRange(station.stationId, d, args.rangeKm)
+      const outcome = await store.reservations.createReservation({
+        ...base,
+        candidates: [{ stationId: station.stationId, position: station.position }],
+      })
+      if (!outcome.ok) throw errors.conflict(station.stationId, atMs, rules.windowMs)
+      record = outcome.record
+    } else {
+      const { outcome, tried } = await bookNearest(stations, args.position, args.rangeKm, (candidates) =>
+        store.reservations.createReservation({ ...base, candidates }),
+      )
+      if (!outcome.ok) throw errors.noStation(args.rangeKm, tried)
+      record = outcome.record
+    }
+    this.#d.logger?.info({ vehicleId, reservationId: record.reservationId, stationId: record.stationId, at: formatTime(atMs) }, 'reservation created')
+    return this.toWire(record)
+  }
+
+  /** Cancel one of the vehicle's reservations (another's or an unknown one: NOT_FOUND), or all its current ones. */
+  async cancel(vehicleId: string, args: CancelReservationArgs): Promise<number> {
+    const { store, clock, rules } = this.#d
+    if ('reservationId' in args) {
+      const done = await store.reservations.cancelReservation(args.reservationId, vehicleId)
+      if (!done) throw errors.reservationNotFound(args.reservationId)
+      this.#d.logger?.info({ vehicleId, reservationId: args.reservationId }, 'reservation cancelled')
+      return 1
+    }
+    const n = await store.reservations.cancelVehicleReservations(vehicleId, this.#currentFrom(clock.now(), rules))
+    this.#d.logger?.info({ vehicleId, cancelled: n }, 'reservations cancelled')
+    return n
+  }
+
+  /** The vehicle's current reservations (whose window has not ended), earliest first. */
+  async list(vehicleId: string): Promise<Reservation[]> {
+    const { store, clock, rules } = this.#d
+    const records = await store.reservations.listVehicleReservations(vehicleId, this.#currentFrom(clock.now(), rules))
+    return records.map((r) => this.toWire(r))
+  }
+
+  toWire(r: ReservationRecord): Reservation {
+    const w = this.#d.rules.windowMs
+    return {
+      reservationId: r.reservationId,
+      stationId: r.stationId,
+      hubId: this.#d.hubId,
+      vehicleId: r.vehicleId,
+      position: { lat: r.position.lat, lon: r.position.lon },
+      at: formatTime(r.atMs),
+      windowStart: formatTime(r.atMs - w),
+      windowEnd: formatTime(r.atMs + w),
+    }
+  }
+
+  /** A reservation is current while its window has not ended: `at + window >= now`. */
+  #currentFrom(nowMs: number, rules: ReservationRules): number {
+    return nowMs - rules.windowMs
+  }
+}

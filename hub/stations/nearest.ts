@@ -1,0 +1,34 @@
+/**
+ * `station.nearest`: the stations within range, nearest first, each with
+ * whether it is free at `at` (no reservation or live hold closer than the
+ * window). One store query answers `free` for all of them.
+ */
+import type { NearStation, Position } from '../../protocol/index.js'
+import type { Store } from '../store/index.js'
+import type { StationRegistry } from './registry.js'
+
+export interface NearestQuery {
+  position: Position
+  rangeKm: number
+  limit: number
+  atMs: number
+  nowMs: number
+  windowMs: number
+}
+
+export async function findNearest(stations: StationRegistry, store: Store, q: NearestQuery): Promise<NearStation[]> {
+  const hits = stations.nearest(q.position, q.rangeKm, q.limit)
+  if (hits.length === 0) return []
+  const bookings = await store.reservations.findBookings({
+    stationIds: hits.map((h) => h.item.stationId),
+    atMs: q.atMs,
+    windowMs: q.windowMs,
+    nowMs: q.nowMs,
+  })
+  const busy = new Set(bookings.map((b) => b.stationId))
+  return hits.map((h) => ({
+    ...stations.toWire(h.item),
+    distanceKm: h.distanceKm,
+    free: !busy.has(h.item.stationId),
+  }))
+}

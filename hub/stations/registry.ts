@@ -1,0 +1,141 @@
+/**
+ * The hub's stations: what config says about each (position, power, price)
+ * plus what the station last reported over MQTT (online, status, session,
+ * meter). A station is offline until its first state message; its Last Will
+ * (`online: false`) makes it offline again.
+ */
+import type { Position, Station, StationState, StationStatus } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import { systemClock } from '../clock.js'
+import { SpatialIndex, type Hit } from './spatial-index.js'
+
+export interface StationSpec {
+  stationId: string
+  position: Position
+  powerKw: number
+  priceMinorPerKwh: number
+}
+
+/** What the station last said about itself. */
+export interface StationLive {
+  online: boolean
+  status: StationStatus
+  sessionId: string | null
+  meterWh: number | null
+  agentVersion: string | null
+  /** The `ts` of the last state message (the station's clock), or null before the first. */
+  reportedAt: string | null
+  /** When the hub received it (hub clock, epoch ms), or null before the first. */
+  receivedAtMs: number | null
+}
+
+export interface RegisteredStation extends StationSpec {
+  readonly live: Readonly<StationLive>
+}
+
+export interface StationRegistryOptions {
+  hubId: string
+  currency: string
+  stations: readonly StationSpec[]
+  clock?: Clock
+}
+
+interface Entry extends StationSpec {
+  live: StationLive
+}
+
+export class StationRegistry {
+  readonly hubId: string
+  readonly currency: string
+  readonly #byId = new Map<string, Entry>()
+  readonly #index: SpatialIndex<Entry>
+  readonly #clock: Clock
+
+  /** Throws RangeError on a duplicate station id (hub.json validation rules that out earlier). */
+  constructor(opts: StationRegistryOptions) {
+    this.hubId = opts.hubId
+    this.currency = opts.currency
+    this.#clock = opts.clock ?? systemClock
+    for (const s of opts.stations) {
+      if (this.#byId.has(s.stationId)) throw new RangeError(`duplicate station id ${s.stationId}`)
+      this.#byId.set(s.stationId, {
+        stationId: s.stationId,
+        position: { lat: s.position.lat, lon: s.position.lon },
+        powerKw: s.powerKw,
+        priceMinorPerKwh: s.priceMinorPerKwh,
+        live: { online: false, status: 'available', sessionId: null, meterWh: null, agentVersion: null, reportedAt: null, receivedAtMs: null },
+      })
+    }
+    this.#index = new SpatialIndex([...this.#byId.values()])
+  }
+
+  get size(): number {
+    return this.#byId.size
+  }
+
+  get(stationId: string): RegisteredStation | undefined {
+    return this.#byId.get(stationId)
+  }
+
+  has(stationId: string): boolean {
+    return this.#byId.has(stationId)
+  }
+
+  /** Every station, in config order. */
+  all(): RegisteredStation[] {
+    return [...this.#byId.values()]
+  }
+
+  /**
+   * Record a validated state message from `voltway/v1/stations/S/state`
+   * (retained, and the Last Will). Messages are applied in arrival order, not
+   * by `ts`: a Last Will carries the `ts` of when it was registered, older
+   * than the states sent after it, yet it is the newest truth when it arrives.
+   * Returns false (and changes nothing) for a station this hub does not have.
+   */
+  applyState(stationId: string, state: StationState): boolean {
+    const entry = this.#byId.get(stationId)
+    if (!entry) return false
+    entry.live = {
+      online: state.online,
+      status: state.status,
+      sessionId: state.sessionId,
+      meterWh: state.meterWh,
+      agentVersion: state.agentVersion,
+      reportedAt: state.ts,
+      receivedAtMs: this.#clock.now(),
+    }
+    return true
+  }
+
+  /** Mark a station offline without a message (e.g. the hub lost its broker). Returns false if unknown. */
+  markOffline(stationId: string): boolean {
+    const entry = this.#byId.get(stationId)
+    if (!entry) return false
+    entry.live = { ...entry.live, online: false }
+    return true
+  }
+
+  /** Stations within `rangeKm` of `position` (inclusive), nearest first, at most `limit`. */
+  nearest(position: Position, rangeKm: number, limit = Infinity, skip?: (s: RegisteredStation) => boolean): Hit<RegisteredStation>[] {
+    return this.#index.around(position, rangeKm, limit, skip)
+  }
+
+  /** The protocol's `Station`. */
+  toWire(station: RegisteredStation): Station {
+    return {
+      stationId: station.stationId,
+      hubId: this.hubId,
+      position: { lat: station.position.lat, lon: station.position.lon },
+      powerKw: station.powerKw,
+      priceMinorPerKwh: station.priceMinorPerKwh,
+      currency: this.currency,
+      status: station.live.status,
+      online: station.live.online,
+    }
+  }
+
+  list(): Station[] {
+    return this.all().map((s) => this.toWire(s))
+  }
+}
