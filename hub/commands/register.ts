@@ -1,19 +1,15 @@
 import type { Command } from 'commander'
-import { action, notImplemented } from '../../cli-errors.js'
-import { loadHubConfig } from '../config.js'
+import { action } from '../../cli-errors.js'
 import { runAclCommand } from './acl.js'
+import { runHubCommand } from './run.js'
 
 export function registerHubCommands(program: Command): void {
   const hub = program
     .command('hub')
     .description("run one company's hub: broker, reservations, charging sessions, federation")
     .requiredOption('-c, --config <file>', 'hub.json')
-    .action(
-      action((opts: { config: string }) => {
-        loadHubConfig(opts.config)
-        notImplemented('hub')
-      }),
-    )
+    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default info, or $VOLTWAY_LOG_LEVEL)')
+    .action(action((opts: { config: string; logLevel?: string }) => runHubCommand(opts)))
   hub
     .command('acl')
     .description('write a Mosquitto password file and ACL file that enforce the Voltway permission table')

@@ -23,7 +23,7 @@ export interface HttpServerOptions {
   metrics: HubMetrics
   peers: readonly PeerToken[]
   /** What `/healthz` checks: every part must say true. */
-  health: () => Record<string, boolean>
+  health: () => Promise<Record<string, boolean>>
   /** Registers routes on the app (federation routes get the prefix themselves). */
   routes: Array<(app: FastifyInstance) => void>
 }
@@ -34,7 +34,7 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 }
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, maxParamLength: 200, return503OnClosing: true })
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, return503OnClosing: true })
   const auth = new PeerAuthenticator(opts.peers)
   const log = opts.logger.child({ component: 'http' })
 
@@ -69,7 +69,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`))
 
   app.get('/healthz', async (_req, reply) => {
-    const parts = opts.health()
+    const parts = await opts.health()
     const ok = Object.values(parts).every(Boolean)
     return reply.status(ok ? 200 : 503).send({ ok, ...parts })
   })

@@ -1,0 +1,179 @@
+/**
+ * One company's hub, assembled: database, station registry, MQTT broker
+ * (embedded aedes or an external one), the vehicle request/response server,
+ * the station links, and the HTTP server (health, metrics, federation).
+ *
+ * `startHub` resolves once everything answers; `close()` shuts down in the
+ * order that loses nothing: stop taking requests, answer the ones in flight,
+ * close HTTP, disconnect from the broker, stop the broker, close the database.
+ */
+import { mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { pino, type Logger } from 'pino'
+import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { systemClock, type Clock } from './clock.js'
+import type { HubConfig } from './config.js'
+import { buildHttpServer } from './http/server.js'
+import { HubMetrics } from './metrics.js'
+import { buildHandlerTable, coreHandlers, createHubContext, type HubContext } from './ops/index.js'
+import { createStateListener } from './station-link/state-listener.js'
+import { SqliteStore, type Store } from './store/index.js'
+
+export interface StartHubOptions {
+  logger?: Logger
+  clock?: Clock
+  /** Use this store instead of SQLite in `dataDir` (tests). */
+  store?: Store
+  /** Listen on port 0 for MQTT and HTTP (tests): the real ports are in the returned Hub. */
+  ephemeralPorts?: boolean
+  /** Longest wait for in-flight requests at shutdown. */
+  drainTimeoutMs?: number
+}
+
+export interface Hub {
+  readonly hubId: string
+  readonly config: HubConfig
+  readonly context: HubContext
+  /** Where vehicles and stations connect. */
+  readonly mqttUrl: string
+  readonly httpUrl: string
+  readonly metrics: HubMetrics
+  close(): Promise<void>
+}
+
+export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
+  const logger = (opts.logger ?? pino({ level: 'info' })).child({ hubId: config.hubId })
+  const clock = opts.clock ?? systemClock
+  const cleanups: Array<() => Promise<void>> = []
+  const closeAll = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        logger.warn({ err }, 'error during shutdown')
+      }
+    }
+  }
+
+  try {
+    let store = opts.store
+    if (!store) {
+      mkdirSync(config.dataDir, { recursive: true })
+      store = new SqliteStore({ dataDir: config.dataDir })
+    }
+    const db = store
+    cleanups.push(() => db.close())
+
+    const context = createHubContext({ config, store: db, clock, logger })
+
+    // Broker: embedded by default, or an external one that enforces the same ACL.
+    let mqttUrl: string
+    let hubLogin: { username?: string; password?: string }
+    if ('listen' in config.mqtt) {
+      const broker: EmbeddedBroker = await startEmbeddedBroker({
+        host: config.mqtt.listen.host,
+        port: opts.ephemeralPorts ? 0 : config.mqtt.listen.port,
+        hubId: config.hubId,
+        stations: config.stations,
+        vehicles: config.vehicles,
+        allowAnonymous: config.mqtt.allowAnonymous,
+        logger,
+      })
+      cleanups.push(() => broker.close())
+      mqttUrl = broker.url
+      hubLogin = broker.hubCredentials
+    } else {
+      mqttUrl = config.mqtt.url
+      hubLogin = { username: config.mqtt.username, password: config.mqtt.password }
+    }
+
+    const client: MqttClient = await connectAsync(mqttUrl, {
+      protocolVersion: 5,
+      clientId: hubLogin.username ?? `hub-${config.hubId}`,
+      ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
+      ...(hubLogin.password !== undefined ? { password: hubLogin.password } : {}),
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
+    })
+    client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
+    cleanups.push(async () => {
+      await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true }).catch(() => undefined)
+      await client.endAsync()
+    })
+
+    const metrics = new HubMetrics(config.hubId, {
+      stationsOnline: () => context.stations.all().filter((s) => s.live.online).length,
+      stationsTotal: () => context.stations.all().length,
+      bookings: () => db.reservations.counts(clock.now()),
+    })
+
+    const stateListener = createStateListener(client, context.stations, logger)
+    await stateListener.start()
+    cleanups.push(async () => stateListener.stop())
+
+    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers])
+    const reqLog = logger.child({ component: 'requests' })
+    const rpc: RpcServer = createRpcServer({
+      client,
+      hubId: config.hubId,
+      handlers,
+      now: () => performance.now(),
+      onOutcome: (o) => {
+        metrics.onOutcome(o)
+        if (o.ok) reqLog.debug(o, 'request')
+        else if (o.code === 'INTERNAL') reqLog.error(o, 'request failed')
+        else reqLog.warn(o, 'request refused')
+      },
+      onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
+    })
+
+    let dbUp = true
+    const http = buildHttpServer({
+      logger,
+      metrics,
+      peers: config.federation.peers,
+      health: async () => {
+        try {
+          await db.ping()
+          dbUp = true
+        } catch {
+          dbUp = false
+        }
+        return { broker: client.connected, database: dbUp, http: true }
+      },
+      routes: [],
+    })
+    await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
+    cleanups.push(() => http.close())
+    const addr = http.server.address() as AddressInfo
+    const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+
+    await rpc.start()
+    const drainMs = opts.drainTimeoutMs ?? 10_000
+    cleanups.push(async () => {
+      await Promise.race([rpc.stop(), new Promise((r) => setTimeout(r, drainMs).unref())])
+    })
+    await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: true, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true })
+    logger.info({ mqtt: mqttUrl, http: httpUrl, stations: config.stations.length }, 'hub started')
+
+    let closing: Promise<void> | null = null
+    return {
+      hubId: config.hubId,
+      config,
+      context,
+      mqttUrl,
+      httpUrl,
+      metrics,
+      close() {
+        closing ??= closeAll().then(() => logger.info('hub stopped'))
+        return closing
+      },
+    }
+  } catch (err) {
+    await closeAll()
+    throw err
+  }
+}
