@@ -75,15 +75,25 @@ let counter = 0
 /**
  * A serialport binding whose port `path` has the simulated meter on its far
  * end. Replies arrive in two chunks, as a USB-RS485 adapter delivers them.
+ * `unplug()` pulls the cable: pending and later reads fail (serialport then
+ * reports a disconnect) and the path vanishes until `replug()`.
  */
-export function sdmOnMockBinding(unitId: number, map: RegisterMap): { path: string; binding: SerialBinding; device: SdmDevice; unplug(): void } {
+export function sdmOnMockBinding(
+  unitId: number,
+  map: RegisterMap,
+): { path: string; binding: SerialBinding; device: SdmDevice; unplug(): void; replug(): void } {
   const path = `/dev/ttySIM-SDM-${process.pid}-${++counter}`
   MockBinding.createPort(path, { echo: false, record: false })
   const device = new SdmDevice(unitId, map)
-  let unplugged: (() => void) | undefined
+  let plugged = true
+  const pulled = new Set<(err: Error) => void>()
   const binding: SerialBinding = {
-    list: () => MockBinding.list(),
+    async list() {
+      const ports = await MockBinding.list()
+      return ports.filter((p) => plugged || p.path !== path)
+    },
     async open(options) {
+      if (!plugged && options.path === path) throw new Error(`No such file or directory, cannot open ${path}`)
       const port = await MockBinding.open(options)
       const write = port.write.bind(port)
       port.write = async (buffer: Buffer) => {
@@ -91,22 +101,33 @@ export function sdmOnMockBinding(unitId: number, map: RegisterMap): { path: stri
         const reply = device.answer(Buffer.from(buffer))
         if (!reply) return
         setImmediate(() => {
-          if (!port.isOpen) return
+          if (!port.isOpen || !plugged) return
           port.emitData(reply.subarray(0, 3))
-          setImmediate(() => port.isOpen && port.emitData(reply.subarray(3)))
+          setImmediate(() => port.isOpen && plugged && port.emitData(reply.subarray(3)))
         })
       }
-      // A pulled cable: the next read from the port fails, and serialport reports a disconnect.
       const read = port.read.bind(port)
-      port.read = async (buf: Buffer, offset: number, length: number) => {
-        const pending = read(buf, offset, length)
-        const gone = new Promise<never>((_resolve, reject) => {
-          unplugged = () => reject(new Error('device disconnected'))
+      port.read = (buf: Buffer, offset: number, length: number) => {
+        if (!plugged) return Promise.reject(new Error('device disconnected'))
+        return new Promise((resolve, reject) => {
+          const onPull = (err: Error): void => reject(err)
+          pulled.add(onPull)
+          read(buf, offset, length).then(resolve, reject).finally(() => pulled.delete(onPull))
         })
-        return Promise.race([pending, gone])
       }
       return port
     },
   }
-  return { path, binding, device, unplug: () => unplugged?.() }
+  return {
+    path,
+    binding,
+    device,
+    unplug() {
+      plugged = false
+      for (const fail of [...pulled]) fail(new Error('device disconnected'))
+    },
+    replug() {
+      plugged = true
+    },
+  }
 }
