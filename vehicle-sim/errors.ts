@@ -20,7 +20,12 @@ export class ConnectError extends Error {
 }
 
 /** A bad command line or input file: printed as is, exit code 2. */
-export class UsageError extends ConfigError {}
+export class UsageError extends ConfigError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
 
 /** The code to count or print for any failure. */
 export function codeOf(err: unknown): string {

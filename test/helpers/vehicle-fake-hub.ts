@@ -6,6 +6,7 @@
  * lead-time and window rules, routes, trips, metered sessions, receipts).
  * Errors can be injected per op with `failOp`.
  */
+import { Socket } from 'node:net'
 import { connectAsync, type MqttClient } from 'mqtt'
 import type { Client } from 'aedes'
 import {
@@ -132,7 +133,13 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       cb(new Error('forbidden'))
     },
   })
+  // Small request/reply messages: turn Nagle off on every socket (the hub's own and the broker's).
+  broker.broker.on('client', (c) => {
+    const conn: unknown = (c as unknown as { conn?: unknown }).conn
+    if (conn instanceof Socket) conn.setNoDelay(true)
+  })
   const client: MqttClient = await connectAsync(broker.url, { username: HUB_USER, password: HUB_PASSWORD, reconnectPeriod: 0 })
+  if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 
   const reservations: Reservation[] = []
   const receipts: Receipt[] = []

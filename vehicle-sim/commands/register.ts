@@ -24,6 +24,7 @@ export function registerVehicleCommands(program: Command): void {
     .command('vehicle')
     .description('headless vehicle simulator: one-shot requests, fleets, load')
     // Subcommands inherit this: commander's parse errors become exit 2, help and --version stay 0.
+    .showHelpAfterError('(add --help for the options)')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE))
   for (const register of [
     registerInfo,
