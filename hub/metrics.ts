@@ -55,15 +55,20 @@ export class HubMetrics {
         this.set(sources.stationsTotal())
       },
     })
-    const reservations = new Gauge({ name: 'voltway_reservations', help: 'Reservations stored', registers: [this.registry] })
+    new Gauge({
+      name: 'voltway_reservations',
+      help: 'Reservations stored',
+      registers: [this.registry],
+      async collect() {
+        this.set((await sources.bookings()).reservations)
+      },
+    })
     new Gauge({
       name: 'voltway_holds_active',
       help: 'Federation holds neither confirmed nor expired',
       registers: [this.registry],
       async collect() {
-        const b = await sources.bookings()
-        reservations.set(b.reservations)
-        this.set(b.activeHolds)
+        this.set((await sources.bookings()).activeHolds)
       },
     })
   }
