@@ -389,7 +389,7 @@ export function aclSuite(t: Test, start: StartAclBroker): void {
 
       t.test("a client id is its username: another login cannot take over a station's session by id", async (t) => {
         const hub = await connect('hub')
-        const s1 = await connect('S1')
+        const s1 = await connect('S1', { clientId: 'S1' })
         await s1.sub(`${R}/stations/S1/cmd`)
         const v1 = await connect('V1', { clientId: 'S1' })
         const spied = await v1.sub(`${R}/stations/S1/cmd`)
