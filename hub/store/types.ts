@@ -25,6 +25,8 @@
  * - Failures that are not the caller's fault reject with a StoreError.
  */
 import type { Position } from '../../protocol/index.js'
+import type { IdempotencyStore } from './idempotency.js'
+import type { TripStore } from './trips.js'
 
 /** A confirmed booking of one station for one vehicle at one time. */
 export interface ReservationRecord {
@@ -197,6 +199,10 @@ export interface ReservationStore {
 /** The hub's database. */
 export interface Store {
   readonly reservations: ReservationStore
+  /** Idempotency keys of the federation API (./idempotency.ts). */
+  readonly idempotency: IdempotencyStore
+  /** Coordinated trips, their release queue, and the ledger of holds peers placed here (./trips.ts). */
+  readonly trips: TripStore
   /** Resolves when the database answers a trivial query (for `/healthz`). */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

@@ -1,10 +1,14 @@
 /** In-memory Store for unit tests: same contract as SqliteStore, nothing on disk. */
 import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
+import { MemoryIdempotencyStore } from './idempotency.js'
 import { MemoryReservationStore } from './reservations.js'
+import { MemoryTripStore } from './trips.js'
 
 export class MemoryStore implements Store {
   readonly reservations: MemoryReservationStore
+  readonly idempotency: MemoryIdempotencyStore
+  readonly trips: MemoryTripStore
   #closed = false
 
   constructor() {
@@ -12,11 +16,15 @@ export class MemoryStore implements Store {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
     this.reservations = new MemoryReservationStore(guard)
+    this.idempotency = new MemoryIdempotencyStore(guard)
+    this.trips = new MemoryTripStore(guard)
   }
 
   /** Test hook: forget every table. */
   reset(): void {
     this.reservations.reset()
+    this.idempotency.reset()
+    this.trips.reset()
   }
 
   async ping(): Promise<void> {

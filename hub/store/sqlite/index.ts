@@ -16,7 +16,9 @@ import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
 import { run, toStoreError } from './errors.js'
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
+import { SqliteIdempotencyStore } from './idempotency.js'
 import { SqliteReservationStore } from './reservations.js'
+import { SqliteTripStore } from './trips.js'
 
 export interface SqliteStoreOptions {
   /** Directory of the database file; created when missing. */
@@ -36,6 +38,8 @@ export class SqliteStore implements Store {
    */
   readonly db: Database.Database
   readonly reservations: SqliteReservationStore
+  readonly idempotency: SqliteIdempotencyStore
+  readonly trips: SqliteTripStore
   #closed = false
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
@@ -61,6 +65,8 @@ export class SqliteStore implements Store {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
     this.reservations = new SqliteReservationStore(db, guard)
+    this.idempotency = new SqliteIdempotencyStore(db, guard)
+    this.trips = new SqliteTripStore(db, guard)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

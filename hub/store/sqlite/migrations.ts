@@ -48,6 +48,69 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX holds_by_tx ON holds (tx_id);
     `,
   },
+  {
+    version: 2,
+    name: 'federation: idempotency keys, coordinated trips, release queue, peer-hold ledger',
+    sql: `
+      CREATE TABLE idempotency_keys (
+        scope          TEXT NOT NULL,
+        key            TEXT NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        status         INTEGER,
+        body           TEXT,
+        created_at_ms  INTEGER NOT NULL,
+        lease_until_ms INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at_ms);
+
+      CREATE TABLE trips (
+        trip_id          TEXT PRIMARY KEY,
+        vehicle_id       TEXT NOT NULL,
+        route_id         TEXT NOT NULL,
+        tx_started_at_ms INTEGER NOT NULL,
+        attempt          INTEGER NOT NULL,
+        state            TEXT NOT NULL,
+        legs_json        TEXT NOT NULL,
+        failure_json     TEXT,
+        created_at_ms    INTEGER NOT NULL,
+        updated_at_ms    INTEGER NOT NULL
+      );
+      CREATE INDEX trips_by_state ON trips (state, created_at_ms);
+      CREATE INDEX trips_by_vehicle ON trips (vehicle_id);
+
+      CREATE TABLE trip_releases (
+        release_id      TEXT PRIMARY KEY,
+        trip_id         TEXT NOT NULL,
+        hub_id          TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        target_id       TEXT NOT NULL,
+        vehicle_id      TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        until_ms        INTEGER,
+        attempts        INTEGER NOT NULL,
+        next_at_ms      INTEGER NOT NULL
+      );
+
+      CREATE TABLE peer_holds (
+        hold_id        TEXT PRIMARY KEY,
+        peer_hub_id    TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        tx_id          TEXT,
+        vehicle_id     TEXT,
+        station_id     TEXT,
+        lat            REAL,
+        lon            REAL,
+        at_ms          INTEGER,
+        expires_at_ms  INTEGER,
+        reservation_id TEXT,
+        created_at_ms  INTEGER NOT NULL,
+        updated_at_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX peer_holds_by_age ON peer_holds (updated_at_ms);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

@@ -1,0 +1,75 @@
+/** In-memory IdempotencyStore: each method is synchronous inside, hence atomic on the one JS thread. */
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
+
+interface Entry {
+  fingerprint: string
+  state: 'running' | 'done'
+  status: number | null
+  body: string | null
+  createdAtMs: number
+  leaseUntilMs: number
+}
+
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly #entries = new Map<string, Entry>()
+  readonly #guard: () => void
+
+  constructor(guard: () => void) {
+    this.#guard = guard
+  }
+
+  reset(): void {
+    this.#entries.clear()
+  }
+
+  async claim(input: ClaimInput): Promise<IdempotencyClaim> {
+    this.#guard()
+    const id = slot(input.scope, input.key)
+    const e = this.#entries.get(id)
+    if (!e) {
+      this.#entries.set(id, {
+        fingerprint: input.fingerprint,
+        state: 'running',
+        status: null,
+        body: null,
+        createdAtMs: input.nowMs,
+        leaseUntilMs: input.nowMs + input.leaseMs,
+      })
+      return { state: 'claimed' }
+    }
+    if (e.fingerprint !== input.fingerprint) return { state: 'mismatch' }
+    if (e.state === 'done') return { state: 'done', status: e.status ?? 500, body: e.body }
+    if (e.leaseUntilMs > input.nowMs) return { state: 'in_progress' }
+    e.leaseUntilMs = input.nowMs + input.leaseMs
+    return { state: 'claimed' }
+  }
+
+  async complete(input: CompleteInput): Promise<void> {
+    this.#guard()
+    const e = this.#entries.get(slot(input.scope, input.key))
+    if (!e) return
+    e.state = 'done'
+    e.status = input.status
+    e.body = input.body
+  }
+
+  async abandon(scope: string, key: string): Promise<void> {
+    this.#guard()
+    const id = slot(scope, key)
+    if (this.#entries.get(id)?.state === 'running') this.#entries.delete(id)
+  }
+
+  async deleteOlderThan(cutoffMs: number): Promise<number> {
+    this.#guard()
+    let n = 0
+    for (const [id, e] of [...this.#entries]) {
+      if (e.createdAtMs < cutoffMs) {
+        this.#entries.delete(id)
+        n++
+      }
+    }
+    return n
+  }
+}
+
+const slot = (scope: string, key: string): string => `${scope}\n${key}`

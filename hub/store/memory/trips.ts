@@ -1,0 +1,190 @@
+/** In-memory TripStore: each method is synchronous inside, hence atomic on the one JS thread. Records are copied in and out. */
+import type { Position } from '../../../protocol/index.js'
+import { StoreError } from '../errors.js'
+import type {
+  PeerHoldClaim,
+  PeerHoldRecord,
+  ReleaseTask,
+  SaveTripOptions,
+  TripRecord,
+  TripState,
+  TripStore,
+} from '../trips.js'
+
+const copyTrip = (t: TripRecord): TripRecord => structuredClone(t)
+
+export class MemoryTripStore implements TripStore {
+  readonly #trips = new Map<string, TripRecord>()
+  readonly #releases = new Map<string, ReleaseTask>()
+  readonly #peerHolds = new Map<string, PeerHoldRecord>()
+  readonly #guard: () => void
+
+  constructor(guard: () => void) {
+    this.#guard = guard
+  }
+
+  reset(): void {
+    this.#trips.clear()
+    this.#releases.clear()
+    this.#peerHolds.clear()
+  }
+
+  async createTrip(trip: TripRecord): Promise<void> {
+    this.#guard()
+    if (this.#trips.has(trip.tripId)) throw new StoreError('DUPLICATE_ID', `trip ${trip.tripId} exists`)
+    this.#trips.set(trip.tripId, copyTrip(trip))
+  }
+
+  async saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
+    this.#guard()
+    const cur = this.#trips.get(trip.tripId)
+    if (!cur) return false
+    if (opts.fromStates && !opts.fromStates.includes(cur.state)) return false
+    this.#trips.set(trip.tripId, { ...copyTrip(trip), vehicleId: cur.vehicleId, routeId: cur.routeId, createdAtMs: cur.createdAtMs })
+    for (const r of opts.releases ?? []) if (!this.#releases.has(r.releaseId)) this.#releases.set(r.releaseId, { ...r })
+    return true
+  }
+
+  async getTrip(tripId: string): Promise<TripRecord | null> {
+    this.#guard()
+    const t = this.#trips.get(tripId)
+    return t ? copyTrip(t) : null
+  }
+
+  async listTrips(states: readonly TripState[]): Promise<TripRecord[]> {
+    this.#guard()
+    return [...this.#trips.values()]
+      .filter((t) => states.includes(t.state))
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || (a.tripId < b.tripId ? -1 : 1))
+      .map(copyTrip)
+  }
+
+  async addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
+    this.#guard()
+    for (const r of tasks) if (!this.#releases.has(r.releaseId)) this.#releases.set(r.releaseId, { ...r })
+  }
+
+  async listReleases(): Promise<ReleaseTask[]> {
+    this.#guard()
+    return [...this.#releases.values()].sort((a, b) => a.nextAtMs - b.nextAtMs || (a.releaseId < b.releaseId ? -1 : 1)).map((r) => ({ ...r }))
+  }
+
+  async rescheduleRelease(releaseId: string, attempts: number, nextAtMs: number): Promise<void> {
+    this.#guard()
+    const r = this.#releases.get(releaseId)
+    if (r) {
+      r.attempts = attempts
+      r.nextAtMs = nextAtMs
+    }
+  }
+
+  async deleteRelease(releaseId: string): Promise<void> {
+    this.#guard()
+    this.#releases.delete(releaseId)
+  }
+
+  async claimPeerHold(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }): Promise<PeerHoldClaim> {
+    this.#guard()
+    const cur = this.#peerHolds.get(input.holdId)
+    if (cur) return cur.peerHubId === input.peerHubId ? { status: 'exists', record: { ...cur } } : { status: 'foreign' }
+    this.#peerHolds.set(input.holdId, {
+      holdId: input.holdId,
+      peerHubId: input.peerHubId,
+      state: 'placing',
+      txId: input.txId,
+      vehicleId: input.vehicleId,
+      stationId: null,
+      position: null,
+      atMs: null,
+      expiresAtMs: null,
+      reservationId: null,
+      createdAtMs: input.nowMs,
+      updatedAtMs: input.nowMs,
+    })
+    return { status: 'claimed' }
+  }
+
+  async peerHoldPlaced(input: {
+    holdId: string
+    stationId: string
+    position: Position
+    atMs: number
+    expiresAtMs: number
+    nowMs: number
+  }): Promise<boolean> {
+    this.#guard()
+    const cur = this.#peerHolds.get(input.holdId)
+    if (!cur || cur.state !== 'placing') return false
+    Object.assign(cur, {
+      state: 'placed',
+      stationId: input.stationId,
+      position: { ...input.position },
+      atMs: input.atMs,
+      expiresAtMs: input.expiresAtMs,
+      updatedAtMs: input.nowMs,
+    })
+    return true
+  }
+
+  async peerHoldFailed(holdId: string): Promise<void> {
+    this.#guard()
+    if (this.#peerHolds.get(holdId)?.state === 'placing') this.#peerHolds.delete(holdId)
+  }
+
+  async peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<void> {
+    this.#guard()
+    const cur = this.#peerHolds.get(input.holdId)
+    if (!cur) return
+    cur.state = 'confirmed'
+    cur.reservationId = input.reservationId
+    cur.updatedAtMs = input.nowMs
+  }
+
+  async releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
+    this.#guard()
+    const cur = this.#peerHolds.get(input.holdId)
+    if (!cur) {
+      this.#peerHolds.set(input.holdId, {
+        holdId: input.holdId,
+        peerHubId: input.peerHubId,
+        state: 'released',
+        txId: null,
+        vehicleId: null,
+        stationId: null,
+        position: null,
+        atMs: null,
+        expiresAtMs: null,
+        reservationId: null,
+        createdAtMs: input.nowMs,
+        updatedAtMs: input.nowMs,
+      })
+      return null
+    }
+    if (cur.peerHubId !== input.peerHubId) return 'foreign'
+    const before = { ...cur }
+    if (cur.state === 'placing' || cur.state === 'placed') {
+      cur.state = 'released'
+      cur.updatedAtMs = input.nowMs
+    }
+    return before
+  }
+
+  async getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
+    this.#guard()
+    const cur = this.#peerHolds.get(holdId)
+    return cur ? { ...cur } : null
+  }
+
+  async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
+    this.#guard()
+    let n = 0
+    for (const [id, r] of [...this.#peerHolds]) {
+      const old = r.state === 'confirmed' ? (r.atMs ?? 0) < cutoffMs && r.updatedAtMs < cutoffMs : r.updatedAtMs < cutoffMs
+      if (old) {
+        this.#peerHolds.delete(id)
+        n++
+      }
+    }
+    return n
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * TripStore on SQLite. A trip is one row (its legs as a JSON column: they are
+ * always read and written with the trip); releases and the peer-hold ledger
+ * have their own tables. Writes that must be atomic together run in one
+ * BEGIN IMMEDIATE transaction.
+ */
+import type { Database, Statement, Transaction } from 'better-sqlite3'
+import type { Position } from '../../../protocol/index.js'
+import type {
+  PeerHoldClaim,
+  PeerHoldRecord,
+  PeerHoldState,
+  ReleaseTask,
+  SaveTripOptions,
+  TripLegRecord,
+  TripRecord,
+  TripState,
+  TripStore,
+} from '../trips.js'
+import { run } from './errors.js'
+
+interface TripRow {
+  trip_id: string
+  vehicle_id: string
+  route_id: string
+  tx_started_at_ms: number
+  attempt: number
+  state: TripState
+  legs_json: string
+  failure_json: string | null
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+interface ReleaseRow {
+  release_id: string
+  trip_id: string
+  hub_id: string
+  kind: 'hold' | 'reservation'
+  target_id: string
+  vehicle_id: string
+  idempotency_key: string
+  until_ms: number | null
+  attempts: number
+  next_at_ms: number
+}
+
+interface PeerHoldRow {
+  hold_id: string
+  peer_hub_id: string
+  state: PeerHoldState
+  tx_id: string | null
+  vehicle_id: string | null
+  station_id: string | null
+  lat: number | null
+  lon: number | null
+  at_ms: number | null
+  expires_at_ms: number | null
+  reservation_id: string | null
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+function toTrip(r: TripRow): TripRecord {
+  return {
+    tripId: r.trip_id,
+    vehicleId: r.vehicle_id,
+    routeId: r.route_id,
+    txStartedAtMs: r.tx_started_at_ms,
+    attempt: r.attempt,
+    state: r.state,
+    legs: JSON.parse(r.legs_json) as TripLegRecord[],
+    failure: r.failure_json === null ? null : (JSON.parse(r.failure_json) as { failedHop: number; reason: string }),
+    createdAtMs: r.created_at_ms,
+    updatedAtMs: r.updated_at_ms,
+  }
+}
+
+function toRelease(r: ReleaseRow): ReleaseTask {
+  return {
+    releaseId: r.release_id,
+    tripId: r.trip_id,
+    hubId: r.hub_id,
+    kind: r.kind,
+    targetId: r.target_id,
+    vehicleId: r.vehicle_id,
+    idempotencyKey: r.idempotency_key,
+    untilMs: r.until_ms,
+    attempts: r.attempts,
+    nextAtMs: r.next_at_ms,
+  }
+}
+
+function toPeerHold(r: PeerHoldRow): PeerHoldRecord {
+  const position: Position | null = r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon }
+  return {
+    holdId: r.hold_id,
+    peerHubId: r.peer_hub_id,
+    state: r.state,
+    txId: r.tx_id,
+    vehicleId: r.vehicle_id,
+    stationId: r.station_id,
+    position,
+    atMs: r.at_ms,
+    expiresAtMs: r.expires_at_ms,
+    reservationId: r.reservation_id,
+    createdAtMs: r.created_at_ms,
+    updatedAtMs: r.updated_at_ms,
+  }
+}
+
+export class SqliteTripStore implements TripStore {
+  readonly #db: Database
+  readonly #guard: () => void
+  readonly #s: {
+    insertTrip: Statement<unknown[]>
+    updateTrip: Statement<unknown[]>
+    getTrip: Statement<[string], TripRow>
+    insertRelease: Statement<unknown[]>
+    listReleases: Statement<[], ReleaseRow>
+    reschedule: Statement<[number, number, string]>
+    deleteRelease: Statement<[string]>
+    getPeerHold: Statement<[string], PeerHoldRow>
+    insertPeerHold: Statement<unknown[]>
+    placed: Statement<unknown[]>
+    failed: Statement<[string]>
+    confirmed: Statement<[string, number, string]>
+    released: Statement<[number, string]>
+    deletePeerHolds: Statement<[number, number, number]>
+  }
+  readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
+  readonly #claimTx: Transaction<(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }) => PeerHoldClaim>
+  readonly #releaseTx: Transaction<(input: { holdId: string; peerHubId: string; nowMs: number }) => PeerHoldRecord | null | 'foreign'>
+
+  constructor(db: Database, guard: () => void) {
+    this.#db = db
+    this.#guard = guard
+    this.#s = {
+      insertTrip: db.prepare(
+        `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      updateTrip: db.prepare(
+        'UPDATE trips SET tx_started_at_ms = ?, attempt = ?, state = ?, legs_json = ?, failure_json = ?, updated_at_ms = ? WHERE trip_id = ?',
+      ),
+      getTrip: db.prepare<[string], TripRow>('SELECT * FROM trips WHERE trip_id = ?'),
+      insertRelease: db.prepare(
+        `INSERT OR IGNORE INTO trip_releases (release_id, trip_id, hub_id, kind, target_id, vehicle_id, idempotency_key, until_ms, attempts, next_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      listReleases: db.prepare<[], ReleaseRow>('SELECT * FROM trip_releases ORDER BY next_at_ms, release_id'),
+      reschedule: db.prepare<[number, number, string]>('UPDATE trip_releases SET attempts = ?, next_at_ms = ? WHERE release_id = ?'),
+      deleteRelease: db.prepare<[string]>('DELETE FROM trip_releases WHERE release_id = ?'),
+      getPeerHold: db.prepare<[string], PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = ?'),
+      insertPeerHold: db.prepare(
+        `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)`,
+      ),
+      placed: db.prepare(
+        `UPDATE peer_holds SET state = 'placed', station_id = ?, lat = ?, lon = ?, at_ms = ?, expires_at_ms = ?, updated_at_ms = ?
+          WHERE hold_id = ? AND state = 'placing'`,
+      ),
+      failed: db.prepare<[string]>("DELETE FROM peer_holds WHERE hold_id = ? AND state = 'placing'"),
+      confirmed: db.prepare<[string, number, string]>("UPDATE peer_holds SET state = 'confirmed', reservation_id = ?, updated_at_ms = ? WHERE hold_id = ?"),
+      released: db.prepare<[number, string]>(
+        "UPDATE peer_holds SET state = 'released', updated_at_ms = ? WHERE hold_id = ? AND state IN ('placing', 'placed')",
+      ),
+      deletePeerHolds: db.prepare<[number, number, number]>(
+        `DELETE FROM peer_holds
+          WHERE (state <> 'confirmed' AND updated_at_ms < ?)
+             OR (state = 'confirmed' AND COALESCE(at_ms, 0) < ? AND updated_at_ms < ?)`,
+      ),
+    }
+    this.#saveTx = db.transaction((trip: TripRecord, opts: SaveTripOptions): boolean => {
+      const cur = this.#s.getTrip.get(trip.tripId)
+      if (!cur) return false
+      if (opts.fromStates && !opts.fromStates.includes(cur.state)) return false
+      this.#s.updateTrip.run(
+        trip.txStartedAtMs,
+        trip.attempt,
+        trip.state,
+        JSON.stringify(trip.legs),
+        trip.failure === null ? null : JSON.stringify(trip.failure),
+        trip.updatedAtMs,
+        trip.tripId,
+      )
+      for (const r of opts.releases ?? []) this.#insertRelease(r)
+      return true
+    })
+    this.#claimTx = db.transaction((input): PeerHoldClaim => {
+      const cur = this.#s.getPeerHold.get(input.holdId)
+      if (cur) return cur.peer_hub_id === input.peerHubId ? { status: 'exists', record: toPeerHold(cur) } : { status: 'foreign' }
+      this.#s.insertPeerHold.run(input.holdId, input.peerHubId, 'placing', input.txId, input.vehicleId, input.nowMs, input.nowMs)
+      return { status: 'claimed' }
+    })
+    this.#releaseTx = db.transaction((input): PeerHoldRecord | null | 'foreign' => {
+      const cur = this.#s.getPeerHold.get(input.holdId)
+      if (!cur) {
+        this.#s.insertPeerHold.run(input.holdId, input.peerHubId, 'released', null, null, input.nowMs, input.nowMs)
+        return null
+      }
+      if (cur.peer_hub_id !== input.peerHubId) return 'foreign'
+      this.#s.released.run(input.nowMs, input.holdId)
+      return toPeerHold(cur)
+    })
+  }
+
+  createTrip(trip: TripRecord): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#s.insertTrip.run(
+        trip.tripId,
+        trip.vehicleId,
+        trip.routeId,
+        trip.txStartedAtMs,
+        trip.attempt,
+        trip.state,
+        JSON.stringify(trip.legs),
+        trip.failure === null ? null : JSON.stringify(trip.failure),
+        trip.createdAtMs,
+        trip.updatedAtMs,
+      )
+    })
+  }
+
+  saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      return this.#saveTx.immediate(trip, opts)
+    })
+  }
+
+  getTrip(tripId: string): Promise<TripRecord | null> {
+    return run(() => {
+      this.#guard()
+      const row = this.#s.getTrip.get(tripId)
+      return row ? toTrip(row) : null
+    })
+  }
+
+  listTrips(states: readonly TripState[]): Promise<TripRecord[]> {
+    return run(() => {
+      this.#guard()
+      if (states.length === 0) return []
+      const list = states.map(() => '?').join(',')
+      const rows = this.#db
+        .prepare<string[], TripRow>(`SELECT * FROM trips WHERE state IN (${list}) ORDER BY created_at_ms, trip_id`)
+        .all(...states)
+      return rows.map(toTrip)
+    })
+  }
+
+  addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#db.transaction(() => {
+        for (const r of tasks) this.#insertRelease(r)
+      }).immediate()
+    })
+  }
+
+  listReleases(): Promise<ReleaseTask[]> {
+    return run(() => {
+      this.#guard()
+      return this.#s.listReleases.all().map(toRelease)
+    })
+  }
+
+  rescheduleRelease(releaseId: string, attempts: number, nextAtMs: number): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#s.reschedule.run(attempts, nextAtMs, releaseId)
+    })
+  }
+
+  deleteRelease(releaseId: string): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#s.deleteRelease.run(releaseId)
+    })
+  }
+
+  claimPeerHold(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }): Promise<PeerHoldClaim> {
+    return run(() => {
+      this.#guard()
+      return this.#claimTx.immediate(input)
+    })
+  }
+
+  peerHoldPlaced(input: { holdId: string; stationId: string; position: Position; atMs: number; expiresAtMs: number; nowMs: number }): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      const r = this.#s.placed.run(
+        input.stationId,
+        input.position.lat,
+        input.position.lon,
+        input.atMs,
+        input.expiresAtMs,
+        input.nowMs,
+        input.holdId,
+      )
+      return r.changes > 0
+    })
+  }
+
+  peerHoldFailed(holdId: string): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#s.failed.run(holdId)
+    })
+  }
+
+  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<void> {
+    return run(() => {
+      this.#guard()
+      this.#s.confirmed.run(input.reservationId, input.nowMs, input.holdId)
+    })
+  }
+
+  releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
+    return run(() => {
+      this.#guard()
+      return this.#releaseTx.immediate(input)
+    })
+  }
+
+  getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
+    return run(() => {
+      this.#guard()
+      const row = this.#s.getPeerHold.get(holdId)
+      return row ? toPeerHold(row) : null
+    })
+  }
+
+  deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.deletePeerHolds.run(cutoffMs, cutoffMs, cutoffMs).changes
+    })
+  }
+
+  #insertRelease(r: ReleaseTask): void {
+    this.#s.insertRelease.run(r.releaseId, r.tripId, r.hubId, r.kind, r.targetId, r.vehicleId, r.idempotencyKey, r.untilMs, r.attempts, r.nextAtMs)
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Contract of the federation sub-stores (idempotency keys, trips, release
+ * queue, peer-hold ledger), run against every Store implementation.
+ */
+import type { Test } from 'tap'
+import type { Store, TripRecord } from '../../hub/store/index.js'
+
+export interface FedStoreHarness {
+  store: Store
+  /** Another Store on the same database (SQLite: another connection), or the same one. */
+  other: () => Store
+  dispose(): Promise<void>
+}
+
+const T0 = Date.parse('2026-11-24T12:00:00Z')
+const LEASE = 60_000
+
+export function trip(over: Partial<TripRecord> = {}): TripRecord {
+  return {
+    tripId: 'trip-1',
+    vehicleId: 'V1',
+    routeId: 'rt_abc',
+    txStartedAtMs: T0,
+    attempt: 1,
+    state: 'trying',
+    legs: [
+      { hop: 0, hubId: 'feira', holdId: 'h0', atMs: T0 + 3_600_000, stationId: null, position: null, expiresAtMs: null, reservationId: null },
+      { hop: 1, hubId: 'salvador', holdId: 'h1', atMs: T0 + 7_200_000, stationId: null, position: null, expiresAtMs: null, reservationId: null },
+    ],
+    failure: null,
+    createdAtMs: T0,
+    updatedAtMs: T0,
+    ...over,
+  }
+}
+
+export function federationStoreContract(tap: Test, name: string, open: () => Promise<FedStoreHarness>): void {
+  const check = (rule: string, body: (t: Test, h: FedStoreHarness) => Promise<void>): void => {
+    tap.test(`${name}: ${rule}`, async (t) => {
+      const h = await open()
+      t.teardown(() => h.dispose())
+      await body(t, h)
+    })
+  }
+  const claim = (store: Store, key: string, fingerprint = 'fp-1', nowMs = T0, scope = 'salvador') =>
+    store.idempotency.claim({ scope, key, fingerprint, nowMs, leaseMs: LEASE })
+
+  check('the first claim of a key wins; a second one while it runs is in progress', async (t, { store }) => {
+    t.same(await claim(store, 'k1'), { state: 'claimed' })
+    t.same(await claim(store, 'k1'), { state: 'in_progress' })
+  })
+
+  check('after completion the same key and fingerprint get the stored answer', async (t, { store }) => {
+    await claim(store, 'k1')
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 201, body: '{"holdId":"h1"}', nowMs: T0 })
+    t.same(await claim(store, 'k1'), { state: 'done', status: 201, body: '{"holdId":"h1"}' })
+    await claim(store, 'k2')
+    await store.idempotency.complete({ scope: 'salvador', key: 'k2', status: 204, body: null, nowMs: T0 })
+    t.same(await claim(store, 'k2'), { state: 'done', status: 204, body: null }, 'an empty body stays empty')
+  })
+
+  check('the same key with another fingerprint is a mismatch, running or done', async (t, { store }) => {
+    await claim(store, 'k1')
+    t.same(await claim(store, 'k1', 'fp-2'), { state: 'mismatch' })
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 200, body: '{}', nowMs: T0 })
+    t.same(await claim(store, 'k1', 'fp-2'), { state: 'mismatch' })
+  })
+
+  check('keys are scoped: two peers may use one key', async (t, { store }) => {
+    t.same(await claim(store, 'k1', 'fp-1', T0, 'salvador'), { state: 'claimed' })
+    t.same(await claim(store, 'k1', 'fp-9', T0, 'ilheus'), { state: 'claimed' })
+  })
+
+  check('a running claim whose lease ran out can be claimed again; an abandoned one at once', async (t, { store }) => {
+    await claim(store, 'k1')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE - 1), { state: 'in_progress' })
+    t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'claimed' })
+    await claim(store, 'k2')
+    await store.idempotency.abandon('salvador', 'k2')
+    t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed' })
+  })
+
+  check('answers are kept until deleteOlderThan removes them', async (t, { store }) => {
+    await claim(store, 'old', 'fp', T0)
+    await store.idempotency.complete({ scope: 'salvador', key: 'old', status: 204, body: null, nowMs: T0 })
+    await claim(store, 'new', 'fp', T0 + 25 * 3_600_000)
+    t.equal(await store.idempotency.deleteOlderThan(T0 + 1), 1)
+    t.same(await claim(store, 'old', 'fp-x', T0 + 26 * 3_600_000), { state: 'claimed' })
+    t.same(await claim(store, 'new', 'fp', T0 + 25 * 3_600_000 + 1), { state: 'in_progress' })
+  })
+
+  check('concurrent claims of one key through two connections: exactly one wins', async (t, h) => {
+    const a = h.store
+    const b = h.other()
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => claim(i % 2 ? a : b, 'race')))
+    t.equal(results.filter((r) => r.state === 'claimed').length, 1)
+  })
+
+  check('a trip is stored and read back whole; its id is unique', async (t, { store }) => {
+    await store.trips.createTrip(trip())
+    t.same(await store.trips.getTrip('trip-1'), trip())
+    await t.rejects(store.trips.createTrip(trip()), { code: 'DUPLICATE_ID' }, 'a duplicate trip id is refused')
+    t.equal(await store.trips.getTrip('nope'), null)
+  })
+
+  check('saveTrip is a compare-and-set on the state and enqueues releases atomically', async (t, { store }) => {
+    await store.trips.createTrip(trip())
+    const release = {
+      releaseId: 'rel-1', tripId: 'trip-1', hubId: 'salvador', kind: 'hold' as const, targetId: 'h1', vehicleId: 'V1',
+      idempotencyKey: 'k', untilMs: T0 + 30_000, attempts: 0, nextAtMs: T0,
+    }
+    const wrong = await store.trips.saveTrip(trip({ state: 'aborted' }), { fromStates: ['confirming'], releases: [release] })
+    t.equal(wrong, false)
+    t.same(await store.trips.listReleases(), [], 'a refused save enqueues nothing')
+    t.equal(await store.trips.saveTrip(trip({ state: 'aborted', failure: { failedHop: 1, reason: 'NO_STATION_AVAILABLE' } }), { fromStates: ['trying'], releases: [release] }), true)
+    t.match(await store.trips.getTrip('trip-1'), { state: 'aborted', failure: { failedHop: 1, reason: 'NO_STATION_AVAILABLE' } })
+    t.same(await store.trips.listReleases(), [release])
+    t.same((await store.trips.listTrips(['aborted'])).map((x) => x.tripId), ['trip-1'])
+    t.same(await store.trips.listTrips(['trying']), [])
+  })
+
+  check('releases are rescheduled, listed soonest first, and deleted', async (t, { store }) => {
+    const base = { tripId: 't', hubId: 'h', kind: 'reservation' as const, targetId: 'r', vehicleId: 'V', idempotencyKey: 'k', untilMs: null, attempts: 0 }
+    await store.trips.addReleases([{ ...base, releaseId: 'a', nextAtMs: 5 }, { ...base, releaseId: 'b', nextAtMs: 3 }])
+    await store.trips.addReleases([{ ...base, releaseId: 'a', nextAtMs: 1 }])
+    t.same((await store.trips.listReleases()).map((r) => [r.releaseId, r.nextAtMs]), [['b', 3], ['a', 5]], 'an existing release id is kept as it was')
+    await store.trips.rescheduleRelease('b', 1, 10)
+    t.same((await store.trips.listReleases()).map((r) => [r.releaseId, r.attempts, r.nextAtMs]), [['a', 0, 5], ['b', 1, 10]])
+    await store.trips.deleteRelease('a')
+    t.same((await store.trips.listReleases()).map((r) => r.releaseId), ['b'])
+  })
+
+  const claimHold = (store: Store, holdId: string, peerHubId = 'feira') =>
+    store.trips.claimPeerHold({ holdId, peerHubId, txId: 'tx1', vehicleId: 'V1', nowMs: T0 })
+  const placed = { stationId: 'S1', position: { lat: 1, lon: 2 }, atMs: T0 + 1, expiresAtMs: T0 + 30_000, nowMs: T0 }
+
+  check('a hold id is claimed once, by one peer', async (t, { store }) => {
+    t.same(await claimHold(store, 'h1'), { status: 'claimed' })
+    t.match(await claimHold(store, 'h1'), { status: 'exists', record: { state: 'placing', peerHubId: 'feira' } })
+    t.same(await claimHold(store, 'h1', 'ilheus'), { status: 'foreign' })
+    t.equal(await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed }), true)
+    t.match(await store.trips.getPeerHold('h1'), { state: 'placed', stationId: 'S1', position: { lat: 1, lon: 2 }, expiresAtMs: T0 + 30_000 })
+  })
+
+  check('a release before the claim leaves a tombstone that refuses the late placement', async (t, { store }) => {
+    t.equal(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), null)
+    t.match(await claimHold(store, 'h1'), { status: 'exists', record: { state: 'released' } })
+  })
+
+  check('a release between claim and placement makes the placement report false', async (t, { store }) => {
+    await claimHold(store, 'h1')
+    t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), { state: 'placing' })
+    t.equal(await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed }), false)
+    t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
+    await store.trips.peerHoldFailed('h1')
+    t.match(await store.trips.getPeerHold('h1'), { state: 'released' }, 'a tombstone survives a failed placement')
+  })
+
+  check('another peer cannot release a hold; a failed placement is forgotten', async (t, { store }) => {
+    await claimHold(store, 'h1')
+    t.equal(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'ilheus', nowMs: T0 }), 'foreign')
+    t.match(await store.trips.getPeerHold('h1'), { state: 'placing' })
+    await store.trips.peerHoldFailed('h1')
+    t.equal(await store.trips.getPeerHold('h1'), null)
+  })
+
+  check('a confirmed hold stays confirmed when released, and is kept while its slot is current', async (t, { store }) => {
+    await claimHold(store, 'h1')
+    await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed, atMs: T0 + 10 * 86_400_000 })
+    await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 })
+    t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), { state: 'confirmed' })
+    t.match(await store.trips.getPeerHold('h1'), { state: 'confirmed', reservationId: 'r-h1' })
+    await store.trips.releasePeerHold({ holdId: 'gone', peerHubId: 'feira', nowMs: T0 })
+    t.equal(await store.trips.deletePeerHoldsOlderThan(T0 + 2 * 86_400_000), 1, 'only the tombstone is old enough')
+    t.equal(await store.trips.deletePeerHoldsOlderThan(T0 + 11 * 86_400_000), 1)
+  })
+}
