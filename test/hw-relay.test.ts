@@ -2,6 +2,8 @@ import t from 'tap'
 import { relayContract } from './helpers/hw-relay-contract.js'
 import { disconnected, mockBoard } from './helpers/hw-mock-board.js'
 import type { RelayType } from '../hw/types.js'
+import { createFirmataBoard } from '../hw/firmata-board.js'
+import { firmataOnMockBinding } from './helpers/hw-firmata-sim.js'
 
 const PIN = 7
 
@@ -19,6 +21,27 @@ for (const type of ['NO', 'NC'] as RelayType[]) {
       async disconnect() {
         const noticed = disconnected(board)
         io.disconnect()
+        await noticed
+      },
+      dispose: () => board.close(),
+    }
+  })
+}
+
+for (const type of ['NO', 'NC'] as RelayType[]) {
+  relayContract(t, `johnny-five relay (${type}) on Firmata over serialport (simulated board on MockBinding)`, async () => {
+    const sim = firmataOnMockBinding()
+    const board = createFirmataBoard({ path: sim.path, baudRate: 57600, binding: sim.binding, readyTimeoutMs: 3000, writeTimeoutMs: 100 })
+    const relay = await board.relay({ pin: PIN, type })
+    return {
+      board,
+      relay,
+      level: () => sim.level(PIN),
+      closedLevel: type === 'NO' ? 1 : 0,
+      stallWrites: (s) => sim.stallWrites(s),
+      async disconnect() {
+        const noticed = disconnected(board)
+        sim.unplug()
         await noticed
       },
       dispose: () => board.close(),
