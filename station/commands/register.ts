@@ -1,6 +1,11 @@
 import type { Command } from 'commander'
-import { action, notImplemented } from '../../cli-errors.js'
+import { action, EXIT_FAILURE } from '../../cli-errors.js'
+import { ConfigError } from '../../protocol/index.js'
 import { loadStationConfig } from '../config.js'
+import { formatChecks, runChecks } from './check.js'
+import { buildStationConfig, type InitOptions } from './init.js'
+import { runStation } from './run.js'
+import { systemdUnit } from './service.js'
 
 export function registerStationCommands(program: Command): void {
   const station = program
@@ -8,10 +13,9 @@ export function registerStationCommands(program: Command): void {
     .description('run the station agent on a charger board, or set one up')
     .option('-c, --config <file>', 'station.json')
     .action(
-      action((opts: { config?: string }) => {
-        if (!opts.config) throw new Error('voltway station needs --config station.json (or a subcommand: init, check, service)')
-        loadStationConfig(opts.config)
-        notImplemented('station')
+      action(async (opts: { config?: string }) => {
+        if (!opts.config) throw new ConfigError('voltway station needs --config station.json (or a subcommand: init, check, service)')
+        await runStation(opts.config)
       }),
     )
   station
@@ -19,16 +23,67 @@ export function registerStationCommands(program: Command): void {
     .description('print a station.json for this board')
     .requiredOption('--id <stationId>', 'station id, as in the hub config')
     .requiredOption('--hub <url>', 'broker URL, e.g. mqtt://hub.example:1883')
-    .action(action(() => notImplemented('station init')))
+    .option('--hub-id <hubId>', 'the hub (company) id', 'hub')
+    .option('--password <password>', "this station's MQTT password (default: a new random one; put it in the hub's stations list)")
+    .option('--data-dir <dir>', 'where the agent keeps its SQLite outbox (default ./data/<id>)')
+    .option('--board <type>', 'mock | firmata', 'mock')
+    .option('--serial <path>', 'serial port of a firmata board, e.g. /dev/ttyACM0')
+    .option('--baud <n>', 'baud rate of the firmata board (default 57600)')
+    .option('--relay-pin <pin>', 'relay output pin (default 7)')
+    .option('--relay-type <NO|NC>', 'relay type (default NO)')
+    .option('--meter <type>', 'mock | modbus-rtu | s0', 'mock')
+    .option('--meter-serial <path>', 'RS-485 port of a modbus-rtu meter, e.g. /dev/ttyUSB0')
+    .option('--meter-baud <n>', 'modbus baud rate (default 9600)')
+    .option('--meter-model <model>', 'modbus meter model, e.g. SDM120, SDM630')
+    .option('--unit-id <n>', 'modbus unit id (default 1)')
+    .option('--s0-pin <pin>', 'S0 pulse input pin (default 2)')
+    .option('--pulses-per-kwh <n>', 'S0 pulses per kWh')
+    .option('--power-kw <kW>', 'mock car power (default 22)')
+    .option('--offline-minutes <n>', 'offline.maxChargeMinutes (default 30)')
+    .action(
+      action(async (opts: InitOptions) => {
+        const { config, generatedPassword } = buildStationConfig(opts)
+        process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
+        if (generatedPassword) process.stderr.write(`generated a new MQTT password: add it as stations[].password for ${config.stationId} in the hub config\n`)
+      }),
+    )
   station
     .command('check')
-    .description('hardware self-test: board, relay, meter, serial ports, hub')
-    .requiredOption('-c, --config <file>', 'station.json')
+    .description('hardware self-test: board, relay, meter, serial ports, hub (stop the agent first)')
+    .option('-c, --config <file>', 'station.json')
     .option('--toggle-relay', 'also close and open the relay once')
-    .action(action(() => notImplemented('station check')))
+    .option('--json', 'print the results as JSON')
+    .action(
+      action(async (opts: { config?: string; toggleRelay?: boolean; json?: boolean }, cmd: Command) => {
+        const cfg = loadStationConfig(configOption(opts, cmd, 'check'))
+        const steps = await runChecks(cfg, { toggleRelay: opts.toggleRelay === true })
+        const ok = steps.every((s) => s.ok)
+        process.stdout.write(opts.json ? `${JSON.stringify({ ok, steps }, null, 2)}\n` : `${formatChecks(steps)}\n`)
+        // Serial handles and johnny-five timers may linger; the verdict is in.
+        process.exit(ok ? 0 : EXIT_FAILURE)
+      }),
+    )
   station
     .command('service')
     .description('print a systemd unit that runs the agent')
-    .requiredOption('-c, --config <file>', 'station.json')
-    .action(action(() => notImplemented('station service')))
+    .option('-c, --config <file>', 'station.json')
+    .option('--user <user>', 'the non-root user the agent runs as', 'voltway')
+    .action(
+      action((opts: { config?: string; user: string }, cmd: Command) => {
+        const configFile = configOption(opts, cmd, 'service')
+        const cfg = loadStationConfig(configFile)
+        process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user }))
+      }),
+    )
+}
+
+/**
+ * `--config` of a subcommand. The program parses options anywhere on the line,
+ * so `station check --config x` may land on `station`'s own --config.
+ */
+function configOption(opts: { config?: string }, cmd: Command, sub: string): string {
+  const parent = cmd.parent?.opts<{ config?: string }>()
+  const file = opts.config ?? parent?.config
+  if (!file) throw new ConfigError(`voltway station ${sub} needs --config station.json`)
+  return file
 }

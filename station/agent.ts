@@ -1,0 +1,255 @@
+/**
+ * The station agent: composes the hardware, the durable outbox, the charging
+ * state machine, the command table and the MQTT link, and runs the control
+ * cycle (meter poll, limits, telemetry) and the board heartbeat.
+ *
+ * Time comes from an injected clock; the control cycle is also callable as
+ * `tick()`, so tests move the clock and tick instead of sleeping.
+ */
+import { pino, type Logger } from 'pino'
+import type { Clock } from '../hw/types.js'
+import { formatTime, parseJsonObject, StationAck, type StationEvent, type StationState } from '../protocol/index.js'
+import { CommandsHandler } from './commands-handler.js'
+import type { StationConfig } from './config.js'
+import { FAULT_CODES } from './errors.js'
+import { openStationHardware, type StationHardware } from './hardware.js'
+import { StationLink } from './link.js'
+import type { MeterWatchOptions } from './meter-watch.js'
+import { Outbox } from './outbox.js'
+import { Charger } from './session.js'
+import { AGENT_VERSION } from './version.js'
+
+/** What the agent needs of the hardware (a StationHardware, or hand-made parts in tests). */
+export type AgentHardware = Pick<StationHardware, 'relay' | 'meter'> & Partial<Pick<StationHardware, 'board' | 'heartbeat' | 'close' | 'mock'>>
+
+export interface StationAgentOptions {
+  config: StationConfig
+  /** Default: opened from `config.hardware`; the agent then closes it on stop. */
+  hardware?: AgentHardware
+  clock?: Clock
+  logger?: Logger
+  /** Control cycle period, ms (default min(1000, telemetryIntervalMs)); 0 = only explicit tick(). */
+  pollIntervalMs?: number
+  /** Board heartbeat period, ms (default 1000). */
+  heartbeatIntervalMs?: number
+  reconnectPeriodMs?: number
+  connectTimeoutMs?: number
+  /** MQTT 5 session expiry, s (default 600). */
+  sessionExpirySeconds?: number
+  meterWatch?: MeterWatchOptions
+}
+
+export class StationAgent {
+  readonly config: StationConfig
+  readonly hardware: AgentHardware
+  readonly outbox: Outbox
+  readonly charger: Charger
+  readonly link: StationLink
+  readonly #o: StationAgentOptions
+  readonly #clock: Clock
+  readonly #log: Logger
+  readonly #commands: CommandsHandler
+  readonly #ownsHardware: boolean
+  readonly #timers: ReturnType<typeof setInterval>[] = []
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #nextSeq = 0
+  #lastTelemetryAt = Number.NEGATIVE_INFINITY
+  #ticking: Promise<void> | undefined
+  #started = false
+  #stopped = false
+
+  private constructor(opts: StationAgentOptions, hardware: AgentHardware, ownsHardware: boolean) {
+    this.#o = opts
+    this.config = opts.config
+    this.hardware = hardware
+    this.#ownsHardware = ownsHardware
+    this.#clock = opts.clock ?? Date.now
+    this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'station', stationId: opts.config.stationId })
+    this.outbox = Outbox.open(opts.config.dataDir)
+    this.charger = new Charger({
+      relay: hardware.relay,
+      meter: hardware.meter,
+      outbox: this.outbox,
+      clock: this.#clock,
+      log: this.#log.child({ part: 'session' }),
+      ...(opts.meterWatch ? { watch: opts.meterWatch } : {}),
+      onEvent: (e) => this.#onEvent(e),
+      onChange: () => this.#publishState(),
+    })
+    this.#commands = new CommandsHandler({ charger: this.charger, outbox: this.outbox, clock: this.#clock, log: this.#log.child({ part: 'commands' }) })
+    this.link = new StationLink({
+      url: opts.config.mqtt.url,
+      stationId: opts.config.stationId,
+      ...(opts.config.mqtt.username ? { username: opts.config.mqtt.username } : {}),
+      password: opts.config.mqtt.password,
+      clock: this.#clock,
+      log: this.#log.child({ part: 'link' }),
+      willState: () => this.state(false),
+      ...(opts.sessionExpirySeconds !== undefined ? { sessionExpirySeconds: opts.sessionExpirySeconds } : {}),
+      ...(opts.reconnectPeriodMs !== undefined ? { reconnectPeriodMs: opts.reconnectPeriodMs } : {}),
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    })
+  }
+
+  /** Open the hardware (unless given) and the outbox. Call start() next. */
+  static async create(opts: StationAgentOptions): Promise<StationAgent> {
+    if (opts.hardware) return new StationAgent(opts, opts.hardware, false)
+    const hw = await openStationHardware(opts.config, opts.clock ? { clock: opts.clock } : {})
+    try {
+      return new StationAgent(opts, hw, true)
+    } catch (err) {
+      await hw.close()
+      throw err
+    }
+  }
+
+  /** Recover (a session left by a dead agent is reported ended), then connect and run. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    // Fail safe first: the relay is open before anything else happens.
+    await this.hardware.relay.open().catch((err: unknown) => this.#log.error({ err: String(err) }, 'opening the relay at start-up failed'))
+    await this.charger.init()
+    this.hardware.board?.onDisconnect((err) => {
+      void this.charger.fault(FAULT_CODES.BOARD_DISCONNECTED, err.message)
+    })
+    this.link.on('connect', () => {
+      this.#nextSeq = 0
+      this.#publishState()
+      this.#pump()
+    })
+    this.link.on('disconnect', () => {
+      if (this.config.offline.maxChargeMinutes === 0) void this.tick()
+    })
+    this.link.on('cmd', (payload) => void this.#onCommand(payload))
+    this.link.on('ack', (payload) => this.#onAck(payload))
+    this.link.start()
+    const poll = this.#o.pollIntervalMs ?? Math.min(1000, this.config.telemetryIntervalMs)
+    if (poll > 0) this.#timers.push(setInterval(() => void this.tick(), poll))
+    const beat = this.#o.heartbeatIntervalMs ?? 1000
+    if (this.hardware.heartbeat && beat > 0) {
+      const heartbeat = this.hardware.heartbeat
+      this.#timers.push(setInterval(() => heartbeat(), beat))
+    }
+    this.#log.info({ version: AGENT_VERSION, lastSeq: this.outbox.lastSeq, pending: this.outbox.pendingCount }, 'station agent started')
+  }
+
+  /** The retained state as it would be published now. */
+  state(online = this.link.connected && !this.#stopped): StationState {
+    return {
+      online,
+      status: this.charger.status,
+      sessionId: this.charger.sessionId,
+      meterWh: this.charger.meterWh,
+      agentVersion: AGENT_VERSION,
+      ts: formatTime(this.#clock()),
+    }
+  }
+
+  /** One control cycle: poll the meter, enforce maxWh and the offline limit, send telemetry. Never rejects. */
+  tick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve()
+    this.#ticking ??= this.#tick().finally(() => {
+      this.#ticking = undefined
+    })
+    return this.#ticking
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      this.hardware.heartbeat?.()
+      const limitMs = this.config.offline.maxChargeMinutes * 60_000
+      const reading = await this.charger.poll(this.link.offlineMs(), limitMs)
+      const sessionId = this.charger.sessionId
+      const now = this.#clock()
+      if (reading && sessionId && this.link.connected && now - this.#lastTelemetryAt >= this.config.telemetryIntervalMs) {
+        this.#lastTelemetryAt = now
+        const t = { sessionId, powerW: reading.powerW, meterWh: reading.energyWh, ts: formatTime(now) }
+        const extra = {
+          ...(reading.voltageV !== undefined ? { voltageV: reading.voltageV } : {}),
+          ...(reading.currentA !== undefined ? { currentA: reading.currentA } : {}),
+        }
+        this.#track(this.link.publishTelemetry({ ...t, ...extra }))
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'control cycle failed')
+    }
+  }
+
+  /**
+   * Graceful stop (SIGTERM/SIGINT): open the relay, end a running session
+   * (reason `shutdown`), publish the retained state `online: false`, close.
+   */
+  async stop(timeoutMs = 3000): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of this.#timers.splice(0)) clearInterval(t)
+    await this.#ticking
+    await this.charger.shutdown()
+    await waitAll([...this.#inFlight], timeoutMs)
+    await this.link.close(this.state(false), timeoutMs)
+    if (this.#ownsHardware) await this.hardware.close?.()
+    this.outbox.close()
+    this.#log.info('station agent stopped')
+  }
+
+  /**
+   * Tests only: die like `kill -9`. No relay write, no goodbye; the broker
+   * publishes the will and the board's watchdog must notice the silence.
+   */
+  crash(): void {
+    this.#stopped = true
+    for (const t of this.#timers.splice(0)) clearInterval(t)
+    this.link.destroy()
+    this.outbox.close()
+  }
+
+  #publishState(): void {
+    if (!this.link.connected || this.#stopped) return
+    this.#track(this.link.publishState(this.state(true)))
+  }
+
+  #onEvent(_event: StationEvent): void {
+    this.#pump()
+  }
+
+  /** Publish the unacked events not yet sent on this connection, in seq order. */
+  #pump(): void {
+    if (!this.link.connected) return
+    for (const event of this.outbox.pending(this.#nextSeq)) {
+      this.#nextSeq = event.seq + 1
+      this.#track(this.link.publishEvent(event))
+    }
+  }
+
+  async #onCommand(payload: Buffer): Promise<void> {
+    if (this.#stopped) return
+    const result = await this.#commands.handle(payload)
+    if (result && !this.#stopped) this.#track(this.link.publishResult(result))
+  }
+
+  #onAck(payload: Buffer): void {
+    if (this.#stopped) return
+    const json = parseJsonObject(payload)
+    const ack = json.ok ? StationAck.safeParse(json.value) : undefined
+    if (!ack?.success) {
+      this.#log.warn({ reason: json.ok ? 'not an ack {seq}' : json.reason }, 'ignoring an invalid ack')
+      return
+    }
+    if (ack.data.seq > this.outbox.lastSeq) this.#log.warn({ seq: ack.data.seq, lastSeq: this.outbox.lastSeq }, 'ack for a seq never sent')
+    const removed = this.outbox.ack(ack.data.seq)
+    this.#log.debug({ seq: ack.data.seq, removed }, 'events acknowledged')
+  }
+
+  #track(p: Promise<unknown>): void {
+    const q = p.catch((err: unknown) => this.#log.debug({ err: String(err) }, 'publish not completed'))
+    this.#inFlight.add(q)
+    void q.finally(() => this.#inFlight.delete(q))
+  }
+}
+
+async function waitAll(ps: Promise<unknown>[], timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([Promise.allSettled(ps), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))])
+  clearTimeout(timer)
+}

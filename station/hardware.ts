@@ -1,0 +1,62 @@
+/**
+ * The station's hardware from station.json, through hw/'s factory. On the
+ * mock board it also runs the simulated firmware watchdog (hw/mock-watchdog):
+ * the register continues from what the last agent left on the board, and the
+ * agent's heartbeat keeps the board's relay alive.
+ */
+import { createHardware, type Hardware, type HardwareSpec } from '../hw/create-hardware.js'
+import { resolvePin } from '../hw/io-plugin.js'
+import { MockWatchdog, readMockBoardState } from '../hw/mock-watchdog.js'
+import type { Clock } from '../hw/types.js'
+import type { StationConfig } from './config.js'
+
+export interface StationHardware extends Hardware {
+  /** Tell the board's watchdog the agent is alive (no-op on boards whose firmware has its own). */
+  heartbeat(): void
+}
+
+export interface OpenHardwareOptions {
+  clock?: Clock
+  /** Keep the mock board's state file in dataDir (default true; `station check` turns it off). */
+  persistMockBoard?: boolean
+}
+
+export async function openStationHardware(cfg: StationConfig, opts: OpenHardwareOptions = {}): Promise<StationHardware> {
+  const now = opts.clock ?? Date.now
+  const board = cfg.hardware.board
+  const meter = cfg.hardware.meter
+  const persist = board.type === 'mock' && opts.persistMockBoard !== false
+  const spec: HardwareSpec = { board: cfg.hardware.board, relay: cfg.hardware.relay, meter }
+  if (persist && meter.type === 'mock') {
+    // The register is the board's, not the agent's: continue from what flowed until the watchdog tripped.
+    const left = readMockBoardState(cfg.dataDir, now())
+    if (left) spec.meter = { ...meter, startWh: Math.max(left.energyWh, meter.startWh) }
+  }
+  const hw = await createHardware(spec, { now })
+  let watchdog: MockWatchdog | undefined
+  const io = hw.mock?.io
+  const mockMeter = hw.mock?.meter
+  if (persist && board.type === 'mock' && io && mockMeter) {
+    const relayPin = resolvePin(io, cfg.hardware.relay.pin)
+    if (relayPin !== undefined) {
+      watchdog = new MockWatchdog({
+        dataDir: cfg.dataDir,
+        io,
+        meter: mockMeter,
+        relayPin,
+        relayType: cfg.hardware.relay.type,
+        watchdogMs: board.watchdogMs,
+        now,
+      })
+      watchdog.heartbeat()
+    }
+  }
+  return {
+    ...hw,
+    heartbeat: () => watchdog?.heartbeat(),
+    async close() {
+      await hw.close()
+      watchdog?.close()
+    },
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The agent's MQTT connection to its hub's broker (mqtt.js 5, MQTT 5).
+ * - Persistent session: `clean: false` and `sessionExpiryInterval > 0`
+ *   (DESIGN.md pitfall: with the default 0 the broker drops the session and
+ *   queued QoS 1 commands at every reconnect).
+ * - Login: username = stationId (or mqtt.username), clientId = stationId.
+ * - Last Will: the retained state with `online: false`, refreshed before each
+ *   reconnect so it carries the latest status.
+ * - Tracks since when the hub has been unreachable (for the offline limit).
+ */
+import { EventEmitter } from 'node:events'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Logger } from 'pino'
+import type { Clock } from '../hw/types.js'
+import { topics, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
+
+export interface LinkOptions {
+  url: string
+  stationId: string
+  username?: string
+  password: string
+  clock: Clock
+  log: Logger
+  /** The state to publish as Last Will (with online forced to false). */
+  willState: () => StationState
+  /** MQTT 5 session expiry, s (default 600). */
+  sessionExpirySeconds?: number
+  /** Delay between reconnect attempts, ms (default 1000). */
+  reconnectPeriodMs?: number
+  connectTimeoutMs?: number
+  keepaliveSeconds?: number
+}
+
+export interface LinkEvents {
+  connect: [sessionPresent: boolean]
+  disconnect: []
+  cmd: [payload: Buffer]
+  ack: [payload: Buffer]
+}
+
+export class StationLink extends EventEmitter<LinkEvents> {
+  readonly #o: LinkOptions
+  readonly #log: Logger
+  readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string }
+  #client: MqttClient | undefined
+  #offlineSince: number
+  #connected = false
+  #closing = false
+
+  constructor(opts: LinkOptions) {
+    super()
+    this.#o = opts
+    this.#log = opts.log
+    this.#offlineSince = opts.clock()
+    const t = (k: Parameters<typeof topics.station>[1]) => topics.station(opts.stationId, k)
+    this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res') }
+  }
+
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  /** ms the hub has been unreachable, or null while connected. */
+  offlineMs(): number | null {
+    return this.#connected ? null : Math.max(0, this.#o.clock() - this.#offlineSince)
+  }
+
+  start(): void {
+    const o = this.#o
+    const options: IClientOptions = {
+      protocolVersion: 5,
+      clientId: o.stationId,
+      username: o.username ?? o.stationId,
+      password: o.password,
+      clean: false,
+      properties: { sessionExpiryInterval: o.sessionExpirySeconds ?? 600 },
+      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      keepalive: o.keepaliveSeconds ?? 30,
+      resubscribe: false,
+      queueQoSZero: false,
+      will: this.#will(),
+    }
+    const client = mqtt.connect(o.url, options)
+    this.#client = client
+    client.on('connect', (connack) => {
+      this.#connected = true
+      this.#log.info({ sessionPresent: connack.sessionPresent }, 'connected to the hub broker')
+      if (!connack.sessionPresent) {
+        client.subscribe([this.#topics.cmd, this.#topics.ack], { qos: 1 }, (err) => {
+          if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack failed')
+        })
+      }
+      this.emit('connect', connack.sessionPresent === true)
+    })
+    client.on('close', () => this.#lost())
+    client.on('offline', () => this.#lost())
+    client.on('reconnect', () => {
+      // Carry the newest status in the will of the next connection.
+      client.options.will = this.#will()
+    })
+    client.on('error', (err) => this.#log.warn({ err: err.message }, 'broker connection error'))
+    client.on('message', (topic, payload) => {
+      if (topic === this.#topics.cmd) this.emit('cmd', payload)
+      else if (topic === this.#topics.ack) this.emit('ack', payload)
+    })
+  }
+
+  publishState(state: StationState): Promise<void> {
+    return this.#publish(this.#topics.state, state, { qos: 1, retain: true })
+  }
+
+  publishEvent(event: StationEvent): Promise<void> {
+    return this.#publish(this.#topics.events, event, { qos: 1, retain: false })
+  }
+
+  publishTelemetry(t: Telemetry): Promise<void> {
+    return this.#publish(this.#topics.telemetry, t, { qos: 0, retain: false })
+  }
+
+  publishResult(r: StationCommandResult): Promise<void> {
+    return this.#publish(this.#topics.res, r, { qos: 1, retain: false })
+  }
+
+  /**
+   * Say goodbye: publish `finalState` (online: false) if connected, wait for it
+   * up to `timeoutMs`, then disconnect normally (the broker then drops the will).
+   */
+  async close(finalState: StationState | undefined, timeoutMs = 2000): Promise<void> {
+    const client = this.#client
+    if (!client || this.#closing) return
+    this.#closing = true
+    if (finalState && this.#connected) {
+      await withTimeout(this.publishState(finalState), timeoutMs).catch((err: unknown) =>
+        this.#log.warn({ err: String(err) }, 'could not publish the final state'),
+      )
+    }
+    await withTimeout(client.endAsync(false), timeoutMs).catch(() => client.end(true))
+    this.#connected = false
+  }
+
+  /** Drop the connection abruptly (tests: simulate a dead link; the broker publishes the will). */
+  destroy(): void {
+    this.#closing = true
+    this.#client?.end(true)
+    this.#connected = false
+  }
+
+  #lost(): void {
+    if (!this.#connected) return
+    this.#connected = false
+    this.#offlineSince = this.#o.clock()
+    this.#log.warn('lost the hub broker connection')
+    this.emit('disconnect')
+  }
+
+  #will(): NonNullable<IClientOptions['will']> {
+    const state = { ...this.#o.willState(), online: false }
+    return { topic: this.#topics.state, payload: Buffer.from(JSON.stringify(state)), qos: 1, retain: true }
+  }
+
+  #publish(topic: string, body: object, opts: { qos: 0 | 1; retain: boolean }): Promise<void> {
+    const client = this.#client
+    if (!client) return Promise.reject(new Error('link not started'))
+    return new Promise<void>((resolve, reject) => {
+      client.publish(topic, JSON.stringify(body), opts, (err) => (err ? reject(err) : resolve()))
+    })
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const t = new Promise<never>((_r, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, t]).finally(() => clearTimeout(timer))
+}

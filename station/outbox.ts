@@ -1,0 +1,195 @@
+/**
+ * The agent's durable memory, a SQLite file in dataDir (better-sqlite3):
+ * - the event outbox: every event gets the next `seq` and stays until the hub
+ *   acks it (`ack {seq}`: every event up to seq is stored), so it survives
+ *   restarts and is sent again after each reconnect (PROTOCOL.md);
+ * - the running session (id, meter start, maxWh), written in the same
+ *   transaction as its `session.started` / `session.stopped` event, so a
+ *   restarted agent knows a session was running and ends it exactly once;
+ * - ended sessions and answered commands, for idempotent commands;
+ * - the enabled/disabled flag.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { StationCommandResult, StationEvent } from '../protocol/index.js'
+
+type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never
+/** An event before the outbox numbers it. */
+export type EventInput = Distribute<StationEvent>
+
+export interface PersistedSession {
+  sessionId: string
+  meterStartWh: number
+  maxWh: number | null
+  startedAt: number
+}
+
+export interface EndedSession {
+  sessionId: string
+  reason: string
+  energyWh: number
+  meterStopWh: number
+  endedAt: number
+}
+
+export const OUTBOX_FILE = 'station.sqlite'
+const SCHEMA_VERSION = 1
+const KEEP_COMMANDS = 1000
+const KEEP_ENDED_SESSIONS = 1000
+
+interface EventRow {
+  seq: number
+  body: string
+}
+interface SessionRow {
+  session_id: string
+  meter_start_wh: number
+  max_wh: number | null
+  started_at: number
+}
+interface EndedRow {
+  session_id: string
+  reason: string
+  energy_wh: number
+  meter_stop_wh: number
+  ended_at: number
+}
+
+export class Outbox {
+  readonly #db: Database.Database
+  #lastSeq: number
+
+  constructor(file: string) {
+    this.#db = new Database(file)
+    // Events are money: WAL for concurrency with readers, FULL so a commit survives power loss.
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma('synchronous = FULL')
+    this.#db.pragma('busy_timeout = 2000')
+    this.#migrate()
+    this.#lastSeq = Number(this.#meta('lastSeq') ?? '0')
+  }
+
+  /** Open (creating dataDir and the file if needed) `dataDir/station.sqlite`. */
+  static open(dataDir: string): Outbox {
+    mkdirSync(dataDir, { recursive: true })
+    return new Outbox(join(dataDir, OUTBOX_FILE))
+  }
+
+  /** The seq of the newest event ever appended (0 before the first). */
+  get lastSeq(): number {
+    return this.#lastSeq
+  }
+
+  /**
+   * Number and store an event, and in the same transaction record the session
+   * change it stands for (`session: null` clears the running session).
+   */
+  append(input: EventInput, change: { session?: PersistedSession | null; ended?: EndedSession } = {}): StationEvent {
+    const tx = this.#db.transaction((): StationEvent => {
+      const seq = this.#lastSeq + 1
+      const event = StationEvent.parse({ ...input, seq })
+      this.#db.prepare('INSERT INTO events (seq, body) VALUES (?, ?)').run(seq, JSON.stringify(event))
+      this.#setMeta('lastSeq', String(seq))
+      if (change.session === null) this.#db.prepare('DELETE FROM session').run()
+      else if (change.session) {
+        const s = change.session
+        this.#db
+          .prepare('INSERT OR REPLACE INTO session (one, session_id, meter_start_wh, max_wh, started_at) VALUES (1, ?, ?, ?, ?)')
+          .run(s.sessionId, s.meterStartWh, s.maxWh, s.startedAt)
+      }
+      if (change.ended) {
+        const e = change.ended
+        this.#db
+          .prepare('INSERT OR REPLACE INTO ended_sessions (session_id, reason, energy_wh, meter_stop_wh, ended_at) VALUES (?, ?, ?, ?, ?)')
+          .run(e.sessionId, e.reason, e.energyWh, e.meterStopWh, e.endedAt)
+        this.#db
+          .prepare('DELETE FROM ended_sessions WHERE rowid NOT IN (SELECT rowid FROM ended_sessions ORDER BY ended_at DESC, rowid DESC LIMIT ?)')
+          .run(KEEP_ENDED_SESSIONS)
+      }
+      return event
+    })
+    const event = tx.immediate()
+    this.#lastSeq = event.seq
+    return event
+  }
+
+  /** Unacknowledged events with seq >= fromSeq, oldest first. */
+  pending(fromSeq = 0): StationEvent[] {
+    const rows = this.#db.prepare('SELECT seq, body FROM events WHERE seq >= ? ORDER BY seq').all(fromSeq) as EventRow[]
+    return rows.map((r) => StationEvent.parse(JSON.parse(r.body)))
+  }
+
+  get pendingCount(): number {
+    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }
+    return row.n
+  }
+
+  /** The hub stored every event up to `seq`: forget them. Returns how many were removed. */
+  ack(seq: number): number {
+    return this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(seq).changes
+  }
+
+  currentSession(): PersistedSession | null {
+    const row = this.#db.prepare('SELECT session_id, meter_start_wh, max_wh, started_at FROM session WHERE one = 1').get() as SessionRow | undefined
+    return row ? { sessionId: row.session_id, meterStartWh: row.meter_start_wh, maxWh: row.max_wh, startedAt: row.started_at } : null
+  }
+
+  endedSession(sessionId: string): EndedSession | undefined {
+    const row = this.#db
+      .prepare('SELECT session_id, reason, energy_wh, meter_stop_wh, ended_at FROM ended_sessions WHERE session_id = ?')
+      .get(sessionId) as EndedRow | undefined
+    return row
+      ? { sessionId: row.session_id, reason: row.reason, energyWh: row.energy_wh, meterStopWh: row.meter_stop_wh, endedAt: row.ended_at }
+      : undefined
+  }
+
+  /** The answer given to command `id` before, if any (commands are idempotent by id, across restarts). */
+  commandResult(id: string): StationCommandResult | undefined {
+    const row = this.#db.prepare('SELECT result FROM commands WHERE id = ?').get(id) as { result: string } | undefined
+    return row ? StationCommandResult.parse(JSON.parse(row.result)) : undefined
+  }
+
+  saveCommandResult(result: StationCommandResult, now: number): void {
+    this.#db.prepare('INSERT OR REPLACE INTO commands (id, result, at) VALUES (?, ?, ?)').run(result.id, JSON.stringify(result), now)
+    this.#db.prepare('DELETE FROM commands WHERE rowid NOT IN (SELECT rowid FROM commands ORDER BY rowid DESC LIMIT ?)').run(KEEP_COMMANDS)
+  }
+
+  get disabled(): boolean {
+    return this.#meta('disabled') === '1'
+  }
+
+  set disabled(value: boolean) {
+    this.#setMeta('disabled', value ? '1' : '0')
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close()
+  }
+
+  #meta(key: string): string | undefined {
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined
+    return row?.value
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
+  }
+
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number
+    if (version >= SCHEMA_VERSION) return
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS session (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        session_id TEXT NOT NULL, meter_start_wh INTEGER NOT NULL, max_wh INTEGER, started_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS ended_sessions (
+        session_id TEXT PRIMARY KEY, reason TEXT NOT NULL, energy_wh INTEGER NOT NULL,
+        meter_stop_wh INTEGER NOT NULL, ended_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, result TEXT NOT NULL, at INTEGER NOT NULL);
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `)
+  }
+}
