@@ -1,4 +1,5 @@
 export * from './types.js'
+export * from './charging.js'
 export * from './errors.js'
 export * from './idempotency.js'
 export * from './trips.js'

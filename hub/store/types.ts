@@ -25,6 +25,7 @@
  * - Failures that are not the caller's fault reject with a StoreError.
  */
 import type { Position } from '../../protocol/index.js'
+import type { ChargingStore } from './charging.js'
 import type { IdempotencyStore } from './idempotency.js'
 import type { TripStore } from './trips.js'
 
@@ -199,6 +200,8 @@ export interface ReservationStore {
 /** The hub's database. */
 export interface Store {
   readonly reservations: ReservationStore
+  /** Charging sessions, station events and receipts (./charging.ts). */
+  readonly charging: ChargingStore
   /** Idempotency keys of the federation API (./idempotency.ts). */
   readonly idempotency: IdempotencyStore
   /** Coordinated trips, their release queue, and the ledger of holds peers placed here (./trips.ts). */

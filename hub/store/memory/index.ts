@@ -1,12 +1,14 @@
 /** In-memory Store for unit tests: same contract as SqliteStore, nothing on disk. */
 import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
+import { MemoryChargingStore } from './charging.js'
 import { MemoryIdempotencyStore } from './idempotency.js'
 import { MemoryReservationStore } from './reservations.js'
 import { MemoryTripStore } from './trips.js'
 
 export class MemoryStore implements Store {
   readonly reservations: MemoryReservationStore
+  readonly charging: MemoryChargingStore
   readonly idempotency: MemoryIdempotencyStore
   readonly trips: MemoryTripStore
   #closed = false
@@ -16,6 +18,7 @@ export class MemoryStore implements Store {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
     this.reservations = new MemoryReservationStore(guard)
+    this.charging = new MemoryChargingStore(guard)
     this.idempotency = new MemoryIdempotencyStore(guard)
     this.trips = new MemoryTripStore(guard)
   }
@@ -23,6 +26,7 @@ export class MemoryStore implements Store {
   /** Test hook: forget every table. */
   reset(): void {
     this.reservations.reset()
+    this.charging.reset()
     this.idempotency.reset()
     this.trips.reset()
   }

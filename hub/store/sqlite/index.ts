@@ -16,6 +16,7 @@ import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
 import { run, toStoreError } from './errors.js'
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
+import { SqliteChargingStore } from './charging.js'
 import { SqliteIdempotencyStore } from './idempotency.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
@@ -38,6 +39,7 @@ export class SqliteStore implements Store {
    */
   readonly db: Database.Database
   readonly reservations: SqliteReservationStore
+  readonly charging: SqliteChargingStore
   readonly idempotency: SqliteIdempotencyStore
   readonly trips: SqliteTripStore
   #closed = false
@@ -65,6 +67,7 @@ export class SqliteStore implements Store {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
     this.reservations = new SqliteReservationStore(db, guard)
+    this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)
   }

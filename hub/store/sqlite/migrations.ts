@@ -111,6 +111,57 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX peer_holds_by_age ON peer_holds (updated_at_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'charging: sessions, station events, acks, receipts',
+    sql: `
+      CREATE TABLE sessions (
+        session_id          TEXT PRIMARY KEY,
+        station_id          TEXT NOT NULL,
+        vehicle_id          TEXT NOT NULL,
+        reservation_id      TEXT,
+        state               TEXT NOT NULL,
+        started_at_ms       INTEGER NOT NULL,
+        max_wh              INTEGER,
+        meter_start_wh      INTEGER,
+        meter_stop_wh       INTEGER,
+        ended_at_ms         INTEGER,
+        stop_reason         TEXT,
+        price_minor_per_kwh INTEGER NOT NULL,
+        currency            TEXT NOT NULL
+      );
+      -- One active session per station, guaranteed by the database itself.
+      CREATE UNIQUE INDEX sessions_one_active_per_station ON sessions (station_id) WHERE state IN ('starting', 'charging');
+      CREATE INDEX sessions_by_vehicle ON sessions (vehicle_id, started_at_ms);
+
+      CREATE TABLE station_events (
+        station_id     TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        type           TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (station_id, seq)
+      );
+
+      CREATE TABLE station_acks (
+        station_id TEXT PRIMARY KEY,
+        acked_seq  INTEGER NOT NULL
+      );
+
+      CREATE TABLE receipts (
+        session_id          TEXT PRIMARY KEY,
+        station_id          TEXT NOT NULL,
+        vehicle_id          TEXT NOT NULL,
+        started_at_ms       INTEGER NOT NULL,
+        ended_at_ms         INTEGER NOT NULL,
+        energy_wh           INTEGER NOT NULL,
+        price_minor_per_kwh INTEGER NOT NULL,
+        cost_minor          INTEGER NOT NULL,
+        currency            TEXT NOT NULL
+      );
+      CREATE INDEX receipts_by_vehicle ON receipts (vehicle_id, ended_at_ms);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

@@ -1,0 +1,90 @@
+/**
+ * Charging sessions, station events and receipts.
+ *
+ * Contract (besides the general one in ./types.ts):
+ * - At most one ACTIVE session (`starting` or `charging`) per station, ever:
+ *   `openSession` checks and inserts in one transaction, so two vehicles (or
+ *   two hub replicas) starting the same station at once get one winner.
+ * - `closeSession` writes the session's end and its receipt once; calling it
+ *   again resolves the same receipt and changes nothing. The energy of a
+ *   receipt is `meterStopWh - meterStartWh` of that session, never a meter's
+ *   lifetime register; a missing start reading or a stop reading below it is
+ *   refused (`{fault}`), never billed (DESIGN.md, Billing).
+ * - `recordEvent` stores each `(stationId, seq)` once; it answers whether the
+ *   event is new and the highest seq that can be acknowledged (every event
+ *   of that station up to it is stored).
+ */
+export type SessionState = 'starting' | 'charging' | 'stopped' | 'failed'
+
+export interface SessionRecord {
+  sessionId: string
+  stationId: string
+  vehicleId: string
+  reservationId: string | null
+  state: SessionState
+  startedAtMs: number
+  maxWh: number | null
+  meterStartWh: number | null
+  meterStopWh: number | null
+  endedAtMs: number | null
+  stopReason: string | null
+  /** Tariff frozen when the session opened. */
+  priceMinorPerKwh: number
+  currency: string
+}
+
+export interface ReceiptRecord {
+  sessionId: string
+  stationId: string
+  vehicleId: string
+  startedAtMs: number
+  endedAtMs: number
+  energyWh: number
+  priceMinorPerKwh: number
+  costMinor: number
+  currency: string
+}
+
+export type OpenSessionInput = Omit<SessionRecord, 'state' | 'meterStartWh' | 'meterStopWh' | 'endedAtMs' | 'stopReason'>
+
+export type OpenSessionOutcome = { ok: true; session: SessionRecord } | { ok: false; active: SessionRecord }
+
+export interface CloseSessionInput {
+  sessionId: string
+  meterStopWh: number
+  endedAtMs: number
+  reason: string
+  /** Used when the session never recorded its start reading (e.g. the start answer was lost). */
+  meterStartWh?: number
+}
+
+export type CloseSessionOutcome =
+  | { status: 'closed'; receipt: ReceiptRecord }
+  | { status: 'not_found' }
+  | { status: 'fault'; code: 'METER_MISSING_START' | 'METER_BACKWARDS'; session: SessionRecord }
+
+export interface RecordEventOutcome {
+  /** False when this (station, seq) was stored before. */
+  inserted: boolean
+  /** Highest seq such that this station's events up to it are all stored. */
+  ackSeq: number
+}
+
+export interface ChargingStore {
+  /** Open a session in state `starting` unless the station has an active one. */
+  openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
+  /** `starting` -> `charging` with the meter's start reading. Resolves the session, or null if it is not `starting`/`charging`. */
+  markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null>
+  /** `starting` -> `failed` (the station refused or never answered). No receipt. */
+  failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void>
+  getSession(sessionId: string): Promise<SessionRecord | null>
+  /** The station's `starting` or `charging` session, or null. */
+  activeSession(stationId: string): Promise<SessionRecord | null>
+  /** Every `starting` or `charging` session (for recovery after a restart). */
+  activeSessions(): Promise<SessionRecord[]>
+  closeSession(input: CloseSessionInput): Promise<CloseSessionOutcome>
+  getReceipt(sessionId: string): Promise<ReceiptRecord | null>
+  /** The vehicle's receipts, newest first. */
+  listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]>
+  recordEvent(stationId: string, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
+}

@@ -1,0 +1,102 @@
+/** ChargingStore in memory: the same contract as SQLite, for unit tests. */
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
+import { closeOutcome, isActive } from '../charging-rules.js'
+
+export class MemoryChargingStore implements ChargingStore {
+  #sessions = new Map<string, SessionRecord>()
+  #receipts = new Map<string, ReceiptRecord>()
+  #events = new Map<string, Set<number>>()
+  #acked = new Map<string, number>()
+
+  constructor(private readonly guard: () => void) {}
+
+  reset(): void {
+    this.#sessions.clear()
+    this.#receipts.clear()
+    this.#events.clear()
+    this.#acked.clear()
+  }
+
+  async openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
+    this.guard()
+    const active = [...this.#sessions.values()].find((s) => s.stationId === input.stationId && isActive(s))
+    if (active) return { ok: false, active: { ...active } }
+    const session: SessionRecord = { ...input, state: 'starting', meterStartWh: null, meterStopWh: null, endedAtMs: null, stopReason: null }
+    this.#sessions.set(session.sessionId, session)
+    return { ok: true, session: { ...session } }
+  }
+
+  async markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null> {
+    this.guard()
+    const s = this.#sessions.get(sessionId)
+    if (!s || !isActive(s)) return null
+    s.state = 'charging'
+    s.meterStartWh ??= meterStartWh
+    return { ...s }
+  }
+
+  async failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void> {
+    this.guard()
+    const s = this.#sessions.get(sessionId)
+    if (!s || s.state !== 'starting') return
+    Object.assign(s, { state: 'failed', stopReason: reason, endedAtMs })
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | null> {
+    this.guard()
+    const s = this.#sessions.get(sessionId)
+    return s ? { ...s } : null
+  }
+
+  async activeSession(stationId: string): Promise<SessionRecord | null> {
+    this.guard()
+    const s = [...this.#sessions.values()].find((x) => x.stationId === stationId && isActive(x))
+    return s ? { ...s } : null
+  }
+
+  async activeSessions(): Promise<SessionRecord[]> {
+    this.guard()
+    return [...this.#sessions.values()].filter(isActive).map((s) => ({ ...s }))
+  }
+
+  async closeSession(input: CloseSessionInput): Promise<CloseSessionOutcome> {
+    this.guard()
+    const s = this.#sessions.get(input.sessionId)
+    if (!s) return { status: 'not_found' }
+    const existing = this.#receipts.get(input.sessionId)
+    if (existing) return { status: 'closed', receipt: { ...existing } }
+    const out = closeOutcome(s, input)
+    if (out.status !== 'closed') return out
+    Object.assign(s, { state: 'stopped', meterStartWh: s.meterStartWh ?? input.meterStartWh ?? null, meterStopWh: input.meterStopWh, endedAtMs: input.endedAtMs, stopReason: input.reason })
+    this.#receipts.set(s.sessionId, out.receipt)
+    return { status: 'closed', receipt: { ...out.receipt } }
+  }
+
+  async getReceipt(sessionId: string): Promise<ReceiptRecord | null> {
+    this.guard()
+    const r = this.#receipts.get(sessionId)
+    return r ? { ...r } : null
+  }
+
+  async listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]> {
+    this.guard()
+    return [...this.#receipts.values()]
+      .filter((r) => r.vehicleId === vehicleId)
+      .sort((a, b) => b.endedAtMs - a.endedAtMs || (a.sessionId < b.sessionId ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => ({ ...r }))
+  }
+
+  async recordEvent(stationId: string, seq: number, _type: string, _body: string, _nowMs: number): Promise<RecordEventOutcome> {
+    this.guard()
+    let seen = this.#events.get(stationId)
+    if (!seen) this.#events.set(stationId, (seen = new Set()))
+    const inserted = !seen.has(seq)
+    seen.add(seq)
+    // The first event ever seen from a station sets the base: earlier ones were acknowledged before this database existed.
+    let acked = this.#acked.get(stationId) ?? seq - 1
+    while (seen.has(acked + 1)) acked++
+    this.#acked.set(stationId, acked)
+    return { inserted, ackSeq: acked }
+  }
+}
