@@ -73,7 +73,8 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
     password: s.password,
     clientId: `${s.vehicleId}-${randomBytes(4).toString('hex')}`,
     protocolVersion: s.mqttVersion,
-    connectTimeout: s.connectTimeoutMs,
+    // Our own timer (below) decides; MQTT.js' connack timer is only a backstop.
+    connectTimeout: s.connectTimeoutMs + 1000,
     reconnectPeriod: 0,
     keepalive: opts.keepaliveSeconds ?? 60,
     clean: true,
@@ -105,6 +106,8 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
     const onError = (err: Error & { code?: unknown }): void => {
       if (AUTH_REFUSALS.has(err.code)) {
         fail(new ConnectError('UNAUTHORIZED', `${s.url} refused vehicle ${s.vehicleId}: ${err.message.replace(/^Connection refused: /, '').toLowerCase()}`))
+      } else if (/connack timeout/i.test(err.message)) {
+        fail(new ConnectError('CONNECT_TIMEOUT', `no MQTT handshake with ${s.url} within ${s.connectTimeoutMs} ms`))
       } else {
         const why = typeof err.code === 'string' && Object.hasOwn(SOCKET_ERRORS, err.code) ? SOCKET_ERRORS[err.code] : err.message
         fail(new ConnectError('BROKER_UNREACHABLE', `cannot connect to ${s.url}: ${why}`))

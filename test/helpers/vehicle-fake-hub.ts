@@ -138,7 +138,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     const conn: unknown = (c as unknown as { conn?: unknown }).conn
     if (conn instanceof Socket) conn.setNoDelay(true)
   })
-  const client: MqttClient = await connectAsync(broker.url, { username: HUB_USER, password: HUB_PASSWORD, reconnectPeriod: 0 })
+  const client: MqttClient = await connectAsync(broker.url, { username: HUB_USER, password: HUB_PASSWORD, reconnectPeriod: 0, protocolVersion: 5 })
   if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 
   const reservations: Reservation[] = []

@@ -1,15 +1,15 @@
 import type { Command } from 'commander'
 import { UsageError } from '../errors.js'
-import { addConnectionOptions, idFlag, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, type CommonFlags } from './common.js'
 
-export function registerCancel(parent: Command): void {
+export function registerCancel(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('cancel')
     .description('reservation.cancel: cancel one reservation, or --all of them')
     .argument('[reservationId]', 'the reservation to cancel')
     .option('--all', "cancel every reservation of this vehicle at this hub")
   addConnectionOptions(cmd).action(async (reservationId: string | undefined, flags: CommonFlags & { all?: boolean }) => {
-    await runOneShot(flags, async (conn) => {
+    await runOneShotWith(cli, flags, async (conn) => {
       if (flags.all && reservationId) throw new UsageError('give either a reservation id or --all, not both')
       if (!flags.all && !reservationId) throw new UsageError('missing the reservation id (or --all)')
       const r = await conn.rpc.request('reservation.cancel', flags.all ? { all: true } : { reservationId: idFlag(reservationId, 'reservationId') })

@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
 import { codeOf } from '../errors.js'
 import { keyValues, kwh, localTime, money, type Io } from '../output.js'
-import { addConnectionOptions, idFlag, numberFlag, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
 interface ChargeFlags extends CommonFlags {
   station?: string
@@ -110,7 +110,7 @@ function liveLine(s: Status, elapsedMs: number): string {
   return `charging ${s.sessionId}: ${kwh(s.energyWh)}  ${(s.powerW / 1000).toFixed(1)} kW  ${cost}  ${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`
 }
 
-export function registerCharge(parent: Command): void {
+export function registerCharge(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('charge')
     .description('charge.start, live charge.status, then charge.stop on Ctrl-C or at --kwh / --minutes; prints the receipt')
@@ -131,7 +131,7 @@ export function registerCharge(parent: Command): void {
     }
     process.on('SIGINT', onSigint)
     try {
-      await runOneShot(flags, async (conn, io: Io) => {
+      await runOneShotWith(cli, flags, async (conn, io: Io) => {
         const live = flags.json ? (t: string) => io.err(t) : (t: string) => io.out(t)
         const tty = flags.json ? io.errIsTTY : io.isTTY
         const o: ChargeOptions = {

@@ -16,6 +16,19 @@ export interface CommonFlags extends ConnectionFlags {
   json?: boolean
 }
 
+/** Where a command writes and how it ends; the real CLI uses the process, tests capture it. */
+export interface CliContext {
+  io: Io
+  setExitCode(code: number): void
+  env: NodeJS.ProcessEnv
+}
+
+export const processCli: CliContext = {
+  io: processIo,
+  setExitCode: (code) => void (process.exitCode = code),
+  env: process.env,
+}
+
 export interface CommandOutput {
   /** The JSON document printed with --json. */
   json: unknown
@@ -60,11 +73,12 @@ export function addPositionOptions(cmd: Command): Command {
 export type PositionCommandFlags = CommonFlags & PositionFlags
 
 /** Connect, run `fn`, print its output, close. Never throws; sets process.exitCode. */
-export async function runOneShot(flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>, io: Io = processIo): Promise<number> {
+export async function runOneShot(flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>, cli: CliContext = processCli): Promise<number> {
+  const io = cli.io
   let conn: VehicleConnection | undefined
   let code = 0
   try {
-    const settings = resolveConnection(flags)
+    const settings = resolveConnection(flags, cli.env)
     conn = await connectVehicle(settings)
     const output = await fn(conn, io)
     if (flags.json) printJson(io, output.json)
@@ -77,7 +91,7 @@ export async function runOneShot(flags: CommonFlags, fn: (conn: VehicleConnectio
   } finally {
     await conn?.close()
   }
-  process.exitCode = code
+  cli.setExitCode(code)
   return code
 }
 
@@ -86,4 +100,9 @@ export function idFlag(value: string | undefined, name: string): string {
   if (value === undefined) throw new UsageError(`missing ${name}`)
   if (!Id.safeParse(value).success) throw new UsageError(`${name}: expected an id matching ^[A-Za-z0-9_-]{1,64}$`)
   return value
+}
+
+/** `runOneShot` with the context first, so command files read top-down. */
+export function runOneShotWith(cli: CliContext, flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>): Promise<number> {
+  return runOneShot(flags, fn, cli)
 }

@@ -3,8 +3,8 @@ import { runFleet } from '../fleet/engine.js'
 import { createProgress } from '../fleet/progress.js'
 import { loadScenario } from '../fleet/scenario.js'
 import { renderFleetSummary } from '../output-fleet.js'
-import { errorReport, printError, printJson, processIo } from '../output.js'
-import { numberFlag } from './common.js'
+import { errorReport, printError, printJson } from '../output.js'
+import { numberFlag, processCli, type CliContext } from './common.js'
 import { ConfigError } from '../../protocol/index.js'
 
 interface FleetFlags {
@@ -15,7 +15,7 @@ interface FleetFlags {
   maxVehicles?: number
 }
 
-export function registerFleet(parent: Command): void {
+export function registerFleet(parent: Command, cli: CliContext = processCli): void {
   parent
     .command('fleet')
     .description('run a fleet scenario: many vehicles drive, drain, book and charge; prints a summary')
@@ -25,7 +25,7 @@ export function registerFleet(parent: Command): void {
     .option('--json', 'print the summary as one JSON document on stdout')
     .option('--no-progress', 'no progress display on stderr')
     .action(async (flags: FleetFlags) => {
-      const io = processIo
+      const io = cli.io
       const ac = new AbortController()
       const onSigint = (): void => {
         if (ac.signal.aborted) process.exit(130)
@@ -44,10 +44,10 @@ export function registerFleet(parent: Command): void {
         display?.stop()
         if (flags.json) printJson(io, summary)
         else io.out(`${renderFleetSummary(summary)}\n`)
-        process.exitCode = summary.vehicles.connected === 0 && summary.vehicles.total > 0 ? 1 : 0
+        cli.setExitCode(summary.vehicles.connected === 0 && summary.vehicles.total > 0 ? 1 : 0)
       } catch (err) {
         printError(io, errorReport(err))
-        process.exitCode = err instanceof ConfigError ? 2 : 1
+        cli.setExitCode(err instanceof ConfigError ? 2 : 1)
       } finally {
         process.removeListener('SIGINT', onSigint)
       }

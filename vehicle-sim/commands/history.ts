@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { OpResult } from '../../protocol/index.js'
 import { kwh, localTime, money, table } from '../output.js'
-import { addConnectionOptions, numberFlag, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, numberFlag, type CommonFlags } from './common.js'
 
 export function renderHistory(r: OpResult<'history.list'>): string {
   const lines: string[] = []
@@ -18,13 +18,13 @@ export function renderHistory(r: OpResult<'history.list'>): string {
   return lines.join('\n')
 }
 
-export function registerHistory(parent: Command): void {
+export function registerHistory(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('history')
     .description("history.list: this vehicle's receipts from every hub of the federation")
     .option('--limit <n>', 'at most this many receipts (1..500)', numberFlag({ integer: true, min: 1, max: 500 }))
   addConnectionOptions(cmd).action(async (flags: CommonFlags & { limit?: number }) => {
-    await runOneShot(flags, async (conn) => {
+    await runOneShotWith(cli, flags, async (conn) => {
       const r = await conn.rpc.request('history.list', flags.limit ? { limit: flags.limit } : {})
       return { json: r, human: () => renderHistory(r) }
     })

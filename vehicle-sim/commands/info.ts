@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { OpResult } from '../../protocol/index.js'
 import { keyValues, position } from '../output.js'
-import { addConnectionOptions, runOneShot, type CommandOutput, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, type CommandOutput, type CommonFlags } from './common.js'
 
 export function renderInfo(r: OpResult<'hub.info'>): string {
   return keyValues([
@@ -14,10 +14,10 @@ export function renderInfo(r: OpResult<'hub.info'>): string {
   ])
 }
 
-export function registerInfo(parent: Command): void {
+export function registerInfo(parent: Command, cli: CliContext = processCli): void {
   addConnectionOptions(parent.command('info').description('hub.info: who the hub is, how many stations, its peers')).action(
     async (flags: CommonFlags) => {
-      await runOneShot(flags, async (conn): Promise<CommandOutput> => {
+      await runOneShotWith(cli, flags, async (conn): Promise<CommandOutput> => {
         const r = await conn.rpc.request('hub.info', {})
         return { json: r, human: () => renderInfo(r) }
       })

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js'
 import { runLoad, type LoadResult } from '../load.js'
 import { keyValues, table } from '../output.js'
 import { resolvePositionRange } from '../settings.js'
-import { addConnectionOptions, addPositionOptions, numberFlag, runOneShot, type PositionCommandFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, numberFlag, type PositionCommandFlags } from './common.js'
 
 interface LoadFlags extends PositionCommandFlags {
   op: string
@@ -16,7 +16,7 @@ interface LoadFlags extends PositionCommandFlags {
   mode: string
 }
 
-function argsFor(op: OpName, flags: LoadFlags): OpArgsInput<OpName> {
+function argsFor(op: OpName, flags: LoadFlags, env: NodeJS.ProcessEnv): OpArgsInput<OpName> {
   let raw: unknown
   if (flags.args !== undefined) {
     try {
@@ -24,7 +24,7 @@ function argsFor(op: OpName, flags: LoadFlags): OpArgsInput<OpName> {
     } catch {
       throw new UsageError('--args: not valid JSON')
     }
-  } else if (op === 'station.nearest') raw = resolvePositionRange(flags)
+  } else if (op === 'station.nearest') raw = resolvePositionRange(flags, env)
   else if (op === 'route.list') {
     if (!flags.to) throw new UsageError('route.list needs --to <hubId> (or --args)')
     raw = { destination: flags.to }
@@ -49,7 +49,7 @@ export function renderLoad(r: LoadResult): string {
   ].join('\n')
 }
 
-export function registerLoad(parent: Command): void {
+export function registerLoad(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('load')
     .description('benchmark one op: open loop at --rate, or closed loop with --concurrency workers')
@@ -65,12 +65,12 @@ export function registerLoad(parent: Command): void {
     const onSigint = (): void => ac.abort()
     process.on('SIGINT', onSigint)
     try {
-      await runOneShot(flags, async (conn, io) => {
+      await runOneShotWith(cli, flags, async (conn, io) => {
         if (!isOpName(flags.op)) throw new UsageError(`--op: unknown op "${flags.op}"; one of ${Object.keys(OPS).join(', ')}`)
         const mode = flags.mode ?? (flags.rate ? 'open' : 'closed')
         if (mode !== 'open' && mode !== 'closed') throw new UsageError('--mode: expected open or closed')
         if (mode === 'open' && !flags.rate) throw new UsageError('--mode open needs --rate')
-        const args = argsFor(flags.op, flags)
+        const args = argsFor(flags.op, flags, cli.env)
         const load = { op: flags.op, args, mode, durationMs: flags.duration * 1000, concurrency: flags.concurrency, signal: ac.signal } as const
         const r = await runLoad(conn.rpc, {
           ...load,

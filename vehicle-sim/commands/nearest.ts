@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { NearStation } from '../../protocol/index.js'
 import { km, position, pricePerKwh, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
-import { addConnectionOptions, addPositionOptions, numberFlag, runOneShot, type PositionCommandFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, numberFlag, type PositionCommandFlags } from './common.js'
 
 interface NearestFlags extends PositionCommandFlags {
   at?: string
@@ -17,15 +17,15 @@ export function renderNearest(stations: NearStation[]): string {
   )
 }
 
-export function registerNearest(parent: Command): void {
+export function registerNearest(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('nearest')
     .description('station.nearest: stations within range of a position, nearest first')
     .option('--at <time>', 'when the station should be free: RFC 3339, "now", or +2h (default now)')
     .option('--limit <n>', 'how many stations (1..100)', numberFlag({ integer: true, min: 1, max: 100 }))
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: NearestFlags) => {
-    await runOneShot(flags, async (conn) => {
-      const where = resolvePositionRange(flags)
+    await runOneShotWith(cli, flags, async (conn) => {
+      const where = resolvePositionRange(flags, cli.env)
       const args: { position: typeof where.position; rangeKm: number; at?: string; limit?: number } = { ...where }
       if (flags.at !== undefined) args.at = parseTimeFlag(flags.at, '--at')
       if (flags.limit !== undefined) args.limit = flags.limit

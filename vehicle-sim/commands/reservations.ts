@@ -1,11 +1,11 @@
 import type { Command } from 'commander'
-import { addConnectionOptions, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, type CommonFlags } from './common.js'
 import { renderReservations } from './reserve.js'
 
-export function registerReservations(parent: Command): void {
+export function registerReservations(parent: Command, cli: CliContext = processCli): void {
   addConnectionOptions(parent.command('reservations').description("reservation.list: this vehicle's reservations")).action(
     async (flags: CommonFlags) => {
-      await runOneShot(flags, async (conn) => {
+      await runOneShotWith(cli, flags, async (conn) => {
         const r = await conn.rpc.request('reservation.list', {})
         return { json: r, human: () => renderReservations(r.reservations) }
       })

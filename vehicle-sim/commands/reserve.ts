@@ -3,7 +3,7 @@ import type { Reservation } from '../../protocol/index.js'
 import { keyValues, localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { UsageError } from '../errors.js'
-import { addConnectionOptions, addPositionOptions, runOneShot, type PositionCommandFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, type PositionCommandFlags } from './common.js'
 
 interface ReserveFlags extends PositionCommandFlags {
   at?: string
@@ -28,17 +28,17 @@ export function renderReservations(list: Reservation[]): string {
   )
 }
 
-export function registerReserve(parent: Command): void {
+export function registerReserve(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('reserve')
     .description('reservation.create: reserve a station (the nearest free one within range unless --station)')
     .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead, default 2 h)')
     .option('--station <id>', 'a specific station')
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: ReserveFlags) => {
-    await runOneShot(flags, async (conn) => {
+    await runOneShotWith(cli, flags, async (conn) => {
       if (flags.at === undefined) throw new UsageError('missing --at (e.g. --at +2h15m or --at 2026-11-24T18:00:00Z)')
       const at = parseTimeFlag(flags.at, '--at')
-      const where = resolvePositionRange(flags)
+      const where = resolvePositionRange(flags, cli.env)
       const r = await conn.rpc.request('reservation.create', flags.station ? { at, ...where, stationId: flags.station } : { at, ...where })
       return { json: r, human: () => renderReservation(r.reservation) }
     })

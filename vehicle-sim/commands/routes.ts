@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { OpResult, Route } from '../../protocol/index.js'
 import type { RpcClient } from '../../protocol/index.js'
 import { km, table } from '../output.js'
-import { addConnectionOptions, idFlag, numberFlag, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
 interface RoutesFlags extends CommonFlags {
   to?: string
@@ -31,7 +31,7 @@ function hopsText(r: Route): string {
   return r.hops.map((h) => `${h.hubId} (${h.city})`).join(' -> ')
 }
 
-export function registerRoutes(parent: Command): void {
+export function registerRoutes(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('routes')
     .description('route.list: routes from this hub to a destination hub, shortest first')
@@ -39,7 +39,7 @@ export function registerRoutes(parent: Command): void {
     .option('--index <n>', 'which route (0 = shortest)', numberFlag({ integer: true, min: 0, max: 1000 }))
     .option('--all', 'page through every route')
   addConnectionOptions(cmd).action(async (flags: RoutesFlags) => {
-    await runOneShot(flags, async (conn) => {
+    await runOneShotWith(cli, flags, async (conn) => {
       const destination = idFlag(flags.to, '--to')
       if (flags.all) {
         const pages = await listAllRoutes(conn.rpc, destination)

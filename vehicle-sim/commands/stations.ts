@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { Station } from '../../protocol/index.js'
 import { position, pricePerKwh, table } from '../output.js'
-import { addConnectionOptions, runOneShot, type CommonFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, type CommonFlags } from './common.js'
 
 export function renderStations(stations: Station[]): string {
   if (stations.length === 0) return 'no stations'
@@ -11,9 +11,9 @@ export function renderStations(stations: Station[]): string {
   )
 }
 
-export function registerStations(parent: Command): void {
+export function registerStations(parent: Command, cli: CliContext = processCli): void {
   addConnectionOptions(parent.command('stations').description("station.list: the hub's stations")).action(async (flags: CommonFlags) => {
-    await runOneShot(flags, async (conn) => {
+    await runOneShotWith(cli, flags, async (conn) => {
       const r = await conn.rpc.request('station.list', {})
       return { json: r, human: () => renderStations(r.stations) }
     })

@@ -5,7 +5,7 @@ import { hopTimes } from '../geo.js'
 import { localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { formatTime, parseTime } from '../../protocol/index.js'
-import { addConnectionOptions, addPositionOptions, idFlag, numberFlag, runOneShot, type PositionCommandFlags } from './common.js'
+import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, numberFlag, type PositionCommandFlags } from './common.js'
 
 interface TripFlags extends PositionCommandFlags {
   to?: string
@@ -23,7 +23,7 @@ export function renderTrip(trip: Trip): string {
   )}`
 }
 
-export function registerTrip(parent: Command): void {
+export function registerTrip(parent: Command, cli: CliContext = processCli): void {
   const cmd = parent
     .command('trip')
     .description('route.reserve: reserve one station per hop of a route, all or nothing')
@@ -34,8 +34,8 @@ export function registerTrip(parent: Command): void {
     .option('--depart <time>', 'departure time, to compute hop times (default +2h05m)')
     .option('--speed-kmh <kmh>', 'average speed, to compute hop times', numberFlag({ min: 1, max: 400 }), 80)
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: TripFlags) => {
-    await runOneShot(flags, async (conn) => {
-      const where = resolvePositionRange(flags)
+    await runOneShotWith(cli, flags, async (conn) => {
+      const where = resolvePositionRange(flags, cli.env)
       if (!flags.to && !flags.route) throw new UsageError('missing --to <hubId> (or --route <routeId> with --times)')
       let routeId = flags.route ? idFlag(flags.route, '--route') : undefined
       let times: string[] | undefined

@@ -1,0 +1,269 @@
+/**
+ * Every one-shot `voltway vehicle` command run against
+ * a hub on a real broker (the fake hub of test/helpers until the real hub
+ * lands), its --json output checked with the protocol schemas; then the error
+ * paths: hub error codes (exit 1 with code and hint), connection failures
+ * (clear, bounded in time) and bad flags (exit 2). Most runs are in-process
+ * (same commander program, captured output: fast on a busy machine); the
+ * tests named "real CLI" spawn `node --import tsx cli.ts vehicle ...`.
+ */
+import t, { type Test } from 'tap'
+import { createServer, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { OPS, Receipt, parseTime } from '../protocol/index.js'
+import { startFakeHub, type FakePeer } from './helpers/vehicle-fake-hub.js'
+import { cleanEnv, jsonOf, runCli, runInProcess, type CliResult } from './helpers/vehicle-cli.js'
+import { freePort } from './helpers/net.js'
+
+const peers: FakePeer[] = [
+  { hubId: 'salvador', name: 'Salvador Charge', city: 'Salvador', position: { lat: -12.9714, lon: -38.5014 } },
+  { hubId: 'aracaju', name: 'Aracaju Volt', city: 'Aracaju', position: { lat: -10.9472, lon: -37.0731 } },
+]
+const HERE = ['--lat', '-12.25', '--lon', '-38.95']
+
+const hub = await startFakeHub({ vehicles: { V1: 'pw1', V2: 'pw2', V5: 'pw5' }, peers, energySpeedup: 200 })
+// A second hub whose every answer to some ops is an error, for the error paths.
+const failing = await startFakeHub({ hubId: 'grumpy', vehicles: { V1: 'pw1' }, peers })
+failing.failOp('reservation.create', 'NO_STATION_AVAILABLE')
+failing.failOp('route.reserve', 'ROUTE_FAILED', Number.POSITIVE_INFINITY, { failedHop: 1, reason: 'PEER_UNAVAILABLE', rolledBack: true })
+failing.failOp('hub.info', 'INTERNAL')
+t.teardown(async () => {
+  await hub.close()
+  await failing.close()
+})
+
+const envFor = (h: { url: string; hubId: string }, vehicle = 'V1', password = 'pw1'): NodeJS.ProcessEnv =>
+  cleanEnv({ VOLTWAY_HUB: h.url, VOLTWAY_HUB_ID: h.hubId, VOLTWAY_VEHICLE: vehicle, VOLTWAY_PASSWORD: password })
+const env = envFor(hub)
+const v = (args: string[], e: NodeJS.ProcessEnv = env): Promise<CliResult> => runInProcess(args, e)
+const real = (args: string[], e: NodeJS.ProcessEnv = env): Promise<CliResult> => runCli(args, { env: e })
+
+function ok(t: Test, r: CliResult): void {
+  t.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.trim()})`)
+}
+
+// Start the independent runs together; the tests below await them in turn.
+const infoRun = real(['info', '--json'])
+const infoV5Run = v(['info', '--json', '--mqtt-version', '5'])
+const infoHumanRun = v(['info'])
+const stationsRun = v(['stations', '--json'])
+const nearestRun = v(['nearest', '--json', ...HERE, '--range-km', '2.5', '--limit', '3'])
+const routesRun = v(['routes', '--json', '--to', 'salvador'])
+const routesAllRun = v(['routes', '--json', '--to', 'salvador', '--all'])
+const reserveFlow = (async () => {
+  const reserve = await v(['reserve', '--json', '--at', '+2h30m', ...HERE, '--capacity-kwh', '60', '--soc', '0.5', '--consumption', '15'], envFor(hub, 'V2', 'pw2'))
+  const list = await v(['reservations', '--json'], envFor(hub, 'V2', 'pw2'))
+  const id = (jsonOf(reserve) as { reservation?: { reservationId?: string } }).reservation?.reservationId ?? 'missing'
+  const cancel = await v(['cancel', id, '--json'], envFor(hub, 'V2', 'pw2'))
+  const after = await v(['reservations', '--json'], envFor(hub, 'V2', 'pw2'))
+  return { reserve, list, cancel, after }
+})()
+const tripFlow = (async () => {
+  const trip = await v(['trip', '--json', '--to', 'aracaju', '--depart', '+3h', '--speed-kmh', '90', ...HERE, '--range-km', '500'], envFor(hub, 'V5', 'pw5'))
+  const route = await v(['routes', '--json', '--to', 'aracaju'], envFor(hub, 'V5', 'pw5'))
+  const tripId = (jsonOf(trip) as { trip?: { tripId?: string } }).trip?.tripId ?? 'missing'
+  const cancel = await v(['trip-cancel', tripId, '--json'], envFor(hub, 'V5', 'pw5'))
+  const explicit = await v(['trip', '--json', '--route', 'feira-salvador-0', '--times', '+3h,+5h', ...HERE, '--range-km', '300'], envFor(hub, 'V5', 'pw5'))
+  return { trip, route, cancel, explicit }
+})()
+const chargeFlow = (async () => {
+  const charge = await v(['charge', '--json', '--station', 'S3', '--kwh', '0.3', '--interval-ms', '100'])
+  const history = await v(['history', '--json'])
+  const historyHuman = await v(['history'])
+  return { charge, history, historyHuman }
+})()
+
+t.test('real CLI: info prints hub.info as JSON that matches the schema, over MQTT 3.1.1 and 5', async (t) => {
+  for (const r of [await infoRun, await infoV5Run]) {
+    ok(t, r)
+    const info = OPS['hub.info'].result.parse(jsonOf(r))
+    t.equal(info.hubId, 'feira')
+    t.same(info.peers, ['salvador', 'aracaju'])
+  }
+})
+
+t.test('info without --json prints a table', async (t) => {
+  const r = await infoHumanRun
+  ok(t, r)
+  t.match(r.stdout, /hub\s+│ feira/)
+  t.match(r.stdout, /peers\s+│ salvador, aracaju/)
+})
+
+t.test('stations lists station.list', async (t) => {
+  const r = await stationsRun
+  ok(t, r)
+  const res = OPS['station.list'].result.parse(jsonOf(r))
+  t.equal(res.stations.length, 4)
+})
+
+t.test('nearest sends position, range and limit, and gets stations nearest first within range', async (t) => {
+  const r = await nearestRun
+  ok(t, r)
+  const res = OPS['station.nearest'].result.parse(jsonOf(r))
+  t.ok(res.stations.length > 0 && res.stations.length <= 3)
+  t.ok(res.stations.every((s) => s.distanceKm <= 2.5), 'within --range-km')
+  t.same(res.stations.map((s) => s.distanceKm), [...res.stations.map((s) => s.distanceKm)].sort((a, b) => a - b))
+})
+
+t.test('reserve (range from the battery flags), reservations, cancel', async (t) => {
+  const { reserve, list, cancel, after } = await reserveFlow
+  ok(t, reserve)
+  const res = OPS['reservation.create'].result.parse(jsonOf(reserve))
+  t.equal(res.reservation.vehicleId, 'V2')
+  const lead = parseTime(res.reservation.at) - Date.now()
+  t.ok(lead > 2.4 * 3_600_000 && lead < 2.6 * 3_600_000, '--at +2h30m is 2 h 30 min from now')
+  ok(t, list)
+  t.same(OPS['reservation.list'].result.parse(jsonOf(list)).reservations.map((x) => x.reservationId), [res.reservation.reservationId])
+  ok(t, cancel)
+  t.same(OPS['reservation.cancel'].result.parse(jsonOf(cancel)), { cancelled: 1 })
+  t.same(OPS['reservation.list'].result.parse(jsonOf(after)).reservations, [])
+})
+
+t.test('routes shows one route by --index, and --all pages through every route', async (t) => {
+  const one = await routesRun
+  ok(t, one)
+  const page = OPS['route.list'].result.parse(jsonOf(one))
+  t.equal(page.index, 0)
+  t.equal(page.total, 2)
+  const all = await routesAllRun
+  ok(t, all)
+  const doc = z.object({ destination: z.string(), total: z.number(), routes: z.array(z.object({ index: z.number(), route: OPS['route.list'].result.shape.route })) }).parse(jsonOf(all))
+  t.equal(doc.routes.length, doc.total)
+  t.same(doc.routes.map((r) => r.index), [0, 1])
+  t.ok((doc.routes[0]?.route.distanceKm ?? 0) <= (doc.routes[1]?.route.distanceKm ?? 0), 'shortest first')
+})
+
+t.test('trip reserves a route with hop times from --depart and --speed-kmh; trip-cancel undoes it', async (t) => {
+  const { trip, route, cancel, explicit } = await tripFlow
+  ok(t, trip)
+  const res = OPS['route.reserve'].result.parse(jsonOf(trip))
+  t.same(res.trip.legs.map((l) => l.hubId), ['feira', 'aracaju'])
+  const depart = Date.now() + 3 * 3_600_000
+  const [t0, t1] = res.trip.legs.map((l) => parseTime(l.at)) as [number, number]
+  t.ok(Math.abs(t0 - depart) < 10 * 60_000, 'hop 0 is reached about at departure (the car starts next to it)')
+  // Road distance of the route / 90 km/h between the hops.
+  const routeKm = OPS['route.list'].result.parse(jsonOf(route)).route.distanceKm
+  t.ok(Math.abs(t1 - t0 - (routeKm / 90) * 3_600_000) < 60_000, `hop 1 is ${((t1 - t0) / 3_600_000).toFixed(2)} h after hop 0`)
+  ok(t, cancel)
+  t.same(OPS['trip.cancel'].result.parse(jsonOf(cancel)), { cancelled: 2 })
+  ok(t, explicit)
+  t.equal(OPS['route.reserve'].result.parse(jsonOf(explicit)).trip.legs.length, 2, '--route with --times')
+})
+
+t.test('charge starts, follows charge.status, stops at --kwh and prints the receipt; history lists it', async (t) => {
+  const { charge, history, historyHuman } = await chargeFlow
+  ok(t, charge)
+  const doc = z
+    .object({ session: OPS['charge.start'].result.shape.session, status: OPS['charge.status'].result.shape.session.nullable(), stoppedBy: z.enum(['kwh', 'station']), receipt: Receipt })
+    .parse(jsonOf(charge))
+  t.ok(doc.receipt.energyWh >= 300 || doc.stoppedBy === 'station', 'stopped once 0.3 kWh flowed')
+  t.equal(doc.receipt.costMinor, Math.round((doc.receipt.energyWh * doc.receipt.priceMinorPerKwh) / 1000))
+  t.match(charge.stderr, /charging C\w+: \d+\.\d{3} kWh/, 'live energy and cost on stderr in --json mode')
+  ok(t, history)
+  const h = OPS['history.list'].result.parse(jsonOf(history))
+  t.ok(h.receipts.some((r) => r.sessionId === doc.receipt.sessionId))
+  t.match(historyHuman.stdout, new RegExp(doc.receipt.sessionId))
+})
+
+t.test('real CLI: charge stops on Ctrl-C (SIGINT) and still prints the receipt', async (t) => {
+  const r = await runCli(['charge', '--json', '--station', 'S4', '--interval-ms', '100'], {
+    env: envFor(hub, 'V5', 'pw5'),
+    onSpawn: (child) => {
+      let sent = false
+      child.stderr?.on('data', (d: Buffer | string) => {
+        if (!sent && String(d).includes('charging')) {
+          sent = true
+          child.kill('SIGINT')
+        }
+      })
+    },
+  })
+  ok(t, r)
+  const doc = z.object({ stoppedBy: z.literal('interrupted'), receipt: Receipt }).parse(jsonOf(r))
+  t.equal(doc.receipt.stationId, 'S4')
+})
+
+t.test('a profile file supplies the connection', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-vehicle-'))
+  const file = join(dir, 'profile.json')
+  writeFileSync(file, JSON.stringify({ hub: hub.url, hubId: 'feira', vehicle: 'V1', password: 'pw1', position: { lat: -12.25, lon: -38.95 }, rangeKm: 40 }))
+  const r = await v(['nearest', '--json', '--profile', file], cleanEnv())
+  ok(t, r)
+  t.ok(OPS['station.nearest'].result.parse(jsonOf(r)).stations.length > 0)
+})
+
+t.test('real CLI and in-process: a hub error prints the wire code and a hint and exits 1', async (t) => {
+  const e = envFor(failing)
+  const [reserve, reserveJson, trip, info, tooSoon] = await Promise.all([
+    real(['reserve', '--at', '+3h', ...HERE, '--range-km', '20'], e),
+    v(['reserve', '--json', '--at', '+3h', ...HERE, '--range-km', '20'], e),
+    v(['trip', '--to', 'salvador', ...HERE, '--range-km', '300'], e),
+    v(['info'], e),
+    v(['reserve', '--at', '+1h', ...HERE, '--range-km', '20']),
+  ])
+  t.equal(reserve.code, 1)
+  t.match(reserve.stderr, /^error NO_STATION_AVAILABLE: .*\(hint: no free station within range/)
+  t.equal(reserve.stderr.trim().split('\n').length, 1, 'one line')
+  t.equal(reserveJson.code, 1)
+  t.match(jsonOf(reserveJson), { ok: false, error: { code: 'NO_STATION_AVAILABLE', hint: /range/ } })
+  t.equal(trip.code, 1)
+  t.match(trip.stderr, /error ROUTE_FAILED: .*\[failed hop 1, reason PEER_UNAVAILABLE, nothing kept\].*hint:/)
+  t.equal(info.code, 1)
+  t.match(info.stderr, /error INTERNAL: .*hint: .*hub logs/)
+  t.equal(tooSoon.code, 1)
+  t.match(tooSoon.stderr, /error TOO_SOON: .*hint: .*lead time/)
+})
+
+t.test('connection failures (one through the real CLI) are one clear line with a hint, exit 1, and never hang', async (t) => {
+  const closedPort = await freePort()
+  // Accepts TCP but never answers the MQTT CONNECT.
+  const silent = createServer((s: Socket) => void s.on('error', () => undefined))
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  const addr = silent.address()
+  const silentPort = typeof addr === 'object' && addr ? addr.port : 0
+  t.teardown(() => void silent.close())
+  const [badPassword, unknownVehicle, refused, hang, noHub] = await Promise.all([
+    v(['info'], envFor(hub, 'V1', 'wrong')),
+    v(['info', '--json'], envFor(hub, 'NOBODY', 'x')),
+    v(['info', '--hub', `mqtt://127.0.0.1:${closedPort}`]),
+    real(['info', '--hub', `mqtt://127.0.0.1:${silentPort}`, '--connect-timeout-ms', '700']),
+    v(['info', '--hub-id', 'nohub', '--timeout-ms', '400']),
+  ])
+  for (const r of [badPassword, unknownVehicle, refused, hang, noHub]) {
+    t.equal(r.code, 1)
+    t.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr.trim()}`)
+    t.match(r.stderr, /\(hint: /)
+  }
+  t.match(badPassword.stderr, /^error UNAUTHORIZED: .*refused vehicle V1/)
+  t.match(jsonOf(unknownVehicle), { ok: false, error: { code: 'UNAUTHORIZED' } })
+  t.match(refused.stderr, /^error BROKER_UNREACHABLE: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: connection refused/)
+  t.match(hang.stderr, /^error CONNECT_TIMEOUT: no MQTT handshake .* within 700 ms/)
+  t.ok(hang.ms < 10_000, `gave up after the connect timeout (${hang.ms} ms including start-up)`)
+  t.match(noHub.stderr, /^error TIMEOUT: no answer to hub.info from hub nohub/)
+})
+
+t.test('bad flags (one through the real CLI) and missing settings exit 2', async (t) => {
+  const runs = await Promise.all([
+    real(['nearest', '--lat', 'abc', '--lon', '1', '--range-km', '5']),
+    v(['info', '--no-such-flag']),
+    v(['no-such-command']),
+    v(['info'], cleanEnv()),
+    v(['reserve', ...HERE, '--range-km', '5']),
+    v(['reserve', '--at', 'tomorrow', ...HERE, '--range-km', '5']),
+    v(['nearest', '--lat', '1', '--lon', '2']),
+    v(['cancel']),
+    v(['cancel', 'bad/id']),
+    v(['info', '--mqtt-version', '3']),
+    v(['trip', '--route', 'r1', ...HERE, '--range-km', '5']),
+    v(['charge']),
+  ])
+  for (const r of runs) t.equal(r.code, 2, `exit 2: ${r.stderr.trim().split('\n')[0]}`)
+  t.match(runs[3]?.stderr, /missing --hub/)
+  t.match(runs[4]?.stderr, /missing --at/)
+  t.match(runs[6]?.stderr, /missing --range-km/)
+})
