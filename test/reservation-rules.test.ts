@@ -76,6 +76,10 @@ for (const kind of STORE_KINDS) {
     t.equal((await hub.callError('reservation.create', { at: inMinutes(hub.clock, -60), position: HERE, rangeKm: 10 })).code, 'TOO_SOON', 'a past time too')
   })
 
+  test('an unreadable time is BAD_REQUEST, even when the service is called directly', async (t, hub) => {
+    await t.rejects(hub.ctx.reservations.create('V1', { at: 'tomorrow', position: HERE, rangeKm: 10 }), { code: 'BAD_REQUEST' })
+  })
+
   test('lead time follows the injected clock', async (t, hub) => {
     const at = inMinutes(hub.clock, 130)
     hub.clock.advanceMinutes(10)

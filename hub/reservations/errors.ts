@@ -5,6 +5,7 @@
 import { VoltwayError, formatTime } from '../../protocol/index.js'
 
 export const reservationErrors = {
+  badTime: (at: string): VoltwayError => new VoltwayError('BAD_REQUEST', 'at must be an RFC 3339 time', { at }),
   tooSoon: (atMs: number, earliestMs: number, minLeadMs: number): VoltwayError =>
     new VoltwayError('TOO_SOON', `a reservation must be at least ${minLeadMs / 60_000} minutes ahead`, {
       at: formatTime(atMs),

@@ -48,13 +48,14 @@ export class ReservationService {
   /**
    * Reserve the named station, or the nearest free one within `rangeKm` of
    * `position`. Throws TOO_SOON, NOT_FOUND, OUT_OF_RANGE,
-   * RESERVATION_CONFLICT or NO_STATION_AVAILABLE (VoltwayError), having
+   * RESERVATION_CONFLICT, NO_STATION_AVAILABLE or BAD_REQUEST (VoltwayError), having
    * written nothing.
    */
   async create(vehicleId: string, args: CreateReservationArgs): Promise<Reservation> {
     const { stations, store, clock, rules } = this.#d
     const nowMs = clock.now()
     const atMs = parseTime(args.at)
+    if (!Number.isFinite(atMs)) throw errors.badTime(args.at)
     if (atMs - nowMs < rules.minLeadMs) throw errors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
     const base = { reservationId: this.#newId(), vehicleId, atMs, windowMs: rules.windowMs, nowMs }
 
