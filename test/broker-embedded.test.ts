@@ -1,0 +1,180 @@
+/**
+ * What only the embedded aedes broker does (the shared permission suite is in
+ * broker-acl-aedes.test.ts): refusals with the precise MQTT 5 codes, wills
+ * checked at login, `$share` and deep topics refused without harm, identity
+ * collisions refused at start, and clean shutdown.
+ */
+import t, { type Test } from 'tap'
+import { connect as tcpConnect } from 'node:net'
+import { once } from 'node:events'
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import { ConfigError, ID_PATTERN, TOPIC_ROOT as R } from '../protocol/index.js'
+import { checkIdentityCollisions, startEmbeddedBroker, type EmbeddedBroker } from '../hub/broker/index.js'
+import { waitUntil } from './helpers/net.js'
+
+const stations = [
+  { stationId: 'S1', password: 's1-pass' },
+  { stationId: 'S2', password: 's2-pass' },
+]
+const vehicles = [{ vehicleId: 'V1', password: 'v1-pass' }]
+
+async function withBroker(t: Test, opts: { allowAnonymous?: boolean } = {}): Promise<EmbeddedBroker> {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, ...opts })
+  t.teardown(() => b.close())
+  return b
+}
+
+async function client(t: Test, b: EmbeddedBroker, opts: IClientOptions): Promise<MqttClient> {
+  const c = await connectAsync(b.url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  t.teardown(() => c.endAsync(true))
+  return c
+}
+/** The SUBACK code for one filter, whether mqtt.js reports a refusal as a grant of 0x80+ or as an error. */
+async function subackCode(c: MqttClient, filter: string): Promise<number> {
+  try {
+    const [g] = await c.subscribeAsync(filter, { qos: 1 })
+    return g?.qos ?? -1
+  } catch (err) {
+    // mqtt.js rejects with the SUBACK packet attached
+    const e = err as { code?: number; packet?: { granted?: number[] } }
+    return e.packet?.granted?.[0] ?? e.code ?? -1
+  }
+}
+
+const closedPromise = (c: MqttClient): Promise<void> => new Promise((resolve) => c.once('close', () => resolve()))
+
+/** Send at QoS 1 and wait until the broker has acked, refused or closed the connection. */
+async function settle(c: MqttClient, topic: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    c.once('close', () => resolve())
+    c.publish(topic, 'x', { qos: 1 }, () => resolve())
+  })
+}
+
+const hubLogin = (b: EmbeddedBroker): IClientOptions => ({ username: b.hubCredentials.username, password: b.hubCredentials.password })
+
+t.test('checkIdentityCollisions returns ids shared by a station and a vehicle, and a hub username equal to an id', async (t) => {
+  const base = { hubId: 'H', mqtt: { listen: { host: '127.0.0.1', port: 1883 }, allowAnonymous: false } }
+  t.same(checkIdentityCollisions({ ...base, stations: [{ stationId: 'S1' }], vehicles: [{ vehicleId: 'V1' }] }), [])
+  t.same(checkIdentityCollisions({ ...base, stations: [{ stationId: 'X' }, { stationId: 'A' }], vehicles: [{ vehicleId: 'X' }, { vehicleId: 'A' }, { vehicleId: 'B' }] }), ['A', 'X'])
+  t.same(checkIdentityCollisions({ hubId: 'H', mqtt: { url: 'mqtt://b', username: 'V1' }, stations: [], vehicles: [{ vehicleId: 'V1' }] }), ['V1'])
+})
+
+t.test('the broker refuses to start when a station and a vehicle share an id', async (t) => {
+  const err: unknown = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles: [{ vehicleId: 'S1', password: 'x' }] }).catch((e: unknown) => e)
+  t.ok(err instanceof ConfigError, 'a ConfigError')
+  t.match(String(err), /S1/, 'naming the id')
+})
+
+t.test('listening on a busy port is a ConfigError naming mqtt.listen', async (t) => {
+  const b = await withBroker(t)
+  const err: unknown = await startEmbeddedBroker({ host: '127.0.0.1', port: b.port, hubId: 'H', stations, vehicles }).catch((e: unknown) => e)
+  t.ok(err instanceof ConfigError, 'a ConfigError')
+  t.match(String(err), /mqtt\.listen.*EADDRINUSE/, 'naming the field and the cause')
+})
+
+t.test("the hub's login is random per start and can never be a station or vehicle id", async (t) => {
+  const a = await withBroker(t)
+  const b = await withBroker(t)
+  t.notOk(ID_PATTERN.test(a.hubCredentials.username), `${a.hubCredentials.username} is not a valid id`)
+  t.not(a.hubCredentials.password, b.hubCredentials.password)
+  await t.rejects(connectAsync(b.url, { ...hubLogin(a), reconnectPeriod: 0 }), "one start's password does not open another")
+  await client(t, b, hubLogin(b))
+})
+
+t.test('a login whose Last Will the client may not use is refused at once; a station may will only its own state', async (t) => {
+  const b = await withBroker(t)
+  const login = { username: 'S1', password: 's1-pass', protocolVersion: 5 as const }
+  for (const topic of [`${R}/stations/S2/state`, `${R}/stations/S1/events`, `${R}/hubs/H/req/V1`]) {
+    await t.rejects(connectAsync(b.url, { ...login, reconnectPeriod: 0, will: { topic, payload: Buffer.from('x'), qos: 1, retain: false } }), `will to ${topic}: refused`)
+  }
+  await client(t, b, { ...login, will: { topic: `${R}/stations/S1/state`, payload: Buffer.from('{"online":false}'), qos: 1, retain: true } })
+})
+
+t.test('an unauthorized MQTT 5 publish is answered 0x87 and the connection stays up', async (t) => {
+  const b = await withBroker(t)
+  const v1 = await client(t, b, { username: 'V1', password: 'v1-pass', protocolVersion: 5 })
+  await t.rejects(v1.publishAsync(`${R}/stations/S1/cmd`, 'x', { qos: 1 }), { code: 0x87 })
+  await v1.publishAsync(`${R}/hubs/H/req/V1`, 'ok', { qos: 1 })
+  t.ok(v1.connected, 'still connected')
+})
+
+t.test('an unauthorized MQTT 3.1.1 publish closes the connection (MQTT-3.3.5-2)', async (t) => {
+  const b = await withBroker(t)
+  const v1 = await client(t, b, { username: 'V1', password: 'v1-pass', protocolVersion: 4 })
+  const closed = closedPromise(v1)
+  v1.publish(`${R}/stations/S1/cmd`, 'x', { qos: 1 })
+  await closed
+  t.pass('closed')
+})
+
+t.test('a wildcard subscription wider than the grant is refused in the SUBACK (0x87 for MQTT 5, 0x80 for 3.1.1)', async (t) => {
+  const b = await withBroker(t)
+  for (const protocolVersion of [4, 5] as const) {
+    const v1 = await client(t, b, { username: 'V1', password: 'v1-pass', protocolVersion })
+    t.equal(await subackCode(v1, `${R}/vehicles/+/res`), protocolVersion === 5 ? 0x87 : 0x80, `MQTT ${protocolVersion}: refused`)
+    t.same((await v1.subscribeAsync(`${R}/vehicles/V1/#`, { qos: 1 })).map((g) => g.qos), [1], 'its own namespace is granted')
+    await v1.endAsync()
+  }
+})
+
+t.test('$share subscriptions are refused gracefully (0x9E for MQTT 5, 0x80 for 3.1.1) and the connection stays up', async (t) => {
+  const b = await withBroker(t)
+  for (const [protocolVersion, code] of [[5, 0x9e], [4, 0x80]] as const) {
+    const hub = await client(t, b, { ...hubLogin(b), protocolVersion })
+    t.equal(await subackCode(hub, `$share/hubs/${R}/hubs/H/req/+`), code, `MQTT ${protocolVersion}: refused`)
+    await hub.subscribeAsync(`${R}/hubs/H/req/+`, { qos: 1 })
+    t.ok(hub.connected, `MQTT ${protocolVersion}: still connected`)
+    await hub.endAsync()
+  }
+})
+
+t.test('a topic deeper than maxTopicLevels is refused and the broker keeps serving', async (t) => {
+  const b = await withBroker(t)
+  const v1 = await client(t, b, { username: 'V1', password: 'v1-pass', protocolVersion: 5 })
+  const got: string[] = []
+  v1.on('message', (topic) => got.push(topic))
+  await v1.subscribeAsync(`${R}/vehicles/V1/#`, { qos: 1 })
+  const deep = `${R}/vehicles/V1/${Array.from({ length: 40 }, (_, i) => `l${i}`).join('/')}`
+  for (const protocolVersion of [4, 5] as const) {
+    const hub = await client(t, b, { ...hubLogin(b), protocolVersion })
+    await settle(hub, deep)
+    await hub.endAsync(true)
+    const s1 = await client(t, b, { username: 'S1', password: 's1-pass', protocolVersion })
+    const closed = closedPromise(s1)
+    s1.subscribe(`${deep}/#`, { qos: 1 })
+    await Promise.race([closed, subackCode(s1, `${deep}/x`)])
+    await s1.endAsync(true)
+  }
+  const hub = await client(t, b, hubLogin(b))
+  await hub.publishAsync(`${R}/vehicles/V1/res`, 'control', { qos: 1 })
+  await waitUntil(() => got.includes(`${R}/vehicles/V1/res`), 5000, 'the control message')
+  t.notOk(got.includes(deep), 'the deep publish was not delivered')
+  t.ok(v1.connected, 'other clients are still served')
+})
+
+t.test('with allowAnonymous, anonymous clients may only read public states and cannot use a known client id', async (t) => {
+  const b = await withBroker(t, { allowAnonymous: true })
+  await t.rejects(connectAsync(b.url, { clientId: 'S1', reconnectPeriod: 0 }), "a station's id is refused")
+  await t.rejects(connectAsync(b.url, { clientId: b.hubCredentials.username, reconnectPeriod: 0 }), "the hub's id is refused")
+  const anon = await client(t, b, { protocolVersion: 5, clientId: 'dashboard-1' })
+  const got: string[] = []
+  anon.on('message', (_topic, payload) => got.push(payload.toString()))
+  await anon.subscribeAsync(`${R}/stations/+/state`, { qos: 1 })
+  t.equal(await subackCode(anon, `${R}/vehicles/+/res`), 0x87)
+  await t.rejects(anon.publishAsync(`${R}/hubs/H/req/V1`, 'x', { qos: 1 }), { code: 0x87 })
+  const hub = await client(t, b, hubLogin(b))
+  await hub.publishAsync(`${R}/stations/S1/state`, 'public', { qos: 1 })
+  await waitUntil(() => got.includes('public'), 5000, 'the state at the anonymous reader')
+})
+
+t.test('close() resolves even with a connection that never sent CONNECT', async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles })
+  const sock = tcpConnect(b.port, '127.0.0.1')
+  await once(sock, 'connect')
+  sock.on('error', () => undefined)
+  const started = Date.now()
+  await b.close()
+  t.ok(Date.now() - started < 2000, 'closed promptly')
+  sock.destroy()
+})
