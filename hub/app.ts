@@ -18,6 +18,10 @@ import type { HubConfig } from './config.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
 import { buildHandlerTable, coreHandlers, createHubContext, type HubContext } from './ops/index.js'
+import { ChargingService } from './charging/service.js'
+import { chargingHandlers } from './charging/handlers.js'
+import { createCommandChannel } from './station-link/command-channel.js'
+import { createEventListener } from './station-link/event-listener.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { SqliteStore, type Store } from './store/index.js'
 
@@ -30,12 +34,15 @@ export interface StartHubOptions {
   ephemeralPorts?: boolean
   /** Longest wait for in-flight requests at shutdown. */
   drainTimeoutMs?: number
+  /** How long charge.start/stop wait for the station's answer. */
+  commandTimeoutMs?: number
 }
 
 export interface Hub {
   readonly hubId: string
   readonly config: HubConfig
   readonly context: HubContext
+  readonly charging: ChargingService
   /** Where vehicles and stations connect. */
   readonly mqttUrl: string
   readonly httpUrl: string
@@ -114,7 +121,15 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await stateListener.start()
     cleanups.push(async () => stateListener.stop())
 
-    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers])
+    const commands = createCommandChannel(client, logger)
+    await commands.start()
+    cleanups.push(async () => commands.stop())
+    const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
+    const events = createEventListener(client, charging, logger)
+    await events.start()
+    cleanups.push(() => events.stop())
+
+    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging)])
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
       client,
@@ -164,6 +179,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       hubId: config.hubId,
       config,
       context,
+      charging,
       mqttUrl,
       httpUrl,
       metrics,

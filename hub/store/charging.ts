@@ -75,7 +75,7 @@ export interface ChargingStore {
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
   /** `starting` -> `charging` with the meter's start reading. Resolves the session, or null if it is not `starting`/`charging`. */
   markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null>
-  /** `starting` -> `failed` (the station refused or never answered). No receipt. */
+  /** `starting` or `charging` -> `failed` (the station refused, never answered, or its meter cannot bill). No receipt. */
   failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void>
   getSession(sessionId: string): Promise<SessionRecord | null>
   /** The station's `starting` or `charging` session, or null. */

@@ -38,7 +38,7 @@ export class MemoryChargingStore implements ChargingStore {
   async failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void> {
     this.guard()
     const s = this.#sessions.get(sessionId)
-    if (!s || s.state !== 'starting') return
+    if (!s || !isActive(s)) return
     Object.assign(s, { state: 'failed', stopReason: reason, endedAtMs })
   }
 

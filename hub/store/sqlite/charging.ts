@@ -124,7 +124,7 @@ export class SqliteChargingStore implements ChargingStore {
   failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void> {
     return run(() => {
       this.#guard()
-      this.#db.prepare("UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state = 'starting'").run(reason, endedAtMs, sessionId)
+      this.#db.prepare("UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state IN ('starting','charging')").run(reason, endedAtMs, sessionId)
     })
   }
 

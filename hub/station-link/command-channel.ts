@@ -1,0 +1,70 @@
+/**
+ * Commands to stations (`voltway/v1/stations/S/cmd`, QoS 1) and their answers
+ * on `.../cmd/res`, matched by command id. A station with a persistent
+ * session gets a command queued by the broker while it is away; the caller's
+ * wait is bounded by `timeoutMs` either way.
+ */
+import type { MqttClient } from 'mqtt'
+import type { Logger } from 'pino'
+import { StationCommandResult, VoltwayError, newId, parseJsonObject, parseStationTopic, topics, type StationCommand } from '../../protocol/index.js'
+
+export interface CommandChannel {
+  start(): Promise<void>
+  stop(): void
+  /** Send a command and wait for the station's answer. Rejects with TIMEOUT when none comes in time. */
+  send(stationId: string, cmd: Omit<StationCommand, 'id'>, timeoutMs: number): Promise<StationCommandResult>
+}
+
+export function createCommandChannel(client: MqttClient, logger: Logger): CommandChannel {
+  const log = logger.child({ component: 'station-commands' })
+  const pending = new Map<string, { stationId: string; resolve: (r: StationCommandResult) => void }>()
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    const t = parseStationTopic(topic)
+    if (!t || t.kind !== 'cmd/res') return
+    const json = parseJsonObject(payload)
+    const res = json.ok ? StationCommandResult.safeParse(json.value) : null
+    if (!res?.success) {
+      log.warn({ stationId: t.stationId }, 'invalid command answer ignored')
+      return
+    }
+    const p = pending.get(res.data.id)
+    // Only the station the command went to may answer it.
+    if (!p || p.stationId !== t.stationId) return
+    pending.delete(res.data.id)
+    p.resolve(res.data)
+  }
+
+  return {
+    async start() {
+      client.on('message', onMessage)
+      await client.subscribeAsync(topics.stationFilter('cmd/res'), { qos: 1 })
+    },
+    stop() {
+      client.removeListener('message', onMessage)
+    },
+    send(stationId, cmd, timeoutMs) {
+      const id = newId('c')
+      const body: StationCommand = { id, ...cmd }
+      return new Promise<StationCommandResult>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new VoltwayError('TIMEOUT', `station ${stationId} did not answer ${cmd.op} within ${timeoutMs} ms`, { stationId, op: cmd.op }))
+        }, timeoutMs)
+        pending.set(id, {
+          stationId,
+          resolve: (r) => {
+            clearTimeout(timer)
+            resolve(r)
+          },
+        })
+        client.publish(topics.station(stationId, 'cmd'), JSON.stringify(body), { qos: 1 }, (err) => {
+          if (!err) return
+          clearTimeout(timer)
+          pending.delete(id)
+          reject(new VoltwayError('STATION_OFFLINE', `cannot send ${cmd.op} to station ${stationId}: ${err.message}`))
+        })
+      })
+    },
+  }
+}

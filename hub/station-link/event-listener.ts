@@ -1,0 +1,76 @@
+/**
+ * Station `events` (QoS 1, durable seq) and `telemetry` (QoS 0). Each event is
+ * applied (idempotently), stored once per (station, seq), then acknowledged
+ * with the highest seq up to which everything is stored. A station's events
+ * are handled one at a time, in arrival order.
+ */
+import type { MqttClient } from 'mqtt'
+import type { Logger } from 'pino'
+import { StationEvent, Telemetry, parseJsonObject, parseStationTopic, topics } from '../../protocol/index.js'
+
+export interface EventSink {
+  /** Apply an event's effect; must be idempotent (it may run again after a crash or a re-send). */
+  applyEvent(stationId: string, event: StationEvent): Promise<void>
+  /** Store the event once; resolve the seq to acknowledge. */
+  recordEvent(stationId: string, event: StationEvent, raw: string): Promise<number>
+  onTelemetry(stationId: string, t: Telemetry): void
+}
+
+export interface EventListener {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export function createEventListener(client: MqttClient, sink: EventSink, logger: Logger): EventListener {
+  const log = logger.child({ component: 'station-events' })
+  const chains = new Map<string, Promise<void>>()
+  let stopped = false
+
+  const handleEvent = async (stationId: string, payload: Buffer): Promise<void> => {
+    const json = parseJsonObject(payload)
+    const ev = json.ok ? StationEvent.safeParse(json.value) : null
+    if (!ev?.success) {
+      log.warn({ stationId }, 'invalid station event ignored')
+      return
+    }
+    try {
+      await sink.applyEvent(stationId, ev.data)
+      const ackSeq = await sink.recordEvent(stationId, ev.data, payload.toString('utf8'))
+      if (ackSeq > 0) await client.publishAsync(topics.station(stationId, 'ack'), JSON.stringify({ seq: ackSeq }), { qos: 1 })
+    } catch (err) {
+      // Not acknowledged: the station keeps the event and sends it again.
+      log.error({ err, stationId, seq: ev.data.seq }, 'station event not stored')
+    }
+  }
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    if (stopped) return
+    const t = parseStationTopic(topic)
+    if (!t) return
+    if (t.kind === 'telemetry') {
+      const json = parseJsonObject(payload)
+      const tel = json.ok ? Telemetry.safeParse(json.value) : null
+      if (tel?.success) sink.onTelemetry(t.stationId, tel.data)
+      return
+    }
+    if (t.kind !== 'events') return
+    const prev = chains.get(t.stationId) ?? Promise.resolve()
+    const next = prev.then(() => handleEvent(t.stationId, payload))
+    chains.set(t.stationId, next)
+    void next.finally(() => {
+      if (chains.get(t.stationId) === next) chains.delete(t.stationId)
+    })
+  }
+
+  return {
+    async start() {
+      client.on('message', onMessage)
+      await client.subscribeAsync([topics.stationFilter('events'), topics.stationFilter('telemetry')], { qos: 1 })
+    },
+    async stop() {
+      stopped = true
+      client.removeListener('message', onMessage)
+      await Promise.allSettled([...chains.values()])
+    },
+  }
+}
