@@ -63,9 +63,7 @@ export class RequestStats {
         count: r.count,
         ok: r.ok,
         errors: sortKeys(Object.fromEntries(r.errors)),
-        p50Ms: us(r.histogram.getValueAtPercentile(50)),
-        p99Ms: us(r.histogram.getValueAtPercentile(99)),
-        maxMs: us(r.histogram.maxValue),
+        ...percentiles(r.histogram),
       }
     }
     return out
@@ -75,11 +73,17 @@ export class RequestStats {
   overall(): { p50Ms: number; p99Ms: number; maxMs: number } {
     const all = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, useWebAssembly: false })
     for (const r of this.ops.values()) all.add(r.histogram)
-    return { p50Ms: us(all.getValueAtPercentile(50)), p99Ms: us(all.getValueAtPercentile(99)), maxMs: us(all.maxValue) }
+    return percentiles(all)
   }
 }
 
 const us = (v: number): number => Math.round(v) / 1000
+
+/** HdrHistogram reports a bucket's upper edge; never let a percentile exceed the recorded maximum. */
+function percentiles(h: hdr.Histogram): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const max = h.maxValue
+  return { p50Ms: us(Math.min(h.getValueAtPercentile(50), max)), p99Ms: us(Math.min(h.getValueAtPercentile(99), max)), maxMs: us(max) }
+}
 
 export function sortKeys<T>(o: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
