@@ -1,0 +1,88 @@
+/**
+ * Losing the hub (DESIGN.md, Stations): a running session goes on within
+ * offline.maxChargeMinutes, metered, and its events arrive when the link is
+ * back; past the limit the relay opens (reason `offline`). Time is a manual
+ * clock, so "30 minutes" takes no time.
+ */
+import t from 'tap'
+import { ManualClock, RestartableBroker, startAgent, stationConfig, tempDir, waitUntil } from './helpers/station-agent.js'
+import { HubDouble } from './helpers/station-hub.js'
+
+const MIN = 60_000
+
+async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], maxChargeMinutes: number) {
+  const broker = new RestartableBroker()
+  await broker.start()
+  const clock = new ManualClock()
+  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir(), maxChargeMinutes }), { clock: clock.now })
+  const hub = await HubDouble.connect(broker.url, 'S1')
+  t.teardown(async () => {
+    await agent.stop()
+    await hub.close()
+    await broker.stop()
+  })
+  await hub.waitState((s) => s.online, 'online')
+  return { broker, clock, agent, hub }
+}
+
+t.test('a session within the offline limit keeps charging while the hub is unreachable, and its events arrive after reconnect', async (t) => {
+  const { broker, clock, agent, hub } = await setup(t, 30)
+  const started = await hub.command({ op: 'start', sessionId: 'off-1', maxWh: 5000 })
+  await broker.stop()
+  await waitUntil(() => !agent.link.connected, 5000, 'agent notices the hub is gone')
+  clock.advance(10 * MIN) // 3,667 Wh at 22 kW
+  await agent.tick()
+  t.ok(agent.hardware.relay.isClosed, '10 min offline: still charging')
+  t.equal(agent.charger.status, 'charging')
+  clock.advance(5 * MIN) // 5,500 Wh: past maxWh, while offline
+  await agent.tick()
+  t.notOk(agent.hardware.relay.isClosed, 'the energy limit still applies offline')
+  t.equal(agent.outbox.pendingCount, 1, 'session.stopped waits in the outbox')
+
+  await broker.start() // same port: the hub is back
+  const stop = await hub.waitEvent((e) => e.type === 'session.stopped' && e.sessionId === 'off-1', 'the offline session end', 10_000)
+  t.match(stop, { reason: 'limit', meterStartWh: started.meterWh, meterWh: 5500, energyWh: 5500 })
+  await waitUntil(() => agent.outbox.pendingCount === 0, 5000, 'acked after reconnect')
+  await hub.waitState((s) => s.online && s.status === 'available', 'online again')
+})
+
+t.test('the hub unreachable longer than offline.maxChargeMinutes opens the relay (reason offline)', async (t) => {
+  const { broker, clock, agent, hub } = await setup(t, 30)
+  await hub.command({ op: 'start', sessionId: 'off-2' })
+  await broker.stop()
+  await waitUntil(() => !agent.link.connected, 5000, 'agent notices the hub is gone')
+  clock.advance(29 * MIN)
+  await agent.tick()
+  t.ok(agent.hardware.relay.isClosed, '29 min: within the limit')
+  clock.advance(2 * MIN)
+  await agent.tick()
+  t.notOk(agent.hardware.relay.isClosed, '31 min: relay open')
+  t.equal(agent.charger.status, 'available')
+  await broker.start()
+  const stop = await hub.waitEvent((e) => e.type === 'session.stopped', 'session.stopped', 10_000)
+  t.match(stop, { reason: 'offline', sessionId: 'off-2', energyWh: 11_366 })
+})
+
+t.test('with offline.maxChargeMinutes 0 the relay opens as soon as the hub is lost', async (t) => {
+  const { broker, agent, hub } = await setup(t, 0)
+  await hub.command({ op: 'start', sessionId: 'off-3' })
+  t.ok(agent.hardware.relay.isClosed)
+  await broker.stop()
+  await waitUntil(() => !agent.hardware.relay.isClosed, 5000, 'relay opened on its own (no tick from the test)')
+  await broker.start()
+  t.match(await hub.waitEvent((e) => e.type === 'session.stopped', 'session.stopped', 10_000), { reason: 'offline', sessionId: 'off-3' })
+})
+
+t.test('a short hub outage with a reconnect does not cut the session', async (t) => {
+  const { broker, clock, agent, hub } = await setup(t, 30)
+  await hub.command({ op: 'start', sessionId: 'blip' })
+  t.ok(broker.kick('S1'))
+  await waitUntil(() => !agent.link.connected, 5000, 'disconnected')
+  clock.advance(MIN)
+  await agent.tick()
+  await waitUntil(() => agent.link.connected, 5000, 'reconnected')
+  clock.advance(40 * MIN)
+  await agent.tick()
+  t.ok(agent.hardware.relay.isClosed, 'the offline clock restarted on reconnect')
+  t.equal(agent.charger.sessionId, 'blip')
+})

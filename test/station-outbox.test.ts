@@ -1,0 +1,107 @@
+/** The station's durable outbox: acks, re-sending after reconnects, seq across restarts, sessions across crashes. */
+import t from 'tap'
+import { ManualClock, RestartableBroker, startAgent, stationConfig, tempDir, waitUntil } from './helpers/station-agent.js'
+import { HubDouble } from './helpers/station-hub.js'
+
+t.test('unacked events are re-sent after a reconnect, in order; acked ones are not', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  const clock = new ManualClock()
+  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir() }), { clock: clock.now })
+  const hub = await HubDouble.connect(broker.url, 'S1', { autoAck: false })
+  t.teardown(async () => {
+    await agent.stop()
+    await hub.close()
+    await broker.stop()
+  })
+  await hub.waitState((s) => s.online, 'online')
+  await hub.command({ op: 'start', sessionId: 'r1' })
+  clock.advance(60_000)
+  await hub.command({ op: 'stop' })
+  await hub.command({ op: 'start', sessionId: 'r2' })
+  await waitUntil(() => hub.deliveries.length === 3, 5000, 'three events')
+  t.same(hub.deliveries.map((e) => e.seq), [1, 2, 3])
+  t.equal(agent.outbox.pendingCount, 3, 'kept until acked')
+
+  const statesBefore = hub.states.length
+  t.ok(broker.kick('S1'), 'connection cut')
+  await waitUntil(() => hub.deliveries.length === 6, 5000, 'the three events again')
+  t.same(hub.deliveries.slice(3).map((e) => e.seq), [1, 2, 3], 're-sent in order')
+  t.same(hub.deliveries.slice(3), hub.deliveries.slice(0, 3), 'the same events')
+  await waitUntil(() => hub.states.length > statesBefore, 5000, 'state re-published after the reconnect')
+
+  await hub.ack(2)
+  await waitUntil(() => agent.outbox.pendingCount === 1, 5000, 'events up to 2 forgotten')
+  t.ok(broker.kick('S1'))
+  await waitUntil(() => hub.deliveries.length === 7, 5000, 'only the unacked event again')
+  t.equal(hub.deliveries[6]?.seq, 3)
+  await hub.ack(3)
+  await waitUntil(() => agent.outbox.pendingCount === 0, 5000, 'all acked')
+  t.ok(broker.kick('S1'))
+  // A command round trip (queued in the agent's persistent session while it reconnects): nothing more was re-sent.
+  t.match(await hub.command({ op: 'enable' }), { ok: true })
+  t.equal(hub.deliveries.length, 7, 'nothing acked is sent again')
+  t.same(hub.invalid, [])
+})
+
+t.test('seq grows by one per event and survives a restart', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  const dataDir = tempDir()
+  const hub = await HubDouble.connect(broker.url, 'S1')
+  t.teardown(async () => {
+    await hub.close()
+    await broker.stop()
+  })
+  const cfg = stationConfig({ url: broker.url, dataDir })
+  const first = await startAgent(cfg)
+  await hub.waitState((s) => s.online, 'online')
+  await hub.command({ op: 'start', sessionId: 'q1' })
+  await hub.command({ op: 'stop' })
+  await waitUntil(() => hub.events.length === 2, 5000, 'two events')
+  await waitUntil(() => first.outbox.pendingCount === 0, 5000, 'acked')
+  await first.stop()
+  t.equal(first.outbox.lastSeq, 2)
+
+  const second = await startAgent(cfg)
+  t.teardown(() => second.stop())
+  t.equal(second.outbox.lastSeq, 2, 'seq read back from SQLite')
+  await hub.waitState((s) => s.online, 'online again')
+  await hub.command({ op: 'start', sessionId: 'q2' })
+  const ev = await hub.waitEvent((e) => e.type === 'session.started' && e.sessionId === 'q2', 'started q2')
+  t.equal(ev.seq, 3, 'continues at 3, after every ack deleted the rows')
+  t.same(hub.events.map((e) => e.seq), [1, 2, 3])
+})
+
+t.test('a session left running by a crashed agent is reported ended once by the next agent, with the meter difference', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  const dataDir = tempDir()
+  const clock = new ManualClock()
+  const hub = await HubDouble.connect(broker.url, 'S1')
+  t.teardown(async () => {
+    await hub.close()
+    await broker.stop()
+  })
+  const cfg = stationConfig({ url: broker.url, dataDir, watchdogMs: 3000 })
+  const first = await startAgent(cfg, { clock: clock.now })
+  await hub.waitState((s) => s.online, 'online')
+  const started = await hub.command({ op: 'start', sessionId: 'crash-1' })
+  clock.advance(59_000)
+  await first.tick() // the heartbeat records the register (360.6 Wh) on the mock board
+  first.crash()
+  await hub.waitState((s) => !s.online, 'will')
+  // The board's watchdog opens the relay 3 s after the last heartbeat: 18 Wh more flowed until then.
+  clock.advance(60_000)
+  const second = await startAgent(cfg, { clock: clock.now })
+  t.notOk(second.hardware.relay.isClosed, 'relay open at start-up')
+  const stop = await hub.waitEvent((e) => e.type === 'session.stopped' && e.sessionId === 'crash-1', 'the session end')
+  t.match(stop, { reason: 'shutdown', meterStartWh: started.meterWh, meterWh: 378, energyWh: 378 })
+  await waitUntil(() => second.outbox.pendingCount === 0, 5000, 'acked')
+  await second.stop()
+  const third = await startAgent(cfg, { clock: clock.now })
+  t.teardown(() => third.stop())
+  await hub.waitState((s) => s.online, 'third agent online')
+  t.match(await hub.command({ op: 'enable' }), { ok: true })
+  t.equal(hub.deliveries.filter((e) => e.type === 'session.stopped').length, 1, 'reported exactly once')
+})
