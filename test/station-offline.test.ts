@@ -4,13 +4,13 @@
  * back; past the limit the relay opens (reason `offline`). Time is a manual
  * clock, so "30 minutes" takes no time.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ManualClock, RestartableBroker, startAgent, stationConfig, tempDir, waitUntil } from './helpers/station-agent.js'
 import { HubDouble } from './helpers/station-hub.js'
 
 const MIN = 60_000
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], maxChargeMinutes: number) {
+async function setup(t: Test, maxChargeMinutes: number) {
   const broker = new RestartableBroker()
   await broker.start()
   const clock = new ManualClock()
