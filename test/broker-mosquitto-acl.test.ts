@@ -1,0 +1,181 @@
+/**
+ * The files for an external Mosquitto: password hashes identical to
+ * mosquitto_passwd's, an ACL that is exactly the permission table, and the
+ * `voltway hub acl` command. (broker-acl-mosquitto.test.ts runs a real
+ * Mosquitto on these files.)
+ */
+import t from 'tap'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { Command } from 'commander'
+import { ConfigError } from '../protocol/index.js'
+import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, mosquittoPasswordHash } from '../hub/broker/mosquitto-acl.js'
+import { runAclCommand } from '../hub/commands/acl.js'
+import { registerHubCommands } from '../hub/commands/register.js'
+
+const input = {
+  hubId: 'feira',
+  hub: { username: 'hub.feira', password: 'hub-secret' },
+  stations: [{ stationId: 'FSA-1', password: 's3cret-1' }],
+  vehicles: [{ vehicleId: 'V1', password: 'v1-pass' }],
+}
+
+t.test("the password hash is mosquitto_passwd's $7$ PBKDF2-SHA512 format", async (t) => {
+  // A line written by `mosquitto_passwd -b` (Mosquitto 2.0.11) for password "secret".
+  const line = '$7$101$/pJuLckR6H4M4+z4$fd3vLiauM3kU66pgW3kfTGQ7JGtv2xUsx/F5Ge8/vhct/avUvVAj2a+ybwCZQMUX32ATpOvWv9Ijldm3AvZXjg=='
+  t.equal(mosquittoPasswordHash('secret', { salt: Buffer.from('/pJuLckR6H4M4+z4', 'base64') }), line)
+  t.match(mosquittoPasswordHash('x'), /^\$7\$101\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==$/, 'fresh 12-byte salt, 64-byte hash')
+  t.not(mosquittoPasswordHash('x'), mosquittoPasswordHash('x'), 'salted')
+})
+
+const hasPasswd = !spawnSync('mosquitto_passwd', ['--help'], { stdio: 'ignore' }).error
+t.test('our hash equals what the installed mosquitto_passwd writes for the same salt', { skip: hasPasswd ? false : 'mosquitto_passwd is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-passwd-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'pw')
+  const password = 'pässwörd with spaces & ünicode'
+  const r = spawnSync('mosquitto_passwd', ['-c', '-b', file, 'alice', password])
+  t.equal(r.status, 0)
+  const [user, hash] = readFileSync(file, 'utf8').trim().split(':') as [string, string]
+  t.equal(user, 'alice')
+  const salt = Buffer.from(hash.split('$')[3] ?? '', 'base64')
+  t.equal(mosquittoPasswordHash(password, { salt }), hash)
+})
+
+t.test('the password file has one line per hub, station and vehicle', async (t) => {
+  const lines = mosquittoPasswordFile(input).trim().split('\n')
+  t.same(
+    lines.map((l) => l.split(':')[0]),
+    ['hub.feira', 'FSA-1', 'V1'],
+  )
+  for (const l of lines) t.match(l, /^[^:]+:\$7\$101\$/)
+})
+
+t.test('the ACL is exactly the permission table, one block per user, no patterns', async (t) => {
+  const acl = mosquittoAclFile(input)
+  t.notMatch(acl, /^pattern/m, 'no pattern rules (they would apply to every user)')
+  t.notMatch(acl.split('\nuser ')[0] ?? '', /^topic/m, 'no rules before the first user (those would apply to anonymous clients)')
+  const blocks = acl.split('\nuser ').slice(1).map((b) => b.trim().split('\n'))
+  t.same(blocks, [
+    ['hub.feira', 'topic readwrite voltway/v1/#', '', '# station'],
+    [
+      'FSA-1',
+      'topic write voltway/v1/stations/FSA-1/state',
+      'topic write voltway/v1/stations/FSA-1/telemetry',
+      'topic write voltway/v1/stations/FSA-1/events',
+      'topic write voltway/v1/stations/FSA-1/cmd/res',
+      'topic read voltway/v1/stations/FSA-1/cmd',
+      'topic read voltway/v1/stations/FSA-1/ack',
+      '',
+      '# vehicle',
+    ],
+    ['V1', 'topic write voltway/v1/hubs/+/req/V1', 'topic read voltway/v1/vehicles/V1/#', 'topic read voltway/v1/stations/+/state', 'topic read voltway/v1/hubs/+/state'],
+  ])
+})
+
+t.test('a station and a vehicle with the same id are refused (they would share one Mosquitto user)', async (t) => {
+  t.throws(() => mosquittoAclFile({ ...input, vehicles: [{ vehicleId: 'FSA-1', password: 'x' }] }), ConfigError)
+  t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: 'V1', password: 'x' } }), ConfigError, "the hub's username cannot be a vehicle id")
+})
+
+t.test('a hub username Mosquitto cannot carry is refused', async (t) => {
+  for (const username of ['hub feira', 'hub:feira', 'hub+', 'hub#', 'hub\nuser V1', '']) {
+    t.throws(() => mosquittoAclFile({ ...input, hub: { username, password: 'x' } }), ConfigError, JSON.stringify(username))
+  }
+})
+
+t.test('the conf snippet requires logins, uses our files and ties client ids to usernames', async (t) => {
+  const conf = mosquittoConf({ hubId: 'feira', port: 1884, bindAddress: '0.0.0.0', passwordFile: '/etc/v/passwd', aclFile: '/etc/v/acl' })
+  for (const line of ['listener 1884 0.0.0.0', 'allow_anonymous false', 'password_file /etc/v/passwd', 'acl_file /etc/v/acl', 'use_username_as_clientid true']) {
+    t.match(conf, new RegExp(`^${line.replace(/[.+]/g, '\\$&')}$`, 'm'), line)
+  }
+})
+
+function hubJson(dir: string, mqtt: unknown, vehicles = [{ vehicleId: 'V1', password: 'v1-pass' }]): string {
+  const file = join(dir, 'hub.json')
+  writeFileSync(
+    file,
+    JSON.stringify({
+      hubId: 'feira',
+      name: 'Feira',
+      city: 'Feira de Santana',
+      position: { lat: -12.2664, lon: -38.9663 },
+      currency: 'BRL',
+      dataDir: './data',
+      mqtt,
+      http: { host: '127.0.0.1', port: 8025 },
+      stations: [{ stationId: 'FSA-1', position: { lat: -12.25, lon: -38.95 }, powerKw: 22, priceMinorPerKwh: 73, password: 's3cret-1' }],
+      vehicles,
+    }),
+  )
+  return file
+}
+
+const mode = (f: string): number => statSync(f).mode & 0o777
+
+t.test('voltway hub acl writes passwd, acl and mosquitto.conf with mode 0600 and says how to use them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = join(dir, 'out')
+  const config = hubJson(dir, { url: 'mqtt://broker.example:1884', username: 'feira-hub', password: 'hub-pass' })
+  writeFileSync(join(dir, 'stale'), '') // unrelated files are left alone
+  const r = runAclCommand({ config, out })
+  t.same(r.files.map((f) => f.slice(out.length + 1)), ['passwd', 'acl', 'mosquitto.conf'])
+  for (const f of r.files) t.equal(mode(f), 0o600, `${f} is 0600`)
+  t.equal(r.hubUsername, 'feira-hub')
+  t.notOk(r.generatedHubPassword)
+  t.match(readFileSync(join(out, 'passwd'), 'utf8'), /^feira-hub:\$7\$/m)
+  t.match(readFileSync(join(out, 'acl'), 'utf8'), /^user feira-hub\ntopic readwrite voltway\/v1\/#$/m)
+  t.match(readFileSync(join(out, 'mosquitto.conf'), 'utf8'), /^listener 1884$/m)
+  t.match(r.text, /mosquitto -c /)
+  t.notMatch(r.text, /hub-pass/, 'the password is not printed')
+})
+
+t.test('voltway hub acl in listen mode makes a hub login and writes it to hub-mqtt.json; old files become 0600', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = join(dir, 'out')
+  const config = hubJson(dir, { listen: { host: '127.0.0.1', port: 1883 } })
+  runAclCommand({ config, out })
+  writeFileSync(join(out, 'passwd'), 'old', { mode: 0o644 })
+  const r = runAclCommand({ config, out })
+  t.ok(r.generatedHubPassword)
+  t.equal(mode(join(out, 'passwd')), 0o600, 'a replaced file is 0600 too')
+  const login = JSON.parse(readFileSync(join(out, 'hub-mqtt.json'), 'utf8')) as { mqtt: { url: string; username: string; password: string } }
+  t.equal(mode(join(out, 'hub-mqtt.json')), 0o600)
+  t.same({ url: login.mqtt.url, username: login.mqtt.username }, { url: 'mqtt://127.0.0.1:1883', username: 'hub.feira' })
+  t.ok(login.mqtt.password.length >= 32)
+  t.match(r.text, /hub-mqtt\.json/)
+})
+
+t.test('voltway hub acl refuses a station and a vehicle with the same id and writes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = join(dir, 'out')
+  const config = hubJson(dir, { url: 'mqtt://b:1883', username: 'h', password: 'p' }, [{ vehicleId: 'FSA-1', password: 'x' }])
+  t.throws(() => runAclCommand({ config, out }), { name: 'ConfigError', message: /FSA-1/ })
+  t.throws(() => statSync(out), 'no output directory')
+})
+
+t.test('the CLI wiring: `voltway hub acl --config F --out D` prints what it wrote', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const config = hubJson(dir, { url: 'mqtt://b:1883', username: 'h', password: 'p' })
+  const program = new Command().exitOverride()
+  registerHubCommands(program)
+  let printed = ''
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    printed += String(chunk)
+    return true
+  }) as typeof process.stdout.write
+  try {
+    await program.parseAsync(['hub', 'acl', '--config', config, '--out', join(dir, 'out')], { from: 'user' })
+  } finally {
+    process.stdout.write = write
+  }
+  t.match(printed, /Wrote Mosquitto files for hub feira/)
+  t.equal(mode(join(dir, 'out', 'acl')), 0o600)
+})
