@@ -1,6 +1,7 @@
 export * from './errors.js'
 export * from './ids.js'
 export * from './json.js'
+export * from './no-delay.js'
 export * from './topics.js'
 export * from './validation.js'
 export * from './schemas/common.js'

@@ -12,6 +12,7 @@ import type { IClientPublishOptions, MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
 import { VoltwayError, isErrorCode } from './errors.js'
 import { parseJsonObject } from './json.js'
+import { useNoDelay } from './no-delay.js'
 import { OPS, type OpArgsInput, type OpName, type OpResult } from './schemas/ops.js'
 import { ResponseEnvelope } from './schemas/envelope.js'
 import { topics } from './topics.js'
@@ -84,6 +85,7 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
       return pending.size
     },
     async start() {
+      useNoDelay(client)
       client.on('message', onMessage)
       await client.subscribeAsync(replyTopic, { qos: 1 })
     },

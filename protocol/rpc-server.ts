@@ -12,6 +12,7 @@ import type { IClientPublishOptions, MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
 import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
 import { parseJsonObject } from './json.js'
+import { useNoDelay } from './no-delay.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
@@ -134,6 +135,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       return inFlight
     },
     async start() {
+      useNoDelay(client)
       client.on('message', onMessage)
       accepting = true
       await client.subscribeAsync(filter, { qos: 1 })

@@ -156,6 +156,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
 
   const sockets = new Set<Socket>()
   const server: Server = createServer((socket) => {
+    // Small request/response packets: Nagle plus delayed ACKs would stall each round trip (see protocol/no-delay.ts).
+    socket.setNoDelay(true)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     broker.handle(socket)

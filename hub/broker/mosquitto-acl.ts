@@ -111,6 +111,8 @@ export function mosquittoConfLines(input: MosquittoConfInput): string[] {
     `acl_file ${input.aclFile}`,
     // Client ids cannot be spoofed and one login cannot take over another's session.
     'use_username_as_clientid true',
+    // Small request/response packets: without this each round trip can stall on Nagle plus delayed ACKs.
+    'set_tcp_nodelay true',
   ]
 }
 

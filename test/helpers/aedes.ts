@@ -12,7 +12,10 @@ export interface TestBroker {
 
 export async function startAedes(opts: AedesOptions = {}): Promise<TestBroker> {
   const broker = await Aedes.createBroker(opts)
-  const server: Server = createServer(broker.handle)
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true)
+    broker.handle(socket)
+  })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const addr = server.address()

@@ -52,7 +52,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const dir = mkdtempSync(join(tmpdir(), 'voltway-mosq-'))
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content, { mode: 0o600 })
   const port = await freePort()
-  const conf = [`listener ${port} 127.0.0.1`, ...(opts.config ?? ['allow_anonymous true']), 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning']
+  const conf = [`listener ${port} 127.0.0.1`, ...(opts.config ?? ['allow_anonymous true']), 'set_tcp_nodelay true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning']
     .map((l) => l.replaceAll('$DIR', dir))
     .join('\n')
   writeFileSync(join(dir, 'mosquitto.conf'), conf + '\n')
