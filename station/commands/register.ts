@@ -2,10 +2,10 @@ import type { Command } from 'commander'
 import { action, EXIT_FAILURE } from '../../cli-errors.js'
 import { ConfigError } from '../../protocol/index.js'
 import { loadStationConfig } from '../config.js'
-import { formatChecks, runChecks } from './check.js'
-import { buildStationConfig, type InitOptions } from './init.js'
-import { runStation } from './run.js'
-import { systemdUnit } from './service.js'
+import type { InitOptions } from './init.js'
+
+// The agent, the hardware drivers and MQTT load only when a station command
+// runs, so `voltway hub` and `voltway vehicle` do not pay for johnny-five.
 
 export function registerStationCommands(program: Command): void {
   const station = program
@@ -15,6 +15,7 @@ export function registerStationCommands(program: Command): void {
     .action(
       action(async (opts: { config?: string }) => {
         if (!opts.config) throw new ConfigError('voltway station needs --config station.json (or a subcommand: init, check, service)')
+        const { runStation } = await import('./run.js')
         await runStation(opts.config)
       }),
     )
@@ -42,6 +43,7 @@ export function registerStationCommands(program: Command): void {
     .option('--offline-minutes <n>', 'offline.maxChargeMinutes (default 30)')
     .action(
       action(async (opts: InitOptions) => {
+        const { buildStationConfig } = await import('./init.js')
         const { config, generatedPassword } = buildStationConfig(opts)
         process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
         if (generatedPassword) process.stderr.write(`generated a new MQTT password: add it as stations[].password for ${config.stationId} in the hub config\n`)
@@ -56,6 +58,7 @@ export function registerStationCommands(program: Command): void {
     .action(
       action(async (opts: { config?: string; toggleRelay?: boolean; json?: boolean }, cmd: Command) => {
         const cfg = loadStationConfig(configOption(opts, cmd, 'check'))
+        const { formatChecks, runChecks } = await import('./check.js')
         const steps = await runChecks(cfg, { toggleRelay: opts.toggleRelay === true })
         const ok = steps.every((s) => s.ok)
         process.stdout.write(opts.json ? `${JSON.stringify({ ok, steps }, null, 2)}\n` : `${formatChecks(steps)}\n`)
@@ -69,9 +72,10 @@ export function registerStationCommands(program: Command): void {
     .option('-c, --config <file>', 'station.json')
     .option('--user <user>', 'the non-root user the agent runs as', 'voltway')
     .action(
-      action((opts: { config?: string; user: string }, cmd: Command) => {
+      action(async (opts: { config?: string; user: string }, cmd: Command) => {
         const configFile = configOption(opts, cmd, 'service')
         const cfg = loadStationConfig(configFile)
+        const { systemdUnit } = await import('./service.js')
         process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user }))
       }),
     )

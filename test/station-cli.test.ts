@@ -1,0 +1,118 @@
+/**
+ * The technician's commands: station init, check, service, and start-up
+ * errors that say what to check. The logic runs in-process; a few real CLI
+ * runs (concurrently: each pays the CLI start-up) prove output and exit codes.
+ */
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError } from '../protocol/index.js'
+import { runChecks } from '../station/commands/check.js'
+import { buildStationConfig } from '../station/commands/init.js'
+import { systemdUnit } from '../station/commands/service.js'
+import { loadStationConfig, StationConfigSchema, type StationConfig } from '../station/config.js'
+import { freePort } from './helpers/net.js'
+import { RestartableBroker, runCli, stationConfig, tempDir, writeStationConfig } from './helpers/station-agent.js'
+
+function withBadSerial(base: StationConfig): StationConfig {
+  return {
+    ...base,
+    hardware: { ...base.hardware, board: { type: 'firmata', path: '/dev/ttyVOLTWAY-missing', baudRate: 57600 }, meter: { type: 's0', pin: 2, pulsesPerKwh: 1000 } },
+  }
+}
+
+t.test('station init builds a station.json that validates, for the mock board and for real hardware', async (t) => {
+  const { config } = buildStationConfig({ id: 'S1', hub: 'mqtt://hub.example:1883', hubId: 'feira', password: 'pw-1' })
+  t.match(StationConfigSchema.parse(config), { stationId: 'S1', hubId: 'feira', mqtt: { url: 'mqtt://hub.example:1883', password: 'pw-1' }, hardware: { board: { type: 'mock' } } })
+  const real = buildStationConfig({
+    id: 'FSA-2', hub: 'mqtts://hub:8883', board: 'firmata', serial: '/dev/ttyACM0', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'sdm630', unitId: '3',
+  })
+  t.match(StationConfigSchema.parse(real.config).hardware, { board: { type: 'firmata', path: '/dev/ttyACM0' }, meter: { type: 'modbus-rtu', model: 'SDM630', unitId: 3 } })
+  t.equal(real.generatedPassword, true)
+  t.ok(real.config.mqtt.password.length >= 20)
+  const s0 = buildStationConfig({ id: 'S3', hub: 'mqtt://h:1883', board: 'firmata', serial: '/dev/ttyACM0', meter: 's0', s0Pin: '3', pulsesPerKwh: '1000' })
+  t.match(s0.config.hardware.meter, { type: 's0', pin: 3, pulsesPerKwh: 1000 })
+})
+
+t.test('station init refuses a bad id, a missing serial path and an unknown meter model, saying what to check', async (t) => {
+  t.throws(() => buildStationConfig({ id: 'bad id', hub: 'mqtt://h:1883' }), new ConfigError('station init: stationId: expected an id matching ^[A-Za-z0-9_-]{1,64}$'))
+  t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', board: 'firmata' }), { name: 'ConfigError', message: /--serial/ })
+  t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'XYZ9' }), {
+    name: 'ConfigError',
+    message: /XYZ9.*SDM120.*register map/,
+  })
+  t.throws(() => buildStationConfig({ id: 'S1', hub: 'http://h' }), { name: 'ConfigError', message: /mqtt\.url/ })
+})
+
+t.test('station check on a mock board with a reachable hub passes every step; the relay moves only with toggleRelay', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  t.teardown(() => broker.stop())
+  const dir = tempDir()
+  const cfg = stationConfig({ url: broker.url, dataDir: join(dir, 'data') })
+  const steps = await runChecks(cfg, { toggleRelay: true })
+  t.same(steps.filter((s) => !s.ok), [], 'no failed step')
+  t.same(steps.map((s) => s.step), ['config', 'board', 'relay', 'relay toggle', 'meter read 1', 'meter read 2', 'serial ports', 'hub'])
+  const quiet = await runChecks(cfg)
+  t.notOk(quiet.some((s) => s.step === 'relay toggle'))
+})
+
+t.test('station check with a bad serial path or an unreachable hub fails with a hint', async (t) => {
+  const port = await freePort() // nothing listens there
+  const cfg = withBadSerial(stationConfig({ url: `mqtt://127.0.0.1:${port}`, dataDir: join(tempDir(), 'data') }))
+  const steps = await runChecks(cfg)
+  t.match(steps.find((s) => s.step === 'board'), { ok: false, detail: /HW_SERIAL_NOT_FOUND.*ttyVOLTWAY-missing/, hint: /No serial device at that path/ })
+  t.match(steps.find((s) => s.step === 'hub'), { ok: false, detail: /ECONNREFUSED|closed|no answer/, hint: /mqtt\.url/ })
+})
+
+t.test('station service prints a hardened systemd unit with a non-root user, and refuses root', async (t) => {
+  const dir = tempDir()
+  const file = writeStationConfig(dir, stationConfig({ url: 'mqtt://hub:1883', dataDir: './data/S1' }))
+  const unit = systemdUnit(loadStationConfig(file), { configFile: file, user: 'charger' })
+  t.match(unit, /^User=charger$/m)
+  t.match(unit, /^Restart=always$/m)
+  t.match(unit, /^NoNewPrivileges=true$/m)
+  t.match(unit, /^ProtectSystem=strict$/m)
+  t.match(unit, new RegExp(`^ReadWritePaths=${join(dir, 'data/S1')}$`, 'm'), 'dataDir, resolved against the config file')
+  t.match(unit, /^SupplementaryGroups=dialout$/m)
+  t.match(unit, new RegExp(`^WorkingDirectory=${dir}$`, 'm'))
+  t.match(unit, new RegExp(`^ExecStart=${process.execPath} .*station --config ${file}$`, 'm'), 'absolute node, voltway and config paths')
+  t.throws(() => systemdUnit(loadStationConfig(file), { configFile: file, user: 'root' }), { name: 'ConfigError', message: /root/ })
+})
+
+t.test('the real CLI: init, check, service and a wrong serial path, with their exit codes', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  t.teardown(() => broker.stop())
+  const dir = tempDir()
+  const good = writeStationConfig(dir, stationConfig({ url: broker.url, dataDir: join(dir, 'data') }))
+  const bad = join(dir, 'bad.json')
+  writeFileSync(bad, JSON.stringify(withBadSerial(stationConfig({ url: 'mqtt://127.0.0.1:1', dataDir: join(dir, 'data2') }))))
+  const [init, check, checkBad, run, service, root] = await Promise.all([
+    runCli(['station', 'init', '--id', 'S1', '--hub', 'mqtt://hub.example:1883']),
+    runCli(['station', 'check', '--config', good, '--toggle-relay', '--json']),
+    runCli(['station', 'check', '--config', bad]),
+    runCli(['station', '--config', bad]),
+    runCli(['station', 'service', '--config', good]),
+    runCli(['station', 'service', '--config', good, '--user', 'root']),
+  ])
+  t.equal(init.code, 0, init.stderr)
+  t.ok(StationConfigSchema.safeParse(JSON.parse(init.stdout)).success, 'init output validates')
+  t.match(init.stderr, /generated a new MQTT password/)
+
+  t.equal(check.code, 0, check.stdout + check.stderr)
+  t.match(JSON.parse(check.stdout), { ok: true })
+
+  t.equal(checkBad.code, 1)
+  t.match(checkBad.stdout, /FAIL\s+board\s+HW_SERIAL_NOT_FOUND[^\n]*\n\s+hint: No serial device at that path/)
+
+  t.equal(run.code, 1, 'a wrong serial path stops the agent')
+  const lines = run.stderr.trim().split('\n')
+  t.equal(lines.length, 1, run.stderr)
+  t.match(lines[0], /^error HW_SERIAL_NOT_FOUND: .*ttyVOLTWAY-missing.*Check: /)
+
+  t.equal(service.code, 0)
+  t.match(service.stdout, /^User=voltway$/m, 'default user voltway, not root')
+  t.equal(root.code, 2)
+  t.match(root.stderr, /must not run as root/)
+})
