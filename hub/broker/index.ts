@@ -2,3 +2,4 @@
 export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js'
 export { checkIdentityCollisions, assertNoIdentityCollisions, defaultHubUsername, hubUsernameOf, type IdentityConfig, type StationCredential, type VehicleCredential } from './identities.js'
 export { PERMISSIONS, type IdentityKind, type RoleRules } from './permissions.js'
+export { mosquittoAclFile, mosquittoConf, mosquittoConfLines, mosquittoPasswordFile, mosquittoPasswordHash, type MosquittoAclInput } from './mosquitto-acl.js'
