@@ -148,8 +148,14 @@ export interface TripStore {
   }): Promise<boolean>
   /** Forget a `placing` entry whose placement failed (a tombstone is kept). */
   peerHoldFailed(holdId: string): Promise<void>
-  /** Record a confirmation. */
-  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<void>
+  /** Record that the reservation made from a hold was cancelled: the entry becomes `released`, so no later confirm re-books it. */
+  peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void>
+  /**
+   * Record a confirmation: `placed` (or already `confirmed`) becomes
+   * `confirmed`. Resolves false, changing nothing, for any other state (a
+   * release won the race: the caller must cancel the reservation it made).
+   */
+  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean>
   /**
    * A peer releases a hold: `placing`/`placed` entries of that peer become
    * `released`; an unknown id gets a `released` tombstone owned by the peer.

@@ -167,11 +167,24 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
   check('a confirmed hold stays confirmed when released, and is kept while its slot is current', async (t, { store }) => {
     await claimHold(store, 'h1')
     await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed, atMs: T0 + 10 * 86_400_000 })
-    await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 })
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), true)
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), true, 'confirming again is fine')
     t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), { state: 'confirmed' })
     t.match(await store.trips.getPeerHold('h1'), { state: 'confirmed', reservationId: 'r-h1' })
     await store.trips.releasePeerHold({ holdId: 'gone', peerHubId: 'feira', nowMs: T0 })
     t.equal(await store.trips.deletePeerHoldsOlderThan(T0 + 2 * 86_400_000), 1, 'only the tombstone is old enough')
     t.equal(await store.trips.deletePeerHoldsOlderThan(T0 + 11 * 86_400_000), 1)
+  })
+
+  check('a cancelled reservation leaves its hold released, and a released hold is not confirmed', async (t, { store }) => {
+    await claimHold(store, 'h1')
+    await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed })
+    await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 })
+    await store.trips.peerHoldCancelled({ holdId: 'h1', nowMs: T0 })
+    t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), false)
+    await claimHold(store, 'h2')
+    await store.trips.releasePeerHold({ holdId: 'h2', peerHubId: 'feira', nowMs: T0 })
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h2', reservationId: 'r-h2', nowMs: T0 }), false, 'nor is one still placing')
   })
 }

@@ -131,13 +131,22 @@ export class MemoryTripStore implements TripStore {
     if (this.#peerHolds.get(holdId)?.state === 'placing') this.#peerHolds.delete(holdId)
   }
 
-  async peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<void> {
+  async peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
     this.#guard()
     const cur = this.#peerHolds.get(input.holdId)
     if (!cur) return
+    cur.state = 'released'
+    cur.updatedAtMs = input.nowMs
+  }
+
+  async peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
+    this.#guard()
+    const cur = this.#peerHolds.get(input.holdId)
+    if (!cur || (cur.state !== 'placed' && cur.state !== 'confirmed')) return false
     cur.state = 'confirmed'
     cur.reservationId = input.reservationId
     cur.updatedAtMs = input.nowMs
+    return true
   }
 
   async releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {

@@ -125,6 +125,7 @@ export class SqliteTripStore implements TripStore {
     placed: Statement<unknown[]>
     failed: Statement<[string]>
     confirmed: Statement<[string, number, string]>
+    cancelled: Statement<[number, string]>
     released: Statement<[number, string]>
     deletePeerHolds: Statement<[number, number, number]>
   }
@@ -161,7 +162,10 @@ export class SqliteTripStore implements TripStore {
           WHERE hold_id = ? AND state = 'placing'`,
       ),
       failed: db.prepare<[string]>("DELETE FROM peer_holds WHERE hold_id = ? AND state = 'placing'"),
-      confirmed: db.prepare<[string, number, string]>("UPDATE peer_holds SET state = 'confirmed', reservation_id = ?, updated_at_ms = ? WHERE hold_id = ?"),
+      confirmed: db.prepare<[string, number, string]>(
+        "UPDATE peer_holds SET state = 'confirmed', reservation_id = ?, updated_at_ms = ? WHERE hold_id = ? AND state IN ('placed', 'confirmed')",
+      ),
+      cancelled: db.prepare<[number, string]>("UPDATE peer_holds SET state = 'released', updated_at_ms = ? WHERE hold_id = ?"),
       released: db.prepare<[number, string]>(
         "UPDATE peer_holds SET state = 'released', updated_at_ms = ? WHERE hold_id = ? AND state IN ('placing', 'placed')",
       ),
@@ -310,10 +314,17 @@ export class SqliteTripStore implements TripStore {
     })
   }
 
-  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<void> {
+  peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
     return run(() => {
       this.#guard()
-      this.#s.confirmed.run(input.reservationId, input.nowMs, input.holdId)
+      this.#s.cancelled.run(input.nowMs, input.holdId)
+    })
+  }
+
+  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      return this.#s.confirmed.run(input.reservationId, input.nowMs, input.holdId).changes > 0
     })
   }
 

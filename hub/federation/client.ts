@@ -1,0 +1,213 @@
+/**
+ * Calling the other hubs (PROTOCOL.md "HTTP federation between hubs") on
+ * undici: one keep-alive Pool per peer, connect and header/body timeouts,
+ * and retries with exponential backoff through undici's own retry
+ * interceptor, used only for calls that are safe to repeat (GET, DELETE, and
+ * POSTs that carry an Idempotency-Key, which the peer's server deduplicates).
+ *
+ * Every answer is validated with the protocol schemas. A network failure,
+ * a timeout or an answer that makes no sense is VoltwayError
+ * PEER_UNAVAILABLE with `{hubId}`; a peer's coded error comes back as a
+ * VoltwayError with the peer's code (and `hubId` added to its details).
+ */
+import type { Logger } from 'pino'
+import { Pool, interceptors, type Dispatcher } from 'undici'
+import type { z } from 'zod'
+import {
+  FedErrorBody,
+  FedHubInfo,
+  FedReceipts,
+  FedStations,
+  Hold,
+  HoldConfirmation,
+  VoltwayError,
+  isErrorCode,
+  parseJsonObject,
+  type Receipt,
+} from '../../protocol/index.js'
+import type { FedHoldRequest, FedHubInfoBody, FedStationsBody, HoldConfirmationBody } from './schemas.js'
+
+export interface PeerEndpoint {
+  hubId: string
+  /** Base URL, e.g. `http://127.0.0.1:8026` (a path prefix is kept). */
+  url: string
+  /** Bearer token this hub sends to that peer. */
+  token: string
+}
+
+export interface FederationClientOptions {
+  peers: readonly PeerEndpoint[]
+  logger: Logger
+  /** TCP (and TLS) connect timeout. Default 2000 ms. */
+  connectTimeoutMs?: number
+  /** Time to the response headers, and between body chunks, of an ordinary call. Default 5000 ms. */
+  requestTimeoutMs?: number
+  /** Keep-alive connections per peer. Default 32. */
+  connections?: number
+  /** Idle keep-alive sockets close after this. Default 30 s. */
+  keepAliveTimeoutMs?: number
+  /** Retries of an idempotent call after a connection error or a 5xx/429 answer. Default 2 (so 3 tries). */
+  maxRetries?: number
+  /** First backoff; doubles per retry up to maxRetryDelayMs. Default 50 ms. */
+  minRetryDelayMs?: number
+  maxRetryDelayMs?: number
+}
+
+interface Peer {
+  hubId: string
+  base: string
+  auth: string
+  pool: Pool
+  retrying: Dispatcher
+}
+
+interface Call<S extends z.ZodType | null> {
+  method: 'GET' | 'POST' | 'DELETE'
+  path: string
+  body?: unknown
+  idempotencyKey?: string
+  /** Schema of a 2xx body; null when the answer has no body (204). */
+  schema: S
+  timeoutMs?: number
+}
+
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+export class FederationClient {
+  readonly #peers = new Map<string, Peer>()
+  readonly #log: Logger
+  readonly #timeoutMs: number
+
+  constructor(opts: FederationClientOptions) {
+    this.#log = opts.logger.child({ component: 'federation-client' })
+    this.#timeoutMs = opts.requestTimeoutMs ?? 5000
+    for (const p of opts.peers) {
+      const url = new URL(p.url)
+      const pool = new Pool(url.origin, {
+        connections: opts.connections ?? 32,
+        connectTimeout: opts.connectTimeoutMs ?? 2000,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
+        maxResponseSize: MAX_RESPONSE_BYTES,
+      })
+      // Only connection errors and 5xx/429 are retried; a timeout is not (a peer that does not
+      // answer would only make us wait again), nor is any other coded answer.
+      const retrying = pool.compose(
+        interceptors.retry({
+          maxRetries: opts.maxRetries ?? 2,
+          minTimeout: opts.minRetryDelayMs ?? 50,
+          maxTimeout: opts.maxRetryDelayMs ?? 1000,
+          timeoutFactor: 2,
+          methods: ['GET', 'DELETE', 'POST'],
+          statusCodes: [500, 502, 503, 504, 429],
+          throwOnError: false,
+        }),
+      )
+      this.#peers.set(p.hubId, { hubId: p.hubId, base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
+    }
+  }
+
+  has(hubId: string): boolean {
+    return this.#peers.has(hubId)
+  }
+
+  get peerIds(): string[] {
+    return [...this.#peers.keys()]
+  }
+
+  hubInfo(hubId: string, opts: { timeoutMs?: number } = {}): Promise<FedHubInfoBody> {
+    return this.#call(hubId, { method: 'GET', path: '/federation/v1/hub', schema: FedHubInfo, ...opts })
+  }
+
+  stations(hubId: string, q: { lat: number; lon: number; rangeKm: number; at?: string; limit?: number }): Promise<FedStationsBody> {
+    const qs = new URLSearchParams({ lat: String(q.lat), lon: String(q.lon), rangeKm: String(q.rangeKm) })
+    if (q.at !== undefined) qs.set('at', q.at)
+    if (q.limit !== undefined) qs.set('limit', String(q.limit))
+    return this.#call(hubId, { method: 'GET', path: `/federation/v1/stations?${qs.toString()}`, schema: FedStations })
+  }
+
+  /** POST /holds. `timeoutMs` should cover the wait-die wait the request allows (`maxWaitMs`). */
+  placeHold(hubId: string, req: FedHoldRequest, idempotencyKey: string, opts: { timeoutMs?: number } = {}): Promise<Hold> {
+    return this.#call(hubId, { method: 'POST', path: '/federation/v1/holds', body: req, idempotencyKey, schema: Hold, ...opts })
+  }
+
+  confirmHold(hubId: string, holdId: string, idempotencyKey: string): Promise<HoldConfirmationBody> {
+    const path = `/federation/v1/holds/${encodeURIComponent(holdId)}/confirm`
+    return this.#call(hubId, { method: 'POST', path, body: {}, idempotencyKey, schema: HoldConfirmation })
+  }
+
+  async releaseHold(hubId: string, holdId: string, idempotencyKey: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.#call(hubId, { method: 'DELETE', path: `/federation/v1/holds/${encodeURIComponent(holdId)}`, idempotencyKey, schema: null, ...opts })
+  }
+
+  async cancelReservation(hubId: string, reservationId: string, idempotencyKey: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const path = `/federation/v1/reservations/${encodeURIComponent(reservationId)}`
+    await this.#call(hubId, { method: 'DELETE', path, idempotencyKey, schema: null, ...opts })
+  }
+
+  async receipts(hubId: string, vehicleId: string, opts: { timeoutMs?: number } = {}): Promise<Receipt[]> {
+    const path = `/federation/v1/vehicles/${encodeURIComponent(vehicleId)}/receipts`
+    return (await this.#call(hubId, { method: 'GET', path, schema: FedReceipts, ...opts })).receipts
+  }
+
+  /** Close every pool; calls still running are aborted. */
+  async close(): Promise<void> {
+    const pools = [...this.#peers.values()].map((p) => p.pool)
+    this.#peers.clear()
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+
+  async #call<S extends z.ZodType | null>(hubId: string, call: Call<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
+    const peer = this.#peers.get(hubId)
+    if (!peer) throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} is not a peer of this hub`, { hubId })
+    const headers: Record<string, string> = { authorization: peer.auth, accept: 'application/json' }
+    let body: string | undefined
+    if (call.body !== undefined) {
+      body = JSON.stringify(call.body)
+      headers['content-type'] = 'application/json'
+    }
+    if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey
+    const idempotent = call.method !== 'POST' || call.idempotencyKey !== undefined
+    const timeout = call.timeoutMs ?? this.#timeoutMs
+    let status: number
+    let text: string
+    try {
+      const res = await (idempotent ? peer.retrying : peer.pool).request({
+        path: `${peer.base}${call.path}`,
+        method: call.method,
+        headers,
+        body,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      })
+      status = res.statusCode
+      text = await res.body.text()
+    } catch (err) {
+      const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'
+      this.#log.debug({ hubId, method: call.method, path: call.path, code }, 'peer call failed')
+      throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} did not answer (${code})`, { hubId, cause: code })
+    }
+    if (status >= 200 && status < 300) {
+      if (call.schema === null) return undefined as S extends z.ZodType ? z.output<S> : undefined
+      const json = parseJsonObject(text, MAX_RESPONSE_BYTES)
+      const parsed = json.ok ? call.schema.safeParse(json.value) : null
+      if (!parsed?.success) throw badAnswer(hubId, status, call)
+      return parsed.data as S extends z.ZodType ? z.output<S> : undefined
+    }
+    const json = parseJsonObject(text, MAX_RESPONSE_BYTES)
+    const coded = json.ok ? FedErrorBody.safeParse(json.value) : null
+    if (coded?.success) {
+      const { code, message, details } = coded.data.error
+      if (isErrorCode(code)) throw new VoltwayError(code, message, { ...(details ?? {}), hubId })
+    }
+    throw badAnswer(hubId, status, call)
+  }
+}
+
+function badAnswer(hubId: string, status: number, call: { method: string; path: string }): VoltwayError {
+  return new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} gave an unexpected answer (${status}) to ${call.method} ${call.path.split('?')[0] ?? ''}`, {
+    hubId,
+    status,
+  })
+}

@@ -1,0 +1,231 @@
+/**
+ * The federation of one hub, assembled: the `/federation/v1` routes it
+ * serves, the client it calls its peers with, routes and trips for its
+ * vehicles (`route.list`, `route.reserve`, `trip.cancel`, `history.list`),
+ * the durable release queue and the expired-hold sweeper.
+ *
+ *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
+ *     buildHttpServer({ ..., routes: [fed.routes] })
+ *     buildHandlerTable(ctx, [coreHandlers, () => fed.handlers])
+ *     await http.listen(...); await fed.start()      // recovery, release queue, sweeper
+ *     ...; await fed.close()                          // before the store closes
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { HandlerTable, Receipt } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import type { HubConfig } from '../config.js'
+import { rulesFromConfig } from '../reservations/rules.js'
+import { HubDirectory } from '../routes/directory.js'
+import { RouteCatalog } from '../routes/catalog.js'
+import { listRoute } from '../routes/route-list.js'
+import { findNearest, type StationRegistry } from '../stations/index.js'
+import type { Store } from '../store/index.js'
+import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from '../trips/coordinator.js'
+import { vehicleHistory } from '../trips/history.js'
+import { Participants } from '../trips/participants.js'
+import { Releaser } from '../trips/releaser.js'
+import { FederationClient } from './client.js'
+import { HoldService } from './holds.js'
+import { IdempotencyGuard } from './idempotency.js'
+import { registerFederationRoutes } from './server.js'
+
+export interface FederationTuning extends CoordinatorTuning {
+  /** TCP connect timeout to a peer. Default 2000 ms. */
+  connectTimeoutMs: number
+  /** Keep-alive connections per peer. Default 32. */
+  connections: number
+  /** Retries of an idempotent call after a connection error or 5xx. Default 2. */
+  maxRetries: number
+  /** How long `history.list` waits for a peer. Default 2000 ms. */
+  historyTimeoutMs: number
+  /** Longest wait-die wait this hub grants a hold request. Default 5000 ms. */
+  serverMaxWaitMs: number
+  /** How often expired holds and old idempotency answers are deleted. Default 10 s. */
+  sweepIntervalMs: number
+  /** How long idempotent answers and hold tombstones are kept. Default 24 h. */
+  retentionMs: number
+  /** Release queue backoff. Defaults 200 ms and 30 s. */
+  releaseMinDelayMs: number
+  releaseMaxDelayMs: number
+  /** Peer hub info (name, city, position) is refreshed after this. Default 5 min. */
+  hubInfoTtlMs: number
+}
+
+export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
+  ...DEFAULT_TUNING,
+  connectTimeoutMs: 2000,
+  connections: 32,
+  maxRetries: 2,
+  historyTimeoutMs: 2000,
+  serverMaxWaitMs: 5000,
+  sweepIntervalMs: 10_000,
+  retentionMs: 24 * 3_600_000,
+  releaseMinDelayMs: 200,
+  releaseMaxDelayMs: 30_000,
+  hubInfoTtlMs: 300_000,
+}
+
+export interface FederationDeps {
+  config: Pick<HubConfig, 'hubId' | 'name' | 'city' | 'position' | 'federation' | 'rules'>
+  store: Store
+  clock: Clock
+  logger: Logger
+  /** The hub's stations (hold placement, `GET /federation/v1/stations`, `GET /federation/v1/hub`). */
+  stations: StationRegistry
+  /** This hub's receipts of a vehicle (the charging area's store). Default: none. */
+  receipts?: (vehicleId: string) => Promise<Receipt[]>
+  tuning?: Partial<FederationTuning>
+  /** Test hook (see Coordinator). */
+  beforeStep?: (s: CoordinatorStep) => void | Promise<void>
+  /** Trip ids (tests). Default `t-<uuid>`. */
+  newTripId?: () => string
+}
+
+export interface Federation {
+  /** `route.list`, `route.reserve`, `trip.cancel`, `history.list`. */
+  readonly handlers: HandlerTable
+  /** Registers the `/federation/v1` routes; give it to buildHttpServer's `routes`. */
+  readonly routes: (app: FastifyInstance) => void
+  readonly coordinator: Coordinator
+  readonly holds: HoldService
+  readonly client: FederationClient
+  readonly releaser: Releaser
+  readonly catalog: RouteCatalog
+  /** Recover unfinished trips, resume the release queue, start the sweeper, fetch peers' hub info. */
+  start(): Promise<void>
+  /** Stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
+  close(): Promise<void>
+}
+
+export function createFederation(deps: FederationDeps): Federation {
+  const { config, store, clock } = deps
+  const t: FederationTuning = { ...DEFAULT_FEDERATION_TUNING, ...deps.tuning }
+  const logger = deps.logger.child({ component: 'federation' })
+  const rules = rulesFromConfig(config.rules)
+  const receipts = deps.receipts ?? (async (): Promise<Receipt[]> => [])
+
+  const holds = new HoldService({
+    hubId: config.hubId,
+    store,
+    clock,
+    logger,
+    stations: deps.stations,
+    rules: { ...rules, holdTtlSeconds: config.rules.holdTtlSeconds },
+    maxWaitMs: t.serverMaxWaitMs,
+    defaultWaitMs: Math.min(2000, t.serverMaxWaitMs),
+  })
+  const idempotency = new IdempotencyGuard({ store: store.idempotency, clock, logger })
+  const client = new FederationClient({
+    peers: config.federation.peers,
+    logger,
+    connectTimeoutMs: t.connectTimeoutMs,
+    requestTimeoutMs: t.requestTimeoutMs,
+    connections: t.connections,
+    maxRetries: t.maxRetries,
+  })
+  const participants = new Participants(config.hubId, holds, client)
+  const releaser = new Releaser({
+    store,
+    clock,
+    logger,
+    participants,
+    minDelayMs: t.releaseMinDelayMs,
+    maxDelayMs: t.releaseMaxDelayMs,
+    timeoutMs: t.requestTimeoutMs,
+  })
+  const catalog = new RouteCatalog(
+    config.hubId,
+    config.federation.links,
+    config.federation.peers.map((p) => p.hubId),
+  )
+  const directory = new HubDirectory({
+    self: { hubId: config.hubId, name: config.name, city: config.city, position: config.position },
+    fetch: (hubId) => client.hubInfo(hubId),
+    clock,
+    logger,
+    ttlMs: t.hubInfoTtlMs,
+  })
+  const coordinator = new Coordinator({
+    hubId: config.hubId,
+    store,
+    clock,
+    logger,
+    catalog,
+    participants,
+    releaser,
+    holdTtlSeconds: config.rules.holdTtlSeconds,
+    tuning: t,
+    ...(deps.newTripId ? { newTripId: deps.newTripId } : {}),
+    ...(deps.beforeStep ? { beforeStep: deps.beforeStep } : {}),
+  })
+
+  const handlers: HandlerTable = {
+    'route.list': (args) => listRoute(catalog, directory, args),
+    'route.reserve': async (args, ctx) => ({ trip: await coordinator.reserve(ctx.vehicleId, args) }),
+    'trip.cancel': async (args, ctx) => ({ cancelled: await coordinator.cancel(ctx.vehicleId, args.tripId) }),
+    'history.list': (args, ctx) => vehicleHistory({ client, localReceipts: receipts, logger, timeoutMs: t.historyTimeoutMs }, ctx.vehicleId, args.limit),
+  }
+
+  const routes = (app: FastifyInstance): void =>
+    registerFederationRoutes(app, {
+      clock,
+      hubInfo: () => ({
+        hubId: config.hubId,
+        name: config.name,
+        city: config.city,
+        position: config.position,
+        stations: deps.stations.size,
+      }),
+      nearestStations: (q) =>
+        findNearest(deps.stations, store, { ...q, nowMs: clock.now(), windowMs: rules.windowMs }),
+      receipts,
+      holds,
+      idempotency,
+    })
+
+  let sweeper: NodeJS.Timeout | null = null
+  let sweeping = false
+  const sweep = async (): Promise<void> => {
+    if (sweeping) return
+    sweeping = true
+    try {
+      const now = clock.now()
+      await holds.sweep()
+      await store.idempotency.deleteOlderThan(now - t.retentionMs)
+      await store.trips.deletePeerHoldsOlderThan(now - t.retentionMs)
+    } catch (err) {
+      logger.warn({ err }, 'sweep failed')
+    } finally {
+      sweeping = false
+    }
+  }
+
+  return {
+    handlers,
+    routes,
+    coordinator,
+    holds,
+    client,
+    releaser,
+    catalog,
+    async start() {
+      await coordinator.recover()
+      await releaser.start()
+      sweeper = setInterval(() => void sweep(), t.sweepIntervalMs)
+      sweeper.unref()
+      void directory.prefetch(client.peerIds)
+    },
+    async close() {
+      if (sweeper) clearInterval(sweeper)
+      sweeper = null
+      await releaser.close()
+      await client.close()
+    },
+  }
+}
+
+/** The op handlers of a federation, as a table to merge into the hub's. */
+export function federationHandlers(fed: Pick<Federation, 'handlers'>): HandlerTable {
+  return fed.handlers
+}

@@ -1,0 +1,291 @@
+/**
+ * The participant side of Try-Confirm/Cancel: holds that a coordinating hub
+ * (a peer, or this hub for hop 0 of its own trips) places, confirms and
+ * releases here. Serves the `/federation/v1/holds` and `/reservations`
+ * routes and the coordinator's local hop alike.
+ *
+ * Hold ids are named by the coordinator; the ledger in `store.trips` records
+ * which peer owns each id and keeps tombstones, so a release that arrives
+ * before its hold's POST makes that POST fail (DESIGN.md pitfalls).
+ */
+import type { Logger } from 'pino'
+import { VoltwayError, formatTime, parseTime, type Position } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import { reservationErrors } from '../reservations/errors.js'
+import type { BookingCandidate, HoldRecord, PeerHoldRecord, ReservationRecord, Store } from '../store/index.js'
+import { reservationIdForHold } from './ids.js'
+import type { FedHoldRequest, HoldConfirmationBody } from './schemas.js'
+import { decide } from './wait-die.js'
+
+/** Where the stations are: satisfied by the hub's StationRegistry. */
+export interface StationLocator {
+  /** Stations within `rangeKm` of `position` (inclusive), nearest first, at most `limit`. */
+  nearest(position: Position, rangeKm: number, limit?: number): ReadonlyArray<{ item: { stationId: string; position: Position }; distanceKm: number }>
+}
+
+export interface HoldRules {
+  windowMs: number
+  minLeadMs: number
+  /** Longest TTL this hub grants; a request asking for more gets this. */
+  holdTtlSeconds: number
+}
+
+export interface HoldServiceOptions {
+  hubId: string
+  store: Store
+  clock: Clock
+  logger: Logger
+  stations: StationLocator
+  rules: HoldRules
+  /** Longest wait-die wait, whatever the request asks. Default 5000 ms. */
+  maxWaitMs?: number
+  /** Wait used when the request names none. Default 2000 ms. */
+  defaultWaitMs?: number
+  /** While waiting, look again at least this often (changes made by other processes). Default 25 ms. */
+  pollMs?: number
+}
+
+export interface HoldAnswer {
+  holdId: string
+  stationId: string
+  position: Position
+  at: string
+  expiresAt: string
+}
+
+/** How many of the nearest stations in range are offered to one booking. */
+const MAX_CANDIDATES = 256
+
+export class HoldService {
+  readonly #o: HoldServiceOptions
+  readonly #log: Logger
+  readonly #waiters = new Set<() => void>()
+
+  constructor(opts: HoldServiceOptions) {
+    this.#o = opts
+    this.#log = opts.logger.child({ component: 'holds' })
+  }
+
+  /**
+   * Place hold `holdId` for `peer`: the nearest station within `rangeKm` of
+   * `from` that is free at `at`, by wait-die when contended. Throws TOO_SOON,
+   * OUT_OF_RANGE (no station in range at all), NO_STATION_AVAILABLE (with
+   * `details.waitDie`: `died` or `full`), HOLD_EXPIRED (released before it
+   * was placed), IDEMPOTENCY_IN_PROGRESS (the same id is being placed) or
+   * BAD_REQUEST (the id belongs to another peer).
+   */
+  async place(peer: string, holdId: string, req: FedHoldRequest): Promise<HoldAnswer> {
+    const { store, clock, rules } = this.#o
+    const nowMs = clock.now()
+    const atMs = parseTime(req.at)
+    if (atMs - nowMs < rules.minLeadMs) throw reservationErrors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
+    const candidates: BookingCandidate[] = this.#o.stations
+      .nearest(req.from, req.rangeKm, MAX_CANDIDATES)
+      .map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
+    if (candidates.length === 0) {
+      throw new VoltwayError('OUT_OF_RANGE', `no station of hub ${this.#o.hubId} within ${req.rangeKm} km`, { rangeKm: req.rangeKm, hubId: this.#o.hubId })
+    }
+
+    const claim = await store.trips.claimPeerHold({ holdId, peerHubId: peer, txId: req.txId, vehicleId: req.vehicleId, nowMs })
+    if (claim.status === 'foreign') throw new VoltwayError('BAD_REQUEST', `hold id ${holdId} is in use`, { holdId })
+    if (claim.status === 'exists') return this.#existing(claim.record)
+
+    const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
+    const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
+    const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
+    const deadline = performance.now() + waitMs
+    let placed: HoldRecord | null = null
+    try {
+      for (;;) {
+        const now = clock.now()
+        const outcome = await store.reservations.placeHold({
+          holdId,
+          vehicleId: req.vehicleId,
+          atMs,
+          candidates,
+          windowMs: rules.windowMs,
+          nowMs: now,
+          expiresAtMs: now + ttlMs,
+          txId: me.txId,
+          txStartedAtMs: me.txStartedAtMs,
+        })
+        if (outcome.ok) {
+          placed = outcome.record
+          break
+        }
+        const decision = decide(me, candidates, outcome.conflicts)
+        const left = deadline - performance.now()
+        if (decision !== 'wait' || left <= 0) {
+          throw new VoltwayError(
+            'NO_STATION_AVAILABLE',
+            decision === 'full'
+              ? `all ${candidates.length} stations within ${req.rangeKm} km are booked at that time`
+              : `all ${candidates.length} stations within ${req.rangeKm} km are held by other trips`,
+            { rangeKm: req.rangeKm, stationsInRange: candidates.length, waitDie: decision === 'wait' ? 'timeout' : decision },
+          )
+        }
+        await this.#waitForChange(Math.min(left, this.#o.pollMs ?? 25))
+        const entry = await store.trips.getPeerHold(holdId)
+        if (entry?.state === 'released') throw releasedError(holdId)
+      }
+    } catch (err) {
+      await store.trips.peerHoldFailed(holdId)
+      throw err
+    }
+
+    const recorded = await store.trips.peerHoldPlaced({
+      holdId,
+      stationId: placed.stationId,
+      position: placed.position,
+      atMs: placed.atMs,
+      expiresAtMs: placed.expiresAtMs,
+      nowMs: clock.now(),
+    })
+    if (!recorded) {
+      // Released while we were placing it: the release wins.
+      await store.reservations.releaseHold(holdId)
+      this.changed()
+      throw releasedError(holdId)
+    }
+    this.#log.debug({ peer, holdId, stationId: placed.stationId, txId: req.txId }, 'hold placed')
+    return holdAnswer(placed)
+  }
+
+  /**
+   * Confirm a hold of `peer` into a reservation (id from the hold id).
+   * Idempotent. A hold past its TTL is confirmed only if its slot is still
+   * free (re-booked atomically); otherwise HOLD_EXPIRED. Unknown or another
+   * peer's: NOT_FOUND; released: HOLD_EXPIRED.
+   */
+  async confirm(peer: string, holdId: string): Promise<HoldConfirmationBody> {
+    const { store, clock } = this.#o
+    const entry = await store.trips.getPeerHold(holdId)
+    if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
+    if (entry.state === 'released') throw releasedError(holdId)
+    if (entry.state === 'placing') throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is still being placed`, { holdId })
+    const reservationId = reservationIdForHold(holdId)
+    const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
+    let reservation: ReservationRecord
+    if (out.status === 'confirmed') reservation = out.reservation
+    else reservation = await this.#rebook(entry, reservationId)
+    const recorded = await store.trips.peerHoldConfirmed({ holdId, reservationId: reservation.reservationId, nowMs: clock.now() })
+    if (!recorded) {
+      // A release overtook this confirm (the coordinator gave up on it): the release wins.
+      await store.reservations.cancelReservation(reservation.reservationId, reservation.vehicleId)
+      this.changed()
+      throw releasedError(holdId)
+    }
+    this.changed()
+    return {
+      reservationId: reservation.reservationId,
+      holdId,
+      stationId: reservation.stationId,
+      position: reservation.position,
+      at: formatTime(reservation.atMs),
+    }
+  }
+
+  /** Release a hold of `peer` (tombstone when unknown). A confirmed hold is left alone: cancel its reservation instead. */
+  async release(peer: string, holdId: string): Promise<void> {
+    const { store, clock } = this.#o
+    const before = await store.trips.releasePeerHold({ holdId, peerHubId: peer, nowMs: clock.now() })
+    if (before === 'foreign' || before === null) return
+    if (before.state === 'placing' || before.state === 'placed') {
+      await store.reservations.releaseHold(holdId)
+      this.changed()
+    }
+  }
+
+  /** Cancel a reservation made from a hold of `peer`. Gone already: fine. Another's (or not from a hold): NOT_FOUND. */
+  async cancelReservation(peer: string, reservationId: string): Promise<void> {
+    const { store, clock } = this.#o
+    const r = await store.reservations.getReservation(reservationId)
+    if (!r) return
+    const entry = r.holdId === null ? null : await store.trips.getPeerHold(r.holdId)
+    if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no reservation ${reservationId} of your trips`, { reservationId })
+    await store.trips.peerHoldCancelled({ holdId: entry.holdId, nowMs: clock.now() })
+    await store.reservations.cancelReservation(reservationId, r.vehicleId)
+    this.changed()
+  }
+
+  /** Delete expired holds (housekeeping; an expired hold blocks nothing anyway). */
+  async sweep(): Promise<number> {
+    const n = await this.#o.store.reservations.deleteExpiredHolds(this.#o.clock.now())
+    if (n > 0) this.changed()
+    return n
+  }
+
+  /** Wake every waiting hold request (something it may wait for changed). */
+  changed(): void {
+    const waiters = [...this.#waiters]
+    this.#waiters.clear()
+    for (const w of waiters) w()
+  }
+
+  #waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.#waiters.add(done)
+    })
+  }
+
+  async #existing(entry: PeerHoldRecord): Promise<HoldAnswer> {
+    if (entry.state === 'released') throw releasedError(entry.holdId)
+    if (entry.state === 'placing') throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${entry.holdId} is being placed`, { holdId: entry.holdId })
+    const hold = await this.#o.store.reservations.getHold(entry.holdId)
+    if (hold) return holdAnswer(hold)
+    if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.expiresAtMs === null) {
+      throw new VoltwayError('NOT_FOUND', `no hold ${entry.holdId}`, { holdId: entry.holdId })
+    }
+    return {
+      holdId: entry.holdId,
+      stationId: entry.stationId,
+      position: entry.position,
+      at: formatTime(entry.atMs),
+      expiresAt: formatTime(entry.expiresAtMs),
+    }
+  }
+
+  /** Book the expired (or swept) hold's slot again if it is still free. */
+  async #rebook(entry: PeerHoldRecord, reservationId: string): Promise<ReservationRecord> {
+    const { store, clock, rules } = this.#o
+    const existing = await store.reservations.getReservation(reservationId)
+    if (existing) return existing
+    if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.vehicleId === null) {
+      throw new VoltwayError('NOT_FOUND', `no hold ${entry.holdId}`, { holdId: entry.holdId })
+    }
+    try {
+      const out = await store.reservations.createReservation({
+        reservationId,
+        holdId: entry.holdId,
+        vehicleId: entry.vehicleId,
+        atMs: entry.atMs,
+        candidates: [{ stationId: entry.stationId, position: entry.position }],
+        windowMs: rules.windowMs,
+        nowMs: clock.now(),
+      })
+      if (out.ok) return out.record
+    } catch (err) {
+      const again = await store.reservations.getReservation(reservationId)
+      if (again) return again
+      throw err
+    }
+    throw new VoltwayError('HOLD_EXPIRED', `hold ${entry.holdId} expired and its station was booked since`, {
+      holdId: entry.holdId,
+      stationId: entry.stationId,
+    })
+  }
+}
+
+function holdAnswer(h: HoldRecord): HoldAnswer {
+  return { holdId: h.holdId, stationId: h.stationId, position: h.position, at: formatTime(h.atMs), expiresAt: formatTime(h.expiresAtMs) }
+}
+
+function releasedError(holdId: string): VoltwayError {
+  return new VoltwayError('HOLD_EXPIRED', `hold ${holdId} was released`, { holdId, released: true })
+}

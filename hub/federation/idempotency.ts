@@ -1,0 +1,120 @@
+/**
+ * The Idempotency-Key rules of the federation API, around a route's work:
+ *
+ * - a mutating request without the header: 400 IDEMPOTENCY_KEY_MISSING;
+ * - the same key and the same request (method, path, body): the first
+ *   answer again, status and body, and nothing runs;
+ * - the same key and another request: 422 IDEMPOTENCY_KEY_REUSED;
+ * - the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS.
+ *
+ * Keys are scoped per calling peer. Answers with status < 500 are kept (at
+ * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { HTTP_STATUS, VoltwayError, type ErrorCode } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import type { IdempotencyStore } from '../store/index.js'
+import { IdempotencyKey } from './schemas.js'
+
+/** What a route's work answers: a status and a JSON body (null: no body). */
+export interface Answer {
+  status: number
+  body: unknown
+}
+
+export interface IdempotencyGuardOptions {
+  store: IdempotencyStore
+  clock: Clock
+  logger: Logger
+  /** How long a running claim stays exclusive. Default 120 s (longer than any request runs). */
+  leaseMs?: number
+}
+
+export const REPLAY_HEADER = 'idempotent-replayed'
+
+export class IdempotencyGuard {
+  readonly #o: Required<Omit<IdempotencyGuardOptions, 'leaseMs'>> & { leaseMs: number }
+
+  constructor(opts: IdempotencyGuardOptions) {
+    this.#o = { ...opts, leaseMs: opts.leaseMs ?? 120_000 }
+  }
+
+  /** Run `work` under the key rules and send its answer (or the stored one). */
+  async run(req: FastifyRequest, reply: FastifyReply, work: () => Promise<Answer>): Promise<FastifyReply> {
+    const scope = req.peerHubId
+    if (scope === undefined) return send(reply, errorAnswer('UNAUTHORIZED', 'missing or unknown bearer token'))
+    const header = req.headers['idempotency-key']
+    if (header === undefined) {
+      return send(reply, errorAnswer('IDEMPOTENCY_KEY_MISSING', 'a mutating federation request needs an Idempotency-Key header'))
+    }
+    const key = IdempotencyKey.safeParse(header)
+    if (!key.success) return send(reply, errorAnswer('BAD_REQUEST', 'Idempotency-Key: expected 1 to 255 visible ASCII characters'))
+    const fingerprint = fingerprintOf(req)
+    const { store, clock } = this.#o
+    const claim = await store.claim({ scope, key: key.data, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs })
+    switch (claim.state) {
+      case 'mismatch':
+        return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: key.data }))
+      case 'in_progress':
+        return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key: key.data }))
+      case 'done':
+        reply.header(REPLAY_HEADER, 'true')
+        return sendRaw(reply, claim.status, claim.body)
+      case 'claimed':
+        break
+    }
+    let answer: Answer
+    try {
+      answer = await work()
+    } catch (err) {
+      if (err instanceof VoltwayError) answer = errorAnswer(err.code, err.message, err.details)
+      else {
+        this.#o.logger.error({ err, url: req.url }, 'federation request failed')
+        answer = errorAnswer('INTERNAL', 'internal error')
+      }
+    }
+    const body = answer.body === null ? null : JSON.stringify(answer.body)
+    try {
+      if (answer.status >= 500) await store.abandon(scope, key.data)
+      else await store.complete({ scope, key: key.data, status: answer.status, body, nowMs: clock.now() })
+    } catch (err) {
+      // The work is done; failing to remember the answer must not hide it from the caller.
+      this.#o.logger.error({ err, key: key.data }, 'could not store an idempotent answer')
+    }
+    return sendRaw(reply, answer.status, body)
+  }
+}
+
+export function errorAnswer(code: ErrorCode, message: string, details?: Record<string, unknown>): Answer {
+  return { status: HTTP_STATUS[code], body: { error: details === undefined ? { code, message } : { code, message, details } } }
+}
+
+function send(reply: FastifyReply, a: Answer): FastifyReply {
+  return sendRaw(reply, a.status, a.body === null ? null : JSON.stringify(a.body))
+}
+
+function sendRaw(reply: FastifyReply, status: number, body: string | null): FastifyReply {
+  reply.status(status)
+  if (body === null) return reply.send()
+  return reply.header('content-type', 'application/json; charset=utf-8').send(body)
+}
+
+/** Method, path (without query) and body in a canonical form (keys sorted), hashed. */
+export function fingerprintOf(req: FastifyRequest): string {
+  const path = req.url.split('?')[0] ?? ''
+  const body = req.body === undefined || req.body === null ? '' : canonicalJson(req.body)
+  return createHash('sha256').update(`${req.method} ${path}\n${body}`, 'utf8').digest('base64url')
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`
+  }
+  return JSON.stringify(v) ?? 'null'
+}

@@ -1,0 +1,109 @@
+/**
+ * The federation API this hub serves to its peers (PROTOCOL.md "HTTP
+ * federation between hubs", with the additions of docs/federation.md). The
+ * bearer-token check of hub/http/server.ts has already run on every route
+ * here and set `req.peerHubId`. Bodies, params and queries pass the protocol
+ * schemas first; errors are the coded JSON of PROTOCOL.md.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { z } from 'zod'
+import {
+  FedStationsQuery,
+  VoltwayError,
+  issuesOf,
+  parseTime,
+  type NearStation,
+  type Position,
+  type Receipt,
+} from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import type { HoldService } from './holds.js'
+import { holdIdFromKey } from './ids.js'
+import type { Answer, IdempotencyGuard } from './idempotency.js'
+import { FedHoldRequest, IdParam, VehicleParam, type FedHubInfoBody } from './schemas.js'
+
+export interface NearestStationsQuery {
+  position: Position
+  rangeKm: number
+  atMs: number
+  limit: number
+}
+
+export interface FederationServerDeps {
+  clock: Clock
+  /** `GET /federation/v1/hub`. */
+  hubInfo: () => FedHubInfoBody
+  /** `GET /federation/v1/stations`: the hub's nearest search (as `station.nearest`). */
+  nearestStations: (q: NearestStationsQuery) => Promise<NearStation[]>
+  /** `GET /federation/v1/vehicles/:vehicleId/receipts`: this hub's receipts of a vehicle. */
+  receipts: (vehicleId: string) => Promise<Receipt[]>
+  holds: HoldService
+  idempotency: IdempotencyGuard
+}
+
+const P = '/federation/v1'
+
+export function registerFederationRoutes(app: FastifyInstance, deps: FederationServerDeps): void {
+  const { holds, idempotency } = deps
+
+  app.get(`${P}/hub`, async () => deps.hubInfo())
+
+  app.get(`${P}/stations`, async (req) => {
+    const q = parse(FedStationsQuery, req.query, 'query')
+    const atMs = q.at === undefined ? deps.clock.now() : parseTime(q.at)
+    const stations = await deps.nearestStations({ position: { lat: q.lat, lon: q.lon }, rangeKm: q.rangeKm, atMs, limit: q.limit })
+    return { stations }
+  })
+
+  app.post(`${P}/holds`, async (req, reply) => {
+    const body = parse(FedHoldRequest, req.body ?? {}, 'body')
+    return idempotency.run(req, reply, async () => {
+      const peer = peerOf(req)
+      const key = String(req.headers['idempotency-key'])
+      const holdId = body.holdId ?? holdIdFromKey(peer, key)
+      return { status: 201, body: await holds.place(peer, holdId, body) }
+    })
+  })
+
+  app.post(`${P}/holds/:id/confirm`, async (req, reply) => {
+    const { id } = parse(IdParam, req.params, 'path')
+    return idempotency.run(req, reply, async () => ({ status: 200, body: await holds.confirm(peerOf(req), id) }))
+  })
+
+  app.delete(`${P}/holds/:id`, async (req, reply) => {
+    const { id } = parse(IdParam, req.params, 'path')
+    return idempotency.run(req, reply, async () => {
+      await holds.release(peerOf(req), id)
+      return noContent
+    })
+  })
+
+  app.delete(`${P}/reservations/:id`, async (req, reply) => {
+    const { id } = parse(IdParam, req.params, 'path')
+    return idempotency.run(req, reply, async () => {
+      await holds.cancelReservation(peerOf(req), id)
+      return noContent
+    })
+  })
+
+  app.get(`${P}/vehicles/:vehicleId/receipts`, async (req) => {
+    const { vehicleId } = parse(VehicleParam, req.params, 'path')
+    return { receipts: await deps.receipts(vehicleId) }
+  })
+}
+
+const noContent: Answer = { status: 204, body: null }
+
+function peerOf(req: FastifyRequest): string {
+  if (req.peerHubId === undefined) throw new VoltwayError('UNAUTHORIZED', 'missing or unknown bearer token')
+  return req.peerHubId
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const r = schema.safeParse(value, { reportInput: true })
+  if (r.success) return r.data
+  const issues = issuesOf(r.error)
+  const first = issues[0]
+  throw new VoltwayError('BAD_REQUEST', `invalid ${where}${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}`, { issues })
+}
+

@@ -1,0 +1,385 @@
+/**
+ * `route.reserve`: an atomic trip across companies by Try-Confirm/Cancel
+ * (DESIGN.md "Key decisions"; docs/federation.md).
+ *
+ * 1. The trip and the hold id of every hop are written to the database
+ *    before anything is sent (so after a crash every hold that may exist is
+ *    known by name).
+ * 2. Try: a hold per hop, in order: hop 0 here from the vehicle's position,
+ *    hop i at its hub within `rangeKm` of the station held at hop i-1, each
+ *    at its own time. Each hold request carries the trip's age (wait-die).
+ * 3. Confirm: the trip is marked `confirming`, then every hold is confirmed.
+ *    The try phase stops while there is time left to confirm before the
+ *    earliest hold runs out (TTL minus clock skew minus a reserve).
+ * 4. On any failure the attempt is undone (`aborting` first): holds
+ *    released, and after confirms were sent, their reservations cancelled,
+ *    per hop in that order. What cannot be released now goes to the durable
+ *    release queue in the same write that marks the trip `aborted`.
+ *
+ * Refused because an OLDER trip holds the stations (wait-die `died`), the
+ * trip restarts with the same age, up to `maxAttempts`. `recover()` undoes
+ * every trip a crash left unfinished.
+ */
+import type { Logger } from 'pino'
+import { VoltwayError, formatTime, newId, parseTime, type OpArgs, type Trip } from '../../protocol/index.js'
+import type { Clock } from '../clock.js'
+import { reservationIdForHold, holdIdFor, stepKey } from '../federation/ids.js'
+import type { HoldAnswer } from '../federation/holds.js'
+import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
+import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
+import { routeFailed, tripNotFound, type HopFailure } from './errors.js'
+import type { Participants } from './participants.js'
+import { retryable, type Releaser } from './releaser.js'
+
+export interface CoordinatorTuning {
+  /** Assumed worst clock difference between two hubs. Default 1000 ms. */
+  skewMarginMs: number
+  /** Time kept for the confirm phase before the earliest hold expires. Default 1000 ms. */
+  confirmReserveMs: number
+  /** Longest wait-die wait a hold request may ask for. Default 5000 ms. */
+  maxHoldWaitMs: number
+  /** Timeout of a federation call, on top of the hold's wait. Default 2000 ms. */
+  requestTimeoutMs: number
+  /** Attempts of a trip refused by older trips (wait-die `died`). Default 3. */
+  maxAttempts: number
+  /** Base delay before a restart (times the attempt, jittered). Default 25 ms. */
+  restartDelayMs: number
+}
+
+export const DEFAULT_TUNING: CoordinatorTuning = {
+  skewMarginMs: 1000,
+  confirmReserveMs: 1000,
+  maxHoldWaitMs: 5000,
+  requestTimeoutMs: 2000,
+  maxAttempts: 3,
+  restartDelayMs: 25,
+}
+
+/** Points where the coordinator is about to act; a test hook may throw there to simulate a crash. */
+export type CoordinatorStep =
+  | { step: 'hold'; tripId: string; attempt: number; hop: number }
+  | { step: 'confirm'; tripId: string; attempt: number }
+
+export interface CoordinatorOptions {
+  hubId: string
+  store: Store
+  clock: Clock
+  logger: Logger
+  catalog: RouteCatalog
+  participants: Participants
+  releaser: Releaser
+  /** TTL asked for every hold (`rules.holdTtlSeconds`). */
+  holdTtlSeconds: number
+  tuning?: Partial<CoordinatorTuning>
+  newTripId?: () => string
+  /** Test hook, awaited before each step. An error it throws escapes as if the process had died there: nothing is undone. */
+  beforeStep?: (s: CoordinatorStep) => void | Promise<void>
+}
+
+type AttemptOutcome = { ok: true; trip: Trip } | { ok: false; failure: HopFailure; restartable: boolean }
+
+const ACTIVE: readonly TripState[] = ['trying', 'confirming', 'aborting']
+
+export class Coordinator {
+  readonly #o: CoordinatorOptions
+  readonly #t: CoordinatorTuning
+  readonly #log: Logger
+
+  constructor(opts: CoordinatorOptions) {
+    this.#o = opts
+    this.#t = { ...DEFAULT_TUNING, ...opts.tuning }
+    this.#log = opts.logger.child({ component: 'coordinator' })
+  }
+
+  /** Reserve one station per hop of `args.routeId`, all or nothing. Throws NOT_FOUND, BAD_REQUEST or ROUTE_FAILED. */
+  async reserve(vehicleId: string, args: OpArgs<'route.reserve'>): Promise<Trip> {
+    const { store, clock } = this.#o
+    const route = this.#o.catalog.byId(args.routeId)
+    if (!route) throw new VoltwayError('NOT_FOUND', `no route ${args.routeId} from this hub`, { routeId: args.routeId })
+    if (args.times.length !== route.hops.length) {
+      throw new VoltwayError('BAD_REQUEST', `the route has ${route.hops.length} hops but ${args.times.length} times were given`, {
+        hops: route.hops.length,
+        times: args.times.length,
+      })
+    }
+    const nowMs = clock.now()
+    const tripId = this.#o.newTripId?.() ?? newId('t')
+    const trip: TripRecord = {
+      tripId,
+      vehicleId,
+      routeId: route.routeId,
+      txStartedAtMs: nowMs,
+      attempt: 1,
+      state: 'trying',
+      legs: this.#plan(tripId, 1, route, args.times),
+      failure: null,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    }
+    await store.trips.createTrip(trip)
+    for (;;) {
+      const out = await this.#attempt(trip, args)
+      if (out.ok) return out.trip
+      if (!out.restartable || trip.attempt >= this.#t.maxAttempts) {
+        this.#log.info({ tripId, vehicleId, attempt: trip.attempt, ...out.failure }, 'trip failed')
+        throw routeFailed(out.failure)
+      }
+      await sleep(this.#t.restartDelayMs * trip.attempt * (0.5 + Math.random()))
+      trip.attempt += 1
+      trip.legs = this.#plan(tripId, trip.attempt, route, args.times)
+      trip.state = 'trying'
+      trip.failure = null
+      trip.updatedAtMs = clock.now()
+      if (!(await store.trips.saveTrip(trip, { fromStates: ['aborted'] }))) throw routeFailed(out.failure)
+      this.#log.debug({ tripId, attempt: trip.attempt }, 'trip restarted with its original age')
+    }
+  }
+
+  /** Cancel a confirmed trip of `vehicleId`: every leg's reservation. Resolves how many legs were released. */
+  async cancel(vehicleId: string, tripId: string): Promise<number> {
+    const { store, clock } = this.#o
+    const trip = await store.trips.getTrip(tripId)
+    if (!trip || trip.vehicleId !== vehicleId) throw tripNotFound(tripId)
+    if (trip.state === 'cancelled' || trip.state === 'cancelling') return 0
+    if (trip.state !== 'confirmed') throw tripNotFound(tripId)
+    trip.state = 'cancelling'
+    trip.updatedAtMs = clock.now()
+    if (!(await store.trips.saveTrip(trip, { fromStates: ['confirmed'] }))) return 0
+    await this.#finishCancel(trip)
+    this.#log.info({ tripId, vehicleId }, 'trip cancelled')
+    return trip.legs.length
+  }
+
+  /**
+   * After a restart: undo every trip that was not confirmed (releasing every
+   * hold that may exist, including ones whose POST may have landed, and the
+   * reservations of any confirm that may have been sent), and finish every
+   * cancel. Resolves how many trips it finished or undid.
+   */
+  async recover(): Promise<{ undone: number; cancelled: number }> {
+    const { store } = this.#o
+    let undone = 0
+    let cancelled = 0
+    for (const trip of await store.trips.listTrips([...ACTIVE, 'cancelling'])) {
+      try {
+        if (trip.state === 'cancelling') {
+          await this.#finishCancel(trip)
+          cancelled++
+        } else {
+          const confirmSent = trip.state !== 'trying'
+          const failure = trip.failure ?? { failedHop: -1, reason: 'INTERNAL' }
+          await this.#undo(trip, trip.legs.map((l) => l.hop), confirmSent, {
+            failedHop: failure.failedHop,
+            hubId: '',
+            reason: 'INTERNAL',
+            message: 'the coordinator restarted',
+          })
+          undone++
+        }
+      } catch (err) {
+        this.#log.error({ err, tripId: trip.tripId }, 'could not recover a trip; will try at the next start')
+      }
+    }
+    if (undone + cancelled > 0) this.#log.info({ undone, cancelled }, 'recovered unfinished trips')
+    return { undone, cancelled }
+  }
+
+  #asVoltway(err: unknown): VoltwayError {
+    if (err instanceof VoltwayError) return err
+    this.#log.error({ err }, 'unexpected error in a trip step')
+    return new VoltwayError('INTERNAL', 'internal error')
+  }
+
+  #plan(tripId: string, attempt: number, route: CatalogRoute, times: readonly string[]): TripLegRecord[] {
+    return route.hops.map((hubId, hop) => ({
+      hop,
+      hubId,
+      holdId: holdIdFor(this.#o.hubId, tripId, attempt, hop),
+      atMs: parseTime(times[hop] as string),
+      stationId: null,
+      position: null,
+      expiresAtMs: null,
+      reservationId: null,
+    }))
+  }
+
+  async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>): Promise<AttemptOutcome> {
+    const { clock, participants, store } = this.#o
+    const t = this.#t
+    const ttlMs = this.#o.holdTtlSeconds * 1000
+    const deadlines: number[] = []
+    const holds: HoldAnswer[] = []
+    let failure: HopFailure | null = null
+    let uncertain = false
+
+    for (const leg of trip.legs) {
+      const now = clock.now()
+      const budget = Math.min(now + ttlMs - t.skewMarginMs, ...deadlines) - now - t.confirmReserveMs
+      if (budget <= 0) {
+        failure = { failedHop: leg.hop, hubId: leg.hubId, reason: 'TIMEOUT', message: 'no time left to place this hold before the earlier ones expire' }
+        break
+      }
+      const prev = holds[leg.hop - 1]
+      const maxWaitMs = Math.max(0, Math.floor(Math.min(t.maxHoldWaitMs, budget)))
+      await this.#o.beforeStep?.({ step: 'hold', tripId: trip.tripId, attempt: trip.attempt, hop: leg.hop })
+      const sentAt = clock.now()
+      try {
+        const hold = await participants.get(leg.hubId).place(
+          {
+            holdId: leg.holdId,
+            txId: trip.tripId,
+            txStartedAt: formatTime(trip.txStartedAtMs),
+            vehicleId: trip.vehicleId,
+            at: formatTime(leg.atMs),
+            from: prev ? prev.position : args.position,
+            rangeKm: args.rangeKm,
+            ttlSeconds: this.#o.holdTtlSeconds,
+            maxWaitMs,
+          },
+          stepKey(trip.tripId, trip.attempt, leg.hop, 'hold'),
+          maxWaitMs + t.requestTimeoutMs,
+        )
+        holds.push(hold)
+        leg.stationId = hold.stationId
+        leg.position = hold.position
+        leg.expiresAtMs = parseTime(hold.expiresAt)
+        deadlines.push(sentAt + Math.min(ttlMs, parseTime(hold.expiresAt) - sentAt) - t.skewMarginMs)
+      } catch (err) {
+        const e = this.#asVoltway(err)
+        failure = { failedHop: leg.hop, hubId: leg.hubId, reason: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+        // A hold whose POST got no clear answer may exist: release it too.
+        uncertain = retryable(e)
+        break
+      }
+    }
+
+    if (failure) {
+      const touched = trip.legs.filter((l) => l.hop < failure.failedHop || (uncertain && l.hop === failure.failedHop)).map((l) => l.hop)
+      await this.#undo(trip, touched, false, failure)
+      const restartable = failure.reason === 'NO_STATION_AVAILABLE' && failure.details?.waitDie === 'died'
+      return { ok: false, failure, restartable }
+    }
+
+    trip.state = 'confirming'
+    trip.updatedAtMs = clock.now()
+    await store.trips.saveTrip(trip)
+    await this.#o.beforeStep?.({ step: 'confirm', tripId: trip.tripId, attempt: trip.attempt })
+    const confirms = await Promise.allSettled(
+      trip.legs.map((leg) => participants.get(leg.hubId).confirm(leg.holdId, stepKey(trip.tripId, trip.attempt, leg.hop, 'confirm'))),
+    )
+    const bad = confirms.findIndex((c) => c.status === 'rejected')
+    if (bad >= 0) {
+      const leg = trip.legs[bad] as TripLegRecord
+      const e = this.#asVoltway((confirms[bad] as PromiseRejectedResult).reason)
+      const f: HopFailure = { failedHop: bad, hubId: leg.hubId, reason: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+      await this.#undo(trip, trip.legs.map((l) => l.hop), true, f)
+      return { ok: false, failure: f, restartable: false }
+    }
+    confirms.forEach((c, i) => {
+      const leg = trip.legs[i] as TripLegRecord
+      if (c.status === 'fulfilled') {
+        leg.reservationId = c.value.reservationId
+        leg.stationId = c.value.stationId
+        leg.position = c.value.position
+      }
+    })
+    trip.state = 'confirmed'
+    trip.updatedAtMs = clock.now()
+    await store.trips.saveTrip(trip)
+    this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, hops: trip.legs.length, attempt: trip.attempt }, 'trip booked')
+    return { ok: true, trip: toWire(trip) }
+  }
+
+  /**
+   * Undo an attempt: per touched hop, release the hold, then (once confirms
+   * may have been sent) cancel the reservation it may have become; in that
+   * order, so a confirm still running at the hop loses to the release.
+   */
+  async #undo(trip: TripRecord, hops: readonly number[], confirmSent: boolean, failure: HopFailure): Promise<void> {
+    const { store, clock, participants } = this.#o
+    const t = this.#t
+    trip.state = 'aborting'
+    trip.failure = { failedHop: failure.failedHop, reason: failure.reason }
+    trip.updatedAtMs = clock.now()
+    await store.trips.saveTrip(trip)
+
+    const holdUntil = clock.now() + t.requestTimeoutMs + t.maxHoldWaitMs + this.#o.holdTtlSeconds * 1000 + t.skewMarginMs
+    const pending: ReleaseTask[] = []
+    await Promise.all(
+      hops.map(async (hop) => {
+        const leg = trip.legs[hop] as TripLegRecord
+        const tasks = [this.#task(trip, leg, 'hold', holdUntil)]
+        if (confirmSent) tasks.push(this.#task(trip, leg, 'reservation', leg.atMs))
+        for (let i = 0; i < tasks.length; i++) {
+          const task = tasks[i] as ReleaseTask
+          try {
+            const p = participants.get(leg.hubId)
+            if (task.kind === 'hold') await p.release(task.targetId, task.idempotencyKey, t.requestTimeoutMs)
+            else await p.cancelReservation(task.targetId, task.idempotencyKey, t.requestTimeoutMs)
+          } catch (err) {
+            if (err instanceof VoltwayError && !retryable(err)) continue
+            pending.push(...tasks.slice(i))
+            return
+          }
+        }
+      }),
+    )
+    trip.state = 'aborted'
+    trip.updatedAtMs = clock.now()
+    await store.trips.saveTrip(trip, { releases: pending })
+    for (const task of pending) this.#o.releaser.schedule(task)
+    if (pending.length > 0) this.#log.warn({ tripId: trip.tripId, pending: pending.length }, 'some releases will be retried')
+  }
+
+  async #finishCancel(trip: TripRecord): Promise<void> {
+    const { store, clock, participants } = this.#o
+    const pending: ReleaseTask[] = []
+    await Promise.all(
+      trip.legs.map(async (leg) => {
+        const task = this.#task(trip, leg, 'reservation', leg.atMs, 'cancel')
+        try {
+          await participants.get(leg.hubId).cancelReservation(task.targetId, task.idempotencyKey, this.#t.requestTimeoutMs)
+        } catch (err) {
+          if (err instanceof VoltwayError && !retryable(err)) return
+          pending.push(task)
+        }
+      }),
+    )
+    trip.state = 'cancelled'
+    trip.updatedAtMs = clock.now()
+    await store.trips.saveTrip(trip, { releases: pending })
+    for (const task of pending) this.#o.releaser.schedule(task)
+  }
+
+  #task(trip: TripRecord, leg: TripLegRecord, kind: 'hold' | 'reservation', untilMs: number, step: 'release' | 'unconfirm' | 'cancel' = kind === 'hold' ? 'release' : 'unconfirm'): ReleaseTask {
+    const key = stepKey(trip.tripId, trip.attempt, leg.hop, step)
+    return {
+      releaseId: key,
+      tripId: trip.tripId,
+      hubId: leg.hubId,
+      kind,
+      targetId: kind === 'hold' ? leg.holdId : (leg.reservationId ?? reservationIdForHold(leg.holdId)),
+      vehicleId: trip.vehicleId,
+      idempotencyKey: key,
+      untilMs,
+      attempts: 0,
+      nextAtMs: this.#o.clock.now(),
+    }
+  }
+}
+
+export function toWire(trip: TripRecord): Trip {
+  return {
+    tripId: trip.tripId,
+    legs: trip.legs.map((l) => ({
+      hubId: l.hubId,
+      stationId: l.stationId ?? '',
+      position: l.position ?? { lat: 0, lon: 0 },
+      at: formatTime(l.atMs),
+      reservationId: l.reservationId ?? reservationIdForHold(l.holdId),
+    })),
+  }
+}
+
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -1,0 +1,257 @@
+/**
+ * Several hubs' federation sides in ONE process, for tests and the bench:
+ * each a real fastify server on a free loopback port (with the hub's own
+ * bearer-token check) and its own store, all sharing one controllable clock.
+ * Vehicles call the op handlers directly (args validated by the op schemas,
+ * as the request server would).
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { pino, type Logger } from 'pino'
+import { TestClock } from '../../hub/clock.js'
+import { HubConfigSchema, type HubConfig } from '../../hub/config.js'
+import { createFederation, type Federation, type FederationDeps, type FederationTuning } from '../../hub/federation/index.js'
+import { buildHttpServer } from '../../hub/http/server.js'
+import { HubMetrics } from '../../hub/metrics.js'
+import { StationRegistry } from '../../hub/stations/index.js'
+import { MemoryStore, type Store } from '../../hub/store/index.js'
+import { OPS, type OpArgsInput, type OpName, type OpResult, type Position, type HandlerTable, type OpHandler } from '../../protocol/index.js'
+import { freePort } from './net.js'
+import { tempSqlite, type TempSqlite } from './store-sqlite.js'
+
+export interface HubSpec {
+  hubId: string
+  city: string
+  position: Position
+  stations: Array<{ stationId: string; position: Position }>
+}
+
+/** Feira de Santana, Salvador, Ilhéus: two stations each, about 92 and 205 km apart. */
+export const BAHIA: HubSpec[] = [
+  {
+    hubId: 'feira',
+    city: 'Feira de Santana',
+    position: { lat: -12.2664, lon: -38.9663 },
+    stations: [
+      { stationId: 'FSA-1', position: { lat: -12.25, lon: -38.95 } },
+      { stationId: 'FSA-2', position: { lat: -12.27, lon: -38.97 } },
+    ],
+  },
+  {
+    hubId: 'salvador',
+    city: 'Salvador',
+    position: { lat: -12.9714, lon: -38.5014 },
+    stations: [
+      { stationId: 'SSA-1', position: { lat: -12.97, lon: -38.5 } },
+      { stationId: 'SSA-2', position: { lat: -12.98, lon: -38.51 } },
+    ],
+  },
+  {
+    hubId: 'ilheus',
+    city: 'Ilhéus',
+    position: { lat: -14.7936, lon: -39.0463 },
+    stations: [
+      { stationId: 'IOS-1', position: { lat: -14.79, lon: -39.04 } },
+      { stationId: 'IOS-2', position: { lat: -14.8, lon: -39.05 } },
+    ],
+  },
+]
+
+export const BAHIA_LINKS = [
+  { from: 'feira', to: 'salvador', distanceKm: 108 },
+  { from: 'salvador', to: 'ilheus', distanceKm: 400 },
+  { from: 'feira', to: 'ilheus', distanceKm: 600 },
+]
+
+/** A peer that is configured but not a Voltway hub under test. */
+export interface FakePeer {
+  hubId: string
+  url: string
+}
+
+export interface FedHub {
+  hubId: string
+  config: HubConfig
+  store: Store
+  federation: Federation
+  app: FastifyInstance
+  url: string
+  /** Call an op as vehicle `vehicleId` (args parsed with the op's schema first). */
+  call<O extends OpName>(op: O, args: OpArgsInput<O>, vehicleId?: string): Promise<OpResult<O>>
+  /** Stop this hub (federation, HTTP server); the store stays open unless `closeStore`. */
+  stop(closeStore?: boolean): Promise<void>
+}
+
+export interface FederationHarness {
+  clock: TestClock
+  hubs: Record<string, FedHub>
+  hub(id: string): FedHub
+  sqlite: TempSqlite | null
+  /** Start (again) hub `id` on the same store, port and config (after `stop()`). */
+  restart(id: string, over?: Partial<StartOptions>): Promise<FedHub>
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  specs: HubSpec[]
+  links: Array<{ from: string; to: string; distanceKm: number }>
+  /** SQLite files (default) or memory stores. */
+  storage?: 'sqlite' | 'memory'
+  /** Extra peers of EVERY hub (dead or hanging servers). */
+  fakePeers?: FakePeer[]
+  rules?: Partial<HubConfig['rules']>
+  tuning?: Partial<FederationTuning>
+  beforeStep?: FederationDeps['beforeStep']
+  logger?: Logger
+  clock?: TestClock
+  /** Do not call federation.start() (tests that drive recovery themselves). */
+  noStart?: boolean
+}
+
+export const token = (from: string, to: string): string => `${from}-to-${to}-secret`
+
+export async function startFederationHubs(opts: StartOptions): Promise<FederationHarness> {
+  const clock = opts.clock ?? new TestClock('2026-11-24T12:00:00Z')
+  const logger = opts.logger ?? pino({ level: process.env.VOLTWAY_TEST_LOG ?? 'silent' })
+  const sqlite = (opts.storage ?? 'sqlite') === 'sqlite' ? tempSqlite() : null
+  const ports = new Map<string, number>()
+  for (const s of opts.specs) ports.set(s.hubId, await freePort())
+  const urls = new Map([...ports].map(([id, p]) => [id, `http://127.0.0.1:${p}`]))
+  for (const f of opts.fakePeers ?? []) urls.set(f.hubId, f.url)
+
+  const configs = new Map<string, HubConfig>()
+  const stores = new Map<string, Store>()
+  for (const s of opts.specs) {
+    configs.set(
+      s.hubId,
+      HubConfigSchema.parse({
+        hubId: s.hubId,
+        name: `${s.city} Charging`,
+        city: s.city,
+        position: s.position,
+        currency: 'BRL',
+        dataDir: sqlite ? `${sqlite.dir}/${s.hubId}` : '/nonexistent',
+        http: { host: '127.0.0.1', port: ports.get(s.hubId) },
+        stations: s.stations.map((st) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: 'x' })),
+        federation: {
+          peers: [...urls].filter(([id]) => id !== s.hubId).map(([id, url]) => ({ hubId: id, url, token: token(s.hubId, id), acceptToken: token(id, s.hubId) })),
+          links: opts.links,
+        },
+        rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...opts.rules },
+      }),
+    )
+    stores.set(s.hubId, sqlite ? sqlite.open({ dataDir: `${sqlite.dir}/${s.hubId}` }) : new MemoryStore())
+  }
+
+  const hubs: Record<string, FedHub> = {}
+  const start = async (id: string, over: Partial<StartOptions> = {}): Promise<FedHub> => {
+    const config = configs.get(id) as HubConfig
+    const store = stores.get(id) as Store
+    const stations = new StationRegistry({ hubId: id, currency: 'BRL', stations: config.stations, clock })
+    const beforeStep = over.beforeStep ?? opts.beforeStep
+    const federation = createFederation({
+      config,
+      store,
+      clock,
+      logger: logger.child({ hubId: id }),
+      stations,
+      tuning: { ...opts.tuning, ...over.tuning },
+      ...(beforeStep ? { beforeStep } : {}),
+    })
+    const metrics = new HubMetrics(id, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(clock.now()) })
+    const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), routes: [federation.routes] })
+    await app.listen({ host: '127.0.0.1', port: config.http.port })
+    if (!(over.noStart ?? opts.noStart)) await federation.start()
+    const handlers: HandlerTable = federation.handlers
+    const hub: FedHub = {
+      hubId: id,
+      config,
+      store,
+      federation,
+      app,
+      url: urls.get(id) as string,
+      async call(op, args, vehicleId = 'V1') {
+        const handler = handlers[op] as OpHandler<typeof op> | undefined
+        if (!handler) throw new Error(`no handler for ${op}`)
+        const parsed = OPS[op].args.parse(args) as Parameters<OpHandler<typeof op>>[0]
+        return handler(parsed, { hubId: id, vehicleId, requestId: 'r1', op })
+      },
+      async stop(closeStore = false) {
+        await federation.close()
+        await app.close()
+        if (closeStore) await store.close()
+      },
+    }
+    hubs[id] = hub
+    return hub
+  }
+  for (const s of opts.specs) await start(s.hubId)
+
+  return {
+    clock,
+    hubs,
+    sqlite,
+    hub(id) {
+      const h = hubs[id]
+      if (!h) throw new Error(`no hub ${id}`)
+      return h
+    },
+    async restart(id, over = {}) {
+      if (sqlite) {
+        await stores.get(id)?.close()
+        stores.set(id, sqlite.open({ dataDir: `${sqlite.dir}/${id}` }))
+      }
+      return start(id, over)
+    },
+    async close() {
+      for (const h of Object.values(hubs)) await h.stop().catch(() => undefined)
+      for (const s of stores.values()) await s.close().catch(() => undefined)
+      if (sqlite) await sqlite.dispose()
+    },
+  }
+}
+
+/** A TCP server that accepts connections and never answers (a hung peer). */
+export async function startHangingServer(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  let count = 0
+  const srv: Server = createServer((s) => {
+    count++
+    sockets.add(s)
+    s.on('error', () => undefined)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const addr = srv.address()
+  const port = typeof addr === 'object' && addr ? addr.port : 0
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => count,
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => srv.close(() => r()))
+    },
+  }
+}
+
+/** A URL where nothing listens (a dead peer). */
+export async function deadUrl(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`
+}
+
+/** `minutes` after the clock's now, as an RFC 3339 time. */
+export function inMinutes(clock: TestClock, minutes: number): string {
+  return new Date(clock.now() + minutes * 60_000).toISOString().replace('.000Z', 'Z')
+}
+
+/** Every reservation and live hold at every hub, for "nothing booked anywhere". */
+export async function bookingsEverywhere(h: FederationHarness): Promise<{ reservations: number; activeHolds: number }> {
+  let reservations = 0
+  let activeHolds = 0
+  for (const hub of Object.values(h.hubs)) {
+    const c = await hub.store.reservations.counts(h.clock.now())
+    reservations += c.reservations
+    activeHolds += c.activeHolds
+  }
+  return { reservations, activeHolds }
+}

@@ -1,0 +1,145 @@
+/**
+ * route.reserve across several hubs in ONE process (each a real HTTP server
+ * with its own SQLite store): all or nothing, whatever fails.
+ */
+import t from 'tap'
+import { VoltwayError } from '../protocol/index.js'
+import {
+  BAHIA,
+  BAHIA_LINKS,
+  bookingsEverywhere,
+  deadUrl,
+  inMinutes,
+  startFederationHubs,
+  startHangingServer,
+  type FederationHarness,
+} from './helpers/federation-hubs.js'
+
+const FROM_FEIRA = { lat: -12.251, lon: -38.951 }
+
+async function threeHopRoute(h: FederationHarness): Promise<{ routeId: string; times: string[] }> {
+  const page = await h.hub('feira').call('route.list', { destination: 'ilheus' })
+  t.same(page.route.hops.map((x) => x.hubId), ['feira', 'salvador', 'ilheus'])
+  return { routeId: page.route.routeId, times: [inMinutes(h.clock, 180), inMinutes(h.clock, 300), inMinutes(h.clock, 600)] }
+}
+
+function routeFailure(err: unknown): Record<string, unknown> {
+  if (!(err instanceof VoltwayError) || err.code !== 'ROUTE_FAILED') throw err
+  return err.details ?? {}
+}
+
+t.test('a trip across three companies books one station per hop, visible at each remote hub', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const { trip } = await h.hub('feira').call('route.reserve', { routeId, times, position: FROM_FEIRA, rangeKm: 250 }, 'V1')
+  t.equal(trip.legs.length, 3)
+  t.same(trip.legs.map((l) => l.hubId), ['feira', 'salvador', 'ilheus'])
+  t.same(trip.legs.map((l) => l.stationId), ['FSA-1', 'SSA-1', 'IOS-1'], 'the nearest free station at each hop')
+  t.same(trip.legs.map((l) => l.at), times)
+  for (const leg of trip.legs) {
+    const there = await h.hub(leg.hubId).store.reservations.listVehicleReservations('V1', 0)
+    t.same(there.map((r) => [r.reservationId, r.stationId]), [[leg.reservationId, leg.stationId]], `booked at ${leg.hubId}`)
+  }
+  t.same(await bookingsEverywhere(h), { reservations: 3, activeHolds: 0 }, 'no hold is left behind')
+})
+
+t.test('trip.cancel releases every leg, only for the vehicle that owns the trip', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const { trip } = await h.hub('feira').call('route.reserve', { routeId, times, position: FROM_FEIRA, rangeKm: 250 }, 'V1')
+  await t.rejects(h.hub('feira').call('trip.cancel', { tripId: trip.tripId }, 'V2'), { code: 'NOT_FOUND' }, "another vehicle's trip is not found")
+  await t.rejects(h.hub('feira').call('trip.cancel', { tripId: 't-nope' }, 'V1'), { code: 'NOT_FOUND' })
+  t.same(await h.hub('feira').call('trip.cancel', { tripId: trip.tripId }, 'V1'), { cancelled: 3 })
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+  t.same(await h.hub('feira').call('trip.cancel', { tripId: trip.tripId }, 'V1'), { cancelled: 0 }, 'cancelling again changes nothing')
+})
+
+t.test('a hop out of range ends in ROUTE_FAILED with nothing booked anywhere', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const err = await h.hub('feira').call('route.reserve', { routeId, times, position: FROM_FEIRA, rangeKm: 150 }, 'V1').catch((e: unknown) => e)
+  t.match(routeFailure(err), { failedHop: 2, reason: 'OUT_OF_RANGE', rolledBack: true, hubId: 'ilheus' })
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+})
+
+t.test('a full hop ends in ROUTE_FAILED with nothing booked anywhere', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const ilheus = h.hub('ilheus')
+  for (const s of ['IOS-1', 'IOS-2']) {
+    const r = await ilheus.store.reservations.createReservation({
+      reservationId: `local-${s}`, vehicleId: 'LOCAL', atMs: Date.parse(times[2] as string), windowMs: 7_200_000, nowMs: h.clock.now(),
+      candidates: [{ stationId: s, position: { lat: -14.79, lon: -39.04 } }],
+    })
+    t.ok(r.ok)
+  }
+  const err = await h.hub('feira').call('route.reserve', { routeId, times, position: FROM_FEIRA, rangeKm: 250 }, 'V1').catch((e: unknown) => e)
+  t.match(routeFailure(err), { failedHop: 2, reason: 'NO_STATION_AVAILABLE', rolledBack: true, reasonDetails: { waitDie: 'full' } })
+  t.same(await bookingsEverywhere(h), { reservations: 2, activeHolds: 0 }, 'only the two local bookings remain')
+})
+
+t.test('a dead peer ends in ROUTE_FAILED (PEER_UNAVAILABLE) with nothing booked anywhere', async (t) => {
+  const url = await deadUrl()
+  const h = await startFederationHubs({
+    specs: BAHIA,
+    links: [...BAHIA_LINKS, { from: 'salvador', to: 'morto', distanceKm: 50 }],
+    fakePeers: [{ hubId: 'morto', url }],
+    tuning: { requestTimeoutMs: 500 },
+  })
+  t.teardown(() => h.close())
+  const routes = await h.hub('feira').call('route.list', { destination: 'morto' }).catch((e: unknown) => e)
+  t.match(routes, { code: 'PEER_UNAVAILABLE' }, 'a route through a hub never heard from cannot be described')
+  const routeId = h.hub('feira').federation.catalog.routesTo('morto')[0]?.routeId as string
+  const started = Date.now()
+  const err = await h.hub('feira')
+    .call('route.reserve', { routeId, times: [inMinutes(h.clock, 180), inMinutes(h.clock, 300), inMinutes(h.clock, 400)], position: FROM_FEIRA, rangeKm: 250 })
+    .catch((e: unknown) => e)
+  t.match(routeFailure(err), { failedHop: 2, reason: 'PEER_UNAVAILABLE', rolledBack: true, hubId: 'morto' })
+  t.ok(Date.now() - started < 3000, 'fails within a few retries, not a long timeout')
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+  await h.hub('feira').federation.releaser.close()
+})
+
+t.test('a peer that accepts the connection but never answers: ROUTE_FAILED quickly, nothing booked', async (t) => {
+  const hang = await startHangingServer()
+  const h = await startFederationHubs({
+    specs: BAHIA,
+    links: [...BAHIA_LINKS, { from: 'salvador', to: 'lento', distanceKm: 50 }],
+    fakePeers: [{ hubId: 'lento', url: hang.url }],
+    tuning: { requestTimeoutMs: 300, maxHoldWaitMs: 200 },
+  })
+  t.teardown(async () => {
+    await h.close()
+    await hang.close()
+  })
+  const routeId = h.hub('feira').federation.catalog.routesTo('lento')[0]?.routeId as string
+  const started = Date.now()
+  const err = await h.hub('feira')
+    .call('route.reserve', { routeId, times: [inMinutes(h.clock, 180), inMinutes(h.clock, 300), inMinutes(h.clock, 400)], position: FROM_FEIRA, rangeKm: 250 })
+    .catch((e: unknown) => e)
+  const elapsed = Date.now() - started
+  t.match(routeFailure(err), { failedHop: 2, reason: 'PEER_UNAVAILABLE', rolledBack: true, hubId: 'lento' })
+  t.ok(elapsed < 2000, `failed in ${elapsed} ms`)
+  t.ok(hang.connections() >= 1, 'the hanging peer was really asked')
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+  const queued = await h.hub('feira').store.trips.listReleases()
+  t.ok(queued.every((r) => r.hubId === 'lento' && r.untilMs !== null), 'only the hung hop is left to the release queue, until its TTL')
+})
+
+t.test('times must match the hops; unknown routes are NOT_FOUND', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS, storage: 'memory' })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  await t.rejects(h.hub('feira').call('route.reserve', { routeId, times: times.slice(0, 2), position: FROM_FEIRA, rangeKm: 250 }), {
+    code: 'BAD_REQUEST',
+    details: { hops: 3, times: 2 },
+  })
+  await t.rejects(h.hub('feira').call('route.reserve', { routeId: 'rt_unknown', times, position: FROM_FEIRA, rangeKm: 250 }), { code: 'NOT_FOUND' })
+  const tooSoon = await h.hub('feira').call('route.reserve', { routeId, times: [inMinutes(h.clock, 60), times[1] as string, times[2] as string], position: FROM_FEIRA, rangeKm: 250 }).catch((e: unknown) => e)
+  t.match(routeFailure(tooSoon), { failedHop: 0, reason: 'TOO_SOON' })
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+})
