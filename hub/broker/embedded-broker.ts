@@ -84,8 +84,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     pendingSessionsLimit: Math.max(1000, 4 * (opts.stations.length + opts.vehicles.length + 1)),
 
     preConnect(client, packet, callback) {
-      // use_username_as_clientid: the session belongs to the login, whatever id the client sent.
-      if (packet.username !== undefined) packet.clientId = packet.username
+      // The session belongs to the login: the client id is the username, or `<username>:<suffix>`
+      // for a second connection of the same login (say mosquitto_sub beside mosquitto_pub).
+      // ':' is outside the id alphabet, so no id can name another login's session.
+      if (packet.username !== undefined && !packet.clientId.startsWith(`${packet.username}:`)) packet.clientId = packet.username
       if (packet.will) wills.set(client, packet.will)
       callback(null, true)
     },
