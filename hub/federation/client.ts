@@ -40,7 +40,7 @@ export interface FederationClientOptions {
   logger: Logger
   /** TCP (and TLS) connect timeout. Default 2000 ms. */
   connectTimeoutMs?: number
-  /** Time to the response headers, and between body chunks, of an ordinary call. Default 5000 ms. */
+  /** Deadline of an ordinary call (connect, retries, headers and body). Default 5000 ms. */
   requestTimeoutMs?: number
   /** Keep-alive connections per peer. Default 32. */
   connections?: number
@@ -61,7 +61,7 @@ interface Peer {
   retrying: Dispatcher
 }
 
-interface Call<S extends z.ZodType | null> {
+export interface PeerCall<S extends z.ZodType | null> {
   method: 'GET' | 'POST' | 'DELETE'
   path: string
   body?: unknown
@@ -158,7 +158,15 @@ export class FederationClient {
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
   }
 
-  async #call<S extends z.ZodType | null>(hubId: string, call: Call<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
+  /**
+   * One call to a peer: the building block of the methods above. Retried
+   * only when idempotent (GET, DELETE, or with an Idempotency-Key).
+   */
+  request<S extends z.ZodType | null>(hubId: string, call: PeerCall<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
+    return this.#call(hubId, call)
+  }
+
+  async #call<S extends z.ZodType | null>(hubId: string, call: PeerCall<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
     const peer = this.#peers.get(hubId)
     if (!peer) throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} is not a peer of this hub`, { hubId })
     const headers: Record<string, string> = { authorization: peer.auth, accept: 'application/json' }
@@ -180,11 +188,14 @@ export class FederationClient {
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
+        // undici's own timeouts tick coarsely (fast timers, ~0.5 s); this deadline is exact and
+        // also bounds the retries and the body.
+        signal: AbortSignal.timeout(timeout),
       })
       status = res.statusCode
       text = await res.body.text()
     } catch (err) {
-      const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'
+      const code = isTimeout(err) ? 'TIMEOUT' : typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'
       this.#log.debug({ hubId, method: call.method, path: call.path, code }, 'peer call failed')
       throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} did not answer (${code})`, { hubId, cause: code })
     }
@@ -203,6 +214,11 @@ export class FederationClient {
     }
     throw badAnswer(hubId, status, call)
   }
+}
+
+function isTimeout(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  return err.name === 'TimeoutError' || ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'].includes((err as { code?: string }).code ?? '')
 }
 
 function badAnswer(hubId: string, status: number, call: { method: string; path: string }): VoltwayError {

@@ -1,7 +1,7 @@
 export * from './federation.js'
 export { FederationClient, type FederationClientOptions, type PeerEndpoint } from './client.js'
 export { HoldService, type HoldServiceOptions, type StationLocator } from './holds.js'
-export { IdempotencyGuard } from './idempotency.js'
+export { IdempotencyGuard, REPLAY_HEADER } from './idempotency.js'
 export { registerFederationRoutes, type FederationServerDeps } from './server.js'
 export * from './ids.js'
 export * from './wait-die.js'

@@ -1,0 +1,278 @@
+/**
+ * The federation routes of one hub through fastify's inject: holds, confirms,
+ * releases, tombstones, reservations, the Idempotency-Key rules and tokens.
+ */
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { pino } from 'pino'
+import t, { type Test } from 'tap'
+import { TestClock } from '../hub/clock.js'
+import { HubConfigSchema } from '../hub/config.js'
+import { createFederation, holdIdFromKey, reservationIdForHold, REPLAY_HEADER, type Federation } from '../hub/federation/index.js'
+import { buildHttpServer } from '../hub/http/server.js'
+import { HubMetrics } from '../hub/metrics.js'
+import { StationRegistry } from '../hub/stations/index.js'
+import { MemoryStore, type Store } from '../hub/store/index.js'
+import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, type Receipt } from '../protocol/index.js'
+import { tempSqlite } from './helpers/store-sqlite.js'
+
+const SALVADOR = 'Bearer salvador-to-ilheus'
+const FEIRA = 'Bearer feira-to-ilheus'
+const HERE = { lat: -14.79, lon: -39.04 }
+
+const receipt: Receipt = {
+  sessionId: 'sess-1', stationId: 'IOS-1', hubId: 'ilheus', vehicleId: 'V1', startedAt: '2026-11-24T10:00:00Z', endedAt: '2026-11-24T10:30:00Z',
+  energyWh: 1000, priceMinorPerKwh: 73, costMinor: 73, currency: 'BRL',
+}
+
+interface Rig {
+  app: FastifyInstance
+  fed: Federation
+  store: Store
+  clock: TestClock
+  at: (minutes: number) => string
+  hold: (body: Record<string, unknown>, key: string, auth?: string) => Promise<LightMyRequestResponse>
+  req: (method: 'GET' | 'POST' | 'DELETE', url: string, opts?: { key?: string; auth?: string | null; body?: unknown }) => Promise<LightMyRequestResponse>
+}
+
+async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Rig> {
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const tmp = storage === 'sqlite' ? tempSqlite() : null
+  const store: Store = tmp ? tmp.open() : new MemoryStore()
+  const config = HubConfigSchema.parse({
+    hubId: 'ilheus', name: 'Ilhéus Charging', city: 'Ilhéus', position: { lat: -14.7936, lon: -39.0463 }, currency: 'BRL', dataDir: '/x',
+    http: { host: '127.0.0.1', port: 0 },
+    stations: [
+      { stationId: 'IOS-1', position: { lat: -14.79, lon: -39.04 }, powerKw: 22, priceMinorPerKwh: 73, password: 'p' },
+      { stationId: 'IOS-2', position: { lat: -14.8, lon: -39.05 }, powerKw: 22, priceMinorPerKwh: 73, password: 'p' },
+    ],
+    federation: {
+      peers: [
+        { hubId: 'salvador', url: 'http://127.0.0.1:9', token: 'ilheus-to-salvador', acceptToken: 'salvador-to-ilheus' },
+        { hubId: 'feira', url: 'http://127.0.0.1:9', token: 'ilheus-to-feira', acceptToken: 'feira-to-ilheus' },
+      ],
+      links: [],
+    },
+  })
+  const stations = new StationRegistry({ hubId: 'ilheus', currency: 'BRL', stations: config.stations, clock })
+  const logger = pino({ level: 'silent' })
+  const fed = createFederation({
+    config, store, clock, logger, stations,
+    receipts: async (v) => (v === 'V1' ? [receipt] : []),
+    tuning: { serverMaxWaitMs: 300 },
+  })
+  const metrics = new HubMetrics('ilheus', { stationsOnline: () => 0, stationsTotal: () => 2, bookings: () => store.reservations.counts(clock.now()) })
+  const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), routes: [fed.routes] })
+  await app.ready()
+  t.teardown(async () => {
+    await fed.close()
+    await app.close()
+    if (tmp) await tmp.dispose()
+    else await store.close()
+  })
+  const at = (minutes: number): string => new Date(clock.now() + minutes * 60_000).toISOString().replace('.000Z', 'Z')
+  const req: Rig['req'] = (method, url, opts = {}) => {
+    const headers: Record<string, string> = {}
+    if (opts.auth !== null) headers.authorization = opts.auth ?? SALVADOR
+    if (opts.key !== undefined) headers['idempotency-key'] = opts.key
+    return app.inject({ method, url, headers, ...(opts.body !== undefined ? { payload: opts.body as Record<string, unknown> } : {}) })
+  }
+  const hold: Rig['hold'] = (body, key, auth) => req('POST', '/federation/v1/holds', { key, body, ...(auth ? { auth } : {}) })
+  return { app, fed, store, clock, at, hold, req }
+}
+
+function holdBody(r: Rig, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    txId: 'tx-1', txStartedAt: '2026-11-24T11:59:00Z', vehicleId: 'V1', at: r.at(180), from: HERE, rangeKm: 50, ttlSeconds: 30, ...over,
+  }
+}
+
+const errorCode = (res: LightMyRequestResponse): string => FedErrorBody.parse(res.json()).error.code
+
+for (const storage of ['memory', 'sqlite'] as const) {
+  t.test(`[${storage}] a hold is placed at the nearest free station, 201 with its expiry`, async (t) => {
+    const r = await rig(t, storage)
+    const res = await r.hold(holdBody(r, { holdId: 'hold-a' }), 'k1')
+    t.equal(res.statusCode, 201)
+    t.same(Hold.parse(res.json()), { holdId: 'hold-a', stationId: 'IOS-1', position: { lat: -14.79, lon: -39.04 }, at: r.at(180), expiresAt: '2026-11-24T12:00:30Z' })
+    const second = await r.hold(holdBody(r, { holdId: 'hold-b', txId: 'tx-2' }), 'k2')
+    t.equal(Hold.parse(second.json()).stationId, 'IOS-2', 'the next one gets the other station')
+    const third = await r.hold(holdBody(r, { holdId: 'hold-c', txId: 'tx-0', txStartedAt: '2026-11-24T11:00:00Z' }), 'k3')
+    t.equal(third.statusCode, 409)
+    t.match(third.json(), { error: { code: 'NO_STATION_AVAILABLE', details: { waitDie: 'timeout' } } }, 'an older tx waits, bounded, for younger holds')
+    const fourth = await r.hold(holdBody(r, { holdId: 'hold-d', txId: 'tx-9', txStartedAt: '2026-11-24T11:59:30Z' }), 'k4')
+    t.match(fourth.json(), { error: { code: 'NO_STATION_AVAILABLE', details: { waitDie: 'died' } } }, 'a younger tx dies at once')
+  })
+
+  t.test(`[${storage}] confirm turns a hold into a reservation; repeated, it answers the same`, async (t) => {
+    const r = await rig(t, storage)
+    await r.hold(holdBody(r, { holdId: 'hold-a' }), 'k1')
+    const c = await r.req('POST', '/federation/v1/holds/hold-a/confirm', { key: 'c1', body: {} })
+    t.equal(c.statusCode, 200)
+    t.same(HoldConfirmation.parse(c.json()), { reservationId: reservationIdForHold('hold-a'), holdId: 'hold-a', stationId: 'IOS-1', position: { lat: -14.79, lon: -39.04 }, at: r.at(180) })
+    const again = await r.req('POST', '/federation/v1/holds/hold-a/confirm', { key: 'c2' })
+    t.same(again.json(), c.json(), 'a confirm under a new key (and without a body) is idempotent too')
+    t.same((await r.store.reservations.listVehicleReservations('V1', 0)).map((x) => x.reservationId), ['r-hold-a'])
+  })
+
+  t.test(`[${storage}] a hold past its TTL is gone; confirming it re-books the slot only while it is free`, async (t) => {
+    const r = await rig(t, storage)
+    await r.hold(holdBody(r, { holdId: 'late' }), 'k1')
+    r.clock.advanceSeconds(31)
+    t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0, 'expired holds block nothing')
+    const ok = await r.req('POST', '/federation/v1/holds/late/confirm', { key: 'c1' })
+    t.equal(ok.statusCode, 200, 'still free: confirmed')
+    await r.hold(holdBody(r, { holdId: 'late2', txId: 'tx-2' }), 'k2')
+    r.clock.advanceSeconds(31)
+    await r.fed.holds.sweep()
+    const taker = await r.hold(holdBody(r, { holdId: 'taker', txId: 'tx-3' }), 'k3')
+    t.equal(Hold.parse(taker.json()).stationId, 'IOS-2', 'someone else takes the expired hold station')
+    const gone = await r.req('POST', '/federation/v1/holds/late2/confirm', { key: 'c2' })
+    t.equal(gone.statusCode, 410)
+    t.equal(errorCode(gone), 'HOLD_EXPIRED')
+  })
+
+  t.test(`[${storage}] DELETE of a hold is 204, also when gone, and frees the station`, async (t) => {
+    const r = await rig(t, storage)
+    await r.hold(holdBody(r, { holdId: 'h1' }), 'k1')
+    t.equal((await r.req('DELETE', '/federation/v1/holds/h1', { key: 'd1' })).statusCode, 204)
+    t.equal((await r.req('DELETE', '/federation/v1/holds/h1', { key: 'd2' })).statusCode, 204)
+    t.equal((await r.req('DELETE', '/federation/v1/holds/never-was', { key: 'd3' })).statusCode, 204)
+    t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0)
+    t.equal(errorCode(await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c1' })), 'HOLD_EXPIRED', 'a released hold is not confirmed')
+  })
+
+  t.test(`[${storage}] a DELETE that arrives before its hold's POST leaves a tombstone: the late POST is refused`, async (t) => {
+    const r = await rig(t, storage)
+    t.equal((await r.req('DELETE', '/federation/v1/holds/early', { key: 'd1' })).statusCode, 204)
+    const late = await r.hold(holdBody(r, { holdId: 'early' }), 'k1')
+    t.equal(late.statusCode, 410)
+    t.match(late.json(), { error: { code: 'HOLD_EXPIRED', details: { holdId: 'early', released: true } } })
+    t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0, 'nothing is held')
+    const other = await r.hold(holdBody(r, { holdId: 'early' }), 'k1', FEIRA)
+    t.equal(other.statusCode, 400, "another peer cannot use the id (nor lift the tombstone)")
+  })
+
+  t.test(`[${storage}] a DELETE while the POST waits (wait-die) wins over it`, async (t) => {
+    const r = await rig(t, storage)
+    await r.hold(holdBody(r, { holdId: 'young-1', txId: 'young-1', txStartedAt: '2026-11-24T11:59:50Z' }), 'y1')
+    await r.hold(holdBody(r, { holdId: 'young-2', txId: 'young-2', txStartedAt: '2026-11-24T11:59:50Z' }), 'y2')
+    const waiting = r.hold(holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 }), 'o1')
+    await new Promise((res) => setTimeout(res, 30))
+    t.equal((await r.req('DELETE', '/federation/v1/holds/old', { key: 'do' })).statusCode, 204)
+    const res = await waiting
+    t.equal(res.statusCode, 410, 'the waiting POST gives up as released')
+    await r.req('DELETE', '/federation/v1/holds/young-1', { key: 'dy' })
+    t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 1)
+  })
+
+  t.test(`[${storage}] an older transaction waiting for a younger hold gets the station once it is released`, async (t) => {
+    const r = await rig(t, storage)
+    await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'y1')
+    await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'y2')
+    const waiting = r.hold(holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 }), 'o1')
+    await new Promise((res) => setTimeout(res, 30))
+    await r.req('DELETE', '/federation/v1/holds/y2', { key: 'd' })
+    const res = await waiting
+    t.equal(res.statusCode, 201)
+    t.equal(Hold.parse(res.json()).stationId, 'IOS-2')
+  })
+}
+
+t.test('DELETE of a reservation: 204 for the peer whose trip made it, also when gone; NOT_FOUND for others', async (t) => {
+  const r = await rig(t)
+  await r.hold(holdBody(r, { holdId: 'h1' }), 'k1')
+  const rid = (HoldConfirmation.parse((await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c' })).json())).reservationId
+  const stranger = await r.req('DELETE', `/federation/v1/reservations/${rid}`, { key: 'x', auth: FEIRA })
+  t.equal(stranger.statusCode, 404)
+  const local = await r.store.reservations.createReservation({
+    reservationId: 'local-1', vehicleId: 'V9', atMs: r.clock.now() + 600 * 60_000, windowMs: 7_200_000, nowMs: r.clock.now(), candidates: [{ stationId: 'IOS-2', position: HERE }],
+  })
+  t.ok(local.ok)
+  t.equal((await r.req('DELETE', '/federation/v1/reservations/local-1', { key: 'l' })).statusCode, 404, "a hub's own reservation is not a peer's")
+  t.equal((await r.req('DELETE', `/federation/v1/reservations/${rid}`, { key: 'y' })).statusCode, 204)
+  t.equal((await r.req('DELETE', `/federation/v1/reservations/${rid}`, { key: 'z' })).statusCode, 204)
+  t.equal(await r.store.reservations.getReservation(rid), null)
+  t.equal(errorCode(await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c-again' })), 'HOLD_EXPIRED', 'a cancelled reservation is not re-booked by a late confirm')
+})
+
+t.test('Idempotency-Key: missing 400, replay returns the first answer and changes nothing, other body 422, scoped per peer', async (t) => {
+  const r = await rig(t)
+  const missing = await r.req('POST', '/federation/v1/holds', { body: holdBody(r) })
+  t.equal(missing.statusCode, 400)
+  t.equal(errorCode(missing), 'IDEMPOTENCY_KEY_MISSING')
+  for (const [m, u] of [['DELETE', '/federation/v1/holds/x'], ['POST', '/federation/v1/holds/x/confirm'], ['DELETE', '/federation/v1/reservations/x']] as const) {
+    t.equal(errorCode(await r.req(m, u)), 'IDEMPOTENCY_KEY_MISSING', `${m} ${u}`)
+  }
+  const first = await r.hold(holdBody(r), 'same')
+  t.equal(first.statusCode, 201)
+  const holdId = Hold.parse(first.json()).holdId
+  t.equal(holdId, holdIdFromKey('salvador', 'same'), 'without a holdId in the body, the id derives from the peer and key')
+  const replay = await r.hold(holdBody(r), 'same')
+  t.equal(replay.statusCode, 201)
+  t.equal(replay.body, first.body, 'the same bytes')
+  t.equal(replay.headers[REPLAY_HEADER], 'true')
+  t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 1, 'nothing changed')
+  const reordered = await r.hold(Object.fromEntries(Object.entries(holdBody(r)).reverse()), 'same')
+  t.equal(reordered.statusCode, 201, 'key order in the body does not matter')
+  const reused = await r.hold(holdBody(r, { rangeKm: 49 }), 'same')
+  t.equal(reused.statusCode, 422)
+  t.equal(errorCode(reused), 'IDEMPOTENCY_KEY_REUSED')
+  const otherPeer = await r.hold(holdBody(r), 'same', FEIRA)
+  t.equal(otherPeer.statusCode, 201, 'another peer may use the same key')
+  t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 2)
+  const soon = holdBody(r, { at: r.at(10), holdId: 'soon' })
+  t.equal(errorCode(await r.hold(soon, 'soon')), 'TOO_SOON')
+  r.clock.advanceMinutes(-200)
+  t.equal(errorCode(await r.hold(soon, 'soon')), 'TOO_SOON', 'an error answer is replayed too, though it would now succeed')
+  t.equal((await r.hold(soon, 'soon-2')).statusCode, 201, 'under a new key it runs again')
+})
+
+t.test('the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS', async (t) => {
+  const r = await rig(t)
+  await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
+  await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
+  const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
+  const waiting = r.hold(body, 'slow')
+  await new Promise((res) => setTimeout(res, 30))
+  const dup = await r.hold(body, 'slow')
+  t.equal(dup.statusCode, 409)
+  t.equal(errorCode(dup), 'IDEMPOTENCY_IN_PROGRESS')
+  await r.req('DELETE', '/federation/v1/holds/y1', { key: 'd' })
+  t.equal((await waiting).statusCode, 201)
+  t.equal((await r.hold(body, 'slow')).statusCode, 201, 'then the first answer')
+})
+
+t.test('tokens: none or a wrong one is 401 on every federation route', async (t) => {
+  const r = await rig(t)
+  for (const [m, u] of [['GET', '/federation/v1/hub'], ['GET', '/federation/v1/stations?lat=0&lon=0&rangeKm=1'], ['POST', '/federation/v1/holds'], ['DELETE', '/federation/v1/holds/x'], ['GET', '/federation/v1/vehicles/V1/receipts']] as const) {
+    const none = await r.req(m, u, { auth: null, key: 'k' })
+    t.equal(none.statusCode, 401, `${m} ${u} without a token`)
+    t.equal(errorCode(none), 'UNAUTHORIZED')
+    t.equal((await r.req(m, u, { auth: 'Bearer ilheus-to-salvador', key: 'k' })).statusCode, 401, `${m} ${u} with our own outgoing token`)
+  }
+  t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0)
+})
+
+t.test('GET hub, stations and receipts answer the protocol shapes', async (t) => {
+  const r = await rig(t)
+  t.same(FedHubInfo.parse((await r.req('GET', '/federation/v1/hub')).json()), { hubId: 'ilheus', name: 'Ilhéus Charging', city: 'Ilhéus', position: { lat: -14.7936, lon: -39.0463 }, stations: 2 })
+  await r.hold(holdBody(r), 'k')
+  const near = FedStations.parse((await r.req('GET', `/federation/v1/stations?lat=${HERE.lat}&lon=${HERE.lon}&rangeKm=10&at=${r.at(180)}`)).json())
+  t.same(near.stations.map((s) => [s.stationId, s.free]), [['IOS-1', false], ['IOS-2', true]])
+  t.same(FedReceipts.parse((await r.req('GET', '/federation/v1/vehicles/V1/receipts')).json()), { receipts: [receipt] })
+  t.same((await r.req('GET', '/federation/v1/vehicles/V2/receipts')).json(), { receipts: [] })
+})
+
+t.test('bad input is a coded 400 that names the field, and changes nothing', async (t) => {
+  const r = await rig(t)
+  const bad = await r.hold(holdBody(r, { rangeKm: -1 }), 'k')
+  t.equal(bad.statusCode, 400)
+  t.match(bad.json(), { error: { code: 'BAD_REQUEST', message: /rangeKm/ } })
+  t.equal(errorCode(await r.req('GET', '/federation/v1/stations?lat=999&lon=0&rangeKm=1')), 'BAD_REQUEST')
+  t.equal(errorCode(await r.req('DELETE', '/federation/v1/holds/bad%20id', { key: 'k' })), 'BAD_REQUEST')
+  t.equal(errorCode(await r.req('POST', '/federation/v1/holds', { key: 'k2', body: 'not json' })), 'BAD_REQUEST')
+  const far = await r.hold(holdBody(r, { from: { lat: 0, lon: 0 } }), 'k3')
+  t.equal(far.statusCode, 422)
+  t.equal(errorCode(far), 'OUT_OF_RANGE')
+  t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0)
+})
