@@ -22,6 +22,7 @@ import { ChargingService } from './charging/service.js'
 import { chargingHandlers } from './charging/handlers.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
+import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { SqliteStore, type Store } from './store/index.js'
 
@@ -36,6 +37,8 @@ export interface StartHubOptions {
   drainTimeoutMs?: number
   /** How long charge.start/stop wait for the station's answer. */
   commandTimeoutMs?: number
+  /** Federation timeouts and retries (tests shorten them). */
+  federationTuning?: Partial<FederationTuning>
 }
 
 export interface Hub {
@@ -43,6 +46,7 @@ export interface Hub {
   readonly config: HubConfig
   readonly context: HubContext
   readonly charging: ChargingService
+  readonly federation: Federation
   /** Where vehicles and stations connect. */
   readonly mqttUrl: string
   readonly httpUrl: string
@@ -129,7 +133,19 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await events.start()
     cleanups.push(() => events.stop())
 
-    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging)])
+    const federation = createFederation({
+      config,
+      store: db,
+      clock,
+      logger,
+      stations: context.stations,
+      receipts: (vehicleId) => charging.receipts(vehicleId, 500),
+      ...(opts.federationTuning ? { tuning: opts.federationTuning } : {}),
+    })
+    // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
+    cleanups.push(() => federation.close())
+
+    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers])
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
       client,
@@ -159,13 +175,14 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         }
         return { broker: client.connected, database: dbUp, http: true }
       },
-      routes: [],
+      routes: [federation.routes],
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())
     const addr = http.server.address() as AddressInfo
     const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
 
+    await federation.start()
     await rpc.start()
     const drainMs = opts.drainTimeoutMs ?? 10_000
     cleanups.push(async () => {
@@ -180,6 +197,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       config,
       context,
       charging,
+      federation,
       mqttUrl,
       httpUrl,
       metrics,
