@@ -1,0 +1,168 @@
+/**
+ * The human side of the wire error codes: what each means, when a hub,
+ * station or peer answers it, and what the person who sees it should do.
+ * docs/error-codes.md is generated from this table (scripts/gen-docs.ts), and
+ * the mapped types below make a new code or op without an entry a type error.
+ */
+import type { ErrorCode } from './errors.js'
+import type { OpName } from './schemas/ops.js'
+
+export interface ErrorDoc {
+  /** What went wrong, in one or two sentences. */
+  meaning: string
+  /** Who answers it and in which situations (hub, station agent, federation peer, client library). */
+  when: string
+  /** What the user or the operator should do about it. */
+  action: string
+}
+
+export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
+  BAD_REQUEST: {
+    meaning:
+      'The message could not be used: it is not UTF-8 JSON, not an object, larger than 64 KiB, contains a `__proto__`, `constructor` or `prototype` key, has no readable `id`, or its args, body, query or path parameters do not match the schema (then `details.issues` lists every field with what was expected).',
+    when:
+      'The hub, for any request (a request without a readable `id` is answered with `"id": null`); `route.reserve` when the number of `times` differs from the number of hops. A peer hub for an invalid body, query, path parameter or a malformed `Idempotency-Key`. A station agent in `cmd/res` for a command it cannot read.',
+    action:
+      'Fix the message: compare it with the JSON Schema under docs/schemas/ and the fields named in `details.issues`. Nothing was changed, so sending the corrected request is safe.',
+  },
+  UNKNOWN_OP: {
+    meaning: 'The `op` is not an op of protocol v1, or this hub does not serve it.',
+    when: 'The hub, before looking at the args.',
+    action: 'Check the op name against docs/protocol.md. If the name is right, the hub runs an older or partial version: ask its operator which version it runs.',
+  },
+  UNAUTHORIZED: {
+    meaning: 'The caller could not be identified: a missing, malformed or unknown bearer token on the federation API.',
+    when:
+      'A peer hub, on every `/federation/v1/*` route (`/healthz` needs no token). Over MQTT the broker refuses the connection itself (CONNACK "not authorized"); clients such as the vehicle simulator report that with this code.',
+    action:
+      'Operator: the calling hub must send `Authorization: Bearer <token>` with the token the called hub has for it in its peer list; check both hubs\' federation config. Vehicles: check the username and password the hub has for the vehicle.',
+  },
+  FORBIDDEN: {
+    meaning: 'The caller is known but may not do this.',
+    when:
+      'Reserved: no part of this version answers it. Acting on another vehicle\'s reservation, session or trip is answered with NOT_FOUND, so that ids of others are not confirmed to exist.',
+    action: 'None today. A client should treat it like NOT_FOUND and not retry.',
+  },
+  NOT_FOUND: {
+    meaning: 'An id in the request names nothing that belongs to the caller at this hub.',
+    when:
+      'The hub, for a station that is not at this hub, a reservation, session or trip that is not the vehicle\'s own (or does not exist), a route destination with no route, or a route `index` past the end. A peer hub, for a hold or reservation that its calling peer did not create.',
+    action:
+      'Check the id: `reservation.list`, `station.list` and `route.list` show what exists. Ids are case-sensitive. Retrying the same request will not help.',
+  },
+  NO_STATION_AVAILABLE: {
+    meaning:
+      'No station could be booked: every station within `rangeKm` is booked or held within the window around `at`, or there is no station in range at all (`details.stationsInRange` is 0).',
+    when:
+      '`reservation.create` without `stationId`. A peer hub for `POST /federation/v1/holds`, with `details.waitDie` `full` (everything booked), `died` (younger than a competing trip, by wait-die) or `timeout` (waited for competing holds in vain).',
+    action:
+      'Try a time at least one reservation window (default 120 min) away from the busy one, a larger `rangeKm`, or another position. For a trip, try other times or another route.',
+  },
+  RESERVATION_CONFLICT: {
+    meaning:
+      'The named station is already booked by a reservation or hold whose time is less than the reservation window (default 120 min) away from `at`. Exactly one window apart is allowed.',
+    when: '`reservation.create` with `stationId`. `details` has `stationId`, `at` and `windowMinutes`.',
+    action: 'Pick a time at least `details.windowMinutes` away from the other booking, or leave out `stationId` to get the nearest free station.',
+  },
+  TOO_SOON: {
+    meaning: '`at` is earlier than now plus the hub\'s minimum lead time (default 120 min).',
+    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (a trip hop too soon). `details.earliest` is the earliest accepted time.',
+    action: 'Ask again with `at` at or after `details.earliest`.',
+  },
+  OUT_OF_RANGE: {
+    meaning: 'The named station is farther than `rangeKm` from `position` (great-circle distance), or, for a hold, the called hub has no station within `rangeKm` of `from`.',
+    when: '`reservation.create` with `stationId` (`details.distanceKm`, `details.rangeKm`); a peer hub for `POST /federation/v1/holds`.',
+    action: 'Charge first, raise `rangeKm` if the vehicle really can go that far, or choose a nearer station or hop.',
+  },
+  STATION_OFFLINE: {
+    meaning: 'The station\'s agent is not connected to its hub (its retained state or Last Will says `online: false`), or a command could not be sent to it.',
+    when: '`charge.start`, `charge.stop`.',
+    action:
+      'User: pick another station or try later. Operator: check the agent on the board (`voltway station check`, its service log), its network and the broker.',
+  },
+  STATION_BUSY: {
+    meaning:
+      'The station cannot take this session now: it is charging, faulted or disabled (`details.status`), already has an active session (one per station), or refused the command (`details.stationCode`).',
+    when: '`charge.start`; `charge.stop` when the station refuses to stop. The station agent answers it in `cmd/res` too.',
+    action: 'User: wait or pick another station. Operator: a station that stays `faulted` or `disabled` needs a look on site; `enable` clears a fault after a good meter reading.',
+  },
+  RESERVED_BY_OTHER: {
+    meaning: 'Another vehicle holds a reservation at this station whose window contains the present moment.',
+    when: '`charge.start`. `details.at` is the time of that reservation (not whose it is).',
+    action: 'Reserve the station for a time that is free, or charge at another station.',
+  },
+  PEER_UNAVAILABLE: {
+    meaning: 'Another hub of the federation could not be used: it did not answer, gave an answer that does not follow the protocol, or is not a peer of this hub.',
+    when:
+      'The hub for `route.list` when a hop is a peer it has never heard from; in `route.reserve` a peer that fails makes the whole trip fail with ROUTE_FAILED and `details.reason` PEER_UNAVAILABLE; `history.list` lists unreachable hubs in `unreachableHubs` instead of failing. The client library when it cannot publish its request.',
+    action: 'Retry later or choose a route through other hubs. Operator: check the peer\'s URL and token in the config, the network, and the peer\'s `/healthz`.',
+  },
+  ROUTE_FAILED: {
+    meaning:
+      'One hop of a route could not be reserved, so none was: every hold placed for the trip was released. `details.failedHop` is the hop (0 is this hub), `details.reason` its error code, `details.rolledBack` is true.',
+    when: '`route.reserve`.',
+    action: 'Read `details.reason` (for example NO_STATION_AVAILABLE or TOO_SOON at that hop), then try other times, a larger range, or another route `index`.',
+  },
+  TIMEOUT: {
+    meaning: 'An answer did not come in time.',
+    when:
+      'The hub when a station does not answer a start or stop command within the command timeout (a start that timed out is undone: the session is failed and a stop is sent); a coordinator when there is no time left to place a hop before earlier holds expire. The client library when the hub does not answer within its timeout.',
+    action:
+      'Retry once; if it persists, the station or hub is overloaded or unreachable. Operator: check the broker and the station agent. After a TIMEOUT on `charge.stop`, `charge.status` shows whether the session ended.',
+  },
+  INTERNAL: {
+    meaning: 'Something unexpected failed inside the hub or agent. The message says no more on purpose.',
+    when: 'Any part, for any request.',
+    action: 'Retry later. Operator: the hub logs the cause as an `internal error` line (pino JSON) with the op and vehicle; please report it.',
+  },
+  IDEMPOTENCY_KEY_MISSING: {
+    meaning: 'A mutating federation request (POST or DELETE) came without an `Idempotency-Key` header.',
+    when: 'A peer hub, on `POST /federation/v1/holds`, `POST .../confirm` and the DELETE routes. HTTP 400.',
+    action: 'The calling hub is faulty: it must send a unique key per logical operation and the same key on each retry of it. Report it to that hub\'s maintainers.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    meaning: 'An `Idempotency-Key` was sent again with a different request (another method, path or body). The first answer stays; nothing was changed.',
+    when: 'A peer hub, on mutating federation routes. HTTP 422.',
+    action: 'The calling hub is faulty: a new operation needs a new key. Report it to that hub\'s maintainers.',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    meaning: 'The first request with this `Idempotency-Key` (or the placing of this hold) is still running.',
+    when: 'A peer hub, on mutating federation routes. HTTP 409.',
+    action: 'Retry the same request with the same key after a short pause; it then returns the first request\'s answer.',
+  },
+  HOLD_EXPIRED: {
+    meaning: 'A hold can no longer become a reservation: it was released (also when the release arrived before the hold itself), or its TTL passed and its station has been booked since.',
+    when: 'A peer hub, on `POST /federation/v1/holds/{holdId}/confirm` and on a `POST /federation/v1/holds` whose hold id was already released. HTTP 410.',
+    action: 'The coordinating hub gives up the trip and releases its other holds; the user gets ROUTE_FAILED and may try again.',
+  },
+  METER_FAULT: {
+    meaning:
+      'The session cannot be billed: the meter reading at start is missing, the reading at stop is missing, or the meter went backwards. No receipt is made from a bad reading; the session is closed without a bill.',
+    when: '`charge.stop`, and `charge.start` when the station refuses because of its meter. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
+    action: 'User: you were not charged for that session; try another station. Operator: check the meter (wiring, Modbus address, pulse input) with `voltway station check`.',
+  },
+}
+
+/**
+ * Codes each op may answer beyond the ones every request can get
+ * (`COMMON_OP_ERRORS`). A documentation table: keep it in step with the
+ * handlers in hub/.
+ */
+export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
+  'hub.info': [],
+  'station.list': [],
+  'station.nearest': [],
+  'reservation.create': ['TOO_SOON', 'NOT_FOUND', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'NO_STATION_AVAILABLE'],
+  'reservation.cancel': ['NOT_FOUND'],
+  'reservation.list': [],
+  'route.list': ['NOT_FOUND', 'PEER_UNAVAILABLE'],
+  'route.reserve': ['NOT_FOUND', 'ROUTE_FAILED'],
+  'trip.cancel': ['NOT_FOUND'],
+  'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT'],
+  'charge.status': ['NOT_FOUND'],
+  'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT'],
+  'history.list': [],
+}
+
+/** Codes any request can get: unreadable or invalid messages, unknown ops, unexpected failures. */
+export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'INTERNAL']
