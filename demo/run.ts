@@ -1,0 +1,93 @@
+/**
+ * `voltway demo`: the whole federation on this machine (embedded brokers,
+ * SQLite, station agents on mock boards), a short story, then exit 0; or,
+ * with `--keep-running`, leave it up and print how to connect.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { pino } from 'pino'
+import { ConfigError } from '../protocol/index.js'
+import { COMPANIES, DRIVERS } from './companies.js'
+import { buildDemoConfigs, writeDemoConfigs } from './configs.js'
+import { startDemoFederation, type DemoFederation } from './federation.js'
+import { tellStory } from './story.js'
+
+export interface DemoOptions {
+  keepRunning?: boolean
+  dir?: string
+  basePort?: string
+  json?: boolean
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const basePort = Number(opts.basePort ?? '18800')
+  if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65_500) throw new ConfigError(`demo: --base-port must be 0 or a port number up to 65500, got ${opts.basePort}`)
+  const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'voltway-demo-'))
+  const out = (line = ''): void => {
+    if (!opts.json) process.stdout.write(`${line}\n`)
+  }
+  const logFile = join(dir, 'demo.log')
+  const cfgs = await buildDemoConfigs(dir, basePort)
+  const files = writeDemoConfigs(dir, cfgs)
+  const logger = pino({ level: process.env.VOLTWAY_LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, mkdir: true, sync: false }))
+
+  out('Voltway demo: four charging companies in Bahia, federated along BR-324 and BR-116.')
+  let fed: DemoFederation | undefined
+  const cleanup = async (): Promise<void> => {
+    await fed?.close()
+    logger.flush()
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    fed = await startDemoFederation(cfgs, logger)
+    for (const c of COMPANIES) {
+      const hub = fed.hubs.get(c.hubId)
+      out(`  ${c.name.padEnd(18)} ${c.city.padEnd(22)} ${c.stations.length} stations  mqtt ${hub?.mqttUrl}  http ${hub?.httpUrl}`)
+    }
+    out()
+    const outcome = await tellStory(fed, out)
+    if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...outcome })}\n`)
+    if (!opts.keepRunning) {
+      out(`The story is over. Logs were in ${logFile}${opts.dir ? `; configs stay in ${dir}` : ''}. Run \`voltway demo --keep-running\` to try it yourself.`)
+      await cleanup()
+      return
+    }
+    printConnectionDetails(fed, dir, files, logFile, out)
+    await new Promise<void>((resolveStop) => {
+      const stop = (): void => resolveStop()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    out('Stopping the federation...')
+    await cleanup()
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}
+
+function printConnectionDetails(fed: DemoFederation, dir: string, files: string[], logFile: string, out: (l?: string) => void): void {
+  const salvador = fed.hubs.get('salvador')
+  const tester = DRIVERS.find((d) => d.vehicleId === 'tester')
+  if (!salvador || !tester) return
+  const mqtt = new URL(salvador.mqttUrl)
+  out('The federation keeps running. Connect as the vehicle "tester" (registered at every company):')
+  for (const [id, hub] of fed.hubs) out(`  ${id.padEnd(10)} broker ${hub.mqttUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`)
+  out(`  vehicle: tester   password: ${tester.password}`)
+  out()
+  out('Try the vehicle simulator:')
+  const conn = `--hub ${salvador.mqttUrl} --hub-id salvador --vehicle tester --password ${tester.password}`
+  out(`  npx voltway vehicle stations ${conn}`)
+  out(`  npx voltway vehicle nearest ${conn} --lat -12.98 --lon -38.48 --range-km 30`)
+  out(`  npx voltway vehicle routes ${conn} --to conquista --all`)
+  out(`  npx voltway vehicle trip ${conn} --to conquista --lat -12.98 --lon -38.48 --range-km 380`)
+  out(`  npx voltway vehicle charge ${conn} --station SSA-2 --kwh 0.5`)
+  out(`  npx voltway vehicle history ${conn}`)
+  out()
+  out('Or talk MQTT yourself (a second connection of one login uses the client id "<vehicle>:<anything>"):')
+  out(`  mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:sub -t voltway/v1/vehicles/tester/res -C 1 &`)
+  out(`  mosquitto_pub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:pub -t voltway/v1/hubs/salvador/req/tester -m '{"id":"1","op":"station.nearest","args":{"position":{"lat":-12.98,"lon":-38.48},"rangeKm":30}}'`)
+  out()
+  out(`Configs (${files.length} files) are in ${dir}; logs in ${logFile}. Press Ctrl-C to stop.`)
+}
