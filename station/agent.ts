@@ -37,6 +37,12 @@ export interface StationAgentOptions {
   /** MQTT 5 session expiry, s (default 600). */
   sessionExpirySeconds?: number
   meterWatch?: MeterWatchOptions
+  /**
+   * Send unacked events again when no ack came for this long while connected,
+   * ms (default 30 000). Covers a hub that was not subscribed when they were
+   * sent (e.g. it restarted together with its embedded broker).
+   */
+  resendAfterMs?: number
 }
 
 export class StationAgent {
@@ -53,6 +59,7 @@ export class StationAgent {
   readonly #timers: ReturnType<typeof setInterval>[] = []
   readonly #inFlight = new Set<Promise<unknown>>()
   #nextSeq = 0
+  #lastSendAt = Number.NEGATIVE_INFINITY
   #lastTelemetryAt = Number.NEGATIVE_INFINITY
   #ticking: Promise<void> | undefined
   #started = false
@@ -162,6 +169,11 @@ export class StationAgent {
       const reading = await this.charger.poll(this.link.offlineMs(), limitMs)
       const sessionId = this.charger.sessionId
       const now = this.#clock()
+      if (this.link.connected && now - this.#lastSendAt >= (this.#o.resendAfterMs ?? 30_000) && this.outbox.pendingCount > 0) {
+        this.#log.info({ pending: this.outbox.pendingCount }, 'no ack yet; sending unacked events again')
+        this.#nextSeq = 0
+        this.#pump()
+      }
       if (reading && sessionId && this.link.connected && now - this.#lastTelemetryAt >= this.config.telemetryIntervalMs) {
         this.#lastTelemetryAt = now
         const t = { sessionId, powerW: reading.powerW, meterWh: reading.energyWh, ts: formatTime(now) }
@@ -218,6 +230,7 @@ export class StationAgent {
     if (!this.link.connected) return
     for (const event of this.outbox.pending(this.#nextSeq)) {
       this.#nextSeq = event.seq + 1
+      this.#lastSendAt = this.#clock()
       this.#track(this.link.publishEvent(event))
     }
   }
