@@ -1,0 +1,69 @@
+/** `voltway demo` as a new user runs it: the story happens, and the printed mosquitto commands work. */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { mosquittoTools } from './helpers/mosquitto.js'
+import { tempDir } from './helpers/hub.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const CLI = ['--import', 'tsx', join(ROOT, 'cli.ts')]
+
+t.test('voltway demo tells its story and exits 0: trip booked, the loser rolled back with nothing left, a receipt with energy', async (t) => {
+  const r = spawnSync(process.execPath, [...CLI, 'demo', '--base-port', '0', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 0, `exit 0 (stderr: ${r.stderr.slice(0, 500)})`)
+  const outcome = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>
+  t.match(outcome, {
+    ok: true,
+    tripId: String,
+    loserError: { code: 'ROUTE_FAILED', details: { failedHop: Number, reason: 'NO_STATION_AVAILABLE', rolledBack: true } },
+    loserBookingsLeft: 0,
+    receipt: { energyWh: Number, costMinor: Number, currency: 'BRL' },
+  })
+  const receipt = outcome.receipt as { energyWh: number; costMinor: number; priceMinorPerKwh: number }
+  t.ok(receipt.energyWh > 0, `energy flowed (${receipt.energyWh} Wh)`)
+  t.equal(receipt.costMinor, Math.round((receipt.energyWh * receipt.priceMinorPerKwh) / 1000))
+  t.ok((outcome.historyCount as number) >= 1, 'the history shows the receipt')
+})
+
+const { pub, sub } = mosquittoTools()
+t.test("the printed mosquitto_pub/mosquitto_sub example against voltway demo --keep-running gets the documented answer", { skip: !pub || !sub ? 'mosquitto clients not installed' : false }, async (t) => {
+  const dir = tempDir('voltway-demo-test-')
+  const demo = spawn(process.execPath, [...CLI, 'demo', '--keep-running', '--base-port', '0', '--dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (demo.exitCode === null) demo.kill('SIGKILL')
+  })
+  let out = ''
+  demo.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  demo.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not print its connection details:\n${out}`)), 60_000)
+    const check = (): void => {
+      if (out.includes('Press Ctrl-C to stop')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    demo.stdout.on('data', check)
+    demo.once('exit', () => reject(new Error(`demo exited early:\n${out}`)))
+  })
+  const subLine = out.split('\n').find((l) => l.trim().startsWith('mosquitto_sub'))?.trim().replace(/ &$/, '')
+  const pubLine = out.split('\n').find((l) => l.trim().startsWith('mosquitto_pub'))?.trim()
+  t.ok(subLine && pubLine, 'the demo printed both commands')
+  // Run them as a user would paste them into a shell.
+  const subProc = spawn('sh', ['-c', `${subLine} -W 20`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let answer = ''
+  subProc.stdout.on('data', (d: Buffer) => (answer += d.toString()))
+  const subExit = new Promise<number | null>((r) => subProc.once('exit', (c) => r(c)))
+  // mosquitto_sub says nothing once subscribed: publish until the answer arrives.
+  for (let i = 0; i < 40 && !answer; i++) {
+    spawnSync('sh', ['-c', pubLine as string], { timeout: 10_000 })
+    await Promise.race([subExit, new Promise((r) => setTimeout(r, 250))])
+  }
+  t.equal(await subExit, 0, 'mosquitto_sub got its one message')
+  const reply = JSON.parse(answer.trim()) as { id: string; ok: boolean; result: { stations: Array<{ stationId: string; distanceKm: number }> } }
+  t.match(reply, { id: '1', ok: true })
+  t.ok(reply.result.stations.length > 0 && reply.result.stations.every((s) => s.stationId.startsWith('SSA-')), 'the nearest Salvador stations are listed')
+  demo.kill('SIGINT')
+  const code = await new Promise<number | null>((r) => demo.once('exit', (c) => r(c)))
+  t.equal(code, 0, 'Ctrl-C stops the federation cleanly')
+})
