@@ -52,7 +52,10 @@ export class Releaser {
     const delay = Math.max(0, task.nextAtMs - this.#o.clock.now())
     const timer = setTimeout(() => {
       this.#timers.delete(task.releaseId)
-      const run = this.#run(task).finally(() => this.#running.delete(task.releaseId))
+      const run = this.#run(task).then((again) => {
+        this.#running.delete(task.releaseId)
+        if (again) this.schedule(again)
+      })
       this.#running.set(task.releaseId, run)
     }, delay)
     timer.unref()
@@ -75,13 +78,14 @@ export class Releaser {
     await Promise.allSettled([...this.#running.values()])
   }
 
-  async #run(task: ReleaseTask): Promise<void> {
+  /** One try; resolves the task to try again, or null when it is done (or dropped). Never rejects. */
+  async #run(task: ReleaseTask): Promise<ReleaseTask | null> {
     const { store, clock, participants } = this.#o
-    if (this.#closed) return
+    if (this.#closed) return null
     if (task.untilMs !== null && clock.now() > task.untilMs) {
       this.#log.info({ releaseId: task.releaseId, hubId: task.hubId, kind: task.kind }, 'release no longer needed (expired by itself)')
-      await store.trips.deleteRelease(task.releaseId)
-      return
+      await store.trips.deleteRelease(task.releaseId).catch((err: unknown) => this.#log.error({ err }, 'could not drop a release'))
+      return null
     }
     try {
       const p = participants.get(task.hubId)
@@ -90,11 +94,12 @@ export class Releaser {
       else await p.cancelReservation(task.targetId, task.idempotencyKey, timeoutMs)
       await store.trips.deleteRelease(task.releaseId)
       this.#log.debug({ releaseId: task.releaseId, hubId: task.hubId, attempts: task.attempts + 1 }, 'release done')
+      return null
     } catch (err) {
       if (err instanceof VoltwayError && !retryable(err)) {
         this.#log.warn({ releaseId: task.releaseId, hubId: task.hubId, code: err.code }, 'release refused; dropped')
         await store.trips.deleteRelease(task.releaseId).catch(() => undefined)
-        return
+        return null
       }
       const attempts = task.attempts + 1
       const base = Math.min(this.#o.maxDelayMs ?? 30_000, (this.#o.minDelayMs ?? 200) * 2 ** Math.min(attempts - 1, 20))
@@ -105,7 +110,7 @@ export class Releaser {
       } catch (e) {
         this.#log.error({ err: e }, 'could not reschedule a release')
       }
-      this.schedule({ ...task, attempts, nextAtMs })
+      return this.#closed ? null : { ...task, attempts, nextAtMs }
     }
   }
 }

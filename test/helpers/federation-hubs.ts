@@ -15,7 +15,7 @@ import { buildHttpServer } from '../../hub/http/server.js'
 import { HubMetrics } from '../../hub/metrics.js'
 import { StationRegistry } from '../../hub/stations/index.js'
 import { MemoryStore, type Store } from '../../hub/store/index.js'
-import { OPS, type OpArgsInput, type OpName, type OpResult, type Position, type HandlerTable, type OpHandler } from '../../protocol/index.js'
+import { OPS, type OpArgsInput, type OpName, type OpResult, type Position, type HandlerTable, type OpHandler, type Receipt } from '../../protocol/index.js'
 import { freePort } from './net.js'
 import { tempSqlite, type TempSqlite } from './store-sqlite.js'
 
@@ -106,6 +106,8 @@ export interface StartOptions {
   clock?: TestClock
   /** Do not call federation.start() (tests that drive recovery themselves). */
   noStart?: boolean
+  /** Each hub's own receipts of a vehicle. */
+  receipts?: (hubId: string, vehicleId: string) => Promise<Receipt[]>
 }
 
 export const token = (from: string, to: string): string => `${from}-to-${to}-secret`
@@ -156,6 +158,7 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       logger: logger.child({ hubId: id }),
       stations,
       tuning: { ...opts.tuning, ...over.tuning },
+      ...(opts.receipts ? { receipts: (v: string) => (opts.receipts as NonNullable<StartOptions['receipts']>)(id, v) } : {}),
       ...(beforeStep ? { beforeStep } : {}),
     })
     const metrics = new HubMetrics(id, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(clock.now()) })
