@@ -1,17 +1,19 @@
 /**
  * The fleet engine: builds the vehicles from the scenario and seed, connects
  * each with its own MQTT connection (its own username, for the broker's ACL),
- * runs the simulated clock, and at the end cleans up and summarises.
+ * runs the simulated clock, and at the end cleans up and summarises. A car
+ * charging at another hub of the scenario gets a second connection, to that
+ * hub's broker, for as long as the session lasts.
  */
 import type { OpArgsInput, OpName, OpResult, Route } from '../../protocol/index.js'
 import { connectVehicle, type VehicleConnection } from '../connect.js'
-import { codeOf } from '../errors.js'
+import { ConnectError, codeOf } from '../errors.js'
 import { RequestStats, bump } from '../stats.js'
 import { Vehicle } from '../vehicle-model.js'
 import { newCounters, type FleetCounters } from './counters.js'
-import { FleetVehicle, type FleetContext, type HubRuntime, type Phase } from './fleet-vehicle.js'
+import { FleetVehicle, type FleetContext, type HubRuntime, type Network, type Phase } from './fleet-vehicle.js'
 import { Rng, randomSeed } from './rng.js'
-import { credentialsOf, type Scenario } from './scenario.js'
+import { credentialsOf, type HubEntry, type Scenario } from './scenario.js'
 import { buildSummary, type FleetSummary } from './summary.js'
 
 export interface FleetSnapshot {
@@ -30,8 +32,11 @@ export interface FleetRunOptions {
   signal?: AbortSignal
   onProgress?: (s: FleetSnapshot) => void
   progressEveryMs?: number
-  /** Called before connecting; returns the connection for a vehicle (tests may inject). */
-  connect?: (v: FleetVehicle, s: Scenario) => Promise<VehicleConnection>
+  /**
+   * Opens a connection for a vehicle to `hub` (its home hub, or another hub of
+   * the scenario where it charges); tests may inject.
+   */
+  connect?: (v: FleetVehicle, s: Scenario, hub: HubEntry) => Promise<VehicleConnection>
 }
 
 export interface FleetResult {
@@ -69,7 +74,25 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
   let simMs = 0
   const hubInfo = new Map<string, Promise<HubRuntime>>()
   const routes = new Map<string, Promise<Route>>()
-  const urlOf = new Map(s.hubs.map((h) => [h.hubId, h.url]))
+  const entryOf = new Map(s.hubs.map((h) => [h.hubId, h]))
+  const foreign = counters.charging.foreign
+  let awayOpen = 0
+  const network = (home: string, hubId: string): Network => {
+    if (home === hubId) return 'home'
+    const there = entryOf.get(hubId)
+    if (!there) return 'off'
+    // One broker serving several hubs: the home connection reaches them, and a second
+    // login with the same client id would take over the first [MQTT-3.1.4-2].
+    return there.url === entryOf.get(home)?.url ? 'home' : 'away'
+  }
+  const connectionFor = (v: FleetVehicle, hubId: string | undefined): VehicleConnection => {
+    if (hubId === undefined || network(v.hubEntry.hubId, hubId) === 'home') {
+      if (!v.conn) throw new ConnectError('CONNECTION_LOST', `vehicle ${v.vehicleId} is not connected`)
+      return v.conn
+    }
+    if (v.away?.settings.hubId !== hubId) throw new ConnectError('CONNECTION_LOST', `vehicle ${v.vehicleId} has no connection to hub ${hubId}`)
+    return v.away
+  }
 
   const ctx: FleetContext = {
     scenario: s,
@@ -78,10 +101,10 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
     wallNowMs: () => Date.now(),
     realNowMs: () => Date.now(),
     async request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>, hubId?: string): Promise<OpResult<O>> {
-      if (!v.conn) throw new Error('not connected')
+      const conn = connectionFor(v, hubId)
       const t0 = performance.now()
       try {
-        const r = await v.conn.rpc.request(op, args, hubId ? { hubId } : {})
+        const r = await conn.rpc.request(op, args, hubId ? { hubId } : {})
         stats.record(op, performance.now() - t0)
         return r
       } catch (err) {
@@ -110,23 +133,45 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
       }
       return p
     },
-    reachable: (home, hubId) => home === hubId || (urlOf.has(hubId) && urlOf.get(hubId) === urlOf.get(home)),
+    network,
+    async openAway(v, hubId) {
+      if (v.away?.settings.hubId === hubId) return
+      await ctx.closeAway(v)
+      const entry = entryOf.get(hubId)
+      if (!entry) throw new ConnectError('BROKER_UNREACHABLE', `hub ${hubId} is not in the scenario`)
+      try {
+        v.away = await connect(v, s, entry)
+      } catch (err) {
+        bump(foreign.connectFailed, codeOf(err))
+        throw err
+      }
+      foreign.connections++
+      foreign.peakOpen = Math.max(foreign.peakOpen, ++awayOpen)
+    },
+    async closeAway(v) {
+      const c = v.away
+      if (!c) return
+      v.away = null
+      awayOpen--
+      await c.close().catch(() => undefined)
+    },
   }
 
   const connect =
     opts.connect ??
-    ((v: FleetVehicle) =>
+    ((v: FleetVehicle, _s: Scenario, hub: HubEntry) =>
       connectVehicle(
         {
-          url: v.hubEntry.url,
-          hubId: v.hubEntry.hubId,
+          url: hub.url,
+          hubId: hub.hubId,
           vehicleId: v.vehicleId,
           password: v.credential.password,
-          mqttVersion: v.hubEntry.mqttVersion,
+          mqttVersion: hub.mqttVersion,
           connectTimeoutMs: s.connect.timeoutMs,
           requestTimeoutMs: s.requestTimeoutMs,
         },
-        { reconnectPeriodMs: 2000 },
+        // The extra connection lives for one session: a lost one fails that session instead.
+        hub === v.hubEntry ? { reconnectPeriodMs: 2000 } : {},
       ))
 
   // Connect with bounded concurrency; each car starts as soon as it is connected.
@@ -136,7 +181,7 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
       return
     }
     try {
-      v.conn = await connect(v, s)
+      v.conn = await connect(v, s, v.hubEntry)
       counters.connected++
       void v.plan(ctx)
     } catch (err) {
@@ -187,6 +232,7 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
   await settle(vehicles, s.requestTimeoutMs + 1000)
   if (s.cleanup) await forEachLimit(vehicles, s.connect.concurrency, (v) => cleanup(ctx, v))
   await forEachLimit(vehicles, s.connect.concurrency, async (v) => {
+    await ctx.closeAway(v)
     await v.conn?.close()
     v.conn = null
   })
@@ -199,9 +245,11 @@ async function cleanup(ctx: FleetContext, v: FleetVehicle): Promise<void> {
   if (!v.conn) return
   if (v.activeSessionId) await v.finishSession(ctx)
   const unused = v.unusedStops
-  if (v.tripId && unused.some((u) => u.trip)) {
+  if (v.trip && unused.some((u) => u.trip)) {
     try {
-      await ctx.request(v, 'trip.cancel', { tripId: v.tripId })
+      // The home hub coordinated the trip: it cancels every leg, at every hub.
+      await ctx.request(v, 'trip.cancel', { tripId: v.trip.tripId })
+      v.trip.cancelled = true
       ctx.counters.trips.cancelled++
     } catch {
       // Counted in the request stats; the hub's holds and reservations expire on their own.

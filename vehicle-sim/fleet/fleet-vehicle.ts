@@ -3,6 +3,12 @@
  * engine's clock ticks. It never blocks the tick: while a request is in
  * flight (`busy`) the car waits where it is.
  *
+ * A car keeps one connection, to its home hub's broker. At a booked stop at
+ * another hub of the scenario it opens a second one, to that hub's broker
+ * (its credentials are valid there: drivers are registered at every company
+ * of a roaming agreement), charges over it and closes it again, so a car
+ * never holds more than two connections.
+ *
  *   planning -> driving <-> charging -> arrived
  *                  \-> stranded (battery flat)
  */
@@ -59,16 +65,35 @@ export interface FleetContext {
   hub(v: FleetVehicle): Promise<HubRuntime>
   route(v: FleetVehicle, destination: string): Promise<Route>
   request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>, hubId?: string): Promise<OpResult<O>>
-  /** Can a vehicle of `homeHubId` reach hub `hubId` over its one connection? */
-  reachable(homeHubId: string, hubId: string): boolean
+  /**
+   * How a vehicle of `homeHubId` talks to hub `hubId`: over its home connection
+   * (the home hub, or a hub the scenario lists with the same broker URL), over
+   * an extra connection to that hub's broker, or not at all (not in the scenario).
+   */
+  network(homeHubId: string, hubId: string): Network
+  /** Open the vehicle's extra connection to `hubId` (closing another one first). */
+  openAway(v: FleetVehicle, hubId: string): Promise<void>
+  /** Close the vehicle's extra connection, if any. Never rejects. */
+  closeAway(v: FleetVehicle): Promise<void>
+}
+
+export type Network = 'home' | 'away' | 'off'
+
+/** A booked trip as the hub answered it; `cancelled` once trip.cancel succeeded. */
+export interface BookedTrip {
+  tripId: string
+  legs: readonly Stop[]
+  cancelled: boolean
 }
 
 export class FleetVehicle {
   conn: VehicleConnection | null = null
+  /** The extra connection to another hub's broker while charging there. */
+  away: VehicleConnection | null = null
   phase: Phase = 'idle'
   busy = false
   destination: string | null = null
-  tripId: string | null = null
+  trip: BookedTrip | null = null
   startPosition: Position | null = null
   journeys = 0
   private path: Waypoint[] = []
@@ -150,12 +175,14 @@ export class FleetVehicle {
     try {
       const { trip } = await ctx.request(this, 'route.reserve', { routeId: route.routeId, times, ...this.car.requestFields() })
       ctx.counters.trips.booked++
-      this.tripId = trip.tripId
+      const legs: Stop[] = []
       this.path = trip.legs.map((l) => {
         const stop: Stop = { hubId: l.hubId, stationId: l.stationId, reservationId: l.reservationId, trip: true }
+        legs.push(stop)
         this.unused.push(stop)
         return { position: l.position, stop }
       })
+      this.trip = { tripId: trip.tripId, legs, cancelled: false }
       const last = this.hops[this.hops.length - 1]
       if (last) this.path.push({ position: last })
     } catch (err) {
@@ -234,7 +261,8 @@ export class FleetVehicle {
 
   private startCharge(ctx: FleetContext, stop: Stop): void {
     this.unused = this.unused.filter((s) => s !== stop)
-    if (!ctx.reachable(this.hubEntry.hubId, stop.hubId)) {
+    const via = ctx.network(this.hubEntry.hubId, stop.hubId)
+    if (via === 'off') {
       ctx.counters.charging.offNetwork++
       ctx.counters.charging.simulatedWh += Math.round(this.car.charge(this.car.energyTo(ctx.scenario.policy.targetSoc)) * 1000)
       return
@@ -242,14 +270,16 @@ export class FleetVehicle {
     this.phase = 'charging'
     void this.run(
       async () => {
+        if (via === 'away') await ctx.openAway(this, stop.hubId)
         const { session } = await ctx.request(this, 'charge.start', { stationId: stop.stationId, reservationId: stop.reservationId }, stop.hubId)
         const now = ctx.realNowMs()
         this.session = { sessionId: session.sessionId, hubId: stop.hubId, startedRealMs: now, lastPollMs: now, polling: false, powerKw: ctx.scenario.charging.assumedPowerKw, stationStopped: false }
       },
-      (err) => {
+      async (err) => {
         bump(ctx.counters.charging.startFailed, codeOf(err))
         this.phase = 'driving'
         this.retryAtSimMs = ctx.simNowMs() + ctx.scenario.policy.retryMinutes * 60_000
+        await ctx.closeAway(this)
       },
     )
   }
@@ -285,13 +315,22 @@ export class FleetVehicle {
     if (!s) return
     try {
       const { receipt } = await ctx.request(this, 'charge.stop', { sessionId: s.sessionId }, s.hubId)
-      ctx.counters.charging.sessions++
-      ctx.counters.charging.energyWh += receipt.energyWh
-      bump(ctx.counters.charging.costMinor, receipt.currency, receipt.costMinor)
+      const c = ctx.counters.charging
+      c.sessions++
+      c.energyWh += receipt.energyWh
+      bump(c.costMinor, receipt.currency, receipt.costMinor)
+      const hub = (c.perHub[s.hubId] ??= { sessions: 0, energyWh: 0 })
+      hub.sessions++
+      hub.energyWh += receipt.energyWh
+      if (this.away?.settings.hubId === s.hubId) {
+        c.foreign.sessions++
+        c.foreign.energyWh += receipt.energyWh
+      }
     } catch (err) {
       bump(ctx.counters.charging.stopFailed, codeOf(err))
     } finally {
       this.session = null
+      await ctx.closeAway(this)
     }
   }
 
@@ -316,12 +355,12 @@ export class FleetVehicle {
   }
 
   /** Run one async step with `busy` set; failures go to `onError` (never unhandled). */
-  private async run(fn: () => Promise<void>, onError?: (err: unknown) => void): Promise<void> {
+  private async run(fn: () => Promise<void>, onError?: (err: unknown) => void | Promise<void>): Promise<void> {
     this.busy = true
     try {
       await fn()
     } catch (err) {
-      onError?.(err)
+      await onError?.(err)
     } finally {
       this.busy = false
     }

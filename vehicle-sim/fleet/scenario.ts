@@ -39,7 +39,8 @@ const HubEntry = z.strictObject({
   hubId: Id,
   url: MqttUrl,
   mqttVersion: MqttVersion.default(4),
-  vehicles: z.union([GeneratedCredentials, ExplicitCredentials]),
+  /** This hub's own vehicles; leave out for a hub that is listed only so vehicles can charge there. */
+  vehicles: z.union([GeneratedCredentials, ExplicitCredentials]).optional(),
   start: StartArea.optional(),
   /** Destination hub ids for this hub's vehicles; default: the scenario's, else the hub's peers. */
   destinations: z.array(Id).min(1).optional(),
@@ -118,7 +119,7 @@ export const ScenarioSchema = z
     s.hubs.forEach((h, i) => {
       if (seen.has(h.hubId)) ctx.addIssue({ code: 'custom', path: ['hubs', i, 'hubId'], message: `duplicate hub ${h.hubId}` })
       seen.add(h.hubId)
-      if (!Array.isArray(h.vehicles)) {
+      if (h.vehicles !== undefined && !Array.isArray(h.vehicles)) {
         const last = String(h.vehicles.first + h.vehicles.count - 1).padStart(h.vehicles.pad, '0')
         if (!ID_PATTERN.test(`${h.vehicles.prefix}${last}`)) ctx.addIssue({ code: 'custom', path: ['hubs', i, 'vehicles', 'prefix'], message: 'the generated vehicle ids would be longer than 64 characters' })
       }
@@ -147,6 +148,7 @@ export interface Credential {
 
 /** Every vehicle credential of a hub entry, in order. */
 export function credentialsOf(h: HubEntry): Credential[] {
+  if (h.vehicles === undefined) return []
   if (Array.isArray(h.vehicles)) return h.vehicles.map((v) => ({ vehicleId: v.vehicleId, password: v.password }))
   const g = h.vehicles
   return Array.from({ length: g.count }, (_, i) => {

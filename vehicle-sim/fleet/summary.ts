@@ -24,6 +24,8 @@ export interface FleetSummary {
     simulatedWh: number
     costMinor: Record<string, number>
     offNetwork: number
+    perHub: Record<string, { sessions: number; energyWh: number }>
+    foreign: { connections: number; connectFailed: Record<string, number>; peakOpen: number; sessions: number; energyWh: number }
   }
   requests: { total: number; perSecond: number; errors: Record<string, number>; latency: { p50Ms: number; p99Ms: number; maxMs: number }; perOp: Record<string, OpStats> }
 }
@@ -54,7 +56,14 @@ export function buildSummary(i: SummaryInput): FleetSummary {
     distanceKm: Math.round(c.distanceKm * 10) / 10,
     trips: { booked: c.trips.booked, failed: sortKeys(c.trips.failed), failedHopReasons: sortKeys(c.trips.failedHopReasons), cancelled: c.trips.cancelled },
     reservations: { booked: c.reservations.booked, failed: sortKeys(c.reservations.failed), cancelled: c.reservations.cancelled },
-    charging: { ...c.charging, startFailed: sortKeys(c.charging.startFailed), stopFailed: sortKeys(c.charging.stopFailed), costMinor: sortKeys(c.charging.costMinor) },
+    charging: {
+      ...c.charging,
+      startFailed: sortKeys(c.charging.startFailed),
+      stopFailed: sortKeys(c.charging.stopFailed),
+      costMinor: sortKeys(c.charging.costMinor),
+      perHub: sortKeys(c.charging.perHub),
+      foreign: { ...c.charging.foreign, connectFailed: sortKeys(c.charging.foreign.connectFailed) },
+    },
     requests: {
       total: i.stats.total,
       perSecond: i.realMs > 0 ? Math.round((i.requestsDuringRun / (i.realMs / 1000)) * 10) / 10 : 0,
