@@ -5,11 +5,18 @@
  * can cause into a one-line message and an exit code, never a stack trace.
  */
 import { Command } from 'commander'
-import { registerHubCommands } from './hub/commands/register.js'
-import { registerStationCommands } from './station/commands/register.js'
-import { registerVehicleCommands } from './vehicle-sim/commands/register.js'
-import { registerDemoCommand } from './demo/register.js'
 import { reportFatal } from './cli-errors.js'
+
+type Register = (program: Command) => void
+
+// Each area is loaded only when its command runs: the station agent on a
+// Pi-class board should not pay for the hub's and the simulator's modules.
+const AREAS: Record<string, () => Promise<Register>> = {
+  hub: async () => (await import('./hub/commands/register.js')).registerHubCommands,
+  station: async () => (await import('./station/commands/register.js')).registerStationCommands,
+  vehicle: async () => (await import('./vehicle-sim/commands/register.js')).registerVehicleCommands,
+  demo: async () => (await import('./demo/register.js')).registerDemoCommand,
+}
 
 const program = new Command()
 program
@@ -18,9 +25,11 @@ program
   .version('0.1.0')
   .showHelpAfterError()
 
-registerHubCommands(program)
-registerStationCommands(program)
-registerVehicleCommands(program)
-registerDemoCommand(program)
-
-program.parseAsync(process.argv).catch(reportFatal)
+const command = process.argv.slice(2).find((a) => !a.startsWith('-'))
+const wanted = command !== undefined && Object.hasOwn(AREAS, command) ? [command] : Object.keys(AREAS)
+try {
+  for (const area of wanted) (await (AREAS[area] as () => Promise<Register>)())(program)
+  await program.parseAsync(process.argv)
+} catch (err) {
+  reportFatal(err)
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Table from 'cli-table3'
+import { report, type BenchRow } from './report.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 import { TestClock } from '../hub/clock.js'
 import { buildHandlerTable, createHubContext } from '../hub/ops/index.js'
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     stations: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '10000' },
     reservations: { type: 'string', default: '20000' },
+    json: { type: 'boolean', default: false },
   },
 })
 const N_STATIONS = Number(values.stations)
@@ -66,6 +68,7 @@ const config: HubConfig = {
 }
 
 const rows: string[][] = []
+const jsonRows: BenchRow[] = []
 const t0 = performance.now()
 const store = new SqliteStore({ dataDir: dir })
 const ctx = createHubContext({ config, store, clock })
@@ -112,6 +115,8 @@ async function measure(label: string, n: number, run: (i: number) => Promise<num
   const cpuPerQueryUs = (cpu.user + cpu.system) / n
   lat.sort()
   const pct = (p: number): string => `${((lat[Math.min(n - 1, Math.floor(p * n))] ?? 0) * 1000).toFixed(0)} µs`
+  jsonRows.push({ bench: 'nearest', metric: `${label}: CPU-bound rate`, value: Math.round(1e6 / cpuPerQueryUs), unit: 'q/s' })
+  jsonRows.push({ bench: 'nearest', metric: `${label}: p50`, value: Math.round((lat[Math.floor(0.5 * n)] ?? 0) * 1000), unit: 'µs' })
   rows.push([
     label,
     `${Math.round((n / total) * 1000).toLocaleString('en')} q/s`,
@@ -139,6 +144,8 @@ await measure('reservation.create nearest free, 50 km', Math.floor(N_QUERIES / 4
   return r ? 1 : 0
 })
 
+if (process.argv.includes('--json')) report(jsonRows)
+else {
 const table = new Table({
   head: ['benchmark', 'wall rate', 'CPU-bound rate', 'time', 'p50', 'p99', 'avg results'],
   style: { head: [], border: [] },
@@ -147,6 +154,7 @@ table.push(...rows)
 console.log(`Voltway bench: nearest search (node ${process.version}, ${N_STATIONS.toLocaleString('en')} stations, SQLite store)`)
 console.log(table.toString())
 console.log('CPU-bound rate = queries per second of this process\'s CPU time (user + system): unaffected by other load on the machine.')
+}
 
 await store.close()
 rmSync(dir, { recursive: true, force: true })

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { action } from '../cli-errors.js'
-import { runDemo, type DemoOptions } from './run.js'
+import type { DemoOptions } from './run.js'
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -10,5 +10,5 @@ export function registerDemoCommand(program: Command): void {
     .option('--dir <dir>', 'keep the generated configs, data and logs in this directory')
     .option('--base-port <port>', 'MQTT on base+11..14, HTTP on base+21..24; 0 picks free ports', '18800')
     .option('--json', 'print only the outcome of the story as JSON')
-    .action(action((opts: DemoOptions) => runDemo(opts)))
+    .action(action(async (opts: DemoOptions) => (await import('./run.js')).runDemo(opts)))
 }

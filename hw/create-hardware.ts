@@ -3,14 +3,11 @@
  * (CONFIG.md). Config alone picks real drivers or the mock board.
  */
 import { HwError, toHwError } from './errors.js'
-import { createFirmataBoard } from './firmata-board.js'
 import { JohnnyFiveBoard } from './five-board.js'
 import { resolvePin, type IoPlugin } from './io-plugin.js'
 import { registerMap } from './meter-models.js'
 import { MockIo } from './mock-io.js'
 import { MockMeter } from './mock-meter.js'
-import { ModbusMeter } from './modbus-meter.js'
-import { S0Meter } from './s0-meter.js'
 import type { SerialBinding } from './serial-port.js'
 import type { Board, Clock, EnergyMeter, PinId, Relay, RelayType } from './types.js'
 
@@ -98,8 +95,11 @@ async function createBoard(spec: BoardSpec, deps: HardwareDeps): Promise<{ board
       const io = new MockIo()
       return { board: new JohnnyFiveBoard({ io, name: 'mock board', flush: () => io.flush(), release: () => io.close(), ...timeouts }), io }
     }
-    case 'firmata':
+    case 'firmata': {
+      // Loaded on demand: serialport and firmata cost ~15 MB that a mock board never needs.
+      const { createFirmataBoard } = await import('./firmata-board.js')
       return { board: createFirmataBoard({ path: spec.path, baudRate: spec.baudRate, ...timeouts, ...(deps.binding ? { binding: deps.binding } : {}) }) }
+    }
     case 'plugin':
       return { board: new JohnnyFiveBoard({ io: await loadPlugin(spec.module, spec.options ?? {}), name: spec.module, ...timeouts }) }
   }
@@ -136,10 +136,13 @@ async function createMeter(spec: HardwareSpec, board: Board, io: MockIo | undefi
       return { meter, mockMeter: meter }
     }
     case 'modbus-rtu': {
+      const { ModbusMeter } = await import('./modbus-meter.js')
       const meter = await ModbusMeter.open({ ...m, ...clock, ...(deps.binding ? { binding: deps.binding } : {}) })
       return { meter, mockMeter: undefined }
     }
-    case 's0':
+    case 's0': {
+      const { S0Meter } = await import('./s0-meter.js')
       return { meter: new S0Meter({ board, pin: m.pin, pulsesPerKwh: m.pulsesPerKwh, ...clock }), mockMeter: undefined }
+    }
   }
 }

@@ -1,7 +1,5 @@
 import type { Command } from 'commander'
 import { action } from '../../cli-errors.js'
-import { runAclCommand } from './acl.js'
-import { runHubCommand } from './run.js'
 
 export function registerHubCommands(program: Command): void {
   const hub = program
@@ -9,7 +7,7 @@ export function registerHubCommands(program: Command): void {
     .description("run one company's hub: broker, reservations, charging sessions, federation")
     .requiredOption('-c, --config <file>', 'hub.json')
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default info, or $VOLTWAY_LOG_LEVEL)')
-    .action(action((opts: { config: string; logLevel?: string }) => runHubCommand(opts)))
+    .action(action(async (opts: { config: string; logLevel?: string }) => (await import('./run.js')).runHubCommand(opts)))
   hub
     .command('acl')
     .description('write a Mosquitto password file and ACL file that enforce the Voltway permission table')
@@ -17,8 +15,9 @@ export function registerHubCommands(program: Command): void {
     .option('-c, --config <file>', 'hub.json')
     .requiredOption('-o, --out <dir>', 'directory to write passwd, acl and mosquitto.conf into')
     .action(
-      action((_opts: unknown, cmd: Command) => {
+      action(async (_opts: unknown, cmd: Command) => {
         const { config, out } = cmd.optsWithGlobals<{ config: string; out: string }>()
+        const { runAclCommand } = await import('./acl.js')
         process.stdout.write(runAclCommand({ config, out }).text)
       }),
     )

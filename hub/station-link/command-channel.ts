@@ -58,7 +58,10 @@ export function createCommandChannel(client: MqttClient, logger: Logger): Comman
             resolve(r)
           },
         })
-        client.publish(topics.station(stationId, 'cmd'), JSON.stringify(body), { qos: 1 }, (err) => {
+        // A command queued for an absent station expires with its caller's wait [MQTT 5 §3.3.2.3.3]:
+        // a `start` must never run long after the vehicle was told it failed.
+        const expiry = client.options.protocolVersion === 5 ? { properties: { messageExpiryInterval: Math.max(1, Math.ceil(timeoutMs / 1000)) } } : {}
+        client.publish(topics.station(stationId, 'cmd'), JSON.stringify(body), { qos: 1, ...expiry }, (err) => {
           if (!err) return
           clearTimeout(timer)
           pending.delete(id)
