@@ -32,9 +32,9 @@ import type { Participants } from './participants.js'
 import { retryable, type Releaser } from './releaser.js'
 
 export interface CoordinatorTuning {
-  /** Assumed worst clock difference between two hubs. Default 1000 ms. */
+  /** Assumed worst clock difference between two hubs. Default 1000 ms (at most a tenth of the hold TTL is used). */
   skewMarginMs: number
-  /** Time kept for the confirm phase before the earliest hold expires. Default 1000 ms. */
+  /** Time kept for the confirm phase before the earliest hold expires. Default 1000 ms (at most a tenth of the hold TTL). */
   confirmReserveMs: number
   /** Longest wait-die wait a hold request may ask for. Default 5000 ms. */
   maxHoldWaitMs: number
@@ -160,7 +160,9 @@ export class Coordinator {
     const { store } = this.#o
     let undone = 0
     let cancelled = 0
-    for (const trip of await store.trips.listTrips([...ACTIVE, 'cancelling'])) {
+    const trips = await store.trips.listTrips([...ACTIVE, 'cancelling'])
+    // Several at a time: each may wait for a peer's timeout.
+    await mapLimit(trips, 16, async (trip) => {
       try {
         if (trip.state === 'cancelling') {
           await this.#finishCancel(trip)
@@ -179,7 +181,7 @@ export class Coordinator {
       } catch (err) {
         this.#log.error({ err, tripId: trip.tripId }, 'could not recover a trip; will try at the next start')
       }
-    }
+    })
     if (undone + cancelled > 0) this.#log.info({ undone, cancelled }, 'recovered unfinished trips')
     return { undone, cancelled }
   }
@@ -205,8 +207,9 @@ export class Coordinator {
 
   async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>): Promise<AttemptOutcome> {
     const { clock, participants, store } = this.#o
-    const t = this.#t
     const ttlMs = this.#o.holdTtlSeconds * 1000
+    // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
+    const t = { ...this.#t, skewMarginMs: Math.min(this.#t.skewMarginMs, ttlMs / 10), confirmReserveMs: Math.min(this.#t.confirmReserveMs, ttlMs / 10) }
     const deadlines: number[] = []
     const holds: HoldAnswer[] = []
     let failure: HopFailure | null = null
@@ -381,5 +384,13 @@ export function toWire(trip: TripRecord): Trip {
   }
 }
 
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

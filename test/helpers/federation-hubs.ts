@@ -215,12 +215,14 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
 }
 
 /** A TCP server that accepts connections and never answers (a hung peer). */
-export async function startHangingServer(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+export async function startHangingServer(): Promise<{ url: string; connections: () => number; received: () => string; close(): Promise<void> }> {
   const sockets = new Set<Socket>()
   let count = 0
+  let received = ''
   const srv: Server = createServer((s) => {
     count++
     sockets.add(s)
+    s.on('data', (d: Buffer) => (received += d.toString('latin1')))
     s.on('error', () => undefined)
     s.on('close', () => sockets.delete(s))
   })
@@ -230,6 +232,7 @@ export async function startHangingServer(): Promise<{ url: string; connections: 
   return {
     url: `http://127.0.0.1:${port}`,
     connections: () => count,
+    received: () => received,
     async close() {
       for (const s of sockets) s.destroy()
       await new Promise<void>((r) => srv.close(() => r()))
