@@ -23,6 +23,8 @@ import Table from 'cli-table3'
 import { connectAsync } from 'mqtt'
 import { parseJsonObject, StationState, topics } from '../protocol/index.js'
 import { startAedes } from '../test/helpers/aedes.js'
+import { AGENT_NODE_FLAGS } from '../station/node-flags.js'
+import { report, type BenchRow } from './report.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -33,8 +35,9 @@ function arg(name: string, dflt: number): number {
 }
 
 const RUNS = arg('runs', 5)
-/** Extra node flags for the agent, e.g. --node-flags=--max-semi-space-size=1 */
-const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(' ').filter(Boolean)
+/** Node flags for the compiled agent: by default those of the systemd unit (station/node-flags.ts); `--node-flags=` (empty) for none. */
+const flagArg = process.argv.find((a) => a.startsWith('--node-flags='))
+const NODE_FLAGS = flagArg === undefined ? [...AGENT_NODE_FLAGS] : flagArg.slice('--node-flags='.length).split(' ').filter(Boolean)
 const CHARGE_MS = arg('charge-ms', 2000)
 
 type Entry = 'compiled' | 'compiled station only' | 'tsx'
@@ -122,7 +125,9 @@ function stats(xs: number[]): { min: number; median: number; max: number } {
 const table = new Table({ head: ['entry', 'runs', 'online ms (min / median / max)', 'peak RSS MB (min / median / max)', 'telemetry msgs / run', 'goal met'] })
 // Type errors elsewhere in the tree must not stop the measurement: tsc emits anyway.
 spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD], { cwd: ROOT, stdio: 'ignore' })
-for (const entry of ['compiled', 'compiled station only', 'tsx'] as const) {
+const jsonRows: BenchRow[] = []
+const entries = process.argv.includes('--json') ? (['compiled'] as const) : (['compiled', 'compiled station only', 'tsx'] as const)
+for (const entry of entries) {
   const results: RunResult[] = []
   for (let i = 0; i < RUNS; i++) results.push(await once(entry))
   const on = stats(results.map((r) => r.onlineMs))
@@ -130,6 +135,10 @@ for (const entry of ['compiled', 'compiled station only', 'tsx'] as const) {
   const rss = stats(rssValues)
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a')
   const goal = entry === 'tsx' ? '(tsx: n/a)' : on.median < 1500 && (rssValues.length === 0 || rss.max < 80) ? 'yes' : 'no'
+  if (entry !== 'tsx') {
+    jsonRows.push({ bench: 'station-agent', metric: `${entry}: start to online, median`, value: Math.round(on.median), unit: 'ms', goal: '< 1500', ok: on.median < 1500 })
+    if (rssValues.length) jsonRows.push({ bench: 'station-agent', metric: `${entry}: peak RSS, max`, value: Number(rss.max.toFixed(1)), unit: 'MB', goal: '< 80', ok: rss.max < 80 })
+  }
   table.push([
     entry,
     RUNS,
@@ -138,6 +147,10 @@ for (const entry of ['compiled', 'compiled station only', 'tsx'] as const) {
     fmt(stats(results.map((r) => r.telemetry)).median),
     goal,
   ])
+}
+if (process.argv.includes('--json')) {
+  report(jsonRows)
+  process.exit(0)
 }
 console.log(
   `station agent on the mock board, node ${process.version}, ${RUNS} runs per entry, ${CHARGE_MS} ms charging per run` +

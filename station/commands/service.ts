@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../../protocol/index.js'
 import type { StationConfig } from '../config.js'
+import { AGENT_NODE_FLAGS } from '../node-flags.js'
 
 export interface ServiceOptions {
   configFile: string
@@ -39,8 +40,7 @@ export function systemdUnit(cfg: StationConfig, opts: ServiceOptions): string {
   // ProtectHome=true would hide a config or dataDir kept in a home directory; PrivateTmp one kept in /tmp.
   const protectHome = under('/home') || under('/root') || under('/run/user') ? 'read-only' : 'true'
   const privateTmp = under('/tmp') || under('/var/tmp') ? '' : 'PrivateTmp=true\n'
-  // A small young generation: the agent allocates little, and a Pi-class board saves ~15 MB of RSS.
-  const exec = [opts.nodePath ?? process.execPath, '--max-semi-space-size=1', ...(opts.cliArgs ?? voltwayCommand()), 'station', '--config', configFile].map(quote).join(' ')
+  const exec = [opts.nodePath ?? process.execPath, ...AGENT_NODE_FLAGS, ...(opts.cliArgs ?? voltwayCommand()), 'station', '--config', configFile].map(quote).join(' ')
   return `# Voltway station agent ${cfg.stationId} (hub ${cfg.hubId}).
 # Install: save as /etc/systemd/system/voltway-station.service, create the user
 # (useradd --system --groups dialout ${user}), give it ${cfg.dataDir}, then
