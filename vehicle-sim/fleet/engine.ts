@@ -250,6 +250,7 @@ async function cleanup(ctx: FleetContext, v: FleetVehicle): Promise<void> {
       // The home hub coordinated the trip: it cancels every leg, at every hub.
       await ctx.request(v, 'trip.cancel', { tripId: v.trip.tripId })
       v.trip.cancelled = true
+      for (const leg of v.trip.legs) leg.cancelled = true
       ctx.counters.trips.cancelled++
     } catch {
       // Counted in the request stats; the hub's holds and reservations expire on their own.
@@ -259,6 +260,7 @@ async function cleanup(ctx: FleetContext, v: FleetVehicle): Promise<void> {
     try {
       const r = await ctx.request(v, 'reservation.cancel', { reservationId: stop.reservationId }, stop.hubId)
       ctx.counters.reservations.cancelled += r.cancelled
+      stop.cancelled = r.cancelled > 0
     } catch {
       // As above.
     }

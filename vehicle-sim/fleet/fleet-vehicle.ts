@@ -31,6 +31,8 @@ export interface Stop {
   reservationId: string
   /** Part of the trip (cancelled with trip.cancel) rather than a single reservation. */
   trip: boolean
+  /** Cancelled at the hub by this vehicle (trip.cancel or reservation.cancel succeeded). */
+  cancelled: boolean
 }
 
 interface Waypoint {
@@ -102,6 +104,8 @@ export class FleetVehicle {
   private session: ActiveSession | null = null
   private retryAtSimMs = 0
   private unused: Stop[] = []
+  /** Every reservation this car made (trip legs and nearest-station bookings), for checks after a run. */
+  readonly bookings: Stop[] = []
 
   constructor(
     readonly index: number,
@@ -177,8 +181,9 @@ export class FleetVehicle {
       ctx.counters.trips.booked++
       const legs: Stop[] = []
       this.path = trip.legs.map((l) => {
-        const stop: Stop = { hubId: l.hubId, stationId: l.stationId, reservationId: l.reservationId, trip: true }
+        const stop: Stop = { hubId: l.hubId, stationId: l.stationId, reservationId: l.reservationId, trip: true, cancelled: false }
         legs.push(stop)
+        this.bookings.push(stop)
         this.unused.push(stop)
         return { position: l.position, stop }
       })
@@ -248,7 +253,8 @@ export class FleetVehicle {
       async () => {
         const { reservation: r } = await ctx.request(this, 'reservation.create', { at, ...this.car.requestFields() })
         ctx.counters.reservations.booked++
-        const stop: Stop = { hubId: r.hubId, stationId: r.stationId, reservationId: r.reservationId, trip: false }
+        const stop: Stop = { hubId: r.hubId, stationId: r.stationId, reservationId: r.reservationId, trip: false, cancelled: false }
+        this.bookings.push(stop)
         this.unused.push(stop)
         this.path.splice(this.wp, 0, { position: r.position, stop })
       },
