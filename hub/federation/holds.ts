@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import { VoltwayError, formatTime, parseTime, type Position } from '../../protocol/index.js'
 import type { Clock } from '../clock.js'
 import { reservationErrors } from '../reservations/errors.js'
-import type { BookingCandidate, HoldRecord, PeerHoldRecord, ReservationRecord, Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type ReservationRecord, type Store } from '../store/index.js'
 import { reservationIdForHold } from './ids.js'
 import type { FedHoldRequest, HoldConfirmationBody } from './schemas.js'
 import { decide } from './wait-die.js'
@@ -86,19 +86,19 @@ export class HoldService {
       throw new VoltwayError('OUT_OF_RANGE', `no station of hub ${this.#o.hubId} within ${req.rangeKm} km`, { rangeKm: req.rangeKm, hubId: this.#o.hubId })
     }
 
-    const claim = await store.trips.claimPeerHold({ holdId, peerHubId: peer, txId: req.txId, vehicleId: req.vehicleId, nowMs })
-    if (claim.status === 'foreign') throw new VoltwayError('BAD_REQUEST', `hold id ${holdId} is in use`, { holdId })
-    if (claim.status === 'exists') return this.#existing(claim.record)
+    const known = await store.trips.getPeerHold(holdId)
+    if (known) return this.#existing(peer, known)
 
     const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
     const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
     const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
     const deadline = performance.now() + waitMs
-    let placed: HoldRecord | null = null
-    try {
-      for (;;) {
-        const now = clock.now()
-        const outcome = await store.reservations.placeHold({
+    let placed: HoldRecord
+    for (;;) {
+      const now = clock.now()
+      let outcome
+      try {
+        outcome = await store.reservations.placeHold({
           holdId,
           vehicleId: req.vehicleId,
           atMs,
@@ -109,43 +109,49 @@ export class HoldService {
           txId: me.txId,
           txStartedAtMs: me.txStartedAtMs,
         })
-        if (outcome.ok) {
-          placed = outcome.record
-          break
-        }
-        const decision = decide(me, candidates, outcome.conflicts)
-        const left = deadline - performance.now()
-        if (decision !== 'wait' || left <= 0) {
-          throw new VoltwayError(
-            'NO_STATION_AVAILABLE',
-            decision === 'full'
-              ? `all ${candidates.length} stations within ${req.rangeKm} km are booked at that time`
-              : `all ${candidates.length} stations within ${req.rangeKm} km are held by other trips`,
-            { rangeKm: req.rangeKm, stationsInRange: candidates.length, waitDie: decision === 'wait' ? 'timeout' : decision },
-          )
-        }
-        await this.#waitForChange(Math.min(left, this.#o.pollMs ?? 25))
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
+        // The same id placed by a request still running (another key), or by another peer.
         const entry = await store.trips.getPeerHold(holdId)
-        if (entry?.state === 'released') throw releasedError(holdId)
+        if (entry) return this.#existing(peer, entry)
+        throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is being placed`, { holdId })
       }
-    } catch (err) {
-      await store.trips.peerHoldFailed(holdId)
-      throw err
+      if (outcome.ok) {
+        placed = outcome.record
+        break
+      }
+      const decision = decide(me, candidates, outcome.conflicts)
+      const left = deadline - performance.now()
+      if (decision !== 'wait' || left <= 0) {
+        throw new VoltwayError(
+          'NO_STATION_AVAILABLE',
+          decision === 'full'
+            ? `all ${candidates.length} stations within ${req.rangeKm} km are booked at that time`
+            : `all ${candidates.length} stations within ${req.rangeKm} km are held by other trips`,
+          { rangeKm: req.rangeKm, stationsInRange: candidates.length, waitDie: decision === 'wait' ? 'timeout' : decision },
+        )
+      }
+      await this.#waitForChange(Math.min(left, this.#o.pollMs ?? 25))
+      const entry = await store.trips.getPeerHold(holdId)
+      if (entry) return this.#existing(peer, entry)
     }
 
-    const recorded = await store.trips.peerHoldPlaced({
+    const there = await store.trips.recordPeerHold({
       holdId,
+      peerHubId: peer,
+      txId: req.txId,
+      vehicleId: req.vehicleId,
       stationId: placed.stationId,
       position: placed.position,
       atMs: placed.atMs,
       expiresAtMs: placed.expiresAtMs,
       nowMs: clock.now(),
     })
-    if (!recorded) {
-      // Released while we were placing it: the release wins.
+    if (there) {
+      // A release (tombstone) overtook this placement: the release wins.
       await store.reservations.releaseHold(holdId)
       this.changed()
-      throw releasedError(holdId)
+      return this.#existing(peer, there)
     }
     this.#log.debug({ peer, holdId, stationId: placed.stationId, txId: req.txId }, 'hold placed')
     return holdAnswer(placed)
@@ -162,7 +168,6 @@ export class HoldService {
     const entry = await store.trips.getPeerHold(holdId)
     if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
     if (entry.state === 'released') throw releasedError(holdId)
-    if (entry.state === 'placing') throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is still being placed`, { holdId })
     const reservationId = reservationIdForHold(holdId)
     const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
     let reservation: ReservationRecord
@@ -190,7 +195,7 @@ export class HoldService {
     const { store, clock } = this.#o
     const before = await store.trips.releasePeerHold({ holdId, peerHubId: peer, nowMs: clock.now() })
     if (before === 'foreign' || before === null) return
-    if (before.state === 'placing' || before.state === 'placed') {
+    if (before.state === 'placed') {
       await store.reservations.releaseHold(holdId)
       this.changed()
     }
@@ -234,9 +239,10 @@ export class HoldService {
     })
   }
 
-  async #existing(entry: PeerHoldRecord): Promise<HoldAnswer> {
+  /** Answer a POST for an id the ledger knows: the same hold again (idempotent by id), or why not. */
+  async #existing(peer: string, entry: PeerHoldRecord): Promise<HoldAnswer> {
+    if (entry.peerHubId !== peer) throw new VoltwayError('BAD_REQUEST', `hold id ${entry.holdId} is in use`, { holdId: entry.holdId })
     if (entry.state === 'released') throw releasedError(entry.holdId)
-    if (entry.state === 'placing') throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${entry.holdId} is being placed`, { holdId: entry.holdId })
     const hold = await this.#o.store.reservations.getHold(entry.holdId)
     if (hold) return holdAnswer(hold)
     if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.expiresAtMs === null) {

@@ -75,6 +75,7 @@ export interface ReleaseTask {
   nextAtMs: number
 }
 
+/** `placing` is not written by this version (kept so older rows read back). */
 export type PeerHoldState = 'placing' | 'placed' | 'confirmed' | 'released'
 
 /** A hold a peer placed (or tried to place, or released) at this hub. */
@@ -93,13 +94,17 @@ export interface PeerHoldRecord {
   updatedAtMs: number
 }
 
-export type PeerHoldClaim =
-  /** A new `placing` entry: the caller places the hold and reports with `peerHoldPlaced` or `peerHoldFailed`. */
-  | { status: 'claimed' }
-  /** The id is known already (this peer's own earlier request, or its tombstone). */
-  | { status: 'exists'; record: PeerHoldRecord }
-  /** Another peer owns the id. */
-  | { status: 'foreign' }
+export interface RecordPeerHoldInput {
+  holdId: string
+  peerHubId: string
+  txId: string
+  vehicleId: string
+  stationId: string
+  position: Position
+  atMs: number
+  expiresAtMs: number
+  nowMs: number
+}
 
 export interface SaveTripOptions {
   /** Write only if the stored trip is in one of these states (compare-and-set); resolves false otherwise. */
@@ -131,23 +136,14 @@ export interface TripStore {
   /** Remove a release (done, or pointless). */
   deleteRelease(releaseId: string): Promise<void>
 
-  /** Claim a hold id for a peer before placing the hold. */
-  claimPeerHold(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }): Promise<PeerHoldClaim>
   /**
-   * Record that the claimed hold was placed. Resolves false, changing
-   * nothing, when the entry is no longer `placing` (a release arrived
-   * meanwhile): the caller must then release the hold it placed.
+   * Record a hold just placed for a peer, as `placed`, if the id is not in
+   * the ledger yet. Resolves null when recorded; otherwise the entry that was
+   * there (a tombstone written by a release that overtook the placement, or
+   * another peer's id), changing nothing: the caller must release the hold
+   * it placed.
    */
-  peerHoldPlaced(input: {
-    holdId: string
-    stationId: string
-    position: Position
-    atMs: number
-    expiresAtMs: number
-    nowMs: number
-  }): Promise<boolean>
-  /** Forget a `placing` entry whose placement failed (a tombstone is kept). */
-  peerHoldFailed(holdId: string): Promise<void>
+  recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null>
   /** Record that the reservation made from a hold was cancelled: the entry becomes `released`, so no later confirm re-books it. */
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void>
   /**
@@ -157,8 +153,9 @@ export interface TripStore {
    */
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean>
   /**
-   * A peer releases a hold: `placing`/`placed` entries of that peer become
-   * `released`; an unknown id gets a `released` tombstone owned by the peer.
+   * A peer releases a hold: a `placed` entry of that peer becomes
+   * `released`; an unknown id gets a `released` tombstone owned by the peer
+   * (so a placement still running for it will not be recorded).
    * Resolves the entry as it was before (null when it was unknown), or
    * `foreign` when another peer owns the id (nothing changes).
    */

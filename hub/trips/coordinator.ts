@@ -8,9 +8,10 @@
  * 2. Try: a hold per hop, in order: hop 0 here from the vehicle's position,
  *    hop i at its hub within `rangeKm` of the station held at hop i-1, each
  *    at its own time. Each hold request carries the trip's age (wait-die).
- * 3. Confirm: the trip is marked `confirming`, then every hold is confirmed.
- *    The try phase stops while there is time left to confirm before the
- *    earliest hold runs out (TTL minus clock skew minus a reserve).
+ * 3. Confirm: the trip is marked `confirming`, then every hold is confirmed,
+ *    in parallel. The try phase stops while there is time left to confirm
+ *    before the earliest hold runs out (TTL minus clock skew minus a
+ *    reserve). Reservation ids derive from the hold ids already written.
  * 4. On any failure the attempt is undone (`aborting` first): holds
  *    released, and after confirms were sent, their reservations cancelled,
  *    per hop in that order. What cannot be released now goes to the durable
@@ -152,9 +153,9 @@ export class Coordinator {
 
   /**
    * After a restart: undo every trip that was not confirmed (releasing every
-   * hold that may exist, including ones whose POST may have landed, and the
-   * reservations of any confirm that may have been sent), and finish every
-   * cancel. Resolves how many trips it finished or undid.
+   * hold that may exist, including ones whose POST may have landed, and once
+   * confirms may have been sent, the reservations they may have made), and
+   * finish every cancel. Resolves how many trips it finished or undid.
    */
   async recover(): Promise<{ undone: number; cancelled: number }> {
     const { store } = this.#o
@@ -263,6 +264,8 @@ export class Coordinator {
       return { ok: false, failure, restartable }
     }
 
+    // Written before any confirm leaves: recovery then knows reservations may exist and must be
+    // cancelled (forever if need be); a trip still `trying` only has holds, which expire by themselves.
     trip.state = 'confirming'
     trip.updatedAtMs = clock.now()
     await store.trips.saveTrip(trip)

@@ -130,43 +130,32 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same((await store.trips.listReleases()).map((r) => r.releaseId), ['b'])
   })
 
-  const claimHold = (store: Store, holdId: string, peerHubId = 'feira') =>
-    store.trips.claimPeerHold({ holdId, peerHubId, txId: 'tx1', vehicleId: 'V1', nowMs: T0 })
-  const placed = { stationId: 'S1', position: { lat: 1, lon: 2 }, atMs: T0 + 1, expiresAtMs: T0 + 30_000, nowMs: T0 }
+  const placed = { txId: 'tx1', vehicleId: 'V1', stationId: 'S1', position: { lat: 1, lon: 2 }, atMs: T0 + 1, expiresAtMs: T0 + 30_000, nowMs: T0 }
+  const record = (store: Store, holdId: string, peerHubId = 'feira', over: Partial<typeof placed> = {}) =>
+    store.trips.recordPeerHold({ holdId, peerHubId, ...placed, ...over })
 
-  check('a hold id is claimed once, by one peer', async (t, { store }) => {
-    t.same(await claimHold(store, 'h1'), { status: 'claimed' })
-    t.match(await claimHold(store, 'h1'), { status: 'exists', record: { state: 'placing', peerHubId: 'feira' } })
-    t.same(await claimHold(store, 'h1', 'ilheus'), { status: 'foreign' })
-    t.equal(await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed }), true)
-    t.match(await store.trips.getPeerHold('h1'), { state: 'placed', stationId: 'S1', position: { lat: 1, lon: 2 }, expiresAtMs: T0 + 30_000 })
+  check('a placed hold is recorded once, for one peer', async (t, { store }) => {
+    t.equal(await record(store, 'h1'), null)
+    t.match(await store.trips.getPeerHold('h1'), { state: 'placed', peerHubId: 'feira', stationId: 'S1', position: { lat: 1, lon: 2 }, expiresAtMs: T0 + 30_000, txId: 'tx1', vehicleId: 'V1' })
+    t.match(await record(store, 'h1', 'ilheus'), { peerHubId: 'feira', state: 'placed' }, 'a second record changes nothing and tells what is there')
   })
 
-  check('a release before the claim leaves a tombstone that refuses the late placement', async (t, { store }) => {
+  check('a release before the placement is recorded leaves a tombstone that wins', async (t, { store }) => {
     t.equal(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), null)
-    t.match(await claimHold(store, 'h1'), { status: 'exists', record: { state: 'released' } })
+    t.match(await record(store, 'h1'), { state: 'released', peerHubId: 'feira' })
+    t.match(await store.trips.getPeerHold('h1'), { state: 'released', stationId: null })
   })
 
-  check('a release between claim and placement makes the placement report false', async (t, { store }) => {
-    await claimHold(store, 'h1')
-    t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), { state: 'placing' })
-    t.equal(await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed }), false)
-    t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
-    await store.trips.peerHoldFailed('h1')
-    t.match(await store.trips.getPeerHold('h1'), { state: 'released' }, 'a tombstone survives a failed placement')
-  })
-
-  check('another peer cannot release a hold; a failed placement is forgotten', async (t, { store }) => {
-    await claimHold(store, 'h1')
+  check('a release of a placed hold marks it released; another peer cannot release it', async (t, { store }) => {
+    await record(store, 'h1')
     t.equal(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'ilheus', nowMs: T0 }), 'foreign')
-    t.match(await store.trips.getPeerHold('h1'), { state: 'placing' })
-    await store.trips.peerHoldFailed('h1')
-    t.equal(await store.trips.getPeerHold('h1'), null)
+    t.match(await store.trips.getPeerHold('h1'), { state: 'placed' })
+    t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 + 5 }), { state: 'placed' }, 'resolves the entry as it was')
+    t.match(await store.trips.getPeerHold('h1'), { state: 'released', updatedAtMs: T0 + 5 })
   })
 
   check('a confirmed hold stays confirmed when released, and is kept while its slot is current', async (t, { store }) => {
-    await claimHold(store, 'h1')
-    await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed, atMs: T0 + 10 * 86_400_000 })
+    await record(store, 'h1', 'feira', { atMs: T0 + 10 * 86_400_000 })
     t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), true)
     t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), true, 'confirming again is fine')
     t.match(await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 }), { state: 'confirmed' })
@@ -177,14 +166,13 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
   })
 
   check('a cancelled reservation leaves its hold released, and a released hold is not confirmed', async (t, { store }) => {
-    await claimHold(store, 'h1')
-    await store.trips.peerHoldPlaced({ holdId: 'h1', ...placed })
+    await record(store, 'h1')
     await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 })
     await store.trips.peerHoldCancelled({ holdId: 'h1', nowMs: T0 })
     t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
     t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 }), false)
-    await claimHold(store, 'h2')
     await store.trips.releasePeerHold({ holdId: 'h2', peerHubId: 'feira', nowMs: T0 })
-    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h2', reservationId: 'r-h2', nowMs: T0 }), false, 'nor is one still placing')
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h2', reservationId: 'r-h2', nowMs: T0 }), false, 'nor is a tombstone')
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h3', reservationId: 'r-h3', nowMs: T0 }), false, 'nor an unknown id')
   })
 }

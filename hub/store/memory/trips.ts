@@ -1,9 +1,8 @@
 /** In-memory TripStore: each method is synchronous inside, hence atomic on the one JS thread. Records are copied in and out. */
-import type { Position } from '../../../protocol/index.js'
 import { StoreError } from '../errors.js'
 import type {
-  PeerHoldClaim,
   PeerHoldRecord,
+  RecordPeerHoldInput,
   ReleaseTask,
   SaveTripOptions,
   TripRecord,
@@ -83,52 +82,25 @@ export class MemoryTripStore implements TripStore {
     this.#releases.delete(releaseId)
   }
 
-  async claimPeerHold(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }): Promise<PeerHoldClaim> {
+  async recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
     this.#guard()
     const cur = this.#peerHolds.get(input.holdId)
-    if (cur) return cur.peerHubId === input.peerHubId ? { status: 'exists', record: { ...cur } } : { status: 'foreign' }
+    if (cur) return { ...cur }
     this.#peerHolds.set(input.holdId, {
       holdId: input.holdId,
       peerHubId: input.peerHubId,
-      state: 'placing',
+      state: 'placed',
       txId: input.txId,
       vehicleId: input.vehicleId,
-      stationId: null,
-      position: null,
-      atMs: null,
-      expiresAtMs: null,
-      reservationId: null,
-      createdAtMs: input.nowMs,
-      updatedAtMs: input.nowMs,
-    })
-    return { status: 'claimed' }
-  }
-
-  async peerHoldPlaced(input: {
-    holdId: string
-    stationId: string
-    position: Position
-    atMs: number
-    expiresAtMs: number
-    nowMs: number
-  }): Promise<boolean> {
-    this.#guard()
-    const cur = this.#peerHolds.get(input.holdId)
-    if (!cur || cur.state !== 'placing') return false
-    Object.assign(cur, {
-      state: 'placed',
       stationId: input.stationId,
       position: { ...input.position },
       atMs: input.atMs,
       expiresAtMs: input.expiresAtMs,
+      reservationId: null,
+      createdAtMs: input.nowMs,
       updatedAtMs: input.nowMs,
     })
-    return true
-  }
-
-  async peerHoldFailed(holdId: string): Promise<void> {
-    this.#guard()
-    if (this.#peerHolds.get(holdId)?.state === 'placing') this.#peerHolds.delete(holdId)
+    return null
   }
 
   async peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {

@@ -1,8 +1,8 @@
 /**
- * IdempotencyStore on SQLite. A claim is one BEGIN IMMEDIATE transaction
- * (read, then insert or take over a lapsed lease), so concurrent claims of
- * one key, in this process or another on the same file, serialize and
- * exactly one wins.
+ * IdempotencyStore on SQLite. A claim of a new key is one INSERT ... ON
+ * CONFLICT DO NOTHING (exactly one of any number of concurrent inserts, in
+ * any process on the file, changes a row); a key seen before is decided in a
+ * BEGIN IMMEDIATE transaction (read, then maybe take over a lapsed lease).
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
@@ -36,7 +36,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       ),
       insert: db.prepare<[string, string, string, number, number]>(
         `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms)
-         VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?)`,
+         VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?)
+         ON CONFLICT (scope, key) DO NOTHING`,
       ),
       renew: db.prepare<[number, string, string]>('UPDATE idempotency_keys SET lease_until_ms = ? WHERE scope = ? AND key = ?'),
       complete: db.prepare<[number, string | null, string, string]>(
@@ -62,6 +63,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
     return run(() => {
       this.#guard()
+      // The common case, a new key, is one statement; only a key seen before needs the transaction.
+      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, input.nowMs + input.leaseMs).changes > 0) {
+        return { state: 'claimed' }
+      }
       return this.#claimTx.immediate(input)
     })
   }

@@ -7,8 +7,8 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Position } from '../../../protocol/index.js'
 import type {
-  PeerHoldClaim,
   PeerHoldRecord,
+  RecordPeerHoldInput,
   PeerHoldState,
   ReleaseTask,
   SaveTripOptions,
@@ -122,15 +122,13 @@ export class SqliteTripStore implements TripStore {
     deleteRelease: Statement<[string]>
     getPeerHold: Statement<[string], PeerHoldRow>
     insertPeerHold: Statement<unknown[]>
-    placed: Statement<unknown[]>
-    failed: Statement<[string]>
+    recordPlaced: Statement<unknown[]>
     confirmed: Statement<[string, number, string]>
     cancelled: Statement<[number, string]>
     released: Statement<[number, string]>
     deletePeerHolds: Statement<[number, number, number]>
   }
   readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
-  readonly #claimTx: Transaction<(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }) => PeerHoldClaim>
   readonly #releaseTx: Transaction<(input: { holdId: string; peerHubId: string; nowMs: number }) => PeerHoldRecord | null | 'foreign'>
 
   constructor(db: Database, guard: () => void) {
@@ -157,11 +155,11 @@ export class SqliteTripStore implements TripStore {
         `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
          VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)`,
       ),
-      placed: db.prepare(
-        `UPDATE peer_holds SET state = 'placed', station_id = ?, lat = ?, lon = ?, at_ms = ?, expires_at_ms = ?, updated_at_ms = ?
-          WHERE hold_id = ? AND state = 'placing'`,
+      recordPlaced: db.prepare(
+        `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+         VALUES (?, ?, 'placed', ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+         ON CONFLICT (hold_id) DO NOTHING`,
       ),
-      failed: db.prepare<[string]>("DELETE FROM peer_holds WHERE hold_id = ? AND state = 'placing'"),
       confirmed: db.prepare<[string, number, string]>(
         "UPDATE peer_holds SET state = 'confirmed', reservation_id = ?, updated_at_ms = ? WHERE hold_id = ? AND state IN ('placed', 'confirmed')",
       ),
@@ -190,12 +188,6 @@ export class SqliteTripStore implements TripStore {
       )
       for (const r of opts.releases ?? []) this.#insertRelease(r)
       return true
-    })
-    this.#claimTx = db.transaction((input): PeerHoldClaim => {
-      const cur = this.#s.getPeerHold.get(input.holdId)
-      if (cur) return cur.peer_hub_id === input.peerHubId ? { status: 'exists', record: toPeerHold(cur) } : { status: 'foreign' }
-      this.#s.insertPeerHold.run(input.holdId, input.peerHubId, 'placing', input.txId, input.vehicleId, input.nowMs, input.nowMs)
-      return { status: 'claimed' }
     })
     this.#releaseTx = db.transaction((input): PeerHoldRecord | null | 'foreign' => {
       const cur = this.#s.getPeerHold.get(input.holdId)
@@ -284,33 +276,25 @@ export class SqliteTripStore implements TripStore {
     })
   }
 
-  claimPeerHold(input: { holdId: string; peerHubId: string; txId: string; vehicleId: string; nowMs: number }): Promise<PeerHoldClaim> {
+  recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
     return run(() => {
       this.#guard()
-      return this.#claimTx.immediate(input)
-    })
-  }
-
-  peerHoldPlaced(input: { holdId: string; stationId: string; position: Position; atMs: number; expiresAtMs: number; nowMs: number }): Promise<boolean> {
-    return run(() => {
-      this.#guard()
-      const r = this.#s.placed.run(
+      const r = this.#s.recordPlaced.run(
+        input.holdId,
+        input.peerHubId,
+        input.txId,
+        input.vehicleId,
         input.stationId,
         input.position.lat,
         input.position.lon,
         input.atMs,
         input.expiresAtMs,
         input.nowMs,
-        input.holdId,
+        input.nowMs,
       )
-      return r.changes > 0
-    })
-  }
-
-  peerHoldFailed(holdId: string): Promise<void> {
-    return run(() => {
-      this.#guard()
-      this.#s.failed.run(holdId)
+      if (r.changes > 0) return null
+      const cur = this.#s.getPeerHold.get(input.holdId)
+      return cur ? toPeerHold(cur) : null
     })
   }
 
