@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from './clock.js'
 import type { HubConfig } from './config.js'
 import { buildHttpServer } from './http/server.js'
@@ -96,8 +96,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
     } else {
+      // The same identity rules as the embedded broker, and the login `voltway hub acl` writes for the hub.
+      assertNoIdentityCollisions(config)
       mqttUrl = config.mqtt.url
-      hubLogin = { username: config.mqtt.username, password: config.mqtt.password }
+      hubLogin = { username: config.mqtt.username ?? defaultHubUsername(config.hubId), password: config.mqtt.password }
     }
 
     const client: MqttClient = await connectAsync(mqttUrl, {
@@ -106,6 +108,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
       ...(hubLogin.password !== undefined ? { password: hubLogin.password } : {}),
       reconnectPeriod: 1000,
+      // An external broker being reloaded may refuse us once; keep trying rather than stay away for good.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
     })

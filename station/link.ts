@@ -75,6 +75,8 @@ export class StationLink extends EventEmitter<LinkEvents> {
       clean: false,
       properties: { sessionExpiryInterval: o.sessionExpirySeconds ?? 600 },
       reconnectPeriod: o.reconnectPeriodMs ?? 1000,
+      // Keep trying after a refused login too: the hub may not know this station yet, or its broker is being reconfigured.
+      reconnectOnConnackError: true,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       keepalive: o.keepaliveSeconds ?? 30,
       resubscribe: false,

@@ -91,7 +91,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     '',
     'To use them:',
     `  mosquitto -c ${files.conf}    (or copy its lines into your mosquitto.conf)`,
-    `  chown mosquitto: ${files.passwd} ${files.acl}    (when Mosquitto runs as user mosquitto)`,
+    `  chown -R mosquitto: ${dir}    (when Mosquitto runs as user mosquitto: it must read the directory and every file; repeat after each run)`,
     '  Run this command again whenever stations, vehicles or passwords change, then reload Mosquitto (SIGHUP).',
     '',
   ].join('\n')
