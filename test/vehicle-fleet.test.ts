@@ -2,7 +2,7 @@
  * Fleet scenarios: the scenario file is validated like a config file, a seed
  * makes the fleet repeatable, and a small fleet against the fake hub drives,
  * books (trips and nearest stations), charges, cleans up and summarises.
- * TODO(e2e, later): 50 vehicles over 3 real hubs with mock-board station agents.
+ * Against real hubs, agents and the federation: test/vehicle-fleet-e2e.test.ts.
  */
 import t from 'tap'
 import { writeFileSync, mkdtempSync } from 'node:fs'
