@@ -75,67 +75,14 @@ export class HoldService {
    * BAD_REQUEST (the id belongs to another peer).
    */
   async place(peer: string, holdId: string, req: FedHoldRequest): Promise<HoldAnswer> {
-    const { store, clock, rules } = this.#o
-    const nowMs = clock.now()
-    const atMs = parseTime(req.at)
-    if (atMs - nowMs < rules.minLeadMs) throw reservationErrors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
-    const candidates: BookingCandidate[] = this.#o.stations
-      .nearest(req.from, req.rangeKm, MAX_CANDIDATES)
-      .map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
-    if (candidates.length === 0) {
-      throw new VoltwayError('OUT_OF_RANGE', `no station of hub ${this.#o.hubId} within ${req.rangeKm} km`, { rangeKm: req.rangeKm, hubId: this.#o.hubId })
-    }
-
+    const { store, clock } = this.#o
+    const { atMs, candidates } = this.#check(req)
     const known = await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
-
-    const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
-    const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
-    const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
-    const deadline = performance.now() + waitMs
-    let placed: HoldRecord
-    for (;;) {
-      const now = clock.now()
-      let outcome
-      try {
-        outcome = await store.reservations.placeHold({
-          holdId,
-          vehicleId: req.vehicleId,
-          atMs,
-          candidates,
-          windowMs: rules.windowMs,
-          nowMs: now,
-          expiresAtMs: now + ttlMs,
-          txId: me.txId,
-          txStartedAtMs: me.txStartedAtMs,
-        })
-      } catch (err) {
-        if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
-        // The same id placed by a request still running (another key), or by another peer.
-        const entry = await store.trips.getPeerHold(holdId)
-        if (entry) return this.#existing(peer, entry)
-        throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is being placed`, { holdId })
-      }
-      if (outcome.ok) {
-        placed = outcome.record
-        break
-      }
-      const decision = decide(me, candidates, outcome.conflicts)
-      const left = deadline - performance.now()
-      if (decision !== 'wait' || left <= 0) {
-        throw new VoltwayError(
-          'NO_STATION_AVAILABLE',
-          decision === 'full'
-            ? `all ${candidates.length} stations within ${req.rangeKm} km are booked at that time`
-            : `all ${candidates.length} stations within ${req.rangeKm} km are held by other trips`,
-          { rangeKm: req.rangeKm, stationsInRange: candidates.length, waitDie: decision === 'wait' ? 'timeout' : decision },
-        )
-      }
-      await this.#waitForChange(Math.min(left, this.#o.pollMs ?? 25))
-      const entry = await store.trips.getPeerHold(holdId)
-      if (entry) return this.#existing(peer, entry)
-    }
-
+    const booked = await this.#book(holdId, req, atMs, candidates, () => store.trips.getPeerHold(holdId))
+    if ('answer' in booked) return booked.answer
+    if ('entry' in booked) return this.#existing(peer, booked.entry)
+    const placed = booked.hold
     const there = await store.trips.recordPeerHold({
       holdId,
       peerHubId: peer,
@@ -155,6 +102,125 @@ export class HoldService {
     }
     this.#log.debug({ peer, holdId, stationId: placed.stationId, txId: req.txId }, 'hold placed')
     return holdAnswer(placed)
+  }
+
+  /**
+   * This hub's own holds (hop 0 of the trips it coordinates): the same
+   * booking and wait-die, without the peer ledger. No network lies between
+   * the coordinator and this store, so no late Try and no Confirm/Cancel race
+   * can happen, and recovery runs before anything else.
+   */
+  async placeOwn(holdId: string, req: FedHoldRequest): Promise<HoldAnswer> {
+    const { atMs, candidates } = this.#check(req)
+    const booked = await this.#book(holdId, req, atMs, candidates, null)
+    if ('answer' in booked) return booked.answer
+    if ('entry' in booked) throw releasedError(holdId)
+    this.#log.debug({ holdId, stationId: booked.hold.stationId, txId: req.txId }, 'own hold placed')
+    return holdAnswer(booked.hold)
+  }
+
+  async confirmOwn(holdId: string): Promise<HoldConfirmationBody> {
+    const { store, clock } = this.#o
+    const reservationId = reservationIdForHold(holdId)
+    const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
+    let reservation: ReservationRecord | null
+    if (out.status === 'confirmed') reservation = out.reservation
+    else if (out.status === 'expired') reservation = await this.#rebook(out.hold, reservationId)
+    else reservation = await store.reservations.getReservation(reservationId)
+    if (!reservation) throw new VoltwayError('HOLD_EXPIRED', `hold ${holdId} is gone`, { holdId })
+    this.changed()
+    return confirmation(holdId, reservation)
+  }
+
+  async releaseOwn(holdId: string): Promise<void> {
+    if (await this.#o.store.reservations.releaseHold(holdId)) this.changed()
+  }
+
+  async cancelOwnReservation(reservationId: string): Promise<void> {
+    const { store } = this.#o
+    const r = await store.reservations.getReservation(reservationId)
+    if (!r) return
+    await store.reservations.cancelReservation(reservationId, r.vehicleId)
+    this.changed()
+  }
+
+  /** The rules every hold request must meet before anything is written. */
+  #check(req: FedHoldRequest): { atMs: number; candidates: BookingCandidate[] } {
+    const { clock, rules } = this.#o
+    const nowMs = clock.now()
+    const atMs = parseTime(req.at)
+    if (atMs - nowMs < rules.minLeadMs) throw reservationErrors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
+    const candidates: BookingCandidate[] = this.#o.stations
+      .nearest(req.from, req.rangeKm, MAX_CANDIDATES)
+      .map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
+    if (candidates.length === 0) {
+      throw new VoltwayError('OUT_OF_RANGE', `no station of hub ${this.#o.hubId} within ${req.rangeKm} km`, { rangeKm: req.rangeKm, hubId: this.#o.hubId })
+    }
+    return { atMs, candidates }
+  }
+
+  /**
+   * Book the nearest free candidate, waiting (wait-die) while only younger
+   * transactions' holds are in the way. `ledger` reads the peer ledger entry
+   * of the id while waiting (a release ends the wait); null for own holds.
+   */
+  async #book(
+    holdId: string,
+    req: FedHoldRequest,
+    atMs: number,
+    candidates: BookingCandidate[],
+    ledger: (() => Promise<PeerHoldRecord | null>) | null,
+  ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: HoldAnswer }> {
+    const { store, clock, rules } = this.#o
+    const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
+    const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
+    const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
+    const deadline = performance.now() + waitMs
+    for (;;) {
+      const now = clock.now()
+      let outcome
+      try {
+        outcome = await store.reservations.placeHold({
+          holdId,
+          vehicleId: req.vehicleId,
+          atMs,
+          candidates,
+          windowMs: rules.windowMs,
+          nowMs: now,
+          expiresAtMs: now + ttlMs,
+          txId: me.txId,
+          txStartedAtMs: me.txStartedAtMs,
+        })
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
+        // The same id placed by a request still running (another key), or by another peer.
+        if (ledger) {
+          const entry = await ledger()
+          if (entry) return { entry }
+          throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is being placed`, { holdId })
+        }
+        const hold = await store.reservations.getHold(holdId)
+        if (hold) return { answer: holdAnswer(hold) }
+        throw err
+      }
+      if (outcome.ok) return { hold: outcome.record }
+      const decision = decide(me, candidates, outcome.conflicts)
+      const left = deadline - performance.now()
+      if (decision !== 'wait' || left <= 0) {
+        throw new VoltwayError(
+          'NO_STATION_AVAILABLE',
+          decision === 'full'
+            ? `all ${candidates.length} stations within ${req.rangeKm} km are booked at that time`
+            : `all ${candidates.length} stations within ${req.rangeKm} km are held by other trips`,
+          { rangeKm: req.rangeKm, stationsInRange: candidates.length, waitDie: decision === 'wait' ? 'timeout' : decision },
+        )
+      }
+      await this.#waitForChange(Math.min(left, this.#o.pollMs ?? 25))
+      if (ledger) {
+        const entry = await ledger()
+        if (entry) return { entry }
+      }
+    }
   }
 
   /**
@@ -181,13 +247,7 @@ export class HoldService {
       throw releasedError(holdId)
     }
     this.changed()
-    return {
-      reservationId: reservation.reservationId,
-      holdId,
-      stationId: reservation.stationId,
-      position: reservation.position,
-      at: formatTime(reservation.atMs),
-    }
+    return confirmation(holdId, reservation)
   }
 
   /** Release a hold of `peer` (tombstone when unknown). A confirmed hold is left alone: cancel its reservation instead. */
@@ -258,7 +318,7 @@ export class HoldService {
   }
 
   /** Book the expired (or swept) hold's slot again if it is still free. */
-  async #rebook(entry: PeerHoldRecord, reservationId: string): Promise<ReservationRecord> {
+  async #rebook(entry: BookedSlot, reservationId: string): Promise<ReservationRecord> {
     const { store, clock, rules } = this.#o
     const existing = await store.reservations.getReservation(reservationId)
     if (existing) return existing
@@ -286,6 +346,19 @@ export class HoldService {
       stationId: entry.stationId,
     })
   }
+}
+
+/** What a confirm needs to book an expired hold's slot again (a hold, or the ledger's copy of it). */
+interface BookedSlot {
+  holdId: string
+  stationId: string | null
+  position: Position | null
+  atMs: number | null
+  vehicleId: string | null
+}
+
+function confirmation(holdId: string, r: ReservationRecord): HoldConfirmationBody {
+  return { reservationId: r.reservationId, holdId, stationId: r.stationId, position: r.position, at: formatTime(r.atMs) }
 }
 
 function holdAnswer(h: HoldRecord): HoldAnswer {

@@ -25,10 +25,10 @@ export class Participants {
     this.#client = client
     this.#self = {
       hubId: selfHubId,
-      place: (req) => holds.place(selfHubId, req.holdId, req),
-      confirm: (holdId) => holds.confirm(selfHubId, holdId),
-      release: (holdId) => holds.release(selfHubId, holdId),
-      cancelReservation: (reservationId) => holds.cancelReservation(selfHubId, reservationId),
+      place: (req) => holds.placeOwn(req.holdId, req),
+      confirm: (holdId) => holds.confirmOwn(holdId),
+      release: (holdId) => holds.releaseOwn(holdId),
+      cancelReservation: (reservationId) => holds.cancelOwnReservation(reservationId),
     }
   }
 
