@@ -20,6 +20,8 @@ export function renderFleetSummary(s: FleetSummary): string {
     ['trips', `${s.trips.booked} booked, failed: ${counts(s.trips.failed)}${Object.keys(s.trips.failedHopReasons).length ? ` (hop reasons: ${counts(s.trips.failedHopReasons)})` : ''}, ${s.trips.cancelled} cancelled at the end`],
     ['reservations', `${s.reservations.booked} booked, failed: ${counts(s.reservations.failed)}, ${s.reservations.cancelled} cancelled at the end`],
     ['charging', `${ch.sessions} sessions, start failed: ${counts(ch.startFailed)}, stop failed: ${counts(ch.stopFailed)}, ${ch.offNetwork} off-network stops`],
+    ['other hubs', `${ch.foreign.sessions} sessions, ${kwh(ch.foreign.energyWh)}, over ${ch.foreign.connections} extra connections (at most ${ch.foreign.peakOpen} open), connect failures: ${counts(ch.foreign.connectFailed)}`],
+    ['per hub', Object.entries(ch.perHub).map(([h, x]) => `${h} ${x.sessions} sessions ${kwh(x.energyWh)}`).join(', ') || 'none'],
     ['energy', `${kwh(ch.energyWh)} metered, ${kwh(ch.simulatedWh)} into simulated batteries`],
     ['money', cost],
     ['requests', `${s.requests.total} total, ${s.requests.perSecond}/s, errors: ${counts(s.requests.errors)}`],
