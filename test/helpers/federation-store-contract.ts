@@ -103,6 +103,22 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.equal(await store.trips.getTrip('nope'), null)
   })
 
+  check('writes issued together settle one by one: a failing one rolls back alone', async (t, { store }) => {
+    await store.trips.createTrip(trip())
+    const [dup, fresh, claimed, tomb] = await Promise.allSettled([
+      store.trips.createTrip(trip()),
+      store.trips.createTrip(trip({ tripId: 'trip-2' })),
+      claim(store, 'together'),
+      store.trips.releasePeerHold({ holdId: 'hz', peerHubId: 'feira', nowMs: T0 }),
+    ])
+    t.match(dup, { status: 'rejected', reason: { code: 'DUPLICATE_ID' } })
+    t.match(fresh, { status: 'fulfilled' })
+    t.match(claimed, { status: 'fulfilled', value: { state: 'claimed' } })
+    t.match(tomb, { status: 'fulfilled', value: null })
+    t.ok(await store.trips.getTrip('trip-2'))
+    t.match(await store.trips.getPeerHold('hz'), { state: 'released' })
+  })
+
   check('saveTrip is a compare-and-set on the state and enqueues releases atomically', async (t, { store }) => {
     await store.trips.createTrip(trip())
     const release = {

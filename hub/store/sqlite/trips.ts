@@ -1,8 +1,9 @@
 /**
  * TripStore on SQLite. A trip is one row (its legs as a JSON column: they are
  * always read and written with the trip); releases and the peer-hold ledger
- * have their own tables. Writes that must be atomic together run in one
- * BEGIN IMMEDIATE transaction.
+ * have their own tables. Every write is one atomic unit (a savepoint) inside
+ * a BEGIN IMMEDIATE transaction that the connection's WriteBatcher shares
+ * among the writes of one event-loop turn.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Position } from '../../../protocol/index.js'
@@ -17,7 +18,8 @@ import type {
   TripState,
   TripStore,
 } from '../trips.js'
-import { run } from './errors.js'
+import { run, toStoreError } from './errors.js'
+import { WriteBatcher } from './idempotency.js'
 
 interface TripRow {
   trip_id: string
@@ -128,12 +130,14 @@ export class SqliteTripStore implements TripStore {
     released: Statement<[number, string]>
     deletePeerHolds: Statement<[number, number, number]>
   }
+  readonly #batch: WriteBatcher
   readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
   readonly #releaseTx: Transaction<(input: { holdId: string; peerHubId: string; nowMs: number }) => PeerHoldRecord | null | 'foreign'>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
     this.#guard = guard
+    this.#batch = WriteBatcher.for(db)
     this.#s = {
       insertTrip: db.prepare(
         `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
@@ -202,8 +206,7 @@ export class SqliteTripStore implements TripStore {
   }
 
   createTrip(trip: TripRecord): Promise<void> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       this.#s.insertTrip.run(
         trip.tripId,
         trip.vehicleId,
@@ -220,9 +223,8 @@ export class SqliteTripStore implements TripStore {
   }
 
   saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
-    return run(() => {
-      this.#guard()
-      return this.#saveTx.immediate(trip, opts)
+    return this.#write(() => {
+      return this.#saveTx(trip, opts)
     })
   }
 
@@ -247,11 +249,8 @@ export class SqliteTripStore implements TripStore {
   }
 
   addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
-    return run(() => {
-      this.#guard()
-      this.#db.transaction(() => {
-        for (const r of tasks) this.#insertRelease(r)
-      }).immediate()
+    return this.#write(() => {
+      for (const r of tasks) this.#insertRelease(r)
     })
   }
 
@@ -263,22 +262,19 @@ export class SqliteTripStore implements TripStore {
   }
 
   rescheduleRelease(releaseId: string, attempts: number, nextAtMs: number): Promise<void> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       this.#s.reschedule.run(attempts, nextAtMs, releaseId)
     })
   }
 
   deleteRelease(releaseId: string): Promise<void> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       this.#s.deleteRelease.run(releaseId)
     })
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       const r = this.#s.recordPlaced.run(
         input.holdId,
         input.peerHubId,
@@ -299,23 +295,20 @@ export class SqliteTripStore implements TripStore {
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       this.#s.cancelled.run(input.nowMs, input.holdId)
     })
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return run(() => {
-      this.#guard()
+    return this.#write(() => {
       return this.#s.confirmed.run(input.reservationId, input.nowMs, input.holdId).changes > 0
     })
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
-    return run(() => {
-      this.#guard()
-      return this.#releaseTx.immediate(input)
+    return this.#write(() => {
+      return this.#releaseTx(input)
     })
   }
 
@@ -332,6 +325,16 @@ export class SqliteTripStore implements TripStore {
       this.#guard()
       return this.#s.deletePeerHolds.run(cutoffMs, cutoffMs, cutoffMs).changes
     })
+  }
+
+  /** A write through the connection's group commit (see WriteBatcher). */
+  #write<T>(work: () => T): Promise<T> {
+    try {
+      this.#guard()
+    } catch (err) {
+      return Promise.reject(toStoreError(err))
+    }
+    return this.#batch.run(work)
   }
 
   #insertRelease(r: ReleaseTask): void {
