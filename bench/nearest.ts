@@ -15,6 +15,7 @@ import { TestClock } from '../hub/clock.js'
 import { buildHandlerTable, createHubContext } from '../hub/ops/index.js'
 import { SqliteStore } from '../hub/store/index.js'
 import { OPS, formatTime, type OpArgs, type OpHandler, type OpName, type OpResult } from '../protocol/index.js'
+import prand from 'pure-rand'
 
 const { values } = parseArgs({
   options: {
@@ -30,16 +31,12 @@ const N_RESERVATIONS = Number(values.reservations)
 const BOX = { minLat: -18.35, maxLat: -8.53, minLon: -46.62, maxLon: -37.34 } // Bahia, roughly
 const MIN = 60_000
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
+/** A seeded uniform [0, 1) from pure-rand, so runs are reproducible. */
+function seededRandom(seed: number): () => number {
+  const rng = prand.xoroshiro128plus(seed)
+  return () => prand.unsafeUniformIntDistribution(0, 2 ** 31 - 1, rng) / 2 ** 31
 }
-const rand = mulberry32(2026)
+const rand = seededRandom(2026)
 const randomPosition = (): { lat: number; lon: number } => ({
   lat: BOX.minLat + rand() * (BOX.maxLat - BOX.minLat),
   lon: BOX.minLon + rand() * (BOX.maxLon - BOX.minLon),

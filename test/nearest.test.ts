@@ -4,6 +4,7 @@ import { distanceKm, SpatialIndex, StationRegistry } from '../hub/stations/index
 import { MemoryStore } from '../hub/store/index.js'
 import { findNearest } from '../hub/stations/index.js'
 import { HERE, MIN, NOW_MS, inMinutes, testConfig, testHub } from './helpers/store-hub.js'
+import prand from 'pure-rand'
 
 t.test('station.nearest answers only stations within rangeKm, nearest first', async (t) => {
   const hub = await testHub()
@@ -85,7 +86,7 @@ t.test('a station exactly at rangeKm is in range, both for search and for a name
 })
 
 t.test('nearest search on 100,000 stations matches a brute-force scan', async (t) => {
-  const rand = mulberry32(7)
+  const rand = seededRandom(7)
   const specs = Array.from({ length: 100_000 }, (_, i) => ({
     stationId: `S${i}`,
     position: { lat: -18.35 + rand() * 9.8, lon: -46.6 + rand() * 9.3 },
@@ -114,13 +115,8 @@ t.test('a hub without stations answers an empty list', async (t) => {
   t.equal((await hub.callError('reservation.create', { at: inMinutes(hub.clock, 180), position: HERE, rangeKm: 100 })).code, 'NO_STATION_AVAILABLE')
 })
 
-/** Small seeded PRNG (mulberry32), so the scan is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
+/** A seeded uniform [0, 1) from pure-rand, so runs are reproducible. */
+function seededRandom(seed: number): () => number {
+  const rng = prand.xoroshiro128plus(seed)
+  return () => prand.unsafeUniformIntDistribution(0, 2 ** 31 - 1, rng) / 2 ** 31
 }
