@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { FederationClient } from '../hub/federation/index.js'
 import { VoltwayError } from '../protocol/index.js'
 import { deadUrl, startHangingServer } from './helpers/federation-hubs.js'
+import { waitUntil } from './helpers/net.js'
 
 interface Seen {
   method: string
@@ -90,7 +91,7 @@ t.test('a peer that accepts the connection but never answers: PEER_UNAVAILABLE q
   const ms = Date.now() - started
   t.equal(code(err), 'PEER_UNAVAILABLE')
   t.match((err as VoltwayError).details, { hubId: 'salvador', cause: 'TIMEOUT' })
-  t.ok(ms >= 290 && ms < 600, `gave up after ${ms} ms (timeout 300 ms)`)
+  t.ok(ms >= 290 && ms < 1500, `gave up after ${ms} ms (timeout 300 ms)`)
   t.equal(hang.connections(), 1, 'a timeout is not retried')
 })
 
@@ -193,7 +194,7 @@ t.test('close aborts calls still running', async (t) => {
   const c = client(hang.url, { requestTimeoutMs: 10_000 })
   t.teardown(() => hang.close())
   const pending = c.hubInfo('salvador').catch((e: unknown) => e)
-  await new Promise((r) => setTimeout(r, 50))
+  await waitUntil(() => hang.connections() > 0, 5000, 'the call to be in flight')
   const started = Date.now()
   await c.close()
   t.equal(code(await pending), 'PEER_UNAVAILABLE')

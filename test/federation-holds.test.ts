@@ -13,6 +13,7 @@ import { HubMetrics } from '../hub/metrics.js'
 import { StationRegistry } from '../hub/stations/index.js'
 import { MemoryStore, type Store } from '../hub/store/index.js'
 import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, type Receipt } from '../protocol/index.js'
+import { waitUntil } from './helpers/net.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
 
 const SALVADOR = 'Bearer salvador-to-ilheus'
@@ -157,7 +158,7 @@ for (const storage of ['memory', 'sqlite'] as const) {
     await r.hold(holdBody(r, { holdId: 'young-1', txId: 'young-1', txStartedAt: '2026-11-24T11:59:50Z' }), 'y1')
     await r.hold(holdBody(r, { holdId: 'young-2', txId: 'young-2', txStartedAt: '2026-11-24T11:59:50Z' }), 'y2')
     const waiting = r.hold(holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 }), 'o1')
-    await new Promise((res) => setTimeout(res, 30))
+    await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the POST to wait')
     t.equal((await r.req('DELETE', '/federation/v1/holds/old', { key: 'do' })).statusCode, 204)
     const res = await waiting
     t.equal(res.statusCode, 410, 'the waiting POST gives up as released')
@@ -170,7 +171,7 @@ for (const storage of ['memory', 'sqlite'] as const) {
     await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'y1')
     await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'y2')
     const waiting = r.hold(holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 }), 'o1')
-    await new Promise((res) => setTimeout(res, 30))
+    await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the POST to wait')
     await r.req('DELETE', '/federation/v1/holds/y2', { key: 'd' })
     const res = await waiting
     t.equal(res.statusCode, 201)
@@ -233,7 +234,7 @@ t.test('the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROG
   await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
   const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
   const waiting = r.hold(body, 'slow')
-  await new Promise((res) => setTimeout(res, 30))
+  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the first request to wait')
   const dup = await r.hold(body, 'slow')
   t.equal(dup.statusCode, 409)
   t.equal(errorCode(dup), 'IDEMPOTENCY_IN_PROGRESS')

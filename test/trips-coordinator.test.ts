@@ -123,7 +123,7 @@ t.test('a peer that accepts the connection but never answers: ROUTE_FAILED quick
     .catch((e: unknown) => e)
   const elapsed = Date.now() - started
   t.match(routeFailure(err), { failedHop: 2, reason: 'PEER_UNAVAILABLE', rolledBack: true, hubId: 'lento' })
-  t.ok(elapsed < 2000, `failed in ${elapsed} ms`)
+  t.ok(elapsed < 3000, `failed in ${elapsed} ms (step deadline 500 ms, then the undo)`)
   t.ok(hang.connections() >= 1, 'the hanging peer was really asked')
   t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
   const queued = await h.hub('feira').store.trips.listReleases()

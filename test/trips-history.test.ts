@@ -43,7 +43,7 @@ t.test('a dead and a hanging peer: partial, named in unreachableHubs, answered w
   })
   const started = Date.now()
   const res = await h.hub('feira').call('history.list', {}, 'V1')
-  t.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms`)
+  t.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms (peer timeout 300 ms)`)
   t.same(res.receipts.map((r) => r.sessionId), ['i1', 'f2', 's1', 'f1'])
   t.same([res.partial, res.unreachableHubs], [true, ['lento', 'morto']])
 })

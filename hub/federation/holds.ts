@@ -280,6 +280,11 @@ export class HoldService {
     return n
   }
 
+  /** Hold requests waiting (wait-die) right now. */
+  get waiting(): number {
+    return this.#waiters.size
+  }
+
   /** Wake every waiting hold request (something it may wait for changed). */
   changed(): void {
     const waiters = [...this.#waiters]
