@@ -12,6 +12,7 @@ import {
   inMinutes,
   startFederationHubs,
   startHangingServer,
+  token,
   type FederationHarness,
 } from './helpers/federation-hubs.js'
 
@@ -142,4 +143,21 @@ t.test('times must match the hops; unknown routes are NOT_FOUND', async (t) => {
   const tooSoon = await h.hub('feira').call('route.reserve', { routeId, times: [inMinutes(h.clock, 60), times[1] as string, times[2] as string], position: FROM_FEIRA, rangeKm: 250 }).catch((e: unknown) => e)
   t.match(routeFailure(tooSoon), { failedHop: 0, reason: 'TOO_SOON' })
   t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+})
+
+t.test('a hub answers 401 to a peer calling without a token or with a wrong one, and books nothing', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS, storage: 'memory' })
+  t.teardown(() => h.close())
+  const url = h.hub('salvador').url
+  const body = JSON.stringify({ txId: 'tx', txStartedAt: '2026-11-24T12:00:00Z', vehicleId: 'V1', at: inMinutes(h.clock, 300), from: { lat: -12.97, lon: -38.5 }, rangeKm: 50, ttlSeconds: 30 })
+  for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token('salvador', 'feira')}`]) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': 'k' }
+    if (authorization) headers.authorization = authorization
+    const res = await fetch(`${url}/federation/v1/holds`, { method: 'POST', headers, body })
+    t.equal(res.status, 401, `authorization: ${authorization ?? 'none'}`)
+    t.match(await res.json(), { error: { code: 'UNAUTHORIZED' } })
+  }
+  const ok = await fetch(`${url}/federation/v1/holds`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k', authorization: `Bearer ${token('feira', 'salvador')}` }, body })
+  t.equal(ok.status, 201, 'the right token is accepted')
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 1 }, 'only the authorised request booked')
 })
