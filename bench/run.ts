@@ -21,7 +21,7 @@ const BENCHES: Array<{ name: string; file: string; args: string[] }> = [
   { name: 'connection-baseline', file: 'bench/connection-baseline.ts', args: ['--seconds', '2'] },
   { name: 'station-agent', file: 'bench/station-agent.ts', args: ['--runs', '3'] },
   { name: 'trips', file: 'bench/trips.ts', args: [] },
-  { name: 'vehicle-fleet', file: 'bench/vehicle-fleet.ts', args: [] },
+  { name: 'vehicle-fleet', file: 'bench/vehicle-fleet.ts', args: ['5000', '20', '--real-hub'] },
 ]
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, write: { type: 'boolean', default: false } } })

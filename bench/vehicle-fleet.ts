@@ -25,6 +25,7 @@ import { parseScenario, type ScenarioInput } from '../vehicle-sim/fleet/scenario
 import { startFakeHub } from '../test/helpers/vehicle-fake-hub.js'
 import { spawnHub, type HubProcess } from '../test/helpers/hub-process.js'
 import { freePort } from '../test/helpers/net.js'
+import { report, type BenchRow } from './report.js'
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const vehicles = Number(positional[0] ?? 5000)
@@ -206,6 +207,19 @@ const rows: [string, string][] = [
   ['peak RSS per vehicle', `${((peakRss - baseRss) / summary.vehicles.total / 1024).toFixed(1)} KB`],
   ...others.map(([k, v]): [string, string] => [`peak RSS ${k}`, mb(v)]),
 ]
+if (process.argv.includes('--json')) {
+  const name = `vehicle-fleet${realHub ? ' (real hub)' : ' (fake hub)'}`
+  report([
+    { bench: name, metric: `vehicles connected of ${summary.vehicles.total}`, value: summary.vehicles.connected, unit: 'vehicles' },
+    { bench: name, metric: 'requests per second', value: summary.requests.perSecond, unit: 'req/s' },
+    { bench: name, metric: 'request latency p50', value: summary.requests.latency.p50Ms, unit: 'ms' },
+    { bench: name, metric: 'request latency p99', value: summary.requests.latency.p99Ms, unit: 'ms' },
+    { bench: name, metric: realHub ? 'simulator peak RSS' : 'peak RSS (simulator + fake hub)', value: Math.round(peakRss / 2 ** 20), unit: 'MB' },
+    { bench: name, metric: 'peak RSS per vehicle', value: Number(((peakRss - baseRss) / summary.vehicles.total / 1024).toFixed(1)), unit: 'KB' },
+    ...others.filter(([, v]) => v !== null).map(([k, v]): BenchRow => ({ bench: name, metric: `peak RSS ${k}`, value: Math.round((v as number) / 2 ** 20), unit: 'MB' })),
+  ])
+  process.exit(0)
+}
 const w = Math.max(...rows.map(([k]) => k.length))
 console.log(`\n| ${'metric'.padEnd(w)} | value |\n|${'-'.repeat(w + 2)}|-------|`)
 for (const [k, v] of rows) console.log(`| ${k.padEnd(w)} | ${v} |`)
