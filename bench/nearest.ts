@@ -135,6 +135,33 @@ await measure('station.nearest 50 km, limit 5, at now', N_QUERIES, async (i) => 
 await measure('station.nearest 50 km, limit 20, at +9 h', N_QUERIES, async (i) => (await nearest(args({ position: q(i), rangeKm: 50, limit: 20, at: atFuture }))).stations.length)
 await measure('station.nearest 300 km, limit 100, at +9 h', Math.floor(N_QUERIES / 4), async (i) => (await nearest(args({ position: q(i), rangeKm: 300, limit: 100, at: atFuture }))).stations.length)
 await measure('station.nearest 5 km, limit 5 (sparse)', N_QUERIES, async (i) => (await nearest(args({ position: q(i), rangeKm: 5 }))).stations.length)
+// Baseline in the same run: the same question answered by a linear scan over every station
+// (great-circle distance to all of them, keep those in range, sort, take 5), no index.
+const toRad = Math.PI / 180
+const haversineKm = (a: { lat: number; lon: number }, b: { lat: number; lon: number }): number => {
+  const dLat = (b.lat - a.lat) * toRad
+  const dLon = (b.lon - a.lon) * toRad
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * toRad) * Math.cos(b.lat * toRad) * Math.sin(dLon / 2) ** 2
+  return 2 * 6371.0088 * Math.asin(Math.sqrt(h))
+}
+const scanQueries = Math.max(50, Math.floor(N_QUERIES / 50))
+const cpuScan0 = process.cpuUsage()
+for (let i = 0; i < scanQueries; i++) {
+  const p = q(i)
+  const hits: Array<[number, string]> = []
+  for (const st of config.stations) {
+    const d = haversineKm(p, st.position)
+    if (d <= 50) hits.push([d, st.stationId])
+  }
+  hits.sort((a, b) => a[0] - b[0]).slice(0, 5)
+}
+const cpuScan = process.cpuUsage(cpuScan0)
+const scanRate = scanQueries / ((cpuScan.user + cpuScan.system) / 1e6)
+const indexRate = jsonRows.find((r) => r.metric.startsWith('station.nearest 50 km, limit 5') && r.unit === 'q/s')?.value ?? NaN
+jsonRows.push({ bench: 'nearest', metric: `linear scan over ${N_STATIONS.toLocaleString('en-US')} stations (baseline, no index, no store)`, value: Math.round(scanRate), unit: 'q/s' })
+jsonRows.push({ bench: 'nearest', metric: 'indexed nearest (with the free check) / linear scan', value: indexRate / scanRate, unit: 'ratio', goal: '>= 10', ok: indexRate / scanRate >= 10 })
+rows.push(['baseline: linear scan, 50 km, limit 5', '', `${Math.round(scanRate).toLocaleString('en')} q/s`, '', '', '', ''])
+
 const create = handler('reservation.create')
 await measure('reservation.create nearest free, 50 km', Math.floor(N_QUERIES / 4), async (i) => {
   const r = await create({ at: formatTime(atBase + (i % 48) * 30 * MIN), position: q(i), rangeKm: 50 }).catch(() => null)
