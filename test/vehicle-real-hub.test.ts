@@ -52,15 +52,9 @@ t.test('real hub: stations and nearest match the schemas', async (t) => {
   t.equal(near[0]?.stationId, 'FSA-1', 'nearest first')
 })
 
-t.test('real hub: reserve, list and cancel, or a coded error with a hint', async (t) => {
+t.test('real hub: reserve, list and cancel', async (t) => {
   const r = await runInProcess(['reserve', '--json', '--at', '+2h30m', ...HERE], env)
-  if (r.code !== 0) {
-    // Stations without a connected agent may be refused; the refusal must still be coded.
-    t.equal(r.code, 1)
-    t.match(jsonOf(r), { ok: false, error: { code: /^[A-Z_]+$/, hint: /./ } })
-    t.comment(`reserve refused: ${r.stderr.trim()}`)
-    return
-  }
+  t.equal(r.code, 0, r.stderr)
   const res = OPS['reservation.create'].result.parse(jsonOf(r))
   const list = await runInProcess(['reservations', '--json'], env)
   t.ok(OPS['reservation.list'].result.parse(jsonOf(list)).reservations.some((x) => x.reservationId === res.reservation.reservationId))
