@@ -5,15 +5,8 @@
 import { z } from 'zod'
 import { FedHubInfo, FedStations, HoldConfirmation, HoldRequest, Id } from '../../protocol/index.js'
 
-/** Longest wait-die wait a caller may ask for. */
-export const MAX_HOLD_WAIT_MS = 60_000
-
-export const FedHoldRequest = HoldRequest.extend({
-  /** The coordinator names the hold, so it can release it before the POST lands. */
-  holdId: Id.optional(),
-  /** How long the hub may wait for younger transactions' holds (wait-die) before refusing. */
-  maxWaitMs: z.number().int().min(0).max(MAX_HOLD_WAIT_MS).optional(),
-})
+/** The hold request with its additions (holdId, maxWaitMs), defined in protocol/ with the rest of the wire format. */
+export const FedHoldRequest = HoldRequest
 export type FedHoldRequest = z.infer<typeof FedHoldRequest>
 
 /** The path parameter of the hold and reservation routes. */

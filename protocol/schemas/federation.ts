@@ -21,6 +21,9 @@ export const FedStationsQuery = z.object({
 
 export const FedStations = z.object({ stations: z.array(NearStation) })
 
+/** Longest wait-die wait a caller may ask a hub for. */
+export const MAX_HOLD_WAIT_MS = 60_000
+
 export const HoldRequest = z.object({
   txId: Id,
   txStartedAt: Time,
@@ -29,6 +32,10 @@ export const HoldRequest = z.object({
   from: Position,
   rangeKm: RangeKm,
   ttlSeconds: z.number().int().min(1).max(3600),
+  // Additions (docs/federation.md): the coordinator names the hold, so it can release it before the POST lands,
+  holdId: Id.optional(),
+  // and bounds how long the hub may wait for younger transactions' holds (wait-die) before refusing.
+  maxWaitMs: z.number().int().min(0).max(MAX_HOLD_WAIT_MS).optional(),
 })
 export type HoldRequest = z.infer<typeof HoldRequest>
 
