@@ -49,7 +49,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const outcome = await tellStory(fed, out)
     if (opts.json) process.stdout.write(`${JSON.stringify({ ok: true, ...outcome })}\n`)
     if (!opts.keepRunning) {
-      out(`The story is over. Logs were in ${logFile}${opts.dir ? `; configs stay in ${dir}` : ''}. Run \`voltway demo --keep-running\` to try it yourself.`)
+      out(`The story is over. ${opts.dir ? `Configs, data and logs stay in ${dir}.` : 'Add --dir DIR to keep the configs, data and logs.'} Run \`voltway demo --keep-running\` to try it yourself.`)
       await cleanup()
       return
     }
@@ -81,7 +81,8 @@ function printConnectionDetails(fed: DemoFederation, dir: string, files: string[
   out(`  npx voltway vehicle stations ${conn}`)
   out(`  npx voltway vehicle nearest ${conn} --lat -12.98 --lon -38.48 --range-km 30`)
   out(`  npx voltway vehicle routes ${conn} --to conquista --all`)
-  out(`  npx voltway vehicle trip ${conn} --to conquista --lat -12.98 --lon -38.48 --range-km 380`)
+  // Leaving later than Ana: her trip and Carla's booking fill Jequié around her times.
+  out(`  npx voltway vehicle trip ${conn} --to conquista --depart +6h --lat -12.98 --lon -38.48 --range-km 380`)
   out(`  npx voltway vehicle charge ${conn} --station SSA-2 --kwh 0.5`)
   out(`  npx voltway vehicle history ${conn}`)
   out()
