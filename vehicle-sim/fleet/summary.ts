@@ -14,19 +14,10 @@ export interface FleetSummary {
   compression: number
   vehicles: { total: number; connected: number; connectFailed: Record<string, number>; arrived: number; stranded: number; phases: Record<Phase, number> }
   distanceKm: number
-  trips: { booked: number; failed: Record<string, number>; failedHopReasons: Record<string, number>; cancelled: number }
-  reservations: { booked: number; failed: Record<string, number>; cancelled: number }
-  charging: {
-    sessions: number
-    startFailed: Record<string, number>
-    stopFailed: Record<string, number>
-    energyWh: number
-    simulatedWh: number
-    costMinor: Record<string, number>
-    offNetwork: number
-    perHub: Record<string, { sessions: number; energyWh: number }>
-    foreign: { connections: number; connectFailed: Record<string, number>; peakOpen: number; sessions: number; energyWh: number }
-  }
+  // The same shapes the run counts with (./counters.ts), so the two cannot drift apart.
+  trips: FleetCounters['trips']
+  reservations: FleetCounters['reservations']
+  charging: FleetCounters['charging']
   requests: { total: number; perSecond: number; errors: Record<string, number>; latency: { p50Ms: number; p99Ms: number; maxMs: number }; perOp: Record<string, OpStats> }
 }
 
