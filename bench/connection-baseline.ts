@@ -4,33 +4,16 @@
  * Voltway's persistent connection with many requests in flight, against the
  * same hub in the same run. Run: node --import tsx bench/connection-baseline.ts [--seconds S] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectAsync } from 'mqtt'
-import { pino } from 'pino'
-import { startHub } from '../hub/app.js'
-import { HubConfigSchema } from '../hub/config.js'
 import { createRpcClient, parseJsonObject, topics, useNoDelay } from '../protocol/index.js'
+import { closedLoop, startBenchHub } from './bench-hub.js'
 import { report, type BenchRow } from './report.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } })
 const SECONDS = Number(values.seconds)
-const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-'))
-const config = HubConfigSchema.parse({
-  hubId: 'bench',
-  name: 'Bench',
-  city: 'Salvador',
-  position: { lat: -12.97, lon: -38.5 },
-  currency: 'BRL',
-  dataDir: dir,
-  mqtt: { listen: { host: '127.0.0.1', port: 0 } },
-  http: { host: '127.0.0.1', port: 0 },
-  stations: Array.from({ length: 100 }, (_, i) => ({ stationId: `S${i}`, position: { lat: -12.9 - i * 0.01, lon: -38.5 }, powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` })),
-  vehicles: [{ vehicleId: 'B1', password: 'b1' }],
-})
-const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true })
+const bench = await startBenchHub(Array.from({ length: 100 }, (_, i) => ({ stationId: `S${i}`, position: { lat: -12.9 - i * 0.01, lon: -38.5 }, powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` })))
+const hub = bench.hub
 const args = { position: { lat: -12.95, lon: -38.5 }, rangeKm: 50, limit: 5 }
 const login = { username: 'B1', password: 'b1', protocolVersion: 4 as const, reconnectPeriod: 0 }
 
@@ -55,21 +38,7 @@ async function oneShot(i: number): Promise<void> {
   }
 }
 
-async function rate(concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  let n = 0
-  let i = 0
-  const t0 = performance.now()
-  const deadline = t0 + SECONDS * 1000
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await fn(i++)
-        n++
-      }
-    }),
-  )
-  return n / ((performance.now() - t0) / 1000)
-}
+const rate = async (concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> => (await closedLoop(concurrency, SECONDS, fn)).rate
 
 const persistentClient = await connectAsync(hub.mqttUrl, { ...login, clientId: 'B1' })
 const rpc = createRpcClient({ client: persistentClient, hubId: 'bench', vehicleId: 'B1', validateResults: false })
@@ -91,5 +60,4 @@ for (const c of [1, 16]) {
 report(rows)
 await rpc.close()
 await persistentClient.endAsync()
-await hub.close()
-rmSync(dir, { recursive: true, force: true })
+await bench.close()

@@ -5,17 +5,13 @@
  * the echo rate, reservation.create >= 0.3x.
  * Run: node --import tsx bench/hub-mqtt.ts [--stations N] [--seconds S] [--concurrency C] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
 import prand from 'pure-rand'
-import { startHub } from '../hub/app.js'
 import { startEmbeddedBroker } from '../hub/broker/index.js'
-import { HubConfigSchema } from '../hub/config.js'
 import { createRpcClient, createRpcServer, formatTime, type OpArgsInput, type RpcClient } from '../protocol/index.js'
+import { closedLoop, startBenchHub } from './bench-hub.js'
 import { report, type BenchRow } from './report.js'
 
 const { values } = parseArgs({
@@ -35,43 +31,10 @@ const rnd = (): number => prand.unsafeUniformIntDistribution(0, 1_000_000, rng) 
 const randomPosition = () => ({ lat: BOX.minLat + rnd() * (BOX.maxLat - BOX.minLat), lon: BOX.minLon + rnd() * (BOX.maxLon - BOX.minLon) })
 
 /** Closed loop: C requests always in flight for SECONDS; answers per second. */
-async function drive(rpc: RpcClient, next: (i: number) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
-  const deadline = performance.now() + SECONDS * 1000
-  let done = 0
-  let errors = 0
-  let i = 0
-  const worker = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      try {
-        await next(i++)
-      } catch {
-        errors++
-      }
-      done++
-    }
-  }
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: C }, worker))
-  void rpc
-  return { rate: done / ((performance.now() - t0) / 1000), errors }
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-'))
 const stations = Array.from({ length: N }, (_, i) => ({ stationId: `S${i}`, position: randomPosition(), powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` }))
-const config = HubConfigSchema.parse({
-  hubId: 'bench',
-  name: 'Bench',
-  city: 'Salvador',
-  position: { lat: -12.97, lon: -38.5 },
-  currency: 'BRL',
-  dataDir: dir,
-  mqtt: { listen: { host: '127.0.0.1', port: 0 } },
-  http: { host: '127.0.0.1', port: 0 },
-  stations,
-  vehicles: [{ vehicleId: 'B1', password: 'b1' }],
-})
 const silent = pino({ level: 'silent' })
-const hub = await startHub(config, { logger: silent, ephemeralPorts: true })
+const bench = await startBenchHub(stations)
+const hub = bench.hub
 
 // The echo responder: the same broker software and the same request/response helper, handlers that do nothing.
 const echoBroker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'echo', stations: [], vehicles: [{ vehicleId: 'B1', password: 'b1' }], logger: silent })
@@ -103,12 +66,12 @@ const h = await vehicle(hub.mqttUrl, 'bench')
 const ROUNDS = 3
 const sum = { echoNearest: 0, nearest: 0, echoCreate: 0, create: 0, createErrors: 0 }
 for (let r = 0; r < ROUNDS; r++) {
-  sum.echoNearest += (await drive(e.rpc, () => e.rpc.request('station.nearest', nearestArgs()))).rate / ROUNDS
-  sum.nearest += (await drive(h.rpc, () => h.rpc.request('station.nearest', nearestArgs()))).rate / ROUNDS
+  sum.echoNearest += (await closedLoop(C, SECONDS, () => e.rpc.request('station.nearest', nearestArgs()))).rate / ROUNDS
+  sum.nearest += (await closedLoop(C, SECONDS, () => h.rpc.request('station.nearest', nearestArgs()))).rate / ROUNDS
 }
 for (let r = 0; r < ROUNDS; r++) {
-  sum.echoCreate += (await drive(e.rpc, (i) => e.rpc.request('reservation.create', createArgs(i)))).rate / ROUNDS
-  const c = await drive(h.rpc, (i) => h.rpc.request('reservation.create', createArgs(i + r * 1_000_000)))
+  sum.echoCreate += (await closedLoop(C, SECONDS, (i) => e.rpc.request('reservation.create', createArgs(i)))).rate / ROUNDS
+  const c = await closedLoop(C, SECONDS, (i) => h.rpc.request('reservation.create', createArgs(i + r * 1_000_000)))
   sum.create += c.rate / ROUNDS
   sum.createErrors += c.errors
 }
@@ -130,5 +93,4 @@ report(rows)
 await echo.stop()
 await echoHubClient.endAsync()
 await echoBroker.close()
-await hub.close()
-rmSync(dir, { recursive: true, force: true })
+await bench.close()
