@@ -1,36 +1,14 @@
 /**
  * The vehicle commands against the real hub (hub/app.ts `startHub`, embedded
- * broker with its ACL), for the ops the hub serves today. Charging needs a
- * station agent and routes need the federation: those stay with the
- * end-to-end tests that run hubs, agents and the fleet together.
+ * broker with its ACL). Routes, trips, charging and history run against a
+ * whole federation with station agents in vehicle-federation-cli.test.ts.
  */
 import t from 'tap'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { OPS } from '../protocol/index.js'
-import { startHub } from '../hub/app.js'
-import { HubConfigSchema } from '../hub/config.js'
+import { hubConfig, startTestHub } from './helpers/hub.js'
 import { cleanEnv, jsonOf, runCli, runInProcess } from './helpers/vehicle-cli.js'
 
-const dataDir = mkdtempSync(join(tmpdir(), 'voltway-vehicle-realhub-'))
-const config = HubConfigSchema.parse({
-  hubId: 'feira',
-  name: 'Feira Charging',
-  city: 'Feira de Santana',
-  position: { lat: -12.2664, lon: -38.9663 },
-  currency: 'BRL',
-  dataDir,
-  mqtt: { listen: { host: '127.0.0.1', port: 0 } },
-  http: { host: '127.0.0.1', port: 0 },
-  stations: [
-    { stationId: 'FSA-1', position: { lat: -12.25, lon: -38.95 }, powerKw: 22, priceMinorPerKwh: 73, password: 's1' },
-    { stationId: 'FSA-2', position: { lat: -12.26, lon: -38.96 }, powerKw: 11, priceMinorPerKwh: 65, password: 's2' },
-  ],
-  vehicles: [{ vehicleId: 'V1', password: 'v1-pass' }],
-})
-const hub = await startHub(config, { ephemeralPorts: true, logger: pino({ level: 'silent' }) })
+const hub = await startTestHub(hubConfig())
 t.teardown(() => hub.close())
 
 const env = cleanEnv({ VOLTWAY_HUB: hub.mqttUrl, VOLTWAY_HUB_ID: 'feira', VOLTWAY_VEHICLE: 'V1', VOLTWAY_PASSWORD: 'v1-pass' })
