@@ -6,6 +6,8 @@ import { Currency, Id, Position, loadJsonFile } from '../protocol/index.js'
 const Port = z.number().int().min(0).max(65535)
 const Host = z.string().min(1).max(255)
 const Secret = z.string().min(1).max(256)
+/** Bearer tokens travel in an HTTP header: visible ASCII, no spaces (RFC 6750 b64token is narrower still). */
+const Token = z.string().regex(/^[\x21-\x7e]{1,512}$/, 'expected 1 to 512 visible ASCII characters without spaces')
 
 export const StationEntry = z.object({
   stationId: Id,
@@ -41,8 +43,8 @@ export const HubConfigSchema = z.object({
           z.object({
             hubId: Id,
             url: z.url({ protocol: /^https?$/ }),
-            token: Secret,
-            acceptToken: Secret,
+            token: Token,
+            acceptToken: Token,
           }),
         )
         .default([]),
@@ -67,8 +69,15 @@ export const HubConfigSchema = z.object({
     if (vseen.has(v.vehicleId)) ctx.addIssue({ code: 'custom', path: ['vehicles', i, 'vehicleId'], message: `duplicate vehicle id ${v.vehicleId}` })
     vseen.add(v.vehicleId)
   })
+  const peerIds = new Set<string>()
+  const accepted = new Set<string>()
   cfg.federation.peers.forEach((p, i) => {
     if (p.hubId === cfg.hubId) ctx.addIssue({ code: 'custom', path: ['federation', 'peers', i, 'hubId'], message: 'a hub cannot be its own peer' })
+    if (peerIds.has(p.hubId)) ctx.addIssue({ code: 'custom', path: ['federation', 'peers', i, 'hubId'], message: `duplicate peer ${p.hubId}` })
+    peerIds.add(p.hubId)
+    // The token a peer sends is how we tell who calls: two peers with one token could act as each other.
+    if (accepted.has(p.acceptToken)) ctx.addIssue({ code: 'custom', path: ['federation', 'peers', i, 'acceptToken'], message: 'another peer already uses this acceptToken' })
+    accepted.add(p.acceptToken)
   })
 })
 

@@ -113,3 +113,18 @@ t.test('voltway --help lists the subcommands, and each has its own help', async 
     t.match(h.stdout, /Usage: voltway/)
   }
 })
+
+t.test('federation peers: tokens the server could never accept, duplicate peers and shared acceptTokens are refused', async (t) => {
+  const peer = hubExample.federation.peers[0] as (typeof hubExample.federation.peers)[number]
+  const withPeers = (peers: unknown[]) => write(`peers-${Math.random().toString(36).slice(2)}.json`, { ...hubExample, federation: { ...hubExample.federation, peers } })
+  t.throws(() => loadHubConfig(withPeers([{ ...peer, token: 'has a space' }])), { message: /federation\.peers\[0\]\.token: expected 1 to 512 visible ASCII/ })
+  t.throws(() => loadHubConfig(withPeers([peer, { ...peer, acceptToken: 'other' }])), { message: /federation\.peers\[1\]\.hubId: duplicate peer salvador/ })
+  t.throws(() => loadHubConfig(withPeers([peer, { ...peer, hubId: 'jequie' }])), { message: /federation\.peers\[1\]\.acceptToken: another peer already uses this acceptToken/ })
+})
+
+t.test('an unknown --log-level is a usage error (exit 2) naming the levels', async (t) => {
+  const file = write('loglevel.json', hubExample)
+  const r = cli('hub', '--config', file, '--log-level', 'verbose')
+  t.equal(r.status, 2)
+  t.match(r.stderr, /^hub: --log-level: expected one of trace, debug, info/)
+})

@@ -199,7 +199,7 @@ export class ChargingService implements EventSink {
       this.#log.error({ sessionId: s.sessionId, code: out.code, meterStopWh }, 'session closed without a bill: meter fault')
       throw new VoltwayError('METER_FAULT', `session ${s.sessionId} cannot be billed: ${out.code}`, { reason: out.code })
     }
-    if (out.status === 'closed') this.#log.info({ sessionId: s.sessionId, energyWh: out.receipt.energyWh, costMinor: out.receipt.costMinor, reason }, 'session closed')
+    if (out.status === 'closed' && out.created) this.#log.info({ sessionId: s.sessionId, energyWh: out.receipt.energyWh, costMinor: out.receipt.costMinor, reason }, 'session closed')
   }
 
   async #own(vehicleId: string, sessionId: string): Promise<SessionRecord> {

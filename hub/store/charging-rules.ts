@@ -19,7 +19,7 @@ export function closeOutcome(session: SessionRecord, input: CloseSessionInput): 
     costMinor: costMinor(energyWh, session.priceMinorPerKwh),
     currency: session.currency,
   }
-  return { status: 'closed', receipt }
+  return { status: 'closed', receipt, created: true }
 }
 
 export function isActive(s: SessionRecord): boolean {

@@ -59,7 +59,8 @@ export interface CloseSessionInput {
 }
 
 export type CloseSessionOutcome =
-  | { status: 'closed'; receipt: ReceiptRecord }
+  /** `created` is false when the session was closed before (the call changed nothing). */
+  | { status: 'closed'; receipt: ReceiptRecord; created: boolean }
   | { status: 'not_found' }
   | { status: 'fault'; code: 'METER_MISSING_START' | 'METER_BACKWARDS'; session: SessionRecord }
 

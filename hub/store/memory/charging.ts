@@ -64,12 +64,12 @@ export class MemoryChargingStore implements ChargingStore {
     const s = this.#sessions.get(input.sessionId)
     if (!s) return { status: 'not_found' }
     const existing = this.#receipts.get(input.sessionId)
-    if (existing) return { status: 'closed', receipt: { ...existing } }
+    if (existing) return { status: 'closed', receipt: { ...existing }, created: false }
     const out = closeOutcome(s, input)
     if (out.status !== 'closed') return out
     Object.assign(s, { state: 'stopped', meterStartWh: s.meterStartWh ?? input.meterStartWh ?? null, meterStopWh: input.meterStopWh, endedAtMs: input.endedAtMs, stopReason: input.reason })
     this.#receipts.set(s.sessionId, out.receipt)
-    return { status: 'closed', receipt: { ...out.receipt } }
+    return { status: 'closed', receipt: { ...out.receipt }, created: true }
   }
 
   async getReceipt(sessionId: string): Promise<ReceiptRecord | null> {

@@ -154,7 +154,7 @@ export class SqliteChargingStore implements ChargingStore {
       this.#guard()
       const tx = this.#db.transaction((): CloseSessionOutcome => {
         const existing = this.#db.prepare('SELECT * FROM receipts WHERE session_id = ?').get(input.sessionId) as ReceiptRow | undefined
-        if (existing) return { status: 'closed', receipt: toReceipt(existing) }
+        if (existing) return { status: 'closed', receipt: toReceipt(existing), created: false }
         const s = this.#session(input.sessionId)
         if (!s) return { status: 'not_found' }
         const out = closeOutcome(s, input)

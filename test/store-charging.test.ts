@@ -1,0 +1,72 @@
+/** The charging sub-store's contract, run against every Store implementation. */
+import t from 'tap'
+import { MemoryStore, SqliteStore, type Store } from '../hub/store/index.js'
+import { tempDir } from './helpers/hub.js'
+
+const impls: Array<{ name: string; make: () => Store }> = [
+  { name: 'memory', make: () => new MemoryStore() },
+  { name: 'sqlite', make: () => new SqliteStore({ dataDir: tempDir('voltway-charging-store-') }) },
+]
+
+const open = (store: Store, sessionId: string, stationId = 'S1', vehicleId = 'V1') =>
+  store.charging.openSession({ sessionId, stationId, vehicleId, reservationId: null, startedAtMs: 1000, maxWh: null, priceMinorPerKwh: 73, currency: 'BRL' })
+
+for (const { name, make } of impls) {
+  t.test(`[${name}] one active session per station: a second open is refused and names the active one`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    t.ok((await open(store, 's1')).ok)
+    const again = await open(store, 's2', 'S1', 'V2')
+    t.equal(again.ok, false)
+    if (!again.ok) t.equal(again.active.sessionId, 's1')
+    t.ok((await open(store, 's3', 'S2')).ok, 'another station is free')
+    await store.charging.failSession('s1', 'no answer', 2000)
+    t.ok((await open(store, 's4', 'S1', 'V2')).ok, 'a failed session frees the station')
+  })
+
+  t.test(`[${name}] a receipt bills stop minus start reading once; closing again changes nothing`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    await open(store, 's1')
+    await store.charging.markCharging('s1', 12_000)
+    const first = await store.charging.closeSession({ sessionId: 's1', meterStopWh: 23_000, endedAtMs: 5000, reason: 'requested' })
+    t.match(first, { status: 'closed', created: true, receipt: { energyWh: 11_000, costMinor: 803, priceMinorPerKwh: 73, currency: 'BRL', startedAtMs: 1000, endedAtMs: 5000 } })
+    const again = await store.charging.closeSession({ sessionId: 's1', meterStopWh: 99_000, endedAtMs: 9000, reason: 'limit' })
+    t.match(again, { status: 'closed', created: false, receipt: { energyWh: 11_000, endedAtMs: 5000 } })
+    t.equal((await store.charging.getSession('s1'))?.state, 'stopped')
+    t.equal((await store.charging.activeSession('S1')), null, 'the station is free again')
+  })
+
+  t.test(`[${name}] a backwards or missing reading is a fault, never a bill`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    await open(store, 's1')
+    t.match(await store.charging.closeSession({ sessionId: 's1', meterStopWh: 5, endedAtMs: 2, reason: 'requested' }), { status: 'fault', code: 'METER_MISSING_START' })
+    await store.charging.markCharging('s1', 1000)
+    t.match(await store.charging.closeSession({ sessionId: 's1', meterStopWh: 999, endedAtMs: 2, reason: 'requested' }), { status: 'fault', code: 'METER_BACKWARDS' })
+    t.equal(await store.charging.getReceipt('s1'), null)
+    t.match(await store.charging.closeSession({ sessionId: 'nope', meterStopWh: 1, endedAtMs: 2, reason: 'requested' }), { status: 'not_found' })
+  })
+
+  t.test(`[${name}] each (station, seq) is stored once and the ack only covers what is stored without a gap`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    t.same(await store.charging.recordEvent('S1', 7, 'fault', '{}', 1), { inserted: true, ackSeq: 7 }, 'the first event seen sets the base')
+    t.same(await store.charging.recordEvent('S1', 7, 'fault', '{}', 1), { inserted: false, ackSeq: 7 }, 'a duplicate is not stored again')
+    t.same(await store.charging.recordEvent('S1', 9, 'fault', '{}', 1), { inserted: true, ackSeq: 7 }, 'a gap holds the ack back')
+    t.same(await store.charging.recordEvent('S1', 8, 'fault', '{}', 1), { inserted: true, ackSeq: 9 }, 'filling the gap acks through')
+    t.same(await store.charging.recordEvent('S2', 1, 'fault', '{}', 1), { inserted: true, ackSeq: 1 }, 'stations are counted apart')
+  })
+
+  t.test(`[${name}] receipts list newest first, only the vehicle's own`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    for (const [i, v] of [['1', 'V1'], ['2', 'V1'], ['3', 'V2']] as const) {
+      await open(store, `s${i}`, `S${i}`, v)
+      await store.charging.markCharging(`s${i}`, 0)
+      await store.charging.closeSession({ sessionId: `s${i}`, meterStopWh: 100, endedAtMs: Number(i) * 1000, reason: 'requested' })
+    }
+    t.same((await store.charging.listReceipts('V1', 10)).map((r) => r.sessionId), ['s2', 's1'])
+    t.same((await store.charging.listReceipts('V1', 1)).map((r) => r.sessionId), ['s2'])
+  })
+}
