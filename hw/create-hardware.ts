@@ -25,7 +25,7 @@ export interface RelaySpec {
 export type MeterSpec =
   | { type: 'mock'; powerKw: number; startWh?: number }
   | { type: 'modbus-rtu'; path: string; baudRate: number; unitId: number; model: string; timeoutMs: number }
-  | { type: 's0'; pin: PinId; pulsesPerKwh: number }
+  | { type: 's0'; pin: PinId; pulsesPerKwh: number; startWh?: number }
 
 export interface HardwareSpec {
   board: BoardSpec
@@ -142,7 +142,7 @@ async function createMeter(spec: HardwareSpec, board: Board, io: MockIo | undefi
     }
     case 's0': {
       const { S0Meter } = await import('./s0-meter.js')
-      return { meter: new S0Meter({ board, pin: m.pin, pulsesPerKwh: m.pulsesPerKwh, ...clock }), mockMeter: undefined }
+      return { meter: new S0Meter({ board, pin: m.pin, pulsesPerKwh: m.pulsesPerKwh, ...(m.startWh !== undefined ? { startWh: m.startWh } : {}), ...clock }), mockMeter: undefined }
     }
   }
 }

@@ -9,6 +9,7 @@ import { resolvePin } from '../hw/io-plugin.js'
 import { MockWatchdog, readMockBoardState } from '../hw/mock-watchdog.js'
 import type { Clock } from '../hw/types.js'
 import type { StationConfig } from './config.js'
+import { persistS0Register, readS0Register } from './s0-register.js'
 
 export interface StationHardware extends Hardware {
   /** Tell the board's watchdog the agent is alive (no-op on boards whose firmware has its own). */
@@ -32,7 +33,9 @@ export async function openStationHardware(cfg: StationConfig, opts: OpenHardware
     const left = readMockBoardState(cfg.dataDir, now())
     if (left) spec.meter = { ...meter, startWh: Math.max(left.energyWh, meter.startWh) }
   }
-  const hw = await createHardware(spec, { now })
+  if (meter.type === 's0') spec.meter = { ...meter, startWh: readS0Register(cfg.dataDir) }
+  const created = await createHardware(spec, { now })
+  const hw = meter.type === 's0' ? { ...created, meter: persistS0Register(created.meter, cfg.dataDir, now) } : created
   let watchdog: MockWatchdog | undefined
   const io = hw.mock?.io
   const mockMeter = hw.mock?.meter
