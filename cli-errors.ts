@@ -29,8 +29,3 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
     }
   }
 }
-
-export function notImplemented(what: string): never {
-  process.stderr.write(`voltway ${what}: not implemented yet\n`)
-  process.exit(EXIT_FAILURE)
-}
