@@ -15,7 +15,7 @@ import type { Board, Clock, EnergyMeter, PinId, Relay, RelayType } from './types
 export type BoardSpec =
   | { type: 'mock'; pluggedIn?: boolean }
   | { type: 'firmata'; path: string; baudRate: number }
-  | { type: 'plugin'; module: string; options?: Record<string, unknown> }
+  | { type: 'plugin'; module: string; export?: string; options?: Record<string, unknown> }
 
 export interface RelaySpec {
   pin: PinId
@@ -101,19 +101,27 @@ async function createBoard(spec: BoardSpec, deps: HardwareDeps): Promise<{ board
       return { board: createFirmataBoard({ path: spec.path, baudRate: spec.baudRate, ...timeouts, ...(deps.binding ? { binding: deps.binding } : {}) }) }
     }
     case 'plugin':
-      return { board: new JohnnyFiveBoard({ io: await loadPlugin(spec.module, spec.options ?? {}), name: spec.module, ...timeouts }) }
+      return { board: new JohnnyFiveBoard({ io: await loadPlugin(spec.module, spec.export, spec.options ?? {}), name: spec.module, ...timeouts }) }
   }
 }
 
-async function loadPlugin(name: string, options: Record<string, unknown>): Promise<IoPlugin> {
-  let mod: { default?: unknown }
+/**
+ * Load a johnny-five IO plugin class: the named `exportName`, else the module's
+ * default export, else its only exported class (raspi-io exports `RaspiIO` by name).
+ */
+async function loadPlugin(name: string, exportName: string | undefined, options: Record<string, unknown>): Promise<IoPlugin> {
+  let mod: Record<string, unknown>
   try {
-    mod = (await import(name)) as { default?: unknown }
+    mod = (await import(name)) as Record<string, unknown>
   } catch (err) {
     throw toHwError(err, 'HW_PLUGIN_NOT_FOUND', `cannot load IO plugin "${name}"`)
   }
-  const Plugin = mod.default
-  if (typeof Plugin !== 'function') throw new HwError('HW_PLUGIN_NOT_FOUND', `"${name}" does not export an IO plugin class`)
+  const classes = Object.keys(mod).filter((k) => k !== 'default' && typeof mod[k] === 'function')
+  const Plugin = exportName !== undefined ? mod[exportName] : (mod.default ?? (classes.length === 1 ? mod[classes[0] as string] : undefined))
+  if (typeof Plugin !== 'function') {
+    const which = exportName !== undefined ? `no export "${exportName}"` : 'no default export and not exactly one exported class'
+    throw new HwError('HW_PLUGIN_NOT_FOUND', `"${name}" has ${which}; set hardware.board.export to one of: ${classes.join(', ') || '(none)'}`)
+  }
   const io: unknown = new (Plugin as new (o: Record<string, unknown>) => unknown)(options)
   if (!isIoPlugin(io)) throw new HwError('HW_PLUGIN_NOT_FOUND', `"${name}" is not a johnny-five IO plugin (no pinMode/digitalWrite/digitalRead)`)
   return io

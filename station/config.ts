@@ -14,7 +14,7 @@ export const BoardConfig = z.union([
     watchdogMs: z.number().int().min(100).max(600_000).default(3000),
   }),
   z.object({ type: z.literal('firmata'), path: SerialPath, baudRate: BaudRate.default(57600) }),
-  z.object({ type: z.literal('plugin'), module: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) }),
+  z.object({ type: z.literal('plugin'), module: z.string().min(1), export: z.string().min(1).max(128).optional(), options: z.record(z.string(), z.unknown()).default({}) }),
 ])
 
 export const RelayConfig = z.object({

@@ -1,5 +1,6 @@
 /** The factory: the hardware section of station.json alone picks real drivers or the mock board. */
 import t from 'tap'
+import { join } from 'node:path'
 import { createHardware, type HardwareSpec } from '../hw/create-hardware.js'
 import { listSerialPorts } from '../hw/serial-port.js'
 import { StationConfigSchema } from '../station/config.js'
@@ -121,4 +122,17 @@ t.test('listSerialPorts lists the ports the binding sees', async (t) => {
   const sim = sdmOnMockBinding(1, METER_MODELS.SDM120!)
   const ports = await listSerialPorts(sim.binding)
   t.ok(ports.some((p) => p.path === sim.path))
+})
+
+t.test('an IO plugin exported by name is loaded with board.export, or on its own when it is the only class', async (t) => {
+  const module = join(import.meta.dirname, 'fixtures-hw', 'named-io-plugin.ts')
+  for (const board of [{ type: 'plugin', module, export: 'NamedIo' }, { type: 'plugin', module }]) {
+    const hw = await createHardware(hardwareFromStationJson({ board, relay: { pin: 7 }, meter: { type: 's0', pin: 2, pulsesPerKwh: 1000 } }))
+    t.notOk(hw.relay.isClosed, `${board.export ?? 'the only class'}: the relay starts open on the plugin's board`)
+    await hw.close()
+  }
+  await t.rejects(
+    createHardware(hardwareFromStationJson({ board: { type: 'plugin', module, export: 'Nope' }, relay: { pin: 7 }, meter: { type: 's0', pin: 2, pulsesPerKwh: 1000 } })),
+    { code: 'HW_PLUGIN_NOT_FOUND', message: /no export "Nope".*NamedIo/ },
+  )
 })
