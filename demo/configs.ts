@@ -1,33 +1,20 @@
 /** hub.json and station.json for every company of the demo, written to a directory so they can be reused. */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 import { StationConfigSchema, type StationConfig } from '../station/config.js'
 import { COMPANIES, DRIVERS, LINKS } from './companies.js'
+import { pickPort } from './ports.js'
 
 export interface DemoConfigs {
   hubs: HubConfig[]
   stations: StationConfig[]
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 /** Ports: `basePort + 11..14` for MQTT and `basePort + 21..24` for HTTP; `basePort` 0 picks free ones. */
 async function ports(basePort: number, i: number): Promise<{ mqtt: number; http: number }> {
-  if (basePort === 0) return { mqtt: await freePort(), http: await freePort() }
+  if (basePort === 0) return { mqtt: await pickPort(), http: await pickPort() }
   return { mqtt: basePort + 11 + i, http: basePort + 21 + i }
 }
 

@@ -1,16 +1,10 @@
 /** Small test utilities: free ports, waiting on events with a timeout. */
 import { once } from 'node:events'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
+import { pickPort } from '../../demo/ports.js'
 
-export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const addr = srv.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
+/** A free port for a server a test starts later (outside the ephemeral range, see demo/ports.ts). */
+export const freePort = (): Promise<number> => pickPort()
 
 /** Resolve when `fn` returns truthy, polling every `everyMs`; reject after `timeoutMs`. */
 export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what = 'condition', everyMs = 10): Promise<NonNullable<T>> {
