@@ -7,6 +7,7 @@
  */
 import type { SerialBinding } from '../../hw/serial-port.js'
 import { MockBinding } from './hw-sdm-sim.js'
+import { PullableCable } from './hw-cable.js'
 
 const PINS = 20
 const ANALOG_FROM = 14
@@ -52,7 +53,7 @@ export function firmataOnMockBinding(): FirmataSim {
   const path = `/dev/ttySIM-FIRMATA-${process.pid}-${++counter}`
   MockBinding.createPort(path, { echo: false, record: false, readyData: handshake() })
   const levels = new Map<number, number>()
-  const pulled = new Set<(err: Error) => void>()
+  const cable = new PullableCable()
   let stalled: Array<() => void> | undefined
   let rx: number[] = []
 
@@ -101,13 +102,7 @@ export function firmataOnMockBinding(): FirmataSim {
         await drain()
         if (stalled) await new Promise<void>((resolve) => stalled?.push(resolve))
       }
-      const read = port.read.bind(port)
-      port.read = (buf: Buffer, offset: number, length: number) =>
-        new Promise((resolve, reject) => {
-          const onPull = (err: Error): void => reject(err)
-          pulled.add(onPull)
-          read(buf, offset, length).then(resolve, reject).finally(() => pulled.delete(onPull))
-        })
+      port.read = cable.wrapRead(port.read.bind(port))
       return port
     },
   }
@@ -126,7 +121,7 @@ export function firmataOnMockBinding(): FirmataSim {
       for (const resolve of waiting) resolve()
     },
     unplug() {
-      for (const fail of [...pulled]) fail(new Error('device disconnected'))
+      cable.pull()
     },
   }
 }

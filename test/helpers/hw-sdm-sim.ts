@@ -9,6 +9,7 @@ import { createRequire } from 'node:module'
 import type { MockBindingInterface } from '@serialport/binding-mock' with { 'resolution-mode': 'require' }
 import type { SerialBinding } from '../../hw/serial-port.js'
 import type { RegisterMap } from '../../hw/meter-models.js'
+import { PullableCable } from './hw-cable.js'
 
 /** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), sent low byte first. */
 export function crc16(frame: Buffer): number {
@@ -86,7 +87,7 @@ export function sdmOnMockBinding(
   MockBinding.createPort(path, { echo: false, record: false })
   const device = new SdmDevice(unitId, map)
   let plugged = true
-  const pulled = new Set<(err: Error) => void>()
+  const cable = new PullableCable()
   const binding: SerialBinding = {
     async list() {
       const ports = await MockBinding.list()
@@ -106,15 +107,8 @@ export function sdmOnMockBinding(
           setImmediate(() => port.isOpen && plugged && port.emitData(reply.subarray(3)))
         })
       }
-      const read = port.read.bind(port)
-      port.read = (buf: Buffer, offset: number, length: number) => {
-        if (!plugged) return Promise.reject(new Error('device disconnected'))
-        return new Promise((resolve, reject) => {
-          const onPull = (err: Error): void => reject(err)
-          pulled.add(onPull)
-          read(buf, offset, length).then(resolve, reject).finally(() => pulled.delete(onPull))
-        })
-      }
+      const read = cable.wrapRead(port.read.bind(port))
+      port.read = (buf: Buffer, offset: number, length: number) => (plugged ? read(buf, offset, length) : Promise.reject(new Error('device disconnected')))
       return port
     },
   }
@@ -124,7 +118,7 @@ export function sdmOnMockBinding(
     device,
     unplug() {
       plugged = false
-      for (const fail of [...pulled]) fail(new Error('device disconnected'))
+      cable.pull()
     },
     replug() {
       plugged = true
