@@ -132,7 +132,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const commands = createCommandChannel(client, logger)
     await commands.start()
     cleanups.push(async () => commands.stop())
-    const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
+    const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     const events = createEventListener(client, charging, logger)
     await events.start()
     cleanups.push(() => events.stop())

@@ -17,6 +17,7 @@ export class HubMetrics {
   private readonly requests: Counter<'op' | 'outcome'>
   private readonly latency: Histogram<'op'>
   private readonly federation: Counter<'route' | 'status'>
+  private readonly clockSkew: Gauge<'station'>
 
   constructor(hubId: string, sources: HubMetricsSources) {
     this.registry.setDefaultLabels({ hub: hubId })
@@ -37,6 +38,12 @@ export class HubMetrics {
       name: 'voltway_federation_requests_total',
       help: 'Federation API requests served, by route and HTTP status',
       labelNames: ['route', 'status'],
+      registers: [this.registry],
+    })
+    this.clockSkew = new Gauge({
+      name: 'voltway_station_clock_skew_seconds',
+      help: "Last measured station clock minus hub clock at receipt, per station (positive: the station runs ahead; queued events show their age)",
+      labelNames: ['station'],
       registers: [this.registry],
     })
     new Gauge({
@@ -82,6 +89,11 @@ export class HubMetrics {
 
   onFederationRequest(route: string, status: number): void {
     this.federation.inc({ route, status: String(status) })
+  }
+
+  /** Feed from the station clock watch (hub/station-link/clock-skew.ts); only for stations in the registry. */
+  onStationClockSkew = (stationId: string, skewSeconds: number): void => {
+    this.clockSkew.set({ station: stationId }, skewSeconds)
   }
 
   text(): Promise<string> {

@@ -138,7 +138,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   METER_FAULT: {
     meaning:
       'The session cannot be billed: the meter reading at start is missing, the reading at stop is missing, or the meter went backwards. No receipt is made from a bad reading; the session is closed without a bill.',
-    when: '`charge.stop`, and `charge.start` when the station refuses because of its meter. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
+    when: '`charge.stop`; `charge.start` when the station refuses because of its meter or reports no meter reading for the new session within the command timeout (then it is stopped); `charge.status` of a session that ended that way. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
     action: 'User: you were not charged for that session; try another station. Operator: check the meter (wiring, Modbus address, pulse input) with `voltway station check`.',
   },
 }
@@ -159,7 +159,7 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'route.reserve': ['NOT_FOUND', 'ROUTE_FAILED'],
   'trip.cancel': ['NOT_FOUND'],
   'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT'],
-  'charge.status': ['NOT_FOUND'],
+  'charge.status': ['NOT_FOUND', 'METER_FAULT'],
   'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT'],
   'history.list': [],
 }

@@ -48,6 +48,27 @@ for (const { name, make } of impls) {
     t.match(await store.charging.closeSession({ sessionId: 'nope', meterStopWh: 1, endedAtMs: 2, reason: 'requested' }), { status: 'not_found' })
   })
 
+  t.test(`[${name}] the start reading is the first one reported; the station's own times are kept as reported, apart from the hub's`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    await open(store, 's1')
+    t.match(await store.charging.markCharging('s1', 909_948, '2099-01-01T00:00:00Z'), { state: 'charging', meterStartWh: 909_948, stationStartedAt: '2099-01-01T00:00:00Z', startedAtMs: 1000 })
+    t.match(await store.charging.markCharging('s1', 5, '2000-01-01T00:00:00Z'), { meterStartWh: 909_948, stationStartedAt: '2099-01-01T00:00:00Z' }, 'a later report changes nothing')
+    const out = await store.charging.closeSession({ sessionId: 's1', meterStopWh: 910_031, endedAtMs: 4000, reason: 'limit', meterStartWh: 0, stationEndedAt: '2026-11-24T10:00:00.123Z' })
+    t.match(out, { status: 'closed', receipt: { energyWh: 83, startedAtMs: 1000, endedAtMs: 4000 } }, "a stop event's meterStartWh never replaces the stored one")
+    t.match(await store.charging.getSession('s1'), { stationStartedAt: '2099-01-01T00:00:00Z', stationEndedAt: '2026-11-24T10:00:00.123Z', endedAtMs: 4000 })
+  })
+
+  t.test(`[${name}] a receipt never ends before it starts: an end before the start is taken as the start`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    await open(store, 's1')
+    await store.charging.markCharging('s1', 100)
+    const out = await store.charging.closeSession({ sessionId: 's1', meterStopWh: 183, endedAtMs: 1000 - 2 * 3600_000, reason: 'requested' })
+    t.match(out, { status: 'closed', receipt: { startedAtMs: 1000, endedAtMs: 1000, energyWh: 83 } })
+    t.equal((await store.charging.getSession('s1'))?.endedAtMs, 1000)
+  })
+
   t.test(`[${name}] each (station, seq) is stored once and the ack only covers what is stored without a gap`, async (t) => {
     const store = make()
     t.teardown(() => store.close())

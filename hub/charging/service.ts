@@ -6,13 +6,21 @@
  * station to open its relay and bills the meter difference. A session the
  * station ends by itself (limit, fault, offline, shutdown) closes with a
  * receipt from its `session.stopped` event.
+ *
+ * Readings are never defaulted: the start reading is the first one the
+ * station reports for the session (its `start` answer's `meterWh`, else its
+ * `session.started` event); a station that reports none within the command
+ * timeout is stopped and the start fails with METER_FAULT, nobody billed.
+ * Times are the hub's clock (when the hub opened, heard or closed a session);
+ * the station's `ts` is stored as reported and its skew measured, never used.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, costMinor, formatTime, isErrorCode, newId, parseTime, type OpArgs, type OpResult, type Receipt, type StationEvent, type Telemetry } from '../../protocol/index.js'
+import { VoltwayError, costMinor, formatTime, isErrorCode, newId, type OpArgs, type OpResult, type Receipt, type StationEvent, type Telemetry } from '../../protocol/index.js'
 import type { Clock } from '../clock.js'
 import type { ReservationRules } from '../reservations/index.js'
 import type { StationRegistry } from '../stations/index.js'
 import type { ReceiptRecord, SessionRecord, Store } from '../store/index.js'
+import { StationClockWatch } from '../station-link/clock-skew.js'
 import type { CommandChannel } from '../station-link/command-channel.js'
 import type { EventSink } from '../station-link/event-listener.js'
 
@@ -24,8 +32,10 @@ export interface ChargingServiceDeps {
   clock: Clock
   rules: ReservationRules
   logger: Logger
-  /** How long start/stop wait for the station's answer. */
+  /** How long start/stop wait for the station's answer (and start for its first meter reading). */
   commandTimeoutMs?: number
+  /** Each station clock measurement, seconds (station ts - hub clock at receipt); e.g. HubMetrics.onStationClockSkew. */
+  onClockSkew?: (stationId: string, skewSeconds: number) => void
 }
 
 interface Live {
@@ -38,11 +48,15 @@ export class ChargingService implements EventSink {
   readonly #log: Logger
   readonly #live = new Map<string, Live>()
   readonly #timeoutMs: number
+  readonly #clocks: StationClockWatch
+  /** start() calls waiting for a session's first meter reading, by session id. */
+  readonly #readingWaiters = new Map<string, () => void>()
 
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
     this.#log = deps.logger.child({ component: 'charging' })
     this.#timeoutMs = deps.commandTimeoutMs ?? 10_000
+    this.#clocks = new StationClockWatch({ logger: deps.logger, ...(deps.onClockSkew ? { onSkew: deps.onClockSkew } : {}) })
   }
 
   async start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
@@ -79,6 +93,7 @@ export class ChargingService implements EventSink {
     })
     if (!opened.ok) throw new VoltwayError('STATION_BUSY', `station ${args.stationId} has a session running`)
 
+    const deadline = performance.now() + this.#timeoutMs
     let res
     try {
       res = await this.#d.commands.send(args.stationId, { op: 'start', sessionId, ...(args.maxWh !== undefined ? { maxWh: args.maxWh } : {}) }, this.#timeoutMs)
@@ -93,20 +108,31 @@ export class ChargingService implements EventSink {
       const code = res.error && isErrorCode(res.error.code) ? res.error.code : 'STATION_BUSY'
       throw new VoltwayError(code, `station ${args.stationId} refused to start: ${res.error?.message ?? 'no reason given'}`, { stationCode: res.error?.code })
     }
-    const meterStartWh = res.meterWh ?? 0
-    const session = await store.charging.markCharging(sessionId, meterStartWh)
-    const started = session?.meterStartWh ?? meterStartWh
-    this.#live.set(sessionId, { meterWh: started, powerW: 0 })
+    // PROTOCOL.md allows `{id, ok}` without `meterWh`: then the reading comes from the session.started event.
+    if (res.meterWh !== undefined) await store.charging.markCharging(sessionId, res.meterWh)
+    const session = await this.#firstReading(sessionId, deadline - performance.now())
+    if (session?.meterStartWh == null) {
+      await store.charging.failSession(sessionId, 'METER_MISSING_START', clock.now())
+      this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+      this.#log.error({ sessionId, stationId: args.stationId }, 'station started without reporting a meter reading; stopped, no bill')
+      throw new VoltwayError('METER_FAULT', `station ${args.stationId} started session ${sessionId} without reporting a meter reading; it was stopped and nobody is billed`, {
+        reason: 'METER_MISSING_START',
+        sessionId,
+      })
+    }
+    const started = session.meterStartWh
+    if (session.state === 'charging') this.#live.set(sessionId, { meterWh: started, powerW: 0 })
     this.#log.info({ sessionId, stationId: args.stationId, vehicleId, meterStartWh: started }, 'session started')
-    return { session: { sessionId, stationId: args.stationId, startedAt: formatTime(now), meterStartWh: started } }
+    return { session: { sessionId, stationId: args.stationId, startedAt: formatTime(session.startedAtMs), meterStartWh: started } }
   }
 
   async status(vehicleId: string, sessionId: string): Promise<OpResult<'charge.status'>> {
     const s = await this.#own(vehicleId, sessionId)
-    const base = { sessionId, stationId: s.stationId, vehicleId, hubId: this.#d.hubId, startedAt: formatTime(s.startedAtMs), meterStartWh: s.meterStartWh ?? 0, currency: s.currency }
+    if (s.meterStartWh === null) throw this.#unbilled(s)
+    const base = { sessionId, stationId: s.stationId, vehicleId, hubId: this.#d.hubId, startedAt: formatTime(s.startedAtMs), meterStartWh: s.meterStartWh, currency: s.currency }
     if (s.state === 'stopped') {
-      const r = await this.#d.store.charging.getReceipt(sessionId)
-      return { session: { ...base, state: 'stopped', energyWh: r?.energyWh ?? 0, powerW: 0, costMinor: r?.costMinor ?? 0 } }
+      const r = await this.#receipt(sessionId)
+      return { session: { ...base, state: 'stopped', energyWh: r.energyWh, powerW: 0, costMinor: r.costMinor } }
     }
     if (s.state === 'failed') return { session: { ...base, state: 'stopped', energyWh: 0, powerW: 0, costMinor: 0 } }
     const live = this.#live.get(sessionId)
@@ -120,7 +146,7 @@ export class ChargingService implements EventSink {
     const s = await this.#own(vehicleId, sessionId)
     const { store, clock } = this.#d
     if (s.state === 'stopped') return { receipt: await this.#receipt(sessionId) }
-    if (s.state === 'failed') throw new VoltwayError('NOT_FOUND', `session ${sessionId} never started`)
+    if (s.state === 'failed') throw this.#unbilled(s)
     const res = await this.#d.commands.send(s.stationId, { op: 'stop', sessionId }, this.#timeoutMs)
     if (!res.ok) {
       // The station may have ended the session itself already: then its event has closed it.
@@ -141,7 +167,9 @@ export class ChargingService implements EventSink {
   // EventSink
 
   async applyEvent(stationId: string, ev: StationEvent): Promise<void> {
-    const { store } = this.#d
+    const { store, clock, stations } = this.#d
+    const receivedAtMs = clock.now()
+    if (stations.has(stationId)) this.#clocks.observe(stationId, ev.ts, receivedAtMs)
     if (ev.type === 'fault') {
       this.#log.warn({ stationId, code: ev.code, sessionId: ev.sessionId }, 'station fault')
       return
@@ -152,7 +180,9 @@ export class ChargingService implements EventSink {
       return
     }
     if (ev.type === 'session.started') {
-      await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh)
+      // A session that has no start reading yet takes this one; one that has keeps it (the first report wins).
+      await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
+      this.#readingWaiters.get(ev.sessionId)?.()
       return
     }
     if (s.state === 'stopped' || s.state === 'failed') return
@@ -161,10 +191,13 @@ export class ChargingService implements EventSink {
       this.#log.warn({ sessionId: s.sessionId, reported: ev.energyWh, metered: ev.meterWh - start }, 'station-reported energy differs from the meter difference; billing the meter difference')
     }
     try {
-      await this.#close(s, ev.meterWh, parseTime(ev.ts), ev.reason, ev.meterStartWh)
+      // Ended when the hub heard it: the station's `ts` is kept as reported, never billed or sorted by.
+      await this.#close(s, ev.meterWh, receivedAtMs, ev.reason, ev.meterStartWh, ev.ts)
     } catch (err) {
       // A meter fault is settled (logged, session failed, no bill): the event is still stored and acknowledged.
       if (!(err instanceof VoltwayError && err.code === 'METER_FAULT')) throw err
+    } finally {
+      this.#readingWaiters.get(ev.sessionId)?.()
     }
   }
 
@@ -174,6 +207,7 @@ export class ChargingService implements EventSink {
   }
 
   onTelemetry(stationId: string, t: Telemetry): void {
+    if (this.#d.stations.has(stationId)) this.#clocks.observe(stationId, t.ts, this.#d.clock.now())
     if (t.sessionId === null) return
     const live = this.#live.get(t.sessionId)
     if (live) {
@@ -190,8 +224,15 @@ export class ChargingService implements EventSink {
     )
   }
 
-  async #close(s: SessionRecord, meterStopWh: number, endedAtMs: number, reason: string, meterStartWh?: number): Promise<void> {
-    const out = await this.#d.store.charging.closeSession({ sessionId: s.sessionId, meterStopWh, endedAtMs, reason, ...(meterStartWh !== undefined ? { meterStartWh } : {}) })
+  async #close(s: SessionRecord, meterStopWh: number, endedAtMs: number, reason: string, meterStartWh?: number, stationEndedAt?: string): Promise<void> {
+    const out = await this.#d.store.charging.closeSession({
+      sessionId: s.sessionId,
+      meterStopWh,
+      endedAtMs,
+      reason,
+      ...(meterStartWh !== undefined ? { meterStartWh } : {}),
+      ...(stationEndedAt !== undefined ? { stationEndedAt } : {}),
+    })
     this.#live.delete(s.sessionId)
     if (out.status === 'fault') {
       // DESIGN.md, Billing: a missing or backwards reading is a coded fault, never a bill.
@@ -200,6 +241,40 @@ export class ChargingService implements EventSink {
       throw new VoltwayError('METER_FAULT', `session ${s.sessionId} cannot be billed: ${out.code}`, { reason: out.code })
     }
     if (out.status === 'closed' && out.created) this.#log.info({ sessionId: s.sessionId, energyWh: out.receipt.energyWh, costMinor: out.receipt.costMinor, reason }, 'session closed')
+  }
+
+  /**
+   * The session once it has a start reading or is no longer active, or as it
+   * stands after `waitMs` (a station may answer `start` before its
+   * session.started event arrives).
+   */
+  async #firstReading(sessionId: string, waitMs: number): Promise<SessionRecord | null> {
+    const settled = (s: SessionRecord | null): boolean => !s || s.meterStartWh !== null || (s.state !== 'starting' && s.state !== 'charging')
+    let wake = (): void => undefined
+    const woken = new Promise<void>((resolve) => (wake = resolve))
+    // Registered before reading the store, so an event applied in between is not missed.
+    this.#readingWaiters.set(sessionId, wake)
+    const timer = setTimeout(wake, Math.max(0, waitMs))
+    try {
+      let s = await this.#d.store.charging.getSession(sessionId)
+      if (!settled(s)) {
+        await woken
+        s = await this.#d.store.charging.getSession(sessionId)
+      }
+      return s
+    } finally {
+      clearTimeout(timer)
+      this.#readingWaiters.delete(sessionId)
+    }
+  }
+
+  /** Why a session without a bill has none: a meter fault, or it never started. */
+  #unbilled(s: SessionRecord): VoltwayError {
+    if (s.state === 'failed' && s.stopReason?.startsWith('METER_')) {
+      return new VoltwayError('METER_FAULT', `session ${s.sessionId} cannot be billed (${s.stopReason}); nobody was billed`, { reason: s.stopReason })
+    }
+    if (s.state === 'failed') return new VoltwayError('NOT_FOUND', `session ${s.sessionId} never started`)
+    return new VoltwayError('NOT_FOUND', `session ${s.sessionId} has not started yet: its station has not reported a meter reading`)
   }
 
   async #own(vehicleId: string, sessionId: string): Promise<SessionRecord> {

@@ -2,7 +2,13 @@
 import { costMinor } from '../../protocol/index.js'
 import type { CloseSessionInput, CloseSessionOutcome, ReceiptRecord, SessionRecord } from './charging.js'
 
-/** Decide how a session closes: a receipt from the meter difference, or a meter fault. */
+/**
+ * Decide how a session closes: a receipt from the meter difference, or a
+ * meter fault. The start reading is the session's first one, else the one the
+ * close brings; with neither the session is `METER_MISSING_START`, never billed
+ * from 0. The end is on the hub's clock and never before the start (a clock
+ * step back cannot make a receipt end before it begins).
+ */
 export function closeOutcome(session: SessionRecord, input: CloseSessionInput): CloseSessionOutcome {
   const start = session.meterStartWh ?? input.meterStartWh ?? null
   if (start === null) return { status: 'fault', code: 'METER_MISSING_START', session }
@@ -13,7 +19,7 @@ export function closeOutcome(session: SessionRecord, input: CloseSessionInput): 
     stationId: session.stationId,
     vehicleId: session.vehicleId,
     startedAtMs: session.startedAtMs,
-    endedAtMs: input.endedAtMs,
+    endedAtMs: Math.max(input.endedAtMs, session.startedAtMs),
     energyWh,
     priceMinorPerKwh: session.priceMinorPerKwh,
     costMinor: costMinor(energyWh, session.priceMinorPerKwh),

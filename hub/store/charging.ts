@@ -10,6 +10,12 @@
  *   receipt is `meterStopWh - meterStartWh` of that session, never a meter's
  *   lifetime register; a missing start reading or a stop reading below it is
  *   refused (`{fault}`), never billed (DESIGN.md, Billing).
+ * - The start reading is the FIRST one stored for the session: `markCharging`
+ *   and `closeSession`'s `meterStartWh` never replace a reading already there.
+ * - Every `...AtMs` is the hub's clock (when the hub opened, heard or closed
+ *   the session); a receipt never ends before it starts. What the station's
+ *   own clock said is kept apart, as reported (`stationStartedAt`,
+ *   `stationEndedAt`), and decides nothing.
  * - `recordEvent` stores each `(stationId, seq)` once; it answers whether the
  *   event is new and the highest seq that can be acknowledged (every event
  *   of that station up to it is stored).
@@ -28,6 +34,10 @@ export interface SessionRecord {
   meterStopWh: number | null
   endedAtMs: number | null
   stopReason: string | null
+  /** The `ts` of the station's `session.started` event, exactly as reported (the station's clock), or null. */
+  stationStartedAt: string | null
+  /** The `ts` of the station's `session.stopped` event, exactly as reported (the station's clock), or null. */
+  stationEndedAt: string | null
   /** Tariff frozen when the session opened. */
   priceMinorPerKwh: number
   currency: string
@@ -45,17 +55,20 @@ export interface ReceiptRecord {
   currency: string
 }
 
-export type OpenSessionInput = Omit<SessionRecord, 'state' | 'meterStartWh' | 'meterStopWh' | 'endedAtMs' | 'stopReason'>
+export type OpenSessionInput = Omit<SessionRecord, 'state' | 'meterStartWh' | 'meterStopWh' | 'endedAtMs' | 'stopReason' | 'stationStartedAt' | 'stationEndedAt'>
 
 export type OpenSessionOutcome = { ok: true; session: SessionRecord } | { ok: false; active: SessionRecord }
 
 export interface CloseSessionInput {
   sessionId: string
   meterStopWh: number
+  /** Hub clock, epoch ms; a time before the session's start is taken as its start. */
   endedAtMs: number
   reason: string
   /** Used when the session never recorded its start reading (e.g. the start answer was lost). */
   meterStartWh?: number
+  /** The station's own `ts` for the stop, as reported; stored, never used for billing or order. */
+  stationEndedAt?: string
 }
 
 export type CloseSessionOutcome =
@@ -74,8 +87,13 @@ export interface RecordEventOutcome {
 export interface ChargingStore {
   /** Open a session in state `starting` unless the station has an active one. */
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
-  /** `starting` -> `charging` with the meter's start reading. Resolves the session, or null if it is not `starting`/`charging`. */
-  markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null>
+  /**
+   * `starting` -> `charging` with the meter's start reading (Wh) and, when the
+   * station stamped it, its own start time as reported. A reading or time
+   * already stored is kept (the first report wins). Resolves the session, or
+   * null if it is not `starting`/`charging`.
+   */
+  markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null>
   /** `starting` or `charging` -> `failed` (the station refused, never answered, or its meter cannot bill). No receipt. */
   failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void>
   getSession(sessionId: string): Promise<SessionRecord | null>

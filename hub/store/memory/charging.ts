@@ -21,17 +21,18 @@ export class MemoryChargingStore implements ChargingStore {
     this.guard()
     const active = [...this.#sessions.values()].find((s) => s.stationId === input.stationId && isActive(s))
     if (active) return { ok: false, active: { ...active } }
-    const session: SessionRecord = { ...input, state: 'starting', meterStartWh: null, meterStopWh: null, endedAtMs: null, stopReason: null }
+    const session: SessionRecord = { ...input, state: 'starting', meterStartWh: null, meterStopWh: null, endedAtMs: null, stopReason: null, stationStartedAt: null, stationEndedAt: null }
     this.#sessions.set(session.sessionId, session)
     return { ok: true, session: { ...session } }
   }
 
-  async markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null> {
+  async markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null> {
     this.guard()
     const s = this.#sessions.get(sessionId)
     if (!s || !isActive(s)) return null
     s.state = 'charging'
     s.meterStartWh ??= meterStartWh
+    s.stationStartedAt ??= stationStartedAt ?? null
     return { ...s }
   }
 
@@ -67,7 +68,14 @@ export class MemoryChargingStore implements ChargingStore {
     if (existing) return { status: 'closed', receipt: { ...existing }, created: false }
     const out = closeOutcome(s, input)
     if (out.status !== 'closed') return out
-    Object.assign(s, { state: 'stopped', meterStartWh: s.meterStartWh ?? input.meterStartWh ?? null, meterStopWh: input.meterStopWh, endedAtMs: input.endedAtMs, stopReason: input.reason })
+    Object.assign(s, {
+      state: 'stopped',
+      meterStartWh: s.meterStartWh ?? input.meterStartWh ?? null,
+      meterStopWh: input.meterStopWh,
+      endedAtMs: out.receipt.endedAtMs,
+      stopReason: input.reason,
+      stationEndedAt: input.stationEndedAt ?? null,
+    })
     this.#receipts.set(s.sessionId, out.receipt)
     return { status: 'closed', receipt: { ...out.receipt }, created: true }
   }

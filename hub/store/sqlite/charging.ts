@@ -19,6 +19,8 @@ interface SessionRow {
   meter_stop_wh: number | null
   ended_at_ms: number | null
   stop_reason: string | null
+  station_started_at: string | null
+  station_ended_at: string | null
   price_minor_per_kwh: number
   currency: string
 }
@@ -47,6 +49,8 @@ const toSession = (r: SessionRow): SessionRecord => ({
   meterStopWh: r.meter_stop_wh,
   endedAtMs: r.ended_at_ms,
   stopReason: r.stop_reason,
+  stationStartedAt: r.station_started_at,
+  stationEndedAt: r.station_ended_at,
   priceMinorPerKwh: r.price_minor_per_kwh,
   currency: r.currency,
 })
@@ -110,12 +114,15 @@ export class SqliteChargingStore implements ChargingStore {
     })
   }
 
-  markCharging(sessionId: string, meterStartWh: number): Promise<SessionRecord | null> {
+  markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null> {
     return run(() => {
       this.#guard()
       this.#db
-        .prepare("UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, ?) WHERE session_id = ? AND state IN ('starting','charging')")
-        .run(meterStartWh, sessionId)
+        .prepare(
+          `UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, ?), station_started_at = COALESCE(station_started_at, ?)
+           WHERE session_id = ? AND state IN ('starting','charging')`,
+        )
+        .run(meterStartWh, stationStartedAt ?? null, sessionId)
       const s = this.#session(sessionId)
       return s && (s.state === 'charging' || s.state === 'starting') ? s : null
     })
@@ -161,8 +168,11 @@ export class SqliteChargingStore implements ChargingStore {
         if (out.status !== 'closed') return out
         const r = out.receipt
         this.#db
-          .prepare("UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, ?), meter_stop_wh = ?, ended_at_ms = ?, stop_reason = ? WHERE session_id = ?")
-          .run(input.meterStartWh ?? null, input.meterStopWh, input.endedAtMs, input.reason, input.sessionId)
+          .prepare(
+            `UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, ?), meter_stop_wh = ?, ended_at_ms = ?, stop_reason = ?, station_ended_at = ?
+             WHERE session_id = ?`,
+          )
+          .run(input.meterStartWh ?? null, input.meterStopWh, r.endedAtMs, input.reason, input.stationEndedAt ?? null, input.sessionId)
         this.#db
           .prepare(
             `INSERT INTO receipts (session_id, station_id, vehicle_id, started_at_ms, ended_at_ms, energy_wh, price_minor_per_kwh, cost_minor, currency)

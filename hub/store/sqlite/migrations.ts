@@ -162,6 +162,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipts_by_vehicle ON receipts (vehicle_id, ended_at_ms);
     `,
   },
+  {
+    version: 4,
+    name: "charging: the station's own start and stop times, kept as reported",
+    sql: `
+      -- started_at_ms / ended_at_ms are the hub's clock; these are the station's \`ts\`, verbatim (RFC 3339 text).
+      ALTER TABLE sessions ADD COLUMN station_started_at TEXT;
+      ALTER TABLE sessions ADD COLUMN station_ended_at TEXT;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
