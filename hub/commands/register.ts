@@ -17,8 +17,12 @@ export function registerHubCommands(program: Command): void {
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const { config, out } = cmd.optsWithGlobals<{ config: string; out: string }>()
-        const { runAclCommand } = await import('./acl.js')
-        process.stdout.write(runAclCommand({ config, out }).text)
+        const [{ runAclCommand }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
+        try {
+          process.stdout.write(runAclCommand({ config, out }).text)
+        } catch (err) {
+          throw inConfigFile(err, config)
+        }
       }),
     )
 }

@@ -11,6 +11,8 @@ export const Position = z.object({
   lon: z.number().min(-180).max(180),
 })
 export type Position = z.infer<typeof Position>
+/** A position in a config file: unknown keys there are typos, so they are refused (the wire Position is not strict). */
+export const ConfigPosition = z.strictObject(Position.shape)
 
 /** Kilometres; the largest great-circle distance on Earth is about 20,037 km. */
 export const RangeKm = z.number().positive().max(20_100)
