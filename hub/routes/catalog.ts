@@ -45,6 +45,11 @@ export class RouteCatalog {
     return routes
   }
 
+  /** Every hub this one offers routes to, sorted: what a vehicle may pass as a destination. */
+  destinations(): string[] {
+    return this.#graph.nodes().filter((d) => d !== this.#self && this.routesTo(d).length > 0)
+  }
+
   /** A route offered by `routesTo` of any destination, by id. */
   byId(routeId: string): CatalogRoute | undefined {
     const hit = this.#byId.get(routeId)
