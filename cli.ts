@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `voltway`: one CLI for every part (CONFIG.md). Each area registers its own
+ * `voltway`: one CLI for every part (docs/configuration.md). Each area registers its own
  * subcommands; this file only wires them together and turns the errors a user
  * can cause into a one-line message and an exit code, never a stack trace.
  */

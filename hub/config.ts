@@ -1,4 +1,4 @@
-/** hub.json (CONFIG.md): schema, defaults and loading. */
+/** hub.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, ConfigPosition, Currency, Id, loadJsonFile } from '../protocol/index.js'

@@ -1,4 +1,4 @@
-/** station.json (CONFIG.md): schema, defaults and loading. */
+/** station.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { Id, loadJsonFile } from '../protocol/index.js'

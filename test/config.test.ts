@@ -11,7 +11,7 @@ import { ConfigError, editDistance, nearestName } from '../protocol/index.js'
 import { loadProfile } from '../vehicle-sim/settings.js'
 import { freePort } from './helpers/net.js'
 
-// The examples of CONFIG.md, verbatim.
+// The examples of docs/configuration.md, verbatim.
 const hubExample = {
   hubId: 'feira',
   name: 'Feira Charging',
@@ -46,7 +46,7 @@ function write(name: string, data: unknown): string {
   return file
 }
 
-t.test('the CONFIG.md examples load, with paths relative to the file', async (t) => {
+t.test('the docs/configuration.md examples load, with paths relative to the file', async (t) => {
   const hub = loadHubConfig(write('hub.json', hubExample))
   t.equal(hub.hubId, 'feira')
   t.equal(hub.dataDir, join(dir, 'data/feira'))

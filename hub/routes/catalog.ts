@@ -1,5 +1,5 @@
 /**
- * The routes this hub offers (PROTOCOL.md "Routes"): up to 10 simple paths
+ * The routes this hub offers (docs/protocol.md "Routes"): up to 10 simple paths
  * from this hub to each destination, shortest first, over the federation's
  * road graph restricted to hubs this one can book at (itself and its peers).
  * Computed once per destination; the graph does not change while a hub runs.

@@ -9,7 +9,7 @@
  *   again resolves the same receipt and changes nothing. The energy of a
  *   receipt is `meterStopWh - meterStartWh` of that session, never a meter's
  *   lifetime register; a missing start reading or a stop reading below it is
- *   refused (`{fault}`), never billed (DESIGN.md, Billing).
+ *   refused (`{fault}`), never billed (docs/design.md, Billing).
  * - `recordEvent` stores each `(stationId, seq)` once; it answers whether the
  *   event is new and the highest seq that can be acknowledged (every event
  *   of that station up to it is stored).

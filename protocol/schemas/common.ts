@@ -3,7 +3,7 @@ import { ID_PATTERN } from '../ids.js'
 
 export const Id = z.string().regex(ID_PATTERN, 'expected an id matching ^[A-Za-z0-9_-]{1,64}$')
 
-/** RFC 3339 date-time; PROTOCOL.md asks for UTC, offsets are accepted and normalised by readers. */
+/** RFC 3339 date-time; docs/protocol.md asks for UTC, offsets are accepted and normalised by readers. */
 export const Time = z.iso.datetime({ offset: true })
 
 export const Position = z.object({
