@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * `voltway`: one CLI for every part (CONFIG.md). Each area registers its own
+ * `voltway`: one CLI for every part (docs/configuration.md). Each area registers its own
  * subcommands; this file only wires them together and turns the errors a user
  * can cause into a one-line message and an exit code, never a stack trace.
  */
 import { Command } from 'commander'
-import { reportFatal } from './cli-errors.js'
+import { markRequired } from './cli-help.js'
+import { EXIT_USAGE, reportFatal } from './cli-errors.js'
 
 type Register = (program: Command) => void
 
@@ -24,6 +25,11 @@ program
   .description('Voltway: federated EV charging. Hubs, station agents, and a vehicle simulator.')
   .version('0.1.0')
   .showHelpAfterError()
+  // Inherited by every subcommand registered below: commander's own errors (a missing
+  // required option, an unknown one) are command-line mistakes, exit 2; help and --version exit 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE))
+  // One way to read --help everywhere: required options say so, defaults read `(default: ...)`.
+  .configureHelp({ optionDescription: markRequired })
 
 const command = process.argv.slice(2).find((a) => !a.startsWith('-'))
 const wanted = command !== undefined && Object.hasOwn(AREAS, command) ? [command] : Object.keys(AREAS)

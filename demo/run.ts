@@ -53,7 +53,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       await cleanup()
       return
     }
-    printConnectionDetails(fed, dir, files, logFile, out)
+    printConnectionDetails(fed, filesLine(dir, files.length, logFile, opts.dir !== undefined), out)
     await new Promise<void>((resolveStop) => {
       const stop = (): void => resolveStop()
       process.once('SIGINT', stop)
@@ -67,7 +67,18 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   }
 }
 
-function printConnectionDetails(fed: DemoFederation, dir: string, files: string[], logFile: string, out: (l?: string) => void): void {
+/**
+ * Where the configs and logs are while the federation runs. Without --dir
+ * they live in a temporary folder that Ctrl-C deletes, and the line says so.
+ */
+export function filesLine(dir: string, fileCount: number, logFile: string, kept: boolean): string {
+  const where = `Configs (${fileCount} files) are in ${dir}; logs in ${logFile}`
+  return kept
+    ? `${where}. They stay after Ctrl-C. Press Ctrl-C to stop.`
+    : `${where}: a temporary folder that Ctrl-C deletes along with the federation (add --dir DIR to keep them). Press Ctrl-C to stop.`
+}
+
+function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: string) => void): void {
   const salvador = fed.hubs.get('salvador')
   const tester = DRIVERS.find((d) => d.vehicleId === 'tester')
   if (!salvador || !tester) return
@@ -90,5 +101,5 @@ function printConnectionDetails(fed: DemoFederation, dir: string, files: string[
   out(`  mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:sub -t voltway/v1/vehicles/tester/res -C 1 &`)
   out(`  mosquitto_pub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:pub -t voltway/v1/hubs/salvador/req/tester -m '{"id":"1","op":"station.nearest","args":{"position":{"lat":-12.98,"lon":-38.48},"rangeKm":30}}'`)
   out()
-  out(`Configs (${files.length} files) are in ${dir}; logs in ${logFile}. Press Ctrl-C to stop.`)
+  out(files)
 }

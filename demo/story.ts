@@ -5,7 +5,7 @@
  * every company.
  */
 import { connectAsync, type MqttClient } from 'mqtt'
-import { VoltwayError, createRpcClient, formatTime, type OpResult, type RpcClient } from '../protocol/index.js'
+import { ARROW, VoltwayError, createRpcClient, formatEnergy, formatLocalTime, formatMoney, formatPricePerKwh, formatTime, type OpResult, type RpcClient } from '../protocol/index.js'
 import { COMPANIES, DRIVERS, LINKS, type DriverId } from './companies.js'
 import type { DemoFederation } from './federation.js'
 
@@ -26,8 +26,6 @@ interface Driver {
   rpc: RpcClient
 }
 
-const brl = (minor: number): string => `R$ ${(minor / 100).toFixed(2).replace('.', ',')}`
-const local = (iso: string): string => new Date(iso).toLocaleString('pt-BR', { dateStyle: 'short', timeStyle: 'short' })
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 async function connectDriver(fed: DemoFederation, id: DriverId, hubId: string): Promise<Driver> {
@@ -58,14 +56,14 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
 
     say('1. Ana, in Salvador, asks her company for the nearest free charger.')
     const near = await ana.rpc.request('station.nearest', { position: home, rangeKm: 30, limit: 2 })
-    for (const s of near.stations) say(`   ${s.stationId}  ${s.distanceKm.toFixed(1)} km  ${s.powerKw} kW  ${brl(s.priceMinorPerKwh)}/kWh  ${s.free ? 'free' : 'taken'}  ${s.online ? 'online' : 'offline'}`)
+    for (const s of near.stations) say(`   ${s.stationId}  ${s.distanceKm.toFixed(1)} km  ${s.powerKw} kW  ${formatPricePerKwh(s.priceMinorPerKwh, 'BRL')}  ${s.free ? 'free' : 'taken'}  ${s.online ? 'online' : 'offline'}`)
     say()
 
     say('2. She plans a trip to Vitória da Conquista and lists the routes across the federation.')
     const first = await ana.rpc.request('route.list', { destination: 'conquista', index: 0 })
     const routes = [first]
     for (let i = 1; i < first.total; i++) routes.push(await ana.rpc.request('route.list', { destination: 'conquista', index: i }))
-    for (const r of routes) say(`   route ${r.index}: ${r.route.hops.map((h) => h.city).join(' → ')}  (${r.route.distanceKm} km)`)
+    for (const r of routes) say(`   route ${r.index}: ${r.route.hops.map((h) => h.city).join(ARROW)}  (${r.route.distanceKm} km)`)
     const route = first.route
     say()
 
@@ -81,7 +79,7 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
     const carla = await connectDriver(fed, 'carla', 'jequie')
     drivers.push(carla)
     const carlaBooking = await carla.rpc.request('reservation.create', { at: jequieAt, position: { lat: -13.8578, lon: -40.0853 }, rangeKm: 10, stationId: 'JEQ-1' })
-    say(`   Carla holds ${carlaBooking.reservation.stationId} at ${local(jequieAt)}.`)
+    say(`   Carla holds ${carlaBooking.reservation.stationId} at ${formatLocalTime(jequieAt)}.`)
     say()
 
     say(`4. Ana and Bruno book the same route at the same times, at the same moment. Jequié has one free charger left.`)
@@ -100,7 +98,7 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
     }
     const trip = wonTry.value.trip
     say(`   ${winner.name} wins: trip ${trip.tripId}, every stop booked in one step:`)
-    for (const leg of trip.legs) say(`     ${COMPANY_NAME.get(leg.hubId) ?? leg.hubId} (${leg.hubId}): ${leg.stationId} at ${local(leg.at)}`)
+    for (const leg of trip.legs) say(`     ${COMPANY_NAME.get(leg.hubId) ?? leg.hubId} (${leg.hubId}): ${leg.stationId} at ${formatLocalTime(leg.at)}`)
     const err = lostTry.reason instanceof VoltwayError ? lostTry.reason : new VoltwayError('INTERNAL', String(lostTry.reason))
     const d = err.details ?? {}
     say(`   ${loser.name} is told why: ${err.code} at stop ${String(d.failedHop)} (${String(d.reason)}), rolled back: ${String(d.rolledBack)}.`)
@@ -121,15 +119,15 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
     for (let i = 0; i < 3; i++) {
       await pause(1000)
       const st = await winner.rpc.request('charge.status', { sessionId: started.session.sessionId })
-      say(`   ${(st.session.energyWh / 1000).toFixed(3)} kWh  ${(st.session.powerW / 1000).toFixed(0)} kW  ${brl(st.session.costMinor)}`)
+      say(`   ${formatEnergy(st.session.energyWh)}  ${(st.session.powerW / 1000).toFixed(1)} kW  ${formatMoney(st.session.costMinor, st.session.currency ?? 'BRL')}`)
     }
     const { receipt } = await winner.rpc.request('charge.stop', { sessionId: started.session.sessionId })
-    say(`   Receipt ${receipt.sessionId}: ${receipt.energyWh} Wh × ${brl(receipt.priceMinorPerKwh)}/kWh = ${brl(receipt.costMinor)} (${receipt.currency}).`)
+    say(`   Receipt ${receipt.sessionId}: ${formatEnergy(receipt.energyWh)} x ${formatPricePerKwh(receipt.priceMinorPerKwh, receipt.currency)} = ${formatMoney(receipt.costMinor, receipt.currency)}.`)
     say()
 
     say(`6. ${winner.name}'s charging history, gathered from every company of the federation:`)
     const history = await winner.rpc.request('history.list', { limit: 10 })
-    for (const r of history.receipts) say(`   ${local(r.endedAt)}  ${COMPANY_NAME.get(r.hubId) ?? r.hubId}  ${r.stationId}  ${r.energyWh} Wh  ${brl(r.costMinor)}`)
+    for (const r of history.receipts) say(`   ${formatLocalTime(r.endedAt)}  ${COMPANY_NAME.get(r.hubId) ?? r.hubId}  ${r.stationId}  ${formatEnergy(r.energyWh)}  ${formatMoney(r.costMinor, r.currency)}`)
     say(`   complete: ${history.partial ? `no, unreachable: ${history.unreachableHubs.join(', ')}` : 'yes, every company answered'}`)
     say()
     return {

@@ -1,7 +1,7 @@
-/** hub.json (CONFIG.md): schema, defaults and loading. */
+/** hub.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { Currency, Id, Position, loadJsonFile } from '../protocol/index.js'
+import { ConfigError, ConfigPosition, Currency, Id, loadJsonFile } from '../protocol/index.js'
 
 const Port = z.number().int().min(0).max(65535)
 const Host = z.string().min(1).max(255)
@@ -9,38 +9,38 @@ const Secret = z.string().min(1).max(256)
 /** Bearer tokens travel in an HTTP header: visible ASCII, no spaces (RFC 6750 b64token is narrower still). */
 const Token = z.string().regex(/^[\x21-\x7e]{1,512}$/, 'expected 1 to 512 visible ASCII characters without spaces')
 
-export const StationEntry = z.object({
+export const StationEntry = z.strictObject({
   stationId: Id,
-  position: Position,
+  position: ConfigPosition,
   powerKw: z.number().positive().max(2000),
   priceMinorPerKwh: z.number().int().nonnegative().max(1_000_000),
   password: Secret,
 })
 
-export const HubConfigSchema = z.object({
+export const HubConfigSchema = z.strictObject({
   hubId: Id,
   name: z.string().min(1).max(200),
   city: z.string().min(1).max(200),
-  position: Position,
+  position: ConfigPosition,
   currency: Currency,
   dataDir: z.string().min(1),
   mqtt: z
     .union([
-      z.object({
-        listen: z.object({ host: Host.default('127.0.0.1'), port: Port }),
+      z.strictObject({
+        listen: z.strictObject({ host: Host.default('127.0.0.1'), port: Port }),
         allowAnonymous: z.boolean().default(false),
       }),
-      z.object({ url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'), username: z.string().min(1).optional(), password: z.string().optional() }),
+      z.strictObject({ url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'), username: z.string().min(1).optional(), password: z.string().optional() }),
     ])
     .default({ listen: { host: '127.0.0.1', port: 1883 }, allowAnonymous: false }),
-  http: z.object({ host: Host.default('127.0.0.1'), port: Port }),
+  http: z.strictObject({ host: Host.default('127.0.0.1'), port: Port }),
   stations: z.array(StationEntry).default([]),
-  vehicles: z.array(z.object({ vehicleId: Id, password: Secret })).default([]),
+  vehicles: z.array(z.strictObject({ vehicleId: Id, password: Secret })).default([]),
   federation: z
-    .object({
+    .strictObject({
       peers: z
         .array(
-          z.object({
+          z.strictObject({
             hubId: Id,
             url: z.url({ protocol: /^https?$/ }),
             token: Token,
@@ -48,11 +48,11 @@ export const HubConfigSchema = z.object({
           }),
         )
         .default([]),
-      links: z.array(z.object({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),
+      links: z.array(z.strictObject({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),
     })
     .default({ peers: [], links: [] }),
   rules: z
-    .object({
+    .strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),
       minLeadMinutes: z.number().int().min(0).max(7 * 24 * 60).default(120),
       holdTtlSeconds: z.number().int().min(1).max(3600).default(30),
@@ -83,8 +83,23 @@ export const HubConfigSchema = z.object({
 
 export type HubConfig = z.output<typeof HubConfigSchema>
 
-/** Load and validate hub.json; relative paths become relative to the file. Throws ConfigError. */
+/**
+ * Load and validate hub.json; relative paths become relative to the file.
+ * Throws ConfigError whose lines start with `file` as given, e.g.
+ * `/etc/voltway/hub.json: rules.windowMinute: unknown field, did you mean "windowMinutes"?`.
+ */
 export function loadHubConfig(file: string): HubConfig {
-  const cfg = loadJsonFile(file, HubConfigSchema, 'hub.json')
+  const cfg = loadJsonFile(file, HubConfigSchema)
   return { ...cfg, dataDir: resolve(dirname(file), cfg.dataDir) }
+}
+
+/**
+ * Checks made after loading (identity collisions, broker ports, Mosquitto
+ * usernames) label their ConfigErrors with the generic `hub.json: `; a command
+ * that knows which file it read puts that path in its place.
+ */
+export function inConfigFile(err: unknown, file: string): unknown {
+  const generic = 'hub.json: '
+  if (!(err instanceof ConfigError) || !err.message.startsWith(generic) || file === 'hub.json') return err
+  return new ConfigError(`${file}: ${err.message.slice(generic.length)}`)
 }

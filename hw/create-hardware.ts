@@ -1,6 +1,6 @@
 /**
  * Builds the station's hardware from the `hardware` section of station.json
- * (CONFIG.md). Config alone picks real drivers or the mock board.
+ * (docs/configuration.md). Config alone picks real drivers or the mock board.
  */
 import { HwError, toHwError } from './errors.js'
 import { JohnnyFiveBoard } from './five-board.js'

@@ -102,7 +102,7 @@ export class JohnnyFiveBoard implements Board {
     const five = createFiveRelay({ pin, type: options.type, board: this.#five })
     const relay = new JohnnyFiveRelay(this.#host, five, options.pin, options.type)
     this.#relays.add(relay)
-    // A relay starts open (DESIGN.md, Fail safe); a failure here is the caller's to report.
+    // A relay starts open (docs/design.md, Fail safe); a failure here is the caller's to report.
     await relay.open()
     return relay
   }

@@ -53,7 +53,7 @@ export class JohnnyFiveRelay implements Relay {
     try {
       if (this.#host.connected) await this.#write('open')
     } catch {
-      // Best effort by contract; the board's own watchdog is the last line (DESIGN.md, Stations).
+      // Best effort by contract; the board's own watchdog is the last line (docs/design.md, Stations).
     }
     this.#disposed = true
   }

@@ -1,7 +1,7 @@
 /**
  * The mock board's "firmware watchdog" and its persisted state. Real boards
  * should run firmware that opens the relay when the agent's heartbeat stops
- * (DESIGN.md, Stations: losing the agent must cut the session). The mock
+ * (docs/design.md, Stations: losing the agent must cut the session). The mock
  * board simulates that honestly across processes: it writes the relay's
  * contact state, the simulated meter register and a heartbeat timestamp to a
  * small file; the agent refreshes the heartbeat while it runs. Whoever reads

@@ -67,7 +67,7 @@ export interface MeterReading {
  * - `close()` releases the meter; it never rejects. Later reads reject
  *   with `HW_CLOSED`.
  * - Detecting a stale (repeating) meter or a backwards register is the
- *   caller's job (DESIGN.md, Billing): the meter reports what it measured.
+ *   caller's job (docs/design.md, Billing): the meter reports what it measured.
  */
 export interface EnergyMeter {
   readonly kind: 'mock' | 'modbus-rtu' | 's0'

@@ -1,5 +1,5 @@
 /**
- * Wire error codes (PROTOCOL.md) and the one error class that carries them.
+ * Wire error codes (docs/protocol.md) and the one error class that carries them.
  * The code is the contract; the message is for humans.
  */
 export const ERROR_CODES = [
@@ -19,7 +19,7 @@ export const ERROR_CODES = [
   'ROUTE_FAILED',
   'TIMEOUT',
   'INTERNAL',
-  // Additions (PROTOCOL.md allows new codes): idempotency rules of the federation API.
+  // Additions (docs/protocol.md allows new codes): idempotency rules of the federation API.
   'IDEMPOTENCY_KEY_MISSING',
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_IN_PROGRESS',

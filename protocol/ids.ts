@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 
-/** PROTOCOL.md: identifiers are `^[A-Za-z0-9_-]{1,64}$`. */
+/** docs/protocol.md: identifiers are `^[A-Za-z0-9_-]{1,64}$`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
 
 /** A new random identifier that satisfies ID_PATTERN (`prefix-uuid`). */

@@ -1,5 +1,5 @@
 /**
- * MQTT topic builders and parsers for every topic of PROTOCOL.md.
+ * MQTT topic builders and parsers for every topic of docs/protocol.md.
  * Parsers return `null` for anything that is not exactly one of our topics,
  * so a caller never has to guess from a half-matching string.
  */

@@ -1,9 +1,10 @@
 /**
  * Turning schema failures into messages that name the field, the way an
- * operator reads them: `hub.json: stations[1].position.lat: expected a number`.
+ * operator reads them: `/etc/voltway/hub.json: stations[1].position.lat: expected a number`.
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { nearestName } from './did-you-mean.js'
 
 export interface FieldIssue {
   path: string
@@ -34,8 +35,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return issue.origin === 'string' || issue.origin === 'array'
         ? `too long (maximum ${String(issue.maximum)})`
         : `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+    case 'invalid_union': {
+      // A discriminated union whose tag matched no branch (`"type": "magic"`) lists the tags it knows.
+      const options = 'options' in issue && Array.isArray(issue.options) ? (issue.options as unknown[]) : []
+      return options.length > 0 ? `expected one of ${options.map((v) => JSON.stringify(v)).join(', ')}` : issue.message
+    }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
     default:
@@ -48,15 +52,79 @@ function article(t: string): string {
   return `a ${t}`
 }
 
-export function issuesOf(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => {
-    return { path: formatPath(issue.path), message: describeIssue(issue) }
+/**
+ * One FieldIssue per problem. With `schema` (the one that was parsed), an
+ * unknown key becomes one issue per key naming the nearest known key:
+ * `rules.windowMinute: unknown field, did you mean "windowMinutes"?`. A union
+ * no branch of which matched reports the branch that came closest.
+ */
+export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
+  return flatten(error.issues, []).flatMap((issue): FieldIssue[] => {
+    if (issue.code !== 'unrecognized_keys') return [{ path: formatPath(issue.path), message: describeIssue(issue) }]
+    const known = schema ? keysAt(schema, issue.path) : []
+    return issue.keys.map((key) => {
+      const near = nearestName(key, known)
+      const hint = near ? `did you mean "${near}"?` : known.length > 0 ? `known fields: ${known.join(', ')}` : ''
+      return { path: formatPath([...issue.path, key]), message: hint ? `unknown field, ${hint}` : 'unknown field' }
+    })
   })
 }
 
+function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path]
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const closest = issue.errors.reduce((a, b) => (b.length < a.length ? b : a))
+      return flatten(closest, path)
+    }
+    return [{ ...issue, path }]
+  })
+}
+
+interface SchemaDef {
+  type?: string
+  shape?: Record<string, z.ZodType>
+  element?: z.ZodType
+  innerType?: z.ZodType
+  options?: z.ZodType[]
+  in?: z.ZodType
+  valueType?: z.ZodType
+}
+
+/** The keys an object schema at `path` declares (every branch of a union), for suggestions. */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  const def = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def
+  const [head, ...rest] = path
+  switch (def.type) {
+    case 'optional':
+    case 'default':
+    case 'prefault':
+    case 'nullable':
+    case 'readonly':
+    case 'catch':
+      return def.innerType ? keysAt(def.innerType, path) : []
+    case 'pipe':
+      return def.in ? keysAt(def.in, path) : []
+    case 'union':
+      return [...new Set((def.options ?? []).flatMap((o) => keysAt(o, path)))]
+    case 'array':
+      return head === undefined || !def.element ? [] : keysAt(def.element, rest)
+    case 'record':
+      return head === undefined || !def.valueType ? [] : keysAt(def.valueType, rest)
+    case 'object': {
+      const shape = def.shape ?? {}
+      if (head === undefined) return Object.keys(shape)
+      const child = typeof head === 'string' && Object.hasOwn(shape, head) ? shape[head] : undefined
+      return child ? keysAt(child, rest) : []
+    }
+    default:
+      return []
+  }
+}
+
 /** One line per issue prefixed with what was being read (parse with `reportInput: true` so a missing field reads as "required"). */
-export function formatIssues(label: string, error: z.ZodError): string {
-  return issuesOf(error)
+export function formatIssues(label: string, error: z.ZodError, schema?: z.ZodType): string {
+  return issuesOf(error, schema)
     .map((i) => (i.path ? `${label}: ${i.path}: ${i.message}` : `${label}: ${i.message}`))
     .join('\n')
 }
@@ -70,14 +138,18 @@ export class ConfigError extends Error {
   }
 }
 
-/** Read a JSON file and validate it; every failure is a ConfigError naming the file and field. */
-export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label: string): z.output<S> {
+/**
+ * Read a JSON file and validate it; every failure is a ConfigError naming the
+ * file and field. `label` prefixes each message and defaults to the path as
+ * given, so an operator with several configs sees which one is wrong.
+ */
+export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label: string = file): z.output<S> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`${label}: cannot read ${file}${code ? ` (${code})` : ''}`)
+    throw new ConfigError(`${label}: cannot read${label === file ? '' : ` ${file}`}${code ? ` (${code})` : ''}`)
   }
   let data: unknown
   try {
@@ -86,6 +158,6 @@ export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label
     throw new ConfigError(`${label}: not valid JSON: ${(err as Error).message}`)
   }
   const parsed = schema.safeParse(data, { reportInput: true })
-  if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error))
+  if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error, schema))
   return parsed.data
 }

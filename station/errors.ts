@@ -1,6 +1,6 @@
 /**
- * Codes a station agent puts in `cmd/res` errors. PROTOCOL.md codes where one
- * fits; the others are additions (PROTOCOL.md allows new codes) that the hub
+ * Codes a station agent puts in `cmd/res` errors. docs/protocol.md codes where one
+ * fits; the others are additions (docs/protocol.md allows new codes) that the hub
  * maps for its vehicles (e.g. STATION_DISABLED -> STATION_OFFLINE).
  */
 export const STATION_ERROR_CODES = [

@@ -1,7 +1,7 @@
 /**
  * The agent's MQTT connection to its hub's broker (mqtt.js 5, MQTT 5).
  * - Persistent session: `clean: false` and `sessionExpiryInterval > 0`
- *   (DESIGN.md pitfall: with the default 0 the broker drops the session and
+ *   (docs/design.md pitfall: with the default 0 the broker drops the session and
  *   queued QoS 1 commands at every reconnect).
  * - Login: username = stationId (or mqtt.username), clientId = stationId.
  * - Last Will: the retained state with `online: false`, refreshed before each

@@ -1,5 +1,5 @@
 /**
- * Judging meter readings (DESIGN.md, Billing): a register that goes backwards
+ * Judging meter readings (docs/design.md, Billing): a register that goes backwards
  * is a fault, and so is a meter that keeps repeating the same register while
  * it reports power flowing through closed contacts (a stale value: the
  * energy it should have counted would be well over its resolution).

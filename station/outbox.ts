@@ -2,7 +2,7 @@
  * The agent's durable memory, a SQLite file in dataDir (better-sqlite3):
  * - the event outbox: every event gets the next `seq` and stays until the hub
  *   acks it (`ack {seq}`: every event up to seq is stored), so it survives
- *   restarts and is sent again after each reconnect (PROTOCOL.md);
+ *   restarts and is sent again after each reconnect (docs/protocol.md);
  * - the running session (id, meter start, maxWh), written in the same
  *   transaction as its `session.started` / `session.stopped` event, so a
  *   restarted agent knows a session was running and ends it exactly once;

@@ -4,7 +4,7 @@
  * (given through the constructor) and writes every event through the outbox,
  * together with the session change the event stands for.
  *
- * Fail safe (DESIGN.md): the relay opens on stop, limit, offline limit,
+ * Fail safe (docs/design.md): the relay opens on stop, limit, offline limit,
  * shutdown and any meter or relay fault; a fault leaves the station
  * `faulted` until `enable` (after a good meter reading) or a restart.
  * All operations run one at a time, in arrival order.

@@ -1,4 +1,4 @@
-/** PROTOCOL.md's MQTT permission table, enforced by a real Mosquitto with the files `voltway hub acl` writes. */
+/** docs/protocol.md's MQTT permission table, enforced by a real Mosquitto with the files `voltway hub acl` writes. */
 import t from 'tap'
 import { aclSuite } from './helpers/acl-suite.js'
 import { startMosquittoForAcl } from './helpers/broker-fixtures.js'

@@ -1,6 +1,6 @@
 /**
  * The embedded broker with the real Mosquitto command-line clients, MQTT 5 and
- * 3.1.1: PROTOCOL.md promises that mosquitto_pub / mosquitto_sub work, and that
+ * 3.1.1: docs/protocol.md promises that mosquitto_pub / mosquitto_sub work, and that
  * an MQTT 5 request's Response Topic and Correlation Data reach the hub.
  */
 import t from 'tap'

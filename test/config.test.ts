@@ -2,12 +2,16 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { loadHubConfig } from '../hub/config.js'
 import { loadStationConfig } from '../station/config.js'
-import { ConfigError } from '../protocol/index.js'
+import { ConfigError, editDistance, nearestName } from '../protocol/index.js'
+import { loadProfile } from '../vehicle-sim/settings.js'
+import { freePort } from './helpers/net.js'
 
-// The examples of CONFIG.md, verbatim.
+// The examples of docs/configuration.md, verbatim.
 const hubExample = {
   hubId: 'feira',
   name: 'Feira Charging',
@@ -42,7 +46,7 @@ function write(name: string, data: unknown): string {
   return file
 }
 
-t.test('the CONFIG.md examples load, with paths relative to the file', async (t) => {
+t.test('the docs/configuration.md examples load, with paths relative to the file', async (t) => {
   const hub = loadHubConfig(write('hub.json', hubExample))
   t.equal(hub.hubId, 'feira')
   t.equal(hub.dataDir, join(dir, 'data/feira'))
@@ -58,14 +62,15 @@ t.test('rules may be left out and take the defaults', async (t) => {
   t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
 })
 
+// Each message starts with the file's path; the table holds what follows it.
 const badHubs: Array<[string, (c: typeof hubExample) => unknown, string]> = [
-  ['a station latitude that is not a number', (c) => ({ ...c, stations: [c.stations[0], { ...c.stations[0], stationId: 'FSA-2', position: { lat: 'south', lon: 1 } }] }), 'hub.json: stations[1].position.lat: expected a number'],
-  ['a missing hubId', ({ hubId: _h, ...rest }) => rest, 'hub.json: hubId: required, expected a string'],
-  ['a bad station id', (c) => ({ ...c, stations: [{ ...c.stations[0], stationId: 'FSA 1' }] }), 'hub.json: stations[0].stationId: expected an id matching'],
-  ['a duplicate station id', (c) => ({ ...c, stations: [c.stations[0], c.stations[0]] }), 'hub.json: stations[1].stationId: duplicate station id FSA-1'],
-  ['a port out of range', (c) => ({ ...c, http: { host: '127.0.0.1', port: 70000 } }), 'hub.json: http.port: must be <= 65535'],
-  ['a bad currency', (c) => ({ ...c, currency: 'real' }), 'hub.json: currency: expected an ISO 4217 code'],
-  ['a peer URL that is not http', (c) => ({ ...c, federation: { ...c.federation, peers: [{ ...c.federation.peers[0], url: 'ftp://x' }] } }), 'hub.json: federation.peers[0].url'],
+  ['a station latitude that is not a number', (c) => ({ ...c, stations: [c.stations[0], { ...c.stations[0], stationId: 'FSA-2', position: { lat: 'south', lon: 1 } }] }), 'stations[1].position.lat: expected a number'],
+  ['a missing hubId', ({ hubId: _h, ...rest }) => rest, 'hubId: required, expected a string'],
+  ['a bad station id', (c) => ({ ...c, stations: [{ ...c.stations[0], stationId: 'FSA 1' }] }), 'stations[0].stationId: expected an id matching'],
+  ['a duplicate station id', (c) => ({ ...c, stations: [c.stations[0], c.stations[0]] }), 'stations[1].stationId: duplicate station id FSA-1'],
+  ['a port out of range', (c) => ({ ...c, http: { host: '127.0.0.1', port: 70000 } }), 'http.port: must be <= 65535'],
+  ['a bad currency', (c) => ({ ...c, currency: 'real' }), 'currency: expected an ISO 4217 code'],
+  ['a peer URL that is not http', (c) => ({ ...c, federation: { ...c.federation, peers: [{ ...c.federation.peers[0], url: 'ftp://x' }] } }), 'federation.peers[0].url'],
 ]
 
 for (const [what, mutate, message] of badHubs) {
@@ -75,23 +80,24 @@ for (const [what, mutate, message] of badHubs) {
     try {
       loadHubConfig(file)
     } catch (err) {
-      t.match((err as Error).message, message)
+      t.ok((err as Error).message.startsWith(`${file}: ${message}`), (err as Error).message)
     }
   })
 }
 
 t.test('station.json with an unknown meter type is refused naming the field', async (t) => {
   const file = write('station-bad.json', { ...stationExample, hardware: { ...stationExample.hardware, meter: { type: 'magic' } } })
-  t.throws(() => loadStationConfig(file), { message: /^station\.json: hardware\.meter\.type/ })
+  t.throws(() => loadStationConfig(file), { message: `${file}: hardware.meter.type: expected one of "mock", "modbus-rtu", "s0"` })
 })
 
 t.test('a file that is not JSON, or missing, is a one-line config error', async (t) => {
-  t.throws(() => loadHubConfig(write('broken.json', '{"hubId":')), { message: /^hub\.json: not valid JSON/ })
-  t.throws(() => loadHubConfig(join(dir, 'nope.json')), { message: /^hub\.json: cannot read .*nope\.json \(ENOENT\)/ })
+  const broken = write('broken.json', '{"hubId":')
+  t.throws(() => loadHubConfig(broken), { message: new RegExp(`^${broken}: not valid JSON`) })
+  t.throws(() => loadHubConfig(join(dir, 'nope.json')), { message: `${join(dir, 'nope.json')}: cannot read (ENOENT)` })
 })
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..') })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..'), timeout: 60_000 })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -99,7 +105,7 @@ t.test('a bad config file exits with code 2 and the message, no stack trace', as
   const file = write('cli-bad.json', badHubs[0]?.[1](hubExample))
   const r = cli('hub', '--config', file)
   t.equal(r.status, 2)
-  t.equal(r.stderr.trim(), 'hub.json: stations[1].position.lat: expected a number')
+  t.equal(r.stderr.trim(), `${file}: stations[1].position.lat: expected a number`)
   t.notMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace')
 })
 
@@ -127,4 +133,64 @@ t.test('an unknown --log-level is a usage error (exit 2) naming the levels', asy
   const r = cli('hub', '--config', file, '--log-level', 'verbose')
   t.equal(r.status, 2)
   t.match(r.stderr, /^hub: --log-level: expected one of trace, debug, info/)
+})
+
+type Mutation = (c: Record<string, unknown>) => unknown
+const misspelled: Array<[string, 'hub' | 'station' | 'profile', Mutation, string]> = [
+  ['"vehicle" for "vehicles"', 'hub', ({ vehicles, ...c }) => ({ ...c, vehicle: vehicles }), 'vehicle: unknown field, did you mean "vehicles"?'],
+  ['rules.windowMinute', 'hub', (c) => ({ ...c, rules: { windowMinute: 60 } }), 'rules.windowMinute: unknown field, did you mean "windowMinutes"?'],
+  ['stations[0].pricePerKwh', 'hub', (c) => ({ ...c, stations: [{ ...(c.stations as object[])[0], pricePerKwh: 1.89 }] }), 'stations[0].pricePerKwh: unknown field, did you mean "priceMinorPerKwh"?'],
+  ['mqtt.allowAnonymus inside a union', 'hub', (c) => ({ ...c, mqtt: { listen: { port: 1883 }, allowAnonymus: true } }), 'mqtt.allowAnonymus: unknown field, did you mean "allowAnonymous"?'],
+  ['a key inside a station position', 'hub', (c) => ({ ...c, stations: [{ ...(c.stations as object[])[0], position: { lat: 1, lon: 2, lng: 2 } }] }), 'stations[0].position.lng: unknown field, did you mean "lon"?'],
+  ['federation.peer', 'hub', (c) => ({ ...c, federation: { peer: [] } }), 'federation.peer: unknown field, did you mean "peers"?'],
+  ['station telemetryIntervalMS', 'station', (c) => ({ ...c, telemetryIntervalMS: 500 }), 'telemetryIntervalMS: unknown field, did you mean "telemetryIntervalMs"?'],
+  ['station hardware.meter.pulsesPerKWh', 'station', (c) => ({ ...c, hardware: { board: { type: 'mock' }, relay: { pin: 7 }, meter: { type: 's0', pin: 2, pulsesPerKwh: 1000, pulsesPerKWh: 1000 } } }), 'hardware.meter.pulsesPerKWh: unknown field, did you mean "pulsesPerKwh"?'],
+  ['station offline.maxChargeMinute', 'station', (c) => ({ ...c, offline: { maxChargeMinute: 5 } }), 'offline.maxChargeMinute: unknown field, did you mean "maxChargeMinutes"?'],
+  ['profile battery.capacityKWh', 'profile', () => ({ battery: { capacityKWh: 60, soc: 0.5, consumptionKwhPer100Km: 18 } }), 'battery.capacityKWh: unknown field, did you mean "capacityKwh"?'],
+  ['a key like no other', 'hub', (c) => ({ ...c, rules: { zzzzzzzzzzzzzz: 1 } }), 'rules.zzzzzzzzzzzzzz: unknown field, known fields: windowMinutes, minLeadMinutes, holdTtlSeconds'],
+]
+
+t.test('an unknown config key is refused naming the file, the key with its path and the nearest known key', async (t) => {
+  const loaders = { hub: loadHubConfig, station: loadStationConfig, profile: loadProfile }
+  const examples = { hub: hubExample, station: stationExample, profile: {} }
+  for (const [what, kind, mutate, message] of misspelled) {
+    const file = write(`typo-${kind}-${what.replace(/\W+/g, '-')}.json`, mutate(examples[kind]))
+    const label = kind === 'profile' ? `profile ${file}` : file
+    t.throws(() => loaders[kind](file), { name: 'ConfigError', message: `${label}: ${message}` }, what)
+  }
+})
+
+t.test('a misspelled hub.json key exits 2 before the hub starts', async (t) => {
+  const file = write('typo-cli.json', { ...hubExample, rules: { windowMinute: 60 } })
+  const r = cli('hub', '--config', file)
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: rules.windowMinute: unknown field, did you mean "windowMinutes"?`)
+})
+
+t.test('the nearest known name ignores case and refuses names too far to be a misspelling', async (t) => {
+  t.equal(editDistance('kitten', 'sitting'), 3)
+  t.equal(editDistance('', 'abc'), 3)
+  t.equal(nearestName('telemetryIntervalMS', ['telemetryIntervalMs', 'offline']), 'telemetryIntervalMs')
+  t.equal(nearestName('vehicle', ['stations', 'vehicles']), 'vehicles')
+  t.equal(nearestName('colour', ['hubId', 'name']), undefined)
+  t.equal(nearestName('x', []), undefined)
+  t.equal(nearestName('lng', ['lat', 'lon']), 'lon', 'a tie goes to the name sharing more letters')
+})
+
+t.test('voltway hub without --config exits 2 with one clear line', async (t) => {
+  const r = cli('hub')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.split('\n')[0], "error: required option '-c, --config <file>' not specified")
+})
+
+t.test('an HTTP port in use exits 2 naming the file, the address and the cause', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  const file = write('http-in-use.json', { ...hubExample, dataDir: join(dir, 'http-in-use'), mqtt: { listen: { host: '127.0.0.1', port: await freePort() } }, http: { host: '127.0.0.1', port } })
+  const r = cli('hub', '--config', file, '--log-level', 'silent')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change http.port`)
 })

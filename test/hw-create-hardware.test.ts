@@ -20,7 +20,7 @@ function hardwareFromStationJson(hardware: unknown): HardwareSpec {
   }).hardware
 }
 
-t.test('the CONFIG.md example builds the mock board: relay starts open, energy flows at powerKw once closed', async (t) => {
+t.test('the docs/configuration.md example builds the mock board: relay starts open, energy flows at powerKw once closed', async (t) => {
   const clock = manualClock()
   const hw = await createHardware(
     hardwareFromStationJson({ board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 } }),

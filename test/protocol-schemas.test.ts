@@ -3,7 +3,7 @@ import { z } from 'zod'
 import * as P from '../protocol/index.js'
 import { samples } from './helpers/protocol-samples.js'
 
-t.test('every PROTOCOL.md message validates and survives a JSON round trip unchanged', async (t) => {
+t.test('every docs/protocol.md message validates and survives a JSON round trip unchanged', async (t) => {
   for (const { name, schema, value } of samples) {
     const wire = JSON.parse(JSON.stringify(value)) as unknown
     const parsed = schema.safeParse(wire)
@@ -12,7 +12,7 @@ t.test('every PROTOCOL.md message validates and survives a JSON round trip uncha
   }
 })
 
-t.test('every op in PROTOCOL.md has a sample for its result', async (t) => {
+t.test('every op in docs/protocol.md has a sample for its result', async (t) => {
   for (const op of P.OP_NAMES) t.ok(samples.some((s) => s.name === `${op} result`), op)
 })
 

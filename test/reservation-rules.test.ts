@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md "Reservation rules", one test per rule, through the op handler
+ * docs/protocol.md "Reservation rules", one test per rule, through the op handler
  * table (as a vehicle would call it, minus the broker), against every store.
  */
 import t, { type Test } from 'tap'

@@ -1,5 +1,5 @@
 /**
- * Losing the hub (DESIGN.md, Stations): a running session goes on within
+ * Losing the hub (docs/design.md, Stations): a running session goes on within
  * offline.maxChargeMinutes, metered, and its events arrive when the link is
  * back; past the limit the relay opens (reason `offline`). Time is a manual
  * clock, so "30 minutes" takes no time.

@@ -160,7 +160,8 @@ t.test('charge starts, follows charge.status, stops at --kwh and prints the rece
   const doc = z
     .object({ session: OPS['charge.start'].result.shape.session, status: OPS['charge.status'].result.shape.session.nullable(), stoppedBy: z.enum(['kwh', 'station']), receipt: Receipt })
     .parse(jsonOf(charge))
-  t.ok(doc.receipt.energyWh >= 300 || doc.stoppedBy === 'station', 'stopped once 0.3 kWh flowed')
+  t.equal(doc.stoppedBy, 'kwh', 'the limit, not the station, is why it stopped')
+  t.ok(doc.receipt.energyWh >= 300, 'stopped once 0.3 kWh flowed')
   t.equal(doc.receipt.costMinor, Math.round((doc.receipt.energyWh * doc.receipt.priceMinorPerKwh) / 1000))
   t.match(charge.stderr, /charging C\w+: \d+\.\d{3} kWh/, 'live energy and cost on stderr in --json mode')
   ok(t, history)

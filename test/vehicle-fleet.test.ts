@@ -46,7 +46,7 @@ t.test('a bad scenario names the field', async (t) => {
     [{ ...scenario(), battery: { soc: { min: 0.9, max: 0.1 } } }, /battery\.soc/],
     [{ ...scenario(), clock: { compression: -1 } }, /clock\.compression: must be > 0/],
     [{ ...scenario(), stop: { whenAllDone: false } }, /stop: needs simMinutes, realSeconds or whenAllDone/],
-    [{ ...scenario(), bogus: 1 }, /unknown field bogus/],
+    [{ ...scenario(), bogus: 1 }, /scenario: bogus: unknown field/],
   ]
   for (const [input, re] of cases) t.throws(() => parseScenario(input), re as unknown as Error)
   t.throws(() => parseScenario({ hubs: [] }), ConfigError)

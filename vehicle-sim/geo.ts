@@ -1,4 +1,4 @@
-/** Great-circle geometry on WGS84 positions (PROTOCOL.md: distances are great-circle km). */
+/** Great-circle geometry on WGS84 positions (docs/protocol.md: distances are great-circle km). */
 import type { Position } from '../protocol/index.js'
 
 const EARTH_RADIUS_KM = 6371.0088

@@ -4,7 +4,7 @@
  * tests can capture the output.
  */
 import Table from 'cli-table3'
-import { ConfigError, VoltwayError } from '../protocol/index.js'
+import { ConfigError, VoltwayError, formatEnergy, formatLocalTime, formatMoney, formatPricePerKwh } from '../protocol/index.js'
 import { ConnectError } from './errors.js'
 import { hintFor } from './hints.js'
 
@@ -45,40 +45,11 @@ export function keyValues(pairs: [string, string | number][]): string {
   return t.toString()
 }
 
-const pad = (n: number): string => String(n).padStart(2, '0')
-
-/** An RFC 3339 time shown in the local time zone: `2026-11-24 15:00 (UTC-03:00)`. */
-export function localTime(iso: string): string {
-  const d = new Date(iso)
-  if (Number.isNaN(d.getTime())) return iso
-  const off = -d.getTimezoneOffset()
-  const sign = off >= 0 ? '+' : '-'
-  const zone = off === 0 ? 'UTC' : `UTC${sign}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`
-  const secs = d.getSeconds() ? `:${pad(d.getSeconds())}` : ''
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}${secs} (${zone})`
-}
-
-export function kwh(wh: number): string {
-  return `${(wh / 1000).toFixed(3)} kWh`
-}
-
-function fractionDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2
-  } catch {
-    return 2
-  }
-}
-
-/** Minor units -> `12.34 BRL` (JPY has no minor unit: `1234 JPY`). */
-export function money(minor: number, currency: string): string {
-  const digits = fractionDigits(currency)
-  return `${(minor / 10 ** digits).toFixed(digits)} ${currency}`
-}
-
-export function pricePerKwh(minorPerKwh: number, currency: string): string {
-  return `${money(minorPerKwh, currency)}/kWh`
-}
+/** The one style for times, energy and money lives in protocol/format.ts; these are its names here. */
+export const localTime = formatLocalTime
+export const kwh = formatEnergy
+export const money = formatMoney
+export const pricePerKwh = formatPricePerKwh
 
 export function km(n: number): string {
   return `${n.toFixed(1)} km`
@@ -98,7 +69,7 @@ export interface ErrorReport {
 export function errorReport(err: unknown): ErrorReport {
   if (err instanceof VoltwayError || err instanceof ConnectError) {
     const r: ErrorReport = { code: err.code, message: err.message }
-    const hint = hintFor(err.code)
+    const hint = hintFor(err.code, err instanceof VoltwayError ? err.details : undefined)
     if (hint) r.hint = hint
     if (err instanceof VoltwayError && err.details) r.details = err.details
     return r

@@ -5,7 +5,7 @@
  * UsageError (exit 2) that names the flag.
  */
 import { z } from 'zod'
-import { Id, Position, RangeKm, formatTime, loadJsonFile } from '../protocol/index.js'
+import { ConfigPosition, Id, Position, RangeKm, formatTime, loadJsonFile } from '../protocol/index.js'
 import type { ConnectionSettings } from './connect.js'
 import { UsageError } from './errors.js'
 import { rangeKm, validateBattery, type BatterySpec } from './vehicle-model.js'
@@ -13,7 +13,7 @@ import { rangeKm, validateBattery, type BatterySpec } from './vehicle-model.js'
 export const MqttUrl = z.string().regex(/^(mqtts?|wss?|tcp):\/\/[^\s]+$/, 'expected a broker URL such as mqtt://127.0.0.1:1883')
 export const MqttVersion = z.union([z.literal(4), z.literal(5)])
 
-export const BatterySchema = z.object({
+export const BatterySchema = z.strictObject({
   capacityKwh: z.number().positive().max(10_000),
   soc: z.number().min(0).max(1),
   consumptionKwhPer100Km: z.number().positive().max(1000),
@@ -25,7 +25,7 @@ export const ProfileSchema = z.strictObject({
   vehicle: Id.optional(),
   password: z.string().min(1).max(256).optional(),
   mqttVersion: MqttVersion.optional(),
-  position: Position.optional(),
+  position: ConfigPosition.optional(),
   rangeKm: RangeKm.optional(),
   battery: BatterySchema.optional(),
 })

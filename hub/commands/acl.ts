@@ -1,7 +1,7 @@
 /**
  * `voltway hub acl --config hub.json --out DIR`: write the Mosquitto password
  * file, ACL file and mosquitto.conf snippet that make an external broker
- * enforce PROTOCOL.md's permission table for this hub's stations and vehicles.
+ * enforce docs/protocol.md's permission table for this hub's stations and vehicles.
  */
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -79,7 +79,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const text = [
     `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, hub user ${hubUsername}), mode 0600:`,
     row(files.passwd, 'password file ($7$ PBKDF2-SHA512, as mosquitto_passwd writes it)'),
-    row(files.acl, "ACL: PROTOCOL.md's permission table, one block per user"),
+    row(files.acl, "ACL: docs/protocol.md's permission table, one block per user"),
     row(files.conf, 'listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true'),
     ...(hubPassword === null
       ? [

@@ -6,7 +6,7 @@ export function registerHubCommands(program: Command): void {
     .command('hub')
     .description("run one company's hub: broker, reservations, charging sessions, federation")
     .requiredOption('-c, --config <file>', 'hub.json')
-    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default info, or $VOLTWAY_LOG_LEVEL)')
+    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default: info, or $VOLTWAY_LOG_LEVEL)')
     .action(action(async (opts: { config: string; logLevel?: string }) => (await import('./run.js')).runHubCommand(opts)))
   hub
     .command('acl')
@@ -17,8 +17,12 @@ export function registerHubCommands(program: Command): void {
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const { config, out } = cmd.optsWithGlobals<{ config: string; out: string }>()
-        const { runAclCommand } = await import('./acl.js')
-        process.stdout.write(runAclCommand({ config, out }).text)
+        const [{ runAclCommand }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
+        try {
+          process.stdout.write(runAclCommand({ config, out }).text)
+        } catch (err) {
+          throw inConfigFile(err, config)
+        }
       }),
     )
 }

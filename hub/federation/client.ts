@@ -1,5 +1,5 @@
 /**
- * Calling the other hubs (PROTOCOL.md "HTTP federation between hubs") on
+ * Calling the other hubs (docs/protocol.md "HTTP federation between hubs") on
  * undici: one keep-alive Pool per peer, connect and header/body timeouts,
  * and retries with exponential backoff through undici's own retry
  * interceptor, used only for calls that are safe to repeat (GET, DELETE, and

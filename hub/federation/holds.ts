@@ -6,7 +6,7 @@
  *
  * Hold ids are named by the coordinator; the ledger in `store.trips` records
  * which peer owns each id and keeps tombstones, so a release that arrives
- * before its hold's POST makes that POST fail (DESIGN.md pitfalls).
+ * before its hold's POST makes that POST fail (docs/design.md pitfalls).
  */
 import type { Logger } from 'pino'
 import { VoltwayError, formatTime, parseTime, type Position } from '../../protocol/index.js'

@@ -1,5 +1,5 @@
 /**
- * Additions to the federation bodies of PROTOCOL.md (new optional fields
+ * Additions to the federation bodies of docs/protocol.md (new optional fields
  * only, as the protocol allows; docs/federation.md lists them).
  */
 import { z } from 'zod'

@@ -1,9 +1,9 @@
 /**
- * The federation API this hub serves to its peers (PROTOCOL.md "HTTP
+ * The federation API this hub serves to its peers (docs/protocol.md "HTTP
  * federation between hubs", with the additions of docs/federation.md). The
  * bearer-token check of hub/http/server.ts has already run on every route
  * here and set `req.peerHubId`. Bodies, params and queries pass the protocol
- * schemas first; errors are the coded JSON of PROTOCOL.md.
+ * schemas first; errors are the coded JSON of docs/protocol.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'

@@ -1,6 +1,6 @@
 /**
  * The user-caused errors of the reservation area, each a VoltwayError with
- * its PROTOCOL.md code. Details never name another vehicle.
+ * its docs/protocol.md code. Details never name another vehicle.
  */
 import { VoltwayError, formatTime } from '../../protocol/index.js'
 

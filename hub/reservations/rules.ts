@@ -1,4 +1,4 @@
-/** The reservation rules of PROTOCOL.md, as numbers the code uses. */
+/** The reservation rules of docs/protocol.md, as numbers the code uses. */
 export interface ReservationRules {
   /** Two bookings of one station conflict when their times are less than this apart. */
   windowMs: number

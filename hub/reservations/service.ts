@@ -1,5 +1,5 @@
 /**
- * Reservations for vehicles (PROTOCOL.md "Reservation rules"). Every rule a
+ * Reservations for vehicles (docs/protocol.md "Reservation rules"). Every rule a
  * user can break is checked before anything is written; the window rule is
  * enforced by the store inside its booking transaction.
  */

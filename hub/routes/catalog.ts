@@ -1,5 +1,5 @@
 /**
- * The routes this hub offers (PROTOCOL.md "Routes"): up to 10 simple paths
+ * The routes this hub offers (docs/protocol.md "Routes"): up to 10 simple paths
  * from this hub to each destination, shortest first, over the federation's
  * road graph restricted to hubs this one can book at (itself and its peers).
  * Computed once per destination; the graph does not change while a hub runs.
@@ -43,6 +43,11 @@ export class RouteCatalog {
       for (const r of routes) this.#byId.set(r.routeId, r)
     }
     return routes
+  }
+
+  /** Every hub this one offers routes to, sorted: what a vehicle may pass as a destination. */
+  destinations(): string[] {
+    return this.#graph.nodes().filter((d) => d !== this.#self && this.routesTo(d).length > 0)
   }
 
   /** A route offered by `routesTo` of any destination, by id. */

@@ -1,5 +1,5 @@
 /**
- * The road graph of a federation (CONFIG.md `federation.links`): hubs are
+ * The road graph of a federation (docs/configuration.md `federation.links`): hubs are
  * nodes, links undirected weighted edges. A link given twice (in either
  * direction) keeps its shortest distance; self-loops are ignored.
  */

@@ -1,6 +1,6 @@
 /**
  * Keeps the station registry's online/status in step with the stations'
- * retained `state` messages and their Last Will (PROTOCOL.md, station topics).
+ * retained `state` messages and their Last Will (docs/protocol.md, station topics).
  * A message that does not validate is logged and ignored: the station stays
  * as it was.
  */

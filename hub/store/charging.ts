@@ -9,7 +9,7 @@
  *   again resolves the same receipt and changes nothing. The energy of a
  *   receipt is `meterStopWh - meterStartWh` of that session, never a meter's
  *   lifetime register; a missing start reading or a stop reading below it is
- *   refused (`{fault}`), never billed (DESIGN.md, Billing).
+ *   refused (`{fault}`), never billed (docs/design.md, Billing).
  * - The start reading is the FIRST one stored for the session: `markCharging`
  *   and `closeSession`'s `meterStartWh` never replace a reading already there.
  * - Every `...AtMs` is the hub's clock (when the hub opened, heard or closed

@@ -1,6 +1,6 @@
 /**
- * Idempotency keys of the federation API (PROTOCOL.md "HTTP federation",
- * DESIGN.md pitfalls; IETF httpapi Idempotency-Key draft, Stripe practice).
+ * Idempotency keys of the federation API (docs/protocol.md "HTTP federation",
+ * docs/design.md pitfalls; IETF httpapi Idempotency-Key draft, Stripe practice).
  *
  * A key is scoped: two peers may use the same key string without meeting.
  * The first request with a key CLAIMS it (state `running`); when it ends its

@@ -1,5 +1,5 @@
 /**
- * Both sides of a federated trip (DESIGN.md "Atomic trips ... Try-Confirm/Cancel").
+ * Both sides of a federated trip (docs/design.md "Atomic trips ... Try-Confirm/Cancel").
  *
  * Coordinator side: the trips this hub coordinates, written BEFORE each step
  * so that after a crash `recover()` can finish or undo each one, and a

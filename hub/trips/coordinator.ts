@@ -1,6 +1,6 @@
 /**
  * `route.reserve`: an atomic trip across companies by Try-Confirm/Cancel
- * (DESIGN.md "Key decisions"; docs/federation.md).
+ * (docs/design.md "Key decisions"; docs/federation.md).
  *
  * 1. The trip and the hold id of every hop are written to the database
  *    before anything is sent (so after a crash every hold that may exist is

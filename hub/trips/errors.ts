@@ -1,4 +1,4 @@
-/** Coded errors of the trip area (PROTOCOL.md `ROUTE_FAILED`). */
+/** Coded errors of the trip area (docs/protocol.md `ROUTE_FAILED`). */
 import { VoltwayError, type ErrorCode } from '../../protocol/index.js'
 
 export interface HopFailure {

@@ -3,7 +3,7 @@ import { ID_PATTERN } from '../ids.js'
 
 export const Id = z.string().regex(ID_PATTERN, 'expected an id matching ^[A-Za-z0-9_-]{1,64}$')
 
-/** RFC 3339 date-time; PROTOCOL.md asks for UTC, offsets are accepted and normalised by readers. */
+/** RFC 3339 date-time; docs/protocol.md asks for UTC, offsets are accepted and normalised by readers. */
 export const Time = z.iso.datetime({ offset: true })
 
 export const Position = z.object({
@@ -11,6 +11,8 @@ export const Position = z.object({
   lon: z.number().min(-180).max(180),
 })
 export type Position = z.infer<typeof Position>
+/** A position in a config file: unknown keys there are typos, so they are refused (the wire Position is not strict). */
+export const ConfigPosition = z.strictObject(Position.shape)
 
 /** Kilometres; the largest great-circle distance on Earth is about 20,037 km. */
 export const RangeKm = z.number().positive().max(20_100)

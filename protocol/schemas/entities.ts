@@ -82,7 +82,7 @@ export const TripLeg = z.object({
 export const Trip = z.object({ tripId: Id, legs: z.array(TripLeg).min(1) })
 export type Trip = z.infer<typeof Trip>
 
-/** Cost of a session: PROTOCOL.md `costMinor = round(energyWh * priceMinorPerKwh / 1000)`. */
+/** Cost of a session: docs/protocol.md `costMinor = round(energyWh * priceMinorPerKwh / 1000)`. */
 export function costMinor(energyWh: number, priceMinorPerKwh: number): number {
   return Math.round((energyWh * priceMinorPerKwh) / 1000)
 }

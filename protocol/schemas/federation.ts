@@ -1,4 +1,4 @@
-/** HTTP federation bodies (PROTOCOL.md "HTTP federation between hubs"). */
+/** HTTP federation bodies (docs/protocol.md "HTTP federation between hubs"). */
 import { z } from 'zod'
 import { Id, Position, RangeKm, Time } from './common.js'
 import { NearStation, Receipt } from './entities.js'

@@ -1,5 +1,5 @@
 /**
- * Vehicle request/response ops (PROTOCOL.md "Vehicle requests"): for each op,
+ * Vehicle request/response ops (docs/protocol.md "Vehicle requests"): for each op,
  * the schema of its args and of its result. The hub validates args with these
  * before any handler runs; clients and tests validate results with them.
  */

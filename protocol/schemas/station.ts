@@ -1,4 +1,4 @@
-/** Station agent <-> hub messages (PROTOCOL.md "Station agents"). */
+/** Station agent <-> hub messages (docs/protocol.md "Station agents"). */
 import { z } from 'zod'
 import { Id, StationStatus, Time, Wh } from './common.js'
 
@@ -71,5 +71,5 @@ export const StationCommandResult = z.object({
 })
 export type StationCommandResult = z.infer<typeof StationCommandResult>
 
-/** Retained hub state on `voltway/v1/hubs/H/state` (not in PROTOCOL.md's tables; an addition). */
+/** Retained hub state on `voltway/v1/hubs/H/state` (not in docs/protocol.md's tables; an addition). */
 export const HubState = z.object({ online: z.boolean(), hubId: Id, ts: Time })

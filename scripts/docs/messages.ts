@@ -5,7 +5,7 @@
  *
  * The files describe what a receiver accepts (zod "input"): fields with a
  * default may be left out, and unknown fields are allowed because a receiver
- * ignores them (PROTOCOL.md lets later versions add optional fields).
+ * ignores them (docs/protocol.md lets later versions add optional fields).
  */
 import { z } from 'zod'
 import {
@@ -122,7 +122,7 @@ export const MESSAGES: readonly MessageSchema[] = [
   {
     file: 'hub/state.json',
     title: 'Hub state',
-    description: 'Retained on `voltway/v1/hubs/{hubId}/state`; also the hub\'s Last Will, with `online: false`. An addition to PROTOCOL.md.',
+    description: 'Retained on `voltway/v1/hubs/{hubId}/state`; also the hub\'s Last Will, with `online: false`. An addition to the v1 contract (docs/protocol.md).',
     schema: HubState,
   },
   { file: 'federation/hub-info.json', title: 'Federation hub info', description: 'Answer of `GET /federation/v1/hub`.', schema: FedHubInfo },

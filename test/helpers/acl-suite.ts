@@ -1,5 +1,5 @@
 /**
- * One permission suite (PROTOCOL.md's MQTT table) run against every broker a
+ * One permission suite (docs/protocol.md's MQTT table) run against every broker a
  * hub can use: the embedded aedes broker and a real Mosquitto with the files
  * `voltway hub acl` writes. Brokers differ in how they refuse (aedes closes a
  * 3.1.1 connection on a forbidden publish, Mosquitto acks and drops it; aedes

@@ -1,5 +1,5 @@
 /**
- * One valid example of every message in PROTOCOL.md, keyed by a readable
+ * One valid example of every message in docs/protocol.md, keyed by a readable
  * name, with the schema it must satisfy. Used by the round-trip tests and
  * by the JSON Schema/OpenAPI generation checks.
  */

@@ -1,6 +1,6 @@
 /**
  * A "hub double" for station agent tests: plays the hub's side of the
- * station topics (PROTOCOL.md "Station agents"). Sends commands, collects
+ * station topics (docs/protocol.md "Station agents"). Sends commands, collects
  * states, events and telemetry, and acks events (automatically, or only when
  * told, to test the outbox).
  */

@@ -1,7 +1,7 @@
 /**
  * A stand-in hub for the vehicle simulator's tests and benchmark, until the
  * real hub lands: an aedes broker that checks vehicle passwords and the
- * vehicle rows of the PROTOCOL.md permission table, and a `createRpcServer`
+ * vehicle rows of the docs/protocol.md permission table, and a `createRpcServer`
  * with small, stateful, schema-valid handlers (stations, reservations with the
  * lead-time and window rules, routes, trips, metered sessions, receipts).
  * Errors can be injected per op with `failOp`.

@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
 import { codeOf } from '../errors.js'
-import { keyValues, kwh, localTime, money, type Io } from '../output.js'
+import { keyValues, kwh, localTime, money, pricePerKwh, type Io } from '../output.js'
 import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
 interface ChargeFlags extends CommonFlags {
@@ -74,7 +74,31 @@ export async function runCharge(rpc: RpcClient, o: ChargeOptions): Promise<Charg
     await sleep(waitMs, o.signal)
   }
   const { receipt } = await rpc.request('charge.stop', { sessionId: session.sessionId })
+  // With --kwh the hub passes maxWh to the station, which usually ends the session itself at the
+  // limit: the session then reads "stopped" here, but the limit is why.
+  if (stoppedBy === 'station' && o.maxWh !== undefined && receipt.energyWh >= o.maxWh) stoppedBy = 'kwh'
   return { session, status, stoppedBy, receipt }
+}
+
+/**
+ * Why the session ended, for people. A station checks its meter about once a
+ * second, so it can pass the --kwh limit by what flows in that second
+ * (about 6 Wh at 22 kW); the receipt bills what was metered.
+ */
+export function describeStop(stoppedBy: StopReason, receipt: Receipt, maxWh?: number): string {
+  switch (stoppedBy) {
+    case 'kwh': {
+      const over = maxWh !== undefined ? receipt.energyWh - maxWh : 0
+      const limit = maxWh !== undefined ? ` ${kwh(maxWh)}` : ''
+      return over > 0 ? `the --kwh limit${limit} was reached (metered ${kwh(receipt.energyWh)}: ${over} Wh flowed before the relay opened)` : `the --kwh limit${limit} was reached`
+    }
+    case 'minutes':
+      return 'the --minutes limit was reached'
+    case 'interrupted':
+      return 'you (Ctrl-C)'
+    case 'station':
+      return 'the station (it ended the session itself)'
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -90,17 +114,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-export function renderReceipt(r: Receipt, stoppedBy?: StopReason): string {
+export function renderReceipt(r: Receipt, stoppedBy?: StopReason, maxWh?: number): string {
   const pairs: [string, string | number][] = [
     ['session', r.sessionId],
     ['station', `${r.stationId} (hub ${r.hubId})`],
     ['started', localTime(r.startedAt)],
     ['ended', localTime(r.endedAt)],
     ['energy', kwh(r.energyWh)],
-    ['price', `${money(r.priceMinorPerKwh, r.currency)}/kWh`],
+    ['price', pricePerKwh(r.priceMinorPerKwh, r.currency)],
     ['cost', money(r.costMinor, r.currency)],
   ]
-  if (stoppedBy) pairs.push(['stopped by', stoppedBy])
+  if (stoppedBy) pairs.push(['stopped by', describeStop(stoppedBy, r, maxWh)])
   return keyValues(pairs)
 }
 
@@ -145,7 +169,7 @@ export function registerCharge(parent: Command, cli: CliContext = processCli): v
         if (flags.minutes !== undefined) o.maxMinutes = flags.minutes
         const run = await runCharge(conn.rpc, o)
         if (tty) live('\n')
-        return { json: run, human: () => renderReceipt(run.receipt, run.stoppedBy) }
+        return { json: run, human: () => renderReceipt(run.receipt, run.stoppedBy, o.maxWh) }
       })
     } finally {
       process.removeListener('SIGINT', onSigint)

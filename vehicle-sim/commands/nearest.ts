@@ -21,7 +21,7 @@ export function registerNearest(parent: Command, cli: CliContext = processCli): 
   const cmd = parent
     .command('nearest')
     .description('station.nearest: stations within range of a position, nearest first')
-    .option('--at <time>', 'when the station should be free: RFC 3339, "now", or +2h (default now)')
+    .option('--at <time>', 'when the station should be free: RFC 3339, "now", or +2h (default: now)')
     .option('--limit <n>', 'how many stations (1..100)', numberFlag({ integer: true, min: 1, max: 100 }))
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: NearestFlags) => {
     await runOneShotWith(cli, flags, async (conn) => {

@@ -32,7 +32,7 @@ export function registerReserve(parent: Command, cli: CliContext = processCli): 
   const cmd = parent
     .command('reserve')
     .description('reservation.create: reserve a station (the nearest free one within range unless --station)')
-    .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead, default 2 h)')
+    .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead: 2 h unless the hub sets another)')
     .option('--station <id>', 'a specific station')
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: ReserveFlags) => {
     await runOneShotWith(cli, flags, async (conn) => {

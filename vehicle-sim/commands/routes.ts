@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { OpResult, Route } from '../../protocol/index.js'
-import type { RpcClient } from '../../protocol/index.js'
+import { ARROW, type RpcClient } from '../../protocol/index.js'
 import { km, table } from '../output.js'
 import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
@@ -28,7 +28,7 @@ export function renderRoutes(pages: RouteList[]): string {
 }
 
 function hopsText(r: Route): string {
-  return r.hops.map((h) => `${h.hubId} (${h.city})`).join(' -> ')
+  return r.hops.map((h) => `${h.hubId} (${h.city})`).join(ARROW)
 }
 
 export function registerRoutes(parent: Command, cli: CliContext = processCli): void {

@@ -31,7 +31,7 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
     .option('--index <n>', 'which route to the destination (0 = shortest)', numberFlag({ integer: true, min: 0, max: 1000 }))
     .option('--route <routeId>', 'reserve this route id (needs --times unless --to finds it)')
     .option('--times <list>', 'comma-separated time per hop (RFC 3339 or +2h)')
-    .option('--depart <time>', 'departure time, to compute hop times (default +2h05m)')
+    .option('--depart <time>', 'departure time, to compute hop times (default: +2h05m)')
     .option('--speed-kmh <kmh>', 'average speed, to compute hop times', numberFlag({ min: 1, max: 400 }), 80)
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: TripFlags) => {
     await runOneShotWith(cli, flags, async (conn) => {

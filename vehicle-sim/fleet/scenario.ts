@@ -5,7 +5,7 @@
  * is a ConfigError naming the field (exit 2).
  */
 import { z } from 'zod'
-import { ConfigError, ID_PATTERN, Id, Position, formatIssues, loadJsonFile } from '../../protocol/index.js'
+import { ConfigError, ID_PATTERN, Id, ConfigPosition, formatIssues, loadJsonFile } from '../../protocol/index.js'
 import { MqttUrl, MqttVersion } from '../settings.js'
 
 /** A fixed number, or `{min, max}` drawn uniformly per vehicle. */
@@ -29,10 +29,10 @@ const ExplicitCredentials = z.array(z.strictObject({ vehicleId: Id, password: z.
 
 export const StartArea = z.strictObject({
   /** Default: the home hub's position (from hub.info). */
-  center: Position.optional(),
+  center: ConfigPosition.optional(),
   radiusKm: z.number().min(0).max(2000).default(10),
   /** Fixed start positions, handed out in turn; overrides center/radius. */
-  positions: z.array(Position).min(1).optional(),
+  positions: z.array(ConfigPosition).min(1).optional(),
 })
 
 const HubEntry = z.strictObject({
@@ -138,7 +138,7 @@ export function loadScenario(file: string): Scenario {
 export function parseScenario(input: unknown, label = 'scenario'): Scenario {
   const r = ScenarioSchema.safeParse(input)
   if (r.success) return r.data
-  throw new ConfigError(formatIssues(label, r.error))
+  throw new ConfigError(formatIssues(label, r.error, ScenarioSchema))
 }
 
 export interface Credential {

@@ -1,0 +1,80 @@
+/** One style for what users read: money, energy, times, hop paths, --help, the demo banner, and how `npm test` reports. */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import t from 'tap'
+import { markRequired } from '../cli-help.js'
+import { filesLine } from '../demo/run.js'
+import { registerDemoCommand } from '../demo/register.js'
+import { registerHubCommands } from '../hub/commands/register.js'
+import { ARROW, formatEnergy, formatLocalTime, formatMoney, formatPricePerKwh } from '../protocol/index.js'
+import { registerStationCommands } from '../station/commands/register.js'
+import { registerVehicleCommands } from '../vehicle-sim/commands/register.js'
+
+const ROOT = join(import.meta.dirname, '..')
+
+t.test('money, energy and hop paths read one way: 1.89 BRL/kWh, 0.516 kWh, a -> b', async (t) => {
+  t.equal(formatPricePerKwh(189, 'BRL'), '1.89 BRL/kWh')
+  t.equal(formatMoney(98, 'BRL'), '0.98 BRL')
+  t.equal(formatMoney(1234, 'JPY'), '1234 JPY')
+  t.equal(formatEnergy(516), '0.516 kWh')
+  t.equal(['feira', 'salvador'].join(ARROW), 'feira -> salvador')
+})
+
+t.test('a time is local, with its offset, and always to the second', async (t) => {
+  const zone = process.env.TZ
+  process.env.TZ = 'America/Bahia'
+  t.teardown(() => {
+    if (zone === undefined) delete process.env.TZ
+    else process.env.TZ = zone
+  })
+  t.equal(formatLocalTime('2026-11-24T18:00:00Z'), '2026-11-24 15:00:00 (UTC-03:00)', 'whole minutes still show seconds, so a table never mixes precisions')
+  t.equal(formatLocalTime('2026-11-24T18:01:22Z'), '2026-11-24 15:01:22 (UTC-03:00)')
+})
+
+t.test('the demo and the CLI format through the one module: no local currency, locale dates or other arrows', async (t) => {
+  for (const file of ['demo/story.ts', 'demo/run.ts', 'vehicle-sim/output.ts', 'vehicle-sim/commands/routes.ts', 'vehicle-sim/commands/charge.ts']) {
+    const src = readFileSync(join(ROOT, file), 'utf8')
+    t.notMatch(src, /R\$|toLocale(String|DateString|TimeString)|[→×]/, file)
+  }
+})
+
+function allCommands(): Command[] {
+  const program = new Command('voltway').configureHelp({ optionDescription: markRequired })
+  registerHubCommands(program)
+  registerStationCommands(program)
+  registerVehicleCommands(program, { exit: () => process.exit(2) as never })
+  registerDemoCommand(program)
+  const out: Command[] = []
+  const walk = (c: Command): void => {
+    out.push(c)
+    for (const s of c.commands) walk(s)
+  }
+  walk(program)
+  return out
+}
+
+t.test('--help marks every required option and writes every default as (default: ...)', async (t) => {
+  for (const cmd of allCommands()) {
+    const help = cmd.helpInformation()
+    for (const o of cmd.options) {
+      if (o.mandatory) t.match(help, new RegExp(`${o.flags.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')}[\\s\\S]*?\\(required\\)`), `${cmd.name()} ${o.flags} is marked required`)
+    }
+    t.notMatch(help, /\(default [^:]/, `${cmd.name()}: no "(default X)" without the colon`)
+    t.notMatch(help, /\bdefault \d/, `${cmd.name()}: no bare "default 5"`)
+  }
+})
+
+t.test('the --keep-running banner says where the files are and whether Ctrl-C deletes them', async (t) => {
+  t.match(filesLine('/tmp/voltway-demo-x', 12, '/tmp/voltway-demo-x/demo.log', false), /a temporary folder that Ctrl-C deletes .*\(add --dir DIR to keep them\)/)
+  t.match(filesLine('/srv/demo', 12, '/srv/demo/demo.log', true), /They stay after Ctrl-C/)
+})
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; tap: { reporter?: string }; engines: { node: string } }
+
+t.test('npm test says which phase runs and reports tests tersely', async (t) => {
+  const test = pkg.scripts.test ?? ''
+  const phases = ['typecheck', 'lint', 'tap']
+  for (const p of phases) t.match(test, new RegExp(`echo test: ${p}`), `announces ${p}`)
+  t.ok(['terse', 'dot', 'min'].includes(pkg.tap.reporter ?? ''), `a terse reporter that tap ships, not raw TAP: ${pkg.tap.reporter}`)
+})
