@@ -179,7 +179,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         }
         return { broker: client.connected, database: dbUp, http: true }
       },
-      routes: [federation.routes],
+      federationRoutes: [federation.routes],
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())

@@ -5,7 +5,7 @@
  * the durable release queue and the expired-hold sweeper.
  *
  *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
- *     buildHttpServer({ ..., routes: [fed.routes] })
+ *     buildHttpServer({ ..., federationRoutes: [fed.routes] })
  *     buildHandlerTable(ctx, [coreHandlers, () => fed.handlers])
  *     await http.listen(...); await fed.start()      // recovery, release queue, sweeper
  *     ...; await fed.close()                          // before the store closes
@@ -85,7 +85,7 @@ export interface FederationDeps {
 export interface Federation {
   /** `route.list`, `route.reserve`, `trip.cancel`, `history.list`. */
   readonly handlers: HandlerTable
-  /** Registers the `/federation/v1` routes; give it to buildHttpServer's `routes`. */
+  /** Registers the `/federation/v1` routes; give it to buildHttpServer's `federationRoutes`. */
   readonly routes: (app: FastifyInstance) => void
   readonly coordinator: Coordinator
   readonly holds: HoldService
