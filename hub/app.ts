@@ -15,6 +15,7 @@ import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer 
 import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from './clock.js'
 import type { HubConfig } from './config.js'
+import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
 import { buildHandlerTable, coreHandlers, createHubContext, type HubContext } from './ops/index.js'
@@ -39,6 +40,8 @@ export interface StartHubOptions {
   commandTimeoutMs?: number
   /** Federation timeouts and retries (tests shorten them). */
   federationTuning?: Partial<FederationTuning>
+  /** HTTP server timeouts and limits (tests shorten them). */
+  httpLimits?: Partial<HttpLimits>
 }
 
 export interface Hub {
@@ -180,6 +183,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         return { broker: client.connected, database: dbUp, http: true }
       },
       federationRoutes: [federation.routes],
+      ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())

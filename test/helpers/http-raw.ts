@@ -50,11 +50,24 @@ function decodeChunked(body: Buffer, headers: Record<string, string>): string {
   }
 }
 
-/** Resolves when the server closes `socket` (or it errors), with how long that took in ms. */
-export function closedWithin(socket: Socket): Promise<number> {
+/**
+ * Resolves when the server closes `socket` (or it errors), with how long that
+ * took in ms since this call; Infinity (and the socket destroyed) when it is
+ * still open after `giveUpMs`.
+ */
+export function closedWithin(socket: Socket, giveUpMs = 5000): Promise<number> {
   const t0 = performance.now()
   return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(Infinity)
+      socket.destroy()
+    }, giveUpMs)
     socket.on('error', () => undefined)
-    socket.once('close', () => resolve(performance.now() - t0))
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(performance.now() - t0)
+    })
+    // Read (and drop) what the server sends, or the end of the stream is never seen.
+    socket.resume()
   })
 }
