@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { connectAsync, type MqttClient } from 'mqtt'
+import { connect, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
@@ -25,6 +25,7 @@ import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
 import { createStateListener } from './station-link/state-listener.js'
+import { gateMessages } from './message-gate.js'
 import { SqliteStore, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -42,7 +43,16 @@ export interface StartHubOptions {
   federationTuning?: Partial<FederationTuning>
   /** HTTP server timeouts and limits (tests shorten them). */
   httpLimits?: Partial<HttpLimits>
+  /** MQTT 5 Session Expiry of the hub's session on an external broker. Default HUB_SESSION_EXPIRY_SECONDS. */
+  sessionExpirySeconds?: number
 }
+
+/**
+ * How long an external broker keeps the hub's session (and queues requests
+ * for it) while the hub is away: long enough for a restart or an upgrade,
+ * short enough that nothing older than this is executed on its return.
+ */
+export const HUB_SESSION_EXPIRY_SECONDS = 300
 
 export interface Hub {
   readonly hubId: string
@@ -55,6 +65,27 @@ export interface Hub {
   readonly httpUrl: string
   readonly metrics: HubMetrics
   close(): Promise<void>
+}
+
+/** Resolves on the client's first CONNACK; rejects (and ends the client) on an error before it, as connectAsync does. */
+function connected(client: MqttClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      client.off('connect', onConnect)
+      client.off('error', onError)
+    }
+    const onConnect = (): void => {
+      done()
+      resolve()
+    }
+    const onError = (err: Error): void => {
+      done()
+      client.end(true)
+      reject(err)
+    }
+    client.on('connect', onConnect)
+    client.on('error', onError)
+  })
 }
 
 export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
@@ -105,17 +136,25 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       hubLogin = { username: config.mqtt.username ?? defaultHubUsername(config.hubId), password: config.mqtt.password }
     }
 
-    const client: MqttClient = await connectAsync(mqttUrl, {
+    // On an external broker the hub keeps a persistent session (stable client id, clean: false, MQTT 5
+    // Session Expiry), so requests published while it restarts are queued by the broker and answered
+    // after the restart. The embedded broker restarts with the hub, so a session there would outlive nothing.
+    const external = !('listen' in config.mqtt)
+    const client: MqttClient = connect(mqttUrl, {
       protocolVersion: 5,
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
       ...(hubLogin.password !== undefined ? { password: hubLogin.password } : {}),
+      ...(external ? { clean: false, properties: { sessionExpiryInterval: opts.sessionExpirySeconds ?? HUB_SESSION_EXPIRY_SECONDS } } : {}),
       reconnectPeriod: 1000,
       // An external broker being reloaded may refuse us once; keep trying rather than stay away for good.
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
     })
+    // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
+    const gate = gateMessages(client)
+    await connected(client)
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
     cleanups.push(async () => {
       await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true }).catch(() => undefined)
@@ -169,6 +208,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     })
 
     let dbUp = true
+    // True from the moment vehicle requests are served (subscribed, handlers attached) until shutdown begins.
+    let ready = false
     const http = buildHttpServer({
       logger,
       metrics,
@@ -180,7 +221,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         } catch {
           dbUp = false
         }
-        return { broker: client.connected, database: dbUp, http: true }
+        return { broker: client.connected, database: dbUp, http: true, ready }
       },
       federationRoutes: [federation.routes],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
@@ -190,11 +231,17 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const addr = http.server.address() as AddressInfo
     const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
 
+    // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
     await rpc.start()
+    gate.open()
     const drainMs = opts.drainTimeoutMs ?? 10_000
     cleanups.push(async () => {
       await Promise.race([rpc.stop(), new Promise((r) => setTimeout(r, drainMs).unref())])
+    })
+    ready = true
+    cleanups.push(async () => {
+      ready = false
     })
     await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: true, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true })
     logger.info({ mqtt: mqttUrl, http: httpUrl, stations: config.stations.length }, 'hub started')
