@@ -7,7 +7,6 @@
  * order that loses nothing: stop taking requests, answer the ones in flight,
  * close HTTP, disconnect from the broker, stop the broker, close the database.
  */
-import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { connect, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
@@ -18,7 +17,7 @@ import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
-import { buildHandlerTable, coreHandlers, createHubContext, type HubContext } from './ops/index.js'
+import { buildHandlerTable, coreHandlers, createHubContext, mapHandlerErrors, type HubContext } from './ops/index.js'
 import { ChargingService } from './charging/service.js'
 import { chargingHandlers } from './charging/handlers.js'
 import { createCommandChannel } from './station-link/command-channel.js'
@@ -26,7 +25,7 @@ import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
-import { SqliteStore, type Store } from './store/index.js'
+import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
   logger?: Logger
@@ -103,13 +102,11 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
   }
 
   try {
-    let store = opts.store
-    if (!store) {
-      mkdirSync(config.dataDir, { recursive: true })
-      store = new SqliteStore({ dataDir: config.dataDir })
-    }
-    const db = store
+    const db: Store = opts.store ?? openHubDatabase(config.dataDir)
     cleanups.push(() => db.close())
+    // A hub that cannot write must not say ready: exit 2 with the cause, not INTERNAL on every write.
+    await assertWritable(db, config.dataDir)
+    const storage = new StorageAvailability({ store: db, clock, logger })
 
     const context = createHubContext({ config, store: db, clock, logger })
 
@@ -191,7 +188,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
 
-    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers])
+    const handlers: HandlerTable = mapHandlerErrors(
+      buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers]),
+      storage.wireError,
+    )
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
       client,
@@ -207,22 +207,14 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
     })
 
-    let dbUp = true
     // True from the moment vehicle requests are served (subscribed, handlers attached) until shutdown begins.
     let ready = false
     const http = buildHttpServer({
       logger,
       metrics,
       peers: config.federation.peers,
-      health: async () => {
-        try {
-          await db.ping()
-          dbUp = true
-        } catch {
-          dbUp = false
-        }
-        return { broker: client.connected, database: dbUp, http: true, ready }
-      },
+      health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
+      wireError: storage.wireError,
       federationRoutes: [federation.routes],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })

@@ -16,7 +16,8 @@ export function rawRequest(port: number, method: string, path: string, headers: 
     const s = connect(port, '127.0.0.1')
     const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
     if (body !== '' || method !== 'GET') lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
-    s.end(`${lines.join('\r\n')}\r\n\r\n${body}`)
+    // write, not end: Node's HTTP server aborts a pending request when the client half-closes.
+    s.write(`${lines.join('\r\n')}\r\n\r\n${body}`)
     const parts: Buffer[] = []
     s.on('data', (d: Buffer) => parts.push(d))
     s.on('error', reject)
