@@ -105,7 +105,7 @@ for (const config of configs) {
   const fed = createFederation({ config, store, clock: systemClock, logger, stations, tuning: { connections: 64 } })
   feds.push(fed)
   const metrics = new HubMetrics(config.hubId, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(Date.now()) })
-  const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), routes: [fed.routes] })
+  const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), federationRoutes: [fed.routes] })
   await app.listen({ host: '127.0.0.1', port: config.http.port })
   apps.push(app)
   await fed.start()

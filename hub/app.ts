@@ -7,24 +7,25 @@
  * order that loses nothing: stop taking requests, answer the ones in flight,
  * close HTTP, disconnect from the broker, stop the broker, close the database.
  */
-import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { connectAsync, type MqttClient } from 'mqtt'
+import { connect, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from './clock.js'
 import type { HubConfig } from './config.js'
+import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
-import { buildHandlerTable, coreHandlers, createHubContext, type HubContext } from './ops/index.js'
+import { buildHandlerTable, coreHandlers, createHubContext, mapHandlerErrors, type HubContext } from './ops/index.js'
 import { ChargingService } from './charging/service.js'
 import { chargingHandlers } from './charging/handlers.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
 import { createStateListener } from './station-link/state-listener.js'
-import { SqliteStore, type Store } from './store/index.js'
+import { gateMessages } from './message-gate.js'
+import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
   logger?: Logger
@@ -39,7 +40,18 @@ export interface StartHubOptions {
   commandTimeoutMs?: number
   /** Federation timeouts and retries (tests shorten them). */
   federationTuning?: Partial<FederationTuning>
+  /** HTTP server timeouts and limits (tests shorten them). */
+  httpLimits?: Partial<HttpLimits>
+  /** MQTT 5 Session Expiry of the hub's session on an external broker. Default HUB_SESSION_EXPIRY_SECONDS. */
+  sessionExpirySeconds?: number
 }
+
+/**
+ * How long an external broker keeps the hub's session (and queues requests
+ * for it) while the hub is away: long enough for a restart or an upgrade,
+ * short enough that nothing older than this is executed on its return.
+ */
+export const HUB_SESSION_EXPIRY_SECONDS = 300
 
 export interface Hub {
   readonly hubId: string
@@ -52,6 +64,27 @@ export interface Hub {
   readonly httpUrl: string
   readonly metrics: HubMetrics
   close(): Promise<void>
+}
+
+/** Resolves on the client's first CONNACK; rejects (and ends the client) on an error before it, as connectAsync does. */
+function connected(client: MqttClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      client.off('connect', onConnect)
+      client.off('error', onError)
+    }
+    const onConnect = (): void => {
+      done()
+      resolve()
+    }
+    const onError = (err: Error): void => {
+      done()
+      client.end(true)
+      reject(err)
+    }
+    client.on('connect', onConnect)
+    client.on('error', onError)
+  })
 }
 
 export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
@@ -69,13 +102,11 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
   }
 
   try {
-    let store = opts.store
-    if (!store) {
-      mkdirSync(config.dataDir, { recursive: true })
-      store = new SqliteStore({ dataDir: config.dataDir })
-    }
-    const db = store
+    const db: Store = opts.store ?? openHubDatabase(config.dataDir)
     cleanups.push(() => db.close())
+    // A hub that cannot write must not say ready: exit 2 with the cause, not INTERNAL on every write.
+    await assertWritable(db, config.dataDir)
+    const storage = new StorageAvailability({ store: db, clock, logger })
 
     const context = createHubContext({ config, store: db, clock, logger })
 
@@ -102,17 +133,25 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       hubLogin = { username: config.mqtt.username ?? defaultHubUsername(config.hubId), password: config.mqtt.password }
     }
 
-    const client: MqttClient = await connectAsync(mqttUrl, {
+    // On an external broker the hub keeps a persistent session (stable client id, clean: false, MQTT 5
+    // Session Expiry), so requests published while it restarts are queued by the broker and answered
+    // after the restart. The embedded broker restarts with the hub, so a session there would outlive nothing.
+    const external = !('listen' in config.mqtt)
+    const client: MqttClient = connect(mqttUrl, {
       protocolVersion: 5,
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
       ...(hubLogin.password !== undefined ? { password: hubLogin.password } : {}),
+      ...(external ? { clean: false, properties: { sessionExpiryInterval: opts.sessionExpirySeconds ?? HUB_SESSION_EXPIRY_SECONDS } } : {}),
       reconnectPeriod: 1000,
       // An external broker being reloaded may refuse us once; keep trying rather than stay away for good.
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
     })
+    // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
+    const gate = gateMessages(client)
+    await connected(client)
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
     cleanups.push(async () => {
       await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true }).catch(() => undefined)
@@ -149,7 +188,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
 
-    const handlers: HandlerTable = buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers])
+    const handlers: HandlerTable = mapHandlerErrors(
+      buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers]),
+      storage.wireError,
+    )
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
       client,
@@ -165,32 +207,33 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
     })
 
-    let dbUp = true
+    // True from the moment vehicle requests are served (subscribed, handlers attached) until shutdown begins.
+    let ready = false
     const http = buildHttpServer({
       logger,
       metrics,
       peers: config.federation.peers,
-      health: async () => {
-        try {
-          await db.ping()
-          dbUp = true
-        } catch {
-          dbUp = false
-        }
-        return { broker: client.connected, database: dbUp, http: true }
-      },
-      routes: [federation.routes],
+      health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
+      wireError: storage.wireError,
+      federationRoutes: [federation.routes],
+      ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())
     const addr = http.server.address() as AddressInfo
     const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
 
+    // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
     await rpc.start()
+    gate.open()
     const drainMs = opts.drainTimeoutMs ?? 10_000
     cleanups.push(async () => {
       await Promise.race([rpc.stop(), new Promise((r) => setTimeout(r, drainMs).unref())])
+    })
+    ready = true
+    cleanups.push(async () => {
+      ready = false
     })
     await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: true, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true })
     logger.info({ mqtt: mqttUrl, http: httpUrl, stations: config.stations.length }, 'hub started')

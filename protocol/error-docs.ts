@@ -141,6 +141,13 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: '`charge.stop`; `charge.start` when the station refuses because of its meter or reports no meter reading for the new session within the command timeout (then it is stopped); `charge.status` of a session that ended that way. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
     action: 'User: you were not charged for that session; try another station. Operator: check the meter (wiring, Modbus address, pulse input) with `voltway station check`.',
   },
+  STORAGE_UNAVAILABLE: {
+    meaning:
+      'The hub cannot write to its database right now (the disk is full, the file system went read-only, an I/O error, or another writer held the database longer than the busy timeout). Nothing was changed.',
+    when: 'The hub, on any request that writes (bookings, cancels, charging, trips), and a peer hub on mutating federation routes (HTTP 503). Its `/healthz` answers 503 with `"database": false` meanwhile.',
+    action:
+      'User or calling hub: retry later; the same request is safe to send again. Operator: check free space and the mount of `dataDir` (`df`, `mount`), the file\'s permissions, and the hub\'s log (`storage unavailable` lines name the SQLite error).',
+  },
 }
 
 /**
@@ -164,5 +171,5 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'history.list': [],
 }
 
-/** Codes any request can get: unreadable or invalid messages, unknown ops, unexpected failures. */
-export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'INTERNAL']
+/** Codes any request can get: unreadable or invalid messages, unknown ops, a database that cannot take writes, unexpected failures. */
+export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'STORAGE_UNAVAILABLE', 'INTERNAL']

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'IDEMPOTENCY_IN_PROGRESS',
   'HOLD_EXPIRED',
   'METER_FAULT',
+  'STORAGE_UNAVAILABLE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -52,6 +53,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   IDEMPOTENCY_IN_PROGRESS: 409,
   HOLD_EXPIRED: 410,
   METER_FAULT: 409,
+  STORAGE_UNAVAILABLE: 503,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -62,7 +62,7 @@ async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Ri
     tuning: { serverMaxWaitMs: 300 },
   })
   const metrics = new HubMetrics('ilheus', { stationsOnline: () => 0, stationsTotal: () => 2, bookings: () => store.reservations.counts(clock.now()) })
-  const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), routes: [fed.routes] })
+  const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), federationRoutes: [fed.routes] })
   await app.ready()
   t.teardown(async () => {
     await fed.close()

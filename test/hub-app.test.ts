@@ -15,7 +15,7 @@ t.test('GET /healthz answers 200 once broker, database and HTTP are up', async (
   t.teardown(() => hub.close())
   const res = await request(`${hub.httpUrl}/healthz`)
   t.equal(res.statusCode, 200)
-  t.same(await res.body.json(), { ok: true, broker: true, database: true, http: true })
+  t.same(await res.body.json(), { ok: true, broker: true, database: true, http: true, ready: true })
 })
 
 t.test('GET /metrics has requests by op and outcome, latency, stations online and reservations', async (t) => {

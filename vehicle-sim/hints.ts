@@ -41,6 +41,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   IDEMPOTENCY_IN_PROGRESS: 'the same request is still running; retry in a moment',
   HOLD_EXPIRED: 'a hold expired before it was confirmed; retry the trip',
   METER_FAULT: 'the station meter reported a fault; the session was not billed; try another station',
+  STORAGE_UNAVAILABLE: 'the hub cannot write to its database now; nothing was changed; retry later (operator: check the hub\'s disk)',
   BROKER_UNREACHABLE: 'nothing answers at --hub; check the URL and port and that the hub (or its broker) is running',
   CONNECT_TIMEOUT: 'the broker did not complete the MQTT handshake in time; check --hub, firewalls, or raise --connect-timeout-ms',
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (a second client with the same vehicle id kicks the first)',

@@ -30,6 +30,8 @@ export interface EmbeddedBrokerOptions {
   maxTopicLevels?: number
   /** Largest MQTT packet accepted. */
   maxPacketBytes?: number
+  /** A socket that has not completed CONNECT after this long is closed (docs/operator-guide.md "Limits"). Default 10 s. */
+  connectTimeoutMs?: number
 }
 
 export interface EmbeddedBroker {
@@ -76,7 +78,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     drainTimeout: opts.drainTimeoutMs ?? 10_000,
     maxTopicLevels: opts.maxTopicLevels ?? 16,
     maximumPacketSize: opts.maxPacketBytes ?? 1024 * 1024,
-    connectTimeout: 10_000,
+    connectTimeout: opts.connectTimeoutMs ?? 10_000,
     // Usernames become client ids; MQTT 3.1 would otherwise cap them at 23 characters.
     maxClientsIdLength: 256,
     // Bound what a client cycling identities can pin in memory (MQTT 5 sessions and delayed wills).

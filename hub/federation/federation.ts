@@ -5,9 +5,9 @@
  * the durable release queue and the expired-hold sweeper.
  *
  *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
- *     buildHttpServer({ ..., routes: [fed.routes] })
+ *     buildHttpServer({ ..., federationRoutes: [fed.routes] })
  *     buildHandlerTable(ctx, [coreHandlers, () => fed.handlers])
- *     await http.listen(...); await fed.start()      // recovery, release queue, sweeper
+ *     await http.listen(...); await fed.start()      // release queue, sweeper; recovery in the background
  *     ...; await fed.close()                          // before the store closes
  */
 import type { FastifyInstance } from 'fastify'
@@ -85,16 +85,23 @@ export interface FederationDeps {
 export interface Federation {
   /** `route.list`, `route.reserve`, `trip.cancel`, `history.list`. */
   readonly handlers: HandlerTable
-  /** Registers the `/federation/v1` routes; give it to buildHttpServer's `routes`. */
+  /** Registers the `/federation/v1` routes; give it to buildHttpServer's `federationRoutes`. */
   readonly routes: (app: FastifyInstance) => void
   readonly coordinator: Coordinator
   readonly holds: HoldService
   readonly client: FederationClient
   readonly releaser: Releaser
   readonly catalog: RouteCatalog
-  /** Recover unfinished trips, resume the release queue, start the sweeper, fetch peers' hub info. */
+  /**
+   * Resume the release queue, start the sweeper, fetch peers' hub info, and
+   * start recovering unfinished trips in the background: recovery waits on
+   * peers (each call bounded by the request timeout), so it never holds up
+   * start-up; every release it cannot finish is durable in the queue.
+   */
   start(): Promise<void>
-  /** Stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
+  /** Resolves when the recovery begun by `start()` has finished (how many trips it undid or cancelled); never rejects. */
+  recovered(): Promise<{ undone: number; cancelled: number }>
+  /** Wait for recovery, stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
   close(): Promise<void>
 }
 
@@ -201,6 +208,9 @@ export function createFederation(deps: FederationDeps): Federation {
     }
   }
 
+  const nothingRecovered = { undone: 0, cancelled: 0 }
+  let recovery: Promise<{ undone: number; cancelled: number }> = Promise.resolve(nothingRecovered)
+
   return {
     handlers,
     routes,
@@ -210,15 +220,23 @@ export function createFederation(deps: FederationDeps): Federation {
     releaser,
     catalog,
     async start() {
-      await coordinator.recover()
       await releaser.start()
+      recovery = coordinator.recover().catch((err: unknown) => {
+        logger.error({ err }, 'trip recovery failed; it runs again at the next start')
+        return nothingRecovered
+      })
       sweeper = setInterval(() => void sweep(), t.sweepIntervalMs)
       sweeper.unref()
       void directory.prefetch(client.peerIds)
     },
+    recovered() {
+      return recovery
+    },
     async close() {
       if (sweeper) clearInterval(sweeper)
       sweeper = null
+      // Recovery writes its outcome to the store, so it finishes before the store closes.
+      await recovery
       await releaser.close()
       await client.close()
     },

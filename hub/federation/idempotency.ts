@@ -69,11 +69,13 @@ export class IdempotencyGuard {
     try {
       answer = await work()
     } catch (err) {
-      if (err instanceof VoltwayError) answer = errorAnswer(err.code, err.message, err.details)
-      else {
-        this.#o.logger.error({ err, url: req.url }, 'federation request failed')
-        answer = errorAnswer('INTERNAL', 'internal error')
+      if (!(err instanceof VoltwayError)) {
+        // Not a coded answer: free the key so a retry runs afresh, and let the server's
+        // error handler answer it (a store that cannot write: 503 STORAGE_UNAVAILABLE; else INTERNAL).
+        await store.abandon(scope, key.data).catch((e: unknown) => this.#o.logger.error({ err: e, key: key.data }, 'could not free an idempotency key'))
+        throw err
       }
+      answer = errorAnswer(err.code, err.message, err.details)
     }
     const body = answer.body === null ? null : JSON.stringify(answer.body)
     try {

@@ -1,9 +1,11 @@
 /**
  * The federation API this hub serves to its peers (docs/protocol.md "HTTP
- * federation between hubs", with the additions of docs/federation.md). The
- * bearer-token check of hub/http/server.ts has already run on every route
- * here and set `req.peerHubId`. Bodies, params and queries pass the protocol
- * schemas first; errors are the coded JSON of docs/protocol.md.
+ * federation between hubs", with the additions of docs/federation.md). These
+ * routes are registered inside the federation scope of hub/http/server.ts,
+ * whose bearer-token hook has run and set `req.peerHubId` before any of them.
+ * Bodies, params and queries pass the protocol schemas first (a route
+ * without a body accepts none, an empty one or `{}`); errors are the coded
+ * JSON of docs/protocol.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
@@ -20,7 +22,7 @@ import type { Clock } from '../clock.js'
 import type { HoldService } from './holds.js'
 import { holdIdFromKey } from './ids.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
-import { FedHoldRequest, IdParam, VehicleParam, type FedHubInfoBody } from './schemas.js'
+import { FedHoldRequest, IdParam, NoBody, VehicleParam, type FedHubInfoBody } from './schemas.js'
 
 export interface NearestStationsQuery {
   position: Position
@@ -67,11 +69,13 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
 
   app.post(`${P}/holds/:id/confirm`, async (req, reply) => {
     const { id } = parse(IdParam, req.params, 'path')
+    noBody(req)
     return idempotency.run(req, reply, async () => ({ status: 200, body: await holds.confirm(peerOf(req), id) }))
   })
 
   app.delete(`${P}/holds/:id`, async (req, reply) => {
     const { id } = parse(IdParam, req.params, 'path')
+    noBody(req)
     return idempotency.run(req, reply, async () => {
       await holds.release(peerOf(req), id)
       return noContent
@@ -80,6 +84,7 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
 
   app.delete(`${P}/reservations/:id`, async (req, reply) => {
     const { id } = parse(IdParam, req.params, 'path')
+    noBody(req)
     return idempotency.run(req, reply, async () => {
       await holds.cancelReservation(peerOf(req), id)
       return noContent
@@ -97,6 +102,15 @@ const noContent: Answer = { status: 204, body: null }
 function peerOf(req: FastifyRequest): string {
   if (req.peerHubId === undefined) throw new VoltwayError('UNAUTHORIZED', 'missing or unknown bearer token')
   return req.peerHubId
+}
+
+/**
+ * A route without a body takes none, an empty one or `{}` alike (the same
+ * request, so the same idempotency fingerprint); any other body is BAD_REQUEST.
+ */
+function noBody(req: FastifyRequest): void {
+  parse(NoBody, req.body, 'body')
+  req.body = undefined
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {

@@ -1,17 +1,20 @@
 /**
  * The hub's HTTP side (fastify): `/healthz`, `/metrics`, and the federation
  * API under `/federation/v1` behind per-peer bearer tokens. Federation routes
- * are plugged in by their own modules through `routes`.
+ * are plugged in by their own modules through `federationRoutes`; each runs
+ * inside one encapsulated scope whose hook checks the token, so the route
+ * that actually runs decides, however its path was spelled.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, isErrorCode, type ErrorCode } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The calling peer's hub id, set by the bearer-token check on `/federation/v1/*`. */
+    /** The calling peer's hub id, set by the bearer-token check of the federation scope. */
     peerHubId?: string
   }
 }
@@ -24,8 +27,19 @@ export interface HttpServerOptions {
   peers: readonly PeerToken[]
   /** What `/healthz` checks: every part must say true. */
   health: () => Promise<Record<string, boolean>>
-  /** Registers routes on the app (federation routes get the prefix themselves). */
-  routes: Array<(app: FastifyInstance) => void>
+  /**
+   * Register the federation routes (full paths under `/federation/v1`). They
+   * are registered inside the authenticated scope: every one of them runs
+   * only for a known bearer token, and is counted in the federation metric.
+   */
+  federationRoutes: Array<(scope: FastifyInstance) => void>
+  /** Timeouts and limits of the server (see ./limits.ts). */
+  limits?: Partial<HttpLimits>
+  /**
+   * The coded error for a thrown value that is not a VoltwayError (for
+   * example storage that cannot take writes), or null for INTERNAL.
+   */
+  wireError?: (err: unknown) => VoltwayError | null
 }
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
@@ -34,19 +48,24 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 }
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, return503OnClosing: true })
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits }
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
+  })
   const auth = new PeerAuthenticator(opts.peers)
   const log = opts.logger.child({ component: 'http' })
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith(`${FEDERATION_PREFIX}/`) && req.url !== FEDERATION_PREFIX) return
-    const peer = auth.authenticate(req.headers.authorization)
-    if (peer === null) return sendError(reply, 'UNAUTHORIZED', 'missing or unknown bearer token')
-    req.peerHubId = peer
-  })
+  acceptEmptyJsonBodies(app)
 
   app.addHook('onResponse', async (req, reply) => {
-    if (req.url.startsWith(FEDERATION_PREFIX)) opts.metrics.onFederationRequest(req.routeOptions.url ?? 'unknown', reply.statusCode)
     log.debug({ method: req.method, url: req.url, status: reply.statusCode, peer: req.peerHubId, ms: reply.elapsedTime }, 'http request')
   })
 
@@ -61,6 +80,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const status = typeof e.statusCode === 'number' ? e.statusCode : 400
       const code: ErrorCode = isErrorCode(e.code) ? e.code : 'BAD_REQUEST'
       return reply.status(status).send({ error: { code, message: e.message ?? 'bad request' } })
+    }
+    const coded = opts.wireError?.(err) ?? null
+    if (coded !== null) {
+      log.warn({ err, url: req.url, code: coded.code }, 'request refused')
+      return sendError(reply, coded.code, coded.message, coded.details)
     }
     log.error({ err, url: req.url }, 'internal error')
     return sendError(reply, 'INTERNAL', 'internal error')
@@ -79,6 +103,36 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return reply.header('content-type', opts.metrics.contentType).send(body)
   })
 
-  for (const register of opts.routes) register(app)
+  // The federation scope (encapsulated: its hooks apply to its routes only, never to a URL string).
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const peer = auth.authenticate(req.headers.authorization)
+      if (peer === null) return sendError(reply, 'UNAUTHORIZED', 'missing or unknown bearer token')
+      req.peerHubId = peer
+    })
+    scope.addHook('onResponse', async (req, reply) => {
+      opts.metrics.onFederationRequest(req.routeOptions.url ?? 'unknown', reply.statusCode)
+    })
+    for (const register of opts.federationRoutes) register(scope)
+  })
   return app
+}
+
+/**
+ * `Content-Type: application/json` with an empty body parses to `undefined`
+ * (many HTTP clients send the header on every request, DELETE included);
+ * routes that need a body still validate it. Anything else is fastify's own
+ * JSON parser, with its prototype-poisoning protection.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    if (text.trim() === '') {
+      done(null, undefined)
+      return
+    }
+    json(req, text, done)
+  })
 }

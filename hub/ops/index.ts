@@ -10,7 +10,7 @@
  * The vehicle is always `req.vehicleId` (from the topic, checked by the
  * broker), never a field of the args.
  */
-import type { HandlerTable } from '../../protocol/index.js'
+import type { HandlerTable, VoltwayError } from '../../protocol/index.js'
 import type { HubContext } from './context.js'
 import { hubInfo } from './hub-info.js'
 import { reservationCancel } from './reservation-cancel.js'
@@ -44,4 +44,24 @@ export function buildHandlerTable<C extends HubContext>(ctx: C, factories: Reado
     Object.assign(table, part)
   }
   return table
+}
+
+/**
+ * The same table, with every handler's failure passed through `map`: a
+ * thrown value it recognizes (for example a store that cannot take writes)
+ * is rethrown as its coded VoltwayError; anything else unchanged.
+ */
+export function mapHandlerErrors(table: HandlerTable, map: (err: unknown) => VoltwayError | null): HandlerTable {
+  const out: Record<string, unknown> = {}
+  for (const [op, handler] of Object.entries(table)) {
+    const h = handler as (args: unknown, ctx: unknown) => Promise<unknown>
+    out[op] = async (args: unknown, ctx: unknown) => {
+      try {
+        return await h(args, ctx)
+      } catch (err) {
+        throw map(err) ?? err
+      }
+    }
+  }
+  return out as HandlerTable
 }

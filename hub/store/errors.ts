@@ -1,6 +1,7 @@
 /**
  * Errors a Store raises for conditions that are not a user's fault. Handlers
- * let them through; the RPC server answers INTERNAL and logs them.
+ * let them through; BUSY and UNAVAILABLE become the wire code
+ * STORAGE_UNAVAILABLE at the hub's edges (./availability.ts), the rest INTERNAL.
  */
 export type StoreErrorCode =
   /** Another writer held the database longer than the busy timeout. */
@@ -9,6 +10,8 @@ export type StoreErrorCode =
   | 'CLOSED'
   /** An insert reused an id that already exists. */
   | 'DUPLICATE_ID'
+  /** The database cannot take writes: read-only file or file system, disk full, I/O error, cannot open. */
+  | 'UNAVAILABLE'
   /** The database was written by a newer Voltway (its schema version is unknown here). */
   | 'SCHEMA_TOO_NEW'
   /** Anything else the database engine reported. */

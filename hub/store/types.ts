@@ -206,7 +206,7 @@ export interface Store {
   readonly idempotency: IdempotencyStore
   /** Coordinated trips, their release queue, and the ledger of holds peers placed here (./trips.ts). */
   readonly trips: TripStore
-  /** Resolves when the database answers a trivial query (for `/healthz`). */
+  /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */
   close(): Promise<void>

@@ -162,9 +162,13 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       ...(beforeStep ? { beforeStep } : {}),
     })
     const metrics = new HubMetrics(id, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(clock.now()) })
-    const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), routes: [federation.routes] })
+    const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), federationRoutes: [federation.routes] })
     await app.listen({ host: '127.0.0.1', port: config.http.port })
-    if (!(over.noStart ?? opts.noStart)) await federation.start()
+    if (!(over.noStart ?? opts.noStart)) {
+      await federation.start()
+      // The tests here check the outcome of recovery right after a restart.
+      await federation.recovered()
+    }
     const handlers: HandlerTable = federation.handlers
     const hub: FedHub = {
       hubId: id,

@@ -48,6 +48,9 @@ export class WriteBatcher {
           // Nested inside the batch, better-sqlite3 runs this as a SAVEPOINT.
           return { ok: true, value: one(op.work) }
         } catch (err) {
+          // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
+          // fail the whole batch rather than run the rest outside any transaction.
+          if (toStoreError(err).code === 'UNAVAILABLE' || !db.inTransaction) throw err
           return { ok: false, value: err }
         }
       }),

@@ -21,6 +21,9 @@ import { SqliteIdempotencyStore } from './idempotency.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 
+/** `PRAGMA application_id` of a Voltway hub database: "VWAY". */
+const APPLICATION_ID = 1448558937
+
 export interface SqliteStoreOptions {
   /** Directory of the database file; created when missing. */
   dataDir: string
@@ -77,10 +80,15 @@ export class SqliteStore implements Store {
     return userVersion(this.db)
   }
 
+  /**
+   * A write probe that changes no data: rewrites the file header's
+   * application id (always the same value) in a write transaction, so a
+   * read-only file or file system, an I/O error or a lost lock fails it.
+   */
   ping(): Promise<void> {
     return run(() => {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
-      this.db.prepare('SELECT 1').get()
+      this.db.pragma(`application_id = ${APPLICATION_ID}`)
     })
   }
 
