@@ -416,7 +416,6 @@ async function runOp(sys: System, send: ReturnType<typeof requester>, cmd: OpCom
   if (e.message.length === 0) fail(`${cmd.op}: an error without a message`, e)
   const blamed = ((e.details?.issues ?? []) as Array<{ path?: unknown }>).map((i) => i.path)
   if (e.code === 'BAD_REQUEST' && sentBack.some((k) => blamed.includes(k))) fail(`${cmd.op}: an id the hub handed out was refused as malformed`, { args, e })
-  if (process.env.DEBUG_PROP && e.code !== 'BAD_REQUEST') console.error(cmd.op, e.code, e.message)
   if (CALLER_CODES.has(e.code) && (await snapshot(sys)) !== before && !before.includes('"charging"')) fail(`${cmd.op}: a refusal (${e.code}) changed state`, { args, e })
 }
 
@@ -486,7 +485,7 @@ async function runFed(sys: System, cmd: FedCommand, pool: Pool): Promise<void> {
   const code = err.data.error.code
   if (!isErrorCode(code)) fail(`${what}: an error code outside the protocol's table`, json)
   if (code === 'INTERNAL') fail(`${what}: INTERNAL for a generated request`, { body, json })
-  if (!process.env.NO10 && spec.json === undefined && code === 'BAD_REQUEST' && cmd.idemKey !== null && ID_PATTERN.test(pathId)) fail(`${what}: a body-less call refused as BAD_REQUEST`, { payload, json })
+  if (spec.method !== 'GET' && spec.json === undefined && code === 'BAD_REQUEST' && cmd.idemKey !== null && ID_PATTERN.test(pathId)) fail(`${what}: a body-less call refused as BAD_REQUEST`, { payload, json })
   if (HTTP_STATUS[code] !== res.statusCode) fail(`${what}: status ${res.statusCode} does not match ${code} (${HTTP_STATUS[code]})`, json)
   if (CALLER_CODES.has(code) && (await snapshot(sys)) !== before) fail(`${what}: a refusal (${code}) changed state`, { body, json })
 }
