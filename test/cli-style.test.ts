@@ -72,9 +72,43 @@ t.test('the --keep-running banner says where the files are and whether Ctrl-C de
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; tap: { reporter?: string }; engines: { node: string } }
 
-t.test('npm test says which phase runs and reports tests tersely', async (t) => {
+t.test('npm test says which phase runs, prints a line per test file, failures in full, and a closing count', async (t) => {
   const test = pkg.scripts.test ?? ''
-  const phases = ['typecheck', 'lint', 'tap']
-  for (const p of phases) t.match(test, new RegExp(`echo test: ${p}`), `announces ${p}`)
-  t.ok(['terse', 'dot', 'min'].includes(pkg.tap.reporter ?? ''), `a terse reporter that tap ships, not raw TAP: ${pkg.tap.reporter}`)
+  for (const p of ['typecheck', 'lint', 'tap']) t.match(test, new RegExp(`echo 'test: ${p}`), `announces ${p}`)
+  t.equal(pkg.tap.reporter, './scripts/tap-reporter.mjs', 'the log reporter, not raw TAP or a redrawing terminal reporter')
+  const { default: LogReporter } = await import('../scripts/tap-reporter.mjs')
+  const tapText = [
+    'TAP version 14',
+    '# Subtest: test/a.test.ts',
+    '    # Subtest: a rule that holds',
+    ...Array.from({ length: 500 }, (_, i) => `        ok ${i + 1} - check ${i}`),
+    '        1..500',
+    '    ok 1 - a rule that holds',
+    '    1..1',
+    'ok 1 - test/a.test.ts # time=12.5ms',
+    '# Subtest: test/b.test.ts',
+    '    not ok 1 - one is two',
+    '      ---',
+    '      diff: |',
+    '        -2',
+    '        +1',
+    '      ...',
+    '    1..1',
+    'not ok 2 - test/b.test.ts # time=3ms',
+    '1..2',
+    '',
+  ].join('\n')
+  const reporter = new LogReporter()
+  const chunks: string[] = []
+  reporter.on('data', (c: Buffer | string) => chunks.push(String(c)))
+  const done = new Promise((r) => reporter.on('end', r))
+  reporter.end(tapText)
+  await done
+  const lines = chunks.join('').trimEnd().split('\n')
+  t.ok(lines.length < 15, `500 passing checks make one line, not 500 (${lines.length} lines)`)
+  t.match(lines[0], /^ok {4}test\/a\.test\.ts/, 'one line for the passing file')
+  t.ok(lines.some((l) => /^FAIL {2}test\/b\.test\.ts/.test(l)), 'the failing file is named')
+  t.ok(lines.some((l) => l.includes('not ok - test/b.test.ts > one is two')), 'the failing assertion with its full name')
+  t.ok(lines.some((l) => l.trim() === '+1'), 'its diagnostics in full')
+  t.equal(lines.at(-1), 'assertions: 500 passed, 1 failed', 'the closing count')
 })
