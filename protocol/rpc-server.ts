@@ -102,7 +102,11 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const fail = (e: WireError): Promise<void> => send({ id: requestId, ok: false, error: e }, false, e.code)
 
     const json = parseJsonObject(payload)
-    if (!json.ok) return fail({ code: 'BAD_REQUEST', message: `request is ${json.reason}` })
+    if (!json.ok) {
+      const salvaged = RequestId.safeParse(json.id)
+      if (salvaged.success) requestId = salvaged.data
+      return fail({ code: 'BAD_REQUEST', message: `request is ${json.reason}` })
+    }
     const rawId = RequestId.safeParse(json.value.id)
     if (rawId.success) requestId = rawId.data
     else return fail({ code: 'BAD_REQUEST', message: 'request id must be a string of 1 to 128 characters' })
