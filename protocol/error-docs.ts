@@ -141,6 +141,12 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: '`charge.stop`, and `charge.start` when the station refuses because of its meter. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
     action: 'User: you were not charged for that session; try another station. Operator: check the meter (wiring, Modbus address, pulse input) with `voltway station check`.',
   },
+  RATE_LIMITED: {
+    meaning:
+      'Too many of this vehicle\'s requests are waiting at the hub; this one was not run. `details.limit` is how many may wait per vehicle. Each vehicle\'s requests are served in turn with every other vehicle\'s, a few at a time, so one vehicle never slows the others down.',
+    when: 'The hub, for any request, when the vehicle already has the maximum number of requests running or queued.',
+    action: 'Wait for answers to the requests already sent before sending more (keep a bounded number in flight), then retry this one: nothing was changed.',
+  },
 }
 
 /**
@@ -165,4 +171,4 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
 }
 
 /** Codes any request can get: unreadable or invalid messages, unknown ops, unexpected failures. */
-export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'INTERNAL']
+export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'RATE_LIMITED', 'INTERNAL']

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'IDEMPOTENCY_IN_PROGRESS',
   'HOLD_EXPIRED',
   'METER_FAULT',
+  'RATE_LIMITED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -52,6 +53,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   IDEMPOTENCY_IN_PROGRESS: 409,
   HOLD_EXPIRED: 410,
   METER_FAULT: 409,
+  RATE_LIMITED: 429,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -23,6 +23,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   IDEMPOTENCY_IN_PROGRESS: 'the same request is still running; retry in a moment',
   HOLD_EXPIRED: 'a hold expired before it was confirmed; retry the trip',
   METER_FAULT: 'the station meter reported a fault; the session was not billed; try another station',
+  RATE_LIMITED: 'this vehicle has too many requests waiting at the hub; wait for their answers, then retry',
   BROKER_UNREACHABLE: 'nothing answers at --hub; check the URL and port and that the hub (or its broker) is running',
   CONNECT_TIMEOUT: 'the broker did not complete the MQTT handshake in time; check --hub, firewalls, or raise --connect-timeout-ms',
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (a second client with the same vehicle id kicks the first)',
