@@ -163,6 +163,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         else reqLog.warn(o, 'request refused')
       },
       onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
+      onRetainedIgnored: (c) => reqLog.warn(c, 'retained request ignored: a retained message is never run'),
     })
 
     let dbUp = true

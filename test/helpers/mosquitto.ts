@@ -20,9 +20,17 @@ function which(name: string): string | null {
   return null
 }
 
-let cached: { broker: string | null; pub: string | null; sub: string | null } | undefined
-export function mosquittoTools(): { broker: string | null; pub: string | null; sub: string | null } {
-  cached ??= { broker: which('mosquitto'), pub: which('mosquitto_pub'), sub: which('mosquitto_sub') }
+export interface MosquittoTools {
+  broker: string | null
+  pub: string | null
+  sub: string | null
+  /** mosquitto_rr, Mosquitto's request/response client. */
+  rr: string | null
+}
+
+let cached: MosquittoTools | undefined
+export function mosquittoTools(): MosquittoTools {
+  cached ??= { broker: which('mosquitto'), pub: which('mosquitto_pub'), sub: which('mosquitto_sub'), rr: which('mosquitto_rr') }
   return cached
 }
 
