@@ -39,6 +39,8 @@ export interface StartHubOptions {
   commandTimeoutMs?: number
   /** Federation timeouts and retries (tests shorten them). */
   federationTuning?: Partial<FederationTuning>
+  /** Embedded broker: pace of each vehicle's requests (benchmarks where one vehicle stands for many lift it). */
+  brokerRequestPace?: { perSecond: number; burst: number }
 }
 
 export interface Hub {
@@ -91,6 +93,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         vehicles: config.vehicles,
         allowAnonymous: config.mqtt.allowAnonymous,
         logger,
+        ...(opts.brokerRequestPace ? { requestPace: opts.brokerRequestPace } : {}),
       })
       cleanups.push(() => broker.close())
       mqttUrl = broker.url

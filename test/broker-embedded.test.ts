@@ -256,3 +256,21 @@ t.test('retain is refused on requests, commands, their answers, acks and events;
   t.pass('state may be retained, and a request without retain goes through')
   await t.rejects(connectAsync(b.url, { protocolVersion: 5, username: 'V1', password: 'v1-pass', reconnectPeriod: 0, will: { topic: `${R}/hubs/H/req/V1`, payload: Buffer.from('{}'), qos: 1, retain: true } }), 'a retained Last Will on a request topic is refused at login')
 })
+
+t.test("a vehicle's requests are paced at the broker: a flood waits in its own socket, and another vehicle's request gets through first", async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles: [...vehicles, { vehicleId: 'V2', password: 'v2-pass' }], requestPace: { perSecond: 200, burst: 10 } })
+  t.teardown(() => b.close())
+  const hub = await client(t, b, hubLogin(b))
+  const seen: string[] = []
+  hub.on('message', (topic) => seen.push(topic))
+  await hub.subscribeAsync(`${R}/hubs/H/req/+`, { qos: 1 })
+  const v1 = await client(t, b, { username: 'V1', password: 'v1-pass' })
+  const v2 = await client(t, b, { username: 'V2', password: 'v2-pass' })
+  for (let i = 0; i < 200; i++) v1.publish(`${R}/hubs/H/req/V1`, `{"id":"f${i}","op":"hub.info"}`, { qos: 0 })
+  await waitUntil(() => seen.length > 0, 5000, "the flood's first request at the hub")
+  await v2.publishAsync(`${R}/hubs/H/req/V2`, '{"id":"v2","op":"hub.info"}', { qos: 1 })
+  await waitUntil(() => seen.includes(`${R}/hubs/H/req/V2`), 5000, "V2's request at the hub")
+  const floodBefore = seen.indexOf(`${R}/hubs/H/req/V2`)
+  t.ok(floodBefore < 100, `V2's request came after ${floodBefore} of V1's 200, not after all of them`)
+  await waitUntil(() => seen.length === 201, 10_000, 'the whole flood, paced')
+})

@@ -9,7 +9,8 @@
  * persistent, `maxSessionsPerLogin`), each session's queue
  * (`maxQueuedPerSession`), how long a vehicle's session outlives it
  * (`vehicleSessionExpirySeconds`); a client that stops reading is cut after
- * `drainTimeoutMs`. Retain is refused on requests, commands, their answers,
+ * `drainTimeoutMs`; a vehicle's requests are paced (`requestPace`), so a
+ * flood waits in its own socket. Retain is refused on requests, commands, their answers,
  * acks and events (`canRetain`): retained, they would run again for every new
  * subscriber.
  */
@@ -21,6 +22,7 @@ import { ConfigError } from '../../protocol/index.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
 import { boundedMemoryPersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
+import { RequestPacer } from './request-pacer.js'
 import { SessionQuota } from './session-quota.js'
 import { AccountTable, assertNoIdentityCollisions, defaultHubUsername, randomPassword, type Account, type StationCredential, type VehicleCredential } from './identities.js'
 
@@ -43,6 +45,8 @@ export interface EmbeddedBrokerOptions {
   maxQueuedPerSession?: number
   /** Longest MQTT 5 Session Expiry a vehicle gets, s (default 3600); stations and others get up to a day. */
   vehicleSessionExpirySeconds?: number
+  /** Pace of each vehicle's requests: over it they are held back, not refused (default 1000/s, bursts of 1000). */
+  requestPace?: { perSecond: number; burst: number }
   /** Deepest topic accepted in PUBLISH/SUBSCRIBE/Will; ours have at most 6 levels. */
   maxTopicLevels?: number
   /** Largest MQTT packet accepted. */
@@ -113,6 +117,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const quota = new SessionQuota(maxSessions)
   const store = boundedMemoryPersistence(opts.maxQueuedPerSession ?? 100, (clientId) => log.debug({ clientId }, 'session queue full: message dropped'))
   let brokerId = ''
+  const pacer = new RequestPacer(opts.requestPace ?? { perSecond: 1000, burst: 1000 })
 
   const broker = await Aedes.createBroker({
     persistence: store.persistence,
@@ -192,6 +197,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         account !== undefined &&
         (isWill ? canWill(account.rules, packet.topic) : canPublish(account.rules, packet.topic)) &&
         (!packet.retain || canRetain(packet.topic))
+      if (ok && account.identity.kind === 'vehicle' && !isWill) return pacer.pace(account.identity.id, () => callback(null))
       if (ok) return callback(null)
       log.info({ client: account ? who(account.identity) : null, topic: packet.topic, will: isWill, retain: packet.retain }, 'publish refused')
       // Generic text: MQTT 5 clients receive it as the PUBACK Reason String.
@@ -271,6 +277,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     close() {
       closing ??= (async () => {
+        pacer.close()
         const serverClosed = new Promise<void>((r) => server.close(() => r()))
         await new Promise<void>((r) => broker.close(() => r()))
         // Connections that never sent CONNECT are not aedes clients yet.
