@@ -9,6 +9,9 @@ import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 
 /** Start hub `bench` with these stations on ephemeral ports in a temp dir; `close()` also removes the dir. */
+/** The bench's one vehicle stands for a whole fleet, so the per-vehicle request pace is lifted. */
+export const UNPACED = { perSecond: 1e9, burst: 1e9 }
+
 export async function startBenchHub(stations: HubConfig['stations']): Promise<{ hub: Hub; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-'))
   const config = HubConfigSchema.parse({
@@ -23,7 +26,7 @@ export async function startBenchHub(stations: HubConfig['stations']): Promise<{ 
     stations,
     vehicles: [BENCH_VEHICLE],
   })
-  const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true })
+  const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true, brokerRequestPace: UNPACED })
   return {
     hub,
     async close() {

@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import prand from 'pure-rand'
 import { startEmbeddedBroker } from '../hub/broker/index.js'
 import { createRpcClient, createRpcServer, formatTime, type OpArgsInput, type RpcClient } from '../protocol/index.js'
-import { closedLoop, startBenchHub } from './bench-hub.js'
+import { UNPACED, closedLoop, startBenchHub } from './bench-hub.js'
 import { report, type BenchRow } from './report.js'
 
 const { values } = parseArgs({
@@ -37,7 +37,7 @@ const bench = await startBenchHub(stations)
 const hub = bench.hub
 
 // The echo responder: the same broker software and the same request/response helper, handlers that do nothing.
-const echoBroker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'echo', stations: [], vehicles: [{ vehicleId: 'B1', password: 'b1' }], logger: silent })
+const echoBroker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'echo', stations: [], vehicles: [{ vehicleId: 'B1', password: 'b1' }], logger: silent, requestPace: UNPACED })
 const echoHubClient = await connectAsync(echoBroker.url, { protocolVersion: 5, clientId: echoBroker.hubCredentials.username, username: echoBroker.hubCredentials.username, password: echoBroker.hubCredentials.password })
 const echoReservation = { reservationId: 'r-1', stationId: 'S0', hubId: 'echo', vehicleId: 'B1', position: { lat: 0, lon: 0 }, at: formatTime(0), windowStart: formatTime(0), windowEnd: formatTime(0) }
 const echo = createRpcServer({

@@ -97,9 +97,8 @@ function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: st
   out(`  npx voltway vehicle charge ${conn} --station SSA-2 --kwh 0.5`)
   out(`  npx voltway vehicle history ${conn}`)
   out()
-  out('Or talk MQTT yourself (a second connection of one login uses the client id "<vehicle>:<anything>"):')
-  out(`  mosquitto_sub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:sub -t voltway/v1/vehicles/tester/res -C 1 &`)
-  out(`  mosquitto_pub -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -i tester:pub -t voltway/v1/hubs/salvador/req/tester -m '{"id":"1","op":"station.nearest","args":{"position":{"lat":-12.98,"lon":-38.48},"rangeKm":30}}'`)
+  out("Or talk MQTT yourself with Mosquitto's request/response client (no -i needed):")
+  out(`  mosquitto_rr -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -t voltway/v1/hubs/salvador/req/tester -e voltway/v1/vehicles/tester/res -m '{"id":"1","op":"station.nearest","args":{"position":{"lat":-12.98,"lon":-38.48},"rangeKm":30}}'`)
   out()
   out(files)
 }

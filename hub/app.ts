@@ -44,6 +44,8 @@ export interface StartHubOptions {
   httpLimits?: Partial<HttpLimits>
   /** MQTT 5 Session Expiry of the hub's session on an external broker. Default HUB_SESSION_EXPIRY_SECONDS. */
   sessionExpirySeconds?: number
+  /** Embedded broker: pace of each vehicle's requests (benchmarks where one vehicle stands for many lift it). */
+  brokerRequestPace?: { perSecond: number; burst: number }
 }
 
 /**
@@ -122,6 +124,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         vehicles: config.vehicles,
         allowAnonymous: config.mqtt.allowAnonymous,
         logger,
+        ...(opts.brokerRequestPace ? { requestPace: opts.brokerRequestPace } : {}),
       })
       cleanups.push(() => broker.close())
       mqttUrl = broker.url
@@ -205,6 +208,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         else reqLog.warn(o, 'request refused')
       },
       onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
+      onRetainedIgnored: (c) => reqLog.warn(c, 'retained request ignored: a retained message is never run'),
     })
 
     // True from the moment vehicle requests are served (subscribed, handlers attached) until shutdown begins.

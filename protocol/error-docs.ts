@@ -148,6 +148,12 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     action:
       'User or calling hub: retry later; the same request is safe to send again. Operator: check free space and the mount of `dataDir` (`df`, `mount`), the file\'s permissions, and the hub\'s log (`storage unavailable` lines name the SQLite error).',
   },
+  RATE_LIMITED: {
+    meaning:
+      'Too many of this vehicle\'s requests are waiting at the hub; this one was not run. `details.limit` is how many may wait per vehicle. Each vehicle\'s requests are served in turn with every other vehicle\'s, a few at a time, so one vehicle never slows the others down.',
+    when: 'The hub, for any request, when the vehicle already has the maximum number of requests running or queued.',
+    action: 'Wait for answers to the requests already sent before sending more (keep a bounded number in flight), then retry this one: nothing was changed.',
+  },
 }
 
 /**
@@ -171,5 +177,5 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'history.list': [],
 }
 
-/** Codes any request can get: unreadable or invalid messages, unknown ops, a database that cannot take writes, unexpected failures. */
-export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'STORAGE_UNAVAILABLE', 'INTERNAL']
+/** Codes any request can get: unreadable or invalid messages, unknown ops, too many waiting, a database that cannot take writes, unexpected failures. */
+export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'RATE_LIMITED', 'STORAGE_UNAVAILABLE', 'INTERNAL']

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'HOLD_EXPIRED',
   'METER_FAULT',
   'STORAGE_UNAVAILABLE',
+  'RATE_LIMITED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -54,6 +55,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   HOLD_EXPIRED: 410,
   METER_FAULT: 409,
   STORAGE_UNAVAILABLE: 503,
+  RATE_LIMITED: 429,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -6,29 +6,32 @@ export const MAX_MESSAGE_BYTES = 64 * 1024
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-export type JsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string }
+/**
+ * A refused object whose forbidden keys were the only fault still yields its
+ * top-level `id` in `id`, so a request or command can be answered with it and
+ * its sender can match the answer.
+ */
+export type JsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string; id?: unknown }
 
 export function parseJsonObject(payload: Buffer | string, maxBytes = MAX_MESSAGE_BYTES): JsonResult {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
   if (size > maxBytes) return { ok: false, reason: `payload of ${size} bytes exceeds ${maxBytes}` }
+  let forbidden: string | undefined
   let value: unknown
   try {
     value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'), (key, v: unknown) => {
-      if (FORBIDDEN_KEYS.has(key)) throw new ForbiddenKey(key)
-      return v
+      if (!FORBIDDEN_KEYS.has(key)) return v
+      // Dropped (returning undefined deletes the own property), never assigned: the rest is still read for its id.
+      forbidden ??= key
+      return undefined
     })
-  } catch (err) {
-    if (err instanceof ForbiddenKey) return { ok: false, reason: `forbidden key "${err.key}"` }
+  } catch {
     return { ok: false, reason: 'not valid JSON' }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'expected a JSON object' }
   }
-  return { ok: true, value: value as Record<string, unknown> }
-}
-
-class ForbiddenKey extends Error {
-  constructor(readonly key: string) {
-    super(key)
-  }
+  const obj = value as Record<string, unknown>
+  if (forbidden !== undefined) return { ok: false, reason: `forbidden key "${forbidden}"`, id: Object.hasOwn(obj, 'id') ? obj.id : undefined }
+  return { ok: true, value: obj }
 }

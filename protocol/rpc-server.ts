@@ -7,10 +7,18 @@
  * or to an MQTT 5 Response Topic only when it lies inside V's own namespace;
  * Correlation Data is echoed [MQTT 5 §4.10]. Nothing a client sends can make
  * an exception escape: bad JSON, unknown ops and invalid args are coded errors.
+ *
+ * What a vehicle can make the server hold is bounded: its requests run a few
+ * at a time, in turn with every other vehicle's (FairScheduler), and beyond
+ * `perVehicleLimit` running or waiting it is answered RATE_LIMITED. A
+ * retained request is a stale replay, never run [MQTT-3.3.1-9]. Replies carry
+ * an MQTT 5 Message Expiry, so a reply queued for an absent client does not
+ * stay in a broker for the life of its session.
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
 import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
+import { FairScheduler } from './fair-scheduler.js'
 import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
@@ -49,6 +57,16 @@ export interface RpcServerOptions {
   /** Optional MQTT shared-subscription group, for several hub replicas on one broker (Mosquitto, EMQX). */
   shareGroup?: string
   now?: () => number
+  /** Requests running at once, all vehicles together (default 64). */
+  concurrency?: number
+  /** Requests of one vehicle running at once (default 8). */
+  perVehicleConcurrency?: number
+  /** Requests of one vehicle running or waiting; beyond it the answer is RATE_LIMITED (default 128). */
+  perVehicleLimit?: number
+  /** MQTT 5 Message Expiry Interval on replies, s (default 60). */
+  replyExpirySeconds?: number
+  /** Called for each retained request, which is ignored. Must not throw. */
+  onRetainedIgnored?: (ctx: { vehicleId: string }) => void
 }
 
 export interface RpcServer {
@@ -62,47 +80,89 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const { client, hubId, handlers } = opts
   const now = opts.now ?? Date.now
   const filter = opts.shareGroup ? `$share/${opts.shareGroup}/${topics.hubRequestFilter(hubId)}` : topics.hubRequestFilter(hubId)
+  const perVehicleLimit = opts.perVehicleLimit ?? 128
+  const replyExpiry = opts.replyExpirySeconds ?? 60
+  const scheduler = new FairScheduler({ concurrency: opts.concurrency ?? 64, perKeyConcurrency: opts.perVehicleConcurrency ?? 8, perKeyLimit: perVehicleLimit })
   let accepting = false
-  let inFlight = 0
+  /** Refusals being answered (RATE_LIMITED), which the scheduler does not count. */
+  let refusing = 0
   let drained: (() => void) | null = null
+  const settle = (): void => {
+    if (refusing === 0 && drained) drained()
+  }
 
   const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     if (!accepting) return
     const parsedTopic = parseHubRequestTopic(topic)
     if (!parsedTopic || parsedTopic.hubId !== hubId) return
-    inFlight++
-    handle(parsedTopic.vehicleId, payload, packet)
-      .catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId: parsedTopic.vehicleId }))
+    const { vehicleId } = parsedTopic
+    if (packet.retain) {
+      opts.onRetainedIgnored?.({ vehicleId })
+      return
+    }
+    const run = (): Promise<void> => handle(vehicleId, payload, packet).catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
+    if (scheduler.submit(vehicleId, run)) return
+    refusing++
+    refuse(vehicleId, payload, packet)
+      .catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
       .finally(() => {
-        inFlight--
-        if (inFlight === 0 && drained) drained()
+        refusing--
+        settle()
       })
   }
 
-  async function handle(vehicleId: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  /** Answer without running: the vehicle has too many requests at the hub. */
+  async function refuse(vehicleId: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    const reply = replier(vehicleId, packet)
+    const json = parseJsonObject(payload)
+    const rawId = RequestId.safeParse(json.ok ? json.value.id : json.id)
+    const requestId = rawId.success ? rawId.data : null
+    const rawOp = json.ok ? json.value.op : undefined
+    const op = typeof rawOp === 'string' && isOpName(rawOp) ? rawOp : '?'
+    const error: WireError = {
+      code: 'RATE_LIMITED',
+      message: `vehicle ${vehicleId} has ${perVehicleLimit} requests running or waiting at hub ${hubId}; wait for their answers before sending more`,
+      details: { limit: perVehicleLimit },
+    }
+    await reply.send({ id: requestId, ok: false, error }, { op, requestId, ok: false, code: error.code })
+  }
+
+  /** Where and how to answer one request: its reply topic, Correlation Data and a Message Expiry. */
+  function replier(vehicleId: string, packet: IPublishPacket): { send(body: object, o: Omit<RequestOutcome, 'vehicleId' | 'durationMs'>): Promise<void> } {
     const started = now()
-    let requestId: string | null = null
-    let op = '?'
     const replyTo = replyTopicFor(vehicleId, packet)
     const correlationData = packet.properties?.correlationData
+    return {
+      async send(body, o) {
+        const publishOpts: IClientPublishOptions = { qos: 1 }
+        if (client.options.protocolVersion === 5) {
+          publishOpts.properties = { messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) }
+        }
+        try {
+          await client.publishAsync(replyTo, JSON.stringify(body), publishOpts)
+        } catch (err) {
+          opts.onInternalError?.(err, { op: o.op, vehicleId })
+        }
+        opts.onOutcome?.({ ...o, vehicleId, durationMs: now() - started })
+      },
+    }
+  }
+
+  async function handle(vehicleId: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    let requestId: string | null = null
+    let op = '?'
+    const reply = replier(vehicleId, packet)
     const send = async (body: object, ok: boolean, code?: string): Promise<void> => {
-      const publishOpts: IClientPublishOptions = { qos: 1 }
-      if (correlationData !== undefined && client.options.protocolVersion === 5) {
-        publishOpts.properties = { correlationData }
-      }
-      try {
-        await client.publishAsync(replyTo, JSON.stringify(body), publishOpts)
-      } catch (err) {
-        opts.onInternalError?.(err, { op, vehicleId })
-      }
-      const outcome: RequestOutcome = { op, vehicleId, requestId, ok, durationMs: now() - started }
-      if (code !== undefined) outcome.code = code
-      opts.onOutcome?.(outcome)
+      await reply.send(body, { op, requestId, ok, ...(code !== undefined ? { code } : {}) })
     }
     const fail = (e: WireError): Promise<void> => send({ id: requestId, ok: false, error: e }, false, e.code)
 
     const json = parseJsonObject(payload)
-    if (!json.ok) return fail({ code: 'BAD_REQUEST', message: `request is ${json.reason}` })
+    if (!json.ok) {
+      const salvaged = RequestId.safeParse(json.id)
+      if (salvaged.success) requestId = salvaged.data
+      return fail({ code: 'BAD_REQUEST', message: `request is ${json.reason}` })
+    }
     const rawId = RequestId.safeParse(json.value.id)
     if (rawId.success) requestId = rawId.data
     else return fail({ code: 'BAD_REQUEST', message: 'request id must be a string of 1 to 128 characters' })
@@ -132,7 +192,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
 
   return {
     get inFlight() {
-      return inFlight
+      return scheduler.pending + refusing
     },
     async start() {
       useNoDelay(client)
@@ -150,7 +210,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       }
       accepting = false
       client.removeListener('message', onMessage)
-      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve))
+      await scheduler.idle()
+      if (refusing > 0) await new Promise<void>((resolve) => (drained = resolve))
     },
   }
 }

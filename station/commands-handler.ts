@@ -43,8 +43,9 @@ export class CommandsHandler {
   async handle(payload: Buffer | string): Promise<StationCommandResult | undefined> {
     const json = parseJsonObject(payload)
     if (!json.ok) {
-      this.#o.log.warn({ reason: json.reason }, 'ignoring a command that is not a JSON object')
-      return undefined
+      const id = Id.safeParse(json.id)
+      this.#o.log.warn({ reason: json.reason, id: id.success ? id.data : null }, 'refusing a command that is not a clean JSON object')
+      return id.success ? { id: id.data, ok: false, error: { code: 'BAD_REQUEST', message: `command is ${json.reason}` } } : undefined
     }
     const parsed = StationCommand.safeParse(json.value)
     if (!parsed.success) {

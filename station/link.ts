@@ -4,6 +4,8 @@
  *   (docs/design.md pitfall: with the default 0 the broker drops the session and
  *   queued QoS 1 commands at every reconnect).
  * - Login: username = stationId (or mqtt.username), clientId = stationId.
+ * - Subscribes to cmd and ack on every connect, whatever `sessionPresent` says.
+ * - Retained messages on cmd and ack are ignored: only live ones are orders.
  * - Last Will: the retained state with `online: false`, refreshed before each
  *   reconnect so it carries the latest status.
  * - Tracks since when the hub has been unreachable (for the offline limit).
@@ -88,11 +90,12 @@ export class StationLink extends EventEmitter<LinkEvents> {
     client.on('connect', (connack) => {
       this.#connected = true
       this.#log.info({ sessionPresent: connack.sessionPresent }, 'connected to the hub broker')
-      if (!connack.sessionPresent) {
-        client.subscribe([this.#topics.cmd, this.#topics.ack], { qos: 1 }, (err) => {
-          if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack failed')
-        })
-      }
+      // Subscribe on every connect, session or not: a session left by someone else under this
+      // client id (`voltway station check`, an older agent) may hold no subscriptions at all.
+      // Subscribing again is idempotent [MQTT-3.8.4-3] and keeps queued messages.
+      client.subscribe([this.#topics.cmd, this.#topics.ack], { qos: 1 }, (err) => {
+        if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack failed')
+      })
       this.emit('connect', connack.sessionPresent === true)
     })
     client.on('close', () => this.#lost())
@@ -102,7 +105,12 @@ export class StationLink extends EventEmitter<LinkEvents> {
       client.options.will = this.#will()
     })
     client.on('error', (err) => this.#log.warn({ err: err.message }, 'broker connection error'))
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
+      // A retained command or ack is a stale replay left on the broker, never an order from the hub now.
+      if (packet.retain) {
+        this.#log.warn({ topic }, 'ignoring a retained message on a command topic')
+        return
+      }
       if (topic === this.#topics.cmd) this.emit('cmd', payload)
       else if (topic === this.#topics.ack) this.emit('ack', payload)
     })

@@ -7,10 +7,11 @@
 import t, { type Test } from 'tap'
 import { connect as tcpConnect } from 'node:net'
 import { once } from 'node:events'
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { ConfigError, ID_PATTERN, TOPIC_ROOT as R } from '../protocol/index.js'
 import { checkIdentityCollisions, startEmbeddedBroker, type EmbeddedBroker } from '../hub/broker/index.js'
-import { waitUntil } from './helpers/net.js'
+import { onceWithTimeout, waitUntil } from './helpers/net.js'
 
 const stations = [
   { stationId: 'S1', password: 's1-pass' },
@@ -177,4 +178,99 @@ t.test('close() resolves even with a connection that never sent CONNECT', async 
   await b.close()
   t.ok(Date.now() - started < 2000, 'closed promptly')
   sock.destroy()
+})
+
+t.test('what one login can make the broker keep is bounded: sessions, queued messages and how long a vehicle session outlives it', async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, maxSessionsPerLogin: 8, maxQueuedPerSession: 20 })
+  t.teardown(() => b.close())
+  const week = 7 * 24 * 3600
+  // 30 persistent MQTT 5 sessions of V1, each subscribed at QoS 1 to its replies, then gone.
+  for (let i = 0; i < 30; i++) {
+    const c = mqttConnect(b.url, { protocolVersion: 5, clientId: `V1:s${i}`, clean: false, properties: { sessionExpiryInterval: week }, username: 'V1', password: 'v1-pass', reconnectPeriod: 0 })
+    const [connack] = (await onceWithTimeout(c, 'connect')) as [{ properties?: { sessionExpiryInterval?: number } }]
+    if (i === 0) t.equal(connack.properties?.sessionExpiryInterval, 3600, "a vehicle's 7-day session expiry is lowered to 1 h, and it is told so")
+    await c.subscribeAsync(`${R}/vehicles/V1/res`, { qos: 1 })
+    await c.endAsync()
+  }
+  const hub = await client(t, b, { protocolVersion: 5, ...hubLogin(b) })
+  for (let i = 0; i < 200; i++) await hub.publishAsync(`${R}/vehicles/V1/res`, `reply ${i}`, { qos: 1 })
+  const stats = await b.stats()
+  t.equal(stats.sessionsByLogin.V1, 8, 'V1 keeps 8 sessions, not 30')
+  t.equal(stats.storedSessions, 8, 'and the persistence holds no more')
+  t.equal(stats.queuedMessages, 8 * 20, 'each queue stops at 20 messages, not 200')
+  t.equal(stats.droppedMessages, 8 * 180)
+  const old = mqttConnect(b.url, { protocolVersion: 5, clientId: 'V1:s0', clean: false, properties: { sessionExpiryInterval: 60 }, username: 'V1', password: 'v1-pass', reconnectPeriod: 0 })
+  t.teardown(() => old.end(true))
+  const [oldAck] = (await onceWithTimeout(old, 'connect')) as [{ sessionPresent: boolean }]
+  t.equal(oldAck.sessionPresent, false, 'the oldest session was dropped for a newer one')
+})
+
+t.test('a login at its limit of live connections is refused with a clear CONNACK code; the hub is exempt', async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, maxSessionsPerLogin: 3 })
+  t.teardown(() => b.close())
+  for (let i = 0; i < 3; i++) await client(t, b, { protocolVersion: 5, clientId: `c${i}`, username: 'V1', password: 'v1-pass' })
+  await t.rejects(connectAsync(b.url, { protocolVersion: 5, clientId: 'c3', username: 'V1', password: 'v1-pass', reconnectPeriod: 0 }), { code: 0x88 }, 'MQTT 5: 0x88 server unavailable')
+  await t.rejects(connectAsync(b.url, { protocolVersion: 4, clientId: 'c4', username: 'V1', password: 'v1-pass', reconnectPeriod: 0 }), { code: 3 }, 'MQTT 3.1.1: 3 server unavailable')
+  const again = await client(t, b, { protocolVersion: 5, clientId: 'c0', username: 'V1', password: 'v1-pass' })
+  t.ok(again.connected, 'an id the login already holds still connects (it takes over its own session)')
+  for (let i = 0; i < 5; i++) await client(t, b, { protocolVersion: 5, clientId: `hub-${i}`, ...hubLogin(b) })
+  t.pass("the hub's own login is not limited")
+})
+
+t.test('a subscriber that stops reading its socket is cut within about a second, and the others are still served', async (t) => {
+  const b = await withBroker(t)
+  const frozen = tcpConnect(b.port, '127.0.0.1')
+  await once(frozen, 'connect')
+  frozen.on('error', () => undefined)
+  frozen.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'frozen', keepalive: 0, username: 'V1', password: Buffer.from('v1-pass') }))
+  frozen.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${R}/vehicles/V1/#`, qos: 0 }] }))
+  // Wait for the SUBACK (0x90), then stop reading. (A paused socket does not see its own close, so the broker's count tells.)
+  await new Promise<void>((resolve) => frozen.on('data', (d: Buffer) => d.includes(0x90) && resolve()))
+  frozen.pause()
+  const hub = await client(t, b, hubLogin(b))
+  const other = await client(t, b, { username: 'V1', password: 'v1-pass', clientId: 'V1:other' })
+  await other.subscribeAsync(`${R}/vehicles/V1/res`, { qos: 0 })
+  t.equal((await b.stats()).connectionsByLogin.V1, 2)
+  // Fill the frozen socket's buffers (kernel ones included); the broker must give up on it.
+  const big = Buffer.alloc(512 * 1024, 'x')
+  for (let i = 0; i < 100; i++) await hub.publishAsync(`${R}/vehicles/V1/big`, big, { qos: 0 })
+  await waitUntil(async () => (await b.stats()).connectionsByLogin.V1 === 1, 5000, 'the broker to cut the frozen subscriber')
+  t.pass('the frozen subscriber was cut')
+  const got = onceWithTimeout(other, 'message')
+  await hub.publishAsync(`${R}/vehicles/V1/res`, 'still served', { qos: 1 })
+  t.equal(String((await got)[1]), 'still served')
+})
+
+t.test('retain is refused on requests, commands, their answers, acks and events; state topics may be retained', async (t) => {
+  const b = await withBroker(t)
+  const v1 = await client(t, b, { protocolVersion: 5, username: 'V1', password: 'v1-pass' })
+  const s1 = await client(t, b, { protocolVersion: 5, username: 'S1', password: 's1-pass' })
+  const hub = await client(t, b, { protocolVersion: 5, ...hubLogin(b) })
+  await t.rejects(v1.publishAsync(`${R}/hubs/H/req/V1`, '{"id":"r","op":"hub.info"}', { qos: 1, retain: true }), { code: 0x87 }, 'a retained request')
+  await t.rejects(s1.publishAsync(`${R}/stations/S1/events`, '{}', { qos: 1, retain: true }), { code: 0x87 }, 'a retained event')
+  await t.rejects(s1.publishAsync(`${R}/stations/S1/cmd/res`, '{}', { qos: 1, retain: true }), { code: 0x87 }, 'a retained command answer')
+  await t.rejects(hub.publishAsync(`${R}/stations/S1/cmd`, '{}', { qos: 1, retain: true }), { code: 0x87 }, 'a retained command, even from the hub')
+  await t.rejects(hub.publishAsync(`${R}/stations/S1/ack`, '{}', { qos: 1, retain: true }), { code: 0x87 }, 'a retained ack')
+  await s1.publishAsync(`${R}/stations/S1/state`, '{}', { qos: 1, retain: true })
+  await v1.publishAsync(`${R}/hubs/H/req/V1`, '{"id":"r","op":"hub.info"}', { qos: 1 })
+  t.pass('state may be retained, and a request without retain goes through')
+  await t.rejects(connectAsync(b.url, { protocolVersion: 5, username: 'V1', password: 'v1-pass', reconnectPeriod: 0, will: { topic: `${R}/hubs/H/req/V1`, payload: Buffer.from('{}'), qos: 1, retain: true } }), 'a retained Last Will on a request topic is refused at login')
+})
+
+t.test("a vehicle's requests are paced at the broker: a flood waits in its own socket, and another vehicle's request gets through first", async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles: [...vehicles, { vehicleId: 'V2', password: 'v2-pass' }], requestPace: { perSecond: 200, burst: 10 } })
+  t.teardown(() => b.close())
+  const hub = await client(t, b, hubLogin(b))
+  const seen: string[] = []
+  hub.on('message', (topic) => seen.push(topic))
+  await hub.subscribeAsync(`${R}/hubs/H/req/+`, { qos: 1 })
+  const v1 = await client(t, b, { username: 'V1', password: 'v1-pass' })
+  const v2 = await client(t, b, { username: 'V2', password: 'v2-pass' })
+  for (let i = 0; i < 200; i++) v1.publish(`${R}/hubs/H/req/V1`, `{"id":"f${i}","op":"hub.info"}`, { qos: 0 })
+  await waitUntil(() => seen.length > 0, 5000, "the flood's first request at the hub")
+  await v2.publishAsync(`${R}/hubs/H/req/V2`, '{"id":"v2","op":"hub.info"}', { qos: 1 })
+  await waitUntil(() => seen.includes(`${R}/hubs/H/req/V2`), 5000, "V2's request at the hub")
+  const floodBefore = seen.indexOf(`${R}/hubs/H/req/V2`)
+  t.ok(floodBefore < 100, `V2's request came after ${floodBefore} of V1's 200, not after all of them`)
+  await waitUntil(() => seen.length === 201, 10_000, 'the whole flood, paced')
 })

@@ -5,15 +5,19 @@
  * Mosquitto on these files.)
  */
 import t from 'tap'
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { Command } from 'commander'
+import { connectAsync } from 'mqtt'
 import { ConfigError } from '../protocol/index.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, mosquittoPasswordHash } from '../hub/broker/mosquitto-acl.js'
 import { runAclCommand } from '../hub/commands/acl.js'
 import { registerHubCommands } from '../hub/commands/register.js'
+import { mosquittoBinary, runMosquittoConf } from './helpers/mosquitto.js'
+import { freePort } from './helpers/net.js'
 
 const input = {
   hubId: 'feira',
@@ -128,7 +132,7 @@ t.test('voltway hub acl writes passwd, acl and mosquitto.conf with mode 0600 and
   t.notOk(r.generatedHubPassword)
   t.match(readFileSync(join(out, 'passwd'), 'utf8'), /^feira-hub:\$7\$/m)
   t.match(readFileSync(join(out, 'acl'), 'utf8'), /^user feira-hub\ntopic readwrite voltway\/v1\/#$/m)
-  t.match(readFileSync(join(out, 'mosquitto.conf'), 'utf8'), /^listener 1884$/m)
+  t.match(readFileSync(join(out, 'mosquitto.conf'), 'utf8'), /^listener 1884 broker\.example$/m)
   t.match(r.text, /mosquitto -c /)
   t.notMatch(r.text, /hub-pass/, 'the password is not printed')
 })
@@ -178,4 +182,31 @@ t.test('the CLI wiring: `voltway hub acl --config F --out D` prints what it wrot
   }
   t.match(printed, /Wrote Mosquitto files for hub feira/)
   t.equal(mode(join(dir, 'out', 'acl')), 0o600)
+})
+
+t.test('voltway hub acl makes Mosquitto listen only on the host of mqtt.url', { skip: mosquittoBinary() ? false : 'mosquitto is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  const out = join(dir, 'out')
+  const port = await freePort()
+  const config = hubJson(dir, { url: `mqtt://127.0.0.1:${port}`, username: 'feira-hub', password: 'hub-pass' })
+  runAclCommand({ config, out })
+  const confFile = join(out, 'mosquitto.conf')
+  t.match(readFileSync(confFile, 'utf8'), new RegExp(`^listener ${port} 127\\.0\\.0\\.1$`, 'm'))
+  // As root, Mosquitto would switch to user `mosquitto`, which cannot read the 0600 files.
+  if (process.getuid?.() === 0) appendFileSync(confFile, 'user root\n')
+  const m = await runMosquittoConf(confFile, port, dir)
+  t.teardown(() => m.close())
+  const hub = await connectAsync(m.url, { username: 'feira-hub', password: 'hub-pass', reconnectPeriod: 0 })
+  await hub.endAsync()
+  t.pass('the hub logs in on 127.0.0.1')
+  // 127.0.0.2 is loopback too: a wildcard listener would accept it.
+  const other = await new Promise<string>((resolve) => {
+    const s = netConnect(port, '127.0.0.2')
+    s.once('connect', () => {
+      s.destroy()
+      resolve('connected')
+    })
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+  })
+  t.equal(other, 'ECONNREFUSED', 'nothing listens on another address')
 })

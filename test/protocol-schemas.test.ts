@@ -85,6 +85,14 @@ t.test('safe JSON: size cap, objects only, prototype keys refused', async (t) =>
   t.notOk(P.parseJsonObject('x'.repeat(P.MAX_MESSAGE_BYTES + 1)).ok)
 })
 
+t.test('an object refused for a prototype key still yields its readable id, so its sender can be answered', async (t) => {
+  t.match(P.parseJsonObject('{"__proto__":{"x":1},"id":"r1","op":"hub.info"}'), { ok: false, reason: /__proto__/, id: 'r1' })
+  t.match(P.parseJsonObject('{"id":"r2","args":{"a":{"constructor":{}}}}'), { ok: false, reason: /constructor/, id: 'r2' })
+  t.equal(P.parseJsonObject('{"__proto__":{"x":1}}').ok, false)
+  t.equal((P.parseJsonObject('{"__proto__":{"x":1}}') as { id?: unknown }).id, undefined, 'no id, none invented')
+  t.equal(({} as Record<string, unknown>).x, undefined, 'no prototype pollution')
+})
+
 t.test('error codes are stable and each maps to an HTTP status', async (t) => {
   for (const code of ['BAD_REQUEST', 'UNKNOWN_OP', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'NO_STATION_AVAILABLE', 'RESERVATION_CONFLICT', 'TOO_SOON', 'OUT_OF_RANGE', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'PEER_UNAVAILABLE', 'ROUTE_FAILED', 'TIMEOUT', 'INTERNAL']) {
     t.ok(P.isErrorCode(code), `${code} is a code`)

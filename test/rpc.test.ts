@@ -72,8 +72,94 @@ for (const b of brokers) {
     })
     const hubClient = await connect('hub', 5)
     const internal: unknown[] = []
-    const server: RpcServer = createRpcServer({ client: hubClient, hubId: HUB, handlers, onInternalError: (e) => internal.push(e) })
+    // 1,000 concurrent requests of one vehicle are legitimate here: raise its limit for this server.
+    const server: RpcServer = createRpcServer({ client: hubClient, hubId: HUB, handlers, onInternalError: (e) => internal.push(e), perVehicleLimit: 1000 })
     await server.start()
+
+    // A second server with small per-vehicle bounds and handlers that record who runs when.
+    const running = new Map<string, number>()
+    const maxRunning = new Map<string, number>()
+    const started: string[] = []
+    const fairHandlers: HandlerTable = {
+      ...handlers,
+      'charge.start': async ({ stationId }, ctx) => {
+        started.push(stationId)
+        running.set(ctx.vehicleId, (running.get(ctx.vehicleId) ?? 0) + 1)
+        maxRunning.set(ctx.vehicleId, Math.max(maxRunning.get(ctx.vehicleId) ?? 0, running.get(ctx.vehicleId) ?? 0))
+        try {
+          await gate
+        } finally {
+          running.set(ctx.vehicleId, (running.get(ctx.vehicleId) ?? 1) - 1)
+        }
+        return { session: { sessionId: `s-${stationId}`, stationId, startedAt: formatTime(0), meterStartWh: 0 } }
+      },
+    }
+    const fair = createRpcServer({ client: await connect('hub-fair', 5), hubId: 'hubF', handlers: fairHandlers, perVehicleConcurrency: 2, perVehicleLimit: 10 })
+    await fair.start()
+
+    t.test("a vehicle's flood runs at most a few of its requests at a time, and another vehicle is answered before the backlog drains", async (t) => {
+      const flooder = createRpcClient({ client: await connect('F1', 5), hubId: 'hubF', vehicleId: 'F1', timeoutMs: 10_000 })
+      const other = createRpcClient({ client: await connect('F2', 5), hubId: 'hubF', vehicleId: 'F2', timeoutMs: 10_000 })
+      await Promise.all([flooder.start(), other.start()])
+      closeGate()
+      let floodAnswered = 0
+      const flood = Promise.all(Array.from({ length: 10 }, (_, i) => flooder.request('charge.start', { stationId: `F1-${i}` }).finally(() => floodAnswered++)))
+      await waitUntil(() => fair.inFlight === 10, 5000, "F1's 10 requests at the hub")
+      t.match(await other.request('hub.info', {}), { hubId: HUB }, "F2's request is answered while F1's wait")
+      t.equal(floodAnswered, 0, "none of F1's backlog had drained")
+      t.equal(maxRunning.get('F1'), 2, 'F1 ran 2 at a time, not 10')
+      openGate()
+      t.equal((await flood).length, 10, "then F1's backlog is served")
+      await Promise.all([flooder.close(), other.close()])
+    })
+
+    t.test('beyond its limit a vehicle is answered RATE_LIMITED with its request id, and that request never runs', async (t) => {
+      const c = await connect('F3', 5)
+      const flooder = createRpcClient({ client: c, hubId: 'hubF', vehicleId: 'F3', timeoutMs: 10_000 })
+      await flooder.start()
+      closeGate()
+      const backlog = Promise.all(Array.from({ length: 10 }, (_, i) => flooder.request('charge.start', { stationId: `F3-${i}` })))
+      await waitUntil(() => fair.inFlight === 10, 5000, "F3's 10 requests at the hub")
+      await c.subscribeAsync(topics.vehicleResponse('F3'), { qos: 1 })
+      const answer = onceWithTimeout(c, 'message')
+      await c.publishAsync(topics.hubRequest('hubF', 'F3'), JSON.stringify({ id: 'over-1', op: 'charge.start', args: { stationId: 'F3-over' } }), { qos: 1 })
+      const [, payload] = (await answer) as [string, Buffer]
+      t.match(JSON.parse(payload.toString()), { id: 'over-1', ok: false, error: { code: 'RATE_LIMITED', message: /wait for their answers/, details: { limit: 10 } } })
+      openGate()
+      t.equal((await backlog).length, 10, 'the accepted ones are all answered')
+      t.notOk(started.includes('F3-over'), 'the refused one never ran')
+      await flooder.close()
+    })
+
+    t.test('a retained request is never executed: a server that subscribes later ignores the replay', async (t) => {
+      const c = await connect('RT1', 5)
+      await c.subscribeAsync(topics.vehicleResponse('RT1'), { qos: 1 })
+      const replies: Array<{ id: unknown }> = []
+      c.on('message', (_topic, payload) => replies.push(JSON.parse(payload.toString()) as { id: unknown }))
+      await c.publishAsync(topics.hubRequest('hubR', 'RT1'), JSON.stringify({ id: 'ret-1', op: 'charge.start', args: { stationId: 'RT-ghost' } }), { qos: 1, retain: true })
+      t.teardown(() => c.publishAsync(topics.hubRequest('hubR', 'RT1'), '', { qos: 1, retain: true }))
+      const ignored: string[] = []
+      const later = createRpcServer({ client: await connect('hub-later', 5), hubId: 'hubR', handlers: fairHandlers, onRetainedIgnored: ({ vehicleId }) => ignored.push(vehicleId) })
+      await later.start()
+      t.teardown(() => later.stop())
+      const rpc = createRpcClient({ client: c, hubId: 'hubR', vehicleId: 'RT1' })
+      await rpc.start()
+      // Delivered after the retained replay, so once it is answered the replay has been seen.
+      await rpc.request('hub.info', {})
+      t.notOk(started.includes('RT-ghost'), 'the retained request did not run')
+      t.notOk(replies.some((r) => r.id === 'ret-1'), 'and was not answered')
+      t.same(ignored, ['RT1'], 'the server reported it')
+      await rpc.close()
+    })
+
+    t.test('replies carry an MQTT 5 Message Expiry', async (t) => {
+      const c = await connect('MX1', 5)
+      await c.subscribeAsync(topics.vehicleResponse('MX1'), { qos: 1 })
+      const got = onceWithTimeout(c, 'message')
+      await c.publishAsync(topics.hubRequest(HUB, 'MX1'), JSON.stringify({ id: 'mx-1', op: 'hub.info', args: {} }), { qos: 1 })
+      const [, , packet] = (await got) as [string, Buffer, { properties?: { messageExpiryInterval?: number } }]
+      t.ok((packet.properties?.messageExpiryInterval ?? 0) > 0 && (packet.properties?.messageExpiryInterval ?? 0) <= 60, `expiry ${packet.properties?.messageExpiryInterval} s`)
+    })
 
     for (const version of [4, 5] as const) {
       t.test(`MQTT ${version === 4 ? '3.1.1' : '5'}: 1,000 concurrent requests are matched to their replies, none lost or crossed`, async (t) => {
@@ -130,7 +216,8 @@ for (const b of brokers) {
       await send(JSON.stringify({ id: 42, op: 'hub.info' }))
       await waitUntil(() => replies.length >= 7, 5000, '7 replies')
       const byId = (id: unknown) => replies.find((r) => r.id === id)
-      t.match(replies.filter((r) => r.id === null), [{ ok: false, error: { code: 'BAD_REQUEST' } }, { ok: false, error: { code: 'BAD_REQUEST' } }, { ok: false, error: { code: 'BAD_REQUEST' } }, { ok: false, error: { code: 'BAD_REQUEST' } }])
+      t.match(replies.filter((r) => r.id === null), [{ ok: false, error: { code: 'BAD_REQUEST' } }, { ok: false, error: { code: 'BAD_REQUEST' } }, { ok: false, error: { code: 'BAD_REQUEST' } }])
+      t.match(byId('pp'), { ok: false, error: { code: 'BAD_REQUEST', message: /__proto__/ } }, 'a request with a readable id and a __proto__ key is answered with its id')
       t.match(byId('u1'), { ok: false, error: { code: 'UNKNOWN_OP' } })
       t.match(byId('a1'), { ok: false, error: { code: 'BAD_REQUEST', details: { issues: [{ path: 'sessionId' }] } } })
       t.match(byId('p1'), { ok: true })

@@ -109,7 +109,8 @@ t.test('garbage on cmd and ack is ignored or answered ok:false, never crashes th
   t.match(await hub.command({ op: 'start' }), { ok: false, error: { code: 'BAD_REQUEST', message: /sessionId/ } })
   t.match(await hub.command({ op: 'start', sessionId: 'good' }), { ok: true }, 'still works')
   t.equal(agent.charger.status, 'charging')
-  t.equal(hub.results.size, 4, 'only commands with a readable id were answered')
+  t.match(hub.results.get('p1'), { id: 'p1', ok: false, error: { code: 'BAD_REQUEST', message: /__proto__/ } }, 'a command with a readable id and a __proto__ key is answered with its id')
+  t.equal(hub.results.size, 5, 'only commands with a readable id were answered')
 })
 
 t.test('start while disabled is refused; disable while charging ends the session; enable makes it available', async (t) => {

@@ -1,16 +1,29 @@
 /**
  * The hub's embedded MQTT broker (aedes 2, MQTT 3.1.1 and 5) with the access
- * control of PROTOCOL.md: every client logs in, its client id is its username
- * (like Mosquitto's `use_username_as_clientid`, so ids cannot be spoofed and
- * sessions cannot be taken over), and every publish, subscription, delivery
- * and Last Will is checked against the permission table.
+ * control of PROTOCOL.md: every client logs in, its client id is put under its
+ * login (client-ids.ts: ids cannot name another login's session, and stock
+ * clients without `-i` work side by side), and every publish, subscription,
+ * delivery and Last Will is checked against the permission table.
+ *
+ * What one login can make the broker keep is bounded: sessions (live and
+ * persistent, `maxSessionsPerLogin`), each session's queue
+ * (`maxQueuedPerSession`), how long a vehicle's session outlives it
+ * (`vehicleSessionExpirySeconds`); a client that stops reading is cut after
+ * `drainTimeoutMs`; a vehicle's requests are paced (`requestPace`), so a
+ * flood waits in its own socket. Retain is refused on requests, commands, their answers,
+ * acks and events (`canRetain`): retained, they would run again for every new
+ * subscriber.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { once, type EventEmitter } from 'node:events'
 import { Aedes, type AuthErrorCode, type Client, type ConnectPacket, type PublishPacket } from 'aedes'
 import { pino, type Logger } from 'pino'
 import { ConfigError } from '../../protocol/index.js'
-import { canPublish, canRead, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
+import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
+import { boundedMemoryPersistence } from './bounded-queue.js'
+import { loginOfSessionId, sessionIdFor } from './client-ids.js'
+import { RequestPacer } from './request-pacer.js'
+import { SessionQuota } from './session-quota.js'
 import { AccountTable, assertNoIdentityCollisions, defaultHubUsername, randomPassword, type Account, type StationCredential, type VehicleCredential } from './identities.js'
 
 export interface EmbeddedBrokerOptions {
@@ -24,8 +37,16 @@ export interface EmbeddedBrokerOptions {
   /** hub.json `mqtt.allowAnonymous`: anonymous clients may then read the public state topics, nothing else. */
   allowAnonymous?: boolean
   logger?: Logger
-  /** Disconnect a subscriber whose socket has not drained after this long, so it cannot stall delivery to all. */
+  /** Disconnect a subscriber whose socket has not drained after this long, so it cannot stall delivery to all (default 1000 ms). */
   drainTimeoutMs?: number
+  /** Live connections plus persistent sessions one login may hold (default 8); the hub's own login is exempt. */
+  maxSessionsPerLogin?: number
+  /** QoS 1/2 messages kept for one session (default 100); newer ones are dropped for it. */
+  maxQueuedPerSession?: number
+  /** Longest MQTT 5 Session Expiry a vehicle gets, s (default 3600); stations and others get up to a day. */
+  vehicleSessionExpirySeconds?: number
+  /** Pace of each vehicle's requests: over it they are held back, not refused (default 1000/s, bursts of 1000). */
+  requestPace?: { perSecond: number; burst: number }
   /** Deepest topic accepted in PUBLISH/SUBSCRIBE/Will; ours have at most 6 levels. */
   maxTopicLevels?: number
   /** Largest MQTT packet accepted. */
@@ -40,12 +61,30 @@ export interface EmbeddedBroker {
   url: string
   /** The hub's own login, random per start: full access to `voltway/v1/#`. */
   hubCredentials: { username: string; password: string }
+  /** What the broker holds now, from its persistence: for tests and metrics. */
+  stats(): Promise<BrokerStats>
   close(): Promise<void>
+}
+
+export interface BrokerStats {
+  /** Live connections by login (the hub's own not counted). */
+  connectionsByLogin: Record<string, number>
+  /** Persistent session ids kept for each login (live or offline), by login. */
+  sessionsByLogin: Record<string, number>
+  /** Sessions with stored subscriptions (aedes-persistence `countOffline`). */
+  storedSessions: number
+  /** QoS 1/2 messages queued across all sessions. */
+  queuedMessages: number
+  /** Messages dropped because a session's queue was full. */
+  droppedMessages: number
 }
 
 const NOT_AUTHORIZED = 5 as AuthErrorCode
 const BAD_USERNAME_OR_PASSWORD = 4 as AuthErrorCode
 const IDENTIFIER_REJECTED = 2 as AuthErrorCode
+/** 3.1.1 "server unavailable"; aedes sends MQTT 5 clients 0x88. */
+const SERVER_UNAVAILABLE = 3 as AuthErrorCode
+const DAY_SECONDS = 24 * 3600
 const ANONYMOUS: Account = { identity: { kind: 'anonymous', id: '' }, rules: compileRules({ kind: 'anonymous', id: '' }) }
 
 function authError(returnCode: AuthErrorCode, message: string): Error & { returnCode: AuthErrorCode } {
@@ -72,24 +111,33 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const sessions = new WeakMap<Client, Account>()
   /** The Will of each connecting client, by object identity, to tell a will from an ordinary publish. */
   const wills = new WeakMap<Client, NonNullable<ConnectPacket['will']>>()
+  /** The client id each client sent, before it was put under its login. */
+  const givenIds = new WeakMap<Client, string>()
   const who = (id: Identity): string => (id.kind === 'anonymous' ? 'anonymous' : `${id.kind} ${id.id}`)
+  const maxSessions = opts.maxSessionsPerLogin ?? 8
+  const vehicleExpiry = opts.vehicleSessionExpirySeconds ?? 3600
+  const quota = new SessionQuota(maxSessions)
+  const store = boundedMemoryPersistence(opts.maxQueuedPerSession ?? 100, (clientId) => log.debug({ clientId }, 'session queue full: message dropped'))
+  let brokerId = ''
+  const pacer = new RequestPacer(opts.requestPace ?? { perSecond: 1000, burst: 1000 })
 
   const broker = await Aedes.createBroker({
-    drainTimeout: opts.drainTimeoutMs ?? 10_000,
+    persistence: store.persistence,
+    drainTimeout: opts.drainTimeoutMs ?? 1000,
     maxTopicLevels: opts.maxTopicLevels ?? 16,
     maximumPacketSize: opts.maxPacketBytes ?? 1024 * 1024,
     connectTimeout: opts.connectTimeoutMs ?? 10_000,
     // Usernames become client ids; MQTT 3.1 would otherwise cap them at 23 characters.
     maxClientsIdLength: 256,
-    // Bound what a client cycling identities can pin in memory (MQTT 5 sessions and delayed wills).
-    sessionExpiryIntervalLimit: 7 * 24 * 3600,
-    pendingSessionsLimit: Math.max(1000, 4 * (opts.stations.length + opts.vehicles.length + 1)),
+    // Bound what a client cycling identities can pin in memory (MQTT 5 sessions and delayed wills);
+    // per login, SessionQuota binds first.
+    sessionExpiryIntervalLimit: DAY_SECONDS,
+    pendingSessionsLimit: Math.max(1000, maxSessions * (opts.stations.length + opts.vehicles.length + 2)),
 
     preConnect(client, packet, callback) {
-      // The session belongs to the login: the client id is the username, or `<username>:<suffix>`
-      // for a second connection of the same login (say mosquitto_sub beside mosquitto_pub).
-      // ':' is outside the id alphabet, so no id can name another login's session.
-      if (packet.username !== undefined && !packet.clientId.startsWith(`${packet.username}:`)) packet.clientId = packet.username
+      givenIds.set(client, packet.clientId)
+      // An empty id with a persistent 3.1.1 session stays empty: aedes refuses it with 0x02 [MQTT-3.1.3-8].
+      if (packet.clientId !== '' || packet.protocolVersion === 5 || packet.clean) packet.clientId = sessionIdFor(packet.username, packet.clientId)
       if (packet.will) wills.set(client, packet.will)
       callback(null, true)
     },
@@ -101,8 +149,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
           log.warn({ clientId: client.id }, 'anonymous client refused')
           return done(authError(NOT_AUTHORIZED, 'not authorized'), false)
         }
-        // An anonymous client may not take over a named identity's session.
-        if (accounts.has(client.id)) return done(authError(IDENTIFIER_REJECTED, 'identifier rejected'), false)
+        // Its session is `:<id>` anyway; naming a known identity is refused so nobody is misled.
+        if (accounts.has(loginOfSessionId(givenIds.get(client) ?? ''))) return done(authError(IDENTIFIER_REJECTED, 'identifier rejected'), false)
         account = ANONYMOUS
       } else {
         const found = accounts.verify(username, password)
@@ -113,10 +161,31 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         account = found
       }
       const will = wills.get(client)
-      if (will && !canWill(account.rules, will.topic)) {
+      if (will && (!canWill(account.rules, will.topic) || (will.retain && !canRetain(will.topic)))) {
         // Refuse at once rather than silently dropping the will later: the misconfigured client learns now.
         log.warn({ client: who(account.identity), topic: will.topic }, 'login refused: Last Will to a topic this client may not use')
         return done(authError(NOT_AUTHORIZED, 'not authorized'), false)
+      }
+      const kind = account.identity.kind
+      if (kind === 'vehicle' && client.version === 5) capSessionExpiry(client, vehicleExpiry)
+      if (givenIds.get(client) === '' && client.version === 5) reportAssignedId(client)
+      if (kind !== 'hub') {
+        const login = account.identity.id
+        const admission = quota.admit(login, client.id, client, !client.clean, kind !== 'anonymous')
+        if (!admission.ok) {
+          log.warn({ client: who(account.identity), clientId: client.id, limit: maxSessions }, 'login refused: this login already holds its limit of sessions, all connected')
+          return done(authError(SERVER_UNAVAILABLE, 'too many sessions for this login'), false)
+        }
+        client.conn.once('close', () => quota.closed(login, client))
+        if (admission.evict !== undefined) {
+          const evicted = admission.evict
+          log.info({ client: who(account.identity), evicted, limit: maxSessions }, 'oldest offline session of this login dropped for a new one')
+          // aedes 2 timers for the session and its delayed Will (untyped public methods).
+          const timers = broker as unknown as { clearSessionExpiry(id: string): void; clearDelayedWill(id: string): void }
+          timers.clearSessionExpiry(evicted)
+          timers.clearDelayedWill(evicted)
+          void store.wipe(evicted, brokerId).catch((err: unknown) => log.error({ err, evicted }, 'could not drop a session'))
+        }
       }
       sessions.set(client, account)
       done(null, true)
@@ -126,9 +195,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       const account = client ? sessions.get(client) : undefined
       // Wills are authorized here again when they fire [aedes CVE: wills once skipped authorization].
       const isWill = client !== null && wills.get(client) === packet
-      const ok = account !== undefined && (isWill ? canWill(account.rules, packet.topic) : canPublish(account.rules, packet.topic))
+      const ok =
+        account !== undefined &&
+        (isWill ? canWill(account.rules, packet.topic) : canPublish(account.rules, packet.topic)) &&
+        (!packet.retain || canRetain(packet.topic))
+      if (ok && account.identity.kind === 'vehicle' && !isWill) return pacer.pace(account.identity.id, () => callback(null))
       if (ok) return callback(null)
-      log.info({ client: account ? who(account.identity) : null, topic: packet.topic, will: isWill }, 'publish refused')
+      log.info({ client: account ? who(account.identity) : null, topic: packet.topic, will: isWill, retain: packet.retain }, 'publish refused')
       // Generic text: MQTT 5 clients receive it as the PUBACK Reason String.
       callback(new Error('not authorized'))
     },
@@ -157,6 +230,15 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
   broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
   broker.on('connectionError', (client: Client, err: Error) => log.debug({ clientId: client.id, err: err.message }, 'connection error'))
+  brokerId = broker.id
+  // Sessions aedes itself ends: expired, or over its global cap.
+  const ended = (client: Client): void => quota.ended(loginOfSessionId(client.id), client.id)
+  emitter.on('sessionExpired', ended)
+  emitter.on('sessionLimitReached', ended)
+  // An MQTT 5 session whose expiry is 0 ends with its connection.
+  broker.on('clientDisconnect', (client: Client) => {
+    if (client.version === 5 && (client as Client & { sessionExpiryInterval?: number }).sessionExpiryInterval === 0) ended(client)
+  })
 
   const sockets = new Set<Socket>()
   const server: Server = createServer((socket) => {
@@ -184,8 +266,20 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     port,
     url,
     hubCredentials,
+    async stats() {
+      const sessionsByLogin: Record<string, number> = {}
+      let queuedMessages = 0
+      for (const id of quota.allSessions()) {
+        const login = loginOfSessionId(id)
+        sessionsByLogin[login] = (sessionsByLogin[login] ?? 0) + 1
+      }
+      for (const id of new Set([...quota.allSessions(), ...Object.keys((broker as unknown as { clients: Record<string, Client> }).clients)])) queuedMessages += store.queued(id)
+      const { clientsCount } = await store.persistence.countOffline()
+      return { connectionsByLogin: quota.liveByLogin(), sessionsByLogin, storedSessions: clientsCount, queuedMessages, droppedMessages: store.dropped }
+    },
     close() {
       closing ??= (async () => {
+        pacer.close()
         const serverClosed = new Promise<void>((r) => server.close(() => r()))
         await new Promise<void>((r) => broker.close(() => r()))
         // Connections that never sent CONNECT are not aedes clients yet.
@@ -202,4 +296,22 @@ function connectHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1'
   if (host === '::' || host === '[::]') return '[::1]'
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
+
+/**
+ * Lower the Session Expiry aedes granted this connection, and say so in the
+ * CONNACK as MQTT 5 requires [MQTT-3.2.2.3.2]. aedes 2 has one global cap
+ * (`sessionExpiryIntervalLimit`); these are the fields it sets from it, read
+ * before the CONNACK is written (broker-embedded.test.ts checks the CONNACK).
+ */
+function capSessionExpiry(client: Client, maxSeconds: number): void {
+  const c = client as Client & { sessionExpiryInterval: number; _sessionExpiryClamped?: boolean; clean: boolean }
+  if (c.sessionExpiryInterval <= maxSeconds) return
+  c.sessionExpiryInterval = maxSeconds
+  c._sessionExpiryClamped = true
+}
+
+/** An MQTT 5 client that sent an empty id learns the one it got [MQTT-3.2.2-16] (aedes only does so for ids it makes itself). */
+function reportAssignedId(client: Client): void {
+  ;(client as Client & { _assignedClientId?: string })._assignedClientId = client.id
 }

@@ -93,3 +93,16 @@ export function canSubscribe(rules: CompiledRules, filter: string): boolean {
   const levels = filter.split('/')
   return rules.subscribe.some((f) => filterWithin(levels, f))
 }
+
+/**
+ * May a message on `topic` be retained? Not on the topics whose messages are
+ * orders or one-time reports (requests, station commands and their answers,
+ * acks, events): retained, they would be delivered again to every new
+ * subscriber (a hub after each restart, a station at each connect) and run again.
+ */
+export function canRetain(topic: string): boolean {
+  const levels = topic.split('/')
+  return !NEVER_RETAINED.some((f) => levelsMatch(levels, f))
+}
+
+const NEVER_RETAINED = [`${R}/hubs/+/req/+`, `${R}/stations/+/cmd`, `${R}/stations/+/cmd/res`, `${R}/stations/+/ack`, `${R}/stations/+/events`].map((f) => f.split('/'))

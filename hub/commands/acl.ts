@@ -57,6 +57,8 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     const u = new URL(external.url)
     tls = u.protocol === 'mqtts:' || u.protocol === 'wss:'
     port = u.port ? Number(u.port) : tls ? 8883 : 1883
+    // Listen where the hub is told the broker is, not on every interface.
+    bindAddress = u.hostname.replace(/^\[(.*)\]$/, '$1')
   } else if ('listen' in config.mqtt) {
     port = config.mqtt.listen.port
     bindAddress = config.mqtt.listen.host

@@ -5,6 +5,7 @@
  * wait is bounded by `timeoutMs` either way.
  */
 import type { MqttClient } from 'mqtt'
+import type { IPublishPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import { StationCommandResult, VoltwayError, newId, parseJsonObject, parseStationTopic, topics, type StationCommand } from '../../protocol/index.js'
 
@@ -19,9 +20,14 @@ export function createCommandChannel(client: MqttClient, logger: Logger): Comman
   const log = logger.child({ component: 'station-commands' })
   const pending = new Map<string, { stationId: string; resolve: (r: StationCommandResult) => void }>()
 
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     const t = parseStationTopic(topic)
     if (!t || t.kind !== 'cmd/res') return
+    // A retained answer belongs to a command of another time, never to one waiting now.
+    if (packet.retain) {
+      log.warn({ stationId: t.stationId }, 'retained command answer ignored')
+      return
+    }
     const json = parseJsonObject(payload)
     const res = json.ok ? StationCommandResult.safeParse(json.value) : null
     if (!res?.success) {

@@ -2,9 +2,10 @@
  * Station `events` (QoS 1, durable seq) and `telemetry` (QoS 0). Each event is
  * applied (idempotently), stored once per (station, seq), then acknowledged
  * with the highest seq up to which everything is stored. A station's events
- * are handled one at a time, in arrival order.
+ * are handled one at a time, in arrival order. Retained ones are ignored.
  */
 import type { MqttClient } from 'mqtt'
+import type { IPublishPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import { StationEvent, Telemetry, parseJsonObject, parseStationTopic, topics } from '../../protocol/index.js'
 
@@ -43,10 +44,15 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     }
   }
 
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     if (stopped) return
     const t = parseStationTopic(topic)
     if (!t) return
+    // A retained event or reading is a replay of something already reported, never news.
+    if (packet.retain && (t.kind === 'events' || t.kind === 'telemetry')) {
+      log.warn({ stationId: t.stationId, kind: t.kind }, 'retained station message ignored')
+      return
+    }
     if (t.kind === 'telemetry') {
       const json = parseJsonObject(payload)
       const tel = json.ok ? Telemetry.safeParse(json.value) : null

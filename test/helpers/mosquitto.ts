@@ -20,9 +20,17 @@ function which(name: string): string | null {
   return null
 }
 
-let cached: { broker: string | null; pub: string | null; sub: string | null } | undefined
-export function mosquittoTools(): { broker: string | null; pub: string | null; sub: string | null } {
-  cached ??= { broker: which('mosquitto'), pub: which('mosquitto_pub'), sub: which('mosquitto_sub') }
+export interface MosquittoTools {
+  broker: string | null
+  pub: string | null
+  sub: string | null
+  /** mosquitto_rr, Mosquitto's request/response client. */
+  rr: string | null
+}
+
+let cached: MosquittoTools | undefined
+export function mosquittoTools(): MosquittoTools {
+  cached ??= { broker: which('mosquitto'), pub: which('mosquitto_pub'), sub: which('mosquitto_sub'), rr: which('mosquitto_rr') }
   return cached
 }
 
@@ -47,8 +55,6 @@ export interface MosquittoOptions {
 }
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoProcess> {
-  const bin = mosquittoBinary()
-  if (!bin) throw new Error('mosquitto is not installed')
   const dir = mkdtempSync(join(tmpdir(), 'voltway-mosq-'))
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content, { mode: 0o600 })
   const port = await freePort()
@@ -56,7 +62,17 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     .map((l) => l.replaceAll('$DIR', dir))
     .join('\n')
   writeFileSync(join(dir, 'mosquitto.conf'), conf + '\n')
-  const proc = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return runMosquittoConf(join(dir, 'mosquitto.conf'), port, dir)
+}
+
+/**
+ * Run `mosquitto -c confFile` as it is (say, a generated one) and resolve once
+ * it accepts connections on 127.0.0.1:port. `close()` stops it and removes `dir`.
+ */
+export async function runMosquittoConf(confFile: string, port: number, dir: string): Promise<MosquittoProcess> {
+  const bin = mosquittoBinary()
+  if (!bin) throw new Error('mosquitto is not installed')
+  const proc = spawn(bin, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()))
