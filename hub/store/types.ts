@@ -82,11 +82,6 @@ export type Booking =
       txStartedAtMs: number
     }
 
-/** The window rule: a booking at `atMs` and one at `otherMs` conflict when `|atMs - otherMs| < windowMs`. */
-export function conflicts(atMs: number, otherMs: number, windowMs: number): boolean {
-  return Math.abs(atMs - otherMs) < windowMs
-}
-
 interface BookingRequest {
   vehicleId: string
   atMs: number
@@ -137,7 +132,8 @@ export interface ReservationCounts {
  *
  * THE RULE: no two bookings (reservations or live holds) of one station are
  * ever closer in time than the window (`|at1 - at2| < windowMs` is a
- * conflict; exactly `windowMs` apart is allowed). `createReservation` and
+ * conflict; exactly `windowMs` apart is allowed; the predicates are
+ * `withinWindow` and `isLiveHold` in ./booking-rules.ts). `createReservation` and
  * `placeHold` check and insert within one database transaction that
  * serializes against every other writer (SQLite: `BEGIN IMMEDIATE`, so two
  * processes on one file serialize; PostgreSQL: lock the candidate stations in

@@ -8,6 +8,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
+import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import { run, toStoreError } from './errors.js'
 
 interface Pending {
@@ -125,22 +126,18 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
       const row = this.#s.get.get(input.scope, input.key)
-      if (!row) {
-        this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, input.nowMs + input.leaseMs)
-        return { state: 'claimed' }
-      }
-      if (row.fingerprint !== input.fingerprint) return { state: 'mismatch' }
-      if (row.state === 'done') return { state: 'done', status: row.status ?? 500, body: row.body }
-      if (row.lease_until_ms > input.nowMs) return { state: 'in_progress' }
-      this.#s.renew.run(input.nowMs + input.leaseMs, input.scope, input.key)
-      return { state: 'claimed' }
+      const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms } : null, input)
+      if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs)
+      else if (d.write === 'renew') this.#s.renew.run(d.leaseUntilMs, input.scope, input.key)
+      return d.claim
     })
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
     return this.#write(() => {
-      // The common case, a new key, is one statement; only a key seen before needs the read.
-      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, input.nowMs + input.leaseMs).changes > 0) {
+      // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
+      // INSERT that does nothing on a seen key); only a key seen before needs the read.
+      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input)).changes > 0) {
         return { state: 'claimed' }
       }
       return this.#claimTx(input)
