@@ -42,6 +42,7 @@ export class SqliteStore implements Store {
   readonly charging: SqliteChargingStore
   readonly idempotency: SqliteIdempotencyStore
   readonly trips: SqliteTripStore
+  readonly #ping: Database.Statement
   #closed = false
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
     this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)
+    this.#ping = db.prepare('SELECT 1')
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */
@@ -80,7 +82,7 @@ export class SqliteStore implements Store {
   ping(): Promise<void> {
     return run(() => {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
-      this.db.prepare('SELECT 1').get()
+      this.#ping.get()
     })
   }
 

@@ -141,6 +141,7 @@ export class SqliteReservationStore implements ReservationStore {
     countHolds: Statement<[number], { n: number }>
   }
   readonly #tx: Transaction<(work: () => unknown) => unknown>
+  readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
@@ -172,6 +173,11 @@ export class SqliteReservationStore implements ReservationStore {
       ),
     }
     this.#tx = db.transaction((work: () => unknown) => work())
+    // One read transaction, so both numbers come from the same snapshot.
+    this.#countsTx = db.transaction((nowMs: number) => ({
+      reservations: this.#s.countReservations.get()?.n ?? 0,
+      activeHolds: this.#s.countHolds.get(nowMs)?.n ?? 0,
+    }))
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
@@ -281,11 +287,7 @@ export class SqliteReservationStore implements ReservationStore {
   counts(nowMs: number): Promise<ReservationCounts> {
     return run(() => {
       this.#guard()
-      // One read transaction, so both numbers come from the same snapshot.
-      return this.#db.transaction(() => ({
-        reservations: this.#s.countReservations.get()?.n ?? 0,
-        activeHolds: this.#s.countHolds.get(nowMs)?.n ?? 0,
-      }))()
+      return this.#countsTx(nowMs)
     })
   }
 

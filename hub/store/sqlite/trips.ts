@@ -19,8 +19,8 @@ import type {
   TripStore,
 } from '../trips.js'
 import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
-import { run, toStoreError } from './errors.js'
-import { WriteBatcher } from './idempotency.js'
+import { run } from './errors.js'
+import { WriteBatcher } from './write-batcher.js'
 
 interface TripRow {
   trip_id: string
@@ -127,13 +127,16 @@ export class SqliteTripStore implements TripStore {
     savePeerHold: Statement<unknown[]>
     deletePeerHolds: Statement<[number, number, number]>
   }
-  readonly #batch: WriteBatcher
+  /** A write through the connection's group commit (see WriteBatcher). */
+  readonly #write: <T>(work: () => T) => Promise<T>
+  /** `listTrips` by the number of states asked for (at most the seven states there are). */
+  readonly #listTripsStmts = new Map<number, Statement<string[], TripRow>>()
   readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
     this.#guard = guard
-    this.#batch = WriteBatcher.for(db)
+    this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       insertTrip: db.prepare(
         `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
@@ -220,11 +223,7 @@ export class SqliteTripStore implements TripStore {
     return run(() => {
       this.#guard()
       if (states.length === 0) return []
-      const list = states.map(() => '?').join(',')
-      const rows = this.#db
-        .prepare<string[], TripRow>(`SELECT * FROM trips WHERE state IN (${list}) ORDER BY created_at_ms, trip_id`)
-        .all(...states)
-      return rows.map(toTrip)
+      return this.#listTripsStmt(states.length).all(...states).map(toTrip)
     })
   }
 
@@ -283,18 +282,19 @@ export class SqliteTripStore implements TripStore {
     })
   }
 
-  /** A write through the connection's group commit (see WriteBatcher). */
-  #write<T>(work: () => T): Promise<T> {
-    try {
-      this.#guard()
-    } catch (err) {
-      return Promise.reject(toStoreError(err))
-    }
-    return this.#batch.run(work)
-  }
 
   #insertRelease(r: ReleaseTask): void {
     this.#s.insertRelease.run(r.releaseId, r.tripId, r.hubId, r.kind, r.targetId, r.vehicleId, r.idempotencyKey, r.untilMs, r.attempts, r.nextAtMs)
+  }
+
+  #listTripsStmt(n: number): Statement<string[], TripRow> {
+    let stmt = this.#listTripsStmts.get(n)
+    if (!stmt) {
+      const list = Array.from({ length: n }, () => '?').join(',')
+      stmt = this.#db.prepare<string[], TripRow>(`SELECT * FROM trips WHERE state IN (${list}) ORDER BY created_at_ms, trip_id`)
+      this.#listTripsStmts.set(n, stmt)
+    }
+    return stmt
   }
 
   #peerHold(holdId: string): PeerHoldRecord | null {
