@@ -31,7 +31,7 @@ import { createHubContext, coreHandlers } from '../../hub/ops/index.js'
 import { distanceKm } from '../../hub/stations/index.js'
 import { MemoryStore } from '../../hub/store/index.js'
 import { startAedes, type TestBroker } from './aedes.js'
-import { hubConfig } from './hub.js'
+import { hubConfig } from './hub-config.js'
 
 export interface FakePeer {
   hubId: string
