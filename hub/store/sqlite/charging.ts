@@ -6,7 +6,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord, SessionState } from '../charging.js'
-import { closeOutcome, isActive } from '../charging-rules.js'
+import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { run, toStoreError } from './errors.js'
 
 interface SessionRow {
@@ -102,6 +102,7 @@ export class SqliteChargingStore implements ChargingStore {
         `INSERT INTO sessions (session_id, station_id, vehicle_id, reservation_id, state, started_at_ms, max_wh, price_minor_per_kwh, currency)
          VALUES (?, ?, ?, ?, 'starting', ?, ?, ?, ?)`,
       ),
+      // rule: the start reading is the first one stored (COALESCE), as closeOutcome reads it
       markCharging: db.prepare<[number, string | null, string]>(
         `UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, ?), station_started_at = COALESCE(station_started_at, ?)
          WHERE session_id = ? AND state IN ('starting','charging')`,
@@ -148,10 +149,7 @@ export class SqliteChargingStore implements ChargingStore {
     })
     this.#eventTx = db.transaction((stationId: string, seq: number, type: string, body: string, nowMs: number): RecordEventOutcome => {
       const ins = this.#s.insertEvent.run(stationId, seq, type, body, nowMs)
-      const row = this.#s.getAck.get(stationId)
-      // The first event ever seen from a station sets the base: earlier ones were acknowledged before this database existed.
-      let acked = row ? row.acked_seq : seq - 1
-      while (this.#s.hasEvent.get(stationId, acked + 1)) acked++
+      const acked = nextAck(this.#s.getAck.get(stationId)?.acked_seq ?? null, seq, (n) => this.#s.hasEvent.get(stationId, n) !== undefined)
       this.#s.setAck.run(stationId, acked)
       return { inserted: ins.changes === 1, ackSeq: acked }
     })
