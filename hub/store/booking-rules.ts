@@ -41,31 +41,24 @@ export function isExpiredHold(hold: Pick<HoldRecord, 'reservationId' | 'expiresA
   return hold.reservationId === null && hold.expiresAtMs <= nowMs
 }
 
+/** What every booking takes from its request and the station picked for it. */
+function slot(input: { vehicleId: string; atMs: number; nowMs: number }, pick: BookingCandidate): Pick<ReservationRecord, 'stationId' | 'vehicleId' | 'position' | 'atMs' | 'createdAtMs'> {
+  return { stationId: pick.stationId, vehicleId: input.vehicleId, position: { lat: pick.position.lat, lon: pick.position.lon }, atMs: input.atMs, createdAtMs: input.nowMs }
+}
+
 /** The reservation `createReservation` inserts once `pick` is known to be free. */
 export function newReservation(input: CreateReservationInput, pick: BookingCandidate): ReservationRecord {
-  return {
-    reservationId: input.reservationId,
-    stationId: pick.stationId,
-    vehicleId: input.vehicleId,
-    position: { lat: pick.position.lat, lon: pick.position.lon },
-    atMs: input.atMs,
-    createdAtMs: input.nowMs,
-    holdId: input.holdId ?? null,
-  }
+  return { reservationId: input.reservationId, ...slot(input, pick), holdId: input.holdId ?? null }
 }
 
 /** The hold `placeHold` inserts once `pick` is known to be free. */
 export function newHold(input: PlaceHoldInput, pick: BookingCandidate): HoldRecord {
   return {
     holdId: input.holdId,
-    stationId: pick.stationId,
-    vehicleId: input.vehicleId,
-    position: { lat: pick.position.lat, lon: pick.position.lon },
-    atMs: input.atMs,
+    ...slot(input, pick),
     expiresAtMs: input.expiresAtMs,
     txId: input.txId,
     txStartedAtMs: input.txStartedAtMs,
-    createdAtMs: input.nowMs,
     reservationId: null,
   }
 }
@@ -93,11 +86,7 @@ export function confirmDecision(
   if (!isLiveHold(hold, input.nowMs)) return { outcome: { status: 'expired', hold }, insert: null }
   const reservation: ReservationRecord = {
     reservationId: input.reservationId,
-    stationId: hold.stationId,
-    vehicleId: hold.vehicleId,
-    position: { lat: hold.position.lat, lon: hold.position.lon },
-    atMs: hold.atMs,
-    createdAtMs: input.nowMs,
+    ...slot({ vehicleId: hold.vehicleId, atMs: hold.atMs, nowMs: input.nowMs }, hold),
     holdId: hold.holdId,
   }
   return { outcome: { status: 'confirmed', reservation }, insert: reservation }

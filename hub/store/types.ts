@@ -11,8 +11,13 @@
  * 3. implement it in `hub/store/memory/foo.ts` and `hub/store/sqlite/foo.ts`,
  *    append its tables to `hub/store/sqlite/migrations.ts` (append-only) and
  *    construct it in `MemoryStore` / `SqliteStore`;
- * 4. add its rules to the shared contract suite (`test/helpers/store-contract.ts`
- *    or a sibling `store-foo-contract.ts`), which runs against every implementation.
+ * 4. put its decisions in pure functions in `hub/store/foo-rules.ts` (as
+ *    booking-rules.ts, idempotency-rules.ts, peer-hold-rules.ts,
+ *    charging-rules.ts), called by every implementation; SQL that must keep a
+ *    rule inside its transaction says which (`-- rule: isLiveHold (booking-rules.ts)`);
+ * 5. add its rules to the shared contract suite (`test/helpers/store-contract.ts`
+ *    or a sibling `store-foo-contract.ts`), which runs against every
+ *    implementation, with a check named for each rule kept in SQL.
  *
  * General contract for every method of every sub-store:
  * - Every method returns a Promise and never throws synchronously.
