@@ -79,6 +79,24 @@ for (const { name, make } of impls) {
     t.same(await store.charging.recordEvent('S2', 1, 'fault', '{}', 1), { inserted: true, ackSeq: 1 }, 'stations are counted apart')
   })
 
+  t.test(`[${name}] rule isActive: only starting and charging sessions hold a station; a stopped or failed one is never made charging again`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    await open(store, 's1')
+    t.match(await store.charging.activeSession('S1'), { sessionId: 's1', state: 'starting' })
+    await store.charging.markCharging('s1', 10)
+    t.same((await store.charging.activeSessions()).map((s) => s.sessionId), ['s1'])
+    await store.charging.closeSession({ sessionId: 's1', meterStopWh: 20, endedAtMs: 2000, reason: 'requested' })
+    t.equal(await store.charging.activeSession('S1'), null, 'stopped: not active')
+    t.equal(await store.charging.markCharging('s1', 10), null, 'a stopped session is not made charging')
+    await store.charging.failSession('s1', 'late', 3000)
+    t.match(await store.charging.getSession('s1'), { state: 'stopped', stopReason: 'requested', endedAtMs: 2000 }, 'a stopped session is not failed')
+    await open(store, 's2')
+    await store.charging.failSession('s2', 'no answer', 2500)
+    t.equal(await store.charging.markCharging('s2', 10), null, 'a failed session is not made charging')
+    t.same(await store.charging.activeSessions(), [])
+  })
+
   t.test(`[${name}] receipts list newest first, only the vehicle's own`, async (t) => {
     const store = make()
     t.teardown(() => store.close())

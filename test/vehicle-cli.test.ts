@@ -1,7 +1,7 @@
 /**
  * Every one-shot `voltway vehicle` command run against
- * a hub on a real broker (the fake hub of test/helpers until the real hub
- * lands), its --json output checked with the protocol schemas; then the error
+ * a hub on a real broker (test/helpers/vehicle-fake-hub.ts: the real station
+ * and reservation ops, faked routes, trips and charging), its --json output checked with the protocol schemas; then the error
  * paths: hub error codes (exit 1 with code and hint), connection failures
  * (clear, bounded in time) and bad flags (exit 2). Most runs are in-process
  * (same commander program, captured output: fast on a busy machine); the
@@ -121,6 +121,17 @@ t.test('reserve (range from the battery flags), reservations, cancel', async (t)
   ok(t, cancel)
   t.same(OPS['reservation.cancel'].result.parse(jsonOf(cancel)), { cancelled: 1 })
   t.same(OPS['reservation.list'].result.parse(jsonOf(after)).reservations, [])
+})
+
+t.test("the hub's window rule holds for a vehicle's own bookings: a second reservation of one station 1 h later is a conflict", async (t) => {
+  const e = envFor(hub, 'V1', 'pw1')
+  const first = await v(['reserve', '--json', '--at', '+9h', '--station', 'S4', ...HERE, '--range-km', '50'], e)
+  ok(t, first)
+  const again = await v(['reserve', '--json', '--at', '+10h', '--station', 'S4', ...HERE, '--range-km', '50'], e)
+  t.equal(again.code, 1)
+  t.match(jsonOf(again), { ok: false, error: { code: 'RESERVATION_CONFLICT' } })
+  const id = OPS['reservation.create'].result.parse(jsonOf(first)).reservation.reservationId
+  ok(t, await v(['cancel', id, '--json'], e))
 })
 
 t.test('routes shows one route by --index, and --all pages through every route', async (t) => {

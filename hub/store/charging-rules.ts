@@ -31,3 +31,16 @@ export function closeOutcome(session: SessionRecord, input: CloseSessionInput): 
 export function isActive(s: SessionRecord): boolean {
   return s.state === 'starting' || s.state === 'charging'
 }
+
+/**
+ * The highest seq of a station that can be acknowledged after storing
+ * `seq`: every event up to it is stored. `acked` is the last ack (null: the
+ * first event ever seen from the station, which sets the base: earlier ones
+ * were acknowledged before this database existed); `stored(n)` tells whether
+ * event `n` is stored.
+ */
+export function nextAck(acked: number | null, seq: number, stored: (n: number) => boolean): number {
+  let ack = acked ?? seq - 1
+  while (stored(ack + 1)) ack++
+  return ack
+}

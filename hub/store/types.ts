@@ -11,8 +11,13 @@
  * 3. implement it in `hub/store/memory/foo.ts` and `hub/store/sqlite/foo.ts`,
  *    append its tables to `hub/store/sqlite/migrations.ts` (append-only) and
  *    construct it in `MemoryStore` / `SqliteStore`;
- * 4. add its rules to the shared contract suite (`test/helpers/store-contract.ts`
- *    or a sibling `store-foo-contract.ts`), which runs against every implementation.
+ * 4. put its decisions in pure functions in `hub/store/foo-rules.ts` (as
+ *    booking-rules.ts, idempotency-rules.ts, peer-hold-rules.ts,
+ *    charging-rules.ts), called by every implementation; SQL that must keep a
+ *    rule inside its transaction says which (`-- rule: isLiveHold (booking-rules.ts)`);
+ * 5. add its rules to the shared contract suite (`test/helpers/store-contract.ts`
+ *    or a sibling `store-foo-contract.ts`), which runs against every
+ *    implementation, with a check named for each rule kept in SQL.
  *
  * General contract for every method of every sub-store:
  * - Every method returns a Promise and never throws synchronously.
@@ -82,11 +87,6 @@ export type Booking =
       txStartedAtMs: number
     }
 
-/** The window rule: a booking at `atMs` and one at `otherMs` conflict when `|atMs - otherMs| < windowMs`. */
-export function conflicts(atMs: number, otherMs: number, windowMs: number): boolean {
-  return Math.abs(atMs - otherMs) < windowMs
-}
-
 interface BookingRequest {
   vehicleId: string
   atMs: number
@@ -137,7 +137,8 @@ export interface ReservationCounts {
  *
  * THE RULE: no two bookings (reservations or live holds) of one station are
  * ever closer in time than the window (`|at1 - at2| < windowMs` is a
- * conflict; exactly `windowMs` apart is allowed). `createReservation` and
+ * conflict; exactly `windowMs` apart is allowed; the predicates are
+ * `withinWindow` and `isLiveHold` in ./booking-rules.ts). `createReservation` and
  * `placeHold` check and insert within one database transaction that
  * serializes against every other writer (SQLite: `BEGIN IMMEDIATE`, so two
  * processes on one file serialize; PostgreSQL: lock the candidate stations in

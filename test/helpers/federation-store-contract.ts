@@ -89,6 +89,38 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'new', 'fp', T0 + 25 * 3_600_000 + 1), { state: 'in_progress' })
   })
 
+  // One check per rule a store may keep in SQL (named as in hub/store/idempotency-rules.ts).
+
+  check('rule claimDecision: same key and body answer the first answer, another body is refused, in flight is refused', async (t, { store }) => {
+    t.same(await claim(store, 'k', 'body-a'), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'body-a', T0 + 1), { state: 'in_progress' }, 'in flight: refused')
+    t.same(await claim(store, 'k', 'body-b', T0 + 1), { state: 'mismatch' }, 'in flight, other body: refused')
+    await store.idempotency.complete({ scope: 'salvador', key: 'k', status: 201, body: '{"first":true}', nowMs: T0 + 2 })
+    t.same(await claim(store, 'k', 'body-a', T0 + LEASE * 10), { state: 'done', status: 201, body: '{"first":true}' }, 'the first answer, long after its lease')
+    t.same(await claim(store, 'k', 'body-b', T0 + LEASE * 10), { state: 'mismatch' })
+    await store.idempotency.abandon('salvador', 'k')
+    t.same(await claim(store, 'k', 'body-a', T0 + LEASE * 10), { state: 'done', status: 201, body: '{"first":true}' }, 'abandon leaves a done key alone')
+  })
+
+  check('rule claimDecision: a reclaimed lapsed claim gets a fresh lease from its own nowMs', async (t, { store }) => {
+    await claim(store, 'k')
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 5), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 4), { state: 'in_progress' }, 'the new lease runs from the reclaim')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 5), { state: 'claimed' })
+  })
+
+  check('rule: answers live 24 h: deleteOlderThan(now - 24 h) keeps a key created at the cutoff and forgets one 1 ms older', async (t, { store }) => {
+    const DAY = 24 * 3_600_000
+    await claim(store, 'older', 'fp', T0 - 1)
+    await store.idempotency.complete({ scope: 'salvador', key: 'older', status: 200, body: '{}', nowMs: T0 })
+    await claim(store, 'edge', 'fp', T0)
+    await store.idempotency.complete({ scope: 'salvador', key: 'edge', status: 200, body: '{}', nowMs: T0 })
+    t.same(await claim(store, 'older', 'fp', T0 + DAY - 1), { state: 'done', status: 200, body: '{}' }, 'still answered a day later until housekeeping runs')
+    t.equal(await store.idempotency.deleteOlderThan(T0 + DAY - DAY), 1)
+    t.same(await claim(store, 'older', 'fp-new', T0 + DAY), { state: 'claimed' }, 'the expired key is new again')
+    t.same(await claim(store, 'edge', 'fp', T0 + DAY), { state: 'done', status: 200, body: '{}' })
+  })
+
   check('concurrent claims of one key through two connections: exactly one wins', async (t, h) => {
     const a = h.store
     const b = h.other()
@@ -190,5 +222,51 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     await store.trips.releasePeerHold({ holdId: 'h2', peerHubId: 'feira', nowMs: T0 })
     t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h2', reservationId: 'r-h2', nowMs: T0 }), false, 'nor is a tombstone')
     t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h3', reservationId: 'r-h3', nowMs: T0 }), false, 'nor an unknown id')
+  })
+
+  // The ledger transitions (hub/store/peer-hold-rules.ts), state by state, and its housekeeping rule.
+
+  check('rule recordReleased / recordConfirmed / recordCancelled: every transition from every state', async (t, { store }) => {
+    // placed -> released by its owner; released stays released and is not confirmed.
+    await record(store, 'p')
+    t.match(await store.trips.releasePeerHold({ holdId: 'p', peerHubId: 'feira', nowMs: T0 + 1 }), { state: 'placed' })
+    t.match(await store.trips.releasePeerHold({ holdId: 'p', peerHubId: 'feira', nowMs: T0 + 2 }), { state: 'released', updatedAtMs: T0 + 1 }, 'a second release answers released and changes nothing')
+    t.match(await store.trips.getPeerHold('p'), { state: 'released', updatedAtMs: T0 + 1, stationId: 'S1' })
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'p', reservationId: 'r', nowMs: T0 }), false)
+    // a tombstone wins over a late placement, for every peer, and is kept as a tombstone.
+    t.equal(await store.trips.releasePeerHold({ holdId: 't', peerHubId: 'feira', nowMs: T0 }), null)
+    t.match(await record(store, 't', 'ilheus'), { state: 'released', peerHubId: 'feira' })
+    t.equal(await store.trips.releasePeerHold({ holdId: 't', peerHubId: 'ilheus', nowMs: T0 }), 'foreign')
+    t.same(await store.trips.getPeerHold('t'), {
+      holdId: 't', peerHubId: 'feira', state: 'released', txId: null, vehicleId: null, stationId: null, position: null,
+      atMs: null, expiresAtMs: null, reservationId: null, createdAtMs: T0, updatedAtMs: T0,
+    })
+    // confirmed -> confirmed (keeps its reservation on a release), -> released on cancel.
+    await record(store, 'c')
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'c', reservationId: 'r-c', nowMs: T0 + 3 }), true)
+    t.match(await store.trips.getPeerHold('c'), { state: 'confirmed', reservationId: 'r-c', updatedAtMs: T0 + 3, createdAtMs: T0 })
+    t.equal(await store.trips.releasePeerHold({ holdId: 'c', peerHubId: 'ilheus', nowMs: T0 }), 'foreign')
+    await store.trips.peerHoldCancelled({ holdId: 'c', nowMs: T0 + 4 })
+    t.match(await store.trips.getPeerHold('c'), { state: 'released', reservationId: 'r-c', updatedAtMs: T0 + 4 })
+    // a cancel of an unknown id writes nothing.
+    await store.trips.peerHoldCancelled({ holdId: 'nobody', nowMs: T0 })
+    t.equal(await store.trips.getPeerHold('nobody'), null)
+  })
+
+  check('rule isStalePeerHold: housekeeping deletes entries changed before the cutoff, a confirmed one only once its slot is older too', async (t, { store }) => {
+    const C = T0 + 1000
+    await store.trips.releasePeerHold({ holdId: 'tomb-old', peerHubId: 'feira', nowMs: C - 1 })
+    await store.trips.releasePeerHold({ holdId: 'tomb-edge', peerHubId: 'feira', nowMs: C })
+    await record(store, 'placed-old', 'feira', { nowMs: C - 1 })
+    await record(store, 'conf-slot-edge', 'feira', { nowMs: C - 1, atMs: C })
+    await store.trips.peerHoldConfirmed({ holdId: 'conf-slot-edge', reservationId: 'r1', nowMs: C - 1 })
+    await record(store, 'conf-slot-old', 'feira', { nowMs: C - 1, atMs: C - 1 })
+    await store.trips.peerHoldConfirmed({ holdId: 'conf-slot-old', reservationId: 'r2', nowMs: C - 1 })
+    await record(store, 'conf-fresh', 'feira', { nowMs: C - 1, atMs: C - 1 })
+    await store.trips.peerHoldConfirmed({ holdId: 'conf-fresh', reservationId: 'r3', nowMs: C })
+    t.equal(await store.trips.deletePeerHoldsOlderThan(C), 3)
+    const left = []
+    for (const id of ['tomb-old', 'tomb-edge', 'placed-old', 'conf-slot-edge', 'conf-slot-old', 'conf-fresh']) if (await store.trips.getPeerHold(id)) left.push(id)
+    t.same(left, ['tomb-edge', 'conf-slot-edge', 'conf-fresh'])
   })
 }

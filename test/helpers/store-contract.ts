@@ -231,6 +231,80 @@ export function storeContract(tap: Test, name: string, open: () => Promise<Store
     t.equal(results.filter((r) => r.ok).length, 1)
   })
 
+  // One check per rule a store may keep in SQL (named as in hub/store/booking-rules.ts), so
+  // a new store is checked against the rule, not only against the cases above.
+
+  check('rule withinWindow: exactly windowMs apart is allowed, 1 ms less conflicts, for reservations and holds on either side', async (t, store) => {
+    t.ok((await store.reservations.createReservation(reservationInput({ candidates: [S1] }))).ok)
+    t.ok((await store.reservations.placeHold(holdInput({ candidates: [S2], expiresAtMs: T0 + 60 * MIN }))).ok)
+    for (const s of [S1, S2]) {
+      for (const atMs of [AT + WINDOW - 1, AT - WINDOW + 1]) {
+        t.notOk((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', atMs, candidates: [s] }))).ok, `reservation at ${atMs - AT} ms from the booking of ${s.stationId} is refused`)
+        t.notOk((await store.reservations.placeHold(holdInput({ atMs, candidates: [s] }))).ok, `hold at ${atMs - AT} ms from the booking of ${s.stationId} is refused`)
+      }
+      t.same((await store.reservations.findBookings({ stationIds: [s.stationId], atMs: AT + WINDOW - 1, windowMs: WINDOW, nowMs: T0 })).length, 1, 'findBookings sees it 1 ms inside the window')
+      t.same(await store.reservations.findBookings({ stationIds: [s.stationId], atMs: AT + WINDOW, windowMs: WINDOW, nowMs: T0 }), [], 'findBookings does not see it exactly windowMs away')
+    }
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', atMs: AT + WINDOW, candidates: [S1] }))).ok)
+    t.ok((await store.reservations.placeHold(holdInput({ atMs: AT - WINDOW, candidates: [S1] }))).ok)
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', atMs: AT - WINDOW, candidates: [S2] }))).ok)
+    t.ok((await store.reservations.placeHold(holdInput({ atMs: AT + WINDOW, candidates: [S2] }))).ok)
+  })
+
+  check("rule withinWindow: a vehicle's own bookings block it like anyone's", async (t, store) => {
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V1' }))).ok)
+    t.notOk((await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', atMs: AT + WINDOW - 1 }))).ok)
+    t.notOk((await store.reservations.placeHold(holdInput({ vehicleId: 'V1', atMs: AT }))).ok)
+  })
+
+  check('rule isLiveHold: a hold blocks until nowMs reaches expiresAtMs, then never (booking, findBookings, counts)', async (t, store) => {
+    const exp = T0 + 30_000
+    t.ok((await store.reservations.placeHold(holdInput({ expiresAtMs: exp }))).ok)
+    const q = (nowMs: number) => store.reservations.findBookings({ stationIds: ['S1'], atMs: AT, windowMs: WINDOW, nowMs })
+    t.equal((await q(exp - 1)).length, 1, 'live 1 ms before expiresAt')
+    t.equal((await store.reservations.counts(exp - 1)).activeHolds, 1)
+    t.notOk((await store.reservations.createReservation(reservationInput({ nowMs: exp - 1 }))).ok)
+    t.notOk((await store.reservations.placeHold(holdInput({ nowMs: exp - 1 }))).ok)
+    t.same(await q(exp), [], 'gone at expiresAt')
+    t.equal((await store.reservations.counts(exp)).activeHolds, 0)
+    t.ok((await store.reservations.placeHold(holdInput({ nowMs: exp, expiresAtMs: exp + 30_000 }))).ok, 'an expired hold blocks no hold')
+  })
+
+  check('rule isLiveHold: a confirmed hold blocks as its reservation, never as a hold', async (t, store) => {
+    const h = await store.reservations.placeHold(holdInput({ expiresAtMs: T0 + 30_000 }))
+    if (!h.ok) throw new Error('hold refused')
+    await store.reservations.confirmHold({ holdId: h.record.holdId, reservationId: 'R-live', nowMs: T0 })
+    for (const nowMs of [T0, T0 + 30_000, T0 + 60 * MIN]) {
+      const found = await store.reservations.findBookings({ stationIds: ['S1'], atMs: AT, windowMs: WINDOW, nowMs })
+      t.same(found.map((b) => [b.kind, b.id]), [['reservation', 'R-live']], `one booking, the reservation, at now+${nowMs - T0} ms`)
+      t.same(await store.reservations.counts(nowMs), { reservations: 1, activeHolds: 0 })
+    }
+    t.equal(await store.reservations.deleteExpiredHolds(T0 + 60 * MIN), 0, 'housekeeping keeps a confirmed hold')
+    t.match(await store.reservations.getHold(h.record.holdId), { reservationId: 'R-live' })
+    t.ok(await store.reservations.cancelReservation('R-live', 'V9'))
+    t.same(await store.reservations.findBookings({ stationIds: ['S1'], atMs: AT, windowMs: WINDOW, nowMs: T0 }), [], 'once its reservation is cancelled the confirmed hold blocks nothing')
+    t.same(await store.reservations.confirmHold({ holdId: h.record.holdId, reservationId: 'R-again', nowMs: T0 }), { status: 'not_found' }, 'nor is it confirmed again')
+  })
+
+  check('rule isExpiredHold: housekeeping deletes an unconfirmed hold from expiresAtMs on, not 1 ms before', async (t, store) => {
+    const h = await store.reservations.placeHold(holdInput({ expiresAtMs: T0 + 1000 }))
+    if (!h.ok) throw new Error('hold refused')
+    t.equal(await store.reservations.deleteExpiredHolds(T0 + 999), 0)
+    t.ok(await store.reservations.getHold(h.record.holdId))
+    t.equal(await store.reservations.deleteExpiredHolds(T0 + 1000), 1)
+    t.equal(await store.reservations.getHold(h.record.holdId), null)
+  })
+
+  check('rule confirmDecision: the reservation copies station, vehicle, position and time from the hold; created at nowMs', async (t, store) => {
+    const P = station('SP', 1.5, 2.5)
+    const h = await store.reservations.placeHold(holdInput({ vehicleId: 'V4', candidates: [P], expiresAtMs: T0 + 2000 }))
+    if (!h.ok) throw new Error('hold refused')
+    const c = await store.reservations.confirmHold({ holdId: h.record.holdId, reservationId: 'R-copy', nowMs: T0 + 1999 })
+    const want = { reservationId: 'R-copy', stationId: 'SP', vehicleId: 'V4', position: { lat: 1.5, lon: 2.5 }, atMs: AT, createdAtMs: T0 + 1999, holdId: h.record.holdId }
+    t.same(c, { status: 'confirmed', reservation: want })
+    t.same(await store.reservations.getReservation('R-copy'), want)
+  })
+
   check('a closed store rejects every call with CLOSED', async (t, store) => {
     await store.close()
     await store.close()

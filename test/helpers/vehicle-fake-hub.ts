@@ -1,10 +1,12 @@
 /**
- * A stand-in hub for the vehicle simulator's tests and benchmark, until the
- * real hub lands: an aedes broker that checks vehicle passwords and the
- * vehicle rows of the docs/protocol.md permission table, and a `createRpcServer`
- * with small, stateful, schema-valid handlers (stations, reservations with the
- * lead-time and window rules, routes, trips, metered sessions, receipts).
- * Errors can be injected per op with `failOp`.
+ * A light hub for the vehicle simulator's tests and benchmark: an aedes
+ * broker that checks vehicle passwords and the vehicle rows of the
+ * docs/protocol.md permission table, and a `createRpcServer` whose station and
+ * reservation ops are the real hub's (hub/ops over a MemoryStore: the same
+ * lead-time and window rules as every hub), while routes to made-up peers,
+ * trips and metered sessions are small stateful fakes (no federation, no
+ * station agents). Errors can be injected per op with `failOp`.
+ * For a whole real hub, see ./hub.ts (startTestHub).
  */
 import { Socket } from 'node:net'
 import { connectAsync, type MqttClient } from 'mqtt'
@@ -25,7 +27,11 @@ import {
   type RpcServer,
   type Station,
 } from '../../protocol/index.js'
+import { createHubContext, coreHandlers } from '../../hub/ops/index.js'
+import { distanceKm } from '../../hub/stations/index.js'
+import { MemoryStore } from '../../hub/store/index.js'
 import { startAedes, type TestBroker } from './aedes.js'
+import { hubConfig } from './hub-config.js'
 
 export interface FakePeer {
   hubId: string
@@ -59,7 +65,6 @@ export interface FakeHub {
   hubId: string
   broker: TestBroker
   requests: number
-  readonly reservations: Reservation[]
   readonly receipts: Receipt[]
   /** Make the next `times` requests of `op` fail with `code`. */
   failOp(op: OpName, code: ErrorCode, times?: number, details?: Record<string, unknown>): void
@@ -96,13 +101,30 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   const position = o.position ?? { lat: -12.2664, lon: -38.9663 }
   const currency = o.currency ?? 'BRL'
   const now = o.now ?? Date.now
-  const minLeadMs = (o.minLeadMinutes ?? 120) * 60_000
-  const windowMs = (o.windowMinutes ?? 120) * 60_000
   const speedup = o.energySpeedup ?? 1
   const vehicles = o.vehicles ?? {}
   const peers = o.peers ?? []
   const stations: Station[] = (o.stations ?? defaultStations(position)).map((s) => ({ ...s, hubId, currency }))
   const users = new WeakMap<Client, string>()
+  // Stations and reservations: the real hub's services and op handlers on a MemoryStore.
+  const core = createHubContext({
+    config: hubConfig({
+      hubId,
+      name: o.name ?? 'Fake Hub',
+      city: o.city ?? 'Feira de Santana',
+      position,
+      currency,
+      stations: stations.map((st) => ({ stationId: st.stationId, position: st.position, powerKw: st.powerKw, priceMinorPerKwh: st.priceMinorPerKwh, password: 'fake-station-pw' })),
+      vehicles: [],
+      rules: { windowMinutes: o.windowMinutes ?? 120, minLeadMinutes: o.minLeadMinutes ?? 120 },
+    }),
+    store: new MemoryStore(),
+    clock: { now },
+  })
+  for (const st of stations) {
+    core.stations.applyState(st.stationId, { online: st.online, status: st.status, sessionId: null, meterWh: null, agentVersion: 'fake', ts: formatTime(now()) })
+  }
+  const minLeadMs = core.rules.minLeadMs
 
   const allowed = (user: string | undefined, password: string): boolean => {
     if (user === undefined) return false
@@ -141,7 +163,6 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   const client: MqttClient = await connectAsync(broker.url, { username: HUB_USER, password: HUB_PASSWORD, reconnectPeriod: 0, protocolVersion: 5 })
   if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 
-  const reservations: Reservation[] = []
   const receipts: Receipt[] = []
   const sessions = new Map<string, Session>()
   const trips = new Map<string, { vehicleId: string; reservationIds: string[] }>()
@@ -149,48 +170,15 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   let seq = 0
   const id = (p: string): string => `${p}${(++seq).toString(36)}`
 
-  const conflicts = (stationId: string, atMs: number, vehicleId: string | null): boolean =>
-    reservations.some((r) => r.stationId === stationId && r.vehicleId !== vehicleId && Math.abs(parseTime(r.at) - atMs) < windowMs)
-
-  const reserve = (vehicleId: string, at: string, from: Position, rangeKm: number, stationId?: string): Reservation => {
-    const atMs = parseTime(at)
-    if (atMs < now() + minLeadMs) throw new VoltwayError('TOO_SOON', `reservations must be at least ${minLeadMs / 60_000} minutes ahead`)
-    let candidates = stations.filter((s) => s.online && s.status !== 'disabled' && s.status !== 'faulted')
-    if (stationId !== undefined) {
-      const s = stations.find((x) => x.stationId === stationId)
-      if (!s) throw new VoltwayError('NOT_FOUND', `no station ${stationId}`)
-      if (km(from, s.position) > rangeKm) throw new VoltwayError('OUT_OF_RANGE', `station ${stationId} is beyond ${rangeKm} km`)
-      if (conflicts(s.stationId, atMs, vehicleId)) throw new VoltwayError('RESERVATION_CONFLICT', `station ${stationId} is taken around ${at}`)
-      candidates = [s]
-    }
-    const pick = candidates
-      .map((s) => ({ s, d: km(from, s.position) }))
-      .filter((x) => x.d <= rangeKm && !conflicts(x.s.stationId, atMs, vehicleId))
-      .sort((a, b) => a.d - b.d)[0]
-    if (!pick) throw new VoltwayError('NO_STATION_AVAILABLE', `no free station within ${rangeKm} km at ${at}`)
-    const r: Reservation = {
-      reservationId: id('R'),
-      stationId: pick.s.stationId,
-      hubId,
-      vehicleId,
-      position: pick.s.position,
-      at: formatTime(atMs),
-      windowStart: formatTime(atMs - windowMs),
-      windowEnd: formatTime(atMs + windowMs),
-    }
-    reservations.push(r)
-    return r
-  }
-
   const routesTo = (destination: string): Route[] => {
     const self = { hubId, name: o.name ?? 'Fake Hub', city: o.city ?? 'Feira de Santana', position }
     const dest = peers.find((p) => p.hubId === destination)
     if (!dest) throw new VoltwayError('NOT_FOUND', `no route to ${destination}`)
-    const routes: Route[] = [{ routeId: `${hubId}-${destination}-0`, hops: [self, dest], distanceKm: Math.round(km(position, dest.position) * 1.25) }]
+    const routes: Route[] = [{ routeId: `${hubId}-${destination}-0`, hops: [self, dest], distanceKm: Math.round(distanceKm(position, dest.position) * 1.25) }]
     peers
       .filter((p) => p.hubId !== destination)
       .forEach((via, i) => {
-        const d = km(position, via.position) + km(via.position, dest.position)
+        const d = distanceKm(position, via.position) + distanceKm(via.position, dest.position)
         routes.push({ routeId: `${hubId}-${destination}-${i + 1}`, hops: [self, via, dest], distanceKm: Math.round(d * 1.25) })
       })
     return routes.sort((a, b) => a.distanceKm - b.distanceKm)
@@ -202,29 +190,17 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     return s.maxWh !== undefined ? Math.min(wh, s.maxWh) : wh
   }
 
+  const real = coreHandlers(core)
+  const cancelLocal = async (vehicleId: string, reservationId: string): Promise<void> => {
+    await core.store.reservations.cancelReservation(reservationId, vehicleId)
+  }
   const handlers: HandlerTable = {
     'hub.info': async () => ({ hubId, name: o.name ?? 'Fake Hub', city: o.city ?? 'Feira de Santana', position, stations: stations.length, peers: peers.map((p) => p.hubId) }),
-    'station.list': async () => ({ stations }),
-    'station.nearest': async (args) => {
-      const atMs = args.at ? parseTime(args.at) : now()
-      const list = stations
-        .map((s) => ({ ...s, distanceKm: Math.round(km(args.position, s.position) * 1000) / 1000, free: !conflicts(s.stationId, atMs, null) }))
-        .filter((s) => s.distanceKm <= args.rangeKm)
-        .sort((a, b) => a.distanceKm - b.distanceKm)
-      return { stations: list.slice(0, args.limit) }
-    },
-    'reservation.create': async (args, ctx) => ({ reservation: reserve(ctx.vehicleId, args.at, args.position, args.rangeKm, args.stationId) }),
-    'reservation.cancel': async (args, ctx) => {
-      const before = reservations.length
-      for (let i = reservations.length - 1; i >= 0; i--) {
-        const r = reservations[i] as Reservation
-        if (r.vehicleId !== ctx.vehicleId) continue
-        if ('all' in args || r.reservationId === args.reservationId) reservations.splice(i, 1)
-      }
-      if (!('all' in args) && before === reservations.length) throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId}`)
-      return { cancelled: before - reservations.length }
-    },
-    'reservation.list': async (_args, ctx) => ({ reservations: reservations.filter((r) => r.vehicleId === ctx.vehicleId) }),
+    'station.list': real['station.list'],
+    'station.nearest': real['station.nearest'],
+    'reservation.create': real['reservation.create'],
+    'reservation.cancel': real['reservation.cancel'],
+    'reservation.list': real['reservation.list'],
     'route.list': async (args) => {
       const routes = routesTo(args.destination)
       const route = routes[args.index]
@@ -239,27 +215,25 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       const made: Reservation[] = []
       try {
         let from = args.position
-        const legs = route.hops.map((hop, i) => {
+        const legs = []
+        for (const [i, hop] of route.hops.entries()) {
           const at = args.times[i] as string
           let r: Reservation
-          if (hop.hubId === hubId) r = reserve(ctx.vehicleId, at, from, args.rangeKm)
+          if (hop.hubId === hubId) r = await core.reservations.create(ctx.vehicleId, { at, position: from, rangeKm: args.rangeKm })
           else {
             if (parseTime(at) < now() + minLeadMs) throw new VoltwayError('TOO_SOON', 'hop time too soon')
-            if (km(from, hop.position) > args.rangeKm) throw new VoltwayError('OUT_OF_RANGE', `hop ${i} beyond range`)
+            if (distanceKm(from, hop.position) > args.rangeKm) throw new VoltwayError('OUT_OF_RANGE', `hop ${i} beyond range`)
             r = { reservationId: id('R'), stationId: `${hop.hubId}-1`, hubId: hop.hubId, vehicleId: ctx.vehicleId, position: hop.position, at, windowStart: at, windowEnd: at }
           }
           made.push(r)
           from = r.position
-          return { hubId: r.hubId, stationId: r.stationId, position: r.position, at: r.at, reservationId: r.reservationId }
-        })
+          legs.push({ hubId: r.hubId, stationId: r.stationId, position: r.position, at: r.at, reservationId: r.reservationId })
+        }
         const tripId = id('T')
         trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId) })
         return { trip: { tripId, legs } }
       } catch (err) {
-        for (const r of made) {
-          const i = reservations.indexOf(r)
-          if (i >= 0) reservations.splice(i, 1)
-        }
+        for (const r of made) if (r.hubId === hubId) await cancelLocal(ctx.vehicleId, r.reservationId)
         const reason = err instanceof VoltwayError ? err.code : 'INTERNAL'
         throw new VoltwayError('ROUTE_FAILED', `hop ${made.length} failed: ${reason}`, { failedHop: made.length, reason, rolledBack: true })
       }
@@ -270,8 +244,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       trips.delete(args.tripId)
       let n = 0
       for (const rid of t.reservationIds) {
-        const i = reservations.findIndex((r) => r.reservationId === rid)
-        if (i >= 0) reservations.splice(i, 1)
+        await cancelLocal(ctx.vehicleId, rid)
         n++
       }
       return { cancelled: n }
@@ -352,7 +325,6 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     hubId,
     broker,
     requests: 0,
-    reservations,
     receipts,
     failOp(op, code, times = Number.POSITIVE_INFINITY, details) {
       failures.set(op, details ? { code, times, details } : { code, times })
@@ -366,10 +338,4 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   const server: RpcServer = createRpcServer({ client, hubId, handlers: table, onOutcome: () => void hub.requests++ })
   await server.start()
   return hub
-}
-
-function km(a: Position, b: Position): number {
-  const rad = Math.PI / 180
-  const h = Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)))
 }

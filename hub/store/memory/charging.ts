@@ -1,6 +1,6 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
-import { closeOutcome, isActive } from '../charging-rules.js'
+import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
 
 export class MemoryChargingStore implements ChargingStore {
   #sessions = new Map<string, SessionRecord>()
@@ -101,9 +101,7 @@ export class MemoryChargingStore implements ChargingStore {
     if (!seen) this.#events.set(stationId, (seen = new Set()))
     const inserted = !seen.has(seq)
     seen.add(seq)
-    // The first event ever seen from a station sets the base: earlier ones were acknowledged before this database existed.
-    let acked = this.#acked.get(stationId) ?? seq - 1
-    while (seen.has(acked + 1)) acked++
+    const acked = nextAck(this.#acked.get(stationId) ?? null, seq, (n) => seen.has(n))
     this.#acked.set(stationId, acked)
     return { inserted, ackSeq: acked }
   }

@@ -1,13 +1,9 @@
 /** In-memory IdempotencyStore: each method is synchronous inside, hence atomic on the one JS thread. */
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
+import { claimDecision, type IdempotencyEntry } from '../idempotency-rules.js'
 
-interface Entry {
-  fingerprint: string
-  state: 'running' | 'done'
-  status: number | null
-  body: string | null
+interface Entry extends IdempotencyEntry {
   createdAtMs: number
-  leaseUntilMs: number
 }
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
@@ -26,22 +22,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#guard()
     const id = slot(input.scope, input.key)
     const e = this.#entries.get(id)
-    if (!e) {
-      this.#entries.set(id, {
-        fingerprint: input.fingerprint,
-        state: 'running',
-        status: null,
-        body: null,
-        createdAtMs: input.nowMs,
-        leaseUntilMs: input.nowMs + input.leaseMs,
-      })
-      return { state: 'claimed' }
+    const d = claimDecision(e ?? null, input)
+    if (d.write === 'insert') {
+      this.#entries.set(id, { fingerprint: input.fingerprint, state: 'running', status: null, body: null, createdAtMs: input.nowMs, leaseUntilMs: d.leaseUntilMs })
+    } else if (d.write === 'renew' && e) {
+      e.leaseUntilMs = d.leaseUntilMs
     }
-    if (e.fingerprint !== input.fingerprint) return { state: 'mismatch' }
-    if (e.state === 'done') return { state: 'done', status: e.status ?? 500, body: e.body }
-    if (e.leaseUntilMs > input.nowMs) return { state: 'in_progress' }
-    e.leaseUntilMs = input.nowMs + input.leaseMs
-    return { state: 'claimed' }
+    return d.claim
   }
 
   async complete(input: CompleteInput): Promise<void> {

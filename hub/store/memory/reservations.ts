@@ -4,6 +4,7 @@
  * method is atomic, which is what the Store contract asks of a transaction.
  */
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
+import { confirmDecision, isExpiredHold, isLiveHold, newHold, newReservation, withinWindow } from '../booking-rules.js'
 import { StoreError } from '../errors.js'
 import type {
   Booking,
@@ -41,15 +42,7 @@ export class MemoryReservationStore implements ReservationStore {
     const blocking = this.#find({ ...input, stationIds: candidateIds(input.candidates) })
     const pick = firstFree(input.candidates, blocking)
     if (!pick) return { ok: false, conflicts: blocking }
-    const record: ReservationRecord = {
-      reservationId: input.reservationId,
-      stationId: pick.stationId,
-      vehicleId: input.vehicleId,
-      position: { ...pick.position },
-      atMs: input.atMs,
-      createdAtMs: input.nowMs,
-      holdId: input.holdId ?? null,
-    }
+    const record = newReservation(input, pick)
     this.#reservations.set(record.reservationId, record)
     return { ok: true, record: { ...record } }
   }
@@ -60,18 +53,7 @@ export class MemoryReservationStore implements ReservationStore {
     const blocking = this.#find({ ...input, stationIds: candidateIds(input.candidates) })
     const pick = firstFree(input.candidates, blocking)
     if (!pick) return { ok: false, conflicts: blocking }
-    const record: HoldRecord = {
-      holdId: input.holdId,
-      stationId: pick.stationId,
-      vehicleId: input.vehicleId,
-      position: { ...pick.position },
-      atMs: input.atMs,
-      expiresAtMs: input.expiresAtMs,
-      txId: input.txId,
-      txStartedAtMs: input.txStartedAtMs,
-      createdAtMs: input.nowMs,
-      reservationId: null,
-    }
+    const record = newHold(input, pick)
     this.#holds.set(record.holdId, record)
     return { ok: true, record: { ...record } }
   }
@@ -79,27 +61,17 @@ export class MemoryReservationStore implements ReservationStore {
   async confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
     this.#guard()
     const hold = this.#holds.get(input.holdId)
-    if (!hold) return { status: 'not_found' }
-    if (hold.reservationId !== null) {
-      const existing = this.#reservations.get(hold.reservationId)
-      return existing ? { status: 'confirmed', reservation: { ...existing } } : { status: 'not_found' }
+    const decision = confirmDecision(hold ? { ...hold } : null, input, (id) => {
+      const r = this.#reservations.get(id)
+      return r ? { ...r } : null
+    })
+    if (!decision.insert || !hold) return decision.outcome
+    if (this.#reservations.has(decision.insert.reservationId)) {
+      throw new StoreError('DUPLICATE_ID', `reservation ${decision.insert.reservationId} exists`)
     }
-    if (hold.expiresAtMs <= input.nowMs) return { status: 'expired', hold: { ...hold } }
-    if (this.#reservations.has(input.reservationId)) {
-      throw new StoreError('DUPLICATE_ID', `reservation ${input.reservationId} exists`)
-    }
-    const reservation: ReservationRecord = {
-      reservationId: input.reservationId,
-      stationId: hold.stationId,
-      vehicleId: hold.vehicleId,
-      position: { ...hold.position },
-      atMs: hold.atMs,
-      createdAtMs: input.nowMs,
-      holdId: hold.holdId,
-    }
-    this.#reservations.set(reservation.reservationId, reservation)
-    hold.reservationId = reservation.reservationId
-    return { status: 'confirmed', reservation: { ...reservation } }
+    this.#reservations.set(decision.insert.reservationId, { ...decision.insert })
+    hold.reservationId = decision.insert.reservationId
+    return decision.outcome
   }
 
   async releaseHold(holdId: string): Promise<boolean> {
@@ -159,7 +131,7 @@ export class MemoryReservationStore implements ReservationStore {
     this.#guard()
     let n = 0
     for (const h of [...this.#holds.values()]) {
-      if (h.reservationId === null && h.expiresAtMs <= nowMs) {
+      if (isExpiredHold(h, nowMs)) {
         this.#holds.delete(h.holdId)
         n++
       }
@@ -170,21 +142,21 @@ export class MemoryReservationStore implements ReservationStore {
   async counts(nowMs: number): Promise<ReservationCounts> {
     this.#guard()
     let activeHolds = 0
-    for (const h of this.#holds.values()) if (h.reservationId === null && h.expiresAtMs > nowMs) activeHolds++
+    for (const h of this.#holds.values()) if (isLiveHold(h, nowMs)) activeHolds++
     return { reservations: this.#reservations.size, activeHolds }
   }
 
   #find(q: BookingQuery): Booking[] {
     const ids = new Set(q.stationIds)
     const out: Booking[] = []
-    const near = (atMs: number): boolean => Math.abs(atMs - q.atMs) < q.windowMs
+    const near = (atMs: number): boolean => withinWindow(atMs, q.atMs, q.windowMs)
     for (const r of this.#reservations.values()) {
       if (ids.has(r.stationId) && near(r.atMs)) {
         out.push({ kind: 'reservation', id: r.reservationId, stationId: r.stationId, vehicleId: r.vehicleId, atMs: r.atMs })
       }
     }
     for (const h of this.#holds.values()) {
-      if (ids.has(h.stationId) && h.reservationId === null && h.expiresAtMs > q.nowMs && near(h.atMs)) {
+      if (ids.has(h.stationId) && isLiveHold(h, q.nowMs) && near(h.atMs)) {
         out.push({
           kind: 'hold',
           id: h.holdId,

@@ -1,5 +1,6 @@
 /** In-memory TripStore: each method is synchronous inside, hence atomic on the one JS thread. Records are copied in and out. */
 import { StoreError } from '../errors.js'
+import { isStalePeerHold, recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import type {
   PeerHoldRecord,
   RecordPeerHoldInput,
@@ -84,88 +85,49 @@ export class MemoryTripStore implements TripStore {
 
   async recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
     this.#guard()
-    const cur = this.#peerHolds.get(input.holdId)
-    if (cur) return { ...cur }
-    this.#peerHolds.set(input.holdId, {
-      holdId: input.holdId,
-      peerHubId: input.peerHubId,
-      state: 'placed',
-      txId: input.txId,
-      vehicleId: input.vehicleId,
-      stationId: input.stationId,
-      position: { ...input.position },
-      atMs: input.atMs,
-      expiresAtMs: input.expiresAtMs,
-      reservationId: null,
-      createdAtMs: input.nowMs,
-      updatedAtMs: input.nowMs,
-    })
-    return null
+    return this.#step(recordPlaced(this.#peerHold(input.holdId), input))
   }
 
   async peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
     this.#guard()
-    const cur = this.#peerHolds.get(input.holdId)
-    if (!cur) return
-    cur.state = 'released'
-    cur.updatedAtMs = input.nowMs
+    this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs))
   }
 
   async peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
     this.#guard()
-    const cur = this.#peerHolds.get(input.holdId)
-    if (!cur || (cur.state !== 'placed' && cur.state !== 'confirmed')) return false
-    cur.state = 'confirmed'
-    cur.reservationId = input.reservationId
-    cur.updatedAtMs = input.nowMs
-    return true
+    return this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs))
   }
 
   async releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
     this.#guard()
-    const cur = this.#peerHolds.get(input.holdId)
-    if (!cur) {
-      this.#peerHolds.set(input.holdId, {
-        holdId: input.holdId,
-        peerHubId: input.peerHubId,
-        state: 'released',
-        txId: null,
-        vehicleId: null,
-        stationId: null,
-        position: null,
-        atMs: null,
-        expiresAtMs: null,
-        reservationId: null,
-        createdAtMs: input.nowMs,
-        updatedAtMs: input.nowMs,
-      })
-      return null
-    }
-    if (cur.peerHubId !== input.peerHubId) return 'foreign'
-    const before = { ...cur }
-    if (cur.state === 'placing' || cur.state === 'placed') {
-      cur.state = 'released'
-      cur.updatedAtMs = input.nowMs
-    }
-    return before
+    return this.#step(recordReleased(this.#peerHold(input.holdId), input))
   }
 
   async getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
     this.#guard()
-    const cur = this.#peerHolds.get(holdId)
-    return cur ? { ...cur } : null
+    return this.#peerHold(holdId)
   }
 
   async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
     this.#guard()
     let n = 0
     for (const [id, r] of [...this.#peerHolds]) {
-      const old = r.state === 'confirmed' ? (r.atMs ?? 0) < cutoffMs && r.updatedAtMs < cutoffMs : r.updatedAtMs < cutoffMs
-      if (old) {
+      if (isStalePeerHold(r, cutoffMs)) {
         this.#peerHolds.delete(id)
         n++
       }
     }
     return n
+  }
+
+  /** A copy of the ledger entry, or null. */
+  #peerHold(holdId: string): PeerHoldRecord | null {
+    const cur = this.#peerHolds.get(holdId)
+    return cur ? { ...cur } : null
+  }
+
+  #step<A>(step: PeerHoldStep<A>): A {
+    if (step.next) this.#peerHolds.set(step.next.holdId, { ...step.next })
+    return step.answer
   }
 }

@@ -1,10 +1,12 @@
 /**
  * ChargingStore on SQLite. One active session per station is enforced by a
  * partial unique index, so the check holds across processes on one file.
+ * Statements are prepared once, in the constructor; each write method is one
+ * `BEGIN IMMEDIATE` transaction (see ./write-batcher.ts for the write style).
  */
-import type { Database } from 'better-sqlite3'
+import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord, SessionState } from '../charging.js'
-import { closeOutcome } from '../charging-rules.js'
+import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { run, toStoreError } from './errors.js'
 
 interface SessionRow {
@@ -68,40 +70,106 @@ const toReceipt = (r: ReceiptRow): ReceiptRecord => ({
 })
 
 export class SqliteChargingStore implements ChargingStore {
-  readonly #db: Database
   readonly #guard: () => void
+  readonly #s: {
+    getSession: Statement<[string], SessionRow>
+    // rule: isActive (charging-rules.ts), here and in the partial unique index sessions_one_active_per_station
+    activeOf: Statement<[string], SessionRow>
+    active: Statement<[], SessionRow>
+    insertSession: Statement<unknown[]>
+    markCharging: Statement<[number, string | null, string]>
+    fail: Statement<[string, number, string]>
+    getReceipt: Statement<[string], ReceiptRow>
+    listReceipts: Statement<[string, number], ReceiptRow>
+    stopSession: Statement<unknown[]>
+    insertReceipt: Statement<unknown[]>
+    insertEvent: Statement<[string, number, string, string, number]>
+    getAck: Statement<[string], { acked_seq: number }>
+    hasEvent: Statement<[string, number], { 1: number }>
+    setAck: Statement<[string, number]>
+  }
+  readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
+  readonly #closeTx: Transaction<(input: CloseSessionInput) => CloseSessionOutcome>
+  readonly #eventTx: Transaction<(stationId: string, seq: number, type: string, body: string, nowMs: number) => RecordEventOutcome>
 
   constructor(db: Database, guard: () => void) {
-    this.#db = db
     this.#guard = guard
+    this.#s = {
+      getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?'),
+      activeOf: db.prepare<[string], SessionRow>("SELECT * FROM sessions WHERE station_id = ? AND state IN ('starting','charging')"),
+      active: db.prepare<[], SessionRow>("SELECT * FROM sessions WHERE state IN ('starting','charging') ORDER BY started_at_ms"),
+      insertSession: db.prepare(
+        `INSERT INTO sessions (session_id, station_id, vehicle_id, reservation_id, state, started_at_ms, max_wh, price_minor_per_kwh, currency)
+         VALUES (?, ?, ?, ?, 'starting', ?, ?, ?, ?)`,
+      ),
+      // rule: the start reading is the first one stored (COALESCE), as closeOutcome reads it
+      markCharging: db.prepare<[number, string | null, string]>(
+        `UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, ?), station_started_at = COALESCE(station_started_at, ?)
+         WHERE session_id = ? AND state IN ('starting','charging')`,
+      ),
+      fail: db.prepare<[string, number, string]>(
+        "UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state IN ('starting','charging')",
+      ),
+      getReceipt: db.prepare<[string], ReceiptRow>('SELECT * FROM receipts WHERE session_id = ?'),
+      listReceipts: db.prepare<[string, number], ReceiptRow>('SELECT * FROM receipts WHERE vehicle_id = ? ORDER BY ended_at_ms DESC, session_id LIMIT ?'),
+      stopSession: db.prepare(
+        `UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, ?), meter_stop_wh = ?, ended_at_ms = ?, stop_reason = ?, station_ended_at = ?
+         WHERE session_id = ?`,
+      ),
+      insertReceipt: db.prepare(
+        `INSERT INTO receipts (session_id, station_id, vehicle_id, started_at_ms, ended_at_ms, energy_wh, price_minor_per_kwh, cost_minor, currency)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertEvent: db.prepare<[string, number, string, string, number]>(
+        'INSERT OR IGNORE INTO station_events (station_id, seq, type, body, received_at_ms) VALUES (?, ?, ?, ?, ?)',
+      ),
+      getAck: db.prepare<[string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ?'),
+      hasEvent: db.prepare<[string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND seq = ?'),
+      setAck: db.prepare<[string, number]>(
+        'INSERT INTO station_acks (station_id, acked_seq) VALUES (?, ?) ON CONFLICT (station_id) DO UPDATE SET acked_seq = excluded.acked_seq',
+      ),
+    }
+    this.#openTx = db.transaction((input: OpenSessionInput): OpenSessionOutcome => {
+      const active = this.#active(input.stationId)
+      if (active) return { ok: false, active }
+      this.#s.insertSession.run(input.sessionId, input.stationId, input.vehicleId, input.reservationId, input.startedAtMs, input.maxWh, input.priceMinorPerKwh, input.currency)
+      return { ok: true, session: this.#session(input.sessionId) as SessionRecord }
+    })
+    this.#closeTx = db.transaction((input: CloseSessionInput): CloseSessionOutcome => {
+      const existing = this.#s.getReceipt.get(input.sessionId)
+      if (existing) return { status: 'closed', receipt: toReceipt(existing), created: false }
+      const s = this.#session(input.sessionId)
+      if (!s) return { status: 'not_found' }
+      const out = closeOutcome(s, input)
+      if (out.status !== 'closed') return out
+      const r = out.receipt
+      this.#s.stopSession.run(input.meterStartWh ?? null, input.meterStopWh, r.endedAtMs, input.reason, input.stationEndedAt ?? null, input.sessionId)
+      this.#s.insertReceipt.run(r.sessionId, r.stationId, r.vehicleId, r.startedAtMs, r.endedAtMs, r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency)
+      return out
+    })
+    this.#eventTx = db.transaction((stationId: string, seq: number, type: string, body: string, nowMs: number): RecordEventOutcome => {
+      const ins = this.#s.insertEvent.run(stationId, seq, type, body, nowMs)
+      const acked = nextAck(this.#s.getAck.get(stationId)?.acked_seq ?? null, seq, (n) => this.#s.hasEvent.get(stationId, n) !== undefined)
+      this.#s.setAck.run(stationId, acked)
+      return { inserted: ins.changes === 1, ackSeq: acked }
+    })
   }
 
   #session(id: string): SessionRecord | null {
-    const row = this.#db.prepare('SELECT * FROM sessions WHERE session_id = ?').get(id) as SessionRow | undefined
+    const row = this.#s.getSession.get(id)
     return row ? toSession(row) : null
   }
 
   #active(stationId: string): SessionRecord | null {
-    const row = this.#db.prepare("SELECT * FROM sessions WHERE station_id = ? AND state IN ('starting','charging')").get(stationId) as SessionRow | undefined
+    const row = this.#s.activeOf.get(stationId)
     return row ? toSession(row) : null
   }
 
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
     return run(() => {
       this.#guard()
-      const tx = this.#db.transaction((): OpenSessionOutcome => {
-        const active = this.#active(input.stationId)
-        if (active) return { ok: false, active }
-        this.#db
-          .prepare(
-            `INSERT INTO sessions (session_id, station_id, vehicle_id, reservation_id, state, started_at_ms, max_wh, price_minor_per_kwh, currency)
-             VALUES (?, ?, ?, ?, 'starting', ?, ?, ?, ?)`,
-          )
-          .run(input.sessionId, input.stationId, input.vehicleId, input.reservationId, input.startedAtMs, input.maxWh, input.priceMinorPerKwh, input.currency)
-        return { ok: true, session: this.#session(input.sessionId) as SessionRecord }
-      })
       try {
-        return tx.immediate()
+        return this.#openTx.immediate(input)
       } catch (err) {
         // The partial unique index caught a writer that slipped past the check in another process.
         const e = toStoreError(err)
@@ -117,21 +185,16 @@ export class SqliteChargingStore implements ChargingStore {
   markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null> {
     return run(() => {
       this.#guard()
-      this.#db
-        .prepare(
-          `UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, ?), station_started_at = COALESCE(station_started_at, ?)
-           WHERE session_id = ? AND state IN ('starting','charging')`,
-        )
-        .run(meterStartWh, stationStartedAt ?? null, sessionId)
+      this.#s.markCharging.run(meterStartWh, stationStartedAt ?? null, sessionId)
       const s = this.#session(sessionId)
-      return s && (s.state === 'charging' || s.state === 'starting') ? s : null
+      return s && isActive(s) ? s : null
     })
   }
 
   failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void> {
     return run(() => {
       this.#guard()
-      this.#db.prepare("UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state IN ('starting','charging')").run(reason, endedAtMs, sessionId)
+      this.#s.fail.run(reason, endedAtMs, sessionId)
     })
   }
 
@@ -152,43 +215,21 @@ export class SqliteChargingStore implements ChargingStore {
   activeSessions(): Promise<SessionRecord[]> {
     return run(() => {
       this.#guard()
-      return (this.#db.prepare("SELECT * FROM sessions WHERE state IN ('starting','charging') ORDER BY started_at_ms").all() as SessionRow[]).map(toSession)
+      return this.#s.active.all().map(toSession)
     })
   }
 
   closeSession(input: CloseSessionInput): Promise<CloseSessionOutcome> {
     return run(() => {
       this.#guard()
-      const tx = this.#db.transaction((): CloseSessionOutcome => {
-        const existing = this.#db.prepare('SELECT * FROM receipts WHERE session_id = ?').get(input.sessionId) as ReceiptRow | undefined
-        if (existing) return { status: 'closed', receipt: toReceipt(existing), created: false }
-        const s = this.#session(input.sessionId)
-        if (!s) return { status: 'not_found' }
-        const out = closeOutcome(s, input)
-        if (out.status !== 'closed') return out
-        const r = out.receipt
-        this.#db
-          .prepare(
-            `UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, ?), meter_stop_wh = ?, ended_at_ms = ?, stop_reason = ?, station_ended_at = ?
-             WHERE session_id = ?`,
-          )
-          .run(input.meterStartWh ?? null, input.meterStopWh, r.endedAtMs, input.reason, input.stationEndedAt ?? null, input.sessionId)
-        this.#db
-          .prepare(
-            `INSERT INTO receipts (session_id, station_id, vehicle_id, started_at_ms, ended_at_ms, energy_wh, price_minor_per_kwh, cost_minor, currency)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(r.sessionId, r.stationId, r.vehicleId, r.startedAtMs, r.endedAtMs, r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency)
-        return out
-      })
-      return tx.immediate()
+      return this.#closeTx.immediate(input)
     })
   }
 
   getReceipt(sessionId: string): Promise<ReceiptRecord | null> {
     return run(() => {
       this.#guard()
-      const row = this.#db.prepare('SELECT * FROM receipts WHERE session_id = ?').get(sessionId) as ReceiptRow | undefined
+      const row = this.#s.getReceipt.get(sessionId)
       return row ? toReceipt(row) : null
     })
   }
@@ -196,25 +237,14 @@ export class SqliteChargingStore implements ChargingStore {
   listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]> {
     return run(() => {
       this.#guard()
-      const rows = this.#db.prepare('SELECT * FROM receipts WHERE vehicle_id = ? ORDER BY ended_at_ms DESC, session_id LIMIT ?').all(vehicleId, limit) as ReceiptRow[]
-      return rows.map(toReceipt)
+      return this.#s.listReceipts.all(vehicleId, limit).map(toReceipt)
     })
   }
 
   recordEvent(stationId: string, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {
     return run(() => {
       this.#guard()
-      const tx = this.#db.transaction((): RecordEventOutcome => {
-        const ins = this.#db.prepare('INSERT OR IGNORE INTO station_events (station_id, seq, type, body, received_at_ms) VALUES (?, ?, ?, ?, ?)').run(stationId, seq, type, body, nowMs)
-        const row = this.#db.prepare('SELECT acked_seq FROM station_acks WHERE station_id = ?').get(stationId) as { acked_seq: number } | undefined
-        // The first event ever seen from a station sets the base: earlier ones were acknowledged before this database existed.
-        let acked = row ? row.acked_seq : seq - 1
-        const next = this.#db.prepare('SELECT 1 FROM station_events WHERE station_id = ? AND seq = ?')
-        while (next.get(stationId, acked + 1)) acked++
-        this.#db.prepare('INSERT INTO station_acks (station_id, acked_seq) VALUES (?, ?) ON CONFLICT (station_id) DO UPDATE SET acked_seq = excluded.acked_seq').run(stationId, acked)
-        return { inserted: ins.changes === 1, ackSeq: acked }
-      })
-      return tx.immediate()
+      return this.#eventTx.immediate(stationId, seq, type, body, nowMs)
     })
   }
 }

@@ -1,90 +1,16 @@
 /**
  * IdempotencyStore on SQLite. A claim is decided inside a write
  * transaction (BEGIN IMMEDIATE, shared with other small writes by the
- * WriteBatcher below): a new key is one INSERT ... ON CONFLICT DO NOTHING, a
+ * connection's WriteBatcher, ./write-batcher.ts): a new key is one INSERT ... ON CONFLICT DO NOTHING, a
  * key seen before is read and maybe taken over (lapsed lease). Writers in
  * other processes on the file are serialized by the same lock, so exactly
  * one concurrent claim wins.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
-import { run, toStoreError } from './errors.js'
-
-interface Pending {
-  work: () => unknown
-  resolve: (v: unknown) => void
-  reject: (e: unknown) => void
-}
-
-/**
- * Group commit for the federation's small writes on one connection: writes
- * asked for in the same turn of the event loop run in ONE `BEGIN IMMEDIATE`
- * transaction, each inside its own savepoint (so one failing write rolls
- * back alone and rejects alone). Each promise settles after the COMMIT, so
- * a resolved write is durable and visible, exactly as if it had committed
- * alone; only the commit cost is shared.
- */
-export class WriteBatcher {
-  static readonly #byDb = new WeakMap<Database, WriteBatcher>()
-  /** The one batcher of a connection (shared by its sub-stores, so they share commits). */
-  static for(db: Database): WriteBatcher {
-    let b = WriteBatcher.#byDb.get(db)
-    if (!b) {
-      b = new WriteBatcher(db)
-      WriteBatcher.#byDb.set(db, b)
-    }
-    return b
-  }
-
-  readonly #queue: Pending[] = []
-  readonly #batch: Transaction<(ops: Pending[]) => Array<{ ok: boolean; value: unknown }>>
-  #scheduled = false
-
-  private constructor(db: Database) {
-    const one = db.transaction((work: () => unknown) => work())
-    this.#batch = db.transaction((ops: Pending[]) =>
-      ops.map((op) => {
-        try {
-          // Nested inside the batch, better-sqlite3 runs this as a SAVEPOINT.
-          return { ok: true, value: one(op.work) }
-        } catch (err) {
-          // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
-          // fail the whole batch rather than run the rest outside any transaction.
-          if (toStoreError(err).code === 'UNAVAILABLE' || !db.inTransaction) throw err
-          return { ok: false, value: err }
-        }
-      }),
-    )
-  }
-
-  run<T>(work: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject })
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.#flush())
-      }
-    })
-  }
-
-  #flush(): void {
-    this.#scheduled = false
-    const ops = this.#queue.splice(0)
-    let results: Array<{ ok: boolean; value: unknown }>
-    try {
-      results = this.#batch.immediate(ops)
-    } catch (err) {
-      const e = toStoreError(err)
-      for (const op of ops) op.reject(e)
-      return
-    }
-    results.forEach((r, i) => {
-      const op = ops[i] as Pending
-      if (r.ok) op.resolve(r.value)
-      else op.reject(toStoreError(r.value))
-    })
-  }
-}
+import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import { run } from './errors.js'
+import { WriteBatcher } from './write-batcher.js'
 
 interface Row {
   fingerprint: string
@@ -105,11 +31,12 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     deleteOld: Statement<[number]>
   }
   readonly #claimTx: Transaction<(input: ClaimInput) => IdempotencyClaim>
-  readonly #batch: WriteBatcher
+  /** A write through the connection's group commit (see WriteBatcher). */
+  readonly #write: <T>(work: () => T) => Promise<T>
 
   constructor(db: Database, guard: () => void) {
     this.#guard = guard
-    this.#batch = WriteBatcher.for(db)
+    this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       get: db.prepare<[string, string], Row>(
         'SELECT fingerprint, state, status, body, lease_until_ms FROM idempotency_keys WHERE scope = ? AND key = ?',
@@ -128,22 +55,18 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
       const row = this.#s.get.get(input.scope, input.key)
-      if (!row) {
-        this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, input.nowMs + input.leaseMs)
-        return { state: 'claimed' }
-      }
-      if (row.fingerprint !== input.fingerprint) return { state: 'mismatch' }
-      if (row.state === 'done') return { state: 'done', status: row.status ?? 500, body: row.body }
-      if (row.lease_until_ms > input.nowMs) return { state: 'in_progress' }
-      this.#s.renew.run(input.nowMs + input.leaseMs, input.scope, input.key)
-      return { state: 'claimed' }
+      const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms } : null, input)
+      if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs)
+      else if (d.write === 'renew') this.#s.renew.run(d.leaseUntilMs, input.scope, input.key)
+      return d.claim
     })
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
     return this.#write(() => {
-      // The common case, a new key, is one statement; only a key seen before needs the read.
-      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, input.nowMs + input.leaseMs).changes > 0) {
+      // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
+      // INSERT that does nothing on a seen key); only a key seen before needs the read.
+      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input)).changes > 0) {
         return { state: 'claimed' }
       }
       return this.#claimTx(input)
@@ -162,14 +85,6 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     })
   }
 
-  #write<T>(work: () => T): Promise<T> {
-    try {
-      this.#guard()
-    } catch (err) {
-      return Promise.reject(toStoreError(err))
-    }
-    return this.#batch.run(work)
-  }
 
   deleteOlderThan(cutoffMs: number): Promise<number> {
     return run(() => {

@@ -7,6 +7,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
+import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import type {
   Booking,
   BookingOutcome,
@@ -67,13 +68,15 @@ function bookingsSql(n: number): string {
     SELECT 'reservation' AS kind, reservation_id AS id, station_id, vehicle_id, at_ms,
            NULL AS expires_at_ms, NULL AS tx_id, NULL AS tx_started_at_ms
       FROM reservations
-     WHERE station_id IN (${list}) AND at_ms > ? AND at_ms < ?
+     WHERE station_id IN (${list})
+       AND at_ms > ? AND at_ms < ?                        -- rule: withinWindow (booking-rules.ts)
     UNION ALL
     SELECT 'hold' AS kind, hold_id AS id, station_id, vehicle_id, at_ms,
            expires_at_ms, tx_id, tx_started_at_ms
       FROM holds
-     WHERE station_id IN (${list}) AND at_ms > ? AND at_ms < ?
-       AND reservation_id IS NULL AND expires_at_ms > ?`
+     WHERE station_id IN (${list})
+       AND at_ms > ? AND at_ms < ?                        -- rule: withinWindow (booking-rules.ts)
+       AND reservation_id IS NULL AND expires_at_ms > ?   -- rule: isLiveHold (booking-rules.ts)`
 }
 
 function toReservation(r: ReservationRow): ReservationRecord {
@@ -138,6 +141,7 @@ export class SqliteReservationStore implements ReservationStore {
     countHolds: Statement<[number], { n: number }>
   }
   readonly #tx: Transaction<(work: () => unknown) => unknown>
+  readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
@@ -160,13 +164,20 @@ export class SqliteReservationStore implements ReservationStore {
       listVehicle: db.prepare<[string, number], ReservationRow>(
         'SELECT * FROM reservations WHERE vehicle_id = ? AND at_ms >= ? ORDER BY at_ms, reservation_id',
       ),
+      // rule: isExpiredHold (booking-rules.ts)
       deleteExpired: db.prepare<[number]>('DELETE FROM holds WHERE reservation_id IS NULL AND expires_at_ms <= ?'),
       countReservations: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM reservations'),
+      // rule: isLiveHold (booking-rules.ts)
       countHolds: db.prepare<[number], { n: number }>(
         'SELECT COUNT(*) AS n FROM holds WHERE reservation_id IS NULL AND expires_at_ms > ?',
       ),
     }
     this.#tx = db.transaction((work: () => unknown) => work())
+    // One read transaction, so both numbers come from the same snapshot.
+    this.#countsTx = db.transaction((nowMs: number) => ({
+      reservations: this.#s.countReservations.get()?.n ?? 0,
+      activeHolds: this.#s.countHolds.get(nowMs)?.n ?? 0,
+    }))
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
@@ -176,15 +187,7 @@ export class SqliteReservationStore implements ReservationStore {
         const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
         const pick = firstFree(input.candidates, blocking)
         if (!pick) return { ok: false, conflicts: blocking }
-        const record: ReservationRecord = {
-          reservationId: input.reservationId,
-          stationId: pick.stationId,
-          vehicleId: input.vehicleId,
-          position: { lat: pick.position.lat, lon: pick.position.lon },
-          atMs: input.atMs,
-          createdAtMs: input.nowMs,
-          holdId: input.holdId ?? null,
-        }
+        const record = newReservation(input, pick)
         this.#insertReservation(record)
         return { ok: true, record }
       })
@@ -198,18 +201,7 @@ export class SqliteReservationStore implements ReservationStore {
         const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
         const pick = firstFree(input.candidates, blocking)
         if (!pick) return { ok: false, conflicts: blocking }
-        const record: HoldRecord = {
-          holdId: input.holdId,
-          stationId: pick.stationId,
-          vehicleId: input.vehicleId,
-          position: { lat: pick.position.lat, lon: pick.position.lon },
-          atMs: input.atMs,
-          expiresAtMs: input.expiresAtMs,
-          txId: input.txId,
-          txStartedAtMs: input.txStartedAtMs,
-          createdAtMs: input.nowMs,
-          reservationId: null,
-        }
+        const record = newHold(input, pick)
         this.#s.insertHold.run(
           record.holdId,
           record.stationId,
@@ -295,11 +287,7 @@ export class SqliteReservationStore implements ReservationStore {
   counts(nowMs: number): Promise<ReservationCounts> {
     return run(() => {
       this.#guard()
-      // One read transaction, so both numbers come from the same snapshot.
-      return this.#db.transaction(() => ({
-        reservations: this.#s.countReservations.get()?.n ?? 0,
-        activeHolds: this.#s.countHolds.get(nowMs)?.n ?? 0,
-      }))()
+      return this.#countsTx(nowMs)
     })
   }
 
@@ -314,30 +302,21 @@ export class SqliteReservationStore implements ReservationStore {
 
   #confirmTx(input: { holdId: string; reservationId: string; nowMs: number }): ConfirmHoldOutcome {
     const row = this.#s.getHold.get(input.holdId)
-    if (!row) return { status: 'not_found' }
-    const hold = toHold(row)
-    if (hold.reservationId !== null) {
-      const existing = this.#s.getReservation.get(hold.reservationId)
-      return existing ? { status: 'confirmed', reservation: toReservation(existing) } : { status: 'not_found' }
+    const decision = confirmDecision(row ? toHold(row) : null, input, (id) => {
+      const r = this.#s.getReservation.get(id)
+      return r ? toReservation(r) : null
+    })
+    if (decision.insert) {
+      this.#insertReservation(decision.insert)
+      this.#s.markHoldConfirmed.run(decision.insert.reservationId, input.holdId)
     }
-    if (hold.expiresAtMs <= input.nowMs) return { status: 'expired', hold }
-    const reservation: ReservationRecord = {
-      reservationId: input.reservationId,
-      stationId: hold.stationId,
-      vehicleId: hold.vehicleId,
-      position: hold.position,
-      atMs: hold.atMs,
-      createdAtMs: input.nowMs,
-      holdId: hold.holdId,
-    }
-    this.#insertReservation(reservation)
-    this.#s.markHoldConfirmed.run(reservation.reservationId, hold.holdId)
-    return { status: 'confirmed', reservation }
+    return decision.outcome
   }
 
   #findSync(q: BookingQuery): Booking[] {
     const ids = [...new Set(q.stationIds)]
     if (ids.length === 0) return []
+    // withinWindow as an open interval, so the (station_id, at_ms) index answers it.
     const lo = q.atMs - q.windowMs
     const hi = q.atMs + q.windowMs
     const out: Booking[] = []

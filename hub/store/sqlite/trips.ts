@@ -18,8 +18,9 @@ import type {
   TripState,
   TripStore,
 } from '../trips.js'
-import { run, toStoreError } from './errors.js'
-import { WriteBatcher } from './idempotency.js'
+import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
+import { run } from './errors.js'
+import { WriteBatcher } from './write-batcher.js'
 
 interface TripRow {
   trip_id: string
@@ -123,21 +124,19 @@ export class SqliteTripStore implements TripStore {
     reschedule: Statement<[number, number, string]>
     deleteRelease: Statement<[string]>
     getPeerHold: Statement<[string], PeerHoldRow>
-    insertPeerHold: Statement<unknown[]>
-    recordPlaced: Statement<unknown[]>
-    confirmed: Statement<[string, number, string]>
-    cancelled: Statement<[number, string]>
-    released: Statement<[number, string]>
+    savePeerHold: Statement<unknown[]>
     deletePeerHolds: Statement<[number, number, number]>
   }
-  readonly #batch: WriteBatcher
+  /** A write through the connection's group commit (see WriteBatcher). */
+  readonly #write: <T>(work: () => T) => Promise<T>
+  /** `listTrips` by the number of states asked for (at most the seven states there are). */
+  readonly #listTripsStmts = new Map<number, Statement<string[], TripRow>>()
   readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
-  readonly #releaseTx: Transaction<(input: { holdId: string; peerHubId: string; nowMs: number }) => PeerHoldRecord | null | 'foreign'>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
     this.#guard = guard
-    this.#batch = WriteBatcher.for(db)
+    this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       insertTrip: db.prepare(
         `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
@@ -155,22 +154,16 @@ export class SqliteTripStore implements TripStore {
       reschedule: db.prepare<[number, number, string]>('UPDATE trip_releases SET attempts = ?, next_at_ms = ? WHERE release_id = ?'),
       deleteRelease: db.prepare<[string]>('DELETE FROM trip_releases WHERE release_id = ?'),
       getPeerHold: db.prepare<[string], PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = ?'),
-      insertPeerHold: db.prepare(
+      savePeerHold: db.prepare(
         `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hold_id) DO UPDATE SET
+           peer_hub_id = excluded.peer_hub_id, state = excluded.state, tx_id = excluded.tx_id, vehicle_id = excluded.vehicle_id,
+           station_id = excluded.station_id, lat = excluded.lat, lon = excluded.lon, at_ms = excluded.at_ms,
+           expires_at_ms = excluded.expires_at_ms, reservation_id = excluded.reservation_id,
+           created_at_ms = excluded.created_at_ms, updated_at_ms = excluded.updated_at_ms`,
       ),
-      recordPlaced: db.prepare(
-        `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
-         VALUES (?, ?, 'placed', ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
-         ON CONFLICT (hold_id) DO NOTHING`,
-      ),
-      confirmed: db.prepare<[string, number, string]>(
-        "UPDATE peer_holds SET state = 'confirmed', reservation_id = ?, updated_at_ms = ? WHERE hold_id = ? AND state IN ('placed', 'confirmed')",
-      ),
-      cancelled: db.prepare<[number, string]>("UPDATE peer_holds SET state = 'released', updated_at_ms = ? WHERE hold_id = ?"),
-      released: db.prepare<[number, string]>(
-        "UPDATE peer_holds SET state = 'released', updated_at_ms = ? WHERE hold_id = ? AND state IN ('placing', 'placed')",
-      ),
+      // rule: isStalePeerHold (peer-hold-rules.ts), as one DELETE for housekeeping
       deletePeerHolds: db.prepare<[number, number, number]>(
         `DELETE FROM peer_holds
           WHERE (state <> 'confirmed' AND updated_at_ms < ?)
@@ -192,16 +185,6 @@ export class SqliteTripStore implements TripStore {
       )
       for (const r of opts.releases ?? []) this.#insertRelease(r)
       return true
-    })
-    this.#releaseTx = db.transaction((input): PeerHoldRecord | null | 'foreign' => {
-      const cur = this.#s.getPeerHold.get(input.holdId)
-      if (!cur) {
-        this.#s.insertPeerHold.run(input.holdId, input.peerHubId, 'released', null, null, input.nowMs, input.nowMs)
-        return null
-      }
-      if (cur.peer_hub_id !== input.peerHubId) return 'foreign'
-      this.#s.released.run(input.nowMs, input.holdId)
-      return toPeerHold(cur)
     })
   }
 
@@ -240,11 +223,7 @@ export class SqliteTripStore implements TripStore {
     return run(() => {
       this.#guard()
       if (states.length === 0) return []
-      const list = states.map(() => '?').join(',')
-      const rows = this.#db
-        .prepare<string[], TripRow>(`SELECT * FROM trips WHERE state IN (${list}) ORDER BY created_at_ms, trip_id`)
-        .all(...states)
-      return rows.map(toTrip)
+      return this.#listTripsStmt(states.length).all(...states).map(toTrip)
     })
   }
 
@@ -274,49 +253,25 @@ export class SqliteTripStore implements TripStore {
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return this.#write(() => {
-      const r = this.#s.recordPlaced.run(
-        input.holdId,
-        input.peerHubId,
-        input.txId,
-        input.vehicleId,
-        input.stationId,
-        input.position.lat,
-        input.position.lon,
-        input.atMs,
-        input.expiresAtMs,
-        input.nowMs,
-        input.nowMs,
-      )
-      if (r.changes > 0) return null
-      const cur = this.#s.getPeerHold.get(input.holdId)
-      return cur ? toPeerHold(cur) : null
-    })
+    return this.#write(() => this.#step(recordPlaced(this.#peerHold(input.holdId), input)))
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
-    return this.#write(() => {
-      this.#s.cancelled.run(input.nowMs, input.holdId)
-    })
+    return this.#write(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return this.#write(() => {
-      return this.#s.confirmed.run(input.reservationId, input.nowMs, input.holdId).changes > 0
-    })
+    return this.#write(() => this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs)))
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
-    return this.#write(() => {
-      return this.#releaseTx(input)
-    })
+    return this.#write(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
   }
 
   getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
     return run(() => {
       this.#guard()
-      const row = this.#s.getPeerHold.get(holdId)
-      return row ? toPeerHold(row) : null
+      return this.#peerHold(holdId)
     })
   }
 
@@ -327,17 +282,35 @@ export class SqliteTripStore implements TripStore {
     })
   }
 
-  /** A write through the connection's group commit (see WriteBatcher). */
-  #write<T>(work: () => T): Promise<T> {
-    try {
-      this.#guard()
-    } catch (err) {
-      return Promise.reject(toStoreError(err))
-    }
-    return this.#batch.run(work)
-  }
 
   #insertRelease(r: ReleaseTask): void {
     this.#s.insertRelease.run(r.releaseId, r.tripId, r.hubId, r.kind, r.targetId, r.vehicleId, r.idempotencyKey, r.untilMs, r.attempts, r.nextAtMs)
+  }
+
+  #listTripsStmt(n: number): Statement<string[], TripRow> {
+    let stmt = this.#listTripsStmts.get(n)
+    if (!stmt) {
+      const list = Array.from({ length: n }, () => '?').join(',')
+      stmt = this.#db.prepare<string[], TripRow>(`SELECT * FROM trips WHERE state IN (${list}) ORDER BY created_at_ms, trip_id`)
+      this.#listTripsStmts.set(n, stmt)
+    }
+    return stmt
+  }
+
+  #peerHold(holdId: string): PeerHoldRecord | null {
+    const row = this.#s.getPeerHold.get(holdId)
+    return row ? toPeerHold(row) : null
+  }
+
+  /** Write the entry a ledger transition decided (inside the caller's write), and answer. */
+  #step<A>(step: PeerHoldStep<A>): A {
+    const r = step.next
+    if (r) {
+      this.#s.savePeerHold.run(
+        r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
+        r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
+      )
+    }
+    return step.answer
   }
 }

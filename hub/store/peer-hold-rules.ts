@@ -1,0 +1,99 @@
+/**
+ * The transitions of the peer-hold ledger (./trips.ts, TripStore), in one
+ * place for every TripStore. Each takes the entry as stored (null: unknown
+ * id) and returns what the store method answers and the entry to write
+ * (null: write nothing); the store reads, decides and writes in one
+ * transaction.
+ *
+ *     (unknown) --record--> placed --confirm--> confirmed
+ *     (unknown) --release-> released (tombstone: a later record is refused)
+ *     placed --release--> released;  any --cancelled--> released
+ */
+import type { PeerHoldRecord, PeerHoldState, RecordPeerHoldInput } from './trips.js'
+
+export interface PeerHoldStep<A> {
+  answer: A
+  next: PeerHoldRecord | null
+}
+
+/** States a confirmation may move to `confirmed` (again, for a repeated confirm). */
+export const CONFIRMABLE_PEER_HOLD_STATES: readonly PeerHoldState[] = ['placed', 'confirmed']
+/** States a release by the owning peer moves to `released`. */
+export const RELEASABLE_PEER_HOLD_STATES: readonly PeerHoldState[] = ['placing', 'placed']
+
+/** `recordPeerHold`: an unknown id becomes `placed`; a known one (a tombstone, another peer's) is answered unchanged. */
+export function recordPlaced(cur: PeerHoldRecord | null, input: RecordPeerHoldInput): PeerHoldStep<PeerHoldRecord | null> {
+  if (cur) return { answer: cur, next: null }
+  return {
+    answer: null,
+    next: {
+      holdId: input.holdId,
+      peerHubId: input.peerHubId,
+      state: 'placed',
+      txId: input.txId,
+      vehicleId: input.vehicleId,
+      stationId: input.stationId,
+      position: { lat: input.position.lat, lon: input.position.lon },
+      atMs: input.atMs,
+      expiresAtMs: input.expiresAtMs,
+      reservationId: null,
+      createdAtMs: input.nowMs,
+      updatedAtMs: input.nowMs,
+    },
+  }
+}
+
+/** `peerHoldCancelled`: whatever its state, a known entry becomes `released`, so no later confirm re-books it. */
+export function recordCancelled(cur: PeerHoldRecord | null, nowMs: number): PeerHoldStep<void> {
+  return { answer: undefined, next: cur ? { ...cur, state: 'released', updatedAtMs: nowMs } : null }
+}
+
+/** `peerHoldConfirmed`: `placed` or `confirmed` becomes `confirmed` by `reservationId` (true); anything else is refused (false). */
+export function recordConfirmed(cur: PeerHoldRecord | null, reservationId: string, nowMs: number): PeerHoldStep<boolean> {
+  if (!cur || !CONFIRMABLE_PEER_HOLD_STATES.includes(cur.state)) return { answer: false, next: null }
+  return { answer: true, next: { ...cur, state: 'confirmed', reservationId, updatedAtMs: nowMs } }
+}
+
+/**
+ * `releasePeerHold` by `peerHubId`: an unknown id gets a `released`
+ * tombstone owned by that peer (answer null); another peer's entry is
+ * `foreign` and unchanged; the owner's `placing`/`placed` entry becomes
+ * `released`; a confirmed or released one stays. The answer is the entry as it was.
+ */
+export function recordReleased(
+  cur: PeerHoldRecord | null,
+  input: { holdId: string; peerHubId: string; nowMs: number },
+): PeerHoldStep<PeerHoldRecord | null | 'foreign'> {
+  if (!cur) {
+    return {
+      answer: null,
+      next: {
+        holdId: input.holdId,
+        peerHubId: input.peerHubId,
+        state: 'released',
+        txId: null,
+        vehicleId: null,
+        stationId: null,
+        position: null,
+        atMs: null,
+        expiresAtMs: null,
+        reservationId: null,
+        createdAtMs: input.nowMs,
+        updatedAtMs: input.nowMs,
+      },
+    }
+  }
+  if (cur.peerHubId !== input.peerHubId) return { answer: 'foreign', next: null }
+  if (!RELEASABLE_PEER_HOLD_STATES.includes(cur.state)) return { answer: cur, next: null }
+  return { answer: cur, next: { ...cur, state: 'released', updatedAtMs: input.nowMs } }
+}
+
+/**
+ * Housekeeping (`deletePeerHoldsOlderThan`): an entry last changed before
+ * `cutoffMs` may go, except a confirmed one whose slot (`atMs`) is not older
+ * than `cutoffMs` (a peer may still cancel its reservation).
+ */
+export function isStalePeerHold(r: Pick<PeerHoldRecord, 'state' | 'atMs' | 'updatedAtMs'>, cutoffMs: number): boolean {
+  if (r.updatedAtMs >= cutoffMs) return false
+  return r.state !== 'confirmed' || (r.atMs ?? 0) < cutoffMs
+}

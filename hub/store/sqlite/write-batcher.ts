@@ -1,0 +1,103 @@
+/**
+ * The one way the SQLite sub-stores write: statements prepared once per
+ * connection, run inside a `BEGIN IMMEDIATE` transaction (the write lock is
+ * taken before anything is read, so writers in other processes on the file
+ * serialize). Small writes that need no answer before the next event-loop
+ * turn go through the connection's WriteBatcher (group commit); a write
+ * that must check and insert alone (a booking) runs its own immediate
+ * transaction.
+ */
+import type { Database, Transaction } from 'better-sqlite3'
+import { toStoreError } from './errors.js'
+
+interface Pending {
+  work: () => unknown
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+}
+
+/**
+ * Group commit for the federation's small writes on one connection: writes
+ * asked for in the same turn of the event loop run in ONE `BEGIN IMMEDIATE`
+ * transaction, each inside its own savepoint (so one failing write rolls
+ * back alone and rejects alone). Each promise settles after the COMMIT, so
+ * a resolved write is durable and visible, exactly as if it had committed
+ * alone; only the commit cost is shared.
+ */
+export class WriteBatcher {
+  static readonly #byDb = new WeakMap<Database, WriteBatcher>()
+  /** The one batcher of a connection (shared by its sub-stores, so they share commits). */
+  static for(db: Database): WriteBatcher {
+    let b = WriteBatcher.#byDb.get(db)
+    if (!b) {
+      b = new WriteBatcher(db)
+      WriteBatcher.#byDb.set(db, b)
+    }
+    return b
+  }
+
+  readonly #queue: Pending[] = []
+  readonly #batch: Transaction<(ops: Pending[]) => Array<{ ok: boolean; value: unknown }>>
+  #scheduled = false
+
+  private constructor(db: Database) {
+    const one = db.transaction((work: () => unknown) => work())
+    this.#batch = db.transaction((ops: Pending[]) =>
+      ops.map((op) => {
+        try {
+          // Nested inside the batch, better-sqlite3 runs this as a SAVEPOINT.
+          return { ok: true, value: one(op.work) }
+        } catch (err) {
+          // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
+          // fail the whole batch rather than run the rest outside any transaction.
+          if (toStoreError(err).code === 'UNAVAILABLE' || !db.inTransaction) throw err
+          return { ok: false, value: err }
+        }
+      }),
+    )
+  }
+
+  /**
+   * A write function for one sub-store: checks `guard` first (a closed
+   * store rejects with its StoreError, queueing nothing), then runs `work`
+   * through the batch.
+   */
+  writer(guard: () => void): <T>(work: () => T) => Promise<T> {
+    return <T>(work: () => T): Promise<T> => {
+      try {
+        guard()
+      } catch (err) {
+        return Promise.reject(toStoreError(err))
+      }
+      return this.run(work)
+    }
+  }
+
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const ops = this.#queue.splice(0)
+    let results: Array<{ ok: boolean; value: unknown }>
+    try {
+      results = this.#batch.immediate(ops)
+    } catch (err) {
+      const e = toStoreError(err)
+      for (const op of ops) op.reject(e)
+      return
+    }
+    results.forEach((r, i) => {
+      const op = ops[i] as Pending
+      if (r.ok) op.resolve(r.value)
+      else op.reject(toStoreError(r.value))
+    })
+  }
+}
