@@ -74,8 +74,14 @@ function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.
   return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path]
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const closest = issue.errors.reduce((a, b) => (b.length < a.length ? b : a))
-      return flatten(closest, path)
+      const fewest = Math.min(...issue.errors.map((e) => e.length))
+      const closest = issue.errors.filter((e) => e.length === fewest)
+      const [only] = closest
+      if (closest.length === 1 && only) return flatten(only, path)
+      // Several forms come equally close ({all: false} for `{reservationId} | {all: true}`): name the
+      // request itself, and what each form lacks.
+      const forms = closest.map((e) => flatten(e, []).map((i) => `${formatPath(i.path) || 'value'}: ${describeIssue(i)}`).join(', '))
+      return [{ code: 'custom', path, message: `matches none of its accepted forms (${forms.join('; or ')})`, input: undefined } as z.core.$ZodIssue]
     }
     return [{ ...issue, path }]
   })
