@@ -1,5 +1,5 @@
 /**
- * Server side of the vehicle request/response pattern (PROTOCOL.md): subscribe
+ * Server side of the vehicle request/response pattern (docs/protocol.md): subscribe
  * to `voltway/v1/hubs/H/req/+`, validate, dispatch to a handler table, reply.
  *
  * The vehicle id comes from the topic (the broker's ACL ties it to the

@@ -1,6 +1,6 @@
 /**
  * Stations that are not ours (issue 10, items 7 and 8): a fake station that
- * follows PROTOCOL.md but answers as other vendors do, against a real hub on
+ * follows docs/protocol.md but answers as other vendors do, against a real hub on
  * an injected clock. A reading is never defaulted; the station's clock is
  * never trusted.
  */
@@ -31,7 +31,7 @@ async function setup(t: Test, answer: CommandScript, opts: { commandTimeoutMs?: 
 }
 
 t.test('a reading is never defaulted: a start answer without meterWh takes the start reading from the session.started event', async (t) => {
-  // `{id, ok: true}` is a valid answer per PROTOCOL.md; the reading follows in the event.
+  // `{id, ok: true}` is a valid answer per docs/protocol.md; the reading follows in the event.
   let started: Promise<number> | undefined
   const { v1, station, stationId } = await setup(t, async (cmd, st) => {
     if (cmd.op === 'start') {

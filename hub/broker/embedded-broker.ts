@@ -1,6 +1,6 @@
 /**
  * The hub's embedded MQTT broker (aedes 2, MQTT 3.1.1 and 5) with the access
- * control of PROTOCOL.md: every client logs in, its client id is put under its
+ * control of docs/protocol.md: every client logs in, its client id is put under its
  * login (client-ids.ts: ids cannot name another login's session, and stock
  * clients without `-i` work side by side), and every publish, subscription,
  * delivery and Last Will is checked against the permission table.

@@ -1,6 +1,6 @@
 /**
  * Who may log in to a hub's broker: stations, vehicles and the hub itself.
- * Usernames are the ids of PROTOCOL.md; the hub's own username contains a `.`,
+ * Usernames are the ids of docs/protocol.md; the hub's own username contains a `.`,
  * which no id may contain (`^[A-Za-z0-9_-]{1,64}$`), so it never collides.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'

@@ -1,5 +1,5 @@
 /**
- * The MQTT permission table of PROTOCOL.md, as data. The embedded broker
+ * The MQTT permission table of docs/protocol.md, as data. The embedded broker
  * enforces it and the Mosquitto ACL generator writes it out, so both brokers
  * enforce one definition. `{id}` stands for the client's own username.
  */
@@ -28,7 +28,7 @@ export interface RoleRules {
 
 const R = TOPIC_ROOT
 
-/** PROTOCOL.md "MQTT": who may publish and subscribe to what. */
+/** docs/protocol.md "MQTT": who may publish and subscribe to what. */
 export const PERMISSIONS: Readonly<Record<IdentityKind, RoleRules>> = {
   vehicle: {
     publish: [`${R}/hubs/+/req/{id}`],

@@ -1,5 +1,5 @@
 /**
- * Charging sessions on the hub side (PROTOCOL.md `charge.*`, station topics):
+ * Charging sessions on the hub side (docs/protocol.md `charge.*`, station topics):
  * start checks the station and the bookings around now, opens the session in
  * the database (one active session per station) and waits for the station to
  * close its relay; status reports live energy from telemetry; stop asks the
@@ -74,7 +74,7 @@ export class ChargingService implements EventSink {
         throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId} of yours at station ${args.stationId}`)
       }
     }
-    // PROTOCOL.md: a vehicle may start only if no other vehicle holds a reservation there within the window around now.
+    // docs/protocol.md: a vehicle may start only if no other vehicle holds a reservation there within the window around now.
     const bookings = await store.reservations.findBookings({ stationIds: [args.stationId], atMs: now, windowMs: rules.windowMs, nowMs: now })
     const other = bookings.find((b) => b.vehicleId !== vehicleId)
     if (other) {
@@ -108,7 +108,7 @@ export class ChargingService implements EventSink {
       const code = res.error && isErrorCode(res.error.code) ? res.error.code : 'STATION_BUSY'
       throw new VoltwayError(code, `station ${args.stationId} refused to start: ${res.error?.message ?? 'no reason given'}`, { stationCode: res.error?.code })
     }
-    // PROTOCOL.md allows `{id, ok}` without `meterWh`: then the reading comes from the session.started event.
+    // docs/protocol.md allows `{id, ok}` without `meterWh`: then the reading comes from the session.started event.
     if (res.meterWh !== undefined) await store.charging.markCharging(sessionId, res.meterWh)
     const session = await this.#firstReading(sessionId, deadline - performance.now())
     if (session?.meterStartWh == null) {
@@ -235,7 +235,7 @@ export class ChargingService implements EventSink {
     })
     this.#live.delete(s.sessionId)
     if (out.status === 'fault') {
-      // DESIGN.md, Billing: a missing or backwards reading is a coded fault, never a bill.
+      // docs/design.md, Billing: a missing or backwards reading is a coded fault, never a bill.
       await this.#d.store.charging.failSession(s.sessionId, out.code, endedAtMs)
       this.#log.error({ sessionId: s.sessionId, code: out.code, meterStopWh }, 'session closed without a bill: meter fault')
       throw new VoltwayError('METER_FAULT', `session ${s.sessionId} cannot be billed: ${out.code}`, { reason: out.code })

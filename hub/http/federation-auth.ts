@@ -1,5 +1,5 @@
 /**
- * Bearer-token check for `/federation/v1/*` (PROTOCOL.md): the token names the
+ * Bearer-token check for `/federation/v1/*` (docs/protocol.md): the token names the
  * calling peer. Tokens are compared in constant time over fixed-length
  * digests, so neither content nor length leaks through timing.
  */

@@ -1,5 +1,5 @@
 /**
- * The booking rules every ReservationStore applies (PROTOCOL.md "Reservation
+ * The booking rules every ReservationStore applies (docs/protocol.md "Reservation
  * rules"), each in one place. A store calls these in JS where it can; where a
  * rule must run inside the database for atomicity (the conflict check of a
  * booking transaction, bulk housekeeping) the SQL names the rule it encodes

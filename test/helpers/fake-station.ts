@@ -1,5 +1,5 @@
 /**
- * A station that is not ours: a plain MQTT client that speaks PROTOCOL.md on
+ * A station that is not ours: a plain MQTT client that speaks docs/protocol.md on
  * the station topics (retained state, events with seq, cmd -> cmd/res) and
  * does exactly what the test scripts, including answers the protocol allows
  * but our agent never gives (`{id, ok}` without `meterWh`) and clocks that are
