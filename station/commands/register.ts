@@ -71,12 +71,14 @@ export function registerStationCommands(program: Command): void {
     .description('print a systemd unit that runs the agent')
     .option('-c, --config <file>', 'station.json')
     .option('--user <user>', 'the non-root user the agent runs as', 'voltway')
+    .option('--watchdog-sec <s>', "systemd's WatchdogSec: restart the agent when its health loop has been silent this long (default: 20)")
     .action(
-      action(async (opts: { config?: string; user: string }, cmd: Command) => {
+      action(async (opts: { config?: string; user: string; watchdogSec?: string }, cmd: Command) => {
         const configFile = configOption(opts, cmd, 'service')
         const cfg = loadStationConfig(configFile)
         const { systemdUnit } = await import('./service.js')
-        process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user }))
+        const watchdogSec = opts.watchdogSec === undefined ? {} : { watchdogSec: Number(opts.watchdogSec) }
+        process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user, ...watchdogSec }))
       }),
     )
 }
