@@ -221,7 +221,7 @@ export class StationAgent {
   crash(): void {
     this.#stopped = true
     for (const t of this.#timers.splice(0)) clearInterval(t)
-    void this.#health?.stop()
+    void this.#health?.stop(false)
     this.link.destroy()
     this.outbox.close()
   }

@@ -78,9 +78,10 @@ export class HealthLoop {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stop beating; `notify`: tell systemd the agent is stopping (not for a simulated crash). */
+  async stop(notify = true): Promise<void> {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
-    await this.#o.systemd?.notify('STOPPING=1')
+    if (notify) await this.#o.systemd?.notify('STOPPING=1')
   }
 }
