@@ -1,5 +1,6 @@
 /**
- * Station agent start-up and memory on the mock board.
+ * Station agent start-up and memory, with the health loop toggling the
+ * hardware watchdog's heartbeat pin (hardware.watchdog, 2 s period) running.
  *
  *   node --import tsx bench/station-agent.ts [--runs 5] [--charge-ms 2000]
  *
@@ -11,7 +12,10 @@
  * (`tsc -p tsconfig.build.json` into node_modules/.cache, so dist/ is left
  * alone); the compiled station entry alone (without the hub's and the
  * simulator's modules that cli.ts loads eagerly); and the CLI from source
- * through tsx (as the tests run it; tsx costs time and memory of its own).
+ * through tsx (as the tests run it; tsx costs time and memory of its own);
+ * and, where socat exists, the compiled CLI on real drivers: a Firmata board
+ * and an SDM120 simulated over pseudo-terminals (serialport's native binding,
+ * firmata-io, modbus-serial), the board's handshake included in the time.
  * Goals (compiled): online < 1.5 s, peak RSS < 80 MB.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -23,6 +27,8 @@ import Table from 'cli-table3'
 import { connectAsync } from 'mqtt'
 import { parseJsonObject, StationState, topics } from '../protocol/index.js'
 import { startAedes } from '../test/helpers/aedes.js'
+import { hasSocat } from '../test/helpers/hw-pty.js'
+import { StationSim } from '../test/helpers/hw-station-sim.js'
 import { AGENT_NODE_FLAGS } from '../station/node-flags.js'
 import { report, type BenchRow } from './report.js'
 
@@ -40,7 +46,8 @@ const flagArg = process.argv.find((a) => a.startsWith('--node-flags='))
 const NODE_FLAGS = flagArg === undefined ? [...AGENT_NODE_FLAGS] : flagArg.slice('--node-flags='.length).split(' ').filter(Boolean)
 const CHARGE_MS = arg('charge-ms', 2000)
 
-type Entry = 'compiled' | 'compiled station only' | 'tsx'
+type Entry = 'compiled' | 'compiled station only' | 'tsx' | 'compiled, Firmata + SDM120 on ptys'
+const WATCHDOG = { pin: 8, periodMs: 2000 }
 const BUILD = join(ROOT, 'node_modules/.cache/voltway-bench')
 
 interface RunResult {
@@ -62,6 +69,10 @@ async function once(entry: Entry): Promise<RunResult> {
   const broker = await startAedes()
   const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-station-'))
   const config = join(dir, 'station.json')
+  const sim = entry === 'compiled, Firmata + SDM120 on ptys' ? await StationSim.start({ relayPin: 7, heartbeatPin: WATCHDOG.pin, watchdogPeriodMs: WATCHDOG.periodMs, meterModel: 'SDM120', meterUnitId: 1, carPowerW: 7000 }) : undefined
+  const hardware = sim
+    ? { board: { type: 'firmata', path: sim.boardPath }, relay: { pin: 7, type: 'NO' }, meter: { type: 'modbus-rtu', path: sim.meterPath, model: 'SDM120' }, watchdog: WATCHDOG }
+    : { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 }, watchdog: WATCHDOG }
   writeFileSync(
     config,
     JSON.stringify({
@@ -69,7 +80,7 @@ async function once(entry: Entry): Promise<RunResult> {
       hubId: 'H',
       mqtt: { url: broker.url, password: 'pw' },
       dataDir: join(dir, 'data'),
-      hardware: { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 } },
+      hardware,
       telemetryIntervalMs: 100,
       offline: { maxChargeMinutes: 30 },
     }),
@@ -92,7 +103,7 @@ async function once(entry: Entry): Promise<RunResult> {
   await hub.subscribeAsync([topics.station('B1', 'state'), topics.station('B1', 'telemetry')], { qos: 1 })
   const runJs = JSON.stringify(join(BUILD, 'station/commands/run.js'))
   const args =
-    entry === 'compiled'
+    entry === 'compiled' || entry === 'compiled, Firmata + SDM120 on ptys'
       ? [...NODE_FLAGS, join(BUILD, 'cli.js'), 'station', '--config', config]
       : entry === 'compiled station only'
         ? [...NODE_FLAGS, '-e', `import(${runJs}).then((m) => m.runStation(${JSON.stringify(config)}))`]
@@ -114,6 +125,7 @@ async function once(entry: Entry): Promise<RunResult> {
     if (child.exitCode === null) child.kill('SIGKILL')
     await hub.endAsync(true)
     await broker.close()
+    await sim?.close()
   }
 }
 
@@ -126,7 +138,8 @@ const table = new Table({ head: ['entry', 'runs', 'online ms (min / median / max
 // Type errors elsewhere in the tree must not stop the measurement: tsc emits anyway.
 spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD], { cwd: ROOT, stdio: 'ignore' })
 const jsonRows: BenchRow[] = []
-const entries = process.argv.includes('--json') ? (['compiled'] as const) : (['compiled', 'compiled station only', 'tsx'] as const)
+const ptys: Entry[] = hasSocat() ? ['compiled, Firmata + SDM120 on ptys'] : []
+const entries: Entry[] = process.argv.includes('--json') ? ['compiled', ...ptys] : ['compiled', 'compiled station only', 'tsx', ...ptys]
 for (const entry of entries) {
   const results: RunResult[] = []
   for (let i = 0; i < RUNS; i++) results.push(await once(entry))
@@ -153,7 +166,7 @@ if (process.argv.includes('--json')) {
   process.exit(0)
 }
 console.log(
-  `station agent on the mock board, node ${process.version}, ${RUNS} runs per entry, ${CHARGE_MS} ms charging per run` +
+  `station agent with the watchdog heartbeat loop (pin ${WATCHDOG.pin}, ${WATCHDOG.periodMs} ms), node ${process.version}, ${RUNS} runs per entry, ${CHARGE_MS} ms charging per run` +
     (NODE_FLAGS.length ? `, compiled agent flags: ${NODE_FLAGS.join(' ')}` : ''),
 )
 console.log(table.toString())

@@ -5,7 +5,7 @@
 import { HwError, toHwError } from './errors.js'
 import { JohnnyFiveBoard } from './five-board.js'
 import { resolvePin, type IoPlugin } from './io-plugin.js'
-import { registerMap } from './meter-models.js'
+import { registerMap, type SerialSettings } from './meter-models.js'
 import { MockIo } from './mock-io.js'
 import { MockMeter } from './mock-meter.js'
 import type { SerialBinding } from './serial-port.js'
@@ -24,7 +24,7 @@ export interface RelaySpec {
 
 export type MeterSpec =
   | { type: 'mock'; powerKw: number; startWh?: number }
-  | { type: 'modbus-rtu'; path: string; baudRate: number; unitId: number; model: string; timeoutMs: number }
+  | ({ type: 'modbus-rtu'; path: string; unitId: number; model: string; timeoutMs: number } & Partial<SerialSettings>)
   | { type: 's0'; pin: PinId; pulsesPerKwh: number; startWh?: number }
 
 export interface HardwareSpec {

@@ -13,6 +13,8 @@ export const HW_ERROR_HINTS = {
   HW_BAD_PIN: 'The configured pin does not exist on this board. Check hardware.relay.pin / hardware.meter.pin in station.json.',
   HW_RELAY_WRITE_FAILED: 'Switching the relay failed; its state is unknown. Check the relay wiring and the board; open the contactor by hand if in doubt.',
   HW_METER_UNKNOWN_MODEL: 'The configured meter model has no register map. Set hardware.meter.model to one of the known models.',
+  HW_METER_NO_ANSWER:
+    "The meter has not answered once since its port opened. Check that hardware.meter's baudRate, parity, dataBits and stopBits match the meter's own settings (its setup menu; SDM120/SDM230 ship at 2400 baud 8N1, SDM630 at 9600 8N1), then the unit id and the RS-485 wiring (A/B, termination).",
   HW_METER_READ_FAILED: 'The meter answered with an error or an impossible value. Check the meter model, unit id and RS-485 wiring (A/B, termination).',
   HW_BAD_CONFIG: 'The hardware section of station.json combines parts that cannot work together (e.g. a mock meter on a real board). Fix station.json.',
   HW_CLOSED: 'The device was closed by the agent; this is a programming error if seen in the field.',

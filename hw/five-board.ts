@@ -6,7 +6,7 @@ import { HwError, toHwError } from './errors.js'
 import { JohnnyFiveRelay, type RelayHost } from './five-relay.js'
 import { resolvePin, supportsMode, type IoPlugin } from './io-plugin.js'
 import { createFiveBoard, createFiveRelay, type FiveBoard } from './johnny-five.js'
-import type { Board, DigitalLevel, PinId, Relay, RelayType, Unsubscribe } from './types.js'
+import type { Board, DigitalLevel, OutputPin, PinId, Relay, RelayType, Unsubscribe } from './types.js'
 import { withTimeout } from './with-timeout.js'
 
 export interface JohnnyFiveBoardOptions {
@@ -105,6 +105,37 @@ export class JohnnyFiveBoard implements Board {
     // A relay starts open (docs/design.md, Fail safe); a failure here is the caller's to report.
     await relay.open()
     return relay
+  }
+
+  async output(pinId: PinId): Promise<OutputPin> {
+    await this.ready()
+    this.#assertUsable()
+    const pin = this.#pin(pinId, this.io.MODES.OUTPUT, 'output')
+    try {
+      this.io.pinMode(pin, this.io.MODES.OUTPUT)
+    } catch (err) {
+      throw toHwError(err, 'HW_RELAY_WRITE_FAILED', `setting pin ${String(pinId)} to output failed`)
+    }
+    let level: DigitalLevel = 0
+    const write = async (next: DigitalLevel): Promise<void> => {
+      this.#assertUsable()
+      level = next
+      try {
+        this.io.digitalWrite(pin, next)
+      } catch (err) {
+        throw toHwError(err, 'HW_RELAY_WRITE_FAILED', `writing pin ${String(pinId)} failed`)
+      }
+      await this.#host.flush()
+    }
+    await write(0)
+    return {
+      pin: pinId,
+      get level() {
+        return level
+      },
+      write,
+      toggle: () => write(level ? 0 : 1),
+    }
   }
 
   watchInput(pinId: PinId, listener: (level: DigitalLevel) => void): Unsubscribe {

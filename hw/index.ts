@@ -1,5 +1,5 @@
 /** hw/: relay, energy meter and board behind small interfaces; real drivers and the mock board. */
-export type { Board, Clock, DigitalLevel, EnergyMeter, MeterReading, PinId, Relay, RelayState, RelayType, Unsubscribe } from './types.js'
+export type { Board, Clock, DigitalLevel, EnergyMeter, MeterReading, OutputPin, PinId, Relay, RelayState, RelayType, Unsubscribe } from './types.js'
 export { HwError, HW_ERROR_CODES, HW_ERROR_HINTS, isHwError, type HwErrorCode } from './errors.js'
 export { createHardware, type Hardware, type HardwareDeps, type HardwareSpec, type BoardSpec, type RelaySpec, type MeterSpec, type MockHardware } from './create-hardware.js'
 export { listSerialPorts, type SerialPortInfo, type SerialBinding } from './serial-port.js'
@@ -9,5 +9,5 @@ export { MockIo, type MockIoOptions } from './mock-io.js'
 export { MockMeter, type MockMeterOptions } from './mock-meter.js'
 export { ModbusMeter, type ModbusMeterOptions } from './modbus-meter.js'
 export { S0Meter, type S0MeterOptions } from './s0-meter.js'
-export { KNOWN_METER_MODELS, METER_MODELS, registerMap, type RegisterMap } from './meter-models.js'
+export { KNOWN_METER_MODELS, METER_MODELS, meterModel, registerMap, serialSettings, type MeterModel, type Parity, type RegisterMap, type SerialSettings } from './meter-models.js'
 export type { IoPlugin } from './io-plugin.js'

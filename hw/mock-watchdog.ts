@@ -76,6 +76,12 @@ export interface MockWatchdogOptions {
   relayType: RelayType
   /** How long the firmware waits for a heartbeat before it opens the relay. */
   watchdogMs: number
+  /**
+   * The pin wired to an external watchdog's trigger: when set, only its edges
+   * count as heartbeats (relay writes still record the contacts, but do not
+   * feed the watchdog), as with the real chip.
+   */
+  heartbeatPin?: number
   now?: Clock
 }
 
@@ -93,14 +99,23 @@ export class MockWatchdog {
     mkdirSync(opts.dataDir, { recursive: true })
     this.#file = join(opts.dataDir, MOCK_BOARD_FILE)
     this.#unwatch = opts.io.onWrite((pin) => {
-      if (pin === opts.relayPin) this.heartbeat()
+      if (pin === opts.heartbeatPin) this.heartbeat()
+      else if (pin === opts.relayPin) this.#record(opts.heartbeatPin === undefined)
     })
   }
 
   /** The agent is alive: record it with the current contacts and register. */
   heartbeat(): void {
+    this.#record(true)
+  }
+
+  #lastBeat = 0
+
+  /** Write the board file; `beat`: the agent is alive now (else the last heartbeat time stays). */
+  #record(beat: boolean): void {
     if (this.#closed) return
     const { io, meter, relayPin, relayType, watchdogMs } = this.#opts
+    if (beat || this.#lastBeat === 0) this.#lastBeat = this.#now()
     const level = io.pinValue(relayPin)
     const reading = meter.peek()
     const state: MockBoardFile = {
@@ -108,7 +123,7 @@ export class MockWatchdog {
       relayPin,
       relayType,
       contactsClosed: relayType === 'NC' ? level === 0 : level === 1,
-      heartbeatTs: this.#now(),
+      heartbeatTs: this.#lastBeat,
       watchdogMs,
       energyWh: reading.energyWh,
       energyTs: reading.ts,

@@ -4,15 +4,15 @@
  */
 import modbus from 'modbus-serial'
 import { HwError, type HwErrorCode } from './errors.js'
-import { registerMap, type RegisterMap } from './meter-models.js'
+import { formatSerial, registerMap, serialSettings, type RegisterMap, type SerialSettings } from './meter-models.js'
 import { classifyOpenError, type SerialBinding } from './serial-port.js'
 import type { Clock, EnergyMeter, MeterReading } from './types.js'
 
 type ModbusClient = InstanceType<typeof modbus.default>
 
-export interface ModbusMeterOptions {
+/** Serial settings left out are the model's factory settings (meter-models.ts). */
+export interface ModbusMeterOptions extends Partial<SerialSettings> {
   path: string
-  baudRate: number
   /** Modbus slave address, 1-247. */
   unitId: number
   /** A key of METER_MODELS, e.g. SDM120. */
@@ -35,6 +35,8 @@ interface ModbusFailure {
 export class ModbusMeter implements EnergyMeter {
   readonly kind = 'modbus-rtu' as const
   readonly model: string
+  /** The line settings in use (the model's factory settings unless configured). */
+  readonly serial: SerialSettings
   readonly #opts: ModbusMeterOptions
   readonly #map: RegisterMap
   readonly #now: Clock
@@ -42,11 +44,14 @@ export class ModbusMeter implements EnergyMeter {
   #lost: Promise<never> | undefined
   #chain: Promise<unknown> = Promise.resolve()
   #closed = false
+  /** Whether the meter ever answered since the port opened: a meter that never did points at the line settings. */
+  #answered = false
 
   /** Throws HW_METER_UNKNOWN_MODEL before touching the port. Does not open it: see {@link connect}. */
   constructor(opts: ModbusMeterOptions) {
     this.#map = registerMap(opts.model)
     this.model = opts.model.toUpperCase()
+    this.serial = serialSettings(opts.model, opts)
     this.#opts = opts
     this.#now = opts.now ?? Date.now
   }
@@ -63,7 +68,8 @@ export class ModbusMeter implements EnergyMeter {
     const client = new modbus.default()
     // modbus-serial passes these options to serialport 13's SerialPort, which
     // lets `binding` override the platform binding (how tests use MockBinding).
-    const portOptions: Parameters<ModbusClient['connectRTUBuffered']>[1] & { binding?: SerialBinding } = { baudRate: this.#opts.baudRate }
+    const { baudRate, parity, dataBits, stopBits } = this.serial
+    const portOptions: Parameters<ModbusClient['connectRTUBuffered']>[1] & { binding?: SerialBinding } = { baudRate, parity, dataBits, stopBits }
     if (this.#opts.binding) portOptions.binding = this.#opts.binding
     client.on('error', () => {}) // surfaced through the failing transaction instead
     try {
@@ -73,6 +79,7 @@ export class ModbusMeter implements EnergyMeter {
     }
     client.setID(this.#opts.unitId)
     client.setTimeout(this.#opts.timeoutMs)
+    this.#answered = false
     this.#client = client
     this.#lost = new Promise<never>((_resolve, reject) => {
       client.on('close', () => {
@@ -131,6 +138,7 @@ export class ModbusMeter implements EnergyMeter {
     try {
       const res = await Promise.race([client.readInputRegisters(register, 2), this.#lost])
       value = res.buffer.readFloatBE(0)
+      this.#answered = true
     } catch (err) {
       throw this.#failure(err, what, register)
     }
@@ -143,9 +151,11 @@ export class ModbusMeter implements EnergyMeter {
     const f: ModbusFailure = typeof err === 'object' && err !== null ? err : {}
     const text = typeof f.message === 'string' ? f.message : String(err)
     let code: HwErrorCode = 'HW_METER_READ_FAILED'
-    if (f.errno === 'ETIMEDOUT') code = 'HW_TIMEOUT'
+    if (f.errno === 'ETIMEDOUT') code = this.#answered ? 'HW_TIMEOUT' : 'HW_METER_NO_ANSWER'
     else if (f.name === 'PortNotOpenError') code = 'HW_DISCONNECTED'
-    const details = { path: this.#opts.path, unitId: this.#opts.unitId, register, ...(typeof f.modbusCode === 'number' ? { modbusCode: f.modbusCode } : {}) }
+    const line = code === 'HW_METER_NO_ANSWER' ? ` (line ${formatSerial(this.serial)}, unit ${this.#opts.unitId})` : ''
+    const details = { path: this.#opts.path, unitId: this.#opts.unitId, register, serial: this.serial, ...(typeof f.modbusCode === 'number' ? { modbusCode: f.modbusCode } : {}) }
+    if (line) return new HwError(code, `meter ${this.model} on ${this.#opts.path} never answered${line}: ${text}`, { cause: err, details })
     return new HwError(code, `reading ${what} from meter ${this.model} (unit ${this.#opts.unitId}) failed: ${text}`, { cause: err, details })
   }
 

@@ -80,6 +80,26 @@ export type DigitalLevel = 0 | 1
 export type Unsubscribe = () => void
 
 /**
+ * A plain digital output pin, e.g. the heartbeat line to an external
+ * hardware watchdog.
+ *
+ * Contract:
+ * - Created LOW. `write()` and `toggle()` resolve once the write has left
+ *   the host (flushed to the board), like a relay write.
+ * - A failed write, a write timeout or a lost board rejects with an
+ *   {@link HwError} (`HW_RELAY_WRITE_FAILED`, `HW_TIMEOUT`, `HW_DISCONNECTED`);
+ *   `level` is then what was last asked for.
+ * - After the board's `close()`, writes reject with `HW_CLOSED`.
+ */
+export interface OutputPin {
+  readonly pin: PinId
+  readonly level: DigitalLevel
+  write(level: DigitalLevel): Promise<void>
+  /** Flip the level: one edge for a watchdog's trigger input. */
+  toggle(): Promise<void>
+}
+
+/**
  * A board with digital pins (johnny-five over any IO plugin: Firmata over a
  * serial port, or the mock board).
  *
@@ -88,6 +108,8 @@ export type Unsubscribe = () => void
  *   it rejects with `HW_SERIAL_NOT_FOUND`, `HW_SERIAL_OPEN_FAILED` or
  *   `HW_TIMEOUT`. Calling it again returns the same promise.
  * - `relay()` creates a {@link Relay} on an output pin, already opened.
+ * - `output()` creates an {@link OutputPin}, already LOW; it rejects with
+ *   `HW_BAD_PIN` when the pin cannot be an output.
  * - `watchInput()` reports level changes of a digital input pin, always
  *   asynchronously, in order; the returned function stops reporting.
  * - `onDisconnect()` listeners hear once when the board goes away; every
@@ -100,6 +122,7 @@ export interface Board {
   readonly isReady: boolean
   ready(): Promise<void>
   relay(options: { pin: PinId; type: RelayType }): Promise<Relay>
+  output(pin: PinId): Promise<OutputPin>
   watchInput(pin: PinId, listener: (level: DigitalLevel) => void): Unsubscribe
   onDisconnect(listener: (err: Error) => void): Unsubscribe
   close(): Promise<void>

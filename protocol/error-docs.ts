@@ -138,7 +138,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   METER_FAULT: {
     meaning:
       'The session cannot be billed: the meter reading at start is missing, the reading at stop is missing, or the meter went backwards. No receipt is made from a bad reading; the session is closed without a bill.',
-    when: '`charge.stop`; `charge.start` when the station refuses because of its meter or reports no meter reading for the new session within the command timeout (then it is stopped); `charge.status` of a session that ended that way. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`).',
+    when: '`charge.stop`; `charge.start` when the station refuses because of its meter or reports no meter reading for the new session within the command timeout (then it is stopped); `charge.status` of a session that ended that way. The station agent reports meter problems as `fault` events (`METER_READ_FAILED`, `METER_BACKWARDS`, `METER_STALE`, `METER_JUMP`).',
     action: 'User: you were not charged for that session; try another station. Operator: check the meter (wiring, Modbus address, pulse input) with `voltway station check`.',
   },
   STORAGE_UNAVAILABLE: {

@@ -14,13 +14,15 @@ import type { StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
 import { openStationHardware, type StationHardware } from './hardware.js'
 import { StationLink } from './link.js'
-import type { MeterWatchOptions } from './meter-watch.js'
+import { HealthLoop, type Health } from './health-loop.js'
+import { meterWatchOptions, type MeterWatchOptions } from './meter-watch.js'
 import { Outbox } from './outbox.js'
+import { SdNotifier } from './sd-notify.js'
 import { Charger } from './session.js'
 import { AGENT_VERSION } from './version.js'
 
 /** What the agent needs of the hardware (a StationHardware, or hand-made parts in tests). */
-export type AgentHardware = Pick<StationHardware, 'relay' | 'meter'> & Partial<Pick<StationHardware, 'board' | 'heartbeat' | 'close' | 'mock'>>
+export type AgentHardware = Pick<StationHardware, 'relay' | 'meter'> & Partial<Pick<StationHardware, 'board' | 'heartbeat' | 'close' | 'mock' | 'watchdogPin'>>
 
 export interface StationAgentOptions {
   config: StationConfig
@@ -43,6 +45,8 @@ export interface StationAgentOptions {
    * sent (e.g. it restarted together with its embedded broker).
    */
   resendAfterMs?: number
+  /** systemd notifications; default from the environment (NOTIFY_SOCKET), null = none. */
+  systemd?: SdNotifier | null
 }
 
 export class StationAgent {
@@ -62,6 +66,8 @@ export class StationAgent {
   #lastSendAt = Number.NEGATIVE_INFINITY
   #lastTelemetryAt = Number.NEGATIVE_INFINITY
   #ticking: Promise<void> | undefined
+  #tickStartedAt = 0
+  #health: HealthLoop | undefined
   #started = false
   #stopped = false
 
@@ -79,7 +85,7 @@ export class StationAgent {
       outbox: this.outbox,
       clock: this.#clock,
       log: this.#log.child({ part: 'session' }),
-      ...(opts.meterWatch ? { watch: opts.meterWatch } : {}),
+      watch: { ...meterWatchOptions(opts.config.hardware), ...opts.meterWatch },
       onEvent: (e) => this.#onEvent(e),
       onChange: () => this.#publishState(),
     })
@@ -131,6 +137,7 @@ export class StationAgent {
     this.link.on('cmd', (payload) => void this.#onCommand(payload))
     this.link.on('ack', (payload) => this.#onAck(payload))
     this.link.start()
+    this.#startHealthLoop()
     const poll = this.#o.pollIntervalMs ?? Math.min(1000, this.config.telemetryIntervalMs)
     if (poll > 0) this.#timers.push(setInterval(() => void this.tick(), poll))
     const beat = this.#o.heartbeatIntervalMs ?? 1000
@@ -156,6 +163,7 @@ export class StationAgent {
   /** One control cycle: poll the meter, enforce maxWh and the offline limit, send telemetry. Never rejects. */
   tick(): Promise<void> {
     if (this.#stopped) return Promise.resolve()
+    if (!this.#ticking) this.#tickStartedAt = Date.now()
     this.#ticking ??= this.#tick().finally(() => {
       this.#ticking = undefined
     })
@@ -196,6 +204,7 @@ export class StationAgent {
     if (this.#stopped) return
     this.#stopped = true
     for (const t of this.#timers.splice(0)) clearInterval(t)
+    await this.#health?.stop()
     await this.#ticking
     await this.charger.shutdown()
     await waitAll([...this.#inFlight], timeoutMs)
@@ -212,8 +221,37 @@ export class StationAgent {
   crash(): void {
     this.#stopped = true
     for (const t of this.#timers.splice(0)) clearInterval(t)
+    void this.#health?.stop(false)
     this.link.destroy()
     this.outbox.close()
+  }
+
+  /**
+   * The verdict the watchdogs are fed from (station/health-loop.ts): alive
+   * unless the control cycle has been stuck for 3 s (real time: a hang is
+   * real time, whatever the injected clock says); safe when also the relay
+   * state is known and the station is not faulted.
+   */
+  health(): Health {
+    const stuckMs = this.#ticking ? Date.now() - this.#tickStartedAt : 0
+    if (stuckMs > 3000) return { alive: false, safe: false, reason: `control cycle stuck for ${stuckMs} ms` }
+    if (this.hardware.relay.state === 'unknown') return { alive: true, safe: false, reason: 'relay state unknown' }
+    if (this.charger.status === 'faulted') return { alive: true, safe: false, reason: 'station faulted' }
+    return { alive: true, safe: true }
+  }
+
+  #startHealthLoop(): void {
+    const systemd = this.#o.systemd === undefined ? SdNotifier.fromEnv() : (this.#o.systemd ?? undefined)
+    const pin = this.hardware.watchdogPin
+    const periodMs = this.config.hardware.watchdog?.periodMs
+    if (!systemd && !pin) return
+    this.#health = new HealthLoop({
+      check: () => this.health(),
+      log: this.#log.child({ part: 'health' }),
+      ...(pin && periodMs ? { pin: { output: pin, periodMs } } : {}),
+      ...(systemd ? { systemd } : {}),
+    })
+    this.#health.start()
   }
 
   #publishState(): void {

@@ -27,13 +27,32 @@ export const MeterConfig = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('modbus-rtu'),
     path: SerialPath,
-    baudRate: BaudRate.default(9600),
     unitId: z.number().int().min(1).max(247).default(1),
     model: z.string().min(1).max(64).default('SDM120'),
     timeoutMs: z.number().int().positive().max(60_000).default(1000),
+    /** Serial settings; each one left out is the model's factory default (hw/meter-models.ts). */
+    baudRate: BaudRate.optional(),
+    parity: z.enum(['none', 'even', 'odd']).optional(),
+    dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
+    stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
   }),
   z.strictObject({ type: z.literal('s0'), pin: z.union([z.number().int().nonnegative(), z.string().min(1).max(16)]), pulsesPerKwh: z.number().int().positive().max(100_000) }),
 ])
+
+/** An external hardware watchdog whose trigger input is wired to `pin` (docs/technician-guide.md). */
+export const WatchdogConfig = z.strictObject({
+  pin: z.union([z.number().int().nonnegative(), z.string().min(1).max(16)]),
+  /** The watchdog chip's timeout: it opens the relay when no edge came for this long. */
+  periodMs: z.number().int().min(200).max(60_000).default(2000),
+})
+
+/** How readings are judged (station/meter-watch.ts). */
+export const MeterChecksConfig = z.strictObject({
+  /** A register that does not move while power flows through closed contacts is METER_STALE after this long. */
+  staleAfterSeconds: z.number().min(1).max(3600).default(10),
+  /** The most power that can flow (the supply or the meter's rating); a register jump beyond it is METER_JUMP. Default: per meter. */
+  maxPowerKw: z.number().positive().max(2000).optional(),
+})
 
 export const StationConfigSchema = z.strictObject({
   stationId: Id,
@@ -44,7 +63,13 @@ export const StationConfigSchema = z.strictObject({
     password: z.string().min(1),
   }),
   dataDir: z.string().min(1),
-  hardware: z.strictObject({ board: BoardConfig, relay: RelayConfig, meter: MeterConfig }),
+  hardware: z.strictObject({
+    board: BoardConfig,
+    relay: RelayConfig,
+    meter: MeterConfig,
+    watchdog: WatchdogConfig.optional(),
+    meterChecks: MeterChecksConfig.default({ staleAfterSeconds: 10 }),
+  }),
   telemetryIntervalMs: z.number().int().min(100).max(3_600_000).default(2000),
   offline: z.strictObject({ maxChargeMinutes: z.number().min(0).max(24 * 60).default(30) }).default({ maxChargeMinutes: 30 }),
 })

@@ -37,6 +37,8 @@ export const FAULT_CODES = {
   METER_BACKWARDS: 'METER_BACKWARDS',
   /** The register kept repeating while the meter itself reported power flowing. */
   METER_STALE: 'METER_STALE',
+  /** The register rose between two reads by more than the most power that can flow allows. */
+  METER_JUMP: 'METER_JUMP',
   /** A relay write failed; the contacts are in an unknown state. */
   RELAY_FAULT: 'RELAY_FAULT',
   /** The board went away. */

@@ -2,18 +2,23 @@
  * The station's hardware from station.json, through hw/'s factory. On the
  * mock board it also runs the simulated firmware watchdog (hw/mock-watchdog):
  * the register continues from what the last agent left on the board, and the
- * agent's heartbeat keeps the board's relay alive.
+ * agent's heartbeat keeps the board's relay alive. With `hardware.watchdog`
+ * it opens the heartbeat pin to the external watchdog; on the mock board the
+ * simulated firmware watchdog is then fed by that pin's edges (as the real
+ * chip is) instead of by every relay write and heartbeat call.
  */
 import { createHardware, type Hardware, type HardwareSpec } from '../hw/create-hardware.js'
 import { resolvePin } from '../hw/io-plugin.js'
 import { MockWatchdog, readMockBoardState } from '../hw/mock-watchdog.js'
-import type { Clock } from '../hw/types.js'
+import type { Clock, OutputPin } from '../hw/types.js'
 import type { StationConfig } from './config.js'
 import { persistS0Register, readS0Register } from './s0-register.js'
 
 export interface StationHardware extends Hardware {
   /** Tell the board's watchdog the agent is alive (no-op on boards whose firmware has its own). */
   heartbeat(): void
+  /** The external watchdog's trigger input, when `hardware.watchdog` is configured. */
+  watchdogPin?: OutputPin
 }
 
 export interface OpenHardwareOptions {
@@ -36,6 +41,13 @@ export async function openStationHardware(cfg: StationConfig, opts: OpenHardware
   if (meter.type === 's0') spec.meter = { ...meter, startWh: readS0Register(cfg.dataDir) }
   const created = await createHardware(spec, { now })
   const hw = meter.type === 's0' ? { ...created, meter: persistS0Register(created.meter, cfg.dataDir, now) } : created
+  let watchdogPin: OutputPin | undefined
+  try {
+    if (cfg.hardware.watchdog) watchdogPin = await hw.board.output(cfg.hardware.watchdog.pin)
+  } catch (err) {
+    await hw.close()
+    throw err
+  }
   let watchdog: MockWatchdog | undefined
   const io = hw.mock?.io
   const mockMeter = hw.mock?.meter
@@ -50,13 +62,18 @@ export async function openStationHardware(cfg: StationConfig, opts: OpenHardware
         relayType: cfg.hardware.relay.type,
         watchdogMs: board.watchdogMs,
         now,
+        ...(watchdogPin ? { heartbeatPin: resolvePin(io, watchdogPin.pin) } : {}),
       })
       watchdog.heartbeat()
     }
   }
+  const fedByPin = watchdogPin !== undefined
   return {
     ...hw,
-    heartbeat: () => watchdog?.heartbeat(),
+    ...(watchdogPin ? { watchdogPin } : {}),
+    heartbeat: () => {
+      if (!fedByPin) watchdog?.heartbeat()
+    },
     async close() {
       await hw.close()
       watchdog?.close()

@@ -60,7 +60,7 @@ t.test('close() opens the relay and releases the meter', async (t) => {
 })
 
 t.test('a modbus-rtu meter from config reads the simulated SDM through the injected binding', async (t) => {
-  const sim = sdmOnMockBinding(2, METER_MODELS.SDM120!)
+  const sim = sdmOnMockBinding(2, METER_MODELS.SDM120!.map)
   sim.device.setReading({ energyKwh: 10.5, powerW: 3000 })
   const hw = await createHardware(
     hardwareFromStationJson({ board: { type: 'mock' }, relay: { pin: 7 }, meter: { type: 'modbus-rtu', path: sim.path, unitId: 2, model: 'SDM120', timeoutMs: 300 } }),
@@ -119,7 +119,7 @@ t.test('a relay pin the board lacks is HW_BAD_PIN and leaves nothing running', a
 })
 
 t.test('listSerialPorts lists the ports the binding sees', async (t) => {
-  const sim = sdmOnMockBinding(1, METER_MODELS.SDM120!)
+  const sim = sdmOnMockBinding(1, METER_MODELS.SDM120!.map)
   const ports = await listSerialPorts(sim.binding)
   t.ok(ports.some((p) => p.path === sim.path))
 })

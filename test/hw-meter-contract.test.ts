@@ -37,7 +37,7 @@ meterContract(t, 'mock meter', async () => {
 
 meterContract(t, 'Modbus RTU meter (SDM120 simulated behind MockBinding)', async () => {
   const clock = manualClock()
-  const { path, binding, device } = sdmOnMockBinding(1, METER_MODELS.SDM120!)
+  const { path, binding, device } = sdmOnMockBinding(1, METER_MODELS.SDM120!.map)
   let energyKwh = 123.456
   device.setReading({ energyKwh, powerW: 0, voltageV: 231.2, currentA: 0 })
   const meter = await ModbusMeter.open({ path, baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 500, binding, now: clock.now })

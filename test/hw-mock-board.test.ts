@@ -1,6 +1,10 @@
 /** The mock board: an IO plugin that behaves like a board, and a car + meter that obey the relay. */
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MockWatchdog, readMockBoardState } from '../hw/mock-watchdog.js'
 import { MockIo } from '../hw/mock-io.js'
 import { MockMeter } from '../hw/mock-meter.js'
 import { JohnnyFiveBoard } from '../hw/five-board.js'
@@ -153,4 +157,21 @@ t.test('energy counts from startWh and is exact across many small steps', async 
   await relay.close()
   for (let i = 0; i < 1000; i++) clock.advance(1000) // 1000 s at 3.6 kW = 1000 Wh
   t.equal((await meter.read()).energyWh, 1500)
+})
+
+t.test('with a heartbeat pin, only its edges feed the mock board\'s watchdog: relay writes alone let it trip', async (t) => {
+  const { clock, io, board, relay, meter } = await station(t)
+  const dataDir = mkdtempSync(join(tmpdir(), 'voltway-mockwd-'))
+  const wd = new MockWatchdog({ dataDir, io, meter, relayPin: 7, relayType: 'NO', watchdogMs: 1000, heartbeatPin: 8, now: clock.now })
+  const beat = await board.output(8)
+  await beat.toggle()
+  await relay.close()
+  t.equal(readMockBoardState(dataDir, clock.now())?.relay, 'closed')
+  clock.advance(900)
+  await relay.close() // a relay write is not a heartbeat
+  clock.advance(200)
+  t.match(readMockBoardState(dataDir, clock.now()), { relay: 'open', watchdogTripped: true }, 'tripped 1000 ms after the last edge despite the later relay write')
+  await beat.toggle()
+  t.match(readMockBoardState(dataDir, clock.now()), { relay: 'closed', watchdogTripped: false }, 'an edge re-arms it')
+  wd.close()
 })

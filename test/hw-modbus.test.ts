@@ -63,8 +63,9 @@ t.test('an unknown meter model is a coded error naming the known models', async 
   t.same((err as { details: unknown }).details, { model: 'ACME-9000', known: ['SDM120', 'SDM230', 'SDM630'] })
 })
 
-t.test('a Modbus read timeout rejects with HW_TIMEOUT', async (t) => {
+t.test('a Modbus read timeout from a meter that answered before rejects with HW_TIMEOUT', async (t) => {
   const { device, meter } = await setup(t, 'SDM120', { timeoutMs: 50 })
+  await meter.read()
   device.mode = 'silent'
   await t.rejects(meter.read(), { code: 'HW_TIMEOUT' })
   device.mode = 'normal'
@@ -72,12 +73,15 @@ t.test('a Modbus read timeout rejects with HW_TIMEOUT', async (t) => {
   t.equal((await meter.read()).energyWh, 5000, 'the next read works once the meter answers again')
 })
 
-t.test('a meter at another unit id never answers: HW_TIMEOUT', async (t) => {
+t.test('a meter that never answered (here: another unit id) rejects with HW_METER_NO_ANSWER, whose hint names the unit id and the line settings', async (t) => {
   const clock = manualClock()
-  const sim = sdmOnMockBinding(3, METER_MODELS.SDM120!)
+  const sim = sdmOnMockBinding(3, METER_MODELS.SDM120!.map)
   const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 4, model: 'SDM120', timeoutMs: 50, binding: sim.binding, now: clock.now })
   t.teardown(() => meter.close())
-  await t.rejects(meter.read(), { code: 'HW_TIMEOUT' })
+  const err = await meter.read().then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'HW_METER_NO_ANSWER', details: { unitId: 4, serial: { baudRate: 9600, parity: 'none' } } })
+  t.match((err as { hint: string }).hint, /unit id/)
+  t.match((err as { hint: string }).hint, /baudRate, parity/)
 })
 
 t.test('a Modbus exception answer rejects with HW_METER_READ_FAILED carrying the exception code', async (t) => {
@@ -103,7 +107,7 @@ t.test('an impossible register value (NaN or negative energy) is a read failure,
 })
 
 t.test('a serial path with no device is HW_SERIAL_NOT_FOUND', async (t) => {
-  const { binding } = sdmOnMockBinding(1, METER_MODELS.SDM120!)
+  const { binding } = sdmOnMockBinding(1, METER_MODELS.SDM120!.map)
   await t.rejects(ModbusMeter.open({ path: '/dev/ttyNOPE-0', baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 50, binding }), {
     code: 'HW_SERIAL_NOT_FOUND',
     details: { path: '/dev/ttyNOPE-0' },
@@ -111,7 +115,7 @@ t.test('a serial path with no device is HW_SERIAL_NOT_FOUND', async (t) => {
 })
 
 t.test('a port another program holds is HW_SERIAL_OPEN_FAILED', async (t) => {
-  const { path, binding } = sdmOnMockBinding(1, METER_MODELS.SDM120!)
+  const { path, binding } = sdmOnMockBinding(1, METER_MODELS.SDM120!.map)
   const first = await ModbusMeter.open({ path, baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 50, binding })
   t.teardown(() => first.close())
   await t.rejects(ModbusMeter.open({ path, baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 50, binding }), { code: 'HW_SERIAL_OPEN_FAILED' })
@@ -140,3 +144,19 @@ t.test('after a disconnect the meter reopens its port on the next read', async (
 })
 
 t.teardown(() => MockBinding.reset())
+
+t.test('each meter model opens with its maker\'s factory line settings (SDM120/SDM230 2400 8N1, SDM630 9600 8N1); each setting can be overridden', async (t) => {
+  const table: Array<[string, Partial<ModbusMeterOptions>, object]> = [
+    ['SDM120', {}, { baudRate: 2400, parity: 'none', dataBits: 8, stopBits: 1 }],
+    ['SDM230', {}, { baudRate: 2400, parity: 'none', dataBits: 8, stopBits: 1 }],
+    ['sdm630', {}, { baudRate: 9600, parity: 'none', dataBits: 8, stopBits: 1 }],
+    ['SDM120', { baudRate: 9600, parity: 'even' }, { baudRate: 9600, parity: 'even', dataBits: 8, stopBits: 1 }],
+    ['SDM630', { stopBits: 2, dataBits: 7, parity: 'odd' }, { baudRate: 9600, parity: 'odd', dataBits: 7, stopBits: 2 }],
+  ]
+  for (const [model, over, want] of table) {
+    const sim = sdmOnMockBinding(1, registerMap(model))
+    const meter = await ModbusMeter.open({ path: sim.path, unitId: 1, model, timeoutMs: 100, binding: sim.binding, ...over })
+    t.same(meter.serial, want, `${model} ${JSON.stringify(over)}`)
+    await meter.close()
+  }
+})

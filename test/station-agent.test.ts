@@ -173,6 +173,20 @@ t.test('a backwards meter register is a fault (relay open, fault event, session 
   t.match(await hub.waitEvent((e) => e.type === 'session.stopped', 'stopped'), { reason: 'fault', energyWh: 366 }, 'never billed from the bad value')
 })
 
+t.test('a register that jumps by more than the rated power allows is a METER_JUMP fault (relay open, fault event, session ends with the last good reading)', async (t) => {
+  const { hub, agent, clock, meter } = await rig(t)
+  await hub.command({ op: 'start', sessionId: 'j1' })
+  clock.advance(60_000)
+  await agent.tick()
+  t.ok(agent.hardware.relay.isClosed, '22 kW for a minute (366 Wh) is within the mock meter\'s rating')
+  meter.emitReading({ energyWh: 50_000 })
+  clock.advance(1000)
+  await agent.tick()
+  t.notOk(agent.hardware.relay.isClosed, 'relay open')
+  t.match(await hub.waitEvent((e) => e.type === 'fault', 'fault'), { code: 'METER_JUMP', sessionId: 'j1', message: /jumped by/ })
+  t.match(await hub.waitEvent((e) => e.type === 'session.stopped', 'stopped'), { reason: 'fault', energyWh: 366 }, 'never billed from the jumped value')
+})
+
 t.test('a stale meter (same register while it reports power flowing) is detected; an idle car is not stale', async (t) => {
   const { hub, agent, clock, meter } = await rig(t)
   // A car that draws nothing for a minute is not a stale meter.

@@ -57,6 +57,18 @@ t.test('station check on a mock board with a reachable hub passes every step; th
   t.notOk(quiet.some((s) => s.step === 'relay toggle'))
 })
 
+t.test('station check toggles the heartbeat pin of hardware.watchdog for one period and reports the edges', async (t) => {
+  const broker = new RestartableBroker()
+  await broker.start()
+  t.teardown(() => broker.stop())
+  const base = stationConfig({ url: broker.url, dataDir: join(tempDir(), 'data') })
+  const cfg = { ...base, hardware: { ...base.hardware, watchdog: { pin: 8, periodMs: 400 } } }
+  const steps = await runChecks(cfg)
+  t.match(steps.find((s) => s.step === 'heartbeat pin'), { ok: true, detail: /^pin 8 toggled [4-9] times in 400 ms/ })
+  const bad = { ...base, hardware: { ...base.hardware, watchdog: { pin: 99, periodMs: 400 } } }
+  t.match((await runChecks(bad)).find((s) => s.step === 'board'), { ok: false, detail: /HW_BAD_PIN/ }, 'a pin the board lacks fails with HW_BAD_PIN')
+})
+
 t.test('station check with a bad serial path or an unreachable hub fails with a hint', async (t) => {
   const port = await freePort() // nothing listens there
   const cfg = withBadSerial(stationConfig({ url: `mqtt://127.0.0.1:${port}`, dataDir: join(tempDir(), 'data') }))
@@ -65,12 +77,17 @@ t.test('station check with a bad serial path or an unreachable hub fails with a 
   t.match(steps.find((s) => s.step === 'hub'), { ok: false, detail: /ECONNREFUSED|closed|no answer/, hint: /mqtt\.url/ })
 })
 
-t.test('station service prints a hardened systemd unit with a non-root user, and refuses root', async (t) => {
+t.test('station service prints a hardened systemd unit with a non-root user and systemd\'s watchdog (Type=notify, WatchdogSec), and refuses root', async (t) => {
   const dir = tempDir()
   const file = writeStationConfig(dir, stationConfig({ url: 'mqtt://hub:1883', dataDir: './data/S1' }))
   const unit = systemdUnit(loadStationConfig(file), { configFile: file, user: 'charger' })
   t.match(unit, /^User=charger$/m)
   t.match(unit, /^Restart=always$/m)
+  t.match(unit, /^Type=notify$/m, 'the agent tells systemd when it is ready')
+  t.match(unit, /^NotifyAccess=all$/m, 'systemd-notify runs as a child of the agent')
+  t.match(unit, /^WatchdogSec=20$/m, 'a hung agent is restarted')
+  t.match(systemdUnit(loadStationConfig(file), { configFile: file, watchdogSec: 8 }), /^WatchdogSec=8$/m)
+  t.throws(() => systemdUnit(loadStationConfig(file), { configFile: file, watchdogSec: 1 }), { name: 'ConfigError', message: /watchdog-sec/ })
   t.match(unit, /^NoNewPrivileges=true$/m)
   t.match(unit, /^ProtectSystem=strict$/m)
   t.match(unit, new RegExp(`^ReadWritePaths=${join(dir, 'data/S1')}$`, 'm'), 'dataDir, resolved against the config file')

@@ -43,6 +43,7 @@ export async function runChecks(cfg: StationConfig, opts: CheckOptions = {}): Pr
   }
   if (hw) {
     if (opts.toggleRelay) steps.push(await toggle(hw, fail))
+    if (cfg.hardware.watchdog) steps.push(await heartbeatPin(hw, cfg.hardware.watchdog, fail))
     let first: MeterReading | undefined
     for (const n of [1, 2]) {
       try {
@@ -95,6 +96,33 @@ async function toggle(hw: StationHardware, fail: (step: string, err: unknown, hi
   } catch (err) {
     await hw.relay.open().catch(() => {})
     return fail('relay toggle', err, 'Check the relay wiring and the board.')
+  }
+}
+
+/**
+ * Toggle the watchdog's trigger pin for one watchdog period, at the agent's
+ * rate (a quarter period). The relay stays open; a technician with a meter
+ * or a scope on the pin sees the square wave, and the watchdog's LED (if any)
+ * shows it armed.
+ */
+async function heartbeatPin(
+  hw: StationHardware,
+  wd: NonNullable<StationConfig['hardware']['watchdog']>,
+  fail: (step: string, err: unknown, hint: string) => CheckStep,
+): Promise<CheckStep> {
+  const pin = hw.watchdogPin
+  if (!pin) return { step: 'heartbeat pin', ok: false, detail: 'the board opened no heartbeat pin', hint: 'Check hardware.watchdog.pin in station.json.' }
+  try {
+    const every = Math.max(20, Math.floor(wd.periodMs / 4))
+    let edges = 0
+    for (const end = Date.now() + wd.periodMs; Date.now() < end; edges++) {
+      await pin.toggle()
+      await new Promise((r) => setTimeout(r, every))
+    }
+    await pin.write(0)
+    return { step: 'heartbeat pin', ok: true, detail: `pin ${String(pin.pin)} toggled ${edges} times in ${wd.periodMs} ms (every ${every} ms), left LOW` }
+  } catch (err) {
+    return fail('heartbeat pin', err, 'Check hardware.watchdog.pin (an output pin of this board) and the wiring to the watchdog trigger input.')
   }
 }
 

@@ -60,7 +60,8 @@ export function buildStationConfig(o: InitOptions): { config: StationConfig; gen
     meterCfg = {
       type: 'modbus-rtu',
       path: o.meterSerial,
-      baudRate: num(o.meterBaud, '--meter-baud') ?? 9600,
+      // Left out: the model's factory setting (hw/meter-models.ts), e.g. 2400 baud on an SDM120.
+      ...(o.meterBaud === undefined ? {} : { baudRate: num(o.meterBaud, '--meter-baud') }),
       unitId: num(o.unitId, '--unit-id') ?? 1,
       model: model.toUpperCase(),
     }

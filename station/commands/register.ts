@@ -34,7 +34,7 @@ export function registerStationCommands(program: Command): void {
     .option('--relay-type <NO|NC>', 'relay type (default: NO)')
     .option('--meter <type>', 'mock | modbus-rtu | s0', 'mock')
     .option('--meter-serial <path>', 'RS-485 port of a modbus-rtu meter, e.g. /dev/ttyUSB0')
-    .option('--meter-baud <n>', 'modbus baud rate (default: 9600)')
+    .option('--meter-baud <n>', "modbus baud rate (default: the model's factory setting, e.g. 2400 for SDM120)")
     .option('--meter-model <model>', 'modbus meter model, e.g. SDM120, SDM630')
     .option('--unit-id <n>', 'modbus unit id (default: 1)')
     .option('--s0-pin <pin>', 'S0 pulse input pin (default: 2)')
@@ -71,12 +71,14 @@ export function registerStationCommands(program: Command): void {
     .description('print a systemd unit that runs the agent')
     .option('-c, --config <file>', 'station.json')
     .option('--user <user>', 'the non-root user the agent runs as', 'voltway')
+    .option('--watchdog-sec <s>', "systemd's WatchdogSec: restart the agent when its health loop has been silent this long (default: 20)")
     .action(
-      action(async (opts: { config?: string; user: string }, cmd: Command) => {
+      action(async (opts: { config?: string; user: string; watchdogSec?: string }, cmd: Command) => {
         const configFile = configOption(opts, cmd, 'service')
         const cfg = loadStationConfig(configFile)
         const { systemdUnit } = await import('./service.js')
-        process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user }))
+        const watchdogSec = opts.watchdogSec === undefined ? {} : { watchdogSec: Number(opts.watchdogSec) }
+        process.stdout.write(systemdUnit(cfg, { configFile, user: opts.user, ...watchdogSec }))
       }),
     )
 }

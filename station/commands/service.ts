@@ -13,6 +13,8 @@ export interface ServiceOptions {
   nodePath?: string
   /** Default: dist/cli.js of this installation (or cli.ts through tsx in a source checkout). */
   cliArgs?: string[]
+  /** systemd's watchdog: restart the agent when it has not said WATCHDOG=1 for this long, s (default 20). */
+  watchdogSec?: number
 }
 
 const USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/
@@ -40,6 +42,8 @@ export function systemdUnit(cfg: StationConfig, opts: ServiceOptions): string {
   // ProtectHome=true would hide a config or dataDir kept in a home directory; PrivateTmp one kept in /tmp.
   const protectHome = under('/home') || under('/root') || under('/run/user') ? 'read-only' : 'true'
   const privateTmp = under('/tmp') || under('/var/tmp') ? '' : 'PrivateTmp=true\n'
+  const watchdogSec = opts.watchdogSec ?? 20
+  if (!Number.isInteger(watchdogSec) || watchdogSec < 2 || watchdogSec > 3600) throw new ConfigError(`station service: --watchdog-sec: expected an integer 2-3600, got ${watchdogSec}`)
   const exec = [opts.nodePath ?? process.execPath, ...AGENT_NODE_FLAGS, ...(opts.cliArgs ?? voltwayCommand()), 'station', '--config', configFile].map(quote).join(' ')
   return `# Voltway station agent ${cfg.stationId} (hub ${cfg.hubId}).
 # Install: save as /etc/systemd/system/voltway-station.service, create the user
@@ -51,7 +55,14 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-Type=simple
+# The agent says READY=1 once it runs and WATCHDOG=1 from its health loop
+# (sd_notify, through the systemd-notify program: hence NotifyAccess=all).
+# A hung agent is killed after WatchdogSec and restarted; the hardware
+# watchdog on hardware.watchdog.pin has opened the relay long before.
+Type=notify
+NotifyAccess=all
+WatchdogSec=${watchdogSec}
+TimeoutStartSec=60
 User=${user}
 Group=${user}
 # Serial ports (Firmata board, RS-485 meter) belong to the dialout group.

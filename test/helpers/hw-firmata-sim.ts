@@ -1,9 +1,10 @@
 /**
- * A simulated StandardFirmata board (Uno-like: 14 digital + 6 analog pins) on
- * the far end of a serialport MockBinding port, so tests drive the real
- * firmata-io + serialport 13 path. It answers the handshake (version,
- * firmware, capabilities, analog mapping) and tracks the pin levels the host
- * writes with DIGITAL_MESSAGE.
+ * A simulated StandardFirmata board (Uno-like: 14 digital + 6 analog pins),
+ * so tests drive the real firmata-io + serialport 13 path. It answers the
+ * handshake (version, firmware, capabilities, analog mapping) and tracks the
+ * pin levels the host writes with DIGITAL_MESSAGE. The device is transport-
+ * free; it sits on the far end of a MockBinding port here, or of a real
+ * pseudo-terminal (hw-station-sim.ts).
  */
 import type { SerialBinding } from '../../hw/serial-port.js'
 import { MockBinding } from './hw-sdm-sim.js'
@@ -12,7 +13,7 @@ import { PullableCable } from './hw-cable.js'
 const PINS = 20
 const ANALOG_FROM = 14
 
-function handshake(): Buffer {
+export function handshake(): Buffer {
   const name = Buffer.from('StandardFirmata.ino')
   const nameBytes = [...name].flatMap((c) => [c & 0x7f, (c >> 7) & 0x7f])
   return Buffer.from([0xf9, 2, 5, 0xf0, 0x79, 2, 5, ...nameBytes, 0xf7])
@@ -36,6 +37,71 @@ function analogMapping(): Buffer {
   return Buffer.from(bytes)
 }
 
+/** The board's firmware: bytes in from the host, replies out through `send`. */
+export class FirmataDevice {
+  readonly levels = new Map<number, number>()
+  readonly #send: (b: Buffer) => void
+  readonly #writeListeners = new Set<(pin: number, level: number) => void>()
+  #rx: number[] = []
+
+  constructor(send: (b: Buffer) => void) {
+    this.#send = send
+  }
+
+  /** Hear every digital write, per pin whose level the host set (changed or not). */
+  onWrite(listener: (pin: number, level: number) => void): () => void {
+    this.#writeListeners.add(listener)
+    return () => this.#writeListeners.delete(listener)
+  }
+
+  #set(pin: number, level: number): void {
+    this.levels.set(pin, level)
+    for (const l of this.#writeListeners) l(pin, level)
+  }
+
+  receive(bytes: Buffer): void {
+    this.#rx.push(...bytes)
+    for (;;) {
+      const rx = this.#rx
+      const first = rx[0]
+      if (first === undefined) return
+      if (first === 0xf0) {
+        const end = rx.indexOf(0xf7)
+        if (end < 0) return
+        const cmd = rx[1]
+        if (cmd === 0x6b) this.#send(capabilities())
+        if (cmd === 0x69) this.#send(analogMapping())
+        if (cmd === 0x79) this.#send(handshake().subarray(3))
+        this.#rx = rx.slice(end + 1)
+      } else if ((first & 0xf0) === 0x90) {
+        if (rx.length < 3) return
+        const port = first & 0x0f
+        const mask = (rx[1] ?? 0) | ((rx[2] ?? 0) << 7)
+        const before = new Map(this.levels)
+        for (let bit = 0; bit < 8; bit++) {
+          const pin = port * 8 + bit
+          const level = (mask >> bit) & 1
+          // A port message carries all 8 pins; report only the ones it changed, or that were never set.
+          if (before.get(pin) !== level) this.#set(pin, level)
+        }
+        this.#rx = rx.slice(3)
+      } else if (first === 0xf4 || first === 0xf5 || (first & 0xf0) === 0xe0) {
+        if (rx.length < 3) return
+        if (first === 0xf5) this.#set(rx[1] ?? 0, rx[2] ?? 0)
+        this.#rx = rx.slice(3)
+      } else if (first === 0xf9) {
+        this.#send(handshake().subarray(0, 3))
+        this.#rx = rx.slice(1)
+      } else if ((first & 0xf0) === 0xd0 || (first & 0xf0) === 0xc0) {
+        if (rx.length < 2) return
+        this.#rx = rx.slice(2)
+      } else {
+        this.#rx = rx.slice(1)
+      }
+    }
+  }
+}
+
 export interface FirmataSim {
   path: string
   binding: SerialBinding
@@ -52,50 +118,20 @@ let counter = 0
 export function firmataOnMockBinding(): FirmataSim {
   const path = `/dev/ttySIM-FIRMATA-${process.pid}-${++counter}`
   MockBinding.createPort(path, { echo: false, record: false, readyData: handshake() })
-  const levels = new Map<number, number>()
   const cable = new PullableCable()
   let stalled: Array<() => void> | undefined
-  let rx: number[] = []
-
-  const take = (reply: (b: Buffer) => void): void => {
-    for (;;) {
-      const first = rx[0]
-      if (first === undefined) return
-      if (first === 0xf0) {
-        const end = rx.indexOf(0xf7)
-        if (end < 0) return
-        const cmd = rx[1]
-        if (cmd === 0x6b) reply(capabilities())
-        if (cmd === 0x69) reply(analogMapping())
-        rx = rx.slice(end + 1)
-      } else if ((first & 0xf0) === 0x90) {
-        if (rx.length < 3) return
-        const port = first & 0x0f
-        const mask = (rx[1] ?? 0) | ((rx[2] ?? 0) << 7)
-        for (let bit = 0; bit < 8; bit++) levels.set(port * 8 + bit, (mask >> bit) & 1)
-        rx = rx.slice(3)
-      } else if (first === 0xf4 || first === 0xf5 || (first & 0xf0) === 0xe0) {
-        if (rx.length < 3) return
-        if (first === 0xf5) levels.set(rx[1] ?? 0, rx[2] ?? 0)
-        rx = rx.slice(3)
-      } else if ((first & 0xf0) === 0xd0 || (first & 0xf0) === 0xc0) {
-        if (rx.length < 2) return
-        rx = rx.slice(2)
-      } else {
-        rx = rx.slice(1)
-      }
-    }
-  }
+  let reply: (b: Buffer) => void = () => {}
+  const device = new FirmataDevice((b) => reply(b))
 
   const binding: SerialBinding = {
     list: () => MockBinding.list(),
     async open(options) {
       const port = await MockBinding.open(options)
       const write = port.write.bind(port)
+      reply = (b) => setImmediate(() => port.isOpen && port.emitData(b))
       port.write = async (buffer: Buffer) => {
         await write(buffer)
-        rx.push(...buffer)
-        take((b) => setImmediate(() => port.isOpen && port.emitData(b)))
+        device.receive(buffer)
       }
       const drain = port.drain.bind(port)
       port.drain = async () => {
@@ -110,7 +146,7 @@ export function firmataOnMockBinding(): FirmataSim {
   return {
     path,
     binding,
-    level: (pin) => levels.get(pin),
+    level: (pin) => device.levels.get(pin),
     stallWrites(on) {
       if (on) {
         stalled ??= []

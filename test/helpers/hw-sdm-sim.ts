@@ -125,3 +125,38 @@ export function sdmOnMockBinding(
     },
   }
 }
+
+/** How the simulated meter's RS-485 port is set (its setup menu). */
+export interface MeterLine {
+  baudRate: number
+  stopBits: 1 | 2
+}
+
+/**
+ * Serve `device` on the device end of a pty (test/helpers/hw-pty.ts). Before
+ * answering it compares the host end's line settings with its own, as a real
+ * meter effectively does: at another baud rate the bytes it hears are garbage,
+ * so it stays silent. (A pty keeps the host's baud rate and stop bits; Linux
+ * forces 8 bits and no parity on ptys, so a parity mismatch cannot be shown here.)
+ */
+export function serveSdm(port: { on(e: 'data', l: (b: Buffer) => void): unknown; write(b: Buffer): unknown }, device: SdmDevice, line: MeterLine, hostLine: () => MeterLine): void {
+  let rx = Buffer.alloc(0)
+  port.on('data', (chunk: Buffer) => {
+    rx = Buffer.concat([rx, chunk])
+    while (rx.length >= 8) {
+      const frame = rx.subarray(0, 8)
+      if (crc16(frame.subarray(0, 6)) !== frame.readUInt16LE(6)) {
+        rx = rx.subarray(1) // resynchronise on the next byte
+        continue
+      }
+      rx = rx.subarray(8)
+      const host = hostLine()
+      if (host.baudRate !== line.baudRate || host.stopBits !== line.stopBits) {
+        device.requests.push(Buffer.from(frame))
+        continue
+      }
+      const reply = device.answer(Buffer.from(frame))
+      if (reply) port.write(reply)
+    }
+  })
+}
