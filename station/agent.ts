@@ -90,6 +90,7 @@ export class StationAgent {
     this.link = new StationLink({
       url: opts.config.mqtt.url,
       stationId: opts.config.stationId,
+      hubId: opts.config.hubId,
       ...(opts.config.mqtt.username ? { username: opts.config.mqtt.username } : {}),
       password: opts.config.mqtt.password,
       clock: this.#clock,
@@ -128,7 +129,7 @@ export class StationAgent {
       this.#publishState()
       this.#pump()
     })
-    this.link.on('disconnect', () => {
+    this.link.on('hubLost', () => {
       if (this.config.offline.maxChargeMinutes === 0) void this.tick()
     })
     this.link.on('cmd', (payload) => void this.#onCommand(payload))
