@@ -199,25 +199,26 @@ t.test('a stale meter (same register while it reports power flowing) is detected
   t.match(await hub.waitEvent((e) => e.type === 'session.stopped' && e.sessionId === 'stale', 'stopped'), { reason: 'fault', energyWh: 30 })
 })
 
+/** A rig whose session ended in a meter read fault: the station is faulted. */
+async function faultedRig(t: Test): Promise<Rig> {
+  const r = await rig(t)
+  await r.hub.command({ op: 'start', sessionId: 'to-fault' })
+  r.meter.failNextRead('HW_TIMEOUT')
+  r.clock.advance(10_000)
+  await r.agent.tick()
+  await r.hub.waitState((s) => s.status === 'faulted', 'faulted')
+  return r
+}
+
 t.test('a faulted station clears on enable once the cause is gone, without a restart', async (t) => {
-  const { hub, agent, clock, meter } = await rig(t)
-  await hub.command({ op: 'start', sessionId: 'fc1' })
-  meter.failNextRead('HW_TIMEOUT')
-  clock.advance(10_000)
-  await agent.tick()
-  await hub.waitState((s) => s.status === 'faulted', 'faulted')
+  const { hub } = await faultedRig(t)
   t.match(await hub.command({ op: 'enable' }), { ok: true, meterWh: 61 }, 'the meter reads again: cleared, with the reading')
   await hub.waitState((s) => s.status === 'available', 'available again, same agent process')
   t.match(await hub.command({ op: 'start', sessionId: 'fc2' }), { ok: true })
 })
 
 t.test('enable while the meter still fails answers METER_FAULT and the station stays faulted', async (t) => {
-  const { hub, agent, clock, meter } = await rig(t)
-  await hub.command({ op: 'start', sessionId: 'mf1' })
-  meter.failNextRead('HW_TIMEOUT')
-  clock.advance(10_000)
-  await agent.tick()
-  await hub.waitState((s) => s.status === 'faulted', 'faulted')
+  const { hub, agent, meter } = await faultedRig(t)
   const faults = hub.deliveries.filter((e) => e.type === 'fault').length
   meter.failNextRead('HW_TIMEOUT')
   t.match(await hub.command({ op: 'enable' }), { ok: false, error: { code: 'METER_FAULT', message: /still fails/ } })
@@ -242,12 +243,7 @@ t.test('enable while the relay still fails answers RELAY_FAULT and the station s
 })
 
 t.test('a faulted station that is disabled keeps its fault: enable checks it all the same', async (t) => {
-  const { hub, agent, clock, meter } = await rig(t)
-  await hub.command({ op: 'start', sessionId: 'fd1' })
-  meter.failNextRead('HW_TIMEOUT')
-  clock.advance(10_000)
-  await agent.tick()
-  await hub.waitState((s) => s.status === 'faulted', 'faulted')
+  const { hub, agent, meter } = await faultedRig(t)
   t.match(await hub.command({ op: 'disable' }), { ok: true })
   await hub.waitState((s) => s.status === 'disabled', 'disabled')
   meter.failNextRead('HW_TIMEOUT')

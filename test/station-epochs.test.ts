@@ -13,8 +13,7 @@ import { agentConfig } from './helpers/charging-e2e.js'
 import { FakeStation } from './helpers/fake-station.js'
 import { hubConfig, startTestHub } from './helpers/hub.js'
 import { mosquittoBinary } from './helpers/mosquitto.js'
-import { RestartableBroker, startAgent, stationConfig, tempDir, waitUntil } from './helpers/station-agent.js'
-import { HubDouble } from './helpers/station-hub.js'
+import { agentWithHubDouble, startAgent, tempDir, waitUntil } from './helpers/station-agent.js'
 import type { StationAgent } from '../station/agent.js'
 
 interface Row {
@@ -108,16 +107,7 @@ t.test('a hub restored from an older backup asks for the events it lacks and the
 })
 
 t.test('an ack for another outbox epoch changes nothing', async (t) => {
-  const broker = new RestartableBroker()
-  await broker.start()
-  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir() }))
-  const hub = await HubDouble.connect(broker.url, 'S1', { autoAck: false })
-  t.teardown(async () => {
-    await agent.stop()
-    await hub.close()
-    await broker.stop()
-  })
-  await hub.waitState((s) => s.online, 'online')
+  const { agent, hub } = await agentWithHubDouble(t, {}, {}, { autoAck: false })
   await hub.command({ op: 'start', sessionId: 'ep-1' })
   await hub.command({ op: 'stop' })
   await waitUntil(() => hub.deliveries.length === 2, 5000, 'two events')

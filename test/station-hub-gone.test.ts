@@ -10,8 +10,7 @@ import { startMosquittoForAcl } from './helpers/broker-fixtures.js'
 import { connectVehicle, hubConfig, tempDir as hubTempDir } from './helpers/hub.js'
 import { spawnHub, withFreePorts } from './helpers/hub-process.js'
 import { mosquittoBinary } from './helpers/mosquitto.js'
-import { ManualClock, RestartableBroker, startAgent, stationConfig, tempDir, waitUntil } from './helpers/station-agent.js'
-import { HubDouble } from './helpers/station-hub.js'
+import { agentWithHubDouble, ManualClock, startAgent, tempDir, waitUntil } from './helpers/station-agent.js'
 import { StationConfigSchema } from '../station/config.js'
 
 const MIN = 60_000
@@ -58,18 +57,9 @@ t.test('the offline limit runs when the hub is killed (-9) while the external br
 })
 
 t.test("the hub's state online:false starts the offline limit and online:true ends it, on a broker that stays up", async (t) => {
-  const broker = new RestartableBroker()
-  await broker.start()
   const clock = new ManualClock()
-  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir(), maxChargeMinutes: 30 }), { clock: clock.now })
-  const hub = await HubDouble.connect(broker.url, 'S1')
-  t.teardown(async () => {
-    await agent.stop()
-    await hub.close()
-    await broker.stop()
-  })
+  const { agent, hub } = await agentWithHubDouble(t, { maxChargeMinutes: 30 }, { clock: clock.now })
   const hubState = (online: boolean) => hub.client.publishAsync(topics.hubState('H'), JSON.stringify({ online, hubId: 'H', ts: new Date(clock.now()).toISOString() }), { qos: 1, retain: true })
-  await hub.waitState((s) => s.online, 'online')
   await hub.command({ op: 'start', sessionId: 'hub-blip' })
   await hubState(false)
   await waitUntil(() => agent.link.offlineMs() !== null, 5000, 'the agent hears the hub is gone')
@@ -90,16 +80,7 @@ t.test("the hub's state online:false starts the offline limit and online:true en
 })
 
 t.test('with offline.maxChargeMinutes 0 the relay opens as soon as the hub state says it is gone', async (t) => {
-  const broker = new RestartableBroker()
-  await broker.start()
-  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir(), maxChargeMinutes: 0 }))
-  const hub = await HubDouble.connect(broker.url, 'S1')
-  t.teardown(async () => {
-    await agent.stop()
-    await hub.close()
-    await broker.stop()
-  })
-  await hub.waitState((s) => s.online, 'online')
+  const { agent, hub } = await agentWithHubDouble(t, { maxChargeMinutes: 0 })
   await hub.command({ op: 'start', sessionId: 'zero' })
   await hub.client.publishAsync(topics.hubState('H'), JSON.stringify({ online: false, hubId: 'H', ts: new Date().toISOString() }), { qos: 1, retain: true })
   await waitUntil(() => !agent.hardware.relay.isClosed, 5000, 'relay opened on its own (no tick from the test)')
