@@ -20,6 +20,7 @@ import { HubMetrics } from './metrics.js'
 import { buildHandlerTable, coreHandlers, createHubContext, mapHandlerErrors, type HubContext } from './ops/index.js'
 import { ChargingService } from './charging/service.js'
 import { chargingHandlers } from './charging/handlers.js'
+import { StationControl } from './charging/station-control.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
@@ -60,6 +61,8 @@ export interface Hub {
   readonly config: HubConfig
   readonly context: HubContext
   readonly charging: ChargingService
+  /** Operator commands to stations (enable, disable). */
+  readonly stationControl: StationControl
   readonly federation: Federation
   /** Where vehicles and stations connect. */
   readonly mqttUrl: string
@@ -175,6 +178,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await commands.start()
     cleanups.push(async () => commands.stop())
     const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
+    const stationControl = new StationControl({ stations: context.stations, commands, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     const events = createEventListener(client, charging, logger)
     await events.start()
     cleanups.push(() => events.stop())
@@ -248,6 +252,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       config,
       context,
       charging,
+      stationControl,
       federation,
       mqttUrl,
       httpUrl,

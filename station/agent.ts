@@ -8,7 +8,8 @@
  */
 import { pino, type Logger } from 'pino'
 import type { Clock } from '../hw/types.js'
-import { formatTime, parseJsonObject, StationAck, type StationEvent, type StationState } from '../protocol/index.js'
+import { formatTime, type StationEvent, type StationState } from '../protocol/index.js'
+import { AckHandler } from './ack-handler.js'
 import { CommandsHandler } from './commands-handler.js'
 import type { StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
@@ -59,6 +60,7 @@ export class StationAgent {
   readonly #clock: Clock
   readonly #log: Logger
   readonly #commands: CommandsHandler
+  readonly #acks: AckHandler
   readonly #ownsHardware: boolean
   readonly #timers: ReturnType<typeof setInterval>[] = []
   readonly #inFlight = new Set<Promise<unknown>>()
@@ -89,10 +91,12 @@ export class StationAgent {
       onEvent: (e) => this.#onEvent(e),
       onChange: () => this.#publishState(),
     })
+    this.#acks = new AckHandler(this.outbox, this.#log.child({ part: 'acks' }))
     this.#commands = new CommandsHandler({ charger: this.charger, outbox: this.outbox, clock: this.#clock, log: this.#log.child({ part: 'commands' }) })
     this.link = new StationLink({
       url: opts.config.mqtt.url,
       stationId: opts.config.stationId,
+      hubId: opts.config.hubId,
       ...(opts.config.mqtt.username ? { username: opts.config.mqtt.username } : {}),
       password: opts.config.mqtt.password,
       clock: this.#clock,
@@ -131,7 +135,7 @@ export class StationAgent {
       this.#publishState()
       this.#pump()
     })
-    this.link.on('disconnect', () => {
+    this.link.on('hubLost', () => {
       if (this.config.offline.maxChargeMinutes === 0) void this.tick()
     })
     this.link.on('cmd', (payload) => void this.#onCommand(payload))
@@ -145,7 +149,7 @@ export class StationAgent {
       const heartbeat = this.hardware.heartbeat
       this.#timers.push(setInterval(() => heartbeat(), beat))
     }
-    this.#log.info({ version: AGENT_VERSION, lastSeq: this.outbox.lastSeq, pending: this.outbox.pendingCount }, 'station agent started')
+    this.#log.info({ version: AGENT_VERSION, epoch: this.outbox.epoch, lastSeq: this.outbox.lastSeq, pending: this.outbox.pendingCount }, 'station agent started')
   }
 
   /** The retained state as it would be published now. */
@@ -281,15 +285,10 @@ export class StationAgent {
 
   #onAck(payload: Buffer): void {
     if (this.#stopped) return
-    const json = parseJsonObject(payload)
-    const ack = json.ok ? StationAck.safeParse(json.value) : undefined
-    if (!ack?.success) {
-      this.#log.warn({ reason: json.ok ? 'not an ack {seq}' : json.reason }, 'ignoring an invalid ack')
-      return
-    }
-    if (ack.data.seq > this.outbox.lastSeq) this.#log.warn({ seq: ack.data.seq, lastSeq: this.outbox.lastSeq }, 'ack for a seq never sent')
-    const removed = this.outbox.ack(ack.data.seq)
-    this.#log.debug({ seq: ack.data.seq, removed }, 'events acknowledged')
+    const from = this.#acks.handle(payload)
+    if (from === undefined) return
+    this.#nextSeq = from
+    this.#pump()
   }
 
   #track(p: Promise<unknown>): void {

@@ -9,7 +9,7 @@ export const STATION_ERROR_CODES = [
   'STATION_BUSY',
   /** `start` while the station is disabled (by `disable`). */
   'STATION_DISABLED',
-  /** `start` while the station is faulted; `enable` clears the fault after a good meter reading. */
+  /** `start` while the station is faulted; `enable` clears the fault once the relay opens and the meter reads well (else RELAY_FAULT / METER_FAULT). */
   'STATION_FAULTED',
   /** The session named by `start` already ended; a new session needs a new id. */
   'SESSION_ENDED',

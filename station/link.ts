@@ -8,17 +8,23 @@
  * - Retained messages on cmd and ack are ignored: only live ones are orders.
  * - Last Will: the retained state with `online: false`, refreshed before each
  *   reconnect so it carries the latest status.
- * - Tracks since when the hub has been unreachable (for the offline limit).
+ * - Tracks since when the hub has been unreachable, for the offline limit:
+ *   the broker connection is down, or the hub's retained state
+ *   (`voltway/v1/hubs/H/state`, its Last Will) says `online: false` while an
+ *   external broker stays up. A hub that never published its state counts as
+ *   there while the broker is.
  */
 import { EventEmitter } from 'node:events'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import type { Clock } from '../hw/types.js'
-import { topics, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
+import { HubState, parseJsonObject, topics, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
 
 export interface LinkOptions {
   url: string
   stationId: string
+  /** The station's hub, whose retained state tells whether it is there. */
+  hubId: string
   username?: string
   password: string
   clock: Clock
@@ -36,6 +42,8 @@ export interface LinkOptions {
 export interface LinkEvents {
   connect: [sessionPresent: boolean]
   disconnect: []
+  /** The hub became unreachable: the broker connection dropped, or the hub's state went `online: false`. */
+  hubLost: []
   cmd: [payload: Buffer]
   ack: [payload: Buffer]
 }
@@ -43,9 +51,13 @@ export interface LinkEvents {
 export class StationLink extends EventEmitter<LinkEvents> {
   readonly #o: LinkOptions
   readonly #log: Logger
-  readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string }
+  readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string; hub: string }
   #client: MqttClient | undefined
   #offlineSince: number
+  /** Since when the hub's state has said `online: false` (null: online, or not heard). */
+  #hubDownSince: number | null = null
+  /** After a reconnect, until the hub's state is heard: when the broker was lost (a hub still down was gone all along). */
+  #lostAt: number | null = null
   #connected = false
   #closing = false
 
@@ -55,16 +67,22 @@ export class StationLink extends EventEmitter<LinkEvents> {
     this.#log = opts.log
     this.#offlineSince = opts.clock()
     const t = (k: Parameters<typeof topics.station>[1]) => topics.station(opts.stationId, k)
-    this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res') }
+    this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res'), hub: topics.hubState(opts.hubId) }
   }
 
   get connected(): boolean {
     return this.#connected
   }
 
-  /** ms the hub has been unreachable, or null while connected. */
+  /** Is the hub reachable: the broker connected and the hub's state not `online: false`? */
+  get hubReachable(): boolean {
+    return this.#connected && this.#hubDownSince === null
+  }
+
+  /** ms the hub has been unreachable (broker gone, or the hub's state offline), or null while it is reachable. */
   offlineMs(): number | null {
-    return this.#connected ? null : Math.max(0, this.#o.clock() - this.#offlineSince)
+    if (!this.#connected) return Math.max(0, this.#o.clock() - this.#offlineSince)
+    return this.#hubDownSince === null ? null : Math.max(0, this.#o.clock() - this.#hubDownSince)
   }
 
   start(): void {
@@ -89,12 +107,13 @@ export class StationLink extends EventEmitter<LinkEvents> {
     this.#client = client
     client.on('connect', (connack) => {
       this.#connected = true
+      this.#lostAt = this.#offlineSince
       this.#log.info({ sessionPresent: connack.sessionPresent }, 'connected to the hub broker')
       // Subscribe on every connect, session or not: a session left by someone else under this
       // client id (`voltway station check`, an older agent) may hold no subscriptions at all.
       // Subscribing again is idempotent [MQTT-3.8.4-3] and keeps queued messages.
-      client.subscribe([this.#topics.cmd, this.#topics.ack], { qos: 1 }, (err) => {
-        if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack failed')
+      client.subscribe([this.#topics.cmd, this.#topics.ack, this.#topics.hub], { qos: 1 }, (err) => {
+        if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack/hub state failed')
       })
       this.emit('connect', connack.sessionPresent === true)
     })
@@ -106,6 +125,8 @@ export class StationLink extends EventEmitter<LinkEvents> {
     })
     client.on('error', (err) => this.#log.warn({ err: err.message }, 'broker connection error'))
     client.on('message', (topic, payload, packet) => {
+      // The hub's state is retained on purpose: it says whether the hub is there now.
+      if (topic === this.#topics.hub) return this.#onHubState(payload)
       // A retained command or ack is a stale replay left on the broker, never an order from the hub now.
       if (packet.retain) {
         this.#log.warn({ topic }, 'ignoring a retained message on a command topic')
@@ -158,10 +179,34 @@ export class StationLink extends EventEmitter<LinkEvents> {
 
   #lost(): void {
     if (!this.#connected) return
+    const wasReachable = this.hubReachable
     this.#connected = false
-    this.#offlineSince = this.#o.clock()
+    this.#offlineSince = this.#hubDownSince ?? this.#o.clock()
     this.#log.warn('lost the hub broker connection')
     this.emit('disconnect')
+    if (wasReachable) this.emit('hubLost')
+  }
+
+  #onHubState(payload: Buffer): void {
+    const json = parseJsonObject(payload)
+    const state = json.ok ? HubState.safeParse(json.value) : undefined
+    if (!state?.success || state.data.hubId !== this.#o.hubId) {
+      // An empty payload (a cleared state) or garbage says nothing about the hub: keep what we know.
+      if (payload.length > 0) this.#log.warn({ topic: this.#topics.hub }, 'ignoring an invalid hub state')
+      return
+    }
+    const lostAt = this.#lostAt
+    this.#lostAt = null
+    if (state.data.online) {
+      if (this.#hubDownSince !== null) this.#log.info('the hub is back')
+      this.#hubDownSince = null
+      return
+    }
+    if (this.#hubDownSince !== null) return
+    const wasReachable = this.hubReachable
+    this.#hubDownSince = lostAt ?? this.#o.clock()
+    this.#log.warn('the hub is gone (its state says offline); the offline limit runs')
+    if (wasReachable) this.emit('hubLost')
   }
 
   #will(): NonNullable<IClientOptions['will']> {

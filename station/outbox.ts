@@ -1,8 +1,12 @@
 /**
  * The agent's durable memory, a SQLite file in dataDir (better-sqlite3):
- * - the event outbox: every event gets the next `seq` and stays until the hub
- *   acks it (`ack {seq}`: every event up to seq is stored), so it survives
- *   restarts and is sent again after each reconnect (docs/protocol.md);
+ * - the event outbox: every event gets the next `seq` and the outbox's `epoch`
+ *   (a random id made when the outbox starts numbering, so a new SD card is a
+ *   new epoch from seq 1), and is pending until the hub acks it (`ack {seq,
+ *   epoch}`: every event of the epoch up to seq is stored), so it survives
+ *   restarts and is sent again after each reconnect (docs/protocol.md). The
+ *   newest KEEP_ACKED acknowledged events are kept too, so a hub restored from
+ *   an older backup can ask for them again (`resendFrom`);
  * - the running session (id, meter start, maxWh), written in the same
  *   transaction as its `session.started` / `session.stopped` event, so a
  *   restarted agent knows a session was running and ends it exactly once;
@@ -12,9 +16,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { StationCommandResult, StationEvent } from '../protocol/index.js'
+import { newId, StationCommandResult, StationEvent, type StationAck } from '../protocol/index.js'
 
-type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never
+type Distribute<T> = T extends unknown ? Omit<T, 'seq' | 'epoch'> : never
 /** An event before the outbox numbers it. */
 export type EventInput = Distribute<StationEvent>
 
@@ -33,8 +37,23 @@ export interface EndedSession {
   endedAt: number
 }
 
+/** What an ack did to the outbox. */
+export type AckOutcome =
+  | { applied: false; reason: 'other-epoch' }
+  | {
+      applied: true
+      /** The hub's ack named a seq this outbox never numbered (it is taken as lastSeq). */
+      beyondLast: boolean
+      /** The hub asked for events from this seq and the outbox holds it: send them again now. */
+      resendFrom?: number
+      /** The hub asked for events from this seq that the outbox no longer holds (acked and pruned). */
+      lost?: number
+    }
+
 export const OUTBOX_FILE = 'station.sqlite'
-const SCHEMA_VERSION = 1
+/** Acknowledged events kept for a hub that forgot them (restored from a backup). */
+export const KEEP_ACKED = 1000
+const SCHEMA_VERSION = 2
 const KEEP_COMMANDS = 1000
 const KEEP_ENDED_SESSIONS = 1000
 
@@ -59,6 +78,8 @@ interface EndedRow {
 export class Outbox {
   readonly #db: Database.Database
   #lastSeq: number
+  #ackedSeq: number
+  #epoch: string | null
 
   constructor(file: string) {
     this.#db = new Database(file)
@@ -68,6 +89,9 @@ export class Outbox {
     this.#db.pragma('busy_timeout = 2000')
     this.#migrate()
     this.#lastSeq = Number(this.#meta('lastSeq') ?? '0')
+    this.#ackedSeq = Number(this.#meta('ackedSeq') ?? '0')
+    this.#epoch = this.#meta('epoch') ?? null
+    this.#db.transaction(() => this.#startEpochIfIdle()).immediate()
   }
 
   /** Open (creating dataDir and the file if needed) `dataDir/station.sqlite`. */
@@ -76,9 +100,22 @@ export class Outbox {
     return new Outbox(join(dataDir, OUTBOX_FILE))
   }
 
-  /** The seq of the newest event ever appended (0 before the first). */
+  /** The seq of the newest event of this epoch (0 before the first). */
   get lastSeq(): number {
     return this.#lastSeq
+  }
+
+  /** Every event up to this seq is acknowledged by the hub. */
+  get ackedSeq(): number {
+    return this.#ackedSeq
+  }
+
+  /**
+   * The outbox's epoch, or null while an outbox from before epochs still holds
+   * unacknowledged epoch-less events (the epoch starts, at seq 1, once they are acked).
+   */
+  get epoch(): string | null {
+    return this.#epoch
   }
 
   /**
@@ -87,8 +124,9 @@ export class Outbox {
    */
   append(input: EventInput, change: { session?: PersistedSession | null; ended?: EndedSession } = {}): StationEvent {
     const tx = this.#db.transaction((): StationEvent => {
+      this.#startEpochIfIdle()
       const seq = this.#lastSeq + 1
-      const event = StationEvent.parse({ ...input, seq })
+      const event = StationEvent.parse({ ...input, seq, ...(this.#epoch !== null ? { epoch: this.#epoch } : {}) })
       this.#db.prepare('INSERT INTO events (seq, body) VALUES (?, ?)').run(seq, JSON.stringify(event))
       this.#setMeta('lastSeq', String(seq))
       if (change.session === null) this.#db.prepare('DELETE FROM session').run()
@@ -116,18 +154,42 @@ export class Outbox {
 
   /** Unacknowledged events with seq >= fromSeq, oldest first. */
   pending(fromSeq = 0): StationEvent[] {
-    const rows = this.#db.prepare('SELECT seq, body FROM events WHERE seq >= ? ORDER BY seq').all(fromSeq) as EventRow[]
+    const rows = this.#db.prepare('SELECT seq, body FROM events WHERE seq > ? AND seq >= ? ORDER BY seq').all(this.#ackedSeq, fromSeq) as EventRow[]
     return rows.map((r) => StationEvent.parse(JSON.parse(r.body)))
   }
 
   get pendingCount(): number {
-    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }
+    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM events WHERE seq > ?').get(this.#ackedSeq) as { n: number }
     return row.n
   }
 
-  /** The hub stored every event up to `seq`: forget them. Returns how many were removed. */
-  ack(seq: number): number {
-    return this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(seq).changes
+  /**
+   * Apply the hub's ack (docs/protocol.md, "Events"). An ack for another epoch
+   * (an old SD card's) changes nothing; one without an epoch is a hub that
+   * does not know epochs and applies as it is. Every event up to `seq` is
+   * acknowledged (never past lastSeq; a lower seq than already acknowledged
+   * is a late ack and changes nothing). `resendFrom` makes the events from
+   * that seq pending again: the hub lacks them, e.g. it was restored from an
+   * older backup.
+   */
+  ack(ack: StationAck): AckOutcome {
+    if (ack.epoch !== undefined && ack.epoch !== this.#epoch) return { applied: false, reason: 'other-epoch' }
+    const beyondLast = ack.seq > this.#lastSeq
+    let acked = Math.max(this.#ackedSeq, Math.min(ack.seq, this.#lastSeq))
+    const out: AckOutcome = { applied: true, beyondLast }
+    if (ack.resendFrom !== undefined && ack.resendFrom <= this.#lastSeq) {
+      acked = Math.min(acked, ack.resendFrom - 1)
+      if (this.#db.prepare('SELECT 1 FROM events WHERE seq = ?').get(ack.resendFrom)) out.resendFrom = ack.resendFrom
+      else out.lost = ack.resendFrom
+    }
+    this.#db
+      .transaction(() => {
+        this.#setMeta('ackedSeq', String(acked))
+        this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(acked - KEEP_ACKED)
+      })
+      .immediate()
+    this.#ackedSeq = acked
+    return out
   }
 
   currentSession(): PersistedSession | null {
@@ -176,9 +238,35 @@ export class Outbox {
     this.#db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value)
   }
 
+  /**
+   * Start numbering a new epoch from seq 1 when the outbox has none yet and
+   * nothing is pending: a new outbox, or one from before epochs once the hub
+   * has acknowledged its last epoch-less event. Runs inside a transaction.
+   */
+  #startEpochIfIdle(): void {
+    if (this.#epoch !== null || this.pendingCount > 0) return
+    const epoch = newId('e')
+    this.#db.prepare('DELETE FROM events').run()
+    this.#setMeta('epoch', epoch)
+    this.#setMeta('lastSeq', '0')
+    this.#setMeta('ackedSeq', '0')
+    this.#epoch = epoch
+    this.#lastSeq = 0
+    this.#ackedSeq = 0
+  }
+
   #migrate(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number
     if (version >= SCHEMA_VERSION) return
+    if (version === 1) {
+      // Version 1 deleted acknowledged events: everything still stored is pending.
+      this.#db.exec(`
+        INSERT OR REPLACE INTO meta (key, value)
+          SELECT 'ackedSeq', COALESCE((SELECT MIN(seq) - 1 FROM events), (SELECT value FROM meta WHERE key = 'lastSeq'), '0');
+        PRAGMA user_version = ${SCHEMA_VERSION};
+      `)
+      return
+    }
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);

@@ -6,7 +6,9 @@
  *
  * Fail safe (docs/design.md): the relay opens on stop, limit, offline limit,
  * shutdown and any meter or relay fault; a fault leaves the station
- * `faulted` until `enable` (after a good meter reading) or a restart.
+ * `faulted` until `enable` finds the cause gone (the relay opens and the
+ * meter gives a good reading) or a restart. Disabling a faulted station keeps
+ * the fault: the next `enable` checks it all the same.
  * All operations run one at a time, in arrival order.
  */
 import type { Logger } from 'pino'
@@ -42,6 +44,8 @@ export class Charger {
   readonly #log: Logger
   readonly #watch: MeterWatch
   #status: StationStatus = 'available'
+  /** The fault not cleared yet (kept while disabled), or null. */
+  #faultCode: FaultCode | null = null
   #session: PersistedSession | null = null
   #meterWh: number | null = null
   #powerW = 0
@@ -152,29 +156,43 @@ export class Charger {
     })
   }
 
+  /**
+   * Make the station available again. A station with a fault is checked
+   * first: the relay must open and the meter give a good reading; otherwise
+   * the command fails (RELAY_FAULT, METER_FAULT) and nothing changes (it stays
+   * faulted, or disabled; the fault was reported when it happened).
+   */
   enable(): Promise<{ meterWh: number | null }> {
     return this.#serial(async () => {
+      if (this.#faultCode !== null) await this.#recheck()
       this.#o.outbox.disabled = false
       if (this.#status === 'disabled' || this.#status === 'faulted') {
-        const wasFaulted = this.#status === 'faulted'
         this.#status = 'available'
-        // A fault is cleared only by a good reading; otherwise it stays faulted (quietly: it was reported).
-        if (wasFaulted) {
-          try {
-            const reading = await this.#o.meter.read()
-            this.#watch.restart(this.#o.clock())
-            const verdict = this.#watch.observe(reading, this.#o.clock(), false)
-            if (!verdict.ok) throw new StationError('METER_FAULT', verdict.message)
-            this.#meterWh = reading.energyWh
-          } catch (err) {
-            this.#status = 'faulted'
-            throw new StationError('METER_FAULT', `the meter still fails: ${errText(err)}`)
-          }
-        }
         this.#o.onChange()
       }
       return { meterWh: this.#meterWh }
     })
+  }
+
+  /** Is the fault's cause gone? Quietly (no new fault event): throws a StationError when it is not. */
+  async #recheck(): Promise<void> {
+    try {
+      await this.#o.relay.open()
+    } catch (err) {
+      throw new StationError('RELAY_FAULT', `the relay still fails: ${errText(err)}`)
+    }
+    let reading: MeterReading
+    try {
+      reading = await this.#o.meter.read()
+    } catch (err) {
+      throw new StationError('METER_FAULT', `the meter still fails: ${errText(err)}`)
+    }
+    this.#watch.restart(this.#o.clock())
+    const verdict = this.#watch.observe(reading, this.#o.clock(), false)
+    if (!verdict.ok) throw new StationError('METER_FAULT', `the meter still fails: ${verdict.message}`)
+    this.#meterWh = reading.energyWh
+    this.#log.info({ cleared: this.#faultCode }, 'fault cleared by enable')
+    this.#faultCode = null
   }
 
   /** Disabling while charging ends the session (reason `disabled`). */
@@ -308,6 +326,7 @@ export class Charger {
     const s = this.#session
     const wasFaulted = this.#status === 'faulted'
     this.#status = 'faulted'
+    this.#faultCode = code
     const meterWh = this.#meterWh ?? s?.meterStartWh ?? 0
     if (!wasFaulted || s) {
       this.#emit({ type: 'fault', code, message: message.slice(0, 500), meterWh, ts: formatTime(this.#o.clock()), ...(s ? { sessionId: s.sessionId } : {}) })

@@ -72,6 +72,7 @@ t.test('the ACL is exactly the permission table, one block per user, no patterns
       'topic write voltway/v1/stations/FSA-1/cmd/res',
       'topic read voltway/v1/stations/FSA-1/cmd',
       'topic read voltway/v1/stations/FSA-1/ack',
+      'topic read voltway/v1/hubs/+/state',
       '',
       '# vehicle',
     ],

@@ -212,3 +212,71 @@ t.test('a stale meter (same register while it reports power flowing) is detected
   t.match(await hub.waitEvent((e) => e.type === 'fault', 'fault'), { code: 'METER_STALE', sessionId: 'stale' })
   t.match(await hub.waitEvent((e) => e.type === 'session.stopped' && e.sessionId === 'stale', 'stopped'), { reason: 'fault', energyWh: 30 })
 })
+
+/** A rig whose session ended in a meter read fault: the station is faulted. */
+async function faultedRig(t: Test): Promise<Rig> {
+  const r = await rig(t)
+  await r.hub.command({ op: 'start', sessionId: 'to-fault' })
+  r.meter.failNextRead('HW_TIMEOUT')
+  r.clock.advance(10_000)
+  await r.agent.tick()
+  await r.hub.waitState((s) => s.status === 'faulted', 'faulted')
+  return r
+}
+
+t.test('a faulted station clears on enable once the cause is gone, without a restart', async (t) => {
+  const { hub } = await faultedRig(t)
+  t.match(await hub.command({ op: 'enable' }), { ok: true, meterWh: 61 }, 'the meter reads again: cleared, with the reading')
+  await hub.waitState((s) => s.status === 'available', 'available again, same agent process')
+  t.match(await hub.command({ op: 'start', sessionId: 'fc2' }), { ok: true })
+})
+
+t.test('enable while the meter still fails answers METER_FAULT and the station stays faulted', async (t) => {
+  const { hub, agent, meter } = await faultedRig(t)
+  const faults = hub.deliveries.filter((e) => e.type === 'fault').length
+  meter.failNextRead('HW_TIMEOUT')
+  t.match(await hub.command({ op: 'enable' }), { ok: false, error: { code: 'METER_FAULT', message: /still fails/ } })
+  t.equal(agent.charger.status, 'faulted', 'still faulted')
+  t.match(await hub.command({ op: 'start', sessionId: 'mf2' }), { ok: false, error: { code: 'STATION_FAULTED' } })
+  t.equal(hub.deliveries.filter((e) => e.type === 'fault').length, faults, 'no second fault event: it was reported once')
+  t.match(await hub.command({ op: 'enable' }), { ok: true }, 'the meter reads again: cleared')
+})
+
+t.test('enable while the relay still fails answers RELAY_FAULT and the station stays faulted', async (t) => {
+  const { hub, agent } = await rig(t)
+  const io = agent.hardware.mock?.io
+  if (!io) throw new Error('expected the mock board')
+  io.failNextWrite()
+  t.match(await hub.command({ op: 'start', sessionId: 'rf1' }), { ok: false, error: { code: 'RELAY_FAULT' } })
+  await hub.waitState((s) => s.status === 'faulted', 'faulted')
+  io.failNextWrite()
+  t.match(await hub.command({ op: 'enable' }), { ok: false, error: { code: 'RELAY_FAULT', message: /still fails/ } })
+  t.equal(agent.charger.status, 'faulted')
+  t.match(await hub.command({ op: 'enable' }), { ok: true }, 'the relay answers again: cleared')
+  t.equal(agent.charger.status, 'available')
+})
+
+t.test('a faulted station that is disabled keeps its fault: enable checks it all the same', async (t) => {
+  const { hub, agent, meter } = await faultedRig(t)
+  t.match(await hub.command({ op: 'disable' }), { ok: true })
+  await hub.waitState((s) => s.status === 'disabled', 'disabled')
+  meter.failNextRead('HW_TIMEOUT')
+  t.match(await hub.command({ op: 'enable' }), { ok: false, error: { code: 'METER_FAULT' } }, 'not cleared by disable + enable')
+  t.equal(agent.charger.status, 'disabled', 'a failed enable changes nothing')
+  t.ok(agent.outbox.disabled, 'still disabled across a restart')
+  t.match(await hub.command({ op: 'enable' }), { ok: true })
+  await hub.waitState((s) => s.status === 'available', 'available')
+})
+
+t.test('disable makes the agent refuse start with STATION_DISABLED and report disabled in its retained state, also after a restart', async (t) => {
+  const { broker, hub, agent, dataDir } = await rig(t)
+  t.match(await hub.command({ op: 'disable' }), { ok: true })
+  await hub.waitState((s) => s.status === 'disabled', 'disabled')
+  t.match(await hub.command({ op: 'start', sessionId: 'd1' }), { ok: false, error: { code: 'STATION_DISABLED' } })
+  await agent.stop()
+  const again = await startAgent(stationConfig({ url: broker.url, dataDir }))
+  t.teardown(() => again.stop())
+  await hub.waitState((s) => s.online && s.status === 'disabled', 'disabled after the restart')
+  t.match(await hub.command({ op: 'start', sessionId: 'd1' }), { ok: false, error: { code: 'STATION_DISABLED' } })
+  t.notOk(again.hardware.relay.isClosed)
+})

@@ -69,14 +69,32 @@ for (const { name, make } of impls) {
     t.equal((await store.charging.getSession('s1'))?.endedAtMs, 1000)
   })
 
-  t.test(`[${name}] each (station, seq) is stored once and the ack only covers what is stored without a gap`, async (t) => {
+  t.test(`[${name}] each (station, epoch, seq) is stored once and the ack only covers what is stored from seq 1 without a gap`, async (t) => {
     const store = make()
     t.teardown(() => store.close())
-    t.same(await store.charging.recordEvent('S1', 7, 'fault', '{}', 1), { inserted: true, ackSeq: 7 }, 'the first event seen sets the base')
-    t.same(await store.charging.recordEvent('S1', 7, 'fault', '{}', 1), { inserted: false, ackSeq: 7 }, 'a duplicate is not stored again')
-    t.same(await store.charging.recordEvent('S1', 9, 'fault', '{}', 1), { inserted: true, ackSeq: 7 }, 'a gap holds the ack back')
-    t.same(await store.charging.recordEvent('S1', 8, 'fault', '{}', 1), { inserted: true, ackSeq: 9 }, 'filling the gap acks through')
-    t.same(await store.charging.recordEvent('S2', 1, 'fault', '{}', 1), { inserted: true, ackSeq: 1 }, 'stations are counted apart')
+    const rec = (stationId: string, epoch: string | null, seq: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', 1)
+    t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 })
+    t.same(await rec('S1', null, 1), { inserted: false, ackSeq: 1 }, 'a duplicate is not stored again')
+    t.same(await rec('S1', null, 3), { inserted: true, ackSeq: 1, resendFrom: 2 }, 'a gap holds the ack back and asks for the missing seq')
+    t.same(await rec('S1', null, 2), { inserted: true, ackSeq: 3 }, 'filling the gap acks through')
+    t.same(await rec('S2', null, 1), { inserted: true, ackSeq: 1 }, 'stations are counted apart')
+  })
+
+  t.test(`[${name}] a first event with seq 2 from a station never heard from is not acknowledged past the missing seq 1`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    t.same(await store.charging.recordEvent('S9', null, 2, 'fault', '{}', 1), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'epoch-less')
+    t.same(await store.charging.recordEvent('S9', 'e-new', 2, 'fault', '{}', 1), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'with an epoch')
+    t.same(await store.charging.recordEvent('S9', null, 1, 'fault', '{}', 1), { inserted: true, ackSeq: 2 }, 'seq 1 arrives: acked through 2')
+  })
+
+  t.test(`[${name}] an outbox reset to seq 1 under a new epoch is stored, not taken for duplicates`, async (t) => {
+    const store = make()
+    t.teardown(() => store.close())
+    for (const seq of [1, 2, 3]) await store.charging.recordEvent('S1', 'e-old', seq, 'fault', `{"old":${seq}}`, 1)
+    t.same(await store.charging.recordEvent('S1', 'e-new', 1, 'fault', '{"new":1}', 1), { inserted: true, ackSeq: 1 }, 'the new epoch starts at 1')
+    t.same(await store.charging.recordEvent('S1', 'e-new', 2, 'fault', '{"new":2}', 1), { inserted: true, ackSeq: 2 })
+    t.same(await store.charging.recordEvent('S1', 'e-old', 3, 'fault', '{}', 1), { inserted: false, ackSeq: 3 }, 'the old epoch keeps its own count')
   })
 
   t.test(`[${name}] rule isActive: only starting and charging sessions hold a station; a stopped or failed one is never made charging again`, async (t) => {

@@ -37,7 +37,8 @@ export const PERMISSIONS: Readonly<Record<IdentityKind, RoleRules>> = {
   },
   station: {
     publish: [`${R}/stations/{id}/state`, `${R}/stations/{id}/telemetry`, `${R}/stations/{id}/events`, `${R}/stations/{id}/cmd/res`],
-    subscribe: [`${R}/stations/{id}/cmd`, `${R}/stations/{id}/ack`],
+    // hubs/+/state: the agent's offline limit runs while its hub is gone (its Last Will), not only while the broker is.
+    subscribe: [`${R}/stations/{id}/cmd`, `${R}/stations/{id}/ack`, `${R}/hubs/+/state`],
     will: [`${R}/stations/{id}/state`],
   },
   hub: {

@@ -15,7 +15,7 @@
  * the station's `ts` is stored as reported and its skew measured, never used.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, costMinor, formatTime, isErrorCode, newId, type OpArgs, type OpResult, type Receipt, type StationEvent, type Telemetry } from '../../protocol/index.js'
+import { VoltwayError, costMinor, formatTime, isErrorCode, newId, type OpArgs, type OpResult, type Receipt, type StationAck, type StationEvent, type Telemetry } from '../../protocol/index.js'
 import type { Clock } from '../clock.js'
 import type { ReservationRules } from '../reservations/index.js'
 import type { StationRegistry } from '../stations/index.js'
@@ -201,9 +201,12 @@ export class ChargingService implements EventSink {
     }
   }
 
-  async recordEvent(stationId: string, ev: StationEvent, raw: string): Promise<number> {
-    const out = await this.#d.store.charging.recordEvent(stationId, ev.seq, ev.type, raw, this.#d.clock.now())
-    return out.ackSeq
+  async recordEvent(stationId: string, ev: StationEvent, raw: string): Promise<StationAck | null> {
+    const epoch = ev.epoch ?? null
+    const out = await this.#d.store.charging.recordEvent(stationId, epoch, ev.seq, ev.type, raw, this.#d.clock.now())
+    if (out.resendFrom !== undefined) this.#log.warn({ stationId, epoch, seq: ev.seq, acked: out.ackSeq, missing: out.resendFrom }, 'station events missing before this one; asking the station for them')
+    if (out.ackSeq === 0 && out.resendFrom === undefined) return null
+    return { seq: out.ackSeq, ...(epoch !== null ? { epoch } : {}), ...(out.resendFrom !== undefined ? { resendFrom: out.resendFrom } : {}) }
   }
 
   onTelemetry(stationId: string, t: Telemetry): void {

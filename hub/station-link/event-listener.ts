@@ -1,19 +1,21 @@
 /**
  * Station `events` (QoS 1, durable seq) and `telemetry` (QoS 0). Each event is
- * applied (idempotently), stored once per (station, seq), then acknowledged
- * with the highest seq up to which everything is stored. A station's events
- * are handled one at a time, in arrival order. Retained ones are ignored.
+ * applied (idempotently), stored once per (station, epoch, seq), then
+ * acknowledged with the highest seq of its epoch up to which everything is
+ * stored, and the seq the hub lacks when it holds a later one
+ * (docs/protocol.md, "Events"). A station's events are handled one at a time,
+ * in arrival order. Retained ones are ignored.
  */
 import type { MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
-import { StationEvent, Telemetry, parseJsonObject, parseStationTopic, topics } from '../../protocol/index.js'
+import { StationEvent, Telemetry, parseJsonObject, parseStationTopic, topics, type StationAck } from '../../protocol/index.js'
 
 export interface EventSink {
   /** Apply an event's effect; must be idempotent (it may run again after a crash or a re-send). */
   applyEvent(stationId: string, event: StationEvent): Promise<void>
-  /** Store the event once; resolve the seq to acknowledge. */
-  recordEvent(stationId: string, event: StationEvent, raw: string): Promise<number>
+  /** Store the event once; resolve the ack to publish, or null when there is nothing to acknowledge yet. */
+  recordEvent(stationId: string, event: StationEvent, raw: string): Promise<StationAck | null>
   onTelemetry(stationId: string, t: Telemetry): void
 }
 
@@ -36,8 +38,8 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     }
     try {
       await sink.applyEvent(stationId, ev.data)
-      const ackSeq = await sink.recordEvent(stationId, ev.data, payload.toString('utf8'))
-      if (ackSeq > 0) await client.publishAsync(topics.station(stationId, 'ack'), JSON.stringify({ seq: ackSeq }), { qos: 1 })
+      const ack = await sink.recordEvent(stationId, ev.data, payload.toString('utf8'))
+      if (ack) await client.publishAsync(topics.station(stationId, 'ack'), JSON.stringify(ack), { qos: 1 })
     } catch (err) {
       // Not acknowledged: the station keeps the event and sends it again.
       log.error({ err, stationId, seq: ev.data.seq }, 'station event not stored')

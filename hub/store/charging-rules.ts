@@ -33,14 +33,20 @@ export function isActive(s: SessionRecord): boolean {
 }
 
 /**
- * The highest seq of a station that can be acknowledged after storing
- * `seq`: every event up to it is stored. `acked` is the last ack (null: the
- * first event ever seen from the station, which sets the base: earlier ones
- * were acknowledged before this database existed); `stored(n)` tells whether
+ * The ack after storing event `seq` of one event stream of a station: the
+ * events of one outbox epoch, or the epoch-less events of a station that sends
+ * none (docs/protocol.md, "Events"). `acked` is the stream's last ack, null
+ * when the hub has never heard from the stream; `stored(n)` tells whether its
  * event `n` is stored.
+ *
+ * - Every stream starts at seq 1: the ack is the highest n such that events
+ *   1..n are all stored. A first event with seq 2 is not acknowledged past the
+ *   missing seq 1 (it would be lost silently).
+ * - `resendFrom` is set when the stored event lies beyond that contiguous
+ *   run: the hub lacks event `ackSeq + 1` and asks the station for it.
  */
-export function nextAck(acked: number | null, seq: number, stored: (n: number) => boolean): number {
-  let ack = acked ?? seq - 1
+export function nextAck(acked: number | null, seq: number, stored: (n: number) => boolean): { ackSeq: number; resendFrom?: number } {
+  let ack = acked ?? 0
   while (stored(ack + 1)) ack++
-  return ack
+  return ack < seq ? { ackSeq: ack, resendFrom: ack + 1 } : { ackSeq: ack }
 }

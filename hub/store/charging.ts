@@ -16,9 +16,11 @@
  *   the session); a receipt never ends before it starts. What the station's
  *   own clock said is kept apart, as reported (`stationStartedAt`,
  *   `stationEndedAt`), and decides nothing.
- * - `recordEvent` stores each `(stationId, seq)` once; it answers whether the
- *   event is new and the highest seq that can be acknowledged (every event
- *   of that station up to it is stored).
+ * - `recordEvent` stores each `(stationId, epoch, seq)` once (epoch null: the
+ *   station's epoch-less events); it answers whether the event is new, the
+ *   highest seq that can be acknowledged (every event of that station and
+ *   epoch from 1 up to it is stored) and, when the hub lacks an earlier one,
+ *   the seq to ask for (`nextAck` in ./charging-rules.ts).
  */
 export type SessionState = 'starting' | 'charging' | 'stopped' | 'failed'
 
@@ -78,10 +80,12 @@ export type CloseSessionOutcome =
   | { status: 'fault'; code: 'METER_MISSING_START' | 'METER_BACKWARDS'; session: SessionRecord }
 
 export interface RecordEventOutcome {
-  /** False when this (station, seq) was stored before. */
+  /** False when this (station, epoch, seq) was stored before. */
   inserted: boolean
-  /** Highest seq such that this station's events up to it are all stored. */
+  /** Highest seq such that this station's events of this epoch from 1 up to it are all stored (0: none). */
   ackSeq: number
+  /** Set when the hub lacks event `ackSeq + 1` while holding a later one: ask the station to send from here. */
+  resendFrom?: number
 }
 
 export interface ChargingStore {
@@ -105,5 +109,6 @@ export interface ChargingStore {
   getReceipt(sessionId: string): Promise<ReceiptRecord | null>
   /** The vehicle's receipts, newest first. */
   listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]>
-  recordEvent(stationId: string, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
+  /** `epoch`: the event's outbox epoch, or null for a station whose events carry none. */
+  recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
 }

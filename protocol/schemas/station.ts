@@ -24,7 +24,13 @@ export const Telemetry = z.object({
 })
 export type Telemetry = z.infer<typeof Telemetry>
 
-const EventBase = { seq: Seq, meterWh: Wh, ts: Time }
+/**
+ * The outbox an event comes from: a random id the agent makes when it creates
+ * its outbox (a new SD card is a new epoch, and seq starts at 1 again). An
+ * addition: events without it (other vendors' stations) are one epoch-less stream.
+ */
+export const Epoch = Id
+const EventBase = { seq: Seq, meterWh: Wh, ts: Time, epoch: Epoch.optional() }
 
 export const StopReason = z.enum(['requested', 'limit', 'fault', 'offline', 'shutdown', 'unplugged', 'disabled'])
 
@@ -52,7 +58,13 @@ export const FaultEvent = z.object({
 export const StationEvent = z.discriminatedUnion('type', [SessionStartedEvent, SessionStoppedEvent, FaultEvent])
 export type StationEvent = z.infer<typeof StationEvent>
 
-export const StationAck = z.object({ seq: z.number().int().nonnegative() })
+/**
+ * `seq`: every event of the station (of `epoch`, when the events carry one) up
+ * to seq is stored. `epoch` (an addition) names the outbox the ack is for.
+ * `resendFrom` (an addition): the hub stored a later event but lacks this one;
+ * the station sends its events again from this seq, now.
+ */
+export const StationAck = z.object({ seq: z.number().int().nonnegative(), epoch: Epoch.optional(), resendFrom: Seq.optional() })
 export type StationAck = z.infer<typeof StationAck>
 
 export const StationCommand = z.object({

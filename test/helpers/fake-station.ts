@@ -21,6 +21,8 @@ export class FakeStation {
   readonly commands: StationCommand[] = []
   /** Highest seq the hub acknowledged so far (0 before any). */
   acked = 0
+  /** Every ack received, in order. */
+  readonly acks: StationAck[] = []
   answer: CommandScript
   #seq = 0
   #closed = false
@@ -54,9 +56,14 @@ export class FakeStation {
   /** Publish an event with the next seq and wait until the hub acknowledges it. Resolves the seq. */
   async event(body: EventBody): Promise<number> {
     const seq = ++this.#seq
-    await this.client.publishAsync(topics.station(this.stationId, 'events'), JSON.stringify({ seq, ...body }), { qos: 1 })
+    await this.publishEvent(seq, body)
     await waitUntil(() => this.acked >= seq, 5000, `ack of event ${seq}`)
     return seq
+  }
+
+  /** Publish an event with exactly this seq (no epoch, as other vendors' stations send), without waiting. */
+  async publishEvent(seq: number, body: EventBody): Promise<void> {
+    await this.client.publishAsync(topics.station(this.stationId, 'events'), JSON.stringify({ seq, ...body }), { qos: 1 })
   }
 
   /** Resolve the first command with this op received so far or later. */
@@ -74,7 +81,9 @@ export class FakeStation {
     if (!json.ok) return
     if (topic === topics.station(this.stationId, 'ack')) {
       const ack = StationAck.safeParse(json.value)
-      if (ack.success) this.acked = Math.max(this.acked, ack.data.seq)
+      if (!ack.success) return
+      this.acks.push(ack.data)
+      this.acked = Math.max(this.acked, ack.data.seq)
       return
     }
     const cmd = StationCommand.safeParse(json.value)

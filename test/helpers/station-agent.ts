@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Aedes, type Client } from 'aedes'
+import type { Test } from 'tap'
 import { StationAgent, type StationAgentOptions } from '../../station/agent.js'
 import { StationConfigSchema, type StationConfig } from '../../station/config.js'
 import { waitUntil } from './net.js'
+import { HubDouble, type HubDoubleOptions } from './station-hub.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -70,6 +72,29 @@ export async function startAgent(config: StationConfig, opts: Omit<StationAgentO
   const agent = await StationAgent.create({ config, reconnectPeriodMs: 100, pollIntervalMs: 0, heartbeatIntervalMs: 0, ...opts })
   await agent.start()
   return agent
+}
+
+/**
+ * An aedes broker with an in-process agent (station S1, hub H) and a hub
+ * double on it, the agent seen online; all closed when the test ends.
+ */
+export async function agentWithHubDouble(
+  t: Test,
+  cfg: Omit<StationConfigInput, 'url' | 'dataDir'> = {},
+  opts: Omit<StationAgentOptions, 'config'> = {},
+  hubOpts: HubDoubleOptions = {},
+): Promise<{ broker: RestartableBroker; agent: StationAgent; hub: HubDouble }> {
+  const broker = new RestartableBroker()
+  await broker.start()
+  const agent = await startAgent(stationConfig({ ...cfg, url: broker.url, dataDir: tempDir() }), opts)
+  const hub = await HubDouble.connect(broker.url, 'S1', hubOpts)
+  t.teardown(async () => {
+    await agent.stop()
+    await hub.close()
+    await broker.stop()
+  })
+  await hub.waitState((s) => s.online, 'the agent online')
+  return { broker, agent, hub }
 }
 
 /** An aedes broker that can be stopped and started again on the same port (the hub going away). */

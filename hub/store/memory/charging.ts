@@ -95,14 +95,16 @@ export class MemoryChargingStore implements ChargingStore {
       .map((r) => ({ ...r }))
   }
 
-  async recordEvent(stationId: string, seq: number, _type: string, _body: string, _nowMs: number): Promise<RecordEventOutcome> {
+  async recordEvent(stationId: string, epoch: string | null, seq: number, _type: string, _body: string, _nowMs: number): Promise<RecordEventOutcome> {
     this.guard()
-    let seen = this.#events.get(stationId)
-    if (!seen) this.#events.set(stationId, (seen = new Set()))
+    // One stream per (station, epoch); '' is the epoch-less stream (no id can be empty).
+    const stream = `${stationId}\u0000${epoch ?? ''}`
+    let seen = this.#events.get(stream)
+    if (!seen) this.#events.set(stream, (seen = new Set()))
     const inserted = !seen.has(seq)
     seen.add(seq)
-    const acked = nextAck(this.#acked.get(stationId) ?? null, seq, (n) => seen.has(n))
-    this.#acked.set(stationId, acked)
-    return { inserted, ackSeq: acked }
+    const out = nextAck(this.#acked.get(stream) ?? null, seq, (n) => seen.has(n))
+    this.#acked.set(stream, out.ackSeq)
+    return { inserted, ...out }
   }
 }

@@ -83,14 +83,14 @@ export class SqliteChargingStore implements ChargingStore {
     listReceipts: Statement<[string, number], ReceiptRow>
     stopSession: Statement<unknown[]>
     insertReceipt: Statement<unknown[]>
-    insertEvent: Statement<[string, number, string, string, number]>
-    getAck: Statement<[string], { acked_seq: number }>
-    hasEvent: Statement<[string, number], { 1: number }>
-    setAck: Statement<[string, number]>
+    insertEvent: Statement<[string, string, number, string, string, number]>
+    getAck: Statement<[string, string], { acked_seq: number }>
+    hasEvent: Statement<[string, string, number], { 1: number }>
+    setAck: Statement<[string, string, number]>
   }
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
   readonly #closeTx: Transaction<(input: CloseSessionInput) => CloseSessionOutcome>
-  readonly #eventTx: Transaction<(stationId: string, seq: number, type: string, body: string, nowMs: number) => RecordEventOutcome>
+  readonly #eventTx: Transaction<(stationId: string, epoch: string, seq: number, type: string, body: string, nowMs: number) => RecordEventOutcome>
 
   constructor(db: Database, guard: () => void) {
     this.#guard = guard
@@ -120,13 +120,13 @@ export class SqliteChargingStore implements ChargingStore {
         `INSERT INTO receipts (session_id, station_id, vehicle_id, started_at_ms, ended_at_ms, energy_wh, price_minor_per_kwh, cost_minor, currency)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      insertEvent: db.prepare<[string, number, string, string, number]>(
-        'INSERT OR IGNORE INTO station_events (station_id, seq, type, body, received_at_ms) VALUES (?, ?, ?, ?, ?)',
+      insertEvent: db.prepare<[string, string, number, string, string, number]>(
+        'INSERT OR IGNORE INTO station_events (station_id, epoch, seq, type, body, received_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      getAck: db.prepare<[string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ?'),
-      hasEvent: db.prepare<[string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND seq = ?'),
-      setAck: db.prepare<[string, number]>(
-        'INSERT INTO station_acks (station_id, acked_seq) VALUES (?, ?) ON CONFLICT (station_id) DO UPDATE SET acked_seq = excluded.acked_seq',
+      getAck: db.prepare<[string, string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ? AND epoch = ?'),
+      hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
+      setAck: db.prepare<[string, string, number]>(
+        'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES (?, ?, ?) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
       ),
     }
     this.#openTx = db.transaction((input: OpenSessionInput): OpenSessionOutcome => {
@@ -147,11 +147,11 @@ export class SqliteChargingStore implements ChargingStore {
       this.#s.insertReceipt.run(r.sessionId, r.stationId, r.vehicleId, r.startedAtMs, r.endedAtMs, r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency)
       return out
     })
-    this.#eventTx = db.transaction((stationId: string, seq: number, type: string, body: string, nowMs: number): RecordEventOutcome => {
-      const ins = this.#s.insertEvent.run(stationId, seq, type, body, nowMs)
-      const acked = nextAck(this.#s.getAck.get(stationId)?.acked_seq ?? null, seq, (n) => this.#s.hasEvent.get(stationId, n) !== undefined)
-      this.#s.setAck.run(stationId, acked)
-      return { inserted: ins.changes === 1, ackSeq: acked }
+    this.#eventTx = db.transaction((stationId: string, epoch: string, seq: number, type: string, body: string, nowMs: number): RecordEventOutcome => {
+      const ins = this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs)
+      const out = nextAck(this.#s.getAck.get(stationId, epoch)?.acked_seq ?? null, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
+      this.#s.setAck.run(stationId, epoch, out.ackSeq)
+      return { inserted: ins.changes === 1, ...out }
     })
   }
 
@@ -241,10 +241,11 @@ export class SqliteChargingStore implements ChargingStore {
     })
   }
 
-  recordEvent(stationId: string, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {
+  recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {
     return run(() => {
       this.#guard()
-      return this.#eventTx.immediate(stationId, seq, type, body, nowMs)
+      // '' is the epoch-less stream: NULL in a primary key would never be equal to itself in SQL.
+      return this.#eventTx.immediate(stationId, epoch ?? '', seq, type, body, nowMs)
     })
   }
 }

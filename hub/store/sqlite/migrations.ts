@@ -171,6 +171,38 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN station_ended_at TEXT;
     `,
   },
+  {
+    version: 5,
+    name: "charging: station events and acks per outbox epoch",
+    sql: `
+      -- A station's outbox epoch (docs/protocol.md, Events): a new outbox numbers from seq 1 again,
+      -- so events are stored and acknowledged per (station, epoch). '' is the epoch-less stream
+      -- of stations whose events carry none, and of every event stored before this migration.
+      CREATE TABLE station_events_by_epoch (
+        station_id     TEXT NOT NULL,
+        epoch          TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        type           TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (station_id, epoch, seq)
+      );
+      INSERT INTO station_events_by_epoch (station_id, epoch, seq, type, body, received_at_ms)
+        SELECT station_id, '', seq, type, body, received_at_ms FROM station_events;
+      DROP TABLE station_events;
+      ALTER TABLE station_events_by_epoch RENAME TO station_events;
+
+      CREATE TABLE station_acks_by_epoch (
+        station_id TEXT NOT NULL,
+        epoch      TEXT NOT NULL,
+        acked_seq  INTEGER NOT NULL,
+        PRIMARY KEY (station_id, epoch)
+      );
+      INSERT INTO station_acks_by_epoch (station_id, epoch, acked_seq) SELECT station_id, '', acked_seq FROM station_acks;
+      DROP TABLE station_acks;
+      ALTER TABLE station_acks_by_epoch RENAME TO station_acks;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
