@@ -14,7 +14,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MockIo } from './mock-io.js'
 import type { MockMeter } from './mock-meter.js'
-import type { Clock, RelayType } from './types.js'
+import type { RelayType } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 export const MOCK_BOARD_FILE = 'mock-board.json'
 
@@ -76,20 +77,20 @@ export interface MockWatchdogOptions {
   relayType: RelayType
   /** How long the firmware waits for a heartbeat before it opens the relay. */
   watchdogMs: number
-  now?: Clock
+  clock?: Clock
 }
 
 /** Keeps the mock board file current: on every relay write and on every heartbeat. */
 export class MockWatchdog {
   readonly #opts: MockWatchdogOptions
-  readonly #now: Clock
+  readonly #clock: Clock
   readonly #file: string
   readonly #unwatch: () => void
   #closed = false
 
   constructor(opts: MockWatchdogOptions) {
     this.#opts = opts
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
     mkdirSync(opts.dataDir, { recursive: true })
     this.#file = join(opts.dataDir, MOCK_BOARD_FILE)
     this.#unwatch = opts.io.onWrite((pin) => {
@@ -108,7 +109,7 @@ export class MockWatchdog {
       relayPin,
       relayType,
       contactsClosed: relayType === 'NC' ? level === 0 : level === 1,
-      heartbeatTs: this.#now(),
+      heartbeatTs: this.#clock.now(),
       watchdogMs,
       energyWh: reading.energyWh,
       energyTs: reading.ts,

@@ -6,7 +6,8 @@ import modbus from 'modbus-serial'
 import { HwError, type HwErrorCode } from './errors.js'
 import { registerMap, type RegisterMap } from './meter-models.js'
 import { classifyOpenError, type SerialBinding } from './serial-port.js'
-import type { Clock, EnergyMeter, MeterReading } from './types.js'
+import type { EnergyMeter, MeterReading } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 type ModbusClient = InstanceType<typeof modbus.default>
 
@@ -21,7 +22,7 @@ export interface ModbusMeterOptions {
   timeoutMs: number
   /** serialport binding (MockBinding in tests); default: the platform's. */
   binding?: SerialBinding
-  now?: Clock
+  clock?: Clock
 }
 
 /** Fields modbus-serial puts on its errors (its timeout error is not even an Error instance). */
@@ -37,7 +38,7 @@ export class ModbusMeter implements EnergyMeter {
   readonly model: string
   readonly #opts: ModbusMeterOptions
   readonly #map: RegisterMap
-  readonly #now: Clock
+  readonly #clock: Clock
   #client: ModbusClient | undefined
   #lost: Promise<never> | undefined
   #chain: Promise<unknown> = Promise.resolve()
@@ -48,7 +49,7 @@ export class ModbusMeter implements EnergyMeter {
     this.#map = registerMap(opts.model)
     this.model = opts.model.toUpperCase()
     this.#opts = opts
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
   }
 
   /** Create and open; rejects with HW_METER_UNKNOWN_MODEL, HW_SERIAL_NOT_FOUND or HW_SERIAL_OPEN_FAILED. */
@@ -109,7 +110,7 @@ export class ModbusMeter implements EnergyMeter {
       powerW: Math.round(powerW * 10) / 10,
       ...(voltageV === undefined ? {} : { voltageV: Math.round(voltageV * 10) / 10 }),
       ...(currentA === undefined ? {} : { currentA: Math.round(currentA * 1000) / 1000 }),
-      ts: this.#now(),
+      ts: this.#clock.now(),
     }
   }
 

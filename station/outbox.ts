@@ -56,7 +56,47 @@ interface EndedRow {
   ended_at: number
 }
 
-export class Outbox {
+/**
+ * The agent's durable memory, as the charging session, the hub-command table
+ * and the agent use it. Every method is synchronous and either completes or
+ * throws (the SQLite implementation throws better-sqlite3's errors, e.g.
+ * SQLITE_FULL); nothing is kept half-written. What is stored must survive a
+ * restart of the agent: an implementation that keeps it in memory only is a
+ * test double, shared by the successive agents of one test.
+ */
+export interface StationOutbox {
+  /** The seq of the newest event ever appended (0 before the first); never goes back. */
+  readonly lastSeq: number
+  /**
+   * Number `input` lastSeq + 1, store it until acked, and in the same atomic
+   * step record the session change it stands for: `session` replaces the
+   * running session (`null` clears it), `ended` remembers an ended session
+   * (the newest 1000 are kept). Throws a ZodError if the event is not a valid
+   * StationEvent (nothing stored). Returns the numbered event.
+   */
+  append(input: EventInput, change?: { session?: PersistedSession | null; ended?: EndedSession }): StationEvent
+  /** Unacknowledged events with seq >= fromSeq, oldest first. */
+  pending(fromSeq?: number): StationEvent[]
+  /** How many events are unacknowledged. */
+  readonly pendingCount: number
+  /** The hub stored every event up to `seq`: forget them. Returns how many were removed. */
+  ack(seq: number): number
+  /** The running session, or null. */
+  currentSession(): PersistedSession | null
+  /** How session `sessionId` ended, if it did (among the newest 1000). */
+  endedSession(sessionId: string): EndedSession | undefined
+  /** The answer given to command `id` before, if any (among the newest 1000). */
+  commandResult(id: string): StationCommandResult | undefined
+  /** Remember the answer to command `result.id`, answered at `now` (epoch ms). */
+  saveCommandResult(result: StationCommandResult, now: number): void
+  /** The operator's enable/disable flag (false until set). */
+  disabled: boolean
+  /** Release the storage; idempotent. Nothing may be called after it. */
+  close(): void
+}
+
+/** The SQLite outbox: `dataDir/station.sqlite`, WAL, synchronous FULL. */
+export class Outbox implements StationOutbox {
   readonly #db: Database.Database
   #lastSeq: number
 

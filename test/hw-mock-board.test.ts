@@ -14,7 +14,7 @@ async function station(t: Test, type: RelayType = 'NO', pluggedIn = true) {
   const clock = manualClock()
   const { io, board } = await mockBoard()
   const relay = await board.relay({ pin: 7, type })
-  const meter = new MockMeter({ io, relayPin: 7, relayType: type, powerKw: 22, pluggedIn, now: clock.now })
+  const meter = new MockMeter({ io, relayPin: 7, relayType: type, powerKw: 22, pluggedIn, clock })
   t.teardown(async () => {
     await meter.close()
     await board.close()
@@ -149,7 +149,7 @@ t.test('energy counts from startWh and is exact across many small steps', async 
   const { io, board } = await mockBoard()
   t.teardown(() => board.close())
   const relay = await board.relay({ pin: 7, type: 'NO' })
-  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 3.6, startWh: 500, now: clock.now })
+  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 3.6, startWh: 500, clock })
   await relay.close()
   for (let i = 0; i < 1000; i++) clock.advance(1000) // 1000 s at 3.6 kW = 1000 Wh
   t.equal((await meter.read()).energyWh, 1500)

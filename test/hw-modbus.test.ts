@@ -8,7 +8,7 @@ import { crc16, MockBinding, sdmOnMockBinding } from './helpers/hw-sdm-sim.js'
 async function setup(t: Test, model = 'SDM120', over: Partial<ModbusMeterOptions> = {}) {
   const clock = manualClock()
   const sim = sdmOnMockBinding(over.unitId ?? 7, registerMap(model))
-  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 7, model, timeoutMs: 300, binding: sim.binding, now: clock.now, ...over })
+  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 7, model, timeoutMs: 300, binding: sim.binding, clock, ...over })
   t.teardown(() => meter.close())
   return { ...sim, meter, clock }
 }
@@ -75,7 +75,7 @@ t.test('a Modbus read timeout rejects with HW_TIMEOUT', async (t) => {
 t.test('a meter at another unit id never answers: HW_TIMEOUT', async (t) => {
   const clock = manualClock()
   const sim = sdmOnMockBinding(3, METER_MODELS.SDM120!)
-  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 4, model: 'SDM120', timeoutMs: 50, binding: sim.binding, now: clock.now })
+  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 4, model: 'SDM120', timeoutMs: 50, binding: sim.binding, clock })
   t.teardown(() => meter.close())
   await t.rejects(meter.read(), { code: 'HW_TIMEOUT' })
 })

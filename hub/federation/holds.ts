@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError, formatTime, parseTime, type Position } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import { reservationErrors } from '../reservations/errors.js'
 import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type ReservationRecord, type Store } from '../store/index.js'
 import { reservationIdForHold } from './ids.js'

@@ -18,7 +18,7 @@ import {
   type Position,
   type Receipt,
 } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import type { HoldService } from './holds.js'
 import { holdIdFromKey } from './ids.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'

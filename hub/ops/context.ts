@@ -6,7 +6,7 @@
  */
 import pino, { type Logger } from 'pino'
 import type { HubConfig } from '../config.js'
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock } from '../../base/clock.js'
 import { ReservationService, rulesFromConfig, type ReservationRules } from '../reservations/index.js'
 import { StationRegistry } from '../stations/index.js'
 import type { Store } from '../store/index.js'

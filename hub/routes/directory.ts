@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { Position } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import type { FedHubInfoBody } from '../federation/schemas.js'
 
 export interface HubSummary {

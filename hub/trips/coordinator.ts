@@ -23,7 +23,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError, formatTime, newId, parseTime, type OpArgs, type Trip } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import { reservationIdForHold, holdIdFor, stepKey } from '../federation/ids.js'
 import type { HoldAnswer } from '../federation/holds.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'

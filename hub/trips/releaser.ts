@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import type { ReleaseTask, Store } from '../store/index.js'
 import type { Participants } from './participants.js'
 
