@@ -22,13 +22,12 @@
  * every trip a crash left unfinished.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, formatTime, newId, parseTime, type OpArgs, type Trip } from '../../protocol/index.js'
+import { VoltwayError, formatTime, newId, parseTime, type Hold, type OpArgs, type Trip } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import { reservationIdForHold, holdIdFor, stepKey } from '../federation/ids.js'
-import type { HoldAnswer } from '../federation/holds.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
 import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, type HopFailure } from './errors.js'
+import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import type { Participants } from './participants.js'
 import { retryable, type Releaser } from './releaser.js'
 
@@ -212,7 +211,7 @@ export class Coordinator {
     // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
     const t = { ...this.#t, skewMarginMs: Math.min(this.#t.skewMarginMs, ttlMs / 10), confirmReserveMs: Math.min(this.#t.confirmReserveMs, ttlMs / 10) }
     const deadlines: number[] = []
-    const holds: HoldAnswer[] = []
+    const holds: Hold[] = []
     let failure: HopFailure | null = null
     let uncertain = false
 
