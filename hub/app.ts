@@ -17,9 +17,8 @@ import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
-import { buildHandlerTable, coreHandlers, createHubContext, mapHandlerErrors, type HubContext } from './ops/index.js'
+import { createHubContext, mapHandlerErrors, opHandlers, type HubContext } from './ops/index.js'
 import { ChargingService } from './charging/service.js'
-import { chargingHandlers } from './charging/handlers.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
@@ -192,7 +191,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     cleanups.push(() => federation.close())
 
     const handlers: HandlerTable = mapHandlerErrors(
-      buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers]),
+      opHandlers({ ...context, charging, federation }),
       storage.wireError,
     )
     const reqLog = logger.child({ component: 'requests' })

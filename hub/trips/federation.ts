@@ -1,18 +1,19 @@
 /**
- * The federation of one hub, assembled: the `/federation/v1` routes it
- * serves, the client it calls its peers with, routes and trips for its
- * vehicles (`route.list`, `route.reserve`, `trip.cancel`, `history.list`),
- * the durable release queue and the expired-hold sweeper.
+ * The federation of one hub, assembled: trips (this folder: coordinator,
+ * holds, release queue) over hub/federation's transport (the `/federation/v1`
+ * routes it serves, the client it calls its peers with), the services behind
+ * the ops `route.list`, `route.reserve`, `trip.cancel`, `history.list`
+ * (hub/ops/), and the expired-hold sweeper.
  *
  *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
  *     buildHttpServer({ ..., federationRoutes: [fed.routes] })
- *     buildHandlerTable(ctx, [coreHandlers, () => fed.handlers])
+ *     opHandlers({ ...ctx, charging, federation: fed })
  *     await http.listen(...); await fed.start()      // release queue, sweeper; recovery in the background
  *     ...; await fed.close()                          // before the store closes
  */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { HandlerTable, Receipt } from '../../protocol/index.js'
+import type { OpArgs, OpResult, Receipt } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
@@ -83,8 +84,10 @@ export interface FederationDeps {
 }
 
 export interface Federation {
-  /** `route.list`, `route.reserve`, `trip.cancel`, `history.list`. */
-  readonly handlers: HandlerTable
+  /** `route.list`: the route to `args.destination` over this hub and its peers. */
+  listRoute(args: OpArgs<'route.list'>): Promise<OpResult<'route.list'>>
+  /** `history.list`: a vehicle's receipts here and at every peer (a peer that does not answer in time is left out). */
+  history(vehicleId: string, limit: number): Promise<OpResult<'history.list'>>
   /** Registers the `/federation/v1` routes; give it to buildHttpServer's `federationRoutes`. */
   readonly routes: (app: FastifyInstance) => void
   readonly coordinator: Coordinator
@@ -167,13 +170,6 @@ export function createFederation(deps: FederationDeps): Federation {
     ...(deps.beforeStep ? { beforeStep: deps.beforeStep } : {}),
   })
 
-  const handlers: HandlerTable = {
-    'route.list': (args) => listRoute(catalog, directory, args),
-    'route.reserve': async (args, ctx) => ({ trip: await coordinator.reserve(ctx.vehicleId, args) }),
-    'trip.cancel': async (args, ctx) => ({ cancelled: await coordinator.cancel(ctx.vehicleId, args.tripId) }),
-    'history.list': (args, ctx) => vehicleHistory({ client, localReceipts: receipts, logger, timeoutMs: t.historyTimeoutMs }, ctx.vehicleId, args.limit),
-  }
-
   const routes = (app: FastifyInstance): void =>
     registerFederationRoutes(app, {
       clock,
@@ -212,7 +208,8 @@ export function createFederation(deps: FederationDeps): Federation {
   let recovery: Promise<{ undone: number; cancelled: number }> = Promise.resolve(nothingRecovered)
 
   return {
-    handlers,
+    listRoute: (args) => listRoute(catalog, directory, args),
+    history: (vehicleId, limit) => vehicleHistory({ client, localReceipts: receipts, logger, timeoutMs: t.historyTimeoutMs }, vehicleId, limit),
     routes,
     coordinator,
     holds,
@@ -241,9 +238,4 @@ export function createFederation(deps: FederationDeps): Federation {
       await client.close()
     },
   }
-}
-
-/** The op handlers of a federation, as a table to merge into the hub's. */
-export function federationHandlers(fed: Pick<Federation, 'handlers'>): HandlerTable {
-  return fed.handlers
 }
