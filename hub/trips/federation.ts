@@ -14,7 +14,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { OpArgs, OpResult, Receipt } from '../../protocol/index.js'
-import type { Clock } from '../../base/clock.js'
+import type { Clock, Random } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
 import { HubDirectory } from '../routes/directory.js'
@@ -81,6 +81,8 @@ export interface FederationDeps {
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
   /** Trip ids (tests). Default `t-<uuid>`. */
   newTripId?: () => string
+  /** Jitter of retries and restarts (default Math.random). */
+  random?: Random
 }
 
 export interface Federation {
@@ -143,6 +145,7 @@ export function createFederation(deps: FederationDeps): Federation {
     minDelayMs: t.releaseMinDelayMs,
     maxDelayMs: t.releaseMaxDelayMs,
     timeoutMs: t.requestTimeoutMs,
+    ...(deps.random ? { random: deps.random } : {}),
   })
   const catalog = new RouteCatalog(
     config.hubId,
@@ -167,6 +170,7 @@ export function createFederation(deps: FederationDeps): Federation {
     holdTtlSeconds: config.rules.holdTtlSeconds,
     tuning: t,
     ...(deps.newTripId ? { newTripId: deps.newTripId } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
     ...(deps.beforeStep ? { beforeStep: deps.beforeStep } : {}),
   })
 

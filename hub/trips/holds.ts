@@ -175,7 +175,7 @@ export class HoldService {
     const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
     const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
     const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
-    const deadline = performance.now() + waitMs
+    const deadline = clock.monotonic() + waitMs
     for (;;) {
       const now = clock.now()
       let outcome
@@ -205,7 +205,7 @@ export class HoldService {
       }
       if (outcome.ok) return { hold: outcome.record }
       const decision = decide(me, candidates, outcome.conflicts)
-      const left = deadline - performance.now()
+      const left = deadline - clock.monotonic()
       if (decision !== 'wait' || left <= 0) {
         throw new VoltwayError(
           'NO_STATION_AVAILABLE',
@@ -295,11 +295,11 @@ export class HoldService {
   #waitForChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer)
+        cancel()
         this.#waiters.delete(done)
         resolve()
       }
-      const timer = setTimeout(done, ms)
+      const cancel = this.#o.clock.setTimer(done, ms)
       this.#waiters.add(done)
     })
   }
