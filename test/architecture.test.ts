@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
+import { ESLint } from 'eslint'
 import t from 'tap'
 import { cycles, folderGraph } from './helpers/import-graph.js'
 
@@ -22,4 +23,69 @@ t.test('the cycle check names a cycle when there is one', async (t) => {
     ['hub/store', new Set<string>()],
   ])
   t.same(cycles(g), ['hub/federation -> hub/trips -> hub/federation'])
+})
+
+const eslint = new ESLint({ cwd: ROOT })
+/** The boundary tables of eslint.config.js (plain JS, so typed here). */
+const lintConfig = '../eslint.config.js'
+const { ROOM_IMPORTS, DRIVER_FILES, DRIVER_LIBRARIES } = (await import(lintConfig)) as {
+  ROOM_IMPORTS: Readonly<Record<string, readonly string[]>>
+  DRIVER_FILES: readonly string[]
+  DRIVER_LIBRARIES: readonly string[]
+}
+const ROOMS = Object.keys(ROOM_IMPORTS)
+
+/** The no-restricted-imports messages for `code` linted as if it were the file `path` (nothing is written). */
+async function restricted(path: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: resolve(ROOT, path) })
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message)
+}
+
+t.test('each room may import only the rooms of its row in ROOM_IMPORTS: a generated file importing any other room is refused by lint', async (t) => {
+  let refused = 0
+  for (const room of ROOMS) {
+    const allowed = ROOM_IMPORTS[room] ?? []
+    for (const other of ROOMS.filter((r) => r !== room)) {
+      for (const [path, prefix] of [[`${room}/arch-probe.ts`, '..'], [`${room}/deep/arch-probe.ts`, '../..']] as const) {
+        const messages = await restricted(path, `import { x } from '${prefix}/${other}/index.js'\nexport { x }\n`)
+        if (allowed.includes(other)) t.same(messages, [], `${path} may import ${other}/`)
+        else {
+          t.equal(messages.length, 1, `${path} importing ${other}/ is refused`)
+          refused++
+        }
+      }
+    }
+  }
+  t.ok(refused >= 30, `${refused} forbidden imports checked`)
+})
+
+t.test('the boundaries in words of the issue hold in the table: hub never imports station, vehicle-sim or hw; station never hub or vehicle-sim; vehicle-sim never hub or station; hw and protocol nothing above them', async (t) => {
+  const never: Record<string, string[]> = {
+    hub: ['station', 'vehicle-sim', 'hw'],
+    station: ['hub', 'vehicle-sim'],
+    'vehicle-sim': ['hub', 'station'],
+    hw: ['protocol', 'hub', 'station', 'vehicle-sim'],
+    protocol: ['hub', 'station', 'vehicle-sim', 'hw'],
+    base: ['protocol', 'hub', 'station', 'vehicle-sim', 'hw'],
+  }
+  for (const [room, targets] of Object.entries(never)) {
+    for (const target of targets) t.notOk(ROOM_IMPORTS[room]?.includes(target), `${room} -> ${target}`)
+  }
+})
+
+t.test('hardware libraries only in the hw/ driver files: anywhere else lint refuses them', async (t) => {
+  const libs = DRIVER_LIBRARIES.map((l) => l.replace('/*', '/stream'))
+  for (const lib of libs) {
+    const code = `import x from '${lib}'\nexport { x }\n`
+    for (const path of [...ROOMS.map((r) => `${r}/arch-probe.ts`), 'hw/mock-meter.ts', 'station/deep/arch-probe.ts', 'demo/arch-probe.ts', 'cli.ts']) {
+      t.equal((await restricted(path, code)).length, 1, `${lib} refused in ${path}`)
+    }
+    for (const path of DRIVER_FILES) t.same(await restricted(path, code), [], `${lib} allowed in ${path}`)
+  }
+})
+
+t.test('the code as it is passes the boundary rules', async (t) => {
+  const results = await eslint.lintFiles(ROOMS.map((r) => `${r}/**/*.ts`))
+  const broken = results.flatMap((r) => r.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => `${r.filePath}: ${m.message}`))
+  t.same(broken, [])
 })
