@@ -3,6 +3,7 @@
  * folders of hub/, and the lint rules that keep each room to its imports fire.
  */
 import { fileURLToPath } from 'node:url'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { ESLint } from 'eslint'
 import t from 'tap'
@@ -88,4 +89,36 @@ t.test('the code as it is passes the boundary rules', async (t) => {
   const results = await eslint.lintFiles(ROOMS.map((r) => `${r}/**/*.ts`))
   const broken = results.flatMap((r) => r.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => `${r.filePath}: ${m.message}`))
   t.same(broken, [])
+})
+
+const DOC = 'docs/architecture.md'
+const doc = readFileSync(resolve(ROOT, DOC), 'utf8')
+const between = (tag: string): string => {
+  const m = new RegExp(`<!-- ${tag}:begin -->([\\s\\S]*?)<!-- ${tag}:end -->`).exec(doc)
+  if (!m?.[1]) throw new Error(`${DOC} has no ${tag} block`)
+  return m[1]
+}
+const backticked = (text: string): string[] => [...text.matchAll(/`([^`\s]+)`/g)].map((m) => m[1] as string)
+
+t.test('docs/architecture.md: its table of rooms is the lint config\'s ROOM_IMPORTS', async (t) => {
+  const rows = between('rooms').split('\n').filter((l) => l.startsWith('| `'))
+  const table: Record<string, string[]> = {}
+  for (const row of rows) {
+    const cells = row.split('|').map((c) => c.trim())
+    const room = backticked(cells[1] ?? '')[0]?.replace(/\/$/, '')
+    if (room) table[room] = backticked(cells[3] ?? '').map((r) => r.replace(/\/$/, '')).sort()
+  }
+  const lint = Object.fromEntries(Object.entries(ROOM_IMPORTS).map(([r, may]) => [r, [...may].sort()]))
+  t.same(table, lint)
+})
+
+t.test('docs/architecture.md: its driver files are the lint config\'s DRIVER_FILES', async (t) => {
+  t.same(backticked(between('drivers')).sort(), [...DRIVER_FILES].sort())
+})
+
+t.test('docs/architecture.md: every file and folder it names exists', async (t) => {
+  const named = [...new Set(backticked(doc).filter((p) => /^(base|hw|protocol|station|hub|vehicle-sim|test|bench|docs|scripts)\//.test(p) || /^[\w.-]+\.(ts|js|md)$/.test(p)))]
+  t.ok(named.length > 30, `${named.length} paths named`)
+  const missing = named.filter((p) => !p.includes('<') && !existsSync(resolve(ROOT, p)))
+  t.same(missing, [], 'named but missing')
 })
