@@ -12,9 +12,9 @@ import Table from 'cli-table3'
 import { report, type BenchRow } from './report.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 import { TestClock } from '../hub/clock.js'
-import { buildHandlerTable, createHubContext } from '../hub/ops/index.js'
+import { coreOpHandlers, createHubContext } from '../hub/ops/index.js'
 import { SqliteStore } from '../hub/store/index.js'
-import { OPS, formatTime, type OpArgs, type OpHandler, type OpName, type OpResult } from '../protocol/index.js'
+import { OPS, formatTime, type HandlerTable, type OpArgs, type OpHandler, type OpName, type OpResult } from '../protocol/index.js'
 import prand from 'pure-rand'
 
 const { values } = parseArgs({
@@ -69,7 +69,7 @@ const jsonRows: BenchRow[] = []
 const t0 = performance.now()
 const store = new SqliteStore({ dataDir: dir })
 const ctx = createHubContext({ config, store, clock })
-const handlers = buildHandlerTable(ctx)
+const handlers: HandlerTable = coreOpHandlers(ctx)
 rows.push(['build: registry + kd-tree', `${N_STATIONS.toLocaleString('en')} stations`, '', `${(performance.now() - t0).toFixed(0)} ms`, '', '', ''])
 
 // Reservations spread over the next day, at random stations.

@@ -15,9 +15,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { systemClock } from '../hub/clock.js'
+import { systemClock } from '../base/clock.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
-import { createFederation, type Federation } from '../hub/federation/index.js'
+import { createFederation, type Federation } from '../hub/trips/index.js'
+import { tripOpHandlers } from '../hub/ops/index.js'
 import { buildHttpServer } from '../hub/http/server.js'
 import { HubMetrics } from '../hub/metrics.js'
 import { StationRegistry } from '../hub/stations/index.js'
@@ -112,9 +113,7 @@ for (const config of configs) {
 }
 
 const coordinator = feds[0] as Federation
-const list = coordinator.handlers['route.list']
-const reserve = coordinator.handlers['route.reserve']
-if (!list || !reserve) throw new Error('federation handlers missing')
+const { 'route.list': list, 'route.reserve': reserve } = tripOpHandlers({ federation: coordinator })
 const ctx = (vehicleId: string) => ({ hubId: 'feira', vehicleId, requestId: 'b', op: 'route.reserve' as const })
 const page = await list(OPS['route.list'].args.parse({ destination: 'ilheus' }), { ...ctx('B'), op: 'route.list' })
 const routeId = page.route.routeId

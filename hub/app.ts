@@ -12,18 +12,17 @@ import { connect, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
-import { buildHandlerTable, coreHandlers, createHubContext, mapHandlerErrors, type HubContext } from './ops/index.js'
+import { createHubContext, mapHandlerErrors, opHandlers, type HubContext } from './ops/index.js'
 import { ChargingService } from './charging/service.js'
-import { chargingHandlers } from './charging/handlers.js'
 import { StationControl } from './charging/station-control.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
-import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
+import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
@@ -196,7 +195,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     cleanups.push(() => federation.close())
 
     const handlers: HandlerTable = mapHandlerErrors(
-      buildHandlerTable(context, [coreHandlers, () => chargingHandlers(charging), () => federation.handlers]),
+      opHandlers({ ...context, charging, federation }),
       storage.wireError,
     )
     const reqLog = logger.child({ component: 'requests' })

@@ -1,45 +1,28 @@
 /**
- * Time for every rule of the hub (reservation windows, lead time, hold TTLs).
- * Business code never calls `Date.now()` itself; it is given a Clock, so tests
- * move time with a TestClock instead of sleeping.
+ * The hub's test clock: a ManualClock (base/clock.ts) that also takes
+ * RFC 3339 times, as the hub's rules and wire messages are written in them.
+ * The Clock interface itself lives in base/clock.ts, shared by every room.
  */
+import { ManualClock } from '../base/clock.js'
 import { parseTime } from '../protocol/index.js'
 
-export interface Clock {
-  /** Milliseconds since the Unix epoch. Must never throw. */
-  now(): number
-}
-
-/** The machine's wall clock. */
-export const systemClock: Clock = { now: () => Date.now() }
-
 /** A clock that only moves when the test moves it. */
-export class TestClock implements Clock {
-  #ms: number
-
+export class TestClock extends ManualClock {
   /** @param start epoch milliseconds or an RFC 3339 time; defaults to 2026-11-24T12:00:00Z. */
   constructor(start: number | string = '2026-11-24T12:00:00Z') {
-    this.#ms = toMs(start)
-  }
-
-  now(): number {
-    return this.#ms
+    super(toMs(start))
   }
 
   set(to: number | string): void {
-    this.#ms = toMs(to)
-  }
-
-  advance(ms: number): void {
-    this.#ms += ms
+    this.setMs(toMs(to))
   }
 
   advanceMinutes(minutes: number): void {
-    this.#ms += minutes * 60_000
+    this.advance(minutes * 60_000)
   }
 
   advanceSeconds(seconds: number): void {
-    this.#ms += seconds * 1000
+    this.advance(seconds * 1000)
   }
 }
 

@@ -9,7 +9,8 @@ import { registerMap, type SerialSettings } from './meter-models.js'
 import { MockIo } from './mock-io.js'
 import { MockMeter } from './mock-meter.js'
 import type { SerialBinding } from './serial-port.js'
-import type { Board, Clock, EnergyMeter, PinId, Relay, RelayType } from './types.js'
+import type { Board, EnergyMeter, PinId, Relay, RelayType } from './types.js'
+import type { Clock } from '../base/clock.js'
 
 /** Same shape as station/config.ts's hardware schemas (hw/ does not import station/). */
 export type BoardSpec =
@@ -34,8 +35,8 @@ export interface HardwareSpec {
 }
 
 export interface HardwareDeps {
-  /** Clock for meters (default Date.now). */
-  now?: Clock
+  /** Clock for meters (default the system clock). */
+  clock?: Clock
   /** serialport binding for every serial device (MockBinding in tests). */
   binding?: SerialBinding
   readyTimeoutMs?: number
@@ -134,7 +135,7 @@ function isIoPlugin(io: unknown): io is IoPlugin {
 
 async function createMeter(spec: HardwareSpec, board: Board, io: MockIo | undefined, deps: HardwareDeps): Promise<{ meter: EnergyMeter; mockMeter: MockMeter | undefined }> {
   const m = spec.meter
-  const clock = deps.now ? { now: deps.now } : {}
+  const clock = deps.clock ? { clock: deps.clock } : {}
   switch (m.type) {
     case 'mock': {
       const relayPin = io ? resolvePin(io, spec.relay.pin) : undefined

@@ -7,7 +7,7 @@ import { JohnnyFiveRelay, type RelayHost } from './five-relay.js'
 import { resolvePin, supportsMode, type IoPlugin } from './io-plugin.js'
 import { createFiveBoard, createFiveRelay, type FiveBoard } from './johnny-five.js'
 import type { Board, DigitalLevel, OutputPin, PinId, Relay, RelayType, Unsubscribe } from './types.js'
-import { withTimeout } from './with-timeout.js'
+import { withTimeout } from '../base/with-timeout.js'
 
 export interface JohnnyFiveBoardOptions {
   io: IoPlugin
@@ -58,7 +58,7 @@ export class JohnnyFiveBoard implements Board {
       get connected() {
         return connected()
       },
-      flush: () => withTimeout(flush(), writeTimeoutMs, `flushing writes to ${this.name}`).catch((err: unknown) => {
+      flush: () => withTimeout(flush(), writeTimeoutMs, () => hwTimeout(`flushing writes to ${this.name}`, writeTimeoutMs)).catch((err: unknown) => {
         throw toHwError(err, 'HW_RELAY_WRITE_FAILED', `writing to ${this.name} failed`)
       }),
     }
@@ -81,7 +81,7 @@ export class JohnnyFiveBoard implements Board {
       this.io.once('error', (err: unknown) => reject(toHwError(err, 'HW_BOARD_ERROR', `${this.name} failed while starting`)))
     })
     try {
-      await withTimeout(Promise.all([this.#opts.opening, becameReady]), ms, `waiting for ${this.name} to become ready`)
+      await withTimeout(Promise.all([this.#opts.opening, becameReady]), ms, () => hwTimeout(`waiting for ${this.name} to become ready`, ms))
     } catch (err) {
       await this.close()
       throw err
@@ -190,4 +190,8 @@ export class JohnnyFiveBoard implements Board {
     const error = new HwError('HW_DISCONNECTED', `${this.name} ${what}`, err === undefined || err === null ? {} : { cause: err })
     for (const l of this.#disconnectListeners) l(error)
   }
+}
+
+function hwTimeout(what: string, ms: number): HwError {
+  return new HwError('HW_TIMEOUT', `${what}: no answer within ${ms} ms`)
 }

@@ -1,5 +1,5 @@
 /** hw/: relay, energy meter and board behind small interfaces; real drivers and the mock board. */
-export type { Board, Clock, DigitalLevel, EnergyMeter, MeterReading, OutputPin, PinId, Relay, RelayState, RelayType, Unsubscribe } from './types.js'
+export type { Board, DigitalLevel, EnergyMeter, MeterReading, OutputPin, PinId, Relay, RelayType, Unsubscribe } from './types.js'
 export { HwError, HW_ERROR_CODES, HW_ERROR_HINTS, isHwError, type HwErrorCode } from './errors.js'
 export { createHardware, type Hardware, type HardwareDeps, type HardwareSpec, type BoardSpec, type RelaySpec, type MeterSpec, type MockHardware } from './create-hardware.js'
 export { listSerialPorts, type SerialPortInfo, type SerialBinding } from './serial-port.js'

@@ -6,7 +6,8 @@
  */
 import { HwError, type HwErrorCode } from './errors.js'
 import type { MockIo } from './mock-io.js'
-import type { Clock, EnergyMeter, MeterReading, RelayType } from './types.js'
+import type { EnergyMeter, MeterReading, RelayType } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 export interface MockMeterOptions {
   io: MockIo
@@ -20,7 +21,7 @@ export interface MockMeterOptions {
   voltageV?: number
   /** Phases the car draws on (default 1 up to 7.4 kW, else 3). */
   phases?: 1 | 3
-  now?: Clock
+  clock?: Clock
 }
 
 export class MockMeter implements EnergyMeter {
@@ -28,7 +29,7 @@ export class MockMeter implements EnergyMeter {
   readonly #io: MockIo
   readonly #relayPin: number
   readonly #relayType: RelayType
-  readonly #now: Clock
+  readonly #clock: Clock
   readonly #voltageV: number
   readonly #phases: 1 | 3
   readonly #stopWatching: () => void
@@ -48,13 +49,13 @@ export class MockMeter implements EnergyMeter {
     this.#io = opts.io
     this.#relayPin = opts.relayPin
     this.#relayType = opts.relayType
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
     this.#powerKw = opts.powerKw
     this.#pluggedIn = opts.pluggedIn ?? true
     this.#energyWh = opts.startWh ?? 0
     this.#voltageV = opts.voltageV ?? 230
     this.#phases = opts.phases ?? (opts.powerKw > 7.4 ? 3 : 1)
-    this.#lastTs = this.#now()
+    this.#lastTs = this.#clock.now()
     this.#wasFlowing = this.flowing
     // Integrate up to the instant the contacts change, so energy is exact whatever the read cadence.
     this.#stopWatching = opts.io.onWrite((pin) => {
@@ -143,7 +144,7 @@ export class MockMeter implements EnergyMeter {
     if (this.#closed) throw new HwError('HW_CLOSED', 'mock meter was closed')
     const failure = this.#failures.shift()
     if (failure) throw new HwError(failure, `simulated meter read failure (${failure})`)
-    const reading = this.#frozen ? { ...this.#frozen, ts: this.#now() } : this.#simulated()
+    const reading = this.#frozen ? { ...this.#frozen, ts: this.#clock.now() } : this.#simulated()
     const override = this.#queued.shift()
     return override ? { ...reading, ...override } : reading
   }
@@ -156,7 +157,7 @@ export class MockMeter implements EnergyMeter {
   }
 
   #advance(): void {
-    const now = this.#now()
+    const now = this.#clock.now()
     const dt = now - this.#lastTs
     // Integrate with the state that held since #lastTs, not the one a relay write just set.
     if (dt > 0 && this.#wasFlowing) this.#energyWh += (this.#powerKw * 1000 * dt) / 3_600_000

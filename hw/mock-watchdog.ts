@@ -14,7 +14,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MockIo } from './mock-io.js'
 import type { MockMeter } from './mock-meter.js'
-import type { Clock, RelayType } from './types.js'
+import type { RelayType } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 export const MOCK_BOARD_FILE = 'mock-board.json'
 
@@ -82,20 +83,20 @@ export interface MockWatchdogOptions {
    * feed the watchdog), as with the real chip.
    */
   heartbeatPin?: number
-  now?: Clock
+  clock?: Clock
 }
 
 /** Keeps the mock board file current: on every relay write and on every heartbeat. */
 export class MockWatchdog {
   readonly #opts: MockWatchdogOptions
-  readonly #now: Clock
+  readonly #clock: Clock
   readonly #file: string
   readonly #unwatch: () => void
   #closed = false
 
   constructor(opts: MockWatchdogOptions) {
     this.#opts = opts
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
     mkdirSync(opts.dataDir, { recursive: true })
     this.#file = join(opts.dataDir, MOCK_BOARD_FILE)
     this.#unwatch = opts.io.onWrite((pin) => {
@@ -115,7 +116,7 @@ export class MockWatchdog {
   #record(beat: boolean): void {
     if (this.#closed) return
     const { io, meter, relayPin, relayType, watchdogMs } = this.#opts
-    if (beat || this.#lastBeat === 0) this.#lastBeat = this.#now()
+    if (beat || this.#lastBeat === 0) this.#lastBeat = this.#clock.now()
     const level = io.pinValue(relayPin)
     const reading = meter.peek()
     const state: MockBoardFile = {

@@ -6,7 +6,8 @@ import modbus from 'modbus-serial'
 import { HwError, type HwErrorCode } from './errors.js'
 import { formatSerial, registerMap, serialSettings, type RegisterMap, type SerialSettings } from './meter-models.js'
 import { classifyOpenError, type SerialBinding } from './serial-port.js'
-import type { Clock, EnergyMeter, MeterReading } from './types.js'
+import type { EnergyMeter, MeterReading } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 type ModbusClient = InstanceType<typeof modbus.default>
 
@@ -21,7 +22,7 @@ export interface ModbusMeterOptions extends Partial<SerialSettings> {
   timeoutMs: number
   /** serialport binding (MockBinding in tests); default: the platform's. */
   binding?: SerialBinding
-  now?: Clock
+  clock?: Clock
 }
 
 /** Fields modbus-serial puts on its errors (its timeout error is not even an Error instance). */
@@ -39,7 +40,7 @@ export class ModbusMeter implements EnergyMeter {
   readonly serial: SerialSettings
   readonly #opts: ModbusMeterOptions
   readonly #map: RegisterMap
-  readonly #now: Clock
+  readonly #clock: Clock
   #client: ModbusClient | undefined
   #lost: Promise<never> | undefined
   #chain: Promise<unknown> = Promise.resolve()
@@ -53,7 +54,7 @@ export class ModbusMeter implements EnergyMeter {
     this.model = opts.model.toUpperCase()
     this.serial = serialSettings(opts.model, opts)
     this.#opts = opts
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
   }
 
   /** Create and open; rejects with HW_METER_UNKNOWN_MODEL, HW_SERIAL_NOT_FOUND or HW_SERIAL_OPEN_FAILED. */
@@ -116,7 +117,7 @@ export class ModbusMeter implements EnergyMeter {
       powerW: Math.round(powerW * 10) / 10,
       ...(voltageV === undefined ? {} : { voltageV: Math.round(voltageV * 10) / 10 }),
       ...(currentA === undefined ? {} : { currentA: Math.round(currentA * 1000) / 1000 }),
-      ts: this.#now(),
+      ts: this.#clock.now(),
     }
   }
 

@@ -5,20 +5,21 @@
  * absolute reading, and sessions bill differences anyway.
  */
 import { HwError } from './errors.js'
-import type { Board, Clock, DigitalLevel, EnergyMeter, MeterReading, PinId, Unsubscribe } from './types.js'
+import type { Board, DigitalLevel, EnergyMeter, MeterReading, PinId, Unsubscribe } from './types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 
 export interface S0MeterOptions {
   board: Board
   pin: PinId
   pulsesPerKwh: number
   startWh?: number
-  now?: Clock
+  clock?: Clock
 }
 
 export class S0Meter implements EnergyMeter {
   readonly kind = 's0' as const
   readonly #board: Board
-  readonly #now: Clock
+  readonly #clock: Clock
   readonly #whPerPulse: number
   readonly #startWh: number
   readonly #stop: Unsubscribe[] = []
@@ -32,7 +33,7 @@ export class S0Meter implements EnergyMeter {
   /** The board must be ready (watchInput throws HW_BAD_PIN for a pin it lacks). */
   constructor(opts: S0MeterOptions) {
     this.#board = opts.board
-    this.#now = opts.now ?? Date.now
+    this.#clock = opts.clock ?? systemClock
     this.#whPerPulse = 1000 / opts.pulsesPerKwh
     this.#startWh = opts.startWh ?? 0
     this.#stop.push(opts.board.watchInput(opts.pin, (level) => this.#onLevel(level)))
@@ -51,7 +52,7 @@ export class S0Meter implements EnergyMeter {
       if (this.#closed) return reject(new HwError('HW_CLOSED', 'S0 meter was closed'))
       // Pulses may have been missed while the board was away: the count is no longer the truth.
       if (!this.#connected || !this.#board.isReady) return reject(new HwError('HW_DISCONNECTED', 'the board counting S0 pulses is disconnected'))
-      const ts = this.#now()
+      const ts = this.#clock.now()
       resolve({ energyWh: Math.floor(this.#startWh + this.#pulses * this.#whPerPulse), powerW: this.#powerW(ts), ts })
     }))
   }
@@ -66,7 +67,7 @@ export class S0Meter implements EnergyMeter {
     const previous = this.#level
     this.#level = level
     if (previous !== 0 || level !== 1) return // the first report is only the baseline
-    const ts = this.#now()
+    const ts = this.#clock.now()
     if (this.#lastPulseTs !== undefined) this.#lastIntervalMs = ts - this.#lastPulseTs
     this.#lastPulseTs = ts
     this.#pulses++

@@ -4,9 +4,6 @@
  * picks the real driver or the mock (see create-hardware.ts).
  */
 
-/** Milliseconds since the epoch. Injected so tests advance time instead of sleeping. */
-export type Clock = () => number
-
 export type PinId = number | string
 
 export type RelayType = 'NO' | 'NC'

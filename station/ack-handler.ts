@@ -8,15 +8,15 @@
  */
 import type { Logger } from 'pino'
 import { parseJsonObject, StationAck } from '../protocol/index.js'
-import type { Outbox } from './outbox.js'
+import type { StationOutbox } from './outbox.js'
 
 export class AckHandler {
-  readonly #outbox: Outbox
+  readonly #outbox: StationOutbox
   readonly #log: Logger
   /** The resendFrom being served, until an ack shows the hub has it. */
   #serving: number | undefined
 
-  constructor(outbox: Outbox, log: Logger) {
+  constructor(outbox: StationOutbox, log: Logger) {
     this.#outbox = outbox
     this.#log = log
   }

@@ -1,25 +1,27 @@
 /**
  * The station agent: composes the hardware, the durable outbox, the charging
- * state machine, the command table and the MQTT link, and runs the control
- * cycle (meter poll, limits, telemetry) and the board heartbeat.
+ * session, the hub-command table and the link to the hub, and runs the
+ * control cycle (meter poll, limits, telemetry) and the board heartbeat.
  *
- * Time comes from an injected clock; the control cycle is also callable as
- * `tick()`, so tests move the clock and tick instead of sleeping.
+ * Hardware, outbox, link and clock are injected (each behind an interface
+ * with its contract in TSDoc); when absent, create() opens the production
+ * ones from the config. The control cycle is also callable as `tick()`, so
+ * tests move the clock and tick instead of sleeping.
  */
 import { pino, type Logger } from 'pino'
-import type { Clock } from '../hw/types.js'
+import { systemClock, type Clock } from '../base/clock.js'
 import { formatTime, type StationEvent, type StationState } from '../protocol/index.js'
 import { AckHandler } from './ack-handler.js'
-import { CommandsHandler } from './commands-handler.js'
 import type { StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
 import { openStationHardware, type StationHardware } from './hardware.js'
-import { StationLink } from './link.js'
 import { HealthLoop, type Health } from './health-loop.js'
+import { HubCommands } from './hub-commands.js'
+import { StationLink, type HubLink } from './link.js'
 import { meterWatchOptions, type MeterWatchOptions } from './meter-watch.js'
-import { Outbox } from './outbox.js'
+import { Outbox, type StationOutbox } from './outbox.js'
 import { SdNotifier } from './sd-notify.js'
-import { Charger } from './session.js'
+import { ChargingSession } from './session.js'
 import { AGENT_VERSION } from './version.js'
 
 /** What the agent needs of the hardware (a StationHardware, or hand-made parts in tests). */
@@ -29,15 +31,21 @@ export interface StationAgentOptions {
   config: StationConfig
   /** Default: opened from `config.hardware`; the agent then closes it on stop. */
   hardware?: AgentHardware
+  /** Default: the SQLite outbox in `config.dataDir` (defaultOutbox), which the agent then closes on stop. An injected one is left open. */
+  outbox?: StationOutbox
+  /** Default: the MQTT link to `config.mqtt` (defaultLink). Injected or not, the agent starts and closes it. */
+  link?: HubLink
   clock?: Clock
   logger?: Logger
   /** Control cycle period, ms (default min(1000, telemetryIntervalMs)); 0 = only explicit tick(). */
   pollIntervalMs?: number
   /** Board heartbeat period, ms (default 1000). */
   heartbeatIntervalMs?: number
+  /** For the default link: delay between reconnect attempts, ms. */
   reconnectPeriodMs?: number
+  /** For the default link. */
   connectTimeoutMs?: number
-  /** MQTT 5 session expiry, s (default 600). */
+  /** For the default link: MQTT 5 session expiry, s (default 600). */
   sessionExpirySeconds?: number
   meterWatch?: MeterWatchOptions
   /**
@@ -53,15 +61,16 @@ export interface StationAgentOptions {
 export class StationAgent {
   readonly config: StationConfig
   readonly hardware: AgentHardware
-  readonly outbox: Outbox
-  readonly charger: Charger
-  readonly link: StationLink
+  readonly outbox: StationOutbox
+  readonly charger: ChargingSession
+  readonly link: HubLink
   readonly #o: StationAgentOptions
   readonly #clock: Clock
   readonly #log: Logger
-  readonly #commands: CommandsHandler
+  readonly #commands: HubCommands
   readonly #acks: AckHandler
   readonly #ownsHardware: boolean
+  readonly #ownsOutbox: boolean
   readonly #timers: ReturnType<typeof setInterval>[] = []
   readonly #inFlight = new Set<Promise<unknown>>()
   #nextSeq = 0
@@ -78,10 +87,11 @@ export class StationAgent {
     this.config = opts.config
     this.hardware = hardware
     this.#ownsHardware = ownsHardware
-    this.#clock = opts.clock ?? Date.now
+    this.#clock = opts.clock ?? systemClock
     this.#log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'station', stationId: opts.config.stationId })
-    this.outbox = Outbox.open(opts.config.dataDir)
-    this.charger = new Charger({
+    this.#ownsOutbox = opts.outbox === undefined
+    this.outbox = opts.outbox ?? defaultOutbox(opts.config)
+    this.charger = new ChargingSession({
       relay: hardware.relay,
       meter: hardware.meter,
       outbox: this.outbox,
@@ -92,20 +102,8 @@ export class StationAgent {
       onChange: () => this.#publishState(),
     })
     this.#acks = new AckHandler(this.outbox, this.#log.child({ part: 'acks' }))
-    this.#commands = new CommandsHandler({ charger: this.charger, outbox: this.outbox, clock: this.#clock, log: this.#log.child({ part: 'commands' }) })
-    this.link = new StationLink({
-      url: opts.config.mqtt.url,
-      stationId: opts.config.stationId,
-      hubId: opts.config.hubId,
-      ...(opts.config.mqtt.username ? { username: opts.config.mqtt.username } : {}),
-      password: opts.config.mqtt.password,
-      clock: this.#clock,
-      log: this.#log.child({ part: 'link' }),
-      willState: () => this.state(false),
-      ...(opts.sessionExpirySeconds !== undefined ? { sessionExpirySeconds: opts.sessionExpirySeconds } : {}),
-      ...(opts.reconnectPeriodMs !== undefined ? { reconnectPeriodMs: opts.reconnectPeriodMs } : {}),
-      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
-    })
+    this.#commands = new HubCommands({ charger: this.charger, outbox: this.outbox, clock: this.#clock, log: this.#log.child({ part: 'commands' }) })
+    this.link = opts.link ?? defaultLink(opts, this.#clock, this.#log.child({ part: 'link' }))
   }
 
   /** Open the hardware (unless given) and the outbox. Call start() next. */
@@ -140,7 +138,7 @@ export class StationAgent {
     })
     this.link.on('cmd', (payload) => void this.#onCommand(payload))
     this.link.on('ack', (payload) => this.#onAck(payload))
-    this.link.start()
+    this.link.start(() => this.state(false))
     this.#startHealthLoop()
     const poll = this.#o.pollIntervalMs ?? Math.min(1000, this.config.telemetryIntervalMs)
     if (poll > 0) this.#timers.push(setInterval(() => void this.tick(), poll))
@@ -160,7 +158,7 @@ export class StationAgent {
       sessionId: this.charger.sessionId,
       meterWh: this.charger.meterWh,
       agentVersion: AGENT_VERSION,
-      ts: formatTime(this.#clock()),
+      ts: formatTime(this.#clock.now()),
     }
   }
 
@@ -180,7 +178,7 @@ export class StationAgent {
       const limitMs = this.config.offline.maxChargeMinutes * 60_000
       const reading = await this.charger.poll(this.link.offlineMs(), limitMs)
       const sessionId = this.charger.sessionId
-      const now = this.#clock()
+      const now = this.#clock.now()
       if (this.link.connected && now - this.#lastSendAt >= (this.#o.resendAfterMs ?? 30_000) && this.outbox.pendingCount > 0) {
         this.#log.info({ pending: this.outbox.pendingCount }, 'no ack yet; sending unacked events again')
         this.#nextSeq = 0
@@ -214,7 +212,7 @@ export class StationAgent {
     await waitAll([...this.#inFlight], timeoutMs)
     await this.link.close(this.state(false), timeoutMs)
     if (this.#ownsHardware) await this.hardware.close?.()
-    this.outbox.close()
+    if (this.#ownsOutbox) this.outbox.close()
     this.#log.info('station agent stopped')
   }
 
@@ -227,7 +225,7 @@ export class StationAgent {
     for (const t of this.#timers.splice(0)) clearInterval(t)
     void this.#health?.stop(false)
     this.link.destroy()
-    this.outbox.close()
+    if (this.#ownsOutbox) this.outbox.close()
   }
 
   /**
@@ -272,7 +270,7 @@ export class StationAgent {
     if (!this.link.connected) return
     for (const event of this.outbox.pending(this.#nextSeq)) {
       this.#nextSeq = event.seq + 1
-      this.#lastSendAt = this.#clock()
+      this.#lastSendAt = this.#clock.now()
       this.#track(this.link.publishEvent(event))
     }
   }
@@ -296,6 +294,28 @@ export class StationAgent {
     this.#inFlight.add(q)
     void q.finally(() => this.#inFlight.delete(q))
   }
+}
+
+/** The production outbox: SQLite in `config.dataDir` (created if missing). */
+export function defaultOutbox(config: StationConfig): StationOutbox {
+  return Outbox.open(config.dataDir)
+}
+
+/** The production link: MQTT 5 to `config.mqtt`, with the agent's link options. */
+export function defaultLink(opts: StationAgentOptions, clock: Clock, log: Logger): HubLink {
+  const { config } = opts
+  return new StationLink({
+    url: config.mqtt.url,
+    stationId: config.stationId,
+    hubId: config.hubId,
+    ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
+    password: config.mqtt.password,
+    clock,
+    log,
+    ...(opts.sessionExpirySeconds !== undefined ? { sessionExpirySeconds: opts.sessionExpirySeconds } : {}),
+    ...(opts.reconnectPeriodMs !== undefined ? { reconnectPeriodMs: opts.reconnectPeriodMs } : {}),
+    ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+  })
 }
 
 async function waitAll(ps: Promise<unknown>[], timeoutMs: number): Promise<void> {

@@ -10,7 +10,8 @@
 import { createHardware, type Hardware, type HardwareSpec } from '../hw/create-hardware.js'
 import { resolvePin } from '../hw/io-plugin.js'
 import { MockWatchdog, readMockBoardState } from '../hw/mock-watchdog.js'
-import type { Clock, OutputPin } from '../hw/types.js'
+import { systemClock, type Clock } from '../base/clock.js'
+import type { OutputPin } from '../hw/types.js'
 import type { StationConfig } from './config.js'
 import { persistS0Register, readS0Register } from './s0-register.js'
 
@@ -28,19 +29,19 @@ export interface OpenHardwareOptions {
 }
 
 export async function openStationHardware(cfg: StationConfig, opts: OpenHardwareOptions = {}): Promise<StationHardware> {
-  const now = opts.clock ?? Date.now
+  const clock = opts.clock ?? systemClock
   const board = cfg.hardware.board
   const meter = cfg.hardware.meter
   const persist = board.type === 'mock' && opts.persistMockBoard !== false
   const spec: HardwareSpec = { board: cfg.hardware.board, relay: cfg.hardware.relay, meter }
   if (persist && meter.type === 'mock') {
     // The register is the board's, not the agent's: continue from what flowed until the watchdog tripped.
-    const left = readMockBoardState(cfg.dataDir, now())
+    const left = readMockBoardState(cfg.dataDir, clock.now())
     if (left) spec.meter = { ...meter, startWh: Math.max(left.energyWh, meter.startWh) }
   }
   if (meter.type === 's0') spec.meter = { ...meter, startWh: readS0Register(cfg.dataDir) }
-  const created = await createHardware(spec, { now })
-  const hw = meter.type === 's0' ? { ...created, meter: persistS0Register(created.meter, cfg.dataDir, now) } : created
+  const created = await createHardware(spec, { clock })
+  const hw = meter.type === 's0' ? { ...created, meter: persistS0Register(created.meter, cfg.dataDir, clock) } : created
   let watchdogPin: OutputPin | undefined
   try {
     if (cfg.hardware.watchdog) watchdogPin = await hw.board.output(cfg.hardware.watchdog.pin)
@@ -61,7 +62,7 @@ export async function openStationHardware(cfg: StationConfig, opts: OpenHardware
         relayPin,
         relayType: cfg.hardware.relay.type,
         watchdogMs: board.watchdogMs,
-        now,
+        clock,
         ...(watchdogPin ? { heartbeatPin: resolvePin(io, watchdogPin.pin) } : {}),
       })
       watchdog.heartbeat()

@@ -17,7 +17,8 @@
 import { EventEmitter } from 'node:events'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
-import type { Clock } from '../hw/types.js'
+import type { Clock } from '../base/clock.js'
+import { withTimeout } from '../base/with-timeout.js'
 import { HubState, parseJsonObject, topics, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
 
 export interface LinkOptions {
@@ -29,8 +30,6 @@ export interface LinkOptions {
   password: string
   clock: Clock
   log: Logger
-  /** The state to publish as Last Will (with online forced to false). */
-  willState: () => StationState
   /** MQTT 5 session expiry, s (default 600). */
   sessionExpirySeconds?: number
   /** Delay between reconnect attempts, ms (default 1000). */
@@ -48,11 +47,52 @@ export interface LinkEvents {
   ack: [payload: Buffer]
 }
 
-export class StationLink extends EventEmitter<LinkEvents> {
+/**
+ * The agent's connection to its hub: publishes state, events, telemetry and
+ * command results, and hands over the hub's commands and acks as events.
+ * Events are emitted asynchronously, never from inside a call.
+ *
+ * The agent owns the link it is given: it calls start() once, and close()
+ * (graceful) or destroy() (crash) once at the end.
+ */
+export interface HubLink {
+  /** True between a `connect` event and the next `disconnect`. */
+  readonly connected: boolean
+  /** ms the hub has been unreachable (since creation or the last `disconnect`), or null while connected. */
+  offlineMs(): number | null
+  /**
+   * Start connecting, and keep reconnecting until close()/destroy().
+   * `willState` gives the state the hub is to see if the agent dies without
+   * a goodbye (published with `online: false`); it is read at each (re)connect.
+   */
+  start(willState: () => StationState): void
+  /** Retained, at-least-once. Rejects if the link is not started or the publish fails. */
+  publishState(state: StationState): Promise<void>
+  /** At-least-once. Rejects if the link is not started or the publish fails. */
+  publishEvent(event: StationEvent): Promise<void>
+  /** At-most-once (a lost reading is replaced by the next). */
+  publishTelemetry(t: Telemetry): Promise<void>
+  /** At-least-once. Rejects if the link is not started or the publish fails. */
+  publishResult(r: StationCommandResult): Promise<void>
+  /**
+   * Say goodbye: publish `finalState` if connected, waiting up to `timeoutMs`
+   * (default 2000), then disconnect so no Last Will is published. Never rejects.
+   */
+  close(finalState: StationState | undefined, timeoutMs?: number): Promise<void>
+  /** Drop the connection at once, as a dying process would (the hub then sees the Last Will). */
+  destroy(): void
+  on<K extends keyof LinkEvents>(event: K, listener: (...args: LinkEvents[K]) => void): unknown
+}
+
+/** The MQTT 5 link (mqtt.js) to the hub's broker. */
+export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
   readonly #o: LinkOptions
   readonly #log: Logger
   readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string; hub: string }
   #client: MqttClient | undefined
+  #willState: () => StationState = () => {
+    throw new Error('link not started')
+  }
   #offlineSince: number
   /** Since when the hub's state has said `online: false` (null: online, or not heard). */
   #hubDownSince: number | null = null
@@ -65,7 +105,7 @@ export class StationLink extends EventEmitter<LinkEvents> {
     super()
     this.#o = opts
     this.#log = opts.log
-    this.#offlineSince = opts.clock()
+    this.#offlineSince = opts.clock.now()
     const t = (k: Parameters<typeof topics.station>[1]) => topics.station(opts.stationId, k)
     this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res'), hub: topics.hubState(opts.hubId) }
   }
@@ -81,11 +121,12 @@ export class StationLink extends EventEmitter<LinkEvents> {
 
   /** ms the hub has been unreachable (broker gone, or the hub's state offline), or null while it is reachable. */
   offlineMs(): number | null {
-    if (!this.#connected) return Math.max(0, this.#o.clock() - this.#offlineSince)
-    return this.#hubDownSince === null ? null : Math.max(0, this.#o.clock() - this.#hubDownSince)
+    if (!this.#connected) return Math.max(0, this.#o.clock.now() - this.#offlineSince)
+    return this.#hubDownSince === null ? null : Math.max(0, this.#o.clock.now() - this.#hubDownSince)
   }
 
-  start(): void {
+  start(willState: () => StationState): void {
+    this.#willState = willState
     const o = this.#o
     const options: IClientOptions = {
       protocolVersion: 5,
@@ -162,11 +203,11 @@ export class StationLink extends EventEmitter<LinkEvents> {
     if (!client || this.#closing) return
     this.#closing = true
     if (finalState && this.#connected) {
-      await withTimeout(this.publishState(finalState), timeoutMs).catch((err: unknown) =>
+      await withTimeout(this.publishState(finalState), timeoutMs, timeoutError).catch((err: unknown) =>
         this.#log.warn({ err: String(err) }, 'could not publish the final state'),
       )
     }
-    await withTimeout(client.endAsync(false), timeoutMs).catch(() => client.end(true))
+    await withTimeout(client.endAsync(false), timeoutMs, timeoutError).catch(() => client.end(true))
     this.#connected = false
   }
 
@@ -181,7 +222,7 @@ export class StationLink extends EventEmitter<LinkEvents> {
     if (!this.#connected) return
     const wasReachable = this.hubReachable
     this.#connected = false
-    this.#offlineSince = this.#hubDownSince ?? this.#o.clock()
+    this.#offlineSince = this.#hubDownSince ?? this.#o.clock.now()
     this.#log.warn('lost the hub broker connection')
     this.emit('disconnect')
     if (wasReachable) this.emit('hubLost')
@@ -204,13 +245,13 @@ export class StationLink extends EventEmitter<LinkEvents> {
     }
     if (this.#hubDownSince !== null) return
     const wasReachable = this.hubReachable
-    this.#hubDownSince = lostAt ?? this.#o.clock()
+    this.#hubDownSince = lostAt ?? this.#o.clock.now()
     this.#log.warn('the hub is gone (its state says offline); the offline limit runs')
     if (wasReachable) this.emit('hubLost')
   }
 
   #will(): NonNullable<IClientOptions['will']> {
-    const state = { ...this.#o.willState(), online: false }
+    const state = { ...this.#willState(), online: false }
     return { topic: this.#topics.state, payload: Buffer.from(JSON.stringify(state)), qos: 1, retain: true }
   }
 
@@ -223,10 +264,4 @@ export class StationLink extends EventEmitter<LinkEvents> {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const t = new Promise<never>((_r, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, t]).finally(() => clearTimeout(timer))
-}
+const timeoutError = (): Error => new Error('the broker did not answer in time')

@@ -75,7 +75,61 @@ interface EndedRow {
   ended_at: number
 }
 
-export class Outbox {
+/**
+ * The agent's durable memory, as the charging session, the hub-command table
+ * and the agent use it. Every method is synchronous and either completes or
+ * throws (the SQLite implementation throws better-sqlite3's errors, e.g.
+ * SQLITE_FULL); nothing is kept half-written. What is stored must survive a
+ * restart of the agent: an implementation that keeps it in memory only is a
+ * test double, shared by the successive agents of one test.
+ */
+export interface StationOutbox {
+  /** The seq of the newest event of this epoch (0 before the first); never goes back within an epoch. */
+  readonly lastSeq: number
+  /** Every event up to this seq is acknowledged by the hub. */
+  readonly ackedSeq: number
+  /**
+   * The outbox's epoch (a random id made when it starts numbering from seq 1;
+   * a new storage medium is a new epoch), or null while events from before
+   * epochs are still unacknowledged. Events carry it beside `seq`.
+   */
+  readonly epoch: string | null
+  /**
+   * Number `input` lastSeq + 1, store it until acked, and in the same atomic
+   * step record the session change it stands for: `session` replaces the
+   * running session (`null` clears it), `ended` remembers an ended session
+   * (the newest 1000 are kept). Throws a ZodError if the event is not a valid
+   * StationEvent (nothing stored). Returns the numbered event.
+   */
+  append(input: EventInput, change?: { session?: PersistedSession | null; ended?: EndedSession }): StationEvent
+  /** Unacknowledged events with seq >= fromSeq, oldest first. */
+  pending(fromSeq?: number): StationEvent[]
+  /** How many events are unacknowledged. */
+  readonly pendingCount: number
+  /**
+   * Apply the hub's ack `{seq, epoch?, resendFrom?}` (docs/protocol.md,
+   * "Events"): an ack for another epoch changes nothing; every event up to
+   * `seq` is acknowledged (never past lastSeq); `resendFrom` makes the events
+   * from that seq pending again when they are still kept (the newest
+   * KEEP_ACKED acknowledged ones are), else reports them `lost`.
+   */
+  ack(ack: StationAck): AckOutcome
+  /** The running session, or null. */
+  currentSession(): PersistedSession | null
+  /** How session `sessionId` ended, if it did (among the newest 1000). */
+  endedSession(sessionId: string): EndedSession | undefined
+  /** The answer given to command `id` before, if any (among the newest 1000). */
+  commandResult(id: string): StationCommandResult | undefined
+  /** Remember the answer to command `result.id`, answered at `now` (epoch ms). */
+  saveCommandResult(result: StationCommandResult, now: number): void
+  /** The operator's enable/disable flag (false until set). */
+  disabled: boolean
+  /** Release the storage; idempotent. Nothing may be called after it. */
+  close(): void
+}
+
+/** The SQLite outbox: `dataDir/station.sqlite`, WAL, synchronous FULL. */
+export class Outbox implements StationOutbox {
   readonly #db: Database.Database
   #lastSeq: number
   #ackedSeq: number

@@ -7,6 +7,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Clock } from '../base/clock.js'
 import type { EnergyMeter, MeterReading } from '../hw/types.js'
 
 export const S0_REGISTER_FILE = 's0-register.json'
@@ -22,16 +23,16 @@ export function readS0Register(dataDir: string): number {
 }
 
 /** Wrap a meter so every reading's register is kept (at most once per `everyMs`). */
-export function persistS0Register(meter: EnergyMeter, dataDir: string, now: () => number, everyMs = 1000): EnergyMeter {
+export function persistS0Register(meter: EnergyMeter, dataDir: string, clock: Clock, everyMs = 1000): EnergyMeter {
   const file = join(dataDir, S0_REGISTER_FILE)
   let lastWrite = -Infinity
   let lastWh = -1
   const save = (wh: number): void => {
-    if (wh === lastWh || now() - lastWrite < everyMs) return
+    if (wh === lastWh || clock.now() - lastWrite < everyMs) return
     try {
       writeFileSync(`${file}.tmp`, JSON.stringify({ energyWh: wh }))
       renameSync(`${file}.tmp`, file)
-      lastWrite = now()
+      lastWrite = clock.now()
       lastWh = wh
     } catch {
       // A full or read-only disk must not turn into a meter fault: the reading itself is good.

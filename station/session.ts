@@ -13,18 +13,19 @@
  */
 import type { Logger } from 'pino'
 import { isHwError } from '../hw/errors.js'
-import type { Clock, EnergyMeter, MeterReading, Relay } from '../hw/types.js'
+import type { Clock } from '../base/clock.js'
+import type { EnergyMeter, MeterReading, Relay } from '../hw/types.js'
 import { formatTime, type StationEvent, type StationStatus } from '../protocol/index.js'
 import { FAULT_CODES, StationError, type FaultCode } from './errors.js'
 import { MeterWatch, type MeterWatchOptions } from './meter-watch.js'
-import type { EventInput, Outbox, PersistedSession } from './outbox.js'
+import type { EventInput, PersistedSession, StationOutbox } from './outbox.js'
 
 export type StopReason = 'requested' | 'limit' | 'fault' | 'offline' | 'shutdown' | 'unplugged' | 'disabled'
 
-export interface ChargerOptions {
+export interface ChargingSessionOptions {
   relay: Relay
   meter: EnergyMeter
-  outbox: Outbox
+  outbox: StationOutbox
   clock: Clock
   log: Logger
   watch?: MeterWatchOptions
@@ -39,8 +40,8 @@ export interface SessionView extends PersistedSession {
   energyWh: number
 }
 
-export class Charger {
-  readonly #o: ChargerOptions
+export class ChargingSession {
+  readonly #o: ChargingSessionOptions
   readonly #log: Logger
   readonly #watch: MeterWatch
   #status: StationStatus = 'available'
@@ -51,7 +52,7 @@ export class Charger {
   #powerW = 0
   #queue: Promise<unknown> = Promise.resolve()
 
-  constructor(opts: ChargerOptions) {
+  constructor(opts: ChargingSessionOptions) {
     this.#o = opts
     this.#log = opts.log
     this.#watch = new MeterWatch(opts.watch)
@@ -112,7 +113,7 @@ export class Charger {
       if (this.#status === 'faulted') throw new StationError('STATION_FAULTED', 'the station is faulted; enable it after the fault is fixed')
       const reading = await this.#readChecked(false)
       if (!reading) throw new StationError('METER_FAULT', 'the meter cannot be read; the station is now faulted')
-      const now = this.#o.clock()
+      const now = this.#o.clock.now()
       const session: PersistedSession = { sessionId, meterStartWh: reading.energyWh, maxWh: maxWh ?? null, startedAt: now }
       // Persist before closing the relay: an agent that dies right after still knows about the session.
       this.#session = session
@@ -128,7 +129,7 @@ export class Charger {
         await this.#fault(FAULT_CODES.RELAY_FAULT, `closing the relay failed: ${errText(err)}`)
         throw new StationError('RELAY_FAULT', 'closing the relay failed; the station is now faulted')
       }
-      this.#watch.restart(this.#o.clock())
+      this.#watch.restart(this.#o.clock.now())
       this.#log.info({ sessionId, meterStartWh: reading.energyWh, maxWh: maxWh ?? null }, 'session started')
       return { meterWh: reading.energyWh }
     })
@@ -187,8 +188,8 @@ export class Charger {
     } catch (err) {
       throw new StationError('METER_FAULT', `the meter still fails: ${errText(err)}`)
     }
-    this.#watch.restart(this.#o.clock())
-    const verdict = this.#watch.observe(reading, this.#o.clock(), false)
+    this.#watch.restart(this.#o.clock.now())
+    const verdict = this.#watch.observe(reading, this.#o.clock.now(), false)
     if (!verdict.ok) throw new StationError('METER_FAULT', `the meter still fails: ${verdict.message}`)
     this.#meterWh = reading.energyWh
     this.#log.info({ cleared: this.#faultCode }, 'fault cleared by enable')
@@ -266,7 +267,7 @@ export class Charger {
   #finishWith(reason: StopReason, stopWh: number): void {
     const s = this.#session
     if (!s) return
-    const now = this.#o.clock()
+    const now = this.#o.clock.now()
     const energyWh = Math.max(0, stopWh - s.meterStartWh)
     this.#session = null
     if (this.#status === 'charging') this.#status = this.#o.outbox.disabled ? 'disabled' : 'available'
@@ -283,7 +284,7 @@ export class Charger {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await this.#o.relay.open()
-        this.#watch.restart(this.#o.clock())
+        this.#watch.restart(this.#o.clock.now())
         return true
       } catch (err) {
         this.#log.error({ err: errText(err), attempt }, 'opening the relay failed')
@@ -303,7 +304,7 @@ export class Charger {
       await this.#fault(FAULT_CODES.METER_READ_FAILED, `meter read failed: ${detail}`)
       return undefined
     }
-    const verdict = this.#watch.observe(reading, this.#o.clock(), flowExpected)
+    const verdict = this.#watch.observe(reading, this.#o.clock.now(), flowExpected)
     if (!verdict.ok) {
       await this.#fault(verdict.code, verdict.message)
       return undefined
@@ -329,13 +330,13 @@ export class Charger {
     this.#faultCode = code
     const meterWh = this.#meterWh ?? s?.meterStartWh ?? 0
     if (!wasFaulted || s) {
-      this.#emit({ type: 'fault', code, message: message.slice(0, 500), meterWh, ts: formatTime(this.#o.clock()), ...(s ? { sessionId: s.sessionId } : {}) })
+      this.#emit({ type: 'fault', code, message: message.slice(0, 500), meterWh, ts: formatTime(this.#o.clock.now()), ...(s ? { sessionId: s.sessionId } : {}) })
     }
     if (s) this.#finishWith('fault', meterWh)
     else if (!wasFaulted) this.#o.onChange()
   }
 
-  #emit(input: EventInput, change: Parameters<Outbox['append']>[1] = {}): void {
+  #emit(input: EventInput, change: Parameters<StationOutbox['append']>[1] = {}): void {
     const event = this.#o.outbox.append(input, change)
     this.#o.onEvent(event)
   }

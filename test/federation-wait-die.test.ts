@@ -5,7 +5,7 @@
  */
 import prand from 'pure-rand'
 import t from 'tap'
-import { decide, isOlder, type TxAge } from '../hub/federation/index.js'
+import { decide, isOlder, type TxAge } from '../hub/trips/index.js'
 import type { Booking, BookingCandidate } from '../hub/store/index.js'
 import { inMinutes, startFederationHubs, type HubSpec } from './helpers/federation-hubs.js'
 

@@ -24,7 +24,7 @@ t.test('the docs/configuration.md example builds the mock board: relay starts op
   const clock = manualClock()
   const hw = await createHardware(
     hardwareFromStationJson({ board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 } }),
-    { now: clock.now },
+    { clock },
   )
   t.teardown(() => hw.close())
   t.ok(hw.mock, 'mock hooks are exposed')
@@ -42,7 +42,7 @@ t.test('board.pluggedIn false starts the simulated car unplugged', async (t) => 
   const clock = manualClock()
   const hw = await createHardware(
     hardwareFromStationJson({ board: { type: 'mock', pluggedIn: false }, relay: { pin: 7 }, meter: { type: 'mock', powerKw: 11, startWh: 100 } }),
-    { now: clock.now },
+    { clock },
   )
   t.teardown(() => hw.close())
   await hw.relay.close()

@@ -13,7 +13,7 @@ meterContract(t, 'mock meter', async () => {
   const clock = manualClock()
   const { io, board } = await mockBoard()
   const relay = await board.relay({ pin: 7, type: 'NO' })
-  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 11, startWh: 1000, now: clock.now })
+  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 11, startWh: 1000, clock })
   await relay.close()
   return {
     meter,
@@ -40,7 +40,7 @@ meterContract(t, 'Modbus RTU meter (SDM120 simulated behind MockBinding)', async
   const { path, binding, device } = sdmOnMockBinding(1, METER_MODELS.SDM120!.map)
   let energyKwh = 123.456
   device.setReading({ energyKwh, powerW: 0, voltageV: 231.2, currentA: 0 })
-  const meter = await ModbusMeter.open({ path, baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 500, binding, now: clock.now })
+  const meter = await ModbusMeter.open({ path, baudRate: 9600, unitId: 1, model: 'SDM120', timeoutMs: 500, binding, clock })
   return {
     meter,
     clock,
@@ -66,7 +66,7 @@ meterContract(t, 'S0 pulse meter on the mock board', async () => {
   const clock = manualClock()
   const { io, board } = await mockBoard()
   const PIN = 2
-  const meter = new S0Meter({ board, pin: PIN, pulsesPerKwh: 1000, now: clock.now })
+  const meter = new S0Meter({ board, pin: PIN, pulsesPerKwh: 1000, clock })
   return {
     meter,
     clock,

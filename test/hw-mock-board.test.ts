@@ -18,7 +18,7 @@ async function station(t: Test, type: RelayType = 'NO', pluggedIn = true) {
   const clock = manualClock()
   const { io, board } = await mockBoard()
   const relay = await board.relay({ pin: 7, type })
-  const meter = new MockMeter({ io, relayPin: 7, relayType: type, powerKw: 22, pluggedIn, now: clock.now })
+  const meter = new MockMeter({ io, relayPin: 7, relayType: type, powerKw: 22, pluggedIn, clock })
   t.teardown(async () => {
     await meter.close()
     await board.close()
@@ -153,7 +153,7 @@ t.test('energy counts from startWh and is exact across many small steps', async 
   const { io, board } = await mockBoard()
   t.teardown(() => board.close())
   const relay = await board.relay({ pin: 7, type: 'NO' })
-  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 3.6, startWh: 500, now: clock.now })
+  const meter = new MockMeter({ io, relayPin: 7, relayType: 'NO', powerKw: 3.6, startWh: 500, clock })
   await relay.close()
   for (let i = 0; i < 1000; i++) clock.advance(1000) // 1000 s at 3.6 kW = 1000 Wh
   t.equal((await meter.read()).energyWh, 1500)
@@ -162,7 +162,7 @@ t.test('energy counts from startWh and is exact across many small steps', async 
 t.test('with a heartbeat pin, only its edges feed the mock board\'s watchdog: relay writes alone let it trip', async (t) => {
   const { clock, io, board, relay, meter } = await station(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'voltway-mockwd-'))
-  const wd = new MockWatchdog({ dataDir, io, meter, relayPin: 7, relayType: 'NO', watchdogMs: 1000, heartbeatPin: 8, now: clock.now })
+  const wd = new MockWatchdog({ dataDir, io, meter, relayPin: 7, relayType: 'NO', watchdogMs: 1000, heartbeatPin: 8, clock })
   const beat = await board.output(8)
   await beat.toggle()
   await relay.close()

@@ -8,7 +8,7 @@ import { crc16, MockBinding, sdmOnMockBinding } from './helpers/hw-sdm-sim.js'
 async function setup(t: Test, model = 'SDM120', over: Partial<ModbusMeterOptions> = {}) {
   const clock = manualClock()
   const sim = sdmOnMockBinding(over.unitId ?? 7, registerMap(model))
-  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 7, model, timeoutMs: 300, binding: sim.binding, now: clock.now, ...over })
+  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 7, model, timeoutMs: 300, binding: sim.binding, clock, ...over })
   t.teardown(() => meter.close())
   return { ...sim, meter, clock }
 }
@@ -76,7 +76,7 @@ t.test('a Modbus read timeout from a meter that answered before rejects with HW_
 t.test('a meter that never answered (here: another unit id) rejects with HW_METER_NO_ANSWER, whose hint names the unit id and the line settings', async (t) => {
   const clock = manualClock()
   const sim = sdmOnMockBinding(3, METER_MODELS.SDM120!.map)
-  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 4, model: 'SDM120', timeoutMs: 50, binding: sim.binding, now: clock.now })
+  const meter = await ModbusMeter.open({ path: sim.path, baudRate: 9600, unitId: 4, model: 'SDM120', timeoutMs: 50, binding: sim.binding, clock })
   t.teardown(() => meter.close())
   const err = await meter.read().then(() => undefined, (e: unknown) => e)
   t.match(err, { code: 'HW_METER_NO_ANSWER', details: { unitId: 4, serial: { baudRate: 9600, parity: 'none' } } })

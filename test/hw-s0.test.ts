@@ -9,7 +9,7 @@ const PIN = 2
 async function setup(t: Test, pulsesPerKwh = 1000) {
   const clock = manualClock()
   const { io, board } = await mockBoard()
-  const meter = new S0Meter({ board, pin: PIN, pulsesPerKwh, now: clock.now })
+  const meter = new S0Meter({ board, pin: PIN, pulsesPerKwh, clock })
   t.teardown(async () => {
     await meter.close()
     await board.close()

@@ -22,7 +22,7 @@ async function rig(t: Test, opts: { maxChargeMinutes?: number } = {}): Promise<R
   await broker.start()
   const clock = new ManualClock()
   const dataDir = tempDir()
-  const agent = await startAgent(stationConfig({ url: broker.url, dataDir, ...opts }), { clock: clock.now })
+  const agent = await startAgent(stationConfig({ url: broker.url, dataDir, ...opts }), { clock })
   const hub = await HubDouble.connect(broker.url, 'S1')
   await hub.waitState((s) => s.online, 'the agent online')
   const meter = agent.hardware.mock?.meter

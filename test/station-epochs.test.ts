@@ -13,7 +13,7 @@ import { agentConfig } from './helpers/charging-e2e.js'
 import { FakeStation } from './helpers/fake-station.js'
 import { hubConfig, startTestHub } from './helpers/hub.js'
 import { mosquittoBinary } from './helpers/mosquitto.js'
-import { agentWithHubDouble, startAgent, tempDir, waitUntil } from './helpers/station-agent.js'
+import { ManualClock, agentWithHubDouble, startAgent, tempDir, waitUntil } from './helpers/station-agent.js'
 import type { StationAgent } from '../station/agent.js'
 
 interface Row {
@@ -84,7 +84,7 @@ t.test('a hub restored from an older backup asks for the events it lacks and the
   let hub = await startTestHub(cfg)
   t.teardown(() => hub.close())
   // The agent's clock never moves, so its periodic resend cannot fire: only the hub's request can bring the events back.
-  const agent = await startAgent(agentConfig(hub, cfg.stations[0]!), { clock: () => Date.parse('2026-11-24T18:00:00Z'), resendAfterMs: 3_600_000 })
+  const agent = await startAgent(agentConfig(hub, cfg.stations[0]!), { clock: new ManualClock(), resendAfterMs: 3_600_000 })
   t.teardown(() => agent.stop())
   await session(agent, 'before-backup')
 

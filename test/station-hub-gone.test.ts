@@ -33,7 +33,7 @@ t.test('the offline limit runs when the hub is killed (-9) while the external br
       hardware: { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 } },
       offline: { maxChargeMinutes: 1 },
     }),
-    { clock: clock.now },
+    { clock },
   )
   t.teardown(() => agent.stop())
   const v = await connectVehicle(m.url, cfg.hubId, 'V1', 'v1-pass')
@@ -58,7 +58,7 @@ t.test('the offline limit runs when the hub is killed (-9) while the external br
 
 t.test("the hub's state online:false starts the offline limit and online:true ends it, on a broker that stays up", async (t) => {
   const clock = new ManualClock()
-  const { agent, hub } = await agentWithHubDouble(t, { maxChargeMinutes: 30 }, { clock: clock.now })
+  const { agent, hub } = await agentWithHubDouble(t, { maxChargeMinutes: 30 }, { clock })
   const hubState = (online: boolean) => hub.client.publishAsync(topics.hubState('H'), JSON.stringify({ online, hubId: 'H', ts: new Date(clock.now()).toISOString() }), { qos: 1, retain: true })
   await hub.command({ op: 'start', sessionId: 'hub-blip' })
   await hubState(false)

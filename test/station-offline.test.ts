@@ -31,7 +31,7 @@ async function setup(t: Test, maxChargeMinutes: number) {
   const broker = new RestartableBroker()
   await broker.start()
   const clock = new ManualClock()
-  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir(), maxChargeMinutes }), { clock: clock.now, resendAfterMs: 5000 })
+  const agent = await startAgent(stationConfig({ url: broker.url, dataDir: tempDir(), maxChargeMinutes }), { clock, resendAfterMs: 5000 })
   const hub = await HubDouble.connect(broker.url, 'S1')
   t.teardown(async () => {
     await agent.stop()

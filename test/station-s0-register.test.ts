@@ -1,5 +1,6 @@
 /** An S0 meter's count survives the agent: the next agent continues the register, so a crashed session can still be billed. */
 import t from 'tap'
+import { ManualClock } from '../base/clock.js'
 import { StationConfigSchema } from '../station/config.js'
 import { openStationHardware } from '../station/hardware.js'
 import { readS0Register } from '../station/s0-register.js'
@@ -16,13 +17,12 @@ t.test('the S0 register is kept in dataDir and the next agent continues from it'
     dataDir,
     hardware: { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 's0', pin: PIN, pulsesPerKwh: 1000 } },
   })
-  let now = Date.parse('2026-11-24T18:00:00Z')
-  const clock = (): number => now
+  const clock = new ManualClock(Date.parse('2026-11-24T18:00:00Z'))
   const first = await openStationHardware(cfg, { clock, persistMockBoard: false })
   const io = first.mock?.io
   if (!io) throw new Error('expected the mock board')
   for (let i = 0; i < 25; i++) {
-    now += 1000
+    clock.advance(1000)
     await io.setInput(PIN, 1)
     await io.setInput(PIN, 0)
   }

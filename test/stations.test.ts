@@ -1,9 +1,10 @@
 /** The station registry's live state, station.list, hub.info and the handler table. */
+import { readdirSync } from 'node:fs'
 import t from 'tap'
 import { TestClock } from '../hub/clock.js'
-import { buildHandlerTable, coreHandlers, type HandlerFactory } from '../hub/ops/index.js'
+import { opHandlers } from '../hub/ops/index.js'
 import { StationRegistry } from '../hub/stations/index.js'
-import { Station, type StationState } from '../protocol/index.js'
+import { OPS, Station, type StationState } from '../protocol/index.js'
 import { NOW, testHub } from './helpers/store-hub.js'
 
 const state = (over: Partial<StationState> = {}): StationState => ({
@@ -92,14 +93,18 @@ t.test('hub.info describes the hub, its station count and its peers', async (t) 
   })
 })
 
-t.test('other areas add their handlers to the same table; two handlers for one op are refused', async (t) => {
+t.test('the op table has one handler for every op of the protocol, and one file in hub/ops/ per op', async (t) => {
   const hub = await testHub()
   t.teardown(() => hub.dispose())
-  const extra: HandlerFactory = () => ({ 'trip.cancel': async () => ({ cancelled: 0 }) })
-  const table = buildHandlerTable(hub.ctx, [coreHandlers, extra])
-  t.same(Object.keys(table).sort(), ['hub.info', 'reservation.cancel', 'reservation.create', 'reservation.list', 'station.list', 'station.nearest', 'trip.cancel'])
-  const clash: HandlerFactory = () => ({ 'hub.info': async () => ({ hubId: 'x', name: 'x', city: 'x', position: { lat: 0, lon: 0 }, stations: 0, peers: [] }) })
-  t.throws(() => buildHandlerTable(hub.ctx, [coreHandlers, clash]), RangeError)
+  const unused = (): never => {
+    throw new Error('not called')
+  }
+  const services = { ...hub.ctx, charging: { start: unused, status: unused, stop: unused }, federation: { coordinator: unused as never, listRoute: unused, history: unused } }
+  const table = opHandlers(services)
+  t.same(Object.keys(table).sort(), Object.keys(OPS).sort())
+  for (const [op, handler] of Object.entries(table)) t.type(handler, 'function', op)
+  const files = readdirSync(new URL('../hub/ops/', import.meta.url)).filter((f) => !['index.ts', 'context.ts'].includes(f))
+  t.same(files.map((f) => f.replace(/\.ts$/, '')).sort(), Object.keys(OPS).map((op) => op.replace('.', '-')).sort(), 'hub/ops/<op>.ts for each op')
 })
 
 t.test('TestClock moves only when told', async (t) => {

@@ -6,7 +6,7 @@
  * step changes nothing.
  */
 import t from 'tap'
-import { holdIdFor, reservationIdForHold, stepKey } from '../hub/federation/index.js'
+import { holdIdFor, reservationIdForHold, stepKey } from '../hub/trips/index.js'
 import { Hold } from '../protocol/index.js'
 import { BAHIA, BAHIA_LINKS, bookingsEverywhere, inMinutes, startFederationHubs, type FederationHarness } from './helpers/federation-hubs.js'
 import { waitUntil } from './helpers/net.js'

@@ -1,6 +1,7 @@
 /** Every hint matches its cause: errors as the hub and the client make them, and the hint a user reads. */
 import t from 'tap'
 import { pino } from 'pino'
+import { ManualClock } from '../base/clock.js'
 import { VoltwayError, type OpArgs } from '../protocol/index.js'
 import { RouteCatalog } from '../hub/routes/catalog.js'
 import { HubDirectory } from '../hub/routes/directory.js'
@@ -18,7 +19,7 @@ const catalog = new RouteCatalog('feira', links, ['salvador', 'jequie'])
 const directory = new HubDirectory({
   self: { hubId: 'feira', name: 'Feira', city: 'Feira', position: { lat: 0, lon: 0 } },
   fetch: () => Promise.reject(new Error('no peers in this test')),
-  clock: { now: () => 0 },
+  clock: new ManualClock(0),
   logger: pino({ level: 'silent' }),
 })
 

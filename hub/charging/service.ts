@@ -16,7 +16,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError, costMinor, formatTime, isErrorCode, newId, type OpArgs, type OpResult, type Receipt, type StationAck, type StationEvent, type Telemetry } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import type { ReservationRules } from '../reservations/index.js'
 import type { StationRegistry } from '../stations/index.js'
 import type { ReceiptRecord, SessionRecord, Store } from '../store/index.js'

@@ -23,9 +23,9 @@ import {
   VoltwayError,
   isErrorCode,
   parseJsonObject,
+  type HoldRequest,
   type Receipt,
 } from '../../protocol/index.js'
-import type { FedHoldRequest, FedHubInfoBody, FedStationsBody, HoldConfirmationBody } from './schemas.js'
 
 export interface PeerEndpoint {
   hubId: string
@@ -116,11 +116,11 @@ export class FederationClient {
     return [...this.#peers.keys()]
   }
 
-  hubInfo(hubId: string, opts: { timeoutMs?: number } = {}): Promise<FedHubInfoBody> {
+  hubInfo(hubId: string, opts: { timeoutMs?: number } = {}): Promise<FedHubInfo> {
     return this.#call(hubId, { method: 'GET', path: '/federation/v1/hub', schema: FedHubInfo, ...opts })
   }
 
-  stations(hubId: string, q: { lat: number; lon: number; rangeKm: number; at?: string; limit?: number }): Promise<FedStationsBody> {
+  stations(hubId: string, q: { lat: number; lon: number; rangeKm: number; at?: string; limit?: number }): Promise<FedStations> {
     const qs = new URLSearchParams({ lat: String(q.lat), lon: String(q.lon), rangeKm: String(q.rangeKm) })
     if (q.at !== undefined) qs.set('at', q.at)
     if (q.limit !== undefined) qs.set('limit', String(q.limit))
@@ -128,11 +128,11 @@ export class FederationClient {
   }
 
   /** POST /holds. `timeoutMs` should cover the wait-die wait the request allows (`maxWaitMs`). */
-  placeHold(hubId: string, req: FedHoldRequest, idempotencyKey: string, opts: { timeoutMs?: number } = {}): Promise<Hold> {
+  placeHold(hubId: string, req: HoldRequest, idempotencyKey: string, opts: { timeoutMs?: number } = {}): Promise<Hold> {
     return this.#call(hubId, { method: 'POST', path: '/federation/v1/holds', body: req, idempotencyKey, schema: Hold, ...opts })
   }
 
-  confirmHold(hubId: string, holdId: string, idempotencyKey: string): Promise<HoldConfirmationBody> {
+  confirmHold(hubId: string, holdId: string, idempotencyKey: string): Promise<HoldConfirmation> {
     const path = `/federation/v1/holds/${encodeURIComponent(holdId)}/confirm`
     return this.#call(hubId, { method: 'POST', path, body: {}, idempotencyKey, schema: HoldConfirmation })
   }

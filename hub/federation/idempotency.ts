@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, type ErrorCode } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import type { IdempotencyStore } from '../store/index.js'
 import { IdempotencyKey } from './schemas.js'
 

@@ -1,7 +1,4 @@
-export * from './federation.js'
+/** The federation transport: the HTTP routes served to peers, the client that calls them, idempotency. */
 export { FederationClient, type FederationClientOptions, type PeerEndpoint } from './client.js'
-export { HoldService, type HoldServiceOptions, type StationLocator } from './holds.js'
 export { IdempotencyGuard, REPLAY_HEADER } from './idempotency.js'
-export { registerFederationRoutes, type FederationServerDeps } from './server.js'
-export * from './ids.js'
-export * from './wait-die.js'
+export { registerFederationRoutes, type FederationServerDeps, type HoldParticipant } from './server.js'

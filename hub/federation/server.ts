@@ -12,17 +12,19 @@ import type { z } from 'zod'
 import {
   FedStationsQuery,
   VoltwayError,
+  HoldRequest,
   issuesOf,
   parseTime,
+  type FedHubInfo,
+  type Hold,
+  type HoldConfirmation,
   type NearStation,
   type Position,
   type Receipt,
 } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
-import type { HoldService } from './holds.js'
-import { holdIdFromKey } from './ids.js'
+import type { Clock } from '../../base/clock.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
-import { FedHoldRequest, IdParam, NoBody, VehicleParam, type FedHubInfoBody } from './schemas.js'
+import { IdParam, NoBody, VehicleParam } from './schemas.js'
 
 export interface NearestStationsQuery {
   position: Position
@@ -31,15 +33,31 @@ export interface NearestStationsQuery {
   limit: number
 }
 
+/**
+ * The participant side of Try-Confirm/Cancel as these routes call it
+ * (hub/trips/holds.ts implements it). `peer` is the authenticated caller.
+ * Failures are VoltwayErrors, answered with their code's HTTP status.
+ */
+export interface HoldParticipant {
+  /** `POST /holds`: place (or return the already placed) hold; id from the body, else from peer and key. */
+  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string): Promise<Hold>
+  /** `POST /holds/:id/confirm`. */
+  confirm(peer: string, holdId: string): Promise<HoldConfirmation>
+  /** `DELETE /holds/:id`: release, or leave a tombstone for an id not yet placed. */
+  release(peer: string, holdId: string): Promise<void>
+  /** `DELETE /reservations/:id`: cancel a reservation made from one of `peer`'s holds. */
+  cancelReservation(peer: string, reservationId: string): Promise<void>
+}
+
 export interface FederationServerDeps {
   clock: Clock
   /** `GET /federation/v1/hub`. */
-  hubInfo: () => FedHubInfoBody
+  hubInfo: () => FedHubInfo
   /** `GET /federation/v1/stations`: the hub's nearest search (as `station.nearest`). */
   nearestStations: (q: NearestStationsQuery) => Promise<NearStation[]>
   /** `GET /federation/v1/vehicles/:vehicleId/receipts`: this hub's receipts of a vehicle. */
   receipts: (vehicleId: string) => Promise<Receipt[]>
-  holds: HoldService
+  holds: HoldParticipant
   idempotency: IdempotencyGuard
 }
 
@@ -58,12 +76,11 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
   })
 
   app.post(`${P}/holds`, async (req, reply) => {
-    const body = parse(FedHoldRequest, req.body ?? {}, 'body')
+    const body = parse(HoldRequest, req.body ?? {}, 'body')
     return idempotency.run(req, reply, async () => {
       const peer = peerOf(req)
       const key = String(req.headers['idempotency-key'])
-      const holdId = body.holdId ?? holdIdFromKey(peer, key)
-      return { status: 201, body: await holds.place(peer, holdId, body) }
+      return { status: 201, body: await holds.placeForPeer(peer, body, key) }
     })
   })
 

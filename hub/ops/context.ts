@@ -1,15 +1,17 @@
 /**
- * What op handlers get: the hub's config and its long-lived parts. Areas
- * added later (charging, federation, routes) extend it by intersection,
- * e.g. `type ChargeContext = HubContext & { sessions: SessionService }`,
- * and contribute a HandlerFactory of their own (see ./index.ts).
+ * What op handlers get. HubContext is the hub's config and core parts
+ * (stations, reservations, store, clock), built by createHubContext;
+ * OpServices adds the services app.ts builds on it (charging, federation).
+ * Each op file takes only the part it needs (`Pick<OpServices, ...>`).
  */
 import pino, { type Logger } from 'pino'
 import type { HubConfig } from '../config.js'
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock } from '../../base/clock.js'
 import { ReservationService, rulesFromConfig, type ReservationRules } from '../reservations/index.js'
 import { StationRegistry } from '../stations/index.js'
 import type { Store } from '../store/index.js'
+import type { ChargingService } from '../charging/service.js'
+import type { Federation } from '../trips/index.js'
 
 export interface HubContext {
   readonly config: HubConfig
@@ -19,6 +21,12 @@ export interface HubContext {
   readonly rules: ReservationRules
   readonly reservations: ReservationService
   readonly logger: Logger
+}
+
+/** Everything an op may use: the core context, charging sessions, and trips over the federation. */
+export interface OpServices extends HubContext {
+  readonly charging: Pick<ChargingService, 'start' | 'status' | 'stop'>
+  readonly federation: Pick<Federation, 'coordinator' | 'listRoute' | 'history'>
 }
 
 export interface HubContextOptions {

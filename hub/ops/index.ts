@@ -1,49 +1,66 @@
 /**
- * The hub's op handler table, one file per op. Each area contributes a
- * HandlerFactory; `buildHandlerTable` merges them and refuses two handlers
- * for one op. Another area plugs in like this:
+ * The hub's op handler table: one file per op in this folder, each exporting
+ * a function that takes the services it needs (from OpServices) and returns
+ * the op's handler; opHandlers() lists them all, one entry per op of
+ * protocol/schemas/ops.ts (a missing op is a type error). The vehicle is
+ * always `req.vehicleId` (from the topic, checked by the broker), never a
+ * field of the args.
  *
- *     const ctx: ChargeContext = { ...createHubContext(opts), sessions }
- *     const handlers = buildHandlerTable(ctx, [coreHandlers, chargeHandlers])
- *     createRpcServer({ client, hubId, handlers })
- *
- * The vehicle is always `req.vehicleId` (from the topic, checked by the
- * broker), never a field of the args.
+ * To add an op: its schema in protocol/schemas/ops.ts, a file here, one line
+ * in the group below that holds the services it needs.
  */
-import type { HandlerTable, VoltwayError } from '../../protocol/index.js'
-import type { HubContext } from './context.js'
+import type { HandlerTable, OpHandler, OpName, VoltwayError } from '../../protocol/index.js'
+import { chargeStart } from './charge-start.js'
+import { chargeStatus } from './charge-status.js'
+import { chargeStop } from './charge-stop.js'
+import type { HubContext, OpServices } from './context.js'
+import { historyList } from './history-list.js'
 import { hubInfo } from './hub-info.js'
 import { reservationCancel } from './reservation-cancel.js'
 import { reservationCreate } from './reservation-create.js'
 import { reservationList } from './reservation-list.js'
+import { routeList } from './route-list.js'
+import { routeReserve } from './route-reserve.js'
 import { stationList } from './station-list.js'
 import { stationNearest } from './station-nearest.js'
+import { tripCancel } from './trip-cancel.js'
 
-export { createHubContext, type HubContext, type HubContextOptions } from './context.js'
+export { createHubContext, type HubContext, type HubContextOptions, type OpServices } from './context.js'
 
-export type HandlerFactory<C extends HubContext = HubContext> = (ctx: C) => HandlerTable
-
-/** hub.info, station.list, station.nearest, reservation.create/cancel/list. */
-export const coreHandlers: HandlerFactory = (ctx) => ({
-  'hub.info': hubInfo(ctx),
-  'station.list': stationList(ctx),
-  'station.nearest': stationNearest(ctx),
-  'reservation.create': reservationCreate(ctx),
-  'reservation.cancel': reservationCancel(ctx),
-  'reservation.list': reservationList(ctx),
-})
-
-/** Merge the factories' tables. Throws RangeError when two of them serve the same op. */
-export function buildHandlerTable<C extends HubContext>(ctx: C, factories: ReadonlyArray<HandlerFactory<C>> = [coreHandlers]): HandlerTable {
-  const table: HandlerTable = {}
-  for (const factory of factories) {
-    const part = factory(ctx)
-    for (const op of Object.keys(part)) {
-      if (Object.hasOwn(table, op)) throw new RangeError(`two handlers for op ${op}`)
-    }
-    Object.assign(table, part)
+/** The ops that need only the core context (tests and benches without charging or federation serve these alone). */
+export function coreOpHandlers(ctx: HubContext) {
+  return {
+    'hub.info': hubInfo(ctx),
+    'station.list': stationList(ctx),
+    'station.nearest': stationNearest(ctx),
+    'reservation.create': reservationCreate(ctx),
+    'reservation.cancel': reservationCancel(ctx),
+    'reservation.list': reservationList(ctx),
   }
-  return table
+}
+
+/** `charge.*`: sessions at this hub's stations. */
+export function chargingOpHandlers(s: Pick<OpServices, 'charging'>) {
+  return {
+    'charge.start': chargeStart(s),
+    'charge.status': chargeStatus(s),
+    'charge.stop': chargeStop(s),
+  }
+}
+
+/** `route.*`, `trip.cancel`, `history.list`: what spans this hub and its peers. */
+export function tripOpHandlers(s: Pick<OpServices, 'federation'>) {
+  return {
+    'route.list': routeList(s),
+    'route.reserve': routeReserve(s),
+    'trip.cancel': tripCancel(s),
+    'history.list': historyList(s),
+  }
+}
+
+/** Every op the hub serves, each exactly once. */
+export function opHandlers(s: OpServices): { [O in OpName]: OpHandler<O> } {
+  return { ...coreOpHandlers(s), ...chargingOpHandlers(s), ...tripOpHandlers(s) }
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import { formatTime, newId, parseTime, type Position, type Reservation } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import { distanceKm, type StationRegistry } from '../stations/index.js'
 import type { ReservationRecord, Store } from '../store/index.js'
 import { bookNearest } from './book-nearest.js'

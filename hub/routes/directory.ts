@@ -5,9 +5,8 @@
  * never heard from is PEER_UNAVAILABLE.
  */
 import type { Logger } from 'pino'
-import type { Position } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
-import type { FedHubInfoBody } from '../federation/schemas.js'
+import type { FedHubInfo, Position } from '../../protocol/index.js'
+import type { Clock } from '../../base/clock.js'
 
 export interface HubSummary {
   hubId: string
@@ -19,7 +18,7 @@ export interface HubSummary {
 export interface HubDirectoryOptions {
   self: HubSummary
   /** Fetch a peer's `GET /federation/v1/hub`. */
-  fetch: (hubId: string) => Promise<FedHubInfoBody>
+  fetch: (hubId: string) => Promise<FedHubInfo>
   clock: Clock
   logger: Logger
   /** Entries older than this are refreshed. Default 5 min. */

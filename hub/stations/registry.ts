@@ -5,8 +5,8 @@
  * (`online: false`) makes it offline again.
  */
 import type { Position, Station, StationState, StationStatus } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
-import { systemClock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
+import { systemClock } from '../../base/clock.js'
 import { SpatialIndex, type Hit } from './spatial-index.js'
 
 export interface StationSpec {

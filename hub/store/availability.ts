@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock } from '../../base/clock.js'
 import { StoreError } from './errors.js'
 import type { Store } from './types.js'
 

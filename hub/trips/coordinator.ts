@@ -22,13 +22,13 @@
  * every trip a crash left unfinished.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, formatTime, newId, parseTime, type OpArgs, type Trip } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
-import { reservationIdForHold, holdIdFor, stepKey } from '../federation/ids.js'
-import type { HoldAnswer } from '../federation/holds.js'
+import { VoltwayError, formatTime, newId, parseTime, type Hold, type OpArgs, type Trip } from '../../protocol/index.js'
+import { sleep, type Clock, type Random } from '../../base/clock.js'
+import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
 import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, type HopFailure } from './errors.js'
+import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import type { Participants } from './participants.js'
 import { retryable, type Releaser } from './releaser.js'
 
@@ -73,6 +73,8 @@ export interface CoordinatorOptions {
   holdTtlSeconds: number
   tuning?: Partial<CoordinatorTuning>
   newTripId?: () => string
+  /** Jitter of the pause between attempts (default Math.random). */
+  random?: Random
   /** Test hook, awaited before each step. An error it throws escapes as if the process had died there: nothing is undone. */
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
 }
@@ -83,11 +85,13 @@ const ACTIVE: readonly TripState[] = ['trying', 'confirming', 'aborting']
 
 export class Coordinator {
   readonly #o: CoordinatorOptions
+  readonly #random: Random
   readonly #t: CoordinatorTuning
   readonly #log: Logger
 
   constructor(opts: CoordinatorOptions) {
     this.#o = opts
+    this.#random = opts.random ?? Math.random
     this.#t = { ...DEFAULT_TUNING, ...opts.tuning }
     this.#log = opts.logger.child({ component: 'coordinator' })
   }
@@ -125,7 +129,7 @@ export class Coordinator {
         this.#log.info({ tripId, vehicleId, attempt: trip.attempt, ...out.failure }, 'trip failed')
         throw routeFailed(out.failure)
       }
-      await sleep(this.#t.restartDelayMs * trip.attempt * (0.5 + Math.random()))
+      await sleep(clock, this.#t.restartDelayMs * trip.attempt * (0.5 + this.#random()))
       trip.attempt += 1
       trip.legs = this.#plan(tripId, trip.attempt, route, args.times)
       trip.state = 'trying'
@@ -163,7 +167,7 @@ export class Coordinator {
     let cancelled = 0
     const trips = await store.trips.listTrips([...ACTIVE, 'cancelling'])
     // Several at a time: each may wait for a peer's timeout.
-    await mapLimit(trips, 16, async (trip) => {
+    await forEachLimit(trips, 16, async (trip) => {
       try {
         if (trip.state === 'cancelling') {
           await this.#finishCancel(trip)
@@ -212,7 +216,7 @@ export class Coordinator {
     // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
     const t = { ...this.#t, skewMarginMs: Math.min(this.#t.skewMarginMs, ttlMs / 10), confirmReserveMs: Math.min(this.#t.confirmReserveMs, ttlMs / 10) }
     const deadlines: number[] = []
-    const holds: HoldAnswer[] = []
+    const holds: Hold[] = []
     let failure: HopFailure | null = null
     let uncertain = false
 
@@ -387,13 +391,3 @@ export function toWire(trip: TripRecord): Trip {
   }
 }
 
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -3,15 +3,14 @@
  * network) and each peer (the federation client). The coordinator, the
  * release queue and trip.cancel talk to hops only through it.
  */
-import { VoltwayError } from '../../protocol/index.js'
+import { VoltwayError, type Hold, type HoldConfirmation, type HoldRequest } from '../../protocol/index.js'
 import type { FederationClient } from '../federation/client.js'
-import type { HoldAnswer, HoldService } from '../federation/holds.js'
-import type { FedHoldRequest, HoldConfirmationBody } from '../federation/schemas.js'
+import type { HoldService } from './holds.js'
 
 export interface Participant {
   readonly hubId: string
-  place(req: FedHoldRequest & { holdId: string }, idempotencyKey: string, timeoutMs: number): Promise<HoldAnswer>
-  confirm(holdId: string, idempotencyKey: string): Promise<HoldConfirmationBody>
+  place(req: HoldRequest & { holdId: string }, idempotencyKey: string, timeoutMs: number): Promise<Hold>
+  confirm(holdId: string, idempotencyKey: string): Promise<HoldConfirmation>
   release(holdId: string, idempotencyKey: string, timeoutMs?: number): Promise<void>
   cancelReservation(reservationId: string, idempotencyKey: string, timeoutMs?: number): Promise<void>
 }

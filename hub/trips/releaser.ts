@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino'
 import { VoltwayError } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { Clock, Random } from '../../base/clock.js'
 import type { ReleaseTask, Store } from '../store/index.js'
 import type { Participants } from './participants.js'
 
@@ -22,6 +22,8 @@ export interface ReleaserOptions {
   maxDelayMs?: number
   /** Timeout of one release call. Default 2000 ms. */
   timeoutMs?: number
+  /** Jitter of the retry delay (default Math.random). */
+  random?: Random
 }
 
 export class Releaser {
@@ -103,7 +105,7 @@ export class Releaser {
       }
       const attempts = task.attempts + 1
       const base = Math.min(this.#o.maxDelayMs ?? 30_000, (this.#o.minDelayMs ?? 200) * 2 ** Math.min(attempts - 1, 20))
-      const nextAtMs = clock.now() + Math.round(base * (0.5 + Math.random() / 2))
+      const nextAtMs = clock.now() + Math.round(base * (0.5 + (this.#o.random ?? Math.random)() / 2))
       this.#log.info({ releaseId: task.releaseId, hubId: task.hubId, attempts, err: String(err) }, 'release failed; will retry')
       try {
         await store.trips.rescheduleRelease(task.releaseId, attempts, nextAtMs)

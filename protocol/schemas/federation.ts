@@ -10,6 +10,7 @@ export const FedHubInfo = z.object({
   position: Position,
   stations: z.number().int().nonnegative(),
 })
+export type FedHubInfo = z.infer<typeof FedHubInfo>
 
 export const FedStationsQuery = z.object({
   lat: z.coerce.number().min(-90).max(90),
@@ -20,6 +21,7 @@ export const FedStationsQuery = z.object({
 })
 
 export const FedStations = z.object({ stations: z.array(NearStation) })
+export type FedStations = z.infer<typeof FedStations>
 
 /** Longest wait-die wait a caller may ask a hub for. */
 export const MAX_HOLD_WAIT_MS = 60_000
@@ -55,6 +57,7 @@ export const HoldConfirmation = z.object({
   position: Position,
   at: Time,
 })
+export type HoldConfirmation = z.infer<typeof HoldConfirmation>
 
 export const FedReceipts = z.object({ receipts: z.array(Receipt) })
 

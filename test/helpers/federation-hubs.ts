@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { TestClock } from '../../hub/clock.js'
 import { HubConfigSchema, type HubConfig } from '../../hub/config.js'
-import { createFederation, type Federation, type FederationDeps, type FederationTuning } from '../../hub/federation/index.js'
+import { createFederation, type Federation, type FederationDeps, type FederationTuning } from '../../hub/trips/index.js'
+import { tripOpHandlers } from '../../hub/ops/index.js'
 import { buildHttpServer } from '../../hub/http/server.js'
 import { HubMetrics } from '../../hub/metrics.js'
 import { StationRegistry } from '../../hub/stations/index.js'
@@ -169,7 +170,7 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       // The tests here check the outcome of recovery right after a restart.
       await federation.recovered()
     }
-    const handlers: HandlerTable = federation.handlers
+    const handlers: HandlerTable = tripOpHandlers({ federation })
     const hub: FedHub = {
       hubId: id,
       config,

@@ -1,15 +1,8 @@
-/** A clock tests advance by hand. */
-export interface ManualClock {
-  now: () => number
-  advance(ms: number): void
-}
+/** A clock tests advance by hand (base/clock.ts's ManualClock), starting 2025-01-01T08:00Z for the hw tests. */
+import { ManualClock } from '../../base/clock.js'
+
+export type { ManualClock }
 
 export function manualClock(start = Date.UTC(2025, 0, 1, 8)): ManualClock {
-  let t = start
-  return {
-    now: () => t,
-    advance(ms: number) {
-      t += ms
-    },
-  }
+  return new ManualClock(start)
 }

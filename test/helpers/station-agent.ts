@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Aedes, type Client } from 'aedes'
 import type { Test } from 'tap'
+import { ManualClock as BaseManualClock } from '../../base/clock.js'
 import { StationAgent, type StationAgentOptions } from '../../station/agent.js'
 import { StationConfigSchema, type StationConfig } from '../../station/config.js'
 import { waitUntil } from './net.js'
@@ -19,15 +20,10 @@ import { HubDouble, type HubDoubleOptions } from './station-hub.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 
-/** A clock that moves only when told. */
-export class ManualClock {
-  #now: number
+/** A clock that moves only when told (base/clock.ts's ManualClock), starting 2026-11-24T18:00Z. */
+export class ManualClock extends BaseManualClock {
   constructor(start = Date.parse('2026-11-24T18:00:00Z')) {
-    this.#now = start
-  }
-  readonly now = (): number => this.#now
-  advance(ms: number): void {
-    this.#now += ms
+    super(start)
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { HubConfigSchema, type HubConfig } from '../../hub/config.js'
 import { TestClock } from '../../hub/clock.js'
-import { buildHandlerTable, createHubContext, type HubContext } from '../../hub/ops/index.js'
+import { coreOpHandlers, createHubContext, type HubContext } from '../../hub/ops/index.js'
 import { MemoryStore, type Store } from '../../hub/store/index.js'
 import {
   OPS,
@@ -79,7 +79,7 @@ export async function testHub(kind: StoreKind = 'memory', config: HubConfig = te
   let n = 0
   const build = (store: Store): { ctx: HubContext; handlers: HandlerTable } => {
     const ctx = createHubContext({ config, store, clock, newReservationId: () => `r${++n}` })
-    return { ctx, handlers: buildHandlerTable(ctx) }
+    return { ctx, handlers: coreOpHandlers(ctx) }
   }
   const store = openStore()
   const hub: TestHub = {

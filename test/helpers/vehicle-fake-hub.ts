@@ -27,7 +27,8 @@ import {
   type RpcServer,
   type Station,
 } from '../../protocol/index.js'
-import { createHubContext, coreHandlers } from '../../hub/ops/index.js'
+import { createHubContext, coreOpHandlers } from '../../hub/ops/index.js'
+import { systemClock } from '../../base/clock.js'
 import { distanceKm } from '../../hub/stations/index.js'
 import { MemoryStore } from '../../hub/store/index.js'
 import { startAedes, type TestBroker } from './aedes.js'
@@ -119,7 +120,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       rules: { windowMinutes: o.windowMinutes ?? 120, minLeadMinutes: o.minLeadMinutes ?? 120 },
     }),
     store: new MemoryStore(),
-    clock: { now },
+    clock: { ...systemClock, now },
   })
   for (const st of stations) {
     core.stations.applyState(st.stationId, { online: st.online, status: st.status, sessionId: null, meterWh: null, agentVersion: 'fake', ts: formatTime(now()) })
@@ -190,7 +191,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     return s.maxWh !== undefined ? Math.min(wh, s.maxWh) : wh
   }
 
-  const real = coreHandlers(core)
+  const real = coreOpHandlers(core)
   const cancelLocal = async (vehicleId: string, reservationId: string): Promise<void> => {
     await core.store.reservations.cancelReservation(reservationId, vehicleId)
   }

@@ -5,6 +5,7 @@
  * charging at another hub of the scenario gets a second connection, to that
  * hub's broker, for as long as the session lasts.
  */
+import { forEachLimit } from '../../base/for-each-limit.js'
 import type { OpArgsInput, OpName, OpResult, Route } from '../../protocol/index.js'
 import { connectVehicle, type VehicleConnection } from '../connect.js'
 import { ConnectError, codeOf } from '../errors.js'
@@ -272,14 +273,3 @@ async function settle(vehicles: FleetVehicle[], timeoutMs: number): Promise<void
   while (vehicles.some((v) => v.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }
 
-/** Run `fn` over `items` with at most `limit` at a time. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T
-      await fn(item)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}

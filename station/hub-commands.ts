@@ -3,16 +3,16 @@
  * Every payload passes the protocol schema first; garbage is ignored, or
  * answered `ok: false` when its id can be read. Commands are idempotent by
  * id (the first answer is stored in SQLite and repeated, across restarts)
- * and, for start/stop, by sessionId (see Charger).
+ * and, for start/stop, by sessionId (see ChargingSession).
  */
 import type { Logger } from 'pino'
-import type { Clock } from '../hw/types.js'
+import type { Clock } from '../base/clock.js'
 import { Id, formatPath, parseJsonObject, StationCommand, type StationCommandResult } from '../protocol/index.js'
 import { StationError } from './errors.js'
-import type { Outbox } from './outbox.js'
-import type { Charger } from './session.js'
+import type { StationOutbox } from './outbox.js'
+import type { ChargingSession } from './session.js'
 
-type Handler = (cmd: StationCommand, charger: Charger) => Promise<{ meterWh: number | null }>
+type Handler = (cmd: StationCommand, charger: ChargingSession) => Promise<{ meterWh: number | null }>
 
 export const COMMAND_HANDLERS: Readonly<Record<StationCommand['op'], Handler>> = {
   start: (cmd, charger) => {
@@ -24,18 +24,18 @@ export const COMMAND_HANDLERS: Readonly<Record<StationCommand['op'], Handler>> =
   disable: (_cmd, charger) => charger.disable(),
 }
 
-export interface CommandsHandlerOptions {
-  charger: Charger
-  outbox: Outbox
+export interface HubCommandsOptions {
+  charger: ChargingSession
+  outbox: StationOutbox
   clock: Clock
   log: Logger
 }
 
-export class CommandsHandler {
-  readonly #o: CommandsHandlerOptions
+export class HubCommands {
+  readonly #o: HubCommandsOptions
   readonly #inFlight = new Map<string, Promise<StationCommandResult>>()
 
-  constructor(opts: CommandsHandlerOptions) {
+  constructor(opts: HubCommandsOptions) {
     this.#o = opts
   }
 
@@ -85,7 +85,7 @@ export class CommandsHandler {
       result = meterWh === null ? { id: cmd.id, ok: false, error } : { id: cmd.id, ok: false, error, meterWh }
     }
     try {
-      this.#o.outbox.saveCommandResult(result, this.#o.clock())
+      this.#o.outbox.saveCommandResult(result, this.#o.clock.now())
     } catch (err) {
       log.error({ err }, 'could not store the command result')
     }

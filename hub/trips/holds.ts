@@ -9,12 +9,11 @@
  * before its hold's POST makes that POST fail (docs/design.md pitfalls).
  */
 import type { Logger } from 'pino'
-import { VoltwayError, formatTime, parseTime, type Position } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, type HoldRequest, type Position } from '../../protocol/index.js'
+import type { Clock } from '../../base/clock.js'
 import { reservationErrors } from '../reservations/errors.js'
 import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type ReservationRecord, type Store } from '../store/index.js'
-import { reservationIdForHold } from './ids.js'
-import type { FedHoldRequest, HoldConfirmationBody } from './schemas.js'
+import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
 /** Where the stations are: satisfied by the hub's StationRegistry. */
@@ -45,14 +44,6 @@ export interface HoldServiceOptions {
   pollMs?: number
 }
 
-export interface HoldAnswer {
-  holdId: string
-  stationId: string
-  position: Position
-  at: string
-  expiresAt: string
-}
-
 /** How many of the nearest stations in range are offered to one booking. */
 const MAX_CANDIDATES = 256
 
@@ -67,6 +58,15 @@ export class HoldService {
   }
 
   /**
+   * Place the hold of a peer's `POST /federation/v1/holds`: its id is the
+   * request's `holdId`, or derived from the peer and its Idempotency-Key
+   * (docs/federation.md "Hold ids"). Otherwise as place().
+   */
+  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string): Promise<Hold> {
+    return this.place(peer, req.holdId ?? holdIdFromKey(peer, idempotencyKey), req)
+  }
+
+  /**
    * Place hold `holdId` for `peer`: the nearest station within `rangeKm` of
    * `from` that is free at `at`, by wait-die when contended. Throws TOO_SOON,
    * OUT_OF_RANGE (no station in range at all), NO_STATION_AVAILABLE (with
@@ -74,7 +74,7 @@ export class HoldService {
    * was placed), IDEMPOTENCY_IN_PROGRESS (the same id is being placed) or
    * BAD_REQUEST (the id belongs to another peer).
    */
-  async place(peer: string, holdId: string, req: FedHoldRequest): Promise<HoldAnswer> {
+  async place(peer: string, holdId: string, req: HoldRequest): Promise<Hold> {
     const { store, clock } = this.#o
     const { atMs, candidates } = this.#check(req)
     const known = await store.trips.getPeerHold(holdId)
@@ -110,7 +110,7 @@ export class HoldService {
    * the coordinator and this store, so no late Try and no Confirm/Cancel race
    * can happen, and recovery runs before anything else.
    */
-  async placeOwn(holdId: string, req: FedHoldRequest): Promise<HoldAnswer> {
+  async placeOwn(holdId: string, req: HoldRequest): Promise<Hold> {
     const { atMs, candidates } = this.#check(req)
     const booked = await this.#book(holdId, req, atMs, candidates, null)
     if ('answer' in booked) return booked.answer
@@ -119,7 +119,7 @@ export class HoldService {
     return holdAnswer(booked.hold)
   }
 
-  async confirmOwn(holdId: string): Promise<HoldConfirmationBody> {
+  async confirmOwn(holdId: string): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
     const reservationId = reservationIdForHold(holdId)
     const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
@@ -145,7 +145,7 @@ export class HoldService {
   }
 
   /** The rules every hold request must meet before anything is written. */
-  #check(req: FedHoldRequest): { atMs: number; candidates: BookingCandidate[] } {
+  #check(req: HoldRequest): { atMs: number; candidates: BookingCandidate[] } {
     const { clock, rules } = this.#o
     const nowMs = clock.now()
     const atMs = parseTime(req.at)
@@ -166,16 +166,16 @@ export class HoldService {
    */
   async #book(
     holdId: string,
-    req: FedHoldRequest,
+    req: HoldRequest,
     atMs: number,
     candidates: BookingCandidate[],
     ledger: (() => Promise<PeerHoldRecord | null>) | null,
-  ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: HoldAnswer }> {
+  ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
     const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
     const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
     const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
-    const deadline = performance.now() + waitMs
+    const deadline = clock.monotonic() + waitMs
     for (;;) {
       const now = clock.now()
       let outcome
@@ -205,7 +205,7 @@ export class HoldService {
       }
       if (outcome.ok) return { hold: outcome.record }
       const decision = decide(me, candidates, outcome.conflicts)
-      const left = deadline - performance.now()
+      const left = deadline - clock.monotonic()
       if (decision !== 'wait' || left <= 0) {
         throw new VoltwayError(
           'NO_STATION_AVAILABLE',
@@ -229,7 +229,7 @@ export class HoldService {
    * free (re-booked atomically); otherwise HOLD_EXPIRED. Unknown or another
    * peer's: NOT_FOUND; released: HOLD_EXPIRED.
    */
-  async confirm(peer: string, holdId: string): Promise<HoldConfirmationBody> {
+  async confirm(peer: string, holdId: string): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
     const entry = await store.trips.getPeerHold(holdId)
     if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
@@ -295,17 +295,17 @@ export class HoldService {
   #waitForChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer)
+        cancel()
         this.#waiters.delete(done)
         resolve()
       }
-      const timer = setTimeout(done, ms)
+      const cancel = this.#o.clock.setTimer(done, ms)
       this.#waiters.add(done)
     })
   }
 
   /** Answer a POST for an id the ledger knows: the same hold again (idempotent by id), or why not. */
-  async #existing(peer: string, entry: PeerHoldRecord): Promise<HoldAnswer> {
+  async #existing(peer: string, entry: PeerHoldRecord): Promise<Hold> {
     if (entry.peerHubId !== peer) throw new VoltwayError('BAD_REQUEST', `hold id ${entry.holdId} is in use`, { holdId: entry.holdId })
     if (entry.state === 'released') throw releasedError(entry.holdId)
     const hold = await this.#o.store.reservations.getHold(entry.holdId)
@@ -362,11 +362,11 @@ interface BookedSlot {
   vehicleId: string | null
 }
 
-function confirmation(holdId: string, r: ReservationRecord): HoldConfirmationBody {
+function confirmation(holdId: string, r: ReservationRecord): HoldConfirmation {
   return { reservationId: r.reservationId, holdId, stationId: r.stationId, position: r.position, at: formatTime(r.atMs) }
 }
 
-function holdAnswer(h: HoldRecord): HoldAnswer {
+function holdAnswer(h: HoldRecord): Hold {
   return { holdId: h.holdId, stationId: h.stationId, position: h.position, at: formatTime(h.atMs), expiresAt: formatTime(h.expiresAtMs) }
 }
 

@@ -1,19 +1,20 @@
 /**
- * The federation of one hub, assembled: the `/federation/v1` routes it
- * serves, the client it calls its peers with, routes and trips for its
- * vehicles (`route.list`, `route.reserve`, `trip.cancel`, `history.list`),
- * the durable release queue and the expired-hold sweeper.
+ * The federation of one hub, assembled: trips (this folder: coordinator,
+ * holds, release queue) over hub/federation's transport (the `/federation/v1`
+ * routes it serves, the client it calls its peers with), the services behind
+ * the ops `route.list`, `route.reserve`, `trip.cancel`, `history.list`
+ * (hub/ops/), and the expired-hold sweeper.
  *
  *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
  *     buildHttpServer({ ..., federationRoutes: [fed.routes] })
- *     buildHandlerTable(ctx, [coreHandlers, () => fed.handlers])
+ *     opHandlers({ ...ctx, charging, federation: fed })
  *     await http.listen(...); await fed.start()      // release queue, sweeper; recovery in the background
  *     ...; await fed.close()                          // before the store closes
  */
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { HandlerTable, Receipt } from '../../protocol/index.js'
-import type { Clock } from '../clock.js'
+import type { OpArgs, OpResult, Receipt } from '../../protocol/index.js'
+import type { Clock, Random } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
 import { HubDirectory } from '../routes/directory.js'
@@ -21,14 +22,14 @@ import { RouteCatalog } from '../routes/catalog.js'
 import { listRoute } from '../routes/route-list.js'
 import { findNearest, type StationRegistry } from '../stations/index.js'
 import type { Store } from '../store/index.js'
-import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from '../trips/coordinator.js'
-import { vehicleHistory } from '../trips/history.js'
-import { Participants } from '../trips/participants.js'
-import { Releaser } from '../trips/releaser.js'
-import { FederationClient } from './client.js'
+import { FederationClient } from '../federation/client.js'
+import { IdempotencyGuard } from '../federation/idempotency.js'
+import { registerFederationRoutes } from '../federation/server.js'
+import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from './coordinator.js'
+import { vehicleHistory } from './history.js'
 import { HoldService } from './holds.js'
-import { IdempotencyGuard } from './idempotency.js'
-import { registerFederationRoutes } from './server.js'
+import { Participants } from './participants.js'
+import { Releaser } from './releaser.js'
 
 export interface FederationTuning extends CoordinatorTuning {
   /** TCP connect timeout to a peer. Default 2000 ms. */
@@ -80,11 +81,15 @@ export interface FederationDeps {
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
   /** Trip ids (tests). Default `t-<uuid>`. */
   newTripId?: () => string
+  /** Jitter of retries and restarts (default Math.random). */
+  random?: Random
 }
 
 export interface Federation {
-  /** `route.list`, `route.reserve`, `trip.cancel`, `history.list`. */
-  readonly handlers: HandlerTable
+  /** `route.list`: the route to `args.destination` over this hub and its peers. */
+  listRoute(args: OpArgs<'route.list'>): Promise<OpResult<'route.list'>>
+  /** `history.list`: a vehicle's receipts here and at every peer (a peer that does not answer in time is left out). */
+  history(vehicleId: string, limit: number): Promise<OpResult<'history.list'>>
   /** Registers the `/federation/v1` routes; give it to buildHttpServer's `federationRoutes`. */
   readonly routes: (app: FastifyInstance) => void
   readonly coordinator: Coordinator
@@ -140,6 +145,7 @@ export function createFederation(deps: FederationDeps): Federation {
     minDelayMs: t.releaseMinDelayMs,
     maxDelayMs: t.releaseMaxDelayMs,
     timeoutMs: t.requestTimeoutMs,
+    ...(deps.random ? { random: deps.random } : {}),
   })
   const catalog = new RouteCatalog(
     config.hubId,
@@ -164,15 +170,9 @@ export function createFederation(deps: FederationDeps): Federation {
     holdTtlSeconds: config.rules.holdTtlSeconds,
     tuning: t,
     ...(deps.newTripId ? { newTripId: deps.newTripId } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
     ...(deps.beforeStep ? { beforeStep: deps.beforeStep } : {}),
   })
-
-  const handlers: HandlerTable = {
-    'route.list': (args) => listRoute(catalog, directory, args),
-    'route.reserve': async (args, ctx) => ({ trip: await coordinator.reserve(ctx.vehicleId, args) }),
-    'trip.cancel': async (args, ctx) => ({ cancelled: await coordinator.cancel(ctx.vehicleId, args.tripId) }),
-    'history.list': (args, ctx) => vehicleHistory({ client, localReceipts: receipts, logger, timeoutMs: t.historyTimeoutMs }, ctx.vehicleId, args.limit),
-  }
 
   const routes = (app: FastifyInstance): void =>
     registerFederationRoutes(app, {
@@ -212,7 +212,8 @@ export function createFederation(deps: FederationDeps): Federation {
   let recovery: Promise<{ undone: number; cancelled: number }> = Promise.resolve(nothingRecovered)
 
   return {
-    handlers,
+    listRoute: (args) => listRoute(catalog, directory, args),
+    history: (vehicleId, limit) => vehicleHistory({ client, localReceipts: receipts, logger, timeoutMs: t.historyTimeoutMs }, vehicleId, limit),
     routes,
     coordinator,
     holds,
@@ -241,9 +242,4 @@ export function createFederation(deps: FederationDeps): Federation {
       await client.close()
     },
   }
-}
-
-/** The op handlers of a federation, as a table to merge into the hub's. */
-export function federationHandlers(fed: Pick<Federation, 'handlers'>): HandlerTable {
-  return fed.handlers
 }
