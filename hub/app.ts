@@ -25,6 +25,7 @@ import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './federation/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
+import { createUi, type Ui } from './ui/index.js'
 import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -65,6 +66,8 @@ export interface Hub {
   readonly mqttUrl: string
   readonly httpUrl: string
   readonly metrics: HubMetrics
+  /** The operator's dashboard at `/ui/` (hub/ui). */
+  readonly ui: Ui
   close(): Promise<void>
 }
 
@@ -175,7 +178,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await commands.start()
     cleanups.push(async () => commands.stop())
     const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
-    const events = createEventListener(client, charging, logger)
+    const ui = createUi({ config, store: db, stations: context.stations, charging, commands, metrics, clock, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
+    cleanups.push(async () => ui.close())
+    const events = createEventListener(client, ui.observe(charging), logger)
     await events.start()
     cleanups.push(() => events.stop())
 
@@ -220,6 +225,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
+      plugins: [ui.register],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
@@ -252,6 +258,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       mqttUrl,
       httpUrl,
       metrics,
+      ui,
       close() {
         closing ??= closeAll().then(() => logger.info('hub stopped'))
         return closing
