@@ -17,7 +17,7 @@ export class StationMap {
     this.root = svg('svg', { viewBox: `0 0 ${size.w} ${size.h}`, class: 'map', role: 'img', 'aria-label': 'stations map' })
     const lons = stations.map((s) => s.lon)
     const lats = stations.map((s) => s.lat)
-    const pad = 0.3
+    const pad = Math.max(0.5, 0.2 * Math.max(Math.max(...lons) - Math.min(...lons), Math.max(...lats) - Math.min(...lats)))
     const bbox = stations.length === 0 ? { type: 'Sphere' as const } : {
       type: 'MultiPoint' as const,
       coordinates: [[Math.min(...lons) - pad, Math.min(...lats) - pad], [Math.max(...lons) + pad, Math.max(...lats) + pad]],
