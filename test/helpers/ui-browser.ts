@@ -4,7 +4,8 @@
  * logged-in page. `browserOrSkip` says clearly when chromium is missing.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { uiAssetsDir } from '../../hub/ui/assets.js'
@@ -12,9 +13,15 @@ import { uiAssetsDir } from '../../hub/ui/assets.js'
 export const CHROMIUM = process.env.VOLTWAY_CHROMIUM ?? '/usr/bin/chromium'
 export const OPERATOR = { name: 'ana', token: 'operator-token-ana-0123456789' }
 
-/** Build dist/ui with scripts/build-ui.mjs unless it is there. */
+const WEB = fileURLToPath(new URL('../../hub/ui/web/', import.meta.url))
+
+/** The newest change among the browser sources (ms). */
+const newestSource = (): number => Math.max(...readdirSync(WEB, { recursive: true, encoding: 'utf8' }).map((f) => statSync(join(WEB, f)).mtimeMs))
+
+/** Build dist/ui with scripts/build-ui.mjs unless it is there and newer than every browser source. */
 export function ensureUiBuilt(): void {
-  if (uiAssetsDir() !== null) return
+  const dir = uiAssetsDir()
+  if (dir !== null && statSync(join(dir, 'app.js')).mtimeMs >= newestSource()) return
   execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/build-ui.mjs', import.meta.url))], { stdio: 'inherit' })
 }
 

@@ -16,8 +16,10 @@ export class Live {
   readonly stations = new Map<string, StationView>()
   readonly #listeners = new Set<LiveListener>()
   #bookingsVersion = -1
-  /** Messages applied, for the benchmark (window.__voltwayLive). */
+  /** Messages and station rows applied, and the last message's age on arrival (ms, hub clock vs this machine's): for the benchmark. */
   applied = 0
+  rowsApplied = 0
+  lastLagMs = 0
 
   connect(onState: (up: boolean) => void): void {
     const es = new EventSource('/ui/api/events')
@@ -45,5 +47,7 @@ export class Live {
       if (bookingsChanged && !snapshot) l.bookings?.(p.bookingsVersion)
     }
     this.applied++
+    this.rowsApplied += p.stations.length
+    this.lastLagMs = Date.now() - p.t
   }
 }
