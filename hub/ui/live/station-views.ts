@@ -7,23 +7,11 @@
  */
 import type { StationRegistry } from '../../stations/index.js'
 import type { Store } from '../../store/index.js'
+import type { StationView } from '../wire.js'
 import type { PowerLog } from './power-log.js'
 
-export interface StationView {
-  id: string
-  lat: number
-  lon: number
-  powerKw: number
-  online: boolean
-  status: string
-  sessionId: string | null
-  vehicleId: string | null
-  /** Live power (W) and energy of the running session (Wh), or 0. */
-  powerW: number
-  energyWh: number
-  /** The next reservation or hold within 24 h, epoch ms, or null. */
-  nextBookingAtMs: number | null
-}
+export type { StationView } from '../wire.js'
+
 
 interface SessionMeta {
   vehicleId: string

@@ -1,17 +1,7 @@
 /** The JSON the hub's /ui/api answers with (hub/ui/routes-data.ts, hub/ui/live/feed.ts). */
-export interface StationView {
-  id: string
-  lat: number
-  lon: number
-  powerKw: number
-  online: boolean
-  status: string
-  sessionId: string | null
-  vehicleId: string | null
-  powerW: number
-  energyWh: number
-  nextBookingAtMs: number | null
-}
+import type { StationView } from '../wire.js'
+
+export type { StationView }
 
 export interface JournalEntry {
   seq: number
