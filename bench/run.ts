@@ -22,6 +22,7 @@ const BENCHES: Array<{ name: string; file: string; args: string[] }> = [
   { name: 'station-agent', file: 'bench/station-agent.ts', args: ['--runs', '3'] },
   { name: 'trips', file: 'bench/trips.ts', args: [] },
   { name: 'vehicle-fleet', file: 'bench/vehicle-fleet.ts', args: ['5000', '20', '--real-hub'] },
+  { name: 'ui', file: 'bench/ui.ts', args: ['--stations', '1000', '--sessions', '100', '--seconds', '10'] },
 ]
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, write: { type: 'boolean', default: false } } })

@@ -49,6 +49,8 @@ export async function buildDemoConfigs(dir: string, basePort: number): Promise<D
         }),
         links: LINKS.map((l) => ({ ...l })),
       },
+      // The dashboard's login for this company: printed by `voltway demo --keep-running`.
+      operators: [{ name: 'operator', token: `op-${c.hubId}-${secret()}` }],
       rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 },
     })
   })

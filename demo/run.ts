@@ -87,6 +87,9 @@ function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: st
   for (const [id, hub] of fed.hubs) out(`  ${id.padEnd(10)} broker ${hub.mqttUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`)
   out(`  vehicle: tester   password: ${tester.password}`)
   out()
+  out("Each company's dashboard (log in with its operator token):")
+  for (const [id, hub] of fed.hubs) out(`  ${id.padEnd(10)} ${hub.httpUrl}/ui/   token ${hub.config.operators[0]?.token ?? '(none)'}`)
+  out()
   out('Try the vehicle simulator:')
   const conn = `--hub ${salvador.mqttUrl} --hub-id salvador --vehicle tester --password ${tester.password}`
   out(`  npx voltway vehicle stations ${conn}`)

@@ -25,6 +25,7 @@ import { createEventListener } from './station-link/event-listener.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
+import { createUi, type Ui } from './ui/index.js'
 import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -67,6 +68,8 @@ export interface Hub {
   readonly mqttUrl: string
   readonly httpUrl: string
   readonly metrics: HubMetrics
+  /** The operator's dashboard at `/ui/` (hub/ui). */
+  readonly ui: Ui
   close(): Promise<void>
 }
 
@@ -178,7 +181,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     cleanups.push(async () => commands.stop())
     const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     const stationControl = new StationControl({ stations: context.stations, commands, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
-    const events = createEventListener(client, charging, logger)
+    const ui = createUi({ config, store: db, stations: context.stations, charging, stationControl, metrics, clock, logger })
+    cleanups.push(async () => ui.close())
+    const events = createEventListener(client, ui.observe(charging), logger)
     await events.start()
     cleanups.push(() => events.stop())
 
@@ -223,6 +228,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
+      plugins: [ui.register],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
@@ -256,6 +262,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       mqttUrl,
       httpUrl,
       metrics,
+      ui,
       close() {
         closing ??= closeAll().then(() => logger.info('hub stopped'))
         return closing

@@ -51,6 +51,8 @@ export const HubConfigSchema = z.strictObject({
       links: z.array(z.strictObject({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),
     })
     .default({ peers: [], links: [] }),
+  /** Who may log in to the dashboard at `/ui/` (docs/configuration.md, `operators`). */
+  operators: z.array(z.strictObject({ name: z.string().min(1).max(100), token: Token.refine((t) => t.length >= 16, 'an operator token needs at least 16 characters') })).default([]),
   rules: z
     .strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),
@@ -68,6 +70,15 @@ export const HubConfigSchema = z.strictObject({
   cfg.vehicles.forEach((v, i) => {
     if (vseen.has(v.vehicleId)) ctx.addIssue({ code: 'custom', path: ['vehicles', i, 'vehicleId'], message: `duplicate vehicle id ${v.vehicleId}` })
     vseen.add(v.vehicleId)
+  })
+  const names = new Set<string>()
+  const tokens = new Set<string>(cfg.federation.peers.map((p) => p.acceptToken))
+  cfg.operators.forEach((o, i) => {
+    if (names.has(o.name)) ctx.addIssue({ code: 'custom', path: ['operators', i, 'name'], message: `duplicate operator ${o.name}` })
+    names.add(o.name)
+    // A token that also opens another door (a peer's, another operator's) could not tell who is calling.
+    if (tokens.has(o.token)) ctx.addIssue({ code: 'custom', path: ['operators', i, 'token'], message: 'this token is already used by a peer or another operator' })
+    tokens.add(o.token)
   })
   const peerIds = new Set<string>()
   const accepted = new Set<string>()

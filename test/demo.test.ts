@@ -46,6 +46,12 @@ t.test('the printed mosquitto_rr example against voltway demo --keep-running get
     demo.stdout.on('data', check)
     demo.once('exit', () => reject(new Error(`demo exited early:\n${out}`)))
   })
+  const dashboards = [...out.matchAll(/(http:\/\/\S+)\/ui\/\s+token (\S+)/g)]
+  t.equal(dashboards.length, 4, "each hub's dashboard URL and login is printed")
+  for (const [, base, token] of dashboards) {
+    const res = await fetch(`${base}/ui/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: token as string }).toString() })
+    t.equal(res.status, 303, `the printed token logs in at ${base}/ui/`)
+  }
   const rrLine = out.split('\n').find((l) => l.trim().startsWith('mosquitto_rr'))?.trim()
   t.ok(rrLine, 'the demo printed the command')
   // Run it as a user would paste it into a shell: it subscribes, asks, prints the answer and exits.

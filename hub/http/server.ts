@@ -33,6 +33,8 @@ export interface HttpServerOptions {
    * only for a known bearer token, and is counted in the federation metric.
    */
   federationRoutes: Array<(scope: FastifyInstance) => void>
+  /** More routes outside the federation scope, each in its own plugin (the dashboard, hub/ui). */
+  plugins?: Array<(app: FastifyInstance) => void>
   /** Timeouts and limits of the server (see ./limits.ts). */
   limits?: Partial<HttpLimits>
   /**
@@ -115,6 +117,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     })
     for (const register of opts.federationRoutes) register(scope)
   })
+  for (const plugin of opts.plugins ?? []) plugin(app)
   return app
 }
 

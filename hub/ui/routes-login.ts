@@ -1,0 +1,52 @@
+/**
+ * `GET /ui/login` (the form), `POST /ui/login` (form field `token`: an
+ * operator token from hub.json; 303 to `/ui/` with the session cookie, or 401
+ * with the form again), `POST /ui/logout` (ends the session, clears the
+ * cookie; needs the CSRF header like every POST) and `GET /ui/api/session`
+ * (who is logged in, and the CSRF token the page sends back).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { SESSION_COOKIE } from './guard.js'
+import { loginPage } from './login-page.js'
+import type { OperatorAuthenticator } from './operators.js'
+import type { SessionStore } from './sessions.js'
+
+export interface LoginRouteDeps {
+  hubName: string
+  operators: OperatorAuthenticator
+  sessions: SessionStore
+  logger: Logger
+}
+
+export function loginRoutes(scope: FastifyInstance, d: LoginRouteDeps): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))))
+  })
+
+  const page = (reply: FastifyReply, status: number, error: string | null): FastifyReply =>
+    reply.status(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(d.hubName, error))
+
+  scope.get('/ui/login', { config: { public: true } }, async (_req, reply) => page(reply, 200, null))
+
+  scope.post('/ui/login', { config: { public: true } }, async (req: FastifyRequest, reply) => {
+    const body = req.body as Record<string, unknown> | undefined
+    const name = d.operators.login(body?.token)
+    if (name === null) {
+      d.logger.warn({ ip: req.ip }, 'dashboard login refused')
+      return page(reply, 401, 'Unknown operator token.')
+    }
+    const s = d.sessions.create(name)
+    d.logger.info({ operator: name }, 'operator logged in')
+    return reply
+      .setCookie(SESSION_COOKIE, s.id, { path: '/ui', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https', maxAge: Math.floor(d.sessions.ttlMs / 1000) })
+      .redirect('/ui/', 303)
+  })
+
+  scope.post('/ui/logout', async (req, reply) => {
+    if (req.uiSession) d.sessions.delete(req.uiSession.id)
+    return reply.clearCookie(SESSION_COOKIE, { path: '/ui' }).status(204).send()
+  })
+
+  scope.get('/ui/api/session', async (req) => ({ operator: req.uiSession?.operator, csrf: req.uiSession?.csrf }))
+}
