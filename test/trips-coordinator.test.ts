@@ -89,7 +89,7 @@ t.test('a dead peer ends in ROUTE_FAILED (PEER_UNAVAILABLE) with nothing booked 
     specs: BAHIA,
     links: [...BAHIA_LINKS, { from: 'salvador', to: 'morto', distanceKm: 50 }],
     fakePeers: [{ hubId: 'morto', url }],
-    tuning: { requestTimeoutMs: 500 },
+    tuning: { requestTimeoutMs: 5000 },
   })
   t.teardown(() => h.close())
   const routes = await h.hub('feira').call('route.list', { destination: 'morto' }).catch((e: unknown) => e)

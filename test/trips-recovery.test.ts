@@ -31,7 +31,7 @@ async function crashAt(h: FederationHarness, step: 'hold' | 'confirm', hop = 0):
   return { tripId: trip.tripId, times }
 }
 
-const options = { specs: BAHIA, links: BAHIA_LINKS, tuning: { releaseMinDelayMs: 20, releaseMaxDelayMs: 100, requestTimeoutMs: 500 } }
+const options = { specs: BAHIA, links: BAHIA_LINKS, tuning: { releaseMinDelayMs: 20, releaseMaxDelayMs: 100, requestTimeoutMs: 5000 } }
 
 t.test('crash after placing the remote holds: a new coordinator on the same database releases them all', async (t) => {
   const h = await startFederationHubs(options)
