@@ -135,3 +135,32 @@ t.test("a station's clock skew is logged and exported as voltway_station_clock_s
   t.equal(s?.stationStartedAt, formatTime(clock.now() + 7200_000), "the station's start ts is stored as reported")
   t.equal(s?.startedAtMs, clock.now(), 'the session starts on the hub clock')
 })
+
+t.test('a stop answered without a reading takes it from the session.stopped event; with no event at all the session ends unbilled and frees the station', async (t) => {
+  let withEvent = true
+  const { hub, v1, station, stationId } = await setup(
+    t,
+    (cmd, st) => {
+      if (cmd.op === 'start') return { ok: true, meterWh: REGISTER_WH }
+      if (withEvent) {
+        const sessionId = cmd.sessionId as string
+        setImmediate(() => void st.event({ type: 'session.stopped', sessionId, meterWh: STOP_WH, meterStartWh: REGISTER_WH, energyWh: STOP_WH - REGISTER_WH, reason: 'requested', ts: formatTime(Date.now()) }))
+      }
+      return { ok: true }
+    },
+    { commandTimeoutMs: 500 },
+  )
+  const first = (await v1.rpc.request('charge.start', { stationId })).session
+  const { receipt } = await v1.rpc.request('charge.stop', { sessionId: first.sessionId })
+  t.equal(receipt.energyWh, STOP_WH - REGISTER_WH, "the event's reading bills the session")
+
+  withEvent = false
+  const second = (await v1.rpc.request('charge.start', { stationId })).session
+  await t.rejects(v1.rpc.request('charge.stop', { sessionId: second.sessionId }), { code: 'METER_FAULT', details: { reason: 'METER_MISSING_STOP' } }, 'no reading anywhere: METER_FAULT, not a hang')
+  t.match(await hub.context.store.charging.getSession(second.sessionId), { state: 'failed', stopReason: 'METER_MISSING_STOP' })
+  t.equal(await hub.context.store.charging.getReceipt(second.sessionId), null, 'nobody billed')
+  t.equal(await hub.context.store.charging.activeSession(stationId), null, 'the station is free again')
+  const third = (await v1.rpc.request('charge.start', { stationId })).session
+  t.ok(third.sessionId, 'the next charge.start there is accepted, not STATION_BUSY')
+  t.equal(station.commands.filter((c) => c.op === 'stop').length, 2)
+})

@@ -50,7 +50,7 @@ export class ChargingService implements EventSink {
   readonly #timeoutMs: number
   readonly #clocks: StationClockWatch
   /** start() calls waiting for a session's first meter reading, by session id. */
-  readonly #readingWaiters = new Map<string, () => void>()
+  readonly #eventWaiters = new Map<string, () => void>()
 
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
@@ -110,7 +110,7 @@ export class ChargingService implements EventSink {
     }
     // docs/protocol.md allows `{id, ok}` without `meterWh`: then the reading comes from the session.started event.
     if (res.meterWh !== undefined) await store.charging.markCharging(sessionId, res.meterWh)
-    const session = await this.#firstReading(sessionId, deadline - performance.now())
+    const session = await this.#settled(sessionId, deadline - performance.now(), (x) => x.meterStartWh !== null || (x.state !== 'starting' && x.state !== 'charging'))
     if (session?.meterStartWh == null) {
       await store.charging.failSession(sessionId, 'METER_MISSING_START', clock.now())
       this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
@@ -147,6 +147,7 @@ export class ChargingService implements EventSink {
     const { store, clock } = this.#d
     if (s.state === 'stopped') return { receipt: await this.#receipt(sessionId) }
     if (s.state === 'failed') throw this.#unbilled(s)
+    const deadline = performance.now() + this.#timeoutMs
     const res = await this.#d.commands.send(s.stationId, { op: 'stop', sessionId }, this.#timeoutMs)
     if (!res.ok) {
       // The station may have ended the session itself already: then its event has closed it.
@@ -154,7 +155,19 @@ export class ChargingService implements EventSink {
       if (again?.state === 'stopped') return { receipt: await this.#receipt(sessionId) }
       throw new VoltwayError('STATION_BUSY', `station ${s.stationId} refused to stop: ${res.error?.message ?? 'no reason given'}`, { stationCode: res.error?.code })
     }
-    if (res.meterWh === undefined) throw new VoltwayError('METER_FAULT', `station ${s.stationId} stopped without a meter reading; the receipt follows from its event`)
+    if (res.meterWh === undefined) {
+      // docs/protocol.md allows `{id, ok}` without `meterWh`: the stop reading then comes with the session.stopped
+      // event. A station that never sends it must not keep its charger busy: after the command timeout the session
+      // ends unbilled (METER_FAULT), as a start without a reading does.
+      const after = await this.#settled(sessionId, deadline - performance.now(), (x) => x.state !== 'starting' && x.state !== 'charging')
+      if (after?.state === 'stopped') return { receipt: await this.#receipt(sessionId) }
+      if (after && (after.state === 'starting' || after.state === 'charging')) {
+        await store.charging.failSession(sessionId, 'METER_MISSING_STOP', clock.now())
+        this.#live.delete(sessionId)
+        this.#log.error({ sessionId, stationId: s.stationId }, 'station stopped without reporting a meter reading; session closed, no bill')
+      }
+      throw new VoltwayError('METER_FAULT', `station ${s.stationId} stopped session ${sessionId} without reporting a meter reading; nobody is billed`, { reason: 'METER_MISSING_STOP', sessionId })
+    }
     await this.#close(s, res.meterWh, clock.now(), 'requested')
     return { receipt: await this.#receipt(sessionId) }
   }
@@ -182,7 +195,7 @@ export class ChargingService implements EventSink {
     if (ev.type === 'session.started') {
       // A session that has no start reading yet takes this one; one that has keeps it (the first report wins).
       await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
-      this.#readingWaiters.get(ev.sessionId)?.()
+      this.#eventWaiters.get(ev.sessionId)?.()
       return
     }
     if (s.state === 'stopped' || s.state === 'failed') return
@@ -197,7 +210,7 @@ export class ChargingService implements EventSink {
       // A meter fault is settled (logged, session failed, no bill): the event is still stored and acknowledged.
       if (!(err instanceof VoltwayError && err.code === 'METER_FAULT')) throw err
     } finally {
-      this.#readingWaiters.get(ev.sessionId)?.()
+      this.#eventWaiters.get(ev.sessionId)?.()
     }
   }
 
@@ -247,16 +260,16 @@ export class ChargingService implements EventSink {
   }
 
   /**
-   * The session once it has a start reading or is no longer active, or as it
-   * stands after `waitMs` (a station may answer `start` before its
-   * session.started event arrives).
+   * The session once `done` holds for it (or it is gone), or as it stands
+   * after `waitMs`: a station may answer `start`/`stop` before the event that
+   * carries its reading arrives; every event of the session wakes the wait.
    */
-  async #firstReading(sessionId: string, waitMs: number): Promise<SessionRecord | null> {
-    const settled = (s: SessionRecord | null): boolean => !s || s.meterStartWh !== null || (s.state !== 'starting' && s.state !== 'charging')
+  async #settled(sessionId: string, waitMs: number, done: (s: SessionRecord) => boolean): Promise<SessionRecord | null> {
+    const settled = (s: SessionRecord | null): boolean => !s || done(s)
     let wake = (): void => undefined
     const woken = new Promise<void>((resolve) => (wake = resolve))
     // Registered before reading the store, so an event applied in between is not missed.
-    this.#readingWaiters.set(sessionId, wake)
+    this.#eventWaiters.set(sessionId, wake)
     const timer = setTimeout(wake, Math.max(0, waitMs))
     try {
       let s = await this.#d.store.charging.getSession(sessionId)
@@ -267,7 +280,7 @@ export class ChargingService implements EventSink {
       return s
     } finally {
       clearTimeout(timer)
-      this.#readingWaiters.delete(sessionId)
+      this.#eventWaiters.delete(sessionId)
     }
   }
 
