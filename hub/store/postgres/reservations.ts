@@ -34,42 +34,9 @@ import type {
 } from '../types.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
 
-interface ReservationRow {
-  reservation_id: string
-  station_id: string
-  vehicle_id: string
-  lat: number
-  lon: number
-  at_ms: number
-  created_at_ms: number
-  hold_id: string | null
-}
-
-interface HoldRow {
-  hold_id: string
-  station_id: string
-  vehicle_id: string
-  lat: number
-  lon: number
-  at_ms: number
-  expires_at_ms: number
-  tx_id: string
-  tx_started_at_ms: number
-  created_at_ms: number
-  reservation_id: string | null
-  window_ms: number
-}
-
-interface BookingRow {
-  kind: 'reservation' | 'hold'
-  id: string
-  station_id: string
-  vehicle_id: string
-  at_ms: number
-  expires_at_ms: number | null
-  tx_id: string | null
-  tx_started_at_ms: number | null
-}
+/** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
+type HoldRow = CommonHoldRow & { window_ms: number }
+import { toBooking, toHold, toReservation, type BookingRow, type HoldRow as CommonHoldRow, type ReservationRow } from '../sql-rows.js'
 
 const BOOKING_COLUMNS = {
   reservation: `'reservation' AS kind, r.reservation_id AS id, r.station_id, r.vehicle_id, r.at_ms,
@@ -135,49 +102,6 @@ const INSERT_HOLD = `
   )
   INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id, window_ms)
   SELECT $4, $1, $5::text, $6::float8, $7::float8, $2, $8::bigint, $9::text, $10::bigint, $11::bigint, NULL, $3 WHERE EXISTS (SELECT 1 FROM slot)`
-
-function toReservation(r: ReservationRow): ReservationRecord {
-  return {
-    reservationId: r.reservation_id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    position: { lat: r.lat, lon: r.lon },
-    atMs: r.at_ms,
-    createdAtMs: r.created_at_ms,
-    holdId: r.hold_id,
-  }
-}
-
-function toHold(r: HoldRow): HoldRecord {
-  return {
-    holdId: r.hold_id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    position: { lat: r.lat, lon: r.lon },
-    atMs: r.at_ms,
-    expiresAtMs: r.expires_at_ms,
-    txId: r.tx_id,
-    txStartedAtMs: r.tx_started_at_ms,
-    createdAtMs: r.created_at_ms,
-    reservationId: r.reservation_id,
-  }
-}
-
-function toBooking(r: BookingRow): Booking {
-  if (r.kind === 'reservation') {
-    return { kind: 'reservation', id: r.id, stationId: r.station_id, vehicleId: r.vehicle_id, atMs: r.at_ms }
-  }
-  return {
-    kind: 'hold',
-    id: r.id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    atMs: r.at_ms,
-    expiresAtMs: r.expires_at_ms ?? 0,
-    txId: r.tx_id ?? '',
-    txStartedAtMs: r.tx_started_at_ms ?? 0,
-  }
-}
 
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
