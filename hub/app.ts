@@ -26,12 +26,12 @@ import { createFederation, type Federation, type FederationTuning } from './trip
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
-import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
+import { StorageAvailability, assertWritable, openHubStore, type Store } from './store/index.js'
 
 export interface StartHubOptions {
   logger?: Logger
   clock?: Clock
-  /** Use this store instead of SQLite in `dataDir` (tests). */
+  /** Use this store instead of the one `config.store` names (tests). */
   store?: Store
   /** Listen on port 0 for MQTT and HTTP (tests): the real ports are in the returned Hub. */
   ephemeralPorts?: boolean
@@ -109,10 +109,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
   }
 
   try {
-    const db: Store = opts.store ?? openHubDatabase(config.dataDir)
+    const db: Store = opts.store ?? (await openHubStore(config.store, config.dataDir))
     cleanups.push(() => db.close())
     // A hub that cannot write must not say ready: exit 2 with the cause, not INTERNAL on every write.
-    await assertWritable(db, config.dataDir)
+    await assertWritable(db, config.dataDir, config.store)
     const storage = new StorageAvailability({ store: db, clock, logger })
 
     const context = createHubContext({ config, store: db, clock, logger })

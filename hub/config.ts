@@ -2,6 +2,7 @@
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, ConfigPosition, Currency, Id, loadJsonFile } from '../protocol/index.js'
+import { SCHEMA_NAME } from './store/index.js'
 
 const Port = z.number().int().min(0).max(65535)
 const Host = z.string().min(1).max(255)
@@ -17,6 +18,16 @@ export const StationEntry = z.strictObject({
   password: Secret,
 })
 
+/** Where the hub keeps its data: SQLite in `dataDir` (one process), or PostgreSQL (replicas share it). */
+export const StoreEntry = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('sqlite') }),
+  z.strictObject({
+    type: z.literal('postgres'),
+    url: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected a postgres://user@host:5432/database URL'),
+    schema: z.string().regex(SCHEMA_NAME, 'expected a lower-case SQL identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters').optional(),
+  }),
+])
+
 export const HubConfigSchema = z.strictObject({
   hubId: Id,
   name: z.string().min(1).max(200),
@@ -24,6 +35,7 @@ export const HubConfigSchema = z.strictObject({
   position: ConfigPosition,
   currency: Currency,
   dataDir: z.string().min(1),
+  store: StoreEntry.default({ type: 'sqlite' }),
   mqtt: z
     .union([
       z.strictObject({

@@ -2,18 +2,28 @@
 import t from 'tap'
 import { MemoryStore, SqliteStore, type Store } from '../hub/store/index.js'
 import { tempDir } from './helpers/hub.js'
+import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
-const impls: Array<{ name: string; make: () => Store }> = [
+const impls: Array<{ name: string; make: () => Store | Promise<Store> }> = [
   { name: 'memory', make: () => new MemoryStore() },
   { name: 'sqlite', make: () => new SqliteStore({ dataDir: tempDir('voltway-charging-store-') }) },
 ]
+const pgSkip = await postgresSkipReason()
+if (pgSkip) {
+  t.skip(`SKIP [postgres]: ${pgSkip}`, () => undefined)
+} else {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  // Each check's schema goes with the database at the end.
+  impls.push({ name: 'postgres', make: () => pg.schema().open() })
+}
 
 const open = (store: Store, sessionId: string, stationId = 'S1', vehicleId = 'V1') =>
   store.charging.openSession({ sessionId, stationId, vehicleId, reservationId: null, startedAtMs: 1000, maxWh: null, priceMinorPerKwh: 73, currency: 'BRL' })
 
 for (const { name, make } of impls) {
   t.test(`[${name}] one active session per station: a second open is refused and names the active one`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     t.ok((await open(store, 's1')).ok)
     const again = await open(store, 's2', 'S1', 'V2')
@@ -25,7 +35,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] a receipt bills stop minus start reading once; closing again changes nothing`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     await open(store, 's1')
     await store.charging.markCharging('s1', 12_000)
@@ -38,7 +48,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] a backwards or missing reading is a fault, never a bill`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     await open(store, 's1')
     t.match(await store.charging.closeSession({ sessionId: 's1', meterStopWh: 5, endedAtMs: 2, reason: 'requested' }), { status: 'fault', code: 'METER_MISSING_START' })
@@ -49,7 +59,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] the start reading is the first one reported; the station's own times are kept as reported, apart from the hub's`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     await open(store, 's1')
     t.match(await store.charging.markCharging('s1', 909_948, '2099-01-01T00:00:00Z'), { state: 'charging', meterStartWh: 909_948, stationStartedAt: '2099-01-01T00:00:00Z', startedAtMs: 1000 })
@@ -60,7 +70,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] a receipt never ends before it starts: an end before the start is taken as the start`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     await open(store, 's1')
     await store.charging.markCharging('s1', 100)
@@ -70,7 +80,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] each (station, epoch, seq) is stored once and the ack only covers what is stored from seq 1 without a gap`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     const rec = (stationId: string, epoch: string | null, seq: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', 1)
     t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 })
@@ -81,7 +91,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] a first event with seq 2 from a station never heard from is not acknowledged past the missing seq 1`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     t.same(await store.charging.recordEvent('S9', null, 2, 'fault', '{}', 1), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'epoch-less')
     t.same(await store.charging.recordEvent('S9', 'e-new', 2, 'fault', '{}', 1), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'with an epoch')
@@ -89,7 +99,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] an outbox reset to seq 1 under a new epoch is stored, not taken for duplicates`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     for (const seq of [1, 2, 3]) await store.charging.recordEvent('S1', 'e-old', seq, 'fault', `{"old":${seq}}`, 1)
     t.same(await store.charging.recordEvent('S1', 'e-new', 1, 'fault', '{"new":1}', 1), { inserted: true, ackSeq: 1 }, 'the new epoch starts at 1')
@@ -98,7 +108,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] rule isActive: only starting and charging sessions hold a station; a stopped or failed one is never made charging again`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     await open(store, 's1')
     t.match(await store.charging.activeSession('S1'), { sessionId: 's1', state: 'starting' })
@@ -116,7 +126,7 @@ for (const { name, make } of impls) {
   })
 
   t.test(`[${name}] receipts list newest first, only the vehicle's own`, async (t) => {
-    const store = make()
+    const store = await make()
     t.teardown(() => store.close())
     for (const [i, v] of [['1', 'V1'], ['2', 'V1'], ['3', 'V2']] as const) {
       await open(store, `s${i}`, `S${i}`, v)

@@ -1,15 +1,63 @@
 /**
  * Opening the hub's database at start: a `dataDir` or database that cannot be
  * created, opened or written is a ConfigError (exit 2) naming the directory
- * and the cause, never a hub that says `ready` and then fails every write.
+ * (or the PostgreSQL URL, without its password) and the cause, never a hub
+ * that says `ready` and then fails every write. A PostgreSQL server that is
+ * not reachable yet is not a config error: the StoreError UNAVAILABLE exits 1,
+ * so systemd starts the hub again once the database is up.
  */
 import { mkdirSync } from 'node:fs'
 import { ConfigError } from '../../protocol/index.js'
 import { StoreError } from './errors.js'
+import { PostgresStore } from './postgres/index.js'
 import { SqliteStore } from './sqlite/index.js'
 import type { Store } from './types.js'
 
 const HINT = 'check that the directory exists or can be created, that the hub\'s user may write it, that its file system is not mounted read-only and has free space'
+const PG_HINT = 'check the URL, that the role exists and may connect, create tables and write in the database (docs/operator-guide.md, "PostgreSQL")'
+
+/** hub.json `store` (docs/configuration.md), as hub/config.ts validates it. */
+export type StoreConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; schema?: string | undefined }
+
+/** How messages name the store: `dataDir "..."`, or `store "postgres://role@host:port/db"` with no password. */
+export function storeLabel(store: StoreConfig, dataDir: string): string {
+  if (store.type === 'sqlite') return `dataDir "${dataDir}"`
+  let shown = store.url
+  try {
+    const u = new URL(store.url)
+    u.password = ''
+    u.search = ''
+    shown = u.toString()
+  } catch {
+    shown = 'postgres://(unparsable URL)'
+  }
+  return `store "${shown}${store.schema ? `" (schema ${store.schema})` : '"'}`
+}
+
+/**
+ * Open the store hub.json names: SQLite in `dataDir` (openHubDatabase) or
+ * PostgreSQL (connect, install btree_gist if missing, migrate). Throws
+ * ConfigError when the configuration cannot work; StoreError UNAVAILABLE
+ * when the PostgreSQL server does not answer (yet).
+ */
+export async function openHubStore(store: StoreConfig, dataDir: string): Promise<Store> {
+  if (store.type === 'sqlite') return openHubDatabase(dataDir)
+  try {
+    return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}) })
+  } catch (err) {
+    if (err instanceof StoreError && !isTransient(err)) {
+      throw new ConfigError(`${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)
+    }
+    throw err
+  }
+}
+
+/** A server that refuses or drops connections, or is starting or stopping: worth trying again later. */
+function isTransient(err: StoreError): boolean {
+  const cause = err.cause as { code?: unknown } | undefined
+  const code = typeof cause?.code === 'string' ? cause.code : ''
+  return err.code === 'UNAVAILABLE' && !code.startsWith('28') && code !== '3D000'
+}
 
 /** Open (creating and migrating if needed) `<dataDir>/hub.sqlite`. Throws ConfigError when it cannot. */
 export function openHubDatabase(dataDir: string): SqliteStore {
@@ -29,12 +77,12 @@ export function openHubDatabase(dataDir: string): SqliteStore {
   }
 }
 
-/** Resolves when `store` takes a write (its probe); else throws ConfigError naming `dataDir`. */
-export async function assertWritable(store: Pick<Store, 'ping'>, dataDir: string): Promise<void> {
+/** Resolves when `store` takes a write (its probe); else throws ConfigError naming `dataDir` (or the PostgreSQL store). */
+export async function assertWritable(store: Pick<Store, 'ping'>, dataDir: string, config: StoreConfig = { type: 'sqlite' }): Promise<void> {
   try {
     await store.ping()
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
-    throw new ConfigError(`dataDir "${dataDir}": the database cannot be written (${reason}); ${HINT}`)
+    throw new ConfigError(`${storeLabel(config, dataDir)}: the database cannot be written (${reason}); ${config.type === 'sqlite' ? HINT : PG_HINT}`)
   }
 }

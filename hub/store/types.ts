@@ -8,9 +8,11 @@
  *
  * 1. declare `FooStore` in `hub/store/foo.ts` (records + interface + TSDoc contract);
  * 2. add `readonly foo: FooStore` to {@link Store} below;
- * 3. implement it in `hub/store/memory/foo.ts` and `hub/store/sqlite/foo.ts`,
- *    append its tables to `hub/store/sqlite/migrations.ts` (append-only) and
- *    construct it in `MemoryStore` / `SqliteStore`;
+ * 3. implement it in `hub/store/memory/foo.ts`, `hub/store/sqlite/foo.ts` and
+ *    `hub/store/postgres/foo.ts`, append its tables to
+ *    `hub/store/sqlite/migrations.ts` and `hub/store/postgres/migrations.ts`
+ *    (both append-only) and construct it in `MemoryStore` / `SqliteStore` /
+ *    `PostgresStore`;
  * 4. put its decisions in pure functions in `hub/store/foo-rules.ts` (as
  *    booking-rules.ts, idempotency-rules.ts, peer-hold-rules.ts,
  *    charging-rules.ts), called by every implementation; SQL that must keep a
@@ -141,9 +143,10 @@ export interface ReservationCounts {
  * `withinWindow` and `isLiveHold` in ./booking-rules.ts). `createReservation` and
  * `placeHold` check and insert within one database transaction that
  * serializes against every other writer (SQLite: `BEGIN IMMEDIATE`, so two
- * processes on one file serialize; PostgreSQL: lock the candidate stations in
- * a fixed order, e.g. `pg_advisory_xact_lock` per station id sorted, before
- * checking). No in-memory check may stand in for that.
+ * processes on one file serialize; PostgreSQL: `pg_advisory_xact_lock` per
+ * candidate station in hash order before checking, and the EXCLUDE constraint
+ * of `booking_slots`, hub/store/postgres/reservations.ts). No in-memory check
+ * may stand in for that.
  */
 export interface ReservationStore {
   /**

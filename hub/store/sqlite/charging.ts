@@ -5,69 +5,10 @@
  * `BEGIN IMMEDIATE` transaction (see ./write-batcher.ts for the write style).
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord, SessionState } from '../charging.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
 import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { run, toStoreError } from './errors.js'
-
-interface SessionRow {
-  session_id: string
-  station_id: string
-  vehicle_id: string
-  reservation_id: string | null
-  state: SessionState
-  started_at_ms: number
-  max_wh: number | null
-  meter_start_wh: number | null
-  meter_stop_wh: number | null
-  ended_at_ms: number | null
-  stop_reason: string | null
-  station_started_at: string | null
-  station_ended_at: string | null
-  price_minor_per_kwh: number
-  currency: string
-}
-
-interface ReceiptRow {
-  session_id: string
-  station_id: string
-  vehicle_id: string
-  started_at_ms: number
-  ended_at_ms: number
-  energy_wh: number
-  price_minor_per_kwh: number
-  cost_minor: number
-  currency: string
-}
-
-const toSession = (r: SessionRow): SessionRecord => ({
-  sessionId: r.session_id,
-  stationId: r.station_id,
-  vehicleId: r.vehicle_id,
-  reservationId: r.reservation_id,
-  state: r.state,
-  startedAtMs: r.started_at_ms,
-  maxWh: r.max_wh,
-  meterStartWh: r.meter_start_wh,
-  meterStopWh: r.meter_stop_wh,
-  endedAtMs: r.ended_at_ms,
-  stopReason: r.stop_reason,
-  stationStartedAt: r.station_started_at,
-  stationEndedAt: r.station_ended_at,
-  priceMinorPerKwh: r.price_minor_per_kwh,
-  currency: r.currency,
-})
-
-const toReceipt = (r: ReceiptRow): ReceiptRecord => ({
-  sessionId: r.session_id,
-  stationId: r.station_id,
-  vehicleId: r.vehicle_id,
-  startedAtMs: r.started_at_ms,
-  endedAtMs: r.ended_at_ms,
-  energyWh: r.energy_wh,
-  priceMinorPerKwh: r.price_minor_per_kwh,
-  costMinor: r.cost_minor,
-  currency: r.currency,
-})
+import { toReceipt, toSession, type ReceiptRow, type SessionRow } from '../sql-rows.js'
 
 export class SqliteChargingStore implements ChargingStore {
   readonly #guard: () => void

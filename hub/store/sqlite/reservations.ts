@@ -21,42 +21,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
-
-interface ReservationRow {
-  reservation_id: string
-  station_id: string
-  vehicle_id: string
-  lat: number
-  lon: number
-  at_ms: number
-  created_at_ms: number
-  hold_id: string | null
-}
-
-interface HoldRow {
-  hold_id: string
-  station_id: string
-  vehicle_id: string
-  lat: number
-  lon: number
-  at_ms: number
-  expires_at_ms: number
-  tx_id: string
-  tx_started_at_ms: number
-  created_at_ms: number
-  reservation_id: string | null
-}
-
-interface BookingRow {
-  kind: 'reservation' | 'hold'
-  id: string
-  station_id: string
-  vehicle_id: string
-  at_ms: number
-  expires_at_ms: number | null
-  tx_id: string | null
-  tx_started_at_ms: number | null
-}
+import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
 /** IN lists are padded to one of these sizes so a handful of prepared statements serve any list. */
 const IN_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const
@@ -77,49 +42,6 @@ function bookingsSql(n: number): string {
      WHERE station_id IN (${list})
        AND at_ms > ? AND at_ms < ?                        -- rule: withinWindow (booking-rules.ts)
        AND reservation_id IS NULL AND expires_at_ms > ?   -- rule: isLiveHold (booking-rules.ts)`
-}
-
-function toReservation(r: ReservationRow): ReservationRecord {
-  return {
-    reservationId: r.reservation_id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    position: { lat: r.lat, lon: r.lon },
-    atMs: r.at_ms,
-    createdAtMs: r.created_at_ms,
-    holdId: r.hold_id,
-  }
-}
-
-function toHold(r: HoldRow): HoldRecord {
-  return {
-    holdId: r.hold_id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    position: { lat: r.lat, lon: r.lon },
-    atMs: r.at_ms,
-    expiresAtMs: r.expires_at_ms,
-    txId: r.tx_id,
-    txStartedAtMs: r.tx_started_at_ms,
-    createdAtMs: r.created_at_ms,
-    reservationId: r.reservation_id,
-  }
-}
-
-function toBooking(r: BookingRow): Booking {
-  if (r.kind === 'reservation') {
-    return { kind: 'reservation', id: r.id, stationId: r.station_id, vehicleId: r.vehicle_id, atMs: r.at_ms }
-  }
-  return {
-    kind: 'hold',
-    id: r.id,
-    stationId: r.station_id,
-    vehicleId: r.vehicle_id,
-    atMs: r.at_ms,
-    expiresAtMs: r.expires_at_ms ?? 0,
-    txId: r.tx_id ?? '',
-    txStartedAtMs: r.tx_started_at_ms ?? 0,
-  }
 }
 
 export class SqliteReservationStore implements ReservationStore {

@@ -6,14 +6,11 @@
  * among the writes of one event-loop turn.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { Position } from '../../../protocol/index.js'
 import type {
   PeerHoldRecord,
   RecordPeerHoldInput,
-  PeerHoldState,
   ReleaseTask,
   SaveTripOptions,
-  TripLegRecord,
   TripRecord,
   TripState,
   TripStore,
@@ -21,96 +18,7 @@ import type {
 import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher } from './write-batcher.js'
-
-interface TripRow {
-  trip_id: string
-  vehicle_id: string
-  route_id: string
-  tx_started_at_ms: number
-  attempt: number
-  state: TripState
-  legs_json: string
-  failure_json: string | null
-  created_at_ms: number
-  updated_at_ms: number
-}
-
-interface ReleaseRow {
-  release_id: string
-  trip_id: string
-  hub_id: string
-  kind: 'hold' | 'reservation'
-  target_id: string
-  vehicle_id: string
-  idempotency_key: string
-  until_ms: number | null
-  attempts: number
-  next_at_ms: number
-}
-
-interface PeerHoldRow {
-  hold_id: string
-  peer_hub_id: string
-  state: PeerHoldState
-  tx_id: string | null
-  vehicle_id: string | null
-  station_id: string | null
-  lat: number | null
-  lon: number | null
-  at_ms: number | null
-  expires_at_ms: number | null
-  reservation_id: string | null
-  created_at_ms: number
-  updated_at_ms: number
-}
-
-function toTrip(r: TripRow): TripRecord {
-  return {
-    tripId: r.trip_id,
-    vehicleId: r.vehicle_id,
-    routeId: r.route_id,
-    txStartedAtMs: r.tx_started_at_ms,
-    attempt: r.attempt,
-    state: r.state,
-    legs: JSON.parse(r.legs_json) as TripLegRecord[],
-    failure: r.failure_json === null ? null : (JSON.parse(r.failure_json) as { failedHop: number; reason: string }),
-    createdAtMs: r.created_at_ms,
-    updatedAtMs: r.updated_at_ms,
-  }
-}
-
-function toRelease(r: ReleaseRow): ReleaseTask {
-  return {
-    releaseId: r.release_id,
-    tripId: r.trip_id,
-    hubId: r.hub_id,
-    kind: r.kind,
-    targetId: r.target_id,
-    vehicleId: r.vehicle_id,
-    idempotencyKey: r.idempotency_key,
-    untilMs: r.until_ms,
-    attempts: r.attempts,
-    nextAtMs: r.next_at_ms,
-  }
-}
-
-function toPeerHold(r: PeerHoldRow): PeerHoldRecord {
-  const position: Position | null = r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon }
-  return {
-    holdId: r.hold_id,
-    peerHubId: r.peer_hub_id,
-    state: r.state,
-    txId: r.tx_id,
-    vehicleId: r.vehicle_id,
-    stationId: r.station_id,
-    position,
-    atMs: r.at_ms,
-    expiresAtMs: r.expires_at_ms,
-    reservationId: r.reservation_id,
-    createdAtMs: r.created_at_ms,
-    updatedAtMs: r.updated_at_ms,
-  }
-}
+import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
 export class SqliteTripStore implements TripStore {
   readonly #db: Database
@@ -281,7 +189,6 @@ export class SqliteTripStore implements TripStore {
       return this.#s.deletePeerHolds.run(cutoffMs, cutoffMs, cutoffMs).changes
     })
   }
-
 
   #insertRelease(r: ReleaseTask): void {
     this.#s.insertRelease.run(r.releaseId, r.tripId, r.hubId, r.kind, r.targetId, r.vehicleId, r.idempotencyKey, r.untilMs, r.attempts, r.nextAtMs)

@@ -1,0 +1,144 @@
+/**
+ * ChargingStore on PostgreSQL. One active session per station: the partial
+ * unique index `sessions_one_active_per_station` (a replica that slips past
+ * the check gets a unique violation and the active session as answer). Each
+ * station event once: the primary key (station_id, seq). A close locks the
+ * session row, so a receipt is written once whichever replicas close it.
+ * A station's events and ack are written under that station's advisory
+ * lock, so the ack never runs ahead of what is stored.
+ */
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
+import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import { StoreError } from '../errors.js'
+import { LOCK, type PgDatabase, type Tx } from './pool.js'
+import { toReceipt, toSession, type ReceiptRow, type SessionRow } from '../sql-rows.js'
+
+// rule: isActive (charging-rules.ts), here and in the partial unique index sessions_one_active_per_station
+const ACTIVE_OF = "SELECT * FROM sessions WHERE station_id = $1 AND state IN ('starting', 'charging')"
+
+type Queryable = Pick<Tx, 'query'>
+
+export class PgChargingStore implements ChargingStore {
+  readonly #db: PgDatabase
+
+  constructor(db: PgDatabase) {
+    this.#db = db
+  }
+
+  async openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
+    try {
+      return await this.#db.tx(async (tx): Promise<OpenSessionOutcome> => {
+        const active = await activeOf(tx, input.stationId)
+        if (active) return { ok: false, active }
+        const res = await tx.query<SessionRow>(
+          `INSERT INTO sessions (session_id, station_id, vehicle_id, reservation_id, state, started_at_ms, max_wh, price_minor_per_kwh, currency)
+           VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8) RETURNING *`,
+          [input.sessionId, input.stationId, input.vehicleId, input.reservationId, input.startedAtMs, input.maxWh, input.priceMinorPerKwh, input.currency],
+        )
+        return { ok: true, session: toSession(res.rows[0] as SessionRow) }
+      })
+    } catch (err) {
+      // The partial unique index caught a replica that opened a session on the station at the same moment.
+      if (err instanceof StoreError && err.code === 'DUPLICATE_ID') {
+        const active = await activeOf(this.#db, input.stationId)
+        if (active) return { ok: false, active }
+      }
+      throw err
+    }
+  }
+
+  async markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null> {
+    // rule: the start reading is the first one stored (COALESCE), as closeOutcome reads it
+    const res = await this.#db.query<SessionRow>(
+      `UPDATE sessions SET state = 'charging', meter_start_wh = COALESCE(meter_start_wh, $1), station_started_at = COALESCE(station_started_at, $2)
+        WHERE session_id = $3 AND state IN ('starting', 'charging') RETURNING *`,
+      [meterStartWh, stationStartedAt ?? null, sessionId],
+    )
+    const row = res.rows[0]
+    return row && isActive(toSession(row)) ? toSession(row) : null
+  }
+
+  async failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void> {
+    await this.#db.query(
+      "UPDATE sessions SET state = 'failed', stop_reason = $1, ended_at_ms = $2 WHERE session_id = $3 AND state IN ('starting', 'charging')",
+      [reason, endedAtMs, sessionId],
+    )
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | null> {
+    const row = (await this.#db.query<SessionRow>('SELECT * FROM sessions WHERE session_id = $1', [sessionId])).rows[0]
+    return row ? toSession(row) : null
+  }
+
+  activeSession(stationId: string): Promise<SessionRecord | null> {
+    return activeOf(this.#db, stationId)
+  }
+
+  async activeSessions(): Promise<SessionRecord[]> {
+    const res = await this.#db.query<SessionRow>("SELECT * FROM sessions WHERE state IN ('starting', 'charging') ORDER BY started_at_ms, session_id")
+    return res.rows.map(toSession)
+  }
+
+  closeSession(input: CloseSessionInput): Promise<CloseSessionOutcome> {
+    return this.#db.tx(async (tx): Promise<CloseSessionOutcome> => {
+      // The session's row lock first: two replicas closing one session serialize here, and the second finds the receipt.
+      const row = (await tx.query<SessionRow>('SELECT * FROM sessions WHERE session_id = $1 FOR UPDATE', [input.sessionId])).rows[0]
+      const existing = (await tx.query<ReceiptRow>('SELECT * FROM receipts WHERE session_id = $1', [input.sessionId])).rows[0]
+      if (existing) return { status: 'closed', receipt: toReceipt(existing), created: false }
+      if (!row) return { status: 'not_found' }
+      const out = closeOutcome(toSession(row), input)
+      if (out.status !== 'closed') return out
+      const r = out.receipt
+      await tx.query(
+        `UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, $1), meter_stop_wh = $2, ended_at_ms = $3, stop_reason = $4, station_ended_at = $5
+          WHERE session_id = $6`,
+        [input.meterStartWh ?? null, input.meterStopWh, r.endedAtMs, input.reason, input.stationEndedAt ?? null, input.sessionId],
+      )
+      await tx.query(
+        `INSERT INTO receipts (session_id, station_id, vehicle_id, started_at_ms, ended_at_ms, energy_wh, price_minor_per_kwh, cost_minor, currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [r.sessionId, r.stationId, r.vehicleId, r.startedAtMs, r.endedAtMs, r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency],
+      )
+      return out
+    })
+  }
+
+  async getReceipt(sessionId: string): Promise<ReceiptRecord | null> {
+    const row = (await this.#db.query<ReceiptRow>('SELECT * FROM receipts WHERE session_id = $1', [sessionId])).rows[0]
+    return row ? toReceipt(row) : null
+  }
+
+  async listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]> {
+    const res = await this.#db.query<ReceiptRow>('SELECT * FROM receipts WHERE vehicle_id = $1 ORDER BY ended_at_ms DESC, session_id LIMIT $2', [vehicleId, limit])
+    return res.rows.map(toReceipt)
+  }
+
+  recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {
+    // '' is the epoch-less stream: NULL in a primary key would never be equal to itself in SQL.
+    const ep = epoch ?? ''
+    return this.#db.tx(async (tx) => {
+      await tx.lockKeys(LOCK.stationEvents, [stationId])
+      // Each station event once: the primary key (station_id, epoch, seq).
+      const ins = await tx.query(
+        'INSERT INTO station_events (station_id, epoch, seq, type, body, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, epoch, seq) DO NOTHING',
+        [stationId, ep, seq, type, body, nowMs],
+      )
+      const acked = (await tx.query<{ acked_seq: string }>('SELECT acked_seq FROM station_acks WHERE station_id = $1 AND epoch = $2', [stationId, ep])).rows[0]?.acked_seq
+      const ackedSeq = acked === undefined ? null : Number(acked)
+      // nextAck asks about events one by one; the ones above the last ack are few (the gaps), so read them at once.
+      const above = await tx.query<{ seq: string }>('SELECT seq FROM station_events WHERE station_id = $1 AND epoch = $2 AND seq > $3', [stationId, ep, ackedSeq ?? 0])
+      const stored = new Set(above.rows.map((r) => Number(r.seq)))
+      const out = nextAck(ackedSeq, seq, (n) => stored.has(n))
+      await tx.query(
+        'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES ($1, $2, $3) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
+        [stationId, ep, out.ackSeq],
+      )
+      return { inserted: ins.rowCount === 1, ...out }
+    })
+  }
+}
+
+async function activeOf(q: Queryable, stationId: string): Promise<SessionRecord | null> {
+  const row = (await q.query<SessionRow>(ACTIVE_OF, [stationId])).rows[0]
+  return row ? toSession(row) : null
+}

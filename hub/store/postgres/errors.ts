@@ -1,0 +1,49 @@
+/** node-postgres errors -> StoreError, so no driver error crosses the Store boundary. */
+import { StoreError } from '../errors.js'
+
+/** The SQLSTATE of a server error, or the errno code of a socket error (ECONNREFUSED...). */
+export function pgCode(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code
+  return ''
+}
+
+/** SQLSTATEs a transaction is simply run again for: serialization failure, deadlock detected. */
+export const RETRYABLE = new Set(['40001', '40P01'])
+/** unique_violation (primary keys and unique indexes). */
+export const UNIQUE_VIOLATION = '23505'
+/** exclusion_violation (the booking window's EXCLUDE constraint). */
+export const EXCLUSION_VIOLATION = '23P01'
+
+/**
+ * SQLSTATE classes and codes that mean the database cannot take writes now:
+ * 08 connection exceptions, 53 insufficient resources (disk full, out of
+ * memory, too many connections), 57P01-57P03 the server shutting down or
+ * starting, 25006 a read-only transaction (a hot standby), 28 bad
+ * credentials, 3D000 no such database; and the socket errors of a server
+ * that is not there.
+ */
+function unavailable(code: string): boolean {
+  return (
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code.startsWith('28') ||
+    ['57P01', '57P02', '57P03', '25006', '3D000', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)
+  )
+}
+
+/** Errors of getting a connection (refused, timed out, bad credentials): the database cannot be reached. */
+export function connectError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err
+  return new StoreError('UNAVAILABLE', err instanceof Error && err.message ? err.message : 'cannot connect to the database', { cause: err })
+}
+
+export function toStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err
+  const code = pgCode(err)
+  const message = err instanceof Error && err.message ? err.message : 'database error'
+  // 55P03 lock_not_available, 57014 statement timeout, and retries that ran out: another writer held on too long.
+  if (code === '55P03' || code === '57014' || RETRYABLE.has(code)) return new StoreError('BUSY', 'database is busy', { cause: err })
+  if (unavailable(code)) return new StoreError('UNAVAILABLE', message, { cause: err })
+  if (code === UNIQUE_VIOLATION) return new StoreError('DUPLICATE_ID', 'id exists', { cause: err })
+  return new StoreError('DATABASE', message, { cause: err })
+}

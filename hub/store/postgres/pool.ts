@@ -1,0 +1,178 @@
+/**
+ * The one way the PostgreSQL sub-stores talk to the database: a pg.Pool, a
+ * `query` for single statements (autocommit) and a `tx` for work that must
+ * read and write atomically. Transactions run at READ COMMITTED; rules that
+ * need more take row locks (`SELECT ... FOR UPDATE`) or per-key advisory
+ * locks (`lockKeys`), always in a fixed order, so replicas writing at once
+ * serialize where they meet and nowhere else. A deadlock or serialization
+ * failure the server reports anyway is retried a few times.
+ */
+import pg from 'pg'
+import { StoreError } from '../errors.js'
+import { RETRYABLE, connectError, pgCode, toStoreError } from './errors.js'
+
+/**
+ * Advisory lock namespaces (the first key of `pg_advisory_xact_lock(int, int)`):
+ * one per kind of thing locked, so a station's booking lock never waits on
+ * its event lock.
+ */
+export const LOCK = {
+  /** Schema migrations (second key: hashtext of the schema name). */
+  migrate: 1,
+  /** A station's bookings: check and insert (second key: hashtext of the station id). */
+  stationBookings: 2,
+  /** A station's event log and ack (second key: hashtext of the station id). */
+  stationEvents: 3,
+} as const
+
+export interface PgDatabaseOptions {
+  /** `postgres://user[:password]@host[:port]/database[?...]` (libpq URL syntax). */
+  url: string
+  /** Schema holding the hub's tables (created when missing). Default: the role's search_path (normally `public`). */
+  schema?: string
+  /** Most connections the pool opens. Default 10. */
+  max?: number
+  /** How long a statement waits for a lock held by another writer before failing with StoreError('BUSY'). Default 5000. */
+  busyTimeoutMs?: number
+  /** How long getting a connection may take before failing with StoreError('UNAVAILABLE'). Default 5000. */
+  connectTimeoutMs?: number
+  /** Errors of idle connections (the server restarted); the next query reports it. Default: ignored. */
+  onIdleError?: (err: Error) => void
+}
+
+/** What a transaction's work may do: run statements on its connection, and nest a savepoint. */
+export interface Tx {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>
+  /** Run `work` in a SAVEPOINT: if it throws, only its statements are rolled back and the error is rethrown. */
+  savepoint<T>(work: () => Promise<T>): Promise<T>
+  /**
+   * Take the transaction-scoped advisory locks `(ns, hashtext(key))` for every
+   * key, in ascending hash order (the same order in every transaction, so two
+   * lockers never wait on each other in a cycle). Two keys with one hash
+   * share a lock: that only serializes more, never less.
+   */
+  lockKeys(ns: number, keys: readonly string[]): Promise<void>
+}
+
+/** Schema names Voltway accepts: a plain lower-case SQL identifier, so it needs no quoting anywhere. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** int8 (BIGINT, COUNT(*)) as a JS number: epoch milliseconds and counts stay far below 2^53. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === (pg.types.builtins.INT8 as number) && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+}
+
+const MAX_ATTEMPTS = 5
+
+export class PgDatabase {
+  readonly pool: pg.Pool
+  readonly schema: string | null
+  #closed = false
+
+  constructor(opts: PgDatabaseOptions) {
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new StoreError('DATABASE', `schema "${opts.schema}" is not a plain lower-case SQL identifier`)
+    }
+    this.schema = opts.schema ?? null
+    this.pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.max ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      lock_timeout: opts.busyTimeoutMs ?? 5000,
+      application_name: 'voltway-hub',
+      types,
+      ...(this.schema ? { options: `-c search_path=${this.schema}` } : {}),
+    })
+    // Without a listener an idle connection's error (server restart) would crash the process.
+    this.pool.on('error', (err) => opts.onIdleError?.(err))
+  }
+
+  guard(): void {
+    if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
+  }
+
+  /** One statement in its own (autocommit) transaction. Rejects with StoreError only. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    this.guard()
+    const client = await this.#connect()
+    try {
+      return await client.query<R>(text, values)
+    } catch (err) {
+      throw toStoreError(err)
+    } finally {
+      client.release()
+    }
+  }
+
+  /**
+   * Run `work` in BEGIN ... COMMIT on one connection (ROLLBACK if it throws).
+   * A deadlock or serialization failure reruns `work` from the start, up to
+   * five times; `work` must therefore only touch the database through `tx`.
+   */
+  async tx<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    this.guard()
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connect()
+      let broken = false
+      try {
+        await client.query('BEGIN')
+        const out = await work(txOf(client))
+        await client.query('COMMIT')
+        return out
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK')
+        } catch {
+          broken = true
+        }
+        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(pgCode(err))) continue
+        throw toStoreError(err)
+      } finally {
+        // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
+        client.release(broken)
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.pool.end()
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect()
+    } catch (err) {
+      throw connectError(err)
+    }
+  }
+}
+
+function txOf(client: pg.PoolClient): Tx {
+  let savepoints = 0
+  const tx: Tx = {
+    query: (text, values = []) => client.query(text, values),
+    async savepoint(work) {
+      const name = `sp_${++savepoints}`
+      await client.query(`SAVEPOINT ${name}`)
+      try {
+        const out = await work()
+        await client.query(`RELEASE SAVEPOINT ${name}`)
+        return out
+      } catch (err) {
+        await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+        throw err
+      }
+    },
+    async lockKeys(ns, keys) {
+      if (keys.length === 0) return
+      await client.query(
+        `SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT hashtext(key) AS k FROM unnest($2::text[]) AS key ORDER BY k) AS sorted`,
+        [ns, [...keys]],
+      )
+    },
+  }
+  return tx
+}

@@ -1,0 +1,257 @@
+/**
+ * ReservationStore on PostgreSQL, for several hub replicas writing at once.
+ *
+ * Two things keep the window rule, each enough on its own:
+ * - a booking transaction takes the advisory locks of its candidate
+ *   stations (in hash order, so bookings never deadlock) before it checks
+ *   and inserts: bookings of one station serialize, as `BEGIN IMMEDIATE`
+ *   does on SQLite, and those of other stations run in parallel. So the
+ *   check sees every committed booking, the first free candidate is picked,
+ *   and the blockers are reported, as on every store;
+ * - the slot it inserts sits under the EXCLUDE constraint of
+ *   `booking_slots` (./migrations.ts): whatever a writer does, two bookings
+ *   of one station closer than the window are never both committed.
+ *
+ * Expired holds never block: the caller's clock decides expiry, so the
+ * transaction first deletes the slots of its candidate stations' expired
+ * holds (under the same station locks), then checks and inserts. The hold
+ * rows stay for `getHold` / `confirmHold` until housekeeping deletes them.
+ */
+import { candidateIds, compareBookings, firstFree } from '../booking.js'
+import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
+import type {
+  Booking,
+  BookingCandidate,
+  BookingOutcome,
+  BookingQuery,
+  ConfirmHoldOutcome,
+  CreateReservationInput,
+  HoldRecord,
+  PlaceHoldInput,
+  ReservationCounts,
+  ReservationRecord,
+  ReservationStore,
+} from '../types.js'
+import { LOCK, type PgDatabase, type Tx } from './pool.js'
+
+/** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
+type HoldRow = CommonHoldRow & { window_ms: number }
+import { toBooking, toHold, toReservation, type BookingRow, type HoldRow as CommonHoldRow, type ReservationRow } from '../sql-rows.js'
+
+const BOOKING_COLUMNS = {
+  reservation: `'reservation' AS kind, r.reservation_id AS id, r.station_id, r.vehicle_id, r.at_ms,
+                NULL::bigint AS expires_at_ms, NULL::text AS tx_id, NULL::bigint AS tx_started_at_ms`,
+  hold: `'hold' AS kind, h.hold_id AS id, h.station_id, h.vehicle_id, h.at_ms, h.expires_at_ms, h.tx_id, h.tx_started_at_ms`,
+}
+
+/** $1 station ids, $2..$3 the open interval of withinWindow, $4 nowMs. */
+const FIND_BOOKINGS = `
+  SELECT ${BOOKING_COLUMNS.reservation}
+    FROM reservations r
+   WHERE r.station_id = ANY($1::text[])
+     AND r.at_ms > $2 AND r.at_ms < $3                         -- rule: withinWindow (booking-rules.ts)
+  UNION ALL
+  SELECT ${BOOKING_COLUMNS.hold}
+    FROM holds h
+   WHERE h.station_id = ANY($1::text[])
+     AND h.at_ms > $2 AND h.at_ms < $3                         -- rule: withinWindow (booking-rules.ts)
+     AND h.reservation_id IS NULL AND h.expires_at_ms > $4     -- rule: isLiveHold (booking-rules.ts)`
+
+/**
+ * The slots of the candidate stations' expired holds go first (they must not
+ * block the insert below), then the check; one statement, after the locks.
+ */
+const REAP_AND_FIND = `
+  WITH reaped AS (
+    DELETE FROM booking_slots s
+     USING holds h
+     WHERE s.hold_id = h.hold_id AND h.station_id = ANY($1::text[])
+       AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
+  )
+  ${FIND_BOOKINGS}`
+
+/** The bookings whose slot overlaps a new one of station $1 at $2 with window $3 (rule: withinWindow, as the constraint reads it). */
+const SLOT_CONFLICTS = `
+  SELECT ${BOOKING_COLUMNS.reservation}
+    FROM booking_slots s JOIN reservations r USING (reservation_id)
+   WHERE s.station_id = $1 AND s.slot && numrange($2 - $3 / 2.0, $2 + $3 / 2.0, '[)')
+  UNION ALL
+  SELECT ${BOOKING_COLUMNS.hold}
+    FROM booking_slots s JOIN holds h USING (hold_id)
+   WHERE s.station_id = $1 AND s.slot && numrange($2 - $3 / 2.0, $2 + $3 / 2.0, '[)')`
+
+/**
+ * Insert the slot, and its owner only if the slot was free: the EXCLUDE
+ * constraint is the arbiter, so a conflict answers zero rows instead of
+ * aborting the transaction. ($1 station, $2 at, $3 window, then the owner.)
+ */
+const INSERT_RESERVATION = `
+  WITH slot AS (
+    INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
+    RETURNING 1
+  )
+  INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
+  SELECT $4, $1, $5::text, $6::float8, $7::float8, $2, $8::bigint, $9::text WHERE EXISTS (SELECT 1 FROM slot)`
+
+const INSERT_HOLD = `
+  WITH slot AS (
+    INSERT INTO booking_slots (station_id, at_ms, window_ms, hold_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
+    RETURNING 1
+  )
+  INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id, window_ms)
+  SELECT $4, $1, $5::text, $6::float8, $7::float8, $2, $8::bigint, $9::text, $10::bigint, $11::bigint, NULL, $3 WHERE EXISTS (SELECT 1 FROM slot)`
+
+const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
+
+export class PgReservationStore implements ReservationStore {
+  readonly #db: PgDatabase
+
+  constructor(db: PgDatabase) {
+    this.#db = db
+  }
+
+  createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
+    return this.#book(input, async (tx, pick) => {
+      const r = newReservation(input, pick)
+      const res = await tx.query(INSERT_RESERVATION, [
+        r.stationId, r.atMs, input.windowMs, r.reservationId, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, r.holdId,
+      ])
+      return res.rowCount === 1 ? r : null
+    })
+  }
+
+  placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
+    return this.#book(input, async (tx, pick) => {
+      const h = newHold(input, pick)
+      const res = await tx.query(INSERT_HOLD, [
+        h.stationId, h.atMs, input.windowMs, h.holdId, h.vehicleId, h.position.lat, h.position.lon, h.expiresAtMs, h.txId, h.txStartedAtMs, h.createdAtMs,
+      ])
+      return res.rowCount === 1 ? h : null
+    })
+  }
+
+  confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
+    return this.#db.tx(async (tx) => {
+      const where = await tx.query<{ station_id: string }>('SELECT station_id FROM holds WHERE hold_id = $1', [input.holdId])
+      const stationId = where.rows[0]?.station_id
+      if (stationId !== undefined) await tx.lockKeys(LOCK.stationBookings, [stationId])
+      const row = (await tx.query<HoldRow>('SELECT * FROM holds WHERE hold_id = $1 FOR UPDATE', [input.holdId])).rows[0]
+      const hold = row ? toHold(row) : null
+      const earlier = hold?.reservationId ? await this.#getReservation(tx, hold.reservationId) : null
+      const decision = confirmDecision(hold, input, () => earlier)
+      if (!decision.insert || !row) return decision.outcome
+      const r = decision.insert
+      // The hold's slot becomes the reservation's: the station is never free in between.
+      const moved = await tx.query('UPDATE booking_slots SET hold_id = NULL, reservation_id = $1 WHERE hold_id = $2', [r.reservationId, r.holdId])
+      if (moved.rowCount === 0) {
+        // A writer whose clock was later found the hold expired and freed its slot: take it back if it is still free.
+        const slot = await tx.query(
+          `INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING`,
+          [r.stationId, r.atMs, row.window_ms, r.reservationId],
+        )
+        if (slot.rowCount === 0) return { status: 'expired', hold: hold as HoldRecord }
+      }
+      await this.#insertReservation(tx, r)
+      await tx.query('UPDATE holds SET reservation_id = $1 WHERE hold_id = $2', [r.reservationId, r.holdId])
+      return decision.outcome
+    })
+  }
+
+  async releaseHold(holdId: string): Promise<boolean> {
+    // The slot goes with the hold (ON DELETE CASCADE).
+    return (await this.#db.query('DELETE FROM holds WHERE hold_id = $1 AND reservation_id IS NULL', [holdId])).rowCount === 1
+  }
+
+  async getHold(holdId: string): Promise<HoldRecord | null> {
+    const row = (await this.#db.query<HoldRow>('SELECT * FROM holds WHERE hold_id = $1', [holdId])).rows[0]
+    return row ? toHold(row) : null
+  }
+
+  async getReservation(reservationId: string): Promise<ReservationRecord | null> {
+    const row = (await this.#db.query<ReservationRow>('SELECT * FROM reservations WHERE reservation_id = $1', [reservationId])).rows[0]
+    return row ? toReservation(row) : null
+  }
+
+  async cancelReservation(reservationId: string, vehicleId: string): Promise<boolean> {
+    const res = await this.#db.query('DELETE FROM reservations WHERE reservation_id = $1 AND vehicle_id = $2', [reservationId, vehicleId])
+    return res.rowCount === 1
+  }
+
+  async cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
+    return (await this.#db.query('DELETE FROM reservations WHERE vehicle_id = $1 AND at_ms >= $2', [vehicleId, fromMs])).rowCount ?? 0
+  }
+
+  async listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]> {
+    const res = await this.#db.query<ReservationRow>(
+      'SELECT * FROM reservations WHERE vehicle_id = $1 AND at_ms >= $2 ORDER BY at_ms, reservation_id',
+      [vehicleId, fromMs],
+    )
+    return res.rows.map(toReservation)
+  }
+
+  async findBookings(query: BookingQuery): Promise<Booking[]> {
+    this.#db.guard()
+    if (query.stationIds.length === 0) return []
+    return (await this.#db.query<BookingRow>(FIND_BOOKINGS, findParams(query))).rows.map(toBooking).sort(compareBookings)
+  }
+
+  async deleteExpiredHolds(nowMs: number): Promise<number> {
+    // rule: isExpiredHold (booking-rules.ts); their slots go with them (ON DELETE CASCADE).
+    return (await this.#db.query('DELETE FROM holds WHERE reservation_id IS NULL AND expires_at_ms <= $1', [nowMs])).rowCount ?? 0
+  }
+
+  async counts(nowMs: number): Promise<ReservationCounts> {
+    // One statement, so both numbers come from the same snapshot.
+    const res = await this.#db.query<{ reservations: number; active_holds: number }>(
+      `SELECT (SELECT COUNT(*) FROM reservations) AS reservations,
+              (SELECT COUNT(*) FROM holds WHERE reservation_id IS NULL AND expires_at_ms > $1) AS active_holds  -- rule: isLiveHold (booking-rules.ts)`,
+      [nowMs],
+    )
+    const row = res.rows[0]
+    return { reservations: row?.reservations ?? 0, activeHolds: row?.active_holds ?? 0 }
+  }
+
+  /**
+   * One booking transaction: lock the candidate stations, free the slots of
+   * their expired holds, check, and insert at the first free candidate.
+   * `insert` answers null when the constraint refused the slot (a booking the
+   * check did not count as a conflict: one made with a wider window); that
+   * candidate is then reported with what blocks it and the next one is tried.
+   */
+  #book<R>(
+    input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number; nowMs: number },
+    insert: (tx: Tx, pick: BookingCandidate) => Promise<R | null>,
+  ): Promise<BookingOutcome<R>> {
+    return this.#db.tx(async (tx) => {
+      const stationIds = candidateIds(input.candidates)
+      if (stationIds.length === 0) return { ok: false, conflicts: [] }
+      await tx.lockKeys(LOCK.stationBookings, stationIds)
+      const blocking = (await tx.query<BookingRow>(REAP_AND_FIND, findParams({ ...input, stationIds }))).rows.map(toBooking)
+      let candidates = input.candidates
+      for (;;) {
+        const pick = firstFree(candidates, blocking)
+        if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
+        const record = await insert(tx, pick)
+        if (record !== null) return { ok: true, record }
+        const slots = await tx.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
+        blocking.push(...slots.rows.map(toBooking))
+        candidates = candidates.filter((c) => c.stationId !== pick.stationId)
+      }
+    })
+  }
+
+  async #getReservation(tx: Tx, reservationId: string): Promise<ReservationRecord | null> {
+    const row = (await tx.query<ReservationRow>('SELECT * FROM reservations WHERE reservation_id = $1', [reservationId])).rows[0]
+    return row ? toReservation(row) : null
+  }
+
+  async #insertReservation(tx: Tx, r: ReservationRecord): Promise<void> {
+    await tx.query(
+      'INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [r.reservationId, r.stationId, r.vehicleId, r.position.lat, r.position.lon, r.atMs, r.createdAtMs, r.holdId],
+    )
+  }
+}

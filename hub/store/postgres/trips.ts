@@ -1,0 +1,158 @@
+/**
+ * TripStore on PostgreSQL: the tables of the SQLite store (a trip is one
+ * row, its legs JSON text the database never looks inside). `saveTrip` is
+ * one compare-and-set UPDATE plus its releases in one transaction; a
+ * peer-hold transition reads the entry `FOR UPDATE`, decides with
+ * peer-hold-rules.ts and writes, so replicas handling the same hold id
+ * serialize on its row.
+ */
+import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
+import type {
+  PeerHoldRecord,
+  RecordPeerHoldInput,
+  ReleaseTask,
+  SaveTripOptions,
+  TripRecord,
+  TripState,
+  TripStore,
+} from '../trips.js'
+import type { PgDatabase, Tx } from './pool.js'
+import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
+
+const failureJson = (t: TripRecord): string | null => (t.failure === null ? null : JSON.stringify(t.failure))
+
+/** A new entry: inserted only if the id is still free (a racing writer's entry makes it insert nothing). */
+const INSERT_PEER_HOLD = `
+  INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  ON CONFLICT (hold_id) DO NOTHING`
+
+const UPDATE_PEER_HOLD = `
+  UPDATE peer_holds SET peer_hub_id = $2, state = $3, tx_id = $4, vehicle_id = $5, station_id = $6, lat = $7, lon = $8,
+         at_ms = $9, expires_at_ms = $10, reservation_id = $11, created_at_ms = $12, updated_at_ms = $13
+   WHERE hold_id = $1`
+
+export class PgTripStore implements TripStore {
+  readonly #db: PgDatabase
+
+  constructor(db: PgDatabase) {
+    this.#db = db
+  }
+
+  async createTrip(trip: TripRecord): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [trip.tripId, trip.vehicleId, trip.routeId, trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.createdAtMs, trip.updatedAtMs],
+    )
+  }
+
+  saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
+    return this.#db.tx(async (tx) => {
+      // Compare-and-set in one statement: the row lock it takes orders concurrent saves of one trip.
+      const res = await tx.query(
+        `UPDATE trips SET tx_started_at_ms = $1, attempt = $2, state = $3, legs_json = $4, failure_json = $5, updated_at_ms = $6
+          WHERE trip_id = $7 AND ($8::text[] IS NULL OR state = ANY($8::text[]))`,
+        [trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.updatedAtMs, trip.tripId, opts.fromStates ? [...opts.fromStates] : null],
+      )
+      if (res.rowCount !== 1) return false
+      await insertReleases(tx, opts.releases ?? [])
+      return true
+    })
+  }
+
+  async getTrip(tripId: string): Promise<TripRecord | null> {
+    const row = (await this.#db.query<TripRow>('SELECT * FROM trips WHERE trip_id = $1', [tripId])).rows[0]
+    return row ? toTrip(row) : null
+  }
+
+  async listTrips(states: readonly TripState[]): Promise<TripRecord[]> {
+    this.#db.guard()
+    if (states.length === 0) return []
+    const res = await this.#db.query<TripRow>('SELECT * FROM trips WHERE state = ANY($1::text[]) ORDER BY created_at_ms, trip_id', [[...states]])
+    return res.rows.map(toTrip)
+  }
+
+  addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
+    return this.#db.tx((tx) => insertReleases(tx, tasks))
+  }
+
+  async listReleases(): Promise<ReleaseTask[]> {
+    return (await this.#db.query<ReleaseRow>('SELECT * FROM trip_releases ORDER BY next_at_ms, release_id')).rows.map(toRelease)
+  }
+
+  async rescheduleRelease(releaseId: string, attempts: number, nextAtMs: number): Promise<void> {
+    await this.#db.query('UPDATE trip_releases SET attempts = $1, next_at_ms = $2 WHERE release_id = $3', [attempts, nextAtMs, releaseId])
+  }
+
+  async deleteRelease(releaseId: string): Promise<void> {
+    await this.#db.query('DELETE FROM trip_releases WHERE release_id = $1', [releaseId])
+  }
+
+  recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
+    return this.#transition(input.holdId, (cur) => recordPlaced(cur, input))
+  }
+
+  peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
+    return this.#transition(input.holdId, (cur) => recordCancelled(cur, input.nowMs))
+  }
+
+  peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
+    return this.#transition(input.holdId, (cur) => recordConfirmed(cur, input.reservationId, input.nowMs))
+  }
+
+  releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
+    return this.#transition(input.holdId, (cur) => recordReleased(cur, input))
+  }
+
+  async getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
+    const row = (await this.#db.query<PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = $1', [holdId])).rows[0]
+    return row ? toPeerHold(row) : null
+  }
+
+  async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
+    // rule: isStalePeerHold (peer-hold-rules.ts), as one DELETE for housekeeping
+    const res = await this.#db.query(
+      `DELETE FROM peer_holds
+        WHERE (state <> 'confirmed' AND updated_at_ms < $1)
+           OR (state = 'confirmed' AND COALESCE(at_ms, 0) < $1 AND updated_at_ms < $1)`,
+      [cutoffMs],
+    )
+    return res.rowCount ?? 0
+  }
+
+  /**
+   * Read the entry FOR UPDATE, decide with a peer-hold rule, write what it
+   * says, in one transaction. An unknown id has no row to lock: its new
+   * entry is inserted only if the id is still free, and if a racing writer
+   * inserted first the transition runs again on that entry.
+   */
+  async #transition<A>(holdId: string, decide: (cur: PeerHoldRecord | null) => PeerHoldStep<A>): Promise<A> {
+    for (;;) {
+      const out = await this.#db.tx(async (tx): Promise<{ answer: A } | null> => {
+        const row = (await tx.query<PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = $1 FOR UPDATE', [holdId])).rows[0]
+        const step = decide(row ? toPeerHold(row) : null)
+        const r = step.next
+        if (!r) return { answer: step.answer }
+        const values = [
+          r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
+          r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
+        ]
+        const res = await tx.query(row ? UPDATE_PEER_HOLD : INSERT_PEER_HOLD, values)
+        return res.rowCount === 1 ? { answer: step.answer } : null
+      })
+      if (out) return out.answer
+    }
+  }
+}
+
+async function insertReleases(tx: Tx, tasks: readonly ReleaseTask[]): Promise<void> {
+  for (const r of tasks) {
+    await tx.query(
+      `INSERT INTO trip_releases (release_id, trip_id, hub_id, kind, target_id, vehicle_id, idempotency_key, until_ms, attempts, next_at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (release_id) DO NOTHING`,
+      [r.releaseId, r.tripId, r.hubId, r.kind, r.targetId, r.vehicleId, r.idempotencyKey, r.untilMs, r.attempts, r.nextAtMs],
+    )
+  }
+}

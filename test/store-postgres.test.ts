@@ -1,0 +1,152 @@
+/**
+ * The Store contract on PostgreSQL (the same suite as memory and SQLite),
+ * and what only PostgreSQL has: migrations in `voltway_schema`, the booking
+ * window and one active session per station kept by the database itself.
+ */
+import t from 'tap'
+import { PG_LATEST_VERSION, PG_MIGRATIONS, PostgresStore, StoreError } from '../hub/store/index.js'
+import { holdInput, reservationInput, station, storeContract } from './helpers/store-contract.js'
+import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+
+const skip = await postgresSkipReason()
+if (skip) {
+  t.skip(`SKIP: ${skip}`, () => undefined)
+} else {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+
+  storeContract(t, 'PostgresStore', async () => {
+    const schema = pg.schema()
+    return { store: await schema.open(), dispose: () => schema.dispose() }
+  })
+
+  t.test('restart keeps reservations and holds (close and reopen the pool)', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const first = await schema.open()
+    const r = await first.reservations.createReservation(reservationInput({ reservationId: 'keep-me', vehicleId: 'V1' }))
+    const h = await first.reservations.placeHold(holdInput({ holdId: 'hold-me', candidates: [{ stationId: 'S2', position: { lat: 1, lon: 2 } }] }))
+    t.ok(r.ok && h.ok)
+    await first.close()
+    const again = await schema.open()
+    t.same(await again.reservations.getReservation('keep-me'), r.ok ? r.record : null)
+    t.same(await again.reservations.getHold('hold-me'), h.ok ? h.record : null)
+    t.notOk((await again.reservations.createReservation(reservationInput({ vehicleId: 'V2' }))).ok, 'the reopened store still enforces the window')
+  })
+
+  t.test('migrations are recorded in voltway_schema, numbered 1..n, applied once however many stores open at once', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const stores = await Promise.all([schema.open(), schema.open(), schema.open()])
+    t.equal(PG_LATEST_VERSION, PG_MIGRATIONS.length)
+    for (const s of stores) t.equal(await s.schemaVersion(), PG_LATEST_VERSION)
+    const rows = await pg.sql<{ version: number }>(`SELECT version FROM ${schema.name}.voltway_schema ORDER BY version`)
+    t.same(rows.rows.map((r) => r.version), PG_MIGRATIONS.map((m) => m.version))
+    await stores[0]?.ping()
+  })
+
+  t.test('a database written by a newer Voltway is refused with SCHEMA_TOO_NEW', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    await (await schema.open()).close()
+    await pg.sql(`INSERT INTO ${schema.name}.voltway_schema (version, name) VALUES ($1, 'from the future')`, [PG_LATEST_VERSION + 1])
+    await t.rejects(schema.open(), { code: 'SCHEMA_TOO_NEW' })
+  })
+
+  t.test('a server that is not there is StoreError UNAVAILABLE', async (t) => {
+    const err = await PostgresStore.open({ url: 'postgres://postgres@127.0.0.1:1/nothing', connectTimeoutMs: 1000 }).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof StoreError && err.code === 'UNAVAILABLE', `rejects with UNAVAILABLE (${String(err)})`)
+  })
+
+  t.test('two pools on one database see each other and cannot double-book', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const a = await schema.open()
+    const b = await schema.open()
+    t.ok((await a.reservations.createReservation(reservationInput({ vehicleId: 'VA' }))).ok)
+    t.notOk((await b.reservations.createReservation(reservationInput({ vehicleId: 'VB' }))).ok)
+    t.equal((await b.reservations.listVehicleReservations('VA', 0)).length, 1)
+  })
+
+  /** A reservation and its slot written with plain SQL, behind the store's back (as a buggy or foreign writer would). */
+  const rawBooking = (schema: string, id: string, atMs: number, windowMs: number) =>
+    pg.sql(
+      `WITH r AS (INSERT INTO ${schema}.reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms) VALUES ($1, 'S1', 'V', 0, 0, $2, 0))
+       INSERT INTO ${schema}.booking_slots (station_id, at_ms, window_ms, reservation_id) VALUES ('S1', $2, $3, $1)`,
+      [id, atMs, windowMs],
+    ).then(() => 'ok', (e: { code?: string }) => e.code)
+
+  t.test('rule withinWindow in the database: the EXCLUDE constraint refuses a slot 1 ms inside the window and takes one exactly the window away, whoever writes', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    await schema.open()
+    const W = 7_200_000
+    t.equal(await rawBooking(schema.name, 'a', 10 * W, W), 'ok')
+    t.equal(await rawBooking(schema.name, 'b', 11 * W - 1, W), '23P01', '1 ms inside the window after: exclusion_violation')
+    t.equal(await rawBooking(schema.name, 'c', 9 * W + 1, W), '23P01', '1 ms inside the window before: exclusion_violation')
+    t.equal(await rawBooking(schema.name, 'd', 11 * W, W), 'ok', 'exactly the window after')
+    t.equal(await rawBooking(schema.name, 'e', 9 * W, W), 'ok', 'exactly the window before')
+    t.equal(await rawBooking(schema.name, 'odd-1', 100, 3), 'ok', 'an odd window is exact to the half millisecond')
+    t.equal(await rawBooking(schema.name, 'odd-2', 102, 3), '23P01')
+    t.equal(await rawBooking(schema.name, 'odd-3', 103, 3), 'ok')
+    t.equal(await rawBooking(schema.name, 'zero', 10 * W, 0), 'ok', 'a zero window blocks nothing')
+  })
+
+  t.test('rule isExpiredHold in the database: a booking frees the slot of an expired hold of its station; a confirm with an earlier clock then answers expired, or takes the slot back if still free', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const store = await schema.open()
+    const T0 = Date.parse('2026-11-24T12:00:00Z')
+    const AT = T0 + 3 * 3_600_000
+    const taken = await store.reservations.placeHold(holdInput({ holdId: 'h-taken', expiresAtMs: T0 + 30_000 }))
+    const free = await store.reservations.placeHold(holdInput({ holdId: 'h-free', candidates: [station('S2')], expiresAtMs: T0 + 30_000 }))
+    t.ok(taken.ok && free.ok)
+    // A writer whose clock says the holds expired books over the first and somewhere else on the second's station.
+    t.ok((await store.reservations.createReservation(reservationInput({ nowMs: T0 + 30_000 }))).ok, 'the expired hold does not block')
+    t.ok((await store.reservations.createReservation(reservationInput({ nowMs: T0 + 30_000, candidates: [station('S2')], atMs: AT + 10 * 3_600_000 }))).ok)
+    const slots = await pg.sql<{ hold_id: string | null }>(`SELECT hold_id FROM ${schema.name}.booking_slots WHERE hold_id IS NOT NULL`)
+    t.same(slots.rows, [], 'both expired holds lost their slots; their rows stay')
+    t.ok(await store.reservations.getHold('h-taken'))
+    // A writer whose clock is behind still sees the holds live.
+    t.match(await store.reservations.confirmHold({ holdId: 'h-taken', reservationId: 'R-late', nowMs: T0 + 1000 }), { status: 'expired', hold: { holdId: 'h-taken' } }, 'its slot went to another booking')
+    t.equal(await store.reservations.getReservation('R-late'), null, 'nothing written')
+    t.match(await store.reservations.confirmHold({ holdId: 'h-free', reservationId: 'R-back', nowMs: T0 + 1000 }), { status: 'confirmed' }, 'its slot was still free')
+    t.notOk((await store.reservations.createReservation(reservationInput({ nowMs: T0 + 60_000, candidates: [station('S2')] }))).ok, 'and it blocks again')
+  })
+
+  t.test('rule isActive in the database: two pools opening sessions of one station at once give exactly one', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const [a, b] = await Promise.all([schema.open(), schema.open()])
+    const open = (i: number) => ((i % 2 ? a : b) as typeof a).charging.openSession({
+      sessionId: `s${i}`, stationId: 'S1', vehicleId: `V${i}`, reservationId: null, startedAtMs: 1000, maxWh: null, priceMinorPerKwh: 73, currency: 'BRL',
+    })
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => open(i)))
+    t.equal(results.filter((r) => r.ok).length, 1)
+    const winner = results.find((r) => r.ok)
+    for (const r of results) if (!r.ok && winner?.ok) t.equal(r.active.sessionId, winner.session.sessionId)
+    const raw = await pg.sql(
+      `INSERT INTO ${schema.name}.sessions (session_id, station_id, vehicle_id, state, started_at_ms, price_minor_per_kwh, currency) VALUES ('raw', 'S1', 'V', 'charging', 1, 1, 'BRL')`,
+    ).then(() => 'ok', (e: { code?: string }) => e.code)
+    t.equal(raw, '23505', 'the partial unique index refuses a second active session written behind the store')
+  })
+
+  t.test('each station event once in the database: two pools storing one (station, epoch, seq) at once insert it once, and the ack covers it', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const [a, b] = await Promise.all([schema.open(), schema.open()])
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ((i % 2 ? a : b) as typeof a).charging.recordEvent('S1', 'ep-1', 1 + (i % 5), 'fault', '{}', 1)))
+    t.equal(results.filter((r) => r.inserted).length, 5, 'seq 1..5, each inserted once')
+    t.same(await a.charging.recordEvent('S1', 'ep-1', 6, 'fault', '{}', 1), { inserted: true, ackSeq: 6 })
+    t.same(await a.charging.recordEvent('S1', 'ep-2', 1, 'fault', '{}', 1), { inserted: true, ackSeq: 1 }, 'another epoch is its own stream from seq 1')
+  })
+
+  t.test('the store installs btree_gist itself in a database that lacks it', async (t) => {
+    const bare = await tempPostgres({ btreeGist: false })
+    t.teardown(() => bare.dispose())
+    const store = await PostgresStore.open({ url: bare.url })
+    t.teardown(() => store.close())
+    t.equal((await bare.sql("SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'")).rowCount, 1)
+    t.ok((await store.reservations.createReservation(reservationInput())).ok)
+  })
+}
