@@ -217,6 +217,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       },
       onInternalError: (err, c) => reqLog.error({ err, ...c }, 'internal error'),
       onRetainedIgnored: (c) => reqLog.warn(c, 'retained request ignored: a retained message is never run'),
+      // A restart (SIGTERM) on an external broker leaves later requests queued in the hub's session, not lost.
+      keepSessionOnStop: external,
     })
 
     // True from the moment vehicle requests are served (subscribed, handlers attached) until shutdown begins.

@@ -67,6 +67,14 @@ export interface RpcServerOptions {
   replyExpirySeconds?: number
   /** Called for each retained request, which is ignored. Must not throw. */
   onRetainedIgnored?: (ctx: { vehicleId: string }) => void
+  /**
+   * For a client with a persistent session on an external broker: `stop()`
+   * keeps the subscription and leaves every request that arrives after it
+   * unacknowledged (no PUBACK), so the broker keeps them in the session and
+   * delivers them again when the hub reconnects [MQTT 5 §4.4: a QoS 1
+   * message is resent until acknowledged]. Without it, `stop()` unsubscribes.
+   */
+  keepSessionOnStop?: boolean
 }
 
 export interface RpcServer {
@@ -201,12 +209,22 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       await client.subscribeAsync(filter, { qos: 1 })
     },
     async stop() {
-      // Unsubscribe first: messages the broker delivers before its UNSUBACK were
-      // acknowledged to it and are still answered; after it, none come.
-      try {
-        if (client.connected) await client.unsubscribeAsync(filter)
-      } catch {
-        // The connection is going away anyway; in-flight answers still get their chance below.
+      if (opts.keepSessionOnStop) {
+        // mqtt.js sends the PUBACK of a QoS 1 message only when handleMessage calls back: never calling it for
+        // requests leaves them in the broker's session for the next start, instead of acknowledged and dropped.
+        const pass = client.handleMessage.bind(client)
+        client.handleMessage = (packet, callback) => {
+          if (packet.cmd === 'publish' && parseHubRequestTopic(packet.topic)?.hubId === hubId) return
+          pass(packet, callback)
+        }
+      } else {
+        // Unsubscribe first: messages the broker delivers before its UNSUBACK were
+        // acknowledged to it and are still answered; after it, none come.
+        try {
+          if (client.connected) await client.unsubscribeAsync(filter)
+        } catch {
+          // The connection is going away anyway; in-flight answers still get their chance below.
+        }
       }
       accepting = false
       client.removeListener('message', onMessage)
