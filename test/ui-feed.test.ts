@@ -87,6 +87,6 @@ t.test('peer health counts calls, errors and token refusals per configured peer 
   h.onFederationResponse(undefined, 401, 1, 3000)
   h.onFederationResponse('stranger', 200, 1, 4000)
   const s = h.snapshot()
-  t.same(s.peers, [{ hubId: 'salvador', calls: 2, errors: 1, lastCallAtMs: 2000, lastLatencyMs: 10, lastStatus: 503 }])
+  t.same(s.peers, [{ hubId: 'salvador', calls: 2, errors: 1, lastCallAtMs: 2000, lastLatencyMs: 10, lastStatus: 503, outbound: { calls: 0, errors: 0, tokenRefusals: 0, lastCallAtMs: null, lastLatencyMs: null, lastStatus: null } }])
   t.equal(s.tokenRefusals, 1)
 })

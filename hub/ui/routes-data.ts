@@ -3,7 +3,8 @@
  * `/ui/api/stations/:id` (one station: row, power history of its session,
  * its stored events with the journal's notes, its last receipts from the
  * store, clock skew), `/ui/api/bookings` (next 24 h),
- * `/ui/api/federation` (peers' health, road graph), `/ui/api/receipts` and
+ * `/ui/api/federation` (peers' health both ways, the road graph's links
+ * and the hubs' positions), `/ui/api/receipts` and
  * `/ui/api/receipts.csv` (from the store, newest first, at most 5000: filters
  * `day=YYYY-MM-DD` (UTC) and `station`),
  * `/ui/api/metrics` (the `/metrics` figures as JSON) and the live stream
@@ -65,6 +66,7 @@ export function dataRoutes(scope: FastifyInstance, d: UiHubDeps, p: UiParts): vo
     ...p.peers.snapshot(),
     configured: config.federation.peers.map((x) => ({ hubId: x.hubId, url: x.url })),
     links: config.federation.links,
+    hubs: d.hubs ? d.hubs() : [{ hubId: config.hubId, name: config.name, city: config.city, position: config.position }],
   }))
 
   scope.get('/ui/api/receipts', async (req) => ({ receipts: (await d.store.charging.listReceiptsBetween(parseFilter(req.query))).map(wireReceipt) }))
