@@ -181,7 +181,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     cleanups.push(async () => commands.stop())
     const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     const stationControl = new StationControl({ stations: context.stations, commands, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
-    const ui = createUi({ config, store: db, stations: context.stations, charging, stationControl, metrics, clock, logger })
+    // `hubs` is only called by dashboard requests, once `federation` below exists.
+    const ui = createUi({ config, store: db, stations: context.stations, charging, stationControl, metrics, clock, logger, hubs: () => federation.hubs() })
     cleanups.push(async () => ui.close())
     const events = createEventListener(client, ui.observe(charging), logger)
     await events.start()
@@ -194,6 +195,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       logger,
       stations: context.stations,
       receipts: (vehicleId) => charging.receipts(vehicleId, 500),
+      onPeerCall: (r) => {
+        metrics.onPeerCall(r)
+        ui.onPeerCall(r)
+      },
       ...(opts.federationTuning ? { tuning: opts.federationTuning } : {}),
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { RequestOutcome } from '../protocol/index.js'
+import type { PeerCallReport } from './federation/call-observer.js'
 
 export interface HubMetricsSources {
   stationsOnline: () => number
@@ -18,6 +19,8 @@ export class HubMetrics {
   private readonly latency: Histogram<'op'>
   private readonly federation: Counter<'route' | 'status'>
   private readonly clockSkew: Gauge<'station'>
+  private readonly peerCalls: Counter<'peer' | 'status'>
+  private readonly peerLatency: Histogram<'peer'>
 
   constructor(hubId: string, sources: HubMetricsSources) {
     this.registry.setDefaultLabels({ hub: hubId })
@@ -38,6 +41,19 @@ export class HubMetrics {
       name: 'voltway_federation_requests_total',
       help: 'Federation API requests served, by route and HTTP status',
       labelNames: ['route', 'status'],
+      registers: [this.registry],
+    })
+    this.peerCalls = new Counter({
+      name: 'voltway_federation_client_requests_total',
+      help: "Calls this hub made to each peer, by the peer's HTTP status (none: it never answered; 401: it refused our token)",
+      labelNames: ['peer', 'status'],
+      registers: [this.registry],
+    })
+    this.peerLatency = new Histogram({
+      name: 'voltway_federation_client_request_duration_seconds',
+      help: 'Time of each call this hub made to a peer, retries included',
+      labelNames: ['peer'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     })
     this.clockSkew = new Gauge({
@@ -89,6 +105,12 @@ export class HubMetrics {
 
   onFederationRequest(route: string, status: number): void {
     this.federation.inc({ route, status: String(status) })
+  }
+
+  /** Feed from the federation client (hub/federation/call-observer.ts). */
+  onPeerCall = (r: PeerCallReport): void => {
+    this.peerCalls.inc({ peer: r.hubId, status: r.status === null ? 'none' : String(r.status) })
+    this.peerLatency.observe({ peer: r.hubId }, r.durationMs / 1000)
   }
 
   /** Feed from the station clock watch (hub/station-link/clock-skew.ts); only for stations in the registry. */

@@ -136,4 +136,43 @@ for (const { name, make } of impls) {
     t.same((await store.charging.listReceipts('V1', 10)).map((r) => r.sessionId), ['s2', 's1'])
     t.same((await store.charging.listReceipts('V1', 1)).map((r) => r.sessionId), ['s2'])
   })
+
+  t.test(`[${name}] listReceiptsBetween lists every vehicle's receipts ended in [fromMs, toMs), of one station or all, newest first, bounded`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    // s1..s4 end at 1000..4000 ms; S1 has s1, s3; S2 has s2, s4.
+    for (const i of [1, 2, 3, 4]) {
+      const st = i % 2 === 1 ? 'S1' : 'S2'
+      await open(store, `s${i}`, st, `V${i}`)
+      await store.charging.markCharging(`s${i}`, 0)
+      await store.charging.closeSession({ sessionId: `s${i}`, meterStopWh: 100 * i, endedAtMs: i * 1000, reason: 'requested' })
+    }
+    const ids = async (q: Parameters<Store['charging']['listReceiptsBetween']>[0]) => (await store.charging.listReceiptsBetween(q)).map((r) => r.sessionId)
+    t.same(await ids({ limit: 10 }), ['s4', 's3', 's2', 's1'], 'no filter: all, newest first')
+    t.same(await ids({ fromMs: 2000, toMs: 4000, limit: 10 }), ['s3', 's2'], 'from is inclusive, to exclusive')
+    t.same(await ids({ stationId: 'S1', limit: 10 }), ['s3', 's1'], 'one station')
+    t.same(await ids({ stationId: 'S2', fromMs: 3000, limit: 10 }), ['s4'], 'station and open upper bound')
+    t.same(await ids({ limit: 2 }), ['s4', 's3'], 'the limit keeps the newest')
+    t.same(await ids({ limit: 0 }), ['s4'], 'a limit below 1 is 1')
+    t.same(await ids({ stationId: 'nope', limit: 10 }), [])
+    t.match((await store.charging.listReceiptsBetween({ fromMs: 4000, limit: 1 }))[0], { sessionId: 's4', stationId: 'S2', vehicleId: 'V4', energyWh: 400, endedAtMs: 4000 }, 'whole receipts')
+  })
+
+  t.test(`[${name}] listStationEvents gives one station's stored events, newest first, bounded, with the epoch as stored`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    await store.charging.recordEvent('S1', null, 1, 'session.started', '{"a":1}', 100)
+    await store.charging.recordEvent('S1', 'e1', 1, 'fault', '{"a":2}', 200)
+    await store.charging.recordEvent('S2', null, 1, 'fault', '{"b":1}', 300)
+    await store.charging.recordEvent('S1', 'e1', 2, 'session.stopped', '{"a":3}', 300)
+    await store.charging.recordEvent('S1', 'e1', 2, 'session.stopped', '{"dup":1}', 400)
+    const evs = await store.charging.listStationEvents('S1', 10)
+    t.same(evs, [
+      { stationId: 'S1', epoch: 'e1', seq: 2, type: 'session.stopped', body: '{"a":3}', receivedAtMs: 300 },
+      { stationId: 'S1', epoch: 'e1', seq: 1, type: 'fault', body: '{"a":2}', receivedAtMs: 200 },
+      { stationId: 'S1', epoch: null, seq: 1, type: 'session.started', body: '{"a":1}', receivedAtMs: 100 },
+    ], 'a duplicate keeps the first copy; other stations are left out')
+    t.same((await store.charging.listStationEvents('S1', 1)).map((e) => e.seq), [2], 'the limit keeps the newest')
+    t.same(await store.charging.listStationEvents('S3', 10), [])
+  })
 }

@@ -26,6 +26,7 @@ import {
   type HoldRequest,
   type Receipt,
 } from '../../protocol/index.js'
+import { observeCall, type PeerCallObserver } from './call-observer.js'
 
 export interface PeerEndpoint {
   hubId: string
@@ -51,6 +52,8 @@ export interface FederationClientOptions {
   /** First backoff; doubles per retry up to maxRetryDelayMs. Default 50 ms. */
   minRetryDelayMs?: number
   maxRetryDelayMs?: number
+  /** Told of every call once it ends (./call-observer.ts). */
+  onCall?: PeerCallObserver
 }
 
 interface Peer {
@@ -77,8 +80,10 @@ export class FederationClient {
   readonly #peers = new Map<string, Peer>()
   readonly #log: Logger
   readonly #timeoutMs: number
+  readonly #onCall: PeerCallObserver | undefined
 
   constructor(opts: FederationClientOptions) {
+    this.#onCall = opts.onCall
     this.#log = opts.logger.child({ component: 'federation-client' })
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000
     for (const p of opts.peers) {
@@ -166,7 +171,11 @@ export class FederationClient {
     return this.#call(hubId, call)
   }
 
-  async #call<S extends z.ZodType | null>(hubId: string, call: PeerCall<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
+  #call<S extends z.ZodType | null>(hubId: string, call: PeerCall<S>): Promise<S extends z.ZodType ? z.output<S> : undefined> {
+    return this.#peers.has(hubId) ? observeCall(this.#onCall, hubId, call, (onStatus) => this.#send(hubId, call, onStatus)) : this.#send(hubId, call, () => undefined)
+  }
+
+  async #send<S extends z.ZodType | null>(hubId: string, call: PeerCall<S>, onStatus: (status: number) => void): Promise<S extends z.ZodType ? z.output<S> : undefined> {
     const peer = this.#peers.get(hubId)
     if (!peer) throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} is not a peer of this hub`, { hubId })
     const headers: Record<string, string> = { authorization: peer.auth, accept: 'application/json' }
@@ -193,6 +202,7 @@ export class FederationClient {
         signal: AbortSignal.timeout(timeout),
       })
       status = res.statusCode
+      onStatus(status)
       text = await res.body.text()
     } catch (err) {
       const code = isTimeout(err) ? 'TIMEOUT' : typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'

@@ -49,6 +49,17 @@ export class HubDirectory {
     return this.#refresh(hubId)
   }
 
+  /** This hub and every given peer already known, without waiting; a peer unknown or stale is fetched in the background. */
+  cached(hubIds: readonly string[]): HubSummary[] {
+    const out = [this.#o.self]
+    for (const id of hubIds) {
+      const hit = this.#cache.get(id)
+      if (!hit || this.#o.clock.now() - hit.fetchedAtMs > (this.#o.ttlMs ?? 300_000)) this.#refresh(id).catch(() => undefined)
+      if (hit) out.push(hit.summary)
+    }
+    return out
+  }
+
   /** Fetch every given peer now (at start-up); failures are logged, not thrown. */
   async prefetch(hubIds: readonly string[]): Promise<void> {
     await Promise.all(

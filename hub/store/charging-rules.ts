@@ -1,6 +1,6 @@
 /** Pure rules shared by every ChargingStore implementation. */
 import { costMinor } from '../../protocol/index.js'
-import type { CloseSessionInput, CloseSessionOutcome, ReceiptRecord, SessionRecord } from './charging.js'
+import type { CloseSessionInput, CloseSessionOutcome, ReceiptRange, ReceiptRecord, SessionRecord } from './charging.js'
 
 /**
  * Decide how a session closes: a receipt from the meter difference, or a
@@ -26,6 +26,19 @@ export function closeOutcome(session: SessionRecord, input: CloseSessionInput): 
     currency: session.currency,
   }
   return { status: 'closed', receipt, created: true }
+}
+
+/** The most rows an operator list (`listReceiptsBetween`, `listStationEvents`) returns at once. */
+export const MAX_LIST_LIMIT = 5000
+
+/** A list's `limit` made safe: an integer in 1..MAX_LIST_LIMIT (a bad or missing number is 1). */
+export function clampListLimit(limit: number): number {
+  return Number.isFinite(limit) ? Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(limit))) : 1
+}
+
+/** Whether a receipt matches a range filter (the memory store's reading of `listReceiptsBetween`). */
+export function inReceiptRange(r: ReceiptRecord, q: ReceiptRange): boolean {
+  return (q.stationId === undefined || r.stationId === q.stationId) && (q.fromMs === undefined || r.endedAtMs >= q.fromMs) && (q.toMs === undefined || r.endedAtMs < q.toMs)
 }
 
 export function isActive(s: SessionRecord): boolean {

@@ -21,6 +21,9 @@
  *   highest seq that can be acknowledged (every event of that station and
  *   epoch from 1 up to it is stored) and, when the hub lacks an earlier one,
  *   the seq to ask for (`nextAck` in ./charging-rules.ts).
+ * - The lists for the operator (`listReceiptsBetween`, `listStationEvents`)
+ *   read what is stored, so a restart of the hub empties neither; each returns
+ *   at most `clampListLimit(limit)` rows (./charging-rules.ts), newest first.
  */
 export type SessionState = 'starting' | 'charging' | 'stopped' | 'failed'
 
@@ -88,6 +91,29 @@ export interface RecordEventOutcome {
   resendFrom?: number
 }
 
+/** Filter of {@link ChargingStore.listReceiptsBetween}: receipts whose end (hub clock, epoch ms) is in `[fromMs, toMs)`; a missing bound is open. */
+export interface ReceiptRange {
+  fromMs?: number
+  toMs?: number
+  /** Only this station's receipts. */
+  stationId?: string
+  /** Most rows returned; clamped to 1..MAX_LIST_LIMIT. */
+  limit: number
+}
+
+/** A station event as `recordEvent` stored it. */
+export interface StoredStationEvent {
+  stationId: string
+  /** The outbox epoch, or null for the epoch-less stream. */
+  epoch: string | null
+  seq: number
+  type: string
+  /** The event as the station sent it (JSON text). */
+  body: string
+  /** Hub clock when first stored, epoch ms. */
+  receivedAtMs: number
+}
+
 export interface ChargingStore {
   /** Open a session in state `starting` unless the station has an active one. */
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
@@ -109,6 +135,17 @@ export interface ChargingStore {
   getReceipt(sessionId: string): Promise<ReceiptRecord | null>
   /** The vehicle's receipts, newest first. */
   listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]>
+  /**
+   * Receipts of every vehicle ended in the range, of one station or all,
+   * newest first (`endedAtMs` descending, then `sessionId` ascending), at most
+   * `clampListLimit(q.limit)` of them. For the operator's receipts page and CSV.
+   */
+  listReceiptsBetween(q: ReceiptRange): Promise<ReceiptRecord[]>
+  /**
+   * The station's stored events, newest first (`receivedAtMs` descending,
+   * then `seq` descending), at most `clampListLimit(limit)`.
+   */
+  listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]>
   /** `epoch`: the event's outbox epoch, or null for a station whose events carry none. */
   recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
 }

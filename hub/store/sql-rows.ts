@@ -5,7 +5,7 @@
  * cannot drift in how they read a column.
  */
 import type { Position } from '../../protocol/index.js'
-import type { ReceiptRecord, SessionRecord, SessionState } from './charging.js'
+import type { ReceiptRecord, SessionRecord, SessionState, StoredStationEvent } from './charging.js'
 import type { PeerHoldRecord, PeerHoldState, ReleaseTask, TripLegRecord, TripRecord, TripState } from './trips.js'
 import type { Booking, HoldRecord, ReservationRecord } from './types.js'
 
@@ -221,4 +221,23 @@ export const toReceipt = (r: ReceiptRow): ReceiptRecord => ({
   priceMinorPerKwh: r.price_minor_per_kwh,
   costMinor: r.cost_minor,
   currency: r.currency,
+})
+
+/** A `station_events` row ('' is the epoch-less stream). */
+export interface EventRow {
+  station_id: string
+  epoch: string
+  seq: number
+  type: string
+  body: string
+  received_at_ms: number
+}
+
+export const toEvent = (r: EventRow): StoredStationEvent => ({
+  stationId: r.station_id,
+  epoch: r.epoch === '' ? null : r.epoch,
+  seq: r.seq,
+  type: r.type,
+  body: r.body,
+  receivedAtMs: r.received_at_ms,
 })

@@ -17,11 +17,12 @@ import type { OpArgs, OpResult, Receipt } from '../../protocol/index.js'
 import type { Clock, Random } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
-import { HubDirectory } from '../routes/directory.js'
+import { HubDirectory, type HubSummary } from '../routes/directory.js'
 import { RouteCatalog } from '../routes/catalog.js'
 import { listRoute } from '../routes/route-list.js'
 import { findNearest, type StationRegistry } from '../stations/index.js'
 import type { Store } from '../store/index.js'
+import type { PeerCallObserver } from '../federation/call-observer.js'
 import { FederationClient } from '../federation/client.js'
 import { IdempotencyGuard } from '../federation/idempotency.js'
 import { registerFederationRoutes } from '../federation/server.js'
@@ -77,6 +78,8 @@ export interface FederationDeps {
   /** This hub's receipts of a vehicle (the charging area's store). Default: none. */
   receipts?: (vehicleId: string) => Promise<Receipt[]>
   tuning?: Partial<FederationTuning>
+  /** Told of every call this hub makes to a peer (peers' health, metrics). */
+  onPeerCall?: PeerCallObserver
   /** Test hook (see Coordinator). */
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
   /** Trip ids (tests). Default `t-<uuid>`. */
@@ -97,6 +100,8 @@ export interface Federation {
   readonly client: FederationClient
   readonly releaser: Releaser
   readonly catalog: RouteCatalog
+  /** This hub and each peer whose `GET /federation/v1/hub` is known (cached; missing or stale ones are fetched in the background). */
+  hubs(): HubSummary[]
   /**
    * Resume the release queue, start the sweeper, fetch peers' hub info, and
    * start recovering unfinished trips in the background: recovery waits on
@@ -135,6 +140,7 @@ export function createFederation(deps: FederationDeps): Federation {
     requestTimeoutMs: t.requestTimeoutMs,
     connections: t.connections,
     maxRetries: t.maxRetries,
+    ...(deps.onPeerCall ? { onCall: deps.onPeerCall } : {}),
   })
   const participants = new Participants(config.hubId, holds, client)
   const releaser = new Releaser({
@@ -220,6 +226,7 @@ export function createFederation(deps: FederationDeps): Federation {
     client,
     releaser,
     catalog,
+    hubs: () => directory.cached(client.peerIds),
     async start() {
       await releaser.start()
       recovery = coordinator.recover().catch((err: unknown) => {

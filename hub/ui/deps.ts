@@ -5,6 +5,7 @@ import type { StationControl } from '../charging/station-control.js'
 import type { Clock } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import type { HubMetrics } from '../metrics.js'
+import type { HubSummary } from '../routes/directory.js'
 import type { StationRegistry } from '../stations/index.js'
 import type { Store } from '../store/index.js'
 import type { BookingsWatch } from './live/bookings.js'
@@ -24,6 +25,8 @@ export interface UiHubDeps {
   metrics: HubMetrics
   clock: Clock
   logger: Logger
+  /** This hub and its peers with their positions, for the road graph (default: this hub alone). */
+  hubs?: () => HubSummary[]
   /** Live feed period (default 250 ms). */
   tickMs?: number
 }

@@ -4,10 +4,12 @@
  * the bundle in dist/ui, JSON data and a live stream of server-sent events.
  * `createUi` builds its parts; `register` adds them to the hub's fastify app
  * in a scope of their own (the federation scope is not touched), plus one
- * root hook that times the federation calls for the peers' health.
+ * root hook that times the federation calls for the peers' health (their
+ * inbound half; `onPeerCall` feeds the outbound half).
  */
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
+import type { PeerCallReport } from '../federation/call-observer.js'
 import type { EventSink } from '../station-link/event-listener.js'
 import { FEDERATION_PREFIX } from '../http/server.js'
 import { uiAssetsDir } from './assets.js'
@@ -34,6 +36,8 @@ export interface Ui {
   readonly sessions: SessionStore
   /** The hub's station event sink, with the dashboard told of every report. */
   observe(sink: EventSink): EventSink
+  /** Feed of this hub's calls to its peers (give it to the federation's `onPeerCall`). */
+  onPeerCall(report: PeerCallReport): void
   /** Add the dashboard to the hub's app (give it to buildHttpServer's `plugins`). */
   register(app: FastifyInstance): void
   /** Every `METHOD url` the dashboard registered (known once the app is ready). */
@@ -65,6 +69,7 @@ export function createUi(d: UiHubDeps): Ui {
     parts,
     sessions,
     observe: (sink) => teeEventSink(sink, observer),
+    onPeerCall: (r) => peers.onOutboundCall(r, d.clock.now()),
     register(app) {
       app.addHook('onResponse', async (req, reply) => {
         if (req.routeOptions.url?.startsWith(FEDERATION_PREFIX) || req.url.startsWith(FEDERATION_PREFIX)) {

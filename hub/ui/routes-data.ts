@@ -1,9 +1,12 @@
 /**
  * The dashboard's JSON: `/ui/api/overview` (hub and every station's row),
  * `/ui/api/stations/:id` (one station: row, power history of its session,
- * journal, receipts, clock skew), `/ui/api/bookings` (next 24 h),
- * `/ui/api/federation` (peers' health, road graph), `/ui/api/receipts` and
- * `/ui/api/receipts.csv` (filters `day=YYYY-MM-DD` (UTC) and `station`),
+ * its stored events with the journal's notes, its last receipts from the
+ * store, clock skew), `/ui/api/bookings` (next 24 h),
+ * `/ui/api/federation` (peers' health both ways, the road graph's links
+ * and the hubs' positions), `/ui/api/receipts` and
+ * `/ui/api/receipts.csv` (from the store, newest first, at most 5000: filters
+ * `day=YYYY-MM-DD` (UTC) and `station`),
  * `/ui/api/metrics` (the `/metrics` figures as JSON) and the live stream
  * `/ui/api/events`.
  */
@@ -14,6 +17,7 @@ import type { ReceiptRecord } from '../store/index.js'
 import { toCsv } from './csv.js'
 import type { UiHubDeps, UiParts } from './deps.js'
 import { sseHandler } from './live/sse.js'
+import { stationHistory } from './live/station-history.js'
 
 const ReceiptFilter = z.strictObject({
   day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD').optional(),
@@ -49,8 +53,8 @@ export function dataRoutes(scope: FastifyInstance, d: UiHubDeps, p: UiParts): vo
     return {
       station: row,
       power: row.sessionId === null ? [] : p.power.history(row.sessionId),
-      events: p.journal.recent(id, 100),
-      receipts: p.journal.receipts({ stationId: id, limit: 20 }).map(wireReceipt),
+      events: await stationHistory(d.store, p.journal, id, 100),
+      receipts: (await d.store.charging.listReceiptsBetween({ stationId: id, limit: 20 })).map(wireReceipt),
       clockSkewSeconds: skew?.value ?? null,
     }
   })
@@ -62,12 +66,13 @@ export function dataRoutes(scope: FastifyInstance, d: UiHubDeps, p: UiParts): vo
     ...p.peers.snapshot(),
     configured: config.federation.peers.map((x) => ({ hubId: x.hubId, url: x.url })),
     links: config.federation.links,
+    hubs: d.hubs ? d.hubs() : [{ hubId: config.hubId, name: config.name, city: config.city, position: config.position }],
   }))
 
-  scope.get('/ui/api/receipts', async (req) => ({ receipts: p.journal.receipts(parseFilter(req.query)).map(wireReceipt) }))
+  scope.get('/ui/api/receipts', async (req) => ({ receipts: (await d.store.charging.listReceiptsBetween(parseFilter(req.query))).map(wireReceipt) }))
 
   scope.get('/ui/api/receipts.csv', async (req, reply) => {
-    const rows = p.journal.receipts(parseFilter(req.query)).map((r) => [r.sessionId, r.stationId, r.vehicleId, formatTime(r.startedAtMs), formatTime(r.endedAtMs), r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency])
+    const rows = (await d.store.charging.listReceiptsBetween(parseFilter(req.query))).map((r) => [r.sessionId, r.stationId, r.vehicleId, formatTime(r.startedAtMs), formatTime(r.endedAtMs), r.energyWh, r.priceMinorPerKwh, r.costMinor, r.currency])
     const csv = toCsv(['sessionId', 'stationId', 'vehicleId', 'startedAt', 'endedAt', 'energyWh', 'priceMinorPerKwh', 'costMinor', 'currency'], rows)
     return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="receipts-${config.hubId}.csv"`).send(csv)
   })

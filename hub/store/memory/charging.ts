@@ -1,11 +1,12 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
-import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
+import { clampListLimit, closeOutcome, inReceiptRange, isActive, nextAck } from '../charging-rules.js'
 
 export class MemoryChargingStore implements ChargingStore {
   #sessions = new Map<string, SessionRecord>()
   #receipts = new Map<string, ReceiptRecord>()
-  #events = new Map<string, Set<number>>()
+  /** Per stream (station, epoch): the stored events by seq. */
+  #events = new Map<string, Map<number, StoredStationEvent>>()
   #acked = new Map<string, number>()
 
   constructor(private readonly guard: () => void) {}
@@ -90,21 +91,41 @@ export class MemoryChargingStore implements ChargingStore {
     this.guard()
     return [...this.#receipts.values()]
       .filter((r) => r.vehicleId === vehicleId)
-      .sort((a, b) => b.endedAtMs - a.endedAtMs || (a.sessionId < b.sessionId ? -1 : 1))
+      .sort(newestReceiptFirst)
       .slice(0, limit)
       .map((r) => ({ ...r }))
   }
 
-  async recordEvent(stationId: string, epoch: string | null, seq: number, _type: string, _body: string, _nowMs: number): Promise<RecordEventOutcome> {
+  async listReceiptsBetween(q: ReceiptRange): Promise<ReceiptRecord[]> {
+    this.guard()
+    return [...this.#receipts.values()]
+      .filter((r) => inReceiptRange(r, q))
+      .sort(newestReceiptFirst)
+      .slice(0, clampListLimit(q.limit))
+      .map((r) => ({ ...r }))
+  }
+
+  async listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]> {
+    this.guard()
+    return [...this.#events.values()]
+      .flatMap((stream) => [...stream.values()].filter((e) => e.stationId === stationId))
+      .sort((a, b) => b.receivedAtMs - a.receivedAtMs || b.seq - a.seq)
+      .slice(0, clampListLimit(limit))
+      .map((e) => ({ ...e }))
+  }
+
+  async recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {
     this.guard()
     // One stream per (station, epoch); '' is the epoch-less stream (no id can be empty).
     const stream = `${stationId}\u0000${epoch ?? ''}`
     let seen = this.#events.get(stream)
-    if (!seen) this.#events.set(stream, (seen = new Set()))
+    if (!seen) this.#events.set(stream, (seen = new Map()))
     const inserted = !seen.has(seq)
-    seen.add(seq)
+    if (inserted) seen.set(seq, { stationId, epoch, seq, type, body, receivedAtMs: nowMs })
     const out = nextAck(this.#acked.get(stream) ?? null, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
     return { inserted, ...out }
   }
 }
+
+const newestReceiptFirst = (a: ReceiptRecord, b: ReceiptRecord): number => b.endedAtMs - a.endedAtMs || (a.sessionId < b.sessionId ? -1 : 1)

@@ -7,11 +7,11 @@
  * A station's events and ack are written under that station's advisory
  * lock, so the ack never runs ahead of what is stored.
  */
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
-import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
+import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
-import { toReceipt, toSession, type ReceiptRow, type SessionRow } from '../sql-rows.js'
+import { toEvent, toReceipt, toSession, type EventRow, type ReceiptRow, type SessionRow } from '../sql-rows.js'
 
 // rule: isActive (charging-rules.ts), here and in the partial unique index sessions_one_active_per_station
 const ACTIVE_OF = "SELECT * FROM sessions WHERE station_id = $1 AND state IN ('starting', 'charging')"
@@ -111,6 +111,22 @@ export class PgChargingStore implements ChargingStore {
   async listReceipts(vehicleId: string, limit: number): Promise<ReceiptRecord[]> {
     const res = await this.#db.query<ReceiptRow>('SELECT * FROM receipts WHERE vehicle_id = $1 ORDER BY ended_at_ms DESC, session_id LIMIT $2', [vehicleId, limit])
     return res.rows.map(toReceipt)
+  }
+
+  async listReceiptsBetween(q: ReceiptRange): Promise<ReceiptRecord[]> {
+    // Open bounds are NULL, so one statement serves every filter (indexes receipts_by_end, receipts_by_station_end).
+    const res = await this.#db.query<ReceiptRow>(
+      `SELECT * FROM receipts
+       WHERE ($1::text IS NULL OR station_id = $1) AND ($2::bigint IS NULL OR ended_at_ms >= $2) AND ($3::bigint IS NULL OR ended_at_ms < $3)
+       ORDER BY ended_at_ms DESC, session_id LIMIT $4`,
+      [q.stationId ?? null, q.fromMs ?? null, q.toMs ?? null, clampListLimit(q.limit)],
+    )
+    return res.rows.map(toReceipt)
+  }
+
+  async listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]> {
+    const res = await this.#db.query<EventRow>('SELECT * FROM station_events WHERE station_id = $1 ORDER BY received_at_ms DESC, seq DESC LIMIT $2', [stationId, clampListLimit(limit)])
+    return res.rows.map(toEvent)
   }
 
   recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome> {

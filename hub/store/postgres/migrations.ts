@@ -191,6 +191,9 @@ export const MIGRATIONS: readonly Migration[] = [
         currency            TEXT NOT NULL
       );
       CREATE INDEX receipts_by_vehicle ON receipts (vehicle_id, ended_at_ms);
+      CREATE INDEX receipts_by_end ON receipts (ended_at_ms);
+      CREATE INDEX receipts_by_station_end ON receipts (station_id, ended_at_ms);
+      CREATE INDEX station_events_by_received ON station_events (station_id, received_at_ms);
     `,
   },
 ]

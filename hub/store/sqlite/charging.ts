@@ -5,10 +5,24 @@
  * `BEGIN IMMEDIATE` transaction (see ./write-batcher.ts for the write style).
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRecord, RecordEventOutcome, SessionRecord } from '../charging.js'
-import { closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
+import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { run, toStoreError } from './errors.js'
-import { toReceipt, toSession, type ReceiptRow, type SessionRow } from '../sql-rows.js'
+import { toEvent, toReceipt, toSession, type EventRow, type ReceiptRow, type SessionRow } from '../sql-rows.js'
+
+
+
+// Open bounds are NULL, so one statement serves every filter (indexes receipts_by_end, receipts_by_station_end).
+const RECEIPTS_BETWEEN = `SELECT * FROM receipts
+  WHERE (@stationId IS NULL OR station_id = @stationId) AND (@fromMs IS NULL OR ended_at_ms >= @fromMs) AND (@toMs IS NULL OR ended_at_ms < @toMs)
+  ORDER BY ended_at_ms DESC, session_id LIMIT @limit`
+
+interface RangeParams {
+  stationId: string | null
+  fromMs: number | null
+  toMs: number | null
+  limit: number
+}
 
 export class SqliteChargingStore implements ChargingStore {
   readonly #guard: () => void
@@ -22,6 +36,8 @@ export class SqliteChargingStore implements ChargingStore {
     fail: Statement<[string, number, string]>
     getReceipt: Statement<[string], ReceiptRow>
     listReceipts: Statement<[string, number], ReceiptRow>
+    receiptsBetween: Statement<[RangeParams], ReceiptRow>
+    stationEvents: Statement<[string, number], EventRow>
     stopSession: Statement<unknown[]>
     insertReceipt: Statement<unknown[]>
     insertEvent: Statement<[string, string, number, string, string, number]>
@@ -53,6 +69,8 @@ export class SqliteChargingStore implements ChargingStore {
       ),
       getReceipt: db.prepare<[string], ReceiptRow>('SELECT * FROM receipts WHERE session_id = ?'),
       listReceipts: db.prepare<[string, number], ReceiptRow>('SELECT * FROM receipts WHERE vehicle_id = ? ORDER BY ended_at_ms DESC, session_id LIMIT ?'),
+      receiptsBetween: db.prepare<[RangeParams], ReceiptRow>(RECEIPTS_BETWEEN),
+      stationEvents: db.prepare<[string, number], EventRow>('SELECT * FROM station_events WHERE station_id = ? ORDER BY received_at_ms DESC, seq DESC LIMIT ?'),
       stopSession: db.prepare(
         `UPDATE sessions SET state = 'stopped', meter_start_wh = COALESCE(meter_start_wh, ?), meter_stop_wh = ?, ended_at_ms = ?, stop_reason = ?, station_ended_at = ?
          WHERE session_id = ?`,
@@ -179,6 +197,20 @@ export class SqliteChargingStore implements ChargingStore {
     return run(() => {
       this.#guard()
       return this.#s.listReceipts.all(vehicleId, limit).map(toReceipt)
+    })
+  }
+
+  listReceiptsBetween(q: ReceiptRange): Promise<ReceiptRecord[]> {
+    return run(() => {
+      this.#guard()
+      return this.#s.receiptsBetween.all({ stationId: q.stationId ?? null, fromMs: q.fromMs ?? null, toMs: q.toMs ?? null, limit: clampListLimit(q.limit) }).map(toReceipt)
+    })
+  }
+
+  listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]> {
+    return run(() => {
+      this.#guard()
+      return this.#s.stationEvents.all(stationId, clampListLimit(limit)).map(toEvent)
     })
   }
 

@@ -203,6 +203,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE station_acks_by_epoch RENAME TO station_acks;
     `,
   },
+  {
+    version: 6,
+    name: "charging: the operator's lists of receipts by end time and station, and of a station's events",
+    sql: `
+      CREATE INDEX receipts_by_end ON receipts (ended_at_ms);
+      CREATE INDEX receipts_by_station_end ON receipts (station_id, ended_at_ms);
+      CREATE INDEX station_events_by_received ON station_events (station_id, received_at_ms);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

@@ -1,7 +1,7 @@
 /**
  * Watches what the stations report (through {@link teeEventSink}) for the
  * dashboard: telemetry feeds the power log, events feed the journal (faults,
- * sessions, receipts), and reported times far from the hub's clock are noted
+ * sessions), and reported times far from the hub's clock are noted
  * as clock skew (at most once per station per `skewEveryMs`).
  */
 import { parseTime, type StationEvent, type Telemetry } from '../../../protocol/index.js'
@@ -9,6 +9,7 @@ import type { Clock } from '../../../base/clock.js'
 import { DEFAULT_SKEW_WARN_MS } from '../../station-link/clock-skew.js'
 import type { EventSink } from '../../station-link/event-listener.js'
 import type { Store } from '../../store/index.js'
+import { describeEvent } from './event-text.js'
 import type { Journal } from './journal.js'
 import type { PowerLog } from './power-log.js'
 
@@ -40,19 +41,15 @@ export class StationObserver {
     if (!this.#d.known(stationId)) return
     const atMs = this.#d.clock.now()
     this.#noteSkew(stationId, ev.ts)
-    if (ev.type === 'fault') {
-      this.#d.journal.add({ atMs, stationId, kind: 'fault', text: `fault ${ev.code}${ev.sessionId ? ` in session ${ev.sessionId}` : ''}` })
-      return
-    }
-    if (ev.type === 'session.started') {
-      this.#d.journal.add({ atMs, stationId, kind: 'session.started', text: `session ${ev.sessionId} started at ${ev.meterWh} Wh` })
+    const { kind, text } = describeEvent(ev)
+    if (ev.type !== 'session.stopped') {
+      this.#d.journal.add({ atMs, stationId, kind, text })
       return
     }
     this.#d.power.end(stationId, ev.sessionId)
     const receipt = await this.#d.store.charging.getReceipt(ev.sessionId)
-    if (receipt) this.#d.journal.addReceipt(receipt)
-    const billed = receipt ? `${receipt.energyWh} Wh, ${receipt.costMinor} ${receipt.currency} minor units` : 'no bill (meter fault)'
-    this.#d.journal.add({ atMs, stationId, kind: 'session.stopped', text: `session ${ev.sessionId} stopped (${ev.reason}): ${billed}` })
+    const billed = receipt ? `${receipt.costMinor} ${receipt.currency} minor units` : 'no bill (meter fault)'
+    this.#d.journal.add({ atMs, stationId, kind, text: `${text}: ${billed}` })
   }
 
   #noteSkew(stationId: string, ts: string): void {
