@@ -21,7 +21,7 @@ export const ROOM_IMPORTS = {
 }
 
 /** The only files that may import the hardware libraries. */
-export const DRIVER_FILES = ['hw/johnny-five.ts', 'hw/firmata-board.ts', 'hw/serial-port.ts', 'hw/modbus-meter.ts']
+export const DRIVER_FILES = ['hw/johnny-five.ts', 'hw/firmata-board.ts', 'hw/serial-port.ts', 'hw/modbus-meter.ts', 'hw/rdm6300-reader.ts']
 /** The hardware libraries (drivers); everything else gets hardware through hw/'s interfaces. */
 export const DRIVER_LIBRARIES = ['johnny-five', 'serialport', '@serialport/*', 'modbus-serial', 'firmata-io']
 

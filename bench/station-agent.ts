@@ -1,6 +1,7 @@
 /**
  * Station agent start-up and memory, with the health loop toggling the
- * hardware watchdog's heartbeat pin (hardware.watchdog, 2 s period) running.
+ * hardware watchdog's heartbeat pin (hardware.watchdog, 2 s period) and the
+ * card reader (hardware.cardReader: mock, or an RDM6300 on a pty) running.
  *
  *   node --import tsx bench/station-agent.ts [--runs 5] [--charge-ms 2000]
  *
@@ -27,7 +28,7 @@ import Table from 'cli-table3'
 import { connectAsync } from 'mqtt'
 import { parseJsonObject, StationState, topics } from '../protocol/index.js'
 import { startAedes } from '../test/helpers/aedes.js'
-import { hasSocat } from '../test/helpers/hw-pty.js'
+import { hasSocat, ptyPair } from '../test/helpers/hw-pty.js'
 import { StationSim } from '../test/helpers/hw-station-sim.js'
 import { AGENT_NODE_FLAGS } from '../station/node-flags.js'
 import { report, type BenchRow } from './report.js'
@@ -70,9 +71,11 @@ async function once(entry: Entry): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-station-'))
   const config = join(dir, 'station.json')
   const sim = entry === 'compiled, Firmata + SDM120 on ptys' ? await StationSim.start({ relayPin: 7, heartbeatPin: WATCHDOG.pin, watchdogPeriodMs: WATCHDOG.periodMs, meterModel: 'SDM120', meterUnitId: 1, carPowerW: 7000 }) : undefined
-  const hardware = sim
-    ? { board: { type: 'firmata', path: sim.boardPath }, relay: { pin: 7, type: 'NO' }, meter: { type: 'modbus-rtu', path: sim.meterPath, model: 'SDM120' }, watchdog: WATCHDOG }
-    : { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 }, watchdog: WATCHDOG }
+  // The card reader loop runs too: an RDM6300 on its own pty beside the real drivers, the mock reader on the mock board.
+  const cardPty = sim ? await ptyPair() : undefined
+  const hardware = sim && cardPty
+    ? { board: { type: 'firmata', path: sim.boardPath }, relay: { pin: 7, type: 'NO' }, meter: { type: 'modbus-rtu', path: sim.meterPath, model: 'SDM120' }, watchdog: WATCHDOG, cardReader: { type: 'rdm6300', path: cardPty.host } }
+    : { board: { type: 'mock' }, relay: { pin: 7, type: 'NO' }, meter: { type: 'mock', powerKw: 22 }, watchdog: WATCHDOG, cardReader: { type: 'mock' } }
   writeFileSync(
     config,
     JSON.stringify({
@@ -126,6 +129,7 @@ async function once(entry: Entry): Promise<RunResult> {
     await hub.endAsync(true)
     await broker.close()
     await sim?.close()
+    await cardPty?.close()
   }
 }
 

@@ -22,6 +22,8 @@ import { ChargingService } from './charging/service.js'
 import { StationControl } from './charging/station-control.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
+import { createAuthListener } from './station-link/auth-listener.js'
+import { CardAuthorizer } from './charging/card-auth.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
@@ -179,7 +181,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const commands = createCommandChannel(client, logger)
     await commands.start()
     cleanups.push(async () => commands.stop())
-    const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
+    const cards = new CardAuthorizer({ vehicles: config.vehicles, cacheMs: config.cardAuthHours * 3_600_000, store: db, stations: context.stations, rules: context.rules, clock, logger })
+    const charging = new ChargingService({ hubId: config.hubId, store: db, stations: context.stations, commands, cards, clock, rules: context.rules, logger, onClockSkew: metrics.onStationClockSkew, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     const stationControl = new StationControl({ stations: context.stations, commands, logger, ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) })
     // `hubs` is only called by dashboard requests, once `federation` below exists.
     const ui = createUi({ config, store: db, stations: context.stations, charging, stationControl, metrics, clock, logger, hubs: () => federation.hubs() })
@@ -187,6 +190,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const events = createEventListener(client, ui.observe(charging), logger)
     await events.start()
     cleanups.push(() => events.stop())
+    const auth = createAuthListener(client, cards, logger)
+    await auth.start()
+    cleanups.push(async () => auth.stop())
 
     const federation = createFederation({
       config,

@@ -1,7 +1,7 @@
 /** hub.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { ConfigError, ConfigPosition, Currency, Id, loadJsonFile } from '../protocol/index.js'
+import { ConfigError, ConfigPosition, Currency, Id, IdTag, loadJsonFile } from '../protocol/index.js'
 import { SCHEMA_NAME } from './store/index.js'
 
 const Port = z.number().int().min(0).max(65535)
@@ -47,7 +47,10 @@ export const HubConfigSchema = z.strictObject({
     .default({ listen: { host: '127.0.0.1', port: 1883 }, allowAnonymous: false }),
   http: z.strictObject({ host: Host.default('127.0.0.1'), port: Port }),
   stations: z.array(StationEntry).default([]),
-  vehicles: z.array(z.strictObject({ vehicleId: Id, password: Secret })).default([]),
+  /** `cards`: RFID card UIDs that charge on the vehicle's account at this hub's stations (docs/protocol.md, "Cards at the charger"). */
+  vehicles: z.array(z.strictObject({ vehicleId: Id, password: Secret, cards: z.array(IdTag).max(1000).optional() })).default([]),
+  /** How long a station may accept a card offline after the hub authorized it, hours. */
+  cardAuthHours: z.number().min(0.01).max(720).default(24),
   federation: z
     .strictObject({
       peers: z
@@ -83,6 +86,15 @@ export const HubConfigSchema = z.strictObject({
     if (vseen.has(v.vehicleId)) ctx.addIssue({ code: 'custom', path: ['vehicles', i, 'vehicleId'], message: `duplicate vehicle id ${v.vehicleId}` })
     vseen.add(v.vehicleId)
   })
+  const cards = new Map<string, string>()
+  cfg.vehicles.forEach((v, i) =>
+    (v.cards ?? []).forEach((c, j) => {
+      const owner = cards.get(c)
+      // One card, one account: a card on two vehicles could not tell whom to bill.
+      if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['vehicles', i, 'cards', j], message: `card ${c} already belongs to vehicle ${owner}` })
+      else cards.set(c, v.vehicleId)
+    }),
+  )
   const names = new Set<string>()
   const tokens = new Set<string>(cfg.federation.peers.map((p) => p.acceptToken))
   cfg.operators.forEach((o, i) => {

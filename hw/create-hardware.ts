@@ -9,7 +9,8 @@ import { registerMap, type SerialSettings } from './meter-models.js'
 import { MockIo } from './mock-io.js'
 import { MockMeter } from './mock-meter.js'
 import type { SerialBinding } from './serial-port.js'
-import type { Board, EnergyMeter, PinId, Relay, RelayType } from './types.js'
+import { MockCardReader } from './mock-card-reader.js'
+import type { Board, CardReader, EnergyMeter, PinId, Relay, RelayType } from './types.js'
 import type { Clock } from '../base/clock.js'
 
 /** Same shape as station/config.ts's hardware schemas (hw/ does not import station/). */
@@ -28,10 +29,14 @@ export type MeterSpec =
   | ({ type: 'modbus-rtu'; path: string; unitId: number; model: string; timeoutMs: number } & Partial<SerialSettings>)
   | { type: 's0'; pin: PinId; pulsesPerKwh: number; startWh?: number }
 
+/** The card reader at the charger (hw/types.ts, CardReader). */
+export type CardReaderSpec = { type: 'mock'; debounceMs?: number } | { type: 'rdm6300'; path: string; baudRate?: number; debounceMs?: number }
+
 export interface HardwareSpec {
   board: BoardSpec
   relay: RelaySpec
   meter: MeterSpec
+  cardReader?: CardReaderSpec
 }
 
 export interface HardwareDeps {
@@ -53,6 +58,8 @@ export interface Hardware {
   board: Board
   relay: Relay
   meter: EnergyMeter
+  /** Present when the spec names one. */
+  cardReader?: CardReader
   /** Present only on the mock board. */
   mock?: MockHardware
   /** Opens the relay (best effort), closes the meter and the board. Never rejects. */
@@ -71,14 +78,20 @@ export async function createHardware(spec: HardwareSpec, deps: HardwareDeps = {}
     relay = await board.relay(spec.relay)
     const { meter, mockMeter } = await createMeter(spec, board, io, deps)
     const mock = io ? { mock: { io, meter: mockMeter } } : {}
+    const cardReader = spec.cardReader ? await createCardReader(spec.cardReader, deps).catch(async (err: unknown) => {
+      await meter.close().catch(() => {})
+      throw err
+    }) : undefined
     return {
       board,
       relay,
       meter,
+      ...(cardReader ? { cardReader } : {}),
       ...mock,
       async close() {
         await relay?.dispose()
         await meter.close().catch(() => {})
+        await cardReader?.close()
         await board.close()
       },
     }
@@ -154,4 +167,12 @@ async function createMeter(spec: HardwareSpec, board: Board, io: MockIo | undefi
       return { meter: new S0Meter({ board, pin: m.pin, pulsesPerKwh: m.pulsesPerKwh, ...(m.startWh !== undefined ? { startWh: m.startWh } : {}), ...clock }), mockMeter: undefined }
     }
   }
+}
+
+async function createCardReader(spec: CardReaderSpec, deps: HardwareDeps): Promise<CardReader> {
+  const common = { ...(deps.clock ? { clock: deps.clock } : {}), ...(spec.debounceMs !== undefined ? { debounceMs: spec.debounceMs } : {}) }
+  if (spec.type === 'mock') return new MockCardReader(common)
+  // Loaded on demand, like the other serial drivers.
+  const { Rdm6300Reader } = await import('./rdm6300-reader.js')
+  return Rdm6300Reader.open({ path: spec.path, ...(spec.baudRate !== undefined ? { baudRate: spec.baudRate } : {}), ...common, ...(deps.binding ? { binding: deps.binding } : {}) })
 }

@@ -124,3 +124,28 @@ export interface Board {
   onDisconnect(listener: (err: Error) => void): Unsubscribe
   close(): Promise<void>
 }
+
+/**
+ * An RFID card reader at the charger (125 kHz EM4100 readers such as the
+ * RDM6300; the same interface fits a PN532). EVerest's auth module reads its
+ * tokens through such a provider interface; config alone picks the driver.
+ *
+ * Contract:
+ * - `onCard()` listeners hear each tap as the card's UID: uppercase
+ *   hexadecimal, no separators (the RDM6300 gives 10 digits: the version
+ *   byte and the 4-byte id). Always asynchronously, in order.
+ * - A card held on the reader is one tap: readers repeat its frames while it
+ *   stays in the field, so a card is reported again only after no frame of
+ *   it came for the debounce time (default 1000 ms of the injected clock),
+ *   or right away when another card came in between.
+ * - A garbled frame (bad framing, bad hex, bad checksum) is dropped, never
+ *   reported and never guessed; `dropped` counts them.
+ * - `close()` releases the reader and never rejects; listeners hear nothing after it.
+ */
+export interface CardReader {
+  readonly kind: 'mock' | 'rdm6300'
+  /** Frames dropped as garbled since the reader opened. */
+  readonly dropped: number
+  onCard(listener: (uid: string) => void): Unsubscribe
+  close(): Promise<void>
+}

@@ -154,6 +154,12 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub, for any request, when the vehicle already has the maximum number of requests running or queued.',
     action: 'Wait for answers to the requests already sent before sending more (keep a bounded number in flight), then retry this one: nothing was changed.',
   },
+  CARD_UNKNOWN: {
+    meaning:
+      'The RFID card tapped at a station belongs to no vehicle account of this hub (it was never registered, or it was removed from hub.json `vehicles[].cards`). No session starts. Cards of other companies\' drivers (roaming) are not accepted yet.',
+    when: 'The hub, answering a station\'s card authorization (`voltway/v1/stations/S/auth/res`); the station agent, offline, for a card missing from its local cache or whose cached authorization expired (in its log).',
+    action: 'Driver: use a card registered with this company, or start from the vehicle (`charge.start`). Operator: add the card\'s UID (as the station logs it) to the vehicle\'s `cards` in hub.json and restart the hub.',
+  },
 }
 
 /**

@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'METER_FAULT',
   'STORAGE_UNAVAILABLE',
   'RATE_LIMITED',
+  // Addition: cards at the charger (docs/protocol.md).
+  'CARD_UNKNOWN',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -56,6 +58,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   METER_FAULT: 409,
   STORAGE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
+  CARD_UNKNOWN: 403,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -7,8 +7,9 @@ import { ID_PATTERN } from './ids.js'
 
 export const TOPIC_ROOT = 'voltway/v1'
 
-export type StationTopicKind = 'state' | 'telemetry' | 'events' | 'ack' | 'cmd' | 'cmd/res'
-export const STATION_TOPIC_KINDS: readonly StationTopicKind[] = ['state', 'telemetry', 'events', 'ack', 'cmd', 'cmd/res']
+/** `auth` and `auth/res` (cards at the charger) are additions. */
+export type StationTopicKind = 'state' | 'telemetry' | 'events' | 'ack' | 'cmd' | 'cmd/res' | 'auth' | 'auth/res'
+export const STATION_TOPIC_KINDS: readonly StationTopicKind[] = ['state', 'telemetry', 'events', 'ack', 'cmd', 'cmd/res', 'auth', 'auth/res']
 
 export const topics = {
   /** A vehicle's request to a hub: `voltway/v1/hubs/H/req/V`. */

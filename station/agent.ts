@@ -12,6 +12,8 @@ import { pino, type Logger } from 'pino'
 import { systemClock, type Clock } from '../base/clock.js'
 import { formatTime, type StationEvent, type StationState } from '../protocol/index.js'
 import { AckHandler } from './ack-handler.js'
+import { CardAuth, type CardDecision } from './card-auth.js'
+import { SqliteCardCache, type CardCache } from './card-cache.js'
 import type { StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
 import { openStationHardware, type StationHardware } from './hardware.js'
@@ -25,7 +27,7 @@ import { ChargingSession } from './session.js'
 import { AGENT_VERSION } from './version.js'
 
 /** What the agent needs of the hardware (a StationHardware, or hand-made parts in tests). */
-export type AgentHardware = Pick<StationHardware, 'relay' | 'meter'> & Partial<Pick<StationHardware, 'board' | 'heartbeat' | 'close' | 'mock' | 'watchdogPin'>>
+export type AgentHardware = Pick<StationHardware, 'relay' | 'meter'> & Partial<Pick<StationHardware, 'board' | 'heartbeat' | 'close' | 'mock' | 'watchdogPin' | 'cardReader'>>
 
 export interface StationAgentOptions {
   config: StationConfig
@@ -56,6 +58,10 @@ export interface StationAgentOptions {
   resendAfterMs?: number
   /** systemd notifications; default from the environment (NOTIFY_SOCKET), null = none. */
   systemd?: SdNotifier | null
+  /** With a card reader: the local authorization cache (default: SQLite next to the outbox, which the agent then closes on stop). */
+  cardCache?: CardCache
+  /** Each card decision, after it took effect (tests). */
+  onCardDecision?: (d: CardDecision) => void
 }
 
 export class StationAgent {
@@ -71,6 +77,11 @@ export class StationAgent {
   readonly #acks: AckHandler
   readonly #ownsHardware: boolean
   readonly #ownsOutbox: boolean
+  /** Cards at the charger; present when the hardware has a card reader. */
+  readonly cards: CardAuth | undefined
+  readonly #cardCache: CardCache | undefined
+  readonly #ownsCardCache: boolean
+  #stopReading: (() => void) | undefined
   readonly #timers: ReturnType<typeof setInterval>[] = []
   readonly #inFlight = new Set<Promise<unknown>>()
   #nextSeq = 0
@@ -104,6 +115,20 @@ export class StationAgent {
     this.#acks = new AckHandler(this.outbox, this.#log.child({ part: 'acks' }))
     this.#commands = new HubCommands({ charger: this.charger, outbox: this.outbox, clock: this.#clock, log: this.#log.child({ part: 'commands' }) })
     this.link = opts.link ?? defaultLink(opts, this.#clock, this.#log.child({ part: 'link' }))
+    this.#ownsCardCache = hardware.cardReader !== undefined && opts.cardCache === undefined
+    this.#cardCache = hardware.cardReader ? (opts.cardCache ?? SqliteCardCache.open(opts.config.dataDir)) : undefined
+    this.cards = this.#cardCache
+      ? new CardAuth({
+          charger: this.charger,
+          cache: this.#cardCache,
+          clock: this.#clock,
+          log: this.#log.child({ part: 'cards' }),
+          timeoutMs: opts.config.cards.authTimeoutMs,
+          hubReachable: () => this.link.connected && this.link.offlineMs() === null,
+          ask: (req) => this.link.publishAuth(req),
+          ...(opts.onCardDecision ? { onDecision: opts.onCardDecision } : {}),
+        })
+      : undefined
   }
 
   /** Open the hardware (unless given) and the outbox. Call start() next. */
@@ -138,6 +163,9 @@ export class StationAgent {
     })
     this.link.on('cmd', (payload) => void this.#onCommand(payload))
     this.link.on('ack', (payload) => this.#onAck(payload))
+    this.link.on('authRes', (payload) => this.cards?.onAnswer(payload))
+    const cards = this.cards
+    if (cards) this.#stopReading = this.hardware.cardReader?.onCard((idTag) => void cards.tap(idTag))
     this.link.start(() => this.state(false))
     this.#startHealthLoop()
     const poll = this.#o.pollIntervalMs ?? Math.min(1000, this.config.telemetryIntervalMs)
@@ -206,6 +234,7 @@ export class StationAgent {
     if (this.#stopped) return
     this.#stopped = true
     for (const t of this.#timers.splice(0)) clearInterval(t)
+    this.#stopReading?.()
     await this.#health?.stop()
     await this.#ticking
     await this.charger.shutdown()
@@ -213,6 +242,7 @@ export class StationAgent {
     await this.link.close(this.state(false), timeoutMs)
     if (this.#ownsHardware) await this.hardware.close?.()
     if (this.#ownsOutbox) this.outbox.close()
+    if (this.#ownsCardCache) this.#cardCache?.close()
     this.#log.info('station agent stopped')
   }
 
@@ -224,8 +254,10 @@ export class StationAgent {
     this.#stopped = true
     for (const t of this.#timers.splice(0)) clearInterval(t)
     void this.#health?.stop(false)
+    this.#stopReading?.()
     this.link.destroy()
     if (this.#ownsOutbox) this.outbox.close()
+    if (this.#ownsCardCache) this.#cardCache?.close()
   }
 
   /**

@@ -46,6 +46,17 @@ export const WatchdogConfig = z.strictObject({
   periodMs: z.number().int().min(200).max(60_000).default(2000),
 })
 
+/** The RFID card reader at the charger (hw/types.ts CardReader; docs/configuration.md). */
+export const CardReaderConfig = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('mock'), debounceMs: z.number().int().min(100).max(10_000).optional() }),
+  z.strictObject({ type: z.literal('rdm6300'), path: SerialPath, baudRate: BaudRate.default(9600), debounceMs: z.number().int().min(100).max(10_000).optional() }),
+])
+
+/** Cards at the charger: how long the agent waits for its hub's answer before it asks its local cache. */
+export const CardsConfig = z.strictObject({
+  authTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+})
+
 /** How readings are judged (station/meter-watch.ts). */
 export const MeterChecksConfig = z.strictObject({
   /** A register that does not move while power flows through closed contacts is METER_STALE after this long. */
@@ -68,9 +79,11 @@ export const StationConfigSchema = z.strictObject({
     relay: RelayConfig,
     meter: MeterConfig,
     watchdog: WatchdogConfig.optional(),
+    cardReader: CardReaderConfig.optional(),
     meterChecks: MeterChecksConfig.default({ staleAfterSeconds: 10 }),
   }),
   telemetryIntervalMs: z.number().int().min(100).max(3_600_000).default(2000),
+  cards: CardsConfig.default({ authTimeoutMs: 5000 }),
   offline: z.strictObject({ maxChargeMinutes: z.number().min(0).max(24 * 60).default(30) }).default({ maxChargeMinutes: 30 }),
 })
 

@@ -33,7 +33,7 @@ export async function openStationHardware(cfg: StationConfig, opts: OpenHardware
   const board = cfg.hardware.board
   const meter = cfg.hardware.meter
   const persist = board.type === 'mock' && opts.persistMockBoard !== false
-  const spec: HardwareSpec = { board: cfg.hardware.board, relay: cfg.hardware.relay, meter }
+  const spec: HardwareSpec = { board: cfg.hardware.board, relay: cfg.hardware.relay, meter, ...(cfg.hardware.cardReader ? { cardReader: cfg.hardware.cardReader } : {}) }
   if (persist && meter.type === 'mock') {
     // The register is the board's, not the agent's: continue from what flowed until the watchdog tripped.
     const left = readMockBoardState(cfg.dataDir, clock.now())

@@ -19,7 +19,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import type { Clock } from '../base/clock.js'
 import { withTimeout } from '../base/with-timeout.js'
-import { HubState, parseJsonObject, topics, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
+import { HubState, parseJsonObject, topics, type CardAuthRequest, type StationCommandResult, type StationEvent, type StationState, type Telemetry } from '../protocol/index.js'
 
 export interface LinkOptions {
   url: string
@@ -45,6 +45,8 @@ export interface LinkEvents {
   hubLost: []
   cmd: [payload: Buffer]
   ack: [payload: Buffer]
+  /** The hub's answer to a card request (`auth/res`). */
+  authRes: [payload: Buffer]
 }
 
 /**
@@ -74,6 +76,8 @@ export interface HubLink {
   publishTelemetry(t: Telemetry): Promise<void>
   /** At-least-once. Rejects if the link is not started or the publish fails. */
   publishResult(r: StationCommandResult): Promise<void>
+  /** A card request on `auth` (at-least-once). Rejects if the link is not started or the publish fails. */
+  publishAuth(req: CardAuthRequest): Promise<void>
   /**
    * Say goodbye: publish `finalState` if connected, waiting up to `timeoutMs`
    * (default 2000), then disconnect so no Last Will is published. Never rejects.
@@ -88,7 +92,7 @@ export interface HubLink {
 export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
   readonly #o: LinkOptions
   readonly #log: Logger
-  readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string; hub: string }
+  readonly #topics: { state: string; telemetry: string; events: string; cmd: string; ack: string; res: string; hub: string; auth: string; authRes: string }
   #client: MqttClient | undefined
   #willState: () => StationState = () => {
     throw new Error('link not started')
@@ -107,7 +111,7 @@ export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
     this.#log = opts.log
     this.#offlineSince = opts.clock.now()
     const t = (k: Parameters<typeof topics.station>[1]) => topics.station(opts.stationId, k)
-    this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res'), hub: topics.hubState(opts.hubId) }
+    this.#topics = { state: t('state'), telemetry: t('telemetry'), events: t('events'), cmd: t('cmd'), ack: t('ack'), res: t('cmd/res'), hub: topics.hubState(opts.hubId), auth: t('auth'), authRes: t('auth/res') }
   }
 
   get connected(): boolean {
@@ -153,8 +157,8 @@ export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
       // Subscribe on every connect, session or not: a session left by someone else under this
       // client id (`voltway station check`, an older agent) may hold no subscriptions at all.
       // Subscribing again is idempotent [MQTT-3.8.4-3] and keeps queued messages.
-      client.subscribe([this.#topics.cmd, this.#topics.ack, this.#topics.hub], { qos: 1 }, (err) => {
-        if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack/hub state failed')
+      client.subscribe([this.#topics.cmd, this.#topics.ack, this.#topics.hub, this.#topics.authRes], { qos: 1 }, (err) => {
+        if (err) this.#log.error({ err: err.message }, 'subscribing to cmd/ack/hub state/auth answers failed')
       })
       this.emit('connect', connack.sessionPresent === true)
     })
@@ -175,6 +179,7 @@ export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
       }
       if (topic === this.#topics.cmd) this.emit('cmd', payload)
       else if (topic === this.#topics.ack) this.emit('ack', payload)
+      else if (topic === this.#topics.authRes) this.emit('authRes', payload)
     })
   }
 
@@ -192,6 +197,10 @@ export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
 
   publishResult(r: StationCommandResult): Promise<void> {
     return this.#publish(this.#topics.res, r, { qos: 1, retain: false })
+  }
+
+  publishAuth(req: CardAuthRequest): Promise<void> {
+    return this.#publish(this.#topics.auth, req, { qos: 1, retain: false })
   }
 
   /**

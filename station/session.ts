@@ -102,7 +102,8 @@ export class ChargingSession {
     })
   }
 
-  start(sessionId: string, maxWh: number | undefined): Promise<{ meterWh: number }> {
+  /** `idTag`: the card that started the session at the charger (its session.started event carries it). */
+  start(sessionId: string, maxWh: number | undefined, idTag?: string): Promise<{ meterWh: number }> {
     return this.#serial(async () => {
       const current = this.#session
       if (current?.sessionId === sessionId) return { meterWh: current.meterStartWh }
@@ -119,7 +120,7 @@ export class ChargingSession {
       this.#session = session
       this.#status = 'charging'
       this.#emit(
-        { type: 'session.started', sessionId, meterWh: reading.energyWh, meterStartWh: reading.energyWh, ts: formatTime(now) },
+        { type: 'session.started', sessionId, meterWh: reading.energyWh, meterStartWh: reading.energyWh, ts: formatTime(now), ...(idTag !== undefined ? { idTag } : {}) },
         { session },
       )
       this.#o.onChange()

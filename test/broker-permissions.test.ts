@@ -62,17 +62,18 @@ t.test('vehicle V1: publishes only its own requests, reads its own namespace and
   t.notOk(canWill(r, 'voltway/v1/stations/S1/state'))
 })
 
-t.test("station S1: publishes its four topics, reads its commands, acks and the hubs' state, wills only its state", async (t) => {
+t.test("station S1: publishes its five topics (card auth too), reads its commands, acks, card answers and the hubs' state, wills only its state", async (t) => {
   const r = compileRules({ kind: 'station', id: 'S1' })
-  for (const k of ['state', 'telemetry', 'events', 'cmd/res']) t.ok(canPublish(r, `voltway/v1/stations/S1/${k}`), k)
-  for (const topic of ['voltway/v1/stations/S1/cmd', 'voltway/v1/stations/S1/ack', 'voltway/v1/stations/S2/state', 'voltway/v1/hubs/H/req/S1', 'voltway/v1/stations/S1/state/x']) {
+  for (const k of ['state', 'telemetry', 'events', 'cmd/res', 'auth']) t.ok(canPublish(r, `voltway/v1/stations/S1/${k}`), k)
+  for (const topic of ['voltway/v1/stations/S1/cmd', 'voltway/v1/stations/S1/ack', 'voltway/v1/stations/S1/auth/res', 'voltway/v1/stations/S2/auth', 'voltway/v1/stations/S2/state', 'voltway/v1/hubs/H/req/S1', 'voltway/v1/stations/S1/state/x']) {
     t.notOk(canPublish(r, topic), `not ${topic}`)
   }
   t.ok(canSubscribe(r, 'voltway/v1/stations/S1/cmd'))
   t.ok(canSubscribe(r, 'voltway/v1/stations/S1/ack'))
   t.ok(canSubscribe(r, 'voltway/v1/hubs/+/state'))
+  t.ok(canSubscribe(r, 'voltway/v1/stations/S1/auth/res'))
   t.notOk(canSubscribe(r, 'voltway/v1/hubs/+/req/+'))
-  for (const f of ['voltway/v1/stations/S1/#', 'voltway/v1/stations/+/cmd', 'voltway/v1/stations/+/state', 'voltway/v1/stations/S1/cmd/res']) t.notOk(canSubscribe(r, f), `not ${f}`)
+  for (const f of ['voltway/v1/stations/S1/#', 'voltway/v1/stations/+/cmd', 'voltway/v1/stations/+/state', 'voltway/v1/stations/S1/cmd/res', 'voltway/v1/stations/S2/auth/res', 'voltway/v1/stations/S1/auth']) t.notOk(canSubscribe(r, f), `not ${f}`)
   t.ok(canWill(r, 'voltway/v1/stations/S1/state'))
   t.notOk(canWill(r, 'voltway/v1/stations/S1/events'), 'a will cannot fake an event')
   t.notOk(canWill(r, 'voltway/v1/stations/S2/state'))

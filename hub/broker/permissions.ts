@@ -36,9 +36,10 @@ export const PERMISSIONS: Readonly<Record<IdentityKind, RoleRules>> = {
     will: [`${R}/hubs/+/req/{id}`],
   },
   station: {
-    publish: [`${R}/stations/{id}/state`, `${R}/stations/{id}/telemetry`, `${R}/stations/{id}/events`, `${R}/stations/{id}/cmd/res`],
+    // auth / auth/res: cards tapped at the charger (an addition).
+    publish: [`${R}/stations/{id}/state`, `${R}/stations/{id}/telemetry`, `${R}/stations/{id}/events`, `${R}/stations/{id}/cmd/res`, `${R}/stations/{id}/auth`],
     // hubs/+/state: the agent's offline limit runs while its hub is gone (its Last Will), not only while the broker is.
-    subscribe: [`${R}/stations/{id}/cmd`, `${R}/stations/{id}/ack`, `${R}/hubs/+/state`],
+    subscribe: [`${R}/stations/{id}/cmd`, `${R}/stations/{id}/ack`, `${R}/hubs/+/state`, `${R}/stations/{id}/auth/res`],
     will: [`${R}/stations/{id}/state`],
   },
   hub: {
@@ -106,4 +107,4 @@ export function canRetain(topic: string): boolean {
   return !NEVER_RETAINED.some((f) => levelsMatch(levels, f))
 }
 
-const NEVER_RETAINED = [`${R}/hubs/+/req/+`, `${R}/stations/+/cmd`, `${R}/stations/+/cmd/res`, `${R}/stations/+/ack`, `${R}/stations/+/events`].map((f) => f.split('/'))
+const NEVER_RETAINED = [`${R}/hubs/+/req/+`, `${R}/stations/+/cmd`, `${R}/stations/+/cmd/res`, `${R}/stations/+/ack`, `${R}/stations/+/events`, `${R}/stations/+/auth`, `${R}/stations/+/auth/res`].map((f) => f.split('/'))

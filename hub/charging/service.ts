@@ -23,6 +23,7 @@ import type { ReceiptRecord, SessionRecord, Store } from '../store/index.js'
 import { StationClockWatch } from '../station-link/clock-skew.js'
 import type { CommandChannel } from '../station-link/command-channel.js'
 import type { EventSink } from '../station-link/event-listener.js'
+import type { CardDirectory } from './card-auth.js'
 
 export interface ChargingServiceDeps {
   hubId: string
@@ -34,6 +35,8 @@ export interface ChargingServiceDeps {
   logger: Logger
   /** How long start/stop wait for the station's answer (and start for its first meter reading). */
   commandTimeoutMs?: number
+  /** Which vehicle a card charges on, for sessions started by a card at the charger. */
+  cards?: CardDirectory
   /** Each station clock measurement, seconds (station ts - hub clock at receipt); e.g. HubMetrics.onStationClockSkew. */
   onClockSkew?: (stationId: string, skewSeconds: number) => void
 }
@@ -187,7 +190,7 @@ export class ChargingService implements EventSink {
       this.#log.warn({ stationId, code: ev.code, sessionId: ev.sessionId }, 'station fault')
       return
     }
-    const s = await store.charging.getSession(ev.sessionId)
+    const s = (await store.charging.getSession(ev.sessionId)) ?? (await this.#openForCard(stationId, ev))
     if (!s || s.stationId !== stationId) {
       this.#log.warn({ stationId, sessionId: ev.sessionId, type: ev.type }, 'event for a session this hub does not know')
       return
@@ -212,6 +215,39 @@ export class ChargingService implements EventSink {
     } finally {
       this.#eventWaiters.get(ev.sessionId)?.()
     }
+  }
+
+  /**
+   * A card started this session at the charger, online or offline
+   * (docs/protocol.md, "Cards at the charger"): open it for the card's
+   * vehicle, started now on the hub's clock; the caller then marks it
+   * charging with the event's start reading, and it bills as any session.
+   * A card the hub no longer knows opens nothing (CARD_UNKNOWN, logged).
+   */
+  async #openForCard(stationId: string, ev: StationEvent): Promise<SessionRecord | null> {
+    if (ev.type !== 'session.started' || ev.idTag === undefined) return null
+    const station = this.#d.stations.get(stationId)
+    const vehicleId = this.#d.cards?.vehicleOf(ev.idTag)
+    if (!station || vehicleId === undefined) {
+      this.#log.error({ stationId, sessionId: ev.sessionId, idTag: ev.idTag, code: 'CARD_UNKNOWN' }, 'a card this hub does not know started a session; nobody is billed')
+      return null
+    }
+    const opened = await this.#d.store.charging.openSession({
+      sessionId: ev.sessionId,
+      stationId,
+      vehicleId,
+      reservationId: null,
+      startedAtMs: this.#d.clock.now(),
+      maxWh: null,
+      priceMinorPerKwh: station.priceMinorPerKwh,
+      currency: this.#d.stations.currency,
+    })
+    if (!opened.ok) {
+      this.#log.error({ stationId, sessionId: ev.sessionId, vehicleId }, 'a card session cannot open: the station has another session open at the hub')
+      return null
+    }
+    this.#log.info({ stationId, sessionId: ev.sessionId, vehicleId, idTag: ev.idTag }, 'session started by a card')
+    return this.#d.store.charging.getSession(ev.sessionId)
   }
 
   async recordEvent(stationId: string, ev: StationEvent, raw: string): Promise<StationAck | null> {

@@ -2,6 +2,12 @@
 import { z } from 'zod'
 import { Id, StationStatus, Time, Wh } from './common.js'
 
+/**
+ * An RFID card's UID as readers report it (hw/types.ts CardReader): uppercase
+ * hexadecimal, 2-32 digits (an RDM6300 gives 10, an ISO 14443 UID 8-20).
+ */
+export const IdTag = z.string().regex(/^[0-9A-F]{2,32}$/, 'expected a card UID: 2 to 32 uppercase hex digits')
+
 const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 
 export const StationState = z.object({
@@ -39,6 +45,12 @@ export const SessionStartedEvent = z.object({
   type: z.literal('session.started'),
   sessionId: Id,
   meterStartWh: Wh.optional(),
+  /**
+   * An addition: the card that started the session at the charger (no
+   * `start` command came for it). The hub opens the session then, for the
+   * card's vehicle (docs/protocol.md, "Cards at the charger").
+   */
+  idTag: IdTag.optional(),
 })
 export const SessionStoppedEvent = z.object({
   ...EventBase,
@@ -82,6 +94,26 @@ export const StationCommandResult = z.object({
   meterWh: Wh.optional(),
 })
 export type StationCommandResult = z.infer<typeof StationCommandResult>
+
+/** A card tapped at the station: may it charge? On `voltway/v1/stations/S/auth` (an addition). */
+export const CardAuthRequest = z.object({ id: Id, idTag: IdTag })
+export type CardAuthRequest = z.infer<typeof CardAuthRequest>
+
+/**
+ * The hub's answer on `voltway/v1/stations/S/auth/res`, matched by `id`.
+ * `ok`: the card may start a session now, on `vehicleId`'s account;
+ * `expiresAt`: until when the station may accept it offline from its cache.
+ * A refusal carries `error.code` (`CARD_UNKNOWN`, `RESERVED_BY_OTHER`,
+ * `STATION_BUSY`, ...); `CARD_UNKNOWN` also tells the station to forget the card.
+ */
+export const CardAuthResult = z.object({
+  id: Id,
+  ok: z.boolean(),
+  vehicleId: Id.optional(),
+  expiresAt: Time.optional(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(500) }).optional(),
+})
+export type CardAuthResult = z.infer<typeof CardAuthResult>
 
 /** Retained hub state on `voltway/v1/hubs/H/state` (not in docs/protocol.md's tables; an addition). */
 export const HubState = z.object({ online: z.boolean(), hubId: Id, ts: Time })

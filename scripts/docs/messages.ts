@@ -25,6 +25,8 @@ import {
   StationAck,
   StationCommand,
   StationCommandResult,
+  CardAuthRequest,
+  CardAuthResult,
   StationEvent,
   StationState,
   Telemetry,
@@ -118,6 +120,18 @@ export const MESSAGES: readonly MessageSchema[] = [
     title: 'Station command result',
     description: 'The station\'s answer on `voltway/v1/stations/{stationId}/cmd/res` (QoS 1), matched by `id`; `meterWh` is the meter reading when the command took effect.',
     schema: StationCommandResult,
+  },
+  {
+    file: 'station/card-auth-request.json',
+    title: 'Card authorization request',
+    description: 'From the station on `voltway/v1/stations/{stationId}/auth` (QoS 1, an addition): a card was tapped at the charger; may it start a session?',
+    schema: CardAuthRequest,
+  },
+  {
+    file: 'station/card-auth-result.json',
+    title: 'Card authorization result',
+    description: 'The hub\'s answer on `voltway/v1/stations/{stationId}/auth/res` (QoS 1, an addition), matched by `id`: `vehicleId` pays, `expiresAt` bounds the station\'s offline cache.',
+    schema: CardAuthResult,
   },
   {
     file: 'hub/state.json',

@@ -156,7 +156,7 @@ export function aclSuite(t: Test, start: StartAclBroker): void {
           `${R}/hubs/H/state`,
           `${R}/vehicles/V1/res`,
           `${R}/vehicles/V2/res/custom`,
-          ...['state', 'telemetry', 'events', 'cmd', 'cmd/res', 'ack'].map((k) => `${R}/stations/S1/${k}`),
+          ...['state', 'telemetry', 'events', 'cmd', 'cmd/res', 'ack', 'auth', 'auth/res'].map((k) => `${R}/stations/S1/${k}`),
         ]
         const sent = all.map((topic) => ({ topic, payload: control() }))
         for (const m of sent) await hub.pub(m.topic, m.payload)
@@ -184,18 +184,19 @@ export function aclSuite(t: Test, start: StartAclBroker): void {
         t.pass('request delivered to the hub and replies to the vehicle')
       })
 
-      t.test('a station can publish its own state, telemetry, events and command results and read its own commands and acks', async (t) => {
+      t.test('a station can publish its own state, telemetry, events, command results and card requests and read its own commands, acks and card answers', async (t) => {
         const hub = await connect('hub')
         await hub.sub(`${R}/stations/#`)
         const s1 = await connect('S1')
         t.equal(await s1.sub(`${R}/stations/S1/cmd`), 'granted')
         t.equal(await s1.sub(`${R}/stations/S1/ack`), 'granted')
-        for (const kind of ['state', 'telemetry', 'events', 'cmd/res']) {
+        t.equal(await s1.sub(`${R}/stations/S1/auth/res`), 'granted')
+        for (const kind of ['state', 'telemetry', 'events', 'cmd/res', 'auth']) {
           const p = control()
           await s1.pub(`${R}/stations/S1/${kind}`, p)
           await hub.waitFor(`${R}/stations/S1/${kind}`, p)
         }
-        for (const kind of ['cmd', 'ack']) {
+        for (const kind of ['cmd', 'ack', 'auth/res']) {
           const p = control()
           await hub.pub(`${R}/stations/S1/${kind}`, p)
           await s1.waitFor(`${R}/stations/S1/${kind}`, p)
@@ -309,9 +310,10 @@ export function aclSuite(t: Test, start: StartAclBroker): void {
         await hub.sub(`${R}/#`)
         const forbidden = secret()
         const targets = [
-          ...['state', 'telemetry', 'events', 'cmd/res', 'cmd', 'ack'].map((k) => `${R}/stations/S2/${k}`),
+          ...['state', 'telemetry', 'events', 'cmd/res', 'cmd', 'ack', 'auth', 'auth/res'].map((k) => `${R}/stations/S2/${k}`),
           `${R}/stations/S1/cmd`,
           `${R}/stations/S1/ack`,
+          `${R}/stations/S1/auth/res`,
           `${R}/hubs/H/req/S1`,
           `${R}/vehicles/V1/res`,
           `${R}/hubs/H/state`,

@@ -5,7 +5,7 @@
  * what the agent publishes and lets the test play the hub.
  */
 import { EventEmitter } from 'node:events'
-import { newId, StationEvent, type StationAck, type StationCommandResult, type StationState, type Telemetry } from '../../protocol/index.js'
+import { newId, StationEvent, type CardAuthRequest, type StationAck, type StationCommandResult, type StationState, type Telemetry } from '../../protocol/index.js'
 import type { HubLink, LinkEvents } from '../../station/link.js'
 import { KEEP_ACKED, type AckOutcome, type EndedSession, type EventInput, type PersistedSession, type StationOutbox } from '../../station/outbox.js'
 
@@ -103,6 +103,7 @@ export class LinkDouble extends EventEmitter<LinkEvents> implements HubLink {
   readonly events: StationEvent[] = []
   readonly telemetry: Telemetry[] = []
   readonly results: StationCommandResult[] = []
+  readonly authRequests: CardAuthRequest[] = []
   willState: (() => StationState) | undefined
   closedWith: StationState | undefined | null = null
   destroyed = false
@@ -162,6 +163,15 @@ export class LinkDouble extends EventEmitter<LinkEvents> implements HubLink {
 
   publishResult(r: StationCommandResult): Promise<void> {
     return this.#record(this.results, r)
+  }
+
+  publishAuth(req: CardAuthRequest): Promise<void> {
+    return this.#record(this.authRequests, req)
+  }
+
+  /** The hub answers a card request. */
+  authAnswer(body: object): void {
+    setImmediate(() => this.emit('authRes', Buffer.from(JSON.stringify(body))))
   }
 
   async close(finalState: StationState | undefined): Promise<void> {
