@@ -24,7 +24,9 @@ import { routeReserve } from './route-reserve.js'
 import { stationList } from './station-list.js'
 import { stationNearest } from './station-nearest.js'
 import { tripCancel } from './trip-cancel.js'
+import { tripList } from './trip-list.js'
 
+export { effectId, idempotentOps, MUTATING_OPS, type IdempotentOpsOptions } from './idempotent.js'
 export { createHubContext, type HubContext, type HubContextOptions, type OpServices } from './context.js'
 
 /** The ops that need only the core context (tests and benches without charging or federation serve these alone). */
@@ -36,6 +38,7 @@ export function coreOpHandlers(ctx: HubContext) {
     'reservation.create': reservationCreate(ctx),
     'reservation.cancel': reservationCancel(ctx),
     'reservation.list': reservationList(ctx),
+    'trip.list': tripList(ctx),
   }
 }
 
