@@ -26,7 +26,6 @@ import { stationNearest } from './station-nearest.js'
 import { tripCancel } from './trip-cancel.js'
 import { tripList } from './trip-list.js'
 
-export { effectId, idempotentOps, MUTATING_OPS, type IdempotentOpsOptions } from './idempotent.js'
 export { createHubContext, type HubContext, type HubContextOptions, type OpServices } from './context.js'
 
 /** The ops that need only the core context (tests and benches without charging or federation serve these alone). */

@@ -1,6 +1,6 @@
 import type { OpHandler } from '../../protocol/index.js'
 import type { HubContext } from './context.js'
-import { effectId } from './idempotent.js'
+import { effectId } from '../requests/idempotent.js'
 
 /** The reservation's id comes from the request (./idempotent.ts): a repeated request finds its booking, never makes a second. */
 export function reservationCreate(ctx: HubContext): OpHandler<'reservation.create'> {

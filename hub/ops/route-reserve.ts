@@ -1,6 +1,6 @@
 import type { OpHandler } from '../../protocol/index.js'
 import type { OpServices } from './context.js'
-import { effectId } from './idempotent.js'
+import { effectId } from '../requests/idempotent.js'
 
 /**
  * Book every hop of a route atomically (Try-Confirm/Cancel over the hubs of
