@@ -10,14 +10,15 @@
 import type { AddressInfo } from 'node:net'
 import { connect, type MqttClient } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
-import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { ConfigError, createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { assertNoIdentityCollisions, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
 import { createHubContext, mapHandlerErrors, opHandlers, type HubContext } from './ops/index.js'
+import { idempotentOps } from './requests/idempotent.js'
 import { ChargingService } from './charging/service.js'
 import { StationControl } from './charging/station-control.js'
 import { createCommandChannel } from './station-link/command-channel.js'
@@ -49,6 +50,17 @@ export interface StartHubOptions {
   sessionExpirySeconds?: number
   /** Embedded broker: pace of each vehicle's requests (benchmarks where one vehicle stands for many lift it). */
   brokerRequestPace?: { perSecond: number; burst: number }
+  /**
+   * Run as the replica `replica` of this hub (`voltway hub --replica NAME`;
+   * docs/operator-guide.md "Scale out"): several replicas share the database
+   * and the external broker `mqtt.url`. Each logs in as `<hub user>.<replica>`,
+   * takes vehicle requests and station events through MQTT shared
+   * subscriptions (`$share/<hubId>/...`, each message to one replica), and
+   * owns its background work by leases. Requires `mqtt.url` (ConfigError otherwise).
+   */
+  replica?: string
+  /** How long a vehicle request's claim outlives a replica that died running it (hub/ops/idempotent.ts). Default 30 s. */
+  requestClaimMs?: number
 }
 
 /**
@@ -60,6 +72,8 @@ export const HUB_SESSION_EXPIRY_SECONDS = 300
 
 export interface Hub {
   readonly hubId: string
+  /** The replica name (`main` when not started as a replica). */
+  readonly replica: string
   readonly config: HubConfig
   readonly context: HubContext
   readonly charging: ChargingService
@@ -97,7 +111,12 @@ function connected(client: MqttClient): Promise<void> {
 }
 
 export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
-  const logger = (opts.logger ?? pino({ level: 'info' })).child({ hubId: config.hubId })
+  const replica = opts.replica
+  const logger = (opts.logger ?? pino({ level: 'info' })).child(replica === undefined ? { hubId: config.hubId } : { hubId: config.hubId, replica })
+  // MQTT shared subscriptions: the embedded broker (aedes here) has none, and one broker per replica would split the stations.
+  if (replica !== undefined && !('url' in config.mqtt)) {
+    throw new ConfigError(`hub.json: mqtt: --replica ${replica} needs an external broker: set mqtt.url (Mosquitto 2, see \`voltway hub acl --replicas\`) instead of mqtt.listen; replicas share one broker through MQTT shared subscriptions, which the embedded broker does not offer`)
+  }
   const clock = opts.clock ?? systemClock
   const cleanups: Array<() => Promise<void>> = []
   const closeAll = async (): Promise<void> => {
@@ -140,13 +159,16 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       // The same identity rules as the embedded broker, and the login `voltway hub acl` writes for the hub.
       assertNoIdentityCollisions(config)
       mqttUrl = config.mqtt.url
-      hubLogin = { username: config.mqtt.username ?? defaultHubUsername(config.hubId), password: config.mqtt.password }
+      hubLogin = { username: replicaUsername(config.mqtt.username ?? defaultHubUsername(config.hubId), replica), password: config.mqtt.password }
     }
 
     // On an external broker the hub keeps a persistent session (stable client id, clean: false, MQTT 5
     // Session Expiry), so requests published while it restarts are queued by the broker and answered
     // after the restart. The embedded broker restarts with the hub, so a session there would outlive nothing.
-    const external = !('listen' in config.mqtt)
+    // A replica keeps no session: the broker gives a dead replica's share of vehicle requests and station
+    // events to the live ones at once (vehicles repeat unanswered requests with the same id; stations re-send
+    // unacknowledged events), instead of queueing them for a replica that may not come back.
+    const external = !('listen' in config.mqtt) && replica === undefined
     const client: MqttClient = connect(mqttUrl, {
       protocolVersion: 5,
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
@@ -168,11 +190,16 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       await client.endAsync()
     })
 
-    const metrics = new HubMetrics(config.hubId, {
-      stationsOnline: () => context.stations.all().filter((s) => s.live.online).length,
-      stationsTotal: () => context.stations.all().length,
-      bookings: () => db.reservations.counts(clock.now()),
-    })
+    const metrics = new HubMetrics(
+      config.hubId,
+      {
+        stationsOnline: () => context.stations.all().filter((s) => s.live.online).length,
+        stationsTotal: () => context.stations.all().length,
+        bookings: () => db.reservations.counts(clock.now()),
+      },
+      replica === undefined ? {} : { replica },
+    )
+    const shareGroup = replica === undefined ? undefined : config.hubId
 
     const stateListener = createStateListener(client, context.stations, logger)
     await stateListener.start()
@@ -187,7 +214,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // `hubs` is only called by dashboard requests, once `federation` below exists.
     const ui = createUi({ config, store: db, stations: context.stations, charging, stationControl, metrics, clock, logger, hubs: () => federation.hubs() })
     cleanups.push(async () => ui.close())
-    const events = createEventListener(client, ui.observe(charging), logger)
+    const events = createEventListener(client, ui.observe(charging), logger, shareGroup === undefined ? {} : { shareGroup })
     await events.start()
     cleanups.push(() => events.stop())
     const auth = createAuthListener(client, cards, logger)
@@ -205,13 +232,19 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         metrics.onPeerCall(r)
         ui.onPeerCall(r)
       },
+      ...(replica !== undefined ? { replica } : {}),
       ...(opts.federationTuning ? { tuning: opts.federationTuning } : {}),
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
 
     const handlers: HandlerTable = mapHandlerErrors(
-      opHandlers({ ...context, charging, federation }),
+      idempotentOps(opHandlers({ ...context, charging, federation }), {
+        store: db.idempotency,
+        clock,
+        logger,
+        ...(opts.requestClaimMs !== undefined ? { leaseMs: opts.requestClaimMs } : {}),
+      }),
       storage.wireError,
     )
     const reqLog = logger.child({ component: 'requests' })
@@ -219,6 +252,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       client,
       hubId: config.hubId,
       handlers,
+      ...(shareGroup !== undefined ? { shareGroup } : {}),
       now: () => performance.now(),
       onOutcome: (o) => {
         metrics.onOutcome(o)
@@ -239,6 +273,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       metrics,
       peers: config.federation.peers,
       health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
+      identity: { replica: replica ?? 'main' },
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
       plugins: [ui.register],
@@ -267,6 +302,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     let closing: Promise<void> | null = null
     return {
       hubId: config.hubId,
+      replica: replica ?? 'main',
       config,
       context,
       charging,

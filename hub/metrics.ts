@@ -22,8 +22,9 @@ export class HubMetrics {
   private readonly peerCalls: Counter<'peer' | 'status'>
   private readonly peerLatency: Histogram<'peer'>
 
-  constructor(hubId: string, sources: HubMetricsSources) {
-    this.registry.setDefaultLabels({ hub: hubId })
+  /** `replica`: a const label on every series, so replicas of one hub scraped together stay apart. */
+  constructor(hubId: string, sources: HubMetricsSources, opts: { replica?: string } = {}) {
+    this.registry.setDefaultLabels(opts.replica === undefined ? { hub: hubId } : { hub: hubId, replica: opts.replica })
     this.requests = new Counter({
       name: 'voltway_requests_total',
       help: 'Vehicle requests answered, by op and outcome (ok or the error code)',

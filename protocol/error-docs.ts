@@ -121,13 +121,13 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     action: 'The calling hub is faulty: it must send a unique key per logical operation and the same key on each retry of it. Report it to that hub\'s maintainers.',
   },
   IDEMPOTENCY_KEY_REUSED: {
-    meaning: 'An `Idempotency-Key` was sent again with a different request (another method, path or body). The first answer stays; nothing was changed.',
-    when: 'A peer hub, on mutating federation routes. HTTP 422.',
-    action: 'The calling hub is faulty: a new operation needs a new key. Report it to that hub\'s maintainers.',
+    meaning: 'An `Idempotency-Key` (federation) or a vehicle request id (mutating ops) was sent again with a different request (another method, path, op, args or body). The first answer stays; nothing was changed.',
+    when: 'A peer hub, on mutating federation routes (HTTP 422); a vehicle, on reservation.create/cancel, route.reserve, trip.cancel, charge.start/stop within 24 h of the first use of the id.',
+    action: 'A new operation needs a new key or request id; only a retry of the same request reuses one. From a peer hub: report it to that hub\'s maintainers.',
   },
   IDEMPOTENCY_IN_PROGRESS: {
-    meaning: 'The first request with this `Idempotency-Key` (or the placing of this hold) is still running.',
-    when: 'A peer hub, on mutating federation routes. HTTP 409.',
+    meaning: 'The first request with this `Idempotency-Key` or vehicle request id (or the placing of this hold, or the booking of this trip) is still running.',
+    when: 'A peer hub, on mutating federation routes (HTTP 409); a vehicle that repeats a mutating request whose first run has not answered within a few seconds (for example on a hub replica that died).',
     action: 'Retry the same request with the same key after a short pause; it then returns the first request\'s answer.',
   },
   HOLD_EXPIRED: {
@@ -162,6 +162,9 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   },
 }
 
+/** What a mutating op answers to a repeated request id (hub/ops/idempotent.ts): another request under the id, or the first still running. */
+const REPEATED: readonly ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS']
+
 /**
  * Codes each op may answer beyond the ones every request can get
  * (`COMMON_OP_ERRORS`). A documentation table: keep it in step with the
@@ -171,15 +174,16 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'hub.info': [],
   'station.list': [],
   'station.nearest': [],
-  'reservation.create': ['TOO_SOON', 'NOT_FOUND', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'NO_STATION_AVAILABLE'],
-  'reservation.cancel': ['NOT_FOUND'],
+  'reservation.create': ['TOO_SOON', 'NOT_FOUND', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'NO_STATION_AVAILABLE', ...REPEATED],
+  'reservation.cancel': ['NOT_FOUND', ...REPEATED],
   'reservation.list': [],
   'route.list': ['NOT_FOUND', 'PEER_UNAVAILABLE'],
-  'route.reserve': ['NOT_FOUND', 'ROUTE_FAILED'],
-  'trip.cancel': ['NOT_FOUND'],
-  'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT'],
+  'route.reserve': ['NOT_FOUND', 'ROUTE_FAILED', ...REPEATED],
+  'trip.cancel': ['NOT_FOUND', ...REPEATED],
+  'trip.list': [],
+  'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT', ...REPEATED],
   'charge.status': ['NOT_FOUND', 'METER_FAULT'],
-  'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT'],
+  'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT', ...REPEATED],
   'history.list': [],
 }
 

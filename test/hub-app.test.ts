@@ -15,7 +15,7 @@ t.test('GET /healthz answers 200 once broker, database and HTTP are up', async (
   t.teardown(() => hub.close())
   const res = await request(`${hub.httpUrl}/healthz`)
   t.equal(res.statusCode, 200)
-  t.same(await res.body.json(), { ok: true, broker: true, database: true, http: true, ready: true })
+  t.same(await res.body.json(), { ok: true, replica: 'main', broker: true, database: true, http: true, ready: true }, 'a hub not started as a replica is the replica main')
 })
 
 t.test('GET /metrics has requests by op and outcome, latency, stations online and reservations', async (t) => {

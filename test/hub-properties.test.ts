@@ -124,6 +124,7 @@ const VALID: Record<OpName, fc.Arbitrary<Record<string, Gen>>> = {
     rangeKm,
   }),
   'trip.cancel': fc.record({ tripId: fc.oneof(seen('tripId'), idLike.map(lit)) }),
+  'trip.list': fc.record({ limit: fc.integer({ min: 1, max: 100 }).map(lit) }, { requiredKeys: [] }),
   'charge.start': fc
     .tuple(fc.constantFrom('FSA-1', 'FSA-1', 'FSA-2', 'nope'), sometimes(fc.oneof(seen('reservationId'), idLike.map(lit)), 3), sometimes(fc.integer({ min: 1, max: 5000 }), 1))
     .map(([stationId, reservationId, maxWh]) => ({ stationId: lit(stationId), ...(reservationId ? { reservationId } : {}), ...(maxWh !== null ? { maxWh: lit(maxWh) } : {}) })),

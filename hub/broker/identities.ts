@@ -22,6 +22,15 @@ export function defaultHubUsername(hubId: string): string {
   return `hub.${hubId}`
 }
 
+/**
+ * A replica's MQTT username: `<hub user>.<replica>` (`hub.feira.r1`). It
+ * contains a `.`, which no station or vehicle id may, so no other identity can
+ * hold it; with `use_username_as_clientid` each replica has its own session.
+ */
+export function replicaUsername(hubUsername: string, replica: string | undefined): string {
+  return replica === undefined ? hubUsername : `${hubUsername}.${replica}`
+}
+
 /** A fresh random password (256 bits, base64url). */
 export function randomPassword(): string {
   return randomBytes(32).toString('base64url')

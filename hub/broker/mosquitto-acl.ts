@@ -46,6 +46,8 @@ function checkUsername(username: string, field: string): void {
 export interface MosquittoAclInput {
   hubId: string
   hub: { username: string; password: string }
+  /** Every hub login when the hub runs as replicas (`hub.<hubId>.<replica>`); default `[hub]`. Each gets the hub's rights. */
+  hubs?: ReadonlyArray<{ username: string; password: string }>
   stations: readonly StationCredential[]
   vehicles: readonly VehicleCredential[]
   /** PBKDF2 rounds; default mosquitto_passwd's 101. */
@@ -59,15 +61,18 @@ interface User {
 }
 
 function usersOf(input: MosquittoAclInput): User[] {
-  checkUsername(input.hub.username, 'mqtt.username')
-  assertNoIdentityCollisions({
-    hubId: input.hubId,
-    mqtt: { url: 'mqtt://unused', username: input.hub.username },
-    stations: input.stations,
-    vehicles: input.vehicles,
-  })
+  const hubs = input.hubs ?? [input.hub]
+  for (const h of hubs) {
+    checkUsername(h.username, 'mqtt.username')
+    assertNoIdentityCollisions({
+      hubId: input.hubId,
+      mqtt: { url: 'mqtt://unused', username: h.username },
+      stations: input.stations,
+      vehicles: input.vehicles,
+    })
+  }
   return [
-    { kind: 'hub', username: input.hub.username, password: input.hub.password },
+    ...hubs.map((h): User => ({ kind: 'hub', username: h.username, password: h.password })),
     ...input.stations.map((s): User => ({ kind: 'station', username: s.stationId, password: s.password })),
     ...input.vehicles.map((v): User => ({ kind: 'vehicle', username: v.vehicleId, password: v.password })),
   ]

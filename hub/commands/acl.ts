@@ -5,13 +5,27 @@
  */
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
 import { loadHubConfig } from '../config.js'
-import { defaultHubUsername, randomPassword } from '../broker/identities.js'
+import { defaultHubUsername, randomPassword, replicaUsername } from '../broker/identities.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
 export interface AclCommandOptions {
   config: string
   out: string
+  /** `--replicas r1,r2`: one hub login per replica, `<hub user>.<name>`, instead of the single hub login. */
+  replicas?: string
+}
+
+/** The names of `--replicas`: ids, comma-separated, each once. Throws ConfigError. */
+export function parseReplicaList(list: string): string[] {
+  const names = list.split(',').map((n) => n.trim())
+  for (const n of names) {
+    if (!ID_PATTERN.test(n)) throw new ConfigError(`hub acl: --replicas: "${n}" is not a replica name; use 1 to 64 letters, digits, '_' or '-', separated by commas (e.g. r1,r2)`)
+  }
+  const dup = names.find((n, i) => names.indexOf(n) !== i)
+  if (dup !== undefined) throw new ConfigError(`hub acl: --replicas: "${dup}" is listed twice`)
+  return names
 }
 
 export interface AclCommandResult {
@@ -32,13 +46,19 @@ function writePrivate(file: string, content: string): void {
 }
 
 export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
+  const replicas = opts.replicas === undefined ? null : parseReplicaList(opts.replicas)
   const config = loadHubConfig(opts.config)
   const external = 'url' in config.mqtt ? config.mqtt : null
   const hubUsername = external?.username ?? defaultHubUsername(config.hubId)
   const hubPassword = external?.password !== undefined && external.password !== '' ? external.password : null
+  const password = hubPassword ?? randomPassword()
+  // Replicas: one login each (they read one hub.json, so one password); Mosquitto ties each client id to
+  // its username, so no replica takes over another's session and no station or vehicle id (no '.') is one.
+  const hubLogins = (replicas ?? [undefined]).map((r) => ({ username: replicaUsername(hubUsername, r), password }))
   const input: MosquittoAclInput = {
     hubId: config.hubId,
-    hub: { username: hubUsername, password: hubPassword ?? randomPassword() },
+    hub: hubLogins[0] as { username: string; password: string },
+    ...(replicas !== null ? { hubs: hubLogins } : {}),
     stations: config.stations,
     vehicles: config.vehicles,
   }
@@ -71,7 +91,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const written = [files.passwd, files.acl, files.conf]
   if (hubPassword === null) {
     const url = external?.url ?? `mqtt://${bindAddress === undefined || bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress}:${port}`
-    writePrivate(files.hub, JSON.stringify({ mqtt: { url, username: hubUsername, password: input.hub.password } }, null, 2) + '\n')
+    writePrivate(files.hub, JSON.stringify({ mqtt: { url, username: hubUsername, password } }, null, 2) + '\n')
     written.push(files.hub)
   }
 
@@ -79,7 +99,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const w = Math.max(...written.map((f) => f.length))
   const row = (file: string, what: string): string => `  ${file.padEnd(w)}  ${what}`
   const text = [
-    `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, hub user ${hubUsername}), mode 0600:`,
+    `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, ${replicas === null ? `hub user ${hubUsername}` : `replica users ${hubLogins.map((l) => l.username).join(', ')}`}), mode 0600:`,
     row(files.passwd, 'password file ($7$ PBKDF2-SHA512, as mosquitto_passwd writes it)'),
     row(files.acl, "ACL: docs/protocol.md's permission table, one block per user"),
     row(files.conf, 'listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true'),
@@ -89,7 +109,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
           '',
           `Copy its "mqtt" object into hub.json, so the hub connects to this broker as ${hubUsername}.`,
         ]
-      : ['', `The hub logs in as ${hubUsername} with mqtt.password from hub.json.`]),
+      : ['', replicas === null ? `The hub logs in as ${hubUsername} with mqtt.password from hub.json.` : `Each replica (voltway hub --replica NAME) logs in as ${hubUsername}.NAME with mqtt.password from hub.json.`]),
     '',
     'To use them:',
     `  mosquitto -c ${files.conf}    (or copy its lines into your mosquitto.conf)`,

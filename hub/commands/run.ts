@@ -1,6 +1,6 @@
 /** `voltway hub --config hub.json`: run a hub until SIGTERM/SIGINT, then shut down gracefully. */
 import { pino } from 'pino'
-import { ConfigError } from '../../protocol/index.js'
+import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
 import { startHub } from '../app.js'
 import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
 
@@ -18,18 +18,33 @@ export function startFailure(err: unknown, file: string, config: HubConfig): unk
   return inConfigFile(err, file)
 }
 
-export async function runHubCommand(opts: { config: string; logLevel?: string }): Promise<void> {
-  const config = loadHubConfig(opts.config)
+/** `--replica NAME`: an id (docs/protocol.md identifiers), since it becomes part of an MQTT username and a metrics label. */
+export function parseReplicaName(name: string): string {
+  if (!ID_PATTERN.test(name)) throw new ConfigError(`hub: --replica: "${name}" is not a replica name; use 1 to 64 letters, digits, '_' or '-' (e.g. r1)`)
+  return name
+}
+
+/** `--http-port N`: a TCP port number (0: any free one). */
+export function parseHttpPort(port: string): number {
+  const n = /^\d{1,5}$/.test(port) ? Number(port) : NaN
+  if (!(n >= 0 && n <= 65535)) throw new ConfigError(`hub: --http-port: expected a port number from 0 to 65535, got "${port}"`)
+  return n
+}
+
+export async function runHubCommand(opts: { config: string; logLevel?: string; replica?: string; httpPort?: string }): Promise<void> {
+  const replica = opts.replica === undefined ? undefined : parseReplicaName(opts.replica)
+  const loaded = loadHubConfig(opts.config)
+  const config = opts.httpPort === undefined ? loaded : { ...loaded, http: { ...loaded.http, port: parseHttpPort(opts.httpPort) } }
   const level = opts.logLevel ?? process.env.VOLTWAY_LOG_LEVEL ?? 'info'
   if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
     throw new ConfigError(`hub: --log-level: expected one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}, got "${level}"`)
   }
   const logger = pino({ level })
-  const hub = await startHub(config, { logger }).catch((err: unknown) => {
+  const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
     throw startFailure(err, opts.config, config)
   })
   // Machine-readable readiness line for scripts and tests (the log has the same facts).
-  process.stdout.write(`${JSON.stringify({ msg: 'ready', hubId: hub.hubId, mqtt: hub.mqttUrl, http: hub.httpUrl })}\n`)
+  process.stdout.write(`${JSON.stringify({ msg: 'ready', hubId: hub.hubId, replica: hub.replica, mqtt: hub.mqttUrl, http: hub.httpUrl })}\n`)
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   peers: readonly PeerToken[]
   /** What `/healthz` checks: every part must say true. */
   health: () => Promise<Record<string, boolean>>
+  /** Facts `/healthz` adds to its body (the replica's name). */
+  identity?: Record<string, string>
   /**
    * Register the federation routes (full paths under `/federation/v1`). They
    * are registered inside the authenticated scope: every one of them runs
@@ -97,7 +99,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.get('/healthz', async (_req, reply) => {
     const parts = await opts.health()
     const ok = Object.values(parts).every(Boolean)
-    return reply.status(ok ? 200 : 503).send({ ok, ...parts })
+    return reply.status(ok ? 200 : 503).send({ ok, ...opts.identity, ...parts })
   })
 
   app.get('/metrics', async (_req, reply) => {

@@ -24,6 +24,7 @@ import { routeReserve } from './route-reserve.js'
 import { stationList } from './station-list.js'
 import { stationNearest } from './station-nearest.js'
 import { tripCancel } from './trip-cancel.js'
+import { tripList } from './trip-list.js'
 
 export { createHubContext, type HubContext, type HubContextOptions, type OpServices } from './context.js'
 
@@ -36,6 +37,7 @@ export function coreOpHandlers(ctx: HubContext) {
     'reservation.create': reservationCreate(ctx),
     'reservation.cancel': reservationCancel(ctx),
     'reservation.list': reservationList(ctx),
+    'trip.list': tripList(ctx),
   }
 }
 

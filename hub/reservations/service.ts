@@ -49,15 +49,21 @@ export class ReservationService {
    * Reserve the named station, or the nearest free one within `rangeKm` of
    * `position`. Throws TOO_SOON, NOT_FOUND, OUT_OF_RANGE,
    * RESERVATION_CONFLICT, NO_STATION_AVAILABLE or BAD_REQUEST (VoltwayError), having
-   * written nothing.
+   * written nothing. `reservationId` (default: a new id) names the booking; a
+   * reservation of this vehicle with that id is not booked again but answered
+   * (a request repeated after its first run's answer was lost).
    */
-  async create(vehicleId: string, args: CreateReservationArgs): Promise<Reservation> {
+  async create(vehicleId: string, args: CreateReservationArgs, opts: { reservationId?: string } = {}): Promise<Reservation> {
     const { stations, store, clock, rules } = this.#d
+    if (opts.reservationId !== undefined) {
+      const earlier = await store.reservations.getReservation(opts.reservationId)
+      if (earlier && earlier.vehicleId === vehicleId) return this.toWire(earlier)
+    }
     const nowMs = clock.now()
     const atMs = parseTime(args.at)
     if (!Number.isFinite(atMs)) throw errors.badTime(args.at)
     if (atMs - nowMs < rules.minLeadMs) throw errors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
-    const base = { reservationId: this.#newId(), vehicleId, atMs, windowMs: rules.windowMs, nowMs }
+    const base = { reservationId: opts.reservationId ?? this.#newId(), vehicleId, atMs, windowMs: rules.windowMs, nowMs }
 
     let record: ReservationRecord
     if (args.stationId !== undefined) {

@@ -24,7 +24,17 @@ export interface EventListener {
   stop(): Promise<void>
 }
 
-export function createEventListener(client: MqttClient, sink: EventSink, logger: Logger): EventListener {
+export interface EventListenerOptions {
+  /**
+   * MQTT shared-subscription group for `events` (hub replicas: each event to
+   * one replica; the store keeps each event once whichever replica gets it).
+   * Telemetry still reaches every replica (each one's dashboard shows it).
+   */
+  shareGroup?: string
+}
+
+export function createEventListener(client: MqttClient, sink: EventSink, logger: Logger, opts: EventListenerOptions = {}): EventListener {
+  const eventsFilter = opts.shareGroup === undefined ? topics.stationFilter('events') : `$share/${opts.shareGroup}/${topics.stationFilter('events')}`
   const log = logger.child({ component: 'station-events' })
   const chains = new Map<string, Promise<void>>()
   let stopped = false
@@ -73,7 +83,7 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
   return {
     async start() {
       client.on('message', onMessage)
-      await client.subscribeAsync([topics.stationFilter('events'), topics.stationFilter('telemetry')], { qos: 1 })
+      await client.subscribeAsync([eventsFilter, topics.stationFilter('telemetry')], { qos: 1 })
     },
     async stop() {
       stopped = true

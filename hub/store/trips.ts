@@ -126,6 +126,8 @@ export interface TripStore {
   getTrip(tripId: string): Promise<TripRecord | null>
   /** Trips in any of `states`, oldest first. */
   listTrips(states: readonly TripState[]): Promise<TripRecord[]>
+  /** The `limit` most recent trips of `vehicleId` (by `createdAtMs`, then id), newest first, whatever their state. */
+  listVehicleTrips(vehicleId: string, limit: number): Promise<TripRecord[]>
 
   /** Enqueue releases (an existing releaseId is left as it is). */
   addReleases(tasks: readonly ReleaseTask[]): Promise<void>

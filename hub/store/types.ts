@@ -34,6 +34,7 @@
 import type { Position } from '../../protocol/index.js'
 import type { ChargingStore } from './charging.js'
 import type { IdempotencyStore } from './idempotency.js'
+import type { LeaseStore } from './leases.js'
 import type { TripStore } from './trips.js'
 
 /** A confirmed booking of one station for one vehicle at one time. */
@@ -210,6 +211,8 @@ export interface Store {
   readonly idempotency: IdempotencyStore
   /** Coordinated trips, their release queue, and the ledger of holds peers placed here (./trips.ts). */
   readonly trips: TripStore
+  /** Which hub replica owns which background work (./leases.ts). */
+  readonly leases: LeaseStore
   /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

@@ -29,6 +29,7 @@ import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
 import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
+import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
 import type { Participants } from './participants.js'
 import { retryable, type Releaser } from './releaser.js'
 
@@ -69,6 +70,8 @@ export interface CoordinatorOptions {
   catalog: RouteCatalog
   participants: Participants
   releaser: Releaser
+  /** This replica's leases: a trip is coordinated (or recovered) only under its lease, so never by two replicas. */
+  leases: LeaseKeeper
   /** TTL asked for every hold (`rules.holdTtlSeconds`). */
   holdTtlSeconds: number
   tuning?: Partial<CoordinatorTuning>
@@ -88,6 +91,8 @@ export class Coordinator {
   readonly #random: Random
   readonly #t: CoordinatorTuning
   readonly #log: Logger
+  /** Trips this process is working on now (its own leases would not keep a second local worker out). */
+  readonly #busy = new Set<string>()
 
   constructor(opts: CoordinatorOptions) {
     this.#o = opts
@@ -96,8 +101,45 @@ export class Coordinator {
     this.#log = opts.logger.child({ component: 'coordinator' })
   }
 
-  /** Reserve one station per hop of `args.routeId`, all or nothing. Throws NOT_FOUND, BAD_REQUEST or ROUTE_FAILED. */
-  async reserve(vehicleId: string, args: OpArgs<'route.reserve'>): Promise<Trip> {
+  /**
+   * Reserve one station per hop of `args.routeId`, all or nothing. Throws
+   * NOT_FOUND, BAD_REQUEST or ROUTE_FAILED. `tripId` (default: a new id)
+   * names the trip; a trip of that id that already exists is not booked
+   * again: its outcome is the answer (IDEMPOTENCY_IN_PROGRESS while it runs).
+   */
+  async reserve(vehicleId: string, args: OpArgs<'route.reserve'>, opts: { tripId?: string } = {}): Promise<Trip> {
+    const tripId = opts.tripId ?? this.#o.newTripId?.() ?? newId('t')
+    const existing = opts.tripId === undefined ? null : await this.#o.store.trips.getTrip(tripId)
+    if (existing) return this.#outcomeOf(existing, vehicleId)
+    return this.#leased(tripId, () => this.#reserve(vehicleId, args, tripId), () => {
+      throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${tripId} is being booked`, { tripId })
+    })
+  }
+
+  /** The answer of a trip booked before (a repeated request): the trip, or why it failed. */
+  #outcomeOf(trip: TripRecord, vehicleId: string): Trip {
+    if (trip.vehicleId !== vehicleId) throw tripNotFound(trip.tripId)
+    if (trip.state === 'confirmed' || trip.state === 'cancelling' || trip.state === 'cancelled') return toWire(trip)
+    if (trip.state === 'aborted' && trip.failure) {
+      const leg = trip.legs[trip.failure.failedHop]
+      throw routeFailed({ failedHop: trip.failure.failedHop, hubId: leg?.hubId ?? '', reason: trip.failure.reason as HopFailure['reason'], message: 'the trip was not booked' })
+    }
+    throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${trip.tripId} is still being booked or undone`, { tripId: trip.tripId })
+  }
+
+  /** Run `work` under the trip's lease (and mark it busy here); `refused` when a live replica holds it. */
+  async #leased<T>(tripId: string, work: () => Promise<T>, refused: () => T | Promise<T>): Promise<T> {
+    if (this.#busy.has(tripId) || !(await this.#o.leases.acquire(leaseNames.trip(tripId)))) return refused()
+    this.#busy.add(tripId)
+    try {
+      return await work()
+    } finally {
+      this.#busy.delete(tripId)
+      await this.#o.leases.release(leaseNames.trip(tripId))
+    }
+  }
+
+  async #reserve(vehicleId: string, args: OpArgs<'route.reserve'>, tripId: string): Promise<Trip> {
     const { store, clock } = this.#o
     const route = this.#o.catalog.byId(args.routeId)
     if (!route) throw new VoltwayError('NOT_FOUND', `no route ${args.routeId} from this hub`, { routeId: args.routeId })
@@ -108,7 +150,6 @@ export class Coordinator {
       })
     }
     const nowMs = clock.now()
-    const tripId = this.#o.newTripId?.() ?? newId('t')
     const trip: TripRecord = {
       tripId,
       vehicleId,
@@ -147,12 +188,18 @@ export class Coordinator {
     if (!trip || trip.vehicleId !== vehicleId) throw tripNotFound(tripId)
     if (trip.state === 'cancelled' || trip.state === 'cancelling') return 0
     if (trip.state !== 'confirmed') throw tripNotFound(tripId)
-    trip.state = 'cancelling'
-    trip.updatedAtMs = clock.now()
-    if (!(await store.trips.saveTrip(trip, { fromStates: ['confirmed'] }))) return 0
-    await this.#finishCancel(trip)
-    this.#log.info({ tripId, vehicleId }, 'trip cancelled')
-    return trip.legs.length
+    return this.#leased(
+      tripId,
+      async () => {
+        trip.state = 'cancelling'
+        trip.updatedAtMs = clock.now()
+        if (!(await store.trips.saveTrip(trip, { fromStates: ['confirmed'] }))) return 0
+        await this.#finishCancel(trip)
+        this.#log.info({ tripId, vehicleId }, 'trip cancelled')
+        return trip.legs.length
+      },
+      () => 0,
+    )
   }
 
   /**
@@ -160,6 +207,10 @@ export class Coordinator {
    * hold that may exist, including ones whose POST may have landed, and once
    * confirms may have been sent, the reservations they may have made), and
    * finish every cancel. Resolves how many trips it finished or undid.
+   * Only trips whose lease this replica gets are touched: its own from
+   * before a restart, a dead replica's (lease run out), none a live replica
+   * is working on; run it again from time to time to take over from replicas
+   * that died since.
    */
   async recover(): Promise<{ undone: number; cancelled: number }> {
     const { store } = this.#o
@@ -169,26 +220,36 @@ export class Coordinator {
     // Several at a time: each may wait for a peer's timeout.
     await forEachLimit(trips, 16, async (trip) => {
       try {
-        if (trip.state === 'cancelling') {
-          await this.#finishCancel(trip)
-          cancelled++
-        } else {
-          const confirmSent = trip.state !== 'trying'
-          const failure = trip.failure ?? { failedHop: -1, reason: 'INTERNAL' }
-          await this.#undo(trip, trip.legs.map((l) => l.hop), confirmSent, {
-            failedHop: failure.failedHop,
-            hubId: '',
-            reason: 'INTERNAL',
-            message: 'the coordinator restarted',
-          })
-          undone++
-        }
+        const kind = await this.#leased(trip.tripId, () => this.#recoverOne(trip.tripId), () => null)
+        if (kind === 'cancelled') cancelled++
+        else if (kind === 'undone') undone++
       } catch (err) {
-        this.#log.error({ err, tripId: trip.tripId }, 'could not recover a trip; will try at the next start')
+        this.#log.error({ err, tripId: trip.tripId }, 'could not recover a trip; will try again')
       }
     })
     if (undone + cancelled > 0) this.#log.info({ undone, cancelled }, 'recovered unfinished trips')
     return { undone, cancelled }
+  }
+
+  /** Finish or undo one unfinished trip (under its lease); null when it ended since it was listed. */
+  async #recoverOne(tripId: string): Promise<'cancelled' | 'undone' | null> {
+    // Read again under the lease: the replica that held it may have finished it meanwhile.
+    const trip = await this.#o.store.trips.getTrip(tripId)
+    if (!trip) return null
+    if (trip.state === 'cancelling') {
+      await this.#finishCancel(trip)
+      return 'cancelled'
+    }
+    if (!ACTIVE.includes(trip.state)) return null
+    const confirmSent = trip.state !== 'trying'
+    const failure = trip.failure ?? { failedHop: -1, reason: 'INTERNAL' }
+    await this.#undo(trip, trip.legs.map((l) => l.hop), confirmSent, {
+      failedHop: failure.failedHop,
+      hubId: '',
+      reason: 'INTERNAL',
+      message: 'the coordinator restarted',
+    })
+    return 'undone'
   }
 
   #asVoltway(err: unknown): VoltwayError {

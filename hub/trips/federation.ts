@@ -29,6 +29,7 @@ import { registerFederationRoutes } from '../federation/server.js'
 import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from './coordinator.js'
 import { vehicleHistory } from './history.js'
 import { HoldService } from './holds.js'
+import { LeaseKeeper, leaseNames } from './lease-keeper.js'
 import { Participants } from './participants.js'
 import { Releaser } from './releaser.js'
 
@@ -52,6 +53,10 @@ export interface FederationTuning extends CoordinatorTuning {
   releaseMaxDelayMs: number
   /** Peer hub info (name, city, position) is refreshed after this. Default 5 min. */
   hubInfoTtlMs: number
+  /** How long a replica's leases (trips, releases, the sweeper) outlive its last heartbeat. Default 15 s. */
+  leaseTtlMs: number
+  /** How often unfinished trips and queued releases of replicas that died are looked for. Default 5 s. */
+  takeoverIntervalMs: number
 }
 
 export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
@@ -66,6 +71,8 @@ export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
   releaseMinDelayMs: 200,
   releaseMaxDelayMs: 30_000,
   hubInfoTtlMs: 300_000,
+  leaseTtlMs: 15_000,
+  takeoverIntervalMs: 5_000,
 }
 
 export interface FederationDeps {
@@ -86,6 +93,8 @@ export interface FederationDeps {
   newTripId?: () => string
   /** Jitter of retries and restarts (default Math.random). */
   random?: Random
+  /** This replica's name, the owner of its leases (docs/operator-guide.md "Scale out"). Default `main`. */
+  replica?: string
 }
 
 export interface Federation {
@@ -102,6 +111,7 @@ export interface Federation {
   readonly catalog: RouteCatalog
   /** This hub and each peer whose `GET /federation/v1/hub` is known (cached; missing or stale ones are fetched in the background). */
   hubs(): HubSummary[]
+  readonly leases: LeaseKeeper
   /**
    * Resume the release queue, start the sweeper, fetch peers' hub info, and
    * start recovering unfinished trips in the background: recovery waits on
@@ -132,6 +142,7 @@ export function createFederation(deps: FederationDeps): Federation {
     maxWaitMs: t.serverMaxWaitMs,
     defaultWaitMs: Math.min(2000, t.serverMaxWaitMs),
   })
+  const leases = new LeaseKeeper({ store: store.leases, clock, logger, owner: deps.replica ?? 'main', ttlMs: t.leaseTtlMs })
   const idempotency = new IdempotencyGuard({ store: store.idempotency, clock, logger })
   const client = new FederationClient({
     peers: config.federation.peers,
@@ -148,6 +159,7 @@ export function createFederation(deps: FederationDeps): Federation {
     clock,
     logger,
     participants,
+    leases,
     minDelayMs: t.releaseMinDelayMs,
     maxDelayMs: t.releaseMaxDelayMs,
     timeoutMs: t.requestTimeoutMs,
@@ -173,6 +185,7 @@ export function createFederation(deps: FederationDeps): Federation {
     catalog,
     participants,
     releaser,
+    leases,
     holdTtlSeconds: config.rules.holdTtlSeconds,
     tuning: t,
     ...(deps.newTripId ? { newTripId: deps.newTripId } : {}),
@@ -198,15 +211,19 @@ export function createFederation(deps: FederationDeps): Federation {
     })
 
   let sweeper: NodeJS.Timeout | null = null
+  let takeover: NodeJS.Timeout | null = null
   let sweeping = false
+  // Once per database, not once per replica: the replica holding the sweeper lease sweeps.
   const sweep = async (): Promise<void> => {
     if (sweeping) return
     sweeping = true
     try {
+      if (!(await leases.acquire(leaseNames.sweeper))) return
       const now = clock.now()
       await holds.sweep()
       await store.idempotency.deleteOlderThan(now - t.retentionMs)
       await store.trips.deletePeerHoldsOlderThan(now - t.retentionMs)
+      await store.leases.deleteExpired(now)
     } catch (err) {
       logger.warn({ err }, 'sweep failed')
     } finally {
@@ -216,6 +233,16 @@ export function createFederation(deps: FederationDeps): Federation {
 
   const nothingRecovered = { undone: 0, cancelled: 0 }
   let recovery: Promise<{ undone: number; cancelled: number }> = Promise.resolve(nothingRecovered)
+  /** Recover trips and pick up releases whose replica died (their leases ran out); one pass at a time. */
+  const takeOver = (): void => {
+    recovery = recovery.then(async () => {
+      await releaser.rescan().catch((err: unknown) => logger.warn({ err }, 'could not scan the release queue'))
+      return coordinator.recover().catch((err: unknown) => {
+        logger.error({ err }, 'trip recovery failed; it runs again at the next scan')
+        return nothingRecovered
+      })
+    })
+  }
 
   return {
     listRoute: (args) => listRoute(catalog, directory, args),
@@ -227,7 +254,9 @@ export function createFederation(deps: FederationDeps): Federation {
     releaser,
     catalog,
     hubs: () => directory.cached(client.peerIds),
+    leases,
     async start() {
+      leases.start()
       await releaser.start()
       recovery = coordinator.recover().catch((err: unknown) => {
         logger.error({ err }, 'trip recovery failed; it runs again at the next start')
@@ -235,6 +264,8 @@ export function createFederation(deps: FederationDeps): Federation {
       })
       sweeper = setInterval(() => void sweep(), t.sweepIntervalMs)
       sweeper.unref()
+      takeover = setInterval(takeOver, t.takeoverIntervalMs)
+      takeover.unref()
       void directory.prefetch(client.peerIds)
     },
     recovered() {
@@ -242,10 +273,13 @@ export function createFederation(deps: FederationDeps): Federation {
     },
     async close() {
       if (sweeper) clearInterval(sweeper)
+      if (takeover) clearInterval(takeover)
       sweeper = null
+      takeover = null
       // Recovery writes its outcome to the store, so it finishes before the store closes.
       await recovery
       await releaser.close()
+      leases.stop()
       await client.close()
     },
   }

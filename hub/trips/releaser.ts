@@ -3,12 +3,15 @@
  * from them) that did not succeed at once are retried with exponential
  * backoff until they do, or until they are pointless: a hold past its TTL
  * (plus clock skew) is gone by itself. The queue lives in the database
- * (`store.trips` releases), so a restart picks it up again.
+ * (`store.trips` releases), so a restart picks it up again. Each release is
+ * tried only under its lease (hub/store/leases.ts), so with several replicas
+ * one works on it, and a dead replica's releases are taken over by `rescan`.
  */
 import type { Logger } from 'pino'
 import { VoltwayError } from '../../protocol/index.js'
 import type { Clock, Random } from '../../base/clock.js'
 import type { ReleaseTask, Store } from '../store/index.js'
+import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
 import type { Participants } from './participants.js'
 
 export interface ReleaserOptions {
@@ -16,6 +19,8 @@ export interface ReleaserOptions {
   clock: Clock
   logger: Logger
   participants: Participants
+  /** This replica's leases. */
+  leases: LeaseKeeper
   /** First retry delay; doubles per attempt. Default 200 ms. */
   minDelayMs?: number
   /** Longest retry delay. Default 30 s. */
@@ -40,6 +45,11 @@ export class Releaser {
 
   /** Schedule every queued release (after a restart). */
   async start(): Promise<void> {
+    await this.rescan()
+  }
+
+  /** Schedule every queued release not scheduled here yet; each runs only if its lease is free (its replica died) or this replica's. */
+  async rescan(): Promise<void> {
     for (const t of await this.#o.store.trips.listReleases()) this.schedule(t)
   }
 
@@ -82,26 +92,35 @@ export class Releaser {
 
   /** One try; resolves the task to try again, or null when it is done (or dropped). Never rejects. */
   async #run(task: ReleaseTask): Promise<ReleaseTask | null> {
-    const { store, clock, participants } = this.#o
+    const { store, clock, participants, leases } = this.#o
     if (this.#closed) return null
+    const lease = leaseNames.release(task.releaseId)
+    // Another live replica works on it (or has done it): leave it to that one.
+    if (!(await leases.acquire(lease).catch(() => false))) return null
+    const done = async (): Promise<null> => {
+      await store.trips.deleteRelease(task.releaseId)
+      await leases.release(lease)
+      return null
+    }
     if (task.untilMs !== null && clock.now() > task.untilMs) {
       this.#log.info({ releaseId: task.releaseId, hubId: task.hubId, kind: task.kind }, 'release no longer needed (expired by itself)')
-      await store.trips.deleteRelease(task.releaseId).catch((err: unknown) => this.#log.error({ err }, 'could not drop a release'))
-      return null
+      return done().catch((err: unknown) => {
+        this.#log.error({ err }, 'could not drop a release')
+        return null
+      })
     }
     try {
       const p = participants.get(task.hubId)
       const timeoutMs = this.#o.timeoutMs ?? 2000
       if (task.kind === 'hold') await p.release(task.targetId, task.idempotencyKey, timeoutMs)
       else await p.cancelReservation(task.targetId, task.idempotencyKey, timeoutMs)
-      await store.trips.deleteRelease(task.releaseId)
+      await done()
       this.#log.debug({ releaseId: task.releaseId, hubId: task.hubId, attempts: task.attempts + 1 }, 'release done')
       return null
     } catch (err) {
       if (err instanceof VoltwayError && !retryable(err)) {
         this.#log.warn({ releaseId: task.releaseId, hubId: task.hubId, code: err.code }, 'release refused; dropped')
-        await store.trips.deleteRelease(task.releaseId).catch(() => undefined)
-        return null
+        return done().catch(() => null)
       }
       const attempts = task.attempts + 1
       const base = Math.min(this.#o.maxDelayMs ?? 30_000, (this.#o.minDelayMs ?? 200) * 2 ** Math.min(attempts - 1, 20))

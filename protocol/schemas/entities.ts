@@ -82,6 +82,22 @@ export const TripLeg = z.object({
 export const Trip = z.object({ tripId: Id, legs: z.array(TripLeg).min(1) })
 export type Trip = z.infer<typeof Trip>
 
+/**
+ * A trip as `trip.list` shows it, whatever became of it: `booking` (holds
+ * being placed, confirmed or undone), `confirmed`, `failed` (nothing of it is
+ * booked) or `cancelled`. A leg's station and reservation are null until booked.
+ */
+export const TripSummary = z.object({
+  tripId: Id,
+  routeId: Id,
+  state: z.enum(['booking', 'confirmed', 'failed', 'cancelled']),
+  createdAt: Time,
+  legs: z.array(z.object({ hubId: Id, at: Time, stationId: Id.nullable(), reservationId: Id.nullable() })).min(1),
+  /** Why a failed trip failed: the hop (0-based; -1 when not one hop) and the error code. */
+  failure: z.object({ failedHop: z.number().int().min(-1), reason: z.string() }).nullable(),
+})
+export type TripSummary = z.infer<typeof TripSummary>
+
 /** Cost of a session: docs/protocol.md `costMinor = round(energyWh * priceMinorPerKwh / 1000)`. */
 export function costMinor(energyWh: number, priceMinorPerKwh: number): number {
   return Math.round((energyWh * priceMinorPerKwh) / 1000)

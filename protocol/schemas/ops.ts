@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { Id, Position, RangeKm, Time } from './common.js'
-import { NearStation, Receipt, Reservation, Route, SessionStart, SessionStatus, Station, Trip } from './entities.js'
+import { NearStation, Receipt, Reservation, Route, SessionStart, SessionStatus, Station, Trip, TripSummary } from './entities.js'
 
 const Empty = z.object({})
 const MAX_HOPS = 16
@@ -68,6 +68,10 @@ export const OPS = {
   'trip.cancel': {
     args: z.object({ tripId: Id }),
     result: z.object({ cancelled: z.number().int().nonnegative() }),
+  },
+  'trip.list': {
+    args: z.object({ limit: z.number().int().min(1).max(100).default(20) }),
+    result: z.object({ trips: z.array(TripSummary) }),
   },
   'charge.start': {
     args: z.object({

@@ -56,6 +56,7 @@ export const OP_SUMMARIES: { readonly [O in OpName]: string } = {
   'route.list': 'One of the routes from this hub to the destination hub, shortest first, paged by `index`; hop 0 is this hub.',
   'route.reserve': 'Reserve one station per hop of a route, each at its own time, all or nothing.',
   'trip.cancel': "Cancel every leg of one of the vehicle's trips.",
+  'trip.list': "The vehicle's trips coordinated by this hub, newest first, whatever became of them (`booking`, `confirmed`, `failed`, `cancelled`): how a vehicle whose `route.reserve` answer was lost finds its trip.",
   'charge.start': "Start charging at a station: the hub checks the station and the bookings around now, then commands the station's relay on.",
   'charge.status': 'Live energy, power and cost of one of the vehicle\'s sessions.',
   'charge.stop': 'Stop a session and get its receipt, billed from the meter difference.',

@@ -135,6 +135,16 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.equal(await store.trips.getTrip('nope'), null)
   })
 
+  check('a vehicle\'s trips are listed newest first, whatever their state, up to the limit, and only its own', async (t, { store }) => {
+    await store.trips.createTrip(trip({ tripId: 'a', createdAtMs: T0 }))
+    await store.trips.createTrip(trip({ tripId: 'b', createdAtMs: T0 + 2, state: 'aborted' }))
+    await store.trips.createTrip(trip({ tripId: 'c', createdAtMs: T0 + 1, state: 'confirmed' }))
+    await store.trips.createTrip(trip({ tripId: 'd', vehicleId: 'V2', createdAtMs: T0 + 3 }))
+    t.same((await store.trips.listVehicleTrips('V1', 10)).map((x) => x.tripId), ['b', 'c', 'a'])
+    t.same((await store.trips.listVehicleTrips('V1', 2)).map((x) => x.tripId), ['b', 'c'])
+    t.same(await store.trips.listVehicleTrips('V3', 10), [])
+  })
+
   check('writes issued together settle one by one: a failing one rolls back alone', async (t, { store }) => {
     await store.trips.createTrip(trip())
     const [dup, fresh, claimed, tomb] = await Promise.allSettled([

@@ -31,6 +31,17 @@ export const samples: Array<{ name: string; schema: z.ZodType; value: unknown }>
   { name: 'route.reserve result', schema: P.OPS['route.reserve'].result, value: { trip: { tripId: 't-1', legs: [{ hubId: 'feira', stationId: 'FSA-1', position: pos, at, reservationId: 'r-1' }] } } },
   { name: 'trip.cancel args', schema: P.OPS['trip.cancel'].args, value: { tripId: 't-1' } },
   { name: 'trip.cancel result', schema: P.OPS['trip.cancel'].result, value: { cancelled: 2 } },
+  { name: 'trip.list args', schema: P.OPS['trip.list'].args, value: { limit: 5 } },
+  {
+    name: 'trip.list result',
+    schema: P.OPS['trip.list'].result,
+    value: {
+      trips: [
+        { tripId: 't-1', routeId: 'rt_abc', state: 'confirmed', createdAt: '2026-11-24T12:00:00Z', legs: [{ hubId: 'feira', at: '2026-11-24T15:00:00Z', stationId: 'FSA-1', reservationId: 'r-1' }], failure: null },
+        { tripId: 't-2', routeId: 'rt_abc', state: 'failed', createdAt: '2026-11-24T12:01:00Z', legs: [{ hubId: 'feira', at: '2026-11-24T15:00:00Z', stationId: null, reservationId: null }], failure: { failedHop: 0, reason: 'NO_STATION_AVAILABLE' } },
+      ],
+    },
+  },
   { name: 'charge.start args', schema: P.OPS['charge.start'].args, value: { stationId: 'FSA-1', reservationId: 'r-1', maxWh: 20000 } },
   { name: 'charge.start result', schema: P.OPS['charge.start'].result, value: { session: { sessionId: 's-1', stationId: 'FSA-1', startedAt: at, meterStartWh: 1000 } } },
   { name: 'charge.status args', schema: P.OPS['charge.status'].args, value: { sessionId: 's-1' } },

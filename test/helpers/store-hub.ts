@@ -77,6 +77,8 @@ export async function testHub(kind: StoreKind = 'memory', config: HubConfig = te
   const sqlite = kind === 'sqlite' ? tempSqlite() : null
   const openStore = (): Store => (sqlite ? sqlite.open() : new MemoryStore())
   let n = 0
+  // Each call is a new request with its own id, as a vehicle sends them (the id names what a request creates).
+  let requests = 0
   const build = (store: Store): { ctx: HubContext; handlers: HandlerTable } => {
     const ctx = createHubContext({ config, store, clock, newReservationId: () => `r${++n}` })
     return { ctx, handlers: coreOpHandlers(ctx) }
@@ -91,7 +93,7 @@ export async function testHub(kind: StoreKind = 'memory', config: HubConfig = te
       const handler = hub.handlers[op] as OpHandler<typeof op> | undefined
       if (!handler) throw new Error(`no handler for ${op}`)
       const parsed = OPS[op].args.parse(args) as OpArgs<typeof op>
-      const result = await handler(parsed, { hubId: config.hubId, vehicleId, requestId: 'req-1', op })
+      const result = await handler(parsed, { hubId: config.hubId, vehicleId, requestId: `req-${++requests}`, op })
       return OPS[op].result.parse(result) as OpResult<typeof op>
     },
     async callError(op, args, vehicleId = 'V1') {

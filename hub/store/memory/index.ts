@@ -3,6 +3,7 @@ import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
 import { MemoryChargingStore } from './charging.js'
 import { MemoryIdempotencyStore } from './idempotency.js'
+import { MemoryLeaseStore } from './leases.js'
 import { MemoryReservationStore } from './reservations.js'
 import { MemoryTripStore } from './trips.js'
 
@@ -11,6 +12,7 @@ export class MemoryStore implements Store {
   readonly charging: MemoryChargingStore
   readonly idempotency: MemoryIdempotencyStore
   readonly trips: MemoryTripStore
+  readonly leases: MemoryLeaseStore
   #closed = false
 
   constructor() {
@@ -21,6 +23,7 @@ export class MemoryStore implements Store {
     this.charging = new MemoryChargingStore(guard)
     this.idempotency = new MemoryIdempotencyStore(guard)
     this.trips = new MemoryTripStore(guard)
+    this.leases = new MemoryLeaseStore(guard)
   }
 
   /** Test hook: forget every table. */
@@ -29,6 +32,7 @@ export class MemoryStore implements Store {
     this.charging.reset()
     this.idempotency.reset()
     this.trips.reset()
+    this.leases.reset()
   }
 
   async ping(): Promise<void> {

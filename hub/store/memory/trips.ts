@@ -59,6 +59,15 @@ export class MemoryTripStore implements TripStore {
       .map(copyTrip)
   }
 
+  async listVehicleTrips(vehicleId: string, limit: number): Promise<TripRecord[]> {
+    this.#guard()
+    return [...this.#trips.values()]
+      .filter((t) => t.vehicleId === vehicleId)
+      .sort((a, b) => b.createdAtMs - a.createdAtMs || (a.tripId < b.tripId ? 1 : -1))
+      .slice(0, limit)
+      .map(copyTrip)
+  }
+
   async addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
     this.#guard()
     for (const r of tasks) if (!this.#releases.has(r.releaseId)) this.#releases.set(r.releaseId, { ...r })

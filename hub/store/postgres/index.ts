@@ -13,6 +13,7 @@ import type { Store } from '../types.js'
 import { PgChargingStore } from './charging.js'
 import { pgCode } from './errors.js'
 import { PgIdempotencyStore } from './idempotency.js'
+import { PgLeaseStore } from './leases.js'
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
 import { LOCK, PgDatabase, type PgDatabaseOptions, type Tx } from './pool.js'
 import { PgReservationStore } from './reservations.js'
@@ -27,6 +28,7 @@ export class PostgresStore implements Store {
   readonly charging: PgChargingStore
   readonly idempotency: PgIdempotencyStore
   readonly trips: PgTripStore
+  readonly leases: PgLeaseStore
 
   private constructor(db: PgDatabase) {
     this.db = db
@@ -34,6 +36,7 @@ export class PostgresStore implements Store {
     this.charging = new PgChargingStore(db)
     this.idempotency = new PgIdempotencyStore(db)
     this.trips = new PgTripStore(db)
+    this.leases = new PgLeaseStore(db)
   }
 
   /** Connect and migrate. Rejects with StoreError (UNAVAILABLE: cannot connect; SCHEMA_TOO_NEW; DATABASE). */

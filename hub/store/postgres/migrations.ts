@@ -106,6 +106,7 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at_ms    BIGINT NOT NULL
       );
       CREATE INDEX trips_by_state ON trips (state, created_at_ms);
+      CREATE INDEX trips_by_vehicle_created ON trips (vehicle_id, created_at_ms);
       CREATE INDEX trips_by_vehicle ON trips (vehicle_id);
 
       CREATE TABLE trip_releases (
@@ -194,6 +195,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipts_by_end ON receipts (ended_at_ms);
       CREATE INDEX receipts_by_station_end ON receipts (station_id, ended_at_ms);
       CREATE INDEX station_events_by_received ON station_events (station_id, received_at_ms);
+
+      -- hub/store/leases.ts: one row per piece of background work a replica owns until expires_at_ms.
+      CREATE TABLE leases (
+        name          TEXT PRIMARY KEY,
+        owner         TEXT NOT NULL,
+        expires_at_ms BIGINT NOT NULL
+      );
+      CREATE INDEX leases_by_owner ON leases (owner);
     `,
   },
 ]

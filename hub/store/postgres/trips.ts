@@ -73,6 +73,11 @@ export class PgTripStore implements TripStore {
     return res.rows.map(toTrip)
   }
 
+  async listVehicleTrips(vehicleId: string, limit: number): Promise<TripRecord[]> {
+    const res = await this.#db.query<TripRow>('SELECT * FROM trips WHERE vehicle_id = $1 ORDER BY created_at_ms DESC, trip_id DESC LIMIT $2', [vehicleId, limit])
+    return res.rows.map(toTrip)
+  }
+
   addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
     return this.#db.tx((tx) => insertReleases(tx, tasks))
   }

@@ -18,6 +18,7 @@ import { run, toStoreError } from './errors.js'
 import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
 import { SqliteChargingStore } from './charging.js'
 import { SqliteIdempotencyStore } from './idempotency.js'
+import { SqliteLeaseStore } from './leases.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 
@@ -45,6 +46,7 @@ export class SqliteStore implements Store {
   readonly charging: SqliteChargingStore
   readonly idempotency: SqliteIdempotencyStore
   readonly trips: SqliteTripStore
+  readonly leases: SqliteLeaseStore
   #closed = false
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
@@ -73,6 +75,7 @@ export class SqliteStore implements Store {
     this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)
+    this.leases = new SqliteLeaseStore(db, guard)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

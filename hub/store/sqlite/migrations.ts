@@ -212,6 +212,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX station_events_by_received ON station_events (station_id, received_at_ms);
     `,
   },
+  {
+    version: 7,
+    name: 'leases: which replica owns a trip, a release, the sweeper',
+    sql: `
+      -- hub/store/leases.ts: one row per piece of background work a replica owns until expires_at_ms.
+      CREATE TABLE leases (
+        name          TEXT PRIMARY KEY,
+        owner         TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX leases_by_owner ON leases (owner);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

@@ -27,6 +27,7 @@ export class SqliteTripStore implements TripStore {
     insertTrip: Statement<unknown[]>
     updateTrip: Statement<unknown[]>
     getTrip: Statement<[string], TripRow>
+    vehicleTrips: Statement<[string, number], TripRow>
     insertRelease: Statement<unknown[]>
     listReleases: Statement<[], ReleaseRow>
     reschedule: Statement<[number, number, string]>
@@ -54,6 +55,7 @@ export class SqliteTripStore implements TripStore {
         'UPDATE trips SET tx_started_at_ms = ?, attempt = ?, state = ?, legs_json = ?, failure_json = ?, updated_at_ms = ? WHERE trip_id = ?',
       ),
       getTrip: db.prepare<[string], TripRow>('SELECT * FROM trips WHERE trip_id = ?'),
+      vehicleTrips: db.prepare<[string, number], TripRow>('SELECT * FROM trips WHERE vehicle_id = ? ORDER BY created_at_ms DESC, trip_id DESC LIMIT ?'),
       insertRelease: db.prepare(
         `INSERT OR IGNORE INTO trip_releases (release_id, trip_id, hub_id, kind, target_id, vehicle_id, idempotency_key, until_ms, attempts, next_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -132,6 +134,13 @@ export class SqliteTripStore implements TripStore {
       this.#guard()
       if (states.length === 0) return []
       return this.#listTripsStmt(states.length).all(...states).map(toTrip)
+    })
+  }
+
+  listVehicleTrips(vehicleId: string, limit: number): Promise<TripRecord[]> {
+    return run(() => {
+      this.#guard()
+      return this.#s.vehicleTrips.all(vehicleId, limit).map(toTrip)
     })
   }
 

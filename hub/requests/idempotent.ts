@@ -1,0 +1,97 @@
+/**
+ * Exactly-once effects for vehicles (docs/protocol.md "Repeated requests"):
+ * the request id is an idempotency key of the mutating ops. The same
+ * (vehicle, id) within 24 h answers the first answer and acts once, on
+ * whichever hub replica receives it, because the key and its answer live in
+ * the database (hub/store/idempotency.ts, the federation's key store and
+ * claim rule, scope `vehicle:<id>`).
+ *
+ * - same id, same op and args, first one finished: its answer again;
+ * - same id while the first still runs: wait up to `waitMs` for its answer,
+ *   then IDEMPOTENCY_IN_PROGRESS (ask again later with the same id);
+ * - same id, another op or other args: IDEMPOTENCY_KEY_REUSED.
+ * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...) are not
+ * kept: a retry runs afresh. A replica that dies mid-request leaves a claim
+ * that lapses after `leaseMs`; the effect ids of reservation.create and
+ * route.reserve are derived from the request (`effectId`), so a re-run after
+ * that finds the first run's booking instead of making a second one.
+ */
+import { createHash } from 'node:crypto'
+import type { Logger } from 'pino'
+import { HTTP_STATUS, VoltwayError, type ErrorCode, type HandlerTable, type OpName, type RequestContext, type WireError } from '../../protocol/index.js'
+import { sleep, type Clock } from '../../base/clock.js'
+import type { IdempotencyStore } from '../store/index.js'
+
+/** The ops whose request id is an idempotency key. */
+export const MUTATING_OPS = ['reservation.create', 'reservation.cancel', 'route.reserve', 'trip.cancel', 'charge.start', 'charge.stop'] as const satisfies readonly OpName[]
+
+export interface IdempotentOpsOptions {
+  store: IdempotencyStore
+  clock: Clock
+  logger: Logger
+  /** How long a running claim stays exclusive (a replica that died mid-request holds it this long). Default 30 s. */
+  leaseMs?: number
+  /** How long a repeated request waits for the first one's answer before IDEMPOTENCY_IN_PROGRESS. Default 3 s. */
+  waitMs?: number
+}
+
+/** A stable id for what request (vehicle, request id) creates: `<prefix>-<43 base64url chars>`, within ID_PATTERN. */
+export function effectId(prefix: string, req: Pick<RequestContext, 'vehicleId' | 'requestId'>): string {
+  return `${prefix}-${createHash('sha256').update(`${req.vehicleId}\n${req.requestId}`, 'utf8').digest('base64url')}`
+}
+
+type Handler = (args: unknown, ctx: RequestContext) => Promise<unknown>
+
+/** `table` with each mutating op run under the request-id rules above. */
+export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): HandlerTable {
+  const leaseMs = o.leaseMs ?? 30_000
+  const waitMs = o.waitMs ?? 3_000
+  const out: Record<string, unknown> = { ...table }
+  for (const op of MUTATING_OPS) {
+    const handler = table[op] as Handler | undefined
+    if (!handler) continue
+    out[op] = async (args: unknown, ctx: RequestContext): Promise<unknown> => {
+      const scope = `vehicle:${ctx.vehicleId}`
+      const key = ctx.requestId
+      // Zod output keeps the schema's key order, so the JSON of parsed args is canonical.
+      const fingerprint = createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
+      const started = o.clock.monotonic()
+      for (;;) {
+        const claim = await o.store.claim({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs })
+        if (claim.state === 'done') return replay(claim.status, claim.body)
+        if (claim.state === 'mismatch') {
+          throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `request id "${key}" was used for another request; use a new id for a new request`, { id: key })
+        }
+        if (claim.state === 'claimed') break
+        if (o.clock.monotonic() - started >= waitMs) {
+          throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${key}" is still running; ask again with the same id to get its answer`, { id: key })
+        }
+        await sleep(o.clock, 50)
+      }
+      let result: unknown
+      try {
+        result = await handler(args, ctx)
+      } catch (err) {
+        const keep = err instanceof VoltwayError && HTTP_STATUS[err.code] < 500
+        await (keep
+          ? o.store.complete({ scope, key, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()), nowMs: o.clock.now() })
+          : o.store.abandon(scope, key)
+        ).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+        throw err
+      }
+      await o.store
+        .complete({ scope, key, status: 200, body: JSON.stringify(result), nowMs: o.clock.now() })
+        .catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+      return result
+    }
+  }
+  return out as HandlerTable
+}
+
+/** The stored answer: a result (200) or the coded error it was. */
+function replay(status: number, body: string | null): unknown {
+  if (status === 200) return body === null ? null : JSON.parse(body)
+  const e = (body === null ? null : JSON.parse(body)) as WireError | null
+  if (!e) throw new VoltwayError('INTERNAL', 'internal error')
+  throw new VoltwayError(e.code as ErrorCode, e.message, e.details)
+}

@@ -1,0 +1,77 @@
+/**
+ * This replica's leases (hub/store/leases.ts): take one before starting a
+ * piece of background work (a trip, a release, a sweep), give it back when
+ * done; while the process lives a heartbeat renews all of them at once, so
+ * only a dead replica's leases run out and are taken over by a live one.
+ *
+ * A single hub is the replica `main`: after a restart it gets its own leases
+ * back at once, so recovery at start-up works as before.
+ */
+import type { Logger } from 'pino'
+import type { Clock } from '../../base/clock.js'
+import type { LeaseStore } from '../store/index.js'
+
+export interface LeaseKeeperOptions {
+  store: LeaseStore
+  clock: Clock
+  logger: Logger
+  /** The replica name (owner of its leases). */
+  owner: string
+  /** How long a lease outlives its owner's last heartbeat. Default 15 s; the heartbeat runs every third of it. */
+  ttlMs?: number
+}
+
+export const DEFAULT_LEASE_TTL_MS = 15_000
+
+export class LeaseKeeper {
+  readonly owner: string
+  readonly ttlMs: number
+  readonly #o: LeaseKeeperOptions
+  #cancel: (() => void) | null = null
+
+  constructor(opts: LeaseKeeperOptions) {
+    this.#o = opts
+    this.owner = opts.owner
+    this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS
+  }
+
+  /** Take (or renew) the lease `name`; resolves false when a live replica holds it. */
+  acquire(name: string): Promise<boolean> {
+    return this.#o.store.acquire({ name, owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs })
+  }
+
+  /** Give the lease back (best effort: an unreleased lease only runs out). */
+  async release(name: string): Promise<void> {
+    await this.#o.store.release(name, this.owner).catch((err: unknown) => this.#o.logger.warn({ err, lease: name }, 'could not give a lease back'))
+  }
+
+  /** Start renewing this replica's leases every third of the TTL. */
+  start(): void {
+    if (this.#cancel) return
+    const beat = (): void => {
+      this.#cancel = this.#o.clock.setTimer(() => {
+        this.#o.store
+          .renewAll({ owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs })
+          .catch((err: unknown) => this.#o.logger.warn({ err }, 'could not renew leases'))
+          .finally(() => {
+            if (this.#cancel) beat()
+          })
+      }, Math.max(10, Math.floor(this.ttlMs / 3)))
+    }
+    beat()
+  }
+
+  stop(): void {
+    const c = this.#cancel
+    this.#cancel = null
+    c?.()
+  }
+}
+
+/** Lease names. */
+export const leaseNames = {
+  trip: (tripId: string): string => `trip:${tripId}`,
+  release: (releaseId: string): string => `release:${releaseId}`,
+  /** The database's housekeeping (expired holds, old idempotency answers, stale leases): one replica at a time. */
+  sweeper: 'sweeper',
+} as const
