@@ -26,6 +26,7 @@ import { createFederation, type Federation, type FederationTuning } from './trip
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
+import { RoamingStation, createRoamingHome } from './roaming/index.js'
 import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -193,14 +194,22 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       clock,
       logger,
       stations: context.stations,
-      receipts: (vehicleId) => charging.receipts(vehicleId, 500),
+      // history.list's own part: sessions here and roaming receipts (called per request, after `roaming` exists).
+      receipts: (vehicleId) => roaming.home.receipts(vehicleId, 500),
+      roaming: new RoamingStation({ hubId: config.hubId, store: db, charging }),
       ...(opts.federationTuning ? { tuning: opts.federationTuning } : {}),
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
+    const roaming = createRoamingHome({
+      hubId: config.hubId, store: db, clock, logger, client: federation.client, local: charging,
+      ...(opts.federationTuning?.releaseMinDelayMs !== undefined ? { stopMinDelayMs: opts.federationTuning.releaseMinDelayMs } : {}),
+      ...(opts.federationTuning?.releaseMaxDelayMs !== undefined ? { stopMaxDelayMs: opts.federationTuning.releaseMaxDelayMs } : {}),
+    })
+    cleanups.push(() => roaming.close())
 
     const handlers: HandlerTable = mapHandlerErrors(
-      opHandlers({ ...context, charging, federation }),
+      opHandlers({ ...context, charging: roaming.home, federation }),
       storage.wireError,
     )
     const reqLog = logger.child({ component: 'requests' })
@@ -238,6 +247,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
 
     // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
+    await roaming.start()
     await rpc.start()
     gate.open()
     const drainMs = opts.drainTimeoutMs ?? 10_000
