@@ -73,12 +73,12 @@ export const LINKS = [
   { from: 'salvador', to: 'jequie', distanceKm: 365 },
 ] as const
 
-/** The drivers: registered at every company, as a roaming agreement would do. */
+/** The drivers, each a customer of one company (its home hub) and known only there; elsewhere they roam through it. */
 export const DRIVERS = [
-  { vehicleId: 'ana', name: 'Ana', password: 'ana-demo-pass' },
-  { vehicleId: 'bruno', name: 'Bruno', password: 'bruno-demo-pass' },
-  { vehicleId: 'carla', name: 'Carla', password: 'carla-demo-pass' },
-  { vehicleId: 'tester', name: 'you', password: 'tester-demo-pass' },
+  { vehicleId: 'ana', name: 'Ana', password: 'ana-demo-pass', home: 'salvador' },
+  { vehicleId: 'bruno', name: 'Bruno', password: 'bruno-demo-pass', home: 'salvador' },
+  { vehicleId: 'carla', name: 'Carla', password: 'carla-demo-pass', home: 'jequie' },
+  { vehicleId: 'tester', name: 'you', password: 'tester-demo-pass', home: 'salvador' },
 ] as const
 
 export type DriverId = (typeof DRIVERS)[number]['vehicleId']

@@ -41,7 +41,8 @@ export async function buildDemoConfigs(dir: string, basePort: number): Promise<D
       mqtt: { listen: { host: '127.0.0.1', port: p.mqtt } },
       http: { host: '127.0.0.1', port: p.http },
       stations: c.stations.map((s) => ({ ...s, password: `${s.stationId.toLowerCase()}-${secret()}` })),
-      vehicles: DRIVERS.map((d) => ({ vehicleId: d.vehicleId, password: d.password })),
+      // Each company holds only its own customers' credentials (no competitor's passwords).
+      vehicles: DRIVERS.filter((d) => d.home === c.hubId).map((d) => ({ vehicleId: d.vehicleId, password: d.password })),
       federation: {
         peers: COMPANIES.filter((o) => o.hubId !== c.hubId).map((o) => {
           const op = assigned[COMPANIES.indexOf(o)] as { http: number }

@@ -1,8 +1,9 @@
 /**
  * The demo's story, told on the terminal: nearest station, routes, an atomic
  * trip across four companies, a second driver losing the race for a full stop
- * with nothing left booked, charging with a receipt, and the history from
- * every company.
+ * with nothing left booked, charging at another company's station through
+ * the driver's own company (roaming) with that company's receipt, and the
+ * history from every company. Each driver talks only to her home hub.
  */
 import { connectAsync, type MqttClient } from 'mqtt'
 import { ARROW, VoltwayError, createRpcClient, formatEnergy, formatLocalTime, formatMoney, formatPricePerKwh, formatTime, type OpResult, type RpcClient } from '../protocol/index.js'
@@ -16,7 +17,11 @@ export interface StoryOutcome {
   loserError: { code: string; details?: Record<string, unknown> }
   loserBookingsLeft: number
   receipt: OpResult<'charge.stop'>['receipt']
+  /** The winner's home hub, where she asked (the receipt's hubId is the station's company). */
+  homeHub: string
   historyCount: number
+  /** How often the roaming receipt appears in the winner's history (once). */
+  receiptListed: number
 }
 
 interface Driver {
@@ -28,8 +33,10 @@ interface Driver {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-async function connectDriver(fed: DemoFederation, id: DriverId, hubId: string): Promise<Driver> {
+/** A driver connects to her home hub only: no other company knows her. */
+async function connectDriver(fed: DemoFederation, id: DriverId): Promise<Driver> {
   const d = DRIVERS.find((x) => x.vehicleId === id)
+  const hubId = d?.home ?? ''
   const hub = fed.hubs.get(hubId)
   if (!d || !hub) throw new Error(`unknown driver ${id} or hub ${hubId}`)
   const client = await connectAsync(hub.mqttUrl, { clientId: `${id}:demo-${hubId}`, username: id, password: d.password, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 })
@@ -48,8 +55,8 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
   if (!salvador) throw new Error('no companies')
   const drivers: Driver[] = []
   try {
-    const ana = await connectDriver(fed, 'ana', 'salvador')
-    const bruno = await connectDriver(fed, 'bruno', 'salvador')
+    const ana = await connectDriver(fed, 'ana')
+    const bruno = await connectDriver(fed, 'bruno')
     drivers.push(ana, bruno)
     const home = { lat: -12.9822, lon: -38.4813 } // Ana's street in Salvador
     const rangeKm = 380 // a 75 kWh car at 80% that uses 16 kWh/100 km
@@ -76,7 +83,7 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
     const jequieHop = route.hops.findIndex((h) => h.hubId === 'jequie')
     const jequieAt = times[jequieHop] as string
     say('3. Carla, who lives in Jequié, has already booked one of its two chargers for that evening.')
-    const carla = await connectDriver(fed, 'carla', 'jequie')
+    const carla = await connectDriver(fed, 'carla')
     drivers.push(carla)
     const carlaBooking = await carla.rpc.request('reservation.create', { at: jequieAt, position: { lat: -13.8578, lon: -40.0853 }, rangeKm: 10, stationId: 'JEQ-1' })
     say(`   Carla holds ${carlaBooking.reservation.stationId} at ${formatLocalTime(jequieAt)}.`)
@@ -102,27 +109,26 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
     const err = lostTry.reason instanceof VoltwayError ? lostTry.reason : new VoltwayError('INTERNAL', String(lostTry.reason))
     const d = err.details ?? {}
     say(`   ${loser.name} is told why: ${err.code} at stop ${String(d.failedHop)} (${String(d.reason)}), rolled back: ${String(d.rolledBack)}.`)
-    // Nothing of the loser's trip is left at any company.
+    // Nothing of the loser's trip is left at any company: each company's own database, as its operator sees it.
     let left = 0
-    for (const c of COMPANIES) {
-      const conn = await connectDriver(fed, loser.id, c.hubId)
-      left += (await conn.rpc.request('reservation.list', {})).reservations.length
-      await closeDriver(conn)
-    }
+    for (const c of COMPANIES) left += (await fed.hubs.get(c.hubId)?.context.store.reservations.listVehicleReservations(loser.id, 0))?.length ?? 0
     say(`   ${loser.name}'s bookings left at the four companies: ${left}.`)
     say()
 
-    const leg0 = trip.legs[0]
-    if (!leg0) throw new Error('trip without legs')
-    say(`5. ${winner.name} reaches her first stop early and charges at ${leg0.stationId} (mock board, energy flowing on its meter).`)
-    const started = await winner.rpc.request('charge.start', { stationId: leg0.stationId, reservationId: leg0.reservationId })
+    const homeHub = DRIVERS.find((x) => x.vehicleId === winner.id)?.home ?? 'salvador'
+    const leg = trip.legs.find((l) => l.hubId !== homeHub) ?? trip.legs[0]
+    if (!leg) throw new Error('trip without legs')
+    const company = COMPANY_NAME.get(leg.hubId) ?? leg.hubId
+    say(`5. ${winner.name} reaches her stop at ${company} early and charges at ${leg.stationId} (mock board, energy flowing on its meter).`)
+    say(`   She asks only her own company, ${COMPANY_NAME.get(homeHub) ?? homeHub}; it starts the charger at ${company} over the federation (roaming).`)
+    const started = await winner.rpc.request('charge.start', { stationId: leg.stationId, hubId: leg.hubId, reservationId: leg.reservationId })
     for (let i = 0; i < 3; i++) {
       await pause(1000)
       const st = await winner.rpc.request('charge.status', { sessionId: started.session.sessionId })
       say(`   ${formatEnergy(st.session.energyWh)}  ${(st.session.powerW / 1000).toFixed(1)} kW  ${formatMoney(st.session.costMinor, st.session.currency ?? 'BRL')}`)
     }
     const { receipt } = await winner.rpc.request('charge.stop', { sessionId: started.session.sessionId })
-    say(`   Receipt ${receipt.sessionId}: ${formatEnergy(receipt.energyWh)} x ${formatPricePerKwh(receipt.priceMinorPerKwh, receipt.currency)} = ${formatMoney(receipt.costMinor, receipt.currency)}.`)
+    say(`   Receipt from ${COMPANY_NAME.get(receipt.hubId) ?? receipt.hubId} ${receipt.sessionId}: ${formatEnergy(receipt.energyWh)} x ${formatPricePerKwh(receipt.priceMinorPerKwh, receipt.currency)} = ${formatMoney(receipt.costMinor, receipt.currency)}.`)
     say()
 
     say(`6. ${winner.name}'s charging history, gathered from every company of the federation:`)
@@ -137,7 +143,9 @@ export async function tellStory(fed: DemoFederation, say: (line?: string) => voi
       loserError: { code: err.code, ...(err.details ? { details: err.details } : {}) },
       loserBookingsLeft: left,
       receipt,
+      homeHub,
       historyCount: history.receipts.length,
+      receiptListed: history.receipts.filter((r) => r.hubId === receipt.hubId && r.sessionId === receipt.sessionId).length,
     }
   } finally {
     await Promise.allSettled(drivers.map(closeDriver))

@@ -29,6 +29,7 @@ import { createFederation, type Federation, type FederationTuning } from './trip
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
+import { RoamingStation, createRoamingHome } from './roaming/index.js'
 import { StorageAvailability, assertWritable, openHubStore, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -227,7 +228,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       clock,
       logger,
       stations: context.stations,
-      receipts: (vehicleId) => charging.receipts(vehicleId, 500),
+      // history.list's own part: sessions here and roaming receipts (called per request, after `roaming` exists).
+      receipts: (vehicleId) => roaming.home.receipts(vehicleId, 500),
+      roaming: new RoamingStation({ hubId: config.hubId, store: db, charging }),
       onPeerCall: (r) => {
         metrics.onPeerCall(r)
         ui.onPeerCall(r)
@@ -237,9 +240,15 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
+    const roaming = createRoamingHome({
+      hubId: config.hubId, store: db, clock, logger, client: federation.client, local: charging,
+      ...(opts.federationTuning?.releaseMinDelayMs !== undefined ? { stopMinDelayMs: opts.federationTuning.releaseMinDelayMs } : {}),
+      ...(opts.federationTuning?.releaseMaxDelayMs !== undefined ? { stopMaxDelayMs: opts.federationTuning.releaseMaxDelayMs } : {}),
+    })
+    cleanups.push(() => roaming.close())
 
     const handlers: HandlerTable = mapHandlerErrors(
-      idempotentOps(opHandlers({ ...context, charging, federation }), {
+      idempotentOps(opHandlers({ ...context, charging: roaming.home, federation }), {
         store: db.idempotency,
         clock,
         logger,
@@ -286,6 +295,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
 
     // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
+    await roaming.start()
     await rpc.start()
     gate.open()
     const drainMs = opts.drainTimeoutMs ?? 10_000

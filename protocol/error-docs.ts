@@ -94,7 +94,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   PEER_UNAVAILABLE: {
     meaning: 'Another hub of the federation could not be used: it did not answer, gave an answer that does not follow the protocol, or is not a peer of this hub.',
     when:
-      'The hub for `route.list` when a hop is a peer it has never heard from; in `route.reserve` a peer that fails makes the whole trip fail with ROUTE_FAILED and `details.reason` PEER_UNAVAILABLE; `history.list` lists unreachable hubs in `unreachableHubs` instead of failing. The client library when it cannot publish its request.',
+      'The hub for `route.list` when a hop is a peer it has never heard from; in `route.reserve` a peer that fails makes the whole trip fail with ROUTE_FAILED and `details.reason` PEER_UNAVAILABLE; `history.list` lists unreachable hubs in `unreachableHubs` instead of failing. `charge.*` of a roaming session (docs/protocol.md "Roaming") when the station\'s hub does not answer; for `charge.stop`, `details.queued: true` says the stop is queued and retried, and its receipt appears in `history.list` once that hub answers. The client library when it cannot publish its request.',
     action: 'Retry later or choose a route through other hubs. Operator: check the peer\'s URL and token in the config, the network, and the peer\'s `/healthz`.',
   },
   ROUTE_FAILED: {
@@ -181,9 +181,9 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'route.reserve': ['NOT_FOUND', 'ROUTE_FAILED', ...REPEATED],
   'trip.cancel': ['NOT_FOUND', ...REPEATED],
   'trip.list': [],
-  'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT', ...REPEATED],
-  'charge.status': ['NOT_FOUND', 'METER_FAULT'],
-  'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT', ...REPEATED],
+  'charge.start': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT', 'PEER_UNAVAILABLE', ...REPEATED],
+  'charge.status': ['NOT_FOUND', 'METER_FAULT', 'PEER_UNAVAILABLE'],
+  'charge.stop': ['NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT', 'PEER_UNAVAILABLE', ...REPEATED],
   'history.list': [],
 }
 

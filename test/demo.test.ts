@@ -8,7 +8,7 @@ import { tempDir } from './helpers/hub.js'
 const ROOT = join(import.meta.dirname, '..')
 const CLI = ['--import', 'tsx', join(ROOT, 'cli.ts')]
 
-t.test('voltway demo tells its story and exits 0: trip booked, the loser rolled back with nothing left, a receipt with energy', async (t) => {
+t.test('voltway demo tells its story and exits 0: trip booked, the loser rolled back with nothing left, a roaming charge through the home hub with the station company\'s receipt, listed once', async (t) => {
   const r = spawnSync(process.execPath, [...CLI, 'demo', '--base-port', '0', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 0, `exit 0 (stderr: ${r.stderr.slice(0, 500)})`)
   const outcome = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>
@@ -23,6 +23,9 @@ t.test('voltway demo tells its story and exits 0: trip booked, the loser rolled 
   t.ok(receipt.energyWh > 0, `energy flowed (${receipt.energyWh} Wh)`)
   t.equal(receipt.costMinor, Math.round((receipt.energyWh * receipt.priceMinorPerKwh) / 1000))
   t.ok((outcome.historyCount as number) >= 1, 'the history shows the receipt')
+  t.equal(outcome.homeHub, 'salvador', 'the driver asked her home hub')
+  t.not((outcome.receipt as { hubId: string }).hubId, outcome.homeHub, "she charged at another company's station (roaming), billed by that company")
+  t.equal(outcome.receiptListed, 1, 'her history lists the roaming receipt once')
 })
 
 const { rr } = mosquittoTools()

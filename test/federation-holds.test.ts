@@ -14,6 +14,7 @@ import { HubMetrics } from '../hub/metrics.js'
 import { StationRegistry } from '../hub/stations/index.js'
 import { MemoryStore, type Store } from '../hub/store/index.js'
 import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, type Receipt } from '../protocol/index.js'
+import { receiptsOnly } from './helpers/federation-hubs.js'
 import { waitUntil } from './helpers/net.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
 
@@ -60,6 +61,7 @@ async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Ri
   const fed = createFederation({
     config, store, clock, logger, stations,
     receipts: async (v) => (v === 'V1' ? [receipt] : []),
+    roaming: receiptsOnly(async (_peer, v) => (v === 'V1' ? [receipt] : [])),
     tuning: { serverMaxWaitMs: 300 },
   })
   const metrics = new HubMetrics('ilheus', { stationsOnline: () => 0, stationsTotal: () => 2, bookings: () => store.reservations.counts(clock.now()) })

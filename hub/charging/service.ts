@@ -24,6 +24,7 @@ import { StationClockWatch } from '../station-link/clock-skew.js'
 import type { CommandChannel } from '../station-link/command-channel.js'
 import type { EventSink } from '../station-link/event-listener.js'
 import type { CardDirectory } from './card-auth.js'
+import { bookingOwnedBy, ownerKey, type SessionOwner } from './owner.js'
 
 export interface ChargingServiceDeps {
   hubId: string
@@ -62,8 +63,21 @@ export class ChargingService implements EventSink {
     this.#clocks = new StationClockWatch({ logger: deps.logger, ...(deps.onClockSkew ? { onSkew: deps.onClockSkew } : {}) })
   }
 
-  async start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
+  /** `charge.start` for one of this hub's vehicles. */
+  start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
+    return this.startFor({ vehicleId, homeHubId: null }, args)
+  }
+
+  /**
+   * Start a session at this hub's station `args.stationId` for `owner` (a
+   * peer's vehicle when roaming; its session is stored under ownerKey). The
+   * station's rules are the same for both: online, available, and no
+   * booking of another around now (a roaming vehicle's own bookings are the
+   * trip legs its home hub placed here).
+   */
+  async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>): Promise<OpResult<'charge.start'>> {
     const { store, stations, clock, rules } = this.#d
+    const vehicleId = ownerKey(owner)
     const station = stations.get(args.stationId)
     if (!station) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId} at hub ${this.#d.hubId}`)
     if (!station.live.online) throw new VoltwayError('STATION_OFFLINE', `station ${args.stationId} is offline`)
@@ -73,13 +87,14 @@ export class ChargingService implements EventSink {
     const now = clock.now()
     if (args.reservationId !== undefined) {
       const r = await store.reservations.getReservation(args.reservationId)
-      if (!r || r.vehicleId !== vehicleId || r.stationId !== args.stationId) {
+      if (!r || r.stationId !== args.stationId || !(await bookingOwnedBy(store, { kind: 'reservation', id: r.reservationId, vehicleId: r.vehicleId }, owner))) {
         throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId} of yours at station ${args.stationId}`)
       }
     }
     // docs/protocol.md: a vehicle may start only if no other vehicle holds a reservation there within the window around now.
     const bookings = await store.reservations.findBookings({ stationIds: [args.stationId], atMs: now, windowMs: rules.windowMs, nowMs: now })
-    const other = bookings.find((b) => b.vehicleId !== vehicleId)
+    let other: (typeof bookings)[number] | undefined
+    for (const b of bookings) if (!other && !(await bookingOwnedBy(store, b, owner))) other = b
     if (other) {
       throw new VoltwayError('RESERVED_BY_OTHER', `station ${args.stationId} is reserved by another vehicle around ${formatTime(other.atMs)}`, { at: formatTime(other.atMs) })
     }

@@ -9,6 +9,7 @@ import { Id } from '../../protocol/index.js'
 /** The path parameter of the hold and reservation routes. */
 export const IdParam = z.object({ id: Id })
 export const VehicleParam = z.object({ vehicleId: Id })
+export const SessionParam = z.object({ sessionId: Id })
 
 /** The body of a route that takes none: absent (an empty body parses to undefined) or `{}`. */
 export const NoBody = z.union([z.undefined(), z.strictObject({})], { error: 'this route takes no body (send none, or {})' })

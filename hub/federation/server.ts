@@ -10,12 +10,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import {
+  FedSessionStart,
   FedStationsQuery,
   VoltwayError,
   HoldRequest,
   issuesOf,
   parseTime,
   type FedHubInfo,
+  type FedReceipt,
+  type FedSession,
+  type FedSessionStarted,
   type Hold,
   type HoldConfirmation,
   type NearStation,
@@ -24,7 +28,7 @@ import {
 } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
-import { IdParam, NoBody, VehicleParam } from './schemas.js'
+import { IdParam, NoBody, SessionParam, VehicleParam } from './schemas.js'
 
 export interface NearestStationsQuery {
   position: Position
@@ -49,15 +53,32 @@ export interface HoldParticipant {
   cancelReservation(peer: string, reservationId: string): Promise<void>
 }
 
+/**
+ * The station side (CPO) of roaming as these routes call it (docs/protocol.md
+ * "Roaming"; hub/roaming/cpo.ts implements it). `peer` is the authenticated
+ * caller, the home hub of `vehicleId`; a session or receipt of another
+ * owner is NOT_FOUND. Failures are VoltwayErrors.
+ */
+export interface RoamingParticipant {
+  /** `POST /sessions`: start at one of this hub's stations for the peer's vehicle. */
+  startSession(peer: string, req: FedSessionStart): Promise<FedSessionStarted>
+  /** `GET /sessions/:sessionId`. */
+  session(peer: string, sessionId: string): Promise<FedSession>
+  /** `POST /sessions/:sessionId/stop`: stop and bill at this hub's price; a stopped session answers its receipt again. */
+  stopSession(peer: string, sessionId: string): Promise<FedReceipt>
+  /** `GET /vehicles/:vehicleId/receipts`: the receipts of the peer's vehicle here, newest first. */
+  receipts(peer: string, vehicleId: string): Promise<Receipt[]>
+}
+
 export interface FederationServerDeps {
   clock: Clock
   /** `GET /federation/v1/hub`. */
   hubInfo: () => FedHubInfo
   /** `GET /federation/v1/stations`: the hub's nearest search (as `station.nearest`). */
   nearestStations: (q: NearestStationsQuery) => Promise<NearStation[]>
-  /** `GET /federation/v1/vehicles/:vehicleId/receipts`: this hub's receipts of a vehicle. */
-  receipts: (vehicleId: string) => Promise<Receipt[]>
   holds: HoldParticipant
+  /** Roaming sessions and `GET /federation/v1/vehicles/:vehicleId/receipts` (without it: 404, and no receipts). */
+  roaming?: RoamingParticipant
   idempotency: IdempotencyGuard
 }
 
@@ -108,9 +129,29 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
     })
   })
 
+  // Answers only the calling peer's own vehicles (docs/protocol.md "Roaming").
   app.get(`${P}/vehicles/:vehicleId/receipts`, async (req) => {
     const { vehicleId } = parse(VehicleParam, req.params, 'path')
-    return { receipts: await deps.receipts(vehicleId) }
+    return { receipts: deps.roaming ? await deps.roaming.receipts(peerOf(req), vehicleId) : [] }
+  })
+
+  const roaming = deps.roaming
+  if (!roaming) return
+
+  app.post(`${P}/sessions`, async (req, reply) => {
+    const body = parse(FedSessionStart, req.body ?? {}, 'body')
+    return idempotency.run(req, reply, async () => ({ status: 201, body: await roaming.startSession(peerOf(req), body) }))
+  })
+
+  app.get(`${P}/sessions/:sessionId`, async (req) => {
+    const { sessionId } = parse(SessionParam, req.params, 'path')
+    return roaming.session(peerOf(req), sessionId)
+  })
+
+  app.post(`${P}/sessions/:sessionId/stop`, async (req, reply) => {
+    const { sessionId } = parse(SessionParam, req.params, 'path')
+    noBody(req)
+    return idempotency.run(req, reply, async () => ({ status: 200, body: await roaming.stopSession(peerOf(req), sessionId) }))
   })
 }
 

@@ -1,6 +1,6 @@
 /** Pure rules shared by every ChargingStore implementation. */
 import { costMinor } from '../../protocol/index.js'
-import type { CloseSessionInput, CloseSessionOutcome, ReceiptRange, ReceiptRecord, SessionRecord } from './charging.js'
+import type { CloseSessionInput, CloseSessionOutcome, ReceiptRange, ReceiptRecord, RoamingSessionRecord, SessionRecord } from './charging.js'
 
 /**
  * Decide how a session closes: a receipt from the meter difference, or a
@@ -62,4 +62,9 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
   let ack = acked ?? 0
   while (stored(ack + 1)) ack++
   return ack < seq ? { ackSeq: ack, resendFrom: ack + 1 } : { ackSeq: ack }
+}
+
+/** A roaming session still waits for its peer's stop answer (it may be queued for a stop, or settled). */
+export function isUnsettledRoaming(r: Pick<RoamingSessionRecord, 'state'>): boolean {
+  return r.state === 'open' || r.state === 'stopping'
 }

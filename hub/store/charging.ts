@@ -25,6 +25,7 @@
  *   read what is stored, so a restart of the hub empties neither; each returns
  *   at most `clampListLimit(limit)` rows (./charging-rules.ts), newest first.
  */
+import type { Receipt } from '../../protocol/index.js'
 export type SessionState = 'starting' | 'charging' | 'stopped' | 'failed'
 
 export interface SessionRecord {
@@ -114,6 +115,32 @@ export interface StoredStationEvent {
   receivedAtMs: number
 }
 
+/**
+ * A session of one of this hub's vehicles at a peer's station (roaming,
+ * docs/protocol.md "Roaming"): the home hub remembers where it lives and,
+ * once the peer has answered the stop, its receipt. `stopping`: a stop the
+ * peer has not answered yet, retried from `nextAtMs` (the stop queue).
+ */
+export interface RoamingSessionRecord {
+  sessionId: string
+  /** The peer (CPO) where the session runs. */
+  hubId: string
+  vehicleId: string
+  stationId: string
+  startedAtMs: number
+  /** The peer's start reading (Wh), from its start answer. */
+  meterStartWh: number
+  state: 'open' | 'stopping' | 'stopped' | 'failed'
+  stopAttempts: number
+  nextStopAtMs: number | null
+  /** The peer's receipt once stopped. */
+  receipt: Receipt | null
+  /** Why a `failed` session has no receipt (the peer's error code). */
+  failReason: string | null
+}
+
+export type NewRoamingSession = Pick<RoamingSessionRecord, 'sessionId' | 'hubId' | 'vehicleId' | 'stationId' | 'startedAtMs' | 'meterStartWh'>
+
 export interface ChargingStore {
   /** Open a session in state `starting` unless the station has an active one. */
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
@@ -148,4 +175,21 @@ export interface ChargingStore {
   listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]>
   /** `epoch`: the event's outbox epoch, or null for a station whose events carry none. */
   recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
+
+  // Roaming sessions of this hub's vehicles at peers (RoamingSessionRecord).
+
+  /** Remember a session started at a peer, `open`. Rejects with StoreError('DUPLICATE_ID') when the id exists. */
+  addRoamingSession(input: NewRoamingSession): Promise<void>
+  getRoamingSession(sessionId: string): Promise<RoamingSessionRecord | null>
+  /** `open`/`stopping` -> `stopping`, next try at `nextAtMs` after `attempts` tries. A settled session is left alone (resolves false). */
+  queueRoamingStop(sessionId: string, attempts: number, nextAtMs: number): Promise<boolean>
+  /** Every `stopping` session (the stop queue, after a restart). */
+  roamingStops(): Promise<RoamingSessionRecord[]>
+  /**
+   * `open`/`stopping` -> `stopped` with the peer's receipt, or `failed` with a
+   * reason (receipt null). The first settlement wins: later ones change nothing.
+   */
+  settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void>
+  /** The receipts of the vehicle's settled roaming sessions, newest first (by `endedAt`). */
+  listRoamingReceipts(vehicleId: string, limit: number): Promise<Receipt[]>
 }

@@ -4,8 +4,8 @@
  * migrations.ts), and the records they become. One home, so the two stores
  * cannot drift in how they read a column.
  */
-import type { Position } from '../../protocol/index.js'
-import type { ReceiptRecord, SessionRecord, SessionState, StoredStationEvent } from './charging.js'
+import { Receipt, type Position } from '../../protocol/index.js'
+import type { ReceiptRecord, RoamingSessionRecord, SessionRecord, SessionState, StoredStationEvent } from './charging.js'
 import type { PeerHoldRecord, PeerHoldState, ReleaseTask, TripLegRecord, TripRecord, TripState } from './trips.js'
 import type { Booking, HoldRecord, ReservationRecord } from './types.js'
 
@@ -241,3 +241,36 @@ export const toEvent = (r: EventRow): StoredStationEvent => ({
   body: r.body,
   receivedAtMs: r.received_at_ms,
 })
+
+/** A `roaming_sessions` row. */
+export interface RoamingRow {
+  session_id: string
+  hub_id: string
+  vehicle_id: string
+  station_id: string
+  started_at_ms: number
+  meter_start_wh: number
+  state: RoamingSessionRecord['state']
+  stop_attempts: number
+  next_stop_at_ms: number | null
+  receipt: string | null
+  fail_reason: string | null
+}
+
+/** A stored receipt is the peer's answer, validated when it arrived; it is parsed again, never trusted blindly. */
+export const roamingReceipt = (text: string): Receipt => Receipt.parse(JSON.parse(text))
+
+export const toRoamingSession = (r: RoamingRow): RoamingSessionRecord => ({
+  sessionId: r.session_id,
+  hubId: r.hub_id,
+  vehicleId: r.vehicle_id,
+  stationId: r.station_id,
+  startedAtMs: r.started_at_ms,
+  meterStartWh: r.meter_start_wh,
+  state: r.state,
+  stopAttempts: r.stop_attempts,
+  nextStopAtMs: r.next_stop_at_ms,
+  receipt: r.receipt === null ? null : roamingReceipt(r.receipt),
+  failReason: r.fail_reason,
+})
+

@@ -25,7 +25,7 @@ import type { Store } from '../store/index.js'
 import type { PeerCallObserver } from '../federation/call-observer.js'
 import { FederationClient } from '../federation/client.js'
 import { IdempotencyGuard } from '../federation/idempotency.js'
-import { registerFederationRoutes } from '../federation/server.js'
+import { registerFederationRoutes, type RoamingParticipant } from '../federation/server.js'
 import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from './coordinator.js'
 import { vehicleHistory } from './history.js'
 import { HoldService } from './holds.js'
@@ -82,8 +82,10 @@ export interface FederationDeps {
   logger: Logger
   /** The hub's stations (hold placement, `GET /federation/v1/stations`, `GET /federation/v1/hub`). */
   stations: StationRegistry
-  /** This hub's receipts of a vehicle (the charging area's store). Default: none. */
+  /** This hub's receipts of one of its vehicles, here and from its roaming sessions (`history.list`'s own part). Default: none. */
   receipts?: (vehicleId: string) => Promise<Receipt[]>
+  /** The station side of roaming (`/federation/v1/sessions`, peers' vehicles' receipts). Default: none (those routes answer 404, receipts none). */
+  roaming?: RoamingParticipant
   tuning?: Partial<FederationTuning>
   /** Told of every call this hub makes to a peer (peers' health, metrics). */
   onPeerCall?: PeerCallObserver
@@ -205,9 +207,9 @@ export function createFederation(deps: FederationDeps): Federation {
       }),
       nearestStations: (q) =>
         findNearest(deps.stations, store, { ...q, nowMs: clock.now(), windowMs: rules.windowMs }),
-      receipts,
       holds,
       idempotency,
+      ...(deps.roaming ? { roaming: deps.roaming } : {}),
     })
 
   let sweeper: NodeJS.Timeout | null = null

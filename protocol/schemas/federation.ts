@@ -1,7 +1,7 @@
 /** HTTP federation bodies (docs/protocol.md "HTTP federation between hubs"). */
 import { z } from 'zod'
 import { Id, Position, RangeKm, Time } from './common.js'
-import { NearStation, Receipt } from './entities.js'
+import { NearStation, Receipt, SessionStart, SessionStatus } from './entities.js'
 
 export const FedHubInfo = z.object({
   hubId: Id,
@@ -64,3 +64,25 @@ export const FedReceipts = z.object({ receipts: z.array(Receipt) })
 export const FedErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
 })
+
+// Roaming (docs/protocol.md "Roaming"): the vehicle's home hub asks the station's hub.
+
+/** `POST /federation/v1/sessions`: start a session for the calling peer's vehicle. */
+export const FedSessionStart = z.strictObject({
+  vehicleId: Id,
+  stationId: Id,
+  reservationId: Id.optional(),
+  maxWh: z.number().int().positive().max(1_000_000).optional(),
+})
+export type FedSessionStart = z.infer<typeof FedSessionStart>
+
+export const FedSessionStarted = z.object({ session: SessionStart.extend({ hubId: Id }) })
+export type FedSessionStarted = z.infer<typeof FedSessionStarted>
+
+/** `GET /federation/v1/sessions/{sessionId}`. */
+export const FedSession = z.object({ session: SessionStatus })
+export type FedSession = z.infer<typeof FedSession>
+
+/** `POST /federation/v1/sessions/{sessionId}/stop`. */
+export const FedReceipt = z.object({ receipt: Receipt })
+export type FedReceipt = z.infer<typeof FedReceipt>

@@ -78,6 +78,8 @@ export const OPS = {
       stationId: Id,
       reservationId: Id.optional(),
       maxWh: z.number().int().positive().max(1_000_000).optional(),
+      // Roaming (docs/protocol.md): the station's hub; default the vehicle's home hub.
+      hubId: Id.optional(),
     }),
     result: z.object({ session: SessionStart }),
   },

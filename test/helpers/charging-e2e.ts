@@ -7,7 +7,7 @@ import { StationAgent } from '../../station/agent.js'
 import { StationConfigSchema, type StationConfig } from '../../station/config.js'
 import { tempDir } from './hub.js'
 
-export function agentConfig(hub: Hub, station: HubConfig['stations'][number], over: { powerKw?: number; dataDir?: string; maxChargeMinutes?: number } = {}): StationConfig {
+export function agentConfig(hub: Pick<Hub, 'hubId' | 'mqttUrl'>, station: HubConfig['stations'][number], over: { powerKw?: number; dataDir?: string; maxChargeMinutes?: number } = {}): StationConfig {
   return StationConfigSchema.parse({
     stationId: station.stationId,
     hubId: hub.hubId,

@@ -16,7 +16,8 @@ import { buildHttpServer } from '../../hub/http/server.js'
 import { HubMetrics } from '../../hub/metrics.js'
 import { StationRegistry } from '../../hub/stations/index.js'
 import { MemoryStore, type Store } from '../../hub/store/index.js'
-import { OPS, type OpArgsInput, type OpName, type OpResult, type Position, type HandlerTable, type OpHandler, type Receipt } from '../../protocol/index.js'
+import type { RoamingParticipant } from '../../hub/federation/index.js'
+import { OPS, VoltwayError, type OpArgsInput, type OpName, type OpResult, type Position, type HandlerTable, type OpHandler, type Receipt } from '../../protocol/index.js'
 import { freePort } from './net.js'
 import { tempSqlite, type TempSqlite } from './store-sqlite.js'
 
@@ -111,6 +112,14 @@ export interface StartOptions {
   receipts?: (hubId: string, vehicleId: string) => Promise<Receipt[]>
 }
 
+/** A roaming participant that only lists receipts (each peer is served the same ones); its sessions are NOT_FOUND. */
+export function receiptsOnly(receipts: RoamingParticipant['receipts']): RoamingParticipant {
+  const none = async (): Promise<never> => {
+    throw new VoltwayError('NOT_FOUND', 'no roaming sessions in this test')
+  }
+  return { receipts, startSession: none, session: none, stopSession: none }
+}
+
 export const token = (from: string, to: string): string => `${from}-to-${to}-secret`
 
 export async function startFederationHubs(opts: StartOptions): Promise<FederationHarness> {
@@ -160,6 +169,7 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       stations,
       tuning: { ...opts.tuning, ...over.tuning },
       ...(opts.receipts ? { receipts: (v: string) => (opts.receipts as NonNullable<StartOptions['receipts']>)(id, v) } : {}),
+      ...(opts.receipts ? { roaming: receiptsOnly((_peer, v) => (opts.receipts as NonNullable<StartOptions['receipts']>)(id, v)) } : {}),
       ...(beforeStep ? { beforeStep } : {}),
     })
     const metrics = new HubMetrics(id, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(clock.now()) })

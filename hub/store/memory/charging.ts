@@ -1,6 +1,8 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, inReceiptRange, isActive, nextAck } from '../charging-rules.js'
+import { parseTime, type Receipt } from '../../../protocol/index.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
+import { clampListLimit, closeOutcome, inReceiptRange, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
+import { StoreError } from '../errors.js'
 
 export class MemoryChargingStore implements ChargingStore {
   #sessions = new Map<string, SessionRecord>()
@@ -8,6 +10,7 @@ export class MemoryChargingStore implements ChargingStore {
   /** Per stream (station, epoch): the stored events by seq. */
   #events = new Map<string, Map<number, StoredStationEvent>>()
   #acked = new Map<string, number>()
+  #roaming = new Map<string, RoamingSessionRecord>()
 
   constructor(private readonly guard: () => void) {}
 
@@ -16,6 +19,7 @@ export class MemoryChargingStore implements ChargingStore {
     this.#receipts.clear()
     this.#events.clear()
     this.#acked.clear()
+    this.#roaming.clear()
   }
 
   async openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
@@ -125,6 +129,51 @@ export class MemoryChargingStore implements ChargingStore {
     const out = nextAck(this.#acked.get(stream) ?? null, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
     return { inserted, ...out }
+  }
+
+  async addRoamingSession(input: NewRoamingSession): Promise<void> {
+    this.guard()
+    if (this.#roaming.has(input.sessionId)) throw new StoreError('DUPLICATE_ID', `roaming session ${input.sessionId} exists`)
+    this.#roaming.set(input.sessionId, { ...input, state: 'open', stopAttempts: 0, nextStopAtMs: null, receipt: null, failReason: null })
+  }
+
+  async getRoamingSession(sessionId: string): Promise<RoamingSessionRecord | null> {
+    this.guard()
+    const r = this.#roaming.get(sessionId)
+    return r ? { ...r } : null
+  }
+
+  async queueRoamingStop(sessionId: string, attempts: number, nextAtMs: number): Promise<boolean> {
+    this.guard()
+    const r = this.#roaming.get(sessionId)
+    if (!r || !isUnsettledRoaming(r)) return false
+    Object.assign(r, { state: 'stopping', stopAttempts: attempts, nextStopAtMs: nextAtMs })
+    return true
+  }
+
+  async roamingStops(): Promise<RoamingSessionRecord[]> {
+    this.guard()
+    return [...this.#roaming.values()]
+      .filter((r) => r.state === 'stopping')
+      .sort((a, b) => (a.nextStopAtMs ?? 0) - (b.nextStopAtMs ?? 0) || (a.sessionId < b.sessionId ? -1 : 1))
+      .map((r) => ({ ...r }))
+  }
+
+  async settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void> {
+    this.guard()
+    const r = this.#roaming.get(sessionId)
+    if (!r || !isUnsettledRoaming(r)) return
+    if ('receipt' in outcome) Object.assign(r, { state: 'stopped', receipt: { ...outcome.receipt }, nextStopAtMs: null })
+    else Object.assign(r, { state: 'failed', failReason: outcome.failReason, nextStopAtMs: null })
+  }
+
+  async listRoamingReceipts(vehicleId: string, limit: number): Promise<Receipt[]> {
+    this.guard()
+    return [...this.#roaming.values()]
+      .flatMap((r) => (r.vehicleId === vehicleId && r.receipt ? [r.receipt] : []))
+      .sort((a, b) => parseTime(b.endedAt) - parseTime(a.endedAt) || (a.sessionId < b.sessionId ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => ({ ...r }))
   }
 }
 

@@ -7,10 +7,12 @@
  * A station's events and ack are written under that station's advisory
  * lock, so the ack never runs ahead of what is stored.
  */
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
+import type { Receipt } from '../../../protocol/index.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
 import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
+import { PgRoamingSessions } from './roaming-sessions.js'
 import { toEvent, toReceipt, toSession, type EventRow, type ReceiptRow, type SessionRow } from '../sql-rows.js'
 
 // rule: isActive (charging-rules.ts), here and in the partial unique index sessions_one_active_per_station
@@ -20,9 +22,11 @@ type Queryable = Pick<Tx, 'query'>
 
 export class PgChargingStore implements ChargingStore {
   readonly #db: PgDatabase
+  readonly #roaming: PgRoamingSessions
 
   constructor(db: PgDatabase) {
     this.#db = db
+    this.#roaming = new PgRoamingSessions(db)
   }
 
   async openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
@@ -151,6 +155,32 @@ export class PgChargingStore implements ChargingStore {
       )
       return { inserted: ins.rowCount === 1, ...out }
     })
+  }
+
+  // Roaming sessions of this hub's vehicles at peers: ./roaming-sessions.ts.
+
+  addRoamingSession(input: NewRoamingSession): Promise<void> {
+    return this.#roaming.add(input)
+  }
+
+  getRoamingSession(sessionId: string): Promise<RoamingSessionRecord | null> {
+    return this.#roaming.get(sessionId)
+  }
+
+  queueRoamingStop(sessionId: string, attempts: number, nextAtMs: number): Promise<boolean> {
+    return this.#roaming.queue(sessionId, attempts, nextAtMs)
+  }
+
+  roamingStops(): Promise<RoamingSessionRecord[]> {
+    return this.#roaming.stops()
+  }
+
+  settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void> {
+    return this.#roaming.settle(sessionId, outcome)
+  }
+
+  listRoamingReceipts(vehicleId: string, limit: number): Promise<Receipt[]> {
+    return this.#roaming.receipts(vehicleId, limit)
   }
 }
 

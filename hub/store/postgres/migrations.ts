@@ -196,6 +196,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipts_by_station_end ON receipts (station_id, ended_at_ms);
       CREATE INDEX station_events_by_received ON station_events (station_id, received_at_ms);
 
+      -- docs/protocol.md "Roaming": the home hub remembers at which peer a session runs, queues its stop
+      -- while the peer is unreachable, and keeps the peer's receipt (JSON, protocol Receipt) once it arrives.
+      CREATE TABLE roaming_sessions (
+        session_id       TEXT PRIMARY KEY,
+        hub_id           TEXT NOT NULL,
+        vehicle_id       TEXT NOT NULL,
+        station_id       TEXT NOT NULL,
+        started_at_ms    BIGINT NOT NULL,
+        meter_start_wh   BIGINT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('open','stopping','stopped','failed')),
+        stop_attempts    INTEGER NOT NULL DEFAULT 0,
+        next_stop_at_ms  BIGINT,
+        receipt          TEXT,
+        ended_at_ms      BIGINT,
+        fail_reason      TEXT
+      );
+      CREATE INDEX roaming_sessions_vehicle ON roaming_sessions (vehicle_id, ended_at_ms);
+      CREATE INDEX roaming_sessions_stopping ON roaming_sessions (state) WHERE state = 'stopping';
+
       -- hub/store/leases.ts: one row per piece of background work a replica owns until expires_at_ms.
       CREATE TABLE leases (
         name          TEXT PRIMARY KEY,

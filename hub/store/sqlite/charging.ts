@@ -5,9 +5,11 @@
  * `BEGIN IMMEDIATE` transaction (see ./write-batcher.ts for the write style).
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, SessionRecord, StoredStationEvent } from '../charging.js'
+import type { Receipt } from '../../../protocol/index.js'
+import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
 import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
 import { run, toStoreError } from './errors.js'
+import { SqliteRoamingSessions } from './roaming-sessions.js'
 import { toEvent, toReceipt, toSession, type EventRow, type ReceiptRow, type SessionRow } from '../sql-rows.js'
 
 
@@ -48,9 +50,11 @@ export class SqliteChargingStore implements ChargingStore {
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
   readonly #closeTx: Transaction<(input: CloseSessionInput) => CloseSessionOutcome>
   readonly #eventTx: Transaction<(stationId: string, epoch: string, seq: number, type: string, body: string, nowMs: number) => RecordEventOutcome>
+  readonly #roaming: SqliteRoamingSessions
 
   constructor(db: Database, guard: () => void) {
     this.#guard = guard
+    this.#roaming = new SqliteRoamingSessions(db)
     this.#s = {
       getSession: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?'),
       activeOf: db.prepare<[string], SessionRow>("SELECT * FROM sessions WHERE station_id = ? AND state IN ('starting','charging')"),
@@ -219,6 +223,37 @@ export class SqliteChargingStore implements ChargingStore {
       this.#guard()
       // '' is the epoch-less stream: NULL in a primary key would never be equal to itself in SQL.
       return this.#eventTx.immediate(stationId, epoch ?? '', seq, type, body, nowMs)
+    })
+  }
+
+  addRoamingSession(input: NewRoamingSession): Promise<void> {
+    return this.#r((r) => r.add(input))
+  }
+
+  getRoamingSession(sessionId: string): Promise<RoamingSessionRecord | null> {
+    return this.#r((r) => r.get(sessionId))
+  }
+
+  queueRoamingStop(sessionId: string, attempts: number, nextAtMs: number): Promise<boolean> {
+    return this.#r((r) => r.queue(sessionId, attempts, nextAtMs))
+  }
+
+  roamingStops(): Promise<RoamingSessionRecord[]> {
+    return this.#r((r) => r.stops())
+  }
+
+  settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void> {
+    return this.#r((r) => r.settle(sessionId, outcome))
+  }
+
+  listRoamingReceipts(vehicleId: string, limit: number): Promise<Receipt[]> {
+    return this.#r((r) => r.receipts(vehicleId, limit))
+  }
+
+  #r<T>(work: (r: SqliteRoamingSessions) => T): Promise<T> {
+    return run(() => {
+      this.#guard()
+      return work(this.#roaming)
     })
   }
 }

@@ -225,6 +225,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner);
     `,
   },
+  {
+    version: 8,
+    name: "roaming: sessions of this hub's vehicles at peers, and their stop queue",
+    sql: `
+      -- docs/protocol.md "Roaming": the home hub remembers at which peer a session runs, queues its stop
+      -- while the peer is unreachable, and keeps the peer's receipt (JSON, protocol Receipt) once it arrives.
+      CREATE TABLE roaming_sessions (
+        session_id       TEXT PRIMARY KEY,
+        hub_id           TEXT NOT NULL,
+        vehicle_id       TEXT NOT NULL,
+        station_id       TEXT NOT NULL,
+        started_at_ms    INTEGER NOT NULL,
+        meter_start_wh   INTEGER NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('open','stopping','stopped','failed')),
+        stop_attempts    INTEGER NOT NULL DEFAULT 0,
+        next_stop_at_ms  INTEGER,
+        receipt          TEXT,
+        ended_at_ms      INTEGER,
+        fail_reason      TEXT
+      );
+      CREATE INDEX roaming_sessions_vehicle ON roaming_sessions (vehicle_id, ended_at_ms);
+      CREATE INDEX roaming_sessions_stopping ON roaming_sessions (state) WHERE state = 'stopping';
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
