@@ -20,6 +20,7 @@ export class CardTaps {
   readonly #listeners = new Set<(uid: string) => void>()
   #last: { uid: string; at: number } | undefined
   #closed = false
+  #received = 0
 
   constructor(opts: CardTapsOptions) {
     this.#clock = opts.clock
@@ -29,6 +30,7 @@ export class CardTaps {
   /** One good frame with card `uid` (uppercase hex) arrived. */
   seen(uid: string): void {
     if (this.#closed) return
+    this.#received++
     const now = this.#clock.now()
     const held = this.#last !== undefined && this.#last.uid === uid && now - this.#last.at < this.#debounceMs
     this.#last = { uid, at: now }
@@ -37,6 +39,11 @@ export class CardTaps {
       if (this.#closed) return
       for (const l of this.#listeners) l(uid)
     })
+  }
+
+  /** Good frames seen so far. */
+  get received(): number {
+    return this.#received
   }
 
   onCard(listener: (uid: string) => void): Unsubscribe {

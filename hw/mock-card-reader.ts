@@ -20,6 +20,10 @@ export class MockCardReader implements CardReader {
     this.#taps = new CardTaps({ clock: opts.clock ?? systemClock, ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}) })
   }
 
+  get received(): number {
+    return this.#taps.received
+  }
+
   get dropped(): number {
     return this.#dropped
   }

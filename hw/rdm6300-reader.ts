@@ -47,6 +47,10 @@ export class Rdm6300Reader implements CardReader {
     return new Rdm6300Reader(port, taps)
   }
 
+  get received(): number {
+    return this.#taps.received
+  }
+
   get dropped(): number {
     return this.#dropped
   }

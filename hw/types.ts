@@ -146,6 +146,8 @@ export interface CardReader {
   readonly kind: 'mock' | 'rdm6300'
   /** Frames dropped as garbled since the reader opened. */
   readonly dropped: number
+  /** Good frames handled since the reader opened (a held card counts each repeat; taps are fewer). */
+  readonly received: number
   onCard(listener: (uid: string) => void): Unsubscribe
   close(): Promise<void>
 }
