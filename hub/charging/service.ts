@@ -24,6 +24,9 @@ import { StationClockWatch } from '../station-link/clock-skew.js'
 import type { CommandChannel } from '../station-link/command-channel.js'
 import type { EventSink } from '../station-link/event-listener.js'
 
+/** How long start/stop wait for the station by default, ms (vehicle-sim's charge timeouts are set past this). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
+
 export interface ChargingServiceDeps {
   hubId: string
   store: Store
@@ -55,7 +58,7 @@ export class ChargingService implements EventSink {
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
     this.#log = deps.logger.child({ component: 'charging' })
-    this.#timeoutMs = deps.commandTimeoutMs ?? 10_000
+    this.#timeoutMs = deps.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
     this.#clocks = new StationClockWatch({ logger: deps.logger, ...(deps.onClockSkew ? { onSkew: deps.onClockSkew } : {}) })
   }
 
@@ -154,7 +157,9 @@ export class ChargingService implements EventSink {
       if (again?.state === 'stopped') return { receipt: await this.#receipt(sessionId) }
       throw new VoltwayError('STATION_BUSY', `station ${s.stationId} refused to stop: ${res.error?.message ?? 'no reason given'}`, { stationCode: res.error?.code })
     }
-    if (res.meterWh === undefined) throw new VoltwayError('METER_FAULT', `station ${s.stationId} stopped without a meter reading; the receipt follows from its event`)
+    if (res.meterWh === undefined) {
+      throw new VoltwayError('METER_FAULT', `station ${s.stationId} stopped without a meter reading; the receipt follows from its event`, { reason: 'METER_MISSING_STOP', sessionId })
+    }
     await this.#close(s, res.meterWh, clock.now(), 'requested')
     return { receipt: await this.#receipt(sessionId) }
   }
