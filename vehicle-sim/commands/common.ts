@@ -53,7 +53,7 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--hub-id <id>', 'hub id to send requests to (env VOLTWAY_HUB_ID)')
     .option('--vehicle <id>', 'vehicle id, also the MQTT username (env VOLTWAY_VEHICLE)')
     .option('--password <p>', 'vehicle password (env VOLTWAY_PASSWORD)')
-    .option('--mqtt-version <n>', 'MQTT protocol: 4 (3.1.1, default) or 5', numberFlag({ integer: true, min: 4, max: 5 }))
+    .option('--mqtt-version <n>', 'MQTT protocol: 4 (MQTT 3.1.1) or 5 (default: 4)', numberFlag({ integer: true, min: 4, max: 5 }))
     .option('--profile <file>', 'JSON profile with hub, hubId, vehicle, password, position, battery (env VOLTWAY_PROFILE)')
     .option('--connect-timeout-ms <ms>', 'give up connecting after this long', numberFlag({ integer: true, min: 1 }), 5000)
     .option('--timeout-ms <ms>', `give up waiting for an answer after this long (default: ${DEFAULT_TIMEOUT_MS}; ${STATION_OP_TIMEOUT_MS} for charge start/stop, which wait on the station)`, numberFlag({ integer: true, min: 1 }))
