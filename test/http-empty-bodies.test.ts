@@ -3,35 +3,40 @@
  * application/json` and an empty body or `{}` (many HTTP clients send the
  * header on every request); routes that need a body still validate it.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, token } from './helpers/federation-hubs.js'
 import { rawRequest } from './helpers/http-raw.js'
 import { HTTP_STATUS } from '../protocol/index.js'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
 
-t.test('an empty body or {} is accepted wherever a federation route takes no body', async (t) => {
+/** Two hubs; `call` goes to salvador as feira with a fresh Idempotency-Key, `hold` places a hold there. */
+async function federation(t: Test) {
   const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
   t.teardown(() => h.close())
   const port = Number(new URL(h.hub('salvador').url).port)
   const auth = { authorization: `Bearer ${token('feira', 'salvador')}` }
   let n = 0
-  const call = (method: string, path: string, body: string, contentType = true) =>
-    rawRequest(port, method, path, { ...auth, ...(contentType ? JSON_TYPE : {}), 'idempotency-key': `k-${n++}` }, body)
+  const call = (method: string, path: string, body: string, headers: Record<string, string> = JSON_TYPE) =>
+    rawRequest(port, method, path, { ...auth, ...headers, 'idempotency-key': `k-${n++}` }, body)
   const hold = (holdId: string) =>
     call('POST', '/federation/v1/holds', JSON.stringify({
       holdId, txId: `t-${holdId}`, txStartedAt: '2026-11-24T12:00:00Z', vehicleId: 'V1', at: inMinutes(h.clock, 180 + 130 * n),
       from: { lat: -12.97, lon: -38.5 }, rangeKm: 50, ttlSeconds: 30,
     }))
+  return { h, port, call, hold, next: () => n }
+}
 
+t.test('an empty body or {} is accepted wherever a federation route takes no body', async (t) => {
+  const { h, call, hold, next } = await federation(t)
   for (const [label, body] of [['an empty body', ''], ['{}', '{}'], ['whitespace', ' \r\n']] as const) {
-    const holdId = `h-${n}`
+    const holdId = `h-${next()}`
     t.equal((await hold(holdId)).status, 201, `hold ${holdId} placed`)
     const confirmed = await call('POST', `/federation/v1/holds/${holdId}/confirm`, body)
     t.equal(confirmed.status, 200, `POST confirm with application/json and ${label}: ${confirmed.body}`)
     const reservationId = (JSON.parse(confirmed.body) as { reservationId: string }).reservationId
     t.equal((await call('DELETE', `/federation/v1/reservations/${reservationId}`, body)).status, 204, `DELETE reservation with ${label}`)
-    const other = `h-${n}`
+    const other = `h-${next()}`
     t.equal((await hold(other)).status, 201)
     t.equal((await call('DELETE', `/federation/v1/holds/${other}`, body)).status, 204, `DELETE hold with ${label}`)
   }
@@ -50,29 +55,20 @@ t.test('an empty body or {} is accepted wherever a federation route takes no bod
 })
 
 t.test('body-less federation routes take an empty body whatever its Content-Type; any other body is 400 BAD_REQUEST, as the code table says', async (t) => {
-  const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
-  t.teardown(() => h.close())
-  const port = Number(new URL(h.hub('salvador').url).port)
-  const auth = { authorization: `Bearer ${token('feira', 'salvador')}` }
-  let n = 0
-  const call = (method: string, path: string, body: string, headers: Record<string, string>) => rawRequest(port, method, path, { ...auth, ...headers, 'idempotency-key': `k-${n++}` }, body)
+  const { h, port, call, hold: place, next } = await federation(t)
   const hold = async (holdId: string): Promise<void> => {
-    const r = await call('POST', '/federation/v1/holds', JSON.stringify({
-      holdId, txId: `t-${holdId}`, txStartedAt: '2026-11-24T12:00:00Z', vehicleId: 'V1', at: inMinutes(h.clock, 180 + 130 * n),
-      from: { lat: -12.97, lon: -38.5 }, rangeKm: 50, ttlSeconds: 30,
-    }), JSON_TYPE)
-    t.equal(r.status, 201, `hold ${holdId} placed`)
+    t.equal((await place(holdId)).status, 201, `hold ${holdId} placed`)
   }
   // `curl -X DELETE -d ''` sends application/x-www-form-urlencoded; others send text/plain or nothing.
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', null]) {
     const headers: Record<string, string> = type === null ? {} : { 'content-type': type }
-    const holdId = `e-${n}`
+    const holdId = `e-${next()}`
     await hold(holdId)
     const confirmed = await call('POST', `/federation/v1/holds/${holdId}/confirm`, '', headers)
     t.equal(confirmed.status, 200, `POST confirm, empty body, ${type ?? 'no Content-Type'}: ${confirmed.body}`)
     const reservationId = (JSON.parse(confirmed.body) as { reservationId: string }).reservationId
     t.equal((await call('DELETE', `/federation/v1/reservations/${reservationId}`, '', headers)).status, 204, `DELETE reservation, ${type ?? 'none'}`)
-    const other = `e-${n}`
+    const other = `e-${next()}`
     await hold(other)
     t.equal((await call('DELETE', `/federation/v1/holds/${other}`, '', headers)).status, 204, `DELETE hold, ${type ?? 'none'}`)
   }
