@@ -134,7 +134,9 @@ export function loadHubConfig(file: string): HubConfig {
  * that knows which file it read puts that path in its place.
  */
 export function inConfigFile(err: unknown, file: string): unknown {
+  if (!(err instanceof ConfigError)) return err
   const generic = 'hub.json: '
-  if (!(err instanceof ConfigError) || !err.message.startsWith(generic) || file === 'hub.json') return err
-  return new ConfigError(`${file}: ${err.message.slice(generic.length)}`)
+  // Every line starts with the file: a generic label is replaced, a line without one gets it.
+  const lines = err.message.split('\n').map((l) => (l.startsWith(`${file}: `) ? l : l.startsWith(generic) ? `${file}: ${l.slice(generic.length)}` : `${file}: ${l}`))
+  return new ConfigError(lines.join('\n'))
 }

@@ -12,10 +12,11 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
  * its sender can match the answer.
  */
 export type JsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string; id?: unknown }
+// `reason` reads after its subject: `request ${reason}`, e.g. `request has a forbidden key "__proto__" (prototype keys are refused)`.
 
 export function parseJsonObject(payload: Buffer | string, maxBytes = MAX_MESSAGE_BYTES): JsonResult {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
-  if (size > maxBytes) return { ok: false, reason: `payload of ${size} bytes exceeds ${maxBytes}` }
+  if (size > maxBytes) return { ok: false, reason: `is ${size} bytes, over the limit of ${maxBytes}` }
   let forbidden: string | undefined
   let value: unknown
   try {
@@ -26,12 +27,12 @@ export function parseJsonObject(payload: Buffer | string, maxBytes = MAX_MESSAGE
       return undefined
     })
   } catch {
-    return { ok: false, reason: 'not valid JSON' }
+    return { ok: false, reason: 'is not valid JSON' }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, reason: 'expected a JSON object' }
+    return { ok: false, reason: 'is not a JSON object' }
   }
   const obj = value as Record<string, unknown>
-  if (forbidden !== undefined) return { ok: false, reason: `forbidden key "${forbidden}"`, id: Object.hasOwn(obj, 'id') ? obj.id : undefined }
+  if (forbidden !== undefined) return { ok: false, reason: `has a forbidden key "${forbidden}" (prototype keys are refused)`, id: Object.hasOwn(obj, 'id') ? obj.id : undefined }
   return { ok: true, value: obj }
 }

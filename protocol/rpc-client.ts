@@ -109,7 +109,7 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
           if (!p) return
           pending.delete(id)
           clearTimeout(p.timer)
-          p.reject(new VoltwayError('PEER_UNAVAILABLE', `cannot publish to hub ${hubId}: ${err.message}`))
+          p.reject(new VoltwayError('PEER_UNAVAILABLE', `cannot publish to hub ${hubId}: ${err.message}`, { op, hubId, publish: 'failed' }))
         })
       })
     },

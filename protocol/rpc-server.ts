@@ -169,7 +169,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     if (!json.ok) {
       const salvaged = RequestId.safeParse(json.id)
       if (salvaged.success) requestId = salvaged.data
-      return fail({ code: 'BAD_REQUEST', message: `request is ${json.reason}` })
+      return fail({ code: 'BAD_REQUEST', message: `request ${json.reason}` })
     }
     const rawId = RequestId.safeParse(json.value.id)
     if (rawId.success) requestId = rawId.data

@@ -65,7 +65,10 @@ export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
     return issue.keys.map((key) => {
       const near = nearestName(key, known)
       const hint = near ? `did you mean "${near}"?` : known.length > 0 ? `known fields: ${known.join(', ')}` : ''
-      return { path: formatPath([...issue.path, key]), message: hint ? `unknown field, ${hint}` : 'unknown field' }
+      // A key that cannot be written as a path (`""`, `a b`) is named in the message instead.
+      const plainKey = /^[A-Za-z_$][\w$-]*$/.test(key)
+      const what = plainKey ? 'unknown field' : `unknown field ${JSON.stringify(key)}`
+      return { path: formatPath(plainKey ? [...issue.path, key] : issue.path), message: hint ? `${what}, ${hint}` : what }
     })
   })
 }
@@ -78,6 +81,8 @@ function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.
       const closest = issue.errors.filter((e) => e.length === fewest)
       const [only] = closest
       if (closest.length === 1 && only) return flatten(only, path)
+      const exclusive = exclusiveForms(closest, path)
+      if (exclusive) return exclusive
       // Several forms come equally close ({all: false} for `{reservationId} | {all: true}`): name the
       // request itself, and what each form lacks.
       const forms = closest.map((e) => flatten(e, []).map((i) => `${formatPath(i.path) || 'value'}: ${describeIssue(i)}`).join(', '))
@@ -85,6 +90,29 @@ function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.
     }
     return [{ ...issue, path }]
   })
+}
+
+/**
+ * Forms that each failed only because the input has another form's field
+ * (`{listen, url}` against `{listen} | {url}`): say which fields exclude each
+ * other, `give either "listen" or "url", not both`. A key every form refuses
+ * stays an unknown field. Null when the forms failed for other reasons.
+ */
+function exclusiveForms(forms: readonly (readonly z.core.$ZodIssue[])[], path: PropertyKey[]): z.core.$ZodIssue[] | null {
+  const refused: string[][] = []
+  for (const form of forms) {
+    if (!form.every((i) => i.code === 'unrecognized_keys' && i.path.length === 0)) return null
+    refused.push(form.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : [])))
+  }
+  const everywhere = refused.reduce((a, b) => a.filter((k) => b.includes(k)))
+  // Each form refuses the other forms' fields: form i's own field is what the others refuse.
+  const own = refused.map((keys) => keys.filter((k) => !everywhere.includes(k))).reverse()
+  if (own.some((keys) => keys.length === 0)) return null
+  const names = [...new Set(own.flat())].map((k) => JSON.stringify(k))
+  const message = names.length === 2 ? `give either ${names[0]} or ${names[1]}, not both` : `give only one of ${names.join(', ')}`
+  const out: z.core.$ZodIssue[] = [{ code: 'custom', path, message, input: undefined } as z.core.$ZodIssue]
+  if (everywhere.length > 0) out.push({ code: 'unrecognized_keys', keys: everywhere, path, input: undefined } as unknown as z.core.$ZodIssue)
+  return out
 }
 
 interface SchemaDef {

@@ -45,7 +45,7 @@ export class HubCommands {
     if (!json.ok) {
       const id = Id.safeParse(json.id)
       this.#o.log.warn({ reason: json.reason, id: id.success ? id.data : null }, 'refusing a command that is not a clean JSON object')
-      return id.success ? { id: id.data, ok: false, error: { code: 'BAD_REQUEST', message: `command is ${json.reason}` } } : undefined
+      return id.success ? { id: id.data, ok: false, error: { code: 'BAD_REQUEST', message: `command ${json.reason}` } } : undefined
     }
     const parsed = StationCommand.safeParse(json.value)
     if (!parsed.success) {

@@ -16,6 +16,7 @@ import { ConfigError } from '../protocol/index.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, mosquittoPasswordHash } from '../hub/broker/mosquitto-acl.js'
 import { runAclCommand } from '../hub/commands/acl.js'
 import { registerHubCommands } from '../hub/commands/register.js'
+import { inConfigFile } from '../hub/config.js'
 import { mosquittoBinary, runMosquittoConf } from './helpers/mosquitto.js'
 import { freePort } from './helpers/net.js'
 
@@ -212,4 +213,40 @@ t.test('voltway hub acl makes Mosquitto listen only on the host of mqtt.url', { 
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
   })
   t.equal(other, 'ECONNREFUSED', 'nothing listens on another address')
+})
+
+t.test('voltway hub acl writes only plain MQTT listeners: ws, wss, mqtts and tcp URLs are refused naming mqtt.url, and nothing is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cases: Array<[string, RegExp]> = [
+    ['mqtts://broker.example:8883', /needs a TLS listener \(certfile, keyfile\)/],
+    ['ws://broker.example:8080', /needs a websockets listener/],
+    ['wss://broker.example', /needs a websockets listener with TLS/],
+    ['tcp://broker.example:1883', /is plain MQTT: write it as mqtt:\/\/broker\.example:1883/],
+  ]
+  for (const [url, why] of cases) {
+    const out = join(dir, `out-${url.split(':')[0] ?? 'x'}`)
+    const config = hubJson(dir, { url, username: 'h', password: 'p' })
+    const err = (() => {
+      try {
+        runAclCommand({ config, out })
+      } catch (e) {
+        return inConfigFile(e, config)
+      }
+    })()
+    t.type(err, ConfigError, url)
+    const message = (err as Error).message
+    t.ok(message.startsWith(`${config}: mqtt.url: `), `names the file and mqtt.url: ${message}`)
+    t.match(message, why, url)
+    if (!url.startsWith('tcp')) t.match(message, /add those listener lines to mosquitto\.conf by hand \(docs\/operator-guide\.md/, `${url}: the hint`)
+    t.throws(() => statSync(out), `${url}: nothing written`)
+  }
+})
+
+t.test('an mqtt:// URL without a port listens on 1883', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = join(dir, 'out')
+  runAclCommand({ config: hubJson(dir, { url: 'mqtt://broker.example', username: 'h', password: 'p' }), out })
+  t.match(readFileSync(join(out, 'mosquitto.conf'), 'utf8'), /^listener 1883 broker\.example$/m)
 })

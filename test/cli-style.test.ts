@@ -1,4 +1,5 @@
 /** One style for what users read: money, energy, times, hop paths, --help, the demo banner, and how `npm test` reports. */
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
@@ -54,14 +55,34 @@ function allCommands(): Command[] {
   return out
 }
 
-t.test('--help marks every required option and writes every default as (default: ...)', async (t) => {
+const escape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')
+
+t.test('--help marks every required option and writes every default one way: (default: 18800), (default: info; env VOLTWAY_LOG_LEVEL)', async (t) => {
   for (const cmd of allCommands()) {
-    const help = cmd.helpInformation()
+    const help = cmd.helpInformation().replace(/\s+/g, ' ')
+    const name = cmd.name()
     for (const o of cmd.options) {
-      if (o.mandatory) t.match(help, new RegExp(`${o.flags.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')}[\\s\\S]*?\\(required\\)`), `${cmd.name()} ${o.flags} is marked required`)
+      const line = new RegExp(`${escape(o.flags)} (.*?)(?= -{1,2}[a-zA-Z]|$)`).exec(help)?.[1] ?? ''
+      const required = o.mandatory || o.attributeName() === 'config'
+      t.equal(/\(required\)$/.test(line), required, `${name} ${o.flags}: ${required ? 'marked' : 'not marked'} (required): ${line}`)
+      if ((o.required || o.optional) && o.defaultValue !== undefined) t.match(line, `(default: ${String(o.defaultValue)})`, `${name} ${o.flags}: its default, unquoted`)
     }
-    t.notMatch(help, /\(default [^:]/, `${cmd.name()}: no "(default X)" without the colon`)
-    t.notMatch(help, /\bdefault \d/, `${cmd.name()}: no bare "default 5"`)
+    const defaults = help.match(/default/gi) ?? []
+    const styled = help.match(/\(default: [^"()]+?(; env VOLTWAY_[A-Z_]+)?\)/g) ?? []
+    t.equal(styled.length, defaults.length, `${name}: every default reads (default: X): ${defaults.length === styled.length ? '' : help}`)
+    const envs = help.match(/VOLTWAY_[A-Z_]+/g) ?? []
+    const envStyled = help.match(/(\(|; )env VOLTWAY_[A-Z_]+\)/g) ?? []
+    t.equal(envStyled.length, envs.length, `${name}: every environment variable reads (env VOLTWAY_X) or (default: x; env VOLTWAY_X)`)
+  }
+})
+
+t.test('a missing --config reads one way, with the usage of the command that needs it, exit 2', async (t) => {
+  for (const args of [['hub'], ['hub', 'acl', '--out', 'x'], ['station'], ['station', 'check'], ['station', 'service']]) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 })
+    const label = `voltway ${args.join(' ')}`
+    t.equal(r.status, 2, `${label}: exit 2`)
+    t.equal(r.stderr.split('\n')[0], "error: required option '-c, --config <file>' not specified", `${label}: commander's line`)
+    t.match(r.stderr, `Usage: voltway ${args.filter((a) => !a.startsWith('-') && a !== 'x').join(' ')} [options]`, `${label}: its own usage, not its parent's`)
   }
 })
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { loadHubConfig } from '../hub/config.js'
+import { inConfigFile, loadHubConfig } from '../hub/config.js'
 import { loadStationConfig } from '../station/config.js'
 import { ConfigError, editDistance, nearestName } from '../protocol/index.js'
 import { loadProfile } from '../vehicle-sim/settings.js'
@@ -158,6 +158,43 @@ t.test('an unknown config key is refused naming the file, the key with its path 
     const label = kind === 'profile' ? `profile ${file}` : file
     t.throws(() => loaders[kind](file), { name: 'ConfigError', message: `${label}: ${message}` }, what)
   }
+})
+
+t.test('a config error reads as the operator wrote the file: exclusive forms named, every key named, even ""', async (t) => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['mqtt with both listen and url', { ...hubExample, mqtt: { listen: { host: '127.0.0.1', port: 1883 }, url: 'mqtt://127.0.0.1:1883' } }, 'mqtt: give either "listen" or "url", not both'],
+    [
+      'both forms and a key neither knows',
+      { ...hubExample, mqtt: { listen: { host: '127.0.0.1', port: 1883 }, url: 'mqtt://127.0.0.1:1883', bogus: 1 } },
+      'mqtt: give either "listen" or "url", not both\n{file}: mqtt.bogus: unknown field, known fields: listen, …',
+    ],
+    ['an empty key', { ...hubExample, '': 1 }, 'unknown field "", known fields: hubId, …'],
+    ['a key with a space', { ...hubExample, rules: { 'window minutes': 1 } }, 'rules: unknown field "window minutes", did you mean "windowMinutes"?'],
+  ]
+  for (const [what, body, message] of cases) {
+    const file = write(`form-${what.replace(/\W+/g, '-')}.json`, body)
+    const err = (() => {
+      try {
+        loadHubConfig(file)
+      } catch (e) {
+        return e
+      }
+    })()
+    t.type(err, ConfigError, what)
+    // Exactly this text; `…` stands for a list of known fields that grows with the schema.
+    const [head, tail] = `${file}: ${message.replaceAll('{file}', file)}`.split('…')
+    const text = (err as Error).message
+    t.ok(tail === undefined ? text === head : text.startsWith(head ?? ''), `${what}: ${text}`)
+  }
+})
+
+t.test('every line of a start-up config error starts with the config file path', async (t) => {
+  const err = inConfigFile(new ConfigError('hub.json: stations: ids used twice: A\nhub.json: dataDir "/x": cannot create the directory (EACCES)\nduplicate MQTT username A'), '/etc/voltway/h.json')
+  t.type(err, ConfigError)
+  const lines = (err as Error).message.split('\n')
+  t.equal(lines.length, 3)
+  for (const line of lines) t.ok(line.startsWith('/etc/voltway/h.json: '), line)
+  t.equal(lines[1], '/etc/voltway/h.json: dataDir "/x": cannot create the directory (EACCES)')
 })
 
 t.test('a misspelled hub.json key exits 2 before the hub starts', async (t) => {

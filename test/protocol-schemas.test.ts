@@ -93,6 +93,18 @@ t.test('an object refused for a prototype key still yields its readable id, so i
   t.equal(({} as Record<string, unknown>).x, undefined, 'no prototype pollution')
 })
 
+t.test('a refused message reads as a sentence about it: request has a forbidden key "__proto__" (prototype keys are refused)', async (t) => {
+  const reason = (text: string): string => {
+    const r = P.parseJsonObject(text, 64)
+    return r.ok ? 'accepted' : `request ${r.reason}`
+  }
+  t.equal(reason('{"__proto__":{"a":1},"id":"r1"}'), 'request has a forbidden key "__proto__" (prototype keys are refused)')
+  t.equal(reason('{"a":{"constructor":1}}'), 'request has a forbidden key "constructor" (prototype keys are refused)')
+  t.equal(reason('{'), 'request is not valid JSON')
+  t.equal(reason('[1]'), 'request is not a JSON object')
+  t.equal(reason(`"${'x'.repeat(70)}"`), 'request is 72 bytes, over the limit of 64')
+})
+
 t.test('error codes are stable and each maps to an HTTP status', async (t) => {
   for (const code of ['BAD_REQUEST', 'UNKNOWN_OP', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'NO_STATION_AVAILABLE', 'RESERVATION_CONFLICT', 'TOO_SOON', 'OUT_OF_RANGE', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'PEER_UNAVAILABLE', 'ROUTE_FAILED', 'TIMEOUT', 'INTERNAL']) {
     t.ok(P.isErrorCode(code), `${code} is a code`)

@@ -227,7 +227,7 @@ t.test('real CLI and in-process: a hub error prints the wire code and a hint and
   t.equal(info.code, 1)
   t.match(info.stderr, /error INTERNAL: .*hint: .*hub logs/)
   t.equal(tooSoon.code, 1)
-  t.match(tooSoon.stderr, /error TOO_SOON: .*hint: .*lead time/)
+  t.match(tooSoon.stderr, /error TOO_SOON: .*hint: this hub takes reservations at least 120 minutes ahead; use --at \S+ or later/)
 })
 
 t.test('connection failures (one through the real CLI) are one clear line with a hint, exit 1, and never hang', async (t) => {

@@ -1,4 +1,6 @@
 /** Every hint matches its cause: errors as the hub and the client make them, and the hint a user reads. */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { pino } from 'pino'
 import { ManualClock } from '../base/clock.js'
@@ -54,7 +56,48 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     /station FSA-1 did not answer its hub: its agent may be offline, restarting or slow/,
     /--hub-id|--timeout-ms/,
   ],
-  ['a hub that does not answer', () => new VoltwayError('TIMEOUT', 'no answer to hub.info from hub feira within 10000 ms', { op: 'hub.info', hubId: 'feira', timeoutMs: 10000 }), /--hub-id is the hub's hubId .* --timeout-ms/],
+  [
+    'a hub that does not answer at all',
+    () => new VoltwayError('TIMEOUT', 'no answer to hub.info from hub feira within 10000 ms', { op: 'hub.info', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000 }),
+    /^hub feira did not answer at all .*--hub-id is the hub's hubId/,
+    /--timeout-ms/,
+  ],
+  [
+    'a wait cut shorter than the op needs',
+    () => new VoltwayError('TIMEOUT', 'no answer to charge.start from hub feira within 10000 ms', { op: 'charge.start', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 25000 }),
+    /charge\.start can take longer than --timeout-ms 10000 \(its default is 25000 ms/,
+    /--hub-id/,
+  ],
+  // METER_FAULT: every details.reason the hub emits (hub/charging/service.ts, hub/store/charging-rules.ts)
+  [
+    'a start without any meter reading',
+    () => new VoltwayError('METER_FAULT', 'station FSA-1 started session s_1 without reporting a meter reading', { reason: 'METER_MISSING_START', sessionId: 's_1' }),
+    /^the station reported no meter reading when the session started.*not charged/,
+    /reported a fault/,
+  ],
+  [
+    'a stop answer without a meter reading',
+    () => new VoltwayError('METER_FAULT', 'station FSA-1 stopped without a meter reading', { reason: 'METER_MISSING_STOP', sessionId: 's_1' }),
+    /stopped charging but its answer carried no meter reading; the receipt follows/,
+    /not charged|reported a fault/,
+  ],
+  ['a meter that ran backwards', () => new VoltwayError('METER_FAULT', 'session s_1 cannot be billed: METER_BACKWARDS', { reason: 'METER_BACKWARDS' }), /read less at the end than at the start/, /no meter reading/],
+  ['a station refusing start for its meter', () => new VoltwayError('METER_FAULT', 'station FSA-1 refused to start: meter', { stationCode: 'METER_FAULT' }), /refused to start because its meter reports a fault/],
+  ['a session ended without a billable reading', () => new VoltwayError('METER_FAULT', 'session s_1 ended without a billable reading'), /could not be billed from the station's meter readings/, /reported a fault/],
+  // STATION_BUSY: busy with a vehicle, in another state, or the station's own refusal
+  ['a station charging another vehicle', () => new VoltwayError('STATION_BUSY', 'station FSA-1 is charging', { status: 'charging' }), /charging another vehicle/],
+  ['a disabled station', () => new VoltwayError('STATION_BUSY', 'station FSA-1 is disabled', { status: 'disabled' }), /is disabled now, not available/, /charging another vehicle/],
+  ['a station refusing to stop', () => new VoltwayError('STATION_BUSY', 'station FSA-1 refused to stop: x', { stationCode: 'BUSY' }), /the station itself refused \(its code BUSY\)/, /charging another vehicle/],
+  [
+    'a reservation too soon',
+    () => new VoltwayError('TOO_SOON', 'a reservation must be at least 120 minutes ahead', { at: '2026-11-24T12:00:00Z', earliest: '2026-11-24T14:00:00Z', minLeadMinutes: 120 }),
+    /at least 120 minutes ahead; use --at 2026-11-24T14:00:00Z or later/,
+  ],
+  // PEER_UNAVAILABLE: a peer down, a peer answering nonsense, a hub that is no peer, the client unable to publish
+  ['a peer that does not answer', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie did not answer (ECONNREFUSED)', { hubId: 'jequie', cause: 'ECONNREFUSED' }), /hub jequie did not answer this hub \(ECONNREFUSED\)/],
+  ['a peer answering an unexpected status', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie gave an unexpected answer (502)', { hubId: 'jequie', status: 502 }), /answered with HTTP 502/],
+  ['a hub that is not a peer', () => new VoltwayError('PEER_UNAVAILABLE', 'hub x is not a peer of this hub', { hubId: 'x' }), /hub x is not linked to this hub by federation/, /did not answer/],
+  ['a request the client could not publish', () => new VoltwayError('PEER_UNAVAILABLE', 'cannot publish to hub feira: closed', { op: 'hub.info', hubId: 'feira', publish: 'failed' }), /could not be sent: the connection to the broker dropped/, /federat/],
   [
     'a trip whose hop found no station',
     () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'NO_STATION_AVAILABLE', message: 'none free' }),
@@ -69,6 +112,21 @@ t.test('every hint matches its cause', async (t) => {
     t.match(report.hint, says, cause)
     if (never) t.notMatch(report.hint, never, `${cause}: no hint of another cause`)
   }
+})
+
+t.test('every code the hub emits to vehicles has a hint cause in the table above', async (t) => {
+  const emitted = new Set<string>()
+  for (const file of readdirSync('hub', { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts') || file.startsWith('ui')) continue
+    for (const m of readFileSync(join('hub', file), 'utf8').matchAll(/new VoltwayError\('([A-Z_]+)'/g)) emitted.add(m[1] as string)
+  }
+  const covered = new Set<string>()
+  for (const [, make] of causes) covered.add((await make()).code)
+  // Codes with one cause each (one details shape, or none): their fallback hint is that cause's hint.
+  for (const oneCause of ['IDEMPOTENCY_IN_PROGRESS', 'HOLD_EXPIRED', 'UNAUTHORIZED', 'BAD_REQUEST', 'RATE_LIMITED', 'INTERNAL', 'STORAGE_UNAVAILABLE', 'STATION_OFFLINE', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'RESERVED_BY_OTHER', 'NO_STATION_AVAILABLE']) {
+    covered.add(oneCause)
+  }
+  for (const code of emitted) t.ok(covered.has(code), `${code} is checked against its details variants`)
 })
 
 t.test('a cause the table does not know falls back to the hint of its code', async (t) => {

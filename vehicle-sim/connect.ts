@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
-import { createRpcClient, type RpcClient } from '../protocol/index.js'
+import { VoltwayError, createRpcClient, type RpcClient } from '../protocol/index.js'
 import { ConnectError } from './errors.js'
 
 export interface ConnectionSettings {
@@ -19,7 +19,10 @@ export interface ConnectionSettings {
   /** 4 = MQTT 3.1.1, 5 = MQTT 5. */
   mqttVersion: 4 | 5
   connectTimeoutMs: number
-  requestTimeoutMs: number
+  /** How long every request waits for its answer, ms (--timeout-ms); absent: `timeoutFor` the op, else 10 s. */
+  requestTimeoutMs?: number
+  /** Each op's default wait, ms (vehicle-sim/settings.ts defaultTimeoutMs). */
+  timeoutFor?: (op: string) => number
 }
 
 export interface VehicleConnection {
@@ -49,7 +52,7 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 export async function connectVehicle(s: ConnectionSettings, opts: ConnectOptions = {}): Promise<VehicleConnection> {
   const client = await openMqtt(s, opts)
-  const rpc = createRpcClient({ client, hubId: s.hubId, vehicleId: s.vehicleId, timeoutMs: s.requestTimeoutMs })
+  const rpc = withOpTimeouts(createRpcClient({ client, hubId: s.hubId, vehicleId: s.vehicleId }), s)
   try {
     await rpc.start()
   } catch (err) {
@@ -63,6 +66,33 @@ export async function connectVehicle(s: ConnectionSettings, opts: ConnectOptions
     async close() {
       await rpc.close()
       await endClient(client)
+    },
+  }
+}
+
+/**
+ * Each request waits its op's default unless the caller says otherwise; a
+ * TIMEOUT then carries `defaultTimeoutMs` (the op's default wait), so its hint
+ * can tell a hub that did not answer at all from a wait cut short.
+ */
+function withOpTimeouts(rpc: RpcClient, s: ConnectionSettings): RpcClient {
+  const byDefault = (op: string): number => s.timeoutFor?.(op) ?? 10_000
+  const waitFor = (op: string): number => s.requestTimeoutMs ?? byDefault(op)
+  return {
+    get pending() {
+      return rpc.pending
+    },
+    start: () => rpc.start(),
+    close: () => rpc.close(),
+    async request(op, args, opts = {}) {
+      try {
+        return await rpc.request(op, args, { timeoutMs: waitFor(op), ...opts })
+      } catch (err) {
+        if (err instanceof VoltwayError && err.code === 'TIMEOUT' && err.details?.op === op) {
+          throw new VoltwayError('TIMEOUT', err.message, { ...err.details, defaultTimeoutMs: byDefault(op) })
+        }
+        throw err
+      }
     },
   }
 }

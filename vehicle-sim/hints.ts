@@ -17,6 +17,8 @@ interface CauseHint {
 
 const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '?')
 const has = (key: string) => (d: Details) => d[key] !== undefined
+const reason = (r: string) => (d: Details) => d.reason === r
+const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
 
 /** The fallback per code: its most common cause. */
 export const HINTS: Record<SimErrorCode, string> = {
@@ -34,13 +36,13 @@ export const HINTS: Record<SimErrorCode, string> = {
   RESERVED_BY_OTHER: 'another vehicle holds a reservation at this station now; reserve it first or pick another one',
   PEER_UNAVAILABLE: 'a federated hub did not answer; retry later or choose a route through other hubs',
   ROUTE_FAILED: 'one hop could not be reserved and nothing was kept; see failedHop/reason, then try other times or another --index',
-  TIMEOUT: "the hub did not answer in time: check that --hub-id is the hub's hubId and the hub is running, or raise --timeout-ms",
+  TIMEOUT: "no answer came in time; retry once, and if it persists check that --hub-id is the hub's hubId and that the hub is running",
   INTERNAL: 'the hub hit an internal error; check the hub logs',
   IDEMPOTENCY_KEY_MISSING: 'a federation call lacked its Idempotency-Key; report this as a hub bug',
   IDEMPOTENCY_KEY_REUSED: 'a federation call reused an Idempotency-Key with another body; report this as a hub bug',
   IDEMPOTENCY_IN_PROGRESS: 'the same request is still running; retry in a moment',
   HOLD_EXPIRED: 'a hold expired before it was confirmed; retry the trip',
-  METER_FAULT: 'the station meter reported a fault; the session was not billed; try another station',
+  METER_FAULT: "the session could not be billed from the station's meter readings, so nobody was billed; try another station",
   STORAGE_UNAVAILABLE: 'the hub cannot write to its database now; nothing was changed; retry later (operator: check the hub\'s disk)',
   RATE_LIMITED: 'this vehicle has too many requests waiting at the hub; wait for their answers, then retry',
   CARD_UNKNOWN: 'the RFID card is not registered with this company; use a registered card or start from the vehicle (charge)',
@@ -65,10 +67,61 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   { code: 'NOT_FOUND', when: has('reservationId'), hint: () => 'no such reservation for this vehicle; list them with `voltway vehicle reservations`' },
   { code: 'NOT_FOUND', when: has('stationId'), hint: () => 'no such station at this hub; list them with `voltway vehicle stations`' },
   {
+    // The CLI cut its wait shorter than the op's default: the hub may still have been working.
+    code: 'TIMEOUT',
+    when: (d) => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs,
+    hint: (d) =>
+      `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline); retry without --timeout-ms to see the hub's answer`,
+  },
+  {
+    // A wait as long as the default: the hub answers every request before that, with an error if need be.
+    code: 'TIMEOUT',
+    when: (d) => typeof d.timeoutMs === 'number' && d.hubId !== undefined,
+    hint: (d) =>
+      `hub ${str(d.hubId)} did not answer at all within ${str(d.timeoutMs)} ms: check that --hub-id is the hub's hubId (its log prints it at start) and that the hub is running and connected to this broker`,
+  },
+  {
     code: 'TIMEOUT',
     when: has('stationId'),
     hint: (d) => `station ${str(d.stationId)} did not answer its hub: its agent may be offline, restarting or slow; try again in a moment or pick another station`,
   },
+  {
+    code: 'METER_FAULT',
+    when: reason('METER_MISSING_START'),
+    hint: () => `the station reported no meter reading when the session started, so the hub stopped the session: ${NOT_BILLED}`,
+  },
+  {
+    code: 'METER_FAULT',
+    when: reason('METER_MISSING_STOP'),
+    hint: () =>
+      'the station stopped charging but its answer carried no meter reading; the receipt follows from the station\'s own stop report: see `voltway vehicle history` in a moment',
+  },
+  { code: 'METER_FAULT', when: reason('METER_BACKWARDS'), hint: () => `the station's meter read less at the end than at the start, so nothing can be billed: ${NOT_BILLED}` },
+  { code: 'METER_FAULT', when: has('stationCode'), hint: () => `the station refused to start because its meter reports a fault: ${NOT_BILLED}` },
+  {
+    code: 'METER_FAULT',
+    when: (d) => typeof d.reason === 'string',
+    hint: (d) => `the station's meter readings cannot be billed (${str(d.reason)}): ${NOT_BILLED}`,
+  },
+  {
+    code: 'STATION_BUSY',
+    when: has('stationCode'),
+    hint: (d) => `the station itself refused (its code ${str(d.stationCode)}); try again in a moment or pick another station`,
+  },
+  {
+    code: 'STATION_BUSY',
+    when: (d) => typeof d.status === 'string' && d.status !== 'charging',
+    hint: (d) => `the station is ${str(d.status)} now, not available; pick another station with \`voltway vehicle stations\``,
+  },
+  {
+    code: 'TOO_SOON',
+    when: (d) => typeof d.earliest === 'string' && d.minLeadMinutes !== undefined,
+    hint: (d) => `this hub takes reservations at least ${str(d.minLeadMinutes)} minutes ahead; use --at ${str(d.earliest)} or later`,
+  },
+  { code: 'PEER_UNAVAILABLE', when: has('publish'), hint: () => 'the request could not be sent: the connection to the broker dropped; retry' },
+  { code: 'PEER_UNAVAILABLE', when: has('status'), hint: (d) => `hub ${str(d.hubId)} answered with HTTP ${str(d.status)}, which this hub does not understand; retry later or choose a route through other hubs` },
+  { code: 'PEER_UNAVAILABLE', when: has('cause'), hint: (d) => `hub ${str(d.hubId)} did not answer this hub (${str(d.cause)}); retry later or choose a route through other hubs` },
+  { code: 'PEER_UNAVAILABLE', when: has('hubId'), hint: (d) => `hub ${str(d.hubId)} is not linked to this hub by federation; choose a route through the hubs \`voltway vehicle routes\` offers` },
   {
     code: 'ROUTE_FAILED',
     when: (d) => typeof d.reason === 'string' && d.reason !== 'ROUTE_FAILED' && Object.hasOwn(HINTS, d.reason),

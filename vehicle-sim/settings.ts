@@ -83,8 +83,26 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     password,
     mqttVersion: version,
     connectTimeoutMs: flags.connectTimeoutMs ?? 5000,
-    requestTimeoutMs: flags.timeoutMs ?? 10_000,
+    ...(flags.timeoutMs !== undefined ? { requestTimeoutMs: flags.timeoutMs } : {}),
+    timeoutFor: defaultTimeoutMs,
   }
+}
+
+/** How long a one-shot command waits for an answer by default, ms. */
+export const DEFAULT_TIMEOUT_MS = 10_000
+/**
+ * The default wait for ops that wait on a station, ms. The hub gives a station
+ * 10 s to answer `start`/`stop` (and `start` the rest of those 10 s for its
+ * first meter reading) and then answers with a code of its own (TIMEOUT with
+ * the station's id, METER_FAULT): the CLI must wait longer than that, or it
+ * gives up before the hub's answer arrives.
+ */
+export const STATION_OP_TIMEOUT_MS = 25_000
+const STATION_OPS: ReadonlySet<string> = new Set(['charge.start', 'charge.stop'])
+
+/** The default --timeout-ms for an op. */
+export function defaultTimeoutMs(op: string): number {
+  return STATION_OPS.has(op) ? STATION_OP_TIMEOUT_MS : DEFAULT_TIMEOUT_MS
 }
 
 /** Position and range for ops that need them; range from --range-km, or from the battery flags. */

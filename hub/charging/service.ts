@@ -26,6 +26,9 @@ import type { EventSink } from '../station-link/event-listener.js'
 import type { CardDirectory } from './card-auth.js'
 import { bookingOwnedBy, ownerKey, type SessionOwner } from './owner.js'
 
+/** How long start/stop wait for the station by default, ms (vehicle-sim's charge timeouts are set past this). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000
+
 export interface ChargingServiceDeps {
   hubId: string
   store: Store
@@ -59,7 +62,7 @@ export class ChargingService implements EventSink {
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
     this.#log = deps.logger.child({ component: 'charging' })
-    this.#timeoutMs = deps.commandTimeoutMs ?? 10_000
+    this.#timeoutMs = deps.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
     this.#clocks = new StationClockWatch({ logger: deps.logger, ...(deps.onClockSkew ? { onSkew: deps.onClockSkew } : {}) })
   }
 

@@ -45,10 +45,35 @@ function writePrivate(file: string, content: string): void {
   renameSync(tmp, file)
 }
 
+/** What each refused scheme would need in mosquitto.conf. */
+const NOT_PLAIN: Record<string, string> = {
+  'mqtts:': 'a TLS listener (certfile, keyfile)',
+  'ws:': 'a websockets listener (protocol websockets)',
+  'wss:': 'a websockets listener with TLS (protocol websockets, certfile, keyfile)',
+}
+
+/**
+ * `mqtt.url` as the plain MQTT listener this command writes: `mqtt://host[:port]`
+ * (port 1883 when left out). Any other scheme is a ConfigError: the listener
+ * written would not be what the hub connects to.
+ */
+export function plainMqttUrl(url: string): URL {
+  const u = new URL(url)
+  if (u.protocol === 'mqtt:') return u
+  if (u.protocol === 'tcp:') throw new ConfigError(`hub.json: mqtt.url: ${JSON.stringify(url)} is plain MQTT: write it as mqtt://${u.host} for voltway hub acl`)
+  const needs = NOT_PLAIN[u.protocol] ?? `a ${u.protocol.replace(/:$/, '')} listener`
+  throw new ConfigError(
+    `hub.json: mqtt.url: voltway hub acl writes a plain MQTT listener only, and ${JSON.stringify(url)} needs ${needs}; ` +
+      'give an mqtt:// URL, or add those listener lines to mosquitto.conf by hand (docs/operator-guide.md, "External broker: voltway hub acl")',
+  )
+}
+
 export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const replicas = opts.replicas === undefined ? null : parseReplicaList(opts.replicas)
   const config = loadHubConfig(opts.config)
   const external = 'url' in config.mqtt ? config.mqtt : null
+  // Checked before anything is written.
+  if (external) plainMqttUrl(external.url)
   const hubUsername = external?.username ?? defaultHubUsername(config.hubId)
   const hubPassword = external?.password !== undefined && external.password !== '' ? external.password : null
   const password = hubPassword ?? randomPassword()
@@ -72,18 +97,16 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
 
   let port = 1883
   let bindAddress: string | undefined
-  let tls = false
   if (external) {
-    const u = new URL(external.url)
-    tls = u.protocol === 'mqtts:' || u.protocol === 'wss:'
-    port = u.port ? Number(u.port) : tls ? 8883 : 1883
+    const u = plainMqttUrl(external.url)
+    port = u.port ? Number(u.port) : 1883
     // Listen where the hub is told the broker is, not on every interface.
     bindAddress = u.hostname.replace(/^\[(.*)\]$/, '$1')
   } else if ('listen' in config.mqtt) {
     port = config.mqtt.listen.port
     bindAddress = config.mqtt.listen.host
   }
-  const conf = mosquittoConf({ hubId: config.hubId, port, bindAddress, tls, passwordFile: files.passwd, aclFile: files.acl })
+  const conf = mosquittoConf({ hubId: config.hubId, port, bindAddress, passwordFile: files.passwd, aclFile: files.acl })
 
   writePrivate(files.passwd, passwd)
   writePrivate(files.acl, acl)

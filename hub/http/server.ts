@@ -7,7 +7,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, isErrorCode, type ErrorCode } from '../../protocol/index.js'
+import { HTTP_STATUS, VoltwayError, isErrorCode, parseJsonObject, type ErrorCode } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
@@ -67,7 +67,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const auth = new PeerAuthenticator(opts.peers)
   const log = opts.logger.child({ component: 'http' })
 
-  acceptEmptyJsonBodies(app)
+  readBodies(app)
 
   app.addHook('onResponse', async (req, reply) => {
     log.debug({ method: req.method, url: req.url, status: reply.statusCode, peer: req.peerHubId, ms: reply.elapsedTime }, 'http request')
@@ -80,10 +80,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown }
     if (e.validation !== undefined || (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)) {
-      // Fastify's own 4xx: bad JSON, body too large, wrong content type.
-      const status = typeof e.statusCode === 'number' ? e.statusCode : 400
+      // Fastify's own 4xx (body too large, a Content-Type it cannot read): the status is the code's, as in the error table.
       const code: ErrorCode = isErrorCode(e.code) ? e.code : 'BAD_REQUEST'
-      return reply.status(status).send({ error: { code, message: e.message ?? 'bad request' } })
+      return sendError(reply, code, e.message ?? 'bad request')
     }
     const coded = opts.wireError?.(err) ?? null
     if (coded !== null) {
@@ -124,20 +123,31 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 }
 
 /**
- * `Content-Type: application/json` with an empty body parses to `undefined`
- * (many HTTP clients send the header on every request, DELETE included);
- * routes that need a body still validate it. Anything else is fastify's own
- * JSON parser, with its prototype-poisoning protection.
+ * How request bodies are read, on every route (the federation scope's token
+ * check runs before any of this):
+ *
+ * - an empty body is no body, whatever its Content-Type: many HTTP clients
+ *   send `application/json` on every request, DELETE included, and `curl -d ''`
+ *   sends `application/x-www-form-urlencoded`; routes that need a body still
+ *   validate it;
+ * - a non-empty body is read as a JSON object by protocol/json.ts, the reader
+ *   MQTT requests go through (a prototype key is BAD_REQUEST naming it);
+ * - a non-empty body of another Content-Type is BAD_REQUEST (scopes may add
+ *   parsers of their own, like the dashboard's login form).
  */
-function acceptEmptyJsonBodies(app: FastifyInstance): void {
-  const json = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+function readBodies(app: FastifyInstance): void {
+  const limit = app.initialConfig.bodyLimit ?? 64 * 1024
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8')
-    if (text.trim() === '') {
-      done(null, undefined)
-      return
-    }
-    json(req, text, done)
+    if (text.trim() === '') return done(null, undefined)
+    const json = parseJsonObject(text, limit)
+    done(json.ok ? null : new VoltwayError('BAD_REQUEST', `body ${json.reason}`), json.ok ? json.value : undefined)
+  })
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    if (text === '') return done(null, undefined)
+    const type = (req.headers['content-type'] ?? 'none').split(';')[0]?.trim() ?? 'none'
+    done(new VoltwayError('BAD_REQUEST', `body must be JSON sent as Content-Type: application/json, not ${type}`), undefined)
   })
 }

@@ -59,19 +59,23 @@ function isTransient(err: StoreError): boolean {
   return err.code === 'UNAVAILABLE' && !code.startsWith('28') && code !== '3D000'
 }
 
-/** Open (creating and migrating if needed) `<dataDir>/hub.sqlite`. Throws ConfigError when it cannot. */
+/**
+ * Open (creating and migrating if needed) `<dataDir>/hub.sqlite`. Throws
+ * ConfigError when it cannot, labelled `hub.json: dataDir "...": ...` like the
+ * other start-up checks (hub/config.ts inConfigFile puts the real file in).
+ */
 export function openHubDatabase(dataDir: string): SqliteStore {
   try {
     mkdirSync(dataDir, { recursive: true })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`dataDir "${dataDir}": cannot create the directory${code ? ` (${code})` : ''}; ${HINT}`)
+    throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot create the directory${code ? ` (${code})` : ''}; ${HINT}`)
   }
   try {
     return new SqliteStore({ dataDir })
   } catch (err) {
     if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'DATABASE')) {
-      throw new ConfigError(`dataDir "${dataDir}": cannot open the database: ${err.message}; ${HINT}`)
+      throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot open the database: ${err.message}; ${HINT}`)
     }
     throw err
   }

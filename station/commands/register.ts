@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { action, EXIT_FAILURE } from '../../cli-errors.js'
-import { ConfigError } from '../../protocol/index.js'
+import { addConfigOption, requiredOption } from '../../cli-help.js'
 import { loadStationConfig } from '../config.js'
 import type { InitOptions } from './init.js'
 
@@ -8,15 +8,14 @@ import type { InitOptions } from './init.js'
 // runs, so `voltway hub` and `voltway vehicle` do not pay for johnny-five.
 
 export function registerStationCommands(program: Command): void {
-  const station = program
-    .command('station')
+  // `station` is both the agent and the parent of init/check/service: --config is checked by each action.
+  const station = addConfigOption(program.command('station'), 'station.json')
     .description('run the station agent on a charger board, or set one up')
-    .option('-c, --config <file>', 'station.json')
     .action(
-      action(async (opts: { config?: string }) => {
-        if (!opts.config) throw new ConfigError('voltway station needs --config station.json (or a subcommand: init, check, service)')
+      action(async (_opts: unknown, cmd: Command) => {
+        const config = requiredOption(cmd, 'config')
         const { runStation } = await import('./run.js')
-        await runStation(opts.config)
+        await runStation(config)
       }),
     )
   station
@@ -25,7 +24,7 @@ export function registerStationCommands(program: Command): void {
     .requiredOption('--id <stationId>', 'station id, as in the hub config')
     .requiredOption('--hub <url>', 'broker URL, e.g. mqtt://hub.example:1883')
     .option('--hub-id <hubId>', 'the hub (company) id', 'hub')
-    .option('--password <password>', "this station's MQTT password (default: a new random one; put it in the hub's stations list)")
+    .option('--password <password>', "this station's MQTT password, to put in the hub's stations list (default: a new random one)")
     .option('--data-dir <dir>', 'where the agent keeps its SQLite outbox (default: ./data/<id>)')
     .option('--board <type>', 'mock | firmata', 'mock')
     .option('--serial <path>', 'serial port of a firmata board, e.g. /dev/ttyACM0')
@@ -49,15 +48,13 @@ export function registerStationCommands(program: Command): void {
         if (generatedPassword) process.stderr.write(`generated a new MQTT password: add it as stations[].password for ${config.stationId} in the hub config\n`)
       }),
     )
-  station
-    .command('check')
+  addConfigOption(station.command('check'), 'station.json')
     .description('hardware self-test: board, relay, meter, serial ports, hub (stop the agent first)')
-    .option('-c, --config <file>', 'station.json')
     .option('--toggle-relay', 'also close and open the relay once')
     .option('--json', 'print the results as JSON')
     .action(
-      action(async (opts: { config?: string; toggleRelay?: boolean; json?: boolean }, cmd: Command) => {
-        const cfg = loadStationConfig(configOption(opts, cmd, 'check'))
+      action(async (opts: { toggleRelay?: boolean; json?: boolean }, cmd: Command) => {
+        const cfg = loadStationConfig(requiredOption(cmd, 'config'))
         const { formatChecks, runChecks } = await import('./check.js')
         const steps = await runChecks(cfg, { toggleRelay: opts.toggleRelay === true })
         const ok = steps.every((s) => s.ok)
@@ -66,15 +63,13 @@ export function registerStationCommands(program: Command): void {
         process.exit(ok ? 0 : EXIT_FAILURE)
       }),
     )
-  station
-    .command('service')
+  addConfigOption(station.command('service'), 'station.json')
     .description('print a systemd unit that runs the agent')
-    .option('-c, --config <file>', 'station.json')
     .option('--user <user>', 'the non-root user the agent runs as', 'voltway')
     .option('--watchdog-sec <s>', "systemd's WatchdogSec: restart the agent when its health loop has been silent this long (default: 20)")
     .action(
-      action(async (opts: { config?: string; user: string; watchdogSec?: string }, cmd: Command) => {
-        const configFile = configOption(opts, cmd, 'service')
+      action(async (opts: { user: string; watchdogSec?: string }, cmd: Command) => {
+        const configFile = requiredOption(cmd, 'config')
         const cfg = loadStationConfig(configFile)
         const { systemdUnit } = await import('./service.js')
         const watchdogSec = opts.watchdogSec === undefined ? {} : { watchdogSec: Number(opts.watchdogSec) }
@@ -83,13 +78,3 @@ export function registerStationCommands(program: Command): void {
     )
 }
 
-/**
- * `--config` of a subcommand. The program parses options anywhere on the line,
- * so `station check --config x` may land on `station`'s own --config.
- */
-function configOption(opts: { config?: string }, cmd: Command, sub: string): string {
-  const parent = cmd.parent?.opts<{ config?: string }>()
-  const file = opts.config ?? parent?.config
-  if (!file) throw new ConfigError(`voltway station ${sub} needs --config station.json`)
-  return file
-}

@@ -10,7 +10,7 @@ import { ConfigError, Id } from '../../protocol/index.js'
 import { UsageError } from '../errors.js'
 import { connectVehicle, type VehicleConnection } from '../connect.js'
 import { errorReport, printError, printJson, processIo, type Io } from '../output.js'
-import { resolveConnection, type ConnectionFlags, type PositionFlags } from '../settings.js'
+import { DEFAULT_TIMEOUT_MS, STATION_OP_TIMEOUT_MS, resolveConnection, type ConnectionFlags, type PositionFlags } from '../settings.js'
 
 export interface CommonFlags extends ConnectionFlags {
   json?: boolean
@@ -53,10 +53,10 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--hub-id <id>', 'hub id to send requests to (env VOLTWAY_HUB_ID)')
     .option('--vehicle <id>', 'vehicle id, also the MQTT username (env VOLTWAY_VEHICLE)')
     .option('--password <p>', 'vehicle password (env VOLTWAY_PASSWORD)')
-    .option('--mqtt-version <n>', 'MQTT protocol: 4 (3.1.1, default) or 5', numberFlag({ integer: true, min: 4, max: 5 }))
+    .option('--mqtt-version <n>', 'MQTT protocol: 4 (MQTT 3.1.1) or 5 (default: 4)', numberFlag({ integer: true, min: 4, max: 5 }))
     .option('--profile <file>', 'JSON profile with hub, hubId, vehicle, password, position, battery (env VOLTWAY_PROFILE)')
     .option('--connect-timeout-ms <ms>', 'give up connecting after this long', numberFlag({ integer: true, min: 1 }), 5000)
-    .option('--timeout-ms <ms>', 'give up waiting for an answer after this long', numberFlag({ integer: true, min: 1 }), 10_000)
+    .option('--timeout-ms <ms>', `give up waiting for an answer after this long (default: ${DEFAULT_TIMEOUT_MS}; ${STATION_OP_TIMEOUT_MS} for charge start/stop, which wait on the station)`, numberFlag({ integer: true, min: 1 }))
     .option('--json', 'print one JSON document on stdout instead of tables')
 }
 
