@@ -142,6 +142,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Broker: embedded by default, or an external one that enforces the same ACL.
     let mqttUrl: string
     let hubLogin: { username?: string; password?: string }
+    /** Lets the embedded broker's other logins in once requests are served (nothing to do on an external broker). */
+    let admit = (): void => undefined
     if ('listen' in config.mqtt) {
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: config.mqtt.listen.host,
@@ -152,7 +154,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         allowAnonymous: config.mqtt.allowAnonymous,
         logger,
         ...(opts.brokerRequestPace ? { requestPace: opts.brokerRequestPace } : {}),
+        admitAtOnce: false,
       })
+      admit = () => broker.admit()
       cleanups.push(() => broker.close())
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
@@ -298,6 +302,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await roaming.start()
     await rpc.start()
     gate.open()
+    admit()
     const drainMs = opts.drainTimeoutMs ?? 10_000
     cleanups.push(async () => {
       await Promise.race([rpc.stop(), new Promise((r) => setTimeout(r, drainMs).unref())])

@@ -274,3 +274,29 @@ t.test("a vehicle's requests are paced at the broker: a flood waits in its own s
   t.ok(floodBefore < 100, `V2's request came after ${floodBefore} of V1's 200, not after all of them`)
   await waitUntil(() => seen.length === 201, 10_000, 'the whole flood, paced')
 })
+
+t.test("a station's publishes are paced at the broker too: a flooding station waits in its own socket", async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, stationPace: { perSecond: 2, burst: 3 } })
+  t.teardown(() => b.close())
+  const hub = await client(t, b, hubLogin(b))
+  const arrived: number[] = []
+  hub.on('message', () => arrived.push(performance.now()))
+  await hub.subscribeAsync(`${R}/stations/+/telemetry`, { qos: 0 })
+  const s1 = await client(t, b, { username: 'S1', password: 's1-pass' })
+  const sent = performance.now()
+  for (let i = 0; i < 5; i++) s1.publish(`${R}/stations/S1/telemetry`, `{"powerW":${i}}`, { qos: 0 })
+  await waitUntil(() => arrived.length === 5, 10_000, 'the five telemetry messages, paced')
+  // Burst 3 at 2/s: the fourth waits one interval (500 ms) after the burst; a load can only make it later.
+  t.ok((arrived[3] ?? 0) - sent >= 450, `the fourth arrived ${Math.round((arrived[3] ?? 0) - sent)} ms after the flood began, not at once`)
+})
+
+t.test('with admitAtOnce false, only the hub logs in until admit(): the others are told "server unavailable" and get in after', async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, admitAtOnce: false })
+  t.teardown(() => b.close())
+  await client(t, b, hubLogin(b))
+  await t.rejects(connectAsync(b.url, { protocolVersion: 5, username: 'V1', password: 'v1-pass', reconnectPeriod: 0 }), { code: 0x88 }, 'MQTT 5: 0x88 server unavailable')
+  await t.rejects(connectAsync(b.url, { protocolVersion: 4, username: 'S1', password: 's1-pass', reconnectPeriod: 0 }), { code: 3 }, 'MQTT 3.1.1: 3 server unavailable')
+  b.admit()
+  const v1 = await client(t, b, { protocolVersion: 5, username: 'V1', password: 'v1-pass' })
+  t.ok(v1.connected, 'admitted once the hub serves requests')
+})

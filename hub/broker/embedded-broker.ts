@@ -47,6 +47,13 @@ export interface EmbeddedBrokerOptions {
   vehicleSessionExpirySeconds?: number
   /** Pace of each vehicle's requests: over it they are held back, not refused (default 1000/s, bursts of 1000). */
   requestPace?: { perSecond: number; burst: number }
+  /**
+   * Pace of each station's publishes (state, telemetry, events, answers): a real charger sends a few per
+   * second at most, so a flooding station waits in its own socket (default 50/s, bursts of 200).
+   */
+  stationPace?: { perSecond: number; burst: number }
+  /** false: accept only the hub's own login until `admit()` (the hub starting). Default true. */
+  admitAtOnce?: boolean
   /** Deepest topic accepted in PUBLISH/SUBSCRIBE/Will; ours have at most 6 levels. */
   maxTopicLevels?: number
   /** Largest MQTT packet accepted. */
@@ -61,6 +68,13 @@ export interface EmbeddedBroker {
   url: string
   /** The hub's own login, random per start: full access to `voltway/v1/#`. */
   hubCredentials: { username: string; password: string }
+  /**
+   * With `admitAtOnce: false`: let stations, vehicles and anonymous readers in. Until then only the hub's
+   * own login is accepted (the others get CONNACK "server unavailable" and retry): a request published
+   * before the hub subscribes would be acknowledged to its sender and reach nobody. The hub calls it
+   * once it serves requests.
+   */
+  admit(): void
   /** What the broker holds now, from its persistence: for tests and metrics. */
   stats(): Promise<BrokerStats>
   close(): Promise<void>
@@ -120,6 +134,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const store = boundedMemoryPersistence(opts.maxQueuedPerSession ?? 100, (clientId) => log.debug({ clientId }, 'session queue full: message dropped'))
   let brokerId = ''
   const pacer = new RequestPacer(opts.requestPace ?? { perSecond: 1000, burst: 1000 })
+  const stationPacer = new RequestPacer(opts.stationPace ?? { perSecond: 50, burst: 200 })
+  let admitting = opts.admitAtOnce ?? true
 
   const broker = await Aedes.createBroker({
     persistence: store.persistence,
@@ -159,6 +175,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
           return done(authError(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
         }
         account = found
+      }
+      if (!admitting && account.identity.kind !== 'hub') {
+        log.debug({ client: who(account.identity) }, 'login deferred: the hub does not serve requests yet')
+        return done(authError(SERVER_UNAVAILABLE, 'server unavailable: the hub is starting'), false)
       }
       const will = wills.get(client)
       if (will && (!canWill(account.rules, will.topic) || (will.retain && !canRetain(will.topic)))) {
@@ -200,6 +220,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         (isWill ? canWill(account.rules, packet.topic) : canPublish(account.rules, packet.topic)) &&
         (!packet.retain || canRetain(packet.topic))
       if (ok && account.identity.kind === 'vehicle' && !isWill) return pacer.pace(account.identity.id, () => callback(null))
+      if (ok && account.identity.kind === 'station' && !isWill) return stationPacer.pace(account.identity.id, () => callback(null))
       if (ok) return callback(null)
       log.info({ client: account ? who(account.identity) : null, topic: packet.topic, will: isWill, retain: packet.retain }, 'publish refused')
       // Generic text: MQTT 5 clients receive it as the PUBACK Reason String.
@@ -266,6 +287,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     port,
     url,
     hubCredentials,
+    admit() {
+      admitting = true
+    },
     async stats() {
       const sessionsByLogin: Record<string, number> = {}
       let queuedMessages = 0
@@ -280,6 +304,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     close() {
       closing ??= (async () => {
         pacer.close()
+        stationPacer.close()
         const serverClosed = new Promise<void>((r) => server.close(() => r()))
         await new Promise<void>((r) => broker.close(() => r()))
         // Connections that never sent CONNECT are not aedes clients yet.
