@@ -8,9 +8,9 @@
  * close HTTP, disconnect from the broker, stop the broker, close the database.
  */
 import type { AddressInfo } from 'node:net'
-import { connect, type MqttClient } from 'mqtt'
+import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { createRpcServer, formatTime, readServerTls, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
@@ -97,6 +97,9 @@ function connected(client: MqttClient): Promise<void> {
 export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
   const logger = (opts.logger ?? pino({ level: 'info' })).child({ hubId: config.hubId })
   const clock = opts.clock ?? systemClock
+  // Certificates are read before anything starts: a bad file exits 2 with nothing opened.
+  const mqttTls = 'listen' in config.mqtt ? readServerTls('hub.json: mqtt.listen.tls', config.mqtt.listen.tls) : undefined
+  const httpTls = readServerTls('hub.json: http.tls', config.http.tls)
   const cleanups: Array<() => Promise<void>> = []
   const closeAll = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -120,10 +123,12 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Broker: embedded by default, or an external one that enforces the same ACL.
     let mqttUrl: string
     let hubLogin: { username?: string; password?: string }
+    let inProcess: EmbeddedBroker['inProcess']
     if ('listen' in config.mqtt) {
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: config.mqtt.listen.host,
         port: opts.ephemeralPorts ? 0 : config.mqtt.listen.port,
+        ...(mqttTls ? { tls: mqttTls } : {}),
         hubId: config.hubId,
         stations: config.stations,
         vehicles: config.vehicles,
@@ -134,6 +139,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       cleanups.push(() => broker.close())
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
+      inProcess = broker.inProcess
     } else {
       // The same identity rules as the embedded broker, and the login `voltway hub acl` writes for the hub.
       assertNoIdentityCollisions(config)
@@ -145,7 +151,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Session Expiry), so requests published while it restarts are queued by the broker and answered
     // after the restart. The embedded broker restarts with the hub, so a session there would outlive nothing.
     const external = !('listen' in config.mqtt)
-    const client: MqttClient = connect(mqttUrl, {
+    const hubOptions: IClientOptions = {
       protocolVersion: 5,
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
@@ -156,7 +162,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
-    })
+    }
+    const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
     await connected(client)
@@ -230,11 +237,12 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       federationRoutes: [federation.routes],
       plugins: [ui.register],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
+      ...(httpTls ? { tls: httpTls } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())
     const addr = http.server.address() as AddressInfo
-    const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+    const httpUrl = `${httpTls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
 
     // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
