@@ -66,6 +66,7 @@ export interface FederationClientOptions {
 
 interface Peer {
   hubId: string
+  https: boolean
   base: string
   auth: string
   pool: Pool
@@ -118,7 +119,7 @@ export class FederationClient {
           throwOnError: false,
         }),
       )
-      this.#peers.set(p.hubId, { hubId: p.hubId, base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
+      this.#peers.set(p.hubId, { hubId: p.hubId, https: url.protocol === 'https:', base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
     })
   }
 
@@ -215,6 +216,12 @@ export class FederationClient {
         this.#log.warn({ hubId, code }, 'TLS handshake with peer failed')
         throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId}: TLS handshake failed (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
       }
+      if (peer.https && closedUnanswered(err)) {
+        // TLS 1.3 checks the client certificate after the client's handshake ends: a peer that
+        // requires one and got none closes the socket on the first request, often before its alert is read.
+        this.#log.warn({ hubId, code }, 'peer closed the TLS connection before answering')
+        throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} closed the TLS connection before answering (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
+      }
       throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} did not answer (${code})`, { hubId, cause: code })
     }
     if (status >= 200 && status < 300) {
@@ -240,6 +247,12 @@ const TLS_HINT =
 /** Node's TLS errors and OpenSSL's verification results (X509_V_ERR_* without the prefix). */
 function isTlsFailure(code: string): boolean {
   return /^(ERR_TLS_|ERR_SSL_)/.test(code) || /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE)/.test(code)
+}
+
+/** The socket closed before a byte of the answer came back. */
+function closedUnanswered(err: unknown): boolean {
+  const e = err as { code?: string; socket?: { bytesRead?: number } }
+  return (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET') && e.socket?.bytesRead === 0
 }
 
 function isTimeout(err: unknown): boolean {
