@@ -48,13 +48,17 @@ export function resolveTlsPaths<T extends { cert?: string | undefined; key?: str
  * `ca` hold a PEM certificate, `key` a PEM private key (unencrypted); the key
  * belongs to the certificate; the certificate has not expired at `now`.
  */
-export function readTlsMaterial(where: string, files: { cert?: string | undefined; key?: string | undefined; ca?: string | undefined }, now: Date = new Date()): TlsMaterial {
+export function readTlsMaterial(
+  where: string,
+  files: { cert?: string | undefined; key?: string | undefined; ca?: string | undefined },
+  now: Date = new Date(),
+): TlsMaterial {
   const out: TlsMaterial = {}
   let cert: X509Certificate | undefined
   if (files.cert !== undefined) {
     out.cert = readPem(where, 'cert', files.cert)
     cert = parseCert(where, 'cert', files.cert, out.cert)
-    if (Date.parse(cert.validTo) < now.getTime()) throw new ConfigError(`${where}.cert: ${files.cert} expired on ${cert.validTo}; issue a new certificate and restart (docs/operator-guide.md "Rotating certificates")`)
+    if (Date.parse(cert.validTo) < now.getTime()) throw new ConfigError(`${fieldLabel(where, 'cert')}: ${files.cert} expired on ${cert.validTo}; issue a new certificate and restart (docs/operator-guide.md "Rotating certificates")`)
   }
   if (files.key !== undefined) {
     out.key = readPem(where, 'key', files.key)
@@ -62,9 +66,9 @@ export function readTlsMaterial(where: string, files: { cert?: string | undefine
     try {
       key = createPrivateKey(out.key)
     } catch {
-      throw new ConfigError(`${where}.key: ${files.key} is not an unencrypted PEM private key; ${HINT}`)
+      throw new ConfigError(`${fieldLabel(where, 'key')}: ${files.key} is not an unencrypted PEM private key; ${HINT}`)
     }
-    if (cert && !cert.checkPrivateKey(key)) throw new ConfigError(`${where}.key: ${files.key} is not the key of the certificate ${files.cert ?? ''}; give the key the certificate was issued for`)
+    if (cert && !cert.checkPrivateKey(key)) throw new ConfigError(`${fieldLabel(where, 'key')}: ${files.key} is not the key of the certificate ${files.cert ?? ''}; give the key the certificate was issued for`)
   }
   if (files.ca !== undefined) {
     out.ca = readPem(where, 'ca', files.ca)
@@ -73,12 +77,17 @@ export function readTlsMaterial(where: string, files: { cert?: string | undefine
   return out
 }
 
+/** `hub.json: http.tls` + `key` -> `hub.json: http.tls.key`; a command-line flag (`--ca`) is its own label. */
+function fieldLabel(where: string, field: string): string {
+  return where.startsWith('-') ? where : `${where}.${field}`
+}
+
 function readPem(where: string, field: string, file: string): Buffer {
   try {
     return readFileSync(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`${where}.${field}: cannot read ${file}${code ? ` (${code})` : ''}; check the path (relative paths are relative to the config file) and that this user may read it`)
+    throw new ConfigError(`${fieldLabel(where, field)}: cannot read ${file}${code ? ` (${code})` : ''}; check the path (in a config file, relative to the file) and that this user may read it`)
   }
 }
 
@@ -86,7 +95,7 @@ function parseCert(where: string, field: string, file: string, pem: Buffer): X50
   try {
     return new X509Certificate(pem)
   } catch {
-    throw new ConfigError(`${where}.${field}: ${file} is not a PEM certificate; ${HINT}`)
+    throw new ConfigError(`${fieldLabel(where, field)}: ${file} is not a PEM certificate; ${HINT}`)
   }
 }
 

@@ -12,7 +12,7 @@ import { pino, type Logger } from 'pino'
 import { systemClock, type Clock } from '../base/clock.js'
 import { formatTime, type StationEvent, type StationState } from '../protocol/index.js'
 import { AckHandler } from './ack-handler.js'
-import type { StationConfig } from './config.js'
+import { mqttTls, type StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
 import { openStationHardware, type StationHardware } from './hardware.js'
 import { HealthLoop, type Health } from './health-loop.js'
@@ -310,6 +310,7 @@ export function defaultLink(opts: StationAgentOptions, clock: Clock, log: Logger
     hubId: config.hubId,
     ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
     password: config.mqtt.password,
+    ...mqttTls(config),
     clock,
     log,
     ...(opts.sessionExpirySeconds !== undefined ? { sessionExpirySeconds: opts.sessionExpirySeconds } : {}),

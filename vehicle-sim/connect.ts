@@ -20,6 +20,8 @@ export interface ConnectionSettings {
   mqttVersion: 4 | 5
   connectTimeoutMs: number
   requestTimeoutMs: number
+  /** CA certificates (PEM) to trust for an mqtts:// url (`--ca`); default: the system's CAs. */
+  ca?: Buffer
 }
 
 export interface VehicleConnection {
@@ -78,6 +80,7 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
     reconnectPeriod: 0,
     keepalive: opts.keepaliveSeconds ?? 60,
     clean: true,
+    ...(s.ca ? { ca: s.ca } : {}),
   }
   return new Promise<MqttClient>((resolve, reject) => {
     let client: MqttClient
