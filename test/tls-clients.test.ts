@@ -52,7 +52,7 @@ t.test('voltway vehicle --ca FILE talks to an mqtts:// hub; without the CA it ca
   t.match(jsonOf(ok), { hubId: 'feira' })
   const without = await runInProcess(['info', '--json'], env)
   t.equal(without.code, 1, 'fails without --ca')
-  t.match(without.stderr, /BROKER_UNREACHABLE/)
+  t.match(without.stderr, /BROKER_UNREACHABLE.*TLS: .*pass --ca FILE/, 'saying that TLS failed and what to pass')
   const missing = await runInProcess(['info', '--ca', join(certs.dir, 'nope.pem')], env)
   t.equal(missing.code, 2, 'a --ca that cannot be read is a usage error')
   t.match(missing.stderr, /--ca: cannot read .*nope\.pem \(ENOENT\)/)
