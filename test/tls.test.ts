@@ -5,7 +5,9 @@
  * certificate does not match, and mutual TLS between hubs. Certificates are
  * made at run time (test/helpers/certs.ts).
  */
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import t, { type Test } from 'tap'
 import { connectAsync } from 'mqtt'
 import { Agent, request } from 'undici'
@@ -133,4 +135,15 @@ t.test('over https, /healthz answers and the dashboard session cookie is Secure'
   await login.body.dump()
   t.equal(login.statusCode, 303, 'logged in')
   t.match(String(login.headers['set-cookie']), /;\s*Secure/i, 'the cookie is Secure')
+})
+
+t.test('closing the TLS broker ends a connection still in its handshake at once', async (t) => {
+  const h = await startTestHub(brokerTls())
+  const u = new URL(h.mqttUrl)
+  const idle = connect(Number(u.port), u.hostname)
+  await once(idle, 'connect')
+  const started = Date.now()
+  await h.close()
+  t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms, not after the 10 s handshake timeout`)
+  idle.destroy()
 })

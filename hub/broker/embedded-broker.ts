@@ -261,7 +261,14 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const server: Server = opts.tls
     ? createTlsServer({ ...opts.tls, rejectUnauthorized: opts.tls.requestCert, handshakeTimeout: opts.connectTimeoutMs ?? 10_000 }, onSocket)
     : createServer(onSocket)
-  if (opts.tls) server.on('tlsClientError', (err: Error & { code?: string }) => log.info({ err: err.message, code: err.code }, 'TLS handshake refused'))
+  if (opts.tls) {
+    server.on('tlsClientError', (err: Error & { code?: string }) => log.info({ err: err.message, code: err.code }, 'TLS handshake refused'))
+    // Sockets still in the handshake are not aedes clients nor TLS sockets yet: close() must end them too.
+    server.on('connection', (raw: Socket) => {
+      sockets.add(raw)
+      raw.once('close', () => sockets.delete(raw))
+    })
+  }
   try {
     server.listen(opts.port, opts.host)
     await once(server, 'listening')
