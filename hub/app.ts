@@ -8,9 +8,9 @@
  * close HTTP, disconnect from the broker, stop the broker, close the database.
  */
 import type { AddressInfo } from 'node:net'
-import { connect, type MqttClient } from 'mqtt'
+import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { ConfigError, createRpcServer, formatTime, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { ConfigError, createRpcServer, formatTime, readServerTls, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
@@ -119,6 +119,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     throw new ConfigError(`hub.json: mqtt: --replica ${replica} needs an external broker: set mqtt.url (Mosquitto 2, see \`voltway hub acl --replicas\`) instead of mqtt.listen; replicas share one broker through MQTT shared subscriptions, which the embedded broker does not offer`)
   }
   const clock = opts.clock ?? systemClock
+  // Certificates are read before anything starts: a bad file exits 2 with nothing opened.
+  const mqttTls = 'listen' in config.mqtt ? readServerTls('hub.json: mqtt.listen.tls', config.mqtt.listen.tls) : undefined
+  const httpTls = readServerTls('hub.json: http.tls', config.http.tls)
   const cleanups: Array<() => Promise<void>> = []
   const closeAll = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -144,10 +147,12 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     let hubLogin: { username?: string; password?: string }
     /** Lets the embedded broker's other logins in once requests are served (nothing to do on an external broker). */
     let admit = (): void => undefined
+    let inProcess: EmbeddedBroker['inProcess']
     if ('listen' in config.mqtt) {
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: config.mqtt.listen.host,
         port: opts.ephemeralPorts ? 0 : config.mqtt.listen.port,
+        ...(mqttTls ? { tls: mqttTls } : {}),
         hubId: config.hubId,
         stations: config.stations,
         vehicles: config.vehicles,
@@ -160,6 +165,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       cleanups.push(() => broker.close())
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
+      inProcess = broker.inProcess
     } else {
       // The same identity rules as the embedded broker, and the login `voltway hub acl` writes for the hub.
       assertNoIdentityCollisions(config)
@@ -174,7 +180,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // events to the live ones at once (vehicles repeat unanswered requests with the same id; stations re-send
     // unacknowledged events), instead of queueing them for a replica that may not come back.
     const external = !('listen' in config.mqtt) && replica === undefined
-    const client: MqttClient = connect(mqttUrl, {
+    const hubOptions: IClientOptions = {
       protocolVersion: 5,
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
@@ -185,7 +191,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
-    })
+    }
+    const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
     await connected(client)
@@ -291,11 +298,12 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       federationRoutes: [federation.routes],
       plugins: [ui.register],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
+      ...(httpTls ? { tls: httpTls } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
     cleanups.push(() => http.close())
     const addr = http.server.address() as AddressInfo
-    const httpUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+    const httpUrl = `${httpTls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
 
     // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()

@@ -1,7 +1,7 @@
 /** hub.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { ConfigError, ConfigPosition, Currency, Id, IdTag, loadJsonFile } from '../protocol/index.js'
+import { ConfigError, ConfigPosition, Currency, Id, IdTag, TlsServerConfig, loadJsonFile, resolveTlsPaths } from '../protocol/index.js'
 import { SCHEMA_NAME } from './store/index.js'
 
 const Port = z.number().int().min(0).max(65535)
@@ -39,13 +39,13 @@ export const HubConfigSchema = z.strictObject({
   mqtt: z
     .union([
       z.strictObject({
-        listen: z.strictObject({ host: Host.default('127.0.0.1'), port: Port }),
+        listen: z.strictObject({ host: Host.default('127.0.0.1'), port: Port, tls: TlsServerConfig.optional() }),
         allowAnonymous: z.boolean().default(false),
       }),
       z.strictObject({ url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'), username: z.string().min(1).optional(), password: z.string().optional() }),
     ])
     .default({ listen: { host: '127.0.0.1', port: 1883 }, allowAnonymous: false }),
-  http: z.strictObject({ host: Host.default('127.0.0.1'), port: Port }),
+  http: z.strictObject({ host: Host.default('127.0.0.1'), port: Port, tls: TlsServerConfig.optional() }),
   stations: z.array(StationEntry).default([]),
   /** `cards`: RFID card UIDs that charge on the vehicle's account at this hub's stations (docs/protocol.md, "Cards at the charger"). */
   vehicles: z.array(z.strictObject({ vehicleId: Id, password: Secret, cards: z.array(IdTag).max(1000).optional() })).default([]),
@@ -60,7 +60,11 @@ export const HubConfigSchema = z.strictObject({
             url: z.url({ protocol: /^https?$/ }),
             token: Token,
             acceptToken: Token,
-          }),
+            /** PEM files (docs/configuration.md "TLS"): the CA to trust for an https url; a client certificate and key for mutual TLS. */
+            ca: z.string().min(1).optional(),
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+          }).refine((p) => (p.cert === undefined) === (p.key === undefined), { message: 'give both "cert" and "key" (the client certificate for mutual TLS) or neither', path: ['cert'] }),
         )
         .default([]),
       links: z.array(z.strictObject({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),
@@ -125,7 +129,15 @@ export type HubConfig = z.output<typeof HubConfigSchema>
  */
 export function loadHubConfig(file: string): HubConfig {
   const cfg = loadJsonFile(file, HubConfigSchema)
-  return { ...cfg, dataDir: resolve(dirname(file), cfg.dataDir) }
+  return resolveHubPaths(cfg, dirname(file))
+}
+
+/** dataDir and the TLS files, relative to the directory of hub.json. */
+function resolveHubPaths(cfg: HubConfig, dir: string): HubConfig {
+  const mqtt = 'listen' in cfg.mqtt && cfg.mqtt.listen.tls ? { ...cfg.mqtt, listen: { ...cfg.mqtt.listen, tls: resolveTlsPaths(dir, cfg.mqtt.listen.tls) } } : cfg.mqtt
+  const http = cfg.http.tls ? { ...cfg.http, tls: resolveTlsPaths(dir, cfg.http.tls) } : cfg.http
+  const peers = cfg.federation.peers.map((p) => resolveTlsPaths(dir, p))
+  return { ...cfg, dataDir: resolve(dir, cfg.dataDir), mqtt, http, federation: { ...cfg.federation, peers } }
 }
 
 /**

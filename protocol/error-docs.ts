@@ -95,7 +95,8 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     meaning: 'Another hub of the federation could not be used: it did not answer, gave an answer that does not follow the protocol, or is not a peer of this hub.',
     when:
       'The hub for `route.list` when a hop is a peer it has never heard from; in `route.reserve` a peer that fails makes the whole trip fail with ROUTE_FAILED and `details.reason` PEER_UNAVAILABLE; `history.list` lists unreachable hubs in `unreachableHubs` instead of failing. `charge.*` of a roaming session (docs/protocol.md "Roaming") when the station\'s hub does not answer; for `charge.stop`, `details.queued: true` says the stop is queued and retried, and its receipt appears in `history.list` once that hub answers. The client library when it cannot publish its request.',
-    action: 'Retry later or choose a route through other hubs. Operator: check the peer\'s URL and token in the config, the network, and the peer\'s `/healthz`.',
+    action:
+      'Retry later or choose a route through other hubs. Operator: check the peer\'s URL and token in the config, the network, and the peer\'s `/healthz`; with `details.tls` true, the peer\'s certificate against its `ca` and url host, and the client certificate (`cert`/`key`) if the peer requires one.',
   },
   ROUTE_FAILED: {
     meaning:

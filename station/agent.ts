@@ -14,7 +14,7 @@ import { formatTime, type StationEvent, type StationState } from '../protocol/in
 import { AckHandler } from './ack-handler.js'
 import { CardAuth, type CardDecision } from './card-auth.js'
 import { SqliteCardCache, type CardCache } from './card-cache.js'
-import type { StationConfig } from './config.js'
+import { mqttTls, type StationConfig } from './config.js'
 import { FAULT_CODES } from './errors.js'
 import { openStationHardware, type StationHardware } from './hardware.js'
 import { HealthLoop, type Health } from './health-loop.js'
@@ -342,6 +342,7 @@ export function defaultLink(opts: StationAgentOptions, clock: Clock, log: Logger
     hubId: config.hubId,
     ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
     password: config.mqtt.password,
+    ...mqttTls(config),
     clock,
     log,
     ...(opts.sessionExpirySeconds !== undefined ? { sessionExpirySeconds: opts.sessionExpirySeconds } : {}),

@@ -1,7 +1,7 @@
 /** station.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { Id, loadJsonFile } from '../protocol/index.js'
+import { Id, loadJsonFile, readTlsMaterial, resolveConfigPath } from '../protocol/index.js'
 
 const SerialPath = z.string().min(1).max(255)
 const BaudRate = z.number().int().positive().max(4_000_000)
@@ -68,11 +68,15 @@ export const MeterChecksConfig = z.strictObject({
 export const StationConfigSchema = z.strictObject({
   stationId: Id,
   hubId: Id,
-  mqtt: z.strictObject({
-    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'),
-    username: z.string().min(1).optional(),
-    password: z.string().min(1),
-  }),
+  mqtt: z
+    .strictObject({
+      url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1),
+      /** PEM file of the CA that signed the broker's certificate, for an `mqtts://` url (default: the system's CAs). */
+      ca: z.string().min(1).max(4096).optional(),
+    })
+    .refine((m) => m.ca === undefined || /^(mqtts|wss):/.test(m.url), { message: 'a "ca" needs an mqtts:// (or wss://) url', path: ['ca'] }),
   dataDir: z.string().min(1),
   hardware: z.strictObject({
     board: BoardConfig,
@@ -91,5 +95,16 @@ export type StationConfig = z.output<typeof StationConfigSchema>
 
 export function loadStationConfig(file: string): StationConfig {
   const cfg = loadJsonFile(file, StationConfigSchema)
-  return { ...cfg, dataDir: resolve(dirname(file), cfg.dataDir) }
+  const dir = dirname(file)
+  const loaded = { ...cfg, dataDir: resolve(dir, cfg.dataDir), mqtt: { ...cfg.mqtt, ca: resolveConfigPath(dir, cfg.mqtt.ca) } }
+  // Read once here so a bad CA file stops the command at once, naming the file (exit 2).
+  mqttTls(loaded, file)
+  return loaded
+}
+
+/** The TLS options of the broker connection (mqtt.js `ca`); ConfigError when `mqtt.ca` cannot be read or is not a certificate. */
+export function mqttTls(cfg: StationConfig, label = 'station.json'): { ca?: Buffer } {
+  if (cfg.mqtt.ca === undefined) return {}
+  const { ca } = readTlsMaterial(`${label}: mqtt`, { ca: cfg.mqtt.ca })
+  return ca ? { ca } : {}
 }

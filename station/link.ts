@@ -28,6 +28,8 @@ export interface LinkOptions {
   hubId: string
   username?: string
   password: string
+  /** CA certificates (PEM) to trust for an `mqtts://` url. */
+  ca?: Buffer
   clock: Clock
   log: Logger
   /** MQTT 5 session expiry, s (default 600). */
@@ -147,6 +149,7 @@ export class StationLink extends EventEmitter<LinkEvents> implements HubLink {
       resubscribe: false,
       queueQoSZero: false,
       will: this.#will(),
+      ...(o.ca ? { ca: o.ca } : {}),
     }
     const client = mqtt.connect(o.url, options)
     this.#client = client

@@ -23,6 +23,8 @@ export interface ConnectionSettings {
   requestTimeoutMs?: number
   /** Each op's default wait, ms (vehicle-sim/settings.ts defaultTimeoutMs). */
   timeoutFor?: (op: string) => number
+  /** CA certificates (PEM) to trust for an mqtts:// url (`--ca`); default: the system's CAs. */
+  ca?: Buffer
 }
 
 export interface VehicleConnection {
@@ -108,6 +110,7 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
     reconnectPeriod: 0,
     keepalive: opts.keepaliveSeconds ?? 60,
     clean: true,
+    ...(s.ca ? { ca: s.ca } : {}),
   }
   return new Promise<MqttClient>((resolve, reject) => {
     let client: MqttClient
@@ -139,7 +142,10 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
       } else if (/connack timeout/i.test(err.message)) {
         fail(new ConnectError('CONNECT_TIMEOUT', `no MQTT handshake with ${s.url} within ${s.connectTimeoutMs} ms`))
       } else {
-        const why = typeof err.code === 'string' && Object.hasOwn(SOCKET_ERRORS, err.code) ? SOCKET_ERRORS[err.code] : err.message
+        const tls = typeof err.code === 'string' && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(err.code)
+        const why = tls
+          ? `TLS: ${err.message} (${String(err.code)}); pass --ca FILE with the CA that signed the broker's certificate, and a --hub host the certificate names`
+          : typeof err.code === 'string' && Object.hasOwn(SOCKET_ERRORS, err.code) ? SOCKET_ERRORS[err.code] : err.message
         fail(new ConnectError('BROKER_UNREACHABLE', `cannot connect to ${s.url}: ${why}`))
       }
     }

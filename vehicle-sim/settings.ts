@@ -5,7 +5,7 @@
  * UsageError (exit 2) that names the flag.
  */
 import { z } from 'zod'
-import { ConfigPosition, Id, Position, RangeKm, formatTime, loadJsonFile } from '../protocol/index.js'
+import { ConfigPosition, Id, Position, RangeKm, formatTime, loadJsonFile, readTlsMaterial } from '../protocol/index.js'
 import type { ConnectionSettings } from './connect.js'
 import { UsageError } from './errors.js'
 import { rangeKm, validateBattery, type BatterySpec } from './vehicle-model.js'
@@ -34,6 +34,8 @@ export type Profile = z.output<typeof ProfileSchema>
 export interface ConnectionFlags {
   hub?: string
   hubId?: string
+  /** PEM file of the CA to trust for an mqtts:// hub. */
+  ca?: string
   vehicle?: string
   password?: string
   mqttVersion?: number
@@ -74,6 +76,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   check(MqttUrl, url, '--hub')
   check(Id, hubId, '--hub-id')
   check(Id, vehicleId, '--vehicle')
+  const caFile = flags.ca ?? (env.VOLTWAY_CA || undefined)
+  if (caFile !== undefined && !/^(mqtts|wss):/.test(url)) throw new UsageError('--ca: needs an mqtts:// (or wss://) --hub')
+  const { ca } = caFile === undefined ? {} : readTlsMaterial('--ca', { ca: caFile })
   const version = flags.mqttVersion ?? profile.mqttVersion ?? 4
   if (version !== 4 && version !== 5) throw new UsageError('--mqtt-version: expected 4 (MQTT 3.1.1) or 5')
   return {
@@ -85,6 +90,7 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     connectTimeoutMs: flags.connectTimeoutMs ?? 5000,
     ...(flags.timeoutMs !== undefined ? { requestTimeoutMs: flags.timeoutMs } : {}),
     timeoutFor: defaultTimeoutMs,
+    ...(ca ? { ca } : {}),
   }
 }
 

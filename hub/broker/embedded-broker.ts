@@ -15,10 +15,12 @@
  * subscriber.
  */
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { once, type EventEmitter } from 'node:events'
+import { Duplex } from 'node:stream'
 import { Aedes, type AuthErrorCode, type Client, type ConnectPacket, type PublishPacket } from 'aedes'
 import { pino, type Logger } from 'pino'
-import { ConfigError } from '../../protocol/index.js'
+import { ConfigError, type TlsMaterial } from '../../protocol/index.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
 import { boundedMemoryPersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
@@ -31,6 +33,8 @@ export interface EmbeddedBrokerOptions {
   host: string
   /** Port to listen on; 0 picks a free one (see `EmbeddedBroker.port`). */
   port: number
+  /** hub.json `mqtt.listen.tls`, read: MQTT over TLS on `port` (`mqtts://`); with `requestCert`, clients must present a certificate signed by `ca`. */
+  tls?: TlsMaterial & { requestCert: boolean }
   hubId: string
   stations: readonly StationCredential[]
   vehicles: readonly VehicleCredential[]
@@ -75,6 +79,12 @@ export interface EmbeddedBroker {
    * once it serves requests.
    */
   admit(): void
+  /**
+   * A connection to this broker inside the process (for MQTT.js `new MqttClient(builder, ...)`),
+   * set when the broker listens with TLS: the hub's own link then needs neither a certificate
+   * naming the loopback address nor a client certificate when `requestCert` is on.
+   */
+  inProcess?: () => Duplex
   /** What the broker holds now, from its persistence: for tests and metrics. */
   stats(): Promise<BrokerStats>
   close(): Promise<void>
@@ -262,13 +272,24 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   })
 
   const sockets = new Set<Socket>()
-  const server: Server = createServer((socket) => {
+  const onSocket = (socket: Socket): void => {
     // Small request/response packets: Nagle plus delayed ACKs would stall each round trip (see protocol/no-delay.ts).
     socket.setNoDelay(true)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     broker.handle(socket)
-  })
+  }
+  const server: Server = opts.tls
+    ? createTlsServer({ ...opts.tls, rejectUnauthorized: opts.tls.requestCert, handshakeTimeout: opts.connectTimeoutMs ?? 10_000 }, onSocket)
+    : createServer(onSocket)
+  if (opts.tls) {
+    server.on('tlsClientError', (err: Error & { code?: string }) => log.info({ err: err.message, code: err.code }, 'TLS handshake refused'))
+    // Sockets still in the handshake are not aedes clients nor TLS sockets yet: close() must end them too.
+    server.on('connection', (raw: Socket) => {
+      sockets.add(raw)
+      raw.once('close', () => sockets.delete(raw))
+    })
+  }
   try {
     server.listen(opts.port, opts.host)
     await once(server, 'listening')
@@ -279,8 +300,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   }
   const addr = server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port
-  const url = `mqtt://${connectHost(opts.host)}:${port}`
-  log.info({ url, stations: opts.stations.length, vehicles: opts.vehicles.length, allowAnonymous: opts.allowAnonymous ?? false }, 'embedded broker listening')
+  const url = `${opts.tls ? 'mqtts' : 'mqtt'}://${connectHost(opts.host)}:${port}`
+  log.info({ url, tls: opts.tls !== undefined, stations: opts.stations.length, vehicles: opts.vehicles.length, allowAnonymous: opts.allowAnonymous ?? false }, 'embedded broker listening')
 
   let closing: Promise<void> | undefined
   return {
@@ -290,6 +311,15 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     admit() {
       admitting = true
     },
+    ...(opts.tls
+      ? {
+          inProcess: () => {
+            const [hubSide, brokerSide] = duplexPair()
+            broker.handle(brokerSide)
+            return hubSide
+          },
+        }
+      : {}),
     async stats() {
       const sessionsByLogin: Record<string, number> = {}
       let queuedMessages = 0
@@ -314,6 +344,29 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       return closing
     },
   }
+}
+
+/** Two connected in-memory streams: what one writes the other reads; destroying one ends both. */
+function duplexPair(): [Duplex, Duplex] {
+  const make = (peer: () => Duplex): Duplex =>
+    new Duplex({
+      read() {},
+      write(chunk, _enc, cb) {
+        peer().push(chunk)
+        cb()
+      },
+      final(cb) {
+        peer().push(null)
+        cb()
+      },
+      destroy(err, cb) {
+        peer().destroy()
+        cb(err)
+      },
+    })
+  const a: Duplex = make(() => b)
+  const b: Duplex = make(() => a)
+  return [a, b]
 }
 
 /** The host a local client should dial for a listen address. */

@@ -9,6 +9,11 @@
  * a timeout or an answer that makes no sense is VoltwayError
  * PEER_UNAVAILABLE with `{hubId}`; a peer's coded error comes back as a
  * VoltwayError with the peer's code (and `hubId` added to its details).
+ *
+ * An `https` peer is checked as TLS does (RFC 9110 section 4.3.4): its
+ * certificate must chain to the peer's `ca` (or the system's CAs) and name the
+ * host of its `url`; a peer entry with `cert`/`key` presents them for mutual
+ * TLS. A refused handshake is PEER_UNAVAILABLE with `{tls: true}` and a hint.
  */
 import type { Logger } from 'pino'
 import { Pool, interceptors, type Dispatcher } from 'undici'
@@ -22,6 +27,7 @@ import {
   HoldConfirmation,
   VoltwayError,
   isErrorCode,
+  readTlsMaterial,
   parseJsonObject,
   type HoldRequest,
   type Receipt,
@@ -34,6 +40,11 @@ export interface PeerEndpoint {
   url: string
   /** Bearer token this hub sends to that peer. */
   token: string
+  /** PEM file of the CA to trust for an https `url` (default: the system's CAs). */
+  ca?: string | undefined
+  /** PEM files of the client certificate and key presented for mutual TLS. */
+  cert?: string | undefined
+  key?: string | undefined
 }
 
 export interface FederationClientOptions {
@@ -58,6 +69,7 @@ export interface FederationClientOptions {
 
 interface Peer {
   hubId: string
+  https: boolean
   base: string
   auth: string
   pool: Pool
@@ -86,9 +98,12 @@ export class FederationClient {
     this.#onCall = opts.onCall
     this.#log = opts.logger.child({ component: 'federation-client' })
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000
-    for (const p of opts.peers) {
+    opts.peers.forEach((p, i) => {
       const url = new URL(p.url)
+      // Read now, so a bad file stops the hub at start (exit 2) rather than failing every call.
+      const tls = readTlsMaterial(`hub.json: federation.peers[${i}]`, p)
       const pool = new Pool(url.origin, {
+        ...(Object.keys(tls).length > 0 ? { connect: tls } : {}),
         connections: opts.connections ?? 32,
         connectTimeout: opts.connectTimeoutMs ?? 2000,
         headersTimeout: this.#timeoutMs,
@@ -109,8 +124,8 @@ export class FederationClient {
           throwOnError: false,
         }),
       )
-      this.#peers.set(p.hubId, { hubId: p.hubId, base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
-    }
+      this.#peers.set(p.hubId, { hubId: p.hubId, https: url.protocol === 'https:', base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
+    })
   }
 
   has(hubId: string): boolean {
@@ -207,6 +222,16 @@ export class FederationClient {
     } catch (err) {
       const code = isTimeout(err) ? 'TIMEOUT' : typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'
       this.#log.debug({ hubId, method: call.method, path: call.path, code }, 'peer call failed')
+      if (isTlsFailure(code)) {
+        this.#log.warn({ hubId, code }, 'TLS handshake with peer failed')
+        throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId}: TLS handshake failed (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
+      }
+      if (peer.https && closedUnanswered(err)) {
+        // TLS 1.3 checks the client certificate after the client's handshake ends: a peer that
+        // requires one and got none closes the socket on the first request, often before its alert is read.
+        this.#log.warn({ hubId, code }, 'peer closed the TLS connection before answering')
+        throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} closed the TLS connection before answering (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
+      }
       throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} did not answer (${code})`, { hubId, cause: code })
     }
     if (status >= 200 && status < 300) {
@@ -224,6 +249,20 @@ export class FederationClient {
     }
     throw badAnswer(hubId, status, call)
   }
+}
+
+const TLS_HINT =
+  'TLS: the peer\'s certificate must be signed by the CA in its "ca" and name the host of its "url"; if it requires a client certificate, give "cert" and "key" (docs/operator-guide.md "TLS")'
+
+/** Node's TLS errors and OpenSSL's verification results (X509_V_ERR_* without the prefix). */
+function isTlsFailure(code: string): boolean {
+  return /^(ERR_TLS_|ERR_SSL_)/.test(code) || /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE)/.test(code)
+}
+
+/** The socket closed before a byte of the answer came back. */
+function closedUnanswered(err: unknown): boolean {
+  const e = err as { code?: string; socket?: { bytesRead?: number } }
+  return (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET') && e.socket?.bytesRead === 0
 }
 
 function isTimeout(err: unknown): boolean {

@@ -7,7 +7,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, isErrorCode, parseJsonObject, type ErrorCode } from '../../protocol/index.js'
+import { HTTP_STATUS, VoltwayError, isErrorCode, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
@@ -40,6 +40,11 @@ export interface HttpServerOptions {
   /** Timeouts and limits of the server (see ./limits.ts). */
   limits?: Partial<HttpLimits>
   /**
+   * hub.json `http.tls`, read: serve https. With `requestCert` a client must present a certificate
+   * signed by `ca` before any request; the bearer token still says which peer calls (docs/operator-guide.md "Mutual TLS").
+   */
+  tls?: TlsMaterial & { requestCert: boolean }
+  /**
    * The coded error for a thrown value that is not a VoltwayError (for
    * example storage that cannot take writes), or null for INTERNAL.
    */
@@ -53,7 +58,12 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits }
+  const serverLimits = { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs }
+  // With `https` fastify builds the server from this object alone, so the header limits go in it too.
+  const https = opts.tls ? { https: { ...opts.tls, ...serverLimits, rejectUnauthorized: opts.tls.requestCert, handshakeTimeout: limits.headersTimeoutMs } } : {}
+  // Fastify types an https instance apart; routes, hooks and listen are the same for both.
   const app = Fastify({
+    ...https,
     logger: false,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
@@ -62,8 +72,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
-    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
-  })
+    http: serverLimits,
+  }) as unknown as FastifyInstance
   const auth = new PeerAuthenticator(opts.peers)
   const log = opts.logger.child({ component: 'http' })
 

@@ -8,7 +8,7 @@ import mqtt from 'mqtt'
 import { isHwError } from '../../hw/errors.js'
 import { listSerialPorts } from '../../hw/serial-port.js'
 import type { MeterReading } from '../../hw/types.js'
-import type { StationConfig } from '../config.js'
+import { mqttTls, type StationConfig } from '../config.js'
 import { openStationHardware, type StationHardware } from '../hardware.js'
 
 export interface CheckStep {
@@ -140,6 +140,7 @@ async function checkHub(cfg: StationConfig, timeoutMs: number): Promise<CheckSte
     properties: { sessionExpiryInterval: 600 },
     reconnectPeriod: 0,
     connectTimeout: timeoutMs,
+    ...mqttTls(cfg),
   })
   try {
     await new Promise<void>((resolve, reject) => {

@@ -51,6 +51,7 @@ export function addConnectionOptions(cmd: Command): Command {
   return cmd
     .option('--hub <url>', 'broker URL of the hub, e.g. mqtt://127.0.0.1:1883 (env VOLTWAY_HUB)')
     .option('--hub-id <id>', 'hub id to send requests to (env VOLTWAY_HUB_ID)')
+    .option('--ca <file>', 'PEM file of the CA that signed the hub broker\'s certificate, for an mqtts:// --hub (env VOLTWAY_CA)')
     .option('--vehicle <id>', 'vehicle id, also the MQTT username (env VOLTWAY_VEHICLE)')
     .option('--password <p>', 'vehicle password (env VOLTWAY_PASSWORD)')
     .option('--mqtt-version <n>', 'MQTT protocol: 4 (MQTT 3.1.1) or 5 (default: 4)', numberFlag({ integer: true, min: 4, max: 5 }))
