@@ -55,7 +55,7 @@ if (skip) {
     u.pathname = '/voltway_no_such_database'
     const err = await startTestHub(hubConfig({ store: { type: 'postgres', url: u.toString() } })).then(() => null, (e: unknown) => e)
     t.ok(err instanceof ConfigError, `ConfigError (${String(err)})`)
-    t.match((err as Error).message, /^store "postgres:\/\/[^"]*\/voltway_no_such_database": cannot open the database: .*; check the URL/)
+    t.match((err as Error).message, /^hub\.json: store "postgres:\/\/[^"]*\/voltway_no_such_database": cannot open the database: .*; check the URL/)
     t.notMatch((err as Error).message, /secret-pw/)
   })
 

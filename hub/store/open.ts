@@ -46,7 +46,7 @@ export async function openHubStore(store: StoreConfig, dataDir: string): Promise
     return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}) })
   } catch (err) {
     if (err instanceof StoreError && !isTransient(err)) {
-      throw new ConfigError(`${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)
+      throw new ConfigError(`hub.json: ${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)
     }
     throw err
   }
@@ -87,6 +87,6 @@ export async function assertWritable(store: Pick<Store, 'ping'>, dataDir: string
     await store.ping()
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
-    throw new ConfigError(`${storeLabel(config, dataDir)}: the database cannot be written (${reason}); ${config.type === 'sqlite' ? HINT : PG_HINT}`)
+    throw new ConfigError(`hub.json: ${storeLabel(config, dataDir)}: the database cannot be written (${reason}); ${config.type === 'sqlite' ? HINT : PG_HINT}`)
   }
 }
