@@ -172,9 +172,10 @@ const fedCommand: fc.Arbitrary<FedCommand> = fc.record({
         txId: idLike.map(lit),
         txStartedAt: time,
         vehicleId: fc.constantFrom('V1', 'V2', 'roamer').map(lit),
-        at: time,
+        // Mostly what a coordinator sends (hours ahead, a range that reaches the stations), so holds are placed and confirmed.
+        at: fc.oneof({ arbitrary: fc.integer({ min: 150, max: 3 * 24 * 60 }).map((minutes): Gen => ({ k: 'time', minutes })), weight: 3 }, time),
         from: position,
-        rangeKm,
+        rangeKm: fc.oneof({ arbitrary: fc.integer({ min: 60, max: 400 }).map(lit), weight: 3 }, rangeKm),
         ttlSeconds: fc.integer({ min: 1, max: 3600 }).map(lit),
         maxWaitMs: fc.constantFrom(0, 10).map(lit),
       }, { requiredKeys: ['txId', 'txStartedAt', 'vehicleId', 'at', 'from', 'rangeKm', 'ttlSeconds'] })
