@@ -103,6 +103,8 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'NO_STATION_AVAILABLE', message: 'none free' }),
     /^nothing was kept; hop 1 at salvador failed with NO_STATION_AVAILABLE: no free station within range/,
   ],
+  ['a request id reused for another request', () => new VoltwayError('IDEMPOTENCY_KEY_REUSED', 'request id "r-1" was used for another request', { id: 'r-1' }), /request id r-1 was already used for another request/, /federation|hub bug/],
+  ['a peer reusing an Idempotency-Key (federation)', () => new VoltwayError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: 'k1' }), /federation call reused an Idempotency-Key/, /request id/],
   ['a trip whose peer is down', () => routeFailed({ failedHop: 2, hubId: 'jequie', reason: 'PEER_UNAVAILABLE', message: 'down' }), /hop 2 at jequie failed with PEER_UNAVAILABLE: a federated hub did not answer/],
 ]
 
@@ -123,7 +125,7 @@ t.test('every code the hub emits to vehicles has a hint cause in the table above
   const covered = new Set<string>()
   for (const [, make] of causes) covered.add((await make()).code)
   // Codes with one cause each (one details shape, or none): their fallback hint is that cause's hint.
-  for (const oneCause of ['IDEMPOTENCY_IN_PROGRESS', 'HOLD_EXPIRED', 'UNAUTHORIZED', 'BAD_REQUEST', 'RATE_LIMITED', 'INTERNAL', 'STORAGE_UNAVAILABLE', 'STATION_OFFLINE', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'RESERVED_BY_OTHER', 'NO_STATION_AVAILABLE']) {
+  for (const oneCause of ['CARD_UNKNOWN', 'IDEMPOTENCY_IN_PROGRESS', 'HOLD_EXPIRED', 'UNAUTHORIZED', 'BAD_REQUEST', 'RATE_LIMITED', 'INTERNAL', 'STORAGE_UNAVAILABLE', 'STATION_OFFLINE', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'RESERVED_BY_OTHER', 'NO_STATION_AVAILABLE']) {
     covered.add(oneCause)
   }
   for (const code of emitted) t.ok(covered.has(code), `${code} is checked against its details variants`)

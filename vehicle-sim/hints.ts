@@ -52,6 +52,8 @@ export const HINTS: Record<SimErrorCode, string> = {
 }
 
 export const CAUSE_HINTS: readonly CauseHint[] = [
+  // A vehicle's request id is its idempotency key (docs/protocol.md, "Repeated requests").
+  { code: 'IDEMPOTENCY_KEY_REUSED', when: has('id'), hint: (d) => `request id ${str(d.id)} was already used for another request within 24 h; send each new request with a new id (the CLI does) and repeat only a request whose answer was lost, unchanged` },
   {
     code: 'NOT_FOUND',
     when: (d) => Array.isArray(d.knownHubs),
