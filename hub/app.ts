@@ -26,6 +26,7 @@ import { createFederation, type Federation, type FederationTuning } from './trip
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
+import { openAccounts, type HubAccounts } from './accounts/index.js'
 import { StorageAvailability, assertWritable, openHubDatabase, type Store } from './store/index.js'
 
 export interface StartHubOptions {
@@ -70,6 +71,8 @@ export interface Hub {
   readonly metrics: HubMetrics
   /** The operator's dashboard at `/ui/` (hub/ui). */
   readonly ui: Ui
+  /** Vehicles and stations in the store, followed while the hub runs (hub/accounts). */
+  readonly accounts: HubAccounts
   close(): Promise<void>
 }
 
@@ -116,6 +119,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const storage = new StorageAvailability({ store: db, clock, logger })
 
     const context = createHubContext({ config, store: db, clock, logger })
+    const accounts = await openAccounts({ config, store: db, clock, logger, stations: context.stations })
+    cleanups.push(async () => accounts.live.stop())
 
     // Broker: embedded by default, or an external one that enforces the same ACL.
     let mqttUrl: string
@@ -125,13 +130,15 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         host: config.mqtt.listen.host,
         port: opts.ephemeralPorts ? 0 : config.mqtt.listen.port,
         hubId: config.hubId,
-        stations: config.stations,
-        vehicles: config.vehicles,
+        stations: [],
+        vehicles: [],
+        accounts: accounts.table,
         allowAnonymous: config.mqtt.allowAnonymous,
         logger,
         ...(opts.brokerRequestPace ? { requestPace: opts.brokerRequestPace } : {}),
       })
       cleanups.push(() => broker.close())
+      accounts.disconnectWith(broker.disconnect)
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
     } else {
@@ -228,7 +235,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
-      plugins: [ui.register],
+      plugins: [ui.register, accounts.routes],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
     })
     await http.listen({ host: config.http.host, port: opts.ephemeralPorts ? 0 : config.http.port })
@@ -263,6 +270,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       httpUrl,
       metrics,
       ui,
+      accounts,
       close() {
         closing ??= closeAll().then(() => logger.info('hub stopped'))
         return closing

@@ -154,6 +154,18 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub, for any request, when the vehicle already has the maximum number of requests running or queued.',
     action: 'Wait for answers to the requests already sent before sending more (keep a bounded number in flight), then retry this one: nothing was changed.',
   },
+  ACCOUNT_EXISTS: {
+    meaning: 'A vehicle or station with this id already exists at this hub (vehicles and stations share one name space: the id is the MQTT username).',
+    when: 'The hub, on `POST /admin/v1/vehicles` and `POST /admin/v1/stations`, and `voltway hub vehicle add` / `station add`.',
+    action: 'Pick another id, or change the existing account: `voltway hub vehicle passwd --id V` for a new password, `remove` then `add` for a new kind. Nothing was changed.',
+  },
+  ENROLLMENT_REFUSED: {
+    meaning:
+      'The enrollment code was not accepted: `details.reason` is `unknown` (no such station, no code issued for it, or another code), `used` (the code was redeemed once already) or `expired` (codes last 24 h).',
+    when: 'The hub, on `POST /enroll/v1`, which `voltway station init --enroll CODE` calls.',
+    action:
+      'Ask the hub operator for a new code (`voltway hub station passwd --id S --enroll`) and run `voltway station init --enroll` again with the station id the code was issued for. Nothing was changed.',
+  },
 }
 
 /**

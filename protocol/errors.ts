@@ -27,6 +27,9 @@ export const ERROR_CODES = [
   'METER_FAULT',
   'STORAGE_UNAVAILABLE',
   'RATE_LIMITED',
+  // Additions: accounts and station enrollment (docs/configuration.md "Accounts").
+  'ACCOUNT_EXISTS',
+  'ENROLLMENT_REFUSED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -56,6 +59,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   METER_FAULT: 409,
   STORAGE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
+  ACCOUNT_EXISTS: 409,
+  ENROLLMENT_REFUSED: 403,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -8,12 +8,10 @@
  * JSON of docs/protocol.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { z } from 'zod'
 import {
   FedStationsQuery,
   VoltwayError,
   HoldRequest,
-  issuesOf,
   parseTime,
   type FedHubInfo,
   type Hold,
@@ -25,6 +23,7 @@ import {
 import type { Clock } from '../../base/clock.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
 import { IdParam, NoBody, VehicleParam } from './schemas.js'
+import { parse } from '../http/parse.js'
 
 export interface NearestStationsQuery {
   position: Position
@@ -130,11 +129,4 @@ function noBody(req: FastifyRequest): void {
   req.body = undefined
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value, { reportInput: true })
-  if (r.success) return r.data
-  const issues = issuesOf(r.error)
-  const first = issues[0]
-  throw new VoltwayError('BAD_REQUEST', `invalid ${where}${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}`, { issues })
-}
 

@@ -5,12 +5,14 @@ import { MemoryChargingStore } from './charging.js'
 import { MemoryIdempotencyStore } from './idempotency.js'
 import { MemoryReservationStore } from './reservations.js'
 import { MemoryTripStore } from './trips.js'
+import { MemoryAccountsStore } from './accounts.js'
 
 export class MemoryStore implements Store {
   readonly reservations: MemoryReservationStore
   readonly charging: MemoryChargingStore
   readonly idempotency: MemoryIdempotencyStore
   readonly trips: MemoryTripStore
+  readonly accounts: MemoryAccountsStore
   #closed = false
 
   constructor() {
@@ -21,6 +23,7 @@ export class MemoryStore implements Store {
     this.charging = new MemoryChargingStore(guard)
     this.idempotency = new MemoryIdempotencyStore(guard)
     this.trips = new MemoryTripStore(guard)
+    this.accounts = new MemoryAccountsStore(guard)
   }
 
   /** Test hook: forget every table. */
@@ -29,6 +32,7 @@ export class MemoryStore implements Store {
     this.charging.reset()
     this.idempotency.reset()
     this.trips.reset()
+    this.accounts.reset()
   }
 
   async ping(): Promise<void> {

@@ -20,6 +20,7 @@ import { SqliteChargingStore } from './charging.js'
 import { SqliteIdempotencyStore } from './idempotency.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
+import { SqliteAccountsStore } from './accounts.js'
 
 /** `PRAGMA application_id` of a Voltway hub database: "VWAY". */
 const APPLICATION_ID = 1448558937
@@ -45,6 +46,7 @@ export class SqliteStore implements Store {
   readonly charging: SqliteChargingStore
   readonly idempotency: SqliteIdempotencyStore
   readonly trips: SqliteTripStore
+  readonly accounts: SqliteAccountsStore
   #closed = false
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
@@ -73,6 +75,7 @@ export class SqliteStore implements Store {
     this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)
+    this.accounts = new SqliteAccountsStore(db, guard)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */
