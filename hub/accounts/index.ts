@@ -47,11 +47,12 @@ export interface OpenAccountsOptions {
  */
 export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccounts> {
   assertNoIdentityCollisions(opts.config)
-  const service = new AccountService({ store: opts.store.accounts, clock: opts.clock, hubId: opts.config.hubId })
+  let live: LiveAccounts | undefined
+  const service = new AccountService({ store: opts.store.accounts, clock: opts.clock, hubId: opts.config.hubId, afterChange: async () => live?.refresh() })
   const seeded = await service.seed(opts.config)
   const table = new AccountTable()
   let disconnect: ((logins: readonly string[]) => void) | undefined
-  const live = new LiveAccounts({
+  live = new LiveAccounts({
     store: opts.store.accounts,
     table,
     stations: opts.stations,

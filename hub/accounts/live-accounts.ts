@@ -38,7 +38,8 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
   readonly #log: Logger
   #version = -1
   #timer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
+  #tail: Promise<void> = Promise.resolve()
+  #queued = 0
 
   constructor(opts: LiveAccountsOptions) {
     super()
@@ -50,6 +51,8 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
   async start(): Promise<void> {
     await this.refresh()
     this.#timer = setInterval(() => {
+      // A slow store must not pile up polls.
+      if (this.#queued > 0) return
       this.refresh().catch((err: unknown) => this.#log.warn({ err }, 'could not read accounts; will retry'))
     }, this.#o.pollMs ?? 300)
     this.#timer.unref()
@@ -59,12 +62,15 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
     clearInterval(this.#timer)
   }
 
-  /** Apply the store's accounts if their version moved; one refresh at a time. */
+  /**
+   * Apply the store's accounts if their version moved. Refreshes run one after
+   * another, and one asked for after a change starts after it: it sees it.
+   */
   refresh(): Promise<void> {
-    this.#running ??= this.#refresh().finally(() => {
-      this.#running = undefined
-    })
-    return this.#running
+    this.#queued++
+    const next = this.#tail.then(() => this.#refresh()).finally(() => this.#queued--)
+    this.#tail = next.catch(() => undefined)
+    return next
   }
 
   async #refresh(): Promise<void> {

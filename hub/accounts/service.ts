@@ -20,6 +20,8 @@ export interface AccountServiceOptions {
   clock: Clock
   hubId: string
   enrollmentTtlMs?: number
+  /** Called after each change this service makes and awaited before it resolves (the hub applies the change at once rather than at its next poll). */
+  afterChange?: () => Promise<void>
 }
 
 export interface IssuedCode {
@@ -47,12 +49,14 @@ export class AccountService {
   readonly #clock: Clock
   readonly #ttlMs: number
   readonly hubId: string
+  readonly #afterChange: () => Promise<void>
 
   constructor(opts: AccountServiceOptions) {
     this.#store = opts.store
     this.#clock = opts.clock
     this.hubId = opts.hubId
     this.#ttlMs = opts.enrollmentTtlMs ?? ENROLLMENT_TTL_MS
+    this.#afterChange = opts.afterChange ?? (async () => undefined)
   }
 
   async list(kind?: AccountKind): Promise<AccountSummary[]> {
@@ -64,6 +68,7 @@ export class AccountService {
     const pw = password ?? randomPassword()
     const added = await this.#store.add({ id: vehicleId, kind: 'vehicle', passwordHash: await hashPassword(pw), station: null, nowMs: this.#clock.now() })
     if (!added) throw this.#exists(vehicleId)
+    await this.#afterChange()
     return password === undefined ? { id: vehicleId, password: pw } : { id: vehicleId }
   }
 
@@ -80,6 +85,7 @@ export class AccountService {
     const nowMs = this.#clock.now()
     const expiresAtMs = nowMs + this.#ttlMs
     if (!(await this.#store.issueEnrollment({ stationId, codeDigest: codeDigest(code), expiresAtMs, nowMs }))) throw notFound('station', stationId)
+    await this.#afterChange()
     return { stationId, code, expiresAt: formatTime(expiresAtMs) }
   }
 
@@ -87,12 +93,14 @@ export class AccountService {
   async setPassword(kind: AccountKind, id: string, password?: string): Promise<{ id: string; password?: string }> {
     const pw = password ?? randomPassword()
     if (!(await this.#store.setPassword(id, kind, await hashPassword(pw), this.#clock.now()))) throw notFound(kind, id)
+    await this.#afterChange()
     return password === undefined ? { id, password: pw } : { id }
   }
 
   /** Throws VoltwayError NOT_FOUND. */
   async remove(kind: AccountKind, id: string): Promise<void> {
     if (!(await this.#store.remove(id, kind))) throw notFound(kind, id)
+    await this.#afterChange()
   }
 
   /**
@@ -107,6 +115,7 @@ export class AccountService {
       const why = { unknown: 'is not a code issued for this station', used: 'was used already: each code enrolls once', expired: 'has expired' }[outcome]
       throw new VoltwayError('ENROLLMENT_REFUSED', `enrollment code for ${stationId} ${why}; ask the hub operator for a new one (voltway hub station passwd --id ${stationId} --enroll)`, { reason: outcome, stationId })
     }
+    await this.#afterChange()
     return { stationId, hubId: this.hubId, username: stationId, password }
   }
 
