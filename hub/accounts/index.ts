@@ -47,12 +47,9 @@ export interface OpenAccountsOptions {
  */
 export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccounts> {
   assertNoIdentityCollisions(opts.config)
-  let live: LiveAccounts | undefined
-  const service = new AccountService({ store: opts.store.accounts, clock: opts.clock, hubId: opts.config.hubId, afterChange: async () => live?.refresh() })
-  const seeded = await service.seed(opts.config)
   const table = new AccountTable()
   let disconnect: ((logins: readonly string[]) => void) | undefined
-  live = new LiveAccounts({
+  const live = new LiveAccounts({
     store: opts.store.accounts,
     table,
     stations: opts.stations,
@@ -61,6 +58,8 @@ export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccoun
     disconnect: (logins) => disconnect?.(logins),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   })
+  const service = new AccountService({ store: opts.store.accounts, clock: opts.clock, hubId: opts.config.hubId, afterChange: () => live.refresh() })
+  const seeded = await service.seed(opts.config)
   await live.start()
   // Passwords hashed a moment ago from hub.json: their first logins need not pay scrypt again.
   for (const s of seeded) table.prime(s.id, s.password)
