@@ -17,7 +17,7 @@ import { AccountService } from './service.js'
 
 export { AccountService, ENROLLMENT_TTL_MS } from './service.js'
 export { LiveAccounts, type AppliedChange } from './live-accounts.js'
-export { hashPassword, verifyPassword, isPasswordHash } from './password-hash.js'
+export { hashPassword, verifyPassword, isPasswordHash } from '../broker/password-hash.js'
 
 export interface HubAccounts {
   service: AccountService

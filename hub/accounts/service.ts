@@ -10,7 +10,7 @@ import type { AccountSummary } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import { codeDigest, type AccountKind, type AccountRecord, type AccountsStore, type StationAccountSpec } from '../store/index.js'
 import { randomPassword } from '../broker/identities.js'
-import { hashPassword } from './password-hash.js'
+import { hashPassword } from '../broker/password-hash.js'
 
 /** How long an enrollment code is valid: a technician's working day and the night after. */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000

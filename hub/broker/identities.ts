@@ -7,7 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import type { HubConfig } from '../config.js'
 import { compileRules, type CompiledRules, type Identity } from './permissions.js'
-import { dummyHash, verifyPassword } from '../accounts/password-hash.js'
+import { dummyHash, verifyPassword } from './password-hash.js'
 
 export interface StationCredential {
   stationId: string

@@ -3,7 +3,7 @@
  * managed while the hub runs (docs/configuration.md "Accounts").
  *
  * A store keeps only what it is given: `passwordHash` is an opaque string
- * (hub/accounts/password-hash.ts makes and checks it) and an enrollment code
+ * (hub/broker/password-hash.ts makes and checks it) and an enrollment code
  * arrives as its digest. Clear-text passwords and codes never reach a store.
  *
  * Contract (in addition to the general Store contract in ./types.ts):
@@ -32,7 +32,7 @@ export interface StationAccountSpec {
 export interface AccountRecord {
   id: string
   kind: AccountKind
-  /** `$scrypt$...` (./hub/accounts/password-hash.ts), or null for a station that has not enrolled yet (it cannot log in). */
+  /** `$scrypt$...` (hub/broker/password-hash.ts), or null for a station that has not enrolled yet (it cannot log in). */
   passwordHash: string | null
   /** Stations only; null for vehicles. */
   station: StationAccountSpec | null

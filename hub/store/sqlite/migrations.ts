@@ -207,7 +207,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 6,
     name: 'accounts: vehicles and stations managed while the hub runs, enrollment codes, a change counter',
     sql: `
-      -- password_hash is $scrypt$... (hub/accounts/password-hash.ts); NULL for a station not yet enrolled.
+      -- password_hash is $scrypt$... (hub/broker/password-hash.ts); NULL for a station not yet enrolled.
       -- One id per account whatever its kind: brokers key permissions by username.
       CREATE TABLE accounts (
         id                  TEXT PRIMARY KEY,
