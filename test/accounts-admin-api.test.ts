@@ -16,6 +16,7 @@ const config = hubConfig({
   federation: { peers: [{ hubId: 'other', url: 'http://127.0.0.1:9', token: 'we-send-this-token-0123', acceptToken: PEER }] },
 })
 const hub = await startTestHub(config, { store: new MemoryStore() })
+await hub.accounts.seeded
 t.teardown(() => hub.close())
 
 async function call(method: string, path: string, auth: string | null, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -102,4 +103,23 @@ t.test('an enrollment code expires after 24 h; passwords are stored as scrypt ha
   t.ok(isPasswordHash(hash) && hash.startsWith('$scrypt$N=16384,r=8,p=1$'))
   t.ok(await verifyPassword(ok.password, hash))
   t.notOk(await verifyPassword(`${ok.password}x`, hash))
+})
+
+t.test('a seeded account follows hub.json until it is changed in the store; its hash lands in the store', async (t) => {
+  const first = hubConfig()
+  const a = await startTestHub(first)
+  await a.accounts.seeded
+  const row = (await a.accounts.service.list('vehicle')).find((v) => v.id === 'V1')
+  t.ok(row?.hasPassword)
+  await a.close()
+  const edited = hubConfig({ dataDir: first.dataDir, vehicles: [{ vehicleId: 'V1', password: 'edited-in-hub-json' }, { vehicleId: 'V2', password: 'v2-pass' }] })
+  const b = await startTestHub(edited)
+  t.teardown(() => b.close())
+  const v = await connectVehicle(b.mqttUrl, b.hubId, 'V1', 'edited-in-hub-json')
+  await v.close()
+  await t.rejects(connectVehicle(b.mqttUrl, b.hubId, 'V1', 'v1-pass'), { code: 134 }, 'the old hub.json password no longer works')
+  await b.accounts.service.setPassword('vehicle', 'V2', 'set-in-the-store')
+  await t.rejects(connectVehicle(b.mqttUrl, b.hubId, 'V2', 'v2-pass'), { code: 134 }, 'once changed in the store, the store wins over hub.json')
+  const v2 = await connectVehicle(b.mqttUrl, b.hubId, 'V2', 'set-in-the-store')
+  await v2.close()
 })

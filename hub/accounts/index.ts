@@ -21,6 +21,8 @@ export { hashPassword, verifyPassword, isPasswordHash } from '../broker/password
 
 export interface HubAccounts {
   service: AccountService
+  /** Resolves once the passwords seeded from hub.json at this start are hashed into the store. */
+  seeded: Promise<void>
   /** What the embedded broker checks logins against (pass as its `accounts`), filled by `start`. */
   table: AccountTable
   live: LiveAccounts
@@ -54,6 +56,7 @@ export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccoun
     table,
     stations: opts.stations,
     configStations: opts.config.stations,
+    configPasswords: new Map([...opts.config.vehicles.map((v) => [v.vehicleId, v.password] as const), ...opts.config.stations.map((s) => [s.stationId, s.password] as const)]),
     logger: opts.logger,
     disconnect: (logins) => disconnect?.(logins),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
@@ -61,10 +64,10 @@ export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccoun
   const service = new AccountService({ store: opts.store.accounts, clock: opts.clock, hubId: opts.config.hubId, afterChange: () => live.refresh() })
   const seeded = await service.seed(opts.config)
   await live.start()
-  // Passwords hashed a moment ago from hub.json: their first logins need not pay scrypt again.
-  for (const s of seeded) table.prime(s.id, s.password)
+  seeded.hashed.catch((err: unknown) => opts.logger.error({ err }, 'could not hash the passwords seeded from hub.json; they stay checked against hub.json'))
   return {
     service,
+    seeded: seeded.hashed.catch(() => undefined),
     table,
     live,
     routes: accountRoutes(service, opts.config.operators),

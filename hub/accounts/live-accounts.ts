@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { AccountRecord, AccountsStore } from '../store/index.js'
 import type { AccountTable } from '../broker/identities.js'
+import { SEEDED } from '../broker/password-hash.js'
 import type { StationRegistry, StationSpec } from '../stations/index.js'
 
 export interface LiveAccountsOptions {
@@ -19,6 +20,8 @@ export interface LiveAccountsOptions {
   stations: StationRegistry
   /** hub.json's stations: their position, power and price win over the store's (hub.json stays the place to edit them). */
   configStations: readonly StationSpec[]
+  /** hub.json's passwords by id: checked for accounts seeded from it and unchanged since (password-hash.ts `SEEDED`). */
+  configPasswords: ReadonlyMap<string, string>
   /** Close the live connections of these logins (the embedded broker's `disconnect`); absent with an external broker. */
   disconnect?: (logins: readonly string[]) => void
   logger: Logger
@@ -82,7 +85,12 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
   /** Put `records` in force (exported for the start-up path and tests). */
   apply(records: readonly AccountRecord[], version: number): void {
     this.#version = version
-    const disconnected = this.#o.table.sync(records.map((r) => ({ identity: { kind: r.kind, id: r.id }, passwordHash: r.passwordHash })))
+    const disconnected = this.#o.table.sync(
+      records.map((r) => {
+        const configPassword = r.passwordHash?.startsWith(SEEDED) ? this.#o.configPasswords.get(r.id) : undefined
+        return { identity: { kind: r.kind, id: r.id }, passwordHash: r.passwordHash, ...(configPassword !== undefined ? { configPassword } : {}) }
+      }),
+    )
     if (disconnected.length > 0) this.#o.disconnect?.(disconnected)
     const fromConfig = new Map(this.#o.configStations.map((s) => [s.stationId, s]))
     const specs = records.flatMap((r): StationSpec[] => {

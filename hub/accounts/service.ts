@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { VoltwayError, formatTime } from '../../protocol/index.js'
 import type { AccountSummary } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import { codeDigest, type AccountKind, type AccountRecord, type AccountsStore, type StationAccountSpec } from '../store/index.js'
+import { StoreError, codeDigest, type AccountKind, type AccountRecord, type AccountsStore, type StationAccountSpec } from '../store/index.js'
 import { randomPassword } from '../broker/identities.js'
-import { hashPassword } from '../broker/password-hash.js'
+import { SEEDED, SEED_PENDING, hashPassword } from '../broker/password-hash.js'
 
 /** How long an enrollment code is valid: a technician's working day and the night after. */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000
@@ -120,22 +120,31 @@ export class AccountService {
   }
 
   /**
-   * Put hub.json's accounts into the store when it does not have them (their
-   * clear-text passwords hashed). An account the store has keeps its password:
-   * after the first start the store is where passwords change. Resolves the
-   * accounts added, with the clear text the caller may use to warm a login cache.
+   * Put hub.json's accounts into the store when it does not have them, marked
+   * seeded (password-hash.ts `SEEDED`); an account the store has keeps its
+   * password. Fast: the rows are written with `seed:pending` and the returned
+   * `hashed` promise fills in their scrypt hashes afterwards (logins meanwhile
+   * are checked against hub.json, see `SEEDED`). A row changed by someone else
+   * in between keeps that change.
    */
-  async seed(input: SeedInput): Promise<Array<{ id: string; password: string }>> {
+  async seed(input: SeedInput): Promise<{ added: string[]; hashed: Promise<void> }> {
     const known = new Set((await this.#store.list()).map((a) => a.id))
     const nowMs = this.#clock.now()
     const todo = [
       ...input.vehicles.map((v) => ({ id: v.vehicleId, kind: 'vehicle' as const, password: v.password, station: null })),
       ...input.stations.map((s) => ({ id: s.stationId, kind: 'station' as const, password: s.password, station: { position: s.position, powerKw: s.powerKw, priceMinorPerKwh: s.priceMinorPerKwh } })),
     ].filter((a) => !known.has(a.id))
-    const added = await Promise.all(
-      todo.map(async (a) => ((await this.#store.add({ id: a.id, kind: a.kind, passwordHash: await hashPassword(a.password), station: a.station, nowMs })) ? { id: a.id, password: a.password } : null)),
-    )
-    return added.filter((a) => a !== null)
+    const added = (await Promise.all(todo.map(async (a) => ((await this.#store.add({ id: a.id, kind: a.kind, passwordHash: SEED_PENDING, station: a.station, nowMs })) ? a : null)))).filter((a) => a !== null)
+    const hashed = (async () => {
+      for (const a of added) {
+        const hash = `${SEEDED}${await hashPassword(a.password)}`
+        if ((await this.#store.get(a.id))?.passwordHash === SEED_PENDING) await this.#store.setPassword(a.id, a.kind, hash, this.#clock.now())
+      }
+    })().catch((err: unknown) => {
+      // The hub stopped before every hash was in: the next start finds `seed:pending` rows and keeps checking hub.json for them.
+      if (!(err instanceof StoreError && err.code === 'CLOSED')) throw err
+    })
+    return { added: added.map((a) => a.id), hashed }
   }
 
   #exists(id: string): VoltwayError {

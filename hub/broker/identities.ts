@@ -75,9 +75,12 @@ export interface Account {
 export interface HashedAccount {
   identity: Identity
   passwordHash: string | null
+  /** hub.json's password, for an account seeded from it and unchanged since (password-hash.ts `SEEDED`): checked instead of the hash. */
+  configPassword?: string
 }
 
-type Check = { digest: Buffer } | { hash: string | null; verified: Buffer | null }
+/** `digest`: a clear-text password given to `add`. `hash`: a stored account; `key` tells when it changed; `fixed`: only `verified` is accepted (hub.json's password). */
+type Check = { digest: Buffer } | { hash: string | null; key: string | null; verified: Buffer | null; fixed: boolean }
 type Entry = Account & { check: Check }
 
 /**
@@ -117,23 +120,21 @@ export class AccountTable {
     for (const [id, e] of this.#accounts) {
       if ('digest' in e.check) continue
       const w = wanted.get(id)
-      if (!w || w.identity.kind !== e.identity.kind || w.passwordHash !== e.check.hash) {
+      if (!w || w.identity.kind !== e.identity.kind || keyOf(w) !== e.check.key) {
         this.#accounts.delete(id)
         changed.push(id)
       }
     }
     for (const [id, a] of wanted) {
       const e = this.#accounts.get(id)
-      if (e === undefined) this.#accounts.set(id, { identity: a.identity, rules: compileRules(a.identity), check: { hash: a.passwordHash, verified: null } })
+      if (e !== undefined) continue
+      const fixed = a.configPassword !== undefined
+      const verified = a.configPassword === undefined ? null : this.#digest(a.configPassword)
+      this.#accounts.set(id, { identity: a.identity, rules: compileRules(a.identity), check: { hash: fixed ? null : a.passwordHash, key: keyOf(a), verified, fixed } })
     }
     return changed
   }
 
-  /** Remember that `password` is right for a stored account (it was just hashed from it), sparing the first login's scrypt. */
-  prime(username: string, password: string): void {
-    const e = this.#accounts.get(username)
-    if (e && 'hash' in e.check) e.check.verified = this.#digest(password)
-  }
 
   /** The account when `username` exists and `password` is right, else null. */
   async verify(username: string, password: Buffer | undefined): Promise<Account | null> {
@@ -142,6 +143,10 @@ export class AccountTable {
     const check = entry?.check
     if (check && 'digest' in check) return timingSafeEqual(given, check.digest) && entry ? { identity: entry.identity, rules: entry.rules } : null
     if (check?.verified && timingSafeEqual(given, check.verified) && entry) return { identity: entry.identity, rules: entry.rules }
+    if (check?.fixed) {
+      await dummyHash().then((h) => verifyPassword('', h)) // a wrong password costs what it costs elsewhere
+      return null
+    }
     const ok = await verifyPassword((password ?? Buffer.alloc(0)).toString('utf8'), check?.hash ?? (await dummyHash()))
     // The account may have changed while scrypt ran: only the entry checked may be admitted.
     if (!ok || !entry || !check || this.#accounts.get(username) !== entry) return null
@@ -149,3 +154,6 @@ export class AccountTable {
     return { identity: entry.identity, rules: entry.rules }
   }
 }
+
+/** What identifies an account's password (in memory only): hub.json's (seeded, unchanged; its hash may still be being computed) or the stored hash. */
+const keyOf = (a: HashedAccount): string | null => (a.configPassword !== undefined ? `config:${a.configPassword}` : a.passwordHash)

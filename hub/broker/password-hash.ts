@@ -41,7 +41,7 @@ export function dummyHash(): Promise<string> {
  * parameters out of range. The comparison is constant-time (`timingSafeEqual`).
  */
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const m = PATTERN.exec(encoded)
+  const m = PATTERN.exec(encoded.startsWith(SEEDED) ? encoded.slice(SEEDED.length) : encoded)
   if (!m) return false
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])]
   if (N < 2 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return false
@@ -52,7 +52,19 @@ export async function verifyPassword(password: string, encoded: string): Promise
   return timingSafeEqual(key, expected)
 }
 
-/** Whether a string is a hash this module made (for the test that no clear text is stored). */
+/** Whether a string is a hash this module made, bare or seeded (for the test that no clear text is stored). */
 export function isPasswordHash(s: string): boolean {
-  return PATTERN.test(s)
+  return PATTERN.test(s.startsWith(SEEDED) ? s.slice(SEEDED.length) : s)
 }
+
+/**
+ * Prefix of the hash of an account seeded from hub.json and not changed
+ * since (`seed:$scrypt$...`), and the whole value while its hash is being
+ * computed after start (`seed:pending`). While an account carries it and
+ * hub.json still lists it, logins are checked against hub.json's password
+ * (which the operator's file holds anyway), so a hub with many accounts in
+ * hub.json pays no scrypt at start or at login; a password set with the CLI or
+ * `/admin/v1` is a bare `$scrypt$` hash and the store wins.
+ */
+export const SEEDED = 'seed:'
+export const SEED_PENDING = 'seed:pending'
