@@ -58,6 +58,7 @@ export async function openAccounts(opts: OpenAccountsOptions): Promise<HubAccoun
     configStations: opts.config.stations,
     configPasswords: new Map([...opts.config.vehicles.map((v) => [v.vehicleId, v.password] as const), ...opts.config.stations.map((s) => [s.stationId, s.password] as const)]),
     logger: opts.logger,
+    clock: opts.clock,
     disconnect: (logins) => disconnect?.(logins),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   })

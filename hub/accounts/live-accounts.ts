@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
+import type { Clock } from '../../base/clock.js'
 import type { AccountRecord, AccountsStore } from '../store/index.js'
 import type { AccountTable } from '../broker/identities.js'
 import { SEEDED } from '../broker/password-hash.js'
@@ -25,6 +26,8 @@ export interface LiveAccountsOptions {
   /** Close the live connections of these logins (the embedded broker's `disconnect`); absent with an external broker. */
   disconnect?: (logins: readonly string[]) => void
   logger: Logger
+  /** Whose timers run the poll. */
+  clock: Clock
   pollMs?: number
 }
 
@@ -40,9 +43,9 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
   readonly #o: LiveAccountsOptions
   readonly #log: Logger
   #version = -1
-  #timer: NodeJS.Timeout | undefined
+  #cancel: (() => void) | undefined
+  #stopped = false
   #tail: Promise<void> = Promise.resolve()
-  #queued = 0
 
   constructor(opts: LiveAccountsOptions) {
     super()
@@ -50,19 +53,29 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
     this.#log = opts.logger.child({ component: 'accounts' })
   }
 
+  /** The accounts version in force (-1 before `start`). */
+  get version(): number {
+    return this.#version
+  }
+
   /** Load the accounts now (at start), then poll. */
   async start(): Promise<void> {
     await this.refresh()
-    this.#timer = setInterval(() => {
-      // A slow store must not pile up polls.
-      if (this.#queued > 0) return
-      this.refresh().catch((err: unknown) => this.#log.warn({ err }, 'could not read accounts; will retry'))
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return
+    this.#cancel = this.#o.clock.setTimer(() => {
+      this.refresh()
+        .catch((err: unknown) => this.#log.warn({ err }, 'could not read accounts; will retry'))
+        .finally(() => this.#schedule())
     }, this.#o.pollMs ?? 300)
-    this.#timer.unref()
   }
 
   stop(): void {
-    clearInterval(this.#timer)
+    this.#stopped = true
+    this.#cancel?.()
   }
 
   /**
@@ -70,8 +83,7 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
    * another, and one asked for after a change starts after it: it sees it.
    */
   refresh(): Promise<void> {
-    this.#queued++
-    const next = this.#tail.then(() => this.#refresh()).finally(() => this.#queued--)
+    const next = this.#tail.then(() => this.#refresh())
     this.#tail = next.catch(() => undefined)
     return next
   }
