@@ -123,3 +123,18 @@ t.test('a seeded account follows hub.json until it is changed in the store; its 
   const v2 = await connectVehicle(b.mqttUrl, b.hubId, 'V2', 'set-in-the-store')
   await v2.close()
 })
+
+t.test('voltway hub acl names the store-only accounts it cannot write for Mosquitto', async (t) => {
+  const { storeOnlyAccountsNote } = await import('../hub/commands/acl.js')
+  const { SqliteStore } = await import('../hub/store/index.js')
+  const { writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const cfg = hubConfig()
+  const file = join(cfg.dataDir, '..', `${cfg.hubId}-${process.pid}-acl.json`)
+  writeFileSync(file, JSON.stringify(cfg))
+  t.equal(await storeOnlyAccountsNote(file), '', 'nothing to say before the hub has a database')
+  const store = new SqliteStore({ dataDir: cfg.dataDir })
+  await new AccountService({ store: store.accounts, clock: manualClock(), hubId: cfg.hubId }).addVehicle('CLI-ONLY', 'pw-cli-only')
+  await store.close()
+  t.match(await storeOnlyAccountsNote(file), /Not written: 1 account\(s\) .*\(CLI-ONLY\)/)
+})

@@ -18,9 +18,10 @@ export function registerHubCommands(program: Command): void {
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const { config, out } = cmd.optsWithGlobals<{ config: string; out: string }>()
-        const [{ runAclCommand }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
+        const [{ runAclCommand, storeOnlyAccountsNote }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
         try {
           process.stdout.write(runAclCommand({ config, out }).text)
+          process.stdout.write(await storeOnlyAccountsNote(config))
         } catch (err) {
           throw inConfigFile(err, config)
         }
