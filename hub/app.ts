@@ -29,6 +29,7 @@ import { createFederation, type Federation, type FederationTuning } from './trip
 import { createStateListener } from './station-link/state-listener.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
+import { openAccounts, type HubAccounts } from './accounts/index.js'
 import { RoamingStation, createRoamingHome } from './roaming/index.js'
 import { StorageAvailability, assertWritable, openHubStore, type Store } from './store/index.js'
 
@@ -87,6 +88,8 @@ export interface Hub {
   readonly metrics: HubMetrics
   /** The operator's dashboard at `/ui/` (hub/ui). */
   readonly ui: Ui
+  /** Vehicles and stations in the store, followed while the hub runs (hub/accounts). */
+  readonly accounts: HubAccounts
   close(): Promise<void>
 }
 
@@ -141,6 +144,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const storage = new StorageAvailability({ store: db, clock, logger })
 
     const context = createHubContext({ config, store: db, clock, logger })
+    const accounts = await openAccounts({ config, store: db, clock, logger, stations: context.stations })
+    cleanups.push(async () => accounts.live.stop())
 
     // Broker: embedded by default, or an external one that enforces the same ACL.
     let mqttUrl: string
@@ -154,8 +159,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         port: opts.ephemeralPorts ? 0 : config.mqtt.listen.port,
         ...(mqttTls ? { tls: mqttTls } : {}),
         hubId: config.hubId,
-        stations: config.stations,
-        vehicles: config.vehicles,
+        stations: [],
+        vehicles: [],
+        accounts: accounts.table,
         allowAnonymous: config.mqtt.allowAnonymous,
         logger,
         ...(opts.brokerRequestPace ? { requestPace: opts.brokerRequestPace } : {}),
@@ -163,6 +169,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       })
       admit = () => broker.admit()
       cleanups.push(() => broker.close())
+      accounts.disconnectWith(broker.disconnect)
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
       inProcess = broker.inProcess
@@ -296,7 +303,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       identity: { replica: replica ?? 'main' },
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
-      plugins: [ui.register],
+      plugins: [ui.register, accounts.routes],
       ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
       ...(httpTls ? { tls: httpTls } : {}),
     })
@@ -335,6 +342,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       httpUrl,
       metrics,
       ui,
+      accounts,
       close() {
         closing ??= closeAll().then(() => logger.info('hub stopped'))
         return closing

@@ -161,6 +161,18 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub, answering a station\'s card authorization (`voltway/v1/stations/S/auth/res`); the station agent, offline, for a card missing from its local cache or whose cached authorization expired (in its log).',
     action: 'Driver: use a card registered with this company, or start from the vehicle (`charge.start`). Operator: add the card\'s UID (as the station logs it) to the vehicle\'s `cards` in hub.json and restart the hub.',
   },
+  ACCOUNT_EXISTS: {
+    meaning: 'A vehicle or station with this id already exists at this hub (vehicles and stations share one name space: the id is the MQTT username).',
+    when: 'The hub, on `POST /admin/v1/vehicles` and `POST /admin/v1/stations`, and `voltway hub vehicle add` / `station add`.',
+    action: 'Pick another id, or change the existing account: `voltway hub vehicle passwd --id V` for a new password, `remove` then `add` for a new kind. Nothing was changed.',
+  },
+  ENROLLMENT_REFUSED: {
+    meaning:
+      'The enrollment code was not accepted: `details.reason` is `unknown` (no such station, no code issued for it, or another code), `used` (the code was redeemed once already) or `expired` (codes last 24 h).',
+    when: 'The hub, on `POST /enroll/v1`, which `voltway station init --enroll CODE` calls.',
+    action:
+      'Ask the hub operator for a new code (`voltway hub station passwd --id S --enroll`) and run `voltway station init --enroll` again with the station id the code was issued for. Nothing was changed.',
+  },
 }
 
 /** What a mutating op answers to a repeated request id (hub/ops/idempotent.ts): another request under the id, or the first still running. */

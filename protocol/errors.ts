@@ -29,6 +29,9 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   // Addition: cards at the charger (docs/protocol.md).
   'CARD_UNKNOWN',
+  // Additions: accounts and station enrollment (docs/configuration.md "Accounts").
+  'ACCOUNT_EXISTS',
+  'ENROLLMENT_REFUSED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -59,6 +62,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   STORAGE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
   CARD_UNKNOWN: 403,
+  ACCOUNT_EXISTS: 409,
+  ENROLLMENT_REFUSED: 403,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { MemoryStore } from '../hub/store/index.js'
 import { storeContract } from './helpers/store-contract.js'
+import { accountsStoreContract } from './helpers/store-accounts-contract.js'
 
 storeContract(t, 'MemoryStore', async () => {
   const store = new MemoryStore()
@@ -14,4 +15,9 @@ t.test('MemoryStore.reset forgets every booking', async (t) => {
   })
   store.reset()
   t.same(await store.reservations.counts(0), { reservations: 0, activeHolds: 0 })
+})
+
+accountsStoreContract(t, 'MemoryStore', async () => {
+  const store = new MemoryStore()
+  return { store, dispose: () => store.close() }
 })

@@ -5,6 +5,7 @@
  */
 import t from 'tap'
 import { PG_LATEST_VERSION, PG_MIGRATIONS, PostgresStore, StoreError } from '../hub/store/index.js'
+import { accountsStoreContract } from './helpers/store-accounts-contract.js'
 import { holdInput, reservationInput, station, storeContract } from './helpers/store-contract.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -16,6 +17,11 @@ if (skip) {
   t.teardown(() => pg.dispose())
 
   storeContract(t, 'PostgresStore', async () => {
+    const schema = pg.schema()
+    return { store: await schema.open(), dispose: () => schema.dispose() }
+  })
+
+  accountsStoreContract(t, 'PostgresStore', async () => {
     const schema = pg.schema()
     return { store: await schema.open(), dispose: () => schema.dispose() }
   })

@@ -5,6 +5,7 @@ import t from 'tap'
 import { LATEST_VERSION, MIGRATIONS, StoreError } from '../hub/store/index.js'
 import { holdInput, reservationInput, storeContract } from './helpers/store-contract.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
+import { accountsStoreContract, vehicle } from './helpers/store-accounts-contract.js'
 
 storeContract(t, 'SqliteStore', async () => {
   const tmp = tempSqlite()
@@ -74,4 +75,20 @@ t.test('two connections to one file see each other and cannot double-book', asyn
   t.ok((await a.reservations.createReservation(reservationInput({ vehicleId: 'VA' }))).ok)
   t.notOk((await b.reservations.createReservation(reservationInput({ vehicleId: 'VB' }))).ok)
   t.equal((await b.reservations.listVehicleReservations('VA', 0)).length, 1)
+})
+
+accountsStoreContract(t, 'SqliteStore', async () => {
+  const tmp = tempSqlite()
+  return { store: tmp.open(), dispose: () => tmp.dispose() }
+})
+
+t.test('an account change made through another connection to the file (as the CLI makes it) is seen through the version', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const hub = tmp.open()
+  const cli = tmp.open()
+  const v = await hub.accounts.version()
+  await cli.accounts.add(vehicle('V9'))
+  t.ok((await hub.accounts.version()) > v)
+  t.equal((await hub.accounts.get('V9'))?.kind, 'vehicle')
 })

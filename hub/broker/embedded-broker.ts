@@ -64,6 +64,8 @@ export interface EmbeddedBrokerOptions {
   maxPacketBytes?: number
   /** A socket that has not completed CONNECT after this long is closed (docs/operator-guide.md "Limits"). Default 10 s. */
   connectTimeoutMs?: number
+  /** Accounts kept up to date by the caller (hub/accounts/live-accounts.ts); `stations`/`vehicles` are added to it. */
+  accounts?: AccountTable
 }
 
 export interface EmbeddedBroker {
@@ -87,6 +89,8 @@ export interface EmbeddedBroker {
   inProcess?: () => Duplex
   /** What the broker holds now, from its persistence: for tests and metrics. */
   stats(): Promise<BrokerStats>
+  /** Close every live connection of these logins (a removed account, a changed password). */
+  disconnect(logins: readonly string[]): void
   close(): Promise<void>
 }
 
@@ -126,7 +130,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     vehicles: opts.vehicles,
   })
 
-  const accounts = new AccountTable()
+  const accounts = opts.accounts ?? new AccountTable()
   accounts.add({ kind: 'hub', id: hubCredentials.username }, hubCredentials.password)
   for (const s of opts.stations) accounts.add({ kind: 'station', id: s.stationId }, s.password)
   for (const v of opts.vehicles) accounts.add({ kind: 'vehicle', id: v.vehicleId }, v.password)
@@ -146,6 +150,43 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const pacer = new RequestPacer(opts.requestPace ?? { perSecond: 1000, burst: 1000 })
   const stationPacer = new RequestPacer(opts.stationPace ?? { perSecond: 50, burst: 200 })
   let admitting = opts.admitAtOnce ?? true
+
+  /** The checks after the password: Will, session quota; then the client is in. */
+  const admit = (client: Client, account: Account, done: (err: ReturnType<typeof authError> | null, ok: boolean) => void): void => {
+    if (!admitting && account.identity.kind !== 'hub') {
+      log.debug({ client: who(account.identity) }, 'login deferred: the hub does not serve requests yet')
+      return done(authError(SERVER_UNAVAILABLE, 'server unavailable: the hub is starting'), false)
+    }
+    const will = wills.get(client)
+    if (will && (!canWill(account.rules, will.topic) || (will.retain && !canRetain(will.topic)))) {
+      // Refuse at once rather than silently dropping the will later: the misconfigured client learns now.
+      log.warn({ client: who(account.identity), topic: will.topic }, 'login refused: Last Will to a topic this client may not use')
+      return done(authError(NOT_AUTHORIZED, 'not authorized'), false)
+    }
+    const kind = account.identity.kind
+    if (kind === 'vehicle' && client.version === 5) capSessionExpiry(client, vehicleExpiry)
+    if (givenIds.get(client) === '' && client.version === 5) reportAssignedId(client)
+    if (kind !== 'hub') {
+      const login = account.identity.id
+      const admission = quota.admit(login, client.id, client, !client.clean, kind !== 'anonymous')
+      if (!admission.ok) {
+        log.warn({ client: who(account.identity), clientId: client.id, limit: maxSessions }, 'login refused: this login already holds its limit of sessions, all connected')
+        return done(authError(SERVER_UNAVAILABLE, 'too many sessions for this login'), false)
+      }
+      client.conn.once('close', () => quota.closed(login, client))
+      if (admission.evict !== undefined) {
+        const evicted = admission.evict
+        log.info({ client: who(account.identity), evicted, limit: maxSessions }, 'oldest offline session of this login dropped for a new one')
+        // aedes 2 timers for the session and its delayed Will (untyped public methods).
+        const timers = broker as unknown as { clearSessionExpiry(id: string): void; clearDelayedWill(id: string): void }
+        timers.clearSessionExpiry(evicted)
+        timers.clearDelayedWill(evicted)
+        void store.wipe(evicted, brokerId).catch((err: unknown) => log.error({ err, evicted }, 'could not drop a session'))
+      }
+    }
+    sessions.set(client, account)
+    done(null, true)
+  }
 
   const broker = await Aedes.createBroker({
     persistence: store.persistence,
@@ -169,7 +210,6 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
 
     authenticate(client, username, password, done) {
-      let account: Account
       if (username === undefined) {
         if (!opts.allowAnonymous) {
           log.warn({ clientId: client.id }, 'anonymous client refused')
@@ -177,48 +217,19 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         }
         // Its session is `:<id>` anyway; naming a known identity is refused so nobody is misled.
         if (accounts.has(loginOfSessionId(givenIds.get(client) ?? ''))) return done(authError(IDENTIFIER_REJECTED, 'identifier rejected'), false)
-        account = ANONYMOUS
-      } else {
-        const found = accounts.verify(username, password)
-        if (!found) {
+        return admit(client, ANONYMOUS, done)
+      }
+      accounts.verify(username, password).then(
+        (found) => {
+          if (found) return admit(client, found, done)
           log.warn({ username }, 'login refused: unknown username or wrong password')
-          return done(authError(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
-        }
-        account = found
-      }
-      if (!admitting && account.identity.kind !== 'hub') {
-        log.debug({ client: who(account.identity) }, 'login deferred: the hub does not serve requests yet')
-        return done(authError(SERVER_UNAVAILABLE, 'server unavailable: the hub is starting'), false)
-      }
-      const will = wills.get(client)
-      if (will && (!canWill(account.rules, will.topic) || (will.retain && !canRetain(will.topic)))) {
-        // Refuse at once rather than silently dropping the will later: the misconfigured client learns now.
-        log.warn({ client: who(account.identity), topic: will.topic }, 'login refused: Last Will to a topic this client may not use')
-        return done(authError(NOT_AUTHORIZED, 'not authorized'), false)
-      }
-      const kind = account.identity.kind
-      if (kind === 'vehicle' && client.version === 5) capSessionExpiry(client, vehicleExpiry)
-      if (givenIds.get(client) === '' && client.version === 5) reportAssignedId(client)
-      if (kind !== 'hub') {
-        const login = account.identity.id
-        const admission = quota.admit(login, client.id, client, !client.clean, kind !== 'anonymous')
-        if (!admission.ok) {
-          log.warn({ client: who(account.identity), clientId: client.id, limit: maxSessions }, 'login refused: this login already holds its limit of sessions, all connected')
-          return done(authError(SERVER_UNAVAILABLE, 'too many sessions for this login'), false)
-        }
-        client.conn.once('close', () => quota.closed(login, client))
-        if (admission.evict !== undefined) {
-          const evicted = admission.evict
-          log.info({ client: who(account.identity), evicted, limit: maxSessions }, 'oldest offline session of this login dropped for a new one')
-          // aedes 2 timers for the session and its delayed Will (untyped public methods).
-          const timers = broker as unknown as { clearSessionExpiry(id: string): void; clearDelayedWill(id: string): void }
-          timers.clearSessionExpiry(evicted)
-          timers.clearDelayedWill(evicted)
-          void store.wipe(evicted, brokerId).catch((err: unknown) => log.error({ err, evicted }, 'could not drop a session'))
-        }
-      }
-      sessions.set(client, account)
-      done(null, true)
+          done(authError(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
+        },
+        (err: unknown) => {
+          log.error({ err, username }, 'login check failed')
+          done(authError(SERVER_UNAVAILABLE, 'server unavailable'), false)
+        },
+      )
     },
 
     authorizePublish(client, packet: PublishPacket, callback) {
@@ -330,6 +341,16 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       for (const id of new Set([...quota.allSessions(), ...Object.keys((broker as unknown as { clients: Record<string, Client> }).clients)])) queuedMessages += store.queued(id)
       const { clientsCount } = await store.persistence.countOffline()
       return { connectionsByLogin: quota.liveByLogin(), sessionsByLogin, storedSessions: clientsCount, queuedMessages, droppedMessages: store.dropped }
+    },
+    disconnect(logins) {
+      const gone = new Set(logins)
+      for (const c of Object.values((broker as unknown as { clients: Record<string, Client> }).clients)) {
+        const id = sessions.get(c)?.identity.id
+        if (id !== undefined && gone.has(id)) {
+          log.info({ login: id }, 'account removed or its password changed: connection closed')
+          c.close()
+        }
+      }
     },
     close() {
       closing ??= (async () => {

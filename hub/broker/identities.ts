@@ -7,6 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import type { HubConfig } from '../config.js'
 import { compileRules, type CompiledRules, type Identity } from './permissions.js'
+import { dummyHash, verifyPassword } from './password-hash.js'
 
 export interface StationCredential {
   stationId: string
@@ -79,20 +80,30 @@ export interface Account {
   rules: CompiledRules
 }
 
+/** A stored account the broker checks against: its `$scrypt$` hash, or null (cannot log in yet). */
+export interface HashedAccount {
+  identity: Identity
+  passwordHash: string | null
+  /** hub.json's password, for an account seeded from it and unchanged since (password-hash.ts `SEEDED`): checked instead of the hash. */
+  configPassword?: string
+}
+
+/** `digest`: a clear-text password given to `add`. `hash`: a stored account; `key` tells when it changed; `fixed`: only `verified` is accepted (hub.json's password). */
+type Check = { digest: Buffer } | { hash: string | null; key: string | null; verified: Buffer | null; fixed: boolean }
+type Entry = Account & { check: Check }
+
 /**
  * Username -> account, with password checks that take the same time whatever
- * the password's length or whether the user exists: both sides are reduced to
- * a fixed-length HMAC under a per-process random key, then compared with
- * `timingSafeEqual`.
+ * the password's length or whether the user exists. Clear-text passwords
+ * given to `add` (the hub's own login, tests) are kept only as an HMAC under a
+ * per-process random key; accounts from the store (`sync`) are checked with
+ * scrypt against their hash, and an unknown user against a dummy hash. A
+ * password that passed scrypt once is remembered as its HMAC until the
+ * account's hash changes, so reconnects do not pay scrypt again.
  */
 export class AccountTable {
   readonly #key = randomBytes(32)
-  readonly #accounts = new Map<string, Account & { digest: Buffer }>()
-  readonly #dummy: Buffer
-
-  constructor() {
-    this.#dummy = this.#digest(randomBytes(32))
-  }
+  readonly #accounts = new Map<string, Entry>()
 
   #digest(password: Buffer | string): Buffer {
     return createHmac('sha256', this.#key).update(password).digest()
@@ -100,18 +111,58 @@ export class AccountTable {
 
   add(identity: Identity, password: string): void {
     if (this.#accounts.has(identity.id)) throw new ConfigError(`duplicate MQTT username ${identity.id}`)
-    this.#accounts.set(identity.id, { identity, rules: compileRules(identity), digest: this.#digest(password) })
+    this.#accounts.set(identity.id, { identity, rules: compileRules(identity), check: { digest: this.#digest(password) } })
   }
 
   has(username: string): boolean {
     return this.#accounts.has(username)
   }
 
+  /**
+   * Make the stored accounts exactly `accounts` (entries added with `add` are
+   * kept). Returns the logins whose account was removed or whose password or
+   * role changed: their live connections must go.
+   */
+  sync(accounts: readonly HashedAccount[]): string[] {
+    const changed: string[] = []
+    const wanted = new Map(accounts.map((a) => [a.identity.id, a]))
+    for (const [id, e] of this.#accounts) {
+      if ('digest' in e.check) continue
+      const w = wanted.get(id)
+      if (!w || w.identity.kind !== e.identity.kind || keyOf(w) !== e.check.key) {
+        this.#accounts.delete(id)
+        changed.push(id)
+      }
+    }
+    for (const [id, a] of wanted) {
+      const e = this.#accounts.get(id)
+      if (e !== undefined) continue
+      const fixed = a.configPassword !== undefined
+      const verified = a.configPassword === undefined ? null : this.#digest(a.configPassword)
+      this.#accounts.set(id, { identity: a.identity, rules: compileRules(a.identity), check: { hash: fixed ? null : a.passwordHash, key: keyOf(a), verified, fixed } })
+    }
+    return changed
+  }
+
+
   /** The account when `username` exists and `password` is right, else null. */
-  verify(username: string, password: Buffer | undefined): Account | null {
-    const account = this.#accounts.get(username)
+  async verify(username: string, password: Buffer | undefined): Promise<Account | null> {
+    const entry = this.#accounts.get(username)
     const given = this.#digest(password ?? Buffer.alloc(0))
-    const ok = timingSafeEqual(given, account?.digest ?? this.#dummy)
-    return ok && account !== undefined ? { identity: account.identity, rules: account.rules } : null
+    const check = entry?.check
+    if (check && 'digest' in check) return timingSafeEqual(given, check.digest) && entry ? { identity: entry.identity, rules: entry.rules } : null
+    if (check?.verified && timingSafeEqual(given, check.verified) && entry) return { identity: entry.identity, rules: entry.rules }
+    if (check?.fixed) {
+      await dummyHash().then((h) => verifyPassword('', h)) // a wrong password costs what it costs elsewhere
+      return null
+    }
+    const ok = await verifyPassword((password ?? Buffer.alloc(0)).toString('utf8'), check?.hash ?? (await dummyHash()))
+    // The account may have changed while scrypt ran: only the entry checked may be admitted.
+    if (!ok || !entry || !check || this.#accounts.get(username) !== entry) return null
+    check.verified = given
+    return { identity: entry.identity, rules: entry.rules }
   }
 }
+
+/** What identifies an account's password (in memory only): hub.json's (seeded, unchanged; its hash may still be being computed) or the stored hash. */
+const keyOf = (a: HashedAccount): string | null => (a.configPassword !== undefined ? `config:${a.configPassword}` : a.passwordHash)

@@ -5,8 +5,10 @@
  */
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
 import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
 import { loadHubConfig } from '../config.js'
+import { openHubDatabase } from '../store/index.js'
 import { defaultHubUsername, randomPassword, replicaUsername } from '../broker/identities.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
@@ -141,4 +143,24 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     '',
   ].join('\n')
   return { files: written, hubUsername, generatedHubPassword: hubPassword === null, text }
+}
+
+/**
+ * What `voltway hub acl` cannot write: accounts in the hub's store (added with
+ * the CLI or /admin/v1) that hub.json does not list. The store keeps only
+ * scrypt hashes, which Mosquitto cannot check. Empty when there is none or no
+ * database yet.
+ */
+export async function storeOnlyAccountsNote(configFile: string): Promise<string> {
+  const config = loadHubConfig(configFile)
+  if (!existsSync(join(config.dataDir, 'hub.sqlite'))) return ''
+  const listed = new Set([...config.stations.map((s) => s.stationId), ...config.vehicles.map((v) => v.vehicleId)])
+  const store = openHubDatabase(config.dataDir)
+  try {
+    const missing = (await store.accounts.list()).map((a) => a.id).filter((id) => !listed.has(id))
+    if (missing.length === 0) return ''
+    return `Not written: ${missing.length} account(s) in the hub's store but not in hub.json (${missing.join(', ')}): the store keeps only scrypt hashes, which Mosquitto cannot check. Add them to hub.json with their passwords, or use the embedded broker.\n`
+  } finally {
+    await store.close()
+  }
 }

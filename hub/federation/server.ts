@@ -8,13 +8,11 @@
  * JSON of docs/protocol.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { z } from 'zod'
 import {
   FedSessionStart,
   FedStationsQuery,
   VoltwayError,
   HoldRequest,
-  issuesOf,
   parseTime,
   type FedHubInfo,
   type FedReceipt,
@@ -29,6 +27,7 @@ import {
 import type { Clock } from '../../base/clock.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
 import { IdParam, NoBody, SessionParam, VehicleParam } from './schemas.js'
+import { parse } from '../http/parse.js'
 
 export interface NearestStationsQuery {
   position: Position
@@ -171,11 +170,4 @@ function noBody(req: FastifyRequest): void {
   req.body = undefined
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value, { reportInput: true })
-  if (r.success) return r.data
-  const issues = issuesOf(r.error)
-  const first = issues[0]
-  throw new VoltwayError('BAD_REQUEST', `invalid ${where}${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}`, { issues })
-}
 

@@ -48,7 +48,7 @@ export class StationRegistry {
   readonly hubId: string
   readonly currency: string
   readonly #byId = new Map<string, Entry>()
-  readonly #index: SpatialIndex<Entry>
+  #index: SpatialIndex<Entry>
   readonly #clock: Clock
 
   /** Throws RangeError on a duplicate station id (hub.json validation rules that out earlier). */
@@ -63,10 +63,33 @@ export class StationRegistry {
         position: { lat: s.position.lat, lon: s.position.lon },
         powerKw: s.powerKw,
         priceMinorPerKwh: s.priceMinorPerKwh,
-        live: { online: false, status: 'available', sessionId: null, meterWh: null, agentVersion: null, reportedAt: null, receivedAtMs: null },
+        live: offline(),
       })
     }
     this.#index = new SpatialIndex([...this.#byId.values()])
+  }
+
+  /**
+   * Make the stations exactly `specs` (accounts added or removed while the hub
+   * runs): new ones start offline, kept ones keep their live state and take the
+   * new position, power and price. Returns the ids added and removed.
+   */
+  replaceSpecs(specs: readonly StationSpec[]): { added: string[]; removed: string[] } {
+    const wanted = new Map(specs.map((s) => [s.stationId, s]))
+    const removed = [...this.#byId.keys()].filter((id) => !wanted.has(id))
+    for (const id of removed) this.#byId.delete(id)
+    const added: string[] = []
+    for (const s of specs) {
+      const e = this.#byId.get(s.stationId)
+      const spec = { stationId: s.stationId, position: { lat: s.position.lat, lon: s.position.lon }, powerKw: s.powerKw, priceMinorPerKwh: s.priceMinorPerKwh }
+      if (e) Object.assign(e, spec)
+      else {
+        this.#byId.set(s.stationId, { ...spec, live: offline() })
+        added.push(s.stationId)
+      }
+    }
+    this.#index = new SpatialIndex([...this.#byId.values()])
+    return { added, removed }
   }
 
   get size(): number {
@@ -139,3 +162,5 @@ export class StationRegistry {
     return this.all().map((s) => this.toWire(s))
   }
 }
+
+const offline = (): StationLive => ({ online: false, status: 'available', sessionId: null, meterWh: null, agentVersion: null, reportedAt: null, receivedAtMs: null })

@@ -32,6 +32,7 @@
  * - Failures that are not the caller's fault reject with a StoreError.
  */
 import type { Position } from '../../protocol/index.js'
+import type { AccountsStore } from './accounts.js'
 import type { ChargingStore } from './charging.js'
 import type { IdempotencyStore } from './idempotency.js'
 import type { LeaseStore } from './leases.js'
@@ -213,6 +214,8 @@ export interface Store {
   readonly trips: TripStore
   /** Which hub replica owns which background work (./leases.ts). */
   readonly leases: LeaseStore
+  /** Vehicles and stations that may log in, and station enrollment codes (./accounts.ts). */
+  readonly accounts: AccountsStore
   /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { action, EXIT_FAILURE } from '../../cli-errors.js'
+import { ConfigError } from '../../protocol/index.js'
 import { addConfigOption, requiredOption } from '../../cli-help.js'
 import { loadStationConfig } from '../config.js'
 import type { InitOptions } from './init.js'
@@ -25,6 +26,8 @@ export function registerStationCommands(program: Command): void {
     .requiredOption('--hub <url>', 'broker URL, e.g. mqtt://hub.example:1883')
     .option('--hub-id <hubId>', 'the hub (company) id', 'hub')
     .option('--password <password>', "this station's MQTT password, to put in the hub's stations list (default: a new random one)")
+    .option('--enroll <code>', 'one-time enrollment code from `voltway hub station add`: the hub sends this station its password')
+    .option('--hub-http <url>', "the hub's HTTP URL for --enroll (default: the --hub host, port 8025)")
     .option('--data-dir <dir>', 'where the agent keeps its SQLite outbox (default: ./data/<id>)')
     .option('--board <type>', 'mock | firmata', 'mock')
     .option('--serial <path>', 'serial port of a firmata board, e.g. /dev/ttyACM0')
@@ -41,8 +44,20 @@ export function registerStationCommands(program: Command): void {
     .option('--power-kw <kW>', 'mock car power (default: 22)')
     .option('--offline-minutes <n>', 'offline.maxChargeMinutes (default: 30)')
     .action(
-      action(async (opts: InitOptions) => {
+      action(async (opts: InitOptions & { enroll?: string; hubHttp?: string }) => {
         const { buildStationConfig } = await import('./init.js')
+        if (opts.enroll !== undefined) {
+          if (opts.password !== undefined) throw new ConfigError('station init: --enroll and --password exclude each other: the hub sends the password for an enrollment code')
+          const { defaultHubHttp, enrollStation } = await import('../enroll.js')
+          // Validate every other option before the code is spent.
+          buildStationConfig({ ...opts, password: 'x' })
+          const { enroll: code, hubHttp, ...rest } = opts
+          const answer = await enrollStation(hubHttp ?? defaultHubHttp(opts.hub), opts.id, code)
+          const { config } = buildStationConfig({ ...rest, hubId: answer.hubId, password: answer.password })
+          process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
+          process.stderr.write(`enrolled ${config.stationId} at hub ${answer.hubId}: its password is in this station.json only; keep the file private\n`)
+          return
+        }
         const { config, generatedPassword } = buildStationConfig(opts)
         process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
         if (generatedPassword) process.stderr.write(`generated a new MQTT password: add it as stations[].password for ${config.stationId} in the hub config\n`)

@@ -6,6 +6,7 @@ import { MemoryIdempotencyStore } from './idempotency.js'
 import { MemoryLeaseStore } from './leases.js'
 import { MemoryReservationStore } from './reservations.js'
 import { MemoryTripStore } from './trips.js'
+import { MemoryAccountsStore } from './accounts.js'
 
 export class MemoryStore implements Store {
   readonly reservations: MemoryReservationStore
@@ -13,6 +14,7 @@ export class MemoryStore implements Store {
   readonly idempotency: MemoryIdempotencyStore
   readonly trips: MemoryTripStore
   readonly leases: MemoryLeaseStore
+  readonly accounts: MemoryAccountsStore
   #closed = false
 
   constructor() {
@@ -24,6 +26,7 @@ export class MemoryStore implements Store {
     this.idempotency = new MemoryIdempotencyStore(guard)
     this.trips = new MemoryTripStore(guard)
     this.leases = new MemoryLeaseStore(guard)
+    this.accounts = new MemoryAccountsStore(guard)
   }
 
   /** Test hook: forget every table. */
@@ -33,6 +36,7 @@ export class MemoryStore implements Store {
     this.idempotency.reset()
     this.trips.reset()
     this.leases.reset()
+    this.accounts.reset()
   }
 
   async ping(): Promise<void> {

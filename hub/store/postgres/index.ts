@@ -10,6 +10,7 @@
  */
 import { StoreError } from '../errors.js'
 import type { Store } from '../types.js'
+import { PgAccountsStore } from './accounts.js'
 import { PgChargingStore } from './charging.js'
 import { pgCode } from './errors.js'
 import { PgIdempotencyStore } from './idempotency.js'
@@ -29,6 +30,7 @@ export class PostgresStore implements Store {
   readonly idempotency: PgIdempotencyStore
   readonly trips: PgTripStore
   readonly leases: PgLeaseStore
+  readonly accounts: PgAccountsStore
 
   private constructor(db: PgDatabase) {
     this.db = db
@@ -37,6 +39,7 @@ export class PostgresStore implements Store {
     this.idempotency = new PgIdempotencyStore(db)
     this.trips = new PgTripStore(db)
     this.leases = new PgLeaseStore(db)
+    this.accounts = new PgAccountsStore(db)
   }
 
   /** Connect and migrate. Rejects with StoreError (UNAVAILABLE: cannot connect; SCHEMA_TOO_NEW; DATABASE). */

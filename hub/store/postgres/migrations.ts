@@ -215,6 +215,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX roaming_sessions_vehicle ON roaming_sessions (vehicle_id, ended_at_ms);
       CREATE INDEX roaming_sessions_stopping ON roaming_sessions (state) WHERE state = 'stopping';
 
+      -- Accounts (hub/store/accounts.ts): password_hash is $scrypt$... (hub/broker/password-hash.ts); NULL for a
+      -- station not yet enrolled. One id per account whatever its kind: brokers key permissions by username.
+      CREATE TABLE accounts (
+        id                  TEXT PRIMARY KEY,
+        kind                TEXT NOT NULL CHECK (kind IN ('vehicle', 'station')),
+        password_hash       TEXT,
+        lat                 DOUBLE PRECISION,
+        lon                 DOUBLE PRECISION,
+        power_kw            DOUBLE PRECISION,
+        price_minor_per_kwh BIGINT,
+        created_at_ms       BIGINT NOT NULL,
+        updated_at_ms       BIGINT NOT NULL
+      );
+      -- code_digest is the SHA-256 of a random one-time code; the code itself is never stored.
+      CREATE TABLE enrollment_codes (
+        station_id    TEXT PRIMARY KEY,
+        code_digest   TEXT NOT NULL,
+        expires_at_ms BIGINT NOT NULL,
+        used_at_ms    BIGINT
+      );
+      -- Bumped by every change to the two tables above, in the same transaction: replicas poll it.
+      CREATE TABLE accounts_version (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL
+      );
+      INSERT INTO accounts_version (id, version) VALUES (1, 0);
+
       -- hub/store/leases.ts: one row per piece of background work a replica owns until expires_at_ms.
       CREATE TABLE leases (
         name          TEXT PRIMARY KEY,

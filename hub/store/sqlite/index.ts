@@ -21,6 +21,7 @@ import { SqliteIdempotencyStore } from './idempotency.js'
 import { SqliteLeaseStore } from './leases.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
+import { SqliteAccountsStore } from './accounts.js'
 
 /** `PRAGMA application_id` of a Voltway hub database: "VWAY". */
 const APPLICATION_ID = 1448558937
@@ -47,6 +48,7 @@ export class SqliteStore implements Store {
   readonly idempotency: SqliteIdempotencyStore
   readonly trips: SqliteTripStore
   readonly leases: SqliteLeaseStore
+  readonly accounts: SqliteAccountsStore
   #closed = false
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
@@ -76,6 +78,7 @@ export class SqliteStore implements Store {
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)
     this.leases = new SqliteLeaseStore(db, guard)
+    this.accounts = new SqliteAccountsStore(db, guard)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

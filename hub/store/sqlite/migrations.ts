@@ -249,6 +249,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX roaming_sessions_stopping ON roaming_sessions (state) WHERE state = 'stopping';
     `,
   },
+  {
+    version: 9,
+    name: 'accounts: vehicles and stations managed while the hub runs, enrollment codes, a change counter',
+    sql: `
+      -- password_hash is $scrypt$... (hub/broker/password-hash.ts); NULL for a station not yet enrolled.
+      -- One id per account whatever its kind: brokers key permissions by username.
+      CREATE TABLE accounts (
+        id                  TEXT PRIMARY KEY,
+        kind                TEXT NOT NULL CHECK (kind IN ('vehicle', 'station')),
+        password_hash       TEXT,
+        lat                 REAL,
+        lon                 REAL,
+        power_kw            REAL,
+        price_minor_per_kwh INTEGER,
+        created_at_ms       INTEGER NOT NULL,
+        updated_at_ms       INTEGER NOT NULL
+      );
+      -- code_digest is the SHA-256 of a random one-time code; the code itself is never stored.
+      CREATE TABLE enrollment_codes (
+        station_id    TEXT PRIMARY KEY,
+        code_digest   TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        used_at_ms    INTEGER
+      );
+      -- Bumped by every change to the two tables above, in the same transaction: hubs poll it.
+      CREATE TABLE accounts_version (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO accounts_version (id, version) VALUES (1, 0);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
