@@ -4,7 +4,6 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { RequestOutcome } from '../protocol/index.js'
-import type { PeerCallReport } from './federation/call-observer.js'
 
 export interface HubMetricsSources {
   stationsOnline: () => number
@@ -109,7 +108,8 @@ export class HubMetrics {
   }
 
   /** Feed from the federation client (hub/federation/call-observer.ts). */
-  onPeerCall = (r: PeerCallReport): void => {
+  /** One call of this hub to a peer (hub/federation/call-observer.ts reports them; the shape is restated so metrics depends on no room). */
+  onPeerCall = (r: { hubId: string; status: number | null; durationMs: number }): void => {
     this.peerCalls.inc({ peer: r.hubId, status: r.status === null ? 'none' : String(r.status) })
     this.peerLatency.observe({ peer: r.hubId }, r.durationMs / 1000)
   }

@@ -43,7 +43,7 @@ function registerAccountCommands(hub: Command, kind: 'vehicle' | 'station'): voi
   const group = hub.command(kind).description(`manage the hub's ${kind}s while it runs (or not): they live in its database`)
   const run = (actionName: 'add' | 'list' | 'remove' | 'passwd') =>
     action(async (_opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<Omit<AccountCommand, 'kind' | 'action'>>()
+      const opts = { ...cmd.optsWithGlobals<Omit<AccountCommand, 'kind' | 'action'>>(), config: requiredOption(cmd, 'config') }
       const [{ runAccountCommand }, { inConfigFile }] = await Promise.all([import('./accounts.js'), import('../config.js')])
       try {
         process.stdout.write(await runAccountCommand({ ...opts, kind, action: actionName }))
@@ -51,7 +51,7 @@ function registerAccountCommands(hub: Command, kind: 'vehicle' | 'station'): voi
         throw inConfigFile(err, opts.config)
       }
     })
-  const add = group.command('add').option('-c, --config <file>', 'hub.json').requiredOption('--id <id>', `the ${kind} id (its MQTT username)`)
+  const add = addConfigOption(group.command('add'), 'hub.json').requiredOption('--id <id>', `the ${kind} id (its MQTT username)`)
   if (kind === 'vehicle') add.description('add a vehicle; prints a generated password unless --password-stdin').option('--password-stdin', 'read the password from stdin')
   else
     add
@@ -61,12 +61,10 @@ function registerAccountCommands(hub: Command, kind: 'vehicle' | 'station'): voi
       .requiredOption('--power-kw <kW>', 'rated power')
       .requiredOption('--price-minor-per-kwh <n>', 'price in minor currency units per kWh')
   add.action(run('add'))
-  group.command('list').description(`list the ${kind}s`).option('-c, --config <file>', 'hub.json').action(run('list'))
-  group.command('remove').description(`remove a ${kind}; a running hub disconnects it`).option('-c, --config <file>', 'hub.json').requiredOption('--id <id>', `the ${kind} id`).action(run('remove'))
-  const passwd = group
-    .command('passwd')
+  addConfigOption(group.command('list'), 'hub.json').description(`list the ${kind}s`).action(run('list'))
+  addConfigOption(group.command('remove'), 'hub.json').description(`remove a ${kind}; a running hub disconnects it`).requiredOption('--id <id>', `the ${kind} id`).action(run('remove'))
+  const passwd = addConfigOption(group.command('passwd'), 'hub.json')
     .description(`set a new password (generated and printed unless --password-stdin); a running hub disconnects the ${kind}`)
-    .option('-c, --config <file>', 'hub.json')
     .requiredOption('--id <id>', `the ${kind} id`)
     .option('--password-stdin', 'read the password from stdin')
   if (kind === 'station') passwd.option('--enroll', 'print a new one-time enrollment code instead of a password')
