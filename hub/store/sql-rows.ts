@@ -5,6 +5,7 @@
  * cannot drift in how they read a column.
  */
 import { Receipt, type Position } from '../../protocol/index.js'
+import type { AccountKind, AccountRecord } from './accounts.js'
 import type { ReceiptRecord, RoamingSessionRecord, SessionRecord, SessionState, StoredStationEvent } from './charging.js'
 import type { PeerHoldRecord, PeerHoldState, ReleaseTask, TripLegRecord, TripRecord, TripState } from './trips.js'
 import type { Booking, HoldRecord, ReservationRecord } from './types.js'
@@ -273,4 +274,27 @@ export const toRoamingSession = (r: RoamingRow): RoamingSessionRecord => ({
   receipt: r.receipt === null ? null : roamingReceipt(r.receipt),
   failReason: r.fail_reason,
 })
+
+/** An `accounts` row. */
+export interface AccountRow {
+  id: string
+  kind: AccountKind
+  password_hash: string | null
+  lat: number | null
+  lon: number | null
+  power_kw: number | null
+  price_minor_per_kwh: number | null
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export const ACCOUNT_COLUMNS = 'id, kind, password_hash, lat, lon, power_kw, price_minor_per_kwh, created_at_ms, updated_at_ms'
+
+export function toAccount(r: AccountRow): AccountRecord {
+  const station =
+    r.kind === 'station' && r.lat !== null && r.lon !== null && r.power_kw !== null && r.price_minor_per_kwh !== null
+      ? { position: { lat: r.lat, lon: r.lon }, powerKw: r.power_kw, priceMinorPerKwh: r.price_minor_per_kwh }
+      : null
+  return { id: r.id, kind: r.kind, passwordHash: r.password_hash, station, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }
+}
 

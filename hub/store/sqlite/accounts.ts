@@ -7,35 +7,14 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { AccountKind, AccountRecord, AccountsStore, EnrollmentOutcome, IssueEnrollmentInput, NewAccount, RedeemEnrollmentInput } from '../accounts.js'
 import { enrollmentDecision } from '../accounts-rules.js'
+import { ACCOUNT_COLUMNS as COLUMNS, toAccount as toRecord, type AccountRow as Row } from '../sql-rows.js'
 import { run } from './errors.js'
 import { WriteBatcher } from './write-batcher.js'
-
-interface Row {
-  id: string
-  kind: AccountKind
-  password_hash: string | null
-  lat: number | null
-  lon: number | null
-  power_kw: number | null
-  price_minor_per_kwh: number | null
-  created_at_ms: number
-  updated_at_ms: number
-}
 
 interface CodeRow {
   code_digest: string
   expires_at_ms: number
   used_at_ms: number | null
-}
-
-const COLUMNS = 'id, kind, password_hash, lat, lon, power_kw, price_minor_per_kwh, created_at_ms, updated_at_ms'
-
-function toRecord(r: Row): AccountRecord {
-  const station =
-    r.kind === 'station' && r.lat !== null && r.lon !== null && r.power_kw !== null && r.price_minor_per_kwh !== null
-      ? { position: { lat: r.lat, lon: r.lon }, powerKw: r.power_kw, priceMinorPerKwh: r.price_minor_per_kwh }
-      : null
-  return { id: r.id, kind: r.kind, passwordHash: r.password_hash, station, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }
 }
 
 export class SqliteAccountsStore implements AccountsStore {
