@@ -53,7 +53,8 @@ function run(t: Test, cmd: string, args: string[]): { output: () => string; exit
   let out = ''
   p.stdout.on('data', (d: Buffer) => (out += d.toString()))
   p.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)))
+  // 'close', not 'exit': 'exit' may come before the last output has been read.
+  const exited = new Promise<number | null>((resolve) => p.once('close', (code) => resolve(code)))
   t.teardown(() => {
     if (p.exitCode === null) p.kill()
   })

@@ -268,7 +268,8 @@ for (const b of brokers) {
         let out = ''
         subProc.stdout.on('data', (d: Buffer) => (out += d.toString()))
         // mosquitto_sub prints nothing when subscribed; retry the publish until the answer arrives.
-        const exit = onceWithTimeout(subProc, 'exit', 12_000)
+        // 'close', not 'exit': 'exit' may come before the last stdout data has been read.
+        const exit = onceWithTimeout(subProc, 'close', 12_000)
         const pubOnce = () =>
           new Promise<void>((resolve) => {
             const p = spawn(pub as string, ['-h', '127.0.0.1', '-p', port, '-V', v, '-i', `cli-pub-${v}`, '-q', '1', '-t', topics.hubRequest(HUB, 'CLI1'), '-m', '{"id":"cli-1","op":"hub.info","args":{}}'])

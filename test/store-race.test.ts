@@ -76,7 +76,7 @@ async function race(target: RaceTarget, plans: RacePlan['attempts'][]): Promise<
     const report = new Promise<RaceReport>((resolve, reject) => {
       let last = ''
       lines.on('line', (l) => (last = l))
-      child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(last) as RaceReport) : reject(new Error(`worker ${i} exited with ${String(code)}`))))
+      child.once('close', (code) => (code === 0 ? resolve(JSON.parse(last) as RaceReport) : reject(new Error(`worker ${i} exited with ${String(code)}`))))
     })
     return { child, ready, report }
   })

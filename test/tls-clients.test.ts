@@ -68,7 +68,7 @@ async function runHub(file: string): Promise<{ code: number | null; out: string 
   }
   proc.stdout.on('data', onData)
   proc.stderr.on('data', onData)
-  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)))
+  const code = await new Promise<number | null>((r) => proc.once('close', (c) => r(c)))
   return { code, out }
 }
 

@@ -157,7 +157,8 @@ export function spawnAgent(configFile: string, args: string[] = []): AgentProces
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })))
+  // 'close', not 'exit': 'exit' may come before the last output has been read.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('close', (code, signal) => res({ code, signal })))
   return { child, output: () => out, exited }
 }
 
@@ -170,7 +171,7 @@ export async function runCli(args: string[], timeoutMs = 30_000, input?: string)
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const [code] = (await once(child, 'exit')) as [number | null]
+  const [code] = (await once(child, 'close')) as [number | null]
   clearTimeout(timer)
   return { code, stdout, stderr }
 }
