@@ -45,14 +45,20 @@ export class SdNotifier {
     return new SdNotifier({ socket, watchdogMs, ...extra })
   }
 
-  /** Send `fields` (e.g. `READY=1`); resolves when sent or given up, never rejects. Skipped while one is in flight. */
+  /**
+   * Send `fields` (e.g. `READY=1`); resolves when sent or given up, never rejects. A keep-alive
+   * (`WATCHDOG=1`) is skipped while another notification is in flight (the next one comes soon);
+   * any other (READY, STOPPING, STATUS) waits its turn and is always sent.
+   */
   notify(...fields: string[]): Promise<void> {
-    if (this.#inFlight) return this.#inFlight
-    const run = this.#run(fields).finally(() => {
-      this.#inFlight = undefined
+    const keepAlive = fields.length === 1 && fields[0] === 'WATCHDOG=1'
+    if (this.#inFlight && keepAlive) return this.#inFlight
+    const run = (this.#inFlight ?? Promise.resolve()).then(() => this.#run(fields))
+    const tracked = run.finally(() => {
+      if (this.#inFlight === tracked) this.#inFlight = undefined
     })
-    this.#inFlight = run
-    return run
+    this.#inFlight = tracked
+    return tracked
   }
 
   #run(fields: string[]): Promise<void> {

@@ -126,3 +126,14 @@ t.test('the agent under systemd says READY=1 at start, WATCHDOG=1 from its healt
   t.equal(calls[0], '/run/agent.sock READY=1')
   t.equal(calls.at(-1), '/run/agent.sock STOPPING=1')
 })
+
+t.test('a notification other than the keep-alive is never dropped: STOPPING=1 sent while a WATCHDOG=1 is in flight still goes out', async (t) => {
+  const dir = tempDir()
+  const stub = stubNotify(dir)
+  const n = new SdNotifier({ socket: '/run/agent.sock', watchdogMs: 1000, program: stub.program })
+  const first = n.notify('WATCHDOG=1')
+  const skipped = n.notify('WATCHDOG=1')
+  const stopping = n.notify('STOPPING=1')
+  await Promise.all([first, skipped, stopping])
+  t.same(stub.calls(), ['/run/agent.sock WATCHDOG=1', '/run/agent.sock STOPPING=1'], 'the second keep-alive is skipped, STOPPING=1 waits its turn')
+})
