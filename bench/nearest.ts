@@ -90,10 +90,12 @@ for (let i = 0; i < N_RESERVATIONS; i++) {
 const counts = await store.reservations.counts(clock.now())
 rows.push(['seed: store.createReservation', `${counts.reservations.toLocaleString('en')} stored`, '', `${(performance.now() - t1).toFixed(0)} ms`, '', '', ''])
 
+let requests = 0
 function handler<O extends OpName>(op: O): (args: OpArgs<O>) => Promise<OpResult<O>> {
   const h = handlers[op] as OpHandler<O> | undefined
   if (!h) throw new Error(`no handler for ${op}`)
-  return (args) => h(args, { hubId: config.hubId, vehicleId: 'BENCH', requestId: 'b', op })
+  // A new request id per call: what a request books is named after (vehicle, request id).
+  return (args) => h(args, { hubId: config.hubId, vehicleId: 'BENCH', requestId: `b-${++requests}`, op })
 }
 
 async function measure(label: string, n: number, run: (i: number) => Promise<number>): Promise<void> {

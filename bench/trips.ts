@@ -114,7 +114,9 @@ for (const config of configs) {
 
 const coordinator = feds[0] as Federation
 const { 'route.list': list, 'route.reserve': reserve } = tripOpHandlers({ federation: coordinator })
-const ctx = (vehicleId: string) => ({ hubId: 'feira', vehicleId, requestId: 'b', op: 'route.reserve' as const })
+// A new request id per call: ids of what a request books derive from (vehicle, request id), as retries must find them.
+let requests = 0
+const ctx = (vehicleId: string) => ({ hubId: 'feira', vehicleId, requestId: `b-${++requests}`, op: 'route.reserve' as const })
 const page = await list(OPS['route.list'].args.parse({ destination: 'ilheus' }), { ...ctx('B'), op: 'route.list' })
 const routeId = page.route.routeId
 const base = Date.now() + 3 * 3_600_000

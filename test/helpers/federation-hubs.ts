@@ -123,6 +123,7 @@ export function receiptsOnly(receipts: RoamingParticipant['receipts']): RoamingP
 export const token = (from: string, to: string): string => `${from}-to-${to}-secret`
 
 export async function startFederationHubs(opts: StartOptions): Promise<FederationHarness> {
+  let requestCount = 0
   const clock = opts.clock ?? new TestClock('2026-11-24T12:00:00Z')
   const logger = opts.logger ?? pino({ level: process.env.VOLTWAY_TEST_LOG ?? 'silent' })
   const sqlite = (opts.storage ?? 'sqlite') === 'sqlite' ? tempSqlite() : null
@@ -192,7 +193,8 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
         const handler = handlers[op] as OpHandler<typeof op> | undefined
         if (!handler) throw new Error(`no handler for ${op}`)
         const parsed = OPS[op].args.parse(args) as Parameters<OpHandler<typeof op>>[0]
-        return handler(parsed, { hubId: id, vehicleId, requestId: 'r1', op })
+        // A new request id per call, as a vehicle sends: what a request books is named after (vehicle, request id).
+        return handler(parsed, { hubId: id, vehicleId, requestId: `r-${++requestCount}`, op })
       },
       async stop(closeStore = false) {
         await federation.close()
