@@ -1,32 +1,10 @@
 import t from 'tap'
-import { LATEST_VERSION, MemoryStore } from '../hub/store/index.js'
+import { LATEST_VERSION } from '../hub/store/index.js'
 import { federationStoreContract, trip } from './helpers/federation-store-contract.js'
-import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+import { onEveryStore } from './helpers/store-harnesses.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
 
-federationStoreContract(t, 'MemoryStore', async () => {
-  const store = new MemoryStore()
-  return { store, other: () => store, dispose: () => store.close() }
-})
-
-federationStoreContract(t, 'SqliteStore', async () => {
-  const tmp = tempSqlite()
-  const store = tmp.open()
-  return { store, other: () => tmp.open(), dispose: () => tmp.dispose() }
-})
-
-const pgSkip = await postgresSkipReason()
-if (pgSkip) {
-  t.skip(`SKIP PostgresStore: ${pgSkip}`, () => undefined)
-} else {
-  const pg = await tempPostgres()
-  t.teardown(() => pg.dispose())
-  federationStoreContract(t, 'PostgresStore', async () => {
-    const schema = pg.schema()
-    const [store, other] = await Promise.all([schema.open(), schema.open()])
-    return { store, other: () => other, dispose: () => schema.dispose() }
-  })
-}
+await onEveryStore(t, federationStoreContract)
 
 t.test('SqliteStore: trips, releases and the ledger survive a restart', async (t) => {
   const tmp = tempSqlite()
