@@ -298,3 +298,12 @@ export function toAccount(r: AccountRow): AccountRecord {
   return { id: r.id, kind: r.kind, passwordHash: r.password_hash, station, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }
 }
 
+
+/** An `idempotency_keys` row as a claim reads it. */
+export interface IdempotencyRow {
+  fingerprint: string
+  state: 'running' | 'done'
+  status: number | null
+  body: string | null
+  lease_until_ms: number
+}

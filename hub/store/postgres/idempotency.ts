@@ -8,14 +8,7 @@
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
 import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import type { PgDatabase } from './pool.js'
-
-interface Row {
-  fingerprint: string
-  state: 'running' | 'done'
-  status: number | null
-  body: string | null
-  lease_until_ms: number
-}
+import type { IdempotencyRow as Row } from '../sql-rows.js'
 
 const INSERT = `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms)
                 VALUES ($1, $2, $3, 'running', NULL, NULL, $4, $5)

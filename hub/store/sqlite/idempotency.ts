@@ -11,14 +11,7 @@ import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } fr
 import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher } from './write-batcher.js'
-
-interface Row {
-  fingerprint: string
-  state: 'running' | 'done'
-  status: number | null
-  body: string | null
-  lease_until_ms: number
-}
+import type { IdempotencyRow as Row } from '../sql-rows.js'
 
 export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #guard: () => void
