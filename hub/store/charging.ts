@@ -190,6 +190,10 @@ export interface ChargingStore {
    * reason (receipt null). The first settlement wins: later ones change nothing.
    */
   settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void>
-  /** The receipts of the vehicle's settled roaming sessions, newest first (by `endedAt`). */
+  /**
+   * The receipts of the vehicle's `stopped` roaming sessions exactly as the
+   * peers sent them, newest first (`endedAt` descending, then `sessionId`
+   * ascending), at most `clampListLimit(limit)`.
+   */
   listRoamingReceipts(vehicleId: string, limit: number): Promise<Receipt[]>
 }

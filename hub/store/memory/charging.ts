@@ -140,7 +140,7 @@ export class MemoryChargingStore implements ChargingStore {
   async getRoamingSession(sessionId: string): Promise<RoamingSessionRecord | null> {
     this.guard()
     const r = this.#roaming.get(sessionId)
-    return r ? { ...r } : null
+    return r ? copyRoaming(r) : null
   }
 
   async queueRoamingStop(sessionId: string, attempts: number, nextAtMs: number): Promise<boolean> {
@@ -156,7 +156,7 @@ export class MemoryChargingStore implements ChargingStore {
     return [...this.#roaming.values()]
       .filter((r) => r.state === 'stopping')
       .sort((a, b) => (a.nextStopAtMs ?? 0) - (b.nextStopAtMs ?? 0) || (a.sessionId < b.sessionId ? -1 : 1))
-      .map((r) => ({ ...r }))
+      .map(copyRoaming)
   }
 
   async settleRoamingSession(sessionId: string, outcome: { receipt: Receipt } | { failReason: string }): Promise<void> {
@@ -172,9 +172,11 @@ export class MemoryChargingStore implements ChargingStore {
     return [...this.#roaming.values()]
       .flatMap((r) => (r.vehicleId === vehicleId && r.receipt ? [r.receipt] : []))
       .sort((a, b) => parseTime(b.endedAt) - parseTime(a.endedAt) || (a.sessionId < b.sessionId ? -1 : 1))
-      .slice(0, limit)
+      .slice(0, clampListLimit(limit))
       .map((r) => ({ ...r }))
   }
 }
+
+const copyRoaming = (r: RoamingSessionRecord): RoamingSessionRecord => ({ ...r, receipt: r.receipt ? { ...r.receipt } : null })
 
 const newestReceiptFirst = (a: ReceiptRecord, b: ReceiptRecord): number => b.endedAtMs - a.endedAtMs || (a.sessionId < b.sessionId ? -1 : 1)

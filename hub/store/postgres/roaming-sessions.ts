@@ -5,6 +5,7 @@
  */
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { NewRoamingSession, RoamingSessionRecord } from '../charging.js'
+import { clampListLimit } from '../charging-rules.js'
 import { roamingReceipt, toRoamingSession, type RoamingRow } from '../sql-rows.js'
 import type { PgDatabase } from './pool.js'
 
@@ -49,7 +50,7 @@ export class PgRoamingSessions {
   }
 
   async receipts(vehicleId: string, limit: number): Promise<Receipt[]> {
-    const res = await this.#db.query<{ receipt: string }>("SELECT receipt FROM roaming_sessions WHERE vehicle_id = $1 AND state = 'stopped' ORDER BY ended_at_ms DESC, session_id LIMIT $2", [vehicleId, limit])
+    const res = await this.#db.query<{ receipt: string }>("SELECT receipt FROM roaming_sessions WHERE vehicle_id = $1 AND state = 'stopped' ORDER BY ended_at_ms DESC, session_id LIMIT $2", [vehicleId, clampListLimit(limit)])
     return res.rows.map((r) => roamingReceipt(r.receipt))
   }
 }

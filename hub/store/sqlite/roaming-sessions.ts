@@ -6,6 +6,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { NewRoamingSession, RoamingSessionRecord } from '../charging.js'
+import { clampListLimit } from '../charging-rules.js'
 import { roamingReceipt, toRoamingSession, type RoamingRow } from '../sql-rows.js'
 
 export class SqliteRoamingSessions {
@@ -58,6 +59,6 @@ export class SqliteRoamingSessions {
   }
 
   receipts(vehicleId: string, limit: number): Receipt[] {
-    return this.#s.receipts.all(vehicleId, limit).map((r) => roamingReceipt(r.receipt))
+    return this.#s.receipts.all(vehicleId, clampListLimit(limit)).map((r) => roamingReceipt(r.receipt))
   }
 }
