@@ -9,7 +9,7 @@
  * `--real-hub`: the real hub as its own process (`voltway hub --config`, from
  * source through tsx) with every vehicle and 100 stations in its hub.json, a
  * second small hub as the trips' destination (10 stations; vehicles charge
- * there over their extra connection), and the station agents on mock boards
+ * there through their home hub, which alone knows them), and the station agents on mock boards
  * in a third process. This process is only the simulator, so its peak RSS is
  * the simulator's own; the others' peaks are their VmHWM.
  */
@@ -109,7 +109,8 @@ async function realHubs(): Promise<Setup> {
       mqtt: { listen: { host: '127.0.0.1', port: port[hubId].mqtt } },
       http: { host: '127.0.0.1', port: port[hubId].http },
       stations: stationsAround(position, stations, prefix).map((s) => ({ stationId: s.stationId, position: s.position, powerKw: s.powerKw, priceMinorPerKwh: s.priceMinorPerKwh, password: `${s.stationId}-pw` })),
-      vehicles: creds,
+      // Only the home hub knows its drivers: they charge at salvador through feira (roaming).
+      vehicles: hubId === 'feira' ? creds : [],
       federation: {
         peers: [
           hubId === 'feira'
@@ -152,7 +153,6 @@ async function realHubs(): Promise<Setup> {
   return {
     hubs: [
       { hubId: 'feira', url: hubs[0]?.mqttUrl as string, vehicles: { prefix: 'B', count: vehicles, password } },
-      { hubId: 'salvador', url: hubs[1]?.mqttUrl as string },
     ],
     others: () => [
       ['hub feira (5,000 vehicles, 100 stations)', peakRssOf(hubs[0]?.proc.pid)],
@@ -201,7 +201,7 @@ const rows: [string, string][] = [
   ['latency (all ops)', `p50 ${summary.requests.latency.p50Ms} ms, p99 ${summary.requests.latency.p99Ms} ms, max ${summary.requests.latency.maxMs} ms`],
   ['trips / reservations / sessions', `${summary.trips.booked} / ${summary.reservations.booked} / ${ch.sessions}`],
   ['trip failures', JSON.stringify(summary.trips.failedHopReasons)],
-  ['charging at the other hub', `${ch.foreign.sessions} sessions, ${ch.foreign.connections} extra connections (peak ${ch.foreign.peakOpen} open), off-network ${ch.offNetwork}`],
+  ['charging at the other hub', `${ch.roaming.sessions} sessions through the home hub (roaming), ${ch.roaming.energyWh} Wh`],
   ['energy metered', `${ch.energyWh} Wh`],
   [realHub ? 'simulator RSS before / peak' : 'RSS before / peak (sim + broker + hub)', `${mb(baseRss)} / ${mb(peakRss)}`],
   ['peak RSS per vehicle', `${((peakRss - baseRss) / summary.vehicles.total / 1024).toFixed(1)} KB`],

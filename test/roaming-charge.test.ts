@@ -7,6 +7,7 @@ import { connectAsync } from 'mqtt'
 import { costMinor } from '../protocol/index.js'
 import { B_PRICE, roamingPair, type RoamingPair } from './helpers/roaming.js'
 import { waitUntil } from './helpers/net.js'
+import { cleanEnv, jsonOf, runInProcess } from './helpers/vehicle-cli.js'
 
 /** Start at B through A and wait until B's mock board has metered energy; the session id. */
 async function startAtB(t: Test, p: RoamingPair): Promise<string> {
@@ -96,4 +97,16 @@ t.test('a roaming session survives its station hub killed -9 and restarted betwe
   })
   await checkSettled(t, p, sessionId)
   t.notOk(p.agent.hardware.relay.isClosed, "the relay opened on B's mock board")
+})
+
+t.test('voltway vehicle charge --station-hub charges at a peer\'s station over the one connection to the home hub', async (t) => {
+  const p = await roamingPair()
+  t.teardown(() => p.close())
+  const env = cleanEnv({ VOLTWAY_HUB: p.a.mqttUrl, VOLTWAY_HUB_ID: 'feira', VOLTWAY_VEHICLE: 'V1', VOLTWAY_PASSWORD: 'v1-pass' })
+  const r = await runInProcess(['charge', '--json', '--station', 'SSA-1', '--station-hub', 'salvador', '--kwh', '0.005', '--interval-ms', '100'], env)
+  t.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.trim()})`)
+  const run = jsonOf(r) as { receipt: { sessionId: string; hubId: string; priceMinorPerKwh: number; vehicleId: string } }
+  t.match(run.receipt, { hubId: 'salvador', vehicleId: 'V1', priceMinorPerKwh: B_PRICE }, "billed by B at B's price")
+  t.notOk(p.agent.hardware.relay.isClosed, "the relay opened on B's mock board")
+  await checkSettled(t, p, run.receipt.sessionId)
 })

@@ -5,7 +5,10 @@
  * reservation ops are the real hub's (hub/ops over a MemoryStore: the same
  * lead-time and window rules as every hub), while routes to made-up peers,
  * trips and metered sessions are small stateful fakes (no federation, no
- * station agents). Errors can be injected per op with `failOp`.
+ * station agents). As a home hub it roams: `charge.start` with a peer's
+ * `hubId` opens a session at that made-up peer (any station id, free for
+ * every vehicle, billed at FAKE_PEER_PRICE), stopped and billed through this
+ * hub like a real roaming session. Errors can be injected per op with `failOp`.
  * For a whole real hub, see ./hub.ts (startTestHub).
  */
 import { Socket } from 'node:net'
@@ -72,12 +75,19 @@ export interface FakeHub {
   close(): Promise<void>
 }
 
+/** What a made-up peer's stations cost (minor units per kWh) and deliver (kW). */
+export const FAKE_PEER_PRICE = 79
+const FAKE_PEER_POWER_KW = 50
+
 const HUB_USER = 'fake-hub'
 const HUB_PASSWORD = 'fake-hub-secret'
 
 interface Session {
   sessionId: string
   stationId: string
+  /** Where the session runs: this hub, or a made-up peer (roaming). */
+  hubId: string
+  priceMinorPerKwh: number
   vehicleId: string
   startedMs: number
   meterStartWh: number
@@ -251,19 +261,25 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       return { cancelled: n }
     },
     'charge.start': async (args, ctx) => {
+      if (args.hubId !== undefined && args.hubId !== hubId) {
+        if (!peers.some((p) => p.hubId === args.hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${args.hubId} among the peers of hub ${hubId}`, { hubId: args.hubId })
+        const sessionId = id('P')
+        const s: Session = { sessionId, stationId: args.stationId, hubId: args.hubId, priceMinorPerKwh: FAKE_PEER_PRICE, vehicleId: ctx.vehicleId, startedMs: now(), meterStartWh: 1000, powerW: FAKE_PEER_POWER_KW * 1000, maxWh: args.maxWh, stoppedMs: null }
+        sessions.set(sessionId, s)
+        return { session: { sessionId, stationId: s.stationId, startedAt: formatTime(s.startedMs), meterStartWh: s.meterStartWh } }
+      }
       const st = stations.find((s) => s.stationId === args.stationId)
       if (!st) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId}`)
       if (!st.online) throw new VoltwayError('STATION_OFFLINE', `station ${args.stationId} is offline`)
-      if ([...sessions.values()].some((s) => s.stationId === st.stationId && s.stoppedMs === null)) throw new VoltwayError('STATION_BUSY', `station ${st.stationId} is charging`)
+      if ([...sessions.values()].some((s) => s.hubId === hubId && s.stationId === st.stationId && s.stoppedMs === null)) throw new VoltwayError('STATION_BUSY', `station ${st.stationId} is charging`)
       const sessionId = id('C')
-      const s: Session = { sessionId, stationId: st.stationId, vehicleId: ctx.vehicleId, startedMs: now(), meterStartWh: 1000, powerW: st.powerKw * 1000, maxWh: args.maxWh, stoppedMs: null }
+      const s: Session = { sessionId, stationId: st.stationId, hubId, priceMinorPerKwh: st.priceMinorPerKwh, vehicleId: ctx.vehicleId, startedMs: now(), meterStartWh: 1000, powerW: st.powerKw * 1000, maxWh: args.maxWh, stoppedMs: null }
       sessions.set(sessionId, s)
       return { session: { sessionId, stationId: st.stationId, startedAt: formatTime(s.startedMs), meterStartWh: s.meterStartWh } }
     },
     'charge.status': async (args, ctx) => {
       const s = sessions.get(args.sessionId)
       if (!s || s.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no session ${args.sessionId}`)
-      const st = stations.find((x) => x.stationId === s.stationId) as Station
       const energyWh = energyOf(s)
       const full = s.maxWh !== undefined && energyWh >= s.maxWh
       return {
@@ -273,11 +289,11 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
           startedAt: formatTime(s.startedMs),
           meterStartWh: s.meterStartWh,
           vehicleId: s.vehicleId,
-          hubId,
+          hubId: s.hubId,
           state: s.stoppedMs !== null || full ? ('stopped' as const) : ('charging' as const),
           energyWh,
           powerW: s.stoppedMs !== null || full ? 0 : s.powerW,
-          costMinor: costMinor(energyWh, st.priceMinorPerKwh),
+          costMinor: costMinor(energyWh, s.priceMinorPerKwh),
           currency,
         },
       }
@@ -286,18 +302,17 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       const s = sessions.get(args.sessionId)
       if (!s || s.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no session ${args.sessionId}`)
       s.stoppedMs ??= now()
-      const st = stations.find((x) => x.stationId === s.stationId) as Station
       const energyWh = energyOf(s)
       const receipt: Receipt = {
         sessionId: s.sessionId,
         stationId: s.stationId,
-        hubId,
+        hubId: s.hubId,
         vehicleId: s.vehicleId,
         startedAt: formatTime(s.startedMs),
         endedAt: formatTime(s.stoppedMs),
         energyWh,
-        priceMinorPerKwh: st.priceMinorPerKwh,
-        costMinor: costMinor(energyWh, st.priceMinorPerKwh),
+        priceMinorPerKwh: s.priceMinorPerKwh,
+        costMinor: costMinor(energyWh, s.priceMinorPerKwh),
         currency,
       }
       if (!receipts.some((r) => r.sessionId === receipt.sessionId)) receipts.push(receipt)

@@ -2,8 +2,9 @@
  * A federation of real hubs in ONE process for the vehicle simulator's
  * end-to-end tests: each hub with its embedded broker and SQLite store on free
  * loopback ports (peers need each other's HTTP URL before they start), every
- * hub knowing every other, the same vehicle credentials registered at every
- * hub (a roaming agreement), and a station agent on a mock board per station.
+ * hub knowing every other, each vehicle registered at its home hub only (it
+ * charges at the others through it: roaming), and a station agent on a mock
+ * board per station.
  * The meter register of every agent is read right after it starts, so a test
  * can compare "energy metered" with "energy on receipts" exactly.
  */
@@ -27,8 +28,8 @@ export interface FedHubSpec {
 export interface VehicleFederationOptions {
   hubs: FedHubSpec[]
   links: Array<{ from: string; to: string; distanceKm: number }>
-  /** Registered at every hub. */
-  vehicles: Array<{ vehicleId: string; password: string }>
+  /** Each registered at its home hub `hubId` only. */
+  vehicles: Array<{ hubId: string; vehicleId: string; password: string }>
   /** What the mock meters deliver while their relay is closed (default: the station's powerKw). */
   meterPowerKw?: number
 }
@@ -61,7 +62,7 @@ export async function startVehicleFederation(o: VehicleFederationOptions): Promi
       mqtt: { listen: { host: '127.0.0.1', port: p.mqtt } },
       http: { host: '127.0.0.1', port: p.http },
       stations: h.stations.map((s) => ({ ...s, password: `${s.stationId}-secret-pass` })),
-      vehicles: o.vehicles,
+      vehicles: o.vehicles.filter((v) => v.hubId === h.hubId).map(({ vehicleId, password }) => ({ vehicleId, password })),
       federation: {
         peers: o.hubs
           .filter((x) => x.hubId !== h.hubId)

@@ -2,6 +2,9 @@
  * `charge`: start a session, show its live energy and cost, stop it on Ctrl-C
  * or when --kwh / --minutes is reached, then print the receipt. A second
  * Ctrl-C quits at once (the hub and station still end the session safely).
+ * At another company's station (`--station-hub`) the vehicle still talks
+ * only to its home hub, which starts and stops the session at that peer
+ * (roaming, docs/protocol.md).
  */
 import type { Command } from 'commander'
 import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
@@ -11,6 +14,7 @@ import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFl
 
 interface ChargeFlags extends CommonFlags {
   station?: string
+  stationHub?: string
   reservation?: string
   kwh?: number
   minutes?: number
@@ -29,6 +33,8 @@ export interface ChargeRun {
 
 export interface ChargeOptions {
   stationId: string
+  /** The station's hub when it is another company's (roaming through the home hub); default the home hub. */
+  hubId?: string
   reservationId?: string
   maxWh?: number
   maxMinutes?: number
@@ -42,7 +48,8 @@ const MAX_STATUS_FAILURES = 3
 
 export async function runCharge(rpc: RpcClient, o: ChargeOptions): Promise<ChargeRun> {
   const now = o.now ?? Date.now
-  const startArgs: { stationId: string; reservationId?: string; maxWh?: number } = { stationId: o.stationId }
+  const startArgs: { stationId: string; hubId?: string; reservationId?: string; maxWh?: number } = { stationId: o.stationId }
+  if (o.hubId) startArgs.hubId = o.hubId
   if (o.reservationId) startArgs.reservationId = o.reservationId
   if (o.maxWh) startArgs.maxWh = o.maxWh
   const { session } = await rpc.request('charge.start', startArgs)
@@ -139,6 +146,7 @@ export function registerCharge(parent: Command, cli: CliContext = processCli): v
     .command('charge')
     .description('charge.start, live charge.status, then charge.stop on Ctrl-C or at --kwh / --minutes; prints the receipt')
     .requiredOption('--station <id>', 'station to charge at')
+    .option('--station-hub <id>', "the station's hub when it is another company's: your home hub starts and stops it there (roaming)")
     .option('--reservation <id>', 'the reservation for this station, if any')
     .option('--kwh <kwh>', 'stop after this much energy', numberFlag({ min: 0.001, max: 1000 }))
     .option('--minutes <m>', 'stop after this long', numberFlag({ min: 0 }))
@@ -164,6 +172,7 @@ export function registerCharge(parent: Command, cli: CliContext = processCli): v
           signal: ac.signal,
           onStatus: (s, ms) => live(tty ? `\r${liveLine(s, ms)}\u001b[K` : `${liveLine(s, ms)}\n`),
         }
+        if (flags.stationHub) o.hubId = idFlag(flags.stationHub, '--station-hub')
         if (flags.reservation) o.reservationId = idFlag(flags.reservation, '--reservation')
         if (flags.kwh !== undefined) o.maxWh = Math.round(flags.kwh * 1000)
         if (flags.minutes !== undefined) o.maxMinutes = flags.minutes

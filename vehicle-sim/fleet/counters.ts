@@ -16,23 +16,11 @@ export interface FleetCounters {
     /** Energy the simulated batteries took in (on the compressed clock). */
     simulatedWh: number
     costMinor: Record<string, number>
-    /** Stops at a hub the scenario does not list: charged in the simulation only. */
-    offNetwork: number
     /** Receipts per hub where the session ran. */
     perHub: Record<string, { sessions: number; energyWh: number }>
-    /** Charging at other hubs over the vehicle's extra connection to that hub's broker. */
-    foreign: ForeignCounters
+    /** Sessions at other companies' stations, started and stopped through the vehicle's home hub (roaming). */
+    roaming: { sessions: number; energyWh: number }
   }
-}
-
-export interface ForeignCounters {
-  /** Extra connections opened. */
-  connections: number
-  connectFailed: Record<string, number>
-  /** Most extra connections open at the same time (across the fleet). */
-  peakOpen: number
-  sessions: number
-  energyWh: number
 }
 
 export function newCounters(): FleetCounters {
@@ -44,6 +32,6 @@ export function newCounters(): FleetCounters {
     distanceKm: 0,
     trips: { booked: 0, failed: {}, failedHopReasons: {}, cancelled: 0 },
     reservations: { booked: 0, failed: {}, cancelled: 0 },
-    charging: { sessions: 0, startFailed: {}, stopFailed: {}, energyWh: 0, simulatedWh: 0, costMinor: {}, offNetwork: 0, perHub: {}, foreign: { connections: 0, connectFailed: {}, peakOpen: 0, sessions: 0, energyWh: 0 } },
+    charging: { sessions: 0, startFailed: {}, stopFailed: {}, energyWh: 0, simulatedWh: 0, costMinor: {}, perHub: {}, roaming: { sessions: 0, energyWh: 0 } },
   }
 }

@@ -2,8 +2,9 @@
  * The fleet engine: builds the vehicles from the scenario and seed, connects
  * each with its own MQTT connection (its own username, for the broker's ACL),
  * runs the simulated clock, and at the end cleans up and summarises. A car
- * charging at another hub of the scenario gets a second connection, to that
- * hub's broker, for as long as the session lasts.
+ * has that one connection only: it charges at other companies' stations
+ * through its home hub (roaming), so the other hubs of the scenario need not
+ * know it.
  */
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { OpArgsInput, OpName, OpResult, Route } from '../../protocol/index.js'
@@ -12,7 +13,7 @@ import { ConnectError, codeOf } from '../errors.js'
 import { RequestStats, bump } from '../stats.js'
 import { Vehicle } from '../vehicle-model.js'
 import { newCounters, type FleetCounters } from './counters.js'
-import { FleetVehicle, type FleetContext, type HubRuntime, type Network, type Phase } from './fleet-vehicle.js'
+import { FleetVehicle, type FleetContext, type HubRuntime, type Phase } from './fleet-vehicle.js'
 import { Rng, randomSeed } from './rng.js'
 import { credentialsOf, type HubEntry, type Scenario } from './scenario.js'
 import { buildSummary, type FleetSummary } from './summary.js'
@@ -33,10 +34,7 @@ export interface FleetRunOptions {
   signal?: AbortSignal
   onProgress?: (s: FleetSnapshot) => void
   progressEveryMs?: number
-  /**
-   * Opens a connection for a vehicle to `hub` (its home hub, or another hub of
-   * the scenario where it charges); tests may inject.
-   */
+  /** Opens the vehicle's connection to its home hub `hub`; tests may inject. */
   connect?: (v: FleetVehicle, s: Scenario, hub: HubEntry) => Promise<VehicleConnection>
 }
 
@@ -75,37 +73,17 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
   let simMs = 0
   const hubInfo = new Map<string, Promise<HubRuntime>>()
   const routes = new Map<string, Promise<Route>>()
-  const entryOf = new Map(s.hubs.map((h) => [h.hubId, h]))
-  const foreign = counters.charging.foreign
-  let awayOpen = 0
-  const network = (home: string, hubId: string): Network => {
-    if (home === hubId) return 'home'
-    const there = entryOf.get(hubId)
-    if (!there) return 'off'
-    // One broker serving several hubs: the home connection reaches them, and a second
-    // login with the same client id would take over the first [MQTT-3.1.4-2].
-    return there.url === entryOf.get(home)?.url ? 'home' : 'away'
-  }
-  const connectionFor = (v: FleetVehicle, hubId: string | undefined): VehicleConnection => {
-    if (hubId === undefined || network(v.hubEntry.hubId, hubId) === 'home') {
-      if (!v.conn) throw new ConnectError('CONNECTION_LOST', `vehicle ${v.vehicleId} is not connected`)
-      return v.conn
-    }
-    if (v.away?.settings.hubId !== hubId) throw new ConnectError('CONNECTION_LOST', `vehicle ${v.vehicleId} has no connection to hub ${hubId}`)
-    return v.away
-  }
-
   const ctx: FleetContext = {
     scenario: s,
     counters,
     simNowMs: () => simMs,
     wallNowMs: () => Date.now(),
     realNowMs: () => Date.now(),
-    async request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>, hubId?: string): Promise<OpResult<O>> {
-      const conn = connectionFor(v, hubId)
+    async request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>): Promise<OpResult<O>> {
+      if (!v.conn) throw new ConnectError('CONNECTION_LOST', `vehicle ${v.vehicleId} is not connected`)
       const t0 = performance.now()
       try {
-        const r = await conn.rpc.request(op, args, hubId ? { hubId } : {})
+        const r = await v.conn.rpc.request(op, args)
         stats.record(op, performance.now() - t0)
         return r
       } catch (err) {
@@ -134,28 +112,6 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
       }
       return p
     },
-    network,
-    async openAway(v, hubId) {
-      if (v.away?.settings.hubId === hubId) return
-      await ctx.closeAway(v)
-      const entry = entryOf.get(hubId)
-      if (!entry) throw new ConnectError('BROKER_UNREACHABLE', `hub ${hubId} is not in the scenario`)
-      try {
-        v.away = await connect(v, s, entry)
-      } catch (err) {
-        bump(foreign.connectFailed, codeOf(err))
-        throw err
-      }
-      foreign.connections++
-      foreign.peakOpen = Math.max(foreign.peakOpen, ++awayOpen)
-    },
-    async closeAway(v) {
-      const c = v.away
-      if (!c) return
-      v.away = null
-      awayOpen--
-      await c.close().catch(() => undefined)
-    },
   }
 
   const connect =
@@ -171,8 +127,7 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
           connectTimeoutMs: s.connect.timeoutMs,
           requestTimeoutMs: s.requestTimeoutMs,
         },
-        // The extra connection lives for one session: a lost one fails that session instead.
-        hub === v.hubEntry ? { reconnectPeriodMs: 2000 } : {},
+        { reconnectPeriodMs: 2000 },
       ))
 
   // Connect with bounded concurrency; each car starts as soon as it is connected.
@@ -233,7 +188,6 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
   await settle(vehicles, s.requestTimeoutMs + 1000)
   if (s.cleanup) await forEachLimit(vehicles, s.connect.concurrency, (v) => cleanup(ctx, v))
   await forEachLimit(vehicles, s.connect.concurrency, async (v) => {
-    await ctx.closeAway(v)
     await v.conn?.close()
     v.conn = null
   })
@@ -259,7 +213,8 @@ async function cleanup(ctx: FleetContext, v: FleetVehicle): Promise<void> {
   }
   for (const stop of unused.filter((u) => !u.trip)) {
     try {
-      const r = await ctx.request(v, 'reservation.cancel', { reservationId: stop.reservationId }, stop.hubId)
+      // reservation.create books at the home hub: the reservation is there.
+      const r = await ctx.request(v, 'reservation.cancel', { reservationId: stop.reservationId })
       ctx.counters.reservations.cancelled += r.cancelled
       stop.cancelled = r.cancelled > 0
     } catch {

@@ -3,11 +3,12 @@
  * engine's clock ticks. It never blocks the tick: while a request is in
  * flight (`busy`) the car waits where it is.
  *
- * A car keeps one connection, to its home hub's broker. At a booked stop at
- * another hub of the scenario it opens a second one, to that hub's broker
- * (its credentials are valid there: drivers are registered at every company
- * of a roaming agreement), charges over it and closes it again, so a car
- * never holds more than two connections.
+ * A car keeps one connection, to its home hub's broker, and talks only to its
+ * home hub. At a booked stop at another company's station it charges through
+ * its home hub (roaming, docs/protocol.md "Roaming"): `charge.start` names the
+ * station's hub, and `charge.status` / `charge.stop` of that session go to
+ * the home hub as usual, which calls the peer. The other company never sees
+ * the car's credentials.
  *
  *   planning -> driving <-> charging -> arrived
  *                  \-> stranded (battery flat)
@@ -66,20 +67,9 @@ export interface FleetContext {
   realNowMs(): number
   hub(v: FleetVehicle): Promise<HubRuntime>
   route(v: FleetVehicle, destination: string): Promise<Route>
-  request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>, hubId?: string): Promise<OpResult<O>>
-  /**
-   * How a vehicle of `homeHubId` talks to hub `hubId`: over its home connection
-   * (the home hub, or a hub the scenario lists with the same broker URL), over
-   * an extra connection to that hub's broker, or not at all (not in the scenario).
-   */
-  network(homeHubId: string, hubId: string): Network
-  /** Open the vehicle's extra connection to `hubId` (closing another one first). */
-  openAway(v: FleetVehicle, hubId: string): Promise<void>
-  /** Close the vehicle's extra connection, if any. Never rejects. */
-  closeAway(v: FleetVehicle): Promise<void>
+  /** One request to the vehicle's home hub, over its one connection. */
+  request<O extends OpName>(v: FleetVehicle, op: O, args: OpArgsInput<O>): Promise<OpResult<O>>
 }
-
-export type Network = 'home' | 'away' | 'off'
 
 /** A booked trip as the hub answered it; `cancelled` once trip.cancel succeeded. */
 export interface BookedTrip {
@@ -89,9 +79,8 @@ export interface BookedTrip {
 }
 
 export class FleetVehicle {
+  /** The one connection, to the home hub's broker. */
   conn: VehicleConnection | null = null
-  /** The extra connection to another hub's broker while charging there. */
-  away: VehicleConnection | null = null
   phase: Phase = 'idle'
   busy = false
   destination: string | null = null
@@ -267,17 +256,12 @@ export class FleetVehicle {
 
   private startCharge(ctx: FleetContext, stop: Stop): void {
     this.unused = this.unused.filter((s) => s !== stop)
-    const via = ctx.network(this.hubEntry.hubId, stop.hubId)
-    if (via === 'off') {
-      ctx.counters.charging.offNetwork++
-      ctx.counters.charging.simulatedWh += Math.round(this.car.charge(this.car.energyTo(ctx.scenario.policy.targetSoc)) * 1000)
-      return
-    }
     this.phase = 'charging'
+    // Another company's station: the home hub starts it at that peer (roaming).
+    const at = stop.hubId === this.hubEntry.hubId ? {} : { hubId: stop.hubId }
     void this.run(
       async () => {
-        if (via === 'away') await ctx.openAway(this, stop.hubId)
-        const { session } = await ctx.request(this, 'charge.start', { stationId: stop.stationId, reservationId: stop.reservationId }, stop.hubId)
+        const { session } = await ctx.request(this, 'charge.start', { stationId: stop.stationId, reservationId: stop.reservationId, ...at })
         const now = ctx.realNowMs()
         this.session = { sessionId: session.sessionId, hubId: stop.hubId, startedRealMs: now, lastPollMs: now, polling: false, powerKw: ctx.scenario.charging.assumedPowerKw, stationStopped: false }
       },
@@ -285,7 +269,6 @@ export class FleetVehicle {
         bump(ctx.counters.charging.startFailed, codeOf(err))
         this.phase = 'driving'
         this.retryAtSimMs = ctx.simNowMs() + ctx.scenario.policy.retryMinutes * 60_000
-        await ctx.closeAway(this)
       },
     )
   }
@@ -305,7 +288,7 @@ export class FleetVehicle {
       s.polling = true
       s.lastPollMs = now
       ctx
-        .request(this, 'charge.status', { sessionId: s.sessionId }, s.hubId)
+        .request(this, 'charge.status', { sessionId: s.sessionId })
         .then(({ session }) => {
           if (session.powerW > 0) s.powerKw = session.powerW / 1000
           if (session.state === 'stopped') s.stationStopped = true
@@ -320,7 +303,7 @@ export class FleetVehicle {
     const s = this.session
     if (!s) return
     try {
-      const { receipt } = await ctx.request(this, 'charge.stop', { sessionId: s.sessionId }, s.hubId)
+      const { receipt } = await ctx.request(this, 'charge.stop', { sessionId: s.sessionId })
       const c = ctx.counters.charging
       c.sessions++
       c.energyWh += receipt.energyWh
@@ -328,15 +311,14 @@ export class FleetVehicle {
       const hub = (c.perHub[s.hubId] ??= { sessions: 0, energyWh: 0 })
       hub.sessions++
       hub.energyWh += receipt.energyWh
-      if (this.away?.settings.hubId === s.hubId) {
-        c.foreign.sessions++
-        c.foreign.energyWh += receipt.energyWh
+      if (s.hubId !== this.hubEntry.hubId) {
+        c.roaming.sessions++
+        c.roaming.energyWh += receipt.energyWh
       }
     } catch (err) {
       bump(ctx.counters.charging.stopFailed, codeOf(err))
     } finally {
       this.session = null
-      await ctx.closeAway(this)
     }
   }
 

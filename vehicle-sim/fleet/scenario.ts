@@ -39,7 +39,11 @@ const HubEntry = z.strictObject({
   hubId: Id,
   url: MqttUrl,
   mqttVersion: MqttVersion.default(4),
-  /** This hub's own vehicles; leave out for a hub that is listed only so vehicles can charge there. */
+  /**
+   * This hub's own vehicles. A hub listed without vehicles gets no connection:
+   * vehicles charge at its stations through their home hub (roaming), so
+   * such an entry is only kept so older scenarios still load.
+   */
   vehicles: z.union([GeneratedCredentials, ExplicitCredentials]).optional(),
   start: StartArea.optional(),
   /** Destination hub ids for this hub's vehicles; default: the scenario's, else the hub's peers. */

@@ -53,7 +53,7 @@ export function buildSummary(i: SummaryInput): FleetSummary {
       stopFailed: sortKeys(c.charging.stopFailed),
       costMinor: sortKeys(c.charging.costMinor),
       perHub: sortKeys(c.charging.perHub),
-      foreign: { ...c.charging.foreign, connectFailed: sortKeys(c.charging.foreign.connectFailed) },
+      roaming: { ...c.charging.roaming },
     },
     requests: {
       total: i.stats.total,
