@@ -42,7 +42,17 @@ export const HubConfigSchema = z.strictObject({
         listen: z.strictObject({ host: Host.default('127.0.0.1'), port: Port, tls: TlsServerConfig.optional() }),
         allowAnonymous: z.boolean().default(false),
       }),
-      z.strictObject({ url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'), username: z.string().min(1).optional(), password: z.string().optional() }),
+      z.strictObject({
+        url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'expected an mqtt:// or mqtts:// URL'),
+        username: z.string().min(1).optional(),
+        password: z.string().optional(),
+        /**
+         * An external Mosquitto the hub keeps in step with its accounts (docs/operator-guide.md, "Accounts and an
+         * external Mosquitto"): on every change it rewrites these two files from the store and sends SIGHUP to the
+         * process in `pidFile`. The files hold `$7$` hashes, never a password.
+         */
+        mosquitto: z.strictObject({ passwordFile: z.string().min(1), aclFile: z.string().min(1), pidFile: z.string().min(1) }).optional(),
+      }),
     ])
     .default({ listen: { host: '127.0.0.1', port: 1883 }, allowAnonymous: false }),
   http: z.strictObject({ host: Host.default('127.0.0.1'), port: Port, tls: TlsServerConfig.optional() }),
@@ -132,9 +142,17 @@ export function loadHubConfig(file: string): HubConfig {
   return resolveHubPaths(cfg, dirname(file))
 }
 
-/** dataDir and the TLS files, relative to the directory of hub.json. */
+/** dataDir, the TLS files and Mosquitto's files, relative to the directory of hub.json. */
 function resolveHubPaths(cfg: HubConfig, dir: string): HubConfig {
-  const mqtt = 'listen' in cfg.mqtt && cfg.mqtt.listen.tls ? { ...cfg.mqtt, listen: { ...cfg.mqtt.listen, tls: resolveTlsPaths(dir, cfg.mqtt.listen.tls) } } : cfg.mqtt
+  const m = cfg.mqtt
+  const mqtt =
+    'listen' in m
+      ? m.listen.tls
+        ? { ...m, listen: { ...m.listen, tls: resolveTlsPaths(dir, m.listen.tls) } }
+        : m
+      : m.mosquitto
+        ? { ...m, mosquitto: { passwordFile: resolve(dir, m.mosquitto.passwordFile), aclFile: resolve(dir, m.mosquitto.aclFile), pidFile: resolve(dir, m.mosquitto.pidFile) } }
+        : m
   const http = cfg.http.tls ? { ...cfg.http, tls: resolveTlsPaths(dir, cfg.http.tls) } : cfg.http
   const peers = cfg.federation.peers.map((p) => resolveTlsPaths(dir, p))
   return { ...cfg, dataDir: resolve(dir, cfg.dataDir), mqtt, http, federation: { ...cfg.federation, peers } }

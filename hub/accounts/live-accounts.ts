@@ -33,6 +33,8 @@ export interface LiveAccountsOptions {
 
 export interface AppliedChange {
   version: number
+  /** Every account now in force, as the store listed them. */
+  accounts: readonly AccountRecord[]
   /** Logins whose connections were closed. */
   disconnected: string[]
   stationsAdded: string[]
@@ -113,6 +115,6 @@ export class LiveAccounts extends EventEmitter<{ applied: [AppliedChange] }> {
     })
     const { added, removed } = this.#o.stations.replaceSpecs(specs)
     if (disconnected.length + added.length + removed.length > 0) this.#log.info({ version, disconnected, stationsAdded: added, stationsRemoved: removed }, 'accounts changed')
-    this.emit('applied', { version, disconnected, stationsAdded: added, stationsRemoved: removed })
+    this.emit('applied', { version, accounts: records, disconnected, stationsAdded: added, stationsRemoved: removed })
   }
 }

@@ -22,6 +22,12 @@ export interface AccountServiceOptions {
   enrollmentTtlMs?: number
   /** Called after each change this service makes and awaited before it resolves (the hub applies the change at once rather than at its next poll). */
   afterChange?: () => Promise<void>
+  /**
+   * With an external Mosquitto (hub.json `mqtt.mosquitto`): the password as
+   * Mosquitto checks it (`mosquittoPasswordHash`), stored beside the scrypt
+   * hash so the hub can write Mosquitto's password file without clear text.
+   */
+  brokerHash?: (password: string) => string
 }
 
 export interface IssuedCode {
@@ -50,6 +56,7 @@ export class AccountService {
   readonly #ttlMs: number
   readonly hubId: string
   readonly #afterChange: () => Promise<void>
+  readonly #brokerHash: (password: string) => string | null
 
   constructor(opts: AccountServiceOptions) {
     this.#store = opts.store
@@ -57,6 +64,7 @@ export class AccountService {
     this.hubId = opts.hubId
     this.#ttlMs = opts.enrollmentTtlMs ?? ENROLLMENT_TTL_MS
     this.#afterChange = opts.afterChange ?? (async () => undefined)
+    this.#brokerHash = opts.brokerHash ?? (() => null)
   }
 
   async list(kind?: AccountKind): Promise<AccountSummary[]> {
@@ -66,7 +74,7 @@ export class AccountService {
   /** Add a vehicle; resolves the password when the hub generated it. Throws VoltwayError ACCOUNT_EXISTS. */
   async addVehicle(vehicleId: string, password?: string): Promise<{ id: string; password?: string }> {
     const pw = password ?? randomPassword()
-    const added = await this.#store.add({ id: vehicleId, kind: 'vehicle', passwordHash: await hashPassword(pw), station: null, nowMs: this.#clock.now() })
+    const added = await this.#store.add({ id: vehicleId, kind: 'vehicle', passwordHash: await hashPassword(pw), brokerHash: this.#brokerHash(pw), station: null, nowMs: this.#clock.now() })
     if (!added) throw this.#exists(vehicleId)
     await this.#afterChange()
     return password === undefined ? { id: vehicleId, password: pw } : { id: vehicleId }
@@ -92,7 +100,7 @@ export class AccountService {
   /** Set (or generate) a password; resolves it when generated. Live connections of the account are cut by the hub that sees the change. */
   async setPassword(kind: AccountKind, id: string, password?: string): Promise<{ id: string; password?: string }> {
     const pw = password ?? randomPassword()
-    if (!(await this.#store.setPassword(id, kind, await hashPassword(pw), this.#clock.now()))) throw notFound(kind, id)
+    if (!(await this.#store.setPassword(id, kind, await hashPassword(pw), this.#clock.now(), this.#brokerHash(pw)))) throw notFound(kind, id)
     await this.#afterChange()
     return password === undefined ? { id, password: pw } : { id }
   }
@@ -110,7 +118,7 @@ export class AccountService {
    */
   async enroll(stationId: string, code: string): Promise<{ stationId: string; hubId: string; username: string; password: string }> {
     const password = randomPassword()
-    const outcome = await this.#store.redeemEnrollment({ stationId, codeDigest: codeDigest(code), passwordHash: await hashPassword(password), nowMs: this.#clock.now() })
+    const outcome = await this.#store.redeemEnrollment({ stationId, codeDigest: codeDigest(code), passwordHash: await hashPassword(password), brokerHash: this.#brokerHash(password), nowMs: this.#clock.now() })
     if (outcome !== 'enrolled') {
       const why = { unknown: 'is not a code issued for this station', used: 'was used already: each code enrolls once', expired: 'has expired' }[outcome]
       throw new VoltwayError('ENROLLMENT_REFUSED', `enrollment code for ${stationId} ${why}; ask the hub operator for a new one (voltway hub station passwd --id ${stationId} --enroll)`, { reason: outcome, stationId })
@@ -134,11 +142,12 @@ export class AccountService {
       ...input.vehicles.map((v) => ({ id: v.vehicleId, kind: 'vehicle' as const, password: v.password, station: null })),
       ...input.stations.map((s) => ({ id: s.stationId, kind: 'station' as const, password: s.password, station: { position: s.position, powerKw: s.powerKw, priceMinorPerKwh: s.priceMinorPerKwh } })),
     ].filter((a) => !known.has(a.id))
-    const added = (await Promise.all(todo.map(async (a) => ((await this.#store.add({ id: a.id, kind: a.kind, passwordHash: SEED_PENDING, station: a.station, nowMs })) ? a : null)))).filter((a) => a !== null)
+    const added = (await Promise.all(todo.map(async (a) => ((await this.#store.add({ id: a.id, kind: a.kind, passwordHash: SEED_PENDING, brokerHash: this.#brokerHash(a.password), station: a.station, nowMs })) ? a : null)))).filter((a) => a !== null)
     const hashed = (async () => {
       for (const a of added) {
         const hash = `${SEEDED}${await hashPassword(a.password)}`
-        if ((await this.#store.get(a.id))?.passwordHash === SEED_PENDING) await this.#store.setPassword(a.id, a.kind, hash, this.#clock.now())
+        const row = await this.#store.get(a.id)
+        if (row?.passwordHash === SEED_PENDING) await this.#store.setPassword(a.id, a.kind, hash, this.#clock.now(), row.brokerHash)
       }
     })().catch((err: unknown) => {
       // The hub stopped before every hash was in: the next start finds `seed:pending` rows and keeps checking hub.json for them.

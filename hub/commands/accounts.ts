@@ -3,14 +3,17 @@
  * add|list|remove|passwd`: change the accounts in the hub's store directly
  * (the SQLite file in hub.json's `dataDir`), whether the hub runs or not. A
  * running hub sees the change within its poll (300 ms) and closes the
- * connections of a removed or re-passworded login. Run it as the user the hub
- * runs as (it writes the hub's database).
+ * connections of a removed or re-passworded login (with hub.json
+ * `mqtt.mosquitto`, it rewrites the external Mosquitto's files and has it
+ * reload them instead). Run it as the user the hub runs as (it writes the
+ * hub's database).
  */
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../../base/clock.js'
 import { ConfigError, Id, Password, StationSpecBody, formatIssues } from '../../protocol/index.js'
 import type { AccountSummary } from '../../protocol/index.js'
 import { AccountService } from '../accounts/service.js'
+import { mosquittoPasswordHash } from '../broker/mosquitto-acl.js'
 import { loadHubConfig, type HubConfig } from '../config.js'
 import { openHubDatabase, type AccountKind } from '../store/index.js'
 
@@ -54,9 +57,11 @@ function table(rows: AccountSummary[]): string {
 
 /** `voltway station init` line a technician runs on the board. */
 function initLine(config: HubConfig, stationId: string, code: string): string {
-  const mqtt = 'listen' in config.mqtt ? `mqtt://${config.mqtt.listen.host}:${config.mqtt.listen.port}` : config.mqtt.url
-  const http = `http://${config.http.host}:${config.http.port}`
-  return `voltway station init --id ${stationId} --hub ${mqtt} --hub-http ${http} --hub-id ${config.hubId} --enroll ${code} > station.json`
+  const mqtt = 'listen' in config.mqtt ? `${config.mqtt.listen.tls ? 'mqtts' : 'mqtt'}://${config.mqtt.listen.host}:${config.mqtt.listen.port}` : config.mqtt.url
+  const http = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${config.http.port}`
+  // Over TLS the board needs the CA that signed the hub's certificates (the operator's file: its name is not known here).
+  const ca = /^(mqtts|wss):/.test(mqtt) || config.http.tls ? ' --ca CA_FILE' : ''
+  return `voltway station init --id ${stationId} --hub ${mqtt} --hub-http ${http} --hub-id ${config.hubId}${ca} --enroll ${code} > station.json`
 }
 
 /** Run one account command; resolves what to print on stdout. Throws ConfigError (usage) or VoltwayError (refused). */
@@ -72,7 +77,9 @@ export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
   const id = cmd.action === 'list' ? '' : idOf(cmd)
   const store = openHubDatabase(config.dataDir)
   try {
-    const svc = new AccountService({ store: store.accounts, clock: systemClock, hubId: config.hubId })
+    // With an external Mosquitto the password is also hashed as Mosquitto checks it; the running hub writes it into Mosquitto's files.
+    const external = 'url' in config.mqtt && config.mqtt.mosquitto !== undefined
+    const svc = new AccountService({ store: store.accounts, clock: systemClock, hubId: config.hubId, ...(external ? { brokerHash: (pw: string) => mosquittoPasswordHash(pw) } : {}) })
     switch (cmd.action) {
       case 'list':
         return table(await svc.list(cmd.kind))

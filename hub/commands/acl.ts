@@ -147,9 +147,9 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
 
 /**
  * What `voltway hub acl` cannot write: accounts in the hub's store (added with
- * the CLI or /admin/v1) that hub.json does not list. The store keeps only
- * scrypt hashes, which Mosquitto cannot check. Empty when there is none or no
- * database yet.
+ * the CLI or /admin/v1) that hub.json does not list: this command has no
+ * password for them (the running hub writes them with `mqtt.mosquitto`).
+ * Empty when there is none or no database yet.
  */
 export async function storeOnlyAccountsNote(configFile: string): Promise<string> {
   const config = loadHubConfig(configFile)
@@ -159,7 +159,10 @@ export async function storeOnlyAccountsNote(configFile: string): Promise<string>
   try {
     const missing = (await store.accounts.list()).map((a) => a.id).filter((id) => !listed.has(id))
     if (missing.length === 0) return ''
-    return `Not written: ${missing.length} account(s) in the hub's store but not in hub.json (${missing.join(', ')}): the store keeps only scrypt hashes, which Mosquitto cannot check. Add them to hub.json with their passwords, or use the embedded broker.\n`
+    return (
+      `Not written: ${missing.length} account(s) in the hub's store but not in hub.json (${missing.join(', ')}): this command writes hub.json's passwords only. ` +
+      'Set hub.json mqtt.mosquitto so the running hub writes every account into these files itself (docs/operator-guide.md, "Accounts and an external Mosquitto"), or use the embedded broker.\n'
+    )
   } finally {
     await store.close()
   }

@@ -34,6 +34,13 @@ export interface AccountRecord {
   kind: AccountKind
   /** `$scrypt$...` (hub/broker/password-hash.ts), or null for a station that has not enrolled yet (it cannot log in). */
   passwordHash: string | null
+  /**
+   * The same password as an external Mosquitto checks it (`$7$` PBKDF2-SHA512,
+   * hub/broker/mosquitto-acl.ts), made when the password was set on a hub
+   * configured with `mqtt.mosquitto`; null otherwise. Replaced (or cleared)
+   * with every password change, so it never lets an old password in.
+   */
+  brokerHash: string | null
   /** Stations only; null for vehicles. */
   station: StationAccountSpec | null
   createdAtMs: number
@@ -44,6 +51,8 @@ export interface NewAccount {
   id: string
   kind: AccountKind
   passwordHash: string | null
+  /** See AccountRecord.brokerHash; default null. */
+  brokerHash?: string | null
   station: StationAccountSpec | null
   nowMs: number
 }
@@ -61,6 +70,8 @@ export interface RedeemEnrollmentInput {
   codeDigest: string
   /** The hash of the password the station receives; stored only when the code is accepted. */
   passwordHash: string
+  /** See AccountRecord.brokerHash; default null. */
+  brokerHash?: string | null
   nowMs: number
 }
 
@@ -70,8 +81,11 @@ export type EnrollmentOutcome = 'enrolled' | 'unknown' | 'used' | 'expired'
 export interface AccountsStore {
   /** Insert an account. Resolves false (and writes nothing) when the id exists, of either kind. */
   add(account: NewAccount): Promise<boolean>
-  /** Replace the password hash of an account of this kind. Resolves false when there is none. */
-  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number): Promise<boolean>
+  /**
+   * Replace the password hash of an account of this kind, and its broker hash
+   * with `brokerHash` (default null: none is kept). Resolves false when there is none.
+   */
+  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number, brokerHash?: string | null): Promise<boolean>
   /** Delete an account of this kind and its enrollment code. Resolves false when there is none. */
   remove(id: string, kind: AccountKind): Promise<boolean>
   /** One account by id, or null. */

@@ -280,6 +280,7 @@ export interface AccountRow {
   id: string
   kind: AccountKind
   password_hash: string | null
+  broker_hash: string | null
   lat: number | null
   lon: number | null
   power_kw: number | null
@@ -288,14 +289,14 @@ export interface AccountRow {
   updated_at_ms: number
 }
 
-export const ACCOUNT_COLUMNS = 'id, kind, password_hash, lat, lon, power_kw, price_minor_per_kwh, created_at_ms, updated_at_ms'
+export const ACCOUNT_COLUMNS = 'id, kind, password_hash, lat, lon, power_kw, price_minor_per_kwh, created_at_ms, updated_at_ms, broker_hash'
 
 export function toAccount(r: AccountRow): AccountRecord {
   const station =
     r.kind === 'station' && r.lat !== null && r.lon !== null && r.power_kw !== null && r.price_minor_per_kwh !== null
       ? { position: { lat: r.lat, lon: r.lon }, powerKw: r.power_kw, priceMinorPerKwh: r.price_minor_per_kwh }
       : null
-  return { id: r.id, kind: r.kind, passwordHash: r.password_hash, station, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }
+  return { id: r.id, kind: r.kind, passwordHash: r.password_hash, brokerHash: r.broker_hash, station, createdAtMs: r.created_at_ms, updatedAtMs: r.updated_at_ms }
 }
 
 

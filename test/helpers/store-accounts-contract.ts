@@ -55,8 +55,8 @@ export function accountsStoreContract(tap: Test, name: string, open: () => Promi
     await s.accounts.add(stationAccount('A'))
     await s.accounts.setPassword('B', 'vehicle', 'hb', T0 + 5)
     t.same((await s.accounts.list()).map((a) => a.id), ['A', 'B'])
-    t.same(await s.accounts.list('station'), [{ id: 'A', kind: 'station', passwordHash: null, station: spec, createdAtMs: T0, updatedAtMs: T0 }])
-    t.same(await s.accounts.list('vehicle'), [{ id: 'B', kind: 'vehicle', passwordHash: 'hb', station: null, createdAtMs: T0, updatedAtMs: T0 + 5 }])
+    t.same(await s.accounts.list('station'), [{ id: 'A', kind: 'station', passwordHash: null, brokerHash: null, station: spec, createdAtMs: T0, updatedAtMs: T0 }])
+    t.same(await s.accounts.list('vehicle'), [{ id: 'B', kind: 'vehicle', passwordHash: 'hb', brokerHash: null, station: null, createdAtMs: T0, updatedAtMs: T0 + 5 }])
   })
 
   withStore('an enrollment code enrolls its station once, before it expires, and sets the password with it', async (t, s) => {
@@ -99,5 +99,19 @@ export function accountsStoreContract(tap: Test, name: string, open: () => Promi
     const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => s.accounts.redeemEnrollment({ stationId: 'S1', codeDigest: codeDigest('c'), passwordHash: `h${i}`, nowMs: T0 })))
     t.equal(outcomes.filter((o) => o === 'enrolled').length, 1)
     t.equal(outcomes.filter((o) => o === 'used').length, 7)
+  })
+
+  withStore('a broker hash goes with its password: kept on add, replaced or cleared by every password change', async (t, s) => {
+    await s.accounts.add({ ...vehicle('V1', 'h1'), brokerHash: '$7$101$a$b' })
+    t.match(await s.accounts.get('V1'), { passwordHash: 'h1', brokerHash: '$7$101$a$b' })
+    await s.accounts.setPassword('V1', 'vehicle', 'h2', T0 + 1, '$7$101$c$d')
+    t.match(await s.accounts.get('V1'), { passwordHash: 'h2', brokerHash: '$7$101$c$d' })
+    await s.accounts.setPassword('V1', 'vehicle', 'h3', T0 + 2)
+    t.match(await s.accounts.get('V1'), { passwordHash: 'h3', brokerHash: null }, 'a change without a broker hash leaves none: the old one would let the old password in')
+    await s.accounts.add(stationAccount('S1'))
+    t.equal((await s.accounts.get('S1'))?.brokerHash, null)
+    await s.accounts.issueEnrollment({ stationId: 'S1', codeDigest: codeDigest('c'), expiresAtMs: T0 + 1000, nowMs: T0 })
+    t.equal(await s.accounts.redeemEnrollment({ stationId: 'S1', codeDigest: codeDigest('c'), passwordHash: 'hs', brokerHash: '$7$101$e$f', nowMs: T0 }), 'enrolled')
+    t.match((await s.accounts.list('station'))[0], { id: 'S1', passwordHash: 'hs', brokerHash: '$7$101$e$f' })
   })
 }

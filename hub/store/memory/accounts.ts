@@ -28,16 +28,17 @@ export class MemoryAccountsStore implements AccountsStore {
   async add(a: NewAccount): Promise<boolean> {
     this.#guard()
     if (this.#accounts.has(a.id)) return false
-    this.#accounts.set(a.id, copy({ id: a.id, kind: a.kind, passwordHash: a.passwordHash, station: a.station, createdAtMs: a.nowMs, updatedAtMs: a.nowMs }))
+    this.#accounts.set(a.id, copy({ id: a.id, kind: a.kind, passwordHash: a.passwordHash, brokerHash: a.brokerHash ?? null, station: a.station, createdAtMs: a.nowMs, updatedAtMs: a.nowMs }))
     this.#version++
     return true
   }
 
-  async setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number): Promise<boolean> {
+  async setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number, brokerHash: string | null = null): Promise<boolean> {
     this.#guard()
     const a = this.#mine(id, kind)
     if (!a) return false
     a.passwordHash = passwordHash
+    a.brokerHash = brokerHash
     a.updatedAtMs = nowMs
     this.#version++
     return true
@@ -87,6 +88,7 @@ export class MemoryAccountsStore implements AccountsStore {
     if (outcome !== 'enrolled' || !station || !row) return outcome
     row.usedAtMs = input.nowMs
     station.passwordHash = input.passwordHash
+    station.brokerHash = input.brokerHash ?? null
     station.updatedAtMs = input.nowMs
     this.#version++
     return outcome

@@ -29,7 +29,7 @@ export class PgAccountsStore implements AccountsStore {
   add(a: NewAccount): Promise<boolean> {
     const s = a.station
     return this.#change(async (tx) => {
-      const res = await tx.query(`INSERT INTO accounts (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`, [
+      const res = await tx.query(`INSERT INTO accounts (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`, [
         a.id,
         a.kind,
         a.passwordHash,
@@ -39,15 +39,16 @@ export class PgAccountsStore implements AccountsStore {
         s?.priceMinorPerKwh ?? null,
         a.nowMs,
         a.nowMs,
+        a.brokerHash ?? null,
       ])
       const changed = (res.rowCount ?? 0) > 0
       return { changed, value: changed }
     })
   }
 
-  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number): Promise<boolean> {
+  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number, brokerHash: string | null = null): Promise<boolean> {
     return this.#change(async (tx) => {
-      const res = await tx.query('UPDATE accounts SET password_hash = $1, updated_at_ms = $2 WHERE id = $3 AND kind = $4', [passwordHash, nowMs, id, kind])
+      const res = await tx.query('UPDATE accounts SET password_hash = $1, broker_hash = $2, updated_at_ms = $3 WHERE id = $4 AND kind = $5', [passwordHash, brokerHash, nowMs, id, kind])
       const changed = (res.rowCount ?? 0) > 0
       return { changed, value: changed }
     })
@@ -102,7 +103,7 @@ export class PgAccountsStore implements AccountsStore {
       const changed = value === 'enrolled'
       if (changed) {
         await tx.query('UPDATE enrollment_codes SET used_at_ms = $1 WHERE station_id = $2', [input.nowMs, input.stationId])
-        await tx.query("UPDATE accounts SET password_hash = $1, updated_at_ms = $2 WHERE id = $3 AND kind = 'station'", [input.passwordHash, input.nowMs, input.stationId])
+        await tx.query("UPDATE accounts SET password_hash = $1, broker_hash = $2, updated_at_ms = $3 WHERE id = $4 AND kind = 'station'", [input.passwordHash, input.brokerHash ?? null, input.nowMs, input.stationId])
       }
       return { changed, value }
     })

@@ -251,6 +251,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_by_owner ON leases (owner);
     `,
   },
+  {
+    version: 2,
+    name: 'accounts: the password as an external Mosquitto checks it',
+    sql: `
+      -- $7$ PBKDF2-SHA512 (hub/broker/mosquitto-acl.ts), set with the password on a hub with mqtt.mosquitto; the hub
+      -- writes it into Mosquitto's password file. Never clear text; NULL when no external Mosquitto is configured.
+      ALTER TABLE accounts ADD COLUMN broker_hash TEXT;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

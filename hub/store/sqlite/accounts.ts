@@ -21,8 +21,8 @@ export class SqliteAccountsStore implements AccountsStore {
   readonly #guard: () => void
   readonly #write: <T>(work: () => T) => Promise<T>
   readonly #s: {
-    insert: Statement<[string, AccountKind, string | null, number | null, number | null, number | null, number | null, number, number]>
-    setPassword: Statement<[string, number, string, AccountKind]>
+    insert: Statement<[string, AccountKind, string | null, number | null, number | null, number | null, number | null, number, number, string | null]>
+    setPassword: Statement<[string, string | null, number, string, AccountKind]>
     remove: Statement<[string, AccountKind]>
     removeCode: Statement<[string]>
     get: Statement<[string], Row>
@@ -40,8 +40,8 @@ export class SqliteAccountsStore implements AccountsStore {
     this.#guard = guard
     this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
-      insert: db.prepare(`INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-      setPassword: db.prepare('UPDATE accounts SET password_hash = ?, updated_at_ms = ? WHERE id = ? AND kind = ?'),
+      insert: db.prepare(`INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+      setPassword: db.prepare('UPDATE accounts SET password_hash = ?, broker_hash = ?, updated_at_ms = ? WHERE id = ? AND kind = ?'),
       remove: db.prepare('DELETE FROM accounts WHERE id = ? AND kind = ?'),
       removeCode: db.prepare('DELETE FROM enrollment_codes WHERE station_id = ?'),
       get: db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`),
@@ -71,14 +71,14 @@ export class SqliteAccountsStore implements AccountsStore {
   add(a: NewAccount): Promise<boolean> {
     const s = a.station
     return this.#change(() => {
-      const changed = this.#s.insert.run(a.id, a.kind, a.passwordHash, s?.position.lat ?? null, s?.position.lon ?? null, s?.powerKw ?? null, s?.priceMinorPerKwh ?? null, a.nowMs, a.nowMs).changes > 0
+      const changed = this.#s.insert.run(a.id, a.kind, a.passwordHash, s?.position.lat ?? null, s?.position.lon ?? null, s?.powerKw ?? null, s?.priceMinorPerKwh ?? null, a.nowMs, a.nowMs, a.brokerHash ?? null).changes > 0
       return { changed, value: changed }
     })
   }
 
-  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number): Promise<boolean> {
+  setPassword(id: string, kind: AccountKind, passwordHash: string, nowMs: number, brokerHash: string | null = null): Promise<boolean> {
     return this.#change(() => {
-      const changed = this.#s.setPassword.run(passwordHash, nowMs, id, kind).changes > 0
+      const changed = this.#s.setPassword.run(passwordHash, brokerHash, nowMs, id, kind).changes > 0
       return { changed, value: changed }
     })
   }
@@ -131,7 +131,7 @@ export class SqliteAccountsStore implements AccountsStore {
       const changed = value === 'enrolled'
       if (changed) {
         this.#s.spendCode.run(input.nowMs, input.stationId)
-        this.#s.setPassword.run(input.passwordHash, input.nowMs, input.stationId, 'station')
+        this.#s.setPassword.run(input.passwordHash, input.brokerHash ?? null, input.nowMs, input.stationId, 'station')
       }
       return { changed, value }
     })
