@@ -1,13 +1,16 @@
 /** `voltway station init`: print a station.json for this board, validated before it is printed. */
 import { randomBytes } from 'node:crypto'
+import { resolve } from 'node:path'
 import { isHwError } from '../../hw/errors.js'
 import { registerMap } from '../../hw/meter-models.js'
-import { ConfigError, formatPath } from '../../protocol/index.js'
+import { ConfigError, formatPath, readTlsMaterial } from '../../protocol/index.js'
 import { StationConfigSchema, type StationConfig } from '../config.js'
 
 export interface InitOptions {
   id: string
   hub: string
+  /** PEM file of the CA that signed the hub broker's certificate (an `mqtts://` hub); kept as an absolute path in station.json. */
+  ca?: string
   hubId?: string
   password?: string
   dataDir?: string
@@ -73,7 +76,7 @@ export function buildStationConfig(o: InitOptions): { config: StationConfig; gen
   const raw = {
     stationId: o.id,
     hubId: o.hubId ?? 'hub',
-    mqtt: { url: o.hub, password: o.password ?? randomBytes(24).toString('base64url') },
+    mqtt: { url: o.hub, password: o.password ?? randomBytes(24).toString('base64url'), ...(o.ca === undefined ? {} : { ca: resolve(o.ca) }) },
     dataDir: o.dataDir ?? `./data/${o.id}`,
     hardware: { board: boardCfg, relay: { pin: pin(o.relayPin, 7), type: o.relayType ?? 'NO' }, meter: meterCfg },
     telemetryIntervalMs: 2000,
@@ -84,5 +87,7 @@ export function buildStationConfig(o: InitOptions): { config: StationConfig; gen
     const issue = parsed.error.issues[0]
     throw new ConfigError(`station init: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid configuration'}`)
   }
+  // A CA that is missing or not a certificate is refused now, not when the agent first connects.
+  if (parsed.data.mqtt.ca !== undefined) readTlsMaterial('--ca', { ca: parsed.data.mqtt.ca })
   return { config: parsed.data, generatedPassword }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { action, EXIT_FAILURE } from '../../cli-errors.js'
 import { ConfigError } from '../../protocol/index.js'
@@ -24,6 +25,7 @@ export function registerStationCommands(program: Command): void {
     .description('print a station.json for this board')
     .requiredOption('--id <stationId>', 'station id, as in the hub config')
     .requiredOption('--hub <url>', 'broker URL, e.g. mqtt://hub.example:1883')
+    .option('--ca <file>', "PEM file of the CA that signed the hub's certificates, for an mqtts:// --hub (and an https:// --hub-http)")
     .option('--hub-id <hubId>', 'the hub (company) id', 'hub')
     .option('--password <password>', "this station's MQTT password, to put in the hub's stations list (default: a new random one)")
     .option('--enroll <code>', 'one-time enrollment code from `voltway hub station add`: the hub sends this station its password')
@@ -52,7 +54,7 @@ export function registerStationCommands(program: Command): void {
           // Validate every other option before the code is spent.
           buildStationConfig({ ...opts, password: 'x' })
           const { enroll: code, hubHttp, ...rest } = opts
-          const answer = await enrollStation(hubHttp ?? defaultHubHttp(opts.hub), opts.id, code)
+          const answer = await enrollStation(hubHttp ?? defaultHubHttp(opts.hub), opts.id, code, opts.ca === undefined ? {} : { ca: readFileSync(opts.ca) })
           const { config } = buildStationConfig({ ...rest, hubId: answer.hubId, password: answer.password })
           process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
           process.stderr.write(`enrolled ${config.stationId} at hub ${answer.hubId}: its password is in this station.json only; keep the file private\n`)
