@@ -103,3 +103,12 @@ function parseCert(where: string, field: string, file: string, pem: Buffer): X50
 export function readServerTls(where: string, cfg: TlsServerConfig | undefined): (TlsMaterial & { requestCert: boolean }) | undefined {
   return cfg === undefined ? undefined : { ...readTlsMaterial(where, cfg), requestCert: cfg.requestCert }
 }
+
+/**
+ * Whether an error code is a TLS failure: Node's TLS errors and OpenSSL's
+ * verification results (X509_V_ERR_* without the prefix), e.g.
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE` for a certificate whose CA is not trusted.
+ */
+export function isTlsErrorCode(code: unknown): boolean {
+  return typeof code === 'string' && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE)/.test(code)
+}

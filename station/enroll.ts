@@ -5,7 +5,7 @@
  * password and keeps only its hash; this is the one time it is sent.
  */
 import { Agent, fetch } from 'undici'
-import { EnrollAnswer, VoltwayError, isErrorCode, type EnrollAnswer as Answer } from '../protocol/index.js'
+import { EnrollAnswer, VoltwayError, isErrorCode, isTlsErrorCode, type EnrollAnswer as Answer } from '../protocol/index.js'
 
 /** The hub's HTTP URL when `--hub-http` is not given: the broker's host, the default HTTP port 8025. */
 export function defaultHubHttp(mqttUrl: string): string {
@@ -39,7 +39,7 @@ export async function enrollStation(hubHttp: string, stationId: string, code: st
     })
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    const tls = typeof cause?.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(cause.code)
+    const tls = isTlsErrorCode(cause?.code)
     const hint = tls ? "; the hub's certificate is not trusted: give --ca with the CA that signed it" : "; check --hub-http (the hub's http.host and http.port)"
     void dispatcher?.close()
     throw new VoltwayError('PEER_UNAVAILABLE', `cannot reach the hub at ${url.href} (${cause?.message ?? (err as Error).message})${hint}`, tls ? { tls: true } : {})

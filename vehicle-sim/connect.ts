@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
-import { VoltwayError, createRpcClient, type RpcClient } from '../protocol/index.js'
+import { VoltwayError, createRpcClient, isTlsErrorCode, type RpcClient } from '../protocol/index.js'
 import { ConnectError } from './errors.js'
 
 export interface ConnectionSettings {
@@ -142,7 +142,7 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
       } else if (/connack timeout/i.test(err.message)) {
         fail(new ConnectError('CONNECT_TIMEOUT', `no MQTT handshake with ${s.url} within ${s.connectTimeoutMs} ms`))
       } else {
-        const tls = typeof err.code === 'string' && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(err.code)
+        const tls = isTlsErrorCode(err.code)
         const why = tls
           ? `TLS: ${err.message} (${String(err.code)}); pass --ca FILE with the CA that signed the broker's certificate, and a --hub host the certificate names`
           : typeof err.code === 'string' && Object.hasOwn(SOCKET_ERRORS, err.code) ? SOCKET_ERRORS[err.code] : err.message
