@@ -170,6 +170,9 @@ t.test('openapi.json describes every federation route with bearer auth, idempote
     ['delete', '/federation/v1/holds/{holdId}', true],
     ['delete', '/federation/v1/reservations/{reservationId}', true],
     ['get', '/federation/v1/vehicles/{vehicleId}/receipts', false],
+    ['post', '/federation/v1/sessions', true],
+    ['get', '/federation/v1/sessions/{sessionId}', false],
+    ['post', '/federation/v1/sessions/{sessionId}/stop', true],
     ['get', '/healthz', false],
   ]
   t.same(doc.security, [{ bearer: [] }], 'bearer token by default')

@@ -4,7 +4,23 @@
  * protocol/schemas/federation.ts; statuses of errors come from HTTP_STATUS.
  */
 import type { z } from 'zod'
-import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, FedStationsQuery, HTTP_STATUS, Hold, HoldConfirmation, HoldRequest, Id, type ErrorCode } from '../../protocol/index.js'
+import {
+  FedErrorBody,
+  FedHubInfo,
+  FedReceipt,
+  FedReceipts,
+  FedSession,
+  FedSessionStart,
+  FedSessionStarted,
+  FedStations,
+  FedStationsQuery,
+  HTTP_STATUS,
+  Hold,
+  HoldConfirmation,
+  HoldRequest,
+  Id,
+  type ErrorCode,
+} from '../../protocol/index.js'
 import { JSON_SCHEMA_DIALECT, jsonSchemaOf } from './messages.js'
 import { isObject, type Json, type JsonObject } from './json.js'
 
@@ -15,6 +31,10 @@ export const FEDERATION_COMPONENTS = {
   Hold,
   HoldConfirmation,
   Receipts: FedReceipts,
+  SessionStart: FedSessionStart,
+  SessionStarted: FedSessionStarted,
+  Session: FedSession,
+  Receipt: FedReceipt,
   ErrorBody: FedErrorBody,
 } as const satisfies Record<string, z.ZodType>
 
@@ -127,6 +147,44 @@ export const FEDERATION_ENDPOINTS: readonly FedEndpoint[] = [
     pathParams: [{ name: 'vehicleId', description: 'The vehicle' }],
     success: { status: 200, description: 'The receipts', body: 'Receipts' },
     errors: ['BAD_REQUEST'],
+  },
+  {
+    method: 'post',
+    path: '/federation/v1/sessions',
+    operationId: 'startRoamingSession',
+    summary: "Start charging at the called hub's station for one of the calling peer's vehicles (roaming)",
+    description:
+      "The caller is the vehicle's home hub (the eMSP, as in OCPI's Commands module); the called hub (the CPO) trusts it for its own vehicles and checks the station's rules (online, busy, reservations) as for a local vehicle. The session belongs to the pair (calling hub, vehicleId).",
+    auth: true,
+    mutating: true,
+    pathParams: [],
+    body: 'SessionStart',
+    success: { status: 201, description: 'The session started', body: 'SessionStarted' },
+    errors: ['BAD_REQUEST', 'NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'RESERVED_BY_OTHER', 'METER_FAULT', 'TIMEOUT'],
+  },
+  {
+    method: 'get',
+    path: '/federation/v1/sessions/{sessionId}',
+    operationId: 'getRoamingSession',
+    summary: "One of the calling peer's sessions: energy, power and cost so far",
+    description: "NOT_FOUND also for another peer's session (it is not revealed).",
+    auth: true,
+    mutating: false,
+    pathParams: [{ name: 'sessionId', description: 'The session' }],
+    success: { status: 200, description: 'The session', body: 'Session' },
+    errors: ['BAD_REQUEST', 'NOT_FOUND', 'METER_FAULT'],
+  },
+  {
+    method: 'post',
+    path: '/federation/v1/sessions/{sessionId}/stop',
+    operationId: 'stopRoamingSession',
+    summary: 'Stop a roaming session and bill it at the called hub\'s price',
+    description: 'A stopped session answers its receipt again. The receipt names the vehicle by its id at its home hub.',
+    auth: true,
+    mutating: true,
+    pathParams: [{ name: 'sessionId', description: 'The session' }],
+    success: { status: 200, description: 'The receipt', body: 'Receipt' },
+    errors: ['BAD_REQUEST', 'NOT_FOUND', 'STATION_OFFLINE', 'STATION_BUSY', 'METER_FAULT', 'TIMEOUT'],
   },
   {
     method: 'get',

@@ -11,7 +11,11 @@ import { z } from 'zod'
 import {
   FedErrorBody,
   FedHubInfo,
+  FedReceipt,
   FedReceipts,
+  FedSession,
+  FedSessionStart,
+  FedSessionStarted,
   FedStations,
   FedStationsQuery,
   Hold,
@@ -162,6 +166,10 @@ export const MESSAGES: readonly MessageSchema[] = [
     schema: HoldConfirmation,
   },
   { file: 'federation/receipts.json', title: 'Federation receipts', description: 'Answer of `GET /federation/v1/vehicles/{vehicleId}/receipts`.', schema: FedReceipts },
+  { file: 'federation/session-start.json', title: 'Roaming session start', description: 'Body of `POST /federation/v1/sessions` (roaming: the home hub starts a session for its vehicle at the called hub).', schema: FedSessionStart },
+  { file: 'federation/session-started.json', title: 'Roaming session started', description: 'Answer (201) of `POST /federation/v1/sessions`.', schema: FedSessionStarted },
+  { file: 'federation/session.json', title: 'Roaming session', description: 'Answer of `GET /federation/v1/sessions/{sessionId}`.', schema: FedSession },
+  { file: 'federation/session-receipt.json', title: 'Roaming receipt', description: 'Answer of `POST /federation/v1/sessions/{sessionId}/stop`: the receipt billed at the called hub\'s price.', schema: FedReceipt },
   { file: 'federation/error.json', title: 'Federation error body', description: 'Body of every error answer of the federation API; `code` is one of docs/error-codes.md.', schema: FedErrorBody },
 ]
 

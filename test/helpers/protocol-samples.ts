@@ -74,5 +74,9 @@ export const samples: Array<{ name: string; schema: z.ZodType; value: unknown }>
   { name: 'federation hold', schema: P.Hold, value: { holdId: 'h-1', stationId: 'SSA-1', position: pos, at, expiresAt: '2026-11-24T16:00:30Z' } },
   { name: 'federation hold confirmation', schema: P.HoldConfirmation, value: { reservationId: 'r-9', holdId: 'h-1', stationId: 'SSA-1', position: pos, at } },
   { name: 'federation receipts', schema: P.FedReceipts, value: { receipts: [receipt] } },
+  { name: 'federation roaming start', schema: P.FedSessionStart, value: { vehicleId: 'V1', stationId: 'SSA-1', reservationId: 'r-9', maxWh: 20000 } },
+  { name: 'federation roaming started', schema: P.FedSessionStarted, value: { session: { sessionId: 's-1', stationId: 'SSA-1', hubId: 'salvador', startedAt: at, meterStartWh: 12345 } } },
+  { name: 'federation roaming session', schema: P.FedSession, value: { session: { sessionId: 's-1', stationId: 'SSA-1', startedAt: at, meterStartWh: 12345, vehicleId: 'V1', hubId: 'salvador', state: 'charging', energyWh: 1000, powerW: 7200, costMinor: 45, currency: 'BRL' } } },
+  { name: 'federation roaming receipt', schema: P.FedReceipt, value: { receipt } },
   { name: 'federation error body', schema: P.FedErrorBody, value: { error: { code: 'NO_STATION_AVAILABLE', message: 'nothing free', details: { hop: 1 } } } },
 ]
