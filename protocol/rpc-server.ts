@@ -13,7 +13,8 @@
  * `perVehicleLimit` running or waiting it is answered RATE_LIMITED. A
  * retained request is a stale replay, never run [MQTT-3.3.1-9]. Replies carry
  * an MQTT 5 Message Expiry, so a reply queued for an absent client does not
- * stay in a broker for the life of its session.
+ * stay in a broker for the life of its session. A reply goes at the QoS of
+ * its request (QoS 0 for 0, QoS 1 otherwise).
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
@@ -21,6 +22,7 @@ import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
 import { FairScheduler } from './fair-scheduler.js'
 import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
+import { useCoalescedWrites } from './coalesce-writes.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
@@ -142,7 +144,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const correlationData = packet.properties?.correlationData
     return {
       async send(body, o) {
-        const publishOpts: IClientPublishOptions = { qos: 1 }
+        // At the QoS the request came with: a QoS 0 asker gets a QoS 0 answer (no PUBACK round on either leg).
+        const publishOpts: IClientPublishOptions = { qos: packet.qos === 0 ? 0 : 1 }
         if (client.options.protocolVersion === 5) {
           publishOpts.properties = { messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) }
         }
@@ -204,6 +207,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     },
     async start() {
       useNoDelay(client)
+      useCoalescedWrites(client)
       client.on('message', onMessage)
       accepting = true
       await client.subscribeAsync(filter, { qos: 1 })
