@@ -12,7 +12,14 @@ export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 /** The bench's one vehicle stands for a whole fleet, so the per-vehicle request pace is lifted. */
 export const UNPACED = { perSecond: 1e9, burst: 1e9 }
 
-export async function startBenchHub(stations: HubConfig['stations']): Promise<{ hub: Hub; close: () => Promise<void> }> {
+export interface BenchHubOptions {
+  /** An external broker (hub.json `mqtt.url`) instead of the embedded one. */
+  mqttUrl?: string
+  /** hub.json `store`; default SQLite in the temp dir. */
+  store?: { type: 'postgres'; url: string; schema?: string }
+}
+
+export async function startBenchHub(stations: HubConfig['stations'], o: BenchHubOptions = {}): Promise<{ hub: Hub; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-'))
   const config = HubConfigSchema.parse({
     hubId: 'bench',
@@ -21,7 +28,8 @@ export async function startBenchHub(stations: HubConfig['stations']): Promise<{ 
     position: { lat: -12.97, lon: -38.5 },
     currency: 'BRL',
     dataDir: dir,
-    mqtt: { listen: { host: '127.0.0.1', port: 0 } },
+    mqtt: o.mqttUrl ? { url: o.mqttUrl } : { listen: { host: '127.0.0.1', port: 0 } },
+    ...(o.store ? { store: o.store } : {}),
     http: { host: '127.0.0.1', port: 0 },
     stations,
     vehicles: [BENCH_VEHICLE],
