@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { startHub, type Hub } from '../hub/app.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
+import { SEEDED, hashPassword } from '../hub/broker/password-hash.js'
+import { openHubStore } from '../hub/store/open.js'
 
 export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 
@@ -34,6 +36,7 @@ export async function startBenchHub(stations: HubConfig['stations'], o: BenchHub
     stations,
     vehicles: [BENCH_VEHICLE],
   })
+  await preseedAccounts(config)
   const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true, brokerRequestPace: UNPACED })
   return {
     hub,
@@ -41,6 +44,29 @@ export async function startBenchHub(stations: HubConfig['stations'], o: BenchHub
       await hub.close()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * Put hub.json's accounts in the store before the hub starts, so its first start does not hash
+ * 10,000 station passwords (scrypt, ~80 ms each, one thread busy for minutes) while it is measured.
+ * Stations never log in here: they get no password; the vehicle gets its real one.
+ */
+async function preseedAccounts(config: HubConfig): Promise<void> {
+  const store = await openHubStore(config.store, config.dataDir)
+  try {
+    const nowMs = Date.now()
+    const vehicleHash = `${SEEDED}${await hashPassword(BENCH_VEHICLE.password)}`
+    await store.accounts.add({ id: BENCH_VEHICLE.vehicleId, kind: 'vehicle', passwordHash: vehicleHash, station: null, nowMs })
+    for (let i = 0; i < config.stations.length; i += 200) {
+      await Promise.all(
+        config.stations.slice(i, i + 200).map((st) =>
+          store.accounts.add({ id: st.stationId, kind: 'station', passwordHash: null, station: { position: st.position, powerKw: st.powerKw, priceMinorPerKwh: st.priceMinorPerKwh }, nowMs }),
+        ),
+      )
+    }
+  } finally {
+    await store.close()
   }
 }
 
