@@ -144,9 +144,11 @@ interface Side {
   run: () => Promise<unknown>
   rate: number
   errors: number
+  /** CPU of this process (user + system) per answered request, µs: steadier than rates on a loaded machine. */
+  cpuUs: number
 }
 const sides: Side[] = []
-const side = (name: string, run: () => Promise<unknown>): void => void sides.push({ name, run, rate: 0, errors: 0 })
+const side = (name: string, run: () => Promise<unknown>): void => void sides.push({ name, run, rate: 0, errors: 0, cpuUs: 0 })
 const rows: BenchRow[] = []
 const ratio = (metric: string, a: string, b: string, goal?: number): void => {
   const x = sides.find((s) => s.name === a)
@@ -199,7 +201,11 @@ try {
 
   for (let r = 0; r < ROUNDS; r++) {
     for (const s of sides) {
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
       const res = await closedLoop(C, SECONDS, s.run)
+      const cpu = process.cpuUsage(cpu0)
+      s.cpuUs += (cpu.user + cpu.system) / (res.rate * ((performance.now() - t0) / 1000)) / ROUNDS
       s.rate += res.rate / ROUNDS
       s.errors += res.errors
     }
@@ -215,6 +221,7 @@ try {
     'nearest postgres': 'station.nearest, embedded broker, PostgreSQL (one replica)',
   }
   for (const s of sides) rows.push({ bench: 'hub-mqtt', metric: `${label[s.name] ?? s.name}${s.errors ? ` (errors ${s.errors})` : ''}`, value: Math.round(s.rate), unit: 'req/s' })
+  for (const s of sides) rows.push({ bench: 'hub-mqtt', metric: `CPU per request in the bench process: ${s.name}`, value: Math.round(s.cpuUs), unit: 'µs' })
   ratio('station.nearest / bare aedes', 'nearest', 'bare aedes', 0.6)
   ratio('station.nearest / hooked echo', 'nearest', 'hooked echo')
   ratio('station.nearest on Mosquitto / bare Mosquitto', 'nearest mosquitto', 'bare mosquitto', 0.6)

@@ -13,7 +13,6 @@ import type { IPublishPacket } from 'mqtt-packet'
 import { VoltwayError, isErrorCode } from './errors.js'
 import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
-import { useCoalescedWrites } from './coalesce-writes.js'
 import { OPS, type OpArgsInput, type OpName, type OpResult } from './schemas/ops.js'
 import { ResponseEnvelope } from './schemas/envelope.js'
 import { topics } from './topics.js'
@@ -87,7 +86,6 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
     },
     async start() {
       useNoDelay(client)
-      useCoalescedWrites(client)
       client.on('message', onMessage)
       await client.subscribeAsync(replyTopic, { qos: 1 })
     },

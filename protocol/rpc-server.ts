@@ -22,7 +22,6 @@ import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
 import { FairScheduler } from './fair-scheduler.js'
 import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
-import { useCoalescedWrites } from './coalesce-writes.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
@@ -207,7 +206,6 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     },
     async start() {
       useNoDelay(client)
-      useCoalescedWrites(client)
       client.on('message', onMessage)
       accepting = true
       await client.subscribeAsync(filter, { qos: 1 })
