@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { startHub, type Hub } from '../hub/app.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
+import { SEEDED, hashPassword } from '../hub/broker/password-hash.js'
+import { openHubStore } from '../hub/store/open.js'
 
 export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 
@@ -12,7 +14,14 @@ export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 /** The bench's one vehicle stands for a whole fleet, so the per-vehicle request pace is lifted. */
 export const UNPACED = { perSecond: 1e9, burst: 1e9 }
 
-export async function startBenchHub(stations: HubConfig['stations']): Promise<{ hub: Hub; close: () => Promise<void> }> {
+export interface BenchHubOptions {
+  /** An external broker (hub.json `mqtt.url`) instead of the embedded one. */
+  mqttUrl?: string
+  /** hub.json `store`; default SQLite in the temp dir. */
+  store?: { type: 'postgres'; url: string; schema?: string }
+}
+
+export async function startBenchHub(stations: HubConfig['stations'], o: BenchHubOptions = {}): Promise<{ hub: Hub; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-'))
   const config = HubConfigSchema.parse({
     hubId: 'bench',
@@ -21,11 +30,13 @@ export async function startBenchHub(stations: HubConfig['stations']): Promise<{ 
     position: { lat: -12.97, lon: -38.5 },
     currency: 'BRL',
     dataDir: dir,
-    mqtt: { listen: { host: '127.0.0.1', port: 0 } },
+    mqtt: o.mqttUrl ? { url: o.mqttUrl } : { listen: { host: '127.0.0.1', port: 0 } },
+    ...(o.store ? { store: o.store } : {}),
     http: { host: '127.0.0.1', port: 0 },
     stations,
     vehicles: [BENCH_VEHICLE],
   })
+  await preseedAccounts(config)
   const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true, brokerRequestPace: UNPACED })
   return {
     hub,
@@ -33,6 +44,29 @@ export async function startBenchHub(stations: HubConfig['stations']): Promise<{ 
       await hub.close()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * Put hub.json's accounts in the store before the hub starts, so its first start does not hash
+ * 10,000 station passwords (scrypt, ~80 ms each, one thread busy for minutes) while it is measured.
+ * Stations never log in here: they get no password; the vehicle gets its real one.
+ */
+async function preseedAccounts(config: HubConfig): Promise<void> {
+  const store = await openHubStore(config.store, config.dataDir)
+  try {
+    const nowMs = Date.now()
+    const vehicleHash = `${SEEDED}${await hashPassword(BENCH_VEHICLE.password)}`
+    await store.accounts.add({ id: BENCH_VEHICLE.vehicleId, kind: 'vehicle', passwordHash: vehicleHash, station: null, nowMs })
+    for (let i = 0; i < config.stations.length; i += 200) {
+      await Promise.all(
+        config.stations.slice(i, i + 200).map((st) =>
+          store.accounts.add({ id: st.stationId, kind: 'station', passwordHash: null, station: { position: st.position, powerKw: st.powerKw, priceMinorPerKwh: st.priceMinorPerKwh }, nowMs }),
+        ),
+      )
+    }
+  } finally {
+    await store.close()
   }
 }
 

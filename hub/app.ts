@@ -197,6 +197,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       // An external broker being reloaded may refuse us once; keep trying rather than stay away for good.
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
+      // mqtt.js formats a `debug` line per packet even when debug output is off; skip it unless DEBUG asks for mqttjs.
+      ...(process.env.DEBUG?.includes('mqttjs') ? {} : { log: () => undefined }),
       will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
     }
     const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)

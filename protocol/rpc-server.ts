@@ -13,7 +13,8 @@
  * `perVehicleLimit` running or waiting it is answered RATE_LIMITED. A
  * retained request is a stale replay, never run [MQTT-3.3.1-9]. Replies carry
  * an MQTT 5 Message Expiry, so a reply queued for an absent client does not
- * stay in a broker for the life of its session.
+ * stay in a broker for the life of its session. A reply goes at the QoS of
+ * its request (QoS 0 for 0, QoS 1 otherwise).
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
@@ -142,7 +143,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const correlationData = packet.properties?.correlationData
     return {
       async send(body, o) {
-        const publishOpts: IClientPublishOptions = { qos: 1 }
+        // At the QoS the request came with: a QoS 0 asker gets a QoS 0 answer (no PUBACK round on either leg).
+        const publishOpts: IClientPublishOptions = { qos: packet.qos === 0 ? 0 : 1 }
         if (client.options.protocolVersion === 5) {
           publishOpts.properties = { messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) }
         }

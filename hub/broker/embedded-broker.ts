@@ -20,7 +20,7 @@ import { once, type EventEmitter } from 'node:events'
 import { Duplex } from 'node:stream'
 import { Aedes, type AuthErrorCode, type Client, type ConnectPacket, type PublishPacket } from 'aedes'
 import { pino, type Logger } from 'pino'
-import { ConfigError, type TlsMaterial } from '../../protocol/index.js'
+import { ConfigError, coalesceWrites, type TlsMaterial } from '../../protocol/index.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
 import { boundedMemoryPersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
@@ -286,6 +286,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const onSocket = (socket: Socket): void => {
     // Small request/response packets: Nagle plus delayed ACKs would stall each round trip (see protocol/no-delay.ts).
     socket.setNoDelay(true)
+    // One write per turn for everything aedes sends this client (a burst of answers fans out as one writev).
+    coalesceWrites(socket)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     broker.handle(socket)

@@ -193,6 +193,9 @@ export interface ReservationStore {
    * Every booking of the given stations that conflicts with `atMs` under the
    * window rule (reservations, and holds live at `nowMs`), in one query
    * however many stations are asked about. Order: by station, then time.
+   * An implementation may answer from memory if the answer is the
+   * database's at the time of the call (SQLite: ../booking-index.ts); the
+   * booking methods above never do.
    */
   findBookings(query: BookingQuery): Promise<Booking[]>
 

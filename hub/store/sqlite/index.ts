@@ -33,6 +33,8 @@ export interface SqliteStoreOptions {
   fileName?: string
   /** How long a write waits for another writer's lock before failing with StoreError('BUSY'). Default 5000. */
   busyTimeoutMs?: number
+  /** Answer reservations.findBookings from memory, kept coherent with the file (./reservations.ts). Default true. */
+  bookingIndex?: boolean
 }
 
 export class SqliteStore implements Store {
@@ -73,7 +75,7 @@ export class SqliteStore implements Store {
     const guard = (): void => {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
-    this.reservations = new SqliteReservationStore(db, guard)
+    this.reservations = new SqliteReservationStore(db, guard, opts.bookingIndex === undefined ? {} : { bookingIndex: opts.bookingIndex })
     this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
     this.trips = new SqliteTripStore(db, guard)

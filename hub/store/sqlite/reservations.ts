@@ -4,10 +4,17 @@
  * process or another, that wants to book waits (busy_timeout) until this one
  * has checked and inserted. That, not process memory, is what rules out
  * double bookings.
+ *
+ * `findBookings` (the read behind `station.nearest`) answers from a
+ * BookingIndex (../booking-index.ts) of the stations asked about, loaded from
+ * the database on first use, updated with this store's own committed writes,
+ * and dropped whenever `PRAGMA data_version` shows that another connection
+ * (another process on the file, or another handle in this one) committed.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
 import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
+import { BookingIndex } from '../booking-index.js'
 import type {
   Booking,
   BookingOutcome,
@@ -21,6 +28,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
+import { WriteBatcher } from './write-batcher.js'
 import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
 /** IN lists are padded to one of these sizes so a handful of prepared statements serve any list. */
@@ -44,7 +52,25 @@ function bookingsSql(n: number): string {
        AND reservation_id IS NULL AND expires_at_ms > ?   -- rule: isLiveHold (booking-rules.ts)`
 }
 
+/** One station's bookings newer than a floor, for BookingIndex.load: reservations, and holds not confirmed (a confirmed hold blocks through its reservation). */
+const STATION_BOOKINGS_SQL = `
+    SELECT 'reservation' AS kind, reservation_id AS id, station_id, vehicle_id, at_ms,
+           NULL AS expires_at_ms, NULL AS tx_id, NULL AS tx_started_at_ms
+      FROM reservations WHERE station_id = ? AND at_ms > ?
+    UNION ALL
+    SELECT 'hold' AS kind, hold_id AS id, station_id, vehicle_id, at_ms, expires_at_ms, tx_id, tx_started_at_ms
+      FROM holds WHERE station_id = ? AND at_ms > ? AND reservation_id IS NULL`
+
+export interface SqliteReservationStoreOptions {
+  /** Answer findBookings from an in-memory BookingIndex (default true); false: one query per call. */
+  bookingIndex?: boolean
+}
+
 export class SqliteReservationStore implements ReservationStore {
+  readonly #index: BookingIndex | null
+  readonly #dataVersion: Statement<[], number>
+  readonly #stationBookings: Statement<[string, number, string, number], BookingRow>
+  #seenVersion = -1
   readonly #db: Database
   readonly #guard: () => void
   readonly #bookingStmts = new Map<number, Statement<unknown[], BookingRow>>()
@@ -64,10 +90,16 @@ export class SqliteReservationStore implements ReservationStore {
   }
   readonly #tx: Transaction<(work: () => unknown) => unknown>
   readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
+  /** A write through the connection's group commit (./write-batcher.ts). */
+  readonly #write: <T>(work: () => T) => Promise<T>
 
-  constructor(db: Database, guard: () => void) {
+  constructor(db: Database, guard: () => void, opts: SqliteReservationStoreOptions = {}) {
     this.#db = db
     this.#guard = guard
+    this.#write = WriteBatcher.for(db).writer(guard)
+    this.#index = opts.bookingIndex === false ? null : new BookingIndex()
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
+    this.#stationBookings = db.prepare<[string, number, string, number], BookingRow>(STATION_BOOKINGS_SQL)
     this.#s = {
       insertReservation: db.prepare(
         `INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
@@ -103,23 +135,23 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
-    return run(() => {
-      this.#guard()
-      return this.#immediate((): BookingOutcome<ReservationRecord> => {
-        const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
-        const pick = firstFree(input.candidates, blocking)
-        if (!pick) return { ok: false, conflicts: blocking }
-        const record = newReservation(input, pick)
-        this.#insertReservation(record)
-        return { ok: true, record }
-      })
-    })
+    // Through the connection's group commit: the check and the insert run in one savepoint of a
+    // BEGIN IMMEDIATE transaction that also carries the turn's request-id claims and answers, so
+    // the write lock still covers check and insert, and one commit serves them all.
+    return this.#write((): BookingOutcome<ReservationRecord> => {
+      const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+      const pick = firstFree(input.candidates, blocking)
+      if (!pick) return { ok: false, conflicts: blocking }
+      const record = newReservation(input, pick)
+      this.#insertReservation(record)
+      return { ok: true, record }
+    }).then((o) => this.#indexed(o, () => o.ok && this.#index?.add(reservationBooking(o.record))))
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
     return run(() => {
       this.#guard()
-      return this.#immediate((): BookingOutcome<HoldRecord> => {
+      return this.#indexed(this.#immediate((): BookingOutcome<HoldRecord> => {
         const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
         const pick = firstFree(input.candidates, blocking)
         if (!pick) return { ok: false, conflicts: blocking }
@@ -137,21 +169,27 @@ export class SqliteReservationStore implements ReservationStore {
           record.createdAtMs,
         )
         return { ok: true, record }
-      })
+      }), (o) => o.ok && this.#index?.add(holdBooking(o.record)))
     })
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
     return run(() => {
       this.#guard()
-      return this.#immediate(() => this.#confirmTx(input))
+      return this.#indexed(this.#immediate(() => this.#confirmTx(input)), (o) => {
+        if (o.status !== 'confirmed' || this.#index === null) return
+        // The hold now blocks as its reservation (a repeated confirm finds the same pair).
+        this.#index.remove(input.holdId)
+        this.#index.remove(o.reservation.reservationId)
+        this.#index.add(reservationBooking(o.reservation))
+      })
     })
   }
 
   releaseHold(holdId: string): Promise<boolean> {
     return run(() => {
       this.#guard()
-      return this.#s.releaseHold.run(holdId).changes > 0
+      return this.#indexed(this.#s.releaseHold.run(holdId).changes > 0, (gone) => gone && this.#index?.remove(holdId))
     })
   }
 
@@ -174,14 +212,14 @@ export class SqliteReservationStore implements ReservationStore {
   cancelReservation(reservationId: string, vehicleId: string): Promise<boolean> {
     return run(() => {
       this.#guard()
-      return this.#s.cancel.run(reservationId, vehicleId).changes > 0
+      return this.#indexed(this.#s.cancel.run(reservationId, vehicleId).changes > 0, (gone) => gone && this.#index?.remove(reservationId))
     })
   }
 
   cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#s.cancelVehicle.run(vehicleId, fromMs).changes
+      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs).changes, (n) => n > 0 && this.#index?.clear())
     })
   }
 
@@ -195,14 +233,30 @@ export class SqliteReservationStore implements ReservationStore {
   findBookings(query: BookingQuery): Promise<Booking[]> {
     return run(() => {
       this.#guard()
-      return this.#findSync(query)
+      const index = this.#index
+      if (index === null || !index.covers(query)) return this.#findSync(query)
+      const version = this.#dataVersion.get() as number
+      if (version !== this.#seenVersion) {
+        index.clear()
+        this.#seenVersion = version
+      }
+      const out: Booking[] = []
+      const ids = new Set(query.stationIds)
+      for (const id of ids) {
+        if (!index.has(id)) {
+          const floor = index.floorMs
+          index.load(id, this.#stationBookings.all(id, floor, id, floor).map(toBooking))
+        }
+        index.blocking(id, query, out)
+      }
+      return out.sort(compareBookings)
     })
   }
 
   deleteExpiredHolds(nowMs: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#s.deleteExpired.run(nowMs).changes
+      return this.#indexed(this.#s.deleteExpired.run(nowMs).changes, (n) => n > 0 && this.#index?.removeExpired(nowMs))
     })
   }
 
@@ -211,6 +265,12 @@ export class SqliteReservationStore implements ReservationStore {
       this.#guard()
       return this.#countsTx(nowMs)
     })
+  }
+
+  /** `result` of a committed write, after `apply` brought the index up to date with it. */
+  #indexed<T>(result: T, apply: (r: T) => unknown): T {
+    if (this.#index !== null) apply(result)
+    return result
   }
 
   /** Run `work` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws). */
@@ -260,4 +320,12 @@ export class SqliteReservationStore implements ReservationStore {
     }
     return stmt
   }
+}
+
+function reservationBooking(r: ReservationRecord): Booking {
+  return { kind: 'reservation', id: r.reservationId, stationId: r.stationId, vehicleId: r.vehicleId, atMs: r.atMs }
+}
+
+function holdBooking(h: HoldRecord): Booking {
+  return { kind: 'hold', id: h.holdId, stationId: h.stationId, vehicleId: h.vehicleId, atMs: h.atMs, expiresAtMs: h.expiresAtMs, txId: h.txId, txStartedAtMs: h.txStartedAtMs }
 }

@@ -3,9 +3,10 @@
  * connection, run inside a `BEGIN IMMEDIATE` transaction (the write lock is
  * taken before anything is read, so writers in other processes on the file
  * serialize). Small writes that need no answer before the next event-loop
- * turn go through the connection's WriteBatcher (group commit); a write
- * that must check and insert alone (a booking) runs its own immediate
- * transaction.
+ * turn go through the connection's WriteBatcher (group commit), a
+ * reservation's check and insert among them (its savepoint runs under the
+ * batch's write lock, so nothing writes between the two); a write that
+ * must run alone runs its own immediate transaction.
  */
 import type { Database, Transaction } from 'better-sqlite3'
 import { toStoreError } from './errors.js'

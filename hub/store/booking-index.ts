@@ -1,0 +1,126 @@
+/**
+ * An in-memory copy of the bookings (reservations and unconfirmed holds) of
+ * the stations a store was asked about, so `findBookings` (the "is it free at
+ * `at`" of `station.nearest`) needs no database query per request.
+ *
+ * It holds data, not rules: which of its entries block `at` is decided by
+ * `withinWindow` and `isLiveHold` of ./booking-rules.ts, the same predicates
+ * the store's SQL encodes, and test/store-booking-index.test.ts checks its
+ * answers against the store's own under random bookings, cancellations,
+ * expiring holds and other writers.
+ *
+ * Coherence is the owner's job: it applies its own committed writes
+ * (`add`, `remove`, `removeVehicle`, `removeExpired`) and calls `clear()`
+ * whenever someone else may have written (SQLite: `PRAGMA data_version`
+ * moved). It never stands in for the check inside a booking transaction.
+ *
+ * Bookings at or before `floorMs` are not kept; a question that reaches back
+ * that far is answered by the store (`covers` is false). The floor moves up
+ * (and the index empties) once it lags `nowMs` by two horizons, so the copy
+ * stays the size of the bookings ahead of now.
+ */
+import { isExpiredHold, isLiveHold, withinWindow } from './booking-rules.js'
+import type { Booking, BookingQuery } from './types.js'
+
+export interface BookingIndexOptions {
+  /** How far behind `nowMs` bookings are kept, ms (default 24 h); it must exceed the booking window. */
+  horizonMs?: number
+}
+
+export class BookingIndex {
+  readonly #horizonMs: number
+  /** Per station, its bookings sorted by `atMs`; a station absent here is not loaded. */
+  readonly #byStation = new Map<string, Booking[]>()
+  /** Station of each indexed booking id (reservation and hold ids are both unique, and never shared). */
+  readonly #stationOf = new Map<string, string>()
+  #floorMs = -Infinity
+
+  constructor(opts: BookingIndexOptions = {}) {
+    this.#horizonMs = opts.horizonMs ?? 24 * 3_600_000
+  }
+
+  /** Whether the index may answer `q`: every booking it needs is newer than the floor. Moves the floor when it lags. */
+  covers(q: Pick<BookingQuery, 'atMs' | 'windowMs' | 'nowMs'>): boolean {
+    if (this.#floorMs === -Infinity || q.nowMs - this.#floorMs > 2 * this.#horizonMs) {
+      this.clear()
+      this.#floorMs = q.nowMs - this.#horizonMs
+    }
+    return q.atMs - q.windowMs >= this.#floorMs
+  }
+
+  /** The floor loads must respect: `load(stationId, rows with atMs > floorMs)`. */
+  get floorMs(): number {
+    return this.#floorMs
+  }
+
+  has(stationId: string): boolean {
+    return this.#byStation.has(stationId)
+  }
+
+  /** Every booking of `stationId` newer than the floor (reservations, and holds not confirmed), read from the store. */
+  load(stationId: string, bookings: readonly Booking[]): void {
+    const list = bookings.filter((b) => b.atMs > this.#floorMs).sort((a, b) => a.atMs - b.atMs)
+    this.#byStation.set(stationId, list)
+    for (const b of list) this.#stationOf.set(b.id, stationId)
+  }
+
+  /** The bookings of `stationId` that block `q` under the window rule (reservations, and holds live at `nowMs`), in time order. */
+  blocking(stationId: string, q: Pick<BookingQuery, 'atMs' | 'windowMs' | 'nowMs'>, out: Booking[]): void {
+    const list = this.#byStation.get(stationId)
+    if (!list) return
+    // Binary search only narrows the scan (conservatively); the rule functions decide.
+    let lo = 0
+    let hi = list.length
+    const from = q.atMs - q.windowMs
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((list[mid] as Booking).atMs < from) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < list.length; i++) {
+      const b = list[i] as Booking
+      if (b.atMs > q.atMs + q.windowMs) break
+      if (!withinWindow(q.atMs, b.atMs, q.windowMs)) continue
+      if (b.kind === 'hold' && !isLiveHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, q.nowMs)) continue
+      out.push(b)
+    }
+  }
+
+  /** A booking this store committed (a new reservation, or a new hold). Ignored for stations not loaded. */
+  add(b: Booking): void {
+    // Already there: loaded from the database after the write committed, before the writer got here.
+    if (b.atMs <= this.#floorMs || this.#stationOf.has(b.id)) return
+    const list = this.#byStation.get(b.stationId)
+    if (!list) return
+    let i = list.length
+    while (i > 0 && (list[i - 1] as Booking).atMs > b.atMs) i--
+    list.splice(i, 0, b)
+    this.#stationOf.set(b.id, b.stationId)
+  }
+
+  /** A booking this store deleted, or a hold it confirmed (it then blocks as its reservation). */
+  remove(id: string): void {
+    const stationId = this.#stationOf.get(id)
+    if (stationId === undefined) return
+    this.#stationOf.delete(id)
+    const list = this.#byStation.get(stationId)
+    const i = list ? list.findIndex((b) => b.id === id) : -1
+    if (list && i >= 0) list.splice(i, 1)
+  }
+
+  /** Holds this store deleted as expired at `nowMs` (deleteExpiredHolds: `isExpiredHold`). */
+  removeExpired(nowMs: number): void {
+    for (const [stationId, list] of this.#byStation) {
+      const keep = list.filter((b) => b.kind !== 'hold' || !isExpiredHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, nowMs))
+      if (keep.length === list.length) continue
+      for (const b of list) if (!keep.includes(b)) this.#stationOf.delete(b.id)
+      this.#byStation.set(stationId, keep)
+    }
+  }
+
+  /** Forget everything: someone else wrote, or a write touched more than this store tracks. */
+  clear(): void {
+    this.#byStation.clear()
+    this.#stationOf.clear()
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The SQLite store answers "is it free at `at`" (findBookings, behind
+ * station.nearest) from an in-memory BookingIndex. fast-check mixes
+ * bookings, holds that expire on an injected clock, confirmations, releases,
+ * cancellations and housekeeping, made through that store and through a
+ * second handle on the same file (another writer the index never hears
+ * from), and after every step the index's answer must equal the database's
+ * own (the second handle runs the SQL query, no index), for every station at
+ * times around the bookings, in the past beyond the index's floor included.
+ */
+import { rmSync } from 'node:fs'
+import t from 'tap'
+import fc from 'fast-check'
+import { TestClock } from '../hub/clock.js'
+import { SqliteStore, type Booking, type ReservationRecord } from '../hub/store/index.js'
+import { tempDir } from './helpers/hub.js'
+
+const RUNS = Number(process.env.VOLTWAY_PROPERTY_RUNS ?? 60)
+/** A fixed seed keeps CI deterministic; `VOLTWAY_PROPERTY_SEED=random` (or a number) explores further. */
+const SEED = process.env.VOLTWAY_PROPERTY_SEED === 'random' ? undefined : Number(process.env.VOLTWAY_PROPERTY_SEED ?? 20261130)
+const MIN = 60_000
+const WINDOW = 120 * MIN
+const STATIONS = ['S0', 'S1', 'S2', 'S3']
+const position = { lat: -12.97, lon: -38.5 }
+const candidate = (i: number) => ({ stationId: STATIONS[i % STATIONS.length] as string, position })
+
+type Writer = 'indexed' | 'other'
+type Step =
+  | { op: 'book'; by: Writer; stations: number[]; slot: number; vehicle: number }
+  | { op: 'hold'; by: Writer; stations: number[]; slot: number; ttlMin: number; vehicle: number }
+  | { op: 'confirm'; by: Writer; pick: number }
+  | { op: 'release'; by: Writer; pick: number }
+  | { op: 'cancel'; by: Writer; pick: number; wrongVehicle: boolean }
+  | { op: 'cancelVehicle'; by: Writer; vehicle: number; fromSlot: number }
+  | { op: 'expire'; by: Writer }
+  | { op: 'advance'; minutes: number }
+
+const writer = fc.constantFrom<Writer>('indexed', 'indexed', 'other')
+const stations = fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 3 })
+/** Booking times: 30 min slots from 2 h before the start to 10 h after, so windows overlap often. */
+const slot = fc.integer({ min: -4, max: 20 })
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('book' as const), by: writer, stations, slot, vehicle: fc.nat({ max: 3 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('hold' as const), by: writer, stations, slot, ttlMin: fc.integer({ min: 1, max: 90 }), vehicle: fc.nat({ max: 3 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('confirm' as const), by: writer, pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), by: writer, pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('cancel' as const), by: writer, pick: fc.nat(), wrongVehicle: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('cancelVehicle' as const), by: writer, vehicle: fc.nat({ max: 3 }), fromSlot: slot }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('expire' as const), by: writer }) },
+  // Minutes to let holds expire; now and then a day and more, past the index's horizon.
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), minutes: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1400, max: 3100 })) }) },
+)
+
+const describe = (b: Booking): string => `${b.kind} ${b.id} ${b.stationId} ${b.atMs}${b.kind === 'hold' ? ` expires ${b.expiresAtMs}` : ''}`
+
+t.test('the booking index answers findBookings as the database does, under random writes from this store and another handle on the file', async (t) => {
+  let checks = 0
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps) => {
+      const dir = tempDir()
+      const clock = new TestClock('2026-11-24T12:00:00Z')
+      const start = clock.now()
+      const indexed = new SqliteStore({ dataDir: dir })
+      const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
+      const handle = (w: Writer) => (w === 'indexed' ? indexed : other).reservations
+      const holds: string[] = []
+      const reservations: ReservationRecord[] = []
+      let n = 0
+      const atOf = (s: number): number => start + s * 30 * MIN
+      try {
+        for (const s of steps) {
+          const nowMs = clock.now()
+          switch (s.op) {
+            case 'book': {
+              const r = await handle(s.by).createReservation({ reservationId: `r${++n}`, vehicleId: `V${s.vehicle}`, atMs: atOf(s.slot), candidates: s.stations.map(candidate), windowMs: WINDOW, nowMs })
+              if (r.ok) reservations.push(r.record)
+              break
+            }
+            case 'hold': {
+              const r = await handle(s.by).placeHold({ holdId: `h${++n}`, vehicleId: `V${s.vehicle}`, atMs: atOf(s.slot), candidates: s.stations.map(candidate), windowMs: WINDOW, nowMs, expiresAtMs: nowMs + s.ttlMin * MIN, txId: `tx${n}`, txStartedAtMs: nowMs })
+              if (r.ok) holds.push(r.record.holdId)
+              break
+            }
+            case 'confirm': {
+              const holdId = holds[s.pick % Math.max(1, holds.length)]
+              if (holdId === undefined) break
+              const o = await handle(s.by).confirmHold({ holdId, reservationId: `c-${holdId}`, nowMs })
+              if (o.status === 'confirmed') reservations.push(o.reservation)
+              break
+            }
+            case 'release': {
+              const holdId = holds[s.pick % Math.max(1, holds.length)]
+              if (holdId !== undefined) await handle(s.by).releaseHold(holdId)
+              break
+            }
+            case 'cancel': {
+              const r = reservations[s.pick % Math.max(1, reservations.length)]
+              if (r !== undefined) await handle(s.by).cancelReservation(r.reservationId, s.wrongVehicle ? 'nobody' : r.vehicleId)
+              break
+            }
+            case 'cancelVehicle':
+              await handle(s.by).cancelVehicleReservations(`V${s.vehicle}`, atOf(s.fromSlot))
+              break
+            case 'expire':
+              await handle(s.by).deleteExpiredHolds(nowMs)
+              break
+            case 'advance':
+              clock.advanceMinutes(s.minutes)
+              break
+          }
+          // Every station, at every slot around the bookings and before the clock's start (beyond the floor after a long advance).
+          const now = clock.now()
+          for (let q = -8; q <= 24; q += 3) {
+            for (const ids of [STATIONS, [STATIONS[q & 3] as string]]) {
+              const query = { stationIds: ids, atMs: atOf(q), windowMs: WINDOW, nowMs: now }
+              const [got, want] = await Promise.all([indexed.reservations.findBookings(query), other.reservations.findBookings(query)])
+              checks++
+              if (got.length !== want.length || got.some((b, i) => describe(b) !== describe(want[i] as Booking))) {
+                throw new Error(`after ${s.op} by ${'by' in s ? s.by : '-'} at now=${now}, slot ${q}, stations ${ids.join(',')}:\n index: ${got.map(describe).join('; ')}\n store: ${want.map(describe).join('; ')}`)
+              }
+            }
+          }
+        }
+      } finally {
+        await indexed.close()
+        await other.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }),
+    { numRuns: RUNS, includeErrorInReport: true, ...(SEED !== undefined ? { seed: SEED } : {}) },
+  )
+  t.ok(checks > RUNS * 5, `${checks} answers compared`)
+})
+
+t.test('a write by another handle on the file is seen by the next question, not served from the index', async (t) => {
+  const dir = tempDir()
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const indexed = new SqliteStore({ dataDir: dir })
+  const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
+  t.teardown(async () => {
+    await indexed.close()
+    await other.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const query = { stationIds: ['S0'], atMs: clock.now() + 180 * MIN, windowMs: WINDOW, nowMs: clock.now() }
+  t.same(await indexed.reservations.findBookings(query), [], 'free, and S0 now loaded in the index')
+  const r = await other.reservations.createReservation({ reservationId: 'r-other', vehicleId: 'V1', atMs: query.atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })
+  t.ok(r.ok)
+  t.same((await indexed.reservations.findBookings(query)).map((b) => b.id), ['r-other'], 'booked by the other handle')
+})
