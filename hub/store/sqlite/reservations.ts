@@ -4,6 +4,14 @@
  * process or another, that wants to book waits (busy_timeout) until this one
  * has checked and inserted. That, not process memory, is what rules out
  * double bookings.
+ *
+ * The holds of trips (placeHold, confirmHold) go through the connection's
+ * group commit (./write-batcher.ts) with the federation's other small
+ * writes: each check-and-insert is its own savepoint inside one
+ * `BEGIN IMMEDIATE` transaction, so it is as atomic as alone (the lock is
+ * held from before the first check to the COMMIT) and only the commit is
+ * shared. A trip makes three holds and three confirms at three hubs, each
+ * next to idempotency and ledger writes of the same turn.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
@@ -21,6 +29,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
+import { WriteBatcher } from './write-batcher.js'
 import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
 /** IN lists are padded to one of these sizes so a handful of prepared statements serve any list. */
@@ -63,11 +72,14 @@ export class SqliteReservationStore implements ReservationStore {
     countHolds: Statement<[number], { n: number }>
   }
   readonly #tx: Transaction<(work: () => unknown) => unknown>
+  /** A write through the connection's group commit (see WriteBatcher). */
+  readonly #write: <T>(work: () => T) => Promise<T>
   readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
     this.#guard = guard
+    this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       insertReservation: db.prepare(
         `INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
@@ -117,35 +129,29 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return run(() => {
-      this.#guard()
-      return this.#immediate((): BookingOutcome<HoldRecord> => {
-        const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
-        const pick = firstFree(input.candidates, blocking)
-        if (!pick) return { ok: false, conflicts: blocking }
-        const record = newHold(input, pick)
-        this.#s.insertHold.run(
-          record.holdId,
-          record.stationId,
-          record.vehicleId,
-          record.position.lat,
-          record.position.lon,
-          record.atMs,
-          record.expiresAtMs,
-          record.txId,
-          record.txStartedAtMs,
-          record.createdAtMs,
-        )
-        return { ok: true, record }
-      })
+    return this.#write((): BookingOutcome<HoldRecord> => {
+      const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+      const pick = firstFree(input.candidates, blocking)
+      if (!pick) return { ok: false, conflicts: blocking }
+      const record = newHold(input, pick)
+      this.#s.insertHold.run(
+        record.holdId,
+        record.stationId,
+        record.vehicleId,
+        record.position.lat,
+        record.position.lon,
+        record.atMs,
+        record.expiresAtMs,
+        record.txId,
+        record.txStartedAtMs,
+        record.createdAtMs,
+      )
+      return { ok: true, record }
     })
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return run(() => {
-      this.#guard()
-      return this.#immediate(() => this.#confirmTx(input))
-    })
+    return this.#write(() => this.#confirmTx(input))
   }
 
   releaseHold(holdId: string): Promise<boolean> {
