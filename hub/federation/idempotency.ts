@@ -110,13 +110,27 @@ export function fingerprintOf(req: FastifyRequest): string {
   return createHash('sha256').update(`${req.method} ${path}\n${body}`, 'utf8').digest('base64url')
 }
 
+/**
+ * JSON with every object's keys in code-unit order and undefined members left
+ * out (arrays keep their order; undefined elements are `null`, as in
+ * JSON.stringify). Runs for every mutating federation request, so it builds
+ * one string instead of entry arrays.
+ */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
+  if (Array.isArray(v)) {
+    let out = '['
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(v[i])
+    return `${out}]`
   }
-  return JSON.stringify(v) ?? 'null'
+  const o = v as Record<string, unknown>
+  // Default sort order is UTF-16 code-unit order, the order `<` gives.
+  const keys = Object.keys(o).sort()
+  let out = '{'
+  for (const k of keys) {
+    const x = o[k]
+    if (x === undefined) continue
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${canonicalJson(x)}`
+  }
+  return `${out}}`
 }

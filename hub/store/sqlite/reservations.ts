@@ -10,6 +10,13 @@
  * the database on first use, updated with this store's own committed writes,
  * and dropped whenever `PRAGMA data_version` shows that another connection
  * (another process on the file, or another handle in this one) committed.
+ *
+ * Reservations and the holds of trips (placeHold, confirmHold) go through the
+ * connection's group commit (./write-batcher.ts) with the federation's other
+ * small writes: each check-and-insert is its own savepoint inside one
+ * `BEGIN IMMEDIATE` transaction, so it is as atomic as alone (the lock is
+ * held from before the first check to the COMMIT) and only the commit is
+ * shared.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
@@ -88,7 +95,6 @@ export class SqliteReservationStore implements ReservationStore {
     countReservations: Statement<[], { n: number }>
     countHolds: Statement<[number], { n: number }>
   }
-  readonly #tx: Transaction<(work: () => unknown) => unknown>
   readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
   /** A write through the connection's group commit (./write-batcher.ts). */
   readonly #write: <T>(work: () => T) => Promise<T>
@@ -126,7 +132,6 @@ export class SqliteReservationStore implements ReservationStore {
         'SELECT COUNT(*) AS n FROM holds WHERE reservation_id IS NULL AND expires_at_ms > ?',
       ),
     }
-    this.#tx = db.transaction((work: () => unknown) => work())
     // One read transaction, so both numbers come from the same snapshot.
     this.#countsTx = db.transaction((nowMs: number) => ({
       reservations: this.#s.countReservations.get()?.n ?? 0,
@@ -149,41 +154,37 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return run(() => {
-      this.#guard()
-      return this.#indexed(this.#immediate((): BookingOutcome<HoldRecord> => {
-        const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
-        const pick = firstFree(input.candidates, blocking)
-        if (!pick) return { ok: false, conflicts: blocking }
-        const record = newHold(input, pick)
-        this.#s.insertHold.run(
-          record.holdId,
-          record.stationId,
-          record.vehicleId,
-          record.position.lat,
-          record.position.lon,
-          record.atMs,
-          record.expiresAtMs,
-          record.txId,
-          record.txStartedAtMs,
-          record.createdAtMs,
-        )
-        return { ok: true, record }
-      }), (o) => o.ok && this.#index?.add(holdBooking(o.record)))
-    })
+    return this.#write((): BookingOutcome<HoldRecord> => {
+      const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+      const pick = firstFree(input.candidates, blocking)
+      if (!pick) return { ok: false, conflicts: blocking }
+      const record = newHold(input, pick)
+      this.#s.insertHold.run(
+        record.holdId,
+        record.stationId,
+        record.vehicleId,
+        record.position.lat,
+        record.position.lon,
+        record.atMs,
+        record.expiresAtMs,
+        record.txId,
+        record.txStartedAtMs,
+        record.createdAtMs,
+      )
+      return { ok: true, record }
+    }).then((o) => this.#indexed(o, () => o.ok && this.#index?.add(holdBooking(o.record))))
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return run(() => {
-      this.#guard()
-      return this.#indexed(this.#immediate(() => this.#confirmTx(input)), (o) => {
+    return this.#write(() => this.#confirmTx(input)).then((o) =>
+      this.#indexed(o, () => {
         if (o.status !== 'confirmed' || this.#index === null) return
         // The hold now blocks as its reservation (a repeated confirm finds the same pair).
         this.#index.remove(input.holdId)
         this.#index.remove(o.reservation.reservationId)
         this.#index.add(reservationBooking(o.reservation))
-      })
-    })
+      }),
+    )
   }
 
   releaseHold(holdId: string): Promise<boolean> {
@@ -271,11 +272,6 @@ export class SqliteReservationStore implements ReservationStore {
   #indexed<T>(result: T, apply: (r: T) => unknown): T {
     if (this.#index !== null) apply(result)
     return result
-  }
-
-  /** Run `work` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it throws). */
-  #immediate<T>(work: () => T): T {
-    return this.#tx.immediate(work) as T
   }
 
   #insertReservation(r: ReservationRecord): void {

@@ -2,11 +2,12 @@
  * The one way the SQLite sub-stores write: statements prepared once per
  * connection, run inside a `BEGIN IMMEDIATE` transaction (the write lock is
  * taken before anything is read, so writers in other processes on the file
- * serialize). Small writes that need no answer before the next event-loop
- * turn go through the connection's WriteBatcher (group commit), a
- * reservation's check and insert among them (its savepoint runs under the
- * batch's write lock, so nothing writes between the two); a write that
- * must run alone runs its own immediate transaction.
+ * serialize). Writes that need no answer before the next event-loop turn
+ * go through the connection's WriteBatcher (group commit): the federation's
+ * ledger, idempotency and lease writes, a reservation's check and insert, and
+ * the holds of trips, whose check-and-insert is as atomic in its savepoint as
+ * alone (the lock is held from the batch's BEGIN IMMEDIATE to its COMMIT); a
+ * write that must run alone runs its own immediate transaction.
  */
 import type { Database, Transaction } from 'better-sqlite3'
 import { toStoreError } from './errors.js'
