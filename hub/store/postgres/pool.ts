@@ -19,8 +19,7 @@ import { RETRYABLE, connectError, pgCode, toStoreError } from './errors.js'
 export const LOCK = {
   /** Schema migrations (second key: hashtext of the schema name). */
   migrate: 1,
-  /** A station's bookings: check and insert (second key: hashtext of the station id). */
-  stationBookings: 2,
+  // 2 was a station's bookings, which the EXCLUDE constraint alone now orders (./reservations.ts); not to be reused.
   /** A station's event log and ack (second key: hashtext of the station id). */
   stationEvents: 3,
 } as const
