@@ -188,6 +188,22 @@ if (skip) {
     t.match(await store.reservations.createReservation(reservationInput({ atMs: AT, candidates: [station('S2'), station('S1')] })), { ok: true, record: { stationId: 'S2' } }, 'a neighbour at the same time')
   })
 
+  t.test('a prepared statement whose table was migrated meanwhile (by another replica) is run again on a fresh connection, alone or in a transaction', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const store = await schema.open({ max: 1 }) // one connection: the one that prepared the statements
+    const r = await store.reservations.createReservation(reservationInput({ reservationId: 'r-1' }))
+    const h = await store.reservations.placeHold(holdInput({ holdId: 'h-1', candidates: [station('S2')] }))
+    t.ok(r.ok && h.ok)
+    t.ok(await store.reservations.getReservation('r-1'))
+    t.ok(await store.reservations.getHold('h-1'))
+    // A column added by a newer replica changes what SELECT * returns: the server refuses the old plans (0A000).
+    await pg.sql(`ALTER TABLE ${schema.name}.reservations ADD COLUMN note TEXT`)
+    await pg.sql(`ALTER TABLE ${schema.name}.holds ADD COLUMN note TEXT`)
+    t.match(await store.reservations.getReservation('r-1'), { reservationId: 'r-1' }, 'one statement')
+    t.match(await store.reservations.confirmHold({ holdId: 'h-1', reservationId: 'r-2', nowMs: Date.parse('2026-11-24T12:00:00Z') }), { status: 'confirmed' }, 'a transaction (SELECT * FROM holds ... FOR UPDATE)')
+  })
+
   t.test('rule isActive in the database: two pools opening sessions of one station at once give exactly one', async (t) => {
     const schema = pg.schema()
     t.teardown(() => schema.dispose())

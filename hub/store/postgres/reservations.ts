@@ -3,8 +3,8 @@
  *
  * The EXCLUDE constraint of `booking_slots` (./migrations.ts) keeps the
  * window rule: whatever a writer does, two bookings of one station closer
- * than the window are never both committed. A booking transaction takes no
- * lock of its own. It reads the bookings of its candidate stations (one
+ * than the window are never both committed. A booking takes no lock of its
+ * own. It reads the bookings of its candidate stations (one
  * snapshot), picks the first candidate free in it, and inserts the slot with
  * `ON CONFLICT DO NOTHING`: the insert waits only for an uncommitted slot of
  * that station that overlaps it, and when that one commits it inserts
@@ -14,8 +14,8 @@
  * other only where their slots overlap (an advisory lock on every candidate
  * station used to serialize all bookings near one place, even at other times).
  *
- * Expired holds never block: the caller's clock decides expiry, so the
- * transaction first deletes the slots of its candidate stations' expired
+ * Expired holds never block: the caller's clock decides expiry, so a
+ * booking first deletes the slots of its candidate stations' expired
  * holds, then checks and inserts. The hold rows stay for `getHold` /
  * `confirmHold` until housekeeping deletes them.
  */
@@ -65,10 +65,13 @@ const FIND_BOOKINGS = `
  */
 const REAP_AND_FIND = `
   WITH reaped AS (
-    DELETE FROM booking_slots s
-     USING holds h
-     WHERE s.hold_id = h.hold_id AND h.station_id = ANY($1::text[])
-       AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
+    -- SKIP LOCKED: a slot another writer is reaping or confirming right now is left to it (an insert
+    -- that meets it waits for that writer), so two reapers never wait on each other in a cycle.
+    DELETE FROM booking_slots WHERE hold_id IN (
+      SELECT s.hold_id FROM booking_slots s JOIN holds h USING (hold_id)
+       WHERE h.station_id = ANY($1::text[])
+         AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
+         FOR UPDATE OF s SKIP LOCKED)
   )
   ${FIND_BOOKINGS}`
 
@@ -115,9 +118,9 @@ export class PgReservationStore implements ReservationStore {
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
-    return this.#book(input, async (tx, pick) => {
+    return this.#book(input, async (db, pick) => {
       const r = newReservation(input, pick)
-      const res = await tx.query(INSERT_RESERVATION, [
+      const res = await db.query(INSERT_RESERVATION, [
         r.stationId, r.atMs, input.windowMs, r.reservationId, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, r.holdId,
       ])
       return res.rowCount === 1 ? r : null
@@ -125,9 +128,9 @@ export class PgReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return this.#book(input, async (tx, pick) => {
+    return this.#book(input, async (db, pick) => {
       const h = newHold(input, pick)
-      const res = await tx.query(INSERT_HOLD, [
+      const res = await db.query(INSERT_HOLD, [
         h.stationId, h.atMs, input.windowMs, h.holdId, h.vehicleId, h.position.lat, h.position.lon, h.expiresAtMs, h.txId, h.txStartedAtMs, h.createdAtMs,
       ])
       return res.rowCount === 1 ? h : null
@@ -215,32 +218,34 @@ export class PgReservationStore implements ReservationStore {
   }
 
   /**
-   * One booking transaction: free the slots of the candidate stations'
-   * expired holds, check, and insert at the first free candidate. `insert`
-   * answers null when the constraint refused the slot (a booking committed
-   * since the check, or one the check did not count as a conflict: made with
-   * a wider window); that candidate is then reported with what blocks it and
-   * the next one is tried.
+   * One booking: free the slots of the candidate stations' expired holds,
+   * check, and insert at the first free candidate. `insert` answers null when
+   * the constraint refused the slot (a booking committed since the check, or
+   * one the check did not count as a conflict: made with a wider window);
+   * that candidate is then reported with what blocks it and the next one is
+   * tried. No transaction: nothing is held between the statements, each
+   * insert (slot and owner) is one statement, and the reaping of expired
+   * slots stands on its own, so BEGIN and COMMIT would only add round trips.
    */
-  #book<R>(
+  async #book<R>(
     input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number; nowMs: number },
-    insert: (tx: Tx, pick: BookingCandidate) => Promise<R | null>,
+    insert: (db: Pick<Tx, 'query'>, pick: BookingCandidate) => Promise<R | null>,
   ): Promise<BookingOutcome<R>> {
-    return this.#db.tx(async (tx) => {
-      const stationIds = candidateIds(input.candidates)
-      if (stationIds.length === 0) return { ok: false, conflicts: [] }
-      const blocking = (await tx.query<BookingRow>(REAP_AND_FIND, findParams({ ...input, stationIds }))).rows.map(toBooking)
-      let candidates = input.candidates
-      for (;;) {
-        const pick = firstFree(candidates, blocking)
-        if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
-        const record = await insert(tx, pick)
-        if (record !== null) return { ok: true, record }
-        const slots = await tx.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
-        blocking.push(...slots.rows.map(toBooking))
-        candidates = candidates.filter((c) => c.stationId !== pick.stationId)
-      }
-    })
+    const db = this.#db
+    db.guard()
+    const stationIds = candidateIds(input.candidates)
+    if (stationIds.length === 0) return { ok: false, conflicts: [] }
+    const blocking = (await db.query<BookingRow>(REAP_AND_FIND, findParams({ ...input, stationIds }))).rows.map(toBooking)
+    let candidates = input.candidates
+    for (;;) {
+      const pick = firstFree(candidates, blocking)
+      if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
+      const record = await insert(db, pick)
+      if (record !== null) return { ok: true, record }
+      const slots = await db.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
+      blocking.push(...slots.rows.map(toBooking))
+      candidates = candidates.filter((c) => c.stationId !== pick.stationId)
+    }
   }
 
   async #getReservation(tx: Tx, reservationId: string): Promise<ReservationRecord | null> {
