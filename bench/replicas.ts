@@ -26,7 +26,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import prand from 'pure-rand'
 import { runAclCommand } from '../hub/commands/acl.js'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
-import { createRpcClient, formatTime, type RpcClient } from '../protocol/index.js'
+import { VoltwayError, createRpcClient, formatTime, type RpcClient } from '../protocol/index.js'
 import { BAHIA, BAHIA_LINKS, token, type HubSpec } from '../test/helpers/federation-hubs.js'
 import { tempDir } from '../test/helpers/hub-config.js'
 import { spawnHub, type HubProcess } from '../test/helpers/hub-process.js'
@@ -172,22 +172,31 @@ async function main(): Promise<void> {
       const rnd = (): number => prand.unsafeUniformIntDistribution(0, 1_000_000, rng) / 1_000_000
       // Every create and every trip at its own time, 3 and 5 hours apart: no two ever compete for a station.
       let k = 0
+      // Why calls failed, by error code, printed to stderr.
+      const failures = new Map<string, number>()
+      const noted = <T>(p: Promise<T>): Promise<T> =>
+        p.catch((err: unknown) => {
+          const code = err instanceof VoltwayError ? `${err.code}: ${err.message.slice(0, 100)}` : String(err)
+          failures.set(code, (failures.get(code) ?? 0) + 1)
+          throw err
+        })
       const create = (v: number) => {
         const f = fleet[v] as Vehicle
         const at = t0 + k++ * 3 * 3_600_000
         const position = { lat: box.lat + (rnd() - 0.5) * 2 * box.half, lon: box.lon + (rnd() - 0.5) * 2 * box.half }
-        return f.rpc.request('reservation.create', { at: formatTime(at), position, rangeKm: 50 })
+        return noted(f.rpc.request('reservation.create', { at: formatTime(at), position, rangeKm: 50 }))
       }
       let s = 0
       const trip = (v: number) => {
         const f = fleet[v] as Vehicle
         const at = t0 + s++ * 5 * 3_600_000
-        return f.rpc.request('route.reserve', { routeId, times: [formatTime(at), formatTime(at + 3_600_000), formatTime(at + 2 * 3_600_000)], position: feira.position, rangeKm: 250 })
+        return noted(f.rpc.request('route.reserve', { routeId, times: [formatTime(at), formatTime(at + 3_600_000), formatTime(at + 2 * 3_600_000)], position: feira.position, rangeKm: 250 }))
       }
       await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => create(v)) // warm-up: JIT, pools, connections
       add(`${name}/create`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => create(v))))
       await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => trip(v))
       add(`${name}/trip`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => trip(v))))
+      for (const [why, n] of failures) process.stderr.write(`replicas: ${setup.label}: ${n} failed: ${why}\n`)
     } finally {
       await Promise.all(fleet.map((f) => f.close()))
       for (const p of procs) {
