@@ -70,18 +70,30 @@ async function preseedAccounts(config: HubConfig): Promise<void> {
   }
 }
 
-/** Closed loop: `concurrency` calls always in flight for `seconds`; completed calls per second and how many threw. */
-export async function closedLoop(concurrency: number, seconds: number, next: (i: number) => Promise<unknown>): Promise<{ rate: number; errors: number }> {
+/**
+ * Closed loop: `concurrency` workers, each with one call in flight, for `seconds`.
+ * `next(i, worker)` gets a call number unique in the loop and the worker's index
+ * (0 .. concurrency-1, say a vehicle). Returns completed calls per second, how
+ * many threw, and the latency of each call that did not throw, ms, ascending.
+ */
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  next: (i: number, worker: number) => Promise<unknown>,
+): Promise<{ rate: number; errors: number; latencies: number[] }> {
   const t0 = performance.now()
   const deadline = t0 + seconds * 1000
+  const latencies: number[] = []
   let done = 0
   let errors = 0
   let i = 0
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
       while (performance.now() < deadline) {
+        const started = performance.now()
         try {
-          await next(i++)
+          await next(i++, worker)
+          latencies.push(performance.now() - started)
         } catch {
           errors++
         }
@@ -89,5 +101,5 @@ export async function closedLoop(concurrency: number, seconds: number, next: (i:
       }
     }),
   )
-  return { rate: done / ((performance.now() - t0) / 1000), errors }
+  return { rate: done / ((performance.now() - t0) / 1000), errors, latencies: latencies.sort((a, b) => a - b) }
 }

@@ -21,6 +21,7 @@ const BENCHES: Array<{ name: string; file: string; args: string[] }> = [
   { name: 'connection-baseline', file: 'bench/connection-baseline.ts', args: ['--seconds', '2'] },
   { name: 'station-agent', file: 'bench/station-agent.ts', args: ['--runs', '3'] },
   { name: 'trips', file: 'bench/trips.ts', args: [] },
+  { name: 'replicas', file: 'bench/replicas.ts', args: ['--seconds', '4', '--passes', '2'] },
   { name: 'vehicle-fleet', file: 'bench/vehicle-fleet.ts', args: ['5000', '20', '--real-hub'] },
   { name: 'ui', file: 'bench/ui.ts', args: ['--stations', '1000', '--sessions', '100', '--seconds', '10'] },
 ]

@@ -4,10 +4,12 @@
  * window and one active session per station kept by the database itself.
  */
 import t from 'tap'
+import pgDriver from 'pg'
 import { PG_LATEST_VERSION, PG_MIGRATIONS, PostgresStore, StoreError } from '../hub/store/index.js'
 import { accountsStoreContract } from './helpers/store-accounts-contract.js'
 import { holdInput, reservationInput, station, storeContract } from './helpers/store-contract.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+import { waitUntil } from './helpers/net.js'
 
 const skip = await postgresSkipReason()
 if (skip) {
@@ -118,6 +120,88 @@ if (skip) {
     t.equal(await store.reservations.getReservation('R-late'), null, 'nothing written')
     t.match(await store.reservations.confirmHold({ holdId: 'h-free', reservationId: 'R-back', nowMs: T0 + 1000 }), { status: 'confirmed' }, 'its slot was still free')
     t.notOk((await store.reservations.createReservation(reservationInput({ nowMs: T0 + 60_000, candidates: [station('S2')] }))).ok, 'and it blocks again')
+  })
+
+  /**
+   * Another writer's booking of station S1, inserted in a transaction left
+   * open: what a concurrent booking looks like from outside until it commits.
+   */
+  async function openBooking(schema: string, atMs: number): Promise<{ commit(): Promise<void>; rollback(): Promise<void> }> {
+    const c = new pgDriver.Client({ connectionString: pg.url })
+    await c.connect()
+    await c.query('BEGIN')
+    await c.query(
+      `WITH slot AS (INSERT INTO ${schema}.booking_slots (station_id, at_ms, window_ms, reservation_id) VALUES ('S1', $1, 7200000, 'other'))
+       INSERT INTO ${schema}.reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms) VALUES ('other', 'S1', 'VX', 0, 0, $1, 0)`,
+      [atMs],
+    )
+    const end = async (sql: string) => {
+      await c.query(sql)
+      await c.end()
+    }
+    return { commit: () => end('COMMIT'), rollback: () => end('ROLLBACK') }
+  }
+  /** Resolves once a session of this database waits for another transaction (the insert of an overlapping slot). */
+  const someoneWaits = () =>
+    waitUntil(
+      async () => (await pg.sql("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND l.locktype = 'transactionid' AND a.datname = $1", [pg.database])).rowCount,
+      10_000,
+      'a booking waiting on the open one',
+    )
+
+  t.test('a booking whose pick is taken by a booking committed after its check books the next free candidate and reports nothing lost', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const store = await schema.open()
+    const AT = Date.parse('2026-11-24T15:00:00Z')
+    const other = await openBooking(schema.name, AT)
+    const booking = store.reservations.createReservation(reservationInput({ reservationId: 'mine', atMs: AT, candidates: [station('S1'), station('S2')] }))
+    await someoneWaits()
+    await other.commit()
+    const r = await booking
+    t.match(r, { ok: true, record: { reservationId: 'mine', stationId: 'S2' } }, 'S1 went to the other booking; S2 is the next free candidate')
+    t.equal((await store.reservations.findBookings({ stationIds: ['S1', 'S2'], atMs: AT, windowMs: 7_200_000, nowMs: 0 })).length, 2)
+  })
+
+  t.test('a booking waiting on an overlapping booking that rolls back takes its first pick', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const store = await schema.open()
+    const AT = Date.parse('2026-11-24T15:00:00Z')
+    const other = await openBooking(schema.name, AT)
+    const booking = store.reservations.placeHold(holdInput({ holdId: 'mine', atMs: AT, candidates: [station('S1'), station('S2')] }))
+    await someoneWaits()
+    await other.rollback()
+    t.match(await booking, { ok: true, record: { holdId: 'mine', stationId: 'S1' } })
+  })
+
+  t.test('bookings of a station at other times, or of other candidates near it, do not wait for an open booking of it', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    // Were they to wait, they would fail BUSY after this long: the open booking ends only after them.
+    const store = await schema.open({ busyTimeoutMs: 3000 })
+    const AT = Date.parse('2026-11-24T15:00:00Z')
+    const other = await openBooking(schema.name, AT)
+    t.teardown(() => other.rollback())
+    t.match(await store.reservations.createReservation(reservationInput({ atMs: AT + 3 * 3_600_000, candidates: [station('S1')] })), { ok: true, record: { stationId: 'S1' } }, 'same station, 3 h later')
+    t.match(await store.reservations.placeHold(holdInput({ atMs: AT - 3 * 3_600_000, candidates: [station('S1'), station('S2')] })), { ok: true, record: { stationId: 'S1' } }, 'same station, 3 h earlier')
+    t.match(await store.reservations.createReservation(reservationInput({ atMs: AT, candidates: [station('S2'), station('S1')] })), { ok: true, record: { stationId: 'S2' } }, 'a neighbour at the same time')
+  })
+
+  t.test('a prepared statement whose table was migrated meanwhile (by another replica) is run again on a fresh connection, alone or in a transaction', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const store = await schema.open({ max: 1 }) // one connection: the one that prepared the statements
+    const r = await store.reservations.createReservation(reservationInput({ reservationId: 'r-1' }))
+    const h = await store.reservations.placeHold(holdInput({ holdId: 'h-1', candidates: [station('S2')] }))
+    t.ok(r.ok && h.ok)
+    t.ok(await store.reservations.getReservation('r-1'))
+    t.ok(await store.reservations.getHold('h-1'))
+    // A column added by a newer replica changes what SELECT * returns: the server refuses the old plans (0A000).
+    await pg.sql(`ALTER TABLE ${schema.name}.reservations ADD COLUMN note TEXT`)
+    await pg.sql(`ALTER TABLE ${schema.name}.holds ADD COLUMN note TEXT`)
+    t.match(await store.reservations.getReservation('r-1'), { reservationId: 'r-1' }, 'one statement')
+    t.match(await store.reservations.confirmHold({ holdId: 'h-1', reservationId: 'r-2', nowMs: Date.parse('2026-11-24T12:00:00Z') }), { status: 'confirmed' }, 'a transaction (SELECT * FROM holds ... FOR UPDATE)')
   })
 
   t.test('rule isActive in the database: two pools opening sessions of one station at once give exactly one', async (t) => {

@@ -9,6 +9,12 @@ export function pgCode(err: unknown): string {
 
 /** SQLSTATEs a transaction is simply run again for: serialization failure, deadlock detected. */
 export const RETRYABLE = new Set(['40001', '40P01'])
+/**
+ * feature_not_supported, as "cached plan must not change result type": a
+ * prepared statement (./pool.ts) whose table another replica migrated. The
+ * connection is dropped and the work run again on a fresh one.
+ */
+export const STALE_PLAN = '0A000'
 /** unique_violation (primary keys and unique indexes). */
 export const UNIQUE_VIOLATION = '23505'
 /** exclusion_violation (the booking window's EXCLUDE constraint). */

@@ -9,7 +9,7 @@
  */
 import pg from 'pg'
 import { StoreError } from '../errors.js'
-import { RETRYABLE, connectError, pgCode, toStoreError } from './errors.js'
+import { RETRYABLE, STALE_PLAN, connectError, pgCode, toStoreError } from './errors.js'
 
 /**
  * Advisory lock namespaces (the first key of `pg_advisory_xact_lock(int, int)`):
@@ -19,8 +19,7 @@ import { RETRYABLE, connectError, pgCode, toStoreError } from './errors.js'
 export const LOCK = {
   /** Schema migrations (second key: hashtext of the schema name). */
   migrate: 1,
-  /** A station's bookings: check and insert (second key: hashtext of the station id). */
-  stationBookings: 2,
+  // 2 was a station's bookings, which the EXCLUDE constraint alone now orders (./reservations.ts); not to be reused.
   /** A station's event log and ack (second key: hashtext of the station id). */
   stationEvents: 3,
 } as const
@@ -65,6 +64,22 @@ const types: pg.CustomTypesConfig = {
 
 const MAX_ATTEMPTS = 5
 
+/**
+ * Statements with parameters run as named prepared statements, one name per
+ * distinct text: each connection parses and plans a statement once, not on
+ * every call (the hub sends the same few dozen statements all day).
+ */
+const statementNames = new Map<string, string>()
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  if (values.length === 0) return { text } // parameterless: migrations may hold several statements, which a prepared statement cannot
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `voltway_${statementNames.size + 1}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values }
+}
+
 export class PgDatabase {
   readonly pool: pg.Pool
   readonly schema: string | null
@@ -95,13 +110,18 @@ export class PgDatabase {
   /** One statement in its own (autocommit) transaction. Rejects with StoreError only. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     this.guard()
-    const client = await this.#connect()
-    try {
-      return await client.query<R>(text, values)
-    } catch (err) {
-      throw toStoreError(err)
-    } finally {
-      client.release()
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connect()
+      let stale = false
+      try {
+        return await client.query<R>(prepared(text, values))
+      } catch (err) {
+        stale = pgCode(err) === STALE_PLAN
+        if (stale && attempt < MAX_ATTEMPTS) continue
+        throw toStoreError(err)
+      } finally {
+        client.release(stale)
+      }
     }
   }
 
@@ -126,7 +146,9 @@ export class PgDatabase {
         } catch {
           broken = true
         }
-        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(pgCode(err))) continue
+        // A stale prepared statement stays on its connection: drop the connection, run again on another.
+        if (pgCode(err) === STALE_PLAN) broken = true
+        if (attempt < MAX_ATTEMPTS && (RETRYABLE.has(pgCode(err)) || pgCode(err) === STALE_PLAN)) continue
         throw toStoreError(err)
       } finally {
         // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
@@ -153,7 +175,7 @@ export class PgDatabase {
 function txOf(client: pg.PoolClient): Tx {
   let savepoints = 0
   const tx: Tx = {
-    query: (text, values = []) => client.query(text, values),
+    query: (text, values = []) => client.query(prepared(text, values)),
     async savepoint(work) {
       const name = `sp_${++savepoints}`
       await client.query(`SAVEPOINT ${name}`)

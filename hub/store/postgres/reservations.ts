@@ -1,21 +1,23 @@
 /**
  * ReservationStore on PostgreSQL, for several hub replicas writing at once.
  *
- * Two things keep the window rule, each enough on its own:
- * - a booking transaction takes the advisory locks of its candidate
- *   stations (in hash order, so bookings never deadlock) before it checks
- *   and inserts: bookings of one station serialize, as `BEGIN IMMEDIATE`
- *   does on SQLite, and those of other stations run in parallel. So the
- *   check sees every committed booking, the first free candidate is picked,
- *   and the blockers are reported, as on every store;
- * - the slot it inserts sits under the EXCLUDE constraint of
- *   `booking_slots` (./migrations.ts): whatever a writer does, two bookings
- *   of one station closer than the window are never both committed.
+ * The EXCLUDE constraint of `booking_slots` (./migrations.ts) keeps the
+ * window rule: whatever a writer does, two bookings of one station closer
+ * than the window are never both committed. A booking takes no lock of its
+ * own. It reads the bookings of its candidate stations (one
+ * snapshot), picks the first candidate free in it, and inserts the slot with
+ * `ON CONFLICT DO NOTHING`: the insert waits only for an uncommitted slot of
+ * that station that overlaps it, and when that one commits it inserts
+ * nothing; then what blocks the station is read and the next free candidate
+ * is tried. So the first candidate free when the booking commits is picked
+ * and the blockers are reported, as on every store, and bookings wait on each
+ * other only where their slots overlap (an advisory lock on every candidate
+ * station used to serialize all bookings near one place, even at other times).
  *
- * Expired holds never block: the caller's clock decides expiry, so the
- * transaction first deletes the slots of its candidate stations' expired
- * holds (under the same station locks), then checks and inserts. The hold
- * rows stay for `getHold` / `confirmHold` until housekeeping deletes them.
+ * Expired holds never block: the caller's clock decides expiry, so a
+ * booking first deletes the slots of its candidate stations' expired
+ * holds, then checks and inserts. The hold rows stay for `getHold` /
+ * `confirmHold` until housekeeping deletes them.
  */
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
 import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
@@ -32,7 +34,7 @@ import type {
   ReservationRecord,
   ReservationStore,
 } from '../types.js'
-import { LOCK, type PgDatabase, type Tx } from './pool.js'
+import type { PgDatabase, Tx } from './pool.js'
 
 /** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
 type HoldRow = CommonHoldRow & { window_ms: number }
@@ -63,10 +65,13 @@ const FIND_BOOKINGS = `
  */
 const REAP_AND_FIND = `
   WITH reaped AS (
-    DELETE FROM booking_slots s
-     USING holds h
-     WHERE s.hold_id = h.hold_id AND h.station_id = ANY($1::text[])
-       AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
+    -- SKIP LOCKED: a slot another writer is reaping or confirming right now is left to it (an insert
+    -- that meets it waits for that writer), so two reapers never wait on each other in a cycle.
+    DELETE FROM booking_slots WHERE hold_id IN (
+      SELECT s.hold_id FROM booking_slots s JOIN holds h USING (hold_id)
+       WHERE h.station_id = ANY($1::text[])
+         AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
+         FOR UPDATE OF s SKIP LOCKED)
   )
   ${FIND_BOOKINGS}`
 
@@ -113,9 +118,9 @@ export class PgReservationStore implements ReservationStore {
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
-    return this.#book(input, async (tx, pick) => {
+    return this.#book(input, async (db, pick) => {
       const r = newReservation(input, pick)
-      const res = await tx.query(INSERT_RESERVATION, [
+      const res = await db.query(INSERT_RESERVATION, [
         r.stationId, r.atMs, input.windowMs, r.reservationId, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, r.holdId,
       ])
       return res.rowCount === 1 ? r : null
@@ -123,9 +128,9 @@ export class PgReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return this.#book(input, async (tx, pick) => {
+    return this.#book(input, async (db, pick) => {
       const h = newHold(input, pick)
-      const res = await tx.query(INSERT_HOLD, [
+      const res = await db.query(INSERT_HOLD, [
         h.stationId, h.atMs, input.windowMs, h.holdId, h.vehicleId, h.position.lat, h.position.lon, h.expiresAtMs, h.txId, h.txStartedAtMs, h.createdAtMs,
       ])
       return res.rowCount === 1 ? h : null
@@ -134,9 +139,7 @@ export class PgReservationStore implements ReservationStore {
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
     return this.#db.tx(async (tx) => {
-      const where = await tx.query<{ station_id: string }>('SELECT station_id FROM holds WHERE hold_id = $1', [input.holdId])
-      const stationId = where.rows[0]?.station_id
-      if (stationId !== undefined) await tx.lockKeys(LOCK.stationBookings, [stationId])
+      // The hold's row lock orders confirms and releases of one hold; its slot's row orders the move below against a booker deleting it.
       const row = (await tx.query<HoldRow>('SELECT * FROM holds WHERE hold_id = $1 FOR UPDATE', [input.holdId])).rows[0]
       const hold = row ? toHold(row) : null
       const earlier = hold?.reservationId ? await this.#getReservation(tx, hold.reservationId) : null
@@ -215,32 +218,34 @@ export class PgReservationStore implements ReservationStore {
   }
 
   /**
-   * One booking transaction: lock the candidate stations, free the slots of
-   * their expired holds, check, and insert at the first free candidate.
-   * `insert` answers null when the constraint refused the slot (a booking the
-   * check did not count as a conflict: one made with a wider window); that
-   * candidate is then reported with what blocks it and the next one is tried.
+   * One booking: free the slots of the candidate stations' expired holds,
+   * check, and insert at the first free candidate. `insert` answers null when
+   * the constraint refused the slot (a booking committed since the check, or
+   * one the check did not count as a conflict: made with a wider window);
+   * that candidate is then reported with what blocks it and the next one is
+   * tried. No transaction: nothing is held between the statements, each
+   * insert (slot and owner) is one statement, and the reaping of expired
+   * slots stands on its own, so BEGIN and COMMIT would only add round trips.
    */
-  #book<R>(
+  async #book<R>(
     input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number; nowMs: number },
-    insert: (tx: Tx, pick: BookingCandidate) => Promise<R | null>,
+    insert: (db: Pick<Tx, 'query'>, pick: BookingCandidate) => Promise<R | null>,
   ): Promise<BookingOutcome<R>> {
-    return this.#db.tx(async (tx) => {
-      const stationIds = candidateIds(input.candidates)
-      if (stationIds.length === 0) return { ok: false, conflicts: [] }
-      await tx.lockKeys(LOCK.stationBookings, stationIds)
-      const blocking = (await tx.query<BookingRow>(REAP_AND_FIND, findParams({ ...input, stationIds }))).rows.map(toBooking)
-      let candidates = input.candidates
-      for (;;) {
-        const pick = firstFree(candidates, blocking)
-        if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
-        const record = await insert(tx, pick)
-        if (record !== null) return { ok: true, record }
-        const slots = await tx.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
-        blocking.push(...slots.rows.map(toBooking))
-        candidates = candidates.filter((c) => c.stationId !== pick.stationId)
-      }
-    })
+    const db = this.#db
+    db.guard()
+    const stationIds = candidateIds(input.candidates)
+    if (stationIds.length === 0) return { ok: false, conflicts: [] }
+    const blocking = (await db.query<BookingRow>(REAP_AND_FIND, findParams({ ...input, stationIds }))).rows.map(toBooking)
+    let candidates = input.candidates
+    for (;;) {
+      const pick = firstFree(candidates, blocking)
+      if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
+      const record = await insert(db, pick)
+      if (record !== null) return { ok: true, record }
+      const slots = await db.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
+      blocking.push(...slots.rows.map(toBooking))
+      candidates = candidates.filter((c) => c.stationId !== pick.stationId)
+    }
   }
 
   async #getReservation(tx: Tx, reservationId: string): Promise<ReservationRecord | null> {

@@ -32,6 +32,10 @@ const UPDATE_PEER_HOLD = `
          at_ms = $9, expires_at_ms = $10, reservation_id = $11, created_at_ms = $12, updated_at_ms = $13
    WHERE hold_id = $1`
 
+const SAVE_TRIP = `
+  UPDATE trips SET tx_started_at_ms = $1, attempt = $2, state = $3, legs_json = $4, failure_json = $5, updated_at_ms = $6
+   WHERE trip_id = $7 AND ($8::text[] IS NULL OR state = ANY($8::text[]))`
+
 export class PgTripStore implements TripStore {
   readonly #db: PgDatabase
 
@@ -47,16 +51,15 @@ export class PgTripStore implements TripStore {
     )
   }
 
-  saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
+  async saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
+    // Compare-and-set in one statement: the row lock it takes orders concurrent saves of one trip.
+    const values = [trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.updatedAtMs, trip.tripId, opts.fromStates ? [...opts.fromStates] : null]
+    const releases = opts.releases ?? []
+    // Without releases the UPDATE is the whole write: no transaction around it.
+    if (releases.length === 0) return (await this.#db.query(SAVE_TRIP, values)).rowCount === 1
     return this.#db.tx(async (tx) => {
-      // Compare-and-set in one statement: the row lock it takes orders concurrent saves of one trip.
-      const res = await tx.query(
-        `UPDATE trips SET tx_started_at_ms = $1, attempt = $2, state = $3, legs_json = $4, failure_json = $5, updated_at_ms = $6
-          WHERE trip_id = $7 AND ($8::text[] IS NULL OR state = ANY($8::text[]))`,
-        [trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.updatedAtMs, trip.tripId, opts.fromStates ? [...opts.fromStates] : null],
-      )
-      if (res.rowCount !== 1) return false
-      await insertReleases(tx, opts.releases ?? [])
+      if ((await tx.query(SAVE_TRIP, values)).rowCount !== 1) return false
+      await insertReleases(tx, releases)
       return true
     })
   }
@@ -78,8 +81,9 @@ export class PgTripStore implements TripStore {
     return res.rows.map(toTrip)
   }
 
-  addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
-    return this.#db.tx((tx) => insertReleases(tx, tasks))
+  async addReleases(tasks: readonly ReleaseTask[]): Promise<void> {
+    this.#db.guard()
+    if (tasks.length > 0) await this.#db.tx((tx) => insertReleases(tx, tasks))
   }
 
   async listReleases(): Promise<ReleaseTask[]> {
