@@ -236,7 +236,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const events = createEventListener(client, ui.observe(charging), logger, shareGroup === undefined ? {} : { shareGroup })
     await events.start()
     cleanups.push(() => events.stop())
-    const auth = createAuthListener(client, cards, logger)
+    const auth = createAuthListener(client, cards, logger, shareGroup === undefined ? {} : { shareGroup })
     await auth.start()
     cleanups.push(async () => auth.stop())
 
