@@ -41,7 +41,11 @@ export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000, 
   // 'close', not 'exit': the output is complete only then.
   const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)))
   const ready = await new Promise<{ mqtt: string; http: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub ${cfg.hubId} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // Not left behind: a hub that never got ready would outlive the test.
+      proc.kill('SIGKILL')
+      reject(new Error(`hub ${cfg.hubId} not ready after ${timeoutMs} ms:\n${out}`))
+    }, timeoutMs)
     let buf = ''
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString()

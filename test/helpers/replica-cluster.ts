@@ -36,6 +36,8 @@ export interface ReplicaCluster {
   httpUrl(name: string): string
   /** Start (or restart) replica `name`; resolves once it prints its ready line. */
   start(name: string): Promise<HubProcess>
+  /** Vehicle requests of `op` each live replica answered, from its /metrics (the `replica` label). */
+  answered(op: string): Promise<Record<string, number>>
   /** Kill replica `name` with `signal` (default SIGKILL) and wait until it is gone. Resolves its output. */
   kill(name: string, signal?: NodeJS.Signals): Promise<string>
   close(): Promise<void>
@@ -95,6 +97,17 @@ export async function startReplicaCluster(opts: ReplicaClusterOptions): Promise<
       replicas,
       httpUrl,
       start,
+      async answered(op) {
+        const out: Record<string, number> = {}
+        for (const name of replicas.keys()) {
+          const text = await (await fetch(`${httpUrl(name)}/metrics`)).text()
+          out[name] = text
+            .split('\n')
+            .filter((l) => l.startsWith('voltway_requests_total{') && l.includes(`op="${op}"`) && l.includes(`replica="${name}"`))
+            .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0)
+        }
+        return out
+      },
       async kill(name, signal = 'SIGKILL') {
         const p = replicas.get(name)
         if (!p) throw new Error(`replica ${name} is not running`)

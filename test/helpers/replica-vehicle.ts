@@ -52,7 +52,8 @@ export class IdVehicle {
     const answered = new Promise<Answer | null>((resolve) => {
       this.#waiting.set(id, resolve)
       timer = setTimeout(() => {
-        this.#waiting.delete(id)
+        // A later send of the same id waits on its own.
+        if (this.#waiting.get(id) === resolve) this.#waiting.delete(id)
         resolve(null)
       }, timeoutMs)
     })
@@ -66,16 +67,17 @@ export class IdVehicle {
   }
 
   /**
-   * Send until answered, with the same id each time: after a timeout, and
-   * after IDEMPOTENCY_IN_PROGRESS (the first run is still going, or lapsing on a
-   * replica that died). Throws after `maxSends`.
+   * Send until answered, with the same id each time: after a timeout, after
+   * IDEMPOTENCY_IN_PROGRESS (the first run is still going, or lapsing on a
+   * replica that died) and after STORAGE_UNAVAILABLE (nothing was changed;
+   * docs/error-codes.md: the same request is safe to send again). Throws after `maxSends`.
    */
   async call(op: string, args: object, id: string, o: { timeoutMs?: number; maxSends?: number } = {}): Promise<CallOutcome> {
     const maxSends = o.maxSends ?? 50
     for (let sends = 1; sends <= maxSends; sends++) {
       const answer = await this.send(op, args, id, o.timeoutMs ?? 2000)
       if (answer === null) continue
-      if (!answer.ok && answer.error.code === 'IDEMPOTENCY_IN_PROGRESS') {
+      if (!answer.ok && (answer.error.code === 'IDEMPOTENCY_IN_PROGRESS' || answer.error.code === 'STORAGE_UNAVAILABLE')) {
         await new Promise((r) => setTimeout(r, 100))
         continue
       }
