@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       // The first replica creates and migrates the database; the others then open it.
       for (const [i, r] of replicas.entries()) {
         const port = i === 0 ? cfg.http.port : await freePort()
-        const p = await spawnHub(cfg, dir, 60_000, ['--replica', r, '--http-port', String(port)])
+        const p = await spawnHub(cfg, dir, 60_000, { args: ['--replica', r, '--http-port', String(port)] })
         running.push(p)
         out.push(p)
       }

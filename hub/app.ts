@@ -61,7 +61,7 @@ export interface StartHubOptions {
    * owns its background work by leases. Requires `mqtt.url` (ConfigError otherwise).
    */
   replica?: string
-  /** How long a vehicle request's claim outlives a replica that died running it (hub/ops/idempotent.ts). Default 30 s. */
+  /** How long a vehicle request's claim outlives a replica that died running it (hub/requests/idempotent.ts). Default hub.json `replicas.requestClaimSeconds`. */
   requestClaimMs?: number
 }
 
@@ -112,6 +112,12 @@ function connected(client: MqttClient): Promise<void> {
     client.on('connect', onConnect)
     client.on('error', onError)
   })
+}
+
+/** hub.json `replicas.leaseTtlSeconds` as federation tuning: a dead replica's leases are looked for a few times per TTL (at most every 5 s). */
+function replicaTuning(leaseTtlSeconds: number): Partial<FederationTuning> {
+  const leaseTtlMs = leaseTtlSeconds * 1000
+  return { leaseTtlMs, takeoverIntervalMs: Math.min(5000, Math.ceil(leaseTtlMs / 3)) }
 }
 
 export async function startHub(config: HubConfig, opts: StartHubOptions = {}): Promise<Hub> {
@@ -238,7 +244,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const events = createEventListener(client, ui.observe(charging), logger, shareGroup === undefined ? {} : { shareGroup })
     await events.start()
     cleanups.push(() => events.stop())
-    const auth = createAuthListener(client, cards, logger)
+    const auth = createAuthListener(client, cards, logger, shareGroup === undefined ? {} : { shareGroup })
     await auth.start()
     cleanups.push(async () => auth.stop())
 
@@ -256,7 +262,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         ui.onPeerCall(r)
       },
       ...(replica !== undefined ? { replica } : {}),
-      ...(opts.federationTuning ? { tuning: opts.federationTuning } : {}),
+      tuning: { ...replicaTuning(config.replicas.leaseTtlSeconds), ...opts.federationTuning },
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())
@@ -272,7 +278,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         store: db.idempotency,
         clock,
         logger,
-        ...(opts.requestClaimMs !== undefined ? { leaseMs: opts.requestClaimMs } : {}),
+        leaseMs: opts.requestClaimMs ?? config.replicas.requestClaimSeconds * 1000,
       }),
       storage.wireError,
     )

@@ -82,6 +82,19 @@ export const HubConfigSchema = z.strictObject({
     .default({ peers: [], links: [] }),
   /** Who may log in to the dashboard at `/ui/` (docs/configuration.md, `operators`). */
   operators: z.array(z.strictObject({ name: z.string().min(1).max(100), token: Token.refine((t) => t.length >= 16, 'an operator token needs at least 16 characters') })).default([]),
+  /**
+   * Hub replicas (docs/operator-guide.md "Scale out"): how soon the work of a
+   * replica that died passes to a live one. `leaseTtlSeconds`: its trips,
+   * queued releases and the sweeper (renewed every third of it while it lives).
+   * `requestClaimSeconds`: a vehicle request it was running may run again
+   * (same request id) on another replica; longer than any request takes.
+   */
+  replicas: z
+    .strictObject({
+      leaseTtlSeconds: z.number().int().min(1).max(600).default(15),
+      requestClaimSeconds: z.number().int().min(1).max(3600).default(30),
+    })
+    .default({ leaseTtlSeconds: 15, requestClaimSeconds: 30 }),
   rules: z
     .strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),

@@ -62,6 +62,12 @@ t.test('rules may be left out and take the defaults', async (t) => {
   t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
 })
 
+t.test('replicas may be left out (lease 15 s, request claim 30 s) or shortened; a zero is refused', async (t) => {
+  t.same(loadHubConfig(write('hub-noreplicas.json', hubExample)).replicas, { leaseTtlSeconds: 15, requestClaimSeconds: 30 })
+  t.same(loadHubConfig(write('hub-replicas.json', { ...hubExample, replicas: { leaseTtlSeconds: 2 } })).replicas, { leaseTtlSeconds: 2, requestClaimSeconds: 30 })
+  t.throws(() => loadHubConfig(write('hub-replicas0.json', { ...hubExample, replicas: { requestClaimSeconds: 0 } })), { name: 'ConfigError', message: /replicas\.requestClaimSeconds/ })
+})
+
 // Each message starts with the file's path; the table holds what follows it.
 const badHubs: Array<[string, (c: typeof hubExample) => unknown, string]> = [
   ['a station latitude that is not a number', (c) => ({ ...c, stations: [c.stations[0], { ...c.stations[0], stationId: 'FSA-2', position: { lat: 'south', lon: 1 } }] }), 'stations[1].position.lat: expected a number'],

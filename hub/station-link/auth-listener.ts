@@ -19,7 +19,13 @@ export interface AuthListener {
   stop(): void
 }
 
-export function createAuthListener(client: MqttClient, authority: CardAuthority, logger: Logger): AuthListener {
+export interface AuthListenerOptions {
+  /** MQTT shared-subscription group (hub replicas): each card request reaches one replica, so the station gets one answer. */
+  shareGroup?: string
+}
+
+export function createAuthListener(client: MqttClient, authority: CardAuthority, logger: Logger, opts: AuthListenerOptions = {}): AuthListener {
+  const filter = opts.shareGroup === undefined ? topics.stationFilter('auth') : `$share/${opts.shareGroup}/${topics.stationFilter('auth')}`
   const log = logger.child({ component: 'station-auth' })
   const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     const t = parseStationTopic(topic)
@@ -42,7 +48,7 @@ export function createAuthListener(client: MqttClient, authority: CardAuthority,
   return {
     async start() {
       client.on('message', onMessage)
-      await client.subscribeAsync(topics.stationFilter('auth'), { qos: 1 })
+      await client.subscribeAsync(filter, { qos: 1 })
     },
     stop() {
       client.removeListener('message', onMessage)

@@ -24,20 +24,28 @@ export async function withFreePorts(cfg: HubConfig): Promise<HubConfig> {
   return { ...cfg, mqtt, http: { ...cfg.http, port: await freePort() } }
 }
 
-/** `args`: more `voltway hub` options, e.g. `['--replica', 'r1', '--http-port', '8026']`. */
-export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000, args: readonly string[] = []): Promise<HubProcess> {
-  const file = join(dir, `${cfg.hubId}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
-  writeFileSync(file, JSON.stringify(cfg))
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file, ...args], {
+/**
+ * Spawn `voltway hub --config <file> ...args`. `cfg` is written to a new file in
+ * `dir` unless `configFile` names one already written (replicas share one hub.json).
+ */
+export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000, opts: { args?: string[]; configFile?: string } = {}): Promise<HubProcess> {
+  const file = opts.configFile ?? join(dir, `${cfg.hubId}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
+  if (opts.configFile === undefined) writeFileSync(file, JSON.stringify(cfg))
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file, ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, VOLTWAY_LOG_LEVEL: process.env.VOLTWAY_TEST_LOG ?? 'warn' },
   })
   let out = ''
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  // 'close', not 'exit': the output is complete only then.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)))
   const ready = await new Promise<{ mqtt: string; http: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub ${cfg.hubId} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // Not left behind: a hub that never got ready would outlive the test.
+      proc.kill('SIGKILL')
+      reject(new Error(`hub ${cfg.hubId} not ready after ${timeoutMs} ms:\n${out}`))
+    }, timeoutMs)
     let buf = ''
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
