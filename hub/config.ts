@@ -28,6 +28,35 @@ export const StoreEntry = z.discriminatedUnion('type', [
   }),
 ])
 
+const PeerUrl = z.url({ protocol: /^https?$/ })
+
+/**
+ * A peer gives exactly one of `url` and `urls`. The urls of a peer with
+ * replicas differ only in host and port: the client sends one request path to
+ * whichever replica it picks, with one TLS trust (`ca`) for all of them.
+ */
+function peerUrlIssues(p: { url?: string | undefined; urls?: string[] | undefined }): Array<{ path: Array<string | number>; message: string }> {
+  if (p.url !== undefined && p.urls !== undefined) return [{ path: ['urls'], message: 'give either "url" (one address) or "urls" (the addresses of the peer\'s replicas), not both' }]
+  if (p.url === undefined && p.urls === undefined) return [{ path: ['url'], message: 'missing: give the peer\'s federation base URL as "url", or its replicas\' as "urls"' }]
+  const urls = (p.urls ?? []).map((u) => new URL(u))
+  const first = urls[0]
+  const origins = new Set<string>()
+  const issues: Array<{ path: Array<string | number>; message: string }> = []
+  urls.forEach((u, i) => {
+    if (origins.has(u.origin)) issues.push({ path: ['urls', i], message: `duplicate address ${u.origin}` })
+    origins.add(u.origin)
+    if (first && (u.protocol !== first.protocol || u.pathname !== first.pathname)) {
+      issues.push({ path: ['urls', i], message: `every url of a peer needs the scheme and path of urls[0] (${first.protocol}//…${first.pathname}); only host and port may differ` })
+    }
+  })
+  return issues
+}
+
+/** The federation base URLs of a peer: its `urls`, or its one `url`. */
+export function peerUrls(p: { url?: string | undefined; urls?: readonly string[] | undefined }): string[] {
+  return p.urls !== undefined ? [...p.urls] : p.url !== undefined ? [p.url] : []
+}
+
 export const HubConfigSchema = z.strictObject({
   hubId: Id,
   name: z.string().min(1).max(200),
@@ -57,14 +86,18 @@ export const HubConfigSchema = z.strictObject({
         .array(
           z.strictObject({
             hubId: Id,
-            url: z.url({ protocol: /^https?$/ }),
+            /** The peer's federation base URL; a peer running several replicas may list them all in `urls` instead. */
+            url: PeerUrl.optional(),
+            urls: z.array(PeerUrl).min(1).max(32).optional(),
             token: Token,
             acceptToken: Token,
             /** PEM files (docs/configuration.md "TLS"): the CA to trust for an https url; a client certificate and key for mutual TLS. */
             ca: z.string().min(1).optional(),
             cert: z.string().min(1).optional(),
             key: z.string().min(1).optional(),
-          }).refine((p) => (p.cert === undefined) === (p.key === undefined), { message: 'give both "cert" and "key" (the client certificate for mutual TLS) or neither', path: ['cert'] }),
+          })
+            .refine((p) => (p.cert === undefined) === (p.key === undefined), { message: 'give both "cert" and "key" (the client certificate for mutual TLS) or neither', path: ['cert'] })
+            .superRefine((p, ctx) => peerUrlIssues(p).forEach((i) => ctx.addIssue({ code: 'custom', ...i }))),
         )
         .default([]),
       links: z.array(z.strictObject({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),

@@ -128,6 +128,24 @@ t.test('federation peers: tokens the server could never accept, duplicate peers 
   t.throws(() => loadHubConfig(withPeers([peer, { ...peer, hubId: 'jequie' }])), { message: /federation\.peers\[1\]\.acceptToken: another peer already uses this acceptToken/ })
 })
 
+t.test('a peer with replicas gives "urls" instead of "url": exactly one of the two, differing only in host and port', async (t) => {
+  const { url: _url, ...peer } = hubExample.federation.peers[0] as (typeof hubExample.federation.peers)[number]
+  const withPeer = (p: unknown) => write(`urls-${Math.random().toString(36).slice(2)}.json`, { ...hubExample, federation: { ...hubExample.federation, peers: [p] } })
+  const ok = loadHubConfig(withPeer({ ...peer, urls: ['http://10.0.0.5:8026', 'http://10.0.0.6:8026'] }))
+  t.same(ok.federation.peers[0]?.urls, ['http://10.0.0.5:8026', 'http://10.0.0.6:8026'])
+  t.equal(ok.federation.peers[0]?.url, undefined)
+  const refused: Array<[unknown, RegExp]> = [
+    [{ ...peer, url: 'http://10.0.0.5:8026', urls: ['http://10.0.0.6:8026'] }, /federation\.peers\[0\]\.urls: give either "url" \(one address\) or "urls" .*, not both/],
+    [peer, /federation\.peers\[0\]\.url: missing: give the peer's federation base URL as "url", or its replicas' as "urls"/],
+    [{ ...peer, urls: [] }, /federation\.peers\[0\]\.urls: /],
+    [{ ...peer, urls: ['http://10.0.0.5:8026', 'ftp://10.0.0.6'] }, /federation\.peers\[0\]\.urls\[1\]/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026', 'http://10.0.0.5:8026/'] }, /federation\.peers\[0\]\.urls\[1\]: duplicate address http:\/\/10\.0\.0\.5:8026/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026/voltway', 'https://10.0.0.6:8026/voltway'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path of urls\[0\]/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026/a', 'http://10.0.0.6:8026/b'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path/],
+  ]
+  for (const [p, message] of refused) t.throws(() => loadHubConfig(withPeer(p)), { message }, JSON.stringify(p))
+})
+
 t.test('an unknown --log-level is a usage error (exit 2) naming the levels', async (t) => {
   const file = write('loglevel.json', hubExample)
   const r = cli('hub', '--config', file, '--log-level', 'verbose')
