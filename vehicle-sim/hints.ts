@@ -4,6 +4,7 @@
  * hub): the error's details tell them apart, so the hint names the right one.
  * Causes are tried first, in order; each code then has a fallback.
  */
+import { isMutatingOp, type MutatingOp } from '../protocol/index.js'
 import type { SimErrorCode } from './errors.js'
 
 type Details = Record<string, unknown>
@@ -18,6 +19,15 @@ interface CauseHint {
 const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '?')
 const has = (key: string) => (d: Details) => d[key] !== undefined
 const reason = (r: string) => (d: Details) => d.reason === r
+/** Where a vehicle sees what a mutating op did (trip.list, reservation.list, history.list). */
+const LOOK: Record<MutatingOp, string> = {
+  'reservation.create': '`voltway vehicle reservations`',
+  'reservation.cancel': '`voltway vehicle reservations`',
+  'route.reserve': '`voltway vehicle trips`',
+  'trip.cancel': '`voltway vehicle trips`',
+  'charge.start': '`voltway vehicle history` (and look at the station)',
+  'charge.stop': '`voltway vehicle history`',
+}
 const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
 
 /** The fallback per code: its most common cause. */
@@ -76,6 +86,15 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
     when: (d) => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs,
     hint: (d) =>
       `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline); retry without --timeout-ms to see the hub's answer`,
+  },
+  {
+    // A change that got no answer may have happened all the same (its answer lost on the way back): look before doing it again.
+    code: 'TIMEOUT',
+    when: (d) => isMutatingOp(d.op) && d.hubId !== undefined,
+    hint: (d) => {
+      const sent = typeof d.tries === 'number' && d.tries > 1 ? `, sent ${str(d.tries)} times with request id ${str(d.id)}` : ''
+      return `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request); if the hub never answers, check that it is running and that --hub-id is its hubId`
+    },
   },
   {
     // A wait as long as the default: the hub answers every request before that, with an error if need be.

@@ -18,12 +18,12 @@
  */
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, type ErrorCode, type HandlerTable, type OpName, type RequestContext, type WireError } from '../../protocol/index.js'
+import { HTTP_STATUS, MUTATING_OPS, VoltwayError, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
 import type { IdempotencyStore } from '../store/index.js'
 
-/** The ops whose request id is an idempotency key. */
-export const MUTATING_OPS = ['reservation.create', 'reservation.cancel', 'route.reserve', 'trip.cancel', 'charge.start', 'charge.stop'] as const satisfies readonly OpName[]
+/** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
+export { MUTATING_OPS }
 
 export interface IdempotentOpsOptions {
   store: IdempotencyStore
