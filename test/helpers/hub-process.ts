@@ -24,10 +24,11 @@ export async function withFreePorts(cfg: HubConfig): Promise<HubConfig> {
   return { ...cfg, mqtt, http: { ...cfg.http, port: await freePort() } }
 }
 
-export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000): Promise<HubProcess> {
+/** `args`: more flags of `voltway hub`, e.g. `['--replica', 'a']`. */
+export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000, args: readonly string[] = []): Promise<HubProcess> {
   const file = join(dir, `${cfg.hubId}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
   writeFileSync(file, JSON.stringify(cfg))
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, VOLTWAY_LOG_LEVEL: process.env.VOLTWAY_TEST_LOG ?? 'warn' },
