@@ -8,7 +8,9 @@
  *   (`will`) is `online: false`, so a hub that dies is seen gone.
  * - While it runs, the hub watches the topic: when it goes `online: false`
  *   (another replica's Last Will, or a stop of one that thought it was the
- *   last), a running hub publishes `online: true` again. A replica killed
+ *   last), a running hub publishes `online: true` again; so it does after
+ *   each reconnect to the broker (which may have published its own Will
+ *   while the connection was down). A replica killed
  *   while others run thus marks the hub offline only for the moment until a
  *   survivor answers (one broker round trip).
  * - A clean stop says `online: false` only when no other replica runs. A
@@ -111,9 +113,14 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
     }
   }
 
+  const onReconnect = (): void => {
+    if (running) publishState(true).catch((err: unknown) => log.warn({ err }, 'could not publish the hub state'))
+  }
+
   return {
     async start() {
       client.on('message', onMessage)
+      client.on('connect', onReconnect)
       const filters = [stateTopic, ...(replica !== undefined ? [probeTopic, aliveTopic] : [])]
       await client.subscribeAsync(filters, { qos: 1 })
     },
@@ -122,14 +129,20 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
       await publishState(true)
     },
     async stop() {
-      if (!running) return
+      if (!running) {
+        client.removeListener('message', onMessage)
+        client.removeListener('connect', onReconnect)
+        return
+      }
       running = false
       if (await anotherRuns()) {
         log.info({ replica }, 'another replica runs: the hub stays online')
-      } else {
+      } else if (client.connected) {
+        // Disconnected, the broker has sent (or will send) our Will instead.
         await publishState(false).catch(() => undefined)
       }
       client.removeListener('message', onMessage)
+      client.removeListener('connect', onReconnect)
     },
   }
 }
