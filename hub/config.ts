@@ -38,6 +38,8 @@ const PeerUrl = z.url({ protocol: /^https?$/ })
 function peerUrlIssues(p: { url?: string | undefined; urls?: string[] | undefined }): Array<{ path: Array<string | number>; message: string }> {
   if (p.url !== undefined && p.urls !== undefined) return [{ path: ['urls'], message: 'give either "url" (one address) or "urls" (the addresses of the peer\'s replicas), not both' }]
   if (p.url === undefined && p.urls === undefined) return [{ path: ['url'], message: 'missing: give the peer\'s federation base URL as "url", or its replicas\' as "urls"' }]
+  // An unparsable url has its own issue from PeerUrl already.
+  if (!(p.urls ?? []).every((u) => URL.canParse(u))) return []
   const urls = (p.urls ?? []).map((u) => new URL(u))
   const first = urls[0]
   const origins = new Set<string>()
