@@ -28,6 +28,10 @@ const LOOK: Record<MutatingOp, string> = {
   'charge.start': '`voltway vehicle history` (and look at the station)',
   'charge.stop': '`voltway vehicle history`',
 }
+/** The CLI's wait (--timeout-ms) was shorter than the op's default one. */
+const cutShort = (d: Details): boolean => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs
+const tookLonger = (d: Details): string =>
+  `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline)`
 const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
 
 /** The fallback per code: its most common cause. */
@@ -81,20 +85,23 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   { code: 'NOT_FOUND', when: has('reservationId'), hint: () => 'no such reservation for this vehicle; list them with `voltway vehicle reservations`' },
   { code: 'NOT_FOUND', when: has('stationId'), hint: () => 'no such station at this hub; list them with `voltway vehicle stations`' },
   {
-    // The CLI cut its wait shorter than the op's default: the hub may still have been working.
-    code: 'TIMEOUT',
-    when: (d) => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs,
-    hint: (d) =>
-      `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline); retry without --timeout-ms to see the hub's answer`,
-  },
-  {
-    // A change that got no answer may have happened all the same (its answer lost on the way back): look before doing it again.
+    // A change that got no answer may have happened all the same (its answer lost on the way back, or
+    // the wait cut short): look before doing it again, since a new try is a new request.
     code: 'TIMEOUT',
     when: (d) => isMutatingOp(d.op) && d.hubId !== undefined,
     hint: (d) => {
       const sent = typeof d.tries === 'number' && d.tries > 1 ? `, sent ${str(d.tries)} times with request id ${str(d.id)}` : ''
-      return `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request); if the hub never answers, check that it is running and that --hub-id is its hubId`
+      const look = `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request)`
+      return cutShort(d)
+        ? `${look}; ${tookLonger(d)}, so leave --timeout-ms out next time`
+        : `${look}; if the hub never answers, check that it is running and that --hub-id is its hubId`
     },
+  },
+  {
+    // The CLI cut its wait shorter than the op's default: the hub may still have been working.
+    code: 'TIMEOUT',
+    when: cutShort,
+    hint: (d) => `${tookLonger(d)}; retry without --timeout-ms to see the hub's answer`,
   },
   {
     // A wait as long as the default: the hub answers every request before that, with an error if need be.
