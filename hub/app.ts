@@ -62,7 +62,7 @@ export interface StartHubOptions {
    * owns its background work by leases. Requires `mqtt.url` (ConfigError otherwise).
    */
   replica?: string
-  /** How long a vehicle request's claim outlives a replica that died running it (hub/ops/idempotent.ts). Default 30 s. */
+  /** How long a vehicle request's claim outlives a replica that died running it, ms; renewed while the request runs (hub/requests/idempotent.ts). Default 6 s. */
   requestClaimMs?: number
   /** How long a replica that stops waits to hear that another runs before it marks the hub offline (hub/station-link/hub-presence.ts). Default 1000 ms. */
   presenceProbeMs?: number

@@ -86,7 +86,8 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
     if (!env.success || env.data.id === null) return
     const p = pending.get(env.data.id)
     if (!p) return
-    // A repeat reached the hub while the first copy still ran there: the first copy's answer is on its way.
+    // A repeat reached the hub while an earlier copy still ran there (or its replica died less than a claim
+    // lease ago): that copy's answer, or the next repeat, settles the request.
     if (!env.data.ok && env.data.error.code === 'IDEMPOTENCY_IN_PROGRESS' && p.sent > 1) return
     pending.delete(env.data.id)
     clearTimeout(p.timer)

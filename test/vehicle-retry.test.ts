@@ -4,10 +4,12 @@
  * `voltway vehicle` CLI in a child process. The CLI sends the request again
  * with the same id, the hub answers with the first answer, and the booking
  * exists once. Without retries the driver gets TIMEOUT with a hint to look,
- * and the list shows what happened.
+ * and the list shows what happened. A repeat answered
+ * IDEMPOTENCY_IN_PROGRESS keeps the client waiting for the real answer.
  */
 import t, { type Test } from 'tap'
-import { OPS, topics } from '../protocol/index.js'
+import { connectAsync } from 'mqtt'
+import { OPS, createRpcClient, topics } from '../protocol/index.js'
 import { startAedes } from './helpers/aedes.js'
 import { hubConfig, startTestHub } from './helpers/hub.js'
 import { cleanEnv, runCli } from './helpers/vehicle-cli.js'
@@ -70,4 +72,30 @@ t.test('a hub that never answers: TIMEOUT after every copy, all with one id', as
   t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 300 ms, sent 3 times with request id \S+/)
   t.equal(requests.length, 3)
   t.equal(new Set(requests).size, 1, 'three copies of one request')
+})
+
+t.test('IDEMPOTENCY_IN_PROGRESS to a repeat is not the answer: the client waits on for the first copy\'s', async (t) => {
+  const broker = await startAedes()
+  t.teardown(() => broker.close())
+  // A hub by hand: the first copy is running (no answer yet); the repeat finds it so and says so, then the first copy ends.
+  const hub = await connectAsync(broker.url, { clientId: 'hub' })
+  t.teardown(() => hub.endAsync())
+  const result = { cancelled: 1 }
+  let copies = 0
+  hub.on('message', (_topic, payload) => {
+    const { id } = JSON.parse(payload.toString()) as { id: string }
+    if (++copies < 2) return
+    const res = topics.vehicleResponse('V1')
+    void hub
+      .publishAsync(res, JSON.stringify({ id, ok: false, error: { code: 'IDEMPOTENCY_IN_PROGRESS', message: 'still running' } }), { qos: 1 })
+      .then(() => hub.publishAsync(res, JSON.stringify({ id, ok: true, result }), { qos: 1 }))
+  })
+  await hub.subscribeAsync(topics.hubRequest('feira', 'V1'), { qos: 1 })
+  const vehicle = await connectAsync(broker.url, { clientId: 'V1-test' })
+  t.teardown(() => vehicle.endAsync())
+  const rpc = createRpcClient({ client: vehicle, hubId: 'feira', vehicleId: 'V1', timeoutMs: 300, retries: 2 })
+  await rpc.start()
+  const answer = await rpc.request('reservation.cancel', { reservationId: 'r-1' }).catch((e: unknown) => e)
+  t.same(answer, OPS['reservation.cancel'].result.parse(result), 'the answer of the first copy, not IDEMPOTENCY_IN_PROGRESS')
+  t.equal(copies, 2, 'settled after the first repeat')
 })
