@@ -54,7 +54,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   INTERNAL: 'the hub hit an internal error; check the hub logs',
   IDEMPOTENCY_KEY_MISSING: 'a federation call lacked its Idempotency-Key; report this as a hub bug',
   IDEMPOTENCY_KEY_REUSED: 'a federation call reused an Idempotency-Key with another body; report this as a hub bug',
-  IDEMPOTENCY_IN_PROGRESS: 'the same request is still running; retry in a moment',
+  IDEMPOTENCY_IN_PROGRESS: 'the same request (same request id) is still running at the hub; in a moment, see what it did (`voltway vehicle reservations`, `trips` or `history`) before trying again: a new try is a new request',
   HOLD_EXPIRED: 'a hold expired before it was confirmed; retry the trip',
   METER_FAULT: "the session could not be billed from the station's meter readings, so nobody was billed; try another station",
   STORAGE_UNAVAILABLE: 'the hub cannot write to its database now; nothing was changed; retry later (operator: check the hub\'s disk)',
