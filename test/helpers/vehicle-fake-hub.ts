@@ -26,6 +26,7 @@ import {
   type Route,
   type RpcServer,
   type Station,
+  type TripSummary,
 } from '../../protocol/index.js'
 import { createHubContext, coreOpHandlers } from '../../hub/ops/index.js'
 import { systemClock } from '../../base/clock.js'
@@ -166,7 +167,8 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
 
   const receipts: Receipt[] = []
   const sessions = new Map<string, Session>()
-  const trips = new Map<string, { vehicleId: string; reservationIds: string[] }>()
+  /** Newest last; a cancelled trip stays, as the hub's trip.list shows it. */
+  const trips = new Map<string, { vehicleId: string; reservationIds: string[]; summary: TripSummary }>()
   const failures = new Map<OpName, { code: ErrorCode; times: number; details?: Record<string, unknown> }>()
   let seq = 0
   const id = (p: string): string => `${p}${(++seq).toString(36)}`
@@ -231,7 +233,8 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
           legs.push({ hubId: r.hubId, stationId: r.stationId, position: r.position, at: r.at, reservationId: r.reservationId })
         }
         const tripId = id('T')
-        trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId) })
+        const summary: TripSummary = { tripId, routeId: route.routeId, state: 'confirmed', createdAt: formatTime(now()), legs: legs.map((l) => ({ hubId: l.hubId, at: l.at, stationId: l.stationId, reservationId: l.reservationId })), failure: null }
+        trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId), summary })
         return { trip: { tripId, legs } }
       } catch (err) {
         for (const r of made) if (r.hubId === hubId) await cancelLocal(ctx.vehicleId, r.reservationId)
@@ -241,8 +244,8 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     },
     'trip.cancel': async (args, ctx) => {
       const t = trips.get(args.tripId)
-      if (!t || t.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no trip ${args.tripId}`)
-      trips.delete(args.tripId)
+      if (!t || t.vehicleId !== ctx.vehicleId || t.summary.state === 'cancelled') throw new VoltwayError('NOT_FOUND', `no trip ${args.tripId}`)
+      t.summary = { ...t.summary, state: 'cancelled' }
       let n = 0
       for (const rid of t.reservationIds) {
         await cancelLocal(ctx.vehicleId, rid)
@@ -250,6 +253,13 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       }
       return { cancelled: n }
     },
+    'trip.list': async (args, ctx) => ({
+      trips: [...trips.values()]
+        .filter((x) => x.vehicleId === ctx.vehicleId)
+        .map((x) => x.summary)
+        .reverse()
+        .slice(0, args.limit),
+    }),
     'charge.start': async (args, ctx) => {
       const st = stations.find((s) => s.stationId === args.stationId)
       if (!st) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId}`)
