@@ -16,11 +16,13 @@ import {
   costMinor,
   createRpcServer,
   formatTime,
+  parseJsonObject,
   parseTime,
   type ErrorCode,
   type HandlerTable,
   type OpName,
   type Position,
+  type RequestContext,
   type Receipt,
   type Reservation,
   type Route,
@@ -70,6 +72,8 @@ export interface FakeHub {
   readonly receipts: Receipt[]
   /** Make the next `times` requests of `op` fail with `code`. */
   failOp(op: OpName, code: ErrorCode, times?: number, details?: Record<string, unknown>): void
+  /** Lose the answers to the next `times` requests of `op` on the way back (the op runs; the vehicle hears nothing). */
+  loseAnswers(op: OpName, times: number): void
   close(): Promise<void>
 }
 
@@ -136,7 +140,15 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     return p !== undefined && user.startsWith(p.prefix) && password === p.password
   }
 
+  /** Request ids whose answer the broker drops (loseAnswers). */
+  const losing = new Set<string>()
   const broker = await startAedes({
+    authorizeForward: (_client, packet) => {
+      if (losing.size === 0 || !packet.topic.startsWith('voltway/v1/vehicles/')) return packet
+      const json = parseJsonObject(packet.payload)
+      const id = json.ok ? json.value.id : undefined
+      return typeof id === 'string' && losing.delete(id) ? null : packet
+    },
     authenticate: (client, username, password, done) => {
       if (allowed(username, password?.toString('utf8') ?? '')) {
         users.set(client, username as string)
@@ -170,6 +182,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   /** Newest last; a cancelled trip stays, as the hub's trip.list shows it. */
   const trips = new Map<string, { vehicleId: string; reservationIds: string[]; summary: TripSummary }>()
   const failures = new Map<OpName, { code: ErrorCode; times: number; details?: Record<string, unknown> }>()
+  const losses = new Map<OpName, number>()
   let seq = 0
   const id = (p: string): string => `${p}${(++seq).toString(36)}`
 
@@ -320,7 +333,12 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   // Wrap every handler so tests can inject failures.
   const table: HandlerTable = {}
   for (const [op, h] of Object.entries(handlers) as [OpName, (a: unknown, c: unknown) => Promise<unknown>][]) {
-    ;(table as Record<string, unknown>)[op] = async (args: unknown, ctx: unknown) => {
+    ;(table as Record<string, unknown>)[op] = async (args: unknown, ctx: RequestContext) => {
+      const lose = losses.get(op) ?? 0
+      if (lose > 0) {
+        losses.set(op, lose - 1)
+        losing.add(ctx.requestId)
+      }
       const f = failures.get(op)
       if (f && f.times > 0) {
         f.times--
@@ -339,6 +357,9 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     receipts,
     failOp(op, code, times = Number.POSITIVE_INFINITY, details) {
       failures.set(op, details ? { code, times, details } : { code, times })
+    },
+    loseAnswers(op, times) {
+      losses.set(op, times)
     },
     async close() {
       await server.stop()
