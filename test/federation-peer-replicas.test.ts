@@ -4,6 +4,7 @@
  * over both; with one replica closed or gone abruptly, calls and trips still
  * succeed on the other.
  */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -127,4 +128,56 @@ t.test('TLS holds for every url: each replica is checked against the peer ca', a
   const before = seen[1] ?? 0
   for (let i = 0; i < 10; i++) t.equal((await client.hubInfo('salvador')).hubId, 'salvador')
   t.equal((seen[1] ?? 0) - before, 10, 'the second replica answers alone, over TLS')
+})
+
+/** A plain HTTP server counting requests: `ok` answers 204, `reset` drops the connection once it has the request. */
+async function server(t: Test, kind: 'ok' | 'reset'): Promise<{ url: string; seen: () => number }> {
+  let n = 0
+  const srv: HttpServer = createHttpServer((req, res) => {
+    n++
+    if (kind === 'reset') req.socket.destroy()
+    else res.writeHead(204).end()
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  t.teardown(async () => {
+    srv.closeAllConnections()
+    await new Promise<void>((r) => srv.close(() => r()))
+  })
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen: () => n }
+}
+
+function clientOf(t: Test, urls: string[]): FederationClient {
+  const client = new FederationClient({ peers: [{ hubId: 'salvador', urls, token: 't' }], logger: pino({ level: 'silent' }), minRetryDelayMs: 10 })
+  t.teardown(() => client.close())
+  return client
+}
+
+/** A POST without an Idempotency-Key: not safe to repeat once the peer may have it. */
+const unsafePost = (client: FederationClient) => client.request('salvador', { method: 'POST', path: '/federation/v1/anything', body: {}, schema: null })
+
+t.test('a call not safe to repeat goes to the next replica when the connection to one was refused (nothing was sent)', async (t) => {
+  const dead = `http://127.0.0.1:${await freePort()}`
+  const live = await server(t, 'ok')
+  const client = clientOf(t, [dead, live.url])
+  for (let i = 0; i < 6; i++) await unsafePost(client)
+  t.equal(live.seen(), 6, 'every call answered by the live replica, once')
+})
+
+t.test('a call not safe to repeat is never sent twice once a replica had it; with an Idempotency-Key it is', async (t) => {
+  const resetting = await server(t, 'reset')
+  const live = await server(t, 'ok')
+  const client = clientOf(t, [resetting.url, live.url])
+  let failed = 0
+  for (let i = 0; i < 10; i++) {
+    await unsafePost(client).catch((e: unknown) => {
+      t.match(e, { code: 'PEER_UNAVAILABLE' })
+      failed++
+    })
+  }
+  t.ok(resetting.seen() >= 1, `some calls went to the replica that drops them (${resetting.seen()})`)
+  t.equal(failed, resetting.seen(), 'each of those failed, not resent')
+  t.equal(resetting.seen() + live.seen(), 10, 'every call sent once')
+  const [r0, l0] = [resetting.seen(), live.seen()]
+  for (let i = 0; i < 10; i++) await client.request('salvador', { method: 'POST', path: '/federation/v1/anything', body: {}, idempotencyKey: `k-${i}`, schema: null })
+  t.equal(live.seen() - l0, 10, 'with a key, every call ends answered by the live replica')
 })

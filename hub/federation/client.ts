@@ -141,7 +141,7 @@ export class FederationClient {
       const maxRetries = Math.max(opts.maxRetries ?? 2, urls.length - 1)
       const backoff = { maxRetries, minTimeout: opts.minRetryDelayMs ?? 50, maxTimeout: opts.maxRetryDelayMs ?? 1000, timeoutFactor: 2, throwOnError: false }
       // Only connection errors and 5xx/429 are retried; a timeout is not (a peer that does not
-      // answer would only make us wait again), nor is any other coded answer. A connect timeout is
+      // answer would only make us wait again), nor is any other coded answer. A connect timeout is,
       // when there is another replica to try: nothing was sent.
       const retrying = pool.compose(
         interceptors.retry({
@@ -151,7 +151,9 @@ export class FederationClient {
           errorCodes: [...CONNECTION_ERRORS, ...(urls.length > 1 ? ['UND_ERR_CONNECT_TIMEOUT'] : [])],
         }),
       )
-      const unsent = pool.compose(interceptors.retry({ ...backoff, methods: ['GET', 'DELETE', 'POST'], statusCodes: [], errorCodes: NOTHING_SENT }))
+      const unsent = pool.compose(
+        interceptors.retry({ ...backoff, methods: ['GET', 'DELETE', 'POST'], statusCodes: [], errorCodes: [...NOTHING_SENT, ...(urls.length > 1 ? ['UND_ERR_CONNECT_TIMEOUT'] : [])] }),
+      )
       const https = first.protocol === 'https:'
       this.#peers.set(p.hubId, { hubId: p.hubId, https, base: first.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying, unsent })
     })
@@ -282,7 +284,7 @@ export class FederationClient {
 
 /** undici's retry interceptor's own list: the connection failed or broke. */
 const CONNECTION_ERRORS = ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET']
-/** Failures before a connection existed: the request cannot have reached the peer. */
+/** Failures before a connection existed: the request cannot have reached the peer (a connect timeout too, added where there is another url). */
 const NOTHING_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'EHOSTDOWN']
 
 const TLS_HINT =
