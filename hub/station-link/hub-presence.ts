@@ -25,8 +25,12 @@
 import { randomBytes } from 'node:crypto'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
+import { z } from 'zod'
 import { HubState, formatTime, parseJsonObject, topics } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
+
+/** A probe (`replicas/probe`) or its answer (`replicas/alive`): who sends it, and which probe. */
+const ReplicaMessage = z.object({ replica: z.string().min(1).max(128), probe: z.string().min(1).max(64) })
 
 export interface HubPresenceOptions {
   client: MqttClient
@@ -83,9 +87,9 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
     }
     if (replica === undefined) return
     const json = parseJsonObject(payload)
-    if (!json.ok) return
-    const msg = json.value as { replica?: unknown; probe?: unknown }
-    if (typeof msg.probe !== 'string' || typeof msg.replica !== 'string') return
+    const parsed = json.ok ? ReplicaMessage.safeParse(json.value) : null
+    if (!parsed?.success) return
+    const msg = parsed.data
     if (topic === probeTopic && running && msg.replica !== replica) {
       client.publishAsync(aliveTopic, JSON.stringify({ replica, probe: msg.probe }), { qos: 1 }).catch(() => undefined)
     } else if (topic === aliveTopic && msg.replica !== replica) {
