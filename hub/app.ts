@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { ConfigError, createRpcServer, formatTime, readServerTls, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { ConfigError, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
@@ -27,6 +27,7 @@ import { createAuthListener } from './station-link/auth-listener.js'
 import { CardAuthorizer } from './charging/card-auth.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
 import { createStateListener } from './station-link/state-listener.js'
+import { createHubPresence, hubStateWill } from './station-link/hub-presence.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
 import { openAccounts, type HubAccounts } from './accounts/index.js'
@@ -61,8 +62,10 @@ export interface StartHubOptions {
    * owns its background work by leases. Requires `mqtt.url` (ConfigError otherwise).
    */
   replica?: string
-  /** How long a vehicle request's claim outlives a replica that died running it (hub/requests/idempotent.ts). Default hub.json `replicas.requestClaimSeconds`. */
+  /** How long a vehicle request's claim outlives a replica that died running it, ms; renewed while the request runs (hub/requests/idempotent.ts). Default hub.json `replicas.requestClaimSeconds` (6 s). */
   requestClaimMs?: number
+  /** How long a replica that stops waits to hear that another runs before it marks the hub offline (hub/station-link/hub-presence.ts). Default 1000 ms. */
+  presenceProbeMs?: number
 }
 
 /**
@@ -205,15 +208,18 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       connectTimeout: 10_000,
       // mqtt.js formats a `debug` line per packet even when debug output is off; skip it unless DEBUG asks for mqttjs.
       ...(process.env.DEBUG?.includes('mqttjs') ? {} : { log: () => undefined }),
-      will: { topic: topics.hubState(config.hubId), payload: Buffer.from(JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) })), qos: 1, retain: true },
+      will: hubStateWill(config.hubId, clock),
     }
     const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
     await connected(client)
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
+    // The hub's retained state: offline at a clean stop only when no other replica runs (./station-link/hub-presence.ts).
+    const presence = createHubPresence({ client, hubId: config.hubId, clock, logger, ...(replica !== undefined ? { replica } : {}), ...(opts.presenceProbeMs !== undefined ? { probeMs: opts.presenceProbeMs } : {}) })
+    await presence.start()
     cleanups.push(async () => {
-      await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: false, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true }).catch(() => undefined)
+      await presence.stop()
       await client.endAsync()
     })
 
@@ -334,7 +340,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     cleanups.push(async () => {
       ready = false
     })
-    await client.publishAsync(topics.hubState(config.hubId), JSON.stringify({ online: true, hubId: config.hubId, ts: formatTime(clock.now()) }), { qos: 1, retain: true })
+    await presence.online()
     logger.info({ mqtt: mqttUrl, http: httpUrl, stations: config.stations.length }, 'hub started')
 
     let closing: Promise<void> | null = null

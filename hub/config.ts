@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, ConfigPosition, Currency, Id, IdTag, TlsServerConfig, loadJsonFile, resolveTlsPaths } from '../protocol/index.js'
 import { SCHEMA_NAME } from './store/index.js'
+import { DEFAULT_REQUEST_CLAIM_MS } from './requests/idempotent.js'
 
 const Port = z.number().int().min(0).max(65535)
 const Host = z.string().min(1).max(255)
@@ -27,6 +28,37 @@ export const StoreEntry = z.discriminatedUnion('type', [
     schema: z.string().regex(SCHEMA_NAME, 'expected a lower-case SQL identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters').optional(),
   }),
 ])
+
+const PeerUrl = z.url({ protocol: /^https?$/ })
+
+/**
+ * A peer gives exactly one of `url` and `urls`. The urls of a peer with
+ * replicas differ only in host and port: the client sends one request path to
+ * whichever replica it picks, with one TLS trust (`ca`) for all of them.
+ */
+function peerUrlIssues(p: { url?: string | undefined; urls?: string[] | undefined }): Array<{ path: Array<string | number>; message: string }> {
+  if (p.url !== undefined && p.urls !== undefined) return [{ path: ['urls'], message: 'give either "url" (one address) or "urls" (the addresses of the peer\'s replicas), not both' }]
+  if (p.url === undefined && p.urls === undefined) return [{ path: ['url'], message: 'missing: give the peer\'s federation base URL as "url", or its replicas\' as "urls"' }]
+  // An unparsable url has its own issue from PeerUrl already.
+  if (!(p.urls ?? []).every((u) => URL.canParse(u))) return []
+  const urls = (p.urls ?? []).map((u) => new URL(u))
+  const first = urls[0]
+  const origins = new Set<string>()
+  const issues: Array<{ path: Array<string | number>; message: string }> = []
+  urls.forEach((u, i) => {
+    if (origins.has(u.origin)) issues.push({ path: ['urls', i], message: `duplicate address ${u.origin}` })
+    origins.add(u.origin)
+    if (first && (u.protocol !== first.protocol || u.pathname !== first.pathname)) {
+      issues.push({ path: ['urls', i], message: `every url of a peer needs the scheme and path of urls[0] (${first.protocol}//…${first.pathname}); only host and port may differ` })
+    }
+  })
+  return issues
+}
+
+/** The federation base URLs of a peer: its `urls`, or its one `url`. */
+export function peerUrls(p: { url?: string | undefined; urls?: readonly string[] | undefined }): string[] {
+  return p.urls !== undefined ? [...p.urls] : p.url !== undefined ? [p.url] : []
+}
 
 export const HubConfigSchema = z.strictObject({
   hubId: Id,
@@ -67,14 +99,18 @@ export const HubConfigSchema = z.strictObject({
         .array(
           z.strictObject({
             hubId: Id,
-            url: z.url({ protocol: /^https?$/ }),
+            /** The peer's federation base URL; a peer running several replicas may list them all in `urls` instead. */
+            url: PeerUrl.optional(),
+            urls: z.array(PeerUrl).min(1).max(32).optional(),
             token: Token,
             acceptToken: Token,
             /** PEM files (docs/configuration.md "TLS"): the CA to trust for an https url; a client certificate and key for mutual TLS. */
             ca: z.string().min(1).optional(),
             cert: z.string().min(1).optional(),
             key: z.string().min(1).optional(),
-          }).refine((p) => (p.cert === undefined) === (p.key === undefined), { message: 'give both "cert" and "key" (the client certificate for mutual TLS) or neither', path: ['cert'] }),
+          })
+            .refine((p) => (p.cert === undefined) === (p.key === undefined), { message: 'give both "cert" and "key" (the client certificate for mutual TLS) or neither', path: ['cert'] })
+            .superRefine((p, ctx) => peerUrlIssues(p).forEach((i) => ctx.addIssue({ code: 'custom', ...i }))),
         )
         .default([]),
       links: z.array(z.strictObject({ from: Id, to: Id, distanceKm: z.number().positive() })).default([]),
@@ -87,14 +123,16 @@ export const HubConfigSchema = z.strictObject({
    * replica that died passes to a live one. `leaseTtlSeconds`: its trips,
    * queued releases and the sweeper (renewed every third of it while it lives).
    * `requestClaimSeconds`: a vehicle request it was running may run again
-   * (same request id) on another replica; longer than any request takes.
+   * (same request id) on another replica this long after it died (a running
+   * replica renews its claim every third of it, so it need not outlast the
+   * longest request).
    */
   replicas: z
     .strictObject({
       leaseTtlSeconds: z.number().int().min(1).max(600).default(15),
-      requestClaimSeconds: z.number().int().min(1).max(3600).default(30),
+      requestClaimSeconds: z.number().int().min(1).max(3600).default(DEFAULT_REQUEST_CLAIM_MS / 1000),
     })
-    .default({ leaseTtlSeconds: 15, requestClaimSeconds: 30 }),
+    .default({ leaseTtlSeconds: 15, requestClaimSeconds: DEFAULT_REQUEST_CLAIM_MS / 1000 }),
   rules: z
     .strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),

@@ -6,6 +6,18 @@
  * MQTT 5: each client also gets its own Response Topic under
  * `voltway/v1/vehicles/V/res/<instance>` and sends Correlation Data, so two
  * tools logged in as the same vehicle never see each other's answers.
+ *
+ * Repeated requests (docs/protocol.md "Repeated requests"): with `retries` N,
+ * a request whose answer has not come within `timeoutMs` is sent again,
+ * unchanged and with the same id, up to N times, each copy waiting
+ * `timeoutMs` again; then TIMEOUT. The hub runs a mutating op once per
+ * (vehicle, id) and answers every copy with the first answer, so an answer
+ * lost on the way (a hub replica that died before replying) costs a repeat,
+ * not a second booking. The first answer to any copy settles the request. A
+ * copy is only sent once a wait has passed in which the hub answers every
+ * request it got, so copies do not race a first run that is merely slow; an
+ * IDEMPOTENCY_IN_PROGRESS answer to a copy (the first run still holds the id)
+ * is not the request's answer: the wait goes on.
  */
 import { randomBytes } from 'node:crypto'
 import type { IClientPublishOptions, MqttClient } from 'mqtt'
@@ -25,12 +37,16 @@ export interface RpcClientOptions {
   timeoutMs?: number
   /** Validate results against the op's schema (on by default; a malformed reply becomes INTERNAL). */
   validateResults?: boolean
+  /** How many times a request unanswered after `timeoutMs` is sent again with the same id before TIMEOUT (see above). Default 0. */
+  retries?: number
 }
 
 export interface RequestOptions {
   timeoutMs?: number
   /** Ask another hub than the default one. */
   hubId?: string
+  /** Override the client's `retries` for this request. */
+  retries?: number
 }
 
 interface Pending {
@@ -38,6 +54,8 @@ interface Pending {
   resolve: (v: unknown) => void
   reject: (e: VoltwayError) => void
   timer: NodeJS.Timeout
+  /** Copies sent so far, the first included. */
+  sent: number
 }
 
 export interface RpcClient {
@@ -51,6 +69,7 @@ export interface RpcClient {
 export function createRpcClient(opts: RpcClientOptions): RpcClient {
   const { client, vehicleId } = opts
   const defaultTimeout = opts.timeoutMs ?? 10_000
+  const defaultRetries = opts.retries ?? 0
   const validate = opts.validateResults ?? true
   const instance = randomBytes(6).toString('hex')
   const v5 = client.options.protocolVersion === 5
@@ -67,6 +86,9 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
     if (!env.success || env.data.id === null) return
     const p = pending.get(env.data.id)
     if (!p) return
+    // A repeat reached the hub while an earlier copy still ran there (or its replica died less than a claim
+    // lease ago): that copy's answer, or the next repeat, settles the request.
+    if (!env.data.ok && env.data.error.code === 'IDEMPOTENCY_IN_PROGRESS' && p.sent > 1) return
     pending.delete(env.data.id)
     clearTimeout(p.timer)
     if (!env.data.ok) {
@@ -94,23 +116,36 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
       const id = `${instance}-${(counter++).toString(36)}`
       const timeoutMs = ropts.timeoutMs ?? defaultTimeout
       const hubId = ropts.hubId ?? opts.hubId
+      const tries = Math.max(0, Math.floor(ropts.retries ?? defaultRetries)) + 1
+      const body = JSON.stringify({ id, op, args })
+      const publishOpts: IClientPublishOptions = { qos: 1 }
+      if (v5) publishOpts.properties = { responseTopic: replyTopic, correlationData: Buffer.from(id) }
       return new Promise<OpResult<O>>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          if (pending.delete(id)) {
-            reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${timeoutMs} ms`, { op, hubId, timeoutMs }))
-          }
-        }, timeoutMs)
-        pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer })
-        const publishOpts: IClientPublishOptions = { qos: 1 }
-        if (v5) publishOpts.properties = { responseTopic: replyTopic, correlationData: Buffer.from(id) }
-        client.publish(topics.hubRequest(hubId, vehicleId), JSON.stringify({ id, op, args }), publishOpts, (err) => {
-          if (!err) return
+        const send = (): void => {
+          client.publish(topics.hubRequest(hubId, vehicleId), body, publishOpts, (err) => {
+            if (!err) return
+            const p = pending.get(id)
+            if (!p) return
+            pending.delete(id)
+            clearTimeout(p.timer)
+            p.reject(new VoltwayError('PEER_UNAVAILABLE', `cannot publish to hub ${hubId}: ${err.message}`, { op, hubId, publish: 'failed' }))
+          })
+        }
+        const onTimer = (): void => {
           const p = pending.get(id)
           if (!p) return
+          if (p.sent < tries) {
+            p.sent++
+            p.timer = setTimeout(onTimer, timeoutMs)
+            send()
+            return
+          }
           pending.delete(id)
-          clearTimeout(p.timer)
-          p.reject(new VoltwayError('PEER_UNAVAILABLE', `cannot publish to hub ${hubId}: ${err.message}`, { op, hubId, publish: 'failed' }))
-        })
+          const again = tries > 1 ? `, sent ${tries} times with request id ${id}` : ''
+          reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${timeoutMs} ms${again}`, { op, hubId, timeoutMs, ...(tries > 1 ? { id, tries } : {}) }))
+        }
+        pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer: setTimeout(onTimer, timeoutMs), sent: 1 })
+        send()
       })
     },
     async close() {

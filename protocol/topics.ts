@@ -18,6 +18,10 @@ export const topics = {
   hubRequestFilter: (hubId: string) => `${TOPIC_ROOT}/hubs/${hubId}/req/+`,
   /** A hub's retained state (vehicles may read it). */
   hubState: (hubId: string) => `${TOPIC_ROOT}/hubs/${hubId}/state`,
+  /** Hub-internal: a stopping replica of hub H asks whether another runs (hub/station-link/hub-presence.ts). */
+  hubReplicaProbe: (hubId: string) => `${TOPIC_ROOT}/hubs/${hubId}/replicas/probe`,
+  /** Hub-internal: a running replica's answer to a probe. */
+  hubReplicaAlive: (hubId: string) => `${TOPIC_ROOT}/hubs/${hubId}/replicas/alive`,
   /** Default reply topic for vehicle `V`. */
   vehicleResponse: (vehicleId: string) => `${TOPIC_ROOT}/vehicles/${vehicleId}/res`,
   /** Every topic a vehicle may read of its own. */

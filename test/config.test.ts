@@ -63,8 +63,8 @@ t.test('rules may be left out and take the defaults', async (t) => {
 })
 
 t.test('replicas may be left out (lease 15 s, request claim 30 s) or shortened; a zero is refused', async (t) => {
-  t.same(loadHubConfig(write('hub-noreplicas.json', hubExample)).replicas, { leaseTtlSeconds: 15, requestClaimSeconds: 30 })
-  t.same(loadHubConfig(write('hub-replicas.json', { ...hubExample, replicas: { leaseTtlSeconds: 2 } })).replicas, { leaseTtlSeconds: 2, requestClaimSeconds: 30 })
+  t.same(loadHubConfig(write('hub-noreplicas.json', hubExample)).replicas, { leaseTtlSeconds: 15, requestClaimSeconds: 6 })
+  t.same(loadHubConfig(write('hub-replicas.json', { ...hubExample, replicas: { leaseTtlSeconds: 2 } })).replicas, { leaseTtlSeconds: 2, requestClaimSeconds: 6 })
   t.throws(() => loadHubConfig(write('hub-replicas0.json', { ...hubExample, replicas: { requestClaimSeconds: 0 } })), { name: 'ConfigError', message: /replicas\.requestClaimSeconds/ })
 })
 
@@ -132,6 +132,24 @@ t.test('federation peers: tokens the server could never accept, duplicate peers 
   t.throws(() => loadHubConfig(withPeers([{ ...peer, token: 'has a space' }])), { message: /federation\.peers\[0\]\.token: expected 1 to 512 visible ASCII/ })
   t.throws(() => loadHubConfig(withPeers([peer, { ...peer, acceptToken: 'other' }])), { message: /federation\.peers\[1\]\.hubId: duplicate peer salvador/ })
   t.throws(() => loadHubConfig(withPeers([peer, { ...peer, hubId: 'jequie' }])), { message: /federation\.peers\[1\]\.acceptToken: another peer already uses this acceptToken/ })
+})
+
+t.test('a peer with replicas gives "urls" instead of "url": exactly one of the two, differing only in host and port', async (t) => {
+  const { url: _url, ...peer } = hubExample.federation.peers[0] as (typeof hubExample.federation.peers)[number]
+  const withPeer = (p: unknown) => write(`urls-${Math.random().toString(36).slice(2)}.json`, { ...hubExample, federation: { ...hubExample.federation, peers: [p] } })
+  const ok = loadHubConfig(withPeer({ ...peer, urls: ['http://10.0.0.5:8026', 'http://10.0.0.6:8026'] }))
+  t.same(ok.federation.peers[0]?.urls, ['http://10.0.0.5:8026', 'http://10.0.0.6:8026'])
+  t.equal(ok.federation.peers[0]?.url, undefined)
+  const refused: Array<[unknown, RegExp]> = [
+    [{ ...peer, url: 'http://10.0.0.5:8026', urls: ['http://10.0.0.6:8026'] }, /federation\.peers\[0\]\.urls: give either "url" \(one address\) or "urls" .*, not both/],
+    [peer, /federation\.peers\[0\]\.url: missing: give the peer's federation base URL as "url", or its replicas' as "urls"/],
+    [{ ...peer, urls: [] }, /federation\.peers\[0\]\.urls: /],
+    [{ ...peer, urls: ['http://10.0.0.5:8026', 'ftp://10.0.0.6'] }, /federation\.peers\[0\]\.urls\[1\]/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026', 'http://10.0.0.5:8026/'] }, /federation\.peers\[0\]\.urls\[1\]: duplicate address http:\/\/10\.0\.0\.5:8026/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026/voltway', 'https://10.0.0.6:8026/voltway'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path of urls\[0\]/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026/a', 'http://10.0.0.6:8026/b'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path/],
+  ]
+  for (const [p, message] of refused) t.throws(() => loadHubConfig(withPeer(p)), { message }, JSON.stringify(p))
 })
 
 t.test('an unknown --log-level is a usage error (exit 2) naming the levels', async (t) => {

@@ -4,7 +4,8 @@ import { idempotentOps } from '../hub/requests/idempotent.js'
 import { coreOpHandlers, createHubContext } from '../hub/ops/index.js'
 import { MemoryStore } from '../hub/store/index.js'
 import { TestClock } from '../hub/clock.js'
-import { OPS, VoltwayError, type OpHandler } from '../protocol/index.js'
+import { OPS, VoltwayError, type HandlerTable, type OpHandler } from '../protocol/index.js'
+import type { IdempotencyStore } from '../hub/store/index.js'
 import { HERE, NOW, testConfig } from './helpers/store-hub.js'
 
 function setup() {
@@ -44,3 +45,97 @@ t.test('a request whose first run died after booking books nothing more when run
   t.same(await create('q1'), first, 'the same reservation')
   t.equal((await store.reservations.counts(clock.now())).reservations, 1)
 })
+
+/** A store whose renewals the test can wait for. */
+function renewalsOf(store: IdempotencyStore): { store: IdempotencyStore; next: () => Promise<boolean> } {
+  const waiters: Array<(held: boolean) => void> = []
+  const counted: IdempotencyStore = {
+    ...bound(store),
+    async renew(i) {
+      const held = await store.renew(i)
+      waiters.splice(0).forEach((w) => w(held))
+      return held
+    },
+  }
+  return { store: counted, next: () => new Promise((r) => waiters.push(r)) }
+}
+
+/** A mutating op that runs until the test lets it finish, counting its runs. */
+function slowOp() {
+  let runs = 0
+  let finish: () => void = () => undefined
+  const done = new Promise<void>((r) => (finish = r))
+  const table = {
+    'reservation.cancel': async () => {
+      runs++
+      await done
+      return { cancelled: 1 }
+    },
+  } as unknown as HandlerTable
+  return { table, runs: () => runs, finish }
+}
+
+const LEASE_MS = 300
+
+t.test('a request running longer than its claim lease keeps its claim: a repeat is IDEMPOTENCY_IN_PROGRESS, then gets the one answer', async (t) => {
+  const clock = new TestClock(NOW)
+  const r = renewalsOf(new MemoryStore().idempotency)
+  const op = slowOp()
+  const handlers = idempotentOps(op.table, { store: r.store, clock, logger: pino({ enabled: false }), leaseMs: LEASE_MS, waitMs: 0 })
+  const cancel = (id: string) => (handlers['reservation.cancel'] as OpHandler<'reservation.cancel'>)({ reservationId: 'r-1' }, { hubId: 'feira', vehicleId: 'V1', requestId: id, op: 'reservation.cancel' })
+  const first = cancel('q1')
+  for (let i = 0; i < 3; i++) {
+    clock.advance(LEASE_MS - 1)
+    t.equal(await r.next(), true, `renewed while it runs (${i + 1})`)
+  }
+  // Three leases after the claim: without the renewals it would have lapsed twice.
+  await t.rejects(cancel('q1'), { code: 'IDEMPOTENCY_IN_PROGRESS' })
+  t.equal(op.runs(), 1, 'the repeat did not run it again')
+  op.finish()
+  t.same(await first, { cancelled: 1 })
+  t.same(await cancel('q1'), { cancelled: 1 }, 'the repeat now gets the first answer')
+  t.equal(op.runs(), 1)
+})
+
+t.test('a claim whose replica died lapses one lease after its last renewal: the repeat then runs on a live replica', async (t) => {
+  const clock = new TestClock(NOW)
+  const store = new MemoryStore().idempotency
+  const logger = pino({ enabled: false })
+  // Replica a takes the request and dies in it: it never answers, and no renewal of its reaches the database.
+  const dead = slowOp()
+  // Its handler ends with the test, so its timers do too.
+  t.teardown(dead.finish)
+  const silent: IdempotencyStore = { ...bound(store), renew: async () => true }
+  const a = idempotentOps(dead.table, { store: silent, clock, logger, leaseMs: LEASE_MS, waitMs: 0 })
+  const live = slowOp()
+  live.finish()
+  const b = idempotentOps(live.table, { store, clock, logger, leaseMs: LEASE_MS, waitMs: 0 })
+  const cancel = (h: HandlerTable) => (h['reservation.cancel'] as OpHandler<'reservation.cancel'>)({ reservationId: 'r-1' }, { hubId: 'feira', vehicleId: 'V1', requestId: 'q1', op: 'reservation.cancel' })
+  void cancel(a)
+  await t.resolveMatch(waitFor(() => dead.runs() === 1), true, 'replica a runs it')
+  clock.advance(LEASE_MS - 1)
+  await t.rejects(cancel(b), { code: 'IDEMPOTENCY_IN_PROGRESS' }, 'within the lease: the claim is still a\'s')
+  t.equal(live.runs(), 0)
+  clock.advance(1)
+  t.same(await cancel(b), { cancelled: 1 }, 'one lease on: replica b runs it')
+  t.equal(live.runs(), 1)
+  t.same(await cancel(b), { cancelled: 1 }, 'and its answer is the one kept')
+  t.equal(live.runs(), 1)
+})
+
+/** The store's methods, bound, to spread into a stand-in. */
+function bound(store: IdempotencyStore): IdempotencyStore {
+  return {
+    claim: (i) => store.claim(i),
+    renew: (i) => store.renew(i),
+    complete: (i) => store.complete(i),
+    abandon: (s, k) => store.abandon(s, k),
+    deleteOlderThan: (c) => store.deleteOlderThan(c),
+  }
+}
+
+/** Resolves true once `cond` holds (checked on each turn of the event loop). */
+async function waitFor(cond: () => boolean): Promise<boolean> {
+  while (!cond()) await new Promise((r) => setImmediate(r))
+  return true
+}

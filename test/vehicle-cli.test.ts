@@ -68,7 +68,10 @@ const tripFlow = (async () => {
   const tripId = (jsonOf(trip) as { trip?: { tripId?: string } }).trip?.tripId ?? 'missing'
   const cancel = await v(['trip-cancel', tripId, '--json'], envFor(hub, 'V5', 'pw5'))
   const explicit = await v(['trip', '--json', '--route', 'feira-salvador-0', '--times', '+3h,+5h', ...HERE, '--range-km', '300'], envFor(hub, 'V5', 'pw5'))
-  return { trip, route, cancel, explicit }
+  const trips = await v(['trips', '--json'], envFor(hub, 'V5', 'pw5'))
+  const tripsHuman = await v(['trips', '--limit', '1'], envFor(hub, 'V5', 'pw5'))
+  const noTrips = await v(['trips'], envFor(hub, 'V2', 'pw2'))
+  return { trip, route, cancel, explicit, trips, tripsHuman, noTrips }
 })()
 const chargeFlow = (async () => {
   const charge = await v(['charge', '--json', '--station', 'S3', '--kwh', '0.3', '--interval-ms', '100'])
@@ -163,6 +166,22 @@ t.test('trip reserves a route with hop times from --depart and --speed-kmh; trip
   t.same(OPS['trip.cancel'].result.parse(jsonOf(cancel)), { cancelled: 2 })
   ok(t, explicit)
   t.equal(OPS['route.reserve'].result.parse(jsonOf(explicit)).trip.legs.length, 2, '--route with --times')
+})
+
+t.test("trips lists the vehicle's trips, newest first, cancelled ones too (where a trip whose answer was lost shows up)", async (t) => {
+  const { trip, explicit, trips, tripsHuman, noTrips } = await tripFlow
+  ok(t, trips)
+  const listed = OPS['trip.list'].result.parse(jsonOf(trips)).trips
+  const ids = [explicit, trip].map((r) => OPS['route.reserve'].result.parse(jsonOf(r)).trip.tripId)
+  t.same(listed.map((x) => x.tripId), ids, 'both trips, the newest first')
+  t.same(listed.map((x) => x.state), ['confirmed', 'cancelled'])
+  t.same(listed[0]?.legs.map((l) => l.hubId), ['feira', 'salvador'])
+  ok(t, tripsHuman)
+  t.match(tripsHuman.stdout, ids[0] as string, '--limit 1: the newest')
+  t.notMatch(tripsHuman.stdout, ids[1] as string, '--limit 1: only it')
+  t.match(tripsHuman.stdout, /confirmed/)
+  ok(t, noTrips)
+  t.match(noTrips.stdout, /^no trips/, 'another vehicle has none')
 })
 
 t.test('charge starts, follows charge.status, stops at --kwh and prints the receipt; history lists it', async (t) => {

@@ -118,6 +118,37 @@ t.test('a small fleet drives, books trips and nearest stations, charges and summ
   )
 })
 
+t.test('requestRetries: a request whose answer is lost goes out again with the same id and the fleet runs on; with 0 it is a TIMEOUT', async (t) => {
+  const sent: string[] = []
+  const onPublish = (packet: { topic: string; payload: Buffer | string }): void => {
+    if (packet.topic.includes('/req/') && String(packet.payload).includes('"hub.info"')) sent.push(String(packet.payload))
+  }
+  hub.broker.broker.on('publish', onPublish)
+  t.teardown(() => hub.broker.broker.removeListener('publish', onPublish))
+  const run = (requestRetries: number) =>
+    runFleet(
+      parseScenario({
+        ...scenario(),
+        hubs: [{ hubId: 'feira', url: hub.url, vehicles: { prefix: 'FV', count: 3, pad: 3, password: 'fleet-pw' } }],
+        requestTimeoutMs: 1000,
+        requestRetries,
+      }),
+      { seed: 5 },
+    )
+  hub.loseAnswers('hub.info', 1)
+  const { summary } = await run(1)
+  t.same(sent.length, 2, 'hub.info went out twice')
+  t.equal(sent[0], sent[1], 'the same request, the same id')
+  t.equal(summary.requests.perOp['hub.info']?.count, 1, 'one request as the fleet counts them')
+  t.notOk(summary.requests.errors.TIMEOUT, 'and no TIMEOUT')
+  t.equal(summary.vehicles.arrived + summary.vehicles.stranded, 3, 'every car drove')
+  sent.length = 0
+  hub.loseAnswers('hub.info', 1)
+  const without = await run(0)
+  t.equal(without.summary.requests.errors.TIMEOUT, 1, 'with requestRetries 0 the lost answer is a TIMEOUT')
+  t.equal(sent.length, 1, 'sent once, never repeated')
+})
+
 t.test('vehicles whose credentials the broker refuses are counted by code; the rest run', async (t) => {
   const s = parseScenario({
     ...scenario(),

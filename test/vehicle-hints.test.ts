@@ -63,10 +63,32 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     /--timeout-ms/,
   ],
   [
+    'a trip booking whose answer was lost (sent 3 times with one id)',
+    () => new VoltwayError('TIMEOUT', 'no answer to route.reserve from hub feira within 10000 ms, sent 3 times with request id ab12-7', { op: 'route.reserve', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000, id: 'ab12-7', tries: 3 }),
+    /^no answer to route\.reserve from hub feira, sent 3 times with request id ab12-7; it may have been done all the same: run `voltway vehicle trips`/,
+    /--timeout-ms/,
+  ],
+  [
+    'a reservation whose answer was lost',
+    () => new VoltwayError('TIMEOUT', 'no answer to reservation.create from hub feira within 10000 ms', { op: 'reservation.create', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000 }),
+    /it may have been done all the same: run `voltway vehicle reservations`/,
+  ],
+  [
+    'a charge stop whose answer was lost',
+    () => new VoltwayError('TIMEOUT', 'no answer to charge.stop from hub feira within 25000 ms', { op: 'charge.stop', hubId: 'feira', timeoutMs: 25000, defaultTimeoutMs: 25000, id: 'x-1', tries: 3 }),
+    /`voltway vehicle history`/,
+  ],
+  [
     'a wait cut shorter than the op needs',
-    () => new VoltwayError('TIMEOUT', 'no answer to charge.start from hub feira within 10000 ms', { op: 'charge.start', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 25000 }),
-    /charge\.start can take longer than --timeout-ms 10000 \(its default is 25000 ms/,
+    () => new VoltwayError('TIMEOUT', 'no answer to route.list from hub feira within 1000 ms', { op: 'route.list', hubId: 'feira', timeoutMs: 1000, defaultTimeoutMs: 10000 }),
+    /^route\.list can take longer than --timeout-ms 1000 \(its default is 10000 ms.*retry without --timeout-ms/,
     /--hub-id/,
+  ],
+  [
+    'a change whose wait was cut shorter than it needs: look before a new try',
+    () => new VoltwayError('TIMEOUT', 'no answer to charge.start from hub feira within 10000 ms', { op: 'charge.start', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 25000 }),
+    /it may have been done all the same: run `voltway vehicle history`.*charge\.start can take longer than --timeout-ms 10000 \(its default is 25000 ms/,
+    /--hub-id|retry without/,
   ],
   // METER_FAULT: every details.reason the hub emits (hub/charging/service.ts, hub/store/charging-rules.ts)
   [

@@ -23,6 +23,11 @@ export interface ConnectionSettings {
   requestTimeoutMs?: number
   /** Each op's default wait, ms (vehicle-sim/settings.ts defaultTimeoutMs). */
   timeoutFor?: (op: string) => number
+  /**
+   * Times a request unanswered after its wait is sent again with the same id, each copy
+   * waiting again (--retries; protocol/rpc-client.ts). Default 0: each request once.
+   */
+  retries?: number
   /** CA certificates (PEM) to trust for an mqtts:// url (`--ca`); default: the system's CAs. */
   ca?: Buffer
 }
@@ -54,7 +59,7 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 export async function connectVehicle(s: ConnectionSettings, opts: ConnectOptions = {}): Promise<VehicleConnection> {
   const client = await openMqtt(s, opts)
-  const rpc = withOpTimeouts(createRpcClient({ client, hubId: s.hubId, vehicleId: s.vehicleId }), s)
+  const rpc = withOpTimeouts(createRpcClient({ client, hubId: s.hubId, vehicleId: s.vehicleId, retries: s.retries ?? 0 }), s)
   try {
     await rpc.start()
   } catch (err) {

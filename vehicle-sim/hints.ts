@@ -4,6 +4,7 @@
  * hub): the error's details tell them apart, so the hint names the right one.
  * Causes are tried first, in order; each code then has a fallback.
  */
+import { isMutatingOp, type MutatingOp } from '../protocol/index.js'
 import type { SimErrorCode } from './errors.js'
 
 type Details = Record<string, unknown>
@@ -18,6 +19,19 @@ interface CauseHint {
 const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '?')
 const has = (key: string) => (d: Details) => d[key] !== undefined
 const reason = (r: string) => (d: Details) => d.reason === r
+/** Where a vehicle sees what a mutating op did (trip.list, reservation.list, history.list). */
+const LOOK: Record<MutatingOp, string> = {
+  'reservation.create': '`voltway vehicle reservations`',
+  'reservation.cancel': '`voltway vehicle reservations`',
+  'route.reserve': '`voltway vehicle trips`',
+  'trip.cancel': '`voltway vehicle trips`',
+  'charge.start': '`voltway vehicle history` (and look at the station)',
+  'charge.stop': '`voltway vehicle history`',
+}
+/** The CLI's wait (--timeout-ms) was shorter than the op's default one. */
+const cutShort = (d: Details): boolean => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs
+const tookLonger = (d: Details): string =>
+  `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline)`
 const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
 
 /** The fallback per code: its most common cause. */
@@ -40,7 +54,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   INTERNAL: 'the hub hit an internal error; check the hub logs',
   IDEMPOTENCY_KEY_MISSING: 'a federation call lacked its Idempotency-Key; report this as a hub bug',
   IDEMPOTENCY_KEY_REUSED: 'a federation call reused an Idempotency-Key with another body; report this as a hub bug',
-  IDEMPOTENCY_IN_PROGRESS: 'the same request is still running; retry in a moment',
+  IDEMPOTENCY_IN_PROGRESS: 'the same request (same request id) is still running at the hub; in a moment, see what it did (`voltway vehicle reservations`, `trips` or `history`) before trying again: a new try is a new request',
   HOLD_EXPIRED: 'a hold expired before it was confirmed; retry the trip',
   METER_FAULT: "the session could not be billed from the station's meter readings, so nobody was billed; try another station",
   STORAGE_UNAVAILABLE: 'the hub cannot write to its database now; nothing was changed; retry later (operator: check the hub\'s disk)',
@@ -71,11 +85,23 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   { code: 'NOT_FOUND', when: has('reservationId'), hint: () => 'no such reservation for this vehicle; list them with `voltway vehicle reservations`' },
   { code: 'NOT_FOUND', when: has('stationId'), hint: () => 'no such station at this hub; list them with `voltway vehicle stations`' },
   {
+    // A change that got no answer may have happened all the same (its answer lost on the way back, or
+    // the wait cut short): look before doing it again, since a new try is a new request.
+    code: 'TIMEOUT',
+    when: (d) => isMutatingOp(d.op) && d.hubId !== undefined,
+    hint: (d) => {
+      const sent = typeof d.tries === 'number' && d.tries > 1 ? `, sent ${str(d.tries)} times with request id ${str(d.id)}` : ''
+      const look = `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request)`
+      return cutShort(d)
+        ? `${look}; ${tookLonger(d)}, so leave --timeout-ms out next time`
+        : `${look}; if the hub never answers, check that it is running and that --hub-id is its hubId`
+    },
+  },
+  {
     // The CLI cut its wait shorter than the op's default: the hub may still have been working.
     code: 'TIMEOUT',
-    when: (d) => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs,
-    hint: (d) =>
-      `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline); retry without --timeout-ms to see the hub's answer`,
+    when: cutShort,
+    hint: (d) => `${tookLonger(d)}; retry without --timeout-ms to see the hub's answer`,
   },
   {
     // A wait as long as the default: the hub answers every request before that, with an error if need be.

@@ -42,6 +42,7 @@ export interface ConnectionFlags {
   profile?: string
   connectTimeoutMs?: number
   timeoutMs?: number
+  retries?: number
 }
 
 export interface PositionFlags {
@@ -90,9 +91,18 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     connectTimeoutMs: flags.connectTimeoutMs ?? 5000,
     ...(flags.timeoutMs !== undefined ? { requestTimeoutMs: flags.timeoutMs } : {}),
     timeoutFor: defaultTimeoutMs,
+    retries: flags.retries ?? DEFAULT_RETRIES,
     ...(ca ? { ca } : {}),
   }
 }
+
+/**
+ * How many times a request unanswered after --timeout-ms is sent again with
+ * the same request id, each copy waiting --timeout-ms again (--retries): the
+ * hub answers a repeat with the first answer and acts once (docs/protocol.md
+ * "Repeated requests").
+ */
+export const DEFAULT_RETRIES = 2
 
 /** How long a one-shot command waits for an answer by default, ms. */
 export const DEFAULT_TIMEOUT_MS = 10_000

@@ -1,9 +1,17 @@
 /**
  * Calling the other hubs (docs/protocol.md "HTTP federation between hubs") on
- * undici: one keep-alive Pool per peer, connect and header/body timeouts,
- * and retries with exponential backoff through undici's own retry
- * interceptor, used only for calls that are safe to repeat (GET, DELETE, and
- * POSTs that carry an Idempotency-Key, which the peer's server deduplicates).
+ * undici: one keep-alive BalancedPool per peer over the peer's `urls` (its
+ * replicas; one url is a pool of one), connect and header/body timeouts, and
+ * retries with exponential backoff through undici's own retry interceptor,
+ * used only for calls that are safe to repeat (GET, DELETE, and POSTs that
+ * carry an Idempotency-Key, which the peer's server deduplicates).
+ *
+ * Replicas: the BalancedPool spreads calls over the urls (weighted round
+ * robin) and lowers the weight of one whose connections fail, and a retry
+ * goes through the BalancedPool again, so it lands on the next replica: one
+ * dead replica of a peer costs a retry, not the call. A connection that was
+ * refused or never set up carried nothing, so even a call that is not safe to
+ * repeat is sent again on another replica then.
  *
  * Every answer is validated with the protocol schemas. A network failure,
  * a timeout or an answer that makes no sense is VoltwayError
@@ -16,7 +24,7 @@
  * TLS. A refused handshake is PEER_UNAVAILABLE with `{tls: true}` and a hint.
  */
 import type { Logger } from 'pino'
-import { Pool, interceptors, type Dispatcher } from 'undici'
+import { BalancedPool, interceptors, type Dispatcher } from 'undici'
 import type { z } from 'zod'
 import {
   FedErrorBody,
@@ -36,8 +44,14 @@ import { observeCall, type PeerCallObserver } from './call-observer.js'
 
 export interface PeerEndpoint {
   hubId: string
-  /** Base URL, e.g. `http://127.0.0.1:8026` (a path prefix is kept). */
-  url: string
+  /** Base URL, e.g. `http://127.0.0.1:8026` (a path prefix is kept). Give this or `urls`. */
+  url?: string | undefined
+  /**
+   * Base URLs of the peer's replicas, e.g. `["http://10.0.0.5:8026", "http://10.0.0.6:8026"]`:
+   * calls are spread over them and fail over. They differ only in host and port
+   * (the path and scheme of the first are used for all).
+   */
+  urls?: readonly string[] | undefined
   /** Bearer token this hub sends to that peer. */
   token: string
   /** PEM file of the CA to trust for an https `url` (default: the system's CAs). */
@@ -54,11 +68,14 @@ export interface FederationClientOptions {
   connectTimeoutMs?: number
   /** Deadline of an ordinary call (connect, retries, headers and body). Default 5000 ms. */
   requestTimeoutMs?: number
-  /** Keep-alive connections per peer. Default 32. */
+  /** Keep-alive connections per peer url. Default 32. */
   connections?: number
   /** Idle keep-alive sockets close after this. Default 30 s. */
   keepAliveTimeoutMs?: number
-  /** Retries of an idempotent call after a connection error or a 5xx/429 answer. Default 2 (so 3 tries). */
+  /**
+   * Retries of an idempotent call after a connection error or a 5xx/429 answer, and of any call whose
+   * connection was refused. Default 2 (so 3 tries), at least the number of urls less one when higher.
+   */
   maxRetries?: number
   /** First backoff; doubles per retry up to maxRetryDelayMs. Default 50 ms. */
   minRetryDelayMs?: number
@@ -72,8 +89,11 @@ interface Peer {
   https: boolean
   base: string
   auth: string
-  pool: Pool
+  pool: BalancedPool
+  /** For calls safe to repeat. */
   retrying: Dispatcher
+  /** For the others: only a connection that carried nothing is tried again. */
+  unsent: Dispatcher
 }
 
 export interface PeerCall<S extends z.ZodType | null> {
@@ -99,32 +119,43 @@ export class FederationClient {
     this.#log = opts.logger.child({ component: 'federation-client' })
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000
     opts.peers.forEach((p, i) => {
-      const url = new URL(p.url)
+      const urls = (p.urls ?? (p.url !== undefined ? [p.url] : [])).map((u) => new URL(u))
+      const first = urls[0]
+      if (!first) throw new VoltwayError('INTERNAL', `federation peer ${p.hubId} has neither url nor urls`, { hubId: p.hubId })
       // Read now, so a bad file stops the hub at start (exit 2) rather than failing every call.
       const tls = readTlsMaterial(`hub.json: federation.peers[${i}]`, p)
-      const pool = new Pool(url.origin, {
-        ...(Object.keys(tls).length > 0 ? { connect: tls } : {}),
-        connections: opts.connections ?? 32,
-        connectTimeout: opts.connectTimeoutMs ?? 2000,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
-        maxResponseSize: MAX_RESPONSE_BYTES,
-      })
+      // Each url gets a Pool with these options; TLS checks each replica's certificate against its own host.
+      const pool = new BalancedPool(
+        urls.map((u) => u.origin),
+        {
+          ...(Object.keys(tls).length > 0 ? { connect: tls } : {}),
+          connections: opts.connections ?? 32,
+          connectTimeout: opts.connectTimeoutMs ?? 2000,
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: this.#timeoutMs,
+          keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
+          maxResponseSize: MAX_RESPONSE_BYTES,
+        },
+      )
+      // With replicas, every other one gets a try before the call fails.
+      const maxRetries = Math.max(opts.maxRetries ?? 2, urls.length - 1)
+      const backoff = { maxRetries, minTimeout: opts.minRetryDelayMs ?? 50, maxTimeout: opts.maxRetryDelayMs ?? 1000, timeoutFactor: 2, throwOnError: false }
       // Only connection errors and 5xx/429 are retried; a timeout is not (a peer that does not
-      // answer would only make us wait again), nor is any other coded answer.
+      // answer would only make us wait again), nor is any other coded answer. A connect timeout is,
+      // when there is another replica to try: nothing was sent.
       const retrying = pool.compose(
         interceptors.retry({
-          maxRetries: opts.maxRetries ?? 2,
-          minTimeout: opts.minRetryDelayMs ?? 50,
-          maxTimeout: opts.maxRetryDelayMs ?? 1000,
-          timeoutFactor: 2,
+          ...backoff,
           methods: ['GET', 'DELETE', 'POST'],
           statusCodes: [500, 502, 503, 504, 429],
-          throwOnError: false,
+          errorCodes: [...CONNECTION_ERRORS, ...(urls.length > 1 ? ['UND_ERR_CONNECT_TIMEOUT'] : [])],
         }),
       )
-      this.#peers.set(p.hubId, { hubId: p.hubId, https: url.protocol === 'https:', base: url.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying })
+      const unsent = pool.compose(
+        interceptors.retry({ ...backoff, methods: ['GET', 'DELETE', 'POST'], statusCodes: [], errorCodes: [...NOTHING_SENT, ...(urls.length > 1 ? ['UND_ERR_CONNECT_TIMEOUT'] : [])] }),
+      )
+      const https = first.protocol === 'https:'
+      this.#peers.set(p.hubId, { hubId: p.hubId, https, base: first.pathname.replace(/\/+$/, ''), auth: `Bearer ${p.token}`, pool, retrying, unsent })
     })
   }
 
@@ -205,7 +236,7 @@ export class FederationClient {
     let status: number
     let text: string
     try {
-      const res = await (idempotent ? peer.retrying : peer.pool).request({
+      const res = await (idempotent ? peer.retrying : peer.unsent).request({
         path: `${peer.base}${call.path}`,
         method: call.method,
         headers,
@@ -250,6 +281,11 @@ export class FederationClient {
     throw badAnswer(hubId, status, call)
   }
 }
+
+/** undici's retry interceptor's own list: the connection failed or broke. */
+const CONNECTION_ERRORS = ['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'EPIPE', 'UND_ERR_SOCKET']
+/** Failures before a connection existed: the request cannot have reached the peer (a connect timeout too, added where there is another url). */
+const NOTHING_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'EHOSTDOWN']
 
 const TLS_HINT =
   'TLS: the peer\'s certificate must be signed by the CA in its "ca" and name the host of its "url"; if it requires a client certificate, give "cert" and "key" (docs/operator-guide.md "TLS")'

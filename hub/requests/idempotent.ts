@@ -11,29 +11,39 @@
  *   then IDEMPOTENCY_IN_PROGRESS (ask again later with the same id);
  * - same id, another op or other args: IDEMPOTENCY_KEY_REUSED.
  * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...) are not
- * kept: a retry runs afresh. A replica that dies mid-request leaves a claim
- * that lapses after `leaseMs`; the effect ids of reservation.create and
- * route.reserve are derived from the request (`effectId`), so a re-run after
- * that finds the first run's booking instead of making a second one.
+ * kept: a retry runs afresh.
+ *
+ * A replica that dies mid-request: the replica running a request renews its
+ * claim every third of `leaseMs` while it runs, so a claim lapses only
+ * `leaseMs` after its replica died (or stalled that long), however long the
+ * request itself may take. The default 6 s is shorter than the CLI's wait
+ * before its first repeat (10 s): a repeat after a replica death runs on a
+ * live one instead of being told IDEMPOTENCY_IN_PROGRESS. The effect ids of
+ * reservation.create and route.reserve are derived from the request
+ * (`effectId`), so a re-run finds the dead run's booking instead of making a
+ * second one.
  */
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, type ErrorCode, type HandlerTable, type OpName, type RequestContext, type WireError } from '../../protocol/index.js'
+import { HTTP_STATUS, MUTATING_OPS, VoltwayError, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
 import type { IdempotencyStore } from '../store/index.js'
 
-/** The ops whose request id is an idempotency key. */
-export const MUTATING_OPS = ['reservation.create', 'reservation.cancel', 'route.reserve', 'trip.cancel', 'charge.start', 'charge.stop'] as const satisfies readonly OpName[]
+/** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
+export { MUTATING_OPS }
 
 export interface IdempotentOpsOptions {
   store: IdempotencyStore
   clock: Clock
   logger: Logger
-  /** How long a running claim stays exclusive (a replica that died mid-request holds it this long). Default 30 s. */
+  /** How long a claim stays exclusive after its replica's last renewal (a replica that died mid-request holds it this long), ms. Default DEFAULT_REQUEST_CLAIM_MS. */
   leaseMs?: number
   /** How long a repeated request waits for the first one's answer before IDEMPOTENCY_IN_PROGRESS. Default 3 s. */
   waitMs?: number
 }
+
+/** The default claim lease of a vehicle request, ms: renewed every 2 s while the request runs. */
+export const DEFAULT_REQUEST_CLAIM_MS = 6_000
 
 /** A stable id for what request (vehicle, request id) creates: `<prefix>-<43 base64url chars>`, within ID_PATTERN. */
 export function effectId(prefix: string, req: Pick<RequestContext, 'vehicleId' | 'requestId'>): string {
@@ -44,7 +54,7 @@ type Handler = (args: unknown, ctx: RequestContext) => Promise<unknown>
 
 /** `table` with each mutating op run under the request-id rules above. */
 export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): HandlerTable {
-  const leaseMs = o.leaseMs ?? 30_000
+  const leaseMs = o.leaseMs ?? DEFAULT_REQUEST_CLAIM_MS
   const waitMs = o.waitMs ?? 3_000
   const out: Record<string, unknown> = { ...table }
   for (const op of MUTATING_OPS) {
@@ -68,10 +78,12 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         }
         await sleep(o.clock, 50)
       }
+      const stopRenewing = renewWhileRunning(o, { scope, key, leaseMs, op })
       let result: unknown
       try {
         result = await handler(args, ctx)
       } catch (err) {
+        stopRenewing()
         const keep = err instanceof VoltwayError && HTTP_STATUS[err.code] < 500
         await (keep
           ? o.store.complete({ scope, key, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()), nowMs: o.clock.now() })
@@ -79,6 +91,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         ).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
         throw err
       }
+      stopRenewing()
       await o.store
         .complete({ scope, key, status: 200, body: JSON.stringify(result), nowMs: o.clock.now() })
         .catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
@@ -86,6 +99,31 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
     }
   }
   return out as HandlerTable
+}
+
+/** Renew the claim every third of its lease until the returned stop is called. */
+function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: string; leaseMs: number; op: string }): () => void {
+  let stopped = false
+  let cancel = (): void => undefined
+  const beat = (): void => {
+    cancel = o.clock.setTimer(() => {
+      o.store
+        .renew({ scope: c.scope, key: c.key, nowMs: o.clock.now(), leaseMs: c.leaseMs })
+        .then((held) => {
+          // After a stop, the request's answer may be stored already: not held is then no news.
+          if (!held && !stopped) o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed; a repeat may run it too)')
+        })
+        .catch((err: unknown) => o.logger.warn({ err, op: c.op, id: c.key }, 'could not renew the claim of a running request'))
+        .finally(() => {
+          if (!stopped) beat()
+        })
+    }, Math.max(10, Math.floor(c.leaseMs / 3)))
+  }
+  beat()
+  return () => {
+    stopped = true
+    cancel()
+  }
 }
 
 /** The stored answer: a result (200) or the coded error it was. */

@@ -3,7 +3,7 @@
  * every IdempotencyStore. The store reads the key's entry and writes what the
  * decision says, in one transaction.
  */
-import type { ClaimInput, IdempotencyClaim } from './idempotency.js'
+import type { ClaimInput, IdempotencyClaim, RenewInput } from './idempotency.js'
 
 /** A stored key, as the claim rule needs it. */
 export interface IdempotencyEntry {
@@ -46,4 +46,13 @@ export function claimDecision(entry: IdempotencyEntry | null, input: ClaimInput)
   if (entry.state === 'done') return { claim: { state: 'done', status: entry.status ?? 500, body: entry.body }, write: null, leaseUntilMs }
   if (entry.leaseUntilMs > input.nowMs) return { claim: { state: 'in_progress' }, write: null, leaseUntilMs }
   return { claim: { state: 'claimed' }, write: 'renew', leaseUntilMs }
+}
+
+/**
+ * Decide a renewal of a claim whose entry is `entry`: a running claim's lease
+ * moves to `nowMs + leaseMs` (resolves that time); a done key, or one gone
+ * (abandoned, housekept), keeps what it has (null).
+ */
+export function renewDecision(entry: Pick<IdempotencyEntry, 'state'> | null, input: RenewInput): number | null {
+  return entry?.state === 'running' ? claimLeaseUntil(input) : null
 }

@@ -32,6 +32,14 @@ export interface ClaimInput {
   leaseMs: number
 }
 
+export interface RenewInput {
+  scope: string
+  key: string
+  nowMs: number
+  /** The lease from now on, ms. */
+  leaseMs: number
+}
+
 export interface CompleteInput {
   scope: string
   key: string
@@ -46,6 +54,10 @@ export interface CompleteInput {
  * - `claim` is atomic: of any number of concurrent claims of one (scope, key),
  *   in any number of processes on one database, exactly one resolves
  *   `claimed` while the claim is live.
+ * - `renew` keeps a running claim exclusive for `leaseMs` from `nowMs`: the
+ *   process running the request calls it while it runs, so only a claim
+ *   whose process died (or stalled a whole lease) lapses. Resolves false
+ *   when the key is not running (done, abandoned or deleted).
  * - `complete` stores the answer of the caller's claim; `abandon` forgets a
  *   running claim so the next request with the key runs afresh (for answers
  *   not worth repeating, such as an internal error).
@@ -54,6 +66,7 @@ export interface CompleteInput {
  */
 export interface IdempotencyStore {
   claim(input: ClaimInput): Promise<IdempotencyClaim>
+  renew(input: RenewInput): Promise<boolean>
   complete(input: CompleteInput): Promise<void>
   abandon(scope: string, key: string): Promise<void>
   /** Delete records created before `cutoffMs`; resolves how many. */

@@ -13,6 +13,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { VoltwayError, formatTime, Id } from '../../protocol/index.js'
+import { peerUrls } from '../config.js'
 import type { ReceiptRecord } from '../store/index.js'
 import { toCsv } from './csv.js'
 import type { UiHubDeps, UiParts } from './deps.js'
@@ -64,7 +65,7 @@ export function dataRoutes(scope: FastifyInstance, d: UiHubDeps, p: UiParts): vo
   scope.get('/ui/api/federation', async () => ({
     hubId: config.hubId,
     ...p.peers.snapshot(),
-    configured: config.federation.peers.map((x) => ({ hubId: x.hubId, url: x.url })),
+    configured: config.federation.peers.map((x) => ({ hubId: x.hubId, url: peerUrls(x).join(' ') })),
     links: config.federation.links,
     hubs: d.hubs ? d.hubs() : [{ hubId: config.hubId, name: config.name, city: config.city, position: config.position }],
   }))

@@ -104,6 +104,19 @@ export type OpArgs<O extends OpName> = z.output<(typeof OPS)[O]['args']>
 export type OpArgsInput<O extends OpName> = z.input<(typeof OPS)[O]['args']>
 export type OpResult<O extends OpName> = z.output<(typeof OPS)[O]['result']>
 
+/**
+ * The ops that change something (docs/protocol.md "Repeated requests"): their
+ * request id is an idempotency key at the hub, so a vehicle repeats one whose
+ * answer was lost with the same id and it acts once.
+ */
+export const MUTATING_OPS = ['reservation.create', 'reservation.cancel', 'route.reserve', 'trip.cancel', 'charge.start', 'charge.stop'] as const satisfies readonly OpName[]
+
+export type MutatingOp = (typeof MUTATING_OPS)[number]
+
+export function isMutatingOp(op: unknown): op is MutatingOp {
+  return (MUTATING_OPS as readonly unknown[]).includes(op)
+}
+
 export function isOpName(s: unknown): s is OpName {
   return typeof s === 'string' && Object.hasOwn(OPS, s)
 }

@@ -91,6 +91,11 @@ export interface FederationHarness {
   sqlite: TempSqlite | null
   /** Start (again) hub `id` on the same store, port and config (after `stop()`). */
   restart(id: string, over?: Partial<StartOptions>): Promise<FedHub>
+  /**
+   * Start another replica of hub `id`: its federation and HTTP server on `port` (one of its
+   * `replicaPorts`), on the same store and config, with leases owned by `name`. Stopped by close().
+   */
+  startReplica(id: string, name: string, port: number): Promise<FedHub>
   close(): Promise<void>
 }
 
@@ -101,6 +106,11 @@ export interface StartOptions {
   storage?: 'sqlite' | 'memory'
   /** Extra peers of EVERY hub (dead or hanging servers). */
   fakePeers?: FakePeer[]
+  /**
+   * More federation ports of a hub, for replicas the test starts (`startReplica`): the hub's
+   * peers list its first port and these as `urls`.
+   */
+  replicaPorts?: Record<string, number[]>
   rules?: Partial<HubConfig['rules']>
   tuning?: Partial<FederationTuning>
   beforeStep?: FederationDeps['beforeStep']
@@ -147,7 +157,12 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
         http: { host: '127.0.0.1', port: ports.get(s.hubId) },
         stations: s.stations.map((st) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: 'x' })),
         federation: {
-          peers: [...urls].filter(([id]) => id !== s.hubId).map(([id, url]) => ({ hubId: id, url, token: token(s.hubId, id), acceptToken: token(id, s.hubId) })),
+          peers: [...urls]
+            .filter(([id]) => id !== s.hubId)
+            .map(([id, url]) => {
+              const more = (opts.replicaPorts?.[id] ?? []).map((p) => `http://127.0.0.1:${p}`)
+              return { hubId: id, ...(more.length > 0 ? { urls: [url, ...more] } : { url }), token: token(s.hubId, id), acceptToken: token(id, s.hubId) }
+            }),
           links: opts.links,
         },
         rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...opts.rules },
@@ -157,7 +172,8 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
   }
 
   const hubs: Record<string, FedHub> = {}
-  const start = async (id: string, over: Partial<StartOptions> = {}): Promise<FedHub> => {
+  const replicas: FedHub[] = []
+  const start = async (id: string, over: Partial<StartOptions> = {}, replica?: { name: string; port: number }): Promise<FedHub> => {
     const config = configs.get(id) as HubConfig
     const store = stores.get(id) as Store
     const stations = new StationRegistry({ hubId: id, currency: 'BRL', stations: config.stations, clock })
@@ -172,10 +188,11 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       ...(opts.receipts ? { receipts: (v: string) => (opts.receipts as NonNullable<StartOptions['receipts']>)(id, v) } : {}),
       ...(opts.receipts ? { roaming: receiptsOnly((_peer, v) => (opts.receipts as NonNullable<StartOptions['receipts']>)(id, v)) } : {}),
       ...(beforeStep ? { beforeStep } : {}),
+      ...(replica ? { replica: replica.name } : {}),
     })
     const metrics = new HubMetrics(id, { stationsOnline: () => 0, stationsTotal: () => stations.size, bookings: () => store.reservations.counts(clock.now()) })
     const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), federationRoutes: [federation.routes] })
-    await app.listen({ host: '127.0.0.1', port: config.http.port })
+    await app.listen({ host: '127.0.0.1', port: replica?.port ?? config.http.port })
     if (!(over.noStart ?? opts.noStart)) {
       await federation.start()
       // The tests here check the outcome of recovery right after a restart.
@@ -188,7 +205,7 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       store,
       federation,
       app,
-      url: urls.get(id) as string,
+      url: replica ? `http://127.0.0.1:${replica.port}` : (urls.get(id) as string),
       async call(op, args, vehicleId = 'V1') {
         const handler = handlers[op] as OpHandler<typeof op> | undefined
         if (!handler) throw new Error(`no handler for ${op}`)
@@ -202,7 +219,8 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
         if (closeStore) await store.close()
       },
     }
-    hubs[id] = hub
+    if (replica) replicas.push(hub)
+    else hubs[id] = hub
     return hub
   }
   for (const s of opts.specs) await start(s.hubId)
@@ -223,8 +241,11 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
       }
       return start(id, over)
     },
+    startReplica(id, name, port) {
+      return start(id, {}, { name, port })
+    },
     async close() {
-      for (const h of Object.values(hubs)) await h.stop().catch(() => undefined)
+      for (const h of [...replicas, ...Object.values(hubs)]) await h.stop().catch(() => undefined)
       for (const s of stores.values()) await s.close().catch(() => undefined)
       if (sqlite) await sqlite.dispose()
     },

@@ -80,6 +80,23 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed' })
   })
 
+  check('rule renewDecision: a renewed claim stays in progress past its first lease; a done or abandoned key is not renewed', async (t, { store }) => {
+    const renew = (key: string, nowMs: number) => store.idempotency.renew({ scope: 'salvador', key, nowMs, leaseMs: LEASE })
+    await claim(store, 'k1')
+    t.equal(await renew('k1', T0 + LEASE - 1), true, 'running: renewed')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'in_progress' }, 'past the first lease, still exclusive')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 2), { state: 'in_progress' }, 'until a lease after the renewal')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 1), { state: 'claimed' }, 'not renewed again: it lapses')
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 201, body: '{}', nowMs: T0 + 2 * LEASE })
+    t.equal(await renew('k1', T0 + 2 * LEASE + 1), false, 'done: not renewed')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE + 2), { state: 'done', status: 201, body: '{}' }, 'and still done')
+    await claim(store, 'k2')
+    await store.idempotency.abandon('salvador', 'k2')
+    t.equal(await renew('k2', T0 + 1), false, 'abandoned: not renewed')
+    t.same(await claim(store, 'k2', 'fp-other', T0 + 2), { state: 'claimed' }, 'nor brought back')
+    t.equal(await renew('never', T0), false, 'unseen: not renewed')
+  })
+
   check('answers are kept until deleteOlderThan removes them', async (t, { store }) => {
     await claim(store, 'old', 'fp', T0)
     await store.idempotency.complete({ scope: 'salvador', key: 'old', status: 204, body: null, nowMs: T0 })

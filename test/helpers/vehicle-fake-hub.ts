@@ -19,16 +19,19 @@ import {
   costMinor,
   createRpcServer,
   formatTime,
+  parseJsonObject,
   parseTime,
   type ErrorCode,
   type HandlerTable,
   type OpName,
   type Position,
+  type RequestContext,
   type Receipt,
   type Reservation,
   type Route,
   type RpcServer,
   type Station,
+  type TripSummary,
 } from '../../protocol/index.js'
 import { createHubContext, coreOpHandlers } from '../../hub/ops/index.js'
 import { systemClock } from '../../base/clock.js'
@@ -72,6 +75,8 @@ export interface FakeHub {
   readonly receipts: Receipt[]
   /** Make the next `times` requests of `op` fail with `code`. */
   failOp(op: OpName, code: ErrorCode, times?: number, details?: Record<string, unknown>): void
+  /** Lose the answers to the next `times` requests of `op` on the way back (the op runs; the vehicle hears nothing). */
+  loseAnswers(op: OpName, times: number): void
   close(): Promise<void>
 }
 
@@ -145,7 +150,15 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     return p !== undefined && user.startsWith(p.prefix) && password === p.password
   }
 
+  /** Request ids whose answer the broker drops (loseAnswers). */
+  const losing = new Set<string>()
   const broker = await startAedes({
+    authorizeForward: (_client, packet) => {
+      if (losing.size === 0 || !packet.topic.startsWith('voltway/v1/vehicles/')) return packet
+      const json = parseJsonObject(packet.payload)
+      const id = json.ok ? json.value.id : undefined
+      return typeof id === 'string' && losing.delete(id) ? null : packet
+    },
     authenticate: (client, username, password, done) => {
       if (allowed(username, password?.toString('utf8') ?? '')) {
         users.set(client, username as string)
@@ -176,8 +189,10 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
 
   const receipts: Receipt[] = []
   const sessions = new Map<string, Session>()
-  const trips = new Map<string, { vehicleId: string; reservationIds: string[] }>()
+  /** Newest last; a cancelled trip stays, as the hub's trip.list shows it. */
+  const trips = new Map<string, { vehicleId: string; reservationIds: string[]; summary: TripSummary }>()
   const failures = new Map<OpName, { code: ErrorCode; times: number; details?: Record<string, unknown> }>()
+  const losses = new Map<OpName, number>()
   let seq = 0
   const id = (p: string): string => `${p}${(++seq).toString(36)}`
 
@@ -241,7 +256,8 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
           legs.push({ hubId: r.hubId, stationId: r.stationId, position: r.position, at: r.at, reservationId: r.reservationId })
         }
         const tripId = id('T')
-        trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId) })
+        const summary: TripSummary = { tripId, routeId: route.routeId, state: 'confirmed', createdAt: formatTime(now()), legs: legs.map((l) => ({ hubId: l.hubId, at: l.at, stationId: l.stationId, reservationId: l.reservationId })), failure: null }
+        trips.set(tripId, { vehicleId: ctx.vehicleId, reservationIds: made.map((r) => r.reservationId), summary })
         return { trip: { tripId, legs } }
       } catch (err) {
         for (const r of made) if (r.hubId === hubId) await cancelLocal(ctx.vehicleId, r.reservationId)
@@ -251,8 +267,8 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     },
     'trip.cancel': async (args, ctx) => {
       const t = trips.get(args.tripId)
-      if (!t || t.vehicleId !== ctx.vehicleId) throw new VoltwayError('NOT_FOUND', `no trip ${args.tripId}`)
-      trips.delete(args.tripId)
+      if (!t || t.vehicleId !== ctx.vehicleId || t.summary.state === 'cancelled') throw new VoltwayError('NOT_FOUND', `no trip ${args.tripId}`)
+      t.summary = { ...t.summary, state: 'cancelled' }
       let n = 0
       for (const rid of t.reservationIds) {
         await cancelLocal(ctx.vehicleId, rid)
@@ -260,6 +276,13 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       }
       return { cancelled: n }
     },
+    'trip.list': async (args, ctx) => ({
+      trips: [...trips.values()]
+        .filter((x) => x.vehicleId === ctx.vehicleId)
+        .map((x) => x.summary)
+        .reverse()
+        .slice(0, args.limit),
+    }),
     'charge.start': async (args, ctx) => {
       if (args.hubId !== undefined && args.hubId !== hubId) {
         if (!peers.some((p) => p.hubId === args.hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${args.hubId} among the peers of hub ${hubId}`, { hubId: args.hubId })
@@ -325,7 +348,12 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
   // Wrap every handler so tests can inject failures.
   const table: HandlerTable = {}
   for (const [op, h] of Object.entries(handlers) as [OpName, (a: unknown, c: unknown) => Promise<unknown>][]) {
-    ;(table as Record<string, unknown>)[op] = async (args: unknown, ctx: unknown) => {
+    ;(table as Record<string, unknown>)[op] = async (args: unknown, ctx: RequestContext) => {
+      const lose = losses.get(op) ?? 0
+      if (lose > 0) {
+        losses.set(op, lose - 1)
+        losing.add(ctx.requestId)
+      }
       const f = failures.get(op)
       if (f && f.times > 0) {
         f.times--
@@ -344,6 +372,9 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     receipts,
     failOp(op, code, times = Number.POSITIVE_INFINITY, details) {
       failures.set(op, details ? { code, times, details } : { code, times })
+    },
+    loseAnswers(op, times) {
+      losses.set(op, times)
     },
     async close() {
       await server.stop()

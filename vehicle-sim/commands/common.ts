@@ -10,7 +10,7 @@ import { ConfigError, Id } from '../../protocol/index.js'
 import { UsageError } from '../errors.js'
 import { connectVehicle, type VehicleConnection } from '../connect.js'
 import { errorReport, printError, printJson, processIo, type Io } from '../output.js'
-import { DEFAULT_TIMEOUT_MS, STATION_OP_TIMEOUT_MS, resolveConnection, type ConnectionFlags, type PositionFlags } from '../settings.js'
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, STATION_OP_TIMEOUT_MS, resolveConnection, type ConnectionFlags, type PositionFlags } from '../settings.js'
 
 export interface CommonFlags extends ConnectionFlags {
   json?: boolean
@@ -57,7 +57,8 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--mqtt-version <n>', 'MQTT protocol: 4 (MQTT 3.1.1) or 5 (default: 4)', numberFlag({ integer: true, min: 4, max: 5 }))
     .option('--profile <file>', 'JSON profile with hub, hubId, vehicle, password, position, battery (env VOLTWAY_PROFILE)')
     .option('--connect-timeout-ms <ms>', 'give up connecting after this long', numberFlag({ integer: true, min: 1 }), 5000)
-    .option('--timeout-ms <ms>', `give up waiting for an answer after this long (default: ${DEFAULT_TIMEOUT_MS}; ${STATION_OP_TIMEOUT_MS} for charge start/stop, which wait on the station)`, numberFlag({ integer: true, min: 1 }))
+    .option('--timeout-ms <ms>', `give up waiting for an answer after this long, per try (default: ${DEFAULT_TIMEOUT_MS}; ${STATION_OP_TIMEOUT_MS} for charge start/stop, which wait on the station)`, numberFlag({ integer: true, min: 1 }))
+    .option('--retries <n>', `send a request unanswered after --timeout-ms again, with the same request id, up to this many times; the hub acts on it once (default: ${DEFAULT_RETRIES}; 0 to fail fast)`, numberFlag({ integer: true, min: 0, max: 10 }))
     .option('--json', 'print one JSON document on stdout instead of tables')
 }
 

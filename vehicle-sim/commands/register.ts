@@ -17,6 +17,7 @@ import { registerRoutes } from './routes.js'
 import { registerStations } from './stations.js'
 import { registerTripCancel } from './trip-cancel.js'
 import { registerTrip } from './trip.js'
+import { registerTrips } from './trips.js'
 
 const EXIT_USAGE = 2
 
@@ -45,6 +46,7 @@ export function registerVehicleCommands(program: Command, opts: RegisterOptions 
     registerReservations,
     registerRoutes,
     registerTrip,
+    registerTrips,
     registerTripCancel,
     registerCharge,
     registerHistory,

@@ -126,6 +126,7 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
           mqttVersion: hub.mqttVersion,
           connectTimeoutMs: s.connect.timeoutMs,
           requestTimeoutMs: s.requestTimeoutMs,
+          retries: s.requestRetries,
         },
         { reconnectPeriodMs: 2000 },
       ))
@@ -185,7 +186,8 @@ export async function runFleet(s: Scenario, opts: FleetRunOptions = {}): Promise
   const requestsDuringRun = stats.total
 
   await connecting
-  await settle(vehicles, s.requestTimeoutMs + 1000)
+  // A request in flight may still be sent again (requestRetries), each copy waiting requestTimeoutMs.
+  await settle(vehicles, s.requestTimeoutMs * (s.requestRetries + 1) + 1000)
   if (s.cleanup) await forEachLimit(vehicles, s.connect.concurrency, (v) => cleanup(ctx, v))
   await forEachLimit(vehicles, s.connect.concurrency, async (v) => {
     await v.conn?.close()

@@ -111,6 +111,8 @@ export const ScenarioSchema = z
       })
       .default({ concurrency: 100, timeoutMs: 10_000 }),
     requestTimeoutMs: z.number().int().min(100).max(600_000).default(15_000),
+    /** Times a request unanswered after requestTimeoutMs is sent again with the same request id (the hub acts once). */
+    requestRetries: z.number().int().min(0).max(10).default(2),
     /** At the end: stop running sessions, cancel trips and reservations not yet used. */
     cleanup: z.boolean().default(true),
   })

@@ -1,6 +1,6 @@
 /** In-memory IdempotencyStore: each method is synchronous inside, hence atomic on the one JS thread. */
-import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
-import { claimDecision, type IdempotencyEntry } from '../idempotency-rules.js'
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
+import { claimDecision, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
 
 interface Entry extends IdempotencyEntry {
   createdAtMs: number
@@ -29,6 +29,15 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       e.leaseUntilMs = d.leaseUntilMs
     }
     return d.claim
+  }
+
+  async renew(input: RenewInput): Promise<boolean> {
+    this.#guard()
+    const e = this.#entries.get(slot(input.scope, input.key))
+    const until = renewDecision(e ?? null, input)
+    if (until === null || !e) return false
+    e.leaseUntilMs = until
+    return true
   }
 
   async complete(input: CompleteInput): Promise<void> {

@@ -5,8 +5,8 @@
  * then does nothing); a key seen before is read `FOR UPDATE` and decided by
  * claimDecision, so two claimers of a lapsed lease serialize and one wins.
  */
-import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
-import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
+import { claimDecision, claimLeaseUntil, renewDecision } from '../idempotency-rules.js'
 import type { PgDatabase } from './pool.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
 
@@ -42,6 +42,16 @@ export class PgIdempotencyStore implements IdempotencyStore {
       })
       if (seen) return seen
     }
+  }
+
+  async renew(input: RenewInput): Promise<boolean> {
+    return this.#db.tx(async (tx) => {
+      const row = (await tx.query<Pick<Row, 'state'>>('SELECT state FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE', [input.scope, input.key])).rows[0]
+      const until = renewDecision(row ?? null, input)
+      if (until === null) return false
+      await tx.query('UPDATE idempotency_keys SET lease_until_ms = $1 WHERE scope = $2 AND key = $3', [until, input.scope, input.key])
+      return true
+    })
   }
 
   async complete(input: CompleteInput): Promise<void> {

@@ -7,8 +7,8 @@
  * one concurrent claim wins.
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore } from '../idempotency.js'
-import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
+import { claimDecision, claimLeaseUntil, renewDecision } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
@@ -24,6 +24,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     deleteOld: Statement<[number]>
   }
   readonly #claimTx: Transaction<(input: ClaimInput) => IdempotencyClaim>
+  readonly #renewTx: Transaction<(input: RenewInput) => boolean>
   /** A write through the connection's group commit (see WriteBatcher). */
   readonly #write: <T>(work: () => T) => Promise<T>
 
@@ -53,6 +54,12 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       else if (d.write === 'renew') this.#s.renew.run(d.leaseUntilMs, input.scope, input.key)
       return d.claim
     })
+    this.#renewTx = db.transaction((input: RenewInput): boolean => {
+      const until = renewDecision(this.#s.get.get(input.scope, input.key) ?? null, input)
+      if (until === null) return false
+      this.#s.renew.run(until, input.scope, input.key)
+      return true
+    })
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
@@ -66,6 +73,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     })
   }
 
+  renew(input: RenewInput): Promise<boolean> {
+    return this.#write(() => this.#renewTx(input))
+  }
+
   complete(input: CompleteInput): Promise<void> {
     return this.#write(() => {
       this.#s.complete.run(input.status, input.body, input.scope, input.key)
@@ -77,7 +88,6 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       this.#s.abandon.run(scope, key)
     })
   }
-
 
   deleteOlderThan(cutoffMs: number): Promise<number> {
     return run(() => {

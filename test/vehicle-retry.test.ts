@@ -1,0 +1,101 @@
+/**
+ * A vehicle whose answer is lost on the way back: the real hub on a test
+ * broker (aedes) that drops the first answer to the vehicle, and the real
+ * `voltway vehicle` CLI in a child process. The CLI sends the request again
+ * with the same id, the hub answers with the first answer, and the booking
+ * exists once. Without retries the driver gets TIMEOUT with a hint to look,
+ * and the list shows what happened. A repeat answered
+ * IDEMPOTENCY_IN_PROGRESS keeps the client waiting for the real answer.
+ */
+import t, { type Test } from 'tap'
+import { connectAsync } from 'mqtt'
+import { OPS, createRpcClient, topics } from '../protocol/index.js'
+import { startAedes } from './helpers/aedes.js'
+import { hubConfig, startTestHub } from './helpers/hub.js'
+import { cleanEnv, runCli } from './helpers/vehicle-cli.js'
+
+/** A hub on a broker that loses the first `lose` answers to vehicle V1, and what V1 sent. */
+async function lossyHub(t: Test, lose: number) {
+  const requests: string[] = []
+  let lost = 0
+  const broker = await startAedes({
+    authorizeForward: (client, packet) => {
+      if (client.id.startsWith('V1-') && packet.topic.startsWith(topics.vehicleResponse('V1')) && lost < lose) {
+        lost++
+        return null
+      }
+      return packet
+    },
+  })
+  t.teardown(() => broker.close())
+  broker.broker.on('publish', (packet, client) => {
+    if (client && packet.topic === topics.hubRequest('feira', 'V1')) requests.push(packet.payload.toString())
+  })
+  const hub = await startTestHub(hubConfig({ mqtt: { url: broker.url } }))
+  t.teardown(() => hub.close())
+  const reserve = (extra: string[] = []) =>
+    runCli(['reserve', '--hub', broker.url, '--hub-id', 'feira', '--vehicle', 'V1', '--password', 'v1-pass', '--at', '+3h', '--lat', '-12.25', '--lon', '-38.95', '--range-km', '20', '--station', 'FSA-1', '--timeout-ms', '1500', '--json', ...extra], { env: cleanEnv() })
+  return { hub, broker, requests, lost: () => lost, reserve }
+}
+
+t.test('an answer lost on the way: the CLI asks again with the same id, gets the first answer, and the hub booked once', async (t) => {
+  const { hub, requests, lost, reserve } = await lossyHub(t, 1)
+  const r = await reserve()
+  t.equal(r.code, 0, r.stderr)
+  const answer = OPS['reservation.create'].result.parse(JSON.parse(r.stdout))
+  t.equal(lost(), 1, 'the first answer was lost')
+  t.equal(requests.length, 2, 'the request went out twice')
+  t.equal(requests[0], requests[1], 'the same request, byte for byte: same id, same args')
+  const booked = await hub.context.store.reservations.listVehicleReservations('V1', 0)
+  t.same(booked.map((b) => b.reservationId), [answer.reservation.reservationId], 'one reservation, the one the CLI printed')
+})
+
+t.test('with --retries 0 the lost answer is a TIMEOUT whose hint says where to look, and the list shows the booking', async (t) => {
+  const { hub, broker, requests, reserve } = await lossyHub(t, 1)
+  const r = await reserve(['--retries', '0'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 1500 ms/)
+  t.match(r.stderr, /hint: .*it may have been done all the same: run `voltway vehicle reservations`/)
+  t.equal(requests.length, 1, 'sent once')
+  const list = await runCli(['reservations', '--hub', broker.url, '--hub-id', 'feira', '--vehicle', 'V1', '--password', 'v1-pass', '--json'], { env: cleanEnv() })
+  t.equal(list.code, 0, list.stderr)
+  const { reservations } = OPS['reservation.list'].result.parse(JSON.parse(list.stdout))
+  const booked = await hub.context.store.reservations.listVehicleReservations('V1', 0)
+  t.equal(booked.length, 1, 'the hub did book it')
+  t.same(reservations.map((x) => x.reservationId), booked.map((b) => b.reservationId), 'reservation.list tells the vehicle what happened')
+})
+
+t.test('a hub that never answers: TIMEOUT after every copy, all with one id', async (t) => {
+  const { requests, reserve } = await lossyHub(t, 100)
+  const r = await reserve(['--timeout-ms', '300', '--retries', '2'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 300 ms, sent 3 times with request id \S+/)
+  t.equal(requests.length, 3)
+  t.equal(new Set(requests).size, 1, 'three copies of one request')
+})
+
+t.test('IDEMPOTENCY_IN_PROGRESS to a repeat is not the answer: the client waits on for the first copy\'s', async (t) => {
+  const broker = await startAedes()
+  t.teardown(() => broker.close())
+  // A hub by hand: the first copy is running (no answer yet); the repeat finds it so and says so, then the first copy ends.
+  const hub = await connectAsync(broker.url, { clientId: 'hub' })
+  t.teardown(() => hub.endAsync())
+  const result = { cancelled: 1 }
+  let copies = 0
+  hub.on('message', (_topic, payload) => {
+    const { id } = JSON.parse(payload.toString()) as { id: string }
+    if (++copies < 2) return
+    const res = topics.vehicleResponse('V1')
+    void hub
+      .publishAsync(res, JSON.stringify({ id, ok: false, error: { code: 'IDEMPOTENCY_IN_PROGRESS', message: 'still running' } }), { qos: 1 })
+      .then(() => hub.publishAsync(res, JSON.stringify({ id, ok: true, result }), { qos: 1 }))
+  })
+  await hub.subscribeAsync(topics.hubRequest('feira', 'V1'), { qos: 1 })
+  const vehicle = await connectAsync(broker.url, { clientId: 'V1-test' })
+  t.teardown(() => vehicle.endAsync())
+  const rpc = createRpcClient({ client: vehicle, hubId: 'feira', vehicleId: 'V1', timeoutMs: 300, retries: 2 })
+  await rpc.start()
+  const answer = await rpc.request('reservation.cancel', { reservationId: 'r-1' }).catch((e: unknown) => e)
+  t.same(answer, OPS['reservation.cancel'].result.parse(result), 'the answer of the first copy, not IDEMPOTENCY_IN_PROGRESS')
+  t.equal(copies, 2, 'settled after the first repeat')
+})
