@@ -35,6 +35,7 @@ import {
   HoldConfirmation,
   VoltwayError,
   isErrorCode,
+  isTlsErrorCode,
   readTlsMaterial,
   parseJsonObject,
   type HoldRequest,
@@ -253,7 +254,7 @@ export class FederationClient {
     } catch (err) {
       const code = isTimeout(err) ? 'TIMEOUT' : typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'UNKNOWN'
       this.#log.debug({ hubId, method: call.method, path: call.path, code }, 'peer call failed')
-      if (isTlsFailure(code)) {
+      if (isTlsErrorCode(code)) {
         this.#log.warn({ hubId, code }, 'TLS handshake with peer failed')
         throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId}: TLS handshake failed (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
       }
@@ -289,11 +290,6 @@ const NOTHING_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH'
 
 const TLS_HINT =
   'TLS: the peer\'s certificate must be signed by the CA in its "ca" and name the host of its "url"; if it requires a client certificate, give "cert" and "key" (docs/operator-guide.md "TLS")'
-
-/** Node's TLS errors and OpenSSL's verification results (X509_V_ERR_* without the prefix). */
-function isTlsFailure(code: string): boolean {
-  return /^(ERR_TLS_|ERR_SSL_)/.test(code) || /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE)/.test(code)
-}
 
 /** The socket closed before a byte of the answer came back. */
 function closedUnanswered(err: unknown): boolean {
