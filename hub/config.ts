@@ -26,6 +26,8 @@ export const StoreEntry = z.discriminatedUnion('type', [
     type: z.literal('postgres'),
     url: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected a postgres://user@host:5432/database URL'),
     schema: z.string().regex(SCHEMA_NAME, 'expected a lower-case SQL identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters').optional(),
+    /** Most connections this hub process (each replica) opens; all replicas together must stay under the server's max_connections. Default 10. */
+    poolSize: z.number().int().min(1).max(200).optional(),
   }),
 ])
 

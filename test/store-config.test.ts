@@ -8,6 +8,7 @@ import t from 'tap'
 import { loadHubConfig } from '../hub/config.js'
 import { ConfigError, formatTime } from '../protocol/index.js'
 import { StoreError } from '../hub/store/index.js'
+import { PgDatabase } from '../hub/store/postgres/pool.js'
 import { connectVehicle, hubConfig, startTestHub, tempDir } from './helpers/hub.js'
 import { PG_ADMIN_URL, postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -28,6 +29,9 @@ t.test('store: SQLite in dataDir unless told; postgres takes a url and an option
   t.throws(() => load({ store: { type: 'postgres', url: 'http://db/v' } }), { message: /store\.url: expected a postgres:\/\/user@host:5432\/database URL/ })
   t.throws(() => load({ store: { type: 'postgres', url: 'postgres://db/v', schema: 'Feira; DROP' } }), { message: /store\.schema: expected a lower-case SQL identifier/ })
   t.throws(() => load({ store: { type: 'sqlite', url: 'x' } }), ConfigError, 'a sqlite store takes no url')
+  t.same(load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 4 } }).store, { type: 'postgres', url: 'postgres://db/v', poolSize: 4 })
+  t.throws(() => load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 0 } }), { message: /store\.poolSize/ })
+  t.throws(() => load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 2.5 } }), { message: /store\.poolSize/ })
 })
 
 const skip = await postgresSkipReason()
@@ -57,6 +61,21 @@ if (skip) {
     t.ok(err instanceof ConfigError, `ConfigError (${String(err)})`)
     t.match((err as Error).message, /^hub\.json: store "postgres:\/\/[^"]*\/voltway_no_such_database": cannot open the database: .*; check the URL/)
     t.notMatch((err as Error).message, /secret-pw/)
+  })
+
+  t.test('every pooled connection in use for the whole wait is BUSY (the database is there), a server that does not answer is UNAVAILABLE', async (t) => {
+    const db = new PgDatabase({ url: pg.url, max: 1, connectTimeoutMs: 200 })
+    t.teardown(() => db.close())
+    const held = await db.pool.connect()
+    const err = await db.query('SELECT 1').then(() => null, (e: unknown) => e)
+    held.release()
+    t.ok(err instanceof StoreError && err.code === 'BUSY', `StoreError BUSY (${String(err)})`)
+    t.match((err as Error).message, /store\.poolSize/, 'the message names the setting')
+    t.same((await db.query<{ n: number }>('SELECT 1 AS n')).rows, [{ n: 1 }], 'served once a connection is free')
+    const gone = new PgDatabase({ url: 'postgres://postgres@127.0.0.1:1/x', max: 1, connectTimeoutMs: 200 })
+    t.teardown(() => gone.close())
+    const err2 = await gone.query('SELECT 1').then(() => null, (e: unknown) => e)
+    t.ok(err2 instanceof StoreError && err2.code === 'UNAVAILABLE', `StoreError UNAVAILABLE (${String(err2)})`)
   })
 
   t.test('a PostgreSQL server that does not answer is not a config error: StoreError UNAVAILABLE (exit 1, so systemd retries)', async (t) => {

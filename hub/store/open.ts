@@ -17,7 +17,7 @@ const HINT = 'check that the directory exists or can be created, that the hub\'s
 const PG_HINT = 'check the URL, that the role exists and may connect, create tables and write in the database (docs/operator-guide.md, "PostgreSQL")'
 
 /** hub.json `store` (docs/configuration.md), as hub/config.ts validates it. */
-export type StoreConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; schema?: string | undefined }
+export type StoreConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; schema?: string | undefined; poolSize?: number | undefined }
 
 /** How messages name the store: `dataDir "..."`, or `store "postgres://role@host:port/db"` with no password. */
 export function storeLabel(store: StoreConfig, dataDir: string): string {
@@ -43,7 +43,7 @@ export function storeLabel(store: StoreConfig, dataDir: string): string {
 export async function openHubStore(store: StoreConfig, dataDir: string): Promise<Store> {
   if (store.type === 'sqlite') return openHubDatabase(dataDir)
   try {
-    return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}) })
+    return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}), ...(store.poolSize ? { max: store.poolSize } : {}) })
   } catch (err) {
     if (err instanceof StoreError && !isTransient(err)) {
       throw new ConfigError(`hub.json: ${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)

@@ -64,7 +64,8 @@ export async function startReplicaCluster(opts: ReplicaClusterOptions): Promise<
     const config = HubConfigSchema.parse({
       ...opts.config,
       mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, password: HUB_MQTT_PASSWORD },
-      store: { type: 'postgres', url: db.url },
+      // Several clusters may run at once (tap runs files in parallel): keep each replica's pool small so all stay under max_connections.
+      store: { type: 'postgres', url: db.url, poolSize: 4 },
       dataDir: join(dir, 'data'),
     })
     const configFile = join(dir, 'hub.json')

@@ -83,6 +83,7 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
 export class PgDatabase {
   readonly pool: pg.Pool
   readonly schema: string | null
+  readonly #max: number
   #closed = false
 
   constructor(opts: PgDatabaseOptions) {
@@ -90,9 +91,10 @@ export class PgDatabase {
       throw new StoreError('DATABASE', `schema "${opts.schema}" is not a plain lower-case SQL identifier`)
     }
     this.schema = opts.schema ?? null
+    this.#max = opts.max ?? 10
     this.pool = new pg.Pool({
       connectionString: opts.url,
-      max: opts.max ?? 10,
+      max: this.#max,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
       lock_timeout: opts.busyTimeoutMs ?? 5000,
       application_name: 'voltway-hub',
@@ -167,6 +169,9 @@ export class PgDatabase {
     try {
       return await this.pool.connect()
     } catch (err) {
+      // Every pooled connection was in use for the whole wait: the database is busy, not gone
+      // (BUSY keeps /healthz's database up; UNAVAILABLE would mark it down).
+      if (this.pool.totalCount >= this.#max && !this.#closed) throw new StoreError('BUSY', `database is busy: all ${this.#max} pooled connections stayed in use (store.poolSize)`, { cause: err })
       throw connectError(err)
     }
   }
