@@ -1,7 +1,8 @@
 /**
  * `voltway hub vehicle add|list|remove|passwd` and `voltway hub station
  * add|list|remove|passwd`: change the accounts in the hub's store directly
- * (the SQLite file in hub.json's `dataDir`), whether the hub runs or not. A
+ * (hub.json's `store`: the SQLite file in `dataDir`, or the PostgreSQL
+ * database the replicas share), whether the hub runs or not. A
  * running hub sees the change within its poll (300 ms) and closes the
  * connections of a removed or re-passworded login (with hub.json
  * `mqtt.mosquitto`, it rewrites the external Mosquitto's files and has it
@@ -15,7 +16,7 @@ import type { AccountSummary } from '../../protocol/index.js'
 import { AccountService } from '../accounts/service.js'
 import { mosquittoPasswordHash } from '../broker/mosquitto-acl.js'
 import { loadHubConfig, type HubConfig } from '../config.js'
-import { openHubDatabase, type AccountKind } from '../store/index.js'
+import { openHubStore, type AccountKind } from '../store/index.js'
 
 export interface AccountCommand {
   config: string
@@ -75,7 +76,7 @@ export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
     spec = r.data
   }
   const id = cmd.action === 'list' ? '' : idOf(cmd)
-  const store = openHubDatabase(config.dataDir)
+  const store = await openHubStore(config.store, config.dataDir)
   try {
     // With an external Mosquitto the password is also hashed as Mosquitto checks it; the running hub writes it into Mosquitto's files.
     const external = 'url' in config.mqtt && config.mqtt.mosquitto !== undefined

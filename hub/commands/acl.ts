@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { existsSync } from 'node:fs'
 import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
 import { loadHubConfig } from '../config.js'
-import { openHubDatabase } from '../store/index.js'
+import { openHubStore, storeLabel, type Store } from '../store/index.js'
 import { defaultHubUsername, randomPassword, replicaUsername } from '../broker/identities.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
@@ -149,13 +149,21 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
  * What `voltway hub acl` cannot write: accounts in the hub's store (added with
  * the CLI or /admin/v1) that hub.json does not list: this command has no
  * password for them (the running hub writes them with `mqtt.mosquitto`).
- * Empty when there is none or no database yet.
+ * Empty when there is none or no SQLite database yet; a note when the
+ * PostgreSQL store cannot be opened.
  */
 export async function storeOnlyAccountsNote(configFile: string): Promise<string> {
   const config = loadHubConfig(configFile)
-  if (!existsSync(join(config.dataDir, 'hub.sqlite'))) return ''
+  if (config.store.type === 'sqlite' && !existsSync(join(config.dataDir, 'hub.sqlite'))) return ''
   const listed = new Set([...config.stations.map((s) => s.stationId), ...config.vehicles.map((v) => v.vehicleId)])
-  const store = openHubDatabase(config.dataDir)
+  // PostgreSQL (replicas): the shared database, which may not be reachable yet while Mosquitto is set up first.
+  let store: Store
+  try {
+    store = await openHubStore(config.store, config.dataDir)
+  } catch (err) {
+    if (config.store.type === 'sqlite') throw err
+    return `Not checked: the hub's store (${storeLabel(config.store, config.dataDir)}) could not be opened (${err instanceof Error ? err.message : String(err)}), so accounts it has beyond hub.json are not named here.\n`
+  }
   try {
     const missing = (await store.accounts.list()).map((a) => a.id).filter((id) => !listed.has(id))
     if (missing.length === 0) return ''
