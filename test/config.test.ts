@@ -255,3 +255,15 @@ t.test('an HTTP port in use exits 2 naming the file, the address and the cause',
   t.equal(r.status, 2)
   t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change http.port`)
 })
+
+t.test('an HTTP port in use given with --http-port names the flag, not http.port', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  const file = write('http-flag-in-use.json', { ...hubExample, dataDir: join(dir, 'http-flag-in-use'), mqtt: { listen: { host: '127.0.0.1', port: await freePort() } }, http: { host: '127.0.0.1', port: 0 } })
+  const r = cli('hub', '--config', file, '--http-port', String(port), '--log-level', 'silent')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or give another --http-port (each replica on one machine needs its own)`)
+})

@@ -7,12 +7,15 @@ import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
 /** Errors a port taken by another program (or a privileged one) gives; restarting will not help, so exit 2. */
 const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
 
-/** A start-up failure as the operator should read it: the HTTP port (the MQTT one is mapped by the broker) and the real file. */
-export function startFailure(err: unknown, file: string, config: HubConfig): unknown {
+/**
+ * A start-up failure as the operator should read it: the HTTP port (the MQTT one is mapped by the broker) and the real file.
+ * `portFlag`: the port came from `--http-port`, so the hint names the flag, not hub.json's http.port.
+ */
+export function startFailure(err: unknown, file: string, config: HubConfig, portFlag = false): unknown {
   const e = err as NodeJS.ErrnoException
   if (e instanceof Error && e.syscall === 'listen' && e.code !== undefined && LISTEN_ERRORS.has(e.code)) {
     return new ConfigError(
-      `${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); another program may use the port: stop it or change http.port`,
+      `${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); another program may use the port: stop it or ${portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port'}`,
     )
   }
   return inConfigFile(err, file)
@@ -41,7 +44,7 @@ export async function runHubCommand(opts: { config: string; logLevel?: string; r
   }
   const logger = pino({ level })
   const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
-    throw startFailure(err, opts.config, config)
+    throw startFailure(err, opts.config, config, opts.httpPort !== undefined)
   })
   // Machine-readable readiness line for scripts and tests (the log has the same facts).
   process.stdout.write(`${JSON.stringify({ msg: 'ready', hubId: hub.hubId, replica: hub.replica, mqtt: hub.mqttUrl, http: hub.httpUrl })}\n`)
