@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { ConfigError, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
-import { assertNoIdentityCollisions, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
@@ -213,7 +213,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
-    await connected(client)
+    await connected(client).catch((err: unknown) => {
+      throw inProcess ? err : brokerStartFailure(err, mqttUrl, hubLogin.username, replica)
+    })
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
     // The hub's retained state: offline at a clean stop only when no other replica runs (./station-link/hub-presence.ts).
     const presence = createHubPresence({ client, hubId: config.hubId, clock, logger, ...(replica !== undefined ? { replica } : {}), ...(opts.presenceProbeMs !== undefined ? { probeMs: opts.presenceProbeMs } : {}) })

@@ -3,3 +3,4 @@ export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } 
 export { checkIdentityCollisions, assertNoIdentityCollisions, defaultHubUsername, hubUsernameOf, replicaUsername, type IdentityConfig, type StationCredential, type VehicleCredential } from './identities.js'
 export { PERMISSIONS, type IdentityKind, type RoleRules } from './permissions.js'
 export { mosquittoAclFile, mosquittoConf, mosquittoConfLines, mosquittoPasswordFile, mosquittoPasswordHash, type MosquittoAclInput } from './mosquitto-acl.js'
+export { brokerStartFailure } from './start-failure.js'

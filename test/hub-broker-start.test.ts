@@ -1,0 +1,38 @@
+/**
+ * A hub (or a replica) whose external broker refuses or does not answer at
+ * start: one line naming mqtt.url, the login and what to do, exit 1 (so
+ * systemd starts it again once the broker is fixed), never a bare
+ * "Connection refused: Not authorized".
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { hubConfig, tempDir } from './helpers/hub.js'
+import { mosquittoBinary, startMosquitto } from './helpers/mosquitto.js'
+import { freePort } from './helpers/net.js'
+import { runCli } from './helpers/station-agent.js'
+
+const skip = mosquittoBinary() ? false : 'mosquitto is not installed'
+
+function writeHub(url: string): string {
+  const dir = tempDir('voltway-broker-start-')
+  const file = join(dir, 'hub.json')
+  writeFileSync(file, JSON.stringify({ ...hubConfig({ dataDir: join(dir, 'data') }), mqtt: { url, username: 'hub.feira', password: 'hub-pass' } }))
+  return file
+}
+
+t.test('a replica whose login the broker does not know: UNAUTHORIZED naming the login and `hub acl --replicas`', { skip }, async (t) => {
+  const m = await startMosquitto({ config: ['allow_anonymous false', 'password_file $DIR/passwd', ...(process.getuid?.() === 0 ? ['user root'] : [])], files: { passwd: '' } })
+  t.teardown(() => m.close())
+  const file = writeHub(m.url)
+  const r = await runCli(['hub', '--config', file, '--replica', 'r9', '--log-level', 'silent'])
+  t.equal(r.code, 1, 'exit 1: systemd starts it again once the broker has the login')
+  t.match(r.stderr, /^error UNAUTHORIZED: .*mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+".*hub\.feira\.r9.*voltway hub acl .*--replicas/m, r.stderr)
+})
+
+t.test('a broker that does not answer: the line names mqtt.url and says to start the broker', async (t) => {
+  const file = writeHub(`mqtt://127.0.0.1:${await freePort()}`)
+  const r = await runCli(['hub', '--config', file, '--replica', 'r1', '--log-level', 'silent'])
+  t.equal(r.code, 1, 'exit 1: systemd starts it again once the broker is up')
+  t.match(r.stderr, /mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+": the broker does not answer \(.*ECONNREFUSED.*\); check that it runs/, r.stderr)
+})
