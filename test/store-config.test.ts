@@ -81,5 +81,6 @@ if (skip) {
   t.test('a PostgreSQL server that does not answer is not a config error: StoreError UNAVAILABLE (exit 1, so systemd retries)', async (t) => {
     const err = await startTestHub(hubConfig({ store: { type: 'postgres', url: 'postgres://postgres@127.0.0.1:1/x' } })).then(() => null, (e: unknown) => e)
     t.ok(err instanceof StoreError && err.code === 'UNAVAILABLE', `StoreError UNAVAILABLE (${String(err)})`)
+    t.match((err as Error).message, /^hub\.json: store "postgres:\/\/postgres@127\.0\.0\.1:1\/x": the PostgreSQL server does not answer \(.*ECONNREFUSED.*\); check that it runs/, 'the line names the store and what to do, not a bare ECONNREFUSED')
   })
 }

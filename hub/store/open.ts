@@ -48,6 +48,10 @@ export async function openHubStore(store: StoreConfig, dataDir: string): Promise
     if (err instanceof StoreError && !isTransient(err)) {
       throw new ConfigError(`hub.json: ${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)
     }
+    if (err instanceof StoreError && err.code === 'UNAVAILABLE') {
+      // Still UNAVAILABLE (exit 1: systemd tries again), but naming the store: a bare ECONNREFUSED reads like the broker's.
+      throw new StoreError('UNAVAILABLE', `hub.json: ${storeLabel(store, dataDir)}: the PostgreSQL server does not answer (${err.message}); check that it runs and listens where store.url points (the hub exits 1, so systemd starts it again)`, { cause: err.cause ?? err })
+    }
     throw err
   }
 }
