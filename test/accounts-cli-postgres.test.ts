@@ -4,7 +4,7 @@
  * database the replicas share, not a SQLite file in `dataDir` that no
  * replica reads.
  */
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { hubConfig, tempDir } from './helpers/hub.js'
@@ -46,4 +46,23 @@ t.test('hub acl names the PostgreSQL store\'s accounts it cannot write', async (
   const acl = await runCli(['hub', 'acl', '--config', file, '--out', join(dir, 'mq')])
   t.equal(acl.code, 0, acl.stderr)
   t.match(acl.stdout + acl.stderr, /Not written: .*V9/, 'the account only the store has is named')
+})
+
+t.test('with mqtt.mosquitto, hub acl --replicas (adding a replica) keeps the accounts the running hub wrote into the same files', async (t) => {
+  const out = join(dir, 'mosq')
+  const withSync = {
+    ...config,
+    mqtt: { ...config.mqtt, mosquitto: { passwordFile: join(out, 'passwd'), aclFile: join(out, 'acl'), pidFile: join(out, 'mosquitto.pid') } },
+  }
+  const syncFile = join(dir, 'hub-sync.json')
+  writeFileSync(syncFile, JSON.stringify(withSync))
+  // A password set while mqtt.mosquitto is configured gets its $7$ hash in the store.
+  const add = await runCli(['hub', 'vehicle', 'add', '--id', 'V11', '--password-stdin', '--config', syncFile], 30_000, 'v11-secret\n')
+  t.equal(add.code, 0, add.stderr)
+  const acl = await runCli(['hub', 'acl', '--config', syncFile, '--out', out, '--replicas', 'r1,r2,r3'])
+  t.equal(acl.code, 0, acl.stderr)
+  const users = readFileSync(join(out, 'passwd'), 'utf8').split('\n').map((l) => l.split(':')[0])
+  for (const u of ['hub.feira.r1', 'hub.feira.r3', 'V1', 'V11']) t.ok(users.includes(u), `${u} is in the password file (${users.join(' ')})`)
+  t.match(readFileSync(join(out, 'acl'), 'utf8'), /^user V11$/m, 'and in the ACL')
+  t.notMatch(acl.stdout, /Not written: .*V11/, 'V11 is not named as left out')
 })

@@ -7,9 +7,12 @@ import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { existsSync } from 'node:fs'
 import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
-import { loadHubConfig } from '../config.js'
-import { openHubStore, storeLabel, type Store } from '../store/index.js'
-import { defaultHubUsername, randomPassword, replicaUsername } from '../broker/identities.js'
+import { pino } from 'pino'
+import { MosquittoSync } from '../accounts/mosquitto-sync.js'
+import { loadHubConfig, type HubConfig } from '../config.js'
+import { openHubStore, storeLabel, type AccountRecord, type Store } from '../store/index.js'
+import { SEEDED } from '../broker/password-hash.js'
+import { defaultHubUsername, hubUsernameOf, randomPassword, replicaUsername } from '../broker/identities.js'
 import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
 export interface AclCommandOptions {
@@ -150,9 +153,11 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
  * the CLI or /admin/v1) that hub.json does not list: this command has no
  * password for them (the running hub writes them with `mqtt.mosquitto`).
  * Empty when there is none or no SQLite database yet; a note when the
- * PostgreSQL store cannot be opened.
+ * PostgreSQL store cannot be opened. When hub.json `mqtt.mosquitto` names the
+ * files just written in `out`, the store's accounts are written into them
+ * (as the running hub does) instead of being named.
  */
-export async function storeOnlyAccountsNote(configFile: string): Promise<string> {
+export async function storeOnlyAccountsNote(configFile: string, out?: string): Promise<string> {
   const config = loadHubConfig(configFile)
   if (config.store.type === 'sqlite' && !existsSync(join(config.dataDir, 'hub.sqlite'))) return ''
   const listed = new Set([...config.stations.map((s) => s.stationId), ...config.vehicles.map((v) => v.vehicleId)])
@@ -165,7 +170,27 @@ export async function storeOnlyAccountsNote(configFile: string): Promise<string>
     return `Not checked: the hub's store (${storeLabel(config.store, config.dataDir)}) could not be opened (${err instanceof Error ? err.message : String(err)}), so accounts it has beyond hub.json are not named here.\n`
   }
   try {
-    const missing = (await store.accounts.list()).map((a) => a.id).filter((id) => !listed.has(id))
+    const accounts = await store.accounts.list()
+    const sync = syncedFiles(config, out)
+    if (sync) {
+      // The running hub keeps these very files (mqtt.mosquitto): write the store's accounts into them as it does, or the
+      // reload after this command (adding a replica) would lock out every account added since hub.json was written.
+      // hub.json's accounts the store lacks (no hub has started on it yet) are written from hub.json, as at the hub's first start.
+      const inStore = new Set(accounts.map((a) => a.id))
+      const seeds: AccountRecord[] = [
+        ...config.vehicles.map((v) => ({ id: v.vehicleId, kind: 'vehicle' as const })),
+        ...config.stations.map((st) => ({ id: st.stationId, kind: 'station' as const })),
+      ]
+        .filter((a) => !inStore.has(a.id))
+        .map((a) => ({ ...a, passwordHash: `${SEEDED}pending`, brokerHash: null, station: null, createdAtMs: 0, updatedAtMs: 0 }))
+      const done = sync.apply([...accounts, ...seeds])
+      return (
+        `Also wrote the hub's store's accounts into ${out} (hub.json mqtt.mosquitto names these files): ${done.logins} login(s)` +
+        (done.unwritable.length > 0 ? `; not written (no Mosquitto hash, set their password again): ${done.unwritable.join(', ')}` : '') +
+        (done.reloaded ? '; Mosquitto was told to reload.\n' : '.\n')
+      )
+    }
+    const missing = accounts.map((a) => a.id).filter((id) => !listed.has(id))
     if (missing.length === 0) return ''
     return (
       `Not written: ${missing.length} account(s) in the hub's store but not in hub.json (${missing.join(', ')}): this command writes hub.json's passwords only. ` +
@@ -174,4 +199,19 @@ export async function storeOnlyAccountsNote(configFile: string): Promise<string>
   } finally {
     await store.close()
   }
+}
+
+/** The running hub's Mosquitto sync when hub.json `mqtt.mosquitto` names `out`'s passwd and acl files; else null. */
+function syncedFiles(config: HubConfig, out: string | undefined): MosquittoSync | null {
+  if (out === undefined || !('url' in config.mqtt) || config.mqtt.mosquitto === undefined) return null
+  const files = config.mqtt.mosquitto
+  if (resolve(files.passwordFile) !== resolve(out, 'passwd') || resolve(files.aclFile) !== resolve(out, 'acl')) return null
+  const configPasswords = new Map([...config.vehicles.map((v) => [v.vehicleId, v.password] as const), ...config.stations.map((st) => [st.stationId, st.password] as const)])
+  return new MosquittoSync({
+    hubId: config.hubId,
+    files,
+    hub: { username: hubUsernameOf(config), password: config.mqtt.password },
+    configPasswords,
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+  })
 }

@@ -28,7 +28,7 @@ export function registerHubCommands(program: Command): void {
         const [{ runAclCommand, storeOnlyAccountsNote }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
         try {
           process.stdout.write(runAclCommand({ config, out, ...(replicas !== undefined ? { replicas } : {}) }).text)
-          process.stdout.write(await storeOnlyAccountsNote(config))
+          process.stdout.write(await storeOnlyAccountsNote(config, out))
         } catch (err) {
           throw inConfigFile(err, config)
         }
