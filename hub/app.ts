@@ -97,6 +97,23 @@ export interface Hub {
 }
 
 /** Resolves on the client's first CONNACK; rejects (and ends the client) on an error before it, as connectAsync does. */
+/**
+ * Leave the broker: a clean DISCONNECT once what is in flight is sent, but never
+ * waiting on a broker that is gone (mqtt.js's end() waits for queued QoS 1
+ * messages, which a broker that is down never acknowledges, and SIGTERM would hang
+ * until systemd's SIGKILL): disconnected, or not done within END_GRACE_MS, it ends at once.
+ */
+async function endClient(client: MqttClient): Promise<void> {
+  if (!client.connected) return void (await client.endAsync(true))
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), END_GRACE_MS)))
+  const ended = await Promise.race([client.endAsync().then(() => 'ended' as const), late])
+  clearTimeout(timer)
+  if (ended === 'late') await client.endAsync(true)
+}
+
+const END_GRACE_MS = 3000
+
 function connected(client: MqttClient): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
@@ -222,7 +239,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     await presence.start()
     cleanups.push(async () => {
       await presence.stop()
-      await client.endAsync()
+      await endClient(client)
     })
 
     const metrics = new HubMetrics(

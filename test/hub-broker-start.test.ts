@@ -11,6 +11,7 @@ import { hubConfig, tempDir } from './helpers/hub.js'
 import { mosquittoBinary, startMosquitto } from './helpers/mosquitto.js'
 import { freePort } from './helpers/net.js'
 import { runCli } from './helpers/station-agent.js'
+import { spawnHub } from './helpers/hub-process.js'
 
 const skip = mosquittoBinary() ? false : 'mosquitto is not installed'
 
@@ -35,4 +36,22 @@ t.test('a broker that does not answer: the line names mqtt.url and says to start
   const r = await runCli(['hub', '--config', file, '--replica', 'r1', '--log-level', 'silent'])
   t.equal(r.code, 1, 'exit 1: systemd starts it again once the broker is up')
   t.match(r.stderr, /mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+": the broker does not answer \(.*ECONNREFUSED.*\); check that it runs/, r.stderr)
+})
+
+t.test('SIGTERM while the broker is down: the hub stops at once with exit 0 instead of waiting for the broker', { skip }, async (t) => {
+  const m = await startMosquitto()
+  let up = true
+  t.teardown(() => (up ? m.close() : undefined))
+  const hub = await spawnHub(hubConfig({ mqtt: { url: m.url, password: 'hub-pass' } }), tempDir('voltway-broker-gone-'))
+  t.teardown(() => hub.kill('SIGKILL'))
+  await m.close()
+  up = false
+  // Wait until the hub has noticed (it tries to reconnect and logs the refusal).
+  await new Promise<void>((resolve) => {
+    const check = (): void => void (/mqtt client error/.test(hub.output()) && resolve())
+    hub.proc.stdout?.on('data', check)
+    check()
+  })
+  const code = await hub.kill('SIGTERM')
+  t.equal(code, 0, `exit 0 after SIGTERM with the broker gone\n${hub.output()}`)
 })
