@@ -106,7 +106,10 @@ export class PgTripStore implements TripStore {
     await this.#db.query('DELETE FROM trip_releases WHERE release_id = $1', [releaseId])
   }
 
-  recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
+  async recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
+    // Callers record a hold they just placed under a fresh id: try the unknown-id case's insert first (one statement).
+    const step = recordPlaced(null, input)
+    if (step.next && (await this.#db.query(INSERT_PEER_HOLD, peerHoldValues(step.next))).rowCount === 1) return step.answer
     return this.#transition(input.holdId, (cur) => recordPlaced(cur, input))
   }
 
@@ -152,14 +155,18 @@ export class PgTripStore implements TripStore {
       const step = decide(row ? toPeerHold(row) : null)
       const r = step.next
       if (!r) return step.answer
-      const values = [
-        r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
-        r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
-      ]
+      const values = peerHoldValues(r)
       const res = row ? await this.#db.query(UPDATE_PEER_HOLD, [...values, row.version]) : await this.#db.query(INSERT_PEER_HOLD, values)
       if (res.rowCount === 1) return step.answer
     }
   }
+}
+
+function peerHoldValues(r: PeerHoldRecord): unknown[] {
+  return [
+    r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
+    r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
+  ]
 }
 
 async function insertReleases(tx: Tx, tasks: readonly ReleaseTask[]): Promise<void> {
