@@ -17,7 +17,8 @@
  *
  * Goals (issue 12): PostgreSQL with one replica >= 0.5x SQLite; two replicas
  * >= one; for creates and for trips alike.
- * Run: node --import tsx bench/replicas.ts [--seconds S] [--vehicles N] [--passes P] [--json]
+ * Run: node --import tsx bench/replicas.ts [--seconds S] [--vehicles N] [--passes P] [--setups sqlite,pg1,pg2] [--ops create,trip] [--json]
+ * Profile the hubs: NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' (the hub processes inherit it; they write on SIGTERM).
  */
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -42,6 +43,8 @@ const { values } = parseArgs({
     vehicles: { type: 'string', default: '64' },
     passes: { type: 'string', default: '2' },
     setups: { type: 'string', default: 'sqlite,pg1,pg2' },
+    /** Which ops to measure (one alone, e.g. to profile the hubs under it). */
+    ops: { type: 'string', default: 'create,trip' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -49,6 +52,7 @@ const SECONDS = Number(values.seconds)
 const VEHICLES = Number(values.vehicles)
 const PASSES = Number(values.passes)
 const BENCH = 'replicas'
+const OPS = new Set(values.ops.split(','))
 
 type SetupName = 'sqlite' | 'pg1' | 'pg2'
 const SETUPS: Record<SetupName, { label: string; store: 'sqlite' | 'postgres'; replicas: string[] }> = {
@@ -192,10 +196,14 @@ async function main(): Promise<void> {
         const at = t0 + s++ * 5 * 3_600_000
         return noted(f.rpc.request('route.reserve', { routeId, times: [formatTime(at), formatTime(at + 3_600_000), formatTime(at + 2 * 3_600_000)], position: feira.position, rangeKm: 250 }))
       }
-      await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => create(v)) // warm-up: JIT, pools, connections
-      add(`${name}/create`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => create(v))))
-      await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => trip(v))
-      add(`${name}/trip`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => trip(v))))
+      if (OPS.has('create')) {
+        await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => create(v)) // warm-up: JIT, pools, connections
+        add(`${name}/create`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => create(v))))
+      }
+      if (OPS.has('trip')) {
+        await closedLoop(VEHICLES, Math.min(1, SECONDS / 4), (_, v) => trip(v))
+        add(`${name}/trip`, await measured(procs, () => closedLoop(VEHICLES, SECONDS, (_, v) => trip(v))))
+      }
       for (const [why, n] of failures) process.stderr.write(`replicas: ${setup.label}: ${n} failed: ${why}\n`)
     } finally {
       await Promise.all(fleet.map((f) => f.close()))
@@ -221,6 +229,7 @@ async function main(): Promise<void> {
     ['create', 'reservation.create', 'req/s'],
     ['trip', '3-hop route.reserve', 'trips/s'],
   ] as const) {
+    if (!OPS.has(op)) continue
     const m = Object.fromEntries(chosen.map((n) => [n, merged(`${n}/${op}`)])) as Partial<Record<SetupName, Sample>>
     for (const n of chosen) {
       const x = m[n] as Sample

@@ -139,3 +139,13 @@ async function waitFor(cond: () => boolean): Promise<boolean> {
   while (!cond()) await new Promise((r) => setImmediate(r))
   return true
 }
+
+t.test('a request whose first run booked is answered that booking when run again, even once its time is too soon to book', async (t) => {
+  const { store, clock, create } = setup()
+  const first = await create('q1')
+  await store.idempotency.deleteOlderThan(clock.now() + 1)
+  clock.advanceMinutes(179) // one minute before the reservation: far inside the minimum lead time
+  t.same(await create('q1'), first, 'the same reservation, not TOO_SOON')
+  t.match(await create('q2').catch((e: unknown) => e), { code: 'TOO_SOON' }, 'a new request at that time is too soon')
+  t.equal((await store.reservations.counts(clock.now())).reservations, 1)
+})

@@ -122,6 +122,46 @@ if (skip) {
     t.notOk((await store.reservations.createReservation(reservationInput({ nowMs: T0 + 60_000, candidates: [station('S2')] }))).ok, 'and it blocks again')
   })
 
+  t.test('a hold confirmed by several pools at once becomes one reservation, and every confirm answers it', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const pools = await Promise.all([schema.open(), schema.open(), schema.open()])
+    const T0 = Date.parse('2026-11-24T12:00:00Z')
+    for (let i = 0; i < 10; i++) {
+      const holdId = `h-race-${i}`
+      const placed = await pools[0]!.reservations.placeHold(holdInput({ holdId, atMs: T0 + (3 + 3 * i) * 3_600_000, expiresAtMs: T0 + 30_000 }))
+      t.ok(placed.ok)
+      const outs = await Promise.all(pools.flatMap((p, k) => [0, 1].map((j) => p.reservations.confirmHold({ holdId, reservationId: `R-${i}-${k}-${j}`, nowMs: T0 + 1000 }))))
+      const ids = new Set(outs.map((o) => (o.status === 'confirmed' ? o.reservation.reservationId : o.status)))
+      t.equal(ids.size, 1, `one answer for ${holdId}: ${[...ids].join(', ')}`)
+      const rows = await pg.sql<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${schema.name}.reservations WHERE hold_id = $1`, [holdId])
+      t.equal(rows.rows[0]?.n, 1, 'one reservation')
+      const hold = await pools[1]!.reservations.getHold(holdId)
+      t.equal(hold?.reservationId, [...ids][0], 'the hold points at it')
+    }
+  })
+
+  t.test('peer-hold transitions racing on several pools: one placement wins, the others answer it; confirm and release never both win', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const pools = await Promise.all([schema.open(), schema.open(), schema.open()])
+    const T0 = Date.parse('2026-11-24T12:00:00Z')
+    for (let i = 0; i < 10; i++) {
+      const holdId = `ph-${i}`
+      const placed = { holdId, peerHubId: 'peer', txId: `tx-${i}`, vehicleId: 'V', stationId: 'S1', position: { lat: 0, lon: 0 }, atMs: T0 + 3_600_000, expiresAtMs: T0 + 30_000, nowMs: T0 }
+      const recorded = await Promise.all(pools.flatMap((p) => [p, p].map((q) => q.trips.recordPeerHold(placed))))
+      t.equal(recorded.filter((r) => r === null).length, 1, 'exactly one placement is new')
+      const [confirmed, released] = await Promise.all([
+        pools[1]!.trips.peerHoldConfirmed({ holdId, reservationId: `r-${i}`, nowMs: T0 + 1 }),
+        pools[2]!.trips.releasePeerHold({ holdId, peerHubId: 'peer', nowMs: T0 + 1 }),
+      ])
+      const end = await pools[0]!.trips.getPeerHold(holdId)
+      if (confirmed) t.equal(end?.state, 'confirmed', 'the confirm came first; the release left it alone')
+      else t.equal(end?.state, 'released', 'the release came first; the confirm was refused')
+      t.ok(released && released !== 'foreign', 'the release found the entry')
+    }
+  })
+
   /**
    * Another writer's booking of station S1, inserted in a transaction left
    * open: what a concurrent booking looks like from outside until it commits.

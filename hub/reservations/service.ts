@@ -54,16 +54,26 @@ export class ReservationService {
    * (a request repeated after its first run's answer was lost).
    */
   async create(vehicleId: string, args: CreateReservationArgs, opts: { reservationId?: string } = {}): Promise<Reservation> {
-    const { stations, store, clock, rules } = this.#d
-    if (opts.reservationId !== undefined) {
-      const earlier = await store.reservations.getReservation(opts.reservationId)
+    const { reservationId } = opts
+    if (reservationId === undefined) return this.#create(vehicleId, args, this.#newId())
+    try {
+      return await this.#create(vehicleId, args, reservationId)
+    } catch (err) {
+      // Looked up only when the booking did not happen: the store refuses an id that exists (DUPLICATE_ID),
+      // so a new booking proves there was none, and the common case costs no extra read.
+      const earlier = await this.#d.store.reservations.getReservation(reservationId).catch(() => null)
       if (earlier && earlier.vehicleId === vehicleId) return this.toWire(earlier)
+      throw err
     }
+  }
+
+  async #create(vehicleId: string, args: CreateReservationArgs, reservationId: string): Promise<Reservation> {
+    const { stations, store, clock, rules } = this.#d
     const nowMs = clock.now()
     const atMs = parseTime(args.at)
     if (!Number.isFinite(atMs)) throw errors.badTime(args.at)
     if (atMs - nowMs < rules.minLeadMs) throw errors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
-    const base = { reservationId: opts.reservationId ?? this.#newId(), vehicleId, atMs, windowMs: rules.windowMs, nowMs }
+    const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs }
 
     let record: ReservationRecord
     if (args.stationId !== undefined) {

@@ -108,6 +108,34 @@ const INSERT_HOLD = `
   INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id, window_ms)
   SELECT $4, $1, $5::text, $6::float8, $7::float8, $2, $8::bigint, $9::text, $10::bigint, $11::bigint, NULL, $3 WHERE EXISTS (SELECT 1 FROM slot)`
 
+/**
+ * Confirm a hold that confirmDecision (booking-rules.ts) found live, in one
+ * statement, if the hold row is still the version read ($10, its `xmin`;
+ * `locked` false: it changed, decide again). The hold's slot becomes the
+ * reservation's, so the station is never free in between; if a writer whose
+ * clock was later found the hold expired and freed its slot, the slot is
+ * taken back only if it is still free (`confirmed` false: the hold expired).
+ * ($1 reservation, $2 hold, $3 station, $4 at, $5 the hold's window, $6 vehicle, $7 lat, $8 lon, $9 created at.)
+ */
+const CONFIRM_HOLD = `
+  WITH cur AS (
+    SELECT hold_id FROM holds WHERE hold_id = $2 AND xmin = $10::text::xid FOR UPDATE
+  ), moved AS (
+    UPDATE booking_slots SET hold_id = NULL, reservation_id = $1 WHERE hold_id = $2 AND EXISTS (SELECT 1 FROM cur) RETURNING 1
+  ), retaken AS (
+    INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id)
+    SELECT $3::text, $4::bigint, $5::bigint, $1 WHERE EXISTS (SELECT 1 FROM cur) AND NOT EXISTS (SELECT 1 FROM moved)
+    ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
+    RETURNING 1
+  ), reservation AS (
+    INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
+    SELECT $1, $3, $6::text, $7::float8, $8::float8, $4, $9::bigint, $2 WHERE EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM retaken)
+    RETURNING 1
+  ), confirmed AS (
+    UPDATE holds SET reservation_id = $1 WHERE hold_id = $2 AND EXISTS (SELECT 1 FROM reservation) RETURNING 1
+  )
+  SELECT EXISTS (SELECT 1 FROM cur) AS locked, EXISTS (SELECT 1 FROM confirmed) AS confirmed`
+
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
 export class PgReservationStore implements ReservationStore {
@@ -137,30 +165,22 @@ export class PgReservationStore implements ReservationStore {
     })
   }
 
-  confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return this.#db.tx(async (tx) => {
-      // The hold's row lock orders confirms and releases of one hold; its slot's row orders the move below against a booker deleting it.
-      const row = (await tx.query<HoldRow>('SELECT * FROM holds WHERE hold_id = $1 FOR UPDATE', [input.holdId])).rows[0]
+  async confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
+    for (;;) {
+      const row = (await this.#db.query<HoldRow & { version: string }>('SELECT *, xmin::text AS version FROM holds WHERE hold_id = $1', [input.holdId])).rows[0]
       const hold = row ? toHold(row) : null
-      const earlier = hold?.reservationId ? await this.#getReservation(tx, hold.reservationId) : null
+      const earlier = hold?.reservationId ? await this.getReservation(hold.reservationId) : null
       const decision = confirmDecision(hold, input, () => earlier)
       if (!decision.insert || !row) return decision.outcome
       const r = decision.insert
-      // The hold's slot becomes the reservation's: the station is never free in between.
-      const moved = await tx.query('UPDATE booking_slots SET hold_id = NULL, reservation_id = $1 WHERE hold_id = $2', [r.reservationId, r.holdId])
-      if (moved.rowCount === 0) {
-        // A writer whose clock was later found the hold expired and freed its slot: take it back if it is still free.
-        const slot = await tx.query(
-          `INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id) VALUES ($1, $2, $3, $4)
-           ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING`,
-          [r.stationId, r.atMs, row.window_ms, r.reservationId],
-        )
-        if (slot.rowCount === 0) return { status: 'expired', hold: hold as HoldRecord }
-      }
-      await this.#insertReservation(tx, r)
-      await tx.query('UPDATE holds SET reservation_id = $1 WHERE hold_id = $2', [r.reservationId, r.holdId])
-      return decision.outcome
-    })
+      const res = await this.#db.query<{ locked: boolean; confirmed: boolean }>(CONFIRM_HOLD, [
+        r.reservationId, r.holdId, r.stationId, r.atMs, row.window_ms, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, row.version,
+      ])
+      const out = res.rows[0]
+      // The hold changed since it was read (confirmed, released, deleted by another writer): decide again on what it is now.
+      if (!out?.locked) continue
+      return out.confirmed ? decision.outcome : { status: 'expired', hold: hold as HoldRecord }
+    }
   }
 
   async releaseHold(holdId: string): Promise<boolean> {
@@ -246,17 +266,5 @@ export class PgReservationStore implements ReservationStore {
       blocking.push(...slots.rows.map(toBooking))
       candidates = candidates.filter((c) => c.stationId !== pick.stationId)
     }
-  }
-
-  async #getReservation(tx: Tx, reservationId: string): Promise<ReservationRecord | null> {
-    const row = (await tx.query<ReservationRow>('SELECT * FROM reservations WHERE reservation_id = $1', [reservationId])).rows[0]
-    return row ? toReservation(row) : null
-  }
-
-  async #insertReservation(tx: Tx, r: ReservationRecord): Promise<void> {
-    await tx.query(
-      'INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [r.reservationId, r.stationId, r.vehicleId, r.position.lat, r.position.lon, r.atMs, r.createdAtMs, r.holdId],
-    )
   }
 }

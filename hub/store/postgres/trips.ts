@@ -2,9 +2,10 @@
  * TripStore on PostgreSQL: the tables of the SQLite store (a trip is one
  * row, its legs JSON text the database never looks inside). `saveTrip` is
  * one compare-and-set UPDATE plus its releases in one transaction; a
- * peer-hold transition reads the entry `FOR UPDATE`, decides with
- * peer-hold-rules.ts and writes, so replicas handling the same hold id
- * serialize on its row.
+ * peer-hold transition reads the entry, decides with peer-hold-rules.ts and
+ * writes it only if the row is still the version it read (compare-and-set
+ * on `xmin`), so replicas handling the same hold id serialize on its row
+ * and a loser decides again on the winner's entry.
  */
 import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import type {
@@ -27,10 +28,17 @@ const INSERT_PEER_HOLD = `
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
   ON CONFLICT (hold_id) DO NOTHING`
 
+/**
+ * The entry as read, with its row version: `xmin`, the transaction that wrote
+ * this version of the row, changes with every committed UPDATE.
+ */
+const READ_PEER_HOLD = 'SELECT *, xmin::text AS version FROM peer_holds WHERE hold_id = $1'
+
+/** Compare-and-set: writes only if the row is still the version read ($14); a concurrent writer's commit makes it update nothing. */
 const UPDATE_PEER_HOLD = `
   UPDATE peer_holds SET peer_hub_id = $2, state = $3, tx_id = $4, vehicle_id = $5, station_id = $6, lat = $7, lon = $8,
          at_ms = $9, expires_at_ms = $10, reservation_id = $11, created_at_ms = $12, updated_at_ms = $13
-   WHERE hold_id = $1`
+   WHERE hold_id = $1 AND xmin = $14::text::xid`
 
 const SAVE_TRIP = `
   UPDATE trips SET tx_started_at_ms = $1, attempt = $2, state = $3, legs_json = $4, failure_json = $5, updated_at_ms = $6
@@ -98,7 +106,10 @@ export class PgTripStore implements TripStore {
     await this.#db.query('DELETE FROM trip_releases WHERE release_id = $1', [releaseId])
   }
 
-  recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
+  async recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
+    // Callers record a hold they just placed under a fresh id: try the unknown-id case's insert first (one statement).
+    const step = recordPlaced(null, input)
+    if (step.next && (await this.#db.query(INSERT_PEER_HOLD, peerHoldValues(step.next))).rowCount === 1) return step.answer
     return this.#transition(input.holdId, (cur) => recordPlaced(cur, input))
   }
 
@@ -131,28 +142,31 @@ export class PgTripStore implements TripStore {
   }
 
   /**
-   * Read the entry FOR UPDATE, decide with a peer-hold rule, write what it
-   * says, in one transaction. An unknown id has no row to lock: its new
-   * entry is inserted only if the id is still free, and if a racing writer
-   * inserted first the transition runs again on that entry.
+   * Read the entry, decide with a peer-hold rule and write what it says, each
+   * write conditional on the entry read: an unknown id's entry is inserted
+   * only if the id is still free, a known one updated only if its row is the
+   * version read. When a racing writer got there first the transition runs
+   * again on its entry. Two statements, no transaction: the same outcome as
+   * reading FOR UPDATE inside BEGIN ... COMMIT, in half the round trips.
    */
   async #transition<A>(holdId: string, decide: (cur: PeerHoldRecord | null) => PeerHoldStep<A>): Promise<A> {
     for (;;) {
-      const out = await this.#db.tx(async (tx): Promise<{ answer: A } | null> => {
-        const row = (await tx.query<PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = $1 FOR UPDATE', [holdId])).rows[0]
-        const step = decide(row ? toPeerHold(row) : null)
-        const r = step.next
-        if (!r) return { answer: step.answer }
-        const values = [
-          r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
-          r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
-        ]
-        const res = await tx.query(row ? UPDATE_PEER_HOLD : INSERT_PEER_HOLD, values)
-        return res.rowCount === 1 ? { answer: step.answer } : null
-      })
-      if (out) return out.answer
+      const row = (await this.#db.query<PeerHoldRow & { version: string }>(READ_PEER_HOLD, [holdId])).rows[0]
+      const step = decide(row ? toPeerHold(row) : null)
+      const r = step.next
+      if (!r) return step.answer
+      const values = peerHoldValues(r)
+      const res = row ? await this.#db.query(UPDATE_PEER_HOLD, [...values, row.version]) : await this.#db.query(INSERT_PEER_HOLD, values)
+      if (res.rowCount === 1) return step.answer
     }
   }
+}
+
+function peerHoldValues(r: PeerHoldRecord): unknown[] {
+  return [
+    r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
+    r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
+  ]
 }
 
 async function insertReleases(tx: Tx, tasks: readonly ReleaseTask[]): Promise<void> {
