@@ -28,6 +28,7 @@ import { CardAuthorizer } from './charging/card-auth.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { createHubPresence, hubStateWill } from './station-link/hub-presence.js'
+import { watchSessionTakeover } from './broker/session-takeover.js'
 import { gateMessages } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
 import { openAccounts, type HubAccounts } from './accounts/index.js'
@@ -234,6 +235,14 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       throw inProcess ? err : brokerStartFailure(err, mqttUrl, hubLogin.username, replica)
     })
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
+    watchSessionTakeover(client, {
+      clock,
+      onTakeover: (why) =>
+        logger.error(
+          { login: hubLogin.username },
+          `${why}: another process logs in to the broker as ${hubLogin.username} and takes this hub's session; ${replica === undefined ? 'run one hub process per hub.json, or start each as --replica NAME' : `is --replica ${replica} running twice? give each replica its own name (voltway hub acl --replicas)`}`,
+        ),
+    })
     // The hub's retained state: offline at a clean stop only when no other replica runs (./station-link/hub-presence.ts).
     const presence = createHubPresence({ client, hubId: config.hubId, clock, logger, ...(replica !== undefined ? { replica } : {}), ...(opts.presenceProbeMs !== undefined ? { probeMs: opts.presenceProbeMs } : {}) })
     await presence.start()

@@ -55,3 +55,22 @@ t.test('SIGTERM while the broker is down: the hub stops at once with exit 0 inst
   const code = await hub.kill('SIGTERM')
   t.equal(code, 0, `exit 0 after SIGTERM with the broker gone\n${hub.output()}`)
 })
+
+t.test('the same --replica name started twice: the replica whose session is taken says so at error level, naming the cause', { skip }, async (t) => {
+  const m = await startMosquitto()
+  t.teardown(() => m.close())
+  const cfg = hubConfig({ mqtt: { url: m.url, password: 'hub-pass' } })
+  const dir = tempDir('voltway-replica-twice-')
+  const first = await spawnHub(cfg, dir, 20_000, { args: ['--replica', 'r1'] })
+  t.teardown(() => first.kill('SIGKILL'))
+  const second = await spawnHub(cfg, dir, 20_000, { args: ['--replica', 'r1'] })
+  t.teardown(() => second.kill('SIGKILL'))
+  const said = (h: typeof first): boolean => /"level":50.*takes this hub's session; is --replica r1 running twice\?/.test(h.output())
+  await new Promise<void>((resolve) => {
+    const check = (): void => void ((said(first) || said(second)) && resolve())
+    first.proc.stdout?.on('data', check)
+    second.proc.stdout?.on('data', check)
+    check()
+  })
+  t.pass('one of the two logged the taken session with the hint')
+})
