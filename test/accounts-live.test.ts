@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { connectAsync } from 'mqtt'
 import t from 'tap'
-import type { AppliedChange } from '../hub/accounts/index.js'
 import type { Hub } from '../hub/app.js'
 import { connectVehicle, hubConfig, startTestHub, tempDir } from './helpers/hub.js'
 import { FakeStation } from './helpers/fake-station.js'
+import { accountsCaughtUp } from './helpers/accounts.js'
 import { runCli, waitUntil } from './helpers/station-agent.js'
 
 const config = hubConfig({ operators: [{ name: 'ops', token: 'operator-token-0123456789' }] })
@@ -29,19 +29,7 @@ t.before(async () => {
 })
 t.teardown(() => hub.close())
 
-/** Resolves once the hub applies the store's accounts as they are now (a change just made by the CLI included). */
-async function caughtUp(): Promise<void> {
-  const target = await hub.context.store.accounts.version()
-  if (hub.accounts.live.version >= target) return
-  await new Promise<void>((resolve) => {
-    const on = (c: AppliedChange): void => {
-      if (c.version < target) return
-      hub.accounts.live.off('applied', on)
-      resolve()
-    }
-    hub.accounts.live.on('applied', on)
-  })
-}
+const caughtUp = (): Promise<void> => accountsCaughtUp(hub)
 const cli = async (args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> => runCli(['hub', ...args, '--config', file], 30_000, input)
 
 t.test('a vehicle added with the CLI while the hub runs logs in within a second', async (t) => {

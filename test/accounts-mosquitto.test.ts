@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
 import t from 'tap'
-import { MosquittoSync, type AppliedChange } from '../hub/accounts/index.js'
+import { MosquittoSync } from '../hub/accounts/index.js'
+import { accountsCaughtUp } from './helpers/accounts.js'
 import type { Hub } from '../hub/app.js'
 import { mosquittoAclFile, mosquittoPasswordFile, mosquittoPasswordHash } from '../hub/broker/mosquitto-acl.js'
 import { SEEDED } from '../hub/broker/password-hash.js'
@@ -101,19 +102,7 @@ t.test('accounts reach an external Mosquitto while the hub runs', { skip }, asyn
   t.teardown(() => hub.close())
   await hub.accounts.seeded
 
-  /** Resolves once the hub applied the store's accounts as they are now (files written, SIGHUP sent before the event). */
-  async function hubCaughtUp(): Promise<void> {
-    const target = await hub.context.store.accounts.version()
-    if (hub.accounts.live.version >= target) return
-    await new Promise<void>((resolve) => {
-      const on = (c: AppliedChange): void => {
-        if (c.version < target) return
-        hub.accounts.live.off('applied', on)
-        resolve()
-      }
-      hub.accounts.live.on('applied', on)
-    })
-  }
+  const hubCaughtUp = (): Promise<void> => accountsCaughtUp(hub)
   const cli = (args: string[], input?: string) => runCli(['hub', ...args, '--config', hubJson], 30_000, input)
   const login = (username: string, password: string) => connectAsync(m.url, { username, password, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 })
   /** Whether Mosquitto takes the login now (it reads its files again on the SIGHUP the hub sent: wait for that, not for a fixed time). */
