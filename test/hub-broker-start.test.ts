@@ -74,3 +74,20 @@ t.test('the same --replica name started twice: the replica whose session is take
   })
   t.pass('one of the two logged the taken session with the hint')
 })
+
+t.test('a hub started without --replica beside a running replica of the same hub logs an error naming the fix', { skip }, async (t) => {
+  const m = await startMosquitto()
+  t.teardown(() => m.close())
+  const cfg = hubConfig({ mqtt: { url: m.url, password: 'hub-pass' } })
+  const dir = tempDir('voltway-replica-and-lone-')
+  const replica = await spawnHub(cfg, dir, 20_000, { args: ['--replica', 'r1'] })
+  t.teardown(() => replica.kill('SIGKILL'))
+  const lone = await spawnHub(cfg, dir)
+  t.teardown(() => lone.kill('SIGKILL'))
+  await new Promise<void>((resolve) => {
+    const check = (): void => void (/"level":50.*replica r1 of hub feira runs on this broker, and this process was started without --replica/.test(lone.output()) && resolve())
+    lone.proc.stdout?.on('data', check)
+    check()
+  })
+  t.notMatch(replica.output(), /"level":50/, 'the replica itself logs no error')
+})

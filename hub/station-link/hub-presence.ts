@@ -20,7 +20,12 @@
  *   a clean MQTT disconnect discards [MQTT-3.1.2-10], is never sent). Two
  *   replicas that stop at once do not answer each other (a stopping replica
  *   never answers), so both say offline and the hub ends offline, as it is.
- *   A hub run alone (no `replica`) asks nobody.
+ *   A hub run alone (no `replica`) asks nobody when it stops.
+ * - A hub started without `replica` probes once when it comes online: a
+ *   replica of the same hub answering means someone runs this hub both ways
+ *   on one broker (each request would then run twice: the lone hub does not
+ *   share the replicas' subscription), which is logged as an error naming
+ *   the fix.
  */
 import { randomBytes } from 'node:crypto'
 import type { IClientOptions, MqttClient } from 'mqtt'
@@ -52,6 +57,9 @@ export interface HubPresence {
   stop(): Promise<void>
 }
 
+/** How a hub run alone names itself in its probe (not a valid replica name: `--replica` takes ids, hub/config.ts). */
+const LONE = '(no --replica)'
+
 function statePayload(hubId: string, online: boolean, clock: Clock): string {
   return JSON.stringify({ online, hubId, ts: formatTime(clock.now()) })
 }
@@ -68,6 +76,8 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
   const probeTopic = topics.hubReplicaProbe(hubId)
   const aliveTopic = topics.hubReplicaAlive(hubId)
   let running = false
+  /** The probe a hub run alone sends once online (replicas answering it should not exist). */
+  const loneProbe = randomBytes(8).toString('hex')
   /** Probes this replica sent and is waiting on: probe id -> resolve. */
   const waiting = new Map<string, () => void>()
 
@@ -85,11 +95,19 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
       publishState(true).catch((err: unknown) => log.warn({ err }, 'could not publish the hub state'))
       return
     }
-    if (replica === undefined) return
     const json = parseJsonObject(payload)
     const parsed = json.ok ? ReplicaMessage.safeParse(json.value) : null
     if (!parsed?.success) return
     const msg = parsed.data
+    if (replica === undefined) {
+      if (topic === aliveTopic && msg.probe === loneProbe) {
+        log.error(
+          { otherReplica: msg.replica },
+          `replica ${msg.replica} of hub ${hubId} runs on this broker, and this process was started without --replica: each vehicle request then runs in both; start every process of this hub with its own --replica NAME (docs/operator-guide.md "Scale out")`,
+        )
+      }
+      return
+    }
     if (topic === probeTopic && running && msg.replica !== replica) {
       client.publishAsync(aliveTopic, JSON.stringify({ replica, probe: msg.probe }), { qos: 1 }).catch(() => undefined)
     } else if (topic === aliveTopic && msg.replica !== replica) {
@@ -125,12 +143,15 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
     async start() {
       client.on('message', onMessage)
       client.on('connect', onReconnect)
-      const filters = [stateTopic, ...(replica !== undefined ? [probeTopic, aliveTopic] : [])]
+      const filters = [stateTopic, aliveTopic, ...(replica !== undefined ? [probeTopic] : [])]
       await client.subscribeAsync(filters, { qos: 1 })
     },
     async online() {
       running = true
       await publishState(true)
+      if (replica === undefined) {
+        client.publishAsync(probeTopic, JSON.stringify({ replica: LONE, probe: loneProbe }), { qos: 1 }).catch(() => undefined)
+      }
     },
     async stop() {
       if (!running) {
