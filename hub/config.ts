@@ -31,7 +31,7 @@ export const StoreEntry = z.discriminatedUnion('type', [
   }),
 ])
 
-const PeerUrl = z.url({ protocol: /^https?$/ })
+const PeerUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL of the peer hub, e.g. https://hub.example.com:8026' })
 
 /**
  * A peer gives exactly one of `url` and `urls`. The urls of a peer with

@@ -144,7 +144,7 @@ t.test('a peer with replicas gives "urls" instead of "url": exactly one of the t
     [{ ...peer, url: 'http://10.0.0.5:8026', urls: ['http://10.0.0.6:8026'] }, /federation\.peers\[0\]\.urls: give either "url" \(one address\) or "urls" .*, not both/],
     [peer, /federation\.peers\[0\]\.url: missing: give the peer's federation base URL as "url", or its replicas' as "urls"/],
     [{ ...peer, urls: [] }, /federation\.peers\[0\]\.urls: /],
-    [{ ...peer, urls: ['http://10.0.0.5:8026', 'ftp://10.0.0.6'] }, /federation\.peers\[0\]\.urls\[1\]/],
+    [{ ...peer, urls: ['http://10.0.0.5:8026', 'ftp://10.0.0.6'] }, /federation\.peers\[0\]\.urls\[1\]: expected an http:\/\/ or https:\/\/ URL/],
     [{ ...peer, urls: ['http://10.0.0.5:8026', 'http://10.0.0.5:8026/'] }, /federation\.peers\[0\]\.urls\[1\]: duplicate address http:\/\/10\.0\.0\.5:8026/],
     [{ ...peer, urls: ['http://10.0.0.5:8026/voltway', 'https://10.0.0.6:8026/voltway'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path of urls\[0\]/],
     [{ ...peer, urls: ['http://10.0.0.5:8026/a', 'http://10.0.0.6:8026/b'] }, /federation\.peers\[0\]\.urls\[1\]: every url of a peer needs the scheme and path/],
