@@ -148,6 +148,13 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
   if (replica !== undefined && !('url' in config.mqtt)) {
     throw new ConfigError(`hub.json: mqtt: --replica ${replica} needs an external broker: set mqtt.url (Mosquitto 2, see \`voltway hub acl --replicas\`) instead of mqtt.listen; replicas share one broker through MQTT shared subscriptions, which the embedded broker does not offer`)
   }
+  if (replica !== undefined && config.store.type === 'sqlite') {
+    // Sound only for replicas on one machine sharing this file; replicas elsewhere would each book in their own database.
+    logger.warn(
+      { dataDir: config.dataDir },
+      `replica ${replica} on SQLite: every replica of this hub must run on this machine with this dataDir; for replicas on several machines set store to {"type": "postgres", ...} (docs/operator-guide.md "Scale out")`,
+    )
+  }
   const clock = opts.clock ?? systemClock
   // Certificates are read before anything starts: a bad file exits 2 with nothing opened.
   const mqttTls = 'listen' in config.mqtt ? readServerTls('hub.json: mqtt.listen.tls', config.mqtt.listen.tls) : undefined
