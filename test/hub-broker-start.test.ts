@@ -90,4 +90,5 @@ t.test('a hub started without --replica beside a running replica of the same hub
     check()
   })
   t.notMatch(replica.output(), /"level":50/, 'the replica itself logs no error')
+  t.match(replica.output(), /"level":40.*replica r1 on SQLite: every replica of this hub must run on this machine with this dataDir/, 'a replica on SQLite warns that it shares one file')
 })
