@@ -97,7 +97,6 @@ export interface Hub {
   close(): Promise<void>
 }
 
-/** Resolves on the client's first CONNACK; rejects (and ends the client) on an error before it, as connectAsync does. */
 /**
  * Leave the broker: a clean DISCONNECT once what is in flight is sent, but never
  * waiting on a broker that is gone (mqtt.js's end() waits for queued QoS 1
@@ -115,6 +114,7 @@ async function endClient(client: MqttClient): Promise<void> {
 
 const END_GRACE_MS = 3000
 
+/** Resolves on the client's first CONNACK; rejects (and ends the client) on an error before it, as connectAsync does. */
 function connected(client: MqttClient): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
