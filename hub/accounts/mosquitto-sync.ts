@@ -20,7 +20,8 @@
  * kept as they are, so a replica never locks out the others; the hub's own
  * login is written from hub.json's `mqtt.password` when the file lacks it.
  */
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import type { Logger } from 'pino'
 import { ConfigError } from '../../protocol/index.js'
 import { SEEDED } from '../broker/password-hash.js'
@@ -54,10 +55,7 @@ export interface SyncOutcome {
 
 /** Write a file readable by its owner and group only (Mosquitto reads it as its own user: give the directory its group), replacing the old one atomically. */
 function writeShared(file: string, content: string): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, content, { mode: 0o640 })
-  chmodSync(tmp, 0o640)
-  renameSync(tmp, file)
+  writeFileAtomic(file, content, 0o640)
 }
 
 export class MosquittoSync {

@@ -3,7 +3,8 @@
  * file, ACL file and mosquitto.conf snippet that make an external broker
  * enforce docs/protocol.md's permission table for this hub's stations and vehicles.
  */
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
+import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import { join, resolve } from 'node:path'
 import { existsSync } from 'node:fs'
 import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
@@ -44,10 +45,7 @@ export interface AclCommandResult {
 
 /** Write a file readable by its owner only, replacing any old one atomically. */
 function writePrivate(file: string, content: string): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, content, { mode: 0o600 })
-  chmodSync(tmp, 0o600) // in case a stale tmp file existed with another mode
-  renameSync(tmp, file)
+  writeFileAtomic(file, content, 0o600)
 }
 
 /** What each refused scheme would need in mosquitto.conf. */
