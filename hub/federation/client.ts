@@ -41,6 +41,7 @@ import {
   type HoldRequest,
   type Receipt,
 } from '../../protocol/index.js'
+import { peerUrls } from '../config.js'
 import { observeCall, type PeerCallObserver } from './call-observer.js'
 
 export interface PeerEndpoint {
@@ -120,7 +121,7 @@ export class FederationClient {
     this.#log = opts.logger.child({ component: 'federation-client' })
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000
     opts.peers.forEach((p, i) => {
-      const urls = (p.urls ?? (p.url !== undefined ? [p.url] : [])).map((u) => new URL(u))
+      const urls = peerUrls(p).map((u) => new URL(u))
       const first = urls[0]
       if (!first) throw new VoltwayError('INTERNAL', `federation peer ${p.hubId} has neither url nor urls`, { hubId: p.hubId })
       // Read now, so a bad file stops the hub at start (exit 2) rather than failing every call.
