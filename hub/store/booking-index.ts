@@ -10,7 +10,7 @@
  * expiring holds and other writers.
  *
  * Coherence is the owner's job: it applies its own committed writes
- * (`add`, `remove`, `removeVehicle`, `removeExpired`) and calls `clear()`
+ * (`add`, `remove`, `removeExpired`) and calls `clear()`
  * whenever someone else may have written (SQLite: `PRAGMA data_version`
  * moved). It never stands in for the check inside a booking transaction.
  *
@@ -111,10 +111,12 @@ export class BookingIndex {
   /** Holds this store deleted as expired at `nowMs` (deleteExpiredHolds: `isExpiredHold`). */
   removeExpired(nowMs: number): void {
     for (const [stationId, list] of this.#byStation) {
-      const keep = list.filter((b) => b.kind !== 'hold' || !isExpiredHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, nowMs))
-      if (keep.length === list.length) continue
-      for (const b of list) if (!keep.includes(b)) this.#stationOf.delete(b.id)
-      this.#byStation.set(stationId, keep)
+      const keep: Booking[] = []
+      for (const b of list) {
+        if (b.kind === 'hold' && isExpiredHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, nowMs)) this.#stationOf.delete(b.id)
+        else keep.push(b)
+      }
+      if (keep.length !== list.length) this.#byStation.set(stationId, keep)
     }
   }
 
