@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { ConfigError, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { ConfigError, batchClientWrites, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
@@ -238,6 +238,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
+    // One socket write per turn on the connection to an external broker (protocol/coalesce-writes.ts).
+    if (!inProcess) batchClientWrites(client)
     await connected(client).catch((err: unknown) => {
       throw inProcess ? err : brokerStartFailure(err, mqttUrl, hubLogin.username, replica)
     })

@@ -6,12 +6,11 @@
  * until `setImmediate` sends everything written during one turn (a burst of
  * answers, acknowledgements) in one call; nothing waits beyond that turn.
  *
- * Used on the embedded broker's sockets. Not on MQTT clients: their
- * PUBACKs then wait for the end of the turn, and a broker that bounds the
- * unacknowledged messages in flight per client (Mosquitto,
- * `max_inflight_messages` 20) sends the next ones that much later; measured
- * in bench/hub-mqtt.ts, the hub on Mosquitto fell from 0.58x to 0.10x of
- * the bare ceiling with it.
+ * `coalesceWrites` serves the embedded broker's sockets. An MQTT client's
+ * socket takes `batchClientWrites` instead: a corked stream also holds back
+ * its write callbacks, and the first try of corking the hub's and the
+ * vehicles' clients made the hub on Mosquitto fall from 0.58x to 0.10x of
+ * the bare ceiling (bench/hub-mqtt.ts).
  */
 import type { Writable } from 'node:stream'
 
@@ -35,4 +34,66 @@ export function coalesceWrites(stream: Writable): void {
     }
     return write.apply(this, args)
   } as Writable['write']
+}
+
+/**
+ * Batch the socket writes of an MQTT client (mqtt.js) per event-loop turn,
+ * now and after every reconnect: every packet written during one turn (the
+ * PUBACKs of a burst of requests, their answers) leaves in one `writev` at
+ * `setImmediate`. On the hub's connection to an external broker each packet
+ * used to be its own system call, about a third of the hub's CPU profile on
+ * Mosquitto.
+ *
+ * Unlike a cork, a write's callback runs at once (next tick) and `write()`
+ * reports the socket's own backpressure, so mqtt.js goes on parsing and
+ * acknowledging the next packets of the turn. A callback only ever meant
+ * "handed to the socket": a QoS 1 PUBLISH stays in mqtt.js's outgoing store
+ * until the broker's PUBACK, whatever the socket did with it. `end()` sends
+ * what is batched first; a destroyed socket drops it, as it drops what the
+ * kernel had not sent.
+ */
+export function batchClientWrites(client: { stream?: unknown; on(event: 'connect', listener: () => void): unknown }): void {
+  const apply = (): void => {
+    const stream = client.stream as Writable | undefined
+    if (stream && !coalesced.has(stream)) batchWrites(stream)
+  }
+  apply()
+  client.on('connect', apply)
+}
+
+type Chunk = [chunk: unknown, encoding: BufferEncoding | undefined]
+
+function batchWrites(stream: Writable): void {
+  coalesced.add(stream)
+  const write = stream.write.bind(stream) as (chunk: unknown, encoding?: BufferEncoding, cb?: unknown) => boolean
+  const end = stream.end.bind(stream) as (...args: unknown[]) => Writable
+  let pending: Chunk[] = []
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    const batch = pending
+    pending = []
+    if (stream.destroyed || batch.length === 0) return
+    stream.cork()
+    for (const [chunk, encoding] of batch) write(chunk, encoding)
+    stream.uncork()
+  }
+  stream.write = function (chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    if (typeof encoding === 'function') {
+      cb = encoding
+      encoding = undefined
+    }
+    if (stream.destroyed || stream.writableEnded) return write(chunk, encoding as BufferEncoding | undefined, cb)
+    pending.push([chunk, encoding as BufferEncoding | undefined])
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+    if (typeof cb === 'function') process.nextTick(cb as () => void)
+    return !stream.writableNeedDrain
+  } as Writable['write']
+  stream.end = function (...args: unknown[]): Writable {
+    flush()
+    return end(...args)
+  } as Writable['end']
 }
