@@ -7,7 +7,8 @@
  * - bare aedes: aedes with no hooks and an in-process responder that parses
  *   each request and answers at QoS 0 (the ceiling of the embedded broker);
  * - hooked echo: the hub's embedded broker (its ACL, pacing and session
- *   hooks) with the hub's request/response helper and handlers that do nothing;
+ *   hooks) with the hub's request/response helper on its in-process way in
+ *   and out, and handlers that do nothing;
  * - bare Mosquitto: the same bare responder on a Mosquitto process;
  * - the hub on its embedded broker (SQLite), the hub on that Mosquitto
  *   (`mqtt.url`, SQLite), and the hub on its embedded broker with PostgreSQL
@@ -91,13 +92,12 @@ async function startBareResponder(url: string, hubId: string): Promise<void> {
 /** The hub's embedded broker and request helper, with handlers that do nothing. */
 async function startHookedEcho(): Promise<string> {
   const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'echo', stations: [], vehicles: [{ vehicleId: 'B1', password: 'b1' }], logger: silent, requestPace: UNPACED })
-  const client = await connectAsync(broker.url, { protocolVersion: 5, clientId: broker.hubCredentials.username, username: broker.hubCredentials.username, password: broker.hubCredentials.password })
   const reservation = { reservationId: 'r-1', stationId: 'S0', hubId: 'echo', vehicleId: 'B1', position: { lat: 0, lon: 0 }, at: formatTime(0), windowStart: formatTime(0), windowEnd: formatTime(0) }
-  const echo = createRpcServer({ client, hubId: 'echo', handlers: { 'station.nearest': async () => ({ stations: [] }), 'reservation.create': async () => ({ reservation }) } })
+  // The hub's own way in and out of its embedded broker (hub/broker/in-process-requests.ts).
+  const echo = createRpcServer({ transport: broker.requests, hubId: 'echo', handlers: { 'station.nearest': async () => ({ stations: [] }), 'reservation.create': async () => ({ reservation }) } })
   await echo.start()
   closers.push(async () => {
     await echo.stop()
-    await client.endAsync()
     await broker.close()
   })
   return broker.url

@@ -187,6 +187,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     /** Lets the embedded broker's other logins in once requests are served (nothing to do on an external broker). */
     let admit = (): void => undefined
     let inProcess: EmbeddedBroker['inProcess']
+    let brokerRequests: EmbeddedBroker['requests'] | undefined
     if ('listen' in config.mqtt) {
       const broker: EmbeddedBroker = await startEmbeddedBroker({
         host: config.mqtt.listen.host,
@@ -207,6 +208,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       mqttUrl = broker.url
       hubLogin = broker.hubCredentials
       inProcess = broker.inProcess
+      brokerRequests = broker.requests
     } else {
       // The same identity rules as the embedded broker, and the login `voltway hub acl` writes for the hub.
       assertNoIdentityCollisions(config)
@@ -327,7 +329,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     )
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
-      client,
+      // On the embedded broker requests and answers skip the hub's own MQTT connection (broker/in-process-requests.ts).
+      ...(brokerRequests && shareGroup === undefined ? { transport: brokerRequests } : { client }),
       hubId: config.hubId,
       handlers,
       ...(shareGroup !== undefined ? { shareGroup } : {}),

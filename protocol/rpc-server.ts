@@ -16,12 +16,11 @@
  * stay in a broker for the life of its session. A reply goes at the QoS of
  * its request (QoS 0 for 0, QoS 1 otherwise).
  */
-import type { IClientPublishOptions, MqttClient } from 'mqtt'
-import type { IPublishPacket } from 'mqtt-packet'
+import type { MqttClient } from 'mqtt'
 import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
 import { FairScheduler } from './fair-scheduler.js'
 import { parseJsonObject } from './json.js'
-import { useNoDelay } from './no-delay.js'
+import { mqttRequestTransport, type RequestPacket, type RequestTransport } from './rpc-transport.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
@@ -47,8 +46,10 @@ export interface RequestOutcome {
   durationMs: number
 }
 
-export interface RpcServerOptions {
-  client: MqttClient
+/** Where requests come from: an MQTT connection, or any RequestTransport (./rpc-transport.ts). */
+export type RpcServerSource = { client: MqttClient; transport?: never } | { transport: RequestTransport; client?: never }
+
+export type RpcServerOptions = RpcServerSource & {
   hubId: string
   handlers: HandlerTable
   /** Called once per answered request. Must not throw. */
@@ -86,7 +87,8 @@ export interface RpcServer {
 }
 
 export function createRpcServer(opts: RpcServerOptions): RpcServer {
-  const { client, hubId, handlers } = opts
+  const { hubId, handlers } = opts
+  const transport = opts.transport ?? mqttRequestTransport(opts.client)
   const now = opts.now ?? Date.now
   const filter = opts.shareGroup ? `$share/${opts.shareGroup}/${topics.hubRequestFilter(hubId)}` : topics.hubRequestFilter(hubId)
   const perVehicleLimit = opts.perVehicleLimit ?? 128
@@ -100,7 +102,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     if (refusing === 0 && drained) drained()
   }
 
-  const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+  const onMessage = (topic: string, payload: Buffer, packet: RequestPacket): void => {
     if (!accepting) return
     const parsedTopic = parseHubRequestTopic(topic)
     if (!parsedTopic || parsedTopic.hubId !== hubId) return
@@ -121,7 +123,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   }
 
   /** Answer without running: the vehicle has too many requests at the hub. */
-  async function refuse(vehicleId: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  async function refuse(vehicleId: string, payload: Buffer, packet: RequestPacket): Promise<void> {
     const reply = replier(vehicleId, packet)
     const json = parseJsonObject(payload)
     const rawId = RequestId.safeParse(json.ok ? json.value.id : json.id)
@@ -137,19 +139,15 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   }
 
   /** Where and how to answer one request: its reply topic, Correlation Data and a Message Expiry. */
-  function replier(vehicleId: string, packet: IPublishPacket): { send(body: object, o: Omit<RequestOutcome, 'vehicleId' | 'durationMs'>): Promise<void> } {
+  function replier(vehicleId: string, packet: RequestPacket): { send(body: object, o: Omit<RequestOutcome, 'vehicleId' | 'durationMs'>): Promise<void> } {
     const started = now()
     const replyTo = replyTopicFor(vehicleId, packet)
     const correlationData = packet.properties?.correlationData
     return {
       async send(body, o) {
         // At the QoS the request came with: a QoS 0 asker gets a QoS 0 answer (no PUBACK round on either leg).
-        const publishOpts: IClientPublishOptions = { qos: packet.qos === 0 ? 0 : 1 }
-        if (client.options.protocolVersion === 5) {
-          publishOpts.properties = { messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) }
-        }
         try {
-          await client.publishAsync(replyTo, JSON.stringify(body), publishOpts)
+          await transport.publish(replyTo, JSON.stringify(body), { qos: packet.qos === 0 ? 0 : 1, messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) })
         } catch (err) {
           opts.onInternalError?.(err, { op: o.op, vehicleId })
         }
@@ -158,7 +156,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     }
   }
 
-  async function handle(vehicleId: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  async function handle(vehicleId: string, payload: Buffer, packet: RequestPacket): Promise<void> {
     let requestId: string | null = null
     let op = '?'
     const reply = replier(vehicleId, packet)
@@ -205,38 +203,29 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       return scheduler.pending + refusing
     },
     async start() {
-      useNoDelay(client)
-      client.on('message', onMessage)
       accepting = true
-      await client.subscribeAsync(filter, { qos: 1 })
+      await transport.subscribe(filter, onMessage)
     },
     async stop() {
-      if (opts.keepSessionOnStop) {
-        // mqtt.js sends the PUBACK of a QoS 1 message only when handleMessage calls back: never calling it for
-        // requests leaves them in the broker's session for the next start, instead of acknowledged and dropped.
-        const pass = client.handleMessage.bind(client)
-        client.handleMessage = (packet, callback) => {
-          if (packet.cmd === 'publish' && parseHubRequestTopic(packet.topic)?.hubId === hubId) return
-          pass(packet, callback)
-        }
+      if (opts.keepSessionOnStop && transport.holdRequests) {
+        transport.holdRequests((topic) => parseHubRequestTopic(topic)?.hubId === hubId)
       } else {
         // Unsubscribe first: messages the broker delivers before its UNSUBACK were
         // acknowledged to it and are still answered; after it, none come.
         try {
-          if (client.connected) await client.unsubscribeAsync(filter)
+          await transport.unsubscribe(filter, onMessage)
         } catch {
           // The connection is going away anyway; in-flight answers still get their chance below.
         }
       }
       accepting = false
-      client.removeListener('message', onMessage)
       await scheduler.idle()
       if (refusing > 0) await new Promise<void>((resolve) => (drained = resolve))
     },
   }
 }
 
-function replyTopicFor(vehicleId: string, packet: IPublishPacket): string {
+function replyTopicFor(vehicleId: string, packet: RequestPacket): string {
   const responseTopic = packet.properties?.responseTopic
   if (typeof responseTopic === 'string' && isInVehicleNamespace(responseTopic, vehicleId)) return responseTopic
   return topics.vehicleResponse(vehicleId)

@@ -20,7 +20,8 @@ import { once, type EventEmitter } from 'node:events'
 import { Duplex } from 'node:stream'
 import { Aedes, type AuthErrorCode, type Client, type ConnectPacket, type PublishPacket } from 'aedes'
 import { pino, type Logger } from 'pino'
-import { ConfigError, coalesceWrites, type TlsMaterial } from '../../protocol/index.js'
+import { ConfigError, coalesceWrites, type RequestTransport, type TlsMaterial } from '../../protocol/index.js'
+import { inProcessRequests } from './in-process-requests.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
 import { boundedMemoryPersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
@@ -87,6 +88,8 @@ export interface EmbeddedBroker {
    * naming the loopback address nor a client certificate when `requestCert` is on.
    */
   inProcess?: () => Duplex
+  /** The hub's request server's way in and out of this broker, in process (./in-process-requests.ts). */
+  requests: RequestTransport
   /** What the broker holds now, from its persistence: for tests and metrics. */
   stats(): Promise<BrokerStats>
   /** Close every live connection of these logins (a removed account, a changed password). */
@@ -324,6 +327,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     admit() {
       admitting = true
     },
+    requests: inProcessRequests(broker),
     ...(opts.tls
       ? {
           inProcess: () => {
