@@ -7,6 +7,9 @@
  * from), and after every step the index's answer must equal the database's
  * own (the second handle runs the SQL query, no index), for every station at
  * times around the bookings, in the past beyond the index's floor included.
+ * The same index decides inside the booking transaction: every booking made,
+ * bursts that share one group commit included, must be the only one that
+ * blocks its station at its time, by the database's own query.
  */
 import { rmSync } from 'node:fs'
 import t from 'tap'
@@ -27,6 +30,7 @@ const candidate = (i: number) => ({ stationId: STATIONS[i % STATIONS.length] as 
 type Writer = 'indexed' | 'other'
 type Step =
   | { op: 'book'; by: Writer; stations: number[]; slot: number; vehicle: number }
+  | { op: 'burst'; stations: number[]; slot: number; count: number }
   | { op: 'hold'; by: Writer; stations: number[]; slot: number; ttlMin: number; vehicle: number }
   | { op: 'confirm'; by: Writer; pick: number }
   | { op: 'release'; by: Writer; pick: number }
@@ -41,6 +45,8 @@ const stations = fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 3 })
 const slot = fc.integer({ min: -4, max: 20 })
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('book' as const), by: writer, stations, slot, vehicle: fc.nat({ max: 3 }) }) },
+  // Bookings asked for in one turn: they share one group commit, each checked against the ones before it.
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('burst' as const), stations, slot, count: fc.integer({ min: 2, max: 5 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('hold' as const), by: writer, stations, slot, ttlMin: fc.integer({ min: 1, max: 90 }), vehicle: fc.nat({ max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('confirm' as const), by: writer, pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), by: writer, pick: fc.nat() }) },
@@ -67,6 +73,11 @@ t.test('the booking index answers findBookings as the database does, under rando
       const reservations: ReservationRecord[] = []
       let n = 0
       const atOf = (s: number): number => start + s * 30 * MIN
+      /** A booking just made must be the only one blocking its station at its time, by the database's own query. */
+      const alone = async (b: { stationId: string; atMs: number }, id: string): Promise<void> => {
+        const blocking = await other.reservations.findBookings({ stationIds: [b.stationId], atMs: b.atMs, windowMs: WINDOW, nowMs: clock.now() })
+        if (blocking.length !== 1 || blocking[0]?.id !== id) throw new Error(`${id} booked ${b.stationId} at ${b.atMs}, where the database has: ${blocking.map(describe).join('; ')}`)
+      }
       try {
         for (const s of steps) {
           const nowMs = clock.now()
@@ -74,11 +85,23 @@ t.test('the booking index answers findBookings as the database does, under rando
             case 'book': {
               const r = await handle(s.by).createReservation({ reservationId: `r${++n}`, vehicleId: `V${s.vehicle}`, atMs: atOf(s.slot), candidates: s.stations.map(candidate), windowMs: WINDOW, nowMs })
               if (r.ok) reservations.push(r.record)
+              if (r.ok) await alone(r.record, r.record.reservationId)
+              break
+            }
+            case 'burst': {
+              const made = await Promise.all(
+                Array.from({ length: s.count }, (_, i) =>
+                  indexed.reservations.createReservation({ reservationId: `r${++n}`, vehicleId: `V${i}`, atMs: atOf(s.slot), candidates: s.stations.map(candidate), windowMs: WINDOW, nowMs }),
+                ),
+              )
+              for (const r of made) if (r.ok) reservations.push(r.record)
+              for (const r of made) if (r.ok) await alone(r.record, r.record.reservationId)
               break
             }
             case 'hold': {
               const r = await handle(s.by).placeHold({ holdId: `h${++n}`, vehicleId: `V${s.vehicle}`, atMs: atOf(s.slot), candidates: s.stations.map(candidate), windowMs: WINDOW, nowMs, expiresAtMs: nowMs + s.ttlMin * MIN, txId: `tx${n}`, txStartedAtMs: nowMs })
               if (r.ok) holds.push(r.record.holdId)
+              if (r.ok) await alone(r.record, r.record.holdId)
               break
             }
             case 'confirm': {

@@ -9,10 +9,12 @@
  * answers against the store's own under random bookings, cancellations,
  * expiring holds and other writers.
  *
- * Coherence is the owner's job: it applies its own committed writes
- * (`add`, `remove`, `removeExpired`) and calls `clear()`
- * whenever someone else may have written (SQLite: `PRAGMA data_version`
- * moved). It never stands in for the check inside a booking transaction.
+ * Coherence is the owner's job: it applies its own writes (`add`, `remove`,
+ * `removeExpired`) and calls `clear()` whenever someone else may have
+ * written (SQLite: `PRAGMA data_version` moved) or a write of its own may
+ * not have committed. The SQLite store also checks bookings against it
+ * inside the booking transaction, where its write lock keeps everyone
+ * else out (./sqlite/reservations.ts).
  *
  * Bookings at or before `floorMs` are not kept; a question that reaches back
  * that far is answered by the store (`covers` is false). The floor moves up

@@ -10,8 +10,11 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
 import { claimDecision, claimLeaseUntil, renewDecision } from '../idempotency-rules.js'
 import { run } from './errors.js'
-import { WriteBatcher } from './write-batcher.js'
+import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
+
+/** Each write below is one statement, or runs its read-then-write in its own nested transaction. */
+const ONE_WRITE: WriteOptions = { single: true }
 
 export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #guard: () => void
@@ -26,7 +29,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #claimTx: Transaction<(input: ClaimInput) => IdempotencyClaim>
   readonly #renewTx: Transaction<(input: RenewInput) => boolean>
   /** A write through the connection's group commit (see WriteBatcher). */
-  readonly #write: <T>(work: () => T) => Promise<T>
+  readonly #write: <T>(work: () => T, o?: WriteOptions) => Promise<T>
 
   constructor(db: Database, guard: () => void) {
     this.#guard = guard
@@ -70,23 +73,23 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
         return { state: 'claimed' }
       }
       return this.#claimTx(input)
-    })
+    }, ONE_WRITE)
   }
 
   renew(input: RenewInput): Promise<boolean> {
-    return this.#write(() => this.#renewTx(input))
+    return this.#write(() => this.#renewTx(input), ONE_WRITE)
   }
 
   complete(input: CompleteInput): Promise<void> {
     return this.#write(() => {
       this.#s.complete.run(input.status, input.body, input.scope, input.key)
-    })
+    }, ONE_WRITE)
   }
 
   abandon(scope: string, key: string): Promise<void> {
     return this.#write(() => {
       this.#s.abandon.run(scope, key)
-    })
+    }, ONE_WRITE)
   }
 
   deleteOlderThan(cutoffMs: number): Promise<number> {

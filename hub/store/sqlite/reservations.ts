@@ -7,9 +7,16 @@
  *
  * `findBookings` (the read behind `station.nearest`) answers from a
  * BookingIndex (../booking-index.ts) of the stations asked about, loaded from
- * the database on first use, updated with this store's own committed writes,
- * and dropped whenever `PRAGMA data_version` shows that another connection
+ * the database on first use, updated with this store's own writes, and
+ * dropped whenever `PRAGMA data_version` shows that another connection
  * (another process on the file, or another handle in this one) committed.
+ *
+ * The check inside a booking's transaction asks the same index: once
+ * `BEGIN IMMEDIATE` holds the write lock nobody else can commit, so an index
+ * whose `data_version` is still the one it was built at holds exactly what
+ * the database holds. A booking enters the index the moment its INSERT
+ * succeeds, so the next check of the same group commit sees it as the SQL
+ * would; a group commit that fails as a whole empties the index.
  *
  * Reservations and the holds of trips (placeHold, confirmHold) go through the
  * connection's group commit (./write-batcher.ts) with the federation's other
@@ -35,7 +42,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
-import { WriteBatcher } from './write-batcher.js'
+import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
 /** IN lists are padded to one of these sizes so a handful of prepared statements serve any list. */
@@ -73,6 +80,11 @@ export interface SqliteReservationStoreOptions {
   bookingIndex?: boolean
 }
 
+/** A booking's check reads, then its one INSERT writes: no savepoint of its own needed (WriteOptions.single). */
+const CHECK_THEN_INSERT: WriteOptions = { single: true }
+/** Confirming a hold inserts its reservation and marks the hold: two writes, one savepoint. */
+const WITH_SAVEPOINT: WriteOptions = {}
+
 export class SqliteReservationStore implements ReservationStore {
   readonly #index: BookingIndex | null
   readonly #dataVersion: Statement<[], number>
@@ -97,7 +109,7 @@ export class SqliteReservationStore implements ReservationStore {
   }
   readonly #countsTx: Transaction<(nowMs: number) => ReservationCounts>
   /** A write through the connection's group commit (./write-batcher.ts). */
-  readonly #write: <T>(work: () => T) => Promise<T>
+  readonly #write: <T>(work: () => T, o?: WriteOptions) => Promise<T>
 
   constructor(db: Database, guard: () => void, opts: SqliteReservationStoreOptions = {}) {
     this.#db = db
@@ -143,19 +155,20 @@ export class SqliteReservationStore implements ReservationStore {
     // Through the connection's group commit: the check and the insert run in one savepoint of a
     // BEGIN IMMEDIATE transaction that also carries the turn's request-id claims and answers, so
     // the write lock still covers check and insert, and one commit serves them all.
-    return this.#write((): BookingOutcome<ReservationRecord> => {
-      const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+    return this.#booking((): BookingOutcome<ReservationRecord> => {
+      const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates) })
       const pick = firstFree(input.candidates, blocking)
       if (!pick) return { ok: false, conflicts: blocking }
       const record = newReservation(input, pick)
       this.#insertReservation(record)
+      this.#index?.add(reservationBooking(record))
       return { ok: true, record }
-    }).then((o) => this.#indexed(o, () => o.ok && this.#index?.add(reservationBooking(o.record))))
+    })
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return this.#write((): BookingOutcome<HoldRecord> => {
-      const blocking = this.#findSync({ ...input, stationIds: candidateIds(input.candidates) })
+    return this.#booking((): BookingOutcome<HoldRecord> => {
+      const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates) })
       const pick = firstFree(input.candidates, blocking)
       if (!pick) return { ok: false, conflicts: blocking }
       const record = newHold(input, pick)
@@ -171,20 +184,22 @@ export class SqliteReservationStore implements ReservationStore {
         record.txStartedAtMs,
         record.createdAtMs,
       )
+      this.#index?.add(holdBooking(record))
       return { ok: true, record }
-    }).then((o) => this.#indexed(o, () => o.ok && this.#index?.add(holdBooking(o.record))))
+    })
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return this.#write(() => this.#confirmTx(input)).then((o) =>
-      this.#indexed(o, () => {
-        if (o.status !== 'confirmed' || this.#index === null) return
+    return this.#booking(() => {
+      const o = this.#confirmTx(input)
+      if (o.status === 'confirmed' && this.#index !== null) {
         // The hold now blocks as its reservation (a repeated confirm finds the same pair).
         this.#index.remove(input.holdId)
         this.#index.remove(o.reservation.reservationId)
         this.#index.add(reservationBooking(o.reservation))
-      }),
-    )
+      }
+      return o
+    }, WITH_SAVEPOINT)
   }
 
   releaseHold(holdId: string): Promise<boolean> {
@@ -234,23 +249,40 @@ export class SqliteReservationStore implements ReservationStore {
   findBookings(query: BookingQuery): Promise<Booking[]> {
     return run(() => {
       this.#guard()
-      const index = this.#index
-      if (index === null || !index.covers(query)) return this.#findSync(query)
-      const version = this.#dataVersion.get() as number
-      if (version !== this.#seenVersion) {
-        index.clear()
-        this.#seenVersion = version
+      return this.#blockingSync(query)
+    })
+  }
+
+  /** The bookings that block `query`: from the index when it covers the query and nobody else wrote, else from SQL. */
+  #blockingSync(query: BookingQuery): Booking[] {
+    const index = this.#index
+    if (index === null || !index.covers(query)) return this.#findSync(query)
+    const version = this.#dataVersion.get() as number
+    if (version !== this.#seenVersion) {
+      index.clear()
+      this.#seenVersion = version
+    }
+    const out: Booking[] = []
+    const ids = new Set(query.stationIds)
+    for (const id of ids) {
+      if (!index.has(id)) {
+        const floor = index.floorMs
+        index.load(id, this.#stationBookings.all(id, floor, id, floor).map(toBooking))
       }
-      const out: Booking[] = []
-      const ids = new Set(query.stationIds)
-      for (const id of ids) {
-        if (!index.has(id)) {
-          const floor = index.floorMs
-          index.load(id, this.#stationBookings.all(id, floor, id, floor).map(toBooking))
-        }
-        index.blocking(id, query, out)
-      }
-      return out.sort(compareBookings)
+      index.blocking(id, query, out)
+    }
+    return out.sort(compareBookings)
+  }
+
+  /**
+   * A booking write through the group commit. Its work updates the index itself, right after its
+   * INSERT; should the group commit fail as a whole, what it added was never committed: the index
+   * is emptied and reloads from the database.
+   */
+  #booking<T>(work: () => T, o: WriteOptions = CHECK_THEN_INSERT): Promise<T> {
+    return this.#write(work, o).catch((err: unknown) => {
+      this.#index?.clear()
+      throw err
     })
   }
 

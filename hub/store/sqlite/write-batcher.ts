@@ -14,8 +14,21 @@ import { toStoreError } from './errors.js'
 
 interface Pending {
   work: () => unknown
+  /** Run without a savepoint of its own (see WriteOptions.single). */
+  single: boolean
   resolve: (v: unknown) => void
   reject: (e: unknown) => void
+}
+
+export interface WriteOptions {
+  /**
+   * The work changes the database with at most one statement, its last step (reads before it
+   * are fine): SQLite undoes a failing statement by itself and leaves the transaction open
+   * [sqlite.org/lang_conflict.html, ABORT], so the work rolls back alone without a SAVEPOINT and
+   * RELEASE of its own (two statements saved per write). A work with several writing statements
+   * leaves this off, or runs them in its own nested `db.transaction` (which is then the savepoint).
+   */
+  single?: boolean
 }
 
 /**
@@ -47,8 +60,8 @@ export class WriteBatcher {
     this.#batch = db.transaction((ops: Pending[]) =>
       ops.map((op) => {
         try {
-          // Nested inside the batch, better-sqlite3 runs this as a SAVEPOINT.
-          return { ok: true, value: one(op.work) }
+          // Nested inside the batch, better-sqlite3 runs `one` as a SAVEPOINT.
+          return { ok: true, value: op.single ? op.work() : one(op.work) }
         } catch (err) {
           // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
           // fail the whole batch rather than run the rest outside any transaction.
@@ -64,20 +77,20 @@ export class WriteBatcher {
    * store rejects with its StoreError, queueing nothing), then runs `work`
    * through the batch.
    */
-  writer(guard: () => void): <T>(work: () => T) => Promise<T> {
-    return <T>(work: () => T): Promise<T> => {
+  writer(guard: () => void): <T>(work: () => T, o?: WriteOptions) => Promise<T> {
+    return <T>(work: () => T, o?: WriteOptions): Promise<T> => {
       try {
         guard()
       } catch (err) {
         return Promise.reject(toStoreError(err))
       }
-      return this.run(work)
+      return this.run(work, o)
     }
   }
 
-  run<T>(work: () => T): Promise<T> {
+  run<T>(work: () => T, o: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject })
+      this.#queue.push({ work, single: o.single === true, resolve: resolve as (v: unknown) => void, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         setImmediate(() => this.#flush())
