@@ -148,32 +148,39 @@ const INSERT_HOLD = `
   SELECT $4, $1, $5::text, $6::float8, $7::float8, $2, $8::bigint, $9::text, $10::bigint, $11::bigint, NULL, $3 WHERE EXISTS (SELECT 1 FROM slot)`
 
 /**
- * Confirm a hold that confirmDecision (booking-rules.ts) found live, in one
- * statement, if the hold row is still the version read ($10, its `xmin`;
- * `locked` false: it changed, decide again). The hold's slot becomes the
+ * Confirm a hold if it is live at $3 (nowMs), in one statement: the hold
+ * row is locked only if it is unconfirmed and not expired (rule:
+ * isLiveHold, the case of confirmDecision, booking-rules.ts, that writes;
+ * no row: decide on what the hold is, in JS). The hold's slot becomes the
  * reservation's, so the station is never free in between; if a writer whose
  * clock was later found the hold expired and freed its slot, the slot is
  * taken back only if it is still free (`confirmed` false: the hold expired).
- * ($1 reservation, $2 hold, $3 station, $4 at, $5 the hold's window, $6 vehicle, $7 lat, $8 lon, $9 created at.)
+ * The reservation is the hold's station, vehicle, position and time,
+ * created at $3 (as confirmDecision builds it). Answers the hold as locked.
+ * ($1 reservation, $2 hold, $3 nowMs.)
  */
-const CONFIRM_HOLD = `
+const CONFIRM_LIVE_HOLD = `
   WITH cur AS (
-    SELECT hold_id FROM holds WHERE hold_id = $2 AND xmin = $10::text::xid FOR UPDATE
+    SELECT * FROM holds
+     WHERE hold_id = $2
+       AND reservation_id IS NULL AND expires_at_ms > $3      -- rule: isLiveHold (booking-rules.ts)
+       FOR UPDATE
   ), moved AS (
     UPDATE booking_slots SET hold_id = NULL, reservation_id = $1 WHERE hold_id = $2 AND EXISTS (SELECT 1 FROM cur) RETURNING 1
   ), retaken AS (
     INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id)
-    SELECT $3::text, $4::bigint, $5::bigint, $1 WHERE EXISTS (SELECT 1 FROM cur) AND NOT EXISTS (SELECT 1 FROM moved)
+    SELECT c.station_id, c.at_ms, c.window_ms, $1 FROM cur c WHERE NOT EXISTS (SELECT 1 FROM moved)
     ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
     RETURNING 1
   ), reservation AS (
     INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
-    SELECT $1, $3, $6::text, $7::float8, $8::float8, $4, $9::bigint, $2 WHERE EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM retaken)
+    SELECT $1, c.station_id, c.vehicle_id, c.lat, c.lon, c.at_ms, $3::bigint, c.hold_id FROM cur c
+     WHERE EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM retaken)
     RETURNING 1
   ), confirmed AS (
     UPDATE holds SET reservation_id = $1 WHERE hold_id = $2 AND EXISTS (SELECT 1 FROM reservation) RETURNING 1
   )
-  SELECT EXISTS (SELECT 1 FROM cur) AS locked, EXISTS (SELECT 1 FROM confirmed) AS confirmed`
+  SELECT c.*, EXISTS (SELECT 1 FROM confirmed) AS confirmed FROM cur c`
 
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
@@ -206,19 +213,18 @@ export class PgReservationStore implements ReservationStore {
 
   async confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
     for (;;) {
-      const row = (await this.#db.query<HoldRow & { version: string }>('SELECT *, xmin::text AS version FROM holds WHERE hold_id = $1', [input.holdId])).rows[0]
+      const live = (await this.#db.query<HoldRow & { confirmed: boolean }>(CONFIRM_LIVE_HOLD, [input.reservationId, input.holdId, input.nowMs])).rows[0]
+      if (live) {
+        const hold = toHold(live)
+        return live.confirmed ? confirmDecision(hold, input, () => null).outcome : { status: 'expired', hold }
+      }
+      // Not live: unknown, confirmed (answer its reservation) or expired, as confirmDecision says.
+      const row = (await this.#db.query<HoldRow>('SELECT * FROM holds WHERE hold_id = $1', [input.holdId])).rows[0]
       const hold = row ? toHold(row) : null
       const earlier = hold?.reservationId ? await this.getReservation(hold.reservationId) : null
       const decision = confirmDecision(hold, input, () => earlier)
-      if (!decision.insert || !row) return decision.outcome
-      const r = decision.insert
-      const res = await this.#db.query<{ locked: boolean; confirmed: boolean }>(CONFIRM_HOLD, [
-        r.reservationId, r.holdId, r.stationId, r.atMs, row.window_ms, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, row.version,
-      ])
-      const out = res.rows[0]
-      // The hold changed since it was read (confirmed, released, deleted by another writer): decide again on what it is now.
-      if (!out?.locked) continue
-      return out.confirmed ? decision.outcome : { status: 'expired', hold: hold as HoldRecord }
+      // Live after all: placed (or changed) since the first statement; confirm it again.
+      if (!decision.insert) return decision.outcome
     }
   }
 
