@@ -143,12 +143,13 @@ export interface ReservationCounts {
  * ever closer in time than the window (`|at1 - at2| < windowMs` is a
  * conflict; exactly `windowMs` apart is allowed; the predicates are
  * `withinWindow` and `isLiveHold` in ./booking-rules.ts). `createReservation` and
- * `placeHold` check and insert within one database transaction that
- * serializes against every other writer (SQLite: `BEGIN IMMEDIATE`, so two
- * processes on one file serialize; PostgreSQL: `pg_advisory_xact_lock` per
- * candidate station in hash order before checking, and the EXCLUDE constraint
- * of `booking_slots`, hub/store/postgres/reservations.ts). No in-memory check
- * may stand in for that.
+ * `placeHold` check and insert so that no other writer can slip in between
+ * (SQLite: one `BEGIN IMMEDIATE` transaction, so two processes on one file
+ * serialize, the check answered by the booking index only while that lock
+ * shows nobody else wrote, hub/store/sqlite/reservations.ts; PostgreSQL: the
+ * EXCLUDE constraint of `booking_slots` decides every insert,
+ * hub/store/postgres/reservations.ts). No in-memory check outside that
+ * transaction may stand in for it.
  */
 export interface ReservationStore {
   /**
