@@ -237,6 +237,12 @@ export class FederationClient {
     const timeout = call.timeoutMs ?? this.#timeoutMs
     let status: number
     let text: string
+    // undici's own timeouts tick coarsely (fast timers, ~0.5 s); this deadline is exact and also
+    // bounds the retries and the body. Cleared when the call ends: AbortSignal.timeout's timer
+    // would fire for every call, long after it answered, building an abort error each time.
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(new DOMException('the peer call timed out', 'TimeoutError')), timeout)
+    timer.unref()
     try {
       const res = await (idempotent ? peer.retrying : peer.unsent).request({
         path: `${peer.base}${call.path}`,
@@ -245,9 +251,7 @@ export class FederationClient {
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-        // undici's own timeouts tick coarsely (fast timers, ~0.5 s); this deadline is exact and
-        // also bounds the retries and the body.
-        signal: AbortSignal.timeout(timeout),
+        signal: deadline.signal,
       })
       status = res.statusCode
       onStatus(status)
@@ -266,6 +270,8 @@ export class FederationClient {
         throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} closed the TLS connection before answering (${code}); ${TLS_HINT}`, { hubId, cause: code, tls: true })
       }
       throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} did not answer (${code})`, { hubId, cause: code })
+    } finally {
+      clearTimeout(timer)
     }
     if (status >= 200 && status < 300) {
       if (call.schema === null) return undefined as S extends z.ZodType ? z.output<S> : undefined
