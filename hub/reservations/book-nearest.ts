@@ -27,7 +27,8 @@ export async function bookNearest<R>(
   const tried = new Set<string>()
   let last: BookingOutcome<R> = { ok: false, conflicts: [] }
   for (const size of BATCHES) {
-    const hits = stations.nearest(position, rangeKm, size, (s) => tried.has(s.stationId))
+    // No filter while nothing was tried: the kd-tree search then asks no callback for every station it visits.
+    const hits = stations.nearest(position, rangeKm, size, tried.size === 0 ? undefined : (s) => tried.has(s.stationId))
     if (hits.length === 0) break
     const candidates = hits.map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
     for (const c of candidates) tried.add(c.stationId)
