@@ -171,7 +171,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
   }
 
   try {
-    const db: Store = opts.store ?? (await openHubStore(config.store, config.dataDir))
+    const db: Store = opts.store ?? (await openHubStore(config.store, config.dataDir, { serving: true }))
     cleanups.push(() => db.close())
     // A hub that cannot write must not say ready: exit 2 with the cause, not INTERNAL on every write.
     await assertWritable(db, config.dataDir, config.store)

@@ -16,6 +16,11 @@ import type { Store } from './types.js'
 const HINT = 'check that the directory exists or can be created, that the hub\'s user may write it, that its file system is not mounted read-only and has free space'
 const PG_HINT = 'check the URL, that the role exists and may connect, create tables and write in the database (docs/operator-guide.md, "PostgreSQL")'
 
+export interface OpenOptions {
+  /** For a running hub (not a one-off command): SQLite checkpoints its WAL in a worker thread (sqlite/checkpointer.ts). */
+  serving?: boolean
+}
+
 /** hub.json `store` (docs/configuration.md), as hub/config.ts validates it. */
 export type StoreConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; schema?: string | undefined; poolSize?: number | undefined }
 
@@ -40,8 +45,8 @@ export function storeLabel(store: StoreConfig, dataDir: string): string {
  * ConfigError when the configuration cannot work; StoreError UNAVAILABLE
  * when the PostgreSQL server does not answer (yet).
  */
-export async function openHubStore(store: StoreConfig, dataDir: string): Promise<Store> {
-  if (store.type === 'sqlite') return openHubDatabase(dataDir)
+export async function openHubStore(store: StoreConfig, dataDir: string, o: OpenOptions = {}): Promise<Store> {
+  if (store.type === 'sqlite') return openHubDatabase(dataDir, o)
   try {
     return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}), ...(store.poolSize ? { max: store.poolSize } : {}) })
   } catch (err) {
@@ -68,7 +73,7 @@ function isTransient(err: StoreError): boolean {
  * ConfigError when it cannot, labelled `hub.json: dataDir "...": ...` like the
  * other start-up checks (hub/config.ts inConfigFile puts the real file in).
  */
-export function openHubDatabase(dataDir: string): SqliteStore {
+export function openHubDatabase(dataDir: string, o: OpenOptions = {}): SqliteStore {
   try {
     mkdirSync(dataDir, { recursive: true })
   } catch (err) {
@@ -76,7 +81,7 @@ export function openHubDatabase(dataDir: string): SqliteStore {
     throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot create the directory${code ? ` (${code})` : ''}; ${HINT}`)
   }
   try {
-    return new SqliteStore({ dataDir })
+    return new SqliteStore({ dataDir, ...(o.serving ? { backgroundCheckpoints: true } : {}) })
   } catch (err) {
     if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'DATABASE')) {
       throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot open the database: ${err.message}; ${HINT}`)

@@ -22,6 +22,7 @@ import { SqliteLeaseStore } from './leases.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 import { SqliteAccountsStore } from './accounts.js'
+import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 
 /** `PRAGMA application_id` of a Voltway hub database: "VWAY". */
 const APPLICATION_ID = 1448558937
@@ -35,7 +36,15 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number
   /** Answer reservations.findBookings from memory, kept coherent with the file (./reservations.ts). Default true. */
   bookingIndex?: boolean
+  /**
+   * WAL checkpoints in a worker thread (./checkpointer.ts) instead of inside the COMMIT that crosses
+   * 1,000 pages: for a serving hub. Default false (short-lived commands, tests).
+   */
+  backgroundCheckpoints?: boolean
 }
+
+/** With background checkpoints, the writer's own checkpoint only past this many WAL pages (~40 MB): a safety net. */
+const SAFETY_NET_PAGES = 10_000
 
 export class SqliteStore implements Store {
   /** Absolute path of the database file. */
@@ -52,6 +61,7 @@ export class SqliteStore implements Store {
   readonly leases: SqliteLeaseStore
   readonly accounts: SqliteAccountsStore
   #closed = false
+  #checkpointer: Checkpointer | null = null
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
   constructor(opts: SqliteStoreOptions) {
@@ -67,11 +77,13 @@ export class SqliteStore implements Store {
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')
       migrate(db, MIGRATIONS)
+      if (opts.backgroundCheckpoints) db.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`)
     } catch (err) {
       db?.close()
       throw toStoreError(err)
     }
     this.db = db
+    if (opts.backgroundCheckpoints) this.#checkpointer = startCheckpointer(this.file)
     const guard = (): void => {
       if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
     }
@@ -103,6 +115,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // The worker's connection first: the last one to close checkpoints and removes the WAL.
+    await this.#checkpointer?.close()
     this.db.close()
   }
 }
