@@ -21,7 +21,7 @@
  * (and the index empties) once it lags `nowMs` by two horizons, so the copy
  * stays the size of the bookings ahead of now.
  */
-import { isExpiredHold, isLiveHold, withinWindow } from './booking-rules.js'
+import { blocks, isExpiredHold } from './booking-rules.js'
 import type { Booking, BookingQuery } from './types.js'
 
 export interface BookingIndexOptions {
@@ -82,9 +82,7 @@ export class BookingIndex {
     for (let i = lo; i < list.length; i++) {
       const b = list[i] as Booking
       if (b.atMs > q.atMs + q.windowMs) break
-      if (!withinWindow(q.atMs, b.atMs, q.windowMs)) continue
-      if (b.kind === 'hold' && !isLiveHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, q.nowMs)) continue
-      out.push(b)
+      if (blocks(b, q)) out.push(b)
     }
   }
 

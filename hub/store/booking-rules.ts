@@ -7,7 +7,9 @@
  * (test/helpers/store-contract.ts) checks that encoding by name.
  */
 import type {
+  Booking,
   BookingCandidate,
+  BookingQuery,
   ConfirmHoldOutcome,
   CreateReservationInput,
   HoldRecord,
@@ -31,6 +33,11 @@ export function withinWindow(atMs: number, otherMs: number, windowMs: number): b
  */
 export function isLiveHold(hold: Pick<HoldRecord, 'reservationId' | 'expiresAtMs'>, nowMs: number): boolean {
   return hold.reservationId === null && hold.expiresAtMs > nowMs
+}
+
+/** Whether booking `b` of a station blocks a booking at `q.atMs` there: within the window, and a reservation or a hold live at `q.nowMs`. */
+export function blocks(b: Booking, q: Pick<BookingQuery, 'atMs' | 'windowMs' | 'nowMs'>): boolean {
+  return withinWindow(q.atMs, b.atMs, q.windowMs) && (b.kind === 'reservation' || isLiveHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, q.nowMs))
 }
 
 /**

@@ -35,6 +35,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import type { PgDatabase, Tx } from './pool.js'
+import { FindBatcher } from './find-batcher.js'
 
 /** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
 type HoldRow = CommonHoldRow & { window_ms: number }
@@ -186,9 +187,11 @@ const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], 
 
 export class PgReservationStore implements ReservationStore {
   readonly #db: PgDatabase
+  readonly #finds: FindBatcher
 
   constructor(db: PgDatabase) {
     this.#db = db
+    this.#finds = new FindBatcher(async (u) => (await db.query<BookingRow>(FIND_BOOKINGS, [u.stationIds, u.loMs, u.hiMs, u.nowMs])).rows.map(toBooking))
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
@@ -263,7 +266,8 @@ export class PgReservationStore implements ReservationStore {
   async findBookings(query: BookingQuery): Promise<Booking[]> {
     this.#db.guard()
     if (query.stationIds.length === 0) return []
-    return (await this.#db.query<BookingRow>(FIND_BOOKINGS, findParams(query))).rows.map(toBooking).sort(compareBookings)
+    // With the other questions of this turn, in one round trip (./find-batcher.ts).
+    return this.#finds.find(query)
   }
 
   async deleteExpiredHolds(nowMs: number): Promise<number> {
