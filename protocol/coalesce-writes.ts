@@ -40,9 +40,10 @@ export function coalesceWrites(stream: Writable): void {
  * Batch the socket writes of an MQTT client (mqtt.js) per event-loop turn,
  * now and after every reconnect: every packet written during one turn (the
  * PUBACKs of a burst of requests, their answers) leaves in one `writev` at
- * `setImmediate`. On the hub's connection to an external broker each packet
+ * `setImmediate`. Used on the hub's connection to its broker (each packet
  * used to be its own system call, about a third of the hub's CPU profile on
- * Mosquitto.
+ * Mosquitto) and on the vehicles' request client (./rpc-client.ts: its
+ * requests, and the PUBACKs of QoS 1 answers).
  *
  * Unlike a cork, a write's callback runs at once (next tick) and `write()`
  * reports the socket's own backpressure, so mqtt.js goes on parsing and

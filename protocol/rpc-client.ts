@@ -25,6 +25,7 @@ import type { IPublishPacket } from 'mqtt-packet'
 import { VoltwayError, isErrorCode } from './errors.js'
 import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
+import { batchClientWrites } from './coalesce-writes.js'
 import { OPS, type OpArgsInput, type OpName, type OpResult } from './schemas/ops.js'
 import { ResponseEnvelope } from './schemas/envelope.js'
 import { topics } from './topics.js'
@@ -108,6 +109,8 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
     },
     async start() {
       useNoDelay(client)
+      // A burst of requests and the PUBACKs of QoS 1 answers leave in one write per turn (./coalesce-writes.ts).
+      batchClientWrites(client)
       client.on('message', onMessage)
       await client.subscribeAsync(replyTopic, { qos: 1 })
     },
