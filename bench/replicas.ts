@@ -26,9 +26,9 @@ import { parseArgs } from 'node:util'
 import { connectAsync, type MqttClient } from 'mqtt'
 import prand from 'pure-rand'
 import { runAclCommand } from '../hub/commands/acl.js'
-import { HubConfigSchema, type HubConfig } from '../hub/config.js'
+import type { HubConfig } from '../hub/config.js'
 import { VoltwayError, createRpcClient, formatTime, type RpcClient } from '../protocol/index.js'
-import { BAHIA, BAHIA_LINKS, token, type HubSpec } from '../test/helpers/federation-hubs.js'
+import { BAHIA, BAHIA_LINKS, specConfig, token, type HubSpec } from '../test/helpers/federation-hubs.js'
 import { tempDir } from '../test/helpers/hub-config.js'
 import { spawnHub, type HubProcess } from '../test/helpers/hub-process.js'
 import { mosquittoBinary, runMosquittoConf, type MosquittoProcess } from '../test/helpers/mosquitto.js'
@@ -103,21 +103,13 @@ async function main(): Promise<void> {
   const mqttUrl = new Map<string, string>()
   for (const s of specs) {
     const port = await freePort()
-    const cfg = HubConfigSchema.parse({
-      hubId: s.hubId,
-      name: `${s.city} Charging`,
-      city: s.city,
-      position: s.position,
-      currency: 'BRL',
+    const cfg = specConfig(s, {
       dataDir: join(dir, s.hubId),
       mqtt: { url: `mqtt://127.0.0.1:${port}`, username: `hub.${s.hubId}`, password: `${s.hubId}-mqtt-secret` },
-      http: { host: '127.0.0.1', port: http.get(s.hubId) },
-      stations: s.stations.map((st, i) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: `st-${i}-pass` })),
+      httpPort: http.get(s.hubId) ?? 0,
       vehicles: s.hubId === 'feira' ? vehicles : [],
-      federation: {
-        peers: specs.filter((o) => o.hubId !== s.hubId).map((o) => ({ hubId: o.hubId, url: `http://127.0.0.1:${http.get(o.hubId)}`, token: token(s.hubId, o.hubId), acceptToken: token(o.hubId, s.hubId) })),
-        links,
-      },
+      peers: specs.filter((o) => o.hubId !== s.hubId).map((o) => ({ hubId: o.hubId, url: `http://127.0.0.1:${http.get(o.hubId)}`, token: token(s.hubId, o.hubId), acceptToken: token(o.hubId, s.hubId) })),
+      links,
     })
     base.set(s.hubId, cfg)
     mqttUrl.set(s.hubId, cfg.mqtt && 'url' in cfg.mqtt ? cfg.mqtt.url : '')

@@ -5,6 +5,7 @@
  * Vehicles call the op handlers directly (args validated by the op schemas,
  * as the request server would).
  */
+import type { z } from 'zod'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -132,6 +133,42 @@ export function receiptsOnly(receipts: RoamingParticipant['receipts']): RoamingP
 
 export const token = (from: string, to: string): string => `${from}-to-${to}-secret`
 
+/**
+ * hub.json of hub `s` for tests and benches: its stations at 22 kW and 73 minor units per kWh,
+ * the default rules unless `rules` says otherwise. `dataDir` defaults to `data` and `mqtt` to
+ * hub.json's default (a replica cluster fills both in); `httpPort` 0 picks a free one.
+ */
+export function specConfig(
+  s: HubSpec,
+  over: {
+    vehicles?: Array<{ vehicleId: string; password: string }>
+    rules?: Partial<HubConfig['rules']>
+    replicas?: Partial<HubConfig['replicas']>
+    httpPort?: number
+    peers?: HubConfig['federation']['peers']
+    links?: HubConfig['federation']['links']
+    dataDir?: string
+    /** As hub.json spells it (defaults filled in by the schema). */
+    mqtt?: z.input<typeof HubConfigSchema>['mqtt']
+  },
+): HubConfig {
+  return HubConfigSchema.parse({
+    hubId: s.hubId,
+    name: `${s.city} Charging`,
+    city: s.city,
+    position: s.position,
+    currency: 'BRL',
+    dataDir: over.dataDir ?? 'data',
+    ...(over.mqtt ? { mqtt: over.mqtt } : {}),
+    http: { host: '127.0.0.1', port: over.httpPort ?? 0 },
+    stations: s.stations.map((st, i) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: `${s.hubId}-st-${i}-pass` })),
+    vehicles: over.vehicles ?? [],
+    federation: { peers: over.peers ?? [], links: over.links ?? [] },
+    rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...over.rules },
+    ...(over.replicas ? { replicas: over.replicas } : {}),
+  })
+}
+
 export async function startFederationHubs(opts: StartOptions): Promise<FederationHarness> {
   let requestCount = 0
   const clock = opts.clock ?? new TestClock('2026-11-24T12:00:00Z')
@@ -147,25 +184,17 @@ export async function startFederationHubs(opts: StartOptions): Promise<Federatio
   for (const s of opts.specs) {
     configs.set(
       s.hubId,
-      HubConfigSchema.parse({
-        hubId: s.hubId,
-        name: `${s.city} Charging`,
-        city: s.city,
-        position: s.position,
-        currency: 'BRL',
+      specConfig(s, {
         dataDir: sqlite ? `${sqlite.dir}/${s.hubId}` : '/nonexistent',
-        http: { host: '127.0.0.1', port: ports.get(s.hubId) },
-        stations: s.stations.map((st) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: 'x' })),
-        federation: {
-          peers: [...urls]
-            .filter(([id]) => id !== s.hubId)
-            .map(([id, url]) => {
-              const more = (opts.replicaPorts?.[id] ?? []).map((p) => `http://127.0.0.1:${p}`)
-              return { hubId: id, ...(more.length > 0 ? { urls: [url, ...more] } : { url }), token: token(s.hubId, id), acceptToken: token(id, s.hubId) }
-            }),
-          links: opts.links,
-        },
-        rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...opts.rules },
+        httpPort: ports.get(s.hubId) ?? 0,
+        peers: [...urls]
+          .filter(([id]) => id !== s.hubId)
+          .map(([id, url]) => {
+            const more = (opts.replicaPorts?.[id] ?? []).map((p) => `http://127.0.0.1:${p}`)
+            return { hubId: id, ...(more.length > 0 ? { urls: [url, ...more] } : { url }), token: token(s.hubId, id), acceptToken: token(id, s.hubId) }
+          }),
+        links: opts.links,
+        ...(opts.rules ? { rules: opts.rules } : {}),
       }),
     )
     stores.set(s.hubId, sqlite ? sqlite.open({ dataDir: `${sqlite.dir}/${s.hubId}` }) : new MemoryStore())

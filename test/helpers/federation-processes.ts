@@ -4,11 +4,10 @@
  * what a test needs to look inside (peer tokens, the SQLite files).
  */
 import { join } from 'node:path'
-import { HubConfigSchema, type HubConfig } from '../../hub/config.js'
+import type { HubConfig } from '../../hub/config.js'
 import { SqliteStore } from '../../hub/store/index.js'
 import { FedStations, type Position } from '../../protocol/index.js'
-import type { HubSpec } from './federation-hubs.js'
-import { token } from './federation-hubs.js'
+import { specConfig, token, type HubSpec } from './federation-hubs.js'
 import { tempDir } from './hub.js'
 import { freePort } from './net.js'
 import { spawnHub, type HubProcess } from './hub-process.js'
@@ -44,22 +43,14 @@ export async function processFederation(opts: {
   for (const f of opts.fakePeers ?? []) urls.set(f.hubId, f.url)
   const configs: Record<string, HubConfig> = {}
   for (const s of opts.specs) {
-    configs[s.hubId] = HubConfigSchema.parse({
-      hubId: s.hubId,
-      name: `${s.city} Charging`,
-      city: s.city,
-      position: s.position,
-      currency: 'BRL',
+    configs[s.hubId] = specConfig(s, {
       dataDir: join(dir, s.hubId),
       mqtt: { listen: { host: '127.0.0.1', port: await freePort() } },
-      http: { host: '127.0.0.1', port: http.get(s.hubId) },
-      stations: s.stations.map((st, i) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: `st-${i}-pass` })),
+      httpPort: http.get(s.hubId) ?? 0,
       vehicles: VEHICLES,
-      federation: {
-        peers: [...urls].filter(([id]) => id !== s.hubId).map(([id, url]) => ({ hubId: id, url, token: token(s.hubId, id), acceptToken: token(id, s.hubId) })),
-        links: opts.links,
-      },
-      rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...opts.rules },
+      peers: [...urls].filter(([id]) => id !== s.hubId).map(([id, url]) => ({ hubId: id, url, token: token(s.hubId, id), acceptToken: token(id, s.hubId) })),
+      links: opts.links,
+      ...(opts.rules ? { rules: opts.rules } : {}),
     })
   }
   const procs: Record<string, HubProcess> = {}

@@ -13,8 +13,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HubConfigSchema, type HubConfig } from '../../hub/config.js'
 import { runAclCommand } from '../../hub/commands/acl.js'
-import type { HubSpec } from './federation-hubs.js'
-import { token } from './federation-hubs.js'
+import { specConfig, token, type HubSpec } from './federation-hubs.js'
 import { tempDir } from './hub-config.js'
 import { spawnHub, type HubProcess } from './hub-process.js'
 import { runMosquittoConf, type MosquittoProcess } from './mosquitto.js'
@@ -137,24 +136,6 @@ export interface ReplicaFederation {
 /** Vehicles every hub of a federation knows. */
 export function fleet(n: number): Array<{ vehicleId: string; password: string }> {
   return Array.from({ length: n }, (_, i) => ({ vehicleId: `V${i + 1}`, password: `v${i + 1}-pass` }))
-}
-
-/** A hub config for a spec (the cluster fills in mqtt, store, dataDir). */
-export function specConfig(s: HubSpec, over: { vehicles: Array<{ vehicleId: string; password: string }>; rules?: Partial<HubConfig['rules']>; replicas?: Partial<HubConfig['replicas']>; httpPort?: number; peers?: HubConfig['federation']['peers']; links?: HubConfig['federation']['links'] }): HubConfig {
-  return HubConfigSchema.parse({
-    hubId: s.hubId,
-    name: `${s.city} Charging`,
-    city: s.city,
-    position: s.position,
-    currency: 'BRL',
-    dataDir: 'data',
-    http: { host: '127.0.0.1', port: over.httpPort ?? 0 },
-    stations: s.stations.map((st, i) => ({ ...st, powerKw: 22, priceMinorPerKwh: 73, password: `${s.hubId}-st-${i}-pass` })),
-    vehicles: over.vehicles,
-    federation: { peers: over.peers ?? [], links: over.links ?? [] },
-    rules: { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, ...over.rules },
-    ...(over.replicas ? { replicas: over.replicas } : {}),
-  })
 }
 
 /** Several hubs, each as `replicas` processes on its own database and broker, peers of each other. */
