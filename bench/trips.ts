@@ -19,16 +19,17 @@
  * Run: node --import tsx bench/trips.ts [--seconds S] [--concurrency C] [--storage sqlite|memory] [--json]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
 import { startHub, type Hub } from '../hub/app.js'
-import { HubConfigSchema, type HubConfig } from '../hub/config.js'
+import type { HubConfig } from '../hub/config.js'
 import { MemoryStore } from '../hub/store/index.js'
 import { createRpcClient, formatTime, type RpcClient } from '../protocol/index.js'
+import { specConfig, token, type HubSpec } from '../test/helpers/federation-hubs.js'
+import { freePort } from '../test/helpers/net.js'
 import { UNPACED } from './bench-hub.js'
 import { percentile, report, type BenchRow } from './report.js'
 
@@ -45,56 +46,29 @@ const C = Number(values.concurrency)
 const STORAGE = values.storage === 'memory' ? 'memory' : 'sqlite'
 const ROUNDS = 3
 
-const HUBS = [
+/** Three hubs with four stations each, 100 m apart, at their cities. */
+const HUBS: HubSpec[] = [
   { hubId: 'feira', city: 'Feira de Santana', position: { lat: -12.2664, lon: -38.9663 } },
   { hubId: 'salvador', city: 'Salvador', position: { lat: -12.9714, lon: -38.5014 } },
   { hubId: 'ilheus', city: 'Ilhéus', position: { lat: -14.7936, lon: -39.0463 } },
-]
+].map((h) => ({ ...h, stations: Array.from({ length: 4 }, (_, i) => ({ stationId: `${h.hubId}-${i}`, position: { lat: h.position.lat + i * 0.001, lon: h.position.lon } })) }))
 const LINKS = [
   { from: 'feira', to: 'salvador', distanceKm: 108 },
   { from: 'salvador', to: 'ilheus', distanceKm: 400 },
 ]
 const VEHICLES = Array.from({ length: C }, (_, i) => ({ vehicleId: `V${i}`, password: `v${i}-bench-pass` }))
 
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
-  const addr = probe.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  await new Promise<void>((r) => probe.close(() => r()))
-  return port
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'voltway-bench-trips-'))
 const ports = new Map<string, { mqtt: number; http: number }>()
 for (const h of HUBS) ports.set(h.hubId, { mqtt: await freePort(), http: await freePort() })
 const configs: HubConfig[] = HUBS.map((h) =>
-  HubConfigSchema.parse({
-    hubId: h.hubId,
-    name: `${h.city} Charging`,
-    city: h.city,
-    position: h.position,
-    currency: 'BRL',
+  specConfig(h, {
     dataDir: join(dir, h.hubId),
-    mqtt: { listen: { host: '127.0.0.1', port: ports.get(h.hubId)?.mqtt } },
-    http: { host: '127.0.0.1', port: ports.get(h.hubId)?.http },
-    stations: Array.from({ length: 4 }, (_, i) => ({
-      stationId: `${h.hubId}-${i}`,
-      position: { lat: h.position.lat + i * 0.001, lon: h.position.lon },
-      powerKw: 22,
-      priceMinorPerKwh: 73,
-      password: `${h.hubId}-${i}-bench-pass`,
-    })),
+    mqtt: { listen: { host: '127.0.0.1', port: ports.get(h.hubId)?.mqtt ?? 0 } },
+    httpPort: ports.get(h.hubId)?.http ?? 0,
     vehicles: VEHICLES,
-    federation: {
-      peers: HUBS.filter((o) => o.hubId !== h.hubId).map((o) => ({
-        hubId: o.hubId,
-        url: `http://127.0.0.1:${ports.get(o.hubId)?.http}`,
-        token: `${h.hubId}-to-${o.hubId}-0123456789abcdef`,
-        acceptToken: `${o.hubId}-to-${h.hubId}-0123456789abcdef`,
-      })),
-      links: LINKS,
-    },
+    peers: HUBS.filter((o) => o.hubId !== h.hubId).map((o) => ({ hubId: o.hubId, url: `http://127.0.0.1:${ports.get(o.hubId)?.http}`, token: token(h.hubId, o.hubId), acceptToken: token(o.hubId, h.hubId) })),
+    links: LINKS,
   }),
 )
 
