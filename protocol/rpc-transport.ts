@@ -42,21 +42,19 @@ export interface RequestTransport {
 
 /** Requests over an MQTT.js connection (any broker); answers carry MQTT 5 properties when it speaks MQTT 5. */
 export function mqttRequestTransport(client: MqttClient): RequestTransport {
-  const listeners = new Map<RequestListener, (topic: string, payload: Buffer, packet: RequestPacket) => void>()
+  const listeners = new Set<RequestListener>()
   return {
     async subscribe(filter, listener) {
       useNoDelay(client)
-      const onMessage = (topic: string, payload: Buffer, packet: RequestPacket): void => listener(topic, payload, packet)
-      listeners.set(listener, onMessage)
-      client.on('message', onMessage)
+      listeners.add(listener)
+      client.on('message', listener)
       await client.subscribeAsync(filter, { qos: 1 })
     },
     async unsubscribe(filter, listener) {
       try {
         if (client.connected) await client.unsubscribeAsync(filter)
       } finally {
-        const onMessage = listeners.get(listener)
-        if (onMessage) client.removeListener('message', onMessage)
+        client.removeListener('message', listener)
         listeners.delete(listener)
       }
     },
@@ -75,7 +73,7 @@ export function mqttRequestTransport(client: MqttClient): RequestTransport {
         if (packet.cmd === 'publish' && isRequest(packet.topic)) return
         pass(packet, callback)
       }
-      for (const onMessage of listeners.values()) client.removeListener('message', onMessage)
+      for (const listener of listeners) client.removeListener('message', listener)
       listeners.clear()
     },
   }
