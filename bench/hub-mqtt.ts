@@ -28,7 +28,8 @@ import pg from 'pg'
 import { pino } from 'pino'
 import prand from 'pure-rand'
 import { startEmbeddedBroker } from '../hub/broker/index.js'
-import { createRpcClient, createRpcServer, formatTime, topics, useNoDelay, type OpArgsInput, type RpcClient } from '../protocol/index.js'
+import { OPS, createRpcClient, createRpcServer, formatTime, topics, useNoDelay, type OpArgs, type OpArgsInput, type RpcClient } from '../protocol/index.js'
+import { coreOpHandlers } from '../hub/ops/index.js'
 import { mosquittoBinary, startMosquitto, type MosquittoProcess } from '../test/helpers/mosquitto.js'
 import { UNPACED, closedLoop, startBenchHub } from './bench-hub.js'
 import { percentile, report, type BenchRow } from './report.js'
@@ -182,6 +183,19 @@ try {
     side('nearest mosquitto', () => m.request('station.nearest', nearestArgs()))
   } else rows.push({ bench: 'hub-mqtt', metric: 'Mosquitto: skipped (no mosquitto binary, or --no-mosquitto)', value: NaN, unit: '' })
 
+  // The query alone, at the handler (no MQTT, no argument validation), on the embedded hub's
+  // store: what any hub must add to the bare responder's work for the same queries.
+  const nearestHandler = coreOpHandlers(hub.hub.context)['station.nearest']
+  let handlerCpuUs = 0
+  for (let r = 0; r < ROUNDS; r++) {
+    const n = 3000
+    const parsed = Array.from({ length: n }, () => OPS['station.nearest'].args.parse(nearestArgs()))
+    const cpu0 = process.cpuUsage()
+    for (let i = 0; i < n; i++) await nearestHandler(parsed[i] as OpArgs<'station.nearest'>, { hubId: 'bench', vehicleId: 'B1', requestId: `h-${r}-${i}`, op: 'station.nearest' })
+    const cpu = process.cpuUsage(cpu0)
+    if (r > 0 || ROUNDS === 1) handlerCpuUs += (cpu.user + cpu.system) / n / Math.max(1, ROUNDS - 1) // the first round warms up
+  }
+
   const pgSchema = !values['no-postgres'] ? await postgresSchema() : null
   if (pgSchema) {
     const phub = await startBenchHub(stations, { store: { type: 'postgres', ...pgSchema } })
@@ -227,6 +241,13 @@ try {
   ratio('station.nearest on Mosquitto / bare Mosquitto', 'nearest mosquitto', 'bare mosquitto', 0.6)
   ratio('reservation.create / bare aedes', 'create', 'bare aedes', 0.4)
   ratio('station.nearest on PostgreSQL / bare aedes', 'nearest postgres', 'bare aedes', 0.4)
+  rows.push({ bench: 'hub-mqtt', metric: 'station.nearest handler alone (the query, no MQTT, no validation): CPU per query', value: Math.round(handlerCpuUs), unit: 'µs' })
+  // Every side is CPU-bound in this one process, so rates go as 1 / CPU per request. A hub that answered
+  // with the bare responder's own MQTT work plus nothing but the query would reach bare / (bare + query).
+  for (const [bare, metric] of [['bare aedes', 'bare aedes'], ['bare mosquitto', 'bare Mosquitto']] as const) {
+    const b = sides.find((x) => x.name === bare)
+    if (b) rows.push({ bench: 'hub-mqtt', metric: `ceiling of station.nearest / ${metric}: bare CPU / (bare CPU + the query's CPU)`, value: b.cpuUs / (b.cpuUs + handlerCpuUs), unit: 'ratio' })
+  }
   rows.push({ bench: 'hub-mqtt', metric: 'reservation.create p50, one vehicle, one in flight', value: percentile(latencies, 50), unit: 'ms' })
   report(rows)
 } finally {

@@ -15,15 +15,21 @@
  * second with 64 vehicles; a one-vehicle trip's p50 <= 3x a one-vehicle
  * create's p50. The federation issue's absolute goals (p50 <= 10 ms, >= 500
  * trips/s) are kept as rows. CPU per trip is printed too (the machine may
- * be shared): all three hubs and the clients, per trip.
+ * be shared): all three hubs and the clients, per trip. So is a bare HTTP
+ * exchange (undici to fastify in this process), and what it bounds: a trip
+ * costs at least a create plus its four exchanges (two holds, two confirms),
+ * which caps trips/creates and floors trip p50 / create p50 for any hub that
+ * makes one federation call per hold and per confirm.
  * Run: node --import tsx bench/trips.ts [--seconds S] [--concurrency C] [--storage sqlite|memory] [--json]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
 import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
+import { Pool } from 'undici'
 import { startHub, type Hub } from '../hub/app.js'
 import type { HubConfig } from '../hub/config.js'
 import { MemoryStore } from '../hub/store/index.js'
@@ -180,6 +186,7 @@ for (let r = 0; r < ROUNDS; r++) {
   many.create.push(await timed('create', () => drive(SECONDS / ROUNDS, C, create)))
   many.trip.push(await timed('trip', () => drive(SECONDS / ROUNDS, C, trip)))
 }
+const exchange = await bareExchange()
 const oneCreate = merge(one.create)
 const oneTrip = merge(one.trip)
 const manyCreate = merge(many.create)
@@ -189,6 +196,7 @@ const pC = lat(manyTrip.latencies)
 const rate = { create: rateOf(manyCreate), trip: rateOf(manyTrip) }
 const failed = oneTrip.errors + manyTrip.errors
 const name = `trips (${STORAGE})`
+const cpuPerCreateMs = cpuUs.create / 1000 / Math.max(1, manyCreate.done)
 const rows: BenchRow[] = [
   { bench: name, metric: 'reservation.create over MQTT p50, 1 vehicle (baseline)', value: p1.create.p50, unit: 'ms' },
   { bench: name, metric: '3-hop route.reserve over MQTT p50, 1 vehicle', value: p1.trip.p50, unit: 'ms', goal: '<= 10', ok: p1.trip.p50 <= 10 },
@@ -199,8 +207,14 @@ const rows: BenchRow[] = [
   { bench: name, metric: 'trips per second / reservation.create per second', value: rate.trip / rate.create, unit: 'ratio', goal: '>= 0.5', ok: rate.trip / rate.create >= 0.5 },
   { bench: name, metric: `route.reserve p50, ${C} vehicles`, value: pC.p50, unit: 'ms' },
   { bench: name, metric: `route.reserve p99, ${C} vehicles`, value: pC.p99, unit: 'ms' },
-  { bench: name, metric: 'CPU per reservation.create (hub and clients, one process)', value: cpuUs.create / 1000 / Math.max(1, manyCreate.done), unit: 'ms' },
+  { bench: name, metric: 'CPU per reservation.create (hub and clients, one process)', value: cpuPerCreateMs, unit: 'ms' },
   { bench: name, metric: 'CPU per trip (three hubs and the clients, one process)', value: cpuUs.trip / 1000 / Math.max(1, manyTrip.done), unit: 'ms' },
+  { bench: name, metric: 'one bare HTTP exchange in this process (undici Pool to fastify, hold-sized JSON, no auth, no store): CPU, 64 in flight', value: exchange.cpuUs, unit: 'µs' },
+  { bench: name, metric: 'one bare HTTP exchange, p50, one in flight', value: exchange.p50Us, unit: 'µs' },
+  // A trip does at least a create's work (the MQTT request, its request id, one booking: the hold here) plus
+  // two holds and two confirms over HTTP; with everything else free, these give the best ratios possible.
+  { bench: name, metric: 'ceiling of trips/s / creates/s: create CPU / (create CPU + 4 bare exchanges)', value: cpuPerCreateMs / (cpuPerCreateMs + (4 * exchange.cpuUs) / 1000), unit: 'ratio' },
+  { bench: name, metric: 'floor of trip p50 / create p50: (create p50 + 3 bare exchanges in sequence) / create p50', value: (p1.create.p50 + (3 * exchange.p50Us) / 1000) / p1.create.p50, unit: 'ratio' },
   { bench: name, metric: 'failed trips', value: failed, unit: 'trips', goal: '0', ok: failed === 0 },
 ]
 report(rows)
@@ -208,3 +222,33 @@ report(rows)
 for (const c of clients) await c.close()
 for (const h of hubs.reverse()) await h.close()
 rmSync(dir, { recursive: true, force: true })
+
+/**
+ * The least a federation call can cost here: undici (the federation client's library) to fastify
+ * (the federation server's) on loopback in this process, a POST with a hold request's body answered
+ * with a hold's JSON, no auth, no validation, no store. CPU per exchange with C in flight, and p50 with one.
+ */
+async function bareExchange(): Promise<{ cpuUs: number; p50Us: number }> {
+  const app = Fastify({ logger: false })
+  const hold = { holdId: 'h-1', stationId: 'salvador-0', position: from, at: formatTime(tripBase), expiresAt: formatTime(tripBase + 30_000) }
+  app.post('/federation/v1/holds', async () => hold)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const pool = new Pool(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, { connections: C })
+  const body = JSON.stringify({ holdId: 'h-1', txId: 't-1', txStartedAt: formatTime(tripBase), vehicleId: 'V0', at: formatTime(tripBase), from, rangeKm: 250, ttlSeconds: 30, maxWaitMs: 1000 })
+  const call = async (): Promise<unknown> => {
+    const res = await pool.request({ path: '/federation/v1/holds', method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json', 'idempotency-key': 'k' }, body })
+    return JSON.parse(await res.body.text()) as unknown
+  }
+  try {
+    await drive(0.5, C, call)
+    const cpu0 = process.cpuUsage()
+    const many = await drive(SECONDS / ROUNDS, C, call)
+    const cpu = process.cpuUsage(cpu0)
+    const one = await drive(SECONDS / ROUNDS / 3, 1, call)
+    return { cpuUs: (cpu.user + cpu.system) / Math.max(1, many.done), p50Us: lat(one.latencies).p50 * 1000 }
+  } finally {
+    await pool.close()
+    await app.close()
+  }
+}
