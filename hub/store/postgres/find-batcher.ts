@@ -13,6 +13,7 @@
  * every row any question of the group could need (the window as an open
  * interval around each `at`, holds live at the group's earliest clock).
  */
+import { TurnBatch, answering, type Asked } from '../../../base/turn-batch.js'
 import { blocks } from '../booking-rules.js'
 import { compareBookings } from '../booking.js'
 import type { Booking, BookingQuery } from '../types.js'
@@ -20,32 +21,22 @@ import type { Booking, BookingQuery } from '../types.js'
 /** One query over stations `stationIds`, bookings strictly between `loMs` and `hiMs`, holds live at `nowMs`. */
 export type FindUnion = (q: { stationIds: string[]; loMs: number; hiMs: number; nowMs: number }) => Promise<Booking[]>
 
-interface Waiting {
-  query: BookingQuery
-  resolve: (b: Booking[]) => void
-  reject: (e: unknown) => void
-}
+type Waiting = Asked<BookingQuery, Booking[]>
 
 export class FindBatcher {
   readonly #find: FindUnion
-  #waiting: Waiting[] = []
+  readonly #batch: TurnBatch<BookingQuery, Booking[]>
 
   constructor(find: FindUnion) {
     this.#find = find
+    this.#batch = new TurnBatch((waiting) => {
+      for (const group of groupsByTime(waiting)) void answering(group, () => this.#answer(group))
+    })
   }
 
   /** What blocks `query`, sorted as every store sorts it (compareBookings). */
   find(query: BookingQuery): Promise<Booking[]> {
-    return new Promise<Booking[]>((resolve, reject) => {
-      this.#waiting.push({ query, resolve, reject })
-      if (this.#waiting.length === 1) setImmediate(() => this.#flush())
-    })
-  }
-
-  #flush(): void {
-    const waiting = this.#waiting
-    this.#waiting = []
-    for (const group of groupsByTime(waiting)) void this.#answer(group)
+    return this.#batch.ask(query)
   }
 
   async #answer(group: Waiting[]): Promise<void> {
@@ -53,20 +44,14 @@ export class FindBatcher {
     let loMs = Infinity
     let hiMs = -Infinity
     let nowMs = Infinity
-    for (const { query: q } of group) {
+    for (const { question: q } of group) {
       for (const id of q.stationIds) ids.add(id)
       loMs = Math.min(loMs, q.atMs - q.windowMs)
       hiMs = Math.max(hiMs, q.atMs + q.windowMs)
       nowMs = Math.min(nowMs, q.nowMs)
     }
-    let rows: Booking[]
-    try {
-      rows = await this.#find({ stationIds: [...ids], loMs, hiMs, nowMs })
-    } catch (err) {
-      for (const w of group) w.reject(err)
-      return
-    }
-    for (const { query: q, resolve } of group) {
+    const rows = await this.#find({ stationIds: [...ids], loMs, hiMs, nowMs })
+    for (const { question: q, resolve } of group) {
       const mine = new Set(q.stationIds)
       resolve(rows.filter((b) => mine.has(b.stationId) && blocks(b, q)).sort(compareBookings))
     }
@@ -79,12 +64,12 @@ export class FindBatcher {
  * between two far-apart questions.
  */
 function groupsByTime(waiting: readonly Waiting[]): Waiting[][] {
-  const sorted = [...waiting].sort((a, b) => a.query.atMs - b.query.atMs)
+  const sorted = [...waiting].sort((a, b) => a.question.atMs - b.question.atMs)
   const groups: Waiting[][] = []
   let current: Waiting[] = []
   let endMs = -Infinity
   for (const w of sorted) {
-    const { atMs, windowMs } = w.query
+    const { atMs, windowMs } = w.question
     if (current.length > 0 && atMs - windowMs > endMs) {
       groups.push(current)
       current = []

@@ -1,0 +1,163 @@
+/**
+ * The PostgreSQL idempotency store batches per turn (hub/store/postgres/
+ * idempotency.ts): the claims, completes and abandons asked during one turn
+ * run as one statement each. Every claim of a burst gets the answer it gets
+ * when the same claims are asked alone one after another (new keys, a key
+ * asked several times in the burst, keys seen before in every state), and
+ * leaves the same rows; in a handful of round trips instead of one each. A
+ * failing batch statement rejects each caller as the statement alone would.
+ */
+import t from 'tap'
+import { StoreError, type PostgresStore } from '../hub/store/index.js'
+import type { ClaimInput } from '../hub/store/idempotency.js'
+import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+
+const skip = await postgresSkipReason()
+if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
+
+const LEASE = 6_000
+const T = Date.parse('2026-12-01T08:00:00Z')
+const claimOf = (key: string, fingerprint = 'fp', nowMs = T, scope = 'vehicle:V1'): ClaimInput => ({ scope, key, fingerprint, nowMs, leaseMs: LEASE })
+
+/** Keys seen before the burst, in every state a key can be in at T. */
+async function seed(store: PostgresStore): Promise<void> {
+  const idem = store.idempotency
+  await idem.claim(claimOf('live', 'fp', T - 1_000))
+  for (let i = 0; i < 8; i++) await idem.claim(claimOf(`lapsed-${i}`, 'fp', T - LEASE - 1))
+  await idem.claim(claimOf('done', 'fp', T - 5_000))
+  await idem.complete({ scope: 'vehicle:V1', key: 'done', status: 200, body: '{"reservationId":"r1"}', nowMs: T - 4_000 })
+  await idem.claim(claimOf('refused', 'fp', T - 5_000))
+  await idem.complete({ scope: 'vehicle:V1', key: 'refused', status: 409, body: '{"code":"NO_STATION_FREE"}', nowMs: T - 4_000 })
+  await idem.claim(claimOf('abandoned', 'fp', T - 5_000))
+  await idem.abandon('vehicle:V1', 'abandoned')
+}
+
+/** The burst, in the order asked. */
+const QUESTIONS: ClaimInput[] = [
+  ...Array.from({ length: 20 }, (_, i) => claimOf(`new-${i}`, 'fp', T, `vehicle:V${i % 3}`)),
+  claimOf('shared', 'fp-1', T, 'vehicle:V1'),
+  claimOf('shared', 'fp-2', T, 'vehicle:V2'), // another scope: another key
+  claimOf('live'), // running, lease live: in progress
+  claimOf('live', 'fp-other'), // mismatch
+  claimOf('done'), // its answer
+  claimOf('done', 'fp-other'),
+  claimOf('refused'),
+  claimOf('abandoned'), // claimed afresh
+  claimOf('twice'), // new, then asked again in the same turn: claimed, then in progress
+  claimOf('thrice'),
+  claimOf('twice'),
+  claimOf('thrice'),
+  claimOf('thrice', 'fp-other'),
+  claimOf('thrice'),
+  claimOf('twice', 'fp', T + LEASE), // after the first claim's lease: claimed again
+  ...Array.from({ length: 8 }, (_, i) => [claimOf(`lapsed-${i}`, 'fp'), claimOf(`lapsed-${i}`, 'fp', T + 1), claimOf(`lapsed-${i}`, 'fp-other', T + 2)]).flat(),
+]
+
+/** Counts the store's single statements (db.query: the batches) and transactions (db.tx: the seen-key path); the INSERT batches' key lists too. */
+function countRoundTrips(store: PostgresStore): { queries: number; txs: number; insertKeys: string[][]; stop: () => void } {
+  const { query, tx } = store.db
+  const seen = {
+    queries: 0,
+    txs: 0,
+    insertKeys: [] as string[][],
+    stop: () => {
+      store.db.query = query
+      store.db.tx = tx
+    },
+  }
+  store.db.query = ((text: string, values?: unknown[]) => {
+    seen.queries++
+    if (/^\s*INSERT INTO idempotency_keys/.test(text) && values) {
+      const [scopes, keys] = values as [string[], string[]]
+      seen.insertKeys.push(keys.map((k, i) => `${scopes[i]}/${k}`))
+    }
+    return query.call(store.db, text, values)
+  }) as typeof store.db.query
+  store.db.tx = ((work: Parameters<typeof tx>[0]) => (seen.txs++, tx.call(store.db, work))) as typeof store.db.tx
+  return seen
+}
+
+const rowsOf = async (store: PostgresStore): Promise<unknown[]> =>
+  (await store.db.query('SELECT scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms FROM idempotency_keys ORDER BY scope, key')).rows
+
+t.test('a burst of claims: each answer and row as when asked alone one after another, in a few round trips', { skip: skip ?? false }, async (t) => {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const one = await pg.schema().open({ max: 4 })
+  const burst = await pg.schema().open({ max: 4 })
+  await seed(one)
+  await seed(burst)
+
+  const aloneCount = countRoundTrips(one)
+  const alone = []
+  for (const q of QUESTIONS) alone.push(await one.idempotency.claim(q))
+  aloneCount.stop()
+  const states = new Set(alone.map((a) => a.state))
+  t.same([...states].sort(), ['claimed', 'done', 'in_progress', 'mismatch'], 'the questions meet every answer')
+  t.same(alone.slice(28, 34).map((a) => a.state), ['claimed', 'claimed', 'in_progress', 'in_progress', 'mismatch', 'in_progress'], 'asked alone, a repeat of a running key is in progress')
+
+  const burstCount = countRoundTrips(burst)
+  const answers = await Promise.all(QUESTIONS.map((q) => burst.idempotency.claim(q)))
+  burstCount.stop()
+  t.same(answers, alone, `${QUESTIONS.length} answers, each as asked alone one after another`)
+  t.same(await rowsOf(burst), await rowsOf(one), 'the same rows')
+
+  t.equal(aloneCount.queries, QUESTIONS.length, 'alone: one INSERT per claim')
+  t.equal(burstCount.txs, aloneCount.txs, 'the keys seen before take their transaction, as alone')
+  const distinct = new Set(QUESTIONS.map((q) => `${q.scope}/${q.key}`)).size
+  t.equal(burstCount.insertKeys[0]?.length, distinct, `the first INSERT carries each of the turn's ${distinct} keys once`)
+  // Each repeat of a key asks after its predecessor answered: at most one more INSERT each (repeats asked at once share one).
+  t.ok(burstCount.queries <= 1 + QUESTIONS.length - distinct, `the burst: ${burstCount.queries} INSERTs for ${QUESTIONS.length} claims`)
+  t.ok(burstCount.insertKeys.every((keys) => new Set(keys).size === keys.length), 'a key asked again waits for its first claim: no INSERT carries it twice')
+})
+
+t.test('completes and abandons asked in one turn: one statement each, and all land', { skip: skip ?? false }, async (t) => {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const store = await pg.schema().open({ max: 2 })
+  const idem = store.idempotency
+  const keys = Array.from({ length: 30 }, (_, i) => `k${i}`)
+  for (const k of keys) await idem.claim(claimOf(k))
+
+  let count = countRoundTrips(store)
+  await Promise.all(keys.slice(0, 20).map((key, i) => idem.complete({ scope: 'vehicle:V1', key, status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}`, nowMs: T + 1 })))
+  count.stop()
+  t.equal(count.queries, 1, '20 completes, one statement')
+  count = countRoundTrips(store)
+  await Promise.all(keys.slice(10).map((key) => idem.abandon('vehicle:V1', key)))
+  count.stop()
+  t.equal(count.queries, 1, '20 abandons, one statement')
+
+  for (const [i, key] of keys.entries()) {
+    const expected = i < 20 ? { state: 'done', status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}` } : { state: 'claimed' }
+    t.same(await idem.claim(claimOf(key, 'fp', T + 2)), expected, `${key}: ${i < 20 ? 'completed' : 'abandoned'}${i >= 10 && i < 20 ? ' (a done key is not abandoned)' : ''}`)
+  }
+
+  // Of one key completed twice in a turn, the last answer stays, as one after the other.
+  await idem.claim(claimOf('again'))
+  await Promise.all([1, 2, 3].map((n) => idem.complete({ scope: 'vehicle:V1', key: 'again', status: 200, body: `{"n":${n}}`, nowMs: T + 1 })))
+  t.same(await idem.claim(claimOf('again', 'fp', T + 2)), { state: 'done', status: 200, body: '{"n":3}' })
+})
+
+t.test('a failing batch statement rejects each of its callers with the StoreError the statement alone gives', { skip: skip ?? false }, async (t) => {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const schema = pg.schema()
+  const store = await schema.open({ max: 2 })
+  await pg.sql(`DROP TABLE ${schema.name}.idempotency_keys`)
+
+  const codeOf = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'resolved',
+      (err: unknown) => (err instanceof StoreError ? err.code : `not a StoreError: ${String(err)}`),
+    )
+  const idem = store.idempotency
+  const alone = [await codeOf(idem.claim(claimOf('a'))), await codeOf(idem.complete({ scope: 'vehicle:V1', key: 'a', status: 200, body: null, nowMs: T })), await codeOf(idem.abandon('vehicle:V1', 'a'))]
+  t.same(alone, ['DATABASE', 'DATABASE', 'DATABASE'], 'alone: the missing table is a DATABASE error')
+  const burst = await Promise.all([
+    ...['a', 'b', 'c'].map((k) => codeOf(idem.claim(claimOf(k)))),
+    ...['a', 'b'].map((key) => codeOf(idem.complete({ scope: 'vehicle:V1', key, status: 200, body: null, nowMs: T }))),
+    ...['a', 'b'].map((key) => codeOf(idem.abandon('vehicle:V1', key))),
+  ])
+  t.same(burst, Array(7).fill('DATABASE'), 'in a burst: each caller, the same error')
+})
