@@ -79,8 +79,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   readBodies(app)
 
-  app.addHook('onResponse', async (req, reply) => {
-    log.debug({ method: req.method, url: req.url, status: reply.statusCode, peer: req.peerHubId, ms: reply.elapsedTime }, 'http request')
+  // Hooks here are callback-style, not async: each async hook costs a promise and a turn of fastify's
+  // hook runner on every request. The debug line's object (and its elapsed-time clock read) is built
+  // only when debug logging is on.
+  app.addHook('onResponse', (req, reply, done) => {
+    if (log.isLevelEnabled('debug')) log.debug({ method: req.method, url: req.url, status: reply.statusCode, peer: req.peerHubId, ms: reply.elapsedTime }, 'http request')
+    done()
   })
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -118,13 +122,19 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   // The federation scope (encapsulated: its hooks apply to its routes only, never to a URL string).
   void app.register(async (scope) => {
-    scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    scope.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const peer = auth.authenticate(req.headers.authorization)
-      if (peer === null) return sendError(reply, 'UNAUTHORIZED', 'missing or unknown bearer token')
+      // Answered here: a callback-style hook that sends does not call done, so nothing else runs.
+      if (peer === null) {
+        sendError(reply, 'UNAUTHORIZED', 'missing or unknown bearer token')
+        return
+      }
       req.peerHubId = peer
+      done()
     })
-    scope.addHook('onResponse', async (req, reply) => {
+    scope.addHook('onResponse', (req, reply, done) => {
       opts.metrics.onFederationRequest(req.routeOptions.url ?? 'unknown', reply.statusCode)
+      done()
     })
     for (const register of opts.federationRoutes) register(scope)
   })
