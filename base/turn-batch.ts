@@ -25,8 +25,19 @@ export async function answering<Q, A>(group: readonly Asked<Q, A>[], work: () =>
   }
 }
 
+export interface TurnBatchOptions {
+  /**
+   * When the answer of a batch of several fails, answer each question of it alone (in parallel),
+   * so a question that cannot be answered (a value the database refuses, a row locked by another
+   * writer until the lock timeout) fails only its own caller, as it would unbatched. Off: every
+   * caller of the batch gets the batch's error.
+   */
+  aloneOnFailure?: boolean
+}
+
 export class TurnBatch<Q, A> {
   readonly #answer: (batch: Asked<Q, A>[]) => Promise<void> | void
+  readonly #aloneOnFailure: boolean
   #waiting: Asked<Q, A>[] = []
 
   /**
@@ -34,8 +45,9 @@ export class TurnBatch<Q, A> {
    * the turn is over (setImmediate: after the turn's I/O callbacks and their microtasks), and
    * settles each; what it leaves unsettled when it rejects rejects with its error (`answering`).
    */
-  constructor(answer: (batch: Asked<Q, A>[]) => Promise<void> | void) {
+  constructor(answer: (batch: Asked<Q, A>[]) => Promise<void> | void, opts: TurnBatchOptions = {}) {
     this.#answer = answer
+    this.#aloneOnFailure = opts.aloneOnFailure ?? false
   }
 
   /** `question`'s answer, given with the rest of its turn's batch. */
@@ -49,6 +61,14 @@ export class TurnBatch<Q, A> {
   #flush(): void {
     const batch = this.#waiting
     this.#waiting = []
-    void answering(batch, () => this.#answer(batch))
+    if (!this.#aloneOnFailure || batch.length === 1) return void answering(batch, () => this.#answer(batch))
+    void (async () => {
+      try {
+        await this.#answer(batch)
+      } catch {
+        // Those the failed answer did settle keep their answer (settling twice does nothing).
+        await Promise.all(batch.map((a) => answering([a], () => this.#answer([a]))))
+      }
+    })()
   }
 }

@@ -173,7 +173,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     }
     const rawId = RequestId.safeParse(json.value.id)
     if (rawId.success) requestId = rawId.data
-    else return fail({ code: 'BAD_REQUEST', message: 'request id must be a string of 1 to 128 characters' })
+    else return fail({ code: 'BAD_REQUEST', message: 'request id must be a string of 1 to 128 characters, without control characters or unpaired surrogates' })
     const rawOp = json.value.op
     if (typeof rawOp !== 'string') return fail({ code: 'BAD_REQUEST', message: 'request op must be a string' })
     op = rawOp.length > 64 ? `${rawOp.slice(0, 64)}…` : rawOp

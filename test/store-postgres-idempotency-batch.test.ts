@@ -161,3 +161,24 @@ t.test('a failing batch statement rejects each of its callers with the StoreErro
   ])
   t.same(burst, Array(7).fill('DATABASE'), 'in a burst: each caller, the same error')
 })
+
+t.test('one key the database refuses fails only its own caller: the batch runs again one key at a time', { skip: skip ?? false }, async (t) => {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const store = await pg.schema().open({ max: 4 })
+  const idem = store.idempotency
+  // U+0000 is not text to PostgreSQL (SQLSTATE 22021); the request envelope refuses it now, the store must not let it spoil others.
+  const BAD = 'bad\u0000key'
+  const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v ?? 'ok', (err: unknown) => (err instanceof StoreError ? err.code : `not a StoreError: ${String(err)}`))
+
+  const claims = await Promise.all(['a', BAD, 'b', 'c'].map((k) => outcome(idem.claim(claimOf(k)))))
+  t.same(claims, [{ state: 'claimed' }, 'DATABASE', { state: 'claimed' }, { state: 'claimed' }], 'claims: only the refused key fails')
+
+  const completes = await Promise.all(['a', BAD, 'b'].map((key) => outcome(idem.complete({ scope: 'vehicle:V1', key, status: 200, body: `{"k":"${key.length}"}`, nowMs: T + 1 }))))
+  t.same(completes, ['ok', 'DATABASE', 'ok'], 'completes: only the refused key fails')
+  t.same(await idem.claim(claimOf('b', 'fp', T + 2)), { state: 'done', status: 200, body: '{"k":"1"}' }, 'a complete of the failed batch landed when run alone')
+
+  const abandons = await Promise.all([BAD, 'c'].map((key) => outcome(idem.abandon('vehicle:V1', key))))
+  t.same(abandons, ['DATABASE', 'ok'], 'abandons: only the refused key fails')
+  t.same(await idem.claim(claimOf('c', 'fp', T + 2)), { state: 'claimed' }, 'the abandon of the failed batch landed when run alone')
+})

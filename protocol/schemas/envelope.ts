@@ -1,8 +1,17 @@
 import { z } from 'zod'
 import { ERROR_CODES } from '../errors.js'
 
-/** Request ids are chosen by the client; keep them short and printable. */
-export const RequestId = z.string().min(1).max(128)
+/**
+ * Request ids are chosen by the client and must be text: no control characters (C0, DEL) and no
+ * UTF-16 surrogate without its pair. Anything else is not text that a store keeps as it was sent
+ * (PostgreSQL refuses U+0000 and turns a lone surrogate into U+FFFD, so two ids would become one).
+ * A pattern, not a refinement, so the JSON Schemas carry it.
+ */
+// eslint-disable-next-line no-control-regex -- keeping control characters out is the point
+const TEXT = /^(?:[^\u0000-\u001f\u007f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/
+
+/** A request id: 1 to 128 characters of text (no control characters, no unpaired surrogates). */
+export const RequestId = z.string().min(1).max(128).regex(TEXT, 'must not hold control characters or unpaired surrogates')
 
 export const RequestEnvelope = z.object({
   id: RequestId,

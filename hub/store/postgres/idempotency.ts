@@ -10,10 +10,12 @@
  * burst of vehicle requests, hub/requests/idempotent.ts) run as one
  * statement each over arrays (TurnBatch, base/turn-batch.ts), each an
  * autocommit statement as before: every caller's promise settles after the
- * statement committed, and a failing statement rejects every caller of its
- * batch with the StoreError it failed with. The INSERT's rows go in (scope,
- * key) order, the same in every replica, so two replicas' batches wait on
- * each other's keys in one order and never in a cycle. Claims of one key in
+ * statement committed. A batch whose statement fails runs again one key at
+ * a time, so each caller gets what its key alone gets (one key the database
+ * refuses, or one row another writer holds, fails or delays only its own
+ * caller). Every batch's rows go in (scope, key) order, the same in every
+ * replica, so two replicas' batches wait on each other's keys in one order
+ * and never in a cycle. Claims of one key in
  * one process run one after the other (`#claiming`): a repeat asked in the
  * same turn as its first claim gets what it would get a moment later, never
  * a second `claimed`.
@@ -59,9 +61,11 @@ export class PgIdempotencyStore implements IdempotencyStore {
 
   constructor(db: PgDatabase) {
     this.#db = db
-    this.#inserts = new TurnBatch((batch) => this.#insertNew(batch))
-    this.#completes = new TurnBatch((batch) => this.#complete(batch))
-    this.#abandons = new TurnBatch((batch) => this.#abandon(batch))
+    // A batch that fails is run again one key at a time: one key the database refuses, or one row
+    // another transaction holds, then fails or delays only its own caller, as it did unbatched.
+    this.#inserts = new TurnBatch((batch) => this.#insertNew(batch), { aloneOnFailure: true })
+    this.#completes = new TurnBatch((batch) => this.#complete(batch), { aloneOnFailure: true })
+    this.#abandons = new TurnBatch((batch) => this.#abandon(batch), { aloneOnFailure: true })
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
@@ -133,15 +137,21 @@ export class PgIdempotencyStore implements IdempotencyStore {
     for (const a of batch) a.resolve(inserted.delete(idOf(a.question)))
   }
 
-  /** A batch of completes; of one key asked twice, the last answer stays (as one after the other). */
+  /**
+   * A batch of completes, in (scope, key) order as the claims (so two replicas completing the same
+   * keys after a lapsed lease lock them in one order, never in a cycle); of one key asked twice,
+   * the last answer stays (as one after the other).
+   */
   async #complete(batch: Asked<CompleteInput, void>[]): Promise<void> {
-    const last = [...new Map(batch.map((a) => [idOf(a.question), a.question])).values()]
+    const last = [...new Map(batch.map((a) => [idOf(a.question), a.question])).values()].sort(byKey)
     await this.#db.query(COMPLETE, [last.map((c) => c.scope), last.map((c) => c.key), last.map((c) => c.status), last.map((c) => c.body)])
     for (const a of batch) a.resolve()
   }
 
+  /** A batch of abandons, in (scope, key) order as the claims and completes. */
   async #abandon(batch: Asked<ScopedKey, void>[]): Promise<void> {
-    await this.#db.query(ABANDON, [batch.map((a) => a.question.scope), batch.map((a) => a.question.key)])
+    const keys = batch.map((a) => a.question).sort(byKey)
+    await this.#db.query(ABANDON, [keys.map((k) => k.scope), keys.map((k) => k.key)])
     for (const a of batch) a.resolve()
   }
 }
