@@ -9,19 +9,33 @@
 /** One caller's question in a batch, and how to settle its promise. */
 export interface Asked<Q, A> {
   readonly question: Q
+  /** Resolved or rejected already (settling again does nothing). */
+  readonly settled: boolean
   resolve(answer: A): void
   reject(err: unknown): void
 }
 
 /**
  * Run `work` for `group`; if it throws or rejects, every caller of `group` it has not
- * settled yet rejects with that same error (a settled promise keeps its answer).
+ * settled yet rejects with that same error (a settled promise keeps its answer). A caller
+ * that `work` left unsettled when it ended rejects too, with UnansweredError: no caller
+ * waits forever on an answer that will not come.
  */
 export async function answering<Q, A>(group: readonly Asked<Q, A>[], work: () => Promise<void> | void): Promise<void> {
   try {
     await work()
   } catch (err) {
     for (const a of group) a.reject(err)
+    return
+  }
+  for (const a of group) if (!a.settled) a.reject(new UnansweredError())
+}
+
+/** A batch's answer ended without settling this caller (a fault of the answer, never of the caller). */
+export class UnansweredError extends Error {
+  constructor() {
+    super('the batch was answered without this question')
+    this.name = 'UnansweredError'
   }
 }
 
@@ -53,7 +67,19 @@ export class TurnBatch<Q, A> {
   /** `question`'s answer, given with the rest of its turn's batch. */
   ask(question: Q): Promise<A> {
     return new Promise<A>((resolve, reject) => {
-      this.#waiting.push({ question, resolve, reject })
+      const asked = {
+        question,
+        settled: false,
+        resolve(answer: A): void {
+          asked.settled = true
+          resolve(answer)
+        },
+        reject(err: unknown): void {
+          asked.settled = true
+          reject(err)
+        },
+      }
+      this.#waiting.push(asked)
       if (this.#waiting.length === 1) setImmediate(() => this.#flush())
     })
   }

@@ -29,8 +29,8 @@ export class FindBatcher {
 
   constructor(find: FindUnion) {
     this.#find = find
-    this.#batch = new TurnBatch((waiting) => {
-      for (const group of groupsByTime(waiting)) void answering(group, () => this.#answer(group))
+    this.#batch = new TurnBatch(async (waiting) => {
+      await Promise.all(groupsByTime(waiting).map((group) => answering(group, () => this.#answer(group))))
     })
   }
 

@@ -1,0 +1,61 @@
+/**
+ * base/turn-batch.ts: questions asked in one turn of the event loop are
+ * answered by one call; a question asked while a batch is answered goes to
+ * the next; a failing answer rejects the callers it left unsettled (or, with
+ * aloneOnFailure, is run again for each alone); no caller waits forever on an
+ * answer that left it out.
+ */
+import t from 'tap'
+import { TurnBatch, UnansweredError, type Asked } from '../base/turn-batch.js'
+
+const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => ({ ok: v }), (err: unknown) => ({ err: err instanceof Error ? err.message : String(err) }))
+
+t.test('one answer per turn, in the order asked; a question asked while answering goes to the next batch', async (t) => {
+  const batches: number[][] = []
+  let inner: Promise<number> | null = null
+  const b: TurnBatch<number, number> = new TurnBatch((batch: Asked<number, number>[]) => {
+    batches.push(batch.map((a) => a.question))
+    if (inner === null) inner = b.ask(100)
+    for (const a of batch) a.resolve(a.question * 2)
+  })
+  const first = await Promise.all([1, 2, 3].map((n) => b.ask(n)))
+  t.same(first, [2, 4, 6])
+  t.equal(await inner, 200, 'the question asked from inside an answer is answered')
+  const later = await Promise.all([4, 5].map((n) => b.ask(n)))
+  t.same(later, [8, 10])
+  t.same(batches, [[1, 2, 3], [100], [4, 5]], 'three batches: one per turn, the re-entrant question alone')
+})
+
+t.test('a failing answer rejects the callers it did not settle; those it settled keep their answer', async (t) => {
+  const b = new TurnBatch<number, number>(async (batch) => {
+    ;(batch[0] as Asked<number, number>).resolve(1)
+    await Promise.resolve()
+    throw new Error('the database went away')
+  })
+  const out = await Promise.all([1, 2, 3].map((n) => outcome(b.ask(n))))
+  t.same(out, [{ ok: 1 }, { err: 'the database went away' }, { err: 'the database went away' }])
+})
+
+t.test('aloneOnFailure: a failed batch is answered again one question at a time, so one bad question fails alone', async (t) => {
+  const calls: number[][] = []
+  const b = new TurnBatch<number, number>(
+    (batch) => {
+      calls.push(batch.map((a) => a.question))
+      if (batch.some((a) => a.question < 0)) throw new Error(`refused ${batch.find((a) => a.question < 0)?.question}`)
+      for (const a of batch) a.resolve(a.question + 1)
+    },
+    { aloneOnFailure: true },
+  )
+  const out = await Promise.all([1, -2, 3].map((n) => outcome(b.ask(n))))
+  t.same(out, [{ ok: 2 }, { err: 'refused -2' }, { ok: 4 }])
+  t.same(calls, [[1, -2, 3], [1], [-2], [3]], 'the batch, then each question alone')
+})
+
+t.test('an answer that ends without settling a caller rejects it with UnansweredError instead of leaving it waiting', async (t) => {
+  const b = new TurnBatch<number, number>((batch) => {
+    for (const a of batch) if (a.question % 2 === 0) a.resolve(a.question)
+  })
+  const settled = await Promise.allSettled([1, 2, 3].map((n) => b.ask(n)))
+  t.same(settled.map((s) => s.status), ['rejected', 'fulfilled', 'rejected'])
+  t.ok(settled[0]?.status === 'rejected' && settled[0].reason instanceof UnansweredError, 'UnansweredError')
+})
