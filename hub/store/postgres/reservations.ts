@@ -19,8 +19,9 @@
  * holds, then checks and inserts. The hold rows stay for `getHold` /
  * `confirmHold` until housekeeping deletes them.
  */
+import { TurnBatch, answering, type Asked } from '../../../base/turn-batch.js'
 import { compareBookings, firstFree } from '../booking.js'
-import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
+import { blocks, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import type {
   Booking,
   BookingCandidate,
@@ -47,18 +48,35 @@ const BOOKING_COLUMNS = {
   hold: `'hold' AS kind, h.hold_id AS id, h.station_id, h.vehicle_id, h.at_ms, h.expires_at_ms, h.tx_id, h.tx_started_at_ms`,
 }
 
-/** $1 station ids, $2..$3 the open interval of withinWindow, $4 nowMs. */
-const FIND_BOOKINGS = `
+/*
+ * The booking rules this store keeps in SQL (booking-rules.ts), each written once here and
+ * instantiated over the columns and parameters of each statement that needs it. Each ends its
+ * line with the `-- rule:` comment naming the rule.
+ */
+/** rule withinWindow: `at` strictly between `lo` and `hi` (a booking's atMs -/+ windowMs). */
+const withinWindowSql = (at: string, lo: string, hi: string): string => `${at} > ${lo} AND ${at} < ${hi}  -- rule: withinWindow (booking-rules.ts)\n`
+/** rule isLiveHold: hold `h` (reservation_id, expires_at_ms) live at `now`. */
+const liveHoldSql = (h: string, now: string): string => `${h}.reservation_id IS NULL AND ${h}.expires_at_ms > ${now}  -- rule: isLiveHold (booking-rules.ts)\n`
+/** rule isExpiredHold: hold `h` expired at `now`. */
+const expiredHoldSql = (h: string, now: string): string => `${h}.reservation_id IS NULL AND ${h}.expires_at_ms <= ${now}  -- rule: isExpiredHold (booking-rules.ts)\n`
+/** rule withinWindow as the constraint reads it: the slot of a booking at `at` with window `window` (as booking_slots.slot, ./migrations.ts). */
+const slotSql = (at: string, window: string): string => `numrange(${at} - ${window} / 2.0, ${at} + ${window} / 2.0, '[)')`
+
+/** The bookings of stations `ids` (a text[]) strictly between `lo` and `hi`, holds live at `now` (columns: BookingRow). */
+function findBookingsSql(ids: string, lo: string, hi: string, now: string): string {
+  return `
   SELECT ${BOOKING_COLUMNS.reservation}
     FROM reservations r
-   WHERE r.station_id = ANY($1::text[])
-     AND r.at_ms > $2 AND r.at_ms < $3                         -- rule: withinWindow (booking-rules.ts)
-  UNION ALL
+   WHERE r.station_id = ANY(${ids})
+     AND ${withinWindowSql('r.at_ms', lo, hi)}  UNION ALL
   SELECT ${BOOKING_COLUMNS.hold}
     FROM holds h
-   WHERE h.station_id = ANY($1::text[])
-     AND h.at_ms > $2 AND h.at_ms < $3                         -- rule: withinWindow (booking-rules.ts)
-     AND h.reservation_id IS NULL AND h.expires_at_ms > $4     -- rule: isLiveHold (booking-rules.ts)`
+   WHERE h.station_id = ANY(${ids})
+     AND ${withinWindowSql('h.at_ms', lo, hi)}     AND ${liveHoldSql('h', now)}`
+}
+
+/** $1 station ids, $2..$3 the open interval of withinWindow, $4 nowMs. */
+const FIND_BOOKINGS = findBookingsSql('$1::text[]', '$2', '$3', '$4')
 
 /**
  * The whole booking in one statement when it goes well: the slots of the
@@ -83,8 +101,7 @@ function bookFirstFree(ownerColumn: 'reservation_id' | 'hold_id', owner: string)
     DELETE FROM booking_slots WHERE hold_id IN (
       SELECT s.hold_id FROM booking_slots s JOIN holds h USING (hold_id)
        WHERE h.station_id = ANY($1::text[])
-         AND h.reservation_id IS NULL AND h.expires_at_ms <= $4  -- rule: isExpiredHold (booking-rules.ts)
-         FOR UPDATE OF s SKIP LOCKED)
+         AND ${expiredHoldSql('h', '$4')}         FOR UPDATE OF s SKIP LOCKED)
     RETURNING 1
   ), found AS (${FIND_BOOKINGS}
   ), pick AS (
@@ -115,15 +132,101 @@ const BOOK_HOLD = bookFirstFree('hold_id', `
     INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id, window_ms)
     SELECT $9, p.station_id, $10::text, p.lat, p.lon, $7, $11::bigint, $12::text, $13::bigint, $14::bigint, NULL, $8 FROM pick p WHERE EXISTS (SELECT 1 FROM slot)`)
 
+/**
+ * The first attempt of many bookings (reservations and holds) in one
+ * statement: as bookFirstFree for each, in the order asked, as if each ran
+ * after the ones asked before it. $1 is a jsonb array of the bookings in that
+ * order (`i` from 1; BatchRow). The slots of the expired holds (each at the
+ * asker's clock) of every booking's candidates go; then each booking, in
+ * order, picks its first candidate free in the statement's snapshot
+ * (findBookingsSql, as FIND_BOOKINGS) and free of the picks of the bookings
+ * before it (the window rule as FIND_BOOKINGS applies it, and as the
+ * constraint does: no two picks of one batch conflict, so the earlier-asked
+ * keeps what it would have got first). The picked slots go in in (station,
+ * at, ask) order, the same in every replica, so two replicas' batches wait on
+ * each other's slots in one order; `ON CONFLICT DO NOTHING`: a slot another
+ * writer committed since refuses only its booking. The owners whose slot went
+ * in follow. Answers per booking (ordered by i): `tried`, the candidate picked
+ * (NULL: none free); `booked`, that station if it went in, else NULL; and for
+ * one not booked, `found`, its FIND_BOOKINGS in the snapshot (jsonb array of
+ * BookingRow, NULL for none).
+ */
+const BOOK_BATCH = `
+  WITH RECURSIVE asked AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS a (
+      i int, kind text, id text, vehicle_id text, at_ms bigint, window_ms bigint, now_ms bigint, hold_ref text,
+      expires_at_ms bigint, tx_id text, tx_started_at_ms bigint, stations text[], lats float8[], lons float8[])
+  ), cand AS (
+    SELECT a.i, c.station_id, c.lat, c.lon, c.ord
+      FROM asked a, unnest(a.stations, a.lats, a.lons) WITH ORDINALITY AS c (station_id, lat, lon, ord)
+  ), reaped AS (
+    -- SKIP LOCKED as in bookFirstFree.
+    DELETE FROM booking_slots WHERE hold_id IN (
+      SELECT s.hold_id FROM booking_slots s JOIN holds h USING (hold_id) JOIN cand c ON c.station_id = h.station_id JOIN asked a ON a.i = c.i
+       WHERE ${expiredHoldSql('h', 'a.now_ms')}         FOR UPDATE OF s SKIP LOCKED)
+    RETURNING 1
+  ), walk (i, pick, ps, pa, pw, pk, pe) AS (
+    -- One booking per step, in the order asked; ps..pe: the picks so far (station, at, window, kind, expires).
+    SELECT 0, NULL::text, '{}'::text[], '{}'::bigint[], '{}'::bigint[], '{}'::text[], '{}'::bigint[]
+    UNION ALL
+    SELECT a.i, p.station_id, w.ps || p.station_id, w.pa || a.at_ms, w.pw || a.window_ms, w.pk || a.kind, w.pe || a.expires_at_ms
+      FROM walk w JOIN asked a ON a.i = w.i + 1
+      LEFT JOIN LATERAL (
+        SELECT c.station_id FROM cand c
+         WHERE c.i = a.i
+           AND NOT EXISTS (${findBookingsSql('ARRAY[c.station_id]', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms', 'a.now_ms')}
+           )
+           AND NOT EXISTS (
+             SELECT 1 FROM (SELECT e.*, NULL::text AS reservation_id
+                              FROM unnest(w.ps, w.pa, w.pw, w.pk, w.pe) AS e (station_id, at_ms, window_ms, kind, expires_at_ms)) e
+              WHERE e.station_id = c.station_id
+                AND (e.kind = 'reservation' OR ${liveHoldSql('e', 'a.now_ms')}                )
+                AND ((${withinWindowSql('e.at_ms', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms')}                    )
+                     OR ${slotSql('e.at_ms', 'e.window_ms')} && ${slotSql('a.at_ms', 'a.window_ms')}))
+           -- Read to the end first, as in bookFirstFree.
+           AND (SELECT COUNT(*) FROM reaped) >= 0
+         ORDER BY c.ord
+         LIMIT 1
+      ) p ON true
+  ), picked AS (
+    SELECT a.*, c.station_id, c.lat, c.lon FROM walk w JOIN asked a ON a.i = w.i JOIN cand c ON c.i = w.i AND c.station_id = w.pick
+  ), slot AS (
+    INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id, hold_id)
+    SELECT p.station_id, p.at_ms, p.window_ms, CASE WHEN p.kind = 'reservation' THEN p.id END, CASE WHEN p.kind = 'hold' THEN p.id END
+      FROM picked p
+     ORDER BY p.station_id, p.at_ms, p.i
+    ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
+    RETURNING reservation_id, hold_id
+  ), reservation AS (
+    INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
+    SELECT p.id, p.station_id, p.vehicle_id, p.lat, p.lon, p.at_ms, p.now_ms, p.hold_ref
+      FROM picked p JOIN slot s ON s.reservation_id = p.id WHERE p.kind = 'reservation'
+    RETURNING reservation_id AS id
+  ), hold AS (
+    INSERT INTO holds (hold_id, station_id, vehicle_id, lat, lon, at_ms, expires_at_ms, tx_id, tx_started_at_ms, created_at_ms, reservation_id, window_ms)
+    SELECT p.id, p.station_id, p.vehicle_id, p.lat, p.lon, p.at_ms, p.expires_at_ms, p.tx_id, p.tx_started_at_ms, p.now_ms, NULL, p.window_ms
+      FROM picked p JOIN slot s ON s.hold_id = p.id WHERE p.kind = 'hold'
+    RETURNING hold_id AS id
+  ), booked AS (
+    SELECT p.i, p.station_id FROM picked p JOIN reservation r ON r.id = p.id WHERE p.kind = 'reservation'
+    UNION ALL
+    SELECT p.i, p.station_id FROM picked p JOIN hold h ON h.id = p.id WHERE p.kind = 'hold'
+  )
+  SELECT w.i, w.pick AS tried, b.station_id AS booked,
+         CASE WHEN b.i IS NULL THEN (SELECT jsonb_agg(f) FROM (${findBookingsSql('a.stations', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms', 'a.now_ms')}
+         ) f) END AS found
+    FROM walk w JOIN asked a ON a.i = w.i LEFT JOIN booked b ON b.i = w.i
+   ORDER BY w.i`
+
 /** The bookings whose slot overlaps a new one of station $1 at $2 with window $3 (rule: withinWindow, as the constraint reads it). */
 const SLOT_CONFLICTS = `
   SELECT ${BOOKING_COLUMNS.reservation}
     FROM booking_slots s JOIN reservations r USING (reservation_id)
-   WHERE s.station_id = $1 AND s.slot && numrange($2 - $3 / 2.0, $2 + $3 / 2.0, '[)')
+   WHERE s.station_id = $1 AND s.slot && ${slotSql('$2', '$3')}
   UNION ALL
   SELECT ${BOOKING_COLUMNS.hold}
     FROM booking_slots s JOIN holds h USING (hold_id)
-   WHERE s.station_id = $1 AND s.slot && numrange($2 - $3 / 2.0, $2 + $3 / 2.0, '[)')`
+   WHERE s.station_id = $1 AND s.slot && ${slotSql('$2', '$3')}`
 
 /**
  * Insert the slot, and its owner only if the slot was free: the EXCLUDE
@@ -185,17 +288,64 @@ const CONFIRM_LIVE_HOLD = `
 
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
+/** What BOOK_BATCH takes of a booking besides its place in the batch, its candidates and its time: the owner row. */
+interface OwnerColumns {
+  kind: 'reservation' | 'hold'
+  id: string
+  vehicle_id: string
+  /** A reservation's hold_id. */
+  hold_ref: string | null
+  expires_at_ms: number | null
+  tx_id: string | null
+  tx_started_at_ms: number | null
+}
+
+/** A booking's first attempt, as #firsts is asked it. */
+interface FirstAsk {
+  /** The booking's candidate stations (without duplicates, in order) and time. */
+  query: BookingQuery
+  picks: BookingCandidate[]
+  /** Its bookFirstFree statement, to run it alone. */
+  alone: { sql: string; params: unknown[] }
+  owner: OwnerColumns
+}
+
+/**
+ * A first attempt's result: `booked` the station booked; or null, with what blocks the booking (as
+ * it would read them after the bookings asked before it) and `refused`, the station the attempt
+ * tried and the constraint refused (null: none tried).
+ */
+interface FirstAnswer {
+  booked: string | null
+  blocking: Booking[]
+  refused: string | null
+}
+
+/** The Booking that `owner`, booked at `stationId`, is to the bookings after it. */
+function bookingOf(owner: OwnerColumns, q: BookingQuery, stationId: string): Booking {
+  const common = { id: owner.id, stationId, vehicleId: owner.vehicle_id, atMs: q.atMs }
+  if (owner.kind === 'reservation') return { kind: 'reservation', ...common }
+  return { kind: 'hold', ...common, expiresAtMs: owner.expires_at_ms as number, txId: owner.tx_id as string, txStartedAtMs: owner.tx_started_at_ms as number }
+}
+
 export class PgReservationStore implements ReservationStore {
   readonly #db: PgDatabase
   readonly #finds: FindBatcher
+  /** The first attempts of the bookings asked in one turn: one statement for all (BOOK_BATCH). */
+  readonly #firsts: TurnBatch<FirstAsk, FirstAnswer>
 
   constructor(db: PgDatabase) {
     this.#db = db
+    this.#firsts = new TurnBatch((batch) => this.#answerFirsts(batch))
     this.#finds = new FindBatcher(async (u) => (await db.query<BookingRow>(FIND_BOOKINGS, [u.stationIds, u.loMs, u.hiMs, u.nowMs])).rows.map(toBooking))
   }
 
   createReservation(input: CreateReservationInput): Promise<BookingOutcome<ReservationRecord>> {
-    const first = { sql: BOOK_RESERVATION, owner: [input.reservationId, input.vehicleId, input.nowMs, input.holdId ?? null] }
+    const first = {
+      sql: BOOK_RESERVATION,
+      owner: [input.reservationId, input.vehicleId, input.nowMs, input.holdId ?? null],
+      columns: { kind: 'reservation', id: input.reservationId, vehicle_id: input.vehicleId, hold_ref: input.holdId ?? null, expires_at_ms: null, tx_id: null, tx_started_at_ms: null } as const,
+    }
     return this.#book(input, first, (pick) => newReservation(input, pick), async (db, r) => {
       const res = await db.query(INSERT_RESERVATION, [
         r.stationId, r.atMs, input.windowMs, r.reservationId, r.vehicleId, r.position.lat, r.position.lon, r.createdAtMs, r.holdId,
@@ -205,7 +355,11 @@ export class PgReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    const first = { sql: BOOK_HOLD, owner: [input.holdId, input.vehicleId, input.expiresAtMs, input.txId, input.txStartedAtMs, input.nowMs] }
+    const first = {
+      sql: BOOK_HOLD,
+      owner: [input.holdId, input.vehicleId, input.expiresAtMs, input.txId, input.txStartedAtMs, input.nowMs],
+      columns: { kind: 'hold', id: input.holdId, vehicle_id: input.vehicleId, hold_ref: null, expires_at_ms: input.expiresAtMs, tx_id: input.txId, tx_started_at_ms: input.txStartedAtMs } as const,
+    }
     return this.#book(input, first, (pick) => newHold(input, pick), async (db, h) => {
       const res = await db.query(INSERT_HOLD, [
         h.stationId, h.atMs, input.windowMs, h.holdId, h.vehicleId, h.position.lat, h.position.lon, h.expiresAtMs, h.txId, h.txStartedAtMs, h.createdAtMs,
@@ -288,19 +442,20 @@ export class PgReservationStore implements ReservationStore {
 
   /**
    * One booking: free the slots of the candidate stations' expired holds,
-   * check, and insert at the first free candidate, all in the one statement
-   * `first` (bookFirstFree). When the constraint refused that pick (a
-   * booking committed since the check, or one the check did not count as a
-   * conflict: made with a wider window), the pick is reported with what
-   * blocks it and the next free candidate is tried with `insert` (null: the
-   * constraint refused it too), and so on. No transaction: nothing is held
-   * between the statements, each insert (slot and owner) is one statement,
-   * and the reaping of expired slots stands on its own, so BEGIN and COMMIT
-   * would only add round trips.
+   * check, and insert at the first free candidate, all in one statement:
+   * `first` (bookFirstFree) when asked alone, BOOK_BATCH with the other
+   * bookings asked in the same turn (#answerFirsts). When the constraint
+   * refused that pick (a booking committed since the check, or one the check
+   * did not count as a conflict: made with a wider window), the pick is
+   * reported with what blocks it and the next free candidate is tried with
+   * `insert` (null: the constraint refused it too), and so on. No
+   * transaction: nothing is held between the statements, each insert (slot
+   * and owner) is one statement, and the reaping of expired slots stands on
+   * its own, so BEGIN and COMMIT would only add round trips.
    */
   async #book<R>(
     input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number; nowMs: number },
-    first: { sql: string; owner: unknown[] },
+    first: { sql: string; owner: unknown[]; columns: OwnerColumns },
     record: (pick: BookingCandidate) => R,
     insert: (db: Pick<Tx, 'query'>, r: R) => Promise<boolean>,
   ): Promise<BookingOutcome<R>> {
@@ -310,25 +465,86 @@ export class PgReservationStore implements ReservationStore {
     for (const c of input.candidates) if (!stations.has(c.stationId)) stations.set(c.stationId, c)
     if (stations.size === 0) return { ok: false, conflicts: [] }
     const picks = [...stations.values()]
-    const rows = (await db.query<BookingRow & { booked: string | null }>(first.sql, [
-      ...findParams({ ...input, stationIds: [...stations.keys()] }),
-      picks.map((c) => c.position.lat), picks.map((c) => c.position.lon), input.atMs, input.windowMs, ...first.owner,
-    ])).rows
-    const booked = rows[0]?.booked
-    if (booked != null) return { ok: true, record: record(stations.get(booked) as BookingCandidate) }
-    const blocking = rows.filter((r) => r.id !== null).map(toBooking)
+    const query = { stationIds: [...stations.keys()], atMs: input.atMs, windowMs: input.windowMs, nowMs: input.nowMs }
+    const alone = {
+      sql: first.sql,
+      params: [...findParams(query), picks.map((c) => c.position.lat), picks.map((c) => c.position.lon), input.atMs, input.windowMs, ...first.owner],
+    }
+    const { booked, blocking, refused } = await this.#firsts.ask({ query, picks, alone, owner: first.columns })
+    if (booked !== null) return { ok: true, record: record(stations.get(booked) as BookingCandidate) }
     let candidates = input.candidates
-    // The first free pick in `first`'s snapshot is the one `first` tried, and the constraint refused it.
-    let refused = true
     for (;;) {
       const pick = firstFree(candidates, blocking)
       if (!pick) return { ok: false, conflicts: blocking.sort(compareBookings) }
       const r = record(pick)
-      if (!refused && (await insert(db, r))) return { ok: true, record: r }
-      refused = false
+      // The pick the first attempt tried, the constraint refused: only what blocks it is read.
+      if (pick.stationId !== refused && (await insert(db, r))) return { ok: true, record: r }
       const slots = await db.query<BookingRow>(SLOT_CONFLICTS, [pick.stationId, input.atMs, input.windowMs])
       blocking.push(...slots.rows.map(toBooking))
       candidates = candidates.filter((c) => c.stationId !== pick.stationId)
     }
+  }
+
+  /**
+   * The first attempts asked in one turn: one alone is its bookFirstFree; several are one
+   * BOOK_BATCH. If that statement fails (a deadlock with another replica's batch, an id used
+   * before, a value the database refuses), each runs alone, one after the other in the order
+   * asked (as if asked one after another), so each gets what it gets alone.
+   */
+  async #answerFirsts(batch: Asked<FirstAsk, FirstAnswer>[]): Promise<void> {
+    if (batch.length > 1) {
+      let answers: FirstAnswer[] | null = null
+      try {
+        answers = await this.#firstsTogether(batch.map((a) => a.question))
+      } catch {
+        // Each alone, below.
+      }
+      if (answers) {
+        batch.forEach((a, k) => a.resolve(answers[k] as FirstAnswer))
+        return
+      }
+    }
+    for (const a of batch) await answering([a], async () => a.resolve(await this.#firstAlone(a.question)))
+  }
+
+  async #firstAlone(q: FirstAsk): Promise<FirstAnswer> {
+    const rows = (await this.#db.query<BookingRow & { booked: string | null }>(q.alone.sql, q.alone.params)).rows
+    const booked = rows[0]?.booked ?? null
+    if (booked !== null) return { booked, blocking: [], refused: null }
+    const blocking = rows.filter((r) => r.id !== null).map(toBooking)
+    // The first free pick in the statement's snapshot is the one it tried, and the constraint refused it.
+    return { booked: null, blocking, refused: firstFree(q.picks, blocking)?.stationId ?? null }
+  }
+
+  /**
+   * BOOK_BATCH for `asked`, in that order. What blocks one not booked is what it would read after
+   * the ones asked before it: the snapshot's bookings (`found`) and those of the batch before it
+   * that it counts as blockers (`blocks`, booking-rules.ts).
+   */
+  async #firstsTogether(asked: FirstAsk[]): Promise<FirstAnswer[]> {
+    const rows = asked.map((q, k) => ({
+      i: k + 1,
+      ...q.owner,
+      at_ms: q.query.atMs,
+      window_ms: q.query.windowMs,
+      now_ms: q.query.nowMs,
+      stations: q.picks.map((c) => c.stationId),
+      lats: q.picks.map((c) => c.position.lat),
+      lons: q.picks.map((c) => c.position.lon),
+    }))
+    type Answer = { i: number; tried: string | null; booked: string | null; found: BookingRow[] | null }
+    const byI = new Map((await this.#db.query<Answer>(BOOK_BATCH, [JSON.stringify(rows)])).rows.map((r) => [r.i, r]))
+    const before: Booking[] = []
+    return asked.map((q, k) => {
+      const row = byI.get(k + 1)
+      if (!row) throw new Error(`BOOK_BATCH answered no row for booking ${k + 1}`)
+      if (row.booked !== null) {
+        before.push(bookingOf(q.owner, q.query, row.booked))
+        return { booked: row.booked, blocking: [], refused: null }
+      }
+      const mine = new Set(q.query.stationIds)
+      const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocks(b, q.query))]
+      return { booked: null, blocking, refused: row.tried }
+    })
   }
 }
