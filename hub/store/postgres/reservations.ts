@@ -172,9 +172,8 @@ const BOOK_BATCH = `
     SELECT a.i, p.station_id, w.ps || p.station_id, w.pa || a.at_ms, w.pw || a.window_ms, w.pk || a.kind, w.pe || a.expires_at_ms
       FROM walk w JOIN asked a ON a.i = w.i + 1
       LEFT JOIN LATERAL (
-        SELECT c.station_id FROM cand c
-         WHERE c.i = a.i
-           AND NOT EXISTS (${findBookingsSql('ARRAY[c.station_id]', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms', 'a.now_ms')}
+        SELECT c.station_id FROM unnest(a.stations) WITH ORDINALITY AS c (station_id, ord)
+         WHERE NOT EXISTS (${findBookingsSql('ARRAY[c.station_id]', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms', 'a.now_ms')}
            )
            AND NOT EXISTS (
              SELECT 1 FROM (SELECT e.*, NULL::text AS reservation_id
