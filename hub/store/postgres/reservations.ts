@@ -13,6 +13,9 @@
  * and the blockers are reported, as on every store, and bookings wait on each
  * other only where their slots overlap (an advisory lock on every candidate
  * station used to serialize all bookings near one place, even at other times).
+ * The first attempts of the bookings asked in one turn of the event loop go
+ * in one statement (BOOK_BATCH), each as if asked after the ones before it;
+ * what that statement does not book goes on alone as above.
  *
  * Expired holds never block: the caller's clock decides expiry, so a
  * booking first deletes the slots of its candidate stations' expired
