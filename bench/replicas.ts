@@ -18,7 +18,7 @@
  * Goals (issue 12): PostgreSQL with one replica >= 0.5x SQLite; two replicas
  * >= one; for creates and for trips alike.
  * Run: node --import tsx bench/replicas.ts [--seconds S] [--vehicles N] [--passes P] [--setups sqlite,pg1,pg2] [--ops create,trip] [--json]
- * Profile the hubs: NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' (the hub processes inherit it; they write on SIGTERM).
+ * Profile the hubs: VOLTWAY_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (test/helpers/hub-process.ts passes it to each hub's node; they write on SIGTERM).
  */
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -27,11 +27,16 @@ export async function withFreePorts(cfg: HubConfig): Promise<HubConfig> {
 /**
  * Spawn `voltway hub --config <file> ...args`. `cfg` is written to a new file in
  * `dir` unless `configFile` names one already written (replicas share one hub.json).
+ * VOLTWAY_HUB_NODE_ARGS (space-separated) goes to node before the script, e.g.
+ * `--cpu-prof --cpu-prof-dir=DIR` to profile the hubs of a bench (Node refuses
+ * --cpu-prof in NODE_OPTIONS).
  */
+const nodeArgs = (): string[] => (process.env.VOLTWAY_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+
 export async function spawnHub(cfg: HubConfig, dir: string, timeoutMs = 20_000, opts: { args?: string[]; configFile?: string } = {}): Promise<HubProcess> {
   const file = opts.configFile ?? join(dir, `${cfg.hubId}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
   if (opts.configFile === undefined) writeFileSync(file, JSON.stringify(cfg))
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...nodeArgs(), '--import', 'tsx', join(ROOT, 'cli.ts'), 'hub', '--config', file, ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, VOLTWAY_LOG_LEVEL: process.env.VOLTWAY_TEST_LOG ?? 'warn' },
