@@ -12,7 +12,7 @@
  */
 import t from 'tap'
 import { StoreError, type PostgresStore } from '../hub/store/index.js'
-import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+import { postgresSkipReason, seededTwins, tempPostgres } from './helpers/store-postgres.js'
 
 const skip = await postgresSkipReason()
 if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
@@ -117,12 +117,7 @@ const summary = (o: unknown): string => {
 }
 
 t.test('a burst of bookings: each outcome and row as asked one after another, in one statement', { skip: skip ?? false }, async (t) => {
-  const pg = await tempPostgres()
-  t.teardown(() => pg.dispose())
-  const one = await pg.schema().open({ max: 4 })
-  const burst = await pg.schema().open({ max: 4 })
-  await seed(one)
-  await seed(burst)
+  const { one, burst } = await seededTwins(t, seed)
 
   const aloneCount = countStatements(one)
   const alone = await oneAfterAnother(one, BURST)
@@ -156,12 +151,7 @@ t.test('a burst of bookings: each outcome and row as asked one after another, in
 })
 
 t.test('a burst with an id used before: that booking fails alone (DUPLICATE_ID), the others as one after another', { skip: skip ?? false }, async (t) => {
-  const pg = await tempPostgres()
-  t.teardown(() => pg.dispose())
-  const one = await pg.schema().open({ max: 4 })
-  const burst = await pg.schema().open({ max: 4 })
-  await seed(one)
-  await seed(burst)
+  const { one, burst } = await seededTwins(t, seed)
   const asks: Ask[] = [...BURST.slice(0, 6), { kind: 'reservation', id: 'dup', stations: ['S5'], atMs: T + 7 * W }, ...BURST.slice(6)]
 
   const alone = await oneAfterAnother(one, asks)

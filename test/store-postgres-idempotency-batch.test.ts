@@ -10,7 +10,7 @@
 import t from 'tap'
 import { StoreError, type PostgresStore } from '../hub/store/index.js'
 import type { ClaimInput } from '../hub/store/idempotency.js'
-import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+import { postgresSkipReason, seededTwins, tempPostgres } from './helpers/store-postgres.js'
 
 const skip = await postgresSkipReason()
 if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
@@ -81,12 +81,7 @@ const rowsOf = async (store: PostgresStore): Promise<unknown[]> =>
   (await store.db.query('SELECT scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms FROM idempotency_keys ORDER BY scope, key')).rows
 
 t.test('a burst of claims: each answer and row as when asked alone one after another, in a few round trips', { skip: skip ?? false }, async (t) => {
-  const pg = await tempPostgres()
-  t.teardown(() => pg.dispose())
-  const one = await pg.schema().open({ max: 4 })
-  const burst = await pg.schema().open({ max: 4 })
-  await seed(one)
-  await seed(burst)
+  const { one, burst } = await seededTwins(t, seed)
 
   const aloneCount = countRoundTrips(one)
   const alone = []

@@ -98,3 +98,18 @@ export async function tempPostgres(opts: { btreeGist?: boolean } = {}): Promise<
     },
   }
 }
+
+/**
+ * Two stores on two fresh schemas of one new database (dropped at the end of `t`), each seeded
+ * by `seed`: the same questions asked one after another on the first and in a burst on the second
+ * must give the same answers and rows (the per-turn batching tests).
+ */
+export async function seededTwins(t: { teardown(fn: () => Promise<void>): void }, seed: (store: PostgresStore) => Promise<void>): Promise<{ one: PostgresStore; burst: PostgresStore }> {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const one = await pg.schema().open({ max: 4 })
+  const burst = await pg.schema().open({ max: 4 })
+  await seed(one)
+  await seed(burst)
+  return { one, burst }
+}
