@@ -10,7 +10,7 @@
  * Two stores (two pools, as two replicas) racing bursts for the same slots
  * never book two overlapping slots and never fail for it.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { StoreError, type PostgresStore } from '../hub/store/index.js'
 import { postgresSkipReason, seededTwins, tempPostgres } from './helpers/store-postgres.js'
 
@@ -110,6 +110,22 @@ async function oneAfterAnother(store: PostgresStore, asks: Ask[]): Promise<unkno
   return out
 }
 
+/** `asks` in one burst on `burst`: each outcome as `alone` (asked one after another on `one`), and the same rows; the statements it took. */
+async function burstAsAlone(
+  t: Test,
+  stores: { one: PostgresStore; burst: PostgresStore },
+  asks: Ask[],
+  alone: unknown[],
+  rowsNote: string,
+): Promise<ReturnType<typeof countStatements>> {
+  const count = countStatements(stores.burst)
+  const outcomes = await Promise.all(asks.map((a) => ask(stores.burst, a)))
+  count.stop()
+  t.same(outcomes, alone, `${asks.length} outcomes, each as asked one after another`)
+  t.same(await rowsOf(stores.burst), await rowsOf(stores.one), rowsNote)
+  return count
+}
+
 const summary = (o: unknown): string => {
   if (typeof o === 'string') return o
   const b = o as { ok: boolean; record?: { stationId: string }; conflicts?: { id: string }[] }
@@ -128,11 +144,7 @@ t.test('a burst of bookings: each outcome and row as asked one after another, in
   ], 'one after another: the outcomes the burst is built around')
   t.equal(aloneCount.batches, 0, 'one after another: no batch')
 
-  const count = countStatements(burst)
-  const outcomes = await Promise.all(BURST.map((a) => ask(burst, a)))
-  count.stop()
-  t.same(outcomes, alone, `${BURST.length} outcomes, each as asked one after another`)
-  t.same(await rowsOf(burst), await rowsOf(one), 'the same rows (and the expired hold, reaped, has no slot)')
+  const count = await burstAsAlone(t, { one, burst }, BURST, alone, 'the same rows (and the expired hold, reaped, has no slot)')
   t.equal(count.batches, 1, 'one batch statement')
   t.equal(count.queries, 1, `${BURST.length} bookings, one statement in all (one after another: ${aloneCount.queries})`)
 
@@ -156,11 +168,7 @@ t.test('a burst with an id used before: that booking fails alone (DUPLICATE_ID),
 
   const alone = await oneAfterAnother(one, asks)
   t.equal(alone[6], 'error DUPLICATE_ID', 'one after another: the id used before is refused')
-  const count = countStatements(burst)
-  const outcomes = await Promise.all(asks.map((a) => ask(burst, a)))
-  count.stop()
-  t.same(outcomes, alone, `${asks.length} outcomes, each as asked one after another`)
-  t.same(await rowsOf(burst), await rowsOf(one), 'the same rows')
+  const count = await burstAsAlone(t, { one, burst }, asks, alone, 'the same rows')
   t.equal(count.batches, 1, 'the batch was tried, then each booking alone')
 })
 
