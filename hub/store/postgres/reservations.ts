@@ -14,15 +14,18 @@
  * other only where their slots overlap (an advisory lock on every candidate
  * station used to serialize all bookings near one place, even at other times).
  * The first attempts of the bookings asked in one turn of the event loop go
- * in one statement (BOOK_BATCH), each as if asked after the ones before it;
- * what that statement does not book goes on alone as above.
+ * in one statement (BOOK_BATCH, up to BATCH_MAX at a time), each as if asked
+ * after the ones before it, all or nothing; a batch that cannot book them all
+ * as it picked them (or fails for a reason one booking can cause) is rolled
+ * back and its bookings run alone and whole, one after another in the order
+ * asked.
  *
  * Expired holds never block: the caller's clock decides expiry, so a
  * booking first deletes the slots of its candidate stations' expired
  * holds, then checks and inserts. The hold rows stay for `getHold` /
  * `confirmHold` until housekeeping deletes them.
  */
-import { TurnBatch, answering, type Asked } from '../../../base/turn-batch.js'
+import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { compareBookings, firstFree } from '../booking.js'
 import { blocks, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import type {
@@ -39,6 +42,8 @@ import type {
   ReservationStore,
 } from '../types.js'
 import type { PgDatabase, Tx } from './pool.js'
+import { StoreError } from '../errors.js'
+import { pgCode } from './errors.js'
 import { FindBatcher } from './find-batcher.js'
 
 /** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
@@ -147,9 +152,11 @@ const BOOK_HOLD = bookFirstFree('hold_id', `
  * constraint does: no two picks of one batch conflict, so the earlier-asked
  * keeps what it would have got first). The picked slots go in in (station,
  * at, ask) order, the same in every replica, so two replicas' batches wait on
- * each other's slots in one order; `ON CONFLICT DO NOTHING`: a slot another
- * writer committed since refuses only its booking. The owners whose slot went
- * in follow. Answers per booking (ordered by i): `tried`, the candidate picked
+ * each other's slots in one order; `ON CONFLICT DO NOTHING`, and a slot the
+ * constraint refused (another writer committed since, or a booking of a
+ * wider window that the walk does not count) rolls the whole batch back
+ * (#firstsTogether runs it in a transaction), since the bookings after it
+ * stepped around it. The owners whose slot went in follow. Answers per booking (ordered by i): `tried`, the candidate picked
  * (NULL: none free); `booked`, that station if it went in, else NULL; and for
  * one not booked, `found`, its FIND_BOOKINGS in the snapshot (jsonb array of
  * BookingRow, NULL for none).
@@ -317,10 +324,31 @@ interface FirstAsk {
  * it would read them after the bookings asked before it) and `refused`, the station the attempt
  * tried and the constraint refused (null: none tried).
  */
-interface FirstAnswer {
-  booked: string | null
-  blocking: Booking[]
-  refused: string | null
+type FirstAnswer =
+  | { alone: false; booked: string | null; blocking: Booking[]; refused: string | null }
+  /**
+   * The batch could not answer it: the booking runs alone, whole (first attempt and the rest),
+   * once `after` (the booking asked before it) is done, and calls `done` when it is.
+   */
+  | { alone: true; after: Promise<void>; done: () => void }
+
+/** Most bookings one BOOK_BATCH takes: its walk costs grow with the square of its size. */
+const BATCH_MAX = 100
+/** How long a batch waits for a lock another writer holds before it gives up and its bookings run alone, ms. */
+const BATCH_LOCK_TIMEOUT_MS = 100
+
+/** Thrown inside a batch's transaction to roll it back: the constraint refused one of its picks. */
+class PickRefused extends Error {}
+
+/**
+ * Whether a failed batch's bookings run alone: yes when one booking can have caused it (a pick
+ * refused, an id used before, a value refused, the batch's short lock timeout or a deadlock); no
+ * when the database is unavailable, closed or its pool is full, which alone they would meet too.
+ */
+function runAloneAfter(err: unknown): boolean {
+  if (!(err instanceof StoreError)) return false
+  if (err.cause instanceof PickRefused || err.code === 'DUPLICATE_ID' || err.code === 'DATABASE') return true
+  return err.code === 'BUSY' && ['55P03', '40P01'].includes(pgCode(err.cause))
 }
 
 /** The Booking that `owner`, booked at `stationId`, is to the bookings after it. */
@@ -472,7 +500,28 @@ export class PgReservationStore implements ReservationStore {
       sql: first.sql,
       params: [...findParams(query), picks.map((c) => c.position.lat), picks.map((c) => c.position.lon), input.atMs, input.windowMs, ...first.owner],
     }
-    const { booked, blocking, refused } = await this.#firsts.ask({ query, picks, alone, owner: first.columns })
+    const answer = await this.#firsts.ask({ query, picks, alone, owner: first.columns })
+    if (answer.alone) {
+      await answer.after
+      try {
+        return await this.#rest(input, stations, await this.#firstAlone({ query, picks, alone, owner: first.columns }), record, insert)
+      } finally {
+        answer.done()
+      }
+    }
+    return this.#rest(input, stations, answer, record, insert)
+  }
+
+  /** A booking after its first attempt: booked, or the next free candidate is tried, and so on (#book). */
+  async #rest<R>(
+    input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number },
+    stations: ReadonlyMap<string, BookingCandidate>,
+    first: { booked: string | null; blocking: Booking[]; refused: string | null },
+    record: (pick: BookingCandidate) => R,
+    insert: (db: Pick<Tx, 'query'>, r: R) => Promise<boolean>,
+  ): Promise<BookingOutcome<R>> {
+    const db = this.#db
+    const { booked, blocking, refused } = first
     if (booked !== null) return { ok: true, record: record(stations.get(booked) as BookingCandidate) }
     let candidates = input.candidates
     for (;;) {
@@ -488,28 +537,40 @@ export class PgReservationStore implements ReservationStore {
   }
 
   /**
-   * The first attempts asked in one turn: one alone is its bookFirstFree; several are one
-   * BOOK_BATCH. If that statement fails (a deadlock with another replica's batch, an id used
-   * before, a value the database refuses), each runs alone, one after the other in the order
-   * asked (as if asked one after another), so each gets what it gets alone.
+   * The first attempts asked in one turn, in chunks of BATCH_MAX, one chunk after the other: one
+   * alone is its bookFirstFree; several are one BOOK_BATCH, all or nothing (#firstsTogether). A
+   * chunk whose batch fails for a reason one booking can cause (runAloneAfter) runs its bookings
+   * alone and whole, one after another in the order asked, so each gets what it gets when asked
+   * after the ones before it; otherwise every booking of the chunk gets the batch's error.
    */
   async #answerFirsts(batch: Asked<FirstAsk, FirstAnswer>[]): Promise<void> {
-    if (batch.length > 1) {
-      let answers: FirstAnswer[] | null = null
-      try {
-        answers = await this.#firstsTogether(batch.map((a) => a.question))
-      } catch {
-        // Each alone, below.
+    for (let from = 0; from < batch.length; from += BATCH_MAX) {
+      const chunk = batch.slice(from, from + BATCH_MAX)
+      if (chunk.length > 1) {
+        try {
+          const answers = await this.#firstsTogether(chunk.map((a) => a.question))
+          chunk.forEach((a, k) => a.resolve(answers[k] as FirstAnswer))
+          continue
+        } catch (err) {
+          if (!runAloneAfter(err)) {
+            for (const a of chunk) a.reject(err)
+            continue
+          }
+        }
       }
-      if (answers) {
-        batch.forEach((a, k) => a.resolve(answers[k] as FirstAnswer))
-        return
+      let after = Promise.resolve()
+      for (const a of chunk) {
+        let done = (): void => undefined
+        const finished = new Promise<void>((resolve) => (done = resolve))
+        a.resolve({ alone: true, after, done })
+        after = finished
       }
+      // The next chunk goes after this one's bookings, as if asked after them.
+      await after
     }
-    for (const a of batch) await answering([a], async () => a.resolve(await this.#firstAlone(a.question)))
   }
 
-  async #firstAlone(q: FirstAsk): Promise<FirstAnswer> {
+  async #firstAlone(q: FirstAsk): Promise<{ booked: string | null; blocking: Booking[]; refused: string | null }> {
     const rows = (await this.#db.query<BookingRow & { booked: string | null }>(q.alone.sql, q.alone.params)).rows
     const booked = rows[0]?.booked ?? null
     if (booked !== null) return { booked, blocking: [], refused: null }
@@ -535,18 +596,28 @@ export class PgReservationStore implements ReservationStore {
       lons: q.picks.map((c) => c.position.lon),
     }))
     type Answer = { i: number; tried: string | null; booked: string | null; found: BookingRow[] | null }
-    const byI = new Map((await this.#db.query<Answer>(BOOK_BATCH, [JSON.stringify(rows)])).rows.map((r) => [r.i, r]))
+    const answered = await this.#db.tx(async (tx) => {
+      // A batch does not queue behind another writer's locks (nor wait out a deadlock check): it gives up and its bookings run alone.
+      await tx.query(`SET LOCAL lock_timeout = ${BATCH_LOCK_TIMEOUT_MS}`)
+      const out = (await tx.query<Answer>(BOOK_BATCH, [JSON.stringify(rows)])).rows
+      // All or nothing: a pick the constraint refused (a booking another writer committed since the
+      // snapshot, or one of a wider window the walk does not read) rolls the batch back, because the
+      // bookings after it have stepped around it; they all run alone instead.
+      if (out.some((r) => r.tried !== null && r.booked === null)) throw new PickRefused()
+      return out
+    })
+    const byI = new Map(answered.map((r) => [r.i, r]))
     const before: Booking[] = []
     return asked.map((q, k) => {
       const row = byI.get(k + 1)
       if (!row) throw new Error(`BOOK_BATCH answered no row for booking ${k + 1}`)
       if (row.booked !== null) {
         before.push(bookingOf(q.owner, q.query, row.booked))
-        return { booked: row.booked, blocking: [], refused: null }
+        return { alone: false, booked: row.booked, blocking: [], refused: null }
       }
       const mine = new Set(q.query.stationIds)
       const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocks(b, q.query))]
-      return { booked: null, blocking, refused: row.tried }
+      return { alone: false, booked: null, blocking, refused: null }
     })
   }
 }
