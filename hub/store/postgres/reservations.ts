@@ -324,13 +324,14 @@ interface FirstAsk {
  * it would read them after the bookings asked before it) and `refused`, the station the attempt
  * tried and the constraint refused (null: none tried).
  */
-type FirstAnswer =
+type FirstAnswer = (
   | { alone: false; booked: string | null; blocking: Booking[]; refused: string | null }
-  /**
-   * The batch could not answer it: the booking runs alone, whole (first attempt and the rest),
-   * once `after` (the booking asked before it) is done, and calls `done` when it is.
-   */
-  | { alone: true; after: Promise<void>; done: () => void }
+  /** The batch could not answer it: the booking runs alone, whole (first attempt and the rest), once `after` is done. */
+  | { alone: true; after: Promise<void> }
+) & {
+  /** Called when the booking is over (booked or refused, or failed): what is asked after it may go. */
+  done: () => void
+}
 
 /** Most bookings one BOOK_BATCH takes: its walk costs grow with the square of its size. */
 const BATCH_MAX = 100
@@ -341,14 +342,31 @@ const BATCH_LOCK_TIMEOUT_MS = 100
 class PickRefused extends Error {}
 
 /**
- * Whether a failed batch's bookings run alone: yes when one booking can have caused it (a pick
- * refused, an id used before, a value refused, the batch's short lock timeout or a deadlock); no
- * when the database is unavailable, closed or its pool is full, which alone they would meet too.
+ * What a failed batch's bookings do: run alone one after another in the order asked when one
+ * booking can have caused the failure and fails fast (a pick refused, an id used before, a value
+ * refused); run alone side by side when another writer held a lock past the batch's short lock
+ * timeout or a deadlock was broken (one after another, each would wait for that writer in turn);
+ * or all get the batch's error when the database is unavailable, closed or its pool full, which
+ * alone they would meet too.
  */
-function runAloneAfter(err: unknown): boolean {
-  if (!(err instanceof StoreError)) return false
-  if (err.cause instanceof PickRefused || err.code === 'DUPLICATE_ID' || err.code === 'DATABASE') return true
-  return err.code === 'BUSY' && ['55P03', '40P01'].includes(pgCode(err.cause))
+function afterFailure(err: unknown): 'in-order' | 'side-by-side' | 'fail' {
+  if (!(err instanceof StoreError)) return 'fail'
+  if (err.cause instanceof PickRefused || err.code === 'DUPLICATE_ID' || err.code === 'DATABASE') return 'in-order'
+  return err.code === 'BUSY' && ['55P03', '40P01'].includes(pgCode(err.cause)) ? 'side-by-side' : 'fail'
+}
+
+/**
+ * How long a booking waits for the ones asked before it in its turn before it goes anyway, ms:
+ * longer than a booking takes when the database answers, so only one that hangs (a connection
+ * gone silent) is overtaken, and then by the rest of its turn rather than holding it up.
+ */
+const WAIT_FOR_EARLIER_MS = 15_000
+
+/** `p`, or nothing after `ms`. */
+async function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
 }
 
 /** The Booking that `owner`, booked at `stationId`, is to the bookings after it. */
@@ -501,15 +519,13 @@ export class PgReservationStore implements ReservationStore {
       params: [...findParams(query), picks.map((c) => c.position.lat), picks.map((c) => c.position.lon), input.atMs, input.windowMs, ...first.owner],
     }
     const answer = await this.#firsts.ask({ query, picks, alone, owner: first.columns })
-    if (answer.alone) {
-      await answer.after
-      try {
-        return await this.#rest(input, stations, await this.#firstAlone({ query, picks, alone, owner: first.columns }), record, insert)
-      } finally {
-        answer.done()
-      }
+    try {
+      if (!answer.alone) return await this.#rest(input, stations, answer, record, insert)
+      await atMost(answer.after, WAIT_FOR_EARLIER_MS)
+      return await this.#rest(input, stations, await this.#firstAlone({ query, picks, alone, owner: first.columns }), record, insert)
+    } finally {
+      answer.done()
     }
-    return this.#rest(input, stations, answer, record, insert)
   }
 
   /** A booking after its first attempt: booked, or the next free candidate is tried, and so on (#book). */
@@ -537,36 +553,46 @@ export class PgReservationStore implements ReservationStore {
   }
 
   /**
-   * The first attempts asked in one turn, in chunks of BATCH_MAX, one chunk after the other: one
+   * The first attempts asked in one turn, in chunks of BATCH_MAX, each chunk once the bookings of
+   * the one before are over (booked, refused or failed; at most WAIT_FOR_EARLIER_MS each): one
    * alone is its bookFirstFree; several are one BOOK_BATCH, all or nothing (#firstsTogether). A
-   * chunk whose batch fails for a reason one booking can cause (runAloneAfter) runs its bookings
-   * alone and whole, one after another in the order asked, so each gets what it gets when asked
-   * after the ones before it; otherwise every booking of the chunk gets the batch's error.
+   * chunk whose batch fails goes on as afterFailure says: its bookings alone and whole, in the
+   * order asked (so each gets what it gets when asked after the ones before it) or side by side,
+   * or all with the batch's error.
    */
   async #answerFirsts(batch: Asked<FirstAsk, FirstAnswer>[]): Promise<void> {
     for (let from = 0; from < batch.length; from += BATCH_MAX) {
       const chunk = batch.slice(from, from + BATCH_MAX)
+      const over: Array<Promise<void>> = []
+      const doneOf = (): (() => void) => {
+        let done = (): void => undefined
+        over.push(new Promise<void>((resolve) => (done = resolve)))
+        return done
+      }
+      // A lone booking runs alone; a batch answers its chunk, or says how its bookings go on.
+      let then: 'answered' | ReturnType<typeof afterFailure> = 'in-order'
+      let failure: unknown = null
       if (chunk.length > 1) {
         try {
           const answers = await this.#firstsTogether(chunk.map((a) => a.question))
-          chunk.forEach((a, k) => a.resolve(answers[k] as FirstAnswer))
-          continue
+          chunk.forEach((a, k) => a.resolve({ ...(answers[k] as (typeof answers)[number]), done: doneOf() }))
+          then = 'answered'
         } catch (err) {
-          if (!runAloneAfter(err)) {
-            for (const a of chunk) a.reject(err)
-            continue
-          }
+          then = afterFailure(err)
+          failure = err
         }
       }
-      let after = Promise.resolve()
-      for (const a of chunk) {
-        let done = (): void => undefined
-        const finished = new Promise<void>((resolve) => (done = resolve))
-        a.resolve({ alone: true, after, done })
-        after = finished
+      if (then === 'fail') for (const a of chunk) a.reject(failure)
+      else if (then === 'side-by-side') for (const a of chunk) a.resolve({ alone: true, after: Promise.resolve(), done: doneOf() })
+      else if (then === 'in-order') {
+        let after = Promise.resolve()
+        for (const a of chunk) {
+          a.resolve({ alone: true, after, done: doneOf() })
+          after = over[over.length - 1] as Promise<void>
+        }
       }
       // The next chunk goes after this one's bookings, as if asked after them.
-      await after
+      await atMost(Promise.all(over).then(() => undefined), WAIT_FOR_EARLIER_MS)
     }
   }
 
@@ -584,7 +610,7 @@ export class PgReservationStore implements ReservationStore {
    * the ones asked before it: the snapshot's bookings (`found`) and those of the batch before it
    * that it counts as blockers (`blocks`, booking-rules.ts).
    */
-  async #firstsTogether(asked: FirstAsk[]): Promise<FirstAnswer[]> {
+  async #firstsTogether(asked: FirstAsk[]): Promise<Array<{ alone: false; booked: string | null; blocking: Booking[]; refused: string | null }>> {
     const rows = asked.map((q, k) => ({
       i: k + 1,
       ...q.owner,
@@ -613,11 +639,11 @@ export class PgReservationStore implements ReservationStore {
       if (!row) throw new Error(`BOOK_BATCH answered no row for booking ${k + 1}`)
       if (row.booked !== null) {
         before.push(bookingOf(q.owner, q.query, row.booked))
-        return { alone: false, booked: row.booked, blocking: [], refused: null }
+        return { alone: false as const, booked: row.booked, blocking: [], refused: null }
       }
       const mine = new Set(q.query.stationIds)
       const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocks(b, q.query))]
-      return { alone: false, booked: null, blocking, refused: null }
+      return { alone: false as const, booked: null, blocking, refused: null }
     })
   }
 }
