@@ -287,3 +287,18 @@ t.test('a batch that meets a lock another writer holds gives up, and its booking
   t.same(outcomes, Array(6).fill('error BUSY'), 'each booking waits out its own lock timeout: BUSY')
   t.ok(most > 1, `the bookings ran alone side by side (${most} statements at once), each waiting once, not each after the one before`)
 })
+
+t.test('a booking the batch could not book is told the earlier picks that blocked it in the walk, wider slots too, without asking again', { skip: skip ?? false }, async (t) => {
+  const { one, burst } = await seededTwins(t, async () => undefined)
+  // W's slot (60 minutes wide) overlaps X's though X is outside W's window by X's own 20 minutes:
+  // the walk counts it (blocksSlot), so X's blockers must name W with no statement of its own.
+  const asks: Ask[] = [
+    { kind: 'reservation', id: 'W', stations: ['S1'], atMs: T, windowMs: 60 * MIN },
+    { kind: 'reservation', id: 'X', stations: ['S1'], atMs: T + 35 * MIN, windowMs: 20 * MIN },
+    { kind: 'hold', id: 'Z', stations: ['S2'], atMs: T },
+  ]
+  const alone = await oneAfterAnother(one, asks)
+  t.same(alone.map(summary), ['ok S1', 'refused by W', 'ok S2'], 'one after another: X is refused by W')
+  const count = await burstAsAlone(t, { one, burst }, asks, alone, 'the same rows')
+  t.same([count.batches, count.txs, count.queries], [1, 1, 0], 'one batch, and no statement after it for X')
+})

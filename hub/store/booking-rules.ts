@@ -41,6 +41,29 @@ export function blocks(b: Booking, q: Pick<BookingQuery, 'atMs' | 'windowMs' | '
 }
 
 /**
+ * The slot rule, as the PostgreSQL store's EXCLUDE constraint reads it: a
+ * booking at `atMs` made with window `windowMs` holds the half-open slot
+ * `[atMs - windowMs/2, atMs + windowMs/2)` of its station, and two slots
+ * conflict when they overlap. With one window for both it is the window rule;
+ * bookings made under different windows (the rule changed) can conflict
+ * although neither is within the other's window. In SQL: `numrange(at_ms -
+ * window_ms / 2.0, at_ms + window_ms / 2.0, '[)') && ...`.
+ */
+export function slotsOverlap(a: { atMs: number; windowMs: number }, b: { atMs: number; windowMs: number }): boolean {
+  return Math.abs(a.atMs - b.atMs) < (a.windowMs + b.windowMs) / 2
+}
+
+/**
+ * Whether booking `b`, made with window `b.windowMs`, keeps a booking `q` out
+ * of its station: a reservation or a hold live at `q.nowMs`, within `q`'s
+ * window or with a slot that overlaps `q`'s (slotsOverlap).
+ */
+export function blocksSlot(b: Booking & { windowMs: number }, q: Pick<BookingQuery, 'atMs' | 'windowMs' | 'nowMs'>): boolean {
+  const live = b.kind === 'reservation' || isLiveHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, q.nowMs)
+  return live && (withinWindow(q.atMs, b.atMs, q.windowMs) || slotsOverlap(b, q))
+}
+
+/**
  * A hold housekeeping may delete: unconfirmed and expired at `nowMs` (the
  * unconfirmed holds that are not live). In SQL: `reservation_id IS NULL AND expires_at_ms <= nowMs`.
  */

@@ -27,7 +27,7 @@
  */
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { compareBookings, firstFree } from '../booking.js'
-import { blocks, confirmDecision, newHold, newReservation } from '../booking-rules.js'
+import { blocksSlot, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import type {
   Booking,
   BookingCandidate,
@@ -67,7 +67,7 @@ const withinWindowSql = (at: string, lo: string, hi: string): string => `${at} >
 const liveHoldSql = (h: string, now: string): string => `${h}.reservation_id IS NULL AND ${h}.expires_at_ms > ${now}  -- rule: isLiveHold (booking-rules.ts)\n`
 /** rule isExpiredHold: hold `h` expired at `now`. */
 const expiredHoldSql = (h: string, now: string): string => `${h}.reservation_id IS NULL AND ${h}.expires_at_ms <= ${now}  -- rule: isExpiredHold (booking-rules.ts)\n`
-/** rule withinWindow as the constraint reads it: the slot of a booking at `at` with window `window` (as booking_slots.slot, ./migrations.ts). */
+/** rule slotsOverlap (booking-rules.ts): the slot of a booking at `at` with window `window` (as booking_slots.slot, ./migrations.ts). */
 const slotSql = (at: string, window: string): string => `numrange(${at} - ${window} / 2.0, ${at} + ${window} / 2.0, '[)')`
 
 /** The bookings of stations `ids` (a text[]) strictly between `lo` and `hi`, holds live at `now` (columns: BookingRow). */
@@ -190,8 +190,9 @@ const BOOK_BATCH = `
                               FROM unnest(w.ps, w.pa, w.pw, w.pk, w.pe) AS e (station_id, at_ms, window_ms, kind, expires_at_ms)) e
               WHERE e.station_id = c.station_id
                 AND (e.kind = 'reservation' OR ${liveHoldSql('e', 'a.now_ms')}                )
+                -- rule: blocksSlot (booking-rules.ts)
                 AND ((${withinWindowSql('e.at_ms', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms')}                    )
-                     OR ${slotSql('e.at_ms', 'e.window_ms')} && ${slotSql('a.at_ms', 'a.window_ms')}))
+                     OR ${slotSql('e.at_ms', 'e.window_ms')} && ${slotSql('a.at_ms', 'a.window_ms')}))  -- rule: slotsOverlap (booking-rules.ts)
            -- Read to the end first, as in bookFirstFree.
            AND (SELECT COUNT(*) FROM reaped) >= 0
          ORDER BY c.ord
@@ -608,7 +609,7 @@ export class PgReservationStore implements ReservationStore {
   /**
    * BOOK_BATCH for `asked`, in that order. What blocks one not booked is what it would read after
    * the ones asked before it: the snapshot's bookings (`found`) and those of the batch before it
-   * that it counts as blockers (`blocks`, booking-rules.ts).
+   * that the walk counted as blockers (`blocksSlot`, booking-rules.ts).
    */
   async #firstsTogether(asked: FirstAsk[]): Promise<Array<{ alone: false; booked: string | null; blocking: Booking[]; refused: string | null }>> {
     const rows = asked.map((q, k) => ({
@@ -633,16 +634,17 @@ export class PgReservationStore implements ReservationStore {
       return out
     })
     const byI = new Map(answered.map((r) => [r.i, r]))
-    const before: Booking[] = []
+    const before: Array<Booking & { windowMs: number }> = []
     return asked.map((q, k) => {
       const row = byI.get(k + 1)
       if (!row) throw new Error(`BOOK_BATCH answered no row for booking ${k + 1}`)
       if (row.booked !== null) {
-        before.push(bookingOf(q.owner, q.query, row.booked))
+        before.push({ ...bookingOf(q.owner, q.query, row.booked), windowMs: q.query.windowMs })
         return { alone: false as const, booked: row.booked, blocking: [], refused: null }
       }
       const mine = new Set(q.query.stationIds)
-      const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocks(b, q.query))]
+      // As the walk counts them: the earlier picks within its window or whose slot overlaps its own.
+      const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocksSlot(b, q.query)).map(({ windowMs: _, ...b }) => b as Booking)]
       return { alone: false as const, booked: null, blocking, refused: null }
     })
   }
