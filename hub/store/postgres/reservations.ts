@@ -298,17 +298,11 @@ const CONFIRM_LIVE_HOLD = `
 
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
-/** What BOOK_BATCH takes of a booking besides its place in the batch, its candidates and its time: the owner row. */
-interface OwnerColumns {
-  kind: 'reservation' | 'hold'
-  id: string
-  vehicle_id: string
-  /** A reservation's hold_id. */
-  hold_ref: string | null
-  expires_at_ms: number | null
-  tx_id: string | null
-  tx_started_at_ms: number | null
-}
+/**
+ * What BOOK_BATCH takes of a booking besides its place in the batch, its candidates and its time:
+ * the owner row, in the columns of a BookingRow (less its station and time), and a reservation's hold_id.
+ */
+type OwnerColumns = Omit<BookingRow, 'station_id' | 'at_ms'> & { hold_ref: string | null }
 
 /** A booking's first attempt, as #firsts is asked it. */
 interface FirstAsk {
@@ -321,12 +315,19 @@ interface FirstAsk {
 }
 
 /**
- * A first attempt's result: `booked` the station booked; or null, with what blocks the booking (as
+ * A first attempt's outcome: `booked` the station booked; or null, with what blocks the booking (as
  * it would read them after the bookings asked before it) and `refused`, the station the attempt
  * tried and the constraint refused (null: none tried).
  */
+interface FirstOutcome {
+  booked: string | null
+  blocking: Booking[]
+  refused: string | null
+}
+
+/** What a booking is answered by its turn's batch. */
 type FirstAnswer = (
-  | { alone: false; booked: string | null; blocking: Booking[]; refused: string | null }
+  | ({ alone: false } & FirstOutcome)
   /** The batch could not answer it: the booking runs alone, whole (first attempt and the rest), once `after` is done. */
   | { alone: true; after: Promise<void> }
 ) & {
@@ -368,13 +369,6 @@ async function atMost(p: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
   clearTimeout(timer)
-}
-
-/** The Booking that `owner`, booked at `stationId`, is to the bookings after it. */
-function bookingOf(owner: OwnerColumns, q: BookingQuery, stationId: string): Booking {
-  const common = { id: owner.id, stationId, vehicleId: owner.vehicle_id, atMs: q.atMs }
-  if (owner.kind === 'reservation') return { kind: 'reservation', ...common }
-  return { kind: 'hold', ...common, expiresAtMs: owner.expires_at_ms as number, txId: owner.tx_id as string, txStartedAtMs: owner.tx_started_at_ms as number }
 }
 
 export class PgReservationStore implements ReservationStore {
@@ -533,7 +527,7 @@ export class PgReservationStore implements ReservationStore {
   async #rest<R>(
     input: { candidates: readonly BookingCandidate[]; atMs: number; windowMs: number },
     stations: ReadonlyMap<string, BookingCandidate>,
-    first: { booked: string | null; blocking: Booking[]; refused: string | null },
+    first: FirstOutcome,
     record: (pick: BookingCandidate) => R,
     insert: (db: Pick<Tx, 'query'>, r: R) => Promise<boolean>,
   ): Promise<BookingOutcome<R>> {
@@ -576,7 +570,7 @@ export class PgReservationStore implements ReservationStore {
       if (chunk.length > 1) {
         try {
           const answers = await this.#firstsTogether(chunk.map((a) => a.question))
-          chunk.forEach((a, k) => a.resolve({ ...(answers[k] as (typeof answers)[number]), done: doneOf() }))
+          chunk.forEach((a, k) => a.resolve({ alone: false, ...(answers[k] as FirstOutcome), done: doneOf() }))
           then = 'answered'
         } catch (err) {
           then = afterFailure(err)
@@ -597,7 +591,7 @@ export class PgReservationStore implements ReservationStore {
     }
   }
 
-  async #firstAlone(q: FirstAsk): Promise<{ booked: string | null; blocking: Booking[]; refused: string | null }> {
+  async #firstAlone(q: FirstAsk): Promise<FirstOutcome> {
     const rows = (await this.#db.query<BookingRow & { booked: string | null }>(q.alone.sql, q.alone.params)).rows
     const booked = rows[0]?.booked ?? null
     if (booked !== null) return { booked, blocking: [], refused: null }
@@ -611,7 +605,7 @@ export class PgReservationStore implements ReservationStore {
    * the ones asked before it: the snapshot's bookings (`found`) and those of the batch before it
    * that the walk counted as blockers (`blocksSlot`, booking-rules.ts).
    */
-  async #firstsTogether(asked: FirstAsk[]): Promise<Array<{ alone: false; booked: string | null; blocking: Booking[]; refused: string | null }>> {
+  async #firstsTogether(asked: FirstAsk[]): Promise<FirstOutcome[]> {
     const rows = asked.map((q, k) => ({
       i: k + 1,
       ...q.owner,
@@ -639,13 +633,13 @@ export class PgReservationStore implements ReservationStore {
       const row = byI.get(k + 1)
       if (!row) throw new Error(`BOOK_BATCH answered no row for booking ${k + 1}`)
       if (row.booked !== null) {
-        before.push({ ...bookingOf(q.owner, q.query, row.booked), windowMs: q.query.windowMs })
-        return { alone: false as const, booked: row.booked, blocking: [], refused: null }
+        before.push({ ...toBooking({ ...q.owner, station_id: row.booked, at_ms: q.query.atMs }), windowMs: q.query.windowMs })
+        return { booked: row.booked, blocking: [], refused: null }
       }
       const mine = new Set(q.query.stationIds)
       // As the walk counts them: the earlier picks within its window or whose slot overlaps its own.
       const blocking = [...(row.found ?? []).map(toBooking), ...before.filter((b) => mine.has(b.stationId) && blocksSlot(b, q.query)).map(({ windowMs: _, ...b }) => b as Booking)]
-      return { alone: false as const, booked: null, blocking, refused: null }
+      return { booked: null, blocking, refused: null }
     })
   }
 }
