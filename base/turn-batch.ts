@@ -87,14 +87,14 @@ export class TurnBatch<Q, A> {
   #flush(): void {
     const batch = this.#waiting
     this.#waiting = []
-    if (!this.#aloneOnFailure || batch.length === 1) return void answering(batch, () => this.#answer(batch))
-    void (async () => {
+    void answering(batch, async () => {
+      if (!this.#aloneOnFailure || batch.length === 1) return this.#answer(batch)
       try {
         await this.#answer(batch)
       } catch {
-        // Those the failed answer did settle keep their answer (settling twice does nothing).
-        await Promise.all(batch.map((a) => answering([a], () => this.#answer([a]))))
+        // The questions the failed answer did not settle, each alone; those it settled keep their answer.
+        await Promise.all(batch.filter((a) => !a.settled).map((a) => answering([a], () => this.#answer([a]))))
       }
-    })()
+    })
   }
 }

@@ -59,3 +59,23 @@ t.test('an answer that ends without settling a caller rejects it with Unanswered
   t.same(settled.map((s) => s.status), ['rejected', 'fulfilled', 'rejected'])
   t.ok(settled[0]?.status === 'rejected' && settled[0].reason instanceof UnansweredError, 'UnansweredError')
 })
+
+t.test('aloneOnFailure answers again only the questions the failed answer left unsettled, and no caller waits on an answer that leaves it out', async (t) => {
+  const calls: number[][] = []
+  const b = new TurnBatch<number, number>(
+    (batch) => {
+      calls.push(batch.map((a) => a.question))
+      if (batch.length > 1) {
+        ;(batch[0] as Asked<number, number>).resolve(10)
+        throw new Error('failed after the first')
+      }
+      // Alone, 3 is left out.
+      if (batch[0]?.question !== 3) batch[0]?.resolve((batch[0]?.question ?? 0) + 1)
+    },
+    { aloneOnFailure: true },
+  )
+  const out = await Promise.allSettled([1, 2, 3].map((n) => b.ask(n)))
+  t.same(calls, [[1, 2, 3], [2], [3]], 'the settled first question is not answered again')
+  t.same(out.slice(0, 2).map((o) => (o.status === 'fulfilled' ? o.value : o.status)), [10, 3])
+  t.ok(out[2]?.status === 'rejected' && out[2].reason instanceof UnansweredError, 'the question its alone answer left out rejects with UnansweredError')
+})
