@@ -16,6 +16,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { TestClock } from '../hub/clock.js'
 import { SqliteStore, type Booking, type ReservationRecord } from '../hub/store/index.js'
+import { BookingIndex } from '../hub/store/booking-index.js'
 import { tempDir } from './helpers/hub.js'
 
 const RUNS = Number(process.env.VOLTWAY_PROPERTY_RUNS ?? 60)
@@ -170,4 +171,27 @@ t.test('a write by another handle on the file is seen by the next question, not 
   const r = await other.reservations.createReservation({ reservationId: 'r-other', vehicleId: 'V1', atMs: query.atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })
   t.ok(r.ok)
   t.same((await indexed.reservations.findBookings(query)).map((b) => b.id), ['r-other'], 'booked by the other handle')
+})
+
+t.test('the index finds a booking to remove by its time, among many at the same time and thousands ahead', (t) => {
+  const index = new BookingIndex()
+  t.ok(index.covers({ atMs: 0, windowMs: WINDOW, nowMs: 0 }))
+  index.load('S0', [])
+  const at = (i: number): number => (i % 50) * 4 * WINDOW
+  const made: Booking[] = Array.from({ length: 2_000 }, (_, i) => ({ kind: 'reservation', id: `r${i}`, stationId: 'S0', vehicleId: 'V', atMs: at(i) }))
+  // Added out of time order: each lands after those already at its time.
+  for (const b of made) index.add(b)
+  const ids = (atMs: number): string[] => {
+    const out: Booking[] = []
+    index.blocking('S0', { atMs, windowMs: WINDOW, nowMs: 0 }, out)
+    return out.map((b) => b.id)
+  }
+  t.same(ids(at(7)), made.filter((b) => b.atMs === at(7)).map((b) => b.id), 'the 40 bookings at one time, in the order they came')
+  // Every other one at that time goes, then the first of those left, then an id the index does not hold.
+  for (const b of made.filter((b, i) => b.atMs === at(7) && i % 2 === 0)) index.remove(b.id)
+  index.remove('r7')
+  index.remove('r-none')
+  t.same(ids(at(7)), made.filter((b, i) => b.atMs === at(7) && i % 2 === 1 && i !== 7).map((b) => b.id))
+  t.same(ids(at(8)).length, 40, 'the next time keeps all of its bookings')
+  t.end()
 })

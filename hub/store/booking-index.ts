@@ -33,8 +33,8 @@ export class BookingIndex {
   readonly #horizonMs: number
   /** Per station, its bookings sorted by `atMs`; a station absent here is not loaded. */
   readonly #byStation = new Map<string, Booking[]>()
-  /** Station of each indexed booking id (reservation and hold ids are both unique, and never shared). */
-  readonly #stationOf = new Map<string, string>()
+  /** Each indexed booking by id (reservation and hold ids are both unique, and never shared). */
+  readonly #byId = new Map<string, Booking>()
   #floorMs = -Infinity
 
   constructor(opts: BookingIndexOptions = {}) {
@@ -63,7 +63,7 @@ export class BookingIndex {
   load(stationId: string, bookings: readonly Booking[]): void {
     const list = bookings.filter((b) => b.atMs > this.#floorMs).sort((a, b) => a.atMs - b.atMs)
     this.#byStation.set(stationId, list)
-    for (const b of list) this.#stationOf.set(b.id, stationId)
+    for (const b of list) this.#byId.set(b.id, b)
   }
 
   /** The bookings of `stationId` that block `q` under the window rule (reservations, and holds live at `nowMs`), in time order. */
@@ -71,15 +71,7 @@ export class BookingIndex {
     const list = this.#byStation.get(stationId)
     if (!list) return
     // Binary search only narrows the scan (conservatively); the rule functions decide.
-    let lo = 0
-    let hi = list.length
-    const from = q.atMs - q.windowMs
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((list[mid] as Booking).atMs < from) lo = mid + 1
-      else hi = mid
-    }
-    for (let i = lo; i < list.length; i++) {
+    for (let i = firstFrom(list, q.atMs - q.windowMs); i < list.length; i++) {
       const b = list[i] as Booking
       if (b.atMs > q.atMs + q.windowMs) break
       if (blocks(b, q)) out.push(b)
@@ -89,23 +81,28 @@ export class BookingIndex {
   /** A booking this store committed (a new reservation, or a new hold). Ignored for stations not loaded. */
   add(b: Booking): void {
     // Already there: loaded from the database after the write committed, before the writer got here.
-    if (b.atMs <= this.#floorMs || this.#stationOf.has(b.id)) return
+    if (b.atMs <= this.#floorMs || this.#byId.has(b.id)) return
     const list = this.#byStation.get(b.stationId)
     if (!list) return
-    let i = list.length
-    while (i > 0 && (list[i - 1] as Booking).atMs > b.atMs) i--
-    list.splice(i, 0, b)
-    this.#stationOf.set(b.id, b.stationId)
+    // After the bookings at the same time: a station's list keeps the order its bookings came in.
+    list.splice(firstAfter(list, b.atMs), 0, b)
+    this.#byId.set(b.id, b)
   }
 
   /** A booking this store deleted, or a hold it confirmed (it then blocks as its reservation). */
   remove(id: string): void {
-    const stationId = this.#stationOf.get(id)
-    if (stationId === undefined) return
-    this.#stationOf.delete(id)
-    const list = this.#byStation.get(stationId)
-    const i = list ? list.findIndex((b) => b.id === id) : -1
-    if (list && i >= 0) list.splice(i, 1)
+    const b = this.#byId.get(id)
+    if (b === undefined) return
+    this.#byId.delete(id)
+    const list = this.#byStation.get(b.stationId)
+    if (!list) return
+    // Its place by time (a station keeps thousands of bookings ahead), then by id among those at the same time.
+    for (let i = firstFrom(list, b.atMs); i < list.length && (list[i] as Booking).atMs === b.atMs; i++) {
+      if ((list[i] as Booking).id === id) {
+        list.splice(i, 1)
+        return
+      }
+    }
   }
 
   /** Holds this store deleted as expired at `nowMs` (deleteExpiredHolds: `isExpiredHold`). */
@@ -113,7 +110,7 @@ export class BookingIndex {
     for (const [stationId, list] of this.#byStation) {
       const keep: Booking[] = []
       for (const b of list) {
-        if (b.kind === 'hold' && isExpiredHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, nowMs)) this.#stationOf.delete(b.id)
+        if (b.kind === 'hold' && isExpiredHold({ reservationId: null, expiresAtMs: b.expiresAtMs }, nowMs)) this.#byId.delete(b.id)
         else keep.push(b)
       }
       if (keep.length !== list.length) this.#byStation.set(stationId, keep)
@@ -123,6 +120,30 @@ export class BookingIndex {
   /** Forget everything: someone else wrote, or a write touched more than this store tracks. */
   clear(): void {
     this.#byStation.clear()
-    this.#stationOf.clear()
+    this.#byId.clear()
   }
+}
+
+/** Index of the first booking of `list` (sorted by `atMs`) at or after `atMs`. */
+function firstFrom(list: readonly Booking[], atMs: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((list[mid] as Booking).atMs < atMs) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** Index of the first booking of `list` (sorted by `atMs`) after `atMs`. */
+function firstAfter(list: readonly Booking[], atMs: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((list[mid] as Booking).atMs <= atMs) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
