@@ -18,6 +18,7 @@ import type {
   TripStore,
 } from '../trips.js'
 import type { PgDatabase, Tx } from './pool.js'
+import { RowsByKey } from './rows-by-key.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
 const failureJson = (t: TripRecord): string | null => (t.failure === null ? null : JSON.stringify(t.failure))
@@ -32,7 +33,7 @@ const INSERT_PEER_HOLD = `
  * The entry as read, with its row version: `xmin`, the transaction that wrote
  * this version of the row, changes with every committed UPDATE.
  */
-const READ_PEER_HOLD = 'SELECT *, xmin::text AS version FROM peer_holds WHERE hold_id = $1'
+const READ_PEER_HOLDS = 'SELECT *, xmin::text AS version FROM peer_holds WHERE hold_id = ANY($1::text[])'
 
 /** Compare-and-set: writes only if the row is still the version read ($14); a concurrent writer's commit makes it update nothing. */
 const UPDATE_PEER_HOLD = `
@@ -46,9 +47,14 @@ const SAVE_TRIP = `
 
 export class PgTripStore implements TripStore {
   readonly #db: PgDatabase
+  /** Peer-hold entries and trips read by id, each turn's reads in one statement. */
+  readonly #peerHolds: RowsByKey<PeerHoldRow & { version: string }>
+  readonly #trips: RowsByKey<TripRow>
 
   constructor(db: PgDatabase) {
     this.#db = db
+    this.#peerHolds = new RowsByKey((text, values) => db.query(text, values), READ_PEER_HOLDS, (r) => r.hold_id)
+    this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
   }
 
   async createTrip(trip: TripRecord): Promise<void> {
@@ -73,7 +79,7 @@ export class PgTripStore implements TripStore {
   }
 
   async getTrip(tripId: string): Promise<TripRecord | null> {
-    const row = (await this.#db.query<TripRow>('SELECT * FROM trips WHERE trip_id = $1', [tripId])).rows[0]
+    const row = await this.#trips.get(tripId)
     return row ? toTrip(row) : null
   }
 
@@ -126,7 +132,7 @@ export class PgTripStore implements TripStore {
   }
 
   async getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
-    const row = (await this.#db.query<PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = $1', [holdId])).rows[0]
+    const row = await this.#peerHolds.get(holdId)
     return row ? toPeerHold(row) : null
   }
 
@@ -151,7 +157,7 @@ export class PgTripStore implements TripStore {
    */
   async #transition<A>(holdId: string, decide: (cur: PeerHoldRecord | null) => PeerHoldStep<A>): Promise<A> {
     for (;;) {
-      const row = (await this.#db.query<PeerHoldRow & { version: string }>(READ_PEER_HOLD, [holdId])).rows[0]
+      const row = await this.#peerHolds.get(holdId)
       const step = decide(row ? toPeerHold(row) : null)
       const r = step.next
       if (!r) return step.answer

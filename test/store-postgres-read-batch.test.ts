@@ -1,0 +1,119 @@
+/**
+ * The PostgreSQL trip store reads peer-hold entries and trips by id a turn at
+ * a time (hub/store/postgres/rows-by-key.ts): the reads asked during one turn
+ * are one statement per table. A burst of reads and ledger transitions gets
+ * the answers and leaves the rows that the same calls give asked one after
+ * another, in a handful of statements; a key the database refuses fails only
+ * its own caller.
+ */
+import t from 'tap'
+import type { PostgresStore } from '../hub/store/index.js'
+import type { RecordPeerHoldInput, TripRecord } from '../hub/store/trips.js'
+import { postgresSkipReason, seededTwins } from './helpers/store-postgres.js'
+
+const skip = await postgresSkipReason()
+if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
+
+const T = Date.parse('2026-12-01T08:00:00Z')
+const position = { lat: -12.97, lon: -38.5 }
+const placed = (i: number, peer = 'feira'): RecordPeerHoldInput => ({
+  holdId: `h-${i}`,
+  peerHubId: peer,
+  txId: `t-${i}`,
+  vehicleId: `V${i % 3}`,
+  stationId: `S${i % 4}`,
+  position,
+  atMs: T + 3_600_000 * (i + 1),
+  expiresAtMs: T + 60_000,
+  nowMs: T,
+})
+const tripOf = (i: number): TripRecord => ({
+  tripId: `trip-${i}`,
+  vehicleId: `V${i % 3}`,
+  routeId: 'r1',
+  txStartedAtMs: T,
+  attempt: 1,
+  state: i % 2 === 0 ? 'trying' : 'confirmed',
+  legs: [{ hop: 0, hubId: 'feira', holdId: `h-${i}`, atMs: T + 3_600_000, stationId: null, position: null, expiresAtMs: null, reservationId: null }],
+  failure: null,
+  createdAtMs: T,
+  updatedAtMs: T,
+})
+
+/** Entries in every state (placed, confirmed, released, a tombstone), and trips. */
+async function seed(store: PostgresStore): Promise<void> {
+  for (let i = 0; i < 12; i++) await store.trips.recordPeerHold(placed(i))
+  for (let i = 0; i < 3; i++) await store.trips.peerHoldConfirmed({ holdId: `h-${i}`, reservationId: `r-${i}`, nowMs: T + 1 })
+  await store.trips.releasePeerHold({ holdId: 'h-3', peerHubId: 'feira', nowMs: T + 1 })
+  await store.trips.releasePeerHold({ holdId: 'h-tomb', peerHubId: 'feira', nowMs: T + 1 })
+  for (let i = 0; i < 6; i++) await store.trips.createTrip(tripOf(i))
+}
+
+/**
+ * The calls of the burst, in the order asked: reads of every kind of id, then transitions (on
+ * other ids than the reads', since calls of one turn run side by side as they would unbatched).
+ */
+function calls(store: PostgresStore): Array<() => Promise<unknown>> {
+  const s = store.trips
+  return [
+    ...['h-0', 'h-3', 'h-5', 'h-tomb', 'h-none', 'h-5', 'h-11'].map((id) => () => s.getPeerHold(id)),
+    ...['trip-0', 'trip-1', 'trip-none', 'trip-5', 'trip-1'].map((id) => () => s.getTrip(id)),
+    () => s.peerHoldConfirmed({ holdId: 'h-6', reservationId: 'r-6', nowMs: T + 2 }),
+    () => s.peerHoldConfirmed({ holdId: 'h-3', reservationId: 'r-3', nowMs: T + 2 }), // released: refused
+    () => s.releasePeerHold({ holdId: 'h-7', peerHubId: 'feira', nowMs: T + 2 }),
+    () => s.releasePeerHold({ holdId: 'h-8', peerHubId: 'salvador', nowMs: T + 2 }), // another peer's
+    () => s.releasePeerHold({ holdId: 'h-new-tomb', peerHubId: 'feira', nowMs: T + 2 }),
+    () => s.recordPeerHold({ ...placed(9), nowMs: T + 2 }), // known: answered from its entry
+    () => s.recordPeerHold({ ...placed(40), nowMs: T + 2 }),
+    () => s.recordPeerHold({ ...placed(41), holdId: 'h-tomb', nowMs: T + 2 }), // a release overtook it
+    () => s.peerHoldCancelled({ holdId: 'h-10', nowMs: T + 2 }),
+  ]
+}
+
+const settle = (p: Promise<unknown>): Promise<unknown> => p.then((value) => ({ value }), (err: unknown) => ({ error: String(err) }))
+
+async function rowsOf(store: PostgresStore): Promise<unknown> {
+  const peerHolds = (await store.db.query('SELECT * FROM peer_holds ORDER BY hold_id')).rows
+  const trips = (await store.db.query('SELECT trip_id, state FROM trips ORDER BY trip_id')).rows
+  return { peerHolds, trips }
+}
+
+/** Counts the store's statements that read peer holds or trips by id. */
+function countReads(store: PostgresStore): { reads: number; stop: () => void } {
+  const { query } = store.db
+  const seen = { reads: 0, stop: () => void (store.db.query = query) }
+  store.db.query = ((text: string, values?: unknown[]) => {
+    if (/^\s*SELECT \*.* FROM (peer_holds|trips) WHERE (hold_id|trip_id) = ANY/.test(text)) seen.reads++
+    return query.call(store.db, text, values)
+  }) as typeof store.db.query
+  return seen
+}
+
+t.test('a burst of reads by id and peer-hold transitions answers and writes as the same calls one after another, in one read per table and turn', { skip: skip ?? false }, async (t) => {
+  const { one, burst } = await seededTwins(t, seed)
+  const alone: unknown[] = []
+  for (const call of calls(one)) alone.push(await settle(call()))
+
+  const counted = countReads(burst)
+  const together = await Promise.all(calls(burst).map((call) => settle(call())))
+  counted.stop()
+  t.same(together, alone, 'every caller gets the answer it gets alone')
+  t.same(await rowsOf(burst), await rowsOf(one), 'the same rows')
+  const after = ['h-6', 'h-7', 'h-40', 'h-new-tomb', 'h-tomb']
+  t.same(await Promise.all(after.map((id) => burst.trips.getPeerHold(id))), await Promise.all(after.map((id) => one.trips.getPeerHold(id))), 'the next turn reads what the transitions wrote')
+  // Alone, each read and each transition's read is a statement of its own: 7 + 5 + at least 8 here.
+  t.ok(counted.reads <= 8, `reads by id in a handful of statements (${counted.reads})`)
+  t.ok(counted.reads >= 2, 'both tables were read')
+})
+
+t.test('a key the database refuses fails only its own read; the others of its turn get their rows', { skip: skip ?? false }, async (t) => {
+  const { burst } = await seededTwins(t, seed)
+  const out = await Promise.all(['h-0', 'h-\u0000', 'h-5', 'h-none'].map((id) => settle(burst.trips.getPeerHold(id))))
+  t.match(out[0], { value: { holdId: 'h-0', state: 'confirmed' } })
+  t.match(out[1], { error: /./ }, 'U+0000, which PostgreSQL refuses in text, fails its caller')
+  t.match(out[2], { value: { holdId: 'h-5', state: 'placed' } })
+  t.same(out[3], { value: null })
+  const trips = await Promise.all(['trip-0', 'trip-\u0000'].map((id) => settle(burst.trips.getTrip(id))))
+  t.match(trips[0], { value: { tripId: 'trip-0', state: 'trying' } })
+  t.match(trips[1], { error: /./ })
+})
