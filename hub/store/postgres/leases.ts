@@ -4,26 +4,63 @@
  * `INSERT ... ON CONFLICT DO UPDATE ... WHERE` atomically against concurrent
  * writers of the same row, so of replicas racing for one lease exactly one
  * gets a row back.
+ *
+ * The acquires and the releases asked during one turn (a lease per trip a
+ * hub coordinates, hub/trips/coordinator.ts) run as one statement each over
+ * arrays (TurnBatch, base/turn-batch.ts), each caller's row judged at its own
+ * clock, in name order (the same in every replica, so two replicas' batches
+ * never wait on each other in a cycle). A batch whose statement fails (the
+ * same name twice in one upsert, a value the database refuses) runs again
+ * one lease at a time.
  */
+import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { AcquireLeaseInput, LeaseStore } from '../leases.js'
 import type { PgDatabase } from './pool.js'
 
+/** A batch of acquires: $1 names, $2 owners, $3 new expiries, $4 the callers' clocks; returns the names acquired. */
+const ACQUIRE = `
+  WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v (name, owner, expires_at_ms, now_ms))
+  INSERT INTO leases AS l (name, owner, expires_at_ms)
+  SELECT name, owner, expires_at_ms FROM v ORDER BY name
+      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
+   -- rule: mayAcquire (lease-rules.ts): free, the caller's own, or expired at the caller's clock.
+   WHERE l.owner = excluded.owner OR l.expires_at_ms <= (SELECT v.now_ms FROM v WHERE v.name = excluded.name)
+  RETURNING name`
+
+/** A batch of releases: $1 names, $2 owners (a lease is given back only by its owner). */
+const RELEASE = `
+  DELETE FROM leases l
+   USING unnest($1::text[], $2::text[]) AS v (name, owner)
+   WHERE l.name = v.name AND l.owner = v.owner`
+
+type Release = { name: string; owner: string }
+const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
 export class PgLeaseStore implements LeaseStore {
   readonly #db: PgDatabase
+  readonly #acquires: TurnBatch<AcquireLeaseInput, boolean>
+  readonly #releases: TurnBatch<Release, void>
 
   constructor(db: PgDatabase) {
     this.#db = db
+    this.#acquires = new TurnBatch((batch) => this.#acquire(batch), { aloneOnFailure: true })
+    this.#releases = new TurnBatch((batch) => this.#release(batch), { aloneOnFailure: true })
   }
 
-  async acquire(input: AcquireLeaseInput): Promise<boolean> {
-    // rule: mayAcquire (lease-rules.ts): free, the caller's own, or expired.
-    const res = await this.#db.query(
-      `INSERT INTO leases (name, owner, expires_at_ms) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
-       WHERE leases.owner = $2 OR leases.expires_at_ms <= $4`,
-      [input.name, input.owner, input.nowMs + input.ttlMs, input.nowMs],
-    )
-    return (res.rowCount ?? 0) > 0
+  acquire(input: AcquireLeaseInput): Promise<boolean> {
+    return this.#acquires.ask(input)
+  }
+
+  async #acquire(batch: Asked<AcquireLeaseInput, boolean>[]): Promise<void> {
+    const rows = batch.map((a) => a.question).sort(byName)
+    const res = await this.#db.query<{ name: string }>(ACQUIRE, [
+      rows.map((r) => r.name),
+      rows.map((r) => r.owner),
+      rows.map((r) => r.nowMs + r.ttlMs),
+      rows.map((r) => r.nowMs),
+    ])
+    const got = new Set(res.rows.map((r) => r.name))
+    for (const a of batch) a.resolve(got.has(a.question.name))
   }
 
   async renewAll(input: { owner: string; nowMs: number; ttlMs: number }): Promise<number> {
@@ -31,8 +68,14 @@ export class PgLeaseStore implements LeaseStore {
     return res.rowCount ?? 0
   }
 
-  async release(name: string, owner: string): Promise<void> {
-    await this.#db.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner])
+  release(name: string, owner: string): Promise<void> {
+    return this.#releases.ask({ name, owner })
+  }
+
+  async #release(batch: Asked<Release, void>[]): Promise<void> {
+    const rows = batch.map((a) => a.question).sort(byName)
+    await this.#db.query(RELEASE, [rows.map((r) => r.name), rows.map((r) => r.owner)])
+    for (const a of batch) a.resolve()
   }
 
   async deleteExpired(nowMs: number): Promise<number> {

@@ -6,6 +6,12 @@
  * writes it only if the row is still the version it read (compare-and-set
  * on `xmin`), so replicas handling the same hold id serialize on its row
  * and a loser decides again on the winner's entry.
+ *
+ * Per turn, not per call: the reads by id (RowsByKey), the trips created and
+ * the fresh peer-hold entries asked during one turn of the event loop (the
+ * trips a hub coordinates and the holds its peers place, many in flight) are
+ * one statement each over arrays, rows in id order; a batch whose statement
+ * fails runs again one row at a time, so each caller gets what it gets alone.
  */
 import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import type {
@@ -19,6 +25,7 @@ import type {
 } from '../trips.js'
 import type { PgDatabase, Tx } from './pool.js'
 import { RowsByKey } from './rows-by-key.js'
+import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
 const failureJson = (t: TripRecord): string | null => (t.failure === null ? null : JSON.stringify(t.failure))
@@ -28,6 +35,19 @@ const INSERT_PEER_HOLD = `
   INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
   ON CONFLICT (hold_id) DO NOTHING`
+
+/** New entries of one turn, as INSERT_PEER_HOLD over arrays (one per column, in hold id order); returns the ids it inserted. */
+const INSERT_PEER_HOLDS = `
+  INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
+                       $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[])
+      ON CONFLICT (hold_id) DO NOTHING
+  RETURNING hold_id`
+
+/** Trips created during one turn: one array per column, in trip id order. */
+const INSERT_TRIPS = `
+  INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])`
 
 /**
  * The entry as read, with its row version: `xmin`, the transaction that wrote
@@ -50,19 +70,28 @@ export class PgTripStore implements TripStore {
   /** Peer-hold entries and trips read by id, each turn's reads in one statement. */
   readonly #peerHolds: RowsByKey<PeerHoldRow & { version: string }>
   readonly #trips: RowsByKey<TripRow>
+  /** Trips created and fresh peer-hold entries inserted during one turn: one statement each (a failed batch runs again one row at a time). */
+  readonly #tripInserts: TurnBatch<TripRecord, void>
+  readonly #peerHoldInserts: TurnBatch<PeerHoldRecord, boolean>
 
   constructor(db: PgDatabase) {
     this.#db = db
     this.#peerHolds = new RowsByKey((text, values) => db.query(text, values), READ_PEER_HOLDS, (r) => r.hold_id)
     this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
+    this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: true })
+    this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: true })
   }
 
-  async createTrip(trip: TripRecord): Promise<void> {
-    await this.#db.query(
-      `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [trip.tripId, trip.vehicleId, trip.routeId, trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.createdAtMs, trip.updatedAtMs],
-    )
+  createTrip(trip: TripRecord): Promise<void> {
+    return this.#tripInserts.ask(trip)
+  }
+
+  async #insertTrips(batch: Asked<TripRecord, void>[]): Promise<void> {
+    const trips = batch.map((a) => a.question).sort((a, b) => (a.tripId < b.tripId ? -1 : a.tripId > b.tripId ? 1 : 0))
+    const columns = (t: TripRecord): unknown[] => [t.tripId, t.vehicleId, t.routeId, t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.createdAtMs, t.updatedAtMs]
+    // An id used before (or twice in the batch) fails the statement: the batch then runs one trip at a time.
+    await this.#db.query(INSERT_TRIPS, transpose(trips.map(columns), 10))
+    for (const a of batch) a.resolve()
   }
 
   async saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
@@ -115,8 +144,18 @@ export class PgTripStore implements TripStore {
   async recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
     // Callers record a hold they just placed under a fresh id: try the unknown-id case's insert first (one statement).
     const step = recordPlaced(null, input)
-    if (step.next && (await this.#db.query(INSERT_PEER_HOLD, peerHoldValues(step.next))).rowCount === 1) return step.answer
+    if (step.next && (await this.#peerHoldInserts.ask(step.next))) return step.answer
     return this.#transition(input.holdId, (cur) => recordPlaced(cur, input))
+  }
+
+  /** Resolves true for each entry the batch's INSERT inserted; of one id asked twice, only the first asked can be. */
+  async #insertPeerHolds(batch: Asked<PeerHoldRecord, boolean>[]): Promise<void> {
+    const first = new Map<string, PeerHoldRecord>()
+    for (const { question: r } of batch) if (!first.has(r.holdId)) first.set(r.holdId, r)
+    const rows = [...first.values()].sort((a, b) => (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0))
+    const res = await this.#db.query<{ hold_id: string }>(INSERT_PEER_HOLDS, transpose(rows.map(peerHoldValues), 13))
+    const inserted = new Set(res.rows.map((r) => r.hold_id))
+    for (const a of batch) a.resolve(first.get(a.question.holdId) === a.question && inserted.has(a.question.holdId))
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
@@ -166,6 +205,11 @@ export class PgTripStore implements TripStore {
       if (res.rowCount === 1) return step.answer
     }
   }
+}
+
+/** `rows` of `width` values each, as one array per column (the parameters of an `unnest` over arrays). */
+function transpose(rows: readonly unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]))
 }
 
 function peerHoldValues(r: PeerHoldRecord): unknown[] {
