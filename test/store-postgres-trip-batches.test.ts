@@ -136,6 +136,14 @@ t.test('a burst of trips created, fresh peer-hold entries and leases taken and g
     () => store.leases.acquire({ name: 'mine', owner: 'replica-a', nowMs: T, ttlMs: TTL }),
     () => store.leases.release('given', 'replica-a'),
     () => store.leases.release('held', 'replica-a'), // not its owner: kept
+    // Saves: from a state it is in, from one it is not in, any state, and one trip saved twice in the turn.
+    () => store.trips.saveTrip({ ...tripOf(0), state: 'confirming', updatedAtMs: T + 5 }, { fromStates: ['trying'] }),
+    () => store.trips.saveTrip({ ...tripOf(1), state: 'aborted', updatedAtMs: T + 5 }, { fromStates: ['trying', 'confirming'] }),
+    () => store.trips.saveTrip({ ...tripOf(3), attempt: 2, updatedAtMs: T + 5 }),
+    () => store.trips.saveTrip({ ...tripOf(4), state: 'confirming', updatedAtMs: T + 5 }, { fromStates: ['trying'] }),
+    () => store.trips.saveTrip({ ...tripOf(4), state: 'confirmed', updatedAtMs: T + 6 }, { fromStates: ['confirming'] }),
+    () => store.trips.saveTrip({ ...tripOf(4), state: 'aborted', updatedAtMs: T + 7 }, { fromStates: ['trying'] }),
+    () => store.trips.saveTrip({ ...tripOf(77), updatedAtMs: T + 5 }), // no such trip
   ]
   for (const s of [one, burst]) {
     await s.leases.acquire({ name: 'held', owner: 'replica-b', nowMs: T, ttlMs: TTL })
@@ -151,11 +159,14 @@ t.test('a burst of trips created, fresh peer-hold entries and leases taken and g
   t.same(together, alone, 'every caller gets the answer it gets alone')
   t.match(together[8], { error: /./ }, 'the trip id used before fails')
   t.same(together.slice(0, 8), Array.from({ length: 8 }, () => ({ value: undefined })), 'the others are created')
-  t.same(together.slice(-5, -2), [{ value: false }, { value: true }, { value: true }], 'held by another: refused; expired at the caller\'s clock, or its own: taken')
+  t.same(together.slice(-12, -9), [{ value: false }, { value: true }, { value: true }], 'held by another: refused; expired at the caller\'s clock, or its own: taken')
+  t.same(together.slice(-7), [true, false, true, true, true, false, false].map((value) => ({ value })), 'each save compares against the state the one asked before it left')
   t.same(await rowsOf(burst), await rowsOf(one), 'the same trips and peer-hold entries')
   const leases = async (s: PostgresStore): Promise<unknown> => (await s.db.query('SELECT name, owner, expires_at_ms FROM leases ORDER BY name')).rows
+  const trips = async (s: PostgresStore): Promise<unknown> => (await s.db.query('SELECT trip_id, state, attempt, updated_at_ms FROM trips ORDER BY trip_id')).rows
+  t.same(await trips(burst), await trips(one), 'the same trips, saves included')
   t.same(await leases(burst), await leases(one), 'the same leases')
-  // Alone: 9 trips, 11 entries, 13 leases, at least 33 statements; batched, a statement per kind and the
-  // second attempts of the failed trip batch (9) and of the entry asked twice (a read and a write).
-  t.ok(counted.all <= 20, `in a handful of statements (${counted.all})`)
+  // Alone: 9 trips, 11 entries, 13 leases, 7 saves, at least 40 statements; batched, a statement per kind,
+  // the second attempts of the failed trip batch (9), of the entry asked twice and of the trip saved thrice.
+  t.ok(counted.all <= 24, `in a handful of statements (${counted.all})`)
 })

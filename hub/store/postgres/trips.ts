@@ -55,15 +55,37 @@ const INSERT_TRIPS = `
  */
 const READ_PEER_HOLDS = 'SELECT *, xmin::text AS version FROM peer_holds WHERE hold_id = ANY($1::text[])'
 
-/** Compare-and-set: writes only if the row is still the version read ($14); a concurrent writer's commit makes it update nothing. */
-const UPDATE_PEER_HOLD = `
-  UPDATE peer_holds SET peer_hub_id = $2, state = $3, tx_id = $4, vehicle_id = $5, station_id = $6, lat = $7, lon = $8,
-         at_ms = $9, expires_at_ms = $10, reservation_id = $11, created_at_ms = $12, updated_at_ms = $13
-   WHERE hold_id = $1 AND xmin = $14::text::xid`
-
 const SAVE_TRIP = `
   UPDATE trips SET tx_started_at_ms = $1, attempt = $2, state = $3, legs_json = $4, failure_json = $5, updated_at_ms = $6
    WHERE trip_id = $7 AND ($8::text[] IS NULL OR state = ANY($8::text[]))`
+
+/** Saves of one turn without releases, as SAVE_TRIP over arrays: $1-$6 the columns, $7 ids, $8 each save's allowed states joined by ',' (NULL: any); returns the ids saved. */
+const SAVE_TRIPS = `
+  UPDATE trips t SET tx_started_at_ms = v.tx_started_at_ms, attempt = v.attempt, state = v.state, legs_json = v.legs_json,
+         failure_json = v.failure_json, updated_at_ms = v.updated_at_ms
+    FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+         AS v (tx_started_at_ms, attempt, state, legs_json, failure_json, updated_at_ms, trip_id, from_states)
+   WHERE t.trip_id = v.trip_id AND (v.from_states IS NULL OR t.state = ANY(string_to_array(v.from_states, ',')))
+  RETURNING t.trip_id`
+
+/**
+ * Compare-and-set writes of one turn: each row is written only if it is still the version read ($14);
+ * a concurrent writer's commit makes it write nothing for that row. Returns the ids written.
+ */
+const UPDATE_PEER_HOLDS = `
+  UPDATE peer_holds p SET peer_hub_id = v.peer_hub_id, state = v.state, tx_id = v.tx_id, vehicle_id = v.vehicle_id, station_id = v.station_id,
+         lat = v.lat, lon = v.lon, at_ms = v.at_ms, expires_at_ms = v.expires_at_ms, reservation_id = v.reservation_id,
+         created_at_ms = v.created_at_ms, updated_at_ms = v.updated_at_ms
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
+                $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
+         AS v (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms, version)
+   WHERE p.hold_id = v.hold_id AND p.xmin = v.version::xid
+  RETURNING p.hold_id`
+
+interface TripSave {
+  trip: TripRecord
+  fromStates: readonly TripState[] | null
+}
 
 export class PgTripStore implements TripStore {
   readonly #db: PgDatabase
@@ -73,6 +95,9 @@ export class PgTripStore implements TripStore {
   /** Trips created and fresh peer-hold entries inserted during one turn: one statement each (a failed batch runs again one row at a time). */
   readonly #tripInserts: TurnBatch<TripRecord, void>
   readonly #peerHoldInserts: TurnBatch<PeerHoldRecord, boolean>
+  /** Trip saves without releases and peer-hold compare-and-set writes of one turn: one statement each. */
+  readonly #tripSaves: TurnBatch<TripSave, boolean>
+  readonly #peerHoldUpdates: TurnBatch<{ entry: PeerHoldRecord; version: string }, boolean>
 
   constructor(db: PgDatabase) {
     this.#db = db
@@ -80,6 +105,8 @@ export class PgTripStore implements TripStore {
     this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
     this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: true })
     this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: true })
+    this.#tripSaves = new TurnBatch((batch) => this.#saveTrips(batch), { aloneOnFailure: true })
+    this.#peerHoldUpdates = new TurnBatch((batch) => this.#updatePeerHolds(batch), { aloneOnFailure: true })
   }
 
   createTrip(trip: TripRecord): Promise<void> {
@@ -98,13 +125,41 @@ export class PgTripStore implements TripStore {
     // Compare-and-set in one statement: the row lock it takes orders concurrent saves of one trip.
     const values = [trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.updatedAtMs, trip.tripId, opts.fromStates ? [...opts.fromStates] : null]
     const releases = opts.releases ?? []
-    // Without releases the UPDATE is the whole write: no transaction around it.
-    if (releases.length === 0) return (await this.#db.query(SAVE_TRIP, values)).rowCount === 1
+    // Without releases the UPDATE is the whole write: no transaction around it, and batched with the turn's others.
+    if (releases.length === 0) return this.#tripSaves.ask({ trip, fromStates: opts.fromStates ?? null })
     return this.#db.tx(async (tx) => {
       if ((await tx.query(SAVE_TRIP, values)).rowCount !== 1) return false
       await insertReleases(tx, releases)
       return true
     })
+  }
+
+  /**
+   * The saves of one turn in one UPDATE; a trip saved twice in the turn: its first save there, each
+   * later one alone after it in the order asked (each compares against the state the one before left).
+   */
+  async #saveTrips(batch: Asked<TripSave, boolean>[]): Promise<void> {
+    const first = new Map<string, Asked<TripSave, boolean>>()
+    const later: Asked<TripSave, boolean>[] = []
+    for (const a of batch) {
+      if (first.has(a.question.trip.tripId)) later.push(a)
+      else first.set(a.question.trip.tripId, a)
+    }
+    const saves = [...first.values()].map((a) => a.question).sort((a, b) => (a.trip.tripId < b.trip.tripId ? -1 : a.trip.tripId > b.trip.tripId ? 1 : 0))
+    const res = await this.#db.query<{ trip_id: string }>(
+      SAVE_TRIPS,
+      transpose(
+        saves.map(({ trip: t, fromStates }) => [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? fromStates.join(',') : null]),
+        8,
+      ),
+    )
+    const saved = new Set(res.rows.map((r) => r.trip_id))
+    for (const a of first.values()) a.resolve(saved.has(a.question.trip.tripId))
+    for (const a of later) {
+      const { trip: t, fromStates } = a.question
+      const values = [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? [...fromStates] : null]
+      a.resolve((await this.#db.query(SAVE_TRIP, values)).rowCount === 1)
+    }
   }
 
   async getTrip(tripId: string): Promise<TripRecord | null> {
@@ -146,6 +201,16 @@ export class PgTripStore implements TripStore {
     const step = recordPlaced(null, input)
     if (step.next && (await this.#peerHoldInserts.ask(step.next))) return step.answer
     return this.#transition(input.holdId, (cur) => recordPlaced(cur, input))
+  }
+
+  /** Resolves true for each entry the batch's UPDATE wrote; of one id asked twice, only the first asked can be (a later one reads again). */
+  async #updatePeerHolds(batch: Asked<{ entry: PeerHoldRecord; version: string }, boolean>[]): Promise<void> {
+    const first = new Map<string, { entry: PeerHoldRecord; version: string }>()
+    for (const { question: q } of batch) if (!first.has(q.entry.holdId)) first.set(q.entry.holdId, q)
+    const rows = [...first.values()].sort((a, b) => (a.entry.holdId < b.entry.holdId ? -1 : a.entry.holdId > b.entry.holdId ? 1 : 0))
+    const res = await this.#db.query<{ hold_id: string }>(UPDATE_PEER_HOLDS, transpose(rows.map((q) => [...peerHoldValues(q.entry), q.version]), 14))
+    const written = new Set(res.rows.map((r) => r.hold_id))
+    for (const a of batch) a.resolve(first.get(a.question.entry.holdId) === a.question && written.has(a.question.entry.holdId))
   }
 
   /** Resolves true for each entry the batch's INSERT inserted; of one id asked twice, only the first asked can be. */
@@ -201,8 +266,8 @@ export class PgTripStore implements TripStore {
       const r = step.next
       if (!r) return step.answer
       const values = peerHoldValues(r)
-      const res = row ? await this.#db.query(UPDATE_PEER_HOLD, [...values, row.version]) : await this.#db.query(INSERT_PEER_HOLD, values)
-      if (res.rowCount === 1) return step.answer
+      const written = row ? await this.#peerHoldUpdates.ask({ entry: r, version: row.version }) : (await this.#db.query(INSERT_PEER_HOLD, values)).rowCount === 1
+      if (written) return step.answer
     }
   }
 }
