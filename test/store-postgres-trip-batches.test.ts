@@ -170,3 +170,68 @@ t.test('a burst of trips created, fresh peer-hold entries and leases taken and g
   // the second attempts of the failed trip batch (9), of the entry asked twice and of the trip saved thrice.
   t.ok(counted.all <= 24, `in a handful of statements (${counted.all})`)
 })
+
+t.test('a burst of hold confirms answers and writes as the same confirms one after another, in one statement for the live holds', { skip: skip ?? false }, async (t) => {
+  const WINDOW = 3_600_000
+  const hold = (i: number, o: { station?: string; ttl?: number } = {}) => ({
+    holdId: `hold-${i}`,
+    vehicleId: `V${i % 3}`,
+    atMs: T + 24 * 3_600_000 + i * 3 * WINDOW,
+    candidates: [{ stationId: o.station ?? 'S0', position }],
+    windowMs: WINDOW,
+    nowMs: T,
+    expiresAtMs: T + (o.ttl ?? 60_000),
+    txId: `tx-${i}`,
+    txStartedAtMs: T,
+  })
+  const { one, burst } = await seededTwins(t, async (s) => {
+    for (let i = 0; i < 10; i++) t.ok((await s.reservations.placeHold(hold(i))).ok)
+    // Expired at the confirms' clock: hold 20's slot still free, hold 21's taken since by a reservation.
+    t.ok((await s.reservations.placeHold(hold(20, { ttl: 1_000 }))).ok)
+    t.ok((await s.reservations.placeHold(hold(21, { ttl: 1_000 }))).ok)
+    await s.reservations.deleteExpiredHolds(T + 2_000)
+    const taken = await s.reservations.createReservation({ reservationId: 'r-taken', vehicleId: 'V9', atMs: hold(21).atMs, candidates: hold(21).candidates, windowMs: WINDOW, nowMs: T + 2_000 })
+    t.ok(taken.ok)
+    await s.reservations.confirmHold({ holdId: 'hold-9', reservationId: 'res-9', nowMs: T + 1 })
+    await s.db.query(`INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms) VALUES ('res-used', 'S3', 'V9', 0, 0, $1, $2)`, [T + 999 * WINDOW, T])
+  })
+  const now = T + 5_000
+  const confirms = (s: PostgresStore): Array<() => Promise<unknown>> => [
+    ...Array.from({ length: 6 }, (_, i) => () => s.reservations.confirmHold({ holdId: `hold-${i}`, reservationId: `res-${i}`, nowMs: now })),
+    () => s.reservations.confirmHold({ holdId: 'hold-6', reservationId: 'res-used', nowMs: now }), // an id used before: fails alone
+    () => s.reservations.confirmHold({ holdId: 'hold-7', reservationId: 'res-7', nowMs: now }),
+    () => s.reservations.confirmHold({ holdId: 'hold-7', reservationId: 'res-7', nowMs: now }), // the same, twice in the turn
+    () => s.reservations.confirmHold({ holdId: 'hold-9', reservationId: 'res-9', nowMs: now }), // confirmed before
+    () => s.reservations.confirmHold({ holdId: 'hold-20', reservationId: 'res-20', nowMs: now }), // expired, slot free
+    () => s.reservations.confirmHold({ holdId: 'hold-21', reservationId: 'res-21', nowMs: now }), // expired, slot taken
+    () => s.reservations.confirmHold({ holdId: 'hold-none', reservationId: 'res-none', nowMs: now }),
+  ]
+  const alone: unknown[] = []
+  for (const call of confirms(one)) alone.push(await settle(call()))
+  const { query } = burst.db
+  let confirmStatements = 0
+  burst.db.query = ((text: string, values?: unknown[]) => {
+    if (/^\s*WITH v AS|^\s*WITH cur AS/.test(text)) confirmStatements++
+    return query.call(burst.db, text, values)
+  }) as typeof burst.db.query
+  const together = await Promise.all(confirms(burst).map((call) => settle(call())))
+  t.same(together, alone, 'every confirm gets the outcome it gets alone')
+  t.match(together[0], { value: { status: 'confirmed', reservation: { reservationId: 'res-0', stationId: 'S0' } } })
+  t.match(together[6], { error: /./ }, 'the reservation id used before fails its own confirm')
+  const rows = async (s: PostgresStore): Promise<unknown> => ({
+    holds: (await s.db.query('SELECT hold_id, reservation_id FROM holds ORDER BY hold_id')).rows,
+    reservations: (await s.db.query('SELECT reservation_id, station_id, vehicle_id, at_ms, hold_id FROM reservations ORDER BY reservation_id')).rows,
+    slots: (await s.db.query('SELECT station_id, at_ms, hold_id, reservation_id FROM booking_slots ORDER BY station_id, at_ms, reservation_id, hold_id')).rows,
+  })
+  t.same(await rows(burst), await rows(one), 'the same holds, reservations and slots')
+  // Without a failing row: 8 live holds confirmed in one turn are one statement (alone: 8).
+  for (const st of [one, burst]) for (let i = 30; i < 38; i++) t.ok((await st.reservations.placeHold(hold(i, { station: 'S1' }))).ok)
+  const clean = (st: PostgresStore): Array<() => Promise<unknown>> => Array.from({ length: 8 }, (_, i) => () => st.reservations.confirmHold({ holdId: `hold-${30 + i}`, reservationId: `res-${30 + i}`, nowMs: now }))
+  const cleanAlone: unknown[] = []
+  for (const call of clean(one)) cleanAlone.push(await settle(call()))
+  confirmStatements = 0
+  t.same(await Promise.all(clean(burst).map((call) => settle(call()))), cleanAlone)
+  burst.db.query = query
+  t.equal(confirmStatements, 1, 'one confirm statement for the turn')
+  t.same(await rows(burst), await rows(one))
+})

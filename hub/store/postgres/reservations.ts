@@ -296,6 +296,41 @@ const CONFIRM_LIVE_HOLD = `
   )
   SELECT c.*, EXISTS (SELECT 1 FROM confirmed) AS confirmed FROM cur c`
 
+/**
+ * CONFIRM_LIVE_HOLD for the confirms of one turn: $1 reservation ids, $2 hold ids, $3 the callers'
+ * clocks, one hold id once. Each row as the single statement would do it alone (holds locked in
+ * hold id order); one row per hold that was live at its caller's clock, with `confirmed`.
+ */
+const CONFIRM_LIVE_HOLDS = `
+  WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v (new_reservation_id, hold_id, now_ms)
+  ), cur AS (
+    SELECT h.*, v.new_reservation_id, v.now_ms FROM holds h JOIN v ON v.hold_id = h.hold_id
+     WHERE h.reservation_id IS NULL AND h.expires_at_ms > v.now_ms  -- rule: isLiveHold (booking-rules.ts)
+     ORDER BY h.hold_id
+       FOR UPDATE OF h
+  ), moved AS (
+    UPDATE booking_slots s SET hold_id = NULL, reservation_id = c.new_reservation_id FROM cur c WHERE s.hold_id = c.hold_id
+    RETURNING c.hold_id
+  ), retaken AS (
+    INSERT INTO booking_slots (station_id, at_ms, window_ms, reservation_id)
+    SELECT c.station_id, c.at_ms, c.window_ms, c.new_reservation_id FROM cur c WHERE c.hold_id NOT IN (SELECT hold_id FROM moved)
+    ON CONFLICT ON CONSTRAINT booking_slots_window DO NOTHING
+    RETURNING reservation_id
+  ), reservation AS (
+    INSERT INTO reservations (reservation_id, station_id, vehicle_id, lat, lon, at_ms, created_at_ms, hold_id)
+    SELECT c.new_reservation_id, c.station_id, c.vehicle_id, c.lat, c.lon, c.at_ms, c.now_ms, c.hold_id FROM cur c
+     WHERE c.hold_id IN (SELECT hold_id FROM moved) OR c.new_reservation_id IN (SELECT reservation_id FROM retaken)
+    RETURNING hold_id, reservation_id
+  ), confirmed AS (
+    UPDATE holds h SET reservation_id = r.reservation_id FROM reservation r WHERE h.hold_id = r.hold_id RETURNING h.hold_id
+  )
+  SELECT c.*, c.hold_id IN (SELECT hold_id FROM confirmed) AS confirmed FROM cur c`
+
+type ConfirmInput = { holdId: string; reservationId: string; nowMs: number }
+/** A live hold's row as a confirm statement read it, and whether the statement confirmed it. */
+type LiveConfirm = HoldRow & { confirmed: boolean }
+
 const findParams = (q: BookingQuery): unknown[] => [[...new Set(q.stationIds)], q.atMs - q.windowMs, q.atMs + q.windowMs, q.nowMs]
 
 /**
@@ -376,10 +411,13 @@ export class PgReservationStore implements ReservationStore {
   readonly #finds: FindBatcher
   /** The first attempts of the bookings asked in one turn: one statement for all (BOOK_BATCH). */
   readonly #firsts: TurnBatch<FirstAsk, FirstAnswer>
+  /** The confirms of live holds asked in one turn: one statement for all (CONFIRM_LIVE_HOLDS). */
+  readonly #confirms: TurnBatch<ConfirmInput, LiveConfirm | null>
 
   constructor(db: PgDatabase) {
     this.#db = db
     this.#firsts = new TurnBatch((batch) => this.#answerFirsts(batch))
+    this.#confirms = new TurnBatch((batch) => this.#confirmLive(batch), { aloneOnFailure: true })
     this.#finds = new FindBatcher(async (u) => (await db.query<BookingRow>(FIND_BOOKINGS, [u.stationIds, u.loMs, u.hiMs, u.nowMs])).rows.map(toBooking))
   }
 
@@ -413,7 +451,7 @@ export class PgReservationStore implements ReservationStore {
 
   async confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
     for (;;) {
-      const live = (await this.#db.query<HoldRow & { confirmed: boolean }>(CONFIRM_LIVE_HOLD, [input.reservationId, input.holdId, input.nowMs])).rows[0]
+      const live = await this.#confirms.ask(input)
       if (live) {
         const hold = toHold(live)
         return live.confirmed ? confirmDecision(hold, input, () => null).outcome : { status: 'expired', hold }
@@ -425,6 +463,27 @@ export class PgReservationStore implements ReservationStore {
       const decision = confirmDecision(hold, input, () => earlier)
       // Live after all: placed (or changed) since the first statement; confirm it again.
       if (!decision.insert) return decision.outcome
+    }
+  }
+
+  /**
+   * The turn's confirms of live holds in one statement; a hold asked twice in the turn: its first
+   * confirm there, each later one alone after it, in the order asked (as CONFIRM_LIVE_HOLD).
+   */
+  async #confirmLive(batch: Asked<ConfirmInput, LiveConfirm | null>[]): Promise<void> {
+    const first = new Map<string, Asked<ConfirmInput, LiveConfirm | null>>()
+    const later: Asked<ConfirmInput, LiveConfirm | null>[] = []
+    for (const a of batch) {
+      if (first.has(a.question.holdId)) later.push(a)
+      else first.set(a.question.holdId, a)
+    }
+    const asks = [...first.values()].map((a) => a.question)
+    const res = await this.#db.query<LiveConfirm>(CONFIRM_LIVE_HOLDS, [asks.map((q) => q.reservationId), asks.map((q) => q.holdId), asks.map((q) => q.nowMs)])
+    const live = new Map(res.rows.map((r) => [r.hold_id, r]))
+    for (const a of first.values()) a.resolve(live.get(a.question.holdId) ?? null)
+    for (const a of later) {
+      const q = a.question
+      a.resolve((await this.#db.query<LiveConfirm>(CONFIRM_LIVE_HOLD, [q.reservationId, q.holdId, q.nowMs])).rows[0] ?? null)
     }
   }
 
