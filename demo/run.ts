@@ -83,7 +83,7 @@ function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: st
   const tester = DRIVERS.find((d) => d.vehicleId === 'tester')
   if (!salvador || !tester) return
   const mqtt = new URL(salvador.mqttUrl)
-  out('The federation keeps running. Connect as the vehicle "tester" (a customer of Salvador Charging; at other companies it charges through that hub):')
+  out(`The federation keeps running. Connect as the vehicle "tester" (a customer of ${salvador.config.name}; at other companies it charges through that hub):`)
   for (const [id, hub] of fed.hubs) out(`  ${id.padEnd(10)} broker ${hub.mqttUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`)
   out(`  vehicle: tester   password: ${tester.password}`)
   out()
