@@ -267,3 +267,26 @@ t.test('an HTTP port in use given with --http-port names the flag, not http.port
   t.equal(r.status, 2)
   t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or give another --http-port (each replica on one machine needs its own)`)
 })
+
+t.test('an MQTT port in use exits 2 with the hint of its cause, like the HTTP one', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  const file = write('mqtt-in-use.json', { ...hubExample, dataDir: join(dir, 'mqtt-in-use'), mqtt: { listen: { host: '127.0.0.1', port } }, http: { host: '127.0.0.1', port: 0 } })
+  const r = cli('hub', '--config', file, '--log-level', 'silent')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: mqtt.listen: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change mqtt.listen.port`)
+})
+
+t.test('a host that is not an address of this machine is named as the cause, not a port in use', async (t) => {
+  const http = write('http-host-foreign.json', { ...hubExample, dataDir: join(dir, 'http-host-foreign'), mqtt: { listen: { host: '127.0.0.1', port: 0 } }, http: { host: '192.0.2.1', port: 0 } })
+  const r1 = cli('hub', '--config', http, '--log-level', 'silent')
+  t.equal(r1.status, 2)
+  t.equal(r1.stderr.trim(), `${http}: http: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL); http.host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`)
+  const mqtt = write('mqtt-host-foreign.json', { ...hubExample, dataDir: join(dir, 'mqtt-host-foreign'), mqtt: { listen: { host: '192.0.2.1', port: 0 } }, http: { host: '127.0.0.1', port: 0 } })
+  const r2 = cli('hub', '--config', mqtt, '--log-level', 'silent')
+  t.equal(r2.status, 2)
+  t.equal(r2.stderr.trim(), `${mqtt}: mqtt.listen: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL); mqtt.listen.host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`)
+})

@@ -2,10 +2,9 @@
 import { pino } from 'pino'
 import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
 import { startHub } from '../app.js'
+import { listenHint } from '../broker/listen-hint.js'
 import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
 
-/** Errors a port taken by another program (or a privileged one) gives; restarting will not help, so exit 2. */
-const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
 
 /**
  * A start-up failure as the operator should read it: the HTTP port (the MQTT one is mapped by the broker) and the real file.
@@ -13,11 +12,9 @@ const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
  */
 export function startFailure(err: unknown, file: string, config: HubConfig, portFlag = false): unknown {
   const e = err as NodeJS.ErrnoException
-  if (e instanceof Error && e.syscall === 'listen' && e.code !== undefined && LISTEN_ERRORS.has(e.code)) {
-    return new ConfigError(
-      `${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); another program may use the port: stop it or ${portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port'}`,
-    )
-  }
+  // A port taken by another program (or a privileged one), or a host not of this machine: restarting will not help, so exit 2.
+  const hint = e instanceof Error && e.syscall === 'listen' ? listenHint(e.code, 'http.host', portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port') : undefined
+  if (hint !== undefined) return new ConfigError(`${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); ${hint}`)
   return inConfigFile(err, file)
 }
 
