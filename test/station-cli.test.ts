@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../protocol/index.js'
 import { runChecks } from '../station/commands/check.js'
-import { buildStationConfig } from '../station/commands/init.js'
+import { buildStationConfig, type InitOptions } from '../station/commands/init.js'
 import { systemdUnit } from '../station/commands/service.js'
 import { loadStationConfig, StationConfigSchema, type StationConfig } from '../station/config.js'
 import { freePort } from './helpers/net.js'
@@ -35,13 +35,25 @@ t.test('station init builds a station.json that validates, for the mock board an
 })
 
 t.test('station init refuses a bad id, a missing serial path and an unknown meter model, saying what to check', async (t) => {
-  t.throws(() => buildStationConfig({ id: 'bad id', hub: 'mqtt://h:1883' }), new ConfigError('station init: stationId: expected an id matching ^[A-Za-z0-9_-]{1,64}$'))
+  t.throws(() => buildStationConfig({ id: 'bad id', hub: 'mqtt://h:1883' }), new ConfigError('station init: --id: expected an id matching ^[A-Za-z0-9_-]{1,64}$ (station.json stationId)'))
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', board: 'firmata' }), { name: 'ConfigError', message: /--serial/ })
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'XYZ9' }), {
     name: 'ConfigError',
-    message: /XYZ9.*SDM120.*register map/,
+    message: /XYZ9.*SDM120, SDM230, SDM630$/,
   })
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'http://h' }), { name: 'ConfigError', message: /mqtt\.url/ })
+})
+
+t.test('station init names a refused value by the flag the technician typed, in the words of every other message', async (t) => {
+  const refused: Array<[Partial<InitOptions>, string]> = [
+    [{ hub: 'hub.example:1883' }, 'station init: --hub: expected an mqtt:// or mqtts:// URL (station.json mqtt.url)'],
+    [{ hubId: 'feira charging' }, 'station init: --hub-id: expected an id matching ^[A-Za-z0-9_-]{1,64}$ (station.json hubId)'],
+    [{ relayType: 'open' }, 'station init: --relay-type: expected one of "NO", "NC" (station.json hardware.relay.type)'],
+    [{ offlineMinutes: '-3' }, 'station init: --offline-minutes: must be >= 0 (station.json offline.maxChargeMinutes)'],
+    [{ board: 'firmata', serial: '/dev/ttyACM0', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', unitId: '300' }, 'station init: --unit-id: must be <= 247 (station.json hardware.meter.unitId)'],
+    [{ board: 'firmata', serial: '/dev/ttyACM0', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'SDM999' }, 'station init: --meter-model: unknown meter model "SDM999"; known models: SDM120, SDM230, SDM630'],
+  ]
+  for (const [flags, message] of refused) t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', ...flags }), new ConfigError(message), message)
 })
 
 t.test('station check on a mock board with a reachable hub passes every step; the relay moves only with toggleRelay', async (t) => {
