@@ -4,7 +4,7 @@
  * runs (concurrently: each pays the CLI start-up) prove output and exit codes.
  */
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../protocol/index.js'
 import { runChecks } from '../station/commands/check.js'
@@ -144,4 +144,16 @@ t.test('the real CLI: init, check, service and a wrong serial path, with their e
   t.match(service.stdout, /^User=voltway$/m, 'default user voltway, not root')
   t.equal(root.code, 2)
   t.match(root.stderr, /must not run as root/)
+})
+
+t.test("the technician guide's station init example prints the station.json the guide shows", async (t) => {
+  const guide = readFileSync(join(import.meta.dirname, '..', 'docs', 'technician-guide.md'), 'utf8')
+  const shown = /The printed file for the example above:\n\n```json\n([\s\S]*?)\n```/.exec(guide)?.[1]
+  if (shown === undefined) throw new Error('no printed file in the guide')
+  const { config } = buildStationConfig({
+    id: 'FSA-1', hub: 'mqtt://hub.example:1883', hubId: 'feira', password: 's3cret-1', dataDir: '/var/lib/voltway/FSA-1',
+    board: 'firmata', serial: '/dev/ttyACM0', relayPin: '7', relayType: 'NO',
+    meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'SDM630', unitId: '1', meterBaud: '9600',
+  })
+  t.same(JSON.parse(shown), config, 'every field init writes, defaults included')
 })
