@@ -195,3 +195,17 @@ export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label
   if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error, schema))
   return parsed.data
 }
+
+/** What `--log-level` and `VOLTWAY_LOG_LEVEL` accept: pino's levels and `silent`. */
+export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+/**
+ * The log level of a command: its `--log-level` flag, else `VOLTWAY_LOG_LEVEL`,
+ * else `fallback`. An unknown one is a ConfigError (exit 2) naming where it
+ * came from, instead of pino's "default level:x must be included in custom levels".
+ */
+export function logLevelOf(command: string, flag: string | undefined, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const [level, from] = flag !== undefined ? [flag, '--log-level'] : env.VOLTWAY_LOG_LEVEL !== undefined ? [env.VOLTWAY_LOG_LEVEL, 'VOLTWAY_LOG_LEVEL'] : [fallback, 'the default log level']
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`${command}: ${from}: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+  return level
+}

@@ -103,7 +103,11 @@ t.test('a file that is not JSON, or missing, is a one-line config error', async 
 })
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..'), timeout: 60_000 })
+  return cliWith(process.env, ...args)
+}
+
+function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..'), timeout: 60_000, env })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -157,6 +161,20 @@ t.test('an unknown --log-level is a usage error (exit 2) naming the levels', asy
   const r = cli('hub', '--config', file, '--log-level', 'verbose')
   t.equal(r.status, 2)
   t.match(r.stderr, /^hub: --log-level: expected one of trace, debug, info/)
+})
+
+t.test('an unknown VOLTWAY_LOG_LEVEL is a usage error (exit 2) naming the variable, for the hub, the station agent and the demo', async (t) => {
+  const levels = 'expected one of trace, debug, info, warn, error, fatal, silent, got "loud"'
+  const env = { ...process.env, VOLTWAY_LOG_LEVEL: 'loud' }
+  const hub = cliWith(env, 'hub', '--config', write('loglevel-env.json', hubExample))
+  t.equal(hub.status, 2)
+  t.equal(hub.stderr.trim(), `hub: VOLTWAY_LOG_LEVEL: ${levels}`, 'the hub names the variable, not a --log-level nobody gave')
+  const station = cliWith(env, 'station', '--config', write('loglevel-station.json', stationExample))
+  t.equal(station.status, 2)
+  t.equal(station.stderr.trim(), `station: VOLTWAY_LOG_LEVEL: ${levels}`, "not pino's 'default level:loud must be included in custom levels', exit 1")
+  const demo = cliWith(env, 'demo', '--base-port', '0')
+  t.equal(demo.status, 2)
+  t.equal(demo.stderr.trim(), `demo: VOLTWAY_LOG_LEVEL: ${levels}`)
 })
 
 type Mutation = (c: Record<string, unknown>) => unknown

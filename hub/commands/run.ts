@@ -1,6 +1,6 @@
 /** `voltway hub --config hub.json`: run a hub until SIGTERM/SIGINT, then shut down gracefully. */
 import { pino } from 'pino'
-import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
+import { ConfigError, ID_PATTERN, logLevelOf } from '../../protocol/index.js'
 import { startHub } from '../app.js'
 import { listenHint } from '../broker/listen-hint.js'
 import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
@@ -35,11 +35,7 @@ export async function runHubCommand(opts: { config: string; logLevel?: string; r
   const replica = opts.replica === undefined ? undefined : parseReplicaName(opts.replica)
   const loaded = loadHubConfig(opts.config)
   const config = opts.httpPort === undefined ? loaded : { ...loaded, http: { ...loaded.http, port: parseHttpPort(opts.httpPort) } }
-  const level = opts.logLevel ?? process.env.VOLTWAY_LOG_LEVEL ?? 'info'
-  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
-    throw new ConfigError(`hub: --log-level: expected one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}, got "${level}"`)
-  }
-  const logger = pino({ level })
+  const logger = pino({ level: logLevelOf('hub', opts.logLevel, 'info') })
   const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
     throw startFailure(err, opts.config, config, opts.httpPort !== undefined)
   })
