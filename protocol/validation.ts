@@ -42,6 +42,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+    case 'invalid_format':
+      // zod says "Invalid ISO datetime"; a client needs the form the protocol takes (docs/protocol.md, "Conventions").
+      return issue.format === 'datetime' ? 'expected an RFC 3339 time with its offset, e.g. 2026-11-24T18:00:00Z or 2026-11-24T15:00:00-03:00' : issue.message
     default:
       return issue.message
   }
