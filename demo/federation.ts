@@ -24,7 +24,7 @@ export async function startDemoFederation(cfgs: DemoConfigs, logger: Logger): Pr
         hubs.set(cfg.hubId, await startHub(cfg, { logger }))
       } catch (err) {
         if (err instanceof ConfigError) {
-          throw new ConfigError(`demo: hub ${cfg.hubId} cannot start: ${err.message.replace(/^hub\.json: /, '')}; another program may use the port: try --base-port 0 (free ports) or another base`)
+          throw new ConfigError(`demo: hub ${cfg.hubId} cannot start: ${err.message.replace(/^hub\.json: /, '').replace(/; .*$/s, '')}; another program may use the port: try --base-port 0 (free ports) or another base`)
         }
         throw err
       }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pino } from 'pino'
-import { ConfigError } from '../protocol/index.js'
+import { ConfigError, logLevelOf } from '../protocol/index.js'
 import { COMPANIES, DRIVERS } from './companies.js'
 import { buildDemoConfigs, writeDemoConfigs } from './configs.js'
 import { startDemoFederation, type DemoFederation } from './federation.js'
@@ -23,6 +23,7 @@ export interface DemoOptions {
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const basePort = Number(opts.basePort ?? '18800')
   if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65_500) throw new ConfigError(`demo: --base-port must be 0 or a port number up to 65500, got ${opts.basePort}`)
+  const level = logLevelOf('demo', undefined, 'info')
   const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'voltway-demo-'))
   const out = (line = ''): void => {
     if (!opts.json) process.stdout.write(`${line}\n`)
@@ -30,7 +31,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const logFile = join(dir, 'demo.log')
   const cfgs = await buildDemoConfigs(dir, basePort)
   const files = writeDemoConfigs(dir, cfgs)
-  const logger = pino({ level: process.env.VOLTWAY_LOG_LEVEL ?? 'info' }, pino.destination({ dest: logFile, mkdir: true, sync: false }))
+  const logger = pino({ level }, pino.destination({ dest: logFile, mkdir: true, sync: false }))
 
   out('Voltway demo: four charging companies in Bahia, federated along BR-324 and BR-116.')
   let fed: DemoFederation | undefined
@@ -83,7 +84,7 @@ function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: st
   const tester = DRIVERS.find((d) => d.vehicleId === 'tester')
   if (!salvador || !tester) return
   const mqtt = new URL(salvador.mqttUrl)
-  out('The federation keeps running. Connect as the vehicle "tester" (a customer of Salvador Charging; at other companies it charges through that hub):')
+  out(`The federation keeps running. Connect as the vehicle "tester" (a customer of ${salvador.config.name}; at other companies it charges through that hub):`)
   for (const [id, hub] of fed.hubs) out(`  ${id.padEnd(10)} broker ${hub.mqttUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`)
   out(`  vehicle: tester   password: ${tester.password}`)
   out()

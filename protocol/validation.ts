@@ -42,6 +42,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+    case 'invalid_format':
+      // zod says "Invalid ISO datetime"; a client needs the form the protocol takes (docs/protocol.md, "Conventions").
+      return issue.format === 'datetime' ? 'expected an RFC 3339 time with its offset, e.g. 2026-11-24T18:00:00Z or 2026-11-24T15:00:00-03:00' : issue.message
     default:
       return issue.message
   }
@@ -194,4 +197,18 @@ export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label
   const parsed = schema.safeParse(data, { reportInput: true })
   if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error, schema))
   return parsed.data
+}
+
+/** What `--log-level` and `VOLTWAY_LOG_LEVEL` accept: pino's levels and `silent`. */
+export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+
+/**
+ * The log level of a command: its `--log-level` flag, else `VOLTWAY_LOG_LEVEL`,
+ * else `fallback`. An unknown one is a ConfigError (exit 2) naming where it
+ * came from, instead of pino's "default level:x must be included in custom levels".
+ */
+export function logLevelOf(command: string, flag: string | undefined, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const [level, from] = flag !== undefined ? [flag, '--log-level'] : env.VOLTWAY_LOG_LEVEL !== undefined ? [env.VOLTWAY_LOG_LEVEL, 'VOLTWAY_LOG_LEVEL'] : [fallback, 'the default log level']
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`${command}: ${from}: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+  return level
 }

@@ -167,6 +167,14 @@ t.test('voltway hub acl refuses a station and a vehicle with the same id and wri
   t.throws(() => statSync(out), 'no output directory')
 })
 
+t.test('voltway hub acl with an --out it cannot create is a usage error naming --out (exit 2), not a bare ENOTDIR', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const config = hubJson(dir, { url: 'mqtt://b:1883', username: 'h', password: 'p' })
+  const out = join(config, 'out')
+  t.throws(() => runAclCommand({ config, out }), { name: 'ConfigError', message: `hub acl: --out ${out}: cannot create the directory (ENOTDIR); give a directory this user may create or write (e.g. /etc/mosquitto/voltway)` })
+})
+
 t.test('the CLI wiring: `voltway hub acl --config F --out D` prints what it wrote', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

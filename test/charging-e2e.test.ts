@@ -4,6 +4,7 @@ import { costMinor, formatTime } from '../protocol/index.js'
 import { agentConfig, startAgentFor } from './helpers/charging-e2e.js'
 import { connectVehicle, hubConfig, startTestHub } from './helpers/hub.js'
 import { waitUntil } from './helpers/net.js'
+import { errorReport } from '../vehicle-sim/output.js'
 
 t.test('charging end to end: start, energy grows, stop, receipt matches the formula; busy and reserved stations refuse others', async (t) => {
   // A 60-minute lead time lets a reservation fall inside the 120-minute window around now.
@@ -56,7 +57,12 @@ t.test('charging end to end: start, energy grows, stop, receipt matches the form
   t.ok(own.session.sessionId, 'the holder of the reservation may charge')
   await v1.rpc.request('charge.stop', { sessionId: own.session.sessionId })
 
-  await t.rejects(v1.rpc.request('charge.start', { stationId: 'NOPE' }), { code: 'NOT_FOUND' })
+  const unknown = await v1.rpc.request('charge.start', { stationId: 'NOPE' }).catch((e: unknown) => e)
+  t.match(unknown, { code: 'NOT_FOUND', details: { stationId: 'NOPE' } }, 'an unknown station: NOT_FOUND naming it')
+  t.match(errorReport(unknown).hint, /voltway vehicle stations/, 'its hint lists the stations, not reservations or history')
+  const notMine = await v1.rpc.request('charge.start', { stationId: 'FSA-1', reservationId: 'r-nope' }).catch((e: unknown) => e)
+  t.match(notMine, { code: 'NOT_FOUND', details: { reservationId: 'r-nope' } }, 'an unknown reservation: NOT_FOUND naming it')
+  t.match(errorReport(notMine).hint, /voltway vehicle reservations/)
 })
 
 t.test('an offline station is refused with STATION_OFFLINE', async (t) => {

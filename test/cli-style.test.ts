@@ -133,3 +133,24 @@ t.test('npm test says which phase runs, prints a line per test file, failures in
   t.ok(lines.some((l) => l.trim() === '+1'), 'its diagnostics in full')
   t.equal(lines.at(-1), 'assertions: 500 passed, 1 failed', 'the closing count')
 })
+
+t.test("docs/vehicle-simulator.md's command table names flags each command has, and a default only where --help shows it", async (t) => {
+  const doc = readFileSync(join(ROOT, 'docs/vehicle-simulator.md'), 'utf8')
+  const vehicle = allCommands().find((c) => c.name() === 'vehicle' && c.parent?.name() === 'voltway')
+  if (!vehicle) throw new Error('no vehicle command')
+  const rows = [...doc.matchAll(/^\| `([a-z-]+)[^`]*` \| [^|]* \| (.*) \|$/gm)]
+  t.ok(rows.length >= 10, `the table has a row per one-shot command (${rows.length})`)
+  for (const [, name, flags] of rows) {
+    const cmd = vehicle.commands.find((c) => c.name() === name)
+    if (!cmd) {
+      t.fail(`${name}: no such vehicle command`)
+      continue
+    }
+    const help = cmd.helpInformation().replace(/\s+/g, ' ')
+    for (const [, flag, rest] of (flags ?? '').matchAll(/`(--[a-z-]+)`( \(default [^)]+\))?/g)) {
+      t.ok(cmd.options.some((o) => o.long === flag), `${name} ${flag}: an option of the command`)
+      const claimed = /\(default (.+)\)/.exec(rest ?? '')?.[1]
+      if (claimed !== undefined) t.match(help, `(default: ${claimed})`, `${name} ${flag}: the doc's default ${claimed} is the CLI's`)
+    }
+  }
+})

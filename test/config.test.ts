@@ -103,7 +103,11 @@ t.test('a file that is not JSON, or missing, is a one-line config error', async 
 })
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..'), timeout: 60_000 })
+  return cliWith(process.env, ...args)
+}
+
+function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', cwd: join(import.meta.dirname, '..'), timeout: 60_000, env })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -157,6 +161,20 @@ t.test('an unknown --log-level is a usage error (exit 2) naming the levels', asy
   const r = cli('hub', '--config', file, '--log-level', 'verbose')
   t.equal(r.status, 2)
   t.match(r.stderr, /^hub: --log-level: expected one of trace, debug, info/)
+})
+
+t.test('an unknown VOLTWAY_LOG_LEVEL is a usage error (exit 2) naming the variable, for the hub, the station agent and the demo', async (t) => {
+  const levels = 'expected one of trace, debug, info, warn, error, fatal, silent, got "loud"'
+  const env = { ...process.env, VOLTWAY_LOG_LEVEL: 'loud' }
+  const hub = cliWith(env, 'hub', '--config', write('loglevel-env.json', hubExample))
+  t.equal(hub.status, 2)
+  t.equal(hub.stderr.trim(), `hub: VOLTWAY_LOG_LEVEL: ${levels}`, 'the hub names the variable, not a --log-level nobody gave')
+  const station = cliWith(env, 'station', '--config', write('loglevel-station.json', stationExample))
+  t.equal(station.status, 2)
+  t.equal(station.stderr.trim(), `station: VOLTWAY_LOG_LEVEL: ${levels}`, "not pino's 'default level:loud must be included in custom levels', exit 1")
+  const demo = cliWith(env, 'demo', '--base-port', '0')
+  t.equal(demo.status, 2)
+  t.equal(demo.stderr.trim(), `demo: VOLTWAY_LOG_LEVEL: ${levels}`)
 })
 
 type Mutation = (c: Record<string, unknown>) => unknown
@@ -266,4 +284,27 @@ t.test('an HTTP port in use given with --http-port names the flag, not http.port
   const r = cli('hub', '--config', file, '--http-port', String(port), '--log-level', 'silent')
   t.equal(r.status, 2)
   t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or give another --http-port (each replica on one machine needs its own)`)
+})
+
+t.test('an MQTT port in use exits 2 with the hint of its cause, like the HTTP one', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  const file = write('mqtt-in-use.json', { ...hubExample, dataDir: join(dir, 'mqtt-in-use'), mqtt: { listen: { host: '127.0.0.1', port } }, http: { host: '127.0.0.1', port: 0 } })
+  const r = cli('hub', '--config', file, '--log-level', 'silent')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: mqtt.listen: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change mqtt.listen.port`)
+})
+
+t.test('a host that is not an address of this machine is named as the cause, not a port in use', async (t) => {
+  const http = write('http-host-foreign.json', { ...hubExample, dataDir: join(dir, 'http-host-foreign'), mqtt: { listen: { host: '127.0.0.1', port: 0 } }, http: { host: '192.0.2.1', port: 0 } })
+  const r1 = cli('hub', '--config', http, '--log-level', 'silent')
+  t.equal(r1.status, 2)
+  t.equal(r1.stderr.trim(), `${http}: http: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL); http.host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`)
+  const mqtt = write('mqtt-host-foreign.json', { ...hubExample, dataDir: join(dir, 'mqtt-host-foreign'), mqtt: { listen: { host: '192.0.2.1', port: 0 } }, http: { host: '127.0.0.1', port: 0 } })
+  const r2 = cli('hub', '--config', mqtt, '--log-level', 'silent')
+  t.equal(r2.status, 2)
+  t.equal(r2.stderr.trim(), `${mqtt}: mqtt.listen: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL); mqtt.listen.host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`)
 })

@@ -49,6 +49,7 @@ t.test('the printed mosquitto_rr example against voltway demo --keep-running get
     demo.stdout.on('data', check)
     demo.once('exit', () => reject(new Error(`demo exited early:\n${out}`)))
   })
+  t.match(out, 'Connect as the vehicle "tester" (a customer of Baía Eletroposto;', 'the tester is a customer of the company the story names (not of a "Salvador Charging" it never mentions)')
   const dashboards = [...out.matchAll(/(http:\/\/\S+)\/ui\/\s+token (\S+)/g)]
   t.equal(dashboards.length, 4, "each hub's dashboard URL and login is printed")
   for (const [, base, token] of dashboards) {

@@ -47,6 +47,12 @@ t.test('invalid messages are rejected naming the field', async (t) => {
   }
 })
 
+t.test('a time without its offset is refused in words a client can act on, not "Invalid ISO datetime"', async (t) => {
+  const r = P.OPS['reservation.create'].args.safeParse({ at: '2026-12-01T10:00:00', position: { lat: 0, lon: 0 }, rangeKm: 10 })
+  t.notOk(r.success)
+  if (!r.success) t.same(P.issuesOf(r.error), [{ path: 'at', message: 'expected an RFC 3339 time with its offset, e.g. 2026-11-24T18:00:00Z or 2026-11-24T15:00:00-03:00' }])
+})
+
 t.test('Infinity and NaN never pass a number field', async (t) => {
   for (const bad of [Infinity, -Infinity, NaN]) {
     t.notOk(P.OPS['station.nearest'].args.safeParse({ position: { lat: 0, lon: 0 }, rangeKm: bad }).success, String(bad))

@@ -7,6 +7,7 @@ import { connectAsync } from 'mqtt'
 import { costMinor } from '../protocol/index.js'
 import { B_PRICE, roamingPair, type RoamingPair } from './helpers/roaming.js'
 import { waitUntil } from './helpers/net.js'
+import { errorReport } from '../vehicle-sim/output.js'
 import { cleanEnv, jsonOf, runInProcess } from './helpers/vehicle-cli.js'
 
 /** Start at B through A and wait until B's mock board has metered energy; the session id. */
@@ -61,7 +62,12 @@ t.test("a vehicle known only to its home hub charges at a peer's station through
 t.test("a roaming session is only its home hub's: another peer's or an unknown hub is refused", async (t) => {
   const p = await roamingPair()
   t.teardown(() => p.close())
-  await t.rejects(p.v1.rpc.request('charge.start', { stationId: 'SSA-1', hubId: 'recife' }), { code: 'NOT_FOUND' }, 'a hub that is not a peer: NOT_FOUND')
+  const notPeer = await p.v1.rpc.request('charge.start', { stationId: 'SSA-1', hubId: 'recife' }).catch((e: unknown) => e)
+  t.match(notPeer, { code: 'NOT_FOUND', details: { hubId: 'recife', peers: ['salvador'] } }, 'a hub that is not a peer: NOT_FOUND, with the peers')
+  t.match(errorReport(notPeer).hint, /^--station-hub takes one of your home hub's peers: salvador$/, 'its hint names the peers')
+  const noStation = await p.v1.rpc.request('charge.start', { stationId: 'NOPE', hubId: 'salvador' }).catch((e: unknown) => e)
+  t.match(noStation, { code: 'NOT_FOUND', details: { stationId: 'NOPE', hubId: 'salvador' } }, "a station the peer does not have: the peer's NOT_FOUND")
+  t.match(errorReport(noStation).hint, /voltway vehicle stations/, 'its hint is about the station')
   const sessionId = await startAtB(t, p)
   const stop = await fetch(`${p.b?.httpUrl}/federation/v1/sessions/${sessionId}/stop`, { method: 'POST', headers: { authorization: 'Bearer nobody', 'idempotency-key': 'k1' } })
   t.equal(stop.status, 401, 'an unknown caller cannot stop it')

@@ -4,11 +4,11 @@
  * runs (concurrently: each pays the CLI start-up) prove output and exit codes.
  */
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../protocol/index.js'
 import { runChecks } from '../station/commands/check.js'
-import { buildStationConfig } from '../station/commands/init.js'
+import { buildStationConfig, type InitOptions } from '../station/commands/init.js'
 import { systemdUnit } from '../station/commands/service.js'
 import { loadStationConfig, StationConfigSchema, type StationConfig } from '../station/config.js'
 import { freePort } from './helpers/net.js'
@@ -35,13 +35,25 @@ t.test('station init builds a station.json that validates, for the mock board an
 })
 
 t.test('station init refuses a bad id, a missing serial path and an unknown meter model, saying what to check', async (t) => {
-  t.throws(() => buildStationConfig({ id: 'bad id', hub: 'mqtt://h:1883' }), new ConfigError('station init: stationId: expected an id matching ^[A-Za-z0-9_-]{1,64}$'))
+  t.throws(() => buildStationConfig({ id: 'bad id', hub: 'mqtt://h:1883' }), new ConfigError('station init: --id: expected an id matching ^[A-Za-z0-9_-]{1,64}$ (station.json stationId)'))
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', board: 'firmata' }), { name: 'ConfigError', message: /--serial/ })
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'XYZ9' }), {
     name: 'ConfigError',
-    message: /XYZ9.*SDM120.*register map/,
+    message: /XYZ9.*SDM120, SDM230, SDM630$/,
   })
   t.throws(() => buildStationConfig({ id: 'S1', hub: 'http://h' }), { name: 'ConfigError', message: /mqtt\.url/ })
+})
+
+t.test('station init names a refused value by the flag the technician typed, in the words of every other message', async (t) => {
+  const refused: Array<[Partial<InitOptions>, string]> = [
+    [{ hub: 'hub.example:1883' }, 'station init: --hub: expected an mqtt:// or mqtts:// URL (station.json mqtt.url)'],
+    [{ hubId: 'feira charging' }, 'station init: --hub-id: expected an id matching ^[A-Za-z0-9_-]{1,64}$ (station.json hubId)'],
+    [{ relayType: 'open' }, 'station init: --relay-type: expected one of "NO", "NC" (station.json hardware.relay.type)'],
+    [{ offlineMinutes: '-3' }, 'station init: --offline-minutes: must be >= 0 (station.json offline.maxChargeMinutes)'],
+    [{ board: 'firmata', serial: '/dev/ttyACM0', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', unitId: '300' }, 'station init: --unit-id: must be <= 247 (station.json hardware.meter.unitId)'],
+    [{ board: 'firmata', serial: '/dev/ttyACM0', meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'SDM999' }, 'station init: --meter-model: unknown meter model "SDM999"; known models: SDM120, SDM230, SDM630'],
+  ]
+  for (const [flags, message] of refused) t.throws(() => buildStationConfig({ id: 'S1', hub: 'mqtt://h:1883', ...flags }), new ConfigError(message), message)
 })
 
 t.test('station check on a mock board with a reachable hub passes every step; the relay moves only with toggleRelay', async (t) => {
@@ -132,4 +144,16 @@ t.test('the real CLI: init, check, service and a wrong serial path, with their e
   t.match(service.stdout, /^User=voltway$/m, 'default user voltway, not root')
   t.equal(root.code, 2)
   t.match(root.stderr, /must not run as root/)
+})
+
+t.test("the technician guide's station init example prints the station.json the guide shows", async (t) => {
+  const guide = readFileSync(join(import.meta.dirname, '..', 'docs', 'technician-guide.md'), 'utf8')
+  const shown = /The printed file for the example above:\n\n```json\n([\s\S]*?)\n```/.exec(guide)?.[1]
+  if (shown === undefined) throw new Error('no printed file in the guide')
+  const { config } = buildStationConfig({
+    id: 'FSA-1', hub: 'mqtt://hub.example:1883', hubId: 'feira', password: 's3cret-1', dataDir: '/var/lib/voltway/FSA-1',
+    board: 'firmata', serial: '/dev/ttyACM0', relayPin: '7', relayType: 'NO',
+    meter: 'modbus-rtu', meterSerial: '/dev/ttyUSB0', meterModel: 'SDM630', unitId: '1', meterBaud: '9600',
+  })
+  t.same(JSON.parse(shown), config, 'every field init writes, defaults included')
 })

@@ -119,6 +119,10 @@ t.test('connection settings: flags win over the profile, the profile over the en
   t.throws(() => resolveConnection({}, {}), /missing --hub.*--hub-id.*--vehicle.*--password/)
   t.throws(() => resolveConnection({ hub: 'http://x', hubId: 'h', vehicle: 'v', password: 'p' }, {}), /--hub: expected a broker URL/)
   t.throws(() => resolveConnection({ hub: 'mqtt://x', hubId: 'h/1', vehicle: 'v', password: 'p' }, {}), /--hub-id/)
+  const badEnv = { VOLTWAY_HUB: 'hub.example:1883', VOLTWAY_HUB_ID: 'h/1', VOLTWAY_VEHICLE: 'v', VOLTWAY_PASSWORD: 'p' }
+  t.throws(() => resolveConnection({}, badEnv), /^VOLTWAY_HUB: expected a broker URL/, 'a bad value from the environment names the variable, not a flag nobody gave')
+  t.throws(() => resolveConnection({ hub: 'mqtt://x' }, badEnv), /^VOLTWAY_HUB_ID: expected an id/)
+  t.throws(() => resolveConnection({ hub: 'http://x' }, badEnv), /^--hub: expected a broker URL/, 'the flag, when the flag gave it')
 })
 
 t.test('position and range: --range-km, or derived from the battery flags', async (t) => {

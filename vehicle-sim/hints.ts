@@ -85,6 +85,14 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   { code: 'NOT_FOUND', when: has('reservationId'), hint: () => 'no such reservation for this vehicle; list them with `voltway vehicle reservations`' },
   { code: 'NOT_FOUND', when: has('stationId'), hint: () => 'no such station at this hub; list them with `voltway vehicle stations`' },
   {
+    code: 'NOT_FOUND',
+    when: (d) => Array.isArray(d.peers),
+    hint: (d) => {
+      const peers = (d.peers as unknown[]).map(str)
+      return peers.length === 0 ? 'your home hub has no federation peers, so it charges only at its own stations' : `--station-hub takes one of your home hub's peers: ${peers.join(', ')}`
+    },
+  },
+  {
     // A change that got no answer may have happened all the same (its answer lost on the way back, or
     // the wait cut short): look before doing it again, since a new try is a new request.
     code: 'TIMEOUT',

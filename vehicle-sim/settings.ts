@@ -74,9 +74,11 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   if (missing.length > 0 || !url || !hubId || !vehicleId || password === undefined) {
     throw new UsageError(`missing ${missing.join(', ')}; pass the flags, a --profile file, or the environment variables`)
   }
-  check(MqttUrl, url, '--hub')
-  check(Id, hubId, '--hub-id')
-  check(Id, vehicleId, '--vehicle')
+  // A bad value is named where it came from: the flag, or the environment variable (a profile's are checked when it loads).
+  const from = (flag: string | undefined, envName: string, flagName: string): string => (flag === undefined && env[envName] ? envName : flagName)
+  check(MqttUrl, url, from(flags.hub ?? profile.hub, 'VOLTWAY_HUB', '--hub'))
+  check(Id, hubId, from(flags.hubId ?? profile.hubId, 'VOLTWAY_HUB_ID', '--hub-id'))
+  check(Id, vehicleId, from(flags.vehicle ?? profile.vehicle, 'VOLTWAY_VEHICLE', '--vehicle'))
   const caFile = flags.ca ?? (env.VOLTWAY_CA || undefined)
   if (caFile !== undefined && !/^(mqtts|wss):/.test(url)) throw new UsageError('--ca: needs an mqtts:// (or wss://) --hub')
   const { ca } = caFile === undefined ? {} : readTlsMaterial('--ca', { ca: caFile })

@@ -22,6 +22,7 @@ import { Aedes, type AuthErrorCode, type Client, type ConnectPacket, type Publis
 import { pino, type Logger } from 'pino'
 import { ConfigError, coalesceWrites, type RequestTransport, type TlsMaterial } from '../../protocol/index.js'
 import { inProcessRequests } from './in-process-requests.js'
+import { listenHint } from './listen-hint.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
 import { boundedMemoryPersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
@@ -312,7 +313,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   } catch (err) {
     await new Promise<void>((r) => broker.close(() => r()))
     const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`hub.json: mqtt.listen: cannot listen on ${opts.host}:${opts.port}${code ? ` (${code})` : ''}`)
+    const hint = listenHint(code, 'mqtt.listen.host', 'change mqtt.listen.port')
+    throw new ConfigError(`hub.json: mqtt.listen: cannot listen on ${opts.host}:${opts.port}${code ? ` (${code})` : ''}${hint ? `; ${hint}` : ''}`)
   }
   const addr = server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port

@@ -82,7 +82,7 @@ export class ChargingService implements EventSink {
     const { store, stations, clock, rules } = this.#d
     const vehicleId = ownerKey(owner)
     const station = stations.get(args.stationId)
-    if (!station) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId} at hub ${this.#d.hubId}`)
+    if (!station) throw new VoltwayError('NOT_FOUND', `no station ${args.stationId} at hub ${this.#d.hubId}`, { stationId: args.stationId })
     if (!station.live.online) throw new VoltwayError('STATION_OFFLINE', `station ${args.stationId} is offline`)
     if (station.live.status !== 'available') {
       throw new VoltwayError('STATION_BUSY', `station ${args.stationId} is ${station.live.status}`, { status: station.live.status })
@@ -91,7 +91,7 @@ export class ChargingService implements EventSink {
     if (args.reservationId !== undefined) {
       const r = await store.reservations.getReservation(args.reservationId)
       if (!r || r.stationId !== args.stationId || !(await bookingOwnedBy(store, { kind: 'reservation', id: r.reservationId, vehicleId: r.vehicleId }, owner))) {
-        throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId} of yours at station ${args.stationId}`)
+        throw new VoltwayError('NOT_FOUND', `no reservation ${args.reservationId} of yours at station ${args.stationId}`, { reservationId: args.reservationId })
       }
     }
     // docs/protocol.md: a vehicle may start only if no other vehicle holds a reservation there within the window around now.

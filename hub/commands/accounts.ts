@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../../base/clock.js'
-import { ConfigError, Id, Password, StationSpecBody, formatIssues } from '../../protocol/index.js'
+import { ConfigError, Id, Password, StationSpecBody, formatIssues, formatPricePerKwh } from '../../protocol/index.js'
 import type { AccountSummary } from '../../protocol/index.js'
 import { AccountService } from '../accounts/service.js'
 import { mosquittoPasswordHash } from '../broker/mosquitto-acl.js'
@@ -46,11 +46,11 @@ function idOf(cmd: AccountCommand): string {
   return r.data
 }
 
-function table(rows: AccountSummary[]): string {
+function table(rows: AccountSummary[], currency: string): string {
   if (rows.length === 0) return 'no accounts\n'
   return `${rows
     .map((a) => {
-      const s = a.station ? `  ${a.station.position.lat},${a.station.position.lon}  ${a.station.powerKw} kW  ${a.station.priceMinorPerKwh}/kWh` : ''
+      const s = a.station ? `  ${a.station.position.lat},${a.station.position.lon}  ${a.station.powerKw} kW  ${formatPricePerKwh(a.station.priceMinorPerKwh, currency)}` : ''
       return `${a.id}  ${a.hasPassword ? 'password set' : 'waiting for enrollment'}  updated ${a.updatedAt}${s}`
     })
     .join('\n')}\n`
@@ -83,7 +83,7 @@ export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
     const svc = new AccountService({ store: store.accounts, clock: systemClock, hubId: config.hubId, ...(external ? { brokerHash: (pw: string) => mosquittoPasswordHash(pw) } : {}) })
     switch (cmd.action) {
       case 'list':
-        return table(await svc.list(cmd.kind))
+        return table(await svc.list(cmd.kind), config.currency)
       case 'remove':
         await svc.remove(cmd.kind, id)
         return `removed ${cmd.kind} ${id}; a running hub closes its connections within a second\n`

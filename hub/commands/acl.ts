@@ -95,7 +95,13 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const acl = mosquittoAclFile(input)
 
   const dir = resolve(opts.out)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    // A path under a file, or a folder this user may not write: the operator's --out, not a failure of the hub.
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError(`hub acl: --out ${opts.out}: cannot create the directory${code ? ` (${code})` : ''}; give a directory this user may create or write (e.g. /etc/mosquitto/voltway)`)
+  }
   const files = { passwd: join(dir, 'passwd'), acl: join(dir, 'acl'), conf: join(dir, 'mosquitto.conf'), hub: join(dir, 'hub-mqtt.json') }
 
   let port = 1883

@@ -1,11 +1,10 @@
 /** `voltway hub --config hub.json`: run a hub until SIGTERM/SIGINT, then shut down gracefully. */
 import { pino } from 'pino'
-import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
+import { ConfigError, ID_PATTERN, logLevelOf } from '../../protocol/index.js'
 import { startHub } from '../app.js'
+import { listenHint } from '../broker/listen-hint.js'
 import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
 
-/** Errors a port taken by another program (or a privileged one) gives; restarting will not help, so exit 2. */
-const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
 
 /**
  * A start-up failure as the operator should read it: the HTTP port (the MQTT one is mapped by the broker) and the real file.
@@ -13,11 +12,9 @@ const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
  */
 export function startFailure(err: unknown, file: string, config: HubConfig, portFlag = false): unknown {
   const e = err as NodeJS.ErrnoException
-  if (e instanceof Error && e.syscall === 'listen' && e.code !== undefined && LISTEN_ERRORS.has(e.code)) {
-    return new ConfigError(
-      `${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); another program may use the port: stop it or ${portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port'}`,
-    )
-  }
+  // A port taken by another program (or a privileged one), or a host not of this machine: restarting will not help, so exit 2.
+  const hint = e instanceof Error && e.syscall === 'listen' ? listenHint(e.code, 'http.host', portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port') : undefined
+  if (hint !== undefined) return new ConfigError(`${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); ${hint}`)
   return inConfigFile(err, file)
 }
 
@@ -38,11 +35,7 @@ export async function runHubCommand(opts: { config: string; logLevel?: string; r
   const replica = opts.replica === undefined ? undefined : parseReplicaName(opts.replica)
   const loaded = loadHubConfig(opts.config)
   const config = opts.httpPort === undefined ? loaded : { ...loaded, http: { ...loaded.http, port: parseHttpPort(opts.httpPort) } }
-  const level = opts.logLevel ?? process.env.VOLTWAY_LOG_LEVEL ?? 'info'
-  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
-    throw new ConfigError(`hub: --log-level: expected one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}, got "${level}"`)
-  }
-  const logger = pino({ level })
+  const logger = pino({ level: logLevelOf('hub', opts.logLevel, 'info') })
   const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
     throw startFailure(err, opts.config, config, opts.httpPort !== undefined)
   })

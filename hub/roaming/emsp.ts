@@ -29,7 +29,7 @@ export interface RoamingHomeDeps {
   store: Store
   clock: Clock
   logger: Logger
-  client: Pick<FederationClient, 'has' | 'request'>
+  client: Pick<FederationClient, 'has' | 'peerIds' | 'request'>
   /** Sessions at this hub's own stations. */
   local: Pick<ChargingService, 'start' | 'status' | 'stop' | 'receipts'>
   /** How long a start at a peer may take (the peer waits for its station). Default 15 s. */
@@ -57,7 +57,7 @@ export class RoamingHome {
   async start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
     const { hubId, ...rest } = args
     if (hubId === undefined || hubId === this.#d.hubId) return this.#d.local.start(vehicleId, rest)
-    if (!this.#d.client.has(hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${hubId} among the peers of hub ${this.#d.hubId}`, { hubId })
+    if (!this.#d.client.has(hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${hubId} among the peers of hub ${this.#d.hubId}`, { hubId, peers: this.#d.client.peerIds })
     const started = await this.#d.client.request(hubId, {
       method: 'POST',
       path: P,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
 import { isHwError } from '../../hw/errors.js'
 import { registerMap } from '../../hw/meter-models.js'
-import { ConfigError, formatPath, readTlsMaterial } from '../../protocol/index.js'
+import { ConfigError, issuesOf, readTlsMaterial } from '../../protocol/index.js'
 import { StationConfigSchema, type StationConfig } from '../config.js'
 
 export interface InitOptions {
@@ -28,6 +28,27 @@ export interface InitOptions {
   pulsesPerKwh?: string
   powerKw?: string
   offlineMinutes?: string
+}
+
+/** The flag that sets each station.json field init writes: a refused value is named by what the technician typed. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  stationId: '--id',
+  hubId: '--hub-id',
+  'mqtt.url': '--hub',
+  'mqtt.password': '--password',
+  'mqtt.ca': '--ca',
+  dataDir: '--data-dir',
+  'hardware.board.path': '--serial',
+  'hardware.board.baudRate': '--baud',
+  'hardware.relay.pin': '--relay-pin',
+  'hardware.relay.type': '--relay-type',
+  'hardware.meter.powerKw': '--power-kw',
+  'hardware.meter.path': '--meter-serial',
+  'hardware.meter.baudRate': '--meter-baud',
+  'hardware.meter.unitId': '--unit-id',
+  'hardware.meter.pin': '--s0-pin',
+  'hardware.meter.pulsesPerKwh': '--pulses-per-kwh',
+  'offline.maxChargeMinutes': '--offline-minutes',
 }
 
 /** The config for these options; throws ConfigError (exit 2) naming the option, or HwError for an unknown meter model. */
@@ -57,7 +78,7 @@ export function buildStationConfig(o: InitOptions): { config: StationConfig; gen
     try {
       registerMap(model)
     } catch (err) {
-      if (isHwError(err)) throw new ConfigError(`station init: --meter-model: ${err.message}. ${err.hint}`)
+      if (isHwError(err)) throw new ConfigError(`station init: --meter-model: ${err.message}`)
       throw err
     }
     meterCfg = {
@@ -84,8 +105,10 @@ export function buildStationConfig(o: InitOptions): { config: StationConfig; gen
   }
   const parsed = StationConfigSchema.safeParse(raw)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new ConfigError(`station init: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid configuration'}`)
+    const [issue] = issuesOf(parsed.error, StationConfigSchema)
+    const flag = issue ? FLAG_OF_FIELD[issue.path] : undefined
+    const where = issue === undefined ? 'invalid configuration' : flag === undefined ? `${issue.path}: ${issue.message}` : `${flag}: ${issue.message} (station.json ${issue.path})`
+    throw new ConfigError(`station init: ${where}`)
   }
   // A CA that is missing or not a certificate is refused now, not when the agent first connects.
   if (parsed.data.mqtt.ca !== undefined) readTlsMaterial('--ca', { ca: parsed.data.mqtt.ca })

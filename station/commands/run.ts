@@ -1,12 +1,13 @@
 /** `voltway station --config station.json`: run the agent until SIGTERM/SIGINT. */
 import { pino } from 'pino'
+import { logLevelOf } from '../../protocol/index.js'
 import { StationAgent } from '../agent.js'
 import { loadStationConfig } from '../config.js'
 import { withHwErrors } from './hw-failure.js'
 
 export async function runStation(configFile: string): Promise<void> {
   const config = loadStationConfig(configFile)
-  const logger = pino({ level: process.env.VOLTWAY_LOG_LEVEL ?? 'info' })
+  const logger = pino({ level: logLevelOf('station', undefined, 'info') })
   const agent = await withHwErrors(() => StationAgent.create({ config, logger }))
   await agent.start()
   let stopping = false

@@ -285,7 +285,7 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
     }),
     'charge.start': async (args, ctx) => {
       if (args.hubId !== undefined && args.hubId !== hubId) {
-        if (!peers.some((p) => p.hubId === args.hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${args.hubId} among the peers of hub ${hubId}`, { hubId: args.hubId })
+        if (!peers.some((p) => p.hubId === args.hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${args.hubId} among the peers of hub ${hubId}`, { hubId: args.hubId, peers: peers.map((p) => p.hubId) })
         const sessionId = id('P')
         const s: Session = { sessionId, stationId: args.stationId, hubId: args.hubId, priceMinorPerKwh: FAKE_PEER_PRICE, vehicleId: ctx.vehicleId, startedMs: now(), meterStartWh: 1000, powerW: FAKE_PEER_POWER_KW * 1000, maxWh: args.maxWh, stoppedMs: null }
         sessions.set(sessionId, s)
