@@ -29,7 +29,7 @@ import { registerFederationRoutes, type RoamingParticipant } from '../federation
 import { Coordinator, DEFAULT_TUNING, type CoordinatorStep, type CoordinatorTuning } from './coordinator.js'
 import { vehicleHistory } from './history.js'
 import { HoldService } from './holds.js'
-import { LeaseKeeper, leaseNames } from './lease-keeper.js'
+import { DEFAULT_LEASE_TTL_MS, LeaseKeeper, leaseNames } from './lease-keeper.js'
 import { Participants } from './participants.js'
 import { Releaser } from './releaser.js'
 
@@ -71,7 +71,7 @@ export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
   releaseMinDelayMs: 200,
   releaseMaxDelayMs: 30_000,
   hubInfoTtlMs: 300_000,
-  leaseTtlMs: 15_000,
+  leaseTtlMs: DEFAULT_LEASE_TTL_MS,
   takeoverIntervalMs: 5_000,
 }
 
