@@ -124,3 +124,34 @@ t.test('two replicas writing overlapping peer-hold entries in their turns never 
   const confirmed = (await db.sql<{ n: string }>(`SELECT count(*) AS n FROM ${schema.name}.peer_holds WHERE state = 'confirmed'`)).rows[0]!.n
   t.equal(Number(confirmed), 40, 'each entry confirmed once')
 })
+
+t.test('a replica giving its leases back and another taking them over once expired never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const db = await tempPostgres()
+  t.teardown(() => db.dispose())
+  const schema = db.schema()
+  const a = await schema.open({ max: 4 })
+  const b = await schema.open({ max: 4 })
+  const name = (i: number): string => `trip:${String(i).padStart(4, '0')}`
+  // 1000 leases of replica a, expired at T, lying in the table against name order.
+  await db.sql(`INSERT INTO ${schema.name}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, [T])
+  await db.sql(`ANALYZE ${schema.name}.leases`)
+
+  const other = new pg.Client({ connectionString: db.url })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [name(2)])
+
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  const releases = Array.from({ length: 40 }, (_, i) => a.leases.release(name(i + 1), 'replica-a'))
+  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: name(i), owner: 'replica-b', nowMs: T, ttlMs: 15_000 }))
+  const waiting = async (): Promise<number> =>
+    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
+  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(await waiting(), 2, 'both batches wait for lease 2')
+  await other.query('COMMIT')
+
+  await Promise.all([...releases, ...acquires])
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+})

@@ -29,9 +29,15 @@ const ACQUIRE = `
 
 /** A batch of releases: $1 names, $2 owners (a lease is given back only by its owner). */
 const RELEASE = `
+  WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[]) AS v (name, owner)
+  ), locked AS (
+    -- The rows locked in name order, as ACQUIRE's, before the DELETE removes any (its plan's order is not the arrays').
+    SELECT l.name FROM leases l JOIN v ON l.name = v.name AND l.owner = v.owner ORDER BY l.name FOR UPDATE OF l
+  )
   DELETE FROM leases l
-   USING unnest($1::text[], $2::text[]) AS v (name, owner)
-   WHERE l.name = v.name AND l.owner = v.owner`
+   USING v
+   WHERE l.name = v.name AND l.owner = v.owner AND l.name IN (SELECT name FROM locked)`
 
 type Release = { name: string; owner: string }
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
