@@ -16,6 +16,7 @@
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { AcquireLeaseInput, LeaseStore } from '../leases.js'
 import type { PgDatabase } from './pool.js'
+import { asStored } from './rows-by-key.js'
 
 /** A batch of acquires: $1 names, $2 owners, $3 new expiries, $4 the callers' clocks; returns the names acquired. */
 const ACQUIRE = `
@@ -66,7 +67,7 @@ export class PgLeaseStore implements LeaseStore {
       rows.map((r) => r.nowMs),
     ])
     const got = new Set(res.rows.map((r) => r.name))
-    for (const a of batch) a.resolve(got.has(a.question.name))
+    for (const a of batch) a.resolve(got.has(asStored(a.question.name)))
   }
 
   async renewAll(input: { owner: string; nowMs: number; ttlMs: number }): Promise<number> {

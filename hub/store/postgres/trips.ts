@@ -24,7 +24,7 @@ import type {
   TripStore,
 } from '../trips.js'
 import type { PgDatabase, Tx } from './pool.js'
-import { RowsByKey } from './rows-by-key.js'
+import { RowsByKey, asStored } from './rows-by-key.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
@@ -155,8 +155,8 @@ export class PgTripStore implements TripStore {
     const first = new Map<string, Asked<TripSave, boolean>>()
     const later: Asked<TripSave, boolean>[] = []
     for (const a of batch) {
-      if (first.has(a.question.trip.tripId)) later.push(a)
-      else first.set(a.question.trip.tripId, a)
+      if (first.has(asStored(a.question.trip.tripId))) later.push(a)
+      else first.set(asStored(a.question.trip.tripId), a)
     }
     const saves = [...first.values()].map((a) => a.question).sort((a, b) => (a.trip.tripId < b.trip.tripId ? -1 : a.trip.tripId > b.trip.tripId ? 1 : 0))
     const res = await this.#db.query<{ trip_id: string }>(
@@ -167,7 +167,7 @@ export class PgTripStore implements TripStore {
       ),
     )
     const saved = new Set(res.rows.map((r) => r.trip_id))
-    for (const a of first.values()) a.resolve(saved.has(a.question.trip.tripId))
+    for (const a of first.values()) a.resolve(saved.has(asStored(a.question.trip.tripId)))
     for (const a of later) {
       const { trip: t, fromStates } = a.question
       const values = [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? [...fromStates] : null]
@@ -219,21 +219,21 @@ export class PgTripStore implements TripStore {
   /** Resolves true for each entry the batch's UPDATE wrote; of one id asked twice, only the first asked can be (a later one reads again). */
   async #updatePeerHolds(batch: Asked<{ entry: PeerHoldRecord; version: string }, boolean>[]): Promise<void> {
     const first = new Map<string, { entry: PeerHoldRecord; version: string }>()
-    for (const { question: q } of batch) if (!first.has(q.entry.holdId)) first.set(q.entry.holdId, q)
+    for (const { question: q } of batch) if (!first.has(asStored(q.entry.holdId))) first.set(asStored(q.entry.holdId), q)
     const rows = [...first.values()].sort((a, b) => (a.entry.holdId < b.entry.holdId ? -1 : a.entry.holdId > b.entry.holdId ? 1 : 0))
     const res = await this.#db.query<{ hold_id: string }>(UPDATE_PEER_HOLDS, transpose(rows.map((q) => [...peerHoldValues(q.entry), q.version]), 14))
     const written = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(a.question.entry.holdId) === a.question && written.has(a.question.entry.holdId))
+    for (const a of batch) a.resolve(first.get(asStored(a.question.entry.holdId)) === a.question && written.has(asStored(a.question.entry.holdId)))
   }
 
   /** Resolves true for each entry the batch's INSERT inserted; of one id asked twice, only the first asked can be. */
   async #insertPeerHolds(batch: Asked<PeerHoldRecord, boolean>[]): Promise<void> {
     const first = new Map<string, PeerHoldRecord>()
-    for (const { question: r } of batch) if (!first.has(r.holdId)) first.set(r.holdId, r)
+    for (const { question: r } of batch) if (!first.has(asStored(r.holdId))) first.set(asStored(r.holdId), r)
     const rows = [...first.values()].sort((a, b) => (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0))
     const res = await this.#db.query<{ hold_id: string }>(INSERT_PEER_HOLDS, transpose(rows.map(peerHoldValues), 13))
     const inserted = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(a.question.holdId) === a.question && inserted.has(a.question.holdId))
+    for (const a of batch) a.resolve(first.get(asStored(a.question.holdId)) === a.question && inserted.has(asStored(a.question.holdId)))
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
