@@ -16,6 +16,7 @@
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { AcquireLeaseInput, LeaseStore } from '../leases.js'
 import type { PgDatabase } from './pool.js'
+import { asStored } from './rows-by-key.js'
 
 /** A batch of acquires: $1 names, $2 owners, $3 new expiries, $4 the callers' clocks; returns the names acquired. */
 const ACQUIRE = `
@@ -29,9 +30,15 @@ const ACQUIRE = `
 
 /** A batch of releases: $1 names, $2 owners (a lease is given back only by its owner). */
 const RELEASE = `
+  WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[]) AS v (name, owner)
+  ), locked AS (
+    -- The rows locked in name order, as ACQUIRE's, before the DELETE removes any (its plan's order is not the arrays').
+    SELECT l.name FROM leases l JOIN v ON l.name = v.name AND l.owner = v.owner ORDER BY l.name FOR UPDATE OF l
+  )
   DELETE FROM leases l
-   USING unnest($1::text[], $2::text[]) AS v (name, owner)
-   WHERE l.name = v.name AND l.owner = v.owner`
+   USING v
+   WHERE l.name = v.name AND l.owner = v.owner AND l.name IN (SELECT name FROM locked)`
 
 type Release = { name: string; owner: string }
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -60,7 +67,7 @@ export class PgLeaseStore implements LeaseStore {
       rows.map((r) => r.nowMs),
     ])
     const got = new Set(res.rows.map((r) => r.name))
-    for (const a of batch) a.resolve(got.has(a.question.name))
+    for (const a of batch) a.resolve(got.has(asStored(a.question.name)))
   }
 
   async renewAll(input: { owner: string; nowMs: number; ttlMs: number }): Promise<number> {

@@ -12,6 +12,15 @@
 import { TurnBatch } from '../../../base/turn-batch.js'
 import type pg from 'pg'
 
+/**
+ * `text` as PostgreSQL stores it: the driver sends text as UTF-8, where a UTF-16 surrogate without
+ * its pair becomes U+FFFD. A batch matches the keys its statement returns against the keys asked
+ * through this, or a key with a lone surrogate would never find its own row.
+ */
+export function asStored(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+}
+
 export class RowsByKey<R extends pg.QueryResultRow> {
   readonly #batch: TurnBatch<string, R | null>
 
@@ -25,7 +34,7 @@ export class RowsByKey<R extends pg.QueryResultRow> {
         const keys = [...new Set(asked.map((a) => a.question))]
         const rows = new Map<string, R>()
         for (const row of (await query(sql, [keys])).rows) rows.set(keyOf(row), row)
-        for (const a of asked) a.resolve(rows.get(a.question) ?? null)
+        for (const a of asked) a.resolve(rows.get(asStored(a.question)) ?? null)
       },
       { aloneOnFailure: true },
     )

@@ -24,7 +24,7 @@ import type {
   TripStore,
 } from '../trips.js'
 import type { PgDatabase, Tx } from './pool.js'
-import { RowsByKey } from './rows-by-key.js'
+import { RowsByKey, asStored } from './rows-by-key.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
@@ -61,11 +61,18 @@ const SAVE_TRIP = `
 
 /** Saves of one turn without releases, as SAVE_TRIP over arrays: $1-$6 the columns, $7 ids, $8 each save's allowed states joined by ',' (NULL: any); returns the ids saved. */
 const SAVE_TRIPS = `
+  WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+        AS v (tx_started_at_ms, attempt, state, legs_json, failure_json, updated_at_ms, trip_id, from_states)
+  ), locked AS (
+    -- The rows locked in trip id order, before the UPDATE writes any (its plan's order is not the arrays').
+    SELECT t.trip_id FROM trips t WHERE t.trip_id IN (SELECT trip_id FROM v) ORDER BY t.trip_id FOR NO KEY UPDATE
+  )
   UPDATE trips t SET tx_started_at_ms = v.tx_started_at_ms, attempt = v.attempt, state = v.state, legs_json = v.legs_json,
          failure_json = v.failure_json, updated_at_ms = v.updated_at_ms
-    FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
-         AS v (tx_started_at_ms, attempt, state, legs_json, failure_json, updated_at_ms, trip_id, from_states)
-   WHERE t.trip_id = v.trip_id AND (v.from_states IS NULL OR t.state = ANY(string_to_array(v.from_states, ',')))
+    FROM v
+   WHERE t.trip_id = v.trip_id AND t.trip_id IN (SELECT trip_id FROM locked)
+     AND (v.from_states IS NULL OR t.state = ANY(string_to_array(v.from_states, ',')))
   RETURNING t.trip_id`
 
 /**
@@ -73,13 +80,19 @@ const SAVE_TRIPS = `
  * a concurrent writer's commit makes it write nothing for that row. Returns the ids written.
  */
 const UPDATE_PEER_HOLDS = `
+  WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
+                         $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
+        AS v (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms, version)
+  ), locked AS (
+    -- The rows locked in hold id order, before the UPDATE writes any (its plan's order is not the arrays').
+    SELECT p.hold_id FROM peer_holds p WHERE p.hold_id IN (SELECT hold_id FROM v) ORDER BY p.hold_id FOR NO KEY UPDATE
+  )
   UPDATE peer_holds p SET peer_hub_id = v.peer_hub_id, state = v.state, tx_id = v.tx_id, vehicle_id = v.vehicle_id, station_id = v.station_id,
          lat = v.lat, lon = v.lon, at_ms = v.at_ms, expires_at_ms = v.expires_at_ms, reservation_id = v.reservation_id,
          created_at_ms = v.created_at_ms, updated_at_ms = v.updated_at_ms
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
-                $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
-         AS v (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms, version)
-   WHERE p.hold_id = v.hold_id AND p.xmin = v.version::xid
+    FROM v
+   WHERE p.hold_id = v.hold_id AND p.hold_id IN (SELECT hold_id FROM locked) AND p.xmin = v.version::xid
   RETURNING p.hold_id`
 
 interface TripSave {
@@ -142,8 +155,8 @@ export class PgTripStore implements TripStore {
     const first = new Map<string, Asked<TripSave, boolean>>()
     const later: Asked<TripSave, boolean>[] = []
     for (const a of batch) {
-      if (first.has(a.question.trip.tripId)) later.push(a)
-      else first.set(a.question.trip.tripId, a)
+      if (first.has(asStored(a.question.trip.tripId))) later.push(a)
+      else first.set(asStored(a.question.trip.tripId), a)
     }
     const saves = [...first.values()].map((a) => a.question).sort((a, b) => (a.trip.tripId < b.trip.tripId ? -1 : a.trip.tripId > b.trip.tripId ? 1 : 0))
     const res = await this.#db.query<{ trip_id: string }>(
@@ -154,7 +167,7 @@ export class PgTripStore implements TripStore {
       ),
     )
     const saved = new Set(res.rows.map((r) => r.trip_id))
-    for (const a of first.values()) a.resolve(saved.has(a.question.trip.tripId))
+    for (const a of first.values()) a.resolve(saved.has(asStored(a.question.trip.tripId)))
     for (const a of later) {
       const { trip: t, fromStates } = a.question
       const values = [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? [...fromStates] : null]
@@ -206,21 +219,21 @@ export class PgTripStore implements TripStore {
   /** Resolves true for each entry the batch's UPDATE wrote; of one id asked twice, only the first asked can be (a later one reads again). */
   async #updatePeerHolds(batch: Asked<{ entry: PeerHoldRecord; version: string }, boolean>[]): Promise<void> {
     const first = new Map<string, { entry: PeerHoldRecord; version: string }>()
-    for (const { question: q } of batch) if (!first.has(q.entry.holdId)) first.set(q.entry.holdId, q)
+    for (const { question: q } of batch) if (!first.has(asStored(q.entry.holdId))) first.set(asStored(q.entry.holdId), q)
     const rows = [...first.values()].sort((a, b) => (a.entry.holdId < b.entry.holdId ? -1 : a.entry.holdId > b.entry.holdId ? 1 : 0))
     const res = await this.#db.query<{ hold_id: string }>(UPDATE_PEER_HOLDS, transpose(rows.map((q) => [...peerHoldValues(q.entry), q.version]), 14))
     const written = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(a.question.entry.holdId) === a.question && written.has(a.question.entry.holdId))
+    for (const a of batch) a.resolve(first.get(asStored(a.question.entry.holdId)) === a.question && written.has(asStored(a.question.entry.holdId)))
   }
 
   /** Resolves true for each entry the batch's INSERT inserted; of one id asked twice, only the first asked can be. */
   async #insertPeerHolds(batch: Asked<PeerHoldRecord, boolean>[]): Promise<void> {
     const first = new Map<string, PeerHoldRecord>()
-    for (const { question: r } of batch) if (!first.has(r.holdId)) first.set(r.holdId, r)
+    for (const { question: r } of batch) if (!first.has(asStored(r.holdId))) first.set(asStored(r.holdId), r)
     const rows = [...first.values()].sort((a, b) => (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0))
     const res = await this.#db.query<{ hold_id: string }>(INSERT_PEER_HOLDS, transpose(rows.map(peerHoldValues), 13))
     const inserted = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(a.question.holdId) === a.question && inserted.has(a.question.holdId))
+    for (const a of batch) a.resolve(first.get(asStored(a.question.holdId)) === a.question && inserted.has(asStored(a.question.holdId)))
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {

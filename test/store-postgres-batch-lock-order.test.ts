@@ -1,0 +1,157 @@
+/**
+ * Two replicas (two PostgresStore pools on one schema) writing overlapping
+ * rows in their turns' batches must not wait on each other in a cycle: each
+ * batch locks its rows in id order, whatever plan PostgreSQL picks for it.
+ *
+ * An `UPDATE ... FROM unnest(...)` locks rows in the order of its plan, not
+ * of its arrays: a batch of a few ids is a nested loop over the arrays (id
+ * order), a batch of a few dozen a hash join over a scan of the table
+ * (the order the rows lie in the table). Rows lying in the table against
+ * id order (as after updates) make the two replicas lock in opposite orders.
+ */
+import t from 'tap'
+import pg from 'pg'
+import type { PostgresStore } from '../hub/store/index.js'
+import type { TripRecord } from '../hub/store/trips.js'
+import { StoreError } from '../hub/store/errors.js'
+import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
+
+const skip = await postgresSkipReason()
+if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
+
+const T = Date.parse('2026-12-01T08:00:00Z')
+const id = (i: number): string => `trip-${String(i).padStart(4, '0')}`
+const tripOf = (i: number, state = 'trying'): TripRecord => ({
+  tripId: id(i),
+  vehicleId: 'V1',
+  routeId: 'r1',
+  txStartedAtMs: T,
+  attempt: 1,
+  state: state as TripRecord['state'],
+  legs: [],
+  failure: null,
+  createdAtMs: T,
+  updatedAtMs: T + 1,
+})
+
+/** The errors of the store's statements (a deadlock's victim is answered again alone, so its callers never see it). */
+function statementErrors(store: PostgresStore): unknown[] {
+  const { query } = store.db
+  const errors: unknown[] = []
+  store.db.query = (async (text: string, values?: unknown[]) => {
+    try {
+      return await query.call(store.db, text, values)
+    } catch (err) {
+      errors.push(err)
+      throw err
+    }
+  }) as typeof store.db.query
+  return errors
+}
+
+const sqlState = (err: unknown): string => {
+  const cause = err instanceof StoreError ? (err as { cause?: unknown }).cause : err
+  return typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : ''
+}
+
+t.test('two replicas saving overlapping trips in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const db = await tempPostgres()
+  t.teardown(() => db.dispose())
+  const schema = db.schema()
+  const a = await schema.open({ max: 4 })
+  const b = await schema.open({ max: 4 })
+  // 1000 trips lying in the table against id order (the last id first).
+  await db.sql(`
+    INSERT INTO ${schema.name}.trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
+    SELECT 'trip-' || lpad(i::text, 4, '0'), 'V1', 'r1', $1, 1, 'trying', '[]', NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, [T])
+  await db.sql(`ANALYZE ${schema.name}.trips`)
+
+  // Another writer holds trip 2 for a moment, so that both batches are under way when it lets go.
+  const other = new pg.Client({ connectionString: db.url })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query(`SELECT 1 FROM ${schema.name}.trips WHERE trip_id = $1 FOR UPDATE`, [id(2)])
+
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  // Replica a: trips 1-3 (a nested loop over the arrays); replica b: trips 1-40 (a hash join over the table).
+  const savesA = [1, 2, 3].map((i) => a.trips.saveTrip(tripOf(i, 'confirming')))
+  const savesB = Array.from({ length: 40 }, (_, i) => b.trips.saveTrip(tripOf(i + 1, 'aborted')))
+  const waiting = async (): Promise<number> =>
+    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
+  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(await waiting(), 2, 'both batches wait for trip 2')
+  await other.query('COMMIT')
+
+  const answers = await Promise.all([...savesA, ...savesB])
+  t.ok(answers.every((x) => x === true), 'every save is written')
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+})
+
+t.test('two replicas writing overlapping peer-hold entries in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const db = await tempPostgres()
+  t.teardown(() => db.dispose())
+  const schema = db.schema()
+  const a = await schema.open({ max: 4 })
+  const b = await schema.open({ max: 4 })
+  const hold = (i: number): string => `h-${String(i).padStart(4, '0')}`
+  // 1000 placed entries lying in the table against id order.
+  await db.sql(`
+    INSERT INTO ${schema.name}.peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+    SELECT 'h-' || lpad(i::text, 4, '0'), 'feira', 'placed', 't-' || i, 'V1', 'S1', 1, 2, $1::bigint + 3600000, $1::bigint + 60000, NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, [T])
+  await db.sql(`ANALYZE ${schema.name}.peer_holds`)
+
+  const other = new pg.Client({ connectionString: db.url })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query(`SELECT 1 FROM ${schema.name}.peer_holds WHERE hold_id = $1 FOR UPDATE`, [hold(2)])
+
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  const confirmsA = [1, 2, 3].map((i) => a.trips.peerHoldConfirmed({ holdId: hold(i), reservationId: `ra-${i}`, nowMs: T + 1 }))
+  const confirmsB = Array.from({ length: 40 }, (_, i) => b.trips.peerHoldConfirmed({ holdId: hold(i + 1), reservationId: `rb-${i + 1}`, nowMs: T + 1 }))
+  const waiting = async (): Promise<number> =>
+    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
+  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(await waiting(), 2, 'both batches wait for entry 2')
+  await other.query('COMMIT')
+
+  const answers = await Promise.all([...confirmsA, ...confirmsB])
+  t.equal(answers.length, 43, 'every transition is answered')
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+  const confirmed = (await db.sql<{ n: string }>(`SELECT count(*) AS n FROM ${schema.name}.peer_holds WHERE state = 'confirmed'`)).rows[0]!.n
+  t.equal(Number(confirmed), 40, 'each entry confirmed once')
+})
+
+t.test('a replica giving its leases back and another taking them over once expired never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const db = await tempPostgres()
+  t.teardown(() => db.dispose())
+  const schema = db.schema()
+  const a = await schema.open({ max: 4 })
+  const b = await schema.open({ max: 4 })
+  const name = (i: number): string => `trip:${String(i).padStart(4, '0')}`
+  // 1000 leases of replica a, expired at T, lying in the table against name order.
+  await db.sql(`INSERT INTO ${schema.name}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, [T])
+  await db.sql(`ANALYZE ${schema.name}.leases`)
+
+  const other = new pg.Client({ connectionString: db.url })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [name(2)])
+
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  const releases = Array.from({ length: 40 }, (_, i) => a.leases.release(name(i + 1), 'replica-a'))
+  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: name(i), owner: 'replica-b', nowMs: T, ttlMs: 15_000 }))
+  const waiting = async (): Promise<number> =>
+    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
+  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
+  t.equal(await waiting(), 2, 'both batches wait for lease 2')
+  await other.query('COMMIT')
+
+  await Promise.all([...releases, ...acquires])
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+})
