@@ -71,7 +71,12 @@ export class PgLeaseStore implements LeaseStore {
   }
 
   async renewAll(input: { owner: string; nowMs: number; ttlMs: number }): Promise<number> {
-    const res = await this.#db.query('UPDATE leases SET expires_at_ms = $1 WHERE owner = $2', [input.nowMs + input.ttlMs, input.owner])
+    // In name order, as the batches lock (a plan's order could close a cycle with another replica's batch).
+    const res = await this.#db.query(
+      `WITH locked AS (SELECT name FROM leases WHERE owner = $2 ORDER BY name FOR NO KEY UPDATE)
+       UPDATE leases SET expires_at_ms = $1 WHERE owner = $2 AND name IN (SELECT name FROM locked)`,
+      [input.nowMs + input.ttlMs, input.owner],
+    )
     return res.rowCount ?? 0
   }
 
@@ -86,7 +91,11 @@ export class PgLeaseStore implements LeaseStore {
   }
 
   async deleteExpired(nowMs: number): Promise<number> {
-    const res = await this.#db.query('DELETE FROM leases WHERE expires_at_ms <= $1', [nowMs])
+    const res = await this.#db.query(
+      `WITH locked AS (SELECT name FROM leases WHERE expires_at_ms <= $1 ORDER BY name FOR UPDATE)
+       DELETE FROM leases WHERE expires_at_ms <= $1 AND name IN (SELECT name FROM locked)`,
+      [nowMs],
+    )
     return res.rowCount ?? 0
   }
 }
