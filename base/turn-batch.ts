@@ -43,15 +43,17 @@ export interface TurnBatchOptions {
   /**
    * When the answer of a batch of several fails, answer each question of it alone (in parallel),
    * so a question that cannot be answered (a value the database refuses, a row locked by another
-   * writer until the lock timeout) fails only its own caller, as it would unbatched. Off: every
-   * caller of the batch gets the batch's error.
+   * writer until the lock timeout) fails only its own caller, as it would unbatched. A function:
+   * only for the errors it says one question may have caused (a database that cannot be reached
+   * fails every caller at once, rather than each again after its own wait). Off: every caller of
+   * the batch gets the batch's error.
    */
-  aloneOnFailure?: boolean
+  aloneOnFailure?: boolean | ((err: unknown) => boolean)
 }
 
 export class TurnBatch<Q, A> {
   readonly #answer: (batch: Asked<Q, A>[]) => Promise<void> | void
-  readonly #aloneOnFailure: boolean
+  readonly #aloneOnFailure: (err: unknown) => boolean
   #waiting: Asked<Q, A>[] = []
 
   /**
@@ -61,7 +63,8 @@ export class TurnBatch<Q, A> {
    */
   constructor(answer: (batch: Asked<Q, A>[]) => Promise<void> | void, opts: TurnBatchOptions = {}) {
     this.#answer = answer
-    this.#aloneOnFailure = opts.aloneOnFailure ?? false
+    const alone = opts.aloneOnFailure ?? false
+    this.#aloneOnFailure = typeof alone === 'function' ? alone : () => alone
   }
 
   /** `question`'s answer, given with the rest of its turn's batch. */
@@ -88,10 +91,12 @@ export class TurnBatch<Q, A> {
     const batch = this.#waiting
     this.#waiting = []
     void answering(batch, async () => {
-      if (!this.#aloneOnFailure || batch.length === 1) return this.#answer(batch)
+      if (batch.length === 1) return this.#answer(batch)
       try {
         await this.#answer(batch)
-      } catch {
+      } catch (err) {
+        // `answering` gives the error to every caller still unsettled.
+        if (!this.#aloneOnFailure(err)) throw err
         // The questions the failed answer did not settle, each alone; those it settled keep their answer.
         await Promise.all(batch.filter((a) => !a.settled).map((a) => answering([a], () => this.#answer([a]))))
       }

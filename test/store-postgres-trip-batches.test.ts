@@ -8,7 +8,8 @@
  * database refuses fails only its own caller.
  */
 import t from 'tap'
-import type { PostgresStore } from '../hub/store/index.js'
+import { StoreError, type PostgresStore } from '../hub/store/index.js'
+import { oneQuestionMayCause } from '../hub/store/postgres/errors.js'
 import type { RecordPeerHoldInput, TripRecord } from '../hub/store/trips.js'
 import { postgresSkipReason, seededTwins } from './helpers/store-postgres.js'
 
@@ -248,4 +249,20 @@ t.test('a burst of hold confirms answers and writes as the same confirms one aft
   burst.db.query = query
   t.equal(confirmStatements, 1, 'one confirm statement for the turn')
   t.same(await rows(burst), await rows(one))
+})
+
+t.test('which failures of a batched statement are asked again one question at a time (oneQuestionMayCause)', (t) => {
+  const pgError = (code: string): Error => Object.assign(new Error(`pg ${code}`), { code })
+  for (const [code, alone] of [
+    ['23505', true], // an id used before
+    ['22021', true], // a value the database refuses (U+0000)
+    ['55P03', true], // a row another writer held past the lock timeout
+    ['40P01', true], // a deadlock with another writer
+    ['08006', false], // the connection broke
+    ['ECONNREFUSED', false], // no server
+    ['57P01', false], // the server shutting down
+  ] as const) t.equal(oneQuestionMayCause(pgError(code)), alone, code)
+  t.equal(oneQuestionMayCause(new StoreError('BUSY', 'all 10 pooled connections stayed in use')), false, 'a pool that stayed full')
+  t.equal(oneQuestionMayCause(new StoreError('CLOSED', 'store is closed')), false)
+  t.end()
 })

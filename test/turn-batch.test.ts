@@ -79,3 +79,20 @@ t.test('aloneOnFailure answers again only the questions the failed answer left u
   t.same(out.slice(0, 2).map((o) => (o.status === 'fulfilled' ? o.value : o.status)), [10, 3])
   t.ok(out[2]?.status === 'rejected' && out[2].reason instanceof UnansweredError, 'the question its alone answer left out rejects with UnansweredError')
 })
+
+t.test('aloneOnFailure as a predicate: only an error it says one question may cause is answered again alone; any other fails every caller at once', async (t) => {
+  const answered: number[][] = []
+  const b = new TurnBatch<number, number>(
+    (batch) => {
+      answered.push(batch.map((a) => a.question))
+      if (batch.some((a) => a.question < 0)) throw new Error(batch.length > 1 && batch.some((a) => a.question === -99) ? 'database unreachable' : 'refused value')
+      for (const a of batch) a.resolve(a.question)
+    },
+    { aloneOnFailure: (err) => err instanceof Error && err.message === 'refused value' },
+  )
+  t.same(await Promise.all([1, -1, 2].map((n) => outcome(b.ask(n)))), [{ ok: 1 }, { err: 'refused value' }, { ok: 2 }], 'one bad question fails alone')
+  t.same(answered, [[1, -1, 2], [1], [-1], [2]])
+  answered.length = 0
+  t.same(await Promise.all([3, -99, 4].map((n) => outcome(b.ask(n)))), [{ err: 'database unreachable' }, { err: 'database unreachable' }, { err: 'database unreachable' }])
+  t.same(answered, [[3, -99, 4]], 'nothing asked again alone')
+})

@@ -37,6 +37,19 @@ function unavailable(code: string): boolean {
   )
 }
 
+/**
+ * Whether one question of a batched statement may have caused `err`, so that
+ * asking each again alone (TurnBatch's aloneOnFailure) gives each caller its own
+ * answer: a value or id the database refuses, a row another writer held (lock
+ * timeout, deadlock). Not a database that cannot be reached, a store closed or
+ * a pool that stayed full: every caller gets that error at once.
+ */
+export function oneQuestionMayCause(err: unknown): boolean {
+  const e = toStoreError(err)
+  if (e.code === 'UNAVAILABLE' || e.code === 'CLOSED') return false
+  return e.code !== 'BUSY' || ['55P03', '40P01', '40001', '57014'].includes(pgCode(e.cause))
+}
+
 /** Errors of getting a connection (refused, timed out, bad credentials): the database cannot be reached. */
 export function connectError(err: unknown): StoreError {
   if (err instanceof StoreError) return err

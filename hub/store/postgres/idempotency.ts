@@ -25,6 +25,7 @@ import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, Ren
 import { claimDecision, claimLeaseUntil, renewDecision } from '../idempotency-rules.js'
 import type { PgDatabase } from './pool.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
+import { oneQuestionMayCause } from './errors.js'
 
 /** The new keys of a batch of claims: $1 scopes, $2 keys, $3 fingerprints, $4 nowMs, $5 lease ends; returns the keys it inserted. */
 const INSERT_NEW = `
@@ -63,9 +64,9 @@ export class PgIdempotencyStore implements IdempotencyStore {
     this.#db = db
     // A batch that fails is run again one key at a time: one key the database refuses, or one row
     // another transaction holds, then fails or delays only its own caller, as it did unbatched.
-    this.#inserts = new TurnBatch((batch) => this.#insertNew(batch), { aloneOnFailure: true })
-    this.#completes = new TurnBatch((batch) => this.#complete(batch), { aloneOnFailure: true })
-    this.#abandons = new TurnBatch((batch) => this.#abandon(batch), { aloneOnFailure: true })
+    this.#inserts = new TurnBatch((batch) => this.#insertNew(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#completes = new TurnBatch((batch) => this.#complete(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#abandons = new TurnBatch((batch) => this.#abandon(batch), { aloneOnFailure: oneQuestionMayCause })
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {

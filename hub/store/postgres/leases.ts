@@ -17,6 +17,7 @@ import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { AcquireLeaseInput, LeaseStore } from '../leases.js'
 import type { PgDatabase } from './pool.js'
 import { asStored } from './rows-by-key.js'
+import { oneQuestionMayCause } from './errors.js'
 
 /** A batch of acquires: $1 names, $2 owners, $3 new expiries, $4 the callers' clocks; returns the names acquired. */
 const ACQUIRE = `
@@ -50,8 +51,8 @@ export class PgLeaseStore implements LeaseStore {
 
   constructor(db: PgDatabase) {
     this.#db = db
-    this.#acquires = new TurnBatch((batch) => this.#acquire(batch), { aloneOnFailure: true })
-    this.#releases = new TurnBatch((batch) => this.#release(batch), { aloneOnFailure: true })
+    this.#acquires = new TurnBatch((batch) => this.#acquire(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#releases = new TurnBatch((batch) => this.#release(batch), { aloneOnFailure: oneQuestionMayCause })
   }
 
   acquire(input: AcquireLeaseInput): Promise<boolean> {

@@ -43,7 +43,7 @@ import type {
 } from '../types.js'
 import type { PgDatabase, Tx } from './pool.js'
 import { StoreError } from '../errors.js'
-import { pgCode } from './errors.js'
+import { oneQuestionMayCause, pgCode } from './errors.js'
 import { FindBatcher } from './find-batcher.js'
 import { asStored } from './rows-by-key.js'
 
@@ -418,7 +418,7 @@ export class PgReservationStore implements ReservationStore {
   constructor(db: PgDatabase) {
     this.#db = db
     this.#firsts = new TurnBatch((batch) => this.#answerFirsts(batch))
-    this.#confirms = new TurnBatch((batch) => this.#confirmLive(batch), { aloneOnFailure: true })
+    this.#confirms = new TurnBatch((batch) => this.#confirmLive(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#finds = new FindBatcher(async (u) => (await db.query<BookingRow>(FIND_BOOKINGS, [u.stationIds, u.loMs, u.hiMs, u.nowMs])).rows.map(toBooking))
   }
 

@@ -11,6 +11,7 @@
  */
 import { TurnBatch } from '../../../base/turn-batch.js'
 import type pg from 'pg'
+import { oneQuestionMayCause } from './errors.js'
 
 /**
  * `text` as PostgreSQL stores it: the driver sends text as UTF-8, where a UTF-16 surrogate without
@@ -36,7 +37,7 @@ export class RowsByKey<R extends pg.QueryResultRow> {
         for (const row of (await query(sql, [keys])).rows) rows.set(keyOf(row), row)
         for (const a of asked) a.resolve(rows.get(asStored(a.question)) ?? null)
       },
-      { aloneOnFailure: true },
+      { aloneOnFailure: oneQuestionMayCause },
     )
   }
 

@@ -27,6 +27,7 @@ import type { PgDatabase, Tx } from './pool.js'
 import { RowsByKey, asStored } from './rows-by-key.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
+import { oneQuestionMayCause } from './errors.js'
 
 const failureJson = (t: TripRecord): string | null => (t.failure === null ? null : JSON.stringify(t.failure))
 
@@ -116,10 +117,10 @@ export class PgTripStore implements TripStore {
     this.#db = db
     this.#peerHolds = new RowsByKey((text, values) => db.query(text, values), READ_PEER_HOLDS, (r) => r.hold_id)
     this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
-    this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: true })
-    this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: true })
-    this.#tripSaves = new TurnBatch((batch) => this.#saveTrips(batch), { aloneOnFailure: true })
-    this.#peerHoldUpdates = new TurnBatch((batch) => this.#updatePeerHolds(batch), { aloneOnFailure: true })
+    this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#tripSaves = new TurnBatch((batch) => this.#saveTrips(batch), { aloneOnFailure: oneQuestionMayCause })
+    this.#peerHoldUpdates = new TurnBatch((batch) => this.#updatePeerHolds(batch), { aloneOnFailure: oneQuestionMayCause })
   }
 
   createTrip(trip: TripRecord): Promise<void> {
