@@ -74,7 +74,26 @@ export const HINTS: Record<SimErrorCode, string> = {
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (on Mosquitto, where the client id is the login, a second client of the same vehicle replaces the first)',
 }
 
+/** A fleet's connection failures: the settings are in its scenario file (details.scenario, details.urls), not in flags. */
+const inScenario = (d: Details): string => `scenario ${str(d.scenario)}`
+const urlsOf = (d: Details): string => (Array.isArray(d.urls) ? d.urls.map(str).join(', ') : '?')
+
 export const CAUSE_HINTS: readonly CauseHint[] = [
+  {
+    code: 'UNAUTHORIZED',
+    when: has('scenario'),
+    hint: (d) => `the hub refused the vehicle's login: check the vehicle ids and passwords in ${inScenario(d)} (hubs[].vehicles); each vehicle must be listed in its hub's config`,
+  },
+  {
+    code: 'BROKER_UNREACHABLE',
+    when: has('scenario'),
+    hint: (d) => `nothing answers at ${urlsOf(d)}: check hubs[].url (host and port) in ${inScenario(d)} and that the hub (or its broker) is running`,
+  },
+  {
+    code: 'CONNECT_TIMEOUT',
+    when: has('scenario'),
+    hint: (d) => `the broker at ${urlsOf(d)} did not complete the MQTT handshake in time: check hubs[].url in ${inScenario(d)}, firewalls, or raise connect.timeoutMs there`,
+  },
   // A vehicle's request id is its idempotency key (docs/protocol.md, "Repeated requests").
   { code: 'IDEMPOTENCY_KEY_REUSED', when: has('id'), hint: (d) => `request id ${str(d.id)} was already used for another request within 24 h; send each new request with a new id (the CLI does) and repeat only a request whose answer was lost, unchanged` },
   {
