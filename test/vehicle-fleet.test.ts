@@ -65,6 +65,21 @@ t.test('voltway vehicle fleet with a bad or missing scenario file exits 2 naming
   t.match(missing.stderr, /cannot read/)
 })
 
+t.test('a scenario file that is not JSON is one line on stderr: the quoted text escaped, a position told as line and column', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-fleet-'))
+  const nope = join(dir, 'f2.json')
+  writeFileSync(nope, 'nope\n')
+  const typo = join(dir, 'f3.json')
+  writeFileSync(typo, '{\n  "name": "x",\n  hubs: []\n}\n')
+  const [a, b] = await Promise.all([runInProcess(['fleet', '--scenario', nope]), runInProcess(['fleet', '--scenario', typo])])
+  for (const r of [a, b]) {
+    t.equal(r.code, 2)
+    t.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`)
+  }
+  t.equal(a.stderr, `scenario ${nope}: not valid JSON: Unexpected token 'o', "nope\\n" is not valid JSON\n`)
+  t.match(b.stderr, /^scenario \S+f3\.json: not valid JSON: .* at position 19 \(line 3, column 3\)$/m)
+})
+
 t.test('vehicle credentials from a prefix, a count and a password template', async (t) => {
   const s = parseScenario({ hubs: [{ hubId: 'h', url: 'mqtt://x:1', vehicles: { prefix: 'car-', first: 9, count: 3, pad: 3, password: 'pw-{n}-{id}' } }] })
   t.same(credentialsOf(s.hubs[0] as never), [
