@@ -107,9 +107,9 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   TIMEOUT: {
     meaning: 'An answer did not come in time.',
     when:
-      'The hub when a station does not answer a start or stop command within the command timeout (a start that timed out is undone: the session is failed and a stop is sent); a coordinator when there is no time left to place a hop before earlier holds expire. The client library when the hub does not answer within its timeout.',
+      'The hub when a station does not answer a start or stop command within the command timeout (a start that timed out is undone: the session is failed and a stop is sent); a coordinator when there is no time left to place a hop before earlier holds expire. The client library when the hub does not answer within its timeout (each copy of a repeated request waits that long again, so the wait in all is the timeout times the copies); a request to a hub id that does not exist on that broker is never answered and ends so.',
     action:
-      'Retry once; if it persists, the station or hub is overloaded or unreachable. Operator: check the broker and the station agent. After a TIMEOUT on `charge.stop`, `charge.status` shows whether the session ended.',
+      'Retry once; if it persists, the station or hub is overloaded or unreachable. A vehicle that gets no answer at all: check its hub id first (a wrong one gives exactly this). Operator: check the broker and the station agent. After a TIMEOUT on `charge.stop`, `charge.status` shows whether the session ended.',
   },
   INTERNAL: {
     meaning: 'Something unexpected failed inside the hub or agent. The message says no more on purpose.',

@@ -144,8 +144,9 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
             return
           }
           pending.delete(id)
-          const again = tries > 1 ? `, sent ${tries} times with request id ${id}` : ''
-          reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${timeoutMs} ms${again}`, { op, hubId, timeoutMs, ...(tries > 1 ? { id, tries } : {}) }))
+          // Each copy waits timeoutMs: with copies, say both the wait per copy and the wait in all.
+          const waited = tries > 1 ? `${timeoutMs} ms per copy, sent ${tries} times (${tries * timeoutMs} ms in all) with request id ${id}` : `${timeoutMs} ms`
+          reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${waited}`, { op, hubId, timeoutMs, ...(tries > 1 ? { id, tries } : {}) }))
         }
         pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer: setTimeout(onTimer, timeoutMs), sent: 1 })
         send()

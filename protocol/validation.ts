@@ -192,11 +192,28 @@ export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label
   try {
     data = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(`${label}: not valid JSON: ${(err as Error).message}`)
+    throw new ConfigError(`${label}: not valid JSON: ${jsonErrorText(err, text)}`)
   }
   const parsed = schema.safeParse(data, { reportInput: true })
   if (!parsed.success) throw new ConfigError(formatIssues(label, parsed.error, schema))
   return parsed.data
+}
+
+const CONTROL_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/**
+ * A JSON.parse failure as one line: V8 quotes the offending text as is
+ * (`"nope\n" is not valid JSON`), so its control characters are escaped, and
+ * a position it gives is also told as a line and column of `text`.
+ */
+export function jsonErrorText(err: unknown, text: string): string {
+  const raw = err instanceof Error ? err.message : String(err)
+  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
+  const message = raw.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => CONTROL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const at = /at position (\d+)/.exec(raw)
+  if (!at) return message
+  const before = text.slice(0, Number(at[1])).split('\n')
+  return `${message} (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`
 }
 
 /** What `--log-level` and `VOLTWAY_LOG_LEVEL` accept: pino's levels and `silent`. */

@@ -13,7 +13,7 @@ import { buildHttpServer } from '../hub/http/server.js'
 import { HubMetrics } from '../hub/metrics.js'
 import { StationRegistry } from '../hub/stations/index.js'
 import { MemoryStore, type Store } from '../hub/store/index.js'
-import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, type Receipt } from '../protocol/index.js'
+import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, OPS, issuesOf, type Receipt } from '../protocol/index.js'
 import { receiptsOnly } from './helpers/federation-hubs.js'
 import { waitUntil } from './helpers/net.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
@@ -265,6 +265,30 @@ t.test('GET hub, stations and receipts answer the protocol shapes', async (t) =>
   t.same(near.stations.map((s) => [s.stationId, s.free]), [['IOS-1', false], ['IOS-2', true]])
   t.same(FedReceipts.parse((await r.req('GET', '/federation/v1/vehicles/V1/receipts')).json()), { receipts: [receipt] })
   t.same((await r.req('GET', '/federation/v1/vehicles/V2/receipts')).json(), { receipts: [] })
+})
+
+t.test('GET stations: a missing query parameter is "required", worded as over MQTT; an empty one is not read as 0', async (t) => {
+  const r = await rig(t)
+  const message = (res: LightMyRequestResponse): string => FedErrorBody.parse(res.json()).error.message
+  const missing = await r.req('GET', '/federation/v1/stations?lat=0&lon=0')
+  t.equal(missing.statusCode, 400)
+  t.equal(message(missing), 'invalid query: rangeKm: required, expected a number')
+  const overMqtt = OPS['station.nearest'].args.safeParse({ position: { lat: 0, lon: 0 } }, { reportInput: true })
+  t.same(overMqtt.success ? [] : issuesOf(overMqtt.error).map((i) => `${i.path}: ${i.message}`), ['rangeKm: required, expected a number'], 'the same words over MQTT')
+  t.equal(message(await r.req('GET', '/federation/v1/stations?lon=0&rangeKm=1')), 'invalid query: lat: required, expected a number')
+  const bad: Array<[string, string]> = [
+    ['lat=&lon=0&rangeKm=1', 'invalid query: lat: expected a number'],
+    ['lat=0&lon=0&rangeKm=abc', 'invalid query: rangeKm: expected a number'],
+    ['lat=0&lon=0&rangeKm=1&limit=', 'invalid query: limit: expected a number'],
+    ['lat=0&lon=0&rangeKm=1&rangeKm=2', 'invalid query: rangeKm: expected a number'],
+    ['lat=0&lon=0&rangeKm=-1', 'invalid query: rangeKm: must be > 0'],
+  ]
+  for (const [query, says] of bad) {
+    const res = await r.req('GET', `/federation/v1/stations?${query}`)
+    t.equal(res.statusCode, 400, query)
+    t.equal(message(res), says, query)
+  }
+  t.equal(FedStations.parse((await r.req('GET', '/federation/v1/stations?lat=-14.79&lon=-39.04&rangeKm=50')).json()).stations.length, 2, 'limit defaults to 5')
 })
 
 t.test('bad input is a coded 400 that names the field, and changes nothing', async (t) => {

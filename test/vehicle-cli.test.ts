@@ -298,3 +298,54 @@ t.test('bad flags (one through the real CLI) and missing settings exit 2', async
   t.match(runs[4]?.stderr, /missing --at/)
   t.match(runs[6]?.stderr, /missing --range-km/)
 })
+
+t.test('load checks --op, --mode and --args before connecting: the same usage error (exit 2) with the hub down as with it up', async (t) => {
+  const closedPort = await freePort()
+  const down = cleanEnv({ VOLTWAY_HUB: `mqtt://127.0.0.1:${closedPort}`, VOLTWAY_HUB_ID: 'feira', VOLTWAY_VEHICLE: 'V1', VOLTWAY_PASSWORD: 'pw1' })
+  const cases: Array<[string[], RegExp]> = [
+    [['load', '--op', 'nope'], /^--op: unknown op "nope"; one of /],
+    [['load', '--op', 'hub.info', '--mode', 'sideways'], /^--mode: expected open or closed/],
+    [['load', '--op', 'hub.info', '--mode', 'open'], /^--mode open needs --rate/],
+    [['load', '--op', 'hub.info', '--args', '{'], /^--args: not valid JSON/],
+    [['load', '--op', 'reservation.cancel', '--args', '{"reservationId": 5}'], /^--args for reservation\.cancel: /],
+    [['load', '--op', 'route.list'], /^route\.list needs --to/],
+    [['load', '--op', 'station.nearest'], /^missing --lat and --lon/],
+  ]
+  for (const [args, says] of cases) {
+    const [up, off] = await Promise.all([v(args), v(args, down)])
+    for (const [where, r] of [['hub up', up], ['hub down', off]] as const) {
+      t.equal(r.code, 2, `${args.join(' ')} (${where}): exit 2`)
+      t.match(r.stderr, says, `${args.join(' ')} (${where}): ${r.stderr.trim()}`)
+      t.notMatch(r.stderr, /BROKER_UNREACHABLE/)
+    }
+  }
+})
+
+t.test('every one-shot command checks its own flags before connecting: a bad one is exit 2 with the hub down too', async (t) => {
+  const closedPort = await freePort()
+  const down = cleanEnv({ VOLTWAY_HUB: `mqtt://127.0.0.1:${closedPort}`, VOLTWAY_HUB_ID: 'feira', VOLTWAY_VEHICLE: 'V1', VOLTWAY_PASSWORD: 'pw1' })
+  const cases: Array<[string[], RegExp]> = [
+    [['reserve', ...HERE, '--range-km', '5'], /^missing --at/],
+    [['reserve', '--at', 'tomorrow', ...HERE, '--range-km', '5'], /^--at: expected an RFC 3339 time/],
+    [['reserve', '--at', '+3h', '--station', 'bad/id', ...HERE, '--range-km', '5'], /^--station: expected an id/],
+    [['nearest', ...HERE], /^missing --range-km/],
+    [['nearest', '--at', 'soon', ...HERE, '--range-km', '5'], /^--at: expected an RFC 3339 time/],
+    [['cancel'], /^missing the reservation id/],
+    [['cancel', 'r1', '--all'], /^give either a reservation id or --all, not both/],
+    [['cancel', 'bad/id'], /^reservationId: expected an id/],
+    [['routes', '--to', 'bad/id'], /^--to: expected an id/],
+    [['trip-cancel', 'bad/id'], /^tripId: expected an id/],
+    [['charge'], /required option '--station <id>' not specified/],
+    [['charge', '--station', 'S1', '--reservation', 'bad/id'], /^--reservation: expected an id/],
+    [['trip', '--route', 'r1', ...HERE, '--range-km', '5'], /^--route without --to needs --times/],
+    [['trip', '--to', 'salvador', '--depart', 'never', ...HERE, '--range-km', '5'], /^--depart: expected an RFC 3339 time/],
+    [['trip', '--route', 'r1', '--times', 'x', ...HERE, '--range-km', '5'], /^--times\[0\]: expected an RFC 3339 time/],
+  ]
+  for (const [args, says] of cases) {
+    const [up, off] = await Promise.all([v(args), v(args, down)])
+    for (const [where, r] of [['hub up', up], ['hub down', off]] as const) {
+      t.equal(r.code, 2, `${args.join(' ')} (${where}): exit 2`)
+      t.match(r.stderr, says, `${args.join(' ')} (${where}): ${r.stderr.trim()}`)
+    }
+  }
+})

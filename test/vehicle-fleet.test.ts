@@ -15,6 +15,7 @@ import { startFakeHub, type FakePeer } from './helpers/vehicle-fake-hub.js'
 import { runInProcess } from './helpers/vehicle-cli.js'
 import { runLoad } from '../vehicle-sim/load.js'
 import { connectVehicle } from '../vehicle-sim/connect.js'
+import { freePort } from './helpers/net.js'
 
 const peers: FakePeer[] = [
   { hubId: 'salvador', name: 'Salvador Charge', city: 'Salvador', position: { lat: -12.9714, lon: -38.5014 } },
@@ -62,6 +63,21 @@ t.test('voltway vehicle fleet with a bad or missing scenario file exits 2 naming
   const missing = await runInProcess(['fleet', '--scenario', join(dir, 'nope.json')])
   t.equal(missing.code, 2)
   t.match(missing.stderr, /cannot read/)
+})
+
+t.test('a scenario file that is not JSON is one line on stderr: the quoted text escaped, a position told as line and column', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-fleet-'))
+  const nope = join(dir, 'f2.json')
+  writeFileSync(nope, 'nope\n')
+  const typo = join(dir, 'f3.json')
+  writeFileSync(typo, '{\n  "name": "x",\n  hubs: []\n}\n')
+  const [a, b] = await Promise.all([runInProcess(['fleet', '--scenario', nope]), runInProcess(['fleet', '--scenario', typo])])
+  for (const r of [a, b]) {
+    t.equal(r.code, 2)
+    t.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`)
+  }
+  t.equal(a.stderr, `scenario ${nope}: not valid JSON: Unexpected token 'o', "nope\\n" is not valid JSON\n`)
+  t.match(b.stderr, /^scenario \S+f3\.json: not valid JSON: .* at position 19 \(line 3, column 3\)$/m)
 })
 
 t.test('vehicle credentials from a prefix, a count and a password template', async (t) => {
@@ -160,12 +176,31 @@ t.test('vehicles whose credentials the broker refuses are counted by code; the r
   t.same(summary.vehicles.connectFailed, { UNAUTHORIZED: 1 })
 })
 
+t.test('fleet whose vehicles cannot connect: exit 1 and a hint line per cause (wrong password: the ids and passwords; unreachable: the hub url)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-fleet-'))
+  const refused = join(dir, 'refused.json')
+  writeFileSync(refused, JSON.stringify(scenario({ hubs: [{ hubId: 'feira', url: hub.url, vehicles: [{ vehicleId: 'X1', password: 'wrong' }] }] })))
+  const closed = `mqtt://127.0.0.1:${await freePort()}`
+  const unreachable = join(dir, 'unreachable.json')
+  writeFileSync(unreachable, JSON.stringify(scenario({ hubs: [{ hubId: 'feira', url: closed, vehicles: [{ vehicleId: 'X1', password: 'x' }] }] })))
+  const [a, b] = await Promise.all([runInProcess(['fleet', '--scenario', refused, '--no-progress']), runInProcess(['fleet', '--scenario', unreachable, '--no-progress', '--json'])])
+  t.equal(a.code, 1)
+  t.match(a.stdout, /connect failures\s*│?\s*UNAUTHORIZED 1/)
+  t.match(a.stderr, new RegExp(`^hint: 1 of 1 vehicle could not connect \\(UNAUTHORIZED\\): .*check the vehicle ids and passwords in scenario ${refused.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(hubs\\[\\]\\.vehicles\\)`, 'm'))
+  t.notMatch(a.stderr, /hubs\[\]\.url|--password/)
+  t.equal(b.code, 1)
+  t.same((JSON.parse(b.stdout) as { vehicles: { connectFailed: unknown } }).vehicles.connectFailed, { BROKER_UNREACHABLE: 1 }, 'stdout stays one JSON document')
+  t.match(b.stderr, new RegExp(`^hint: 1 of 1 vehicle could not connect \\(BROKER_UNREACHABLE\\): nothing answers at ${closed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: check hubs\\[\\]\\.url`, 'm'))
+  t.notMatch(b.stderr, /password|--hub\b/)
+})
+
 t.test('fleet --json prints the summary as one JSON document', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'voltway-fleet-'))
   const file = join(dir, 's.json')
   writeFileSync(file, JSON.stringify(scenario({ hubs: [{ hubId: 'feira', url: hub.url, vehicles: { prefix: 'FV', count: 3, first: 500, password: 'fleet-pw' } }] })))
   const r = await runInProcess(['fleet', '--scenario', file, '--seed', '3', '--json', '--no-progress'])
   t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stderr, /hint:/, 'no hint when every vehicle connected')
   const doc = JSON.parse(r.stdout) as { seed: number; vehicles: { total: number }; requests: { perOp: Record<string, unknown> } }
   t.equal(doc.seed, 3)
   t.equal(doc.vehicles.total, 3)

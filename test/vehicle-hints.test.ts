@@ -59,13 +59,19 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
   [
     'a hub that does not answer at all',
     () => new VoltwayError('TIMEOUT', 'no answer to hub.info from hub feira within 10000 ms', { op: 'hub.info', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000 }),
-    /^hub feira did not answer at all .*--hub-id is the hub's hubId/,
+    /^hub feira did not answer at all within 10000 ms: a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this/,
+    /--timeout-ms/,
+  ],
+  [
+    'a hub that does not answer any of 3 copies (a wrong --hub-id)',
+    () => new VoltwayError('TIMEOUT', 'no answer to station.list from hub salvadr within 10000 ms per copy, sent 3 times (30000 ms in all) with request id ab12-1', { op: 'station.list', hubId: 'salvadr', timeoutMs: 10000, defaultTimeoutMs: 10000, id: 'ab12-1', tries: 3 }),
+    /^hub salvadr did not answer at all within 30000 ms in all \(3 copies, 10000 ms each\): a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this/,
     /--timeout-ms/,
   ],
   [
     'a trip booking whose answer was lost (sent 3 times with one id)',
-    () => new VoltwayError('TIMEOUT', 'no answer to route.reserve from hub feira within 10000 ms, sent 3 times with request id ab12-7', { op: 'route.reserve', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000, id: 'ab12-7', tries: 3 }),
-    /^no answer to route\.reserve from hub feira, sent 3 times with request id ab12-7; it may have been done all the same: run `voltway vehicle trips`/,
+    () => new VoltwayError('TIMEOUT', 'no answer to route.reserve from hub feira within 10000 ms per copy, sent 3 times (30000 ms in all) with request id ab12-7', { op: 'route.reserve', hubId: 'feira', timeoutMs: 10000, defaultTimeoutMs: 10000, id: 'ab12-7', tries: 3 }),
+    /^no answer to route\.reserve from hub feira, sent 3 times with request id ab12-7; it may have been done all the same: run `voltway vehicle trips`.*a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this/,
     /--timeout-ms/,
   ],
   [
@@ -157,4 +163,5 @@ t.test('every code the hub emits to vehicles has a hint cause in the table above
 t.test('a cause the table does not know falls back to the hint of its code', async (t) => {
   t.match(hintFor('NOT_FOUND', { sessionId: 's_1' }), /no such id for this vehicle/)
   t.match(hintFor('ROUTE_FAILED', { reason: 'SOMETHING_NEW' }), /see failedHop\/reason/)
+  t.match(hintFor('TIMEOUT', {}), /a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this/)
 })

@@ -69,7 +69,7 @@ t.test('a hub that never answers: TIMEOUT after every copy, all with one id', as
   const { requests, reserve } = await lossyHub(t, 100)
   const r = await reserve(['--timeout-ms', '300', '--retries', '2'])
   t.equal(r.code, 1)
-  t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 300 ms, sent 3 times with request id \S+/)
+  t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 300 ms per copy, sent 3 times \(900 ms in all\) with request id \S+/)
   t.equal(requests.length, 3)
   t.equal(new Set(requests).size, 1, 'three copies of one request')
 })

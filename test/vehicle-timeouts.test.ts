@@ -18,7 +18,7 @@ import { hubConfig, startTestHub } from './helpers/hub.js'
 import { waitUntil } from './helpers/net.js'
 
 /** A hub whose station deadline is `hubMs`, one fake station, and a CLI connection whose per-op defaults keep the real ratio. */
-async function setup(t: Test, answer: CommandScript, hubMs: number, over: { hubId?: string; requestTimeoutMs?: number } = {}) {
+async function setup(t: Test, answer: CommandScript, hubMs: number, over: { hubId?: string; requestTimeoutMs?: number; retries?: number } = {}) {
   const cfg = hubConfig()
   const hub = await startTestHub(cfg, { commandTimeoutMs: hubMs })
   t.teardown(() => hub.close())
@@ -38,6 +38,7 @@ async function setup(t: Test, answer: CommandScript, hubMs: number, over: { hubI
     connectTimeoutMs: 5000,
     timeoutFor: (op) => defaultTimeoutMs(op) * scale,
     ...(over.requestTimeoutMs !== undefined ? { requestTimeoutMs: over.requestTimeoutMs } : {}),
+    ...(over.retries !== undefined ? { retries: over.retries } : {}),
   })
   t.teardown(() => conn.close())
   return { conn, stationId: s1.stationId }
@@ -95,4 +96,14 @@ t.test('a TIMEOUT after the full default wait says the hub did not answer at all
   t.equal(cut.details?.defaultTimeoutMs, 750)
   t.match(errorReport(cut).hint, /charge\.start can take longer than --timeout-ms 100 \(its default is 750 ms/)
   t.notMatch(errorReport(cut).hint, /--hub-id/)
+})
+
+t.test('a wrong --hub-id sent 3 times: the message and the hint say the wait per copy and in all, and name a wrong --hub-id', async (t) => {
+  const { conn } = await setup(t, () => null, 300, { hubId: 'salvadr', retries: 2 })
+  const started = Date.now()
+  const err = await failure(conn.rpc.request('station.list', {}))
+  t.ok(Date.now() - started >= 850, 'waited for every copy')
+  t.equal(err.code, 'TIMEOUT')
+  t.match(err.message, /^no answer to station\.list from hub salvadr within 300 ms per copy, sent 3 times \(900 ms in all\) with request id \S+$/)
+  t.match(errorReport(err).hint, /^hub salvadr did not answer at all within 900 ms in all \(3 copies, 300 ms each\): a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this/)
 })

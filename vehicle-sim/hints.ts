@@ -32,6 +32,13 @@ const LOOK: Record<MutatingOp, string> = {
 const cutShort = (d: Details): boolean => typeof d.timeoutMs === 'number' && typeof d.defaultTimeoutMs === 'number' && d.timeoutMs < d.defaultTimeoutMs
 const tookLonger = (d: Details): string =>
   `${str(d.op)} can take longer than --timeout-ms ${str(d.timeoutMs)} (its default is ${str(d.defaultTimeoutMs)} ms, past the hub's own deadline)`
+/** How long the CLI waited in all: each copy of a request waits timeoutMs (protocol/rpc-client.ts). */
+const waitedInAll = (d: Details): string =>
+  typeof d.tries === 'number' && d.tries > 1 && typeof d.timeoutMs === 'number'
+    ? `${d.tries * d.timeoutMs} ms in all (${d.tries} copies, ${d.timeoutMs} ms each)`
+    : `${str(d.timeoutMs)} ms`
+/** A vehicle's request to a hub id nobody serves on this broker is simply never answered. */
+const WRONG_HUB_ID = "a wrong --hub-id (a hub that does not exist on this broker) gives exactly this: check that --hub-id is the hub's hubId (its log prints it at start)"
 const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
 
 /** The fallback per code: its most common cause. */
@@ -50,7 +57,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   RESERVED_BY_OTHER: 'another vehicle holds a reservation at this station now; reserve it first or pick another one',
   PEER_UNAVAILABLE: 'a federated hub did not answer; retry later or choose a route through other hubs',
   ROUTE_FAILED: 'one hop could not be reserved and nothing was kept; see failedHop/reason, then try other times or another --index',
-  TIMEOUT: "no answer came in time; retry once, and if it persists check that --hub-id is the hub's hubId and that the hub is running",
+  TIMEOUT: `no answer came in time; ${WRONG_HUB_ID}; otherwise retry once, and if it persists check that the hub is running`,
   INTERNAL: 'the hub hit an internal error; check the hub logs',
   IDEMPOTENCY_KEY_MISSING: 'a federation call lacked its Idempotency-Key; report this as a hub bug',
   IDEMPOTENCY_KEY_REUSED: 'a federation call reused an Idempotency-Key with another body; report this as a hub bug',
@@ -67,7 +74,26 @@ export const HINTS: Record<SimErrorCode, string> = {
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (on Mosquitto, where the client id is the login, a second client of the same vehicle replaces the first)',
 }
 
+/** A fleet's connection failures: the settings are in its scenario file (details.scenario, details.urls), not in flags. */
+const inScenario = (d: Details): string => `scenario ${str(d.scenario)}`
+const urlsOf = (d: Details): string => (Array.isArray(d.urls) ? d.urls.map(str).join(', ') : '?')
+
 export const CAUSE_HINTS: readonly CauseHint[] = [
+  {
+    code: 'UNAUTHORIZED',
+    when: has('scenario'),
+    hint: (d) => `the hub refused the vehicle's login: check the vehicle ids and passwords in ${inScenario(d)} (hubs[].vehicles); each vehicle must be listed in its hub's config`,
+  },
+  {
+    code: 'BROKER_UNREACHABLE',
+    when: has('scenario'),
+    hint: (d) => `nothing answers at ${urlsOf(d)}: check hubs[].url (host and port) in ${inScenario(d)} and that the hub (or its broker) is running`,
+  },
+  {
+    code: 'CONNECT_TIMEOUT',
+    when: has('scenario'),
+    hint: (d) => `the broker at ${urlsOf(d)} did not complete the MQTT handshake in time: check hubs[].url in ${inScenario(d)}, firewalls, or raise connect.timeoutMs there`,
+  },
   // A vehicle's request id is its idempotency key (docs/protocol.md, "Repeated requests").
   { code: 'IDEMPOTENCY_KEY_REUSED', when: has('id'), hint: (d) => `request id ${str(d.id)} was already used for another request within 24 h; send each new request with a new id (the CLI does) and repeat only a request whose answer was lost, unchanged` },
   {
@@ -102,7 +128,7 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
       const look = `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request)`
       return cutShort(d)
         ? `${look}; ${tookLonger(d)}, so leave --timeout-ms out next time`
-        : `${look}; if the hub never answers, check that it is running and that --hub-id is its hubId`
+        : `${look}; if the hub never answers: ${WRONG_HUB_ID}, and that the hub is running`
     },
   },
   {
@@ -116,7 +142,7 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
     code: 'TIMEOUT',
     when: (d) => typeof d.timeoutMs === 'number' && d.hubId !== undefined,
     hint: (d) =>
-      `hub ${str(d.hubId)} did not answer at all within ${str(d.timeoutMs)} ms: check that --hub-id is the hub's hubId (its log prints it at start) and that the hub is running and connected to this broker`,
+      `hub ${str(d.hubId)} did not answer at all within ${waitedInAll(d)}: ${WRONG_HUB_ID}, and that the hub is running and connected to this broker`,
   },
   {
     code: 'TIMEOUT',

@@ -1,5 +1,6 @@
 /** Human rendering of a fleet summary. */
 import type { FleetSummary } from './fleet/summary.js'
+import { hintFor } from './hints.js'
 import { keyValues, kwh, money, table } from './output.js'
 
 const counts = (o: Record<string, number>): string =>
@@ -35,4 +36,17 @@ export function renderFleetSummary(s: FleetSummary): string {
       )
     : 'no requests'
   return `${head}\n${perOp}`
+}
+
+/**
+ * One hint line per cause of the vehicles that could not connect, for stderr
+ * (vehicle-sim/hints.ts, given where those settings live: the scenario file
+ * and its hubs' urls). None when every vehicle connected.
+ */
+export function fleetConnectHints(s: FleetSummary, scenarioFile: string, urls: readonly string[]): string[] {
+  return Object.entries(s.vehicles.connectFailed).map(([code, n]) => {
+    const who = `${n} of ${s.vehicles.total} ${s.vehicles.total === 1 ? 'vehicle' : 'vehicles'} could not connect (${code})`
+    const hint = hintFor(code, { scenario: scenarioFile, urls })
+    return hint ? `hint: ${who}: ${hint}` : `hint: ${who}`
+  })
 }

@@ -17,6 +17,17 @@ export const ConfigPosition = z.strictObject(Position.shape)
 /** Kilometres; the largest great-circle distance on Earth is about 20,037 km. */
 export const RangeKm = z.number().positive().max(20_100)
 
+/**
+ * A number in a URL query string (`?rangeKm=50`): a numeric string becomes the
+ * number `inner` checks; a missing parameter stays undefined, so it reads
+ * "required, expected a number" as a missing field does over MQTT
+ * (protocol/validation.ts), and an empty or other string "expected a number"
+ * (z.coerce.number() made the first NaN, "expected a number", and the second 0).
+ */
+export function queryNumber<S extends z.ZodType<number, number | undefined>>(inner: S) {
+  return z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v), inner)
+}
+
 export const Wh = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 export const MinorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as BRL')

@@ -1,6 +1,6 @@
 /** HTTP federation bodies (docs/protocol.md "HTTP federation between hubs"). */
 import { z } from 'zod'
-import { Id, Position, RangeKm, Time } from './common.js'
+import { Id, Position, RangeKm, Time, queryNumber } from './common.js'
 import { NearStation, Receipt, SessionStart, SessionStatus } from './entities.js'
 
 export const FedHubInfo = z.object({
@@ -13,11 +13,11 @@ export const FedHubInfo = z.object({
 export type FedHubInfo = z.infer<typeof FedHubInfo>
 
 export const FedStationsQuery = z.object({
-  lat: z.coerce.number().min(-90).max(90),
-  lon: z.coerce.number().min(-180).max(180),
-  rangeKm: z.coerce.number().positive().max(20_100),
+  lat: queryNumber(Position.shape.lat),
+  lon: queryNumber(Position.shape.lon),
+  rangeKm: queryNumber(RangeKm),
   at: Time.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(5),
+  limit: queryNumber(z.number().int().min(1).max(100).default(5)),
 })
 
 export const FedStations = z.object({ stations: z.array(NearStation) })

@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
 import { codeOf } from '../errors.js'
 import { keyValues, kwh, localTime, money, pricePerKwh, type Io } from '../output.js'
-import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
 interface ChargeFlags extends CommonFlags {
   station?: string
@@ -163,19 +163,18 @@ export function registerCharge(parent: Command, cli: CliContext = processCli): v
     }
     process.on('SIGINT', onSigint)
     try {
-      await runOneShotWith(cli, flags, async (conn, io: Io) => {
-        const live = flags.json ? (t: string) => io.err(t) : (t: string) => io.out(t)
-        const tty = flags.json ? io.errIsTTY : io.isTTY
-        const o: ChargeOptions = {
-          stationId: idFlag(flags.station, '--station'),
-          intervalMs: flags.intervalMs,
-          signal: ac.signal,
-          onStatus: (s, ms) => live(tty ? `\r${liveLine(s, ms)}\u001b[K` : `${liveLine(s, ms)}\n`),
-        }
+      const check = (): ChargeOptions => {
+        const o: ChargeOptions = { stationId: idFlag(flags.station, '--station'), intervalMs: flags.intervalMs, signal: ac.signal }
         if (flags.stationHub) o.hubId = idFlag(flags.stationHub, '--station-hub')
         if (flags.reservation) o.reservationId = idFlag(flags.reservation, '--reservation')
         if (flags.kwh !== undefined) o.maxWh = Math.round(flags.kwh * 1000)
         if (flags.minutes !== undefined) o.maxMinutes = flags.minutes
+        return o
+      }
+      await runCheckedWith(cli, flags, check, async (conn, io: Io, o) => {
+        const live = flags.json ? (t: string) => io.err(t) : (t: string) => io.out(t)
+        const tty = flags.json ? io.errIsTTY : io.isTTY
+        o.onStatus = (s, ms) => live(tty ? `\r${liveLine(s, ms)}\u001b[K` : `${liveLine(s, ms)}\n`)
         const run = await runCharge(conn.rpc, o)
         if (tty) live('\n')
         return { json: run, human: () => renderReceipt(run.receipt, run.stoppedBy, o.maxWh) }

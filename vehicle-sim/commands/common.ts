@@ -74,15 +74,25 @@ export function addPositionOptions(cmd: Command): Command {
 
 export type PositionCommandFlags = CommonFlags & PositionFlags
 
-/** Connect, run `fn`, print its output, close. Never throws; sets process.exitCode. */
-export async function runOneShot(flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>, cli: CliContext = processCli): Promise<number> {
+/**
+ * Connect, run `fn`, print its output, close. Never throws; sets process.exitCode.
+ * `check` validates the command's own flags before connecting, so a bad flag is
+ * a usage error (exit 2) whether or not the hub is up; `fn` gets what it returns.
+ */
+export async function runOneShot<C = undefined>(
+  flags: CommonFlags,
+  fn: (conn: VehicleConnection, io: Io, checked: C) => Promise<CommandOutput>,
+  cli: CliContext = processCli,
+  check: () => C = () => undefined as C,
+): Promise<number> {
   const io = cli.io
   let conn: VehicleConnection | undefined
   let code = 0
   try {
     const settings = resolveConnection(flags, cli.env)
+    const checked = check()
     conn = await connectVehicle(settings)
-    const output = await fn(conn, io)
+    const output = await fn(conn, io, checked)
     if (flags.json) printJson(io, output.json)
     else io.out(`${output.human()}\n`)
   } catch (err) {
@@ -107,4 +117,14 @@ export function idFlag(value: string | undefined, name: string): string {
 /** `runOneShot` with the context first, so command files read top-down. */
 export function runOneShotWith(cli: CliContext, flags: CommonFlags, fn: (conn: VehicleConnection, io: Io) => Promise<CommandOutput>): Promise<number> {
   return runOneShot(flags, fn, cli)
+}
+
+/** `runOneShotWith` whose command flags are checked (and turned into what `fn` needs) before connecting. */
+export function runCheckedWith<C>(
+  cli: CliContext,
+  flags: CommonFlags,
+  check: () => C,
+  fn: (conn: VehicleConnection, io: Io, checked: C) => Promise<CommandOutput>,
+): Promise<number> {
+  return runOneShot(flags, fn, cli, check)
 }

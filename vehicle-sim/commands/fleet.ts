@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { runFleet } from '../fleet/engine.js'
 import { createProgress } from '../fleet/progress.js'
 import { loadScenario } from '../fleet/scenario.js'
-import { renderFleetSummary } from '../output-fleet.js'
+import { fleetConnectHints, renderFleetSummary } from '../output-fleet.js'
 import { errorReport, printError, printJson } from '../output.js'
 import { numberFlag, processCli, type CliContext } from './common.js'
 import { ConfigError } from '../../protocol/index.js'
@@ -44,6 +44,8 @@ export function registerFleet(parent: Command, cli: CliContext = processCli): vo
         display?.stop()
         if (flags.json) printJson(io, summary)
         else io.out(`${renderFleetSummary(summary)}\n`)
+        const urls = [...new Set(scenario.hubs.filter((h) => h.vehicles !== undefined).map((h) => h.url))]
+        for (const line of fleetConnectHints(summary, flags.scenario, urls)) io.err(`${line}\n`)
         cli.setExitCode(summary.vehicles.connected === 0 && summary.vehicles.total > 0 ? 1 : 0)
       } catch (err) {
         printError(io, errorReport(err))

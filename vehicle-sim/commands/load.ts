@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js'
 import { runLoad, type LoadResult } from '../load.js'
 import { keyValues, table } from '../output.js'
 import { resolvePositionRange } from '../settings.js'
-import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, numberFlag, type PositionCommandFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, numberFlag, type PositionCommandFlags } from './common.js'
 
 interface LoadFlags extends PositionCommandFlags {
   op: string
@@ -32,6 +32,15 @@ function argsFor(op: OpName, flags: LoadFlags, env: NodeJS.ProcessEnv): OpArgsIn
   const parsed = OPS[op].args.safeParse(raw)
   if (!parsed.success) throw new UsageError(`--args for ${op}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
   return raw as OpArgsInput<OpName>
+}
+
+/** The op, its args and the mode, from the flags: a bad one is a usage error before connecting. */
+function checkLoad(flags: LoadFlags, env: NodeJS.ProcessEnv): { op: OpName; args: OpArgsInput<OpName>; mode: 'open' | 'closed' } {
+  if (!isOpName(flags.op)) throw new UsageError(`--op: unknown op ${JSON.stringify(flags.op)}; one of ${Object.keys(OPS).join(', ')}`)
+  const mode = flags.mode ?? (flags.rate ? 'open' : 'closed')
+  if (mode !== 'open' && mode !== 'closed') throw new UsageError('--mode: expected open or closed')
+  if (mode === 'open' && !flags.rate) throw new UsageError('--mode open needs --rate')
+  return { op: flags.op, args: argsFor(flags.op, flags, env), mode }
 }
 
 export function renderLoad(r: LoadResult): string {
@@ -65,13 +74,8 @@ export function registerLoad(parent: Command, cli: CliContext = processCli): voi
     const onSigint = (): void => ac.abort()
     process.on('SIGINT', onSigint)
     try {
-      await runOneShotWith(cli, flags, async (conn, io) => {
-        if (!isOpName(flags.op)) throw new UsageError(`--op: unknown op "${flags.op}"; one of ${Object.keys(OPS).join(', ')}`)
-        const mode = flags.mode ?? (flags.rate ? 'open' : 'closed')
-        if (mode !== 'open' && mode !== 'closed') throw new UsageError('--mode: expected open or closed')
-        if (mode === 'open' && !flags.rate) throw new UsageError('--mode open needs --rate')
-        const args = argsFor(flags.op, flags, cli.env)
-        const load = { op: flags.op, args, mode, durationMs: flags.duration * 1000, concurrency: flags.concurrency, signal: ac.signal } as const
+      await runCheckedWith(cli, flags, () => checkLoad(flags, cli.env), async (conn, io, { op, args, mode }) => {
+        const load = { op, args, mode, durationMs: flags.duration * 1000, concurrency: flags.concurrency, signal: ac.signal } as const
         const r = await runLoad(conn.rpc, {
           ...load,
           ...(flags.rate ? { rate: flags.rate } : {}),

@@ -3,7 +3,7 @@ import type { Reservation } from '../../protocol/index.js'
 import { keyValues, localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { UsageError } from '../errors.js'
-import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, type PositionCommandFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, type PositionCommandFlags } from './common.js'
 
 interface ReserveFlags extends PositionCommandFlags {
   at?: string
@@ -35,11 +35,14 @@ export function registerReserve(parent: Command, cli: CliContext = processCli): 
     .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead: 2 h unless the hub sets another)')
     .option('--station <id>', 'a specific station')
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: ReserveFlags) => {
-    await runOneShotWith(cli, flags, async (conn) => {
+    const check = () => {
       if (flags.at === undefined) throw new UsageError('missing --at (e.g. --at +2h15m or --at 2026-11-24T18:00:00Z)')
       const at = parseTimeFlag(flags.at, '--at')
       const where = resolvePositionRange(flags, cli.env)
-      const r = await conn.rpc.request('reservation.create', flags.station ? { at, ...where, stationId: flags.station } : { at, ...where })
+      return flags.station ? { at, ...where, stationId: idFlag(flags.station, '--station') } : { at, ...where }
+    }
+    await runCheckedWith(cli, flags, check, async (conn, _io, args) => {
+      const r = await conn.rpc.request('reservation.create', args)
       return { json: r, human: () => renderReservation(r.reservation) }
     })
   })

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { OpResult, Route } from '../../protocol/index.js'
 import { ARROW, type RpcClient } from '../../protocol/index.js'
 import { km, table } from '../output.js'
-import { processCli, runOneShotWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
 
 interface RoutesFlags extends CommonFlags {
   to?: string
@@ -39,8 +39,7 @@ export function registerRoutes(parent: Command, cli: CliContext = processCli): v
     .option('--index <n>', 'which route (0 = shortest)', numberFlag({ integer: true, min: 0, max: 1000 }))
     .option('--all', 'page through every route')
   addConnectionOptions(cmd).action(async (flags: RoutesFlags) => {
-    await runOneShotWith(cli, flags, async (conn) => {
-      const destination = idFlag(flags.to, '--to')
+    await runCheckedWith(cli, flags, () => idFlag(flags.to, '--to'), async (conn, _io, destination) => {
       if (flags.all) {
         const pages = await listAllRoutes(conn.rpc, destination)
         return {

@@ -5,7 +5,7 @@ import { hopTimes } from '../geo.js'
 import { localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { formatTime, parseTime } from '../../protocol/index.js'
-import { processCli, runOneShotWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, numberFlag, type PositionCommandFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, numberFlag, type PositionCommandFlags } from './common.js'
 
 interface TripFlags extends PositionCommandFlags {
   to?: string
@@ -34,17 +34,26 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
     .option('--depart <time>', 'departure time, to compute hop times (default: +2h05m)')
     .option('--speed-kmh <kmh>', 'average speed, to compute hop times', numberFlag({ min: 1, max: 400 }), 80)
   addPositionOptions(addConnectionOptions(cmd)).action(async (flags: TripFlags) => {
-    await runOneShotWith(cli, flags, async (conn) => {
+    const check = () => {
       const where = resolvePositionRange(flags, cli.env)
       if (!flags.to && !flags.route) throw new UsageError('missing --to <hubId> (or --route <routeId> with --times)')
-      let routeId = flags.route ? idFlag(flags.route, '--route') : undefined
+      const to = flags.to ? idFlag(flags.to, '--to') : undefined
+      const routeId = flags.route ? idFlag(flags.route, '--route') : undefined
       let times: string[] | undefined
       if (flags.times !== undefined) {
         times = flags.times.split(',').map((t, i) => parseTimeFlag(t, `--times[${i}]`))
         if (times.length === 0) throw new UsageError('--times: give one time per hop')
       }
-      if (flags.to) {
-        const page = await conn.rpc.request('route.list', { destination: idFlag(flags.to, '--to'), index: flags.index ?? 0 })
+      if (!to && !times) throw new UsageError('--route without --to needs --times (or give --to so the hop times can be computed)')
+      // The hop times follow from the departure once route.list has answered; a bad --depart is told before connecting.
+      const depart = to && !times ? parseTime(parseTimeFlag(flags.depart ?? '+2h5m', '--depart')) : undefined
+      return { where, to, routeId, times, depart }
+    }
+    await runCheckedWith(cli, flags, check, async (conn, _io, checked) => {
+      const { where, to, depart } = checked
+      let { routeId, times } = checked
+      if (to) {
+        const page = await conn.rpc.request('route.list', { destination: to, index: flags.index ?? 0 })
         if (routeId && routeId !== page.route.routeId) {
           throw new UsageError(`--route ${routeId} is not route ${flags.index ?? 0} to ${flags.to} (that is ${page.route.routeId})`)
         }
@@ -52,8 +61,7 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
         if (times && times.length !== page.route.hops.length) {
           throw new UsageError(`--times: the route has ${page.route.hops.length} hops, got ${times.length} times`)
         }
-        if (!times) {
-          const depart = parseTime(parseTimeFlag(flags.depart ?? '+2h5m', '--depart'))
+        if (!times && depart !== undefined) {
           const hops = page.route.hops.map((h) => h.position)
           times = hopTimes(where.position, hops, depart, flags.speedKmh, page.route.distanceKm).map(formatTime)
         }
