@@ -12,6 +12,8 @@
  * `url`, so a second replica of a peer would receive no calls. Each set-up
  * starts on an empty database, in the order sqlite, pg1, pg2, pg2, pg1,
  * sqlite (`--passes 2`), so drift on a shared machine hurts all alike.
+ * Measuring starts once every hub has hashed the passwords seeded from its
+ * hub.json into its store (the hubs do that in the background after start).
  * PostgreSQL runs as the server is configured (synchronous_commit as it is;
  * the row says which).
  *
