@@ -9,7 +9,7 @@
  * (the order the rows lie in the table). Rows lying in the table against
  * id order (as after updates) make the two replicas lock in opposite orders.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { PostgresStore } from '../hub/store/index.js'
 import type { TripRecord } from '../hub/store/trips.js'
@@ -125,70 +125,73 @@ t.test('two replicas writing overlapping peer-hold entries in their turns never 
   t.equal(Number(confirmed), 40, 'each entry confirmed once')
 })
 
-t.test('a replica giving its leases back and another taking them over once expired never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+/**
+ * Two replicas on one schema holding 1000 leases of replica a, expired at T, lying in the table
+ * against name order (a scan meets them backwards), while another session holds lease 2: what each
+ * replica then asks waits for it. `untilBothWait` returns once two statements wait on a lock.
+ */
+async function leasesLyingBackwards(t: Test): Promise<{
+  a: PostgresStore
+  b: PostgresStore
+  rows: (names: string[]) => Promise<Array<{ name: string; owner: string }>>
+  untilBothWait: () => Promise<number>
+  letGo: () => Promise<void>
+}> {
   const db = await tempPostgres()
   t.teardown(() => db.dispose())
   const schema = db.schema()
   const a = await schema.open({ max: 4 })
   const b = await schema.open({ max: 4 })
-  const name = (i: number): string => `trip:${String(i).padStart(4, '0')}`
-  // 1000 leases of replica a, expired at T, lying in the table against name order.
   await db.sql(`INSERT INTO ${schema.name}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, [T])
   await db.sql(`ANALYZE ${schema.name}.leases`)
-
   const other = new pg.Client({ connectionString: db.url })
   await other.connect()
   t.teardown(() => other.end())
   await other.query('BEGIN')
-  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [name(2)])
-
-  const errorsA = statementErrors(a)
-  const errorsB = statementErrors(b)
-  const releases = Array.from({ length: 40 }, (_, i) => a.leases.release(name(i + 1), 'replica-a'))
-  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: name(i), owner: 'replica-b', nowMs: T, ttlMs: 15_000 }))
+  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [leaseName(2)])
   const waiting = async (): Promise<number> =>
     Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
-  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
-  t.equal(await waiting(), 2, 'both batches wait for lease 2')
-  await other.query('COMMIT')
+  return {
+    a,
+    b,
+    rows: async (names) => (await db.sql<{ name: string; owner: string }>(`SELECT name, owner FROM ${schema.name}.leases WHERE name = ANY($1) ORDER BY name`, [names])).rows,
+    untilBothWait: async () => {
+      for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
+      return waiting()
+    },
+    letGo: async () => void (await other.query('COMMIT')),
+  }
+}
+const leaseName = (i: number): string => `trip:${String(i).padStart(4, '0')}`
+
+t.test('a replica giving its leases back and another taking them over once expired never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const { a, b, untilBothWait, letGo } = await leasesLyingBackwards(t)
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  const releases = Array.from({ length: 40 }, (_, i) => a.leases.release(leaseName(i + 1), 'replica-a'))
+  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: leaseName(i), owner: 'replica-b', nowMs: T, ttlMs: 15_000 }))
+  t.equal(await untilBothWait(), 2, 'both batches wait for lease 2')
+  await letGo()
 
   await Promise.all([...releases, ...acquires])
   t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
 })
 
 t.test('a replica renewing its leases and another taking some over once expired never deadlock, whatever plan the renewal gets', { skip: skip ?? false }, async (t) => {
-  const db = await tempPostgres()
-  t.teardown(() => db.dispose())
-  const schema = db.schema()
-  const a = await schema.open({ max: 4 })
-  const b = await schema.open({ max: 4 })
-  const name = (i: number): string => `trip:${String(i).padStart(4, '0')}`
-  // 1000 leases of replica a, expired at T, lying in the table against name order (a scan meets them backwards).
-  await db.sql(`INSERT INTO ${schema.name}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, [T])
-  await db.sql(`ANALYZE ${schema.name}.leases`)
-
-  const other = new pg.Client({ connectionString: db.url })
-  await other.connect()
-  t.teardown(() => other.end())
-  await other.query('BEGIN')
-  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [name(2)])
-
+  const { a, b, rows, untilBothWait, letGo } = await leasesLyingBackwards(t)
   const errorsA = statementErrors(a)
   const errorsB = statementErrors(b)
   const renewal = a.leases.renewAll({ owner: 'replica-a', nowMs: T + 1, ttlMs: 15_000 }).catch((err: unknown) => err)
-  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: name(i), owner: 'replica-b', nowMs: T + 1, ttlMs: 15_000 }))
-  const waiting = async (): Promise<number> =>
-    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
-  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
-  t.equal(await waiting(), 2, 'the renewal and the batch both wait')
-  await other.query('COMMIT')
+  const acquires = [1, 2, 3].map((i) => b.leases.acquire({ name: leaseName(i), owner: 'replica-b', nowMs: T + 1, ttlMs: 15_000 }))
+  t.equal(await untilBothWait(), 2, 'the renewal and the batch both wait')
+  await letGo()
 
   const renewed = await renewal
   const taken = await Promise.all(acquires)
   t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'neither was a deadlock\'s victim')
   t.equal(typeof renewed, 'number', 'the renewal answered')
   // Whichever went first, each of the three leases has one owner, and a renewal never loses one it kept.
-  const owners = (await db.sql<{ name: string; owner: string }>(`SELECT name, owner FROM ${schema.name}.leases WHERE name = ANY($1) ORDER BY name`, [[1, 2, 3].map(name)])).rows
+  const owners = await rows([1, 2, 3].map(leaseName))
   t.equal(owners.length, 3)
   t.same(owners.map((o) => o.owner === 'replica-b'), taken, 'a lease is replica b\'s exactly when its acquire said so')
 })
