@@ -205,6 +205,33 @@ t.test('what one login can make the broker keep is bounded: sessions, queued mes
   t.equal(oldAck.sessionPresent, false, 'the oldest session was dropped for a newer one')
 })
 
+t.test('subscriptions one session may hold are bounded: new filters past the limit, too-long filters and refused filters are not kept', async (t) => {
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, maxSubscriptionsPerSession: 20 })
+  t.teardown(() => b.close())
+  const opts = { protocolVersion: 5 as const, clientId: 'V1:subs', clean: false, properties: { sessionExpiryInterval: 3600 }, username: 'V1', password: 'v1-pass' }
+  const c = await client(t, b, opts)
+  const codes: number[] = []
+  for (let i = 0; i < 30; i++) codes.push(await subackCode(c, `${R}/stations/invented-${i}/state`))
+  t.same(codes.slice(0, 20), Array(20).fill(1), 'the first 20 filters are granted')
+  t.same(codes.slice(20), Array(10).fill(0x87), 'new filters past the limit are refused in the SUBACK')
+  t.equal(await subackCode(c, `${R}/stations/invented-3/state`), 1, 'a filter the session holds may be subscribed again')
+  await c.unsubscribeAsync([`${R}/stations/invented-0/state`, `${R}/stations/invented-1/state`])
+  t.equal(await subackCode(c, `${R}/stations/new-1/state`), 1, 'an unsubscribe makes room')
+  t.equal(await subackCode(c, `${R}/stations/new-2/state`), 1)
+  t.equal(await subackCode(c, `${R}/stations/new-3/state`), 0x87)
+  await c.unsubscribeAsync(`${R}/stations/new-2/state`)
+  t.equal(await subackCode(c, `${R}/vehicles/V1/${'x'.repeat(2000)}`), 0x87, 'a filter over 1 KiB is refused')
+  // One SUBSCRIBE with one grantable filter and many refused ones (another vehicle's topics): aedes 2 used to
+  // store the whole packet for the persistent session, refused filters included.
+  const refused = Array.from({ length: 500 }, (_, i) => `${R}/vehicles/V2/r${i}`)
+  await c.subscribeAsync([`${R}/vehicles/V1/res`, ...refused], { qos: 1 }).catch(() => undefined)
+  await c.endAsync()
+  await waitUntil(async () => (await b.stats()).connectionsByLogin.V1 === undefined)
+  t.equal((await b.stats()).storedSubscriptions, 20, 'the offline session keeps its 20 granted filters, nothing refused')
+  const again = await client(t, b, opts)
+  t.equal(await subackCode(again, `${R}/stations/new-4/state`), 0x87, 'the limit holds for the restored session too')
+})
+
 t.test('a login at its limit of live connections is refused with a clear CONNACK code; the hub is exempt', async (t) => {
   const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, maxSessionsPerLogin: 3 })
   t.teardown(() => b.close())

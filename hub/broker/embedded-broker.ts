@@ -7,7 +7,8 @@
  *
  * What one login can make the broker keep is bounded: sessions (live and
  * persistent, `maxSessionsPerLogin`), each session's queue
- * (`maxQueuedPerSession`), how long a vehicle's session outlives it
+ * (`maxQueuedPerSession`), its subscriptions (`maxSubscriptionsPerSession`,
+ * filters of at most `maxFilterBytes`), how long a vehicle's session outlives it
  * (`vehicleSessionExpirySeconds`); a client that stops reading is cut after
  * `drainTimeoutMs`; a vehicle's requests are paced (`requestPace`), so a
  * flood waits in its own socket. Retain is refused on requests, commands, their answers,
@@ -24,7 +25,7 @@ import { ConfigError, coalesceWrites, type RequestTransport, type TlsMaterial } 
 import { inProcessRequests } from './in-process-requests.js'
 import { listenHint } from './listen-hint.js'
 import { canPublish, canRead, canRetain, canSubscribe, canWill, compileRules, type Identity } from './permissions.js'
-import { boundedMemoryPersistence } from './bounded-queue.js'
+import { boundedMemoryPersistence, type QueuePersistence } from './bounded-queue.js'
 import { loginOfSessionId, sessionIdFor } from './client-ids.js'
 import { RequestPacer } from './request-pacer.js'
 import { SessionQuota } from './session-quota.js'
@@ -49,6 +50,14 @@ export interface EmbeddedBrokerOptions {
   maxSessionsPerLogin?: number
   /** QoS 1/2 messages kept for one session (default 100); newer ones are dropped for it. */
   maxQueuedPerSession?: number
+  /**
+   * Subscriptions one session may hold (default 100); a new filter beyond it is refused in the SUBACK.
+   * Without it a client could subscribe to ever new filters (`stations/<invented>/state`) and the broker,
+   * for a persistent session even after the client left, would keep every one.
+   */
+  maxSubscriptionsPerSession?: number
+  /** Longest topic filter accepted in a SUBSCRIBE, bytes (default 1024); ours are well under 200. */
+  maxFilterBytes?: number
   /** Longest MQTT 5 Session Expiry a vehicle gets, s (default 3600); stations and others get up to a day. */
   vehicleSessionExpirySeconds?: number
   /** Pace of each vehicle's requests: over it they are held back, not refused (default 1000/s, bursts of 1000). */
@@ -105,6 +114,8 @@ export interface BrokerStats {
   sessionsByLogin: Record<string, number>
   /** Sessions with stored subscriptions (aedes-persistence `countOffline`). */
   storedSessions: number
+  /** Subscriptions stored for persistent sessions (aedes-persistence `countOffline`, QoS 1/2 ones). */
+  storedSubscriptions: number
   /** QoS 1/2 messages queued across all sessions. */
   queuedMessages: number
   /** Messages dropped because a session's queue was full. */
@@ -149,7 +160,19 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const maxSessions = opts.maxSessionsPerLogin ?? 8
   const vehicleExpiry = opts.vehicleSessionExpirySeconds ?? 3600
   const quota = new SessionQuota(maxSessions)
+  const maxSubs = opts.maxSubscriptionsPerSession ?? 100
+  const maxFilterBytes = opts.maxFilterBytes ?? 1024
+  /** The filters granted to each connection (restored ones of a persistent session are granted again at login). */
+  const grantedFilters = new WeakMap<Client, Set<string>>()
   const store = boundedMemoryPersistence(opts.maxQueuedPerSession ?? 100, (clientId) => log.debug({ clientId }, 'session queue full: message dropped'))
+  // aedes 2 stores every filter of a SUBSCRIBE packet for a persistent session once any one of them is
+  // granted, refused ones included (and again for each granted one): only granted filters are kept.
+  const persistence = store.persistence as QueuePersistence & { addSubscriptions(client: Client, subs: Array<{ topic: string }>): Promise<unknown> }
+  const addSubscriptions = persistence.addSubscriptions.bind(persistence)
+  persistence.addSubscriptions = (client, subs) => {
+    const granted = grantedFilters.get(client)
+    return addSubscriptions(client, granted === undefined ? [] : subs.filter((s) => granted.has(s.topic)))
+  }
   let brokerId = ''
   const pacer = new RequestPacer(opts.requestPace ?? { perSecond: 1000, burst: 1000 })
   const stationPacer = new RequestPacer(opts.stationPace ?? { perSecond: 50, burst: 200 })
@@ -259,7 +282,24 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         log.info({ client: account ? who(account.identity) : null, topic: sub.topic }, 'shared subscriptions are not supported by the embedded broker; use an external broker to scale out')
         return callback(null, null)
       }
-      if (account !== undefined && canSubscribe(account.rules, sub.topic)) return callback(null, sub)
+      if (account !== undefined && canSubscribe(account.rules, sub.topic)) {
+        const granted = grantedFilters.get(client) ?? new Set<string>()
+        grantedFilters.set(client, granted)
+        if (account.identity.kind === 'hub') {
+          granted.add(sub.topic)
+          return callback(null, sub)
+        }
+        if (Buffer.byteLength(sub.topic) > maxFilterBytes) {
+          log.info({ client: who(account.identity), bytes: Buffer.byteLength(sub.topic), limit: maxFilterBytes }, 'subscription refused: topic filter too long')
+          return callback(null, null)
+        }
+        if (!granted.has(sub.topic) && granted.size >= maxSubs) {
+          log.warn({ client: who(account.identity), clientId: client.id, limit: maxSubs }, 'subscription refused: this session holds its limit of subscriptions')
+          return callback(null, null)
+        }
+        granted.add(sub.topic)
+        return callback(null, sub)
+      }
       log.info({ client: account ? who(account.identity) : null, topic: sub.topic }, 'subscription refused')
       callback(null, null) // SUBACK 0x80 (3.1.1) / 0x87 (5)
     },
@@ -281,6 +321,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const ended = (client: Client): void => quota.ended(loginOfSessionId(client.id), client.id)
   emitter.on('sessionExpired', ended)
   emitter.on('sessionLimitReached', ended)
+  broker.on('unsubscribe', (filters: string[], client: Client) => {
+    const granted = grantedFilters.get(client)
+    for (const f of filters) granted?.delete(f)
+  })
   // An MQTT 5 session whose expiry is 0 ends with its connection.
   broker.on('clientDisconnect', (client: Client) => {
     if (client.version === 5 && (client as Client & { sessionExpiryInterval?: number }).sessionExpiryInterval === 0) ended(client)
@@ -347,8 +391,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         sessionsByLogin[login] = (sessionsByLogin[login] ?? 0) + 1
       }
       for (const id of new Set([...quota.allSessions(), ...Object.keys((broker as unknown as { clients: Record<string, Client> }).clients)])) queuedMessages += store.queued(id)
-      const { clientsCount } = await store.persistence.countOffline()
-      return { connectionsByLogin: quota.liveByLogin(), sessionsByLogin, storedSessions: clientsCount, queuedMessages, droppedMessages: store.dropped }
+      const { clientsCount, subsCount } = await store.persistence.countOffline()
+      return { connectionsByLogin: quota.liveByLogin(), sessionsByLogin, storedSessions: clientsCount, storedSubscriptions: subsCount, queuedMessages, droppedMessages: store.dropped }
     },
     disconnect(logins) {
       const gone = new Set(logins)
