@@ -24,7 +24,7 @@ import { mqttRequestTransport, type RequestPacket, type RequestTransport } from 
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
-import { issuesOf } from './validation.js'
+import { invalidMessage, issuesOf } from './validation.js'
 
 export interface RequestContext {
   hubId: string
@@ -185,9 +185,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     const args = OPS[rawOp].args.safeParse(rawArgs, { reportInput: true })
     if (!args.success) {
       const issues = issuesOf(args.error)
-      const first = issues[0]
-      const message = first ? `invalid args: ${first.path ? `${first.path}: ` : ''}${first.message}` : 'invalid args'
-      return fail({ code: 'BAD_REQUEST', message, details: { issues } })
+      return fail({ code: 'BAD_REQUEST', message: invalidMessage('args', issues), details: { issues } })
     }
     try {
       const result = await handler(args.data as OpArgs<OpName>, { hubId, vehicleId, requestId, op: rawOp })

@@ -229,3 +229,13 @@ export function logLevelOf(command: string, flag: string | undefined, fallback: 
   if (!LOG_LEVELS.includes(level)) throw new ConfigError(`${command}: ${from}: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
   return level
 }
+
+/**
+ * The one-line message of input refused by its schema, naming its first bad field:
+ * `invalid args: at: expected …` (a request over MQTT), `invalid query: rangeKm: required, …`
+ * (a federation request). Every issue goes in `details.issues` beside it.
+ */
+export function invalidMessage(where: string, issues: readonly FieldIssue[]): string {
+  const first = issues[0]
+  return `invalid ${where}${first ? `: ${first.path ? `${first.path}: ` : ''}${first.message}` : ''}`
+}
