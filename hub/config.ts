@@ -214,12 +214,14 @@ function resolveHubPaths(cfg: HubConfig, dir: string): HubConfig {
 /**
  * Checks made after loading (identity collisions, broker ports, Mosquitto
  * usernames) label their ConfigErrors with the generic `hub.json: `; a command
- * that knows which file it read puts that path in its place.
+ * that knows which file it read puts that path in its place. A line about the
+ * command line (it names the command, `voltway ...`, or a flag, `--...`) is
+ * not about the file and keeps no file label.
  */
 export function inConfigFile(err: unknown, file: string): unknown {
   if (!(err instanceof ConfigError)) return err
   const generic = 'hub.json: '
   // Every line starts with the file: a generic label is replaced, a line without one gets it.
-  const lines = err.message.split('\n').map((l) => (l.startsWith(`${file}: `) ? l : l.startsWith(generic) ? `${file}: ${l.slice(generic.length)}` : `${file}: ${l}`))
-  return new ConfigError(lines.join('\n'))
+  const label = (l: string): string => (l.startsWith(`${file}: `) || /^(voltway |--)/.test(l) ? l : l.startsWith(generic) ? `${file}: ${l.slice(generic.length)}` : `${file}: ${l}`)
+  return new ConfigError(err.message.split('\n').map(label).join('\n'))
 }

@@ -239,6 +239,17 @@ t.test('every line of a start-up config error starts with the config file path',
   t.equal(lines[1], '/etc/voltway/h.json: dataDir "/x": cannot create the directory (EACCES)')
 })
 
+t.test('a flag the operator typed is named as the flag, without the config file in front of it', (t) => {
+  const file = write('flag-error.json', hubExample)
+  const r = cli('hub', 'vehicle', 'add', '--config', file, '--id', 'bad id!')
+  t.equal(r.status, 2)
+  t.match(r.stderr, /^(error: )?voltway hub vehicle add: --id: expected an id matching/m)
+  t.notMatch(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: voltway`), 'no file label on a flag error')
+  const err = inConfigFile(new ConfigError('--password-stdin: expected a password of 1 to 256 characters on stdin\nhub.json: stations: ids used twice: A'), '/etc/voltway/h.json')
+  t.same((err as Error).message.split('\n'), ['--password-stdin: expected a password of 1 to 256 characters on stdin', '/etc/voltway/h.json: stations: ids used twice: A'])
+  t.end()
+})
+
 t.test('a misspelled hub.json key exits 2 before the hub starts', async (t) => {
   const file = write('typo-cli.json', { ...hubExample, rules: { windowMinute: 60 } })
   const r = cli('hub', '--config', file)
