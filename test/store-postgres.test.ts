@@ -244,6 +244,25 @@ if (skip) {
     t.match(await store.reservations.confirmHold({ holdId: 'h-1', reservationId: 'r-2', nowMs: Date.parse('2026-11-24T12:00:00Z') }), { status: 'confirmed' }, 'a transaction (SELECT * FROM holds ... FOR UPDATE)')
   })
 
+  t.test('a statement the database does not answer in time fails UNAVAILABLE and its connection is dropped; the next statement runs; migrations are not bounded', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    // pg_sleep stands for a server or a network gone silent: no answer, no error.
+    const store = await schema.open({ max: 1, queryTimeoutMs: 300 })
+    const started = Date.now()
+    const err = await store.db.query('SELECT pg_sleep(5)').then(() => null, (e: unknown) => e)
+    t.type(err, StoreError)
+    t.equal((err as StoreError).code, 'UNAVAILABLE')
+    t.match((err as Error).message, /did not answer a statement in time/)
+    t.ok(Date.now() - started < 3_000, 'failed at the timeout, not when the statement ended')
+    // One connection in the pool: the next statement would queue behind the unanswered one if it were kept.
+    t.same((await store.db.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the next statement runs on a new connection')
+    const inTx = await store.db.tx((tx) => tx.query('SELECT pg_sleep(5)')).then(() => null, (e: unknown) => e)
+    t.equal((inTx as StoreError).code, 'UNAVAILABLE', 'in a transaction too')
+    t.match(await store.reservations.createReservation(reservationInput({ reservationId: 'r-after' })), { ok: true }, 'and the store goes on')
+    t.same((await store.db.tx((tx) => tx.query('SELECT 1 AS slept FROM pg_sleep(0.6)'), { unbounded: true })).rows, [{ slept: 1 }], 'an unbounded transaction (migrations) waits as long as it takes')
+  })
+
   t.test('rule isActive in the database: two pools opening sessions of one station at once give exactly one', async (t) => {
     const schema = pg.schema()
     t.teardown(() => schema.dispose())

@@ -7,6 +7,11 @@ export function pgCode(err: unknown): string {
   return ''
 }
 
+/** node-postgres's error of a statement that got no answer within its query_timeout (it carries no code). */
+export function isReadTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout' && pgCode(err) === ''
+}
+
 /** SQLSTATEs a transaction is simply run again for: serialization failure, deadlock detected. */
 export const RETRYABLE = new Set(['40001', '40P01'])
 /**
@@ -60,6 +65,8 @@ export function toStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err
   const code = pgCode(err)
   const message = err instanceof Error && err.message ? err.message : 'database error'
+  // The server or the network went silent (./pool.ts queryTimeoutMs).
+  if (isReadTimeout(err)) return new StoreError('UNAVAILABLE', 'the database did not answer a statement in time; its connection was dropped, the next statement opens another', { cause: err })
   // 55P03 lock_not_available, 57014 statement timeout, and retries that ran out: another writer held on too long.
   if (code === '55P03' || code === '57014' || RETRYABLE.has(code)) return new StoreError('BUSY', 'database is busy', { cause: err })
   if (unavailable(code)) return new StoreError('UNAVAILABLE', message, { cause: err })

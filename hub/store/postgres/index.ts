@@ -46,7 +46,7 @@ export class PostgresStore implements Store {
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
     const db = new PgDatabase(opts)
     try {
-      await db.tx((tx) => migrate(tx, db.schema, MIGRATIONS))
+      await db.tx((tx) => migrate(tx, db.schema, MIGRATIONS), { unbounded: true })
     } catch (err) {
       await db.close()
       throw err

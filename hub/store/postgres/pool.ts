@@ -9,7 +9,7 @@
  */
 import pg from 'pg'
 import { StoreError } from '../errors.js'
-import { RETRYABLE, STALE_PLAN, connectError, pgCode, toStoreError } from './errors.js'
+import { RETRYABLE, STALE_PLAN, connectError, isReadTimeout, pgCode, toStoreError } from './errors.js'
 
 /**
  * Advisory lock namespaces (the first key of `pg_advisory_xact_lock(int, int)`):
@@ -35,6 +35,13 @@ export interface PgDatabaseOptions {
   busyTimeoutMs?: number
   /** How long getting a connection may take before failing with StoreError('UNAVAILABLE'). Default 5000. */
   connectTimeoutMs?: number
+  /**
+   * How long a statement may go without its answer before failing with StoreError('UNAVAILABLE'),
+   * its connection dropped: a server or a network gone silent (no reset, so no error) would
+   * otherwise hold the statement, and every caller batched into it, forever. Default 30000, far
+   * longer than any statement of a serving hub takes; migrations are not bounded by it.
+   */
+  queryTimeoutMs?: number
   /** Errors of idle connections (the server restarted); the next query reports it. Default: ignored. */
   onIdleError?: (err: Error) => void
 }
@@ -96,6 +103,7 @@ export class PgDatabase {
       connectionString: opts.url,
       max: this.#max,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      query_timeout: opts.queryTimeoutMs ?? 30_000,
       lock_timeout: opts.busyTimeoutMs ?? 5000,
       application_name: 'voltway-hub',
       types,
@@ -114,15 +122,17 @@ export class PgDatabase {
     this.guard()
     for (let attempt = 1; ; attempt++) {
       const client = await this.#connect()
-      let stale = false
+      let drop = false
       try {
         return await client.query<R>(prepared(text, values))
       } catch (err) {
-        stale = pgCode(err) === STALE_PLAN
-        if (stale && attempt < MAX_ATTEMPTS) continue
+        // A stale prepared statement stays on its connection, a statement without an answer may still
+        // be running on it: either way the connection goes, and a stale plan runs again on another.
+        drop = pgCode(err) === STALE_PLAN || isReadTimeout(err)
+        if (pgCode(err) === STALE_PLAN && attempt < MAX_ATTEMPTS) continue
         throw toStoreError(err)
       } finally {
-        client.release(stale)
+        client.release(drop)
       }
     }
   }
@@ -132,21 +142,26 @@ export class PgDatabase {
    * A deadlock or serialization failure reruns `work` from the start, up to
    * five times; `work` must therefore only touch the database through `tx`.
    */
-  async tx<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async tx<T>(work: (tx: Tx) => Promise<T>, o: { unbounded?: boolean } = {}): Promise<T> {
     this.guard()
+    // `unbounded`: no queryTimeoutMs (migrations, which may rebuild a large table).
+    const timeout = o.unbounded ? { query_timeout: UNBOUNDED_MS } : {}
     for (let attempt = 1; ; attempt++) {
       const client = await this.#connect()
       let broken = false
       try {
-        await client.query('BEGIN')
-        const out = await work(txOf(client))
-        await client.query('COMMIT')
+        await client.query({ text: 'BEGIN', ...timeout })
+        const out = await work(txOf(client, timeout))
+        await client.query({ text: 'COMMIT', ...timeout })
         return out
       } catch (err) {
-        try {
-          await client.query('ROLLBACK')
-        } catch {
-          broken = true
+        if (isReadTimeout(err)) broken = true
+        else {
+          try {
+            await client.query('ROLLBACK')
+          } catch {
+            broken = true
+          }
         }
         // A stale prepared statement stays on its connection: drop the connection, run again on another.
         if (pgCode(err) === STALE_PLAN) broken = true
@@ -177,10 +192,13 @@ export class PgDatabase {
   }
 }
 
-function txOf(client: pg.PoolClient): Tx {
+/** The longest timer Node keeps (about 24.8 days): a statement bounded by nothing else. */
+const UNBOUNDED_MS = 2 ** 31 - 1
+
+function txOf(client: pg.PoolClient, timeout: { query_timeout?: number }): Tx {
   let savepoints = 0
   const tx: Tx = {
-    query: (text, values = []) => client.query(prepared(text, values)),
+    query: (text, values = []) => client.query({ ...prepared(text, values), ...timeout }),
     async savepoint(work) {
       const name = `sp_${++savepoints}`
       await client.query(`SAVEPOINT ${name}`)
