@@ -126,23 +126,22 @@ export class BookingIndex {
 
 /** Index of the first booking of `list` (sorted by `atMs`) at or after `atMs`. */
 function firstFrom(list: readonly Booking[], atMs: number): number {
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((list[mid] as Booking).atMs < atMs) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return firstPast(list, atMs, false)
 }
 
 /** Index of the first booking of `list` (sorted by `atMs`) after `atMs`. */
 function firstAfter(list: readonly Booking[], atMs: number): number {
+  return firstPast(list, atMs, true)
+}
+
+/** Binary search: the index of the first booking of `list` after `atMs`, or at it too unless `skipAt`. */
+function firstPast(list: readonly Booking[], atMs: number, skipAt: boolean): number {
   let lo = 0
   let hi = list.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if ((list[mid] as Booking).atMs <= atMs) lo = mid + 1
+    const at = (list[mid] as Booking).atMs
+    if (at < atMs || (skipAt && at === atMs)) lo = mid + 1
     else hi = mid
   }
   return lo
