@@ -16,7 +16,7 @@
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { AcquireLeaseInput, LeaseStore } from '../leases.js'
 import type { PgDatabase } from './pool.js'
-import { asStored } from './rows-by-key.js'
+import { asStored, byKey } from './batch-keys.js'
 import { oneQuestionMayCause } from './errors.js'
 
 /** A batch of acquires: $1 names, $2 owners, $3 new expiries, $4 the callers' clocks; returns the names acquired. */
@@ -42,7 +42,7 @@ const RELEASE = `
    WHERE l.name = v.name AND l.owner = v.owner AND l.name IN (SELECT name FROM locked)`
 
 type Release = { name: string; owner: string }
-const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+const byName = byKey((l: { name: string }) => l.name)
 
 export class PgLeaseStore implements LeaseStore {
   readonly #db: PgDatabase

@@ -45,7 +45,7 @@ import type { PgDatabase, Tx } from './pool.js'
 import { StoreError } from '../errors.js'
 import { oneQuestionMayCause, pgCode } from './errors.js'
 import { FindBatcher } from './find-batcher.js'
-import { asStored } from './rows-by-key.js'
+import { asStored, firstPerKey } from './batch-keys.js'
 
 /** The PostgreSQL holds table also keeps the window a hold was placed with (./migrations.ts). */
 type HoldRow = CommonHoldRow & { window_ms: number }
@@ -472,16 +472,11 @@ export class PgReservationStore implements ReservationStore {
    * confirm there, each later one alone after it, in the order asked (as CONFIRM_LIVE_HOLD).
    */
   async #confirmLive(batch: Asked<ConfirmInput, LiveConfirm | null>[]): Promise<void> {
-    const first = new Map<string, Asked<ConfirmInput, LiveConfirm | null>>()
-    const later: Asked<ConfirmInput, LiveConfirm | null>[] = []
-    for (const a of batch) {
-      if (first.has(asStored(a.question.holdId))) later.push(a)
-      else first.set(asStored(a.question.holdId), a)
-    }
-    const asks = [...first.values()].map((a) => a.question)
+    const { first, later } = firstPerKey(batch, (a) => a.question.holdId)
+    const asks = first.map((a) => a.question)
     const res = await this.#db.query<LiveConfirm>(CONFIRM_LIVE_HOLDS, [asks.map((q) => q.reservationId), asks.map((q) => q.holdId), asks.map((q) => q.nowMs)])
     const live = new Map(res.rows.map((r) => [r.hold_id, r]))
-    for (const a of first.values()) a.resolve(live.get(asStored(a.question.holdId)) ?? null)
+    for (const a of first) a.resolve(live.get(asStored(a.question.holdId)) ?? null)
     for (const a of later) {
       const q = a.question
       a.resolve((await this.#db.query<LiveConfirm>(CONFIRM_LIVE_HOLD, [q.reservationId, q.holdId, q.nowMs])).rows[0] ?? null)

@@ -12,15 +12,7 @@
 import { TurnBatch } from '../../../base/turn-batch.js'
 import type pg from 'pg'
 import { oneQuestionMayCause } from './errors.js'
-
-/**
- * `text` as PostgreSQL stores it: the driver sends text as UTF-8, where a UTF-16 surrogate without
- * its pair becomes U+FFFD. A batch matches the keys its statement returns against the keys asked
- * through this, or a key with a lone surrogate would never find its own row.
- */
-export function asStored(text: string): string {
-  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
-}
+import { asStored } from './batch-keys.js'
 
 export class RowsByKey<R extends pg.QueryResultRow> {
   readonly #batch: TurnBatch<string, R | null>

@@ -24,20 +24,21 @@ import type {
   TripStore,
 } from '../trips.js'
 import type { PgDatabase, Tx } from './pool.js'
-import { RowsByKey, asStored } from './rows-by-key.js'
+import { RowsByKey } from './rows-by-key.js'
+import { asStored, byKey, firstPerKey } from './batch-keys.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 import { oneQuestionMayCause } from './errors.js'
 
 const failureJson = (t: TripRecord): string | null => (t.failure === null ? null : JSON.stringify(t.failure))
 
-/** A new entry: inserted only if the id is still free (a racing writer's entry makes it insert nothing). */
-const INSERT_PEER_HOLD = `
-  INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-  ON CONFLICT (hold_id) DO NOTHING`
+/** What a save writes of `t`, as SAVE_TRIP's $1-$7 and SAVE_TRIPS's columns. */
+const savedColumns = (t: TripRecord): unknown[] => [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId]
 
-/** New entries of one turn, as INSERT_PEER_HOLD over arrays (one per column, in hold id order); returns the ids it inserted. */
+/**
+ * New entries of one turn, one array per column, in hold id order: each inserted only if its id
+ * is still free (a racing writer's entry makes it insert nothing). Returns the ids it inserted.
+ */
 const INSERT_PEER_HOLDS = `
   INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],
@@ -128,7 +129,7 @@ export class PgTripStore implements TripStore {
   }
 
   async #insertTrips(batch: Asked<TripRecord, void>[]): Promise<void> {
-    const trips = batch.map((a) => a.question).sort((a, b) => (a.tripId < b.tripId ? -1 : a.tripId > b.tripId ? 1 : 0))
+    const trips = batch.map((a) => a.question).sort(byKey((t) => t.tripId))
     const columns = (t: TripRecord): unknown[] => [t.tripId, t.vehicleId, t.routeId, t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.createdAtMs, t.updatedAtMs]
     // An id used before (or twice in the batch) fails the statement: the batch then runs one trip at a time.
     await this.#db.query(INSERT_TRIPS, transpose(trips.map(columns), 10))
@@ -137,12 +138,12 @@ export class PgTripStore implements TripStore {
 
   async saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
     // Compare-and-set in one statement: the row lock it takes orders concurrent saves of one trip.
-    const values = [trip.txStartedAtMs, trip.attempt, trip.state, JSON.stringify(trip.legs), failureJson(trip), trip.updatedAtMs, trip.tripId, opts.fromStates ? [...opts.fromStates] : null]
+    const save = { trip, fromStates: opts.fromStates ?? null }
     const releases = opts.releases ?? []
     // Without releases the UPDATE is the whole write: no transaction around it, and batched with the turn's others.
-    if (releases.length === 0) return this.#tripSaves.ask({ trip, fromStates: opts.fromStates ?? null })
+    if (releases.length === 0) return this.#tripSaves.ask(save)
     return this.#db.tx(async (tx) => {
-      if ((await tx.query(SAVE_TRIP, values)).rowCount !== 1) return false
+      if ((await tx.query(SAVE_TRIP, saveValues(save))).rowCount !== 1) return false
       await insertReleases(tx, releases)
       return true
     })
@@ -153,27 +154,11 @@ export class PgTripStore implements TripStore {
    * later one alone after it in the order asked (each compares against the state the one before left).
    */
   async #saveTrips(batch: Asked<TripSave, boolean>[]): Promise<void> {
-    const first = new Map<string, Asked<TripSave, boolean>>()
-    const later: Asked<TripSave, boolean>[] = []
-    for (const a of batch) {
-      if (first.has(asStored(a.question.trip.tripId))) later.push(a)
-      else first.set(asStored(a.question.trip.tripId), a)
-    }
-    const saves = [...first.values()].map((a) => a.question).sort((a, b) => (a.trip.tripId < b.trip.tripId ? -1 : a.trip.tripId > b.trip.tripId ? 1 : 0))
-    const res = await this.#db.query<{ trip_id: string }>(
-      SAVE_TRIPS,
-      transpose(
-        saves.map(({ trip: t, fromStates }) => [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? fromStates.join(',') : null]),
-        8,
-      ),
-    )
-    const saved = new Set(res.rows.map((r) => r.trip_id))
-    for (const a of first.values()) a.resolve(saved.has(asStored(a.question.trip.tripId)))
-    for (const a of later) {
-      const { trip: t, fromStates } = a.question
-      const values = [t.txStartedAtMs, t.attempt, t.state, JSON.stringify(t.legs), failureJson(t), t.updatedAtMs, t.tripId, fromStates ? [...fromStates] : null]
-      a.resolve((await this.#db.query(SAVE_TRIP, values)).rowCount === 1)
-    }
+    const { first, later } = firstPerKey(batch, (a) => a.question.trip.tripId)
+    const rows = first.map(({ question: q }) => [...savedColumns(q.trip), q.fromStates ? q.fromStates.join(',') : null])
+    const saved = new Set((await this.#db.query<{ trip_id: string }>(SAVE_TRIPS, transpose(rows, 8))).rows.map((r) => r.trip_id))
+    for (const a of first) a.resolve(saved.has(asStored(a.question.trip.tripId)))
+    for (const a of later) a.resolve((await this.#db.query(SAVE_TRIP, saveValues(a.question))).rowCount === 1)
   }
 
   async getTrip(tripId: string): Promise<TripRecord | null> {
@@ -219,22 +204,20 @@ export class PgTripStore implements TripStore {
 
   /** Resolves true for each entry the batch's UPDATE wrote; of one id asked twice, only the first asked can be (a later one reads again). */
   async #updatePeerHolds(batch: Asked<{ entry: PeerHoldRecord; version: string }, boolean>[]): Promise<void> {
-    const first = new Map<string, { entry: PeerHoldRecord; version: string }>()
-    for (const { question: q } of batch) if (!first.has(asStored(q.entry.holdId))) first.set(asStored(q.entry.holdId), q)
-    const rows = [...first.values()].sort((a, b) => (a.entry.holdId < b.entry.holdId ? -1 : a.entry.holdId > b.entry.holdId ? 1 : 0))
-    const res = await this.#db.query<{ hold_id: string }>(UPDATE_PEER_HOLDS, transpose(rows.map((q) => [...peerHoldValues(q.entry), q.version]), 14))
-    const written = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(asStored(a.question.entry.holdId)) === a.question && written.has(asStored(a.question.entry.holdId)))
+    const { first, later } = firstPerKey(batch, (a) => a.question.entry.holdId)
+    const rows = first.map(({ question: q }) => [...peerHoldValues(q.entry), q.version])
+    const written = new Set((await this.#db.query<{ hold_id: string }>(UPDATE_PEER_HOLDS, transpose(rows, 14))).rows.map((r) => r.hold_id))
+    for (const a of first) a.resolve(written.has(asStored(a.question.entry.holdId)))
+    for (const a of later) a.resolve(false)
   }
 
   /** Resolves true for each entry the batch's INSERT inserted; of one id asked twice, only the first asked can be. */
   async #insertPeerHolds(batch: Asked<PeerHoldRecord, boolean>[]): Promise<void> {
-    const first = new Map<string, PeerHoldRecord>()
-    for (const { question: r } of batch) if (!first.has(asStored(r.holdId))) first.set(asStored(r.holdId), r)
-    const rows = [...first.values()].sort((a, b) => (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0))
-    const res = await this.#db.query<{ hold_id: string }>(INSERT_PEER_HOLDS, transpose(rows.map(peerHoldValues), 13))
-    const inserted = new Set(res.rows.map((r) => r.hold_id))
-    for (const a of batch) a.resolve(first.get(asStored(a.question.holdId)) === a.question && inserted.has(asStored(a.question.holdId)))
+    const { first, later } = firstPerKey(batch, (a) => a.question.holdId)
+    const rows = first.map((a) => peerHoldValues(a.question))
+    const inserted = new Set((await this.#db.query<{ hold_id: string }>(INSERT_PEER_HOLDS, transpose(rows, 13))).rows.map((r) => r.hold_id))
+    for (const a of first) a.resolve(inserted.has(asStored(a.question.holdId)))
+    for (const a of later) a.resolve(false)
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
@@ -279,11 +262,15 @@ export class PgTripStore implements TripStore {
       const step = decide(row ? toPeerHold(row) : null)
       const r = step.next
       if (!r) return step.answer
-      const values = peerHoldValues(r)
-      const written = row ? await this.#peerHoldUpdates.ask({ entry: r, version: row.version }) : (await this.#db.query(INSERT_PEER_HOLD, values)).rowCount === 1
+      const written = row ? await this.#peerHoldUpdates.ask({ entry: r, version: row.version }) : await this.#peerHoldInserts.ask(r)
       if (written) return step.answer
     }
   }
+}
+
+/** SAVE_TRIP's parameters for one save. */
+function saveValues(s: TripSave): unknown[] {
+  return [...savedColumns(s.trip), s.fromStates ? [...s.fromStates] : null]
 }
 
 /** `rows` of `width` values each, as one array per column (the parameters of an `unnest` over arrays). */
