@@ -54,86 +54,16 @@ const sqlState = (err: unknown): string => {
   return typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : ''
 }
 
-t.test('two replicas saving overlapping trips in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
-  const db = await tempPostgres()
-  t.teardown(() => db.dispose())
-  const schema = db.schema()
-  const a = await schema.open({ max: 4 })
-  const b = await schema.open({ max: 4 })
-  // 1000 trips lying in the table against id order (the last id first).
-  await db.sql(`
-    INSERT INTO ${schema.name}.trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
-    SELECT 'trip-' || lpad(i::text, 4, '0'), 'V1', 'r1', $1, 1, 'trying', '[]', NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, [T])
-  await db.sql(`ANALYZE ${schema.name}.trips`)
-
-  // Another writer holds trip 2 for a moment, so that both batches are under way when it lets go.
-  const other = new pg.Client({ connectionString: db.url })
-  await other.connect()
-  t.teardown(() => other.end())
-  await other.query('BEGIN')
-  await other.query(`SELECT 1 FROM ${schema.name}.trips WHERE trip_id = $1 FOR UPDATE`, [id(2)])
-
-  const errorsA = statementErrors(a)
-  const errorsB = statementErrors(b)
-  // Replica a: trips 1-3 (a nested loop over the arrays); replica b: trips 1-40 (a hash join over the table).
-  const savesA = [1, 2, 3].map((i) => a.trips.saveTrip(tripOf(i, 'confirming')))
-  const savesB = Array.from({ length: 40 }, (_, i) => b.trips.saveTrip(tripOf(i + 1, 'aborted')))
-  const waiting = async (): Promise<number> =>
-    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
-  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
-  t.equal(await waiting(), 2, 'both batches wait for trip 2')
-  await other.query('COMMIT')
-
-  const answers = await Promise.all([...savesA, ...savesB])
-  t.ok(answers.every((x) => x === true), 'every save is written')
-  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
-})
-
-t.test('two replicas writing overlapping peer-hold entries in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
-  const db = await tempPostgres()
-  t.teardown(() => db.dispose())
-  const schema = db.schema()
-  const a = await schema.open({ max: 4 })
-  const b = await schema.open({ max: 4 })
-  const hold = (i: number): string => `h-${String(i).padStart(4, '0')}`
-  // 1000 placed entries lying in the table against id order.
-  await db.sql(`
-    INSERT INTO ${schema.name}.peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
-    SELECT 'h-' || lpad(i::text, 4, '0'), 'feira', 'placed', 't-' || i, 'V1', 'S1', 1, 2, $1::bigint + 3600000, $1::bigint + 60000, NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, [T])
-  await db.sql(`ANALYZE ${schema.name}.peer_holds`)
-
-  const other = new pg.Client({ connectionString: db.url })
-  await other.connect()
-  t.teardown(() => other.end())
-  await other.query('BEGIN')
-  await other.query(`SELECT 1 FROM ${schema.name}.peer_holds WHERE hold_id = $1 FOR UPDATE`, [hold(2)])
-
-  const errorsA = statementErrors(a)
-  const errorsB = statementErrors(b)
-  const confirmsA = [1, 2, 3].map((i) => a.trips.peerHoldConfirmed({ holdId: hold(i), reservationId: `ra-${i}`, nowMs: T + 1 }))
-  const confirmsB = Array.from({ length: 40 }, (_, i) => b.trips.peerHoldConfirmed({ holdId: hold(i + 1), reservationId: `rb-${i + 1}`, nowMs: T + 1 }))
-  const waiting = async (): Promise<number> =>
-    Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
-  for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
-  t.equal(await waiting(), 2, 'both batches wait for entry 2')
-  await other.query('COMMIT')
-
-  const answers = await Promise.all([...confirmsA, ...confirmsB])
-  t.equal(answers.length, 43, 'every transition is answered')
-  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
-  const confirmed = (await db.sql<{ n: string }>(`SELECT count(*) AS n FROM ${schema.name}.peer_holds WHERE state = 'confirmed'`)).rows[0]!.n
-  t.equal(Number(confirmed), 40, 'each entry confirmed once')
-})
-
 /**
- * Two replicas on one schema holding 1000 leases of replica a, expired at T, lying in the table
- * against name order (a scan meets them backwards), while another session holds lease 2: what each
- * replica then asks waits for it. `untilBothWait` returns once two statements wait on a lock.
+ * Two replicas (two pools) on one new schema whose `table` holds 1000 rows that `fill` inserts
+ * ($1 = T) lying against key order (a scan meets them backwards), while another session holds
+ * the row whose `keyColumn` is `held`: what each replica then asks waits for it. `untilBothWait`
+ * returns once two statements wait on a lock; `letGo` ends the other session's transaction.
  */
-async function leasesLyingBackwards(t: Test): Promise<{
+async function rowsLyingBackwards(t: Test, table: string, keyColumn: string, fill: (schema: string) => string, held: string): Promise<{
   a: PostgresStore
   b: PostgresStore
-  rows: (names: string[]) => Promise<Array<{ name: string; owner: string }>>
+  sql: <R extends pg.QueryResultRow>(text: (schema: string) => string, values?: unknown[]) => Promise<R[]>
   untilBothWait: () => Promise<number>
   letGo: () => Promise<void>
 }> {
@@ -142,19 +72,19 @@ async function leasesLyingBackwards(t: Test): Promise<{
   const schema = db.schema()
   const a = await schema.open({ max: 4 })
   const b = await schema.open({ max: 4 })
-  await db.sql(`INSERT INTO ${schema.name}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, [T])
-  await db.sql(`ANALYZE ${schema.name}.leases`)
+  await db.sql(fill(schema.name), [T])
+  await db.sql(`ANALYZE ${schema.name}.${table}`)
   const other = new pg.Client({ connectionString: db.url })
   await other.connect()
   t.teardown(() => other.end())
   await other.query('BEGIN')
-  await other.query(`SELECT 1 FROM ${schema.name}.leases WHERE name = $1 FOR UPDATE`, [leaseName(2)])
+  await other.query(`SELECT 1 FROM ${schema.name}.${table} WHERE ${keyColumn} = $1 FOR UPDATE`, [held])
   const waiting = async (): Promise<number> =>
     Number((await db.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.database])).rows[0]!.n)
   return {
     a,
     b,
-    rows: async (names) => (await db.sql<{ name: string; owner: string }>(`SELECT name, owner FROM ${schema.name}.leases WHERE name = ANY($1) ORDER BY name`, [names])).rows,
+    sql: async <R extends pg.QueryResultRow>(text: (schema: string) => string, values?: unknown[]) => (await db.sql<R>(text(schema.name), values)).rows,
     untilBothWait: async () => {
       for (let i = 0; i < 200 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 10))
       return waiting()
@@ -162,7 +92,49 @@ async function leasesLyingBackwards(t: Test): Promise<{
     letGo: async () => void (await other.query('COMMIT')),
   }
 }
+
+t.test('two replicas saving overlapping trips in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  // 1000 trips lying in the table against id order (the last id first); another writer holds trip 2 for a moment, so that both batches are under way when it lets go.
+  const { a, b, untilBothWait, letGo } = await rowsLyingBackwards(t, 'trips', 'trip_id', (schema) => `
+    INSERT INTO ${schema}.trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
+    SELECT 'trip-' || lpad(i::text, 4, '0'), 'V1', 'r1', $1, 1, 'trying', '[]', NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, id(2))
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  // Replica a: trips 1-3 (a nested loop over the arrays); replica b: trips 1-40 (a hash join over the table).
+  const savesA = [1, 2, 3].map((i) => a.trips.saveTrip(tripOf(i, 'confirming')))
+  const savesB = Array.from({ length: 40 }, (_, i) => b.trips.saveTrip(tripOf(i + 1, 'aborted')))
+  t.equal(await untilBothWait(), 2, 'both batches wait for trip 2')
+  await letGo()
+
+  const answers = await Promise.all([...savesA, ...savesB])
+  t.ok(answers.every((x) => x === true), 'every save is written')
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+})
+
+t.test('two replicas writing overlapping peer-hold entries in their turns never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
+  const hold = (i: number): string => `h-${String(i).padStart(4, '0')}`
+  // 1000 placed entries lying in the table against id order.
+  const { a, b, sql, untilBothWait, letGo } = await rowsLyingBackwards(t, 'peer_holds', 'hold_id', (schema) => `
+    INSERT INTO ${schema}.peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
+    SELECT 'h-' || lpad(i::text, 4, '0'), 'feira', 'placed', 't-' || i, 'V1', 'S1', 1, 2, $1::bigint + 3600000, $1::bigint + 60000, NULL, $1, $1 FROM generate_series(1000, 1, -1) AS i`, hold(2))
+  const errorsA = statementErrors(a)
+  const errorsB = statementErrors(b)
+  const confirmsA = [1, 2, 3].map((i) => a.trips.peerHoldConfirmed({ holdId: hold(i), reservationId: `ra-${i}`, nowMs: T + 1 }))
+  const confirmsB = Array.from({ length: 40 }, (_, i) => b.trips.peerHoldConfirmed({ holdId: hold(i + 1), reservationId: `rb-${i + 1}`, nowMs: T + 1 }))
+  t.equal(await untilBothWait(), 2, 'both batches wait for entry 2')
+  await letGo()
+
+  const answers = await Promise.all([...confirmsA, ...confirmsB])
+  t.equal(answers.length, 43, 'every transition is answered')
+  t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'no batch was a deadlock\'s victim')
+  const [confirmed] = await sql<{ n: string }>((schema) => `SELECT count(*) AS n FROM ${schema}.peer_holds WHERE state = 'confirmed'`)
+  t.equal(Number(confirmed!.n), 40, 'each entry confirmed once')
+})
+
 const leaseName = (i: number): string => `trip:${String(i).padStart(4, '0')}`
+/** 1000 leases of replica a, expired at T, lying in the table against name order; lease 2 held by another session. */
+const leasesLyingBackwards = (t: Test) =>
+  rowsLyingBackwards(t, 'leases', 'name', (schema) => `INSERT INTO ${schema}.leases (name, owner, expires_at_ms) SELECT 'trip:' || lpad(i::text, 4, '0'), 'replica-a', $1 FROM generate_series(1000, 1, -1) AS i`, leaseName(2))
 
 t.test('a replica giving its leases back and another taking them over once expired never deadlock, whatever plan each batch gets', { skip: skip ?? false }, async (t) => {
   const { a, b, untilBothWait, letGo } = await leasesLyingBackwards(t)
@@ -178,7 +150,7 @@ t.test('a replica giving its leases back and another taking them over once expir
 })
 
 t.test('a replica renewing its leases and another taking some over once expired never deadlock, whatever plan the renewal gets', { skip: skip ?? false }, async (t) => {
-  const { a, b, rows, untilBothWait, letGo } = await leasesLyingBackwards(t)
+  const { a, b, sql, untilBothWait, letGo } = await leasesLyingBackwards(t)
   const errorsA = statementErrors(a)
   const errorsB = statementErrors(b)
   const renewal = a.leases.renewAll({ owner: 'replica-a', nowMs: T + 1, ttlMs: 15_000 }).catch((err: unknown) => err)
@@ -191,7 +163,7 @@ t.test('a replica renewing its leases and another taking some over once expired 
   t.same([...errorsA, ...errorsB].map(sqlState).filter((c) => c === '40P01'), [], 'neither was a deadlock\'s victim')
   t.equal(typeof renewed, 'number', 'the renewal answered')
   // Whichever went first, each of the three leases has one owner, and a renewal never loses one it kept.
-  const owners = await rows([1, 2, 3].map(leaseName))
+  const owners = await sql<{ name: string; owner: string }>((schema) => `SELECT name, owner FROM ${schema}.leases WHERE name = ANY($1) ORDER BY name`, [[1, 2, 3].map(leaseName)])
   t.equal(owners.length, 3)
   t.same(owners.map((o) => o.owner === 'replica-b'), taken, 'a lease is replica b\'s exactly when its acquire said so')
 })
