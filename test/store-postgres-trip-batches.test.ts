@@ -73,6 +73,14 @@ function calls(store: PostgresStore): Array<() => Promise<unknown>> {
 }
 
 const settle = (p: Promise<unknown>): Promise<unknown> => p.then((value) => ({ value }), (err: unknown) => ({ error: String(err) }))
+/** The outcomes of `calls` asked one after another (the reference a burst must match). */
+async function oneByOne(calls: Array<() => Promise<unknown>>): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (const call of calls) out.push(await settle(call()))
+  return out
+}
+/** The outcomes of `calls` all asked in one turn (one batch). */
+const inOneTurn = (calls: Array<() => Promise<unknown>>): Promise<unknown[]> => Promise.all(calls.map((call) => settle(call())))
 
 async function rowsOf(store: PostgresStore): Promise<unknown> {
   const peerHolds = (await store.db.query('SELECT * FROM peer_holds ORDER BY hold_id')).rows
@@ -94,11 +102,10 @@ function countReads(store: PostgresStore): { reads: number; all: number; stop: (
 
 t.test('a burst of reads by id and peer-hold transitions answers and writes as the same calls one after another, in one read per table and turn', { skip: skip ?? false }, async (t) => {
   const { one, burst } = await seededTwins(t, seed)
-  const alone: unknown[] = []
-  for (const call of calls(one)) alone.push(await settle(call()))
+  const alone = await oneByOne(calls(one))
 
   const counted = countReads(burst)
-  const together = await Promise.all(calls(burst).map((call) => settle(call())))
+  const together = await inOneTurn(calls(burst))
   counted.stop()
   t.same(together, alone, 'every caller gets the answer it gets alone')
   t.same(await rowsOf(burst), await rowsOf(one), 'the same rows')
@@ -166,10 +173,9 @@ t.test('a burst of trips created, fresh peer-hold entries and leases taken and g
     await s.leases.acquire({ name: 'mine', owner: 'replica-a', nowMs: T - 1_000, ttlMs: TTL })
     await s.leases.acquire({ name: 'given', owner: 'replica-a', nowMs: T - 1_000, ttlMs: TTL })
   }
-  const alone: unknown[] = []
-  for (const call of writes(one)) alone.push(await settle(call()))
+  const alone = await oneByOne(writes(one))
   const counted = countReads(burst)
-  const together = await Promise.all(writes(burst).map((call) => settle(call())))
+  const together = await inOneTurn(writes(burst))
   counted.stop()
   t.same(together, alone, 'every caller gets the answer it gets alone')
   t.match(together[8], { error: /./ }, 'the trip id used before fails')
@@ -221,15 +227,14 @@ t.test('a burst of hold confirms answers and writes as the same confirms one aft
     () => s.reservations.confirmHold({ holdId: 'hold-21', reservationId: 'res-21', nowMs: now }), // expired, slot taken
     () => s.reservations.confirmHold({ holdId: 'hold-none', reservationId: 'res-none', nowMs: now }),
   ]
-  const alone: unknown[] = []
-  for (const call of confirms(one)) alone.push(await settle(call()))
+  const alone = await oneByOne(confirms(one))
   const { query } = burst.db
   let confirmStatements = 0
   burst.db.query = ((text: string, values?: unknown[]) => {
     if (/^\s*WITH v AS|^\s*WITH cur AS/.test(text)) confirmStatements++
     return query.call(burst.db, text, values)
   }) as typeof burst.db.query
-  const together = await Promise.all(confirms(burst).map((call) => settle(call())))
+  const together = await inOneTurn(confirms(burst))
   t.same(together, alone, 'every confirm gets the outcome it gets alone')
   t.match(together[0], { value: { status: 'confirmed', reservation: { reservationId: 'res-0', stationId: 'S0' } } })
   t.match(together[6], { error: /./ }, 'the reservation id used before fails its own confirm')
@@ -242,10 +247,9 @@ t.test('a burst of hold confirms answers and writes as the same confirms one aft
   // Without a failing row: 8 live holds confirmed in one turn are one statement (alone: 8).
   for (const st of [one, burst]) for (let i = 30; i < 38; i++) t.ok((await st.reservations.placeHold(hold(i, { station: 'S1' }))).ok)
   const clean = (st: PostgresStore): Array<() => Promise<unknown>> => Array.from({ length: 8 }, (_, i) => () => st.reservations.confirmHold({ holdId: `hold-${30 + i}`, reservationId: `res-${30 + i}`, nowMs: now }))
-  const cleanAlone: unknown[] = []
-  for (const call of clean(one)) cleanAlone.push(await settle(call()))
+  const cleanAlone = await oneByOne(clean(one))
   confirmStatements = 0
-  t.same(await Promise.all(clean(burst).map((call) => settle(call()))), cleanAlone)
+  t.same(await inOneTurn(clean(burst)), cleanAlone)
   burst.db.query = query
   t.equal(confirmStatements, 1, 'one confirm statement for the turn')
   t.same(await rows(burst), await rows(one))
