@@ -24,6 +24,7 @@
  */
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import { connectAsync, type MqttClient } from 'mqtt'
 import prand from 'pure-rand'
@@ -246,6 +247,8 @@ async function main(): Promise<void> {
       latencies: xs.flatMap((x) => x.latencies).sort((a, b) => a - b),
       hubCpuMsPerOp: xs.reduce((a, x) => a + x.hubCpuMsPerOp, 0) / Math.max(1, xs.length),
       pgCpuMsPerOp: xs.reduce((a, x) => a + x.pgCpuMsPerOp, 0) / Math.max(1, xs.length),
+      machineBusy: xs.reduce((a, x) => a + x.machineBusy, 0) / Math.max(1, xs.length),
+      machineCpuMsPerOp: xs.reduce((a, x) => a + x.machineCpuMsPerOp, 0) / Math.max(1, xs.length),
     }
   }
   for (const [op, what, unit] of [
@@ -262,6 +265,8 @@ async function main(): Promise<void> {
       rows.push({ bench: BENCH, metric: `${label}, p99`, value: percentile(x.latencies, 99), unit: 'ms' })
       rows.push({ bench: BENCH, metric: `${label}, hub processes' CPU per ${op}`, value: x.hubCpuMsPerOp, unit: 'ms' })
       if (SETUPS[n].store === 'postgres') rows.push({ bench: BENCH, metric: `${label}, PostgreSQL's CPU per ${op}`, value: x.pgCpuMsPerOp, unit: 'ms' })
+      rows.push({ bench: BENCH, metric: `${label}, the whole machine's CPU per ${op} (every process: hubs, PostgreSQL, Mosquitto, vehicles, other load)`, value: x.machineCpuMsPerOp, unit: 'ms' })
+      rows.push({ bench: BENCH, metric: `${label}, machine CPU busy (${cpus().length} cores)`, value: 100 * x.machineBusy, unit: '%' })
       rows.push({ bench: BENCH, metric: `${label}, failed`, value: x.errors, unit: op === 'create' ? 'requests' : 'trips', goal: '0', ok: x.errors === 0 })
     }
     if (m.pg1 && m.sqlite) {
@@ -285,6 +290,10 @@ interface Sample {
   hubCpuMsPerOp: number
   /** CPU of the PostgreSQL backends per completed call, ms (0 on SQLite). */
   pgCpuMsPerOp: number
+  /** Share of all cores' time busy meanwhile (Linux /proc/stat), 0-1: near 1, no core was left for another replica. */
+  machineBusy: number
+  /** Busy CPU time of the whole machine per completed call, ms. */
+  machineCpuMsPerOp: number
 }
 
 interface Vehicle {
@@ -320,13 +329,35 @@ async function measured(procs: readonly HubProcess[], work: () => Promise<{ rate
   const backends = (await db.sql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.database])).rows.map((r) => r.pid)
   const pids = [...procs.map((p) => p.proc.pid), ...backends]
   const before = pids.map(cpuMs)
+  const machineBefore = machineTicks()
   const t0 = performance.now()
   const r = await work()
   const seconds = (performance.now() - t0) / 1000
   const used = pids.map((pid, i) => cpuMs(pid) - (before[i] ?? 0))
+  const machineAfter = machineTicks()
+  const busyTicks = machineAfter.busy - machineBefore.busy
   const calls = Math.max(1, r.rate * seconds)
   const sum = (xs: number[]): number => xs.filter((x) => !Number.isNaN(x)).reduce((a, x) => a + x, 0)
-  return { ...r, hubCpuMsPerOp: sum(used.slice(0, procs.length)) / calls, pgCpuMsPerOp: sum(used.slice(procs.length)) / calls }
+  return {
+    ...r,
+    hubCpuMsPerOp: sum(used.slice(0, procs.length)) / calls,
+    pgCpuMsPerOp: sum(used.slice(procs.length)) / calls,
+    machineBusy: busyTicks / Math.max(1, machineAfter.total - machineBefore.total),
+    machineCpuMsPerOp: (busyTicks * 10) / calls,
+  }
+}
+
+/** Clock ticks (10 ms) of all cores since boot from /proc/stat's `cpu` line: busy (all but idle and iowait) and total; NaN where /proc is not there. */
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    const t = line.trim().split(/\s+/).slice(1, 9).map(Number)
+    const total = t.reduce((a, x) => a + x, 0)
+    return { busy: total - (t[3] ?? 0) - (t[4] ?? 0), total }
+  } catch {
+    return { busy: NaN, total: NaN }
+  }
 }
 
 /** utime + stime of a process, ms (Linux clock ticks are 10 ms); NaN where /proc is not there. */
