@@ -27,7 +27,7 @@ import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
 import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
-import { routeFailed, tripNotFound, type HopFailure } from './errors.js'
+import { routeFailed, tripNotFound, tripTakenOver, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
 import type { Participants } from './participants.js'
@@ -243,13 +243,14 @@ export class Coordinator {
     if (!ACTIVE.includes(trip.state)) return null
     const confirmSent = trip.state !== 'trying'
     const failure = trip.failure ?? { failedHop: -1, reason: 'INTERNAL' }
-    await this.#undo(trip, trip.legs.map((l) => l.hop), confirmSent, {
+    const undone = await this.#undo(trip, trip.legs.map((l) => l.hop), confirmSent, {
       failedHop: failure.failedHop,
       hubId: '',
       reason: 'INTERNAL',
       message: 'the coordinator restarted',
     })
-    return 'undone'
+    // Its coordinator, alive after all, wrote first (it confirmed the trip, or is undoing it itself).
+    return undone ? 'undone' : null
   }
 
   #asVoltway(err: unknown): VoltwayError {
@@ -324,7 +325,7 @@ export class Coordinator {
 
     if (failure) {
       const touched = trip.legs.filter((l) => l.hop < failure.failedHop || (uncertain && l.hop === failure.failedHop)).map((l) => l.hop)
-      await this.#undo(trip, touched, false, failure)
+      if (!(await this.#undo(trip, touched, false, failure))) throw tripTakenOver(trip.tripId)
       const restartable = failure.reason === 'NO_STATION_AVAILABLE' && failure.details?.waitDie === 'died'
       return { ok: false, failure, restartable }
     }
@@ -333,7 +334,9 @@ export class Coordinator {
     // cancelled (forever if need be); a trip still `trying` only has holds, which expire by themselves.
     trip.state = 'confirming'
     trip.updatedAtMs = clock.now()
-    await store.trips.saveTrip(trip)
+    // Each state change is a compare-and-set on the state this worker last wrote: a replica that took
+    // the trip over (this one's lease lapsed: its process paused, its database stalled) wins, and this one stops.
+    if (!(await store.trips.saveTrip(trip, { fromStates: ['trying'] }))) throw tripTakenOver(trip.tripId)
     await this.#o.beforeStep?.({ step: 'confirm', tripId: trip.tripId, attempt: trip.attempt })
     const confirms = await Promise.allSettled(
       trip.legs.map((leg) => participants.get(leg.hubId).confirm(leg.holdId, stepKey(trip.tripId, trip.attempt, leg.hop, 'confirm'))),
@@ -343,7 +346,7 @@ export class Coordinator {
       const leg = trip.legs[bad] as TripLegRecord
       const e = this.#asVoltway((confirms[bad] as PromiseRejectedResult).reason)
       const f: HopFailure = { failedHop: bad, hubId: leg.hubId, reason: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
-      await this.#undo(trip, trip.legs.map((l) => l.hop), true, f)
+      if (!(await this.#undo(trip, trip.legs.map((l) => l.hop), true, f))) throw tripTakenOver(trip.tripId)
       return { ok: false, failure: f, restartable: false }
     }
     confirms.forEach((c, i) => {
@@ -356,7 +359,8 @@ export class Coordinator {
     })
     trip.state = 'confirmed'
     trip.updatedAtMs = clock.now()
-    await store.trips.saveTrip(trip)
+    // Taken over meanwhile: the other replica is cancelling what the confirms made, the vehicle must not be told ok.
+    if (!(await store.trips.saveTrip(trip, { fromStates: ['confirming'] }))) throw tripTakenOver(trip.tripId)
     this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, hops: trip.legs.length, attempt: trip.attempt }, 'trip booked')
     return { ok: true, trip: toWire(trip) }
   }
@@ -365,14 +369,17 @@ export class Coordinator {
    * Undo an attempt: per touched hop, release the hold, then (once confirms
    * may have been sent) cancel the reservation it may have become; in that
    * order, so a confirm still running at the hop loses to the release.
+   * Resolves false, having touched nothing, when the trip is no longer in the
+   * state this worker knew (another replica wrote it since).
    */
-  async #undo(trip: TripRecord, hops: readonly number[], confirmSent: boolean, failure: HopFailure): Promise<void> {
+  async #undo(trip: TripRecord, hops: readonly number[], confirmSent: boolean, failure: HopFailure): Promise<boolean> {
     const { store, clock, participants } = this.#o
     const t = this.#t
+    const from = trip.state
     trip.state = 'aborting'
     trip.failure = { failedHop: failure.failedHop, reason: failure.reason }
     trip.updatedAtMs = clock.now()
-    await store.trips.saveTrip(trip)
+    if (!(await store.trips.saveTrip(trip, { fromStates: [from] }))) return false
 
     const holdUntil = clock.now() + t.requestTimeoutMs + t.maxHoldWaitMs + this.#o.holdTtlSeconds * 1000 + t.skewMarginMs
     const pending: ReleaseTask[] = []
@@ -397,9 +404,11 @@ export class Coordinator {
     )
     trip.state = 'aborted'
     trip.updatedAtMs = clock.now()
-    await store.trips.saveTrip(trip, { releases: pending })
+    // Another replica undoing it too (both saw `aborting`) made the same releases: the first to finish records the pending ones.
+    if (!(await store.trips.saveTrip(trip, { fromStates: ['aborting'], releases: pending }))) return true
     for (const task of pending) this.#o.releaser.schedule(task)
     if (pending.length > 0) this.#log.warn({ tripId: trip.tripId, pending: pending.length }, 'some releases will be retried')
+    return true
   }
 
   async #finishCancel(trip: TripRecord): Promise<void> {
@@ -418,7 +427,8 @@ export class Coordinator {
     )
     trip.state = 'cancelled'
     trip.updatedAtMs = clock.now()
-    await store.trips.saveTrip(trip, { releases: pending })
+    // Another replica finishing the same cancel (this one's lease lapsed) records the pending releases once.
+    if (!(await store.trips.saveTrip(trip, { fromStates: ['cancelling'], releases: pending }))) return
     for (const task of pending) this.#o.releaser.schedule(task)
   }
 
@@ -451,4 +461,3 @@ export function toWire(trip: TripRecord): Trip {
     })),
   }
 }
-

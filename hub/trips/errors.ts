@@ -20,3 +20,12 @@ export function routeFailed(f: HopFailure): VoltwayError {
 export function tripNotFound(tripId: string): VoltwayError {
   return new VoltwayError('NOT_FOUND', `no trip ${tripId} of this vehicle`, { tripId })
 }
+
+/**
+ * ROUTE_FAILED for a worker that lost its trip to another hub replica (its lease lapsed while its
+ * process was paused or its database stalled): that replica undoes the trip, so nothing is booked,
+ * as a repeat of the request is then told too.
+ */
+export function tripTakenOver(tripId: string): VoltwayError {
+  return routeFailed({ failedHop: -1, hubId: '', reason: 'INTERNAL', message: `another hub replica took trip ${tripId} over and undoes it` })
+}
