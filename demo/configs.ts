@@ -1,11 +1,12 @@
 /** hub.json and station.json for every company of the demo, written to a directory so they can be reused. */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 import { StationConfigSchema, type StationConfig } from '../station/config.js'
 import { COMPANIES, DRIVERS, LINKS } from './companies.js'
 import { pickPort } from './ports.js'
+import { makeDirectory } from '../base/make-directory.js'
 
 export interface DemoConfigs {
   hubs: HubConfig[]
@@ -74,7 +75,7 @@ export async function buildDemoConfigs(dir: string, basePort: number): Promise<D
 
 /** Write the configs as files a user can start by hand: `voltway hub --config DIR/salvador.hub.json`. */
 export function writeDemoConfigs(dir: string, cfgs: DemoConfigs): string[] {
-  mkdirSync(dir, { recursive: true })
+  makeDirectory(dir)
   const files: string[] = []
   for (const h of cfgs.hubs) {
     const file = join(dir, `${h.hubId}.hub.json`)

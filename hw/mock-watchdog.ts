@@ -10,12 +10,13 @@
  * `heartbeatTs + watchdogMs` on, and the energy that flowed until then is on
  * the register.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MockIo } from './mock-io.js'
 import type { MockMeter } from './mock-meter.js'
 import type { RelayType } from './types.js'
 import { systemClock, type Clock } from '../base/clock.js'
+import { makeDirectory } from '../base/make-directory.js'
 
 export const MOCK_BOARD_FILE = 'mock-board.json'
 
@@ -97,7 +98,7 @@ export class MockWatchdog {
   constructor(opts: MockWatchdogOptions) {
     this.#opts = opts
     this.#clock = opts.clock ?? systemClock
-    mkdirSync(opts.dataDir, { recursive: true })
+    makeDirectory(opts.dataDir)
     this.#file = join(opts.dataDir, MOCK_BOARD_FILE)
     this.#unwatch = opts.io.onWrite((pin) => {
       if (pin === opts.heartbeatPin) this.heartbeat()

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { makeDirectory } from '../base/make-directory.js'
 import { nearestName } from './did-you-mean.js'
 
 export interface FieldIssue {
@@ -172,6 +173,21 @@ export class ConfigError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'ConfigError'
+  }
+}
+
+/**
+ * Create a directory a config names (and its parents) unless it is there;
+ * ConfigError `<label>: cannot create the directory (<errno code>); <hint>`
+ * when it cannot be made (a path under a file: ENOTDIR; no permission:
+ * EACCES; a read-only or special file system: EROFS, ENOENT).
+ */
+export function makeConfiguredDirectory(path: string, label: string, hint: string, mode?: number): void {
+  try {
+    makeDirectory(path, mode)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError(`${label}: cannot create the directory${code ? ` (${code})` : ''}; ${hint}`)
   }
 }
 

@@ -6,7 +6,7 @@
  *     node --import tsx scripts/gen-docs.ts           # write
  *     node --import tsx scripts/gen-docs.ts --check   # exit 1 listing stale files, write nothing
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { renderErrorCodesPage } from './docs/error-codes-page.js'
@@ -14,6 +14,7 @@ import { buildOpenApi } from './docs/federation-api.js'
 import { renderJson } from './docs/json.js'
 import { renderMessageSchemas } from './docs/messages.js'
 import { withOpsSection } from './docs/protocol-page.js'
+import { makeDirectory } from '../base/make-directory.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DOCS = join(ROOT, 'docs')
@@ -87,7 +88,7 @@ function main(argv: readonly string[]): number {
 
   for (const rel of stale) {
     const file = join(DOCS, rel)
-    mkdirSync(dirname(file), { recursive: true })
+    makeDirectory(dirname(file))
     writeFileSync(file, generated.get(rel) ?? '')
     process.stdout.write(`wrote docs/${rel}\n`)
   }

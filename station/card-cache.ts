@@ -4,10 +4,10 @@
  * station can still start them. Kept in the outbox's SQLite file
  * (`dataDir/station.sqlite`, its own table), so it survives restarts.
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { OUTBOX_FILE } from './outbox.js'
+import { makeDirectory } from '../base/make-directory.js'
 
 export interface CachedCard {
   idTag: string
@@ -43,7 +43,7 @@ export class SqliteCardCache implements CardCache {
 
   /** Next to the outbox: `dataDir/station.sqlite`. */
   static open(dataDir: string): SqliteCardCache {
-    mkdirSync(dataDir, { recursive: true })
+    makeDirectory(dataDir)
     return new SqliteCardCache(join(dataDir, OUTBOX_FILE))
   }
 

@@ -13,10 +13,10 @@
  * - ended sessions and answered commands, for idempotent commands;
  * - the enabled/disabled flag.
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { newId, StationCommandResult, StationEvent, type StationAck } from '../protocol/index.js'
+import { makeDirectory } from '../base/make-directory.js'
 
 type Distribute<T> = T extends unknown ? Omit<T, 'seq' | 'epoch'> : never
 /** An event before the outbox numbers it. */
@@ -150,7 +150,7 @@ export class Outbox implements StationOutbox {
 
   /** Open (creating dataDir and the file if needed) `dataDir/station.sqlite`. */
   static open(dataDir: string): Outbox {
-    mkdirSync(dataDir, { recursive: true })
+    makeDirectory(dataDir)
     return new Outbox(join(dataDir, OUTBOX_FILE))
   }
 

@@ -105,9 +105,10 @@ t.test('voltway hub with an unwritable dataDir exits 2 with a message', async (t
   const dir = tempDir()
   const file = join(dir, 'not-a-dir')
   writeFileSync(file, 'x')
-  for (const dataDir of [join(file, 'data'), dir]) {
+  // A dataDir under /proc (a typo) made the hub hang at start: Node's recursive mkdir retries ENOENT there forever.
+  for (const dataDir of [join(file, 'data'), dir, ...(process.platform === 'linux' ? ['/proc/voltway-typo/data'] : [])]) {
     if (dataDir === dir) writeFileSync(join(dir, 'hub.sqlite'), 'this is not a database, it is a text file of some length'.repeat(40))
-    const cfgFile = join(dir, `hub-${dataDir === dir ? 'b' : 'a'}.json`)
+    const cfgFile = join(dir, `hub-${dataDir === dir ? 'b' : dataDir.startsWith('/proc') ? 'c' : 'a'}.json`)
     writeFileSync(cfgFile, JSON.stringify({ ...hubConfig(), dataDir }))
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', 'hub', '--config', cfgFile], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, VOLTWAY_LOG_LEVEL: 'silent' } })
     t.equal(r.status, 2, `exit 2 for ${dataDir}`)

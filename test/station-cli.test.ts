@@ -146,6 +146,21 @@ t.test('the real CLI: init, check, service and a wrong serial path, with their e
   t.match(root.stderr, /must not run as root/)
 })
 
+// Before, a dataDir under /proc made the agent hang at start (Node's recursive mkdir retries ENOENT there
+// forever), and one under a file stopped it with a bare ENOTDIR stack trace.
+t.test('a dataDir the agent cannot create stops it with exit 2, the file and the field named', async (t) => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'a-file'), '')
+  const dataDirs = [join(dir, 'a-file', 'data'), ...(process.platform === 'linux' ? ['/proc/voltway-typo'] : [])]
+  for (const dataDir of dataDirs) {
+    const file = join(dir, `station-${dataDirs.indexOf(dataDir)}.json`)
+    writeFileSync(file, JSON.stringify(stationConfig({ url: 'mqtt://127.0.0.1:1', dataDir })))
+    const run = await runCli(['station', '--config', file])
+    t.equal(run.code, 2, run.stderr)
+    t.match(run.stderr.trim(), new RegExp(`^${file}: dataDir "${dataDir}": cannot create the directory \\((ENOTDIR|ENOENT)\\); check that the directory exists`), run.stderr)
+  }
+})
+
 t.test("the technician guide's station init example prints the station.json the guide shows", async (t) => {
   const guide = readFileSync(join(import.meta.dirname, '..', 'docs', 'technician-guide.md'), 'utf8')
   const shown = /The printed file for the example above:\n\n```json\n([\s\S]*?)\n```/.exec(guide)?.[1]

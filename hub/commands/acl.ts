@@ -3,11 +3,10 @@
  * file, ACL file and mosquitto.conf snippet that make an external broker
  * enforce docs/protocol.md's permission table for this hub's stations and vehicles.
  */
-import { mkdirSync } from 'node:fs'
 import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import { join, resolve } from 'node:path'
 import { existsSync } from 'node:fs'
-import { ConfigError, ID_PATTERN } from '../../protocol/index.js'
+import { ConfigError, ID_PATTERN, makeConfiguredDirectory } from '../../protocol/index.js'
 import { pino } from 'pino'
 import { MosquittoSync } from '../accounts/mosquitto-sync.js'
 import { loadHubConfig, type HubConfig } from '../config.js'
@@ -95,13 +94,8 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   const acl = mosquittoAclFile(input)
 
   const dir = resolve(opts.out)
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-  } catch (err) {
-    // A path under a file, or a folder this user may not write: the operator's --out, not a failure of the hub.
-    const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`hub acl: --out ${opts.out}: cannot create the directory${code ? ` (${code})` : ''}; give a directory this user may create or write (e.g. /etc/mosquitto/voltway)`)
-  }
+  // A path under a file, or a folder this user may not write: the operator's --out, not a failure of the hub.
+  makeConfiguredDirectory(dir, `hub acl: --out ${opts.out}`, 'give a directory this user may create or write (e.g. /etc/mosquitto/voltway)', 0o700)
   const files = { passwd: join(dir, 'passwd'), acl: join(dir, 'acl'), conf: join(dir, 'mosquitto.conf'), hub: join(dir, 'hub-mqtt.json') }
 
   let port = 1883

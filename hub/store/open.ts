@@ -6,8 +6,7 @@
  * not reachable yet is not a config error: the StoreError UNAVAILABLE exits 1,
  * so systemd starts the hub again once the database is up.
  */
-import { mkdirSync } from 'node:fs'
-import { ConfigError } from '../../protocol/index.js'
+import { ConfigError, makeConfiguredDirectory } from '../../protocol/index.js'
 import { StoreError } from './errors.js'
 import { PostgresStore } from './postgres/index.js'
 import { SqliteStore } from './sqlite/index.js'
@@ -74,12 +73,7 @@ function isTransient(err: StoreError): boolean {
  * other start-up checks (hub/config.ts inConfigFile puts the real file in).
  */
 export function openHubDatabase(dataDir: string, o: OpenOptions = {}): SqliteStore {
-  try {
-    mkdirSync(dataDir, { recursive: true })
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot create the directory${code ? ` (${code})` : ''}; ${HINT}`)
-  }
+  makeConfiguredDirectory(dataDir, `hub.json: dataDir "${dataDir}"`, HINT)
   try {
     return new SqliteStore({ dataDir, ...(o.serving ? { backgroundCheckpoints: true } : {}) })
   } catch (err) {

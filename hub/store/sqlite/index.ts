@@ -9,7 +9,6 @@
  * machine that is the right trade (transactions here last microseconds);
  * several replicas should share PostgreSQL instead.
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreError } from '../errors.js'
@@ -23,6 +22,7 @@ import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 import { SqliteAccountsStore } from './accounts.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
+import { makeDirectory } from '../../../base/make-directory.js'
 
 /** `PRAGMA application_id` of a Voltway hub database: "VWAY". */
 const APPLICATION_ID = 1448558937
@@ -65,7 +65,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) and migrates the database. Throws StoreError. */
   constructor(opts: SqliteStoreOptions) {
-    mkdirSync(opts.dataDir, { recursive: true })
+    makeDirectory(opts.dataDir)
     this.file = join(opts.dataDir, opts.fileName ?? 'hub.sqlite')
     const busyTimeoutMs = opts.busyTimeoutMs ?? 5000
     let db: Database.Database | undefined
