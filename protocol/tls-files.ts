@@ -5,7 +5,7 @@
  * the field and the file, with a hint, so a hub, a station or a vehicle with a
  * wrong path or a mismatched key exits 2 before it listens or connects.
  */
-import { readFileSync } from 'node:fs'
+import { readProblem, readRegularFile } from '../base/read-regular-file.js'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
@@ -82,12 +82,15 @@ function fieldLabel(where: string, field: string): string {
   return where.startsWith('-') ? where : `${where}.${field}`
 }
 
+/** The largest PEM file read: a CA bundle of a few hundred certificates is well under 1 MiB. */
+const MAX_PEM_BYTES = 4 * 1024 * 1024
+
 function readPem(where: string, field: string, file: string): Buffer {
   try {
-    return readFileSync(file)
+    return readRegularFile(file, MAX_PEM_BYTES)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`${fieldLabel(where, field)}: cannot read ${file}${code ? ` (${code})` : ''}; check the path (in a config file, relative to the file) and that this user may read it`)
+    const problem = readProblem(err)
+    throw new ConfigError(`${fieldLabel(where, field)}: cannot read ${file}${problem ? ` ${problem}` : ''}; check the path (in a config file, relative to the file) and that this user may read it`)
   }
 }
 

@@ -2,9 +2,9 @@
  * Turning schema failures into messages that name the field, the way an
  * operator reads them: `/etc/voltway/hub.json: stations[1].position.lat: expected a number`.
  */
-import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { makeDirectory } from '../base/make-directory.js'
+import { readProblem, readRegularFile } from '../base/read-regular-file.js'
 import { nearestName } from './did-you-mean.js'
 
 export interface FieldIssue {
@@ -191,6 +191,9 @@ export function makeConfiguredDirectory(path: string, label: string, hint: strin
   }
 }
 
+/** The largest config file read (a hub.json listing 100,000 stations is about 20 MB). */
+export const MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
 /**
  * Read a JSON file and validate it; every failure is a ConfigError naming the
  * file and field. `label` prefixes each message and defaults to the path as
@@ -199,10 +202,10 @@ export function makeConfiguredDirectory(path: string, label: string, hint: strin
 export function loadJsonFile<S extends z.ZodType>(file: string, schema: S, label: string = file): z.output<S> {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readRegularFile(file, MAX_CONFIG_BYTES).toString('utf8')
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(`${label}: cannot read${label === file ? '' : ` ${file}`}${code ? ` (${code})` : ''}`)
+    const problem = readProblem(err)
+    throw new ConfigError(`${label}: cannot read${label === file ? '' : ` ${file}`}${problem ? ` ${problem}` : ''}; give the path of a JSON file this user may read`)
   }
   let data: unknown
   try {

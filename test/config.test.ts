@@ -1,5 +1,5 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
@@ -99,7 +99,16 @@ t.test('station.json with an unknown meter type is refused naming the field', as
 t.test('a file that is not JSON, or missing, is a one-line config error', async (t) => {
   const broken = write('broken.json', '{"hubId":')
   t.throws(() => loadHubConfig(broken), { message: new RegExp(`^${broken}: not valid JSON`) })
-  t.throws(() => loadHubConfig(join(dir, 'nope.json')), { message: `${join(dir, 'nope.json')}: cannot read (ENOENT)` })
+  t.throws(() => loadHubConfig(join(dir, 'nope.json')), { message: `${join(dir, 'nope.json')}: cannot read (ENOENT); give the path of a JSON file this user may read` })
+  // A device never ends (/dev/zero was read until memory ran out) and a FIFO blocked until a writer came:
+  // both are refused at once, like a directory, without reading.
+  t.throws(() => loadHubConfig(dir), { message: `${dir}: cannot read (a directory); give the path of a JSON file this user may read` })
+  if (process.platform === 'linux') {
+    t.throws(() => loadHubConfig('/dev/zero'), { message: '/dev/zero: cannot read (not a regular file: a device, FIFO or socket); give the path of a JSON file this user may read' })
+    const fifo = join(dir, 'fifo.json')
+    execFileSync('mkfifo', [fifo])
+    t.throws(() => loadHubConfig(fifo), { message: `${fifo}: cannot read (not a regular file: a device, FIFO or socket); give the path of a JSON file this user may read` })
+  }
 })
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -41,3 +41,8 @@ t.test('TLS files: good ones come back as PEM buffers', async (t) => {
   t.match(m.key?.toString(), /BEGIN PRIVATE KEY/)
   t.match(m.ca?.toString(), /BEGIN CERTIFICATE/)
 })
+
+t.test('a certificate path that names a device or a FIFO is refused at once, not read forever', { skip: process.platform !== 'linux' && 'Linux devices' }, async (t) => {
+  t.throws(() => readTlsMaterial('--ca', { ca: '/dev/zero' }), { name: 'ConfigError', message: /^--ca: cannot read \/dev\/zero \(not a regular file: a device, FIFO or socket\); check the path/ })
+  t.throws(() => readTlsMaterial('--ca', { ca: '/dev/urandom' }), { name: 'ConfigError', message: /^--ca: cannot read \/dev\/urandom \(not a regular file/ })
+})

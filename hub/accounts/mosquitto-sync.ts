@@ -20,10 +20,10 @@
  * kept as they are, so a replica never locks out the others; the hub's own
  * login is written from hub.json's `mqtt.password` when the file lacks it.
  */
-import { readFileSync } from 'node:fs'
+import { readRegularFile } from '../../base/read-regular-file.js'
 import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import type { Logger } from 'pino'
-import { ConfigError } from '../../protocol/index.js'
+import { ConfigError, MAX_CONFIG_BYTES } from '../../protocol/index.js'
 import { SEEDED } from '../broker/password-hash.js'
 import { aclLines, mosquittoPasswordHash, passwordLines, type MosquittoLogin } from '../broker/mosquitto-acl.js'
 import type { AccountRecord } from '../store/index.js'
@@ -100,7 +100,7 @@ export class MosquittoSync {
     const kept: MosquittoLogin[] = []
     let current = ''
     try {
-      current = readFileSync(this.#o.files.passwordFile, 'utf8')
+      current = readRegularFile(this.#o.files.passwordFile, MAX_CONFIG_BYTES).toString('utf8')
     } catch {
       // No file yet: the first write makes it.
     }
@@ -148,7 +148,7 @@ export class MosquittoSync {
   #reload(): boolean {
     let pid: number
     try {
-      pid = Number.parseInt(readFileSync(this.#o.files.pidFile, 'utf8').trim(), 10)
+      pid = Number.parseInt(readRegularFile(this.#o.files.pidFile, 64).toString('utf8').trim(), 10)
     } catch (err) {
       this.#log.warn({ pidFile: this.#o.files.pidFile, err: String(err) }, 'no Mosquitto pid file: the files are written, Mosquitto reads them when it starts (set pid_file in mosquitto.conf)')
       return false

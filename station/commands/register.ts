@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { action, EXIT_FAILURE } from '../../cli-errors.js'
-import { ConfigError } from '../../protocol/index.js'
+import { ConfigError, readTlsMaterial } from '../../protocol/index.js'
 import { addConfigOption, requiredOption } from '../../cli-help.js'
 import { loadStationConfig } from '../config.js'
 import type { InitOptions } from './init.js'
@@ -54,7 +53,7 @@ export function registerStationCommands(program: Command): void {
           // Validate every other option before the code is spent.
           buildStationConfig({ ...opts, password: 'x' })
           const { enroll: code, hubHttp, ...rest } = opts
-          const answer = await enrollStation(hubHttp ?? defaultHubHttp(opts.hub), opts.id, code, opts.ca === undefined ? {} : { ca: readFileSync(opts.ca) })
+          const answer = await enrollStation(hubHttp ?? defaultHubHttp(opts.hub), opts.id, code, opts.ca === undefined ? {} : readTlsMaterial('--ca', { ca: opts.ca }))
           const { config } = buildStationConfig({ ...rest, hubId: answer.hubId, password: answer.password })
           process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
           process.stderr.write(`enrolled ${config.stationId} at hub ${answer.hubId}: its password is in this station.json only; keep the file private\n`)
