@@ -141,11 +141,21 @@ t.test('accounts reach an external Mosquitto while the hub runs', { skip }, asyn
   })
 
   await t.test('a removed vehicle is refused by Mosquitto; a changed password only logs in as the new one', async (t) => {
+    // Connected before the removal: Mosquitto keeps this connection through its reload.
+    const lingering = await connectVehicle(m.url, 'feira', 'V9', 'v9-own-secret')
+    t.teardown(() => lingering.close())
+    t.equal((await lingering.rpc.request('hub.info', {})).hubId, 'feira', 'served while it has an account')
     const r = await cli(['vehicle', 'remove', '--id', 'V9'])
     t.equal(r.code, 0, r.stderr)
     await hubCaughtUp()
     await waitUntil(async () => !(await accepted('V9', 'v9-own-secret')), DEADLINE_MS, 'Mosquitto to refuse V9')
     await t.rejects(login('V9', 'v9-own-secret'), 'V9 is refused')
+    // The reload took V9's ACL lines away too, and Mosquitto checks the ACL on every message of a kept
+    // connection: its booking never reaches the hub (an absence, so this waits a bounded 2 s).
+    const before = await hub.context.store.reservations.counts(Date.now())
+    const at = new Date(Date.now() + 3 * 3_600_000).toISOString()
+    await t.rejects(lingering.rpc.request('reservation.create', { at, position: { lat: -12.25, lon: -38.95 }, rangeKm: 10 }, { timeoutMs: 2000, retries: 0 }), { code: 'TIMEOUT' }, 'the connection Mosquitto kept cannot book')
+    t.same(await hub.context.store.reservations.counts(Date.now()), before, 'nothing was booked')
     t.ok(await accepted('V1', 'v1-pass'), 'the other vehicles still log in')
     const p = await cli(['vehicle', 'passwd', '--id', 'V2', '--password-stdin'], 'v2-new-secret')
     secrets.push('v2-new-secret')
