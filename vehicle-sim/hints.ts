@@ -51,6 +51,8 @@ export const HINTS: Record<SimErrorCode, string> = {
   NO_STATION_AVAILABLE: 'no free station within range at that time; try a larger --range-km, another --at, or another position',
   RESERVATION_CONFLICT: 'the station is taken within the reservation window; pick another --at or another station',
   TOO_SOON: 'reservations must start at least the hub\'s lead time ahead (default 2 h); use a later --at / --depart',
+  TOO_FAR_AHEAD: 'reservations may start at most the hub\'s horizon ahead (default 30 days); use an earlier --at / --depart',
+  RESERVATION_LIMIT: 'this vehicle has as many live reservations at that hub as it may (default 20); cancel one (reservation cancel, trip cancel) or wait until one has passed',
   OUT_OF_RANGE: 'the station or next hop is farther than --range-km; charge first or raise the range',
   STATION_OFFLINE: 'the station agent is not connected to its hub; try another station or later',
   STATION_BUSY: 'the station is charging another vehicle; wait or pick another station',

@@ -191,6 +191,14 @@ export interface ReservationStore {
   listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]>
 
   /**
+   * How many live bookings `vehicleId` has (rule: isLiveVehicleBooking,
+   * ./booking-rules.ts): reservations with `atMs >= fromMs`, and holds live
+   * at `nowMs`, whoever placed them. A read at the time of the call; the
+   * limit it serves is enforced by hub/reservations/vehicle-limit.ts.
+   */
+  countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number>
+
+  /**
    * Every booking of the given stations that conflicts with `atMs` under the
    * window rule (reservations, and holds live at `nowMs`), in one query
    * however many stations are asked about. Order: by station, then time.

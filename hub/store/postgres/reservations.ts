@@ -515,6 +515,15 @@ export class PgReservationStore implements ReservationStore {
     return res.rows.map(toReservation)
   }
 
+  async countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    const res = await this.#db.query<{ n: number }>(
+      `SELECT (SELECT COUNT(*) FROM reservations WHERE vehicle_id = $1 AND at_ms >= $2)              -- rule: isLiveVehicleBooking (booking-rules.ts)
+            + (SELECT COUNT(*) FROM holds WHERE vehicle_id = $1 AND reservation_id IS NULL AND expires_at_ms > $3) AS n`,
+      [q.vehicleId, q.fromMs, q.nowMs],
+    )
+    return Number(res.rows[0]?.n ?? 0)
+  }
+
   async findBookings(query: BookingQuery): Promise<Booking[]> {
     this.#db.guard()
     if (query.stationIds.length === 0) return []

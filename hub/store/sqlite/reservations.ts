@@ -103,6 +103,7 @@ export class SqliteReservationStore implements ReservationStore {
     cancel: Statement<[string, string]>
     cancelVehicle: Statement<[string, number]>
     listVehicle: Statement<[string, number], ReservationRow>
+    countVehicle: Statement<[string, number, string, number], { n: number }>
     deleteExpired: Statement<[number]>
     countReservations: Statement<[], { n: number }>
     countHolds: Statement<[number], { n: number }>
@@ -135,6 +136,10 @@ export class SqliteReservationStore implements ReservationStore {
       cancelVehicle: db.prepare<[string, number]>('DELETE FROM reservations WHERE vehicle_id = ? AND at_ms >= ?'),
       listVehicle: db.prepare<[string, number], ReservationRow>(
         'SELECT * FROM reservations WHERE vehicle_id = ? AND at_ms >= ? ORDER BY at_ms, reservation_id',
+      ),
+      countVehicle: db.prepare<[string, number, string, number], { n: number }>(
+        `SELECT (SELECT COUNT(*) FROM reservations WHERE vehicle_id = ? AND at_ms >= ?)              -- rule: isLiveVehicleBooking (booking-rules.ts)
+              + (SELECT COUNT(*) FROM holds WHERE vehicle_id = ? AND reservation_id IS NULL AND expires_at_ms > ?) AS n`,
       ),
       // rule: isExpiredHold (booking-rules.ts)
       deleteExpired: db.prepare<[number]>('DELETE FROM holds WHERE reservation_id IS NULL AND expires_at_ms <= ?'),
@@ -243,6 +248,13 @@ export class SqliteReservationStore implements ReservationStore {
     return run(() => {
       this.#guard()
       return this.#s.listVehicle.all(vehicleId, fromMs).map(toReservation)
+    })
+  }
+
+  countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.countVehicle.get(q.vehicleId, q.fromMs, q.vehicleId, q.nowMs)?.n ?? 0
     })
   }
 
