@@ -305,6 +305,23 @@ export function storeContract(tap: Test, name: string, open: () => Promise<Store
     t.same(await store.reservations.getReservation('R-copy'), want)
   })
 
+  check('rule isLiveVehicleBooking: a vehicle counts reservations with atMs >= fromMs and holds live at nowMs, not other vehicles\' bookings', async (t, store) => {
+    const q = { vehicleId: 'V1', fromMs: AT, nowMs: T0 }
+    t.equal(await store.reservations.countVehicleBookings(q), 0)
+    t.ok((await store.reservations.createReservation(reservationInput())).ok)
+    t.ok((await store.reservations.createReservation(reservationInput({ atMs: AT + WINDOW }))).ok)
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', candidates: [S2] }))).ok)
+    const h = await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S3], expiresAtMs: T0 + 1000 }))
+    if (!h.ok) throw new Error('hold refused')
+    t.equal(await store.reservations.countVehicleBookings(q), 3)
+    t.equal(await store.reservations.countVehicleBookings({ ...q, fromMs: AT + 1 }), 2, 'a reservation before fromMs has passed')
+    t.equal(await store.reservations.countVehicleBookings({ ...q, nowMs: T0 + 1000 }), 2, 'a hold stops counting at expiresAtMs')
+    t.equal((await store.reservations.confirmHold({ holdId: h.record.holdId, reservationId: 'R-c', nowMs: T0 })).status, 'confirmed')
+    t.equal(await store.reservations.countVehicleBookings({ ...q, nowMs: T0 + 1000 }), 3, 'a confirmed hold counts once, as its reservation')
+    t.ok(await store.reservations.cancelReservation('R-c', 'V1'))
+    t.equal(await store.reservations.countVehicleBookings(q), 2, 'a cancelled reservation does not count')
+  })
+
   check('a closed store rejects every call with CLOSED', async (t, store) => {
     await store.close()
     await store.close()
