@@ -115,6 +115,6 @@ t.test('rules.maxAdvanceDays and rules.maxReservationsPerVehicle: defaults 30 an
   t.equal(c.rules.maxAdvanceDays, 30)
   t.equal(c.rules.maxReservationsPerVehicle, 20)
   t.throws(() => testConfig({ rules: { maxAdvanceDays: 0 } }))
-  t.throws(() => testConfig({ rules: { maxAdvanceDays: 367 } }))
+  t.throws(() => testConfig({ rules: { maxAdvanceDays: 3661 } }))
   t.throws(() => testConfig({ rules: { maxReservationsPerVehicle: 0 } }))
 })
