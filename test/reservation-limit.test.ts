@@ -5,7 +5,10 @@
  * op handler table, against every store.
  */
 import t, { type Test } from 'tap'
-import { HERE, MIN, STORE_KINDS, TEST_STATIONS, inMinutes, testConfig, testHub, type TestHub } from './helpers/store-hub.js'
+import { TestClock } from '../hub/clock.js'
+import { createHubContext, type HubContext } from '../hub/ops/index.js'
+import { HERE, MIN, NOW, STORE_KINDS, TEST_STATIONS, inMinutes, testConfig, testHub, type TestHub } from './helpers/store-hub.js'
+import { tempSqlite } from './helpers/store-sqlite.js'
 
 const DAY = 24 * 60 * MIN
 
@@ -117,4 +120,19 @@ t.test('rules.maxAdvanceDays and rules.maxReservationsPerVehicle: defaults 30 an
   t.throws(() => testConfig({ rules: { maxAdvanceDays: 0 } }))
   t.throws(() => testConfig({ rules: { maxAdvanceDays: 3661 } }))
   t.throws(() => testConfig({ rules: { maxReservationsPerVehicle: 0 } }))
+})
+
+t.test('SQLite: concurrent creates of one vehicle through two connections to one file (two hub processes) stop exactly at the limit', async (t) => {
+  const file = tempSqlite()
+  t.teardown(() => file.dispose())
+  const config = testConfig({ rules: { maxReservationsPerVehicle: 5 } })
+  const clock = new TestClock(NOW)
+  let n = 0
+  const contexts: HubContext[] = [0, 1].map(() => createHubContext({ config, store: file.open(), clock, newReservationId: () => `r${++n}` }))
+  const tries = await Promise.allSettled(
+    Array.from({ length: 30 }, (_, i) => (contexts[i % 2] as HubContext).reservations.create('V1', { at: inMinutes(clock, 180 + 120 * i), position: HERE, rangeKm: 50 })),
+  )
+  t.equal(tries.filter((r) => r.status === 'fulfilled').length, 5)
+  t.equal(tries.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'RESERVATION_LIMIT').length, 25)
+  t.equal((await (contexts[1] as HubContext).store.reservations.listVehicleReservations('V1', 0)).length, 5, 'the limit, whichever connection booked')
 })

@@ -82,21 +82,23 @@ export class ReservationService {
       if (d > args.rangeKm) throw errors.outOfRange(station.stationId, d, args.rangeKm)
     }
     // The vehicle's bookings here run one at a time, each counted against its limit first (./vehicle-limit.ts).
-    const record = await VehicleLimit.for(store).book({ vehicleId }, rules, () => clock.now(), async (): Promise<ReservationRecord> => {
-      const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs: clock.now() }
+    const record = await VehicleLimit.for(store).book({ vehicleId }, rules, () => clock.now(), async (limit): Promise<ReservationRecord> => {
+      const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs: clock.now(), ...(limit ? { limit } : {}) }
       if (station) {
         const outcome = await store.reservations.createReservation({
           ...base,
           candidates: [{ stationId: station.stationId, position: station.position }],
         })
-        if (!outcome.ok) throw errors.conflict(station.stationId, atMs, rules.windowMs)
-        return outcome.record
+        if (outcome.ok) return outcome.record
+        if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+        throw errors.conflict(station.stationId, atMs, rules.windowMs)
       }
       const { outcome, tried } = await bookNearest(stations, args.position, args.rangeKm, (candidates) =>
         store.reservations.createReservation({ ...base, candidates }),
       )
-      if (!outcome.ok) throw errors.noStation(args.rangeKm, tried)
-      return outcome.record
+      if (outcome.ok) return outcome.record
+      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+      throw errors.noStation(args.rangeKm, tried)
     })
     this.#d.logger?.info({ vehicleId, reservationId: record.reservationId, stationId: record.stationId, at: formatTime(atMs) }, 'reservation created')
     return this.toWire(record)

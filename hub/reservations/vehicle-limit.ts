@@ -8,19 +8,24 @@
  * from its own bookings, less those peers placed for a vehicle of that id.
  *
  * Every path that books for a vehicle (reservation.create, book-nearest,
- * hop 0 of route.reserve, `POST /federation/v1/holds`) runs its booking
- * through `VehicleLimit.for(store).book(...)`: count, refuse with
- * RESERVATION_LIMIT (writing nothing) or book, with the bookings of one
- * vehicle in one process run one at a time (a chain per vehicle key).
+ * hop 0 of route.reserve, `POST /federation/v1/holds`) books through
+ * `VehicleLimit.for(store).book(...)`, which answers RESERVATION_LIMIT
+ * (writing nothing) at the limit:
  *
- * Bound: in one process (the memory store; SQLite or PostgreSQL with one hub
- * process) the limit is exact. With N processes writing one database
- * (replicas on PostgreSQL, processes sharing a SQLite file) each process may
- * count the same `limit - 1` and book at once, so a vehicle can end with at
- * most `limit + N - 1` live bookings, never more; the next booking after
- * that is refused until enough have passed or been cancelled.
+ * - a vehicle of this hub on a store that checks `limit` inside the booking's
+ *   transaction (`limitsInBooking`: SQLite, whose BEGIN IMMEDIATE serialises
+ *   every writer of the file): exact, whatever the number of processes, and
+ *   one vehicle's bookings still run side by side;
+ * - otherwise (PostgreSQL, whose bookings go in per-turn batches; the memory
+ *   store; a peer's vehicle, whose ledger entry is written after its hold):
+ *   count, then book, with the bookings of one key in one process chained
+ *   (one at a time). Exact in one process. With N processes on one database
+ *   (PostgreSQL replicas) each may count the same `limit - 1` at once, so a
+ *   vehicle ends with at most `limit + N - 1` live bookings, never more; the
+ *   next one is refused until enough have passed or been cancelled.
  */
-import type { Store } from '../store/index.js'
+import { atLimit, type Store, type VehicleLimitCheck } from '../store/index.js'
+import type { VoltwayError } from '../../protocol/index.js'
 import { reservationErrors as errors } from './errors.js'
 import type { ReservationRules } from './rules.js'
 
@@ -52,18 +57,23 @@ export class VehicleLimit {
   }
 
   /**
-   * Run `book` once the booker's earlier bookings in this process have
-   * settled, if it has fewer than `rules.maxPerVehicle` live bookings at
-   * `now()` (epoch ms, read when its turn comes). Throws RESERVATION_LIMIT
-   * (VoltwayError) without calling `book`; otherwise settles as `book` does.
+   * Book for `who` within `rules.maxPerVehicle` (module doc). `book` gets the
+   * limit to pass to the store's booking (`BookingRequest.limit`) when the
+   * store checks it in the transaction, else undefined (it was counted here
+   * first); a booking outcome with `overLimit` must be answered with
+   * `limitError`. Throws RESERVATION_LIMIT (VoltwayError) without calling
+   * `book`; otherwise settles as `book` does.
    */
-  book<T>(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, now: () => number, book: () => Promise<T>): Promise<T> {
+  book<T>(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, now: () => number, book: (limit: VehicleLimitCheck | undefined) => Promise<T>): Promise<T> {
+    if (who.peerHubId === undefined && this.#store.reservations.limitsInBooking) {
+      return book({ max: rules.maxPerVehicle, fromMs: now() - rules.windowMs })
+    }
     const key = who.peerHubId === undefined ? `v\u0000${who.vehicleId}` : `p\u0000${who.peerHubId}\u0000${who.vehicleId}`
     const before = this.#tails.get(key)
     const run = async (): Promise<T> => {
       const live = await this.live(who, rules.windowMs, now())
-      if (live >= rules.maxPerVehicle) throw errors.limit(live, rules.maxPerVehicle)
-      return book()
+      if (atLimit(live, rules.maxPerVehicle)) throw errors.limit(live, rules.maxPerVehicle)
+      return book(undefined)
     }
     const mine = before === undefined ? run() : before.then(run, run)
     const tail = mine.then(
@@ -75,6 +85,11 @@ export class VehicleLimit {
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
     })
     return mine
+  }
+
+  /** RESERVATION_LIMIT for a booking the store refused at the limit (`overLimit`: the live bookings it counted). */
+  static limitError(overLimit: number, rules: Pick<ReservationRules, 'maxPerVehicle'>): VoltwayError {
+    return errors.limit(overLimit, rules.maxPerVehicle)
   }
 
   /** How many live bookings `who` has at `nowMs` (a reservation is live while its window, `windowMs` after `at`, has not ended). */

@@ -76,6 +76,11 @@ export function isLiveVehicleBooking(
   return b.kind === 'reservation' ? b.atMs >= q.fromMs : isLiveHold(b, q.nowMs)
 }
 
+/** The limit rule: a vehicle with `live` live bookings may book another only while `live < max`. */
+export function atLimit(live: number, max: number): boolean {
+  return live >= max
+}
+
 /**
  * A hold housekeeping may delete: unconfirmed and expired at `nowMs` (the
  * unconfirmed holds that are not live). In SQL: `reservation_id IS NULL AND expires_at_ms <= nowMs`.

@@ -13,7 +13,7 @@ import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, 
 import type { Clock } from '../../base/clock.js'
 import { checkLead, type ReservationRules } from '../reservations/rules.js'
 import { VehicleLimit } from '../reservations/vehicle-limit.js'
-import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type ReservationRecord, type Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -80,8 +80,8 @@ export class HoldService {
     const known = await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
     // Counted per (peer, vehicle) from the ledger, so the ledger entry is written before the next booking of this vehicle counts.
-    const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async () => {
-      const booked = await this.#book(holdId, req, atMs, candidates, () => store.trips.getPeerHold(holdId))
+    const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async (limit) => {
+      const booked = await this.#book(holdId, req, atMs, candidates, limit, () => store.trips.getPeerHold(holdId))
       if (!('hold' in booked)) return booked
       const placed = booked.hold
       const there = await store.trips.recordPeerHold({
@@ -118,8 +118,8 @@ export class HoldService {
    */
   async placeOwn(holdId: string, req: HoldRequest): Promise<Hold> {
     const { atMs, candidates } = this.#check(req)
-    const booked = await VehicleLimit.for(this.#o.store).book({ vehicleId: req.vehicleId }, this.#o.rules, () => this.#o.clock.now(), () =>
-      this.#book(holdId, req, atMs, candidates, null),
+    const booked = await VehicleLimit.for(this.#o.store).book({ vehicleId: req.vehicleId }, this.#o.rules, () => this.#o.clock.now(), (limit) =>
+      this.#book(holdId, req, atMs, candidates, limit, null),
     )
     if ('answer' in booked) return booked.answer
     if ('entry' in booked) throw releasedError(holdId)
@@ -177,6 +177,7 @@ export class HoldService {
     req: HoldRequest,
     atMs: number,
     candidates: BookingCandidate[],
+    limit: VehicleLimitCheck | undefined,
     ledger: (() => Promise<PeerHoldRecord | null>) | null,
   ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
@@ -198,6 +199,7 @@ export class HoldService {
           expiresAtMs: now + ttlMs,
           txId: me.txId,
           txStartedAtMs: me.txStartedAtMs,
+          ...(limit ? { limit } : {}),
         })
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
@@ -212,6 +214,7 @@ export class HoldService {
         throw err
       }
       if (outcome.ok) return { hold: outcome.record }
+      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
       const decision = decide(me, candidates, outcome.conflicts)
       const left = deadline - clock.monotonic()
       if (decision !== 'wait' || left <= 0) {

@@ -322,6 +322,22 @@ export function storeContract(tap: Test, name: string, open: () => Promise<Store
     t.equal(await store.reservations.countVehicleBookings(q), 2, 'a cancelled reservation does not count')
   })
 
+  check('a store that checks the limit in the booking (limitsInBooking) books nothing at it and answers overLimit; below it books', async (t, store) => {
+    if (!store.reservations.limitsInBooking) {
+      t.pass('this store leaves the limit to its caller')
+      return
+    }
+    const limit = { max: 2, fromMs: AT }
+    t.ok((await store.reservations.createReservation(reservationInput({ limit }))).ok)
+    t.ok((await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S2], limit }))).ok, 'a hold is a booking like a reservation')
+    const before = await store.reservations.counts(T0)
+    t.same(await store.reservations.createReservation(reservationInput({ candidates: [S3], limit })), { ok: false, conflicts: [], overLimit: 2 })
+    t.same(await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S3], limit })), { ok: false, conflicts: [], overLimit: 2 })
+    t.same(await store.reservations.counts(T0), before, 'nothing was written')
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', candidates: [S3], limit }))).ok, 'another vehicle is counted apart')
+    t.ok((await store.reservations.createReservation(reservationInput({ candidates: [station('S4', -12.4, -38.8)], limit: { max: 2, fromMs: AT + 1 } }))).ok, 'a reservation before fromMs no longer counts')
+  })
+
   check('a closed store rejects every call with CLOSED', async (t, store) => {
     await store.close()
     await store.close()

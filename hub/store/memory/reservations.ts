@@ -20,6 +20,8 @@ import type {
 } from '../types.js'
 
 export class MemoryReservationStore implements ReservationStore {
+  /** One process only: the caller's per-vehicle chain is exact (hub/reservations/vehicle-limit.ts). */
+  readonly limitsInBooking = false
   readonly #reservations = new Map<string, ReservationRecord>()
   readonly #holds = new Map<string, HoldRecord>()
   readonly #guard: () => void

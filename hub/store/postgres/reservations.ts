@@ -408,6 +408,8 @@ async function atMost(p: Promise<void>, ms: number): Promise<void> {
 }
 
 export class PgReservationStore implements ReservationStore {
+  /** Bookings go in per-turn batches decided by the EXCLUDE constraint: the caller counts before booking (hub/reservations/vehicle-limit.ts). */
+  readonly limitsInBooking = false
   readonly #db: PgDatabase
   readonly #finds: FindBatcher
   /** The first attempts of the bookings asked in one turn: one statement for all (BOOK_BATCH). */
