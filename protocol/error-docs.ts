@@ -71,12 +71,12 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   },
   TOO_FAR_AHEAD: {
     meaning: '`at` is later than now plus the hub\'s booking horizon (`rules.maxAdvanceDays`, default 30 days).',
-    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (a trip hop too far ahead). `details.latest` is the latest accepted time, `details.maxAdvanceDays` the horizon.',
+    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (a trip hop too far ahead; the vehicle gets ROUTE_FAILED with this `details.reason`, as for hop 0 at its home hub). `details.latest` is the latest accepted time, `details.maxAdvanceDays` the horizon.',
     action: 'Ask again with `at` at or before `details.latest`, or book nearer the time.',
   },
   RESERVATION_LIMIT: {
     meaning: 'The vehicle already has as many live bookings at this hub as it may (`rules.maxReservationsPerVehicle`, default 20): reservations whose window has not ended, and holds of trips not yet confirmed or expired. A peer\'s vehicles are counted per peer and vehicle.',
-    when: '`reservation.create`; `route.reserve` at the home hub (hop 0); a peer hub for `POST /federation/v1/holds` (the coordinator answers ROUTE_FAILED with this `reason`). `details.limit` is the limit, `details.live` how many the vehicle has.',
+    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (the vehicle gets ROUTE_FAILED with this `details.reason`, as for hop 0 at its home hub). `details.limit` is the limit, `details.live` how many live bookings the vehicle has there.',
     action: 'Cancel a reservation or trip the vehicle no longer needs (`reservation.cancel`, `trip.cancel`), or wait until one has passed, then ask again.',
   },
   OUT_OF_RANGE: {
