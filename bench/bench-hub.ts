@@ -10,6 +10,13 @@ import { openHubStore } from '../hub/store/open.js'
 
 export const BENCH_VEHICLE = { vehicleId: 'B1', password: 'b1' } as const
 
+/**
+ * Rules for benches, which book far more for one vehicle, and further ahead,
+ * than a driver would: the per-vehicle limit and the horizon (defaults 20 and
+ * 30 days) raised to their maximum so they never shape a figure.
+ */
+export const BENCH_RULES = { maxAdvanceDays: 3660, maxReservationsPerVehicle: 1_000_000 } as const
+
 /** Start hub `bench` with these stations on ephemeral ports in a temp dir; `close()` also removes the dir. */
 /** The bench's one vehicle stands for a whole fleet, so the per-vehicle request pace is lifted. */
 export const UNPACED = { perSecond: 1e9, burst: 1e9 }
@@ -35,6 +42,7 @@ export async function startBenchHub(stations: HubConfig['stations'], o: BenchHub
     http: { host: '127.0.0.1', port: 0 },
     stations,
     vehicles: [BENCH_VEHICLE],
+    rules: BENCH_RULES,
   })
   await preseedAccounts(config)
   const hub = await startHub(config, { logger: pino({ level: 'silent' }), ephemeralPorts: true, brokerRequestPace: UNPACED })

@@ -16,6 +16,7 @@ import { coreOpHandlers, createHubContext } from '../hub/ops/index.js'
 import { SqliteStore } from '../hub/store/index.js'
 import { OPS, formatTime, type HandlerTable, type OpArgs, type OpHandler, type OpName, type OpResult } from '../protocol/index.js'
 import prand from 'pure-rand'
+import { BENCH_RULES } from './bench-hub.js'
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +53,7 @@ const base = HubConfigSchema.parse({
   currency: 'BRL',
   dataDir: dir,
   http: { port: 0 },
+  rules: BENCH_RULES,
 })
 const config: HubConfig = {
   ...base,

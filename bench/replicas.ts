@@ -39,7 +39,7 @@ import { spawnHub, type HubProcess } from '../test/helpers/hub-process.js'
 import { mosquittoBinary, runMosquittoConf, type MosquittoProcess } from '../test/helpers/mosquitto.js'
 import { freePort } from '../test/helpers/net.js'
 import { postgresSkipReason, tempPostgres, type TempPostgres } from '../test/helpers/store-postgres.js'
-import { closedLoop } from './bench-hub.js'
+import { BENCH_RULES, closedLoop } from './bench-hub.js'
 import { percentile, report, type BenchRow } from './report.js'
 
 const { values } = parseArgs({
@@ -140,6 +140,7 @@ async function main(): Promise<void> {
       vehicles: s.hubId === 'feira' ? vehicles : [],
       peers: specs.filter((o) => o.hubId !== s.hubId).map((o) => ({ hubId: o.hubId, url: `http://127.0.0.1:${http.get(o.hubId)}`, token: token(s.hubId, o.hubId), acceptToken: token(o.hubId, s.hubId) })),
       links,
+      rules: BENCH_RULES,
     })
     base.set(s.hubId, cfg)
     mqttUrl.set(s.hubId, cfg.mqtt && 'url' in cfg.mqtt ? cfg.mqtt.url : '')

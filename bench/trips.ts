@@ -36,7 +36,7 @@ import { MemoryStore } from '../hub/store/index.js'
 import { createRpcClient, formatTime, type RpcClient } from '../protocol/index.js'
 import { specConfig, token, type HubSpec } from '../test/helpers/federation-hubs.js'
 import { freePort } from '../test/helpers/net.js'
-import { UNPACED } from './bench-hub.js'
+import { BENCH_RULES, UNPACED } from './bench-hub.js'
 import { percentile, report, type BenchRow } from './report.js'
 
 const { values } = parseArgs({
@@ -75,6 +75,7 @@ const configs: HubConfig[] = HUBS.map((h) =>
     vehicles: VEHICLES,
     peers: HUBS.filter((o) => o.hubId !== h.hubId).map((o) => ({ hubId: o.hubId, url: `http://127.0.0.1:${ports.get(o.hubId)?.http}`, token: token(h.hubId, o.hubId), acceptToken: token(o.hubId, h.hubId) })),
     links: LINKS,
+    rules: BENCH_RULES,
   }),
 )
 
@@ -107,9 +108,9 @@ const { route } = await rpcOf(0).request('route.list', { destination: 'ilheus' }
 const from = { lat: -12.2664, lon: -38.9663 }
 const HOUR = 3_600_000
 // Trips and creates never meet: trips from +3 h on, each trip's three times 5 h apart from any other's;
-// creates from +100 years on (no rule limits how far ahead), 4 h apart.
+// creates from +5 years on (BENCH_RULES allow 10 years ahead; trips reach there only after 8,760 of them), 4 h apart.
 const tripBase = Date.now() + 3 * HOUR
-const createBase = Date.now() + 100 * 365 * 24 * HOUR
+const createBase = Date.now() + 5 * 365 * 24 * HOUR
 let tripSlot = 0
 let createSlot = 0
 

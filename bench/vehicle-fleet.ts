@@ -25,6 +25,7 @@ import { parseScenario, type ScenarioInput } from '../vehicle-sim/fleet/scenario
 import { startFakeHub } from '../test/helpers/vehicle-fake-hub.js'
 import { spawnHub, type HubProcess } from '../test/helpers/hub-process.js'
 import { freePort } from '../test/helpers/net.js'
+import { BENCH_RULES } from './bench-hub.js'
 import { report, type BenchRow } from './report.js'
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'))
@@ -85,6 +86,7 @@ async function fakeHub(): Promise<Setup> {
       { hubId: 'aracaju', name: 'Aracaju', city: 'Aracaju', position: { lat: -10.9472, lon: -37.0731 } },
     ],
     energySpeedup: 100,
+    ...BENCH_RULES,
   })
   return {
     hubs: [{ hubId: 'feira', url: hub.url, vehicles: { prefix: 'B', count: vehicles, password: 'bench' } }],
@@ -109,6 +111,7 @@ async function realHubs(): Promise<Setup> {
       mqtt: { listen: { host: '127.0.0.1', port: port[hubId].mqtt } },
       http: { host: '127.0.0.1', port: port[hubId].http },
       stations: stationsAround(position, stations, prefix).map((s) => ({ stationId: s.stationId, position: s.position, powerKw: s.powerKw, priceMinorPerKwh: s.priceMinorPerKwh, password: `${s.stationId}-pw` })),
+      rules: BENCH_RULES,
       // Only the home hub knows its drivers: they charge at salvador through feira (roaming).
       vehicles: hubId === 'feira' ? creds : [],
       federation: {

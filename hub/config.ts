@@ -140,8 +140,12 @@ export const HubConfigSchema = z.strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),
       minLeadMinutes: z.number().int().min(0).max(7 * 24 * 60).default(120),
       holdTtlSeconds: z.number().int().min(1).max(3600).default(30),
+      /** How far ahead `at` may be, in days (TOO_FAR_AHEAD beyond). */
+      maxAdvanceDays: z.number().int().min(1).max(3660).default(30),
+      /** Live reservations + live holds one vehicle may have here (a peer's vehicle: per peer and vehicle); RESERVATION_LIMIT beyond. */
+      maxReservationsPerVehicle: z.number().int().min(1).max(1_000_000).default(20),
     })
-    .default({ windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 }),
+    .default({ windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, maxAdvanceDays: 30, maxReservationsPerVehicle: 20 }),
 }).superRefine((cfg, ctx) => {
   const seen = new Set<string>()
   cfg.stations.forEach((s, i) => {

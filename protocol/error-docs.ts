@@ -69,6 +69,16 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (a trip hop too soon). `details.earliest` is the earliest accepted time.',
     action: 'Ask again with `at` at or after `details.earliest`.',
   },
+  TOO_FAR_AHEAD: {
+    meaning: '`at` is later than now plus the hub\'s booking horizon (`rules.maxAdvanceDays`, default 30 days).',
+    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (a trip hop too far ahead; the vehicle gets ROUTE_FAILED with this `details.reason`, as for hop 0 at its home hub). `details.latest` is the latest accepted time, `details.maxAdvanceDays` the horizon.',
+    action: 'Ask again with `at` at or before `details.latest`, or book nearer the time.',
+  },
+  RESERVATION_LIMIT: {
+    meaning: 'The vehicle already has as many live bookings at this hub as it may (`rules.maxReservationsPerVehicle`, default 20): reservations whose window has not ended, and holds of trips not yet confirmed or expired. A peer\'s vehicles are counted per peer and vehicle.',
+    when: '`reservation.create`; a peer hub for `POST /federation/v1/holds` (the vehicle gets ROUTE_FAILED with this `details.reason`, as for hop 0 at its home hub). `details.limit` is the limit, `details.live` how many live bookings the vehicle has there.',
+    action: 'Cancel a reservation or trip the vehicle no longer needs (`reservation.cancel`, `trip.cancel`), or wait until one has passed, then ask again.',
+  },
   OUT_OF_RANGE: {
     meaning: 'The named station is farther than `rangeKm` from `position` (great-circle distance), or, for a hold, the called hub has no station within `rangeKm` of `from`.',
     when: '`reservation.create` with `stationId` (`details.distanceKm`, `details.rangeKm`); a peer hub for `POST /federation/v1/holds`.',
@@ -187,7 +197,7 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'hub.info': [],
   'station.list': [],
   'station.nearest': [],
-  'reservation.create': ['TOO_SOON', 'NOT_FOUND', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'NO_STATION_AVAILABLE', ...REPEATED],
+  'reservation.create': ['TOO_SOON', 'TOO_FAR_AHEAD', 'RESERVATION_LIMIT', 'NOT_FOUND', 'OUT_OF_RANGE', 'RESERVATION_CONFLICT', 'NO_STATION_AVAILABLE', ...REPEATED],
   'reservation.cancel': ['NOT_FOUND', ...REPEATED],
   'reservation.list': [],
   'route.list': ['NOT_FOUND', 'PEER_UNAVAILABLE'],

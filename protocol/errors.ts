@@ -32,6 +32,9 @@ export const ERROR_CODES = [
   // Additions: accounts and station enrollment (docs/configuration.md "Accounts").
   'ACCOUNT_EXISTS',
   'ENROLLMENT_REFUSED',
+  // Additions: what one vehicle may book at a hub (docs/protocol.md "Reservation rules").
+  'TOO_FAR_AHEAD',
+  'RESERVATION_LIMIT',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -64,6 +67,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CARD_UNKNOWN: 403,
   ACCOUNT_EXISTS: 409,
   ENROLLMENT_REFUSED: 403,
+  TOO_FAR_AHEAD: 422,
+  RESERVATION_LIMIT: 409,
 }
 
 export type ErrorDetails = Record<string, unknown>

@@ -241,13 +241,9 @@ t.test('restart keeps reservations (close and reopen the SQLite store)', async (
   t.same(await hub.call('reservation.cancel', { reservationId: made.reservation.reservationId }), { cancelled: 1 })
 })
 
-// TODO (attack branch): what one vehicle can book is not bounded. reservation.create has no cap on the
-// vehicle's current reservations and no horizon on `at` (any RFC 3339 time up to year 9999), so one
-// vehicle can grow the reservations table without limit (1,200 rows at one station in a measured run,
-// out to year 3199), lock every slot of every station for years, and make its own reservation.list
-// answer grow with them. The fix needs a policy (a per-vehicle cap checked in the booking transaction
-// of every store, a horizon, their error code and docs), so it is left to the maintainers.
-t.test('one vehicle cannot book without limit: its current reservations and how far ahead it books are bounded', { todo: 'no per-vehicle cap or horizon yet' }, async (t) => {
+// One vehicle cannot grow the table without limit, lock every slot for years, or make its own
+// reservation.list answer grow: rules.maxReservationsPerVehicle and rules.maxAdvanceDays (defaults 20 and 30 days).
+t.test('one vehicle cannot book without limit: its current reservations and how far ahead it books are bounded', async (t) => {
   const hub = await testHub('sqlite')
   t.teardown(() => hub.dispose())
   let accepted = 0

@@ -33,7 +33,7 @@ t.test('a wait-die wait is timed by the injected clock: a 60 s wait ends when th
   t.teardown(() => store.close())
   const holds = new HoldService({
     hubId: 'H', store, clock, logger: pino({ level: 'silent' }), stations,
-    rules: { windowMs: 7_200_000, minLeadMs: 0, holdTtlSeconds: 600 },
+    rules: { windowMs: 7_200_000, minLeadMs: 0, maxAdvanceMs: 30 * 86_400_000, maxPerVehicle: 20, holdTtlSeconds: 600 },
     maxWaitMs: 60_000,
   })
   const at = formatTime(clock.now() + 3 * 3_600_000)

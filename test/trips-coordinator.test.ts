@@ -161,3 +161,37 @@ t.test('a hub answers 401 to a peer calling without a token or with a wrong one,
   t.equal(ok.status, 201, 'the right token is accepted')
   t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 1 }, 'only the authorised request booked')
 })
+
+t.test('a peer that refuses the hold of a vehicle at its limit fails the trip with ROUTE_FAILED, reason RESERVATION_LIMIT; a vehicle of that hub with the same id is not counted with it', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS, rules: { maxReservationsPerVehicle: 1 } })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const salvador = h.hub('salvador')
+  // Feira's V1 already has a live hold at Salvador (placed for another trip, not yet confirmed): the hold and its ledger entry.
+  const earlierAt = Date.parse(times[1] as string) + 86_400_000
+  t.ok((await salvador.store.reservations.placeHold({
+    holdId: 'h-earlier', vehicleId: 'V1', atMs: earlierAt, candidates: [{ stationId: 'SSA-2', position: { lat: -12.97, lon: -38.5 } }],
+    windowMs: 7_200_000, nowMs: h.clock.now(), expiresAtMs: h.clock.now() + 60_000, txId: 'tx-earlier', txStartedAtMs: h.clock.now(),
+  })).ok)
+  t.equal(await salvador.store.trips.recordPeerHold({
+    holdId: 'h-earlier', peerHubId: 'feira', txId: 'tx-earlier', vehicleId: 'V1', stationId: 'SSA-2',
+    position: { lat: -12.97, lon: -38.5 }, atMs: earlierAt, expiresAtMs: h.clock.now() + 60_000, nowMs: h.clock.now(),
+  }), null)
+  const err = await h.hub('feira').call('route.reserve', { routeId, times, position: FROM_FEIRA, rangeKm: 250 }, 'V1').catch((e: unknown) => e)
+  t.match(routeFailure(err), { failedHop: 1, reason: 'RESERVATION_LIMIT', rolledBack: true, hubId: 'salvador', reasonDetails: { limit: 1, live: 1 } })
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 1 }, 'nothing is booked anywhere but the earlier hold')
+  const own = await salvador.call('route.list', { destination: 'ilheus' }, 'V1')
+  t.ok(own.route.hops.length > 0)
+  const mine = await salvador.call('route.reserve', { routeId: own.route.routeId, times: own.route.hops.map((_, i) => inMinutes(h.clock, 180 + 240 * i)), position: { lat: -12.97, lon: -38.5 }, rangeKm: 250 }, 'V1')
+  t.equal(mine.trip.legs[0]?.hubId, 'salvador', "Salvador's own V1 books there: feira's V1 is counted apart")
+})
+
+t.test('a hop beyond the horizon of its hub fails the trip with ROUTE_FAILED, reason TOO_FAR_AHEAD', async (t) => {
+  const h = await startFederationHubs({ specs: BAHIA, links: BAHIA_LINKS, rules: { maxAdvanceDays: 1 } })
+  t.teardown(() => h.close())
+  const { routeId, times } = await threeHopRoute(h)
+  const late = [times[0] as string, times[1] as string, inMinutes(h.clock, 24 * 60 + 1)]
+  const err = await h.hub('feira').call('route.reserve', { routeId, times: late, position: FROM_FEIRA, rangeKm: 250 }, 'V1').catch((e: unknown) => e)
+  t.match(routeFailure(err), { failedHop: 2, reason: 'TOO_FAR_AHEAD', hubId: 'ilheus', reasonDetails: { maxAdvanceDays: 1 } })
+  t.same(await bookingsEverywhere(h), { reservations: 0, activeHolds: 0 })
+})

@@ -121,6 +121,13 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     () => new VoltwayError('TOO_SOON', 'a reservation must be at least 120 minutes ahead', { at: '2026-11-24T12:00:00Z', earliest: '2026-11-24T14:00:00Z', minLeadMinutes: 120 }),
     /at least 120 minutes ahead; use --at 2026-11-24T14:00:00Z or later/,
   ],
+  [
+    'a reservation beyond the horizon',
+    () => new VoltwayError('TOO_FAR_AHEAD', 'a reservation may be at most 30 days ahead', { at: '2027-11-24T12:00:00Z', latest: '2026-12-24T12:00:00Z', maxAdvanceDays: 30 }),
+    /at most 30 days ahead; use --at 2026-12-24T12:00:00Z or earlier/,
+  ],
+  ['a vehicle at its booking limit', () => new VoltwayError('RESERVATION_LIMIT', 'this vehicle already has 20 live reservations', { live: 20, limit: 20 }), /has 20 live reservations or trip holds at this hub.*cancel one/],
+  ['a trip whose hop refused the vehicle for its limit', () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'RESERVATION_LIMIT', message: 'limit' }), /hop 1 at salvador failed with RESERVATION_LIMIT: this vehicle has as many live reservations/],
   // PEER_UNAVAILABLE: a peer down, a peer answering nonsense, a hub that is no peer, the client unable to publish
   ['a peer that does not answer', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie did not answer (ECONNREFUSED)', { hubId: 'jequie', cause: 'ECONNREFUSED' }), /hub jequie did not answer this hub \(ECONNREFUSED\)/],
   ['a peer answering an unexpected status', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie gave an unexpected answer (502)', { hubId: 'jequie', status: 502 }), /answered with HTTP 502/],

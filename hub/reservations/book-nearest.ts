@@ -33,7 +33,7 @@ export async function bookNearest<R>(
     const candidates = hits.map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
     for (const c of candidates) tried.add(c.stationId)
     last = await book(candidates)
-    if (last.ok) break
+    if (last.ok || last.overLimit !== undefined) break
     if (hits.length < size) break
   }
   return { outcome: last, tried: tried.size }

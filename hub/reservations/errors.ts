@@ -12,6 +12,19 @@ export const reservationErrors = {
       earliest: formatTime(earliestMs),
       minLeadMinutes: minLeadMs / 60_000,
     }),
+  tooFarAhead: (atMs: number, latestMs: number, maxAdvanceMs: number): VoltwayError =>
+    new VoltwayError('TOO_FAR_AHEAD', `a reservation may be at most ${maxAdvanceMs / 86_400_000} days ahead`, {
+      at: formatTime(atMs),
+      latest: formatTime(latestMs),
+      maxAdvanceDays: maxAdvanceMs / 86_400_000,
+    }),
+  /** The vehicle has `live` live bookings here and may have at most `limit`. */
+  limit: (live: number, limit: number): VoltwayError =>
+    new VoltwayError(
+      'RESERVATION_LIMIT',
+      `this vehicle already has ${live} live reservations or holds at this hub, the most it may have: cancel one or wait until one has passed`,
+      { live, limit },
+    ),
   stationNotFound: (stationId: string): VoltwayError =>
     new VoltwayError('NOT_FOUND', `no station ${stationId} at this hub`, { stationId }),
   outOfRange: (stationId: string, distanceKm: number, rangeKm: number): VoltwayError =>

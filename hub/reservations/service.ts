@@ -10,7 +10,8 @@ import { distanceKm, type StationRegistry } from '../stations/index.js'
 import type { ReservationRecord, Store } from '../store/index.js'
 import { bookNearest } from './book-nearest.js'
 import { reservationErrors as errors } from './errors.js'
-import type { ReservationRules } from './rules.js'
+import { checkLead, type ReservationRules } from './rules.js'
+import { VehicleLimit } from './vehicle-limit.js'
 
 export interface ReservationServiceDeps {
   hubId: string
@@ -47,8 +48,9 @@ export class ReservationService {
 
   /**
    * Reserve the named station, or the nearest free one within `rangeKm` of
-   * `position`. Throws TOO_SOON, NOT_FOUND, OUT_OF_RANGE,
-   * RESERVATION_CONFLICT, NO_STATION_AVAILABLE or BAD_REQUEST (VoltwayError), having
+   * `position`. Throws TOO_SOON, TOO_FAR_AHEAD, NOT_FOUND, OUT_OF_RANGE,
+   * RESERVATION_LIMIT (the vehicle has `rules.maxPerVehicle` live bookings
+   * here), RESERVATION_CONFLICT, NO_STATION_AVAILABLE or BAD_REQUEST (VoltwayError), having
    * written nothing. `reservationId` (default: a new id) names the booking; a
    * reservation of this vehicle with that id is not booked again but answered
    * (a request repeated after its first run's answer was lost).
@@ -72,28 +74,32 @@ export class ReservationService {
     const nowMs = clock.now()
     const atMs = parseTime(args.at)
     if (!Number.isFinite(atMs)) throw errors.badTime(args.at)
-    if (atMs - nowMs < rules.minLeadMs) throw errors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
-    const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs }
-
-    let record: ReservationRecord
-    if (args.stationId !== undefined) {
-      const station = stations.get(args.stationId)
-      if (!station) throw errors.stationNotFound(args.stationId)
+    checkLead(atMs, nowMs, rules)
+    const station = args.stationId === undefined ? undefined : stations.get(args.stationId)
+    if (args.stationId !== undefined && !station) throw errors.stationNotFound(args.stationId)
+    if (station) {
       const d = distanceKm(args.position, station.position)
       if (d > args.rangeKm) throw errors.outOfRange(station.stationId, d, args.rangeKm)
-      const outcome = await store.reservations.createReservation({
-        ...base,
-        candidates: [{ stationId: station.stationId, position: station.position }],
-      })
-      if (!outcome.ok) throw errors.conflict(station.stationId, atMs, rules.windowMs)
-      record = outcome.record
-    } else {
+    }
+    // The vehicle's bookings here run one at a time, each counted against its limit first (./vehicle-limit.ts).
+    const record = await VehicleLimit.for(store).book({ vehicleId }, rules, () => clock.now(), async (limit): Promise<ReservationRecord> => {
+      const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs: clock.now(), ...(limit ? { limit } : {}) }
+      if (station) {
+        const outcome = await store.reservations.createReservation({
+          ...base,
+          candidates: [{ stationId: station.stationId, position: station.position }],
+        })
+        if (outcome.ok) return outcome.record
+        if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+        throw errors.conflict(station.stationId, atMs, rules.windowMs)
+      }
       const { outcome, tried } = await bookNearest(stations, args.position, args.rangeKm, (candidates) =>
         store.reservations.createReservation({ ...base, candidates }),
       )
-      if (!outcome.ok) throw errors.noStation(args.rangeKm, tried)
-      record = outcome.record
-    }
+      if (outcome.ok) return outcome.record
+      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+      throw errors.noStation(args.rangeKm, tried)
+    })
     this.#d.logger?.info({ vehicleId, reservationId: record.reservationId, stationId: record.stationId, at: formatTime(atMs) }, 'reservation created')
     return this.toWire(record)
   }

@@ -64,6 +64,24 @@ export function blocksSlot(b: Booking & { windowMs: number }, q: Pick<BookingQue
 }
 
 /**
+ * What counts against a vehicle's booking limit (rules.maxReservationsPerVehicle):
+ * a reservation whose window has not ended (`atMs >= fromMs`, fromMs = now -
+ * windowMs), or a hold live at `nowMs` (isLiveHold). In SQL:
+ * `at_ms >= fromMs` for reservations, isLiveHold's clause for holds.
+ */
+export function isLiveVehicleBooking(
+  b: { kind: 'reservation'; atMs: number } | { kind: 'hold'; reservationId: string | null; expiresAtMs: number },
+  q: { fromMs: number; nowMs: number },
+): boolean {
+  return b.kind === 'reservation' ? b.atMs >= q.fromMs : isLiveHold(b, q.nowMs)
+}
+
+/** The limit rule: a vehicle with `live` live bookings may book another only while `live < max`. */
+export function atLimit(live: number, max: number): boolean {
+  return live >= max
+}
+
+/**
  * A hold housekeeping may delete: unconfirmed and expired at `nowMs` (the
  * unconfirmed holds that are not live). In SQL: `reservation_id IS NULL AND expires_at_ms <= nowMs`.
  */

@@ -16,6 +16,17 @@ export interface PeerHoldStep<A> {
   next: PeerHoldRecord | null
 }
 
+/**
+ * A ledger entry that counts against its (peer, vehicle) booking limit: a
+ * `placed` hold not expired at `nowMs`, or a `confirmed` one whose reservation
+ * has not passed (`atMs >= fromMs`). In SQL: `(state = 'placed' AND
+ * expires_at_ms > nowMs) OR (state = 'confirmed' AND at_ms >= fromMs)`.
+ */
+export function isLivePeerHold(e: Pick<PeerHoldRecord, 'state' | 'atMs' | 'expiresAtMs'>, q: { fromMs: number; nowMs: number }): boolean {
+  if (e.state === 'placed') return e.expiresAtMs !== null && e.expiresAtMs > q.nowMs
+  return e.state === 'confirmed' && e.atMs !== null && e.atMs >= q.fromMs
+}
+
 /** States a confirmation may move to `confirmed` (again, for a repeated confirm). */
 export const CONFIRMABLE_PEER_HOLD_STATES: readonly PeerHoldState[] = ['placed', 'confirmed']
 /** States a release by the owning peer moves to `released`. */

@@ -164,6 +164,12 @@ export interface TripStore {
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'>
   getPeerHold(holdId: string): Promise<PeerHoldRecord | null>
   /**
+   * How many live ledger entries `vehicleId` has from `peerHubId` (every
+   * peer when undefined; rule: isLivePeerHold, ./peer-hold-rules.ts):
+   * `placed` ones not expired at `nowMs`, `confirmed` ones with `atMs >= fromMs`.
+   */
+  countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number>
+  /**
    * Housekeeping: delete ledger entries last changed before `cutoffMs`,
    * except confirmed ones, which stay while their slot (`atMs`) is not older
    * than `cutoffMs` (a peer may still cancel the reservation).

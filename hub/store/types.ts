@@ -100,6 +100,20 @@ interface BookingRequest {
   windowMs: number
   /** The caller's current time: decides which holds have expired, and becomes `createdAtMs`. */
   nowMs: number
+  /**
+   * The vehicle's booking limit, for a store whose `limitsInBooking` is true
+   * to check inside the booking's transaction (rule: atLimit of the count of
+   * isLiveVehicleBooking, less the live peer-ledger entries of that vehicle id,
+   * ./booking-rules.ts): at the limit it books nothing and resolves
+   * `{ok:false, conflicts:[], overLimit: <count>}`. Other stores ignore it.
+   */
+  limit?: VehicleLimitCheck
+}
+
+/** A vehicle may have fewer than `max` live bookings; reservations with `atMs >= fromMs` are live. */
+export interface VehicleLimitCheck {
+  max: number
+  fromMs: number
 }
 
 export interface CreateReservationInput extends BookingRequest {
@@ -115,7 +129,7 @@ export interface PlaceHoldInput extends BookingRequest {
 }
 
 /** A booking either succeeded, or every candidate was blocked by the bookings listed. */
-export type BookingOutcome<R> = { ok: true; record: R } | { ok: false; conflicts: Booking[] }
+export type BookingOutcome<R> = { ok: true; record: R } | { ok: false; conflicts: Booking[]; overLimit?: number }
 
 export type ConfirmHoldOutcome =
   | { status: 'confirmed'; reservation: ReservationRecord }
@@ -153,6 +167,13 @@ export interface ReservationCounts {
  */
 export interface ReservationStore {
   /**
+   * Whether createReservation and placeHold check `limit` inside their
+   * transaction (exact, whoever else writes the database). When false the
+   * caller counts before booking (hub/reservations/vehicle-limit.ts).
+   */
+  readonly limitsInBooking: boolean
+
+  /**
    * Atomically book the first candidate with no conflicting booking at `atMs`
    * and insert the reservation. With a single candidate this is "book this
    * station or fail"; with several it is race-free "nearest free station".
@@ -189,6 +210,14 @@ export interface ReservationStore {
 
   /** The reservations of `vehicleId` with `atMs >= fromMs`, earliest first (ties by id). */
   listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]>
+
+  /**
+   * How many live bookings `vehicleId` has (rule: isLiveVehicleBooking,
+   * ./booking-rules.ts): reservations with `atMs >= fromMs`, and holds live
+   * at `nowMs`, whoever placed them. A read at the time of the call; the
+   * limit it serves is enforced by hub/reservations/vehicle-limit.ts.
+   */
+  countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number>
 
   /**
    * Every booking of the given stations that conflicts with `atMs` under the

@@ -11,8 +11,9 @@
 import type { Logger } from 'pino'
 import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, type HoldRequest, type Position } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import { reservationErrors } from '../reservations/errors.js'
-import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type ReservationRecord, type Store } from '../store/index.js'
+import { checkLead, type ReservationRules } from '../reservations/rules.js'
+import { VehicleLimit } from '../reservations/vehicle-limit.js'
+import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -22,9 +23,7 @@ export interface StationLocator {
   nearest(position: Position, rangeKm: number, limit?: number): ReadonlyArray<{ item: { stationId: string; position: Position }; distanceKm: number }>
 }
 
-export interface HoldRules {
-  windowMs: number
-  minLeadMs: number
+export interface HoldRules extends ReservationRules {
   /** Longest TTL this hub grants; a request asking for more gets this. */
   holdTtlSeconds: number
 }
@@ -69,7 +68,8 @@ export class HoldService {
   /**
    * Place hold `holdId` for `peer`: the nearest station within `rangeKm` of
    * `from` that is free at `at`, by wait-die when contended. Throws TOO_SOON,
-   * OUT_OF_RANGE (no station in range at all), NO_STATION_AVAILABLE (with
+   * TOO_FAR_AHEAD, RESERVATION_LIMIT (the peer's vehicle has
+   * `rules.maxPerVehicle` live holds and reservations here), OUT_OF_RANGE (no station in range at all), NO_STATION_AVAILABLE (with
    * `details.waitDie`: `died` or `full`), HOLD_EXPIRED (released before it
    * was placed), IDEMPOTENCY_IN_PROGRESS (the same id is being placed) or
    * BAD_REQUEST (the id belongs to another peer).
@@ -79,21 +79,27 @@ export class HoldService {
     const { atMs, candidates } = this.#check(req)
     const known = await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
-    const booked = await this.#book(holdId, req, atMs, candidates, () => store.trips.getPeerHold(holdId))
-    if ('answer' in booked) return booked.answer
-    if ('entry' in booked) return this.#existing(peer, booked.entry)
-    const placed = booked.hold
-    const there = await store.trips.recordPeerHold({
-      holdId,
-      peerHubId: peer,
-      txId: req.txId,
-      vehicleId: req.vehicleId,
-      stationId: placed.stationId,
-      position: placed.position,
-      atMs: placed.atMs,
-      expiresAtMs: placed.expiresAtMs,
-      nowMs: clock.now(),
+    // Counted per (peer, vehicle) from the ledger, so the ledger entry is written before the next booking of this vehicle counts.
+    const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async (limit) => {
+      const booked = await this.#book(holdId, req, atMs, candidates, limit, () => store.trips.getPeerHold(holdId))
+      if (!('hold' in booked)) return booked
+      const placed = booked.hold
+      const there = await store.trips.recordPeerHold({
+        holdId,
+        peerHubId: peer,
+        txId: req.txId,
+        vehicleId: req.vehicleId,
+        stationId: placed.stationId,
+        position: placed.position,
+        atMs: placed.atMs,
+        expiresAtMs: placed.expiresAtMs,
+        nowMs: clock.now(),
+      })
+      return { placed, there }
     })
+    if ('answer' in recorded) return recorded.answer
+    if ('entry' in recorded) return this.#existing(peer, recorded.entry)
+    const { placed, there } = recorded
     if (there) {
       // A release (tombstone) overtook this placement: the release wins.
       await store.reservations.releaseHold(holdId)
@@ -112,7 +118,9 @@ export class HoldService {
    */
   async placeOwn(holdId: string, req: HoldRequest): Promise<Hold> {
     const { atMs, candidates } = this.#check(req)
-    const booked = await this.#book(holdId, req, atMs, candidates, null)
+    const booked = await VehicleLimit.for(this.#o.store).book({ vehicleId: req.vehicleId }, this.#o.rules, () => this.#o.clock.now(), (limit) =>
+      this.#book(holdId, req, atMs, candidates, limit, null),
+    )
     if ('answer' in booked) return booked.answer
     if ('entry' in booked) throw releasedError(holdId)
     this.#log.debug({ holdId, stationId: booked.hold.stationId, txId: req.txId }, 'own hold placed')
@@ -149,7 +157,7 @@ export class HoldService {
     const { clock, rules } = this.#o
     const nowMs = clock.now()
     const atMs = parseTime(req.at)
-    if (atMs - nowMs < rules.minLeadMs) throw reservationErrors.tooSoon(atMs, nowMs + rules.minLeadMs, rules.minLeadMs)
+    checkLead(atMs, nowMs, rules)
     const candidates: BookingCandidate[] = this.#o.stations
       .nearest(req.from, req.rangeKm, MAX_CANDIDATES)
       .map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
@@ -169,6 +177,7 @@ export class HoldService {
     req: HoldRequest,
     atMs: number,
     candidates: BookingCandidate[],
+    limit: VehicleLimitCheck | undefined,
     ledger: (() => Promise<PeerHoldRecord | null>) | null,
   ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
@@ -190,6 +199,7 @@ export class HoldService {
           expiresAtMs: now + ttlMs,
           txId: me.txId,
           txStartedAtMs: me.txStartedAtMs,
+          ...(limit ? { limit } : {}),
         })
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
@@ -204,6 +214,7 @@ export class HoldService {
         throw err
       }
       if (outcome.ok) return { hold: outcome.record }
+      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
       const decision = decide(me, candidates, outcome.conflicts)
       const left = deadline - clock.monotonic()
       if (decision !== 'wait' || left <= 0) {

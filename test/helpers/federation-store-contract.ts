@@ -296,4 +296,21 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     for (const id of ['tomb-old', 'tomb-edge', 'placed-old', 'conf-slot-edge', 'conf-slot-old', 'conf-fresh']) if (await store.trips.getPeerHold(id)) left.push(id)
     t.same(left, ['tomb-edge', 'conf-slot-edge', 'conf-fresh'])
   })
+
+  check('rule isLivePeerHold: a (peer, vehicle) counts placed holds until they expire and confirmed ones while their slot is current', async (t, { store }) => {
+    const q = { vehicleId: 'V1', fromMs: T0, nowMs: T0 }
+    await record(store, 'h1')
+    await record(store, 'h2', 'feira', { atMs: T0 + 100 })
+    await record(store, 'h3', 'ilheus')
+    await record(store, 'h4', 'feira', { vehicleId: 'V2' })
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'feira' }), 2)
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'ilheus' }), 1)
+    t.equal(await store.trips.countPeerVehicleHolds(q), 3, 'every peer when none is named')
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'feira', nowMs: T0 + 30_000 }), 0, 'placed holds stop counting at expiresAtMs')
+    t.equal(await store.trips.peerHoldConfirmed({ holdId: 'h2', reservationId: 'r-h2', nowMs: T0 }), true)
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'feira', nowMs: T0 + 30_000, fromMs: T0 + 100 }), 1, 'a confirmed one counts while atMs >= fromMs')
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'feira', nowMs: T0 + 30_000, fromMs: T0 + 101 }), 0)
+    await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'feira', nowMs: T0 })
+    t.equal(await store.trips.countPeerVehicleHolds({ ...q, peerHubId: 'feira' }), 1, 'a released one does not count')
+  })
 }

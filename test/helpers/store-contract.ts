@@ -305,6 +305,39 @@ export function storeContract(tap: Test, name: string, open: () => Promise<Store
     t.same(await store.reservations.getReservation('R-copy'), want)
   })
 
+  check('rule isLiveVehicleBooking: a vehicle counts reservations with atMs >= fromMs and holds live at nowMs, not other vehicles\' bookings', async (t, store) => {
+    const q = { vehicleId: 'V1', fromMs: AT, nowMs: T0 }
+    t.equal(await store.reservations.countVehicleBookings(q), 0)
+    t.ok((await store.reservations.createReservation(reservationInput())).ok)
+    t.ok((await store.reservations.createReservation(reservationInput({ atMs: AT + WINDOW }))).ok)
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', candidates: [S2] }))).ok)
+    const h = await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S3], expiresAtMs: T0 + 1000 }))
+    if (!h.ok) throw new Error('hold refused')
+    t.equal(await store.reservations.countVehicleBookings(q), 3)
+    t.equal(await store.reservations.countVehicleBookings({ ...q, fromMs: AT + 1 }), 2, 'a reservation before fromMs has passed')
+    t.equal(await store.reservations.countVehicleBookings({ ...q, nowMs: T0 + 1000 }), 2, 'a hold stops counting at expiresAtMs')
+    t.equal((await store.reservations.confirmHold({ holdId: h.record.holdId, reservationId: 'R-c', nowMs: T0 })).status, 'confirmed')
+    t.equal(await store.reservations.countVehicleBookings({ ...q, nowMs: T0 + 1000 }), 3, 'a confirmed hold counts once, as its reservation')
+    t.ok(await store.reservations.cancelReservation('R-c', 'V1'))
+    t.equal(await store.reservations.countVehicleBookings(q), 2, 'a cancelled reservation does not count')
+  })
+
+  check('a store that checks the limit in the booking (limitsInBooking) books nothing at it and answers overLimit; below it books', async (t, store) => {
+    if (!store.reservations.limitsInBooking) {
+      t.pass('this store leaves the limit to its caller')
+      return
+    }
+    const limit = { max: 2, fromMs: AT }
+    t.ok((await store.reservations.createReservation(reservationInput({ limit }))).ok)
+    t.ok((await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S2], limit }))).ok, 'a hold is a booking like a reservation')
+    const before = await store.reservations.counts(T0)
+    t.same(await store.reservations.createReservation(reservationInput({ candidates: [S3], limit })), { ok: false, conflicts: [], overLimit: 2 })
+    t.same(await store.reservations.placeHold(holdInput({ vehicleId: 'V1', candidates: [S3], limit })), { ok: false, conflicts: [], overLimit: 2 })
+    t.same(await store.reservations.counts(T0), before, 'nothing was written')
+    t.ok((await store.reservations.createReservation(reservationInput({ vehicleId: 'V2', candidates: [S3], limit }))).ok, 'another vehicle is counted apart')
+    t.ok((await store.reservations.createReservation(reservationInput({ candidates: [station('S4', -12.4, -38.8)], limit: { max: 2, fromMs: AT + 1 } }))).ok, 'a reservation before fromMs no longer counts')
+  })
+
   check('a closed store rejects every call with CLOSED', async (t, store) => {
     await store.close()
     await store.close()

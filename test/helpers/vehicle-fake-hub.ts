@@ -61,6 +61,9 @@ export interface FakeHubOptions {
   peers?: FakePeer[]
   minLeadMinutes?: number
   windowMinutes?: number
+  /** rules.maxReservationsPerVehicle and rules.maxAdvanceDays (defaults 20 and 30). */
+  maxReservationsPerVehicle?: number
+  maxAdvanceDays?: number
   /** Energy flows this many times faster than real time (mock board speed-up). */
   energySpeedup?: number
   now?: () => number
@@ -132,7 +135,12 @@ export async function startFakeHub(o: FakeHubOptions = {}): Promise<FakeHub> {
       currency,
       stations: stations.map((st) => ({ stationId: st.stationId, position: st.position, powerKw: st.powerKw, priceMinorPerKwh: st.priceMinorPerKwh, password: 'fake-station-pw' })),
       vehicles: [],
-      rules: { windowMinutes: o.windowMinutes ?? 120, minLeadMinutes: o.minLeadMinutes ?? 120 },
+      rules: {
+        windowMinutes: o.windowMinutes ?? 120,
+        minLeadMinutes: o.minLeadMinutes ?? 120,
+        ...(o.maxReservationsPerVehicle !== undefined ? { maxReservationsPerVehicle: o.maxReservationsPerVehicle } : {}),
+        ...(o.maxAdvanceDays !== undefined ? { maxAdvanceDays: o.maxAdvanceDays } : {}),
+      },
     }),
     store: new MemoryStore(),
     clock: { ...systemClock, now },

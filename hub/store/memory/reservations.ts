@@ -4,7 +4,7 @@
  * method is atomic, which is what the Store contract asks of a transaction.
  */
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
-import { confirmDecision, isExpiredHold, isLiveHold, newHold, newReservation, withinWindow } from '../booking-rules.js'
+import { confirmDecision, isExpiredHold, isLiveHold, isLiveVehicleBooking, newHold, newReservation, withinWindow } from '../booking-rules.js'
 import { StoreError } from '../errors.js'
 import type {
   Booking,
@@ -20,6 +20,8 @@ import type {
 } from '../types.js'
 
 export class MemoryReservationStore implements ReservationStore {
+  /** One process only: the caller's per-vehicle chain is exact (hub/reservations/vehicle-limit.ts). */
+  readonly limitsInBooking = false
   readonly #reservations = new Map<string, ReservationRecord>()
   readonly #holds = new Map<string, HoldRecord>()
   readonly #guard: () => void
@@ -120,6 +122,14 @@ export class MemoryReservationStore implements ReservationStore {
       .filter((r) => r.vehicleId === vehicleId && r.atMs >= fromMs)
       .sort((a, b) => a.atMs - b.atMs || (a.reservationId < b.reservationId ? -1 : 1))
       .map((r) => ({ ...r }))
+  }
+
+  async countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    this.#guard()
+    let n = 0
+    for (const r of this.#reservations.values()) if (r.vehicleId === q.vehicleId && isLiveVehicleBooking({ kind: 'reservation', atMs: r.atMs }, q)) n++
+    for (const h of this.#holds.values()) if (h.vehicleId === q.vehicleId && isLiveVehicleBooking({ kind: 'hold', ...h }, q)) n++
+    return n
   }
 
   async findBookings(query: BookingQuery): Promise<Booking[]> {

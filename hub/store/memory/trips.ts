@@ -1,6 +1,6 @@
 /** In-memory TripStore: each method is synchronous inside, hence atomic on the one JS thread. Records are copied in and out. */
 import { StoreError } from '../errors.js'
-import { isStalePeerHold, recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
+import { isLivePeerHold, isStalePeerHold, recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import type {
   PeerHoldRecord,
   RecordPeerHoldInput,
@@ -110,6 +110,15 @@ export class MemoryTripStore implements TripStore {
   async releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
     this.#guard()
     return this.#step(recordReleased(this.#peerHold(input.holdId), input))
+  }
+
+  async countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    this.#guard()
+    let n = 0
+    for (const e of this.#peerHolds.values()) {
+      if (e.vehicleId === q.vehicleId && (q.peerHubId === undefined || e.peerHubId === q.peerHubId) && isLivePeerHold(e, q)) n++
+    }
+    return n
   }
 
   async getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {

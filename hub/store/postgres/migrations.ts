@@ -260,6 +260,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN broker_hash TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'holds and peer holds by vehicle, for the per-vehicle booking limit',
+    sql: `
+      -- The per-vehicle booking limit (hub/reservations/vehicle-limit.ts) counts a vehicle's live holds and its
+      -- peers' live ledger entries on every booking: without these, each count would read every hold and entry.
+      CREATE INDEX holds_by_vehicle ON holds (vehicle_id, expires_at_ms);
+      CREATE INDEX peer_holds_by_vehicle ON peer_holds (vehicle_id, peer_hub_id);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

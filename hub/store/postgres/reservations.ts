@@ -408,6 +408,8 @@ async function atMost(p: Promise<void>, ms: number): Promise<void> {
 }
 
 export class PgReservationStore implements ReservationStore {
+  /** Bookings go in per-turn batches decided by the EXCLUDE constraint: the caller counts before booking (hub/reservations/vehicle-limit.ts). */
+  readonly limitsInBooking = false
   readonly #db: PgDatabase
   readonly #finds: FindBatcher
   /** The first attempts of the bookings asked in one turn: one statement for all (BOOK_BATCH). */
@@ -513,6 +515,15 @@ export class PgReservationStore implements ReservationStore {
       [vehicleId, fromMs],
     )
     return res.rows.map(toReservation)
+  }
+
+  async countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    const res = await this.#db.query<{ n: number }>(
+      `SELECT (SELECT COUNT(*) FROM reservations WHERE vehicle_id = $1 AND at_ms >= $2)              -- rule: isLiveVehicleBooking (booking-rules.ts)
+            + (SELECT COUNT(*) FROM holds WHERE vehicle_id = $1 AND reservation_id IS NULL AND expires_at_ms > $3) AS n`,
+      [q.vehicleId, q.fromMs, q.nowMs],
+    )
+    return Number(res.rows[0]?.n ?? 0)
   }
 
   async findBookings(query: BookingQuery): Promise<Booking[]> {

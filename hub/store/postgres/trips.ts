@@ -237,6 +237,17 @@ export class PgTripStore implements TripStore {
     return row ? toPeerHold(row) : null
   }
 
+  async countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    // rule: isLivePeerHold (peer-hold-rules.ts)
+    const res = await this.#db.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM peer_holds
+        WHERE vehicle_id = $1 AND ($2::text IS NULL OR peer_hub_id = $2)
+          AND ((state = 'placed' AND expires_at_ms > $3) OR (state = 'confirmed' AND at_ms >= $4))`,
+      [q.vehicleId, q.peerHubId ?? null, q.nowMs, q.fromMs],
+    )
+    return Number(res.rows[0]?.n ?? 0)
+  }
+
   async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
     // rule: isStalePeerHold (peer-hold-rules.ts), as one DELETE for housekeeping
     const res = await this.#db.query(

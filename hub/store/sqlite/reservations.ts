@@ -27,7 +27,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
-import { confirmDecision, newHold, newReservation } from '../booking-rules.js'
+import { atLimit, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import { BookingIndex } from '../booking-index.js'
 import type {
   Booking,
@@ -86,6 +86,8 @@ const CHECK_THEN_INSERT: WriteOptions = { single: true }
 const WITH_SAVEPOINT: WriteOptions = {}
 
 export class SqliteReservationStore implements ReservationStore {
+  /** The limit is counted inside the booking's BEGIN IMMEDIATE transaction: exact across processes. */
+  readonly limitsInBooking = true
   readonly #index: BookingIndex | null
   readonly #dataVersion: Statement<[], number>
   readonly #stationBookings: Statement<[string, number, string, number], BookingRow>
@@ -103,6 +105,8 @@ export class SqliteReservationStore implements ReservationStore {
     cancel: Statement<[string, string]>
     cancelVehicle: Statement<[string, number]>
     listVehicle: Statement<[string, number], ReservationRow>
+    countVehicle: Statement<[string, number, string, number], { n: number }>
+    countPeerVehicle: Statement<[string, number, number], { n: number }>
     deleteExpired: Statement<[number]>
     countReservations: Statement<[], { n: number }>
     countHolds: Statement<[number], { n: number }>
@@ -136,6 +140,16 @@ export class SqliteReservationStore implements ReservationStore {
       listVehicle: db.prepare<[string, number], ReservationRow>(
         'SELECT * FROM reservations WHERE vehicle_id = ? AND at_ms >= ? ORDER BY at_ms, reservation_id',
       ),
+      countVehicle: db.prepare<[string, number, string, number], { n: number }>(
+        `SELECT (SELECT COUNT(*) FROM reservations WHERE vehicle_id = ? AND at_ms >= ?)              -- rule: isLiveVehicleBooking (booking-rules.ts)
+              + (SELECT COUNT(*) FROM holds WHERE vehicle_id = ? AND reservation_id IS NULL AND expires_at_ms > ?) AS n`,
+      ),
+      // The live peer-ledger entries of a vehicle id (rule: isLivePeerHold, peer-hold-rules.ts): bookings peers made for a
+      // vehicle of theirs with that id, which a vehicle of this hub does not count (the ledger is TripStore's table).
+      countPeerVehicle: db.prepare<[string, number, number], { n: number }>(
+        `SELECT COUNT(*) AS n FROM peer_holds
+          WHERE vehicle_id = ? AND ((state = 'placed' AND expires_at_ms > ?) OR (state = 'confirmed' AND at_ms >= ?))`,
+      ),
       // rule: isExpiredHold (booking-rules.ts)
       deleteExpired: db.prepare<[number]>('DELETE FROM holds WHERE reservation_id IS NULL AND expires_at_ms <= ?'),
       countReservations: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM reservations'),
@@ -156,6 +170,8 @@ export class SqliteReservationStore implements ReservationStore {
     // BEGIN IMMEDIATE transaction that also carries the turn's request-id claims and answers, so
     // the write lock still covers check and insert, and one commit serves them all.
     return this.#booking((): BookingOutcome<ReservationRecord> => {
+      const overLimit = this.#overLimit(input)
+      if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
       const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates) })
       const pick = firstFree(input.candidates, blocking)
       if (!pick) return { ok: false, conflicts: blocking }
@@ -168,6 +184,8 @@ export class SqliteReservationStore implements ReservationStore {
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
     return this.#booking((): BookingOutcome<HoldRecord> => {
+      const overLimit = this.#overLimit(input)
+      if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
       const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates) })
       const pick = firstFree(input.candidates, blocking)
       if (!pick) return { ok: false, conflicts: blocking }
@@ -246,11 +264,30 @@ export class SqliteReservationStore implements ReservationStore {
     })
   }
 
+  countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.countVehicle.get(q.vehicleId, q.fromMs, q.vehicleId, q.nowMs)?.n ?? 0
+    })
+  }
+
   findBookings(query: BookingQuery): Promise<Booking[]> {
     return run(() => {
       this.#guard()
       return this.#blockingSync(query)
     })
+  }
+
+  /** Inside a booking's transaction: the vehicle's live bookings when it is at `input.limit`, else null. */
+  #overLimit(input: CreateReservationInput | PlaceHoldInput): number | null {
+    if (input.limit === undefined) return null
+    const { vehicleId, nowMs } = input
+    const { fromMs, max } = input.limit
+    const all = this.#s.countVehicle.get(vehicleId, fromMs, vehicleId, nowMs)?.n ?? 0
+    if (!atLimit(all, max)) return null
+    // Only at the limit is it worth asking which of them peers made (the count can only go down).
+    const live = Math.max(0, all - (this.#s.countPeerVehicle.get(vehicleId, nowMs, fromMs)?.n ?? 0))
+    return atLimit(live, max) ? live : null
   }
 
   /** The bookings that block `query`: from the index when it covers the query and nobody else wrote, else from SQL. */

@@ -33,6 +33,7 @@ export class SqliteTripStore implements TripStore {
     reschedule: Statement<[number, number, string]>
     deleteRelease: Statement<[string]>
     getPeerHold: Statement<[string], PeerHoldRow>
+    countPeerVehicle: Statement<[string, string | null, string | null, number, number], { n: number }>
     savePeerHold: Statement<unknown[]>
     deletePeerHolds: Statement<[number, number, number]>
   }
@@ -64,6 +65,12 @@ export class SqliteTripStore implements TripStore {
       reschedule: db.prepare<[number, number, string]>('UPDATE trip_releases SET attempts = ?, next_at_ms = ? WHERE release_id = ?'),
       deleteRelease: db.prepare<[string]>('DELETE FROM trip_releases WHERE release_id = ?'),
       getPeerHold: db.prepare<[string], PeerHoldRow>('SELECT * FROM peer_holds WHERE hold_id = ?'),
+      // rule: isLivePeerHold (peer-hold-rules.ts)
+      countPeerVehicle: db.prepare<[string, string | null, string | null, number, number], { n: number }>(
+        `SELECT COUNT(*) AS n FROM peer_holds
+          WHERE vehicle_id = ? AND (? IS NULL OR peer_hub_id = ?)
+            AND ((state = 'placed' AND expires_at_ms > ?) OR (state = 'confirmed' AND at_ms >= ?))`,
+      ),
       savePeerHold: db.prepare(
         `INSERT INTO peer_holds (hold_id, peer_hub_id, state, tx_id, vehicle_id, station_id, lat, lon, at_ms, expires_at_ms, reservation_id, created_at_ms, updated_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -189,6 +196,14 @@ export class SqliteTripStore implements TripStore {
     return run(() => {
       this.#guard()
       return this.#peerHold(holdId)
+    })
+  }
+
+  countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
+    return run(() => {
+      this.#guard()
+      const peer = q.peerHubId ?? null
+      return this.#s.countPeerVehicle.get(q.vehicleId, peer, peer, q.nowMs, q.fromMs)?.n ?? 0
     })
   }
 
