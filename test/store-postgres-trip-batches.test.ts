@@ -270,3 +270,25 @@ t.test('which failures of a batched statement are asked again one question at a 
   t.equal(oneQuestionMayCause(new StoreError('CLOSED', 'store is closed')), false)
   t.end()
 })
+
+t.test("a burst of per-vehicle counts (every booking's limit check) answers as the counts asked one by one, in one statement per kind and turn", { skip: skip ?? false }, async (t) => {
+  const { one, burst } = await seededTwins(t, seed)
+  const asks = (store: PostgresStore): Array<() => Promise<unknown>> => [
+    ...['V0', 'V1', 'V2', 'V9', 'V1'].map((vehicleId) => () => store.reservations.countVehicleBookings({ vehicleId, fromMs: T, nowMs: T })),
+    ...[undefined, 'feira', 'salvador'].flatMap((peerHubId) =>
+      ['V0', 'V1', 'V2', 'V9'].map((vehicleId) => () => store.trips.countPeerVehicleHolds({ vehicleId, fromMs: T, nowMs: T, ...(peerHubId ? { peerHubId } : {}) })),
+    ),
+  ]
+  const alone = await oneByOne(asks(one))
+  let statements = 0
+  const { query } = burst.db
+  burst.db.query = ((text: string, values?: unknown[]) => {
+    statements++
+    return query.call(burst.db, text, values)
+  }) as typeof burst.db.query
+  const together = await inOneTurn(asks(burst))
+  burst.db.query = query
+  t.same(together, alone, 'every caller gets the count it gets alone')
+  t.ok((alone as Array<{ value: number }>).some((x) => x.value > 0), 'some counts are not zero')
+  t.equal(statements, 2, `17 counts in ${statements} statements`)
+})

@@ -27,6 +27,7 @@ import type { PgDatabase, Tx } from './pool.js'
 import { RowsByKey } from './rows-by-key.js'
 import { asStored, byKey, firstPerKey } from './batch-keys.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
+import { CountsPerTurn } from './counts-per-turn.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 import { oneQuestionMayCause } from './errors.js'
 
@@ -102,6 +103,14 @@ interface TripSave {
   fromStates: readonly TripState[] | null
 }
 
+
+/** Live ledger entries of each asked vehicle (of one peer, or of any when its peer is null). */
+const COUNT_PEER_VEHICLE_HOLDS = `
+  SELECT q.i, (SELECT COUNT(*) FROM peer_holds p
+                WHERE p.vehicle_id = q.vehicle_id AND (q.peer_hub_id IS NULL OR p.peer_hub_id = q.peer_hub_id)
+                  AND ((p.state = 'placed' AND p.expires_at_ms > q.now_ms) OR (p.state = 'confirmed' AND p.at_ms >= q.from_ms))) AS n   -- rule: isLivePeerHold (peer-hold-rules.ts)
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(vehicle_id, peer_hub_id, now_ms, from_ms, i)`
+
 export class PgTripStore implements TripStore {
   readonly #db: PgDatabase
   /** Peer-hold entries and trips read by id, each turn's reads in one statement. */
@@ -109,6 +118,7 @@ export class PgTripStore implements TripStore {
   readonly #trips: RowsByKey<TripRow>
   /** Trips created and fresh peer-hold entries inserted during one turn: one statement each (a failed batch runs again one row at a time). */
   readonly #tripInserts: TurnBatch<TripRecord, void>
+  readonly #peerHoldCounts: CountsPerTurn<{ peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }>
   readonly #peerHoldInserts: TurnBatch<PeerHoldRecord, boolean>
   /** Trip saves without releases and peer-hold compare-and-set writes of one turn: one statement each. */
   readonly #tripSaves: TurnBatch<TripSave, boolean>
@@ -118,6 +128,7 @@ export class PgTripStore implements TripStore {
     this.#db = db
     this.#peerHolds = new RowsByKey((text, values) => db.query(text, values), READ_PEER_HOLDS, (r) => r.hold_id)
     this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
+    this.#peerHoldCounts = new CountsPerTurn((text, values) => db.query(text, values), COUNT_PEER_VEHICLE_HOLDS, (q) => [q.vehicleId, q.peerHubId ?? null, q.nowMs, q.fromMs])
     this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#tripSaves = new TurnBatch((batch) => this.#saveTrips(batch), { aloneOnFailure: oneQuestionMayCause })
@@ -238,14 +249,9 @@ export class PgTripStore implements TripStore {
   }
 
   async countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
-    // rule: isLivePeerHold (peer-hold-rules.ts)
-    const res = await this.#db.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM peer_holds
-        WHERE vehicle_id = $1 AND ($2::text IS NULL OR peer_hub_id = $2)
-          AND ((state = 'placed' AND expires_at_ms > $3) OR (state = 'confirmed' AND at_ms >= $4))`,
-      [q.vehicleId, q.peerHubId ?? null, q.nowMs, q.fromMs],
-    )
-    return Number(res.rows[0]?.n ?? 0)
+    this.#db.guard()
+    // With the other counts of this turn, in one round trip (./counts-per-turn.ts).
+    return this.#peerHoldCounts.count(q)
   }
 
   async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
