@@ -10,8 +10,9 @@
  * - same id while the first still runs: wait up to `waitMs` for its answer,
  *   then IDEMPOTENCY_IN_PROGRESS (ask again later with the same id);
  * - same id, another op or other args: IDEMPOTENCY_KEY_REUSED.
- * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...) are not
- * kept: a retry runs afresh.
+ * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...), and
+ * IDEMPOTENCY_IN_PROGRESS from the op itself (route.reserve of a trip still
+ * being booked or undone), are not kept (`answerIsKept`): a retry runs afresh.
  *
  * An answer the store will not take at once (BUSY, UNAVAILABLE): the claim
  * stays this run's, renewed, while the answer is recorded again until it
@@ -30,7 +31,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, MUTATING_OPS, VoltwayError, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
+import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
 import { StoreError, type IdempotencyStore } from '../store/index.js'
 
@@ -88,7 +89,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       try {
         result = await handler(args, ctx)
       } catch (err) {
-        if (err instanceof VoltwayError && HTTP_STATUS[err.code] < 500) {
+        if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
           await record(o, running, { scope, key, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) })
         } else {
           running.stop()
