@@ -71,6 +71,18 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   RESERVATION_LIMIT: 409,
 }
 
+/**
+ * Whether an answer with HTTP `status` is kept under its idempotency key (a
+ * vehicle's request id, a peer's Idempotency-Key) and answered again to every
+ * repeat. Not kept: a server-side failure (5xx: a repeat runs afresh) and 409
+ * IDEMPOTENCY_IN_PROGRESS, which says "ask again" rather than how the request
+ * ended (the same request, or the trip or hold it names, was still running):
+ * kept, it would be the only answer the id ever gets again.
+ */
+export function answerIsKept(status: number, code?: ErrorCode): boolean {
+  return status < 500 && code !== 'IDEMPOTENCY_IN_PROGRESS'
+}
+
 export type ErrorDetails = Record<string, unknown>
 
 export class VoltwayError extends Error {

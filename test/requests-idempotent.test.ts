@@ -149,3 +149,22 @@ t.test('a request whose first run booked is answered that booking when run again
   t.match(await create('q2').catch((e: unknown) => e), { code: 'TOO_SOON' }, 'a new request at that time is too soon')
   t.equal((await store.reservations.counts(clock.now())).reservations, 1)
 })
+
+t.test('an op that answers IDEMPOTENCY_IN_PROGRESS itself (route.reserve of a trip still being booked or undone) is not kept: the next repeat runs it again and gets how it ended', async (t) => {
+  const clock = new TestClock(NOW)
+  let runs = 0
+  const table = {
+    'reservation.cancel': async () => {
+      // First run: what the trip it names is doing now (a dead replica's trip not yet undone); then its outcome.
+      if (++runs === 1) throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', 'trip t-1 is still being booked or undone', { tripId: 't-1' })
+      return { cancelled: 1 }
+    },
+  } as unknown as HandlerTable
+  const handlers = idempotentOps(table, { store: new MemoryStore().idempotency, clock, logger: pino({ enabled: false }), waitMs: 0 })
+  const cancel = () => (handlers['reservation.cancel'] as OpHandler<'reservation.cancel'>)({ reservationId: 'r-1' }, { hubId: 'feira', vehicleId: 'V1', requestId: 'q1', op: 'reservation.cancel' })
+  await t.rejects(cancel(), { code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the first run: ask again')
+  t.same(await cancel(), { cancelled: 1 }, 'the repeat runs afresh and gets the outcome (before: IDEMPOTENCY_IN_PROGRESS replayed for 24 h)')
+  t.equal(runs, 2)
+  t.same(await cancel(), { cancelled: 1 }, 'and that outcome is the one kept')
+  t.equal(runs, 2)
+})

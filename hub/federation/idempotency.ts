@@ -8,12 +8,14 @@
  * - the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS.
  *
  * Keys are scoped per calling peer. Answers with status < 500 are kept (at
- * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh.
+ * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh,
+ * nor is a 409 IDEMPOTENCY_IN_PROGRESS of the work itself (a hold of that id
+ * still being placed): it says "ask again", not how the request ended.
  */
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, type ErrorCode } from '../../protocol/index.js'
+import { HTTP_STATUS, VoltwayError, answerIsKept, isErrorCode, type ErrorCode } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import type { IdempotencyStore } from '../store/index.js'
 import { IdempotencyKey } from './schemas.js'
@@ -79,7 +81,7 @@ export class IdempotencyGuard {
     }
     const body = answer.body === null ? null : JSON.stringify(answer.body)
     try {
-      if (answer.status >= 500) await store.abandon(scope, key.data)
+      if (!answerIsKept(answer.status, codeOf(answer))) await store.abandon(scope, key.data)
       else await store.complete({ scope, key: key.data, status: answer.status, body, nowMs: clock.now() })
     } catch (err) {
       // The work is done; failing to remember the answer must not hide it from the caller.
@@ -91,6 +93,12 @@ export class IdempotencyGuard {
 
 export function errorAnswer(code: ErrorCode, message: string, details?: Record<string, unknown>): Answer {
   return { status: HTTP_STATUS[code], body: { error: details === undefined ? { code, message } : { code, message, details } } }
+}
+
+/** The error code of an answer made by `errorAnswer`, if it is one. */
+function codeOf(a: Answer): ErrorCode | undefined {
+  const code = (a.body as { error?: { code?: unknown } } | null)?.error?.code
+  return isErrorCode(code) ? code : undefined
 }
 
 function send(reply: FastifyReply, a: Answer): FastifyReply {

@@ -10,8 +10,14 @@
  * - same id while the first still runs: wait up to `waitMs` for its answer,
  *   then IDEMPOTENCY_IN_PROGRESS (ask again later with the same id);
  * - same id, another op or other args: IDEMPOTENCY_KEY_REUSED.
- * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...) are not
- * kept: a retry runs afresh.
+ * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...), and
+ * IDEMPOTENCY_IN_PROGRESS from the op itself (route.reserve of a trip still
+ * being booked or undone), are not kept (`answerIsKept`): a retry runs afresh.
+ *
+ * An answer the store will not take at once (BUSY, UNAVAILABLE): the claim
+ * stays this run's, renewed, while the answer is recorded again until it
+ * lands (`record`), so a repeat is IDEMPOTENCY_IN_PROGRESS and then gets it,
+ * instead of running the request a second time once the claim lapsed.
  *
  * A replica that dies mid-request: the replica running a request renews its
  * claim every third of `leaseMs` while it runs, so a claim lapses only
@@ -25,9 +31,9 @@
  */
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, MUTATING_OPS, VoltwayError, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
+import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
-import type { IdempotencyStore } from '../store/index.js'
+import { StoreError, type IdempotencyStore } from '../store/index.js'
 
 /** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
 export { MUTATING_OPS }
@@ -78,32 +84,36 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         }
         await sleep(o.clock, 50)
       }
-      const stopRenewing = renewWhileRunning(o, { scope, key, leaseMs, op })
+      const running = renewWhileRunning(o, { scope, key, leaseMs, op })
       let result: unknown
       try {
         result = await handler(args, ctx)
       } catch (err) {
-        stopRenewing()
-        const keep = err instanceof VoltwayError && HTTP_STATUS[err.code] < 500
-        await (keep
-          ? o.store.complete({ scope, key, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()), nowMs: o.clock.now() })
-          : o.store.abandon(scope, key)
-        ).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+        if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
+          await record(o, running, { scope, key, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) })
+        } else {
+          running.stop()
+          await o.store.abandon(scope, key).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+        }
         throw err
       }
-      stopRenewing()
-      await o.store
-        .complete({ scope, key, status: 200, body: JSON.stringify(result), nowMs: o.clock.now() })
-        .catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+      await record(o, running, { scope, key, op, status: 200, body: JSON.stringify(result) })
       return result
     }
   }
   return out as HandlerTable
 }
 
-/** Renew the claim every third of its lease until the returned stop is called. */
-function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: string; leaseMs: number; op: string }): () => void {
+/** A running request's claim, renewed until `stop`; `lost` once a renewal found it no longer running (lapsed and taken, or gone). */
+interface RenewedClaim {
+  stop(): void
+  readonly lost: boolean
+}
+
+/** Renew the claim every third of its lease until stopped. */
+function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: string; leaseMs: number; op: string }): RenewedClaim {
   let stopped = false
+  let lost = false
   let cancel = (): void => undefined
   const beat = (): void => {
     cancel = o.clock.setTimer(() => {
@@ -111,19 +121,74 @@ function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: str
         .renew({ scope: c.scope, key: c.key, nowMs: o.clock.now(), leaseMs: c.leaseMs })
         .then((held) => {
           // After a stop, the request's answer may be stored already: not held is then no news.
-          if (!held && !stopped) o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed; a repeat may run it too)')
+          if (!held && !stopped) {
+            lost = true
+            o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed; a repeat may run it too)')
+          }
         })
-        .catch((err: unknown) => o.logger.warn({ err, op: c.op, id: c.key }, 'could not renew the claim of a running request'))
+        .catch((err: unknown) => {
+          if (err instanceof StoreError && err.code === 'CLOSED') stopped = true
+          else o.logger.warn({ err, op: c.op, id: c.key }, 'could not renew the claim of a running request')
+        })
         .finally(() => {
           if (!stopped) beat()
         })
     }, Math.max(10, Math.floor(c.leaseMs / 3)))
   }
   beat()
-  return () => {
-    stopped = true
-    cancel()
+  return {
+    stop() {
+      stopped = true
+      cancel()
+    },
+    get lost() {
+      return lost
+    },
   }
+}
+
+/** First and longest pause between two tries of recording an answer, ms. */
+const RECORD_RETRY_MS = { first: 100, max: 2_000 }
+
+/**
+ * Record a request's answer (it took effect, and is answered now). If the store will not take it
+ * now (BUSY: its row or every pooled connection held by other sessions; UNAVAILABLE), the claim
+ * stays this run's, renewed, while the answer is recorded again in the background until it lands:
+ * a repeat meanwhile is IDEMPOTENCY_IN_PROGRESS, then gets this answer. Letting the claim lapse
+ * instead would run the request a second time (a cancel answered {cancelled: 1} would answer
+ * NOT_FOUND, a cancel-all would cancel what was booked since). Given up only when the claim is
+ * lost (lapsed during an outage and taken by a repeat) or the store is closed.
+ */
+async function record(o: IdempotentOpsOptions, claim: RenewedClaim, a: { scope: string; key: string; op: string; status: number; body: string }): Promise<void> {
+  const attempt = (): Promise<boolean> =>
+    o.store.complete({ scope: a.scope, key: a.key, status: a.status, body: a.body, nowMs: o.clock.now() }).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof StoreError && err.code === 'CLOSED') throw err
+        return false
+      },
+    )
+  const done = (): void => claim.stop()
+  const giveUp = (err: unknown): void => {
+    claim.stop()
+    o.logger.error({ err, op: a.op, id: a.key }, 'could not record the answer of a request; a repeat of its id may run it again')
+  }
+  try {
+    if (await attempt()) return done()
+  } catch (err) {
+    return giveUp(err)
+  }
+  o.logger.warn({ op: a.op, id: a.key }, 'could not record the answer of a request yet; its claim is kept while it is recorded again')
+  const retry = (waitMs: number): void => {
+    o.clock.setTimer(() => {
+      if (claim.lost) return giveUp(new Error('the claim was lost meanwhile'))
+      attempt().then(
+        (ok) => (ok ? done() : retry(Math.min(waitMs * 2, RECORD_RETRY_MS.max))),
+        giveUp,
+      )
+    }, waitMs)
+  }
+  retry(RECORD_RETRY_MS.first)
 }
 
 /** The stored answer: a result (200) or the coded error it was. */
