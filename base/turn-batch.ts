@@ -43,7 +43,8 @@ export interface TurnBatchOptions {
   /**
    * When the answer of a batch of several fails, answer each question of it alone (in parallel),
    * so a question that cannot be answered (a value the database refuses, a row locked by another
-   * writer until the lock timeout) fails only its own caller, as it would unbatched. A function:
+   * writer until the lock timeout) fails only its own caller, as it would unbatched; the others
+   * are answered after the failed batch, so a lock timeout delays all of them by its wait. A function:
    * only for the errors it says one question may have caused (a database that cannot be reached
    * fails every caller at once, rather than each again after its own wait). Off: every caller of
    * the batch gets the batch's error.

@@ -63,7 +63,9 @@ export class PgIdempotencyStore implements IdempotencyStore {
   constructor(db: PgDatabase) {
     this.#db = db
     // A batch that fails is run again one key at a time: one key the database refuses, or one row
-    // another transaction holds, then fails or delays only its own caller, as it did unbatched.
+    // another transaction holds, then fails only its own caller, as it did unbatched. A held row
+    // delays every caller of its batch though: the batch waits out the lock timeout before the rest
+    // are asked again alone.
     this.#inserts = new TurnBatch((batch) => this.#insertNew(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#completes = new TurnBatch((batch) => this.#complete(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#abandons = new TurnBatch((batch) => this.#abandon(batch), { aloneOnFailure: oneQuestionMayCause })
