@@ -9,7 +9,9 @@
  * times around the bookings, in the past beyond the index's floor included.
  * The same index decides inside the booking transaction: every booking made,
  * bursts that share one group commit included, must be the only one that
- * blocks its station at its time, by the database's own query.
+ * blocks its station at its time, by the database's own query. The same
+ * steps check each vehicle's count of live bookings (the per-vehicle limit's,
+ * from VehicleBookingIndex) against the database's.
  */
 import { rmSync } from 'node:fs'
 import t from 'tap'
@@ -134,6 +136,13 @@ t.test('the booking index answers findBookings as the database does, under rando
           }
           // Every station, at every slot around the bookings and before the clock's start (beyond the floor after a long advance).
           const now = clock.now()
+          // The per-vehicle limit's count (VehicleBookingIndex), for every vehicle, against the database's own.
+          for (const vehicleId of ['V0', 'V1', 'V2', 'V3', 'V4']) {
+            const q = { vehicleId, fromMs: now - WINDOW, nowMs: now }
+            const [got, want] = await Promise.all([indexed.reservations.countVehicleBookings(q), other.reservations.countVehicleBookings(q)])
+            checks++
+            if (got !== want) throw new Error(`after ${s.op} by ${'by' in s ? s.by : '-'} at now=${now}: ${vehicleId} has ${got} live bookings by the index, ${want} by the store`)
+          }
           for (let q = -8; q <= 24; q += 3) {
             for (const ids of [STATIONS, [STATIONS[q & 3] as string]]) {
               const query = { stationIds: ids, atMs: atOf(q), windowMs: WINDOW, nowMs: now }

@@ -29,6 +29,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
 import { atLimit, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import { BookingIndex } from '../booking-index.js'
+import { VehicleBookingIndex, type VehicleBookingEntry } from '../vehicle-booking-index.js'
 import type {
   Booking,
   BookingOutcome,
@@ -89,6 +90,8 @@ export class SqliteReservationStore implements ReservationStore {
   /** The limit is counted inside the booking's BEGIN IMMEDIATE transaction: exact across processes. */
   readonly limitsInBooking = true
   readonly #index: BookingIndex | null
+  /** Each vehicle's live bookings, for the per-vehicle limit (null with the booking index off). */
+  readonly #vehicles: VehicleBookingIndex | null
   readonly #dataVersion: Statement<[], number>
   readonly #stationBookings: Statement<[string, number, string, number], BookingRow>
   #seenVersion = -1
@@ -106,6 +109,7 @@ export class SqliteReservationStore implements ReservationStore {
     cancelVehicle: Statement<[string, number]>
     listVehicle: Statement<[string, number], ReservationRow>
     countVehicle: Statement<[string, number, string, number], { n: number }>
+    vehicleEntries: Statement<[string, number, string, number], VehicleBookingEntry>
     countPeerVehicle: Statement<[string, number, number], { n: number }>
     deleteExpired: Statement<[number]>
     countReservations: Statement<[], { n: number }>
@@ -120,6 +124,7 @@ export class SqliteReservationStore implements ReservationStore {
     this.#guard = guard
     this.#write = WriteBatcher.for(db).writer(guard)
     this.#index = opts.bookingIndex === false ? null : new BookingIndex()
+    this.#vehicles = opts.bookingIndex === false ? null : new VehicleBookingIndex()
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
     this.#stationBookings = db.prepare<[string, number, string, number], BookingRow>(STATION_BOOKINGS_SQL)
     this.#s = {
@@ -143,6 +148,12 @@ export class SqliteReservationStore implements ReservationStore {
       countVehicle: db.prepare<[string, number, string, number], { n: number }>(
         `SELECT (SELECT COUNT(*) FROM reservations WHERE vehicle_id = ? AND at_ms >= ?)              -- rule: isLiveVehicleBooking (booking-rules.ts)
               + (SELECT COUNT(*) FROM holds WHERE vehicle_id = ? AND reservation_id IS NULL AND expires_at_ms > ?) AS n`,
+      ),
+      // What VehicleBookingIndex keeps of a vehicle above its floor: reservations by `at`, unconfirmed holds by expiry.
+      vehicleEntries: db.prepare<[string, number, string, number], VehicleBookingEntry>(
+        `SELECT reservation_id AS id, 'reservation' AS kind, at_ms AS t FROM reservations WHERE vehicle_id = ? AND at_ms >= ?
+         UNION ALL
+         SELECT hold_id, 'hold', expires_at_ms FROM holds WHERE vehicle_id = ? AND reservation_id IS NULL AND expires_at_ms > ?`,
       ),
       // The live peer-ledger entries of a vehicle id (rule: isLivePeerHold, peer-hold-rules.ts): bookings peers made for a
       // vehicle of theirs with that id, which a vehicle of this hub does not count (the ledger is TripStore's table).
@@ -178,6 +189,7 @@ export class SqliteReservationStore implements ReservationStore {
       const record = newReservation(input, pick)
       this.#insertReservation(record)
       this.#index?.add(reservationBooking(record))
+      this.#vehicles?.add(reservationBooking(record))
       return { ok: true, record }
     })
   }
@@ -203,6 +215,7 @@ export class SqliteReservationStore implements ReservationStore {
         record.createdAtMs,
       )
       this.#index?.add(holdBooking(record))
+      this.#vehicles?.add(holdBooking(record))
       return { ok: true, record }
     })
   }
@@ -215,6 +228,9 @@ export class SqliteReservationStore implements ReservationStore {
         this.#index.remove(input.holdId)
         this.#index.remove(o.reservation.reservationId)
         this.#index.add(reservationBooking(o.reservation))
+        this.#vehicles?.remove(input.holdId)
+        this.#vehicles?.remove(o.reservation.reservationId)
+        this.#vehicles?.add(reservationBooking(o.reservation))
       }
       return o
     }, WITH_SAVEPOINT)
@@ -223,7 +239,7 @@ export class SqliteReservationStore implements ReservationStore {
   releaseHold(holdId: string): Promise<boolean> {
     return run(() => {
       this.#guard()
-      return this.#indexed(this.#s.releaseHold.run(holdId).changes > 0, (gone) => gone && this.#index?.remove(holdId))
+      return this.#indexed(this.#s.releaseHold.run(holdId).changes > 0, (gone) => gone && this.#unindex(holdId))
     })
   }
 
@@ -246,14 +262,14 @@ export class SqliteReservationStore implements ReservationStore {
   cancelReservation(reservationId: string, vehicleId: string): Promise<boolean> {
     return run(() => {
       this.#guard()
-      return this.#indexed(this.#s.cancel.run(reservationId, vehicleId).changes > 0, (gone) => gone && this.#index?.remove(reservationId))
+      return this.#indexed(this.#s.cancel.run(reservationId, vehicleId).changes > 0, (gone) => gone && this.#unindex(reservationId))
     })
   }
 
   cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs).changes, (n) => n > 0 && this.#index?.clear())
+      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs).changes, (n) => n > 0 && this.#clearIndexes())
     })
   }
 
@@ -267,7 +283,7 @@ export class SqliteReservationStore implements ReservationStore {
   countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#s.countVehicle.get(q.vehicleId, q.fromMs, q.vehicleId, q.nowMs)?.n ?? 0
+      return this.#liveOf(q.vehicleId, q.fromMs, q.nowMs)
     })
   }
 
@@ -283,22 +299,47 @@ export class SqliteReservationStore implements ReservationStore {
     if (input.limit === undefined) return null
     const { vehicleId, nowMs } = input
     const { fromMs, max } = input.limit
-    const all = this.#s.countVehicle.get(vehicleId, fromMs, vehicleId, nowMs)?.n ?? 0
+    const all = this.#liveOf(vehicleId, fromMs, nowMs)
     if (!atLimit(all, max)) return null
     // Only at the limit is it worth asking which of them peers made (the count can only go down).
     const live = Math.max(0, all - (this.#s.countPeerVehicle.get(vehicleId, nowMs, fromMs)?.n ?? 0))
     return atLimit(live, max) ? live : null
   }
 
+  /** `vehicleId`'s live bookings (isLiveVehicleBooking): from the vehicle index when it covers the question and nobody else wrote, else from SQL. */
+  #liveOf(vehicleId: string, fromMs: number, nowMs: number): number {
+    const v = this.#vehicles
+    if (v === null || !v.covers({ fromMs, nowMs })) return this.#s.countVehicle.get(vehicleId, fromMs, vehicleId, nowMs)?.n ?? 0
+    this.#dropIndexesIfOthersWrote()
+    if (!v.has(vehicleId)) v.load(vehicleId, this.#s.vehicleEntries.all(vehicleId, v.floorMs, vehicleId, v.floorMs))
+    return v.count(vehicleId, { fromMs, nowMs })
+  }
+
+  /** Empty both indexes when `PRAGMA data_version` shows another connection committed since they were built. */
+  #dropIndexesIfOthersWrote(): void {
+    const version = this.#dataVersion.get() as number
+    if (version !== this.#seenVersion) {
+      this.#clearIndexes()
+      this.#seenVersion = version
+    }
+  }
+
+  #clearIndexes(): void {
+    this.#index?.clear()
+    this.#vehicles?.clear()
+  }
+
+  /** A booking gone from the database (released, cancelled): out of both indexes. */
+  #unindex(id: string): void {
+    this.#index?.remove(id)
+    this.#vehicles?.remove(id)
+  }
+
   /** The bookings that block `query`: from the index when it covers the query and nobody else wrote, else from SQL. */
   #blockingSync(query: BookingQuery): Booking[] {
     const index = this.#index
     if (index === null || !index.covers(query)) return this.#findSync(query)
-    const version = this.#dataVersion.get() as number
-    if (version !== this.#seenVersion) {
-      index.clear()
-      this.#seenVersion = version
-    }
+    this.#dropIndexesIfOthersWrote()
     const out: Booking[] = []
     const ids = new Set(query.stationIds)
     for (const id of ids) {
@@ -318,7 +359,7 @@ export class SqliteReservationStore implements ReservationStore {
    */
   #booking<T>(work: () => T, o: WriteOptions = CHECK_THEN_INSERT): Promise<T> {
     return this.#write(work, o).catch((err: unknown) => {
-      this.#index?.clear()
+      this.#clearIndexes()
       throw err
     })
   }
@@ -326,7 +367,7 @@ export class SqliteReservationStore implements ReservationStore {
   deleteExpiredHolds(nowMs: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#indexed(this.#s.deleteExpired.run(nowMs).changes, (n) => n > 0 && this.#index?.removeExpired(nowMs))
+      return this.#indexed(this.#s.deleteExpired.run(nowMs).changes, (n) => n > 0 && (this.#index?.removeExpired(nowMs), this.#vehicles?.removeExpired(nowMs)))
     })
   }
 
