@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pino } from 'pino'
-import { ConfigError, logLevelOf } from '../protocol/index.js'
+import { ConfigError, logLevelOf, makeConfiguredDirectory } from '../protocol/index.js'
 import { COMPANIES, DRIVERS } from './companies.js'
 import { buildDemoConfigs, writeDemoConfigs } from './configs.js'
 import { startDemoFederation, type DemoFederation } from './federation.js'
@@ -25,6 +25,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65_500) throw new ConfigError(`demo: --base-port must be 0 or a port number up to 65500, got ${opts.basePort}`)
   const level = logLevelOf('demo', undefined, 'info')
   const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'voltway-demo-'))
+  if (opts.dir) makeConfiguredDirectory(dir, `demo: --dir ${opts.dir}`, 'give a directory this user may create or write, or leave --dir out for a new temporary one')
   const out = (line = ''): void => {
     if (!opts.json) process.stdout.write(`${line}\n`)
   }

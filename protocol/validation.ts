@@ -2,6 +2,8 @@
  * Turning schema failures into messages that name the field, the way an
  * operator reads them: `/etc/voltway/hub.json: stations[1].position.lat: expected a number`.
  */
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { z } from 'zod'
 import { makeDirectory } from '../base/make-directory.js'
 import { readProblem, readRegularFile } from '../base/read-regular-file.js'
@@ -177,17 +179,31 @@ export class ConfigError extends Error {
 }
 
 /**
- * Create a directory a config names (and its parents) unless it is there;
- * ConfigError `<label>: cannot create the directory (<errno code>); <hint>`
- * when it cannot be made (a path under a file: ENOTDIR; no permission:
- * EACCES; a read-only or special file system: EROFS, ENOENT).
+ * Create a directory a config names (and its parents) unless it is there,
+ * and check that a file can be made in it; ConfigError `<label>: cannot
+ * create the directory (<errno code>); <hint>` when it cannot be made (a path
+ * under a file: ENOTDIR; no permission: EACCES; a read-only or special file
+ * system: EROFS, ENOENT), `<label>: exists and is not a directory` for a file
+ * in the way, `<label>: cannot write in the directory (<code>)` when it
+ * takes no file.
  */
 export function makeConfiguredDirectory(path: string, label: string, hint: string, mode?: number): void {
   try {
     makeDirectory(path, mode)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') throw new ConfigError(`${label}: exists and is not a directory; ${hint}`)
     throw new ConfigError(`${label}: cannot create the directory${code ? ` (${code})` : ''}; ${hint}`)
+  }
+  // A directory that exists may still refuse new files (procfs, a read-only mount, another owner):
+  // found here, by one file made and removed, rather than as a raw error at the first write.
+  const probe = join(path, `.voltway-write-check-${process.pid}`)
+  try {
+    writeFileSync(probe, '', { flag: 'wx' })
+    rmSync(probe, { force: true })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ConfigError(`${label}: cannot write in the directory${code ? ` (${code})` : ''}; ${hint}`)
   }
 }
 

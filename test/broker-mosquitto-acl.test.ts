@@ -176,6 +176,8 @@ t.test('voltway hub acl with an --out it cannot create is a usage error naming -
   // Under /proc, Node's recursive mkdir retried forever: the command hung instead of answering.
   if (process.platform === 'linux') {
     t.throws(() => runAclCommand({ config, out: '/proc/voltway-typo' }), { name: 'ConfigError', message: 'hub acl: --out /proc/voltway-typo: cannot create the directory (ENOENT); give a directory this user may create or write (e.g. /etc/mosquitto/voltway)' })
+    // There, but taking no file: the first file failed with a bare ENOENT.
+    t.throws(() => runAclCommand({ config, out: '/proc/self' }), { name: 'ConfigError', message: 'hub acl: --out /proc/self: cannot write in the directory (ENOENT); give a directory this user may create or write (e.g. /etc/mosquitto/voltway)' })
   }
 })
 

@@ -50,7 +50,7 @@ t.test('the docs/configuration.md examples load, with paths relative to the file
   const hub = loadHubConfig(write('hub.json', hubExample))
   t.equal(hub.hubId, 'feira')
   t.equal(hub.dataDir, join(dir, 'data/feira'))
-  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
+  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, maxAdvanceDays: 30, maxReservationsPerVehicle: 20 })
   const st = loadStationConfig(write('station.json', stationExample))
   t.equal(st.dataDir, join(dir, 'data/FSA-1'))
   t.equal(st.hardware.meter.type, 'mock')
@@ -59,7 +59,7 @@ t.test('the docs/configuration.md examples load, with paths relative to the file
 t.test('rules may be left out and take the defaults', async (t) => {
   const { rules: _rules, ...noRules } = hubExample
   const hub = loadHubConfig(write('hub-norules.json', noRules))
-  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30 })
+  t.same(hub.rules, { windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, maxAdvanceDays: 30, maxReservationsPerVehicle: 20 })
 })
 
 t.test('replicas may be left out (lease 15 s, request claim 30 s) or shortened; a zero is refused', async (t) => {

@@ -4,7 +4,8 @@
  * runs (concurrently: each pays the CLI start-up) prove output and exit codes.
  */
 import t from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ConfigError } from '../protocol/index.js'
 import { runChecks } from '../station/commands/check.js'
@@ -151,14 +152,28 @@ t.test('the real CLI: init, check, service and a wrong serial path, with their e
 t.test('a dataDir the agent cannot create stops it with exit 2, the file and the field named', async (t) => {
   const dir = tempDir()
   writeFileSync(join(dir, 'a-file'), '')
-  const dataDirs = [join(dir, 'a-file', 'data'), ...(process.platform === 'linux' ? ['/proc/voltway-typo'] : [])]
-  for (const dataDir of dataDirs) {
-    const file = join(dir, `station-${dataDirs.indexOf(dataDir)}.json`)
+  const cases: Array<[string, string]> = [[join(dir, 'a-file', 'data'), 'cannot create the directory \\(ENOTDIR\\)'], [join(dir, 'a-file'), 'exists and is not a directory']]
+  // /proc/self exists but takes no file: it failed at the first write, with a bare ENOENT.
+  if (process.platform === 'linux') cases.push(['/proc/voltway-typo', 'cannot create the directory \\(ENOENT\\)'], ['/proc/self', 'cannot write in the directory \\(ENOENT\\)'])
+  for (const [i, [dataDir, why]] of cases.entries()) {
+    const file = join(dir, `station-${i}.json`)
     writeFileSync(file, JSON.stringify(stationConfig({ url: 'mqtt://127.0.0.1:1', dataDir })))
     const run = await runCli(['station', '--config', file])
     t.equal(run.code, 2, run.stderr)
-    t.match(run.stderr.trim(), new RegExp(`^${file}: dataDir "${dataDir}": cannot create the directory \\((ENOTDIR|ENOENT)\\); check that the directory exists`), run.stderr)
+    t.match(run.stderr.trim(), new RegExp(`^${file}: dataDir "${dataDir}": ${why}; check that the directory exists`), run.stderr)
   }
+})
+
+t.test('an outbox file the agent cannot open (a FIFO in its place) stops it with exit 2 naming dataDir and the file, not "disk I/O error"', async (t) => {
+  const dir = tempDir()
+  const dataDir = join(dir, 'data')
+  mkdirSync(dataDir)
+  execFileSync('mkfifo', [join(dataDir, 'station.sqlite')])
+  const file = join(dir, 'station.json')
+  writeFileSync(file, JSON.stringify(stationConfig({ url: 'mqtt://127.0.0.1:1', dataDir })))
+  const run = await runCli(['station', '--config', file])
+  t.equal(run.code, 2, run.stderr)
+  t.match(run.stderr.trim(), new RegExp(`^${file}: dataDir "${dataDir}": cannot open ${join(dataDir, 'station.sqlite')} \\(.+\\); check that it is the agent's own SQLite file`), run.stderr)
 })
 
 t.test("the technician guide's station init example prints the station.json the guide shows", async (t) => {

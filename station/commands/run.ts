@@ -1,7 +1,9 @@
 /** `voltway station --config station.json`: run the agent until SIGTERM/SIGINT. */
 import { pino } from 'pino'
-import { logLevelOf, makeConfiguredDirectory } from '../../protocol/index.js'
+import { join } from 'node:path'
+import { ConfigError, logLevelOf, makeConfiguredDirectory } from '../../protocol/index.js'
 import { StationAgent } from '../agent.js'
+import { OUTBOX_FILE } from '../outbox.js'
 import { loadStationConfig } from '../config.js'
 import { withHwErrors } from './hw-failure.js'
 
@@ -10,7 +12,14 @@ export async function runStation(configFile: string): Promise<void> {
   // Made here, so a dataDir that cannot exist stops the agent with the file and field named (exit 2).
   makeConfiguredDirectory(config.dataDir, `${configFile}: dataDir "${config.dataDir}"`, "check that the directory exists or can be created, that the agent's user may write it, that its file system is not mounted read-only and has free space")
   const logger = pino({ level: logLevelOf('station', undefined, 'info') })
-  const agent = await withHwErrors(() => StationAgent.create({ config, logger }))
+  const agent = await withHwErrors(() => StationAgent.create({ config, logger })).catch((err: unknown) => {
+    // The outbox (dataDir/station.sqlite) that cannot be opened: a file of another kind or program in its place, a full disk.
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      throw new ConfigError(`${configFile}: dataDir "${config.dataDir}": cannot open ${join(config.dataDir, OUTBOX_FILE)} (${(err as Error).message}); check that it is the agent's own SQLite file (move it away to start a new outbox, losing unsent events) and that the disk has free space`)
+    }
+    throw err
+  })
   await agent.start()
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
