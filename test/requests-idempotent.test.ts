@@ -129,7 +129,7 @@ function bound(store: IdempotencyStore): IdempotencyStore {
     claim: (i) => store.claim(i),
     renew: (i) => store.renew(i),
     complete: (i) => store.complete(i),
-    abandon: (s, k) => store.abandon(s, k),
+    abandon: (i) => store.abandon(i),
     deleteOlderThan: (c) => store.deleteOlderThan(c),
   }
 }
