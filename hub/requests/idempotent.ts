@@ -170,7 +170,7 @@ function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: str
           // After a stop, the request's answer may be stored already: not held is then no news.
           if (!held && !stopped) {
             lost = true
-            o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed and was taken: a repeat may run it too)')
+            o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed and was taken, or is gone: a repeat may run it too)')
           }
         })
         .catch((err: unknown) => {
