@@ -129,7 +129,7 @@ function bound(store: IdempotencyStore): IdempotencyStore {
     claim: (i) => store.claim(i),
     renew: (i) => store.renew(i),
     complete: (i) => store.complete(i),
-    abandon: (s, k) => store.abandon(s, k),
+    abandon: (i) => store.abandon(i),
     deleteOlderThan: (c) => store.deleteOlderThan(c),
   }
 }
@@ -167,4 +167,48 @@ t.test('an op that answers IDEMPOTENCY_IN_PROGRESS itself (route.reserve of a tr
   t.equal(runs, 2)
   t.same(await cancel(), { cancelled: 1 }, 'and that outcome is the one kept')
   t.equal(runs, 2)
+})
+
+/** Replica a (its renewals stuck: a stalled process) runs `q1` and holds it; the returned `cancel` asks it on a table of replica b's. */
+async function lateRun(t: { teardown(fn: () => unknown): void }, store: IdempotencyStore, clock: TestClock) {
+  const logger = pino({ enabled: false })
+  const stalled = slowOp()
+  t.teardown(stalled.finish)
+  const a = idempotentOps(stalled.table, { store: { ...bound(store), renew: () => new Promise<boolean>(() => undefined) }, clock, logger, leaseMs: LEASE_MS, waitMs: 0 })
+  const cancel = (h: HandlerTable) => (h['reservation.cancel'] as OpHandler<'reservation.cancel'>)({ reservationId: 'r-1' }, { hubId: 'feira', vehicleId: 'V1', requestId: 'q1', op: 'reservation.cancel' }).catch((e: unknown) => e)
+  const ofA = cancel(a)
+  await waitFor(() => stalled.runs() === 1)
+  clock.advance(LEASE_MS)
+  const b = (table: HandlerTable) => idempotentOps(table, { store, clock, logger, leaseMs: LEASE_MS, waitMs: 0 })
+  return { ofA, finishA: stalled.finish, cancel, b }
+}
+
+t.test('a late run (its claim lapsed and taken) whose taker still runs answers IDEMPOTENCY_IN_PROGRESS; the taker\'s answer is the one kept', async (t) => {
+  const clock = new TestClock(NOW)
+  const store = new MemoryStore().idempotency
+  const late = await lateRun(t, store, clock)
+  const taker = slowOp()
+  const b = late.b(taker.table)
+  const ofB = late.cancel(b)
+  await waitFor(() => taker.runs() === 1)
+  late.finishA()
+  t.match(await late.ofA, { code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the late run: ask again')
+  taker.finish()
+  t.same(await ofB, { cancelled: 1 })
+  t.same(await late.cancel(b), { cancelled: 1 }, 'a repeat: the taker\'s answer')
+  t.equal(taker.runs(), 1)
+})
+
+t.test('a late run whose taker abandoned the id (an answer not kept) stores its own answer: it is the id\'s answer', async (t) => {
+  const clock = new TestClock(NOW)
+  const store = new MemoryStore().idempotency
+  const late = await lateRun(t, store, clock)
+  const b = late.b({ 'reservation.cancel': async () => { throw new VoltwayError('INTERNAL', 'internal error') } } as unknown as HandlerTable)
+  t.match(await late.cancel(b), { code: 'INTERNAL' }, 'the taker failed: its claim is abandoned')
+  late.finishA()
+  t.same(await late.ofA, { cancelled: 1 }, 'the late run answers its own answer')
+  const again = slowOp()
+  again.finish()
+  t.same(await late.cancel(late.b(again.table)), { cancelled: 1 }, 'a repeat gets it')
+  t.equal(again.runs(), 0, 'and runs nothing')
 })

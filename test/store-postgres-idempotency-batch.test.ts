@@ -17,7 +17,8 @@ if (skip !== null && process.env.CI) throw new Error(`PostgreSQL tests cannot ru
 
 const LEASE = 6_000
 const T = Date.parse('2026-12-01T08:00:00Z')
-const claimOf = (key: string, fingerprint = 'fp', nowMs = T, scope = 'vehicle:V1'): ClaimInput => ({ scope, key, fingerprint, nowMs, leaseMs: LEASE })
+const claimOf = (key: string, fingerprint = 'fp', nowMs = T, scope = 'vehicle:V1', owner = 'o1'): ClaimInput => ({ scope, key, fingerprint, nowMs, leaseMs: LEASE, owner })
+const V1 = 'vehicle:V1'
 
 /** Keys seen before the burst, in every state a key can be in at T. */
 async function seed(store: PostgresStore): Promise<void> {
@@ -25,15 +26,15 @@ async function seed(store: PostgresStore): Promise<void> {
   await idem.claim(claimOf('live', 'fp', T - 1_000))
   for (let i = 0; i < 8; i++) await idem.claim(claimOf(`lapsed-${i}`, 'fp', T - LEASE - 1))
   await idem.claim(claimOf('done', 'fp', T - 5_000))
-  await idem.complete({ scope: 'vehicle:V1', key: 'done', status: 200, body: '{"reservationId":"r1"}', nowMs: T - 4_000 })
+  await idem.complete({ scope: V1, key: 'done', owner: 'o1', status: 200, body: '{"reservationId":"r1"}', nowMs: T - 4_000 })
   await idem.claim(claimOf('refused', 'fp', T - 5_000))
-  await idem.complete({ scope: 'vehicle:V1', key: 'refused', status: 409, body: '{"code":"NO_STATION_FREE"}', nowMs: T - 4_000 })
+  await idem.complete({ scope: V1, key: 'refused', owner: 'o1', status: 409, body: '{"code":"NO_STATION_FREE"}', nowMs: T - 4_000 })
   await idem.claim(claimOf('abandoned', 'fp', T - 5_000))
-  await idem.abandon('vehicle:V1', 'abandoned')
+  await idem.abandon({ scope: V1, key: 'abandoned', owner: 'o1' })
 }
 
-/** The burst, in the order asked. */
-const QUESTIONS: ClaimInput[] = [
+/** The burst, in the order asked; each claim a run of its own (its owner q<i>). */
+const QUESTIONS: ClaimInput[] = ([
   ...Array.from({ length: 20 }, (_, i) => claimOf(`new-${i}`, 'fp', T, `vehicle:V${i % 3}`)),
   claimOf('shared', 'fp-1', T, 'vehicle:V1'),
   claimOf('shared', 'fp-2', T, 'vehicle:V2'), // another scope: another key
@@ -51,7 +52,7 @@ const QUESTIONS: ClaimInput[] = [
   claimOf('thrice'),
   claimOf('twice', 'fp', T + LEASE), // after the first claim's lease: claimed again
   ...Array.from({ length: 8 }, (_, i) => [claimOf(`lapsed-${i}`, 'fp'), claimOf(`lapsed-${i}`, 'fp', T + 1), claimOf(`lapsed-${i}`, 'fp-other', T + 2)]).flat(),
-]
+] as ClaimInput[]).map((q, i) => ({ ...q, owner: `q${i}` }))
 
 /** Counts the store's single statements (db.query: the batches) and transactions (db.tx: the seen-key path); the INSERT batches' key lists too. */
 function countRoundTrips(store: PostgresStore): { queries: number; txs: number; insertKeys: string[][]; stop: () => void } {
@@ -78,7 +79,7 @@ function countRoundTrips(store: PostgresStore): { queries: number; txs: number; 
 }
 
 const rowsOf = async (store: PostgresStore): Promise<unknown[]> =>
-  (await store.db.query('SELECT scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms FROM idempotency_keys ORDER BY scope, key')).rows
+  (await store.db.query('SELECT scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms, owner FROM idempotency_keys ORDER BY scope, key')).rows
 
 t.test('a burst of claims: each answer and row as when asked alone one after another, in a few round trips', { skip: skip ?? false }, async (t) => {
   const { one, burst } = await seededTwins(t, seed)
@@ -115,23 +116,56 @@ t.test('completes and abandons asked in one turn: one statement each, and all la
   for (const k of keys) await idem.claim(claimOf(k))
 
   let count = countRoundTrips(store)
-  await Promise.all(keys.slice(0, 20).map((key, i) => idem.complete({ scope: 'vehicle:V1', key, status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}`, nowMs: T + 1 })))
+  const completed = await Promise.all(keys.slice(0, 20).map((key, i) => idem.complete({ scope: V1, key, owner: 'o1', status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}`, nowMs: T + 1 })))
   count.stop()
   t.equal(count.queries, 1, '20 completes, one statement')
+  t.same(completed, Array(20).fill(true), 'each stored')
   count = countRoundTrips(store)
-  await Promise.all(keys.slice(10).map((key) => idem.abandon('vehicle:V1', key)))
+  const abandoned = await Promise.all(keys.slice(10).map((key) => idem.abandon({ scope: V1, key, owner: 'o1' })))
   count.stop()
   t.equal(count.queries, 1, '20 abandons, one statement')
+  t.same(abandoned, [...Array(10).fill(false), ...Array(10).fill(true)], 'each says whether it forgot its claim (a done key: no)')
 
   for (const [i, key] of keys.entries()) {
     const expected = i < 20 ? { state: 'done', status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}` } : { state: 'claimed' }
     t.same(await idem.claim(claimOf(key, 'fp', T + 2)), expected, `${key}: ${i < 20 ? 'completed' : 'abandoned'}${i >= 10 && i < 20 ? ' (a done key is not abandoned)' : ''}`)
   }
 
-  // Of one key completed twice in a turn, the last answer stays, as one after the other.
+  // Of one claim completed twice in a turn, the first answer stays, as one after the other (the key is done by the second).
   await idem.claim(claimOf('again'))
-  await Promise.all([1, 2, 3].map((n) => idem.complete({ scope: 'vehicle:V1', key: 'again', status: 200, body: `{"n":${n}}`, nowMs: T + 1 })))
-  t.same(await idem.claim(claimOf('again', 'fp', T + 2)), { state: 'done', status: 200, body: '{"n":3}' })
+  t.same(await Promise.all([1, 2, 3].map((n) => idem.complete({ scope: V1, key: 'again', owner: 'o1', status: 200, body: `{"n":${n}}`, nowMs: T + 1 }))), [true, false, false])
+  t.same(await idem.claim(claimOf('again', 'fp', T + 2)), { state: 'done', status: 200, body: '{"n":1}' })
+})
+
+t.test('completes and abandons by runs whose claims lapsed and were taken, in one turn with their new owners\': only the owners\' apply, each caller told, one statement each', { skip: skip ?? false }, async (t) => {
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const store = await pg.schema().open({ max: 2 })
+  const idem = store.idempotency
+  const keys = Array.from({ length: 8 }, (_, i) => `k${i}`)
+  for (const k of keys) await idem.claim(claimOf(k, 'fp', T, V1, 'old'))
+  // Every key's claim lapses; the even ones are taken over by another run ('new').
+  for (const [i, k] of keys.entries()) if (i % 2 === 0) t.same(await idem.claim(claimOf(k, 'fp', T + LEASE, V1, 'new')), { state: 'claimed' })
+
+  let count = countRoundTrips(store)
+  // Asked in reverse, old and new owners interleaved: the statement's rows still go in (scope, key) order.
+  const asked = keys.slice(0, 4).reverse().flatMap((key) => [{ key, owner: 'old' }, { key, owner: 'new' }])
+  const completed = await Promise.all(asked.map((a) => idem.complete({ scope: V1, ...a, status: 200, body: `{"by":"${a.owner}"}`, nowMs: T + LEASE + 1 })))
+  count.stop()
+  t.equal(count.queries, 1, `${asked.length} completes, one statement`)
+  t.same(completed, asked.map((a) => a.owner === 'new' ? Number(a.key.slice(1)) % 2 === 0 : Number(a.key.slice(1)) % 2 === 1), "a taken key: only its new owner's answer is stored; a lapsed key nobody took: still its owner's")
+  for (const key of keys.slice(0, 4)) {
+    const by = Number(key.slice(1)) % 2 === 0 ? 'new' : 'old'
+    t.same(await idem.claim(claimOf(key, 'fp', T + LEASE + 2, V1, 'probe')), { state: 'done', status: 200, body: `{"by":"${by}"}` }, `${key}: the answer of ${by}`)
+  }
+
+  count = countRoundTrips(store)
+  const gone = await Promise.all(keys.slice(4).flatMap((key) => ['old', 'new'].map((owner) => idem.abandon({ scope: V1, key, owner }))))
+  count.stop()
+  t.equal(count.queries, 1, '8 abandons, one statement')
+  t.same(gone, [false, true, true, false, false, true, true, false], "a taken key: only its new owner's abandon applies; a late abandon frees nothing")
+  t.same(await idem.claim(claimOf('k4', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed' }, 'k4: abandoned by its new owner')
+  t.same(await idem.claim(claimOf('k5', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed' }, 'k5: abandoned by its owner')
 })
 
 t.test('a failing batch statement rejects each of its callers with the StoreError the statement alone gives', { skip: skip ?? false }, async (t) => {
@@ -147,12 +181,12 @@ t.test('a failing batch statement rejects each of its callers with the StoreErro
       (err: unknown) => (err instanceof StoreError ? err.code : `not a StoreError: ${String(err)}`),
     )
   const idem = store.idempotency
-  const alone = [await codeOf(idem.claim(claimOf('a'))), await codeOf(idem.complete({ scope: 'vehicle:V1', key: 'a', status: 200, body: null, nowMs: T })), await codeOf(idem.abandon('vehicle:V1', 'a'))]
+  const alone = [await codeOf(idem.claim(claimOf('a'))), await codeOf(idem.complete({ scope: V1, key: 'a', owner: 'o1', status: 200, body: null, nowMs: T })), await codeOf(idem.abandon({ scope: V1, key: 'a', owner: 'o1' }))]
   t.same(alone, ['DATABASE', 'DATABASE', 'DATABASE'], 'alone: the missing table is a DATABASE error')
   const burst = await Promise.all([
     ...['a', 'b', 'c'].map((k) => codeOf(idem.claim(claimOf(k)))),
-    ...['a', 'b'].map((key) => codeOf(idem.complete({ scope: 'vehicle:V1', key, status: 200, body: null, nowMs: T }))),
-    ...['a', 'b'].map((key) => codeOf(idem.abandon('vehicle:V1', key))),
+    ...['a', 'b'].map((key) => codeOf(idem.complete({ scope: V1, key, owner: 'o1', status: 200, body: null, nowMs: T }))),
+    ...['a', 'b'].map((key) => codeOf(idem.abandon({ scope: V1, key, owner: 'o1' }))),
   ])
   t.same(burst, Array(7).fill('DATABASE'), 'in a burst: each caller, the same error')
 })
@@ -169,11 +203,11 @@ t.test('one key the database refuses fails only its own caller: the batch runs a
   const claims = await Promise.all(['a', BAD, 'b', 'c'].map((k) => outcome(idem.claim(claimOf(k)))))
   t.same(claims, [{ state: 'claimed' }, 'DATABASE', { state: 'claimed' }, { state: 'claimed' }], 'claims: only the refused key fails')
 
-  const completes = await Promise.all(['a', BAD, 'b'].map((key) => outcome(idem.complete({ scope: 'vehicle:V1', key, status: 200, body: `{"k":"${key.length}"}`, nowMs: T + 1 }))))
-  t.same(completes, ['ok', 'DATABASE', 'ok'], 'completes: only the refused key fails')
+  const completes = await Promise.all(['a', BAD, 'b'].map((key) => outcome(idem.complete({ scope: V1, key, owner: 'o1', status: 200, body: `{"k":"${key.length}"}`, nowMs: T + 1 }))))
+  t.same(completes, [true, 'DATABASE', true], 'completes: only the refused key fails')
   t.same(await idem.claim(claimOf('b', 'fp', T + 2)), { state: 'done', status: 200, body: '{"k":"1"}' }, 'a complete of the failed batch landed when run alone')
 
-  const abandons = await Promise.all([BAD, 'c'].map((key) => outcome(idem.abandon('vehicle:V1', key))))
-  t.same(abandons, ['DATABASE', 'ok'], 'abandons: only the refused key fails')
+  const abandons = await Promise.all([BAD, 'c'].map((key) => outcome(idem.abandon({ scope: V1, key, owner: 'o1' }))))
+  t.same(abandons, ['DATABASE', true], 'abandons: only the refused key fails')
   t.same(await idem.claim(claimOf('c', 'fp', T + 2)), { state: 'claimed' }, 'the abandon of the failed batch landed when run alone')
 })

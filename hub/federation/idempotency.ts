@@ -11,8 +11,13 @@
  * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh,
  * nor is a 409 IDEMPOTENCY_IN_PROGRESS of the work itself (a hold of that id
  * still being placed): it says "ask again", not how the request ended.
+ *
+ * Each run claims the key as its own (a token per run): a run that finishes
+ * after its claim lapsed and another run with the key stored an answer is
+ * refused by the store, and sends that stored answer instead of its own, so
+ * every answer of the key is the one answer.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, answerIsKept, isErrorCode, type ErrorCode } from '../../protocol/index.js'
@@ -55,7 +60,8 @@ export class IdempotencyGuard {
     if (!key.success) return send(reply, errorAnswer('BAD_REQUEST', 'Idempotency-Key: expected 1 to 255 visible ASCII characters'))
     const fingerprint = fingerprintOf(req)
     const { store, clock } = this.#o
-    const claim = await store.claim({ scope, key: key.data, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs })
+    const owner = randomUUID()
+    const claim = await store.claim({ scope, key: key.data, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
     switch (claim.state) {
       case 'mismatch':
         return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: key.data }))
@@ -74,20 +80,47 @@ export class IdempotencyGuard {
       if (!(err instanceof VoltwayError)) {
         // Not a coded answer: free the key so a retry runs afresh, and let the server's
         // error handler answer it (a store that cannot write: 503 STORAGE_UNAVAILABLE; else INTERNAL).
-        await store.abandon(scope, key.data).catch((e: unknown) => this.#o.logger.error({ err: e, key: key.data }, 'could not free an idempotency key'))
+        await store.abandon({ scope, key: key.data, owner }).catch((e: unknown) => this.#o.logger.error({ err: e, key: key.data }, 'could not free an idempotency key'))
         throw err
       }
       answer = errorAnswer(err.code, err.message, err.details)
     }
     const body = answer.body === null ? null : JSON.stringify(answer.body)
     try {
-      if (!answerIsKept(answer.status, codeOf(answer))) await store.abandon(scope, key.data)
-      else await store.complete({ scope, key: key.data, status: answer.status, body, nowMs: clock.now() })
+      if (!answerIsKept(answer.status, codeOf(answer))) await store.abandon({ scope, key: key.data, owner })
+      else if (!(await store.complete({ scope, key: key.data, owner, status: answer.status, body, nowMs: clock.now() }))) {
+        return await this.#answerOfTakenKey(reply, { scope, key: key.data, fingerprint, status: answer.status, body })
+      }
     } catch (err) {
       // The work is done; failing to remember the answer must not hide it from the caller.
       this.#o.logger.error({ err, key: key.data }, 'could not store an idempotent answer')
     }
     return sendRaw(reply, answer.status, body)
+  }
+
+  /**
+   * The answer of a run whose claim lapsed and was taken by another run before it stored its own:
+   * what the key holds now, as a repeat gets it (the stored answer, or IDEMPOTENCY_IN_PROGRESS
+   * while the other run still runs). A key free again is claimed anew and given this answer.
+   */
+  async #answerOfTakenKey(reply: FastifyReply, a: { scope: string; key: string; fingerprint: string; status: number; body: string | null }): Promise<FastifyReply> {
+    const { store, clock, logger } = this.#o
+    logger.warn({ key: a.key }, 'a federation request finished after its claim was taken by another run: it answers what that run stored')
+    const owner = randomUUID()
+    const now = await store.claim({ scope: a.scope, key: a.key, fingerprint: a.fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
+    switch (now.state) {
+      case 'done':
+        reply.header(REPLAY_HEADER, 'true')
+        return sendRaw(reply, now.status, now.body)
+      case 'in_progress':
+        return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key: a.key }))
+      case 'claimed':
+        await store.complete({ scope: a.scope, key: a.key, owner, status: a.status, body: a.body, nowMs: clock.now() })
+        break
+      case 'mismatch':
+        break
+    }
+    return sendRaw(reply, a.status, a.body)
   }
 }
 

@@ -19,6 +19,12 @@
  * lands (`record`), so a repeat is IDEMPOTENCY_IN_PROGRESS and then gets it,
  * instead of running the request a second time once the claim lapsed.
  *
+ * A run that finishes after its claim lapsed and was taken (its replica
+ * stalled a whole lease, its renewals stuck) and another run answered the
+ * id meanwhile: the store refuses its answer (claims have owners, one token
+ * per run), and it answers the answer stored for the id instead (or waits
+ * for it as a repeat does), so every answer of the id is the one answer.
+ *
  * A replica that dies mid-request: the replica running a request renews its
  * claim every third of `leaseMs` while it runs, so a claim lapses only
  * `leaseMs` after its replica died (or stalled that long), however long the
@@ -29,7 +35,7 @@
  * (`effectId`), so a re-run finds the dead run's booking instead of making a
  * second one.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
@@ -71,37 +77,78 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       const key = ctx.requestId
       // Zod output keeps the schema's key order, so the JSON of parsed args is canonical.
       const fingerprint = createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
-      const started = o.clock.monotonic()
-      for (;;) {
-        const claim = await o.store.claim({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs })
-        if (claim.state === 'done') return replay(claim.status, claim.body)
-        if (claim.state === 'mismatch') {
-          throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `request id "${key}" was used for another request; use a new id for a new request`, { id: key })
-        }
-        if (claim.state === 'claimed') break
-        if (o.clock.monotonic() - started >= waitMs) {
-          throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${key}" is still running; ask again with the same id to get its answer`, { id: key })
-        }
-        await sleep(o.clock, 50)
-      }
-      const running = renewWhileRunning(o, { scope, key, leaseMs, op })
+      const k: KeyClaim = { scope, key, fingerprint, leaseMs, waitMs, owner: randomUUID() }
+      const first = await claimOrWait(o, k)
+      if (first.state === 'done') return replay(first.status, first.body)
+      const running = renewWhileRunning(o, { ...k, op })
       let result: unknown
       try {
         result = await handler(args, ctx)
       } catch (err) {
         if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
-          await record(o, running, { scope, key, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) })
+          const a = { ...k, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }
+          if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, () => {
+            throw err
+          })
         } else {
           running.stop()
-          await o.store.abandon(scope, key).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+          await o.store.abandon(k).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
         }
         throw err
       }
-      await record(o, running, { scope, key, op, status: 200, body: JSON.stringify(result) })
+      const a = { ...k, op, status: 200, body: JSON.stringify(result) }
+      if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, () => result)
       return result
     }
   }
   return out as HandlerTable
+}
+
+/** A request id as one run claims it: the run's own `owner` token, and the repeat rules' lease and wait. */
+interface KeyClaim {
+  scope: string
+  key: string
+  fingerprint: string
+  owner: string
+  leaseMs: number
+  waitMs: number
+}
+
+/**
+ * Claim the key as `c.owner`: `claimed`, or the key's stored answer (`done`); a claim another run
+ * holds is waited for up to `waitMs`, then IDEMPOTENCY_IN_PROGRESS; another request's key,
+ * IDEMPOTENCY_KEY_REUSED.
+ */
+async function claimOrWait(o: IdempotentOpsOptions, c: KeyClaim): Promise<{ state: 'claimed' } | { state: 'done'; status: number; body: string | null }> {
+  const started = o.clock.monotonic()
+  for (;;) {
+    const claim = await o.store.claim({ scope: c.scope, key: c.key, fingerprint: c.fingerprint, nowMs: o.clock.now(), leaseMs: c.leaseMs, owner: c.owner })
+    if (claim.state === 'done' || claim.state === 'claimed') return claim
+    if (claim.state === 'mismatch') {
+      throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `request id "${c.key}" was used for another request; use a new id for a new request`, { id: c.key })
+    }
+    if (o.clock.monotonic() - started >= c.waitMs) {
+      throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${c.key}" is still running; ask again with the same id to get its answer`, { id: c.key })
+    }
+    await sleep(o.clock, 50)
+  }
+}
+
+/**
+ * The answer of a run whose claim was taken by another run before it could record its own
+ * (`a`: its answer as recorded; `own`: returns or throws it): what the key holds now,
+ * as a repeat of the id would get it. A key free again (the other run abandoned it, or lapsed
+ * too) is claimed anew and given this run's answer, which is then the id's answer.
+ */
+async function answerOfTakenKey(o: IdempotentOpsOptions, a: KeyClaim & { op: string; status: number; body: string }, own: () => unknown): Promise<unknown> {
+  o.logger.warn({ op: a.op, id: a.key }, 'a request finished after its claim was taken by another run: it answers what that run stored')
+  const owner = randomUUID()
+  const now = await claimOrWait(o, { ...a, owner })
+  if (now.state === 'done') return replay(now.status, now.body)
+  await o.store
+    .complete({ scope: a.scope, key: a.key, owner, status: a.status, body: a.body, nowMs: o.clock.now() })
+    .catch((err: unknown) => o.logger.error({ err, op: a.op, id: a.key }, 'could not record the answer of a request; a repeat of its id may run it again'))
+  return own()
 }
 
 /** A running request's claim, renewed until `stop`; `lost` once a renewal found it no longer running (lapsed and taken, or gone). */
@@ -111,19 +158,19 @@ interface RenewedClaim {
 }
 
 /** Renew the claim every third of its lease until stopped. */
-function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: string; leaseMs: number; op: string }): RenewedClaim {
+function renewWhileRunning(o: IdempotentOpsOptions, c: { scope: string; key: string; owner: string; leaseMs: number; op: string }): RenewedClaim {
   let stopped = false
   let lost = false
   let cancel = (): void => undefined
   const beat = (): void => {
     cancel = o.clock.setTimer(() => {
       o.store
-        .renew({ scope: c.scope, key: c.key, nowMs: o.clock.now(), leaseMs: c.leaseMs })
+        .renew({ scope: c.scope, key: c.key, owner: c.owner, nowMs: o.clock.now(), leaseMs: c.leaseMs })
         .then((held) => {
           // After a stop, the request's answer may be stored already: not held is then no news.
           if (!held && !stopped) {
             lost = true
-            o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed; a repeat may run it too)')
+            o.logger.warn({ op: c.op, id: c.key }, 'a running request lost its claim (it lapsed and was taken, or is gone: a repeat may run it too)')
           }
         })
         .catch((err: unknown) => {
@@ -158,37 +205,47 @@ const RECORD_RETRY_MS = { first: 100, max: 2_000 }
  * instead would run the request a second time (a cancel answered {cancelled: 1} would answer
  * NOT_FOUND, a cancel-all would cancel what was booked since). Given up only when the claim is
  * lost (lapsed during an outage and taken by a repeat) or the store is closed.
+ *
+ * Resolves `stored`; `taken` when the store refused the answer at once because the claim is not
+ * this run's any more (another run took it over: the caller answers what that run stored); or
+ * `later` when it is recorded in the background (or given up).
  */
-async function record(o: IdempotentOpsOptions, claim: RenewedClaim, a: { scope: string; key: string; op: string; status: number; body: string }): Promise<void> {
-  const attempt = (): Promise<boolean> =>
-    o.store.complete({ scope: a.scope, key: a.key, status: a.status, body: a.body, nowMs: o.clock.now() }).then(
-      () => true,
+async function record(o: IdempotentOpsOptions, claim: RenewedClaim, a: { scope: string; key: string; owner: string; op: string; status: number; body: string }): Promise<'stored' | 'taken' | 'later'> {
+  const attempt = (): Promise<'stored' | 'taken' | 'failed'> =>
+    o.store.complete({ scope: a.scope, key: a.key, owner: a.owner, status: a.status, body: a.body, nowMs: o.clock.now() }).then(
+      (stored) => (stored ? 'stored' : 'taken'),
       (err: unknown) => {
         if (err instanceof StoreError && err.code === 'CLOSED') throw err
-        return false
+        return 'failed'
       },
     )
-  const done = (): void => claim.stop()
   const giveUp = (err: unknown): void => {
     claim.stop()
     o.logger.error({ err, op: a.op, id: a.key }, 'could not record the answer of a request; a repeat of its id may run it again')
   }
   try {
-    if (await attempt()) return done()
+    const first = await attempt()
+    if (first !== 'failed') {
+      claim.stop()
+      return first
+    }
   } catch (err) {
-    return giveUp(err)
+    giveUp(err)
+    return 'later'
   }
   o.logger.warn({ op: a.op, id: a.key }, 'could not record the answer of a request yet; its claim is kept while it is recorded again')
   const retry = (waitMs: number): void => {
     o.clock.setTimer(() => {
       if (claim.lost) return giveUp(new Error('the claim was lost meanwhile'))
-      attempt().then(
-        (ok) => (ok ? done() : retry(Math.min(waitMs * 2, RECORD_RETRY_MS.max))),
-        giveUp,
-      )
+      attempt().then((out) => {
+        if (out === 'failed') return retry(Math.min(waitMs * 2, RECORD_RETRY_MS.max))
+        claim.stop()
+        if (out === 'taken') o.logger.warn({ op: a.op, id: a.key }, 'the answer of a request was not recorded: its claim was taken by another run, whose answer the id keeps')
+      }, giveUp)
     }, waitMs)
   }
   retry(RECORD_RETRY_MS.first)
+  return 'later'
 }
 
 /** The stored answer: a result (200) or the coded error it was. */

@@ -14,16 +14,18 @@ export interface IdempotencyEntry {
   body: string | null
   /** Until when (epoch ms) a `running` claim stays exclusive. */
   leaseUntilMs: number
+  /** The run that owns the claim (the claimer's token); a done key keeps its last owner's. */
+  owner: string
 }
 
 /**
  * What a claim answers, and what it writes: `insert` a new running entry
- * (created at `nowMs`), `renew` the lease of a lapsed running claim, or
- * nothing. Both writes set the lease to `leaseUntilMs`.
+ * (created at `nowMs`), `take` a lapsed running claim over, or nothing. Both
+ * writes set the lease to `leaseUntilMs` and the owner to the claimer's.
  */
 export interface ClaimDecision {
   claim: IdempotencyClaim
-  write: 'insert' | 'renew' | null
+  write: 'insert' | 'take' | null
   leaseUntilMs: number
 }
 
@@ -37,7 +39,7 @@ export function claimLeaseUntil(input: Pick<ClaimInput, 'nowMs' | 'leaseMs'>): n
  * unseen key is claimed; another fingerprint is a mismatch, running or done;
  * a done key answers its stored answer again (a missing status reads as 500);
  * a running one is in progress until its lease ends (`leaseUntilMs <=
- * nowMs`), then the same request may claim it again.
+ * nowMs`), then the same request may claim it again (and owns it from then).
  */
 export function claimDecision(entry: IdempotencyEntry | null, input: ClaimInput): ClaimDecision {
   const leaseUntilMs = claimLeaseUntil(input)
@@ -45,14 +47,23 @@ export function claimDecision(entry: IdempotencyEntry | null, input: ClaimInput)
   if (entry.fingerprint !== input.fingerprint) return { claim: { state: 'mismatch' }, write: null, leaseUntilMs }
   if (entry.state === 'done') return { claim: { state: 'done', status: entry.status ?? 500, body: entry.body }, write: null, leaseUntilMs }
   if (entry.leaseUntilMs > input.nowMs) return { claim: { state: 'in_progress' }, write: null, leaseUntilMs }
-  return { claim: { state: 'claimed' }, write: 'renew', leaseUntilMs }
+  return { claim: { state: 'claimed' }, write: 'take', leaseUntilMs }
 }
 
 /**
- * Decide a renewal of a claim whose entry is `entry`: a running claim's lease
- * moves to `nowMs + leaseMs` (resolves that time); a done key, or one gone
- * (abandoned, housekept), keeps what it has (null).
+ * Whether `owner` may renew, complete or abandon the key whose entry is
+ * `entry`: only while it is running and theirs. A run whose claim lapsed and
+ * was taken over, a done key, or one gone (abandoned, housekept): no.
  */
-export function renewDecision(entry: Pick<IdempotencyEntry, 'state'> | null, input: RenewInput): number | null {
-  return entry?.state === 'running' ? claimLeaseUntil(input) : null
+export function ownsRunning(entry: Pick<IdempotencyEntry, 'state' | 'owner'> | null, owner: string): boolean {
+  return entry?.state === 'running' && entry.owner === owner
+}
+
+/**
+ * Decide a renewal of a claim whose entry is `entry`: the owner's running
+ * claim's lease moves to `nowMs + leaseMs` (resolves that time); otherwise
+ * (`ownsRunning` says no) the key keeps what it has (null).
+ */
+export function renewDecision(entry: Pick<IdempotencyEntry, 'state' | 'owner'> | null, input: RenewInput): number | null {
+  return ownsRunning(entry, input.owner) ? claimLeaseUntil(input) : null
 }

@@ -7,12 +7,16 @@
  * answer is stored (state `done`) and every later request with that key and
  * the same fingerprint gets that answer back. A claim carries a lease: a
  * `running` claim whose lease has run out (its process died mid-request) may
- * be claimed again by a request with the same fingerprint.
+ * be claimed again by a request with the same fingerprint. Each claim names
+ * its owner, a token the run makes for itself: only the owner of a running
+ * claim renews, completes or abandons it, so a run whose claim lapsed and was
+ * taken by another run changes nothing (it learns so, and answers what the
+ * key holds then).
  */
 
 /** What a claim found. */
 export type IdempotencyClaim =
-  /** The key was free (or its running claim had lapsed): the caller runs the request and must `complete` or `abandon`. */
+  /** The key was free (or its running claim had lapsed): the caller, as `owner`, runs the request and must `complete` or `abandon`. */
   | { state: 'claimed' }
   /** Another request with this key and fingerprint is still running. */
   | { state: 'in_progress' }
@@ -30,19 +34,25 @@ export interface ClaimInput {
   nowMs: number
   /** How long the claim stays exclusive without being completed. */
   leaseMs: number
+  /** The claiming run's own token (e.g. a random UUID, one per run, never reused): it owns the claim if it gets it. */
+  owner: string
 }
 
-export interface RenewInput {
+/** A running claim as its owner names it. */
+export interface OwnedKey {
   scope: string
   key: string
+  /** The owner given to the `claim` that answered `claimed`. */
+  owner: string
+}
+
+export interface RenewInput extends OwnedKey {
   nowMs: number
   /** The lease from now on, ms. */
   leaseMs: number
 }
 
-export interface CompleteInput {
-  scope: string
-  key: string
+export interface CompleteInput extends OwnedKey {
   status: number
   /** The answer's body as sent (JSON text), or null for an empty body. */
   body: string | null
@@ -54,21 +64,32 @@ export interface CompleteInput {
  * - `claim` is atomic: of any number of concurrent claims of one (scope, key),
  *   in any number of processes on one database, exactly one resolves
  *   `claimed` while the claim is live.
+ * - A claim that answers `claimed` makes the key `running` with the claim's
+ *   `owner` (a lapsed claim taken over gets the new owner). `renew`,
+ *   `complete` and `abandon` are compare-and-set on that owner: each acts only
+ *   while the key is `running` with the owner given, and resolves whether it
+ *   acted. With any other owner (a run whose claim lapsed and was taken), or
+ *   a key done, abandoned or deleted, each changes nothing and resolves false.
  * - `renew` keeps a running claim exclusive for `leaseMs` from `nowMs`: the
  *   process running the request calls it while it runs, so only a claim
- *   whose process died (or stalled a whole lease) lapses. Resolves false
- *   when the key is not running (done, abandoned or deleted).
- * - `complete` stores the answer of the caller's claim; `abandon` forgets a
- *   running claim so the next request with the key runs afresh (for answers
- *   not worth repeating, such as an internal error).
+ *   whose process died (or stalled a whole lease) lapses.
+ * - `complete` stores the answer of the owner's claim (state `done`); a done
+ *   key's answer is never replaced. When it resolves false the answer was not
+ *   stored: the caller answers what the key holds now (claim it again with
+ *   the same fingerprint: the answer stored by the run that took over).
+ * - `abandon` forgets the owner's running claim so the next request with the
+ *   key runs afresh (for answers not worth repeating, such as an internal
+ *   error); another run's claim stays.
  * - Records live until `deleteOlderThan` removes them (callers keep them at
  *   least 24 h).
  */
 export interface IdempotencyStore {
   claim(input: ClaimInput): Promise<IdempotencyClaim>
   renew(input: RenewInput): Promise<boolean>
-  complete(input: CompleteInput): Promise<void>
-  abandon(scope: string, key: string): Promise<void>
+  /** Resolves whether the answer was stored (false: the claim is not the owner's any more). */
+  complete(input: CompleteInput): Promise<boolean>
+  /** Resolves whether the owner's running claim was forgotten. */
+  abandon(input: OwnedKey): Promise<boolean>
   /** Delete records created before `cutoffMs`; resolves how many. */
   deleteOlderThan(cutoffMs: number): Promise<number>
 }

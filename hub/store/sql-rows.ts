@@ -307,4 +307,5 @@ export interface IdempotencyRow {
   status: number | null
   body: string | null
   lease_until_ms: number
+  owner: string
 }

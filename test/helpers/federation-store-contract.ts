@@ -42,8 +42,9 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
       await body(t, h)
     })
   }
-  const claim = (store: Store, key: string, fingerprint = 'fp-1', nowMs = T0, scope = 'salvador') =>
-    store.idempotency.claim({ scope, key, fingerprint, nowMs, leaseMs: LEASE })
+  // Each claim's owner is its own (one token per run), unless given: 'o1' by default, so a test's completes name it.
+  const claim = (store: Store, key: string, fingerprint = 'fp-1', nowMs = T0, scope = 'salvador', owner = 'o1') =>
+    store.idempotency.claim({ scope, key, fingerprint, nowMs, leaseMs: LEASE, owner })
 
   check('the first claim of a key wins; a second one while it runs is in progress', async (t, { store }) => {
     t.same(await claim(store, 'k1'), { state: 'claimed' })
@@ -52,17 +53,17 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
 
   check('after completion the same key and fingerprint get the stored answer', async (t, { store }) => {
     await claim(store, 'k1')
-    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 201, body: '{"holdId":"h1"}', nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', owner: 'o1', status: 201, body: '{"holdId":"h1"}', nowMs: T0 })
     t.same(await claim(store, 'k1'), { state: 'done', status: 201, body: '{"holdId":"h1"}' })
     await claim(store, 'k2')
-    await store.idempotency.complete({ scope: 'salvador', key: 'k2', status: 204, body: null, nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'k2', owner: 'o1', status: 204, body: null, nowMs: T0 })
     t.same(await claim(store, 'k2'), { state: 'done', status: 204, body: null }, 'an empty body stays empty')
   })
 
   check('the same key with another fingerprint is a mismatch, running or done', async (t, { store }) => {
     await claim(store, 'k1')
     t.same(await claim(store, 'k1', 'fp-2'), { state: 'mismatch' })
-    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 200, body: '{}', nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', owner: 'o1', status: 200, body: '{}', nowMs: T0 })
     t.same(await claim(store, 'k1', 'fp-2'), { state: 'mismatch' })
   })
 
@@ -76,30 +77,61 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE - 1), { state: 'in_progress' })
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'claimed' })
     await claim(store, 'k2')
-    await store.idempotency.abandon('salvador', 'k2')
+    await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
     t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed' })
   })
 
   check('rule renewDecision: a renewed claim stays in progress past its first lease; a done or abandoned key is not renewed', async (t, { store }) => {
-    const renew = (key: string, nowMs: number) => store.idempotency.renew({ scope: 'salvador', key, nowMs, leaseMs: LEASE })
+    const renew = (key: string, nowMs: number, owner = 'o1') => store.idempotency.renew({ scope: 'salvador', key, owner, nowMs, leaseMs: LEASE })
     await claim(store, 'k1')
     t.equal(await renew('k1', T0 + LEASE - 1), true, 'running: renewed')
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'in_progress' }, 'past the first lease, still exclusive')
     t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 2), { state: 'in_progress' }, 'until a lease after the renewal')
-    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 1), { state: 'claimed' }, 'not renewed again: it lapses')
-    await store.idempotency.complete({ scope: 'salvador', key: 'k1', status: 201, body: '{}', nowMs: T0 + 2 * LEASE })
-    t.equal(await renew('k1', T0 + 2 * LEASE + 1), false, 'done: not renewed')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 1, 'salvador', 'o2'), { state: 'claimed' }, 'not renewed again: it lapses')
+    await store.idempotency.complete({ scope: 'salvador', key: 'k1', owner: 'o2', status: 201, body: '{}', nowMs: T0 + 2 * LEASE })
+    t.equal(await renew('k1', T0 + 2 * LEASE + 1, 'o2'), false, 'done: not renewed')
     t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE + 2), { state: 'done', status: 201, body: '{}' }, 'and still done')
     await claim(store, 'k2')
-    await store.idempotency.abandon('salvador', 'k2')
+    await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
     t.equal(await renew('k2', T0 + 1), false, 'abandoned: not renewed')
     t.same(await claim(store, 'k2', 'fp-other', T0 + 2), { state: 'claimed' }, 'nor brought back')
     t.equal(await renew('never', T0), false, 'unseen: not renewed')
   })
 
+  check('rule ownsRunning: renew, complete and abandon by a run whose claim lapsed and was taken do nothing and say so', async (t, { store }) => {
+    const idem = store.idempotency
+    const k = { scope: 'salvador', key: 'k' }
+    await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1')
+    t.equal(await idem.renew({ ...k, owner: 'o1', nowMs: T0 + LEASE + 1, leaseMs: LEASE }), true, 'a lapsed claim nobody took is still its owner\'s to renew')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 1, 'salvador', 'o2'), { state: 'claimed' }, 'lapsed: another run claims it, as its new owner')
+    t.equal(await idem.renew({ ...k, owner: 'o1', nowMs: T0 + 2 * LEASE + 2, leaseMs: 10 * LEASE }), false, 'the old owner\'s renewal: refused')
+    t.equal(await idem.complete({ ...k, owner: 'o1', status: 200, body: '{"late":true}', nowMs: T0 + 2 * LEASE + 2 }), false, 'its complete: not stored')
+    t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'its abandon: the claim stays')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE, 'salvador', 'o3'), { state: 'in_progress' }, 'still the new owner\'s, within its own lease only (the old owner\'s renewal did nothing)')
+    t.equal(await idem.renew({ ...k, owner: 'o2', nowMs: T0 + 3 * LEASE, leaseMs: LEASE }), true, 'the new owner renews')
+    t.equal(await idem.complete({ ...k, owner: 'o2', status: 200, body: '{"n":2}', nowMs: T0 + 3 * LEASE + 1 }), true, 'and completes: stored')
+    t.equal(await idem.complete({ ...k, owner: 'o1', status: 200, body: '{"late":true}', nowMs: T0 + 3 * LEASE + 2 }), false, 'a late complete after that: not stored')
+    t.equal(await idem.complete({ ...k, owner: 'o2', status: 500, body: null, nowMs: T0 + 3 * LEASE + 2 }), false, 'nor a second one of its owner: a done answer is never replaced')
+    t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'a late abandon: done stays done')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 4 * LEASE, 'salvador', 'o4'), { state: 'done', status: 200, body: '{"n":2}' }, 'the one answer')
+  })
+
+  check('rule ownsRunning: a late abandon does not free the claim of the run that took the key over', async (t, { store }) => {
+    const idem = store.idempotency
+    const k = { scope: 'salvador', key: 'k' }
+    await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1')
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE, 'salvador', 'o2'), { state: 'claimed' })
+    t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'the old owner\'s abandon: refused')
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 1, 'salvador', 'o3'), { state: 'in_progress' }, 'the claim is still the new owner\'s')
+    t.equal(await idem.abandon({ ...k, owner: 'o2' }), true, 'its owner abandons it')
+    t.same(await claim(store, 'k', 'fp-other', T0 + LEASE + 2, 'salvador', 'o3'), { state: 'claimed' }, 'free at once')
+    t.equal(await idem.abandon({ scope: 'salvador', key: 'never', owner: 'o1' }), false, 'an unseen key: nothing to abandon')
+    t.equal(await idem.complete({ scope: 'salvador', key: 'never', owner: 'o1', status: 200, body: null, nowMs: T0 }), false, 'nor to complete')
+  })
+
   check('answers are kept until deleteOlderThan removes them', async (t, { store }) => {
     await claim(store, 'old', 'fp', T0)
-    await store.idempotency.complete({ scope: 'salvador', key: 'old', status: 204, body: null, nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'old', owner: 'o1', status: 204, body: null, nowMs: T0 })
     await claim(store, 'new', 'fp', T0 + 25 * 3_600_000)
     t.equal(await store.idempotency.deleteOlderThan(T0 + 1), 1)
     t.same(await claim(store, 'old', 'fp-x', T0 + 26 * 3_600_000), { state: 'claimed' })
@@ -112,10 +144,10 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'k', 'body-a'), { state: 'claimed' })
     t.same(await claim(store, 'k', 'body-a', T0 + 1), { state: 'in_progress' }, 'in flight: refused')
     t.same(await claim(store, 'k', 'body-b', T0 + 1), { state: 'mismatch' }, 'in flight, other body: refused')
-    await store.idempotency.complete({ scope: 'salvador', key: 'k', status: 201, body: '{"first":true}', nowMs: T0 + 2 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'k', owner: 'o1', status: 201, body: '{"first":true}', nowMs: T0 + 2 })
     t.same(await claim(store, 'k', 'body-a', T0 + LEASE * 10), { state: 'done', status: 201, body: '{"first":true}' }, 'the first answer, long after its lease')
     t.same(await claim(store, 'k', 'body-b', T0 + LEASE * 10), { state: 'mismatch' })
-    await store.idempotency.abandon('salvador', 'k')
+    await store.idempotency.abandon({ scope: 'salvador', key: 'k', owner: 'o1' })
     t.same(await claim(store, 'k', 'body-a', T0 + LEASE * 10), { state: 'done', status: 201, body: '{"first":true}' }, 'abandon leaves a done key alone')
   })
 
@@ -129,9 +161,9 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
   check('rule: answers live 24 h: deleteOlderThan(now - 24 h) keeps a key created at the cutoff and forgets one 1 ms older', async (t, { store }) => {
     const DAY = 24 * 3_600_000
     await claim(store, 'older', 'fp', T0 - 1)
-    await store.idempotency.complete({ scope: 'salvador', key: 'older', status: 200, body: '{}', nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'older', owner: 'o1', status: 200, body: '{}', nowMs: T0 })
     await claim(store, 'edge', 'fp', T0)
-    await store.idempotency.complete({ scope: 'salvador', key: 'edge', status: 200, body: '{}', nowMs: T0 })
+    await store.idempotency.complete({ scope: 'salvador', key: 'edge', owner: 'o1', status: 200, body: '{}', nowMs: T0 })
     t.same(await claim(store, 'older', 'fp', T0 + DAY - 1), { state: 'done', status: 200, body: '{}' }, 'still answered a day later until housekeeping runs')
     t.equal(await store.idempotency.deleteOlderThan(T0 + DAY - DAY), 1)
     t.same(await claim(store, 'older', 'fp-new', T0 + DAY), { state: 'claimed' }, 'the expired key is new again')

@@ -1,6 +1,6 @@
 /** In-memory IdempotencyStore: each method is synchronous inside, hence atomic on the one JS thread. */
-import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
-import { claimDecision, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
+import { claimDecision, ownsRunning, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
 
 interface Entry extends IdempotencyEntry {
   createdAtMs: number
@@ -24,9 +24,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const e = this.#entries.get(id)
     const d = claimDecision(e ?? null, input)
     if (d.write === 'insert') {
-      this.#entries.set(id, { fingerprint: input.fingerprint, state: 'running', status: null, body: null, createdAtMs: input.nowMs, leaseUntilMs: d.leaseUntilMs })
-    } else if (d.write === 'renew' && e) {
+      this.#entries.set(id, { fingerprint: input.fingerprint, state: 'running', status: null, body: null, createdAtMs: input.nowMs, leaseUntilMs: d.leaseUntilMs, owner: input.owner })
+    } else if (d.write === 'take' && e) {
       e.leaseUntilMs = d.leaseUntilMs
+      e.owner = input.owner
     }
     return d.claim
   }
@@ -40,19 +41,22 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return true
   }
 
-  async complete(input: CompleteInput): Promise<void> {
+  async complete(input: CompleteInput): Promise<boolean> {
     this.#guard()
     const e = this.#entries.get(slot(input.scope, input.key))
-    if (!e) return
+    if (!e || !ownsRunning(e, input.owner)) return false
     e.state = 'done'
     e.status = input.status
     e.body = input.body
+    return true
   }
 
-  async abandon(scope: string, key: string): Promise<void> {
+  async abandon(input: OwnedKey): Promise<boolean> {
     this.#guard()
-    const id = slot(scope, key)
-    if (this.#entries.get(id)?.state === 'running') this.#entries.delete(id)
+    const id = slot(input.scope, input.key)
+    if (!ownsRunning(this.#entries.get(id) ?? null, input.owner)) return false
+    this.#entries.delete(id)
+    return true
   }
 
   async deleteOlderThan(cutoffMs: number): Promise<number> {

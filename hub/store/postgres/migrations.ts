@@ -270,6 +270,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX peer_holds_by_vehicle ON peer_holds (vehicle_id, peer_hub_id);
     `,
   },
+  {
+    version: 4,
+    name: 'idempotency keys: the owner of a running claim',
+    sql: `
+      -- Each run that claims a key names itself (a token per run): renew, complete and abandon act only for the
+      -- claim's owner, so a run whose claim lapsed and was taken neither keeps it nor overwrites the answer stored
+      -- by the run that took it (hub/store/idempotency.ts). Rows from before: owned by no run ('').
+      ALTER TABLE idempotency_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

@@ -4,11 +4,12 @@
  * connection's WriteBatcher, ./write-batcher.ts): a new key is one INSERT ... ON CONFLICT DO NOTHING, a
  * key seen before is read and maybe taken over (lapsed lease). Writers in
  * other processes on the file are serialized by the same lock, so exactly
- * one concurrent claim wins.
+ * one concurrent claim wins. Renew, complete and abandon are one statement
+ * each, conditioned on the running claim's owner (ownsRunning).
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
-import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, RenewInput } from '../idempotency.js'
-import { claimDecision, claimLeaseUntil, renewDecision } from '../idempotency-rules.js'
+import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
+import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
@@ -20,14 +21,14 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #guard: () => void
   readonly #s: {
     get: Statement<[string, string], Row>
-    insert: Statement<[string, string, string, number, number]>
-    renew: Statement<[number, string, string]>
-    complete: Statement<[number, string | null, string, string]>
-    abandon: Statement<[string, string]>
+    insert: Statement<[string, string, string, number, number, string]>
+    take: Statement<[number, string, string, string]>
+    renew: Statement<[number, string, string, string]>
+    complete: Statement<[number, string | null, string, string, string]>
+    abandon: Statement<[string, string, string]>
     deleteOld: Statement<[number]>
   }
   readonly #claimTx: Transaction<(input: ClaimInput) => IdempotencyClaim>
-  readonly #renewTx: Transaction<(input: RenewInput) => boolean>
   /** A write through the connection's group commit (see WriteBatcher). */
   readonly #write: <T>(work: () => T, o?: WriteOptions) => Promise<T>
 
@@ -36,32 +37,30 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       get: db.prepare<[string, string], Row>(
-        'SELECT fingerprint, state, status, body, lease_until_ms FROM idempotency_keys WHERE scope = ? AND key = ?',
+        'SELECT fingerprint, state, status, body, lease_until_ms, owner FROM idempotency_keys WHERE scope = ? AND key = ?',
       ),
-      insert: db.prepare<[string, string, string, number, number]>(
-        `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms)
-         VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?)
+      insert: db.prepare<[string, string, string, number, number, string]>(
+        `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms, owner)
+         VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?, ?)
          ON CONFLICT (scope, key) DO NOTHING`,
       ),
-      renew: db.prepare<[number, string, string]>('UPDATE idempotency_keys SET lease_until_ms = ? WHERE scope = ? AND key = ?'),
-      complete: db.prepare<[number, string | null, string, string]>(
-        "UPDATE idempotency_keys SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
+      take: db.prepare<[number, string, string, string]>('UPDATE idempotency_keys SET lease_until_ms = ?, owner = ? WHERE scope = ? AND key = ?'),
+      // ownsRunning, as the statements' condition (the one write is the compare-and-set).
+      renew: db.prepare<[number, string, string, string]>(
+        "UPDATE idempotency_keys SET lease_until_ms = ? WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'",
       ),
-      abandon: db.prepare<[string, string]>("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND state = 'running'"),
+      complete: db.prepare<[number, string | null, string, string, string]>(
+        "UPDATE idempotency_keys SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'",
+      ),
+      abandon: db.prepare<[string, string, string]>("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'"),
       deleteOld: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
       const row = this.#s.get.get(input.scope, input.key)
       const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms } : null, input)
-      if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs)
-      else if (d.write === 'renew') this.#s.renew.run(d.leaseUntilMs, input.scope, input.key)
+      if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs, input.owner)
+      else if (d.write === 'take') this.#s.take.run(d.leaseUntilMs, input.owner, input.scope, input.key)
       return d.claim
-    })
-    this.#renewTx = db.transaction((input: RenewInput): boolean => {
-      const until = renewDecision(this.#s.get.get(input.scope, input.key) ?? null, input)
-      if (until === null) return false
-      this.#s.renew.run(until, input.scope, input.key)
-      return true
     })
   }
 
@@ -69,7 +68,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     return this.#write(() => {
       // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
       // INSERT that does nothing on a seen key); only a key seen before needs the read.
-      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input)).changes > 0) {
+      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input), input.owner).changes > 0) {
         return { state: 'claimed' }
       }
       return this.#claimTx(input)
@@ -77,19 +76,15 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   renew(input: RenewInput): Promise<boolean> {
-    return this.#write(() => this.#renewTx(input), ONE_WRITE)
+    return this.#write(() => this.#s.renew.run(claimLeaseUntil(input), input.scope, input.key, input.owner).changes > 0, ONE_WRITE)
   }
 
-  complete(input: CompleteInput): Promise<void> {
-    return this.#write(() => {
-      this.#s.complete.run(input.status, input.body, input.scope, input.key)
-    }, ONE_WRITE)
+  complete(input: CompleteInput): Promise<boolean> {
+    return this.#write(() => this.#s.complete.run(input.status, input.body, input.scope, input.key, input.owner).changes > 0, ONE_WRITE)
   }
 
-  abandon(scope: string, key: string): Promise<void> {
-    return this.#write(() => {
-      this.#s.abandon.run(scope, key)
-    }, ONE_WRITE)
+  abandon(input: OwnedKey): Promise<boolean> {
+    return this.#write(() => this.#s.abandon.run(input.scope, input.key, input.owner).changes > 0, ONE_WRITE)
   }
 
   deleteOlderThan(cutoffMs: number): Promise<number> {
