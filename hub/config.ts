@@ -147,6 +147,14 @@ export const HubConfigSchema = z.strictObject({
     })
     .default({ windowMinutes: 120, minLeadMinutes: 120, holdTtlSeconds: 30, maxAdvanceDays: 30, maxReservationsPerVehicle: 20 }),
 }).superRefine((cfg, ctx) => {
+  // The earliest bookable time must come before the latest, or every booking is refused.
+  if (cfg.rules.minLeadMinutes >= cfg.rules.maxAdvanceDays * 24 * 60) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['rules', 'minLeadMinutes'],
+      message: `${cfg.rules.minLeadMinutes} minutes is not less than rules.maxAdvanceDays (${cfg.rules.maxAdvanceDays} days = ${cfg.rules.maxAdvanceDays * 24 * 60} minutes): no time could be booked; lower minLeadMinutes or raise maxAdvanceDays`,
+    })
+  }
   const seen = new Set<string>()
   cfg.stations.forEach((s, i) => {
     if (seen.has(s.stationId)) ctx.addIssue({ code: 'custom', path: ['stations', i, 'stationId'], message: `duplicate station id ${s.stationId}` })

@@ -328,3 +328,9 @@ t.test('a host that is not an address of this machine is named as the cause, not
   t.equal(r2.status, 2)
   t.equal(r2.stderr.trim(), `${mqtt}: mqtt.listen: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL); mqtt.listen.host is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses`)
 })
+
+t.test('rules whose earliest bookable time is not before the latest are refused, both keys named', async (t) => {
+  const file = write('hub-rules.json', { ...hubExample, rules: { maxAdvanceDays: 1, minLeadMinutes: 10080 } })
+  t.throws(() => loadHubConfig(file), { message: /rules\.minLeadMinutes: 10080 minutes is not less than rules\.maxAdvanceDays \(1 days = 1440 minutes\): no time could be booked/ })
+  t.equal(loadHubConfig(write('hub-rules-ok.json', { ...hubExample, rules: { maxAdvanceDays: 1, minLeadMinutes: 1439 } })).rules.minLeadMinutes, 1439, 'one minute less can book')
+})

@@ -126,8 +126,21 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     () => new VoltwayError('TOO_FAR_AHEAD', 'a reservation may be at most 30 days ahead', { at: '2027-11-24T12:00:00Z', latest: '2026-12-24T12:00:00Z', maxAdvanceDays: 30 }),
     /at most 30 days ahead; use --at 2026-12-24T12:00:00Z or earlier/,
   ],
-  ['a vehicle at its booking limit', () => new VoltwayError('RESERVATION_LIMIT', 'this vehicle already has 20 live reservations', { live: 20, limit: 20 }), /has 20 live reservations or trip holds at this hub.*cancel one/],
-  ['a trip whose hop refused the vehicle for its limit', () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'RESERVATION_LIMIT', message: 'limit' }), /hop 1 at salvador failed with RESERVATION_LIMIT: this vehicle has as many live reservations/],
+  ['a vehicle at its booking limit', () => new VoltwayError('RESERVATION_LIMIT', 'this vehicle already has 20 live reservations', { live: 20, limit: 20 }), /20 live bookings is this hub's most for one vehicle; cancel a reservation .*voltway vehicle cancel <reservationId>.*trip-cancel <tripId>/],
+  ['a trip whose hop refused the vehicle for its limit', () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'RESERVATION_LIMIT', message: 'limit' }), /hop 1 at salvador failed with RESERVATION_LIMIT: this vehicle has as many live bookings at that hub as it may/],
+  // With the peer's details (reasonDetails), the hint gives the peer's own limit and horizon, not the defaults, and the flags `vehicle trip` has.
+  [
+    "a trip whose peer hop is at that peer's limit",
+    () => routeFailed({ failedHop: 1, hubId: 'salvador', reason: 'RESERVATION_LIMIT', message: 'limit', details: { live: 1, limit: 1 } }),
+    /at salvador \(hop 1\) this vehicle already has 1 live bookings, that hub's most; .*voltway vehicle trips.*trip-cancel <tripId>/,
+    /default 20/,
+  ],
+  [
+    "a trip whose hop is beyond that hub's horizon",
+    () => routeFailed({ failedHop: 2, hubId: 'ilheus', reason: 'TOO_FAR_AHEAD', message: 'far', details: { at: '2027-01-10T00:00:00Z', latest: '2026-12-03T00:00:00Z', maxAdvanceDays: 2 } }),
+    /hop 2 at ilheus is beyond that hub's horizon \(2 days: no later than 2026-12-03T00:00:00Z\); depart earlier \(--depart, or --times per hop\)/,
+    /--at|default 30/,
+  ],
   // PEER_UNAVAILABLE: a peer down, a peer answering nonsense, a hub that is no peer, the client unable to publish
   ['a peer that does not answer', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie did not answer (ECONNREFUSED)', { hubId: 'jequie', cause: 'ECONNREFUSED' }), /hub jequie did not answer this hub \(ECONNREFUSED\)/],
   ['a peer answering an unexpected status', () => new VoltwayError('PEER_UNAVAILABLE', 'hub jequie gave an unexpected answer (502)', { hubId: 'jequie', status: 502 }), /answered with HTTP 502/],

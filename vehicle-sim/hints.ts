@@ -40,6 +40,10 @@ const waitedInAll = (d: Details): string =>
 /** A vehicle's request to a hub id nobody serves on this broker is simply never answered. */
 const WRONG_HUB_ID = "a wrong --hub-id (a hub that does not exist on this broker) gives exactly this: check that --hub-id is the hub's hubId (its log prints it at start)"
 const NOT_BILLED = 'you were not charged for it; try another station (operator: check its meter with `voltway station check`)'
+/** How a vehicle at its booking limit makes room. */
+const FREE_A_PLACE = 'cancel a reservation (`voltway vehicle reservations`, then `voltway vehicle cancel <reservationId>`) or a trip (`voltway vehicle trips`, then `trip-cancel <tripId>`), or wait until one has passed'
+/** The details of the refusal at a trip's failed hop (ROUTE_FAILED `reasonDetails`). */
+const hopDetails = (d: Details): Details => (typeof d.reasonDetails === 'object' && d.reasonDetails !== null ? (d.reasonDetails as Details) : {})
 
 /** The fallback per code: its most common cause. */
 export const HINTS: Record<SimErrorCode, string> = {
@@ -51,8 +55,8 @@ export const HINTS: Record<SimErrorCode, string> = {
   NO_STATION_AVAILABLE: 'no free station within range at that time; try a larger --range-km, another --at, or another position',
   RESERVATION_CONFLICT: 'the station is taken within the reservation window; pick another --at or another station',
   TOO_SOON: 'reservations must start at least the hub\'s lead time ahead (default 2 h); use a later --at / --depart',
-  TOO_FAR_AHEAD: 'reservations may start at most the hub\'s horizon ahead (default 30 days); use an earlier --at / --depart',
-  RESERVATION_LIMIT: 'this vehicle has as many live reservations at that hub as it may (default 20); cancel one (`voltway vehicle cancel` or `trip-cancel`) or wait until one has passed',
+  TOO_FAR_AHEAD: 'the hub takes bookings only up to its horizon ahead (hub.json rules.maxAdvanceDays); book an earlier time (--at for a reservation, --depart or --times for a trip)',
+  RESERVATION_LIMIT: `this vehicle has as many live bookings at that hub as it may (hub.json rules.maxReservationsPerVehicle); ${FREE_A_PLACE}`,
   OUT_OF_RANGE: 'the station or next hop is farther than --range-km; charge first or raise the range',
   STATION_OFFLINE: 'the station agent is not connected to its hub; try another station or later',
   STATION_BUSY: 'the station is charging another vehicle; wait or pick another station',
@@ -192,12 +196,24 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   {
     code: 'RESERVATION_LIMIT',
     when: (d) => d.limit !== undefined,
-    hint: (d) => `this vehicle has ${str(d.limit)} live reservations or trip holds at this hub, the most it may have; cancel one (\`voltway vehicle cancel\` or \`trip-cancel\`) or wait until one has passed`,
+    hint: (d) => `${str(d.limit)} live bookings is this hub's most for one vehicle; ${FREE_A_PLACE}`,
   },
   { code: 'PEER_UNAVAILABLE', when: has('publish'), hint: () => 'the request could not be sent: the connection to the broker dropped; retry' },
   { code: 'PEER_UNAVAILABLE', when: has('status'), hint: (d) => `hub ${str(d.hubId)} answered with HTTP ${str(d.status)}, which this hub does not understand; retry later or choose a route through other hubs` },
   { code: 'PEER_UNAVAILABLE', when: has('cause'), hint: (d) => `hub ${str(d.hubId)} did not answer this hub (${str(d.cause)}); retry later or choose a route through other hubs` },
   { code: 'PEER_UNAVAILABLE', when: has('hubId'), hint: (d) => `hub ${str(d.hubId)} is not linked to this hub by federation; choose a route through the hubs \`voltway vehicle routes\` offers` },
+  {
+    code: 'ROUTE_FAILED',
+    when: (d) => d.reason === 'TOO_FAR_AHEAD' && typeof hopDetails(d).latest === 'string',
+    hint: (d) =>
+      `nothing was kept; hop ${str(d.failedHop)} at ${str(d.hubId)} is beyond that hub's horizon (${str(hopDetails(d).maxAdvanceDays)} days: no later than ${str(hopDetails(d).latest)}); depart earlier (--depart, or --times per hop)`,
+  },
+  {
+    code: 'ROUTE_FAILED',
+    when: (d) => d.reason === 'RESERVATION_LIMIT' && hopDetails(d).limit !== undefined,
+    hint: (d) =>
+      `nothing was kept; at ${str(d.hubId)} (hop ${str(d.failedHop)}) this vehicle already has ${str(hopDetails(d).limit)} live bookings, that hub's most; ${d.failedHop === 0 ? FREE_A_PLACE : 'bookings there come from your trips through it: cancel one (`voltway vehicle trips`, then `voltway vehicle trip-cancel <tripId>`) or wait until one has passed'}`,
+  },
   {
     code: 'ROUTE_FAILED',
     when: (d) => typeof d.reason === 'string' && d.reason !== 'ROUTE_FAILED' && Object.hasOwn(HINTS, d.reason),

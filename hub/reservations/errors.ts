@@ -22,7 +22,7 @@ export const reservationErrors = {
   limit: (live: number, limit: number): VoltwayError =>
     new VoltwayError(
       'RESERVATION_LIMIT',
-      `this vehicle already has ${live} live reservations or holds at this hub, the most it may have: cancel one or wait until one has passed`,
+      `this vehicle already has ${live} live ${live === 1 ? 'reservation or hold' : 'reservations or holds'} at this hub, the most it may have: cancel one or wait until one has passed`,
       { live, limit },
     ),
   stationNotFound: (stationId: string): VoltwayError =>

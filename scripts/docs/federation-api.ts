@@ -98,7 +98,7 @@ export const FEDERATION_ENDPOINTS: readonly FedEndpoint[] = [
     pathParams: [],
     body: 'HoldRequest',
     success: { status: 201, description: 'The hold', body: 'Hold' },
-    errors: ['BAD_REQUEST', 'TOO_SOON', 'OUT_OF_RANGE', 'NO_STATION_AVAILABLE', 'HOLD_EXPIRED'],
+    errors: ['BAD_REQUEST', 'TOO_SOON', 'TOO_FAR_AHEAD', 'RESERVATION_LIMIT', 'OUT_OF_RANGE', 'NO_STATION_AVAILABLE', 'HOLD_EXPIRED'],
   },
   {
     method: 'post',
