@@ -54,7 +54,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 function article(t: string): string {
-  if (t === 'object' || t === 'array' || t === 'integer') return `an ${t}`
+  // zod names a whole number `int` (z.number().int()).
+  if (t === 'int' || t === 'integer') return 'an integer'
+  if (t === 'object' || t === 'array') return `an ${t}`
   return `a ${t}`
 }
 

@@ -1,7 +1,7 @@
 /** station.json (docs/configuration.md): schema, defaults and loading. */
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
-import { Id, loadJsonFile, readTlsMaterial, resolveConfigPath } from '../protocol/index.js'
+import { Id, loadJsonFile, makeConfiguredDirectory, readTlsMaterial, resolveConfigPath } from '../protocol/index.js'
 
 const SerialPath = z.string().min(1).max(255)
 const BaudRate = z.number().int().positive().max(4_000_000)
@@ -100,6 +100,18 @@ export function loadStationConfig(file: string): StationConfig {
   // Read once here so a bad CA file stops the command at once, naming the file (exit 2).
   mqttTls(loaded, file)
   return loaded
+}
+
+/**
+ * Create `dataDir` if missing and check that the agent can write in it;
+ * ConfigError `<label>: dataDir "...": ...; <hint>` when it cannot.
+ */
+export function makeDataDir(cfg: Pick<StationConfig, 'dataDir'>, label = 'station.json'): void {
+  makeConfiguredDirectory(
+    cfg.dataDir,
+    `${label}: dataDir "${cfg.dataDir}"`,
+    "check that the directory exists or can be created, that the agent's user may write it, that its file system is not mounted read-only and has free space",
+  )
 }
 
 /** The TLS options of the broker connection (mqtt.js `ca`); ConfigError when `mqtt.ca` cannot be read or is not a certificate. */

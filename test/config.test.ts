@@ -334,3 +334,7 @@ t.test('rules whose earliest bookable time is not before the latest are refused,
   t.throws(() => loadHubConfig(file), { message: /rules\.minLeadMinutes: 10080 minutes is not less than rules\.maxAdvanceDays \(1 days = 1440 minutes\): no time could be booked/ })
   t.equal(loadHubConfig(write('hub-rules-ok.json', { ...hubExample, rules: { maxAdvanceDays: 1, minLeadMinutes: 1439 } })).rules.minLeadMinutes, 1439, 'one minute less can book')
 })
+
+t.test('a whole-number field given a fraction says "expected an integer"', async (t) => {
+  t.throws(() => loadHubConfig(write('hub-int.json', { ...hubExample, rules: { windowMinutes: 1.5 } })), { message: /rules\.windowMinutes: expected an integer$/m })
+})

@@ -65,7 +65,7 @@ t.test('station check on a mock board with a reachable hub passes every step; th
   const cfg = stationConfig({ url: broker.url, dataDir: join(dir, 'data') })
   const steps = await runChecks(cfg, { toggleRelay: true })
   t.same(steps.filter((s) => !s.ok), [], 'no failed step')
-  t.same(steps.map((s) => s.step), ['config', 'board', 'relay', 'relay toggle', 'meter read 1', 'meter read 2', 'serial ports', 'hub'])
+  t.same(steps.map((s) => s.step), ['config', 'dataDir', 'board', 'relay', 'relay toggle', 'meter read 1', 'meter read 2', 'serial ports', 'hub'])
   const quiet = await runChecks(cfg)
   t.notOk(quiet.some((s) => s.step === 'relay toggle'))
 })
@@ -80,6 +80,13 @@ t.test('station check toggles the heartbeat pin of hardware.watchdog for one per
   t.match(steps.find((s) => s.step === 'heartbeat pin'), { ok: true, detail: /^pin 8 toggled [4-9] times in 400 ms/ })
   const bad = { ...base, hardware: { ...base.hardware, watchdog: { pin: 99, periodMs: 400 } } }
   t.match((await runChecks(bad)).find((s) => s.step === 'board'), { ok: false, detail: /HW_BAD_PIN/ }, 'a pin the board lacks fails with HW_BAD_PIN')
+})
+
+t.test('station check fails its dataDir step where the agent could not start (it passed every step before)', async (t) => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'a-file'), '')
+  const steps = await runChecks(stationConfig({ url: 'mqtt://127.0.0.1:1', dataDir: join(dir, 'a-file', 'data') }), { hubTimeoutMs: 200 })
+  t.match(steps.find((s) => s.step === 'dataDir'), { ok: false, detail: /dataDir ".*a-file\/data": cannot create the directory \(ENOTDIR\)/, hint: /Set dataDir in station\.json/ })
 })
 
 t.test('station check with a bad serial path or an unreachable hub fails with a hint', async (t) => {

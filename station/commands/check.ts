@@ -8,7 +8,7 @@ import mqtt from 'mqtt'
 import { isHwError } from '../../hw/errors.js'
 import { listSerialPorts } from '../../hw/serial-port.js'
 import type { MeterReading } from '../../hw/types.js'
-import { mqttTls, type StationConfig } from '../config.js'
+import { makeDataDir, mqttTls, type StationConfig } from '../config.js'
 import { openStationHardware, type StationHardware } from '../hardware.js'
 
 export interface CheckStep {
@@ -33,6 +33,13 @@ export async function runChecks(cfg: StationConfig, opts: CheckOptions = {}): Pr
       ? { step, ok: false, detail: `${err.code}: ${err.message}`, hint: err.hint }
       : { step, ok: false, detail: err instanceof Error ? err.message : String(err), hint: fallbackHint }
 
+  // The agent refuses to start without it (exit 2): the same check, as a step.
+  try {
+    makeDataDir(cfg)
+    steps.push({ step: 'dataDir', ok: true, detail: `${cfg.dataDir} is writable` })
+  } catch (err) {
+    steps.push(fail('dataDir', err, 'Set dataDir in station.json to a directory the agent may create and write; `voltway station` does not start without it.'))
+  }
   let hw: StationHardware | undefined
   try {
     hw = await openStationHardware(cfg, { persistMockBoard: false })

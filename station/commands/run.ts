@@ -1,16 +1,16 @@
 /** `voltway station --config station.json`: run the agent until SIGTERM/SIGINT. */
 import { pino } from 'pino'
 import { join } from 'node:path'
-import { ConfigError, logLevelOf, makeConfiguredDirectory } from '../../protocol/index.js'
+import { ConfigError, logLevelOf } from '../../protocol/index.js'
 import { StationAgent } from '../agent.js'
 import { OUTBOX_FILE } from '../outbox.js'
-import { loadStationConfig } from '../config.js'
+import { loadStationConfig, makeDataDir } from '../config.js'
 import { withHwErrors } from './hw-failure.js'
 
 export async function runStation(configFile: string): Promise<void> {
   const config = loadStationConfig(configFile)
   // Made here, so a dataDir that cannot exist stops the agent with the file and field named (exit 2).
-  makeConfiguredDirectory(config.dataDir, `${configFile}: dataDir "${config.dataDir}"`, "check that the directory exists or can be created, that the agent's user may write it, that its file system is not mounted read-only and has free space")
+  makeDataDir(config, configFile)
   const logger = pino({ level: logLevelOf('station', undefined, 'info') })
   const agent = await withHwErrors(() => StationAgent.create({ config, logger })).catch((err: unknown) => {
     // The outbox (dataDir/station.sqlite) that cannot be opened: a file of another kind or program in its place, a full disk.
