@@ -107,20 +107,25 @@ const rpcOf = (v: number): RpcClient => (clients[v] as { rpc: RpcClient }).rpc
 const { route } = await rpcOf(0).request('route.list', { destination: 'ilheus' })
 const from = { lat: -12.2664, lon: -38.9663 }
 const HOUR = 3_600_000
-// Trips and creates never meet: trips from +3 h on, each trip's three times 5 h apart from any other's;
-// creates from +5 years on (BENCH_RULES allow 10 years ahead; trips reach there only after 8,760 of them), 4 h apart.
+// Nothing ever competes, and everything stays within BENCH_RULES' 10-year horizon. Bookings of one station
+// exactly a window (2 h) apart do not conflict. Trips from +3 h on, 2 h apart: each hub sees one booking per trip,
+// 2 h from the one before (10,000 trips reach +2.3 years). Creates from +3 years on at Feira, four per 2 h slot,
+// each from the position of its own station, so its nearest station is free (122,000 creates before +10 years).
 const tripBase = Date.now() + 3 * HOUR
-const createBase = Date.now() + 5 * 365 * 24 * HOUR
+const createBase = Date.now() + 3 * 365 * 24 * HOUR
+const feiraStations = (HUBS[0] as HubSpec).stations.map((st) => st.position)
 let tripSlot = 0
 let createSlot = 0
 
 function trip(v: number): Promise<unknown> {
-  const t0 = tripBase + tripSlot++ * 5 * HOUR
+  const t0 = tripBase + tripSlot++ * 2 * HOUR
   return rpcOf(v).request('route.reserve', { routeId: route.routeId, times: [formatTime(t0), formatTime(t0 + HOUR), formatTime(t0 + 2 * HOUR)], position: from, rangeKm: 250 })
 }
 
 function create(v: number): Promise<unknown> {
-  return rpcOf(v).request('reservation.create', { at: formatTime(createBase + createSlot++ * 4 * HOUR), position: from, rangeKm: 50 })
+  const k = createSlot++
+  const position = feiraStations[k % feiraStations.length] as { lat: number; lon: number }
+  return rpcOf(v).request('reservation.create', { at: formatTime(createBase + Math.floor(k / feiraStations.length) * 2 * HOUR), position, rangeKm: 50 })
 }
 
 interface Run {
@@ -203,7 +208,9 @@ const rows: BenchRow[] = [
   { bench: name, metric: '3-hop route.reserve over MQTT p50, 1 vehicle', value: p1.trip.p50, unit: 'ms', goal: '<= 10', ok: p1.trip.p50 <= 10 },
   { bench: name, metric: '3-hop route.reserve p99, 1 vehicle', value: p1.trip.p99, unit: 'ms' },
   { bench: name, metric: 'trip p50 / reservation.create p50, 1 vehicle', value: p1.trip.p50 / p1.create.p50, unit: 'ratio', goal: '<= 3', ok: p1.trip.p50 / p1.create.p50 <= 3 },
-  { bench: name, metric: `reservation.create over MQTT per second, ${C} vehicles (baseline; errors ${manyCreate.errors + oneCreate.errors})`, value: Math.round(rate.create), unit: 'req/s' },
+  { bench: name, metric: `reservation.create over MQTT per second, ${C} vehicles (baseline)`, value: Math.round(rate.create), unit: 'req/s' },
+  // A refused create is answered fast: creates that fail would inflate the baseline's rate, so none may.
+  { bench: name, metric: 'failed creates (baseline)', value: manyCreate.errors + oneCreate.errors, unit: 'requests', goal: '0', ok: manyCreate.errors + oneCreate.errors === 0 },
   { bench: name, metric: `trips booked per second, ${C} vehicles`, value: Math.round(rate.trip), unit: 'trips/s', goal: '>= 500', ok: rate.trip >= 500 },
   { bench: name, metric: 'trips per second / reservation.create per second', value: rate.trip / rate.create, unit: 'ratio', goal: '>= 0.5', ok: rate.trip / rate.create >= 0.5 },
   { bench: name, metric: `route.reserve p50, ${C} vehicles`, value: pC.p50, unit: 'ms' },
