@@ -31,6 +31,13 @@ export interface RequestContext {
   vehicleId: string
   requestId: string
   op: OpName
+  /**
+   * When this request id was first seen (epoch ms, the clock of the hub replica that first claimed it),
+   * set for the mutating ops by the hub's idempotency layer (docs/protocol.md "Repeated requests"): a
+   * re-run of a request whose first run's answer was lost keeps its first run's time, so an op can act
+   * on what existed then (reservation.cancel `{all: true}`). Absent otherwise: an op acts as of now.
+   */
+  firstSeenAtMs?: number
 }
 
 export type OpHandler<O extends OpName> = (args: OpArgs<O>, ctx: RequestContext) => Promise<OpResult<O>>

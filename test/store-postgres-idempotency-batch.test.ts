@@ -127,7 +127,7 @@ t.test('completes and abandons asked in one turn: one statement each, and all la
   t.same(abandoned, [...Array(10).fill(false), ...Array(10).fill(true)], 'each says whether it forgot its claim (a done key: no)')
 
   for (const [i, key] of keys.entries()) {
-    const expected = i < 20 ? { state: 'done', status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}` } : { state: 'claimed' }
+    const expected = i < 20 ? { state: 'done', status: i % 2 ? 200 : 409, body: i === 3 ? null : `{"i":${i}}` } : { state: 'claimed', firstClaimedAtMs: T + 2 }
     t.same(await idem.claim(claimOf(key, 'fp', T + 2)), expected, `${key}: ${i < 20 ? 'completed' : 'abandoned'}${i >= 10 && i < 20 ? ' (a done key is not abandoned)' : ''}`)
   }
 
@@ -145,7 +145,7 @@ t.test('completes and abandons by runs whose claims lapsed and were taken, in on
   const keys = Array.from({ length: 8 }, (_, i) => `k${i}`)
   for (const k of keys) await idem.claim(claimOf(k, 'fp', T, V1, 'old'))
   // Every key's claim lapses; the even ones are taken over by another run ('new').
-  for (const [i, k] of keys.entries()) if (i % 2 === 0) t.same(await idem.claim(claimOf(k, 'fp', T + LEASE, V1, 'new')), { state: 'claimed' })
+  for (const [i, k] of keys.entries()) if (i % 2 === 0) t.same(await idem.claim(claimOf(k, 'fp', T + LEASE, V1, 'new')), { state: 'claimed', firstClaimedAtMs: T })
 
   let count = countRoundTrips(store)
   // Asked in reverse, old and new owners interleaved: the statement's rows still go in (scope, key) order.
@@ -164,8 +164,8 @@ t.test('completes and abandons by runs whose claims lapsed and were taken, in on
   count.stop()
   t.equal(count.queries, 1, '8 abandons, one statement')
   t.same(gone, [false, true, true, false, false, true, true, false], "a taken key: only its new owner's abandon applies; a late abandon frees nothing")
-  t.same(await idem.claim(claimOf('k4', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed' }, 'k4: abandoned by its new owner')
-  t.same(await idem.claim(claimOf('k5', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed' }, 'k5: abandoned by its owner')
+  t.same(await idem.claim(claimOf('k4', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed', firstClaimedAtMs: T + LEASE + 3 }, 'k4: abandoned by its new owner')
+  t.same(await idem.claim(claimOf('k5', 'fp', T + LEASE + 3, V1, 'probe')), { state: 'claimed', firstClaimedAtMs: T + LEASE + 3 }, 'k5: abandoned by its owner')
 })
 
 t.test('a failing batch statement rejects each of its callers with the StoreError the statement alone gives', { skip: skip ?? false }, async (t) => {
@@ -201,7 +201,7 @@ t.test('one key the database refuses fails only its own caller: the batch runs a
   const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v ?? 'ok', (err: unknown) => (err instanceof StoreError ? err.code : `not a StoreError: ${String(err)}`))
 
   const claims = await Promise.all(['a', BAD, 'b', 'c'].map((k) => outcome(idem.claim(claimOf(k)))))
-  t.same(claims, [{ state: 'claimed' }, 'DATABASE', { state: 'claimed' }, { state: 'claimed' }], 'claims: only the refused key fails')
+  t.same(claims, [{ state: 'claimed', firstClaimedAtMs: T }, 'DATABASE', { state: 'claimed', firstClaimedAtMs: T }, { state: 'claimed', firstClaimedAtMs: T }], 'claims: only the refused key fails')
 
   const completes = await Promise.all(['a', BAD, 'b'].map((key) => outcome(idem.complete({ scope: V1, key, owner: 'o1', status: 200, body: `{"k":"${key.length}"}`, nowMs: T + 1 }))))
   t.same(completes, [true, 'DATABASE', true], 'completes: only the refused key fails')
@@ -209,5 +209,5 @@ t.test('one key the database refuses fails only its own caller: the batch runs a
 
   const abandons = await Promise.all([BAD, 'c'].map((key) => outcome(idem.abandon({ scope: V1, key, owner: 'o1' }))))
   t.same(abandons, ['DATABASE', true], 'abandons: only the refused key fails')
-  t.same(await idem.claim(claimOf('c', 'fp', T + 2)), { state: 'claimed' }, 'the abandon of the failed batch landed when run alone')
+  t.same(await idem.claim(claimOf('c', 'fp', T + 2)), { state: 'claimed', firstClaimedAtMs: T + 2 }, 'the abandon of the failed batch landed when run alone')
 })

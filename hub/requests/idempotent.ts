@@ -33,7 +33,10 @@
  * live one instead of being told IDEMPOTENCY_IN_PROGRESS. The effect ids of
  * reservation.create and route.reserve are derived from the request
  * (`effectId`), so a re-run finds the dead run's booking instead of making a
- * second one.
+ * second one. Each run's handler gets the time its id was first claimed
+ * (`RequestContext.firstSeenAtMs`, kept when a lapsed claim is taken over):
+ * a re-run of reservation.cancel `{all: true}` cancels only what its first
+ * run could have, not what the vehicle booked since.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -83,7 +86,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       const running = renewWhileRunning(o, { ...k, op })
       let result: unknown
       try {
-        result = await handler(args, ctx)
+        result = await handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
       } catch (err) {
         if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
           const a = { ...k, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }
@@ -119,7 +122,7 @@ interface KeyClaim {
  * holds is waited for up to `waitMs`, then IDEMPOTENCY_IN_PROGRESS; another request's key,
  * IDEMPOTENCY_KEY_REUSED.
  */
-async function claimOrWait(o: IdempotentOpsOptions, c: KeyClaim): Promise<{ state: 'claimed' } | { state: 'done'; status: number; body: string | null }> {
+async function claimOrWait(o: IdempotentOpsOptions, c: KeyClaim): Promise<{ state: 'claimed'; firstClaimedAtMs: number } | { state: 'done'; status: number; body: string | null }> {
   const started = o.clock.monotonic()
   for (;;) {
     const claim = await o.store.claim({ scope: c.scope, key: c.key, fingerprint: c.fingerprint, nowMs: o.clock.now(), leaseMs: c.leaseMs, owner: c.owner })

@@ -104,8 +104,13 @@ export class ReservationService {
     return this.toWire(record)
   }
 
-  /** Cancel one of the vehicle's reservations (another's or an unknown one: NOT_FOUND), or all its current ones. */
-  async cancel(vehicleId: string, args: CancelReservationArgs): Promise<number> {
+  /**
+   * Cancel one of the vehicle's reservations (another's or an unknown one: NOT_FOUND), or all its
+   * current ones. With `asOfMs` (epoch ms: when the request was first seen, RequestContext.firstSeenAtMs),
+   * "all" is those made at or before it: a request repeated after its first run's answer was lost does
+   * not cancel what the vehicle booked since (docs/protocol.md "Repeated requests").
+   */
+  async cancel(vehicleId: string, args: CancelReservationArgs, opts: { asOfMs?: number } = {}): Promise<number> {
     const { store, clock, rules } = this.#d
     if ('reservationId' in args) {
       const done = await store.reservations.cancelReservation(args.reservationId, vehicleId)
@@ -113,7 +118,7 @@ export class ReservationService {
       this.#d.logger?.info({ vehicleId, reservationId: args.reservationId }, 'reservation cancelled')
       return 1
     }
-    const n = await store.reservations.cancelVehicleReservations(vehicleId, this.#currentFrom(clock.now(), rules))
+    const n = await store.reservations.cancelVehicleReservations(vehicleId, this.#currentFrom(clock.now(), rules), opts.asOfMs)
     this.#d.logger?.info({ vehicleId, cancelled: n }, 'reservations cancelled')
     return n
   }

@@ -76,6 +76,18 @@ export function isLiveVehicleBooking(
   return b.kind === 'reservation' ? b.atMs >= q.fromMs : isLiveHold(b, q.nowMs)
 }
 
+/**
+ * What cancelling all of a vehicle's reservations takes (reservation.cancel
+ * `{all: true}`): each of its reservations whose window has not ended (`atMs
+ * >= fromMs`, fromMs = now - windowMs) and, given `createdUpToMs`, made at or
+ * before it (`createdAtMs <= createdUpToMs`: a repeated request acts on what
+ * existed when its id was first seen, not on what was booked since). In SQL:
+ * `at_ms >= fromMs AND (createdUpToMs IS NULL OR created_at_ms <= createdUpToMs)`.
+ */
+export function isCancelledWithAll(r: Pick<ReservationRecord, 'atMs' | 'createdAtMs'>, q: { fromMs: number; createdUpToMs?: number | undefined }): boolean {
+  return r.atMs >= q.fromMs && (q.createdUpToMs === undefined || r.createdAtMs <= q.createdUpToMs)
+}
+
 /** The limit rule: a vehicle with `live` live bookings may book another only while `live < max`. */
 export function atLimit(live: number, max: number): boolean {
   return live >= max

@@ -16,12 +16,15 @@ export interface IdempotencyEntry {
   leaseUntilMs: number
   /** The run that owns the claim (the claimer's token); a done key keeps its last owner's. */
   owner: string
+  /** When the key was first claimed (epoch ms): kept when a lapsed claim is taken over. */
+  createdAtMs: number
 }
 
 /**
  * What a claim answers, and what it writes: `insert` a new running entry
- * (created at `nowMs`), `take` a lapsed running claim over, or nothing. Both
- * writes set the lease to `leaseUntilMs` and the owner to the claimer's.
+ * (created at `nowMs`), `take` a lapsed running claim over (its creation time
+ * stays), or nothing. Both writes set the lease to `leaseUntilMs` and the
+ * owner to the claimer's.
  */
 export interface ClaimDecision {
   claim: IdempotencyClaim
@@ -40,14 +43,16 @@ export function claimLeaseUntil(input: Pick<ClaimInput, 'nowMs' | 'leaseMs'>): n
  * a done key answers its stored answer again (a missing status reads as 500);
  * a running one is in progress until its lease ends (`leaseUntilMs <=
  * nowMs`), then the same request may claim it again (and owns it from then).
+ * A claim names when the key was first claimed (`firstClaimedAtMs`): now for
+ * an unseen key, the entry's creation time for one taken over.
  */
 export function claimDecision(entry: IdempotencyEntry | null, input: ClaimInput): ClaimDecision {
   const leaseUntilMs = claimLeaseUntil(input)
-  if (!entry) return { claim: { state: 'claimed' }, write: 'insert', leaseUntilMs }
+  if (!entry) return { claim: { state: 'claimed', firstClaimedAtMs: input.nowMs }, write: 'insert', leaseUntilMs }
   if (entry.fingerprint !== input.fingerprint) return { claim: { state: 'mismatch' }, write: null, leaseUntilMs }
   if (entry.state === 'done') return { claim: { state: 'done', status: entry.status ?? 500, body: entry.body }, write: null, leaseUntilMs }
   if (entry.leaseUntilMs > input.nowMs) return { claim: { state: 'in_progress' }, write: null, leaseUntilMs }
-  return { claim: { state: 'claimed' }, write: 'take', leaseUntilMs }
+  return { claim: { state: 'claimed', firstClaimedAtMs: entry.createdAtMs }, write: 'take', leaseUntilMs }
 }
 
 /**

@@ -16,8 +16,12 @@
 
 /** What a claim found. */
 export type IdempotencyClaim =
-  /** The key was free (or its running claim had lapsed): the caller, as `owner`, runs the request and must `complete` or `abandon`. */
-  | { state: 'claimed' }
+  /**
+   * The key was free (or its running claim had lapsed): the caller, as `owner`, runs the request and must `complete` or `abandon`.
+   * `firstClaimedAtMs`: when the key was first claimed (epoch ms, the first claimer's `nowMs`): this claim's `nowMs` for a
+   * new key, the key's creation time for a lapsed claim taken over (a run that died before its answer was stored).
+   */
+  | { state: 'claimed'; firstClaimedAtMs: number }
   /** Another request with this key and fingerprint is still running. */
   | { state: 'in_progress' }
   /** The key was used for a different request (another fingerprint). */
@@ -65,7 +69,9 @@ export interface CompleteInput extends OwnedKey {
  *   in any number of processes on one database, exactly one resolves
  *   `claimed` while the claim is live.
  * - A claim that answers `claimed` makes the key `running` with the claim's
- *   `owner` (a lapsed claim taken over gets the new owner). `renew`,
+ *   `owner` (a lapsed claim taken over gets the new owner). It names when the
+  key was first claimed: its creation time, kept when a lapsed claim is
+  taken over (until `abandon` or `deleteOlderThan` removes the key). `renew`,
  *   `complete` and `abandon` are compare-and-set on that owner: each acts only
  *   while the key is `running` with the owner given, and resolves whether it
  *   acted. With any other owner (a run whose claim lapsed and was taken), or

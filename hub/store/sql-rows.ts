@@ -308,4 +308,5 @@ export interface IdempotencyRow {
   body: string | null
   lease_until_ms: number
   owner: string
+  created_at_ms: number
 }

@@ -205,8 +205,12 @@ export interface ReservationStore {
   /** Delete one reservation if it belongs to `vehicleId`. Resolves false (and deletes nothing) otherwise. */
   cancelReservation(reservationId: string, vehicleId: string): Promise<boolean>
 
-  /** Delete every reservation of `vehicleId` with `atMs >= fromMs`; resolves how many. */
-  cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number>
+  /**
+   * Delete every reservation of `vehicleId` with `atMs >= fromMs` and, given
+   * `createdUpToMs`, `createdAtMs <= createdUpToMs` (rule: isCancelledWithAll,
+   * ./booking-rules.ts); resolves how many.
+   */
+  cancelVehicleReservations(vehicleId: string, fromMs: number, createdUpToMs?: number): Promise<number>
 
   /** The reservations of `vehicleId` with `atMs >= fromMs`, earliest first (ties by id). */
   listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]>

@@ -47,7 +47,7 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     store.idempotency.claim({ scope, key, fingerprint, nowMs, leaseMs: LEASE, owner })
 
   check('the first claim of a key wins; a second one while it runs is in progress', async (t, { store }) => {
-    t.same(await claim(store, 'k1'), { state: 'claimed' })
+    t.same(await claim(store, 'k1'), { state: 'claimed', firstClaimedAtMs: T0 })
     t.same(await claim(store, 'k1'), { state: 'in_progress' })
   })
 
@@ -68,17 +68,17 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
   })
 
   check('keys are scoped: two peers may use one key', async (t, { store }) => {
-    t.same(await claim(store, 'k1', 'fp-1', T0, 'salvador'), { state: 'claimed' })
-    t.same(await claim(store, 'k1', 'fp-9', T0, 'ilheus'), { state: 'claimed' })
+    t.same(await claim(store, 'k1', 'fp-1', T0, 'salvador'), { state: 'claimed', firstClaimedAtMs: T0 })
+    t.same(await claim(store, 'k1', 'fp-9', T0, 'ilheus'), { state: 'claimed', firstClaimedAtMs: T0 })
   })
 
   check('a running claim whose lease ran out can be claimed again; an abandoned one at once', async (t, { store }) => {
     await claim(store, 'k1')
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE - 1), { state: 'in_progress' })
-    t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'claimed' })
+    t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'claimed', firstClaimedAtMs: T0 })
     await claim(store, 'k2')
     await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
-    t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed' })
+    t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed', firstClaimedAtMs: T0 })
   })
 
   check('rule renewDecision: a renewed claim stays in progress past its first lease; a done or abandoned key is not renewed', async (t, { store }) => {
@@ -87,14 +87,14 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.equal(await renew('k1', T0 + LEASE - 1), true, 'running: renewed')
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'in_progress' }, 'past the first lease, still exclusive')
     t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 2), { state: 'in_progress' }, 'until a lease after the renewal')
-    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 1, 'salvador', 'o2'), { state: 'claimed' }, 'not renewed again: it lapses')
+    t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE - 1, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'not renewed again: it lapses')
     await store.idempotency.complete({ scope: 'salvador', key: 'k1', owner: 'o2', status: 201, body: '{}', nowMs: T0 + 2 * LEASE })
     t.equal(await renew('k1', T0 + 2 * LEASE + 1, 'o2'), false, 'done: not renewed')
     t.same(await claim(store, 'k1', 'fp-1', T0 + 2 * LEASE + 2), { state: 'done', status: 201, body: '{}' }, 'and still done')
     await claim(store, 'k2')
     await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
     t.equal(await renew('k2', T0 + 1), false, 'abandoned: not renewed')
-    t.same(await claim(store, 'k2', 'fp-other', T0 + 2), { state: 'claimed' }, 'nor brought back')
+    t.same(await claim(store, 'k2', 'fp-other', T0 + 2), { state: 'claimed', firstClaimedAtMs: T0 + 2 }, 'nor brought back')
     t.equal(await renew('never', T0), false, 'unseen: not renewed')
   })
 
@@ -103,7 +103,7 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     const k = { scope: 'salvador', key: 'k' }
     await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1')
     t.equal(await idem.renew({ ...k, owner: 'o1', nowMs: T0 + LEASE + 1, leaseMs: LEASE }), true, 'a lapsed claim nobody took is still its owner\'s to renew')
-    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 1, 'salvador', 'o2'), { state: 'claimed' }, 'lapsed: another run claims it, as its new owner')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 1, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'lapsed: another run claims it, as its new owner')
     t.equal(await idem.renew({ ...k, owner: 'o1', nowMs: T0 + 2 * LEASE + 2, leaseMs: 10 * LEASE }), false, 'the old owner\'s renewal: refused')
     t.equal(await idem.complete({ ...k, owner: 'o1', status: 200, body: '{"late":true}', nowMs: T0 + 2 * LEASE + 2 }), false, 'its complete: not stored')
     t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'its abandon: the claim stays')
@@ -120,11 +120,11 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     const idem = store.idempotency
     const k = { scope: 'salvador', key: 'k' }
     await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1')
-    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE, 'salvador', 'o2'), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 })
     t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'the old owner\'s abandon: refused')
     t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 1, 'salvador', 'o3'), { state: 'in_progress' }, 'the claim is still the new owner\'s')
     t.equal(await idem.abandon({ ...k, owner: 'o2' }), true, 'its owner abandons it')
-    t.same(await claim(store, 'k', 'fp-other', T0 + LEASE + 2, 'salvador', 'o3'), { state: 'claimed' }, 'free at once')
+    t.same(await claim(store, 'k', 'fp-other', T0 + LEASE + 2, 'salvador', 'o3'), { state: 'claimed', firstClaimedAtMs: T0 + LEASE + 2 }, 'free at once')
     t.equal(await idem.abandon({ scope: 'salvador', key: 'never', owner: 'o1' }), false, 'an unseen key: nothing to abandon')
     t.equal(await idem.complete({ scope: 'salvador', key: 'never', owner: 'o1', status: 200, body: null, nowMs: T0 }), false, 'nor to complete')
   })
@@ -134,14 +134,14 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     await store.idempotency.complete({ scope: 'salvador', key: 'old', owner: 'o1', status: 204, body: null, nowMs: T0 })
     await claim(store, 'new', 'fp', T0 + 25 * 3_600_000)
     t.equal(await store.idempotency.deleteOlderThan(T0 + 1), 1)
-    t.same(await claim(store, 'old', 'fp-x', T0 + 26 * 3_600_000), { state: 'claimed' })
+    t.same(await claim(store, 'old', 'fp-x', T0 + 26 * 3_600_000), { state: 'claimed', firstClaimedAtMs: T0 + 26 * 3_600_000 })
     t.same(await claim(store, 'new', 'fp', T0 + 25 * 3_600_000 + 1), { state: 'in_progress' })
   })
 
   // One check per rule a store may keep in SQL (named as in hub/store/idempotency-rules.ts).
 
   check('rule claimDecision: same key and body answer the first answer, another body is refused, in flight is refused', async (t, { store }) => {
-    t.same(await claim(store, 'k', 'body-a'), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'body-a'), { state: 'claimed', firstClaimedAtMs: T0 })
     t.same(await claim(store, 'k', 'body-a', T0 + 1), { state: 'in_progress' }, 'in flight: refused')
     t.same(await claim(store, 'k', 'body-b', T0 + 1), { state: 'mismatch' }, 'in flight, other body: refused')
     await store.idempotency.complete({ scope: 'salvador', key: 'k', owner: 'o1', status: 201, body: '{"first":true}', nowMs: T0 + 2 })
@@ -153,9 +153,17 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
 
   check('rule claimDecision: a reclaimed lapsed claim gets a fresh lease from its own nowMs', async (t, { store }) => {
     await claim(store, 'k')
-    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 5), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 5), { state: 'claimed', firstClaimedAtMs: T0 })
     t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 4), { state: 'in_progress' }, 'the new lease runs from the reclaim')
-    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 5), { state: 'claimed' })
+    t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 5), { state: 'claimed', firstClaimedAtMs: T0 })
+  })
+
+  check('rule claimDecision: a claim names when its key was first claimed, kept when a lapsed claim is taken over, new once the key was abandoned', async (t, { store }) => {
+    t.same(await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1'), { state: 'claimed', firstClaimedAtMs: T0 })
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'taken over: the first claim\'s time')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE, 'salvador', 'o3'), { state: 'claimed', firstClaimedAtMs: T0 }, 'taken over again: still the first')
+    await store.idempotency.abandon({ scope: 'salvador', key: 'k', owner: 'o3' })
+    t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE + 1, 'salvador', 'o4'), { state: 'claimed', firstClaimedAtMs: T0 + 3 * LEASE + 1 }, 'abandoned: a new key')
   })
 
   check('rule: answers live 24 h: deleteOlderThan(now - 24 h) keeps a key created at the cutoff and forgets one 1 ms older', async (t, { store }) => {
@@ -166,7 +174,7 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     await store.idempotency.complete({ scope: 'salvador', key: 'edge', owner: 'o1', status: 200, body: '{}', nowMs: T0 })
     t.same(await claim(store, 'older', 'fp', T0 + DAY - 1), { state: 'done', status: 200, body: '{}' }, 'still answered a day later until housekeeping runs')
     t.equal(await store.idempotency.deleteOlderThan(T0 + DAY - DAY), 1)
-    t.same(await claim(store, 'older', 'fp-new', T0 + DAY), { state: 'claimed' }, 'the expired key is new again')
+    t.same(await claim(store, 'older', 'fp-new', T0 + DAY), { state: 'claimed', firstClaimedAtMs: T0 + DAY }, 'the expired key is new again')
     t.same(await claim(store, 'edge', 'fp', T0 + DAY), { state: 'done', status: 200, body: '{}' })
   })
 

@@ -183,6 +183,19 @@ export function storeContract(tap: Test, name: string, open: () => Promise<Store
     t.equal((await store.reservations.listVehicleReservations('V2', 0)).length, 1)
   })
 
+  check('rule isCancelledWithAll: cancelling all made up to a time leaves the reservations made after it', async (t, store) => {
+    const before = await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', candidates: [S1], nowMs: T0 - 1 }))
+    const at = await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', candidates: [S2], nowMs: T0 }))
+    const after = await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', candidates: [S3], nowMs: T0 + 1 }))
+    if (!before.ok || !at.ok || !after.ok) throw new Error('refused')
+    t.equal(await store.reservations.cancelVehicleReservations('V1', T0, T0), 2, 'made before and at the bound')
+    t.same((await store.reservations.listVehicleReservations('V1', 0)).map((r) => r.reservationId), [after.record.reservationId], 'the one made after it stays')
+    t.equal(await store.reservations.cancelVehicleReservations('V1', T0, T0), 0, 'again: nothing more')
+    const booked = await store.reservations.findBookings({ stationIds: ['S1', 'S2', 'S3'], atMs: AT, windowMs: WINDOW, nowMs: T0 + 2 })
+    t.same(booked.map((b) => b.stationId), ['S3'], 'the stations of the cancelled ones are free again, as findBookings sees them')
+    t.equal(await store.reservations.cancelVehicleReservations('V1', T0), 1, 'without a bound: every current one')
+  })
+
   check("a vehicle's list holds only its own reservations, earliest first", async (t, store) => {
     await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', atMs: AT + 5 * 60 * MIN }))
     await store.reservations.createReservation(reservationInput({ vehicleId: 'V1', atMs: AT }))

@@ -2,12 +2,8 @@
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
 import { claimDecision, ownsRunning, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
 
-interface Entry extends IdempotencyEntry {
-  createdAtMs: number
-}
-
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries = new Map<string, IdempotencyEntry>()
   readonly #guard: () => void
 
   constructor(guard: () => void) {

@@ -4,7 +4,7 @@
  * method is atomic, which is what the Store contract asks of a transaction.
  */
 import { candidateIds, compareBookings, firstFree } from '../booking.js'
-import { confirmDecision, isExpiredHold, isLiveHold, isLiveVehicleBooking, newHold, newReservation, withinWindow } from '../booking-rules.js'
+import { confirmDecision, isCancelledWithAll, isExpiredHold, isLiveHold, isLiveVehicleBooking, newHold, newReservation, withinWindow } from '../booking-rules.js'
 import { StoreError } from '../errors.js'
 import type {
   Booking,
@@ -104,11 +104,11 @@ export class MemoryReservationStore implements ReservationStore {
     return true
   }
 
-  async cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
+  async cancelVehicleReservations(vehicleId: string, fromMs: number, createdUpToMs?: number): Promise<number> {
     this.#guard()
     let n = 0
     for (const r of [...this.#reservations.values()]) {
-      if (r.vehicleId === vehicleId && r.atMs >= fromMs) {
+      if (r.vehicleId === vehicleId && isCancelledWithAll(r, { fromMs, createdUpToMs })) {
         this.#reservations.delete(r.reservationId)
         n++
       }

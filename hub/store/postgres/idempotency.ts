@@ -98,15 +98,15 @@ export class PgIdempotencyStore implements IdempotencyStore {
     for (;;) {
       // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
       // INSERT that does nothing on a seen key); only a key seen before needs the transaction.
-      if (await this.#inserts.ask(input)) return { state: 'claimed' }
+      if (await this.#inserts.ask(input)) return { state: 'claimed', firstClaimedAtMs: input.nowMs }
       const seen = await this.#db.tx(async (tx) => {
         const row = (await tx.query<Row>(
-          'SELECT fingerprint, state, status, body, lease_until_ms, owner FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE',
+          'SELECT fingerprint, state, status, body, lease_until_ms, owner, created_at_ms FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE',
           [input.scope, input.key],
         )).rows[0]
         // Deleted (abandoned, housekept) in between: start over with the INSERT.
         if (!row) return null
-        const d = claimDecision({ ...row, leaseUntilMs: row.lease_until_ms }, input)
+        const d = claimDecision({ ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms }, input)
         if (d.write === 'take') {
           await tx.query('UPDATE idempotency_keys SET lease_until_ms = $1, owner = $2 WHERE scope = $3 AND key = $4', [d.leaseUntilMs, input.owner, input.scope, input.key])
         }

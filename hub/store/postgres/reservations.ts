@@ -515,8 +515,10 @@ export class PgReservationStore implements ReservationStore {
     return res.rowCount === 1
   }
 
-  async cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
-    return (await this.#db.query('DELETE FROM reservations WHERE vehicle_id = $1 AND at_ms >= $2', [vehicleId, fromMs])).rowCount ?? 0
+  async cancelVehicleReservations(vehicleId: string, fromMs: number, createdUpToMs?: number): Promise<number> {
+    const sql = `DELETE FROM reservations WHERE vehicle_id = $1
+                   AND at_ms >= $2 AND ($3::bigint IS NULL OR created_at_ms <= $3)  -- rule: isCancelledWithAll (booking-rules.ts)`
+    return (await this.#db.query(sql, [vehicleId, fromMs, createdUpToMs ?? null])).rowCount ?? 0
   }
 
   async listVehicleReservations(vehicleId: string, fromMs: number): Promise<ReservationRecord[]> {

@@ -37,7 +37,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.#write = WriteBatcher.for(db).writer(guard)
     this.#s = {
       get: db.prepare<[string, string], Row>(
-        'SELECT fingerprint, state, status, body, lease_until_ms, owner FROM idempotency_keys WHERE scope = ? AND key = ?',
+        'SELECT fingerprint, state, status, body, lease_until_ms, owner, created_at_ms FROM idempotency_keys WHERE scope = ? AND key = ?',
       ),
       insert: db.prepare<[string, string, string, number, number, string]>(
         `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, body, created_at_ms, lease_until_ms, owner)
@@ -57,7 +57,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
       const row = this.#s.get.get(input.scope, input.key)
-      const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms } : null, input)
+      const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms } : null, input)
       if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs, input.owner)
       else if (d.write === 'take') this.#s.take.run(d.leaseUntilMs, input.owner, input.scope, input.key)
       return d.claim
@@ -69,7 +69,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
       // INSERT that does nothing on a seen key); only a key seen before needs the read.
       if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input), input.owner).changes > 0) {
-        return { state: 'claimed' }
+        return { state: 'claimed', firstClaimedAtMs: input.nowMs }
       }
       return this.#claimTx(input)
     }, ONE_WRITE)

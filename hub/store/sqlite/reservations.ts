@@ -106,7 +106,7 @@ export class SqliteReservationStore implements ReservationStore {
     markHoldConfirmed: Statement<[string, string]>
     releaseHold: Statement<[string]>
     cancel: Statement<[string, string]>
-    cancelVehicle: Statement<[string, number]>
+    cancelVehicle: Statement<[string, number, number | null, number | null]>
     listVehicle: Statement<[string, number], ReservationRow>
     countVehicle: Statement<[string, number, string, number], { n: number }>
     vehicleEntries: Statement<[string, number, string, number], VehicleBookingEntry>
@@ -141,7 +141,10 @@ export class SqliteReservationStore implements ReservationStore {
       markHoldConfirmed: db.prepare<[string, string]>('UPDATE holds SET reservation_id = ? WHERE hold_id = ?'),
       releaseHold: db.prepare<[string]>('DELETE FROM holds WHERE hold_id = ? AND reservation_id IS NULL'),
       cancel: db.prepare<[string, string]>('DELETE FROM reservations WHERE reservation_id = ? AND vehicle_id = ?'),
-      cancelVehicle: db.prepare<[string, number]>('DELETE FROM reservations WHERE vehicle_id = ? AND at_ms >= ?'),
+      cancelVehicle: db.prepare<[string, number, number | null, number | null]>(
+        `DELETE FROM reservations WHERE vehicle_id = ?
+           AND at_ms >= ? AND (? IS NULL OR created_at_ms <= ?)  -- rule: isCancelledWithAll (booking-rules.ts)`,
+      ),
       listVehicle: db.prepare<[string, number], ReservationRow>(
         'SELECT * FROM reservations WHERE vehicle_id = ? AND at_ms >= ? ORDER BY at_ms, reservation_id',
       ),
@@ -266,10 +269,11 @@ export class SqliteReservationStore implements ReservationStore {
     })
   }
 
-  cancelVehicleReservations(vehicleId: string, fromMs: number): Promise<number> {
+  cancelVehicleReservations(vehicleId: string, fromMs: number, createdUpToMs?: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs).changes, (n) => n > 0 && this.#clearIndexes())
+      const upTo = createdUpToMs ?? null
+      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs, upTo, upTo).changes, (n) => n > 0 && this.#clearIndexes())
     })
   }
 
