@@ -41,9 +41,8 @@ function setup() {
   return { clock, app, post, nextStart, release: (n: number) => gates.get(n)?.(), runs: () => runs }
 }
 
-t.test('a run whose claim lapsed and that finishes after another run of its key stored an answer sends that answer, not its own', async (t) => {
-  const h = setup()
-  t.teardown(() => h.app.close())
+/** A first run, held; its claim lapses; a repeat of its key then runs (held too). */
+async function lapsedThenRepeated(h: ReturnType<typeof setup>): Promise<{ late: ReturnType<typeof h.post>; repeat: ReturnType<typeof h.post> }> {
   let started = h.nextStart()
   const late = h.post()
   await started
@@ -51,6 +50,13 @@ t.test('a run whose claim lapsed and that finishes after another run of its key 
   started = h.nextStart()
   const repeat = h.post()
   await started
+  return { late, repeat }
+}
+
+t.test('a run whose claim lapsed and that finishes after another run of its key stored an answer sends that answer, not its own', async (t) => {
+  const h = setup()
+  t.teardown(() => h.app.close())
+  const { late, repeat } = await lapsedThenRepeated(h)
   t.equal(h.runs(), 2, 'the claim lapsed: the repeat runs')
   h.release(2)
   const second = await repeat
@@ -69,13 +75,7 @@ t.test('a run whose claim lapsed and that finishes after another run of its key 
 t.test('a late run whose taker still runs answers IDEMPOTENCY_IN_PROGRESS; the taker\'s answer is the one kept', async (t) => {
   const h = setup()
   t.teardown(() => h.app.close())
-  let started = h.nextStart()
-  const late = h.post()
-  await started
-  h.clock.advance(LEASE_MS)
-  started = h.nextStart()
-  const repeat = h.post()
-  await started
+  const { late, repeat } = await lapsedThenRepeated(h)
   h.release(1)
   const first = await late
   t.equal(first.statusCode, 409)
