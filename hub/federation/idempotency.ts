@@ -22,7 +22,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, answerIsKept, isErrorCode, type ErrorCode } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import type { IdempotencyStore } from '../store/index.js'
+import type { IdempotencyClaim, IdempotencyStore } from '../store/index.js'
 import { IdempotencyKey } from './schemas.js'
 
 /** What a route's work answers: a status and a JSON body (null: no body). */
@@ -62,17 +62,9 @@ export class IdempotencyGuard {
     const { store, clock } = this.#o
     const owner = randomUUID()
     const claim = await store.claim({ scope, key: key.data, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
-    switch (claim.state) {
-      case 'mismatch':
-        return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: key.data }))
-      case 'in_progress':
-        return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key: key.data }))
-      case 'done':
-        reply.header(REPLAY_HEADER, 'true')
-        return sendRaw(reply, claim.status, claim.body)
-      case 'claimed':
-        break
-    }
+    if (claim.state === 'mismatch') return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: key.data }))
+    const held = sendHeld(reply, claim, key.data)
+    if (held) return held
     let answer: Answer
     try {
       answer = await work()
@@ -108,24 +100,26 @@ export class IdempotencyGuard {
     logger.warn({ key: a.key }, 'a federation request finished after its claim was taken by another run: it answers what that run stored')
     const owner = randomUUID()
     const now = await store.claim({ scope: a.scope, key: a.key, fingerprint: a.fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
-    switch (now.state) {
-      case 'done':
-        reply.header(REPLAY_HEADER, 'true')
-        return sendRaw(reply, now.status, now.body)
-      case 'in_progress':
-        return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key: a.key }))
-      case 'claimed':
-        await store.complete({ scope: a.scope, key: a.key, owner, status: a.status, body: a.body, nowMs: clock.now() })
-        break
-      case 'mismatch':
-        break
-    }
+    const held = sendHeld(reply, now, a.key)
+    if (held) return held
+    if (now.state === 'claimed') await store.complete({ scope: a.scope, key: a.key, owner, status: a.status, body: a.body, nowMs: clock.now() })
     return sendRaw(reply, a.status, a.body)
   }
 }
 
 export function errorAnswer(code: ErrorCode, message: string, details?: Record<string, unknown>): Answer {
   return { status: HTTP_STATUS[code], body: { error: details === undefined ? { code, message } : { code, message, details } } }
+}
+
+/**
+ * What a request gets for a key another run holds or finished: 409 IDEMPOTENCY_IN_PROGRESS while
+ * it runs, its stored answer (marked replayed) once done; null for a claim of its own or a mismatch.
+ */
+function sendHeld(reply: FastifyReply, claim: IdempotencyClaim, key: string): FastifyReply | null {
+  if (claim.state === 'in_progress') return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key }))
+  if (claim.state !== 'done') return null
+  reply.header(REPLAY_HEADER, 'true')
+  return sendRaw(reply, claim.status, claim.body)
 }
 
 /** The error code of an answer made by `errorAnswer`, if it is one. */
