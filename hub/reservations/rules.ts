@@ -16,21 +16,12 @@ export interface ReservationRules {
   maxPerVehicle: number
 }
 
-/** Defaults of the keys an older caller may leave out (hub/config.ts gives them all). */
-const DEFAULT_MAX_ADVANCE_DAYS = 30
-const DEFAULT_MAX_RESERVATIONS_PER_VEHICLE = 20
-
-export function rulesFromConfig(rules: {
-  windowMinutes: number
-  minLeadMinutes: number
-  maxAdvanceDays?: number
-  maxReservationsPerVehicle?: number
-}): ReservationRules {
+export function rulesFromConfig(rules: { windowMinutes: number; minLeadMinutes: number; maxAdvanceDays: number; maxReservationsPerVehicle: number }): ReservationRules {
   return {
     windowMs: rules.windowMinutes * 60_000,
     minLeadMs: rules.minLeadMinutes * 60_000,
-    maxAdvanceMs: (rules.maxAdvanceDays ?? DEFAULT_MAX_ADVANCE_DAYS) * 86_400_000,
-    maxPerVehicle: rules.maxReservationsPerVehicle ?? DEFAULT_MAX_RESERVATIONS_PER_VEHICLE,
+    maxAdvanceMs: rules.maxAdvanceDays * 86_400_000,
+    maxPerVehicle: rules.maxReservationsPerVehicle,
   }
 }
 
