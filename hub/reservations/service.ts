@@ -90,14 +90,14 @@ export class ReservationService {
           candidates: [{ stationId: station.stationId, position: station.position }],
         })
         if (outcome.ok) return outcome.record
-        if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+        VehicleLimit.refuseOverLimit(outcome, rules)
         throw errors.conflict(station.stationId, atMs, rules.windowMs)
       }
       const { outcome, tried } = await bookNearest(stations, args.position, args.rangeKm, (candidates) =>
         store.reservations.createReservation({ ...base, candidates }),
       )
       if (outcome.ok) return outcome.record
-      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+      VehicleLimit.refuseOverLimit(outcome, rules)
       throw errors.noStation(args.rangeKm, tried)
     })
     this.#d.logger?.info({ vehicleId, reservationId: record.reservationId, stationId: record.stationId, at: formatTime(atMs) }, 'reservation created')

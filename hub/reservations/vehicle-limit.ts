@@ -25,7 +25,6 @@
  *   next one is refused until enough have passed or been cancelled.
  */
 import { atLimit, type Store, type VehicleLimitCheck } from '../store/index.js'
-import type { VoltwayError } from '../../protocol/index.js'
 import { reservationErrors as errors } from './errors.js'
 import type { ReservationRules } from './rules.js'
 
@@ -61,7 +60,7 @@ export class VehicleLimit {
    * limit to pass to the store's booking (`BookingRequest.limit`) when the
    * store checks it in the transaction, else undefined (it was counted here
    * first); a booking outcome with `overLimit` must be answered with
-   * `limitError`. Throws RESERVATION_LIMIT (VoltwayError) without calling
+   * `refuseOverLimit`. Throws RESERVATION_LIMIT (VoltwayError) without calling
    * `book`; otherwise settles as `book` does.
    */
   book<T>(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, now: () => number, book: (limit: VehicleLimitCheck | undefined) => Promise<T>): Promise<T> {
@@ -87,9 +86,9 @@ export class VehicleLimit {
     return mine
   }
 
-  /** RESERVATION_LIMIT for a booking the store refused at the limit (`overLimit`: the live bookings it counted). */
-  static limitError(overLimit: number, rules: Pick<ReservationRules, 'maxPerVehicle'>): VoltwayError {
-    return errors.limit(overLimit, rules.maxPerVehicle)
+  /** Throws RESERVATION_LIMIT for a booking the store refused at the limit (`overLimit`: the live bookings it counted); else nothing. */
+  static refuseOverLimit(outcome: { overLimit?: number }, rules: Pick<ReservationRules, 'maxPerVehicle'>): void {
+    if (outcome.overLimit !== undefined) throw errors.limit(outcome.overLimit, rules.maxPerVehicle)
   }
 
   /** How many live bookings `who` has at `nowMs` (a reservation is live while its window, `windowMs` after `at`, has not ended). */

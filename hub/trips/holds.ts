@@ -214,7 +214,7 @@ export class HoldService {
         throw err
       }
       if (outcome.ok) return { hold: outcome.record }
-      if (outcome.overLimit !== undefined) throw VehicleLimit.limitError(outcome.overLimit, rules)
+      VehicleLimit.refuseOverLimit(outcome, rules)
       const decision = decide(me, candidates, outcome.conflicts)
       const left = deadline - clock.monotonic()
       if (decision !== 'wait' || left <= 0) {
