@@ -38,9 +38,9 @@ const tripOf = (i: number, state = 'trying'): TripRecord => ({
 function statementErrors(store: PostgresStore): unknown[] {
   const { query } = store.db
   const errors: unknown[] = []
-  store.db.query = (async (text: string, values?: unknown[]) => {
+  store.db.query = (async (text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => {
     try {
-      return await query.call(store.db, text, values)
+      return await query.call(store.db, text, values, o)
     } catch (err) {
       errors.push(err)
       throw err

@@ -53,7 +53,7 @@ t.test('a burst of findBookings: each answer as alone, one round trip per cluste
 
   const query = store.db.query.bind(store.db)
   let roundTrips = 0
-  store.db.query = ((text: string, values?: unknown[]) => (roundTrips++, query(text, values))) as typeof store.db.query
+  store.db.query = ((text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => (roundTrips++, query(text, values, o))) as typeof store.db.query
   const burst = await Promise.all(questions.map((q) => store.reservations.findBookings(q)))
   store.db.query = query
   t.same(burst, alone, `${questions.length} answers, each as asked alone`)

@@ -66,13 +66,13 @@ function countRoundTrips(store: PostgresStore): { queries: number; txs: number; 
       store.db.tx = tx
     },
   }
-  store.db.query = ((text: string, values?: unknown[]) => {
+  store.db.query = ((text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => {
     seen.queries++
     if (/^\s*INSERT INTO idempotency_keys/.test(text) && values) {
       const [scopes, keys] = values as [string[], string[]]
       seen.insertKeys.push(keys.map((k, i) => `${scopes[i]}/${k}`))
     }
-    return query.call(store.db, text, values)
+    return query.call(store.db, text, values, o)
   }) as typeof store.db.query
   store.db.tx = ((work: Parameters<typeof tx>[0]) => (seen.txs++, tx.call(store.db, work))) as typeof store.db.tx
   return seen

@@ -92,10 +92,10 @@ async function rowsOf(store: PostgresStore): Promise<unknown> {
 function countReads(store: PostgresStore): { reads: number; all: number; stop: () => void } {
   const { query } = store.db
   const seen = { reads: 0, all: 0, stop: () => void (store.db.query = query) }
-  store.db.query = ((text: string, values?: unknown[]) => {
+  store.db.query = ((text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => {
     seen.all++
     if (/^\s*SELECT \*.* FROM (peer_holds|trips) WHERE (hold_id|trip_id) = ANY/.test(text)) seen.reads++
-    return query.call(store.db, text, values)
+    return query.call(store.db, text, values, o)
   }) as typeof store.db.query
   return seen
 }
@@ -230,9 +230,9 @@ t.test('a burst of hold confirms answers and writes as the same confirms one aft
   const alone = await oneByOne(confirms(one))
   const { query } = burst.db
   let confirmStatements = 0
-  burst.db.query = ((text: string, values?: unknown[]) => {
+  burst.db.query = ((text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => {
     if (/^\s*WITH v AS|^\s*WITH cur AS/.test(text)) confirmStatements++
-    return query.call(burst.db, text, values)
+    return query.call(burst.db, text, values, o)
   }) as typeof burst.db.query
   const together = await inOneTurn(confirms(burst))
   t.same(together, alone, 'every confirm gets the outcome it gets alone')
@@ -282,9 +282,9 @@ t.test("a burst of per-vehicle counts (every booking's limit check) answers as t
   const alone = await oneByOne(asks(one))
   let statements = 0
   const { query } = burst.db
-  burst.db.query = ((text: string, values?: unknown[]) => {
+  burst.db.query = ((text: string, values?: unknown[], o?: Parameters<typeof query>[2]) => {
     statements++
-    return query.call(burst.db, text, values)
+    return query.call(burst.db, text, values, o)
   }) as typeof burst.db.query
   const together = await inOneTurn(asks(burst))
   burst.db.query = query

@@ -24,6 +24,8 @@ export const STALE_PLAN = '0A000'
 export const UNIQUE_VIOLATION = '23505'
 /** exclusion_violation (the booking window's EXCLUDE constraint). */
 export const EXCLUSION_VIOLATION = '23P01'
+/** Voltway's own: a batch of bookings whose pick the EXCLUDE constraint refused (voltway_pick_refused, ./migrations.ts version 5). */
+export const PICK_REFUSED = 'VW001'
 
 /**
  * SQLSTATE classes and codes that mean the database cannot take writes now:

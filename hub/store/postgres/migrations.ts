@@ -21,6 +21,8 @@
  * - `sessions_one_active_per_station`, the primary keys of `station_events`
  *   and `idempotency_keys`: as in SQLite.
  */
+import { PICK_REFUSED } from './errors.js'
+
 export interface Migration {
   version: number
   name: string
@@ -278,6 +280,19 @@ export const MIGRATIONS: readonly Migration[] = [
       -- claim's owner, so a run whose claim lapsed and was taken neither keeps it nor overwrites the answer stored
       -- by the run that took it (hub/store/idempotency.ts). Rows from before: owned by no run ('').
       ALTER TABLE idempotency_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  {
+    version: 5,
+    name: 'a batch of bookings refused whole in its one statement',
+    sql: `
+      -- Called by BOOK_BATCH (./reservations.ts) when the constraint refused one of its picks: the error
+      -- (SQLSTATE ${PICK_REFUSED}) rolls back the whole statement, which so needs no BEGIN ... COMMIT around it.
+      CREATE FUNCTION voltway_pick_refused(i int) RETURNS int LANGUAGE plpgsql VOLATILE AS $fn$
+      BEGIN
+        RAISE EXCEPTION 'booking % of the batch: the booking window constraint refused its pick', i USING ERRCODE = '${PICK_REFUSED}';
+      END
+      $fn$;
     `,
   },
 ]

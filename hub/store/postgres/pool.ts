@@ -87,10 +87,16 @@ function prepared(text: string, values: unknown[]): pg.QueryConfig {
   return { name, text, values }
 }
 
+/** Most connections of each pool of brief statements (PgDatabase.query's `lockTimeoutMs`), beside the main pool. */
+export const BRIEF_POOL_MAX = 2
+
 export class PgDatabase {
   readonly pool: pg.Pool
   readonly schema: string | null
   readonly #max: number
+  readonly #opts: PgDatabaseOptions
+  /** Pools whose connections wait `lockTimeoutMs` for another writer's lock (query's option), by that time. */
+  readonly #brief = new Map<number, pg.Pool>()
   #closed = false
 
   constructor(opts: PgDatabaseOptions) {
@@ -99,29 +105,42 @@ export class PgDatabase {
     }
     this.schema = opts.schema ?? null
     this.#max = opts.max ?? 10
-    this.pool = new pg.Pool({
-      connectionString: opts.url,
-      max: this.#max,
-      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-      query_timeout: opts.queryTimeoutMs ?? 30_000,
-      lock_timeout: opts.busyTimeoutMs ?? 5000,
+    this.#opts = opts
+    this.pool = this.#newPool(this.#max, opts.busyTimeoutMs ?? 5000)
+  }
+
+  #newPool(max: number, lockTimeoutMs: number): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: this.#opts.url,
+      max,
+      connectionTimeoutMillis: this.#opts.connectTimeoutMs ?? 5000,
+      query_timeout: this.#opts.queryTimeoutMs ?? 30_000,
+      lock_timeout: lockTimeoutMs,
       application_name: 'voltway-hub',
       types,
       ...(this.schema ? { options: `-c search_path=${this.schema}` } : {}),
     })
     // Without a listener an idle connection's error (server restart) would crash the process.
-    this.pool.on('error', (err) => opts.onIdleError?.(err))
+    pool.on('error', (err) => this.#opts.onIdleError?.(err))
+    return pool
   }
 
   guard(): void {
     if (this.#closed) throw new StoreError('CLOSED', 'store is closed')
   }
 
-  /** One statement in its own (autocommit) transaction. Rejects with StoreError only. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  /**
+   * One statement in its own (autocommit) transaction. Rejects with StoreError only.
+   * `lockTimeoutMs`: the statement gives up waiting for another writer's lock after
+   * that long (BUSY, SQLSTATE 55P03) instead of the pool's `busyTimeoutMs`; it runs on
+   * a pool of its own (at most BRIEF_POOL_MAX connections per distinct time, beside
+   * `max`), so setting the timeout costs no round trip.
+   */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], o: { lockTimeoutMs?: number } = {}): Promise<pg.QueryResult<R>> {
     this.guard()
+    const pool = o.lockTimeoutMs === undefined ? this.pool : this.#briefPool(o.lockTimeoutMs)
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#connect()
+      const client = await this.#connect(pool)
       let drop = false
       try {
         return await client.query<R>(prepared(text, values))
@@ -147,7 +166,7 @@ export class PgDatabase {
     // `unbounded`: no queryTimeoutMs (migrations, which may rebuild a large table).
     const timeout = o.unbounded ? { query_timeout: UNBOUNDED_MS } : {}
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#connect()
+      const client = await this.#connect(this.pool)
       let broken = false
       try {
         await client.query({ text: 'BEGIN', ...timeout })
@@ -177,16 +196,26 @@ export class PgDatabase {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.pool.end()
+    await Promise.all([this.pool.end(), ...[...this.#brief.values()].map((p) => p.end())])
   }
 
-  async #connect(): Promise<pg.PoolClient> {
+  #briefPool(lockTimeoutMs: number): pg.Pool {
+    let pool = this.#brief.get(lockTimeoutMs)
+    if (!pool) {
+      pool = this.#newPool(BRIEF_POOL_MAX, lockTimeoutMs)
+      this.#brief.set(lockTimeoutMs, pool)
+    }
+    return pool
+  }
+
+  async #connect(pool: pg.Pool): Promise<pg.PoolClient> {
     try {
-      return await this.pool.connect()
+      return await pool.connect()
     } catch (err) {
       // Every pooled connection was in use for the whole wait: the database is busy, not gone
       // (BUSY keeps /healthz's database up; UNAVAILABLE would mark it down).
-      if (this.pool.totalCount >= this.#max && !this.#closed) throw new StoreError('BUSY', `database is busy: all ${this.#max} pooled connections stayed in use (store.poolSize)`, { cause: err })
+      const max = pool === this.pool ? this.#max : BRIEF_POOL_MAX
+      if (pool.totalCount >= max && !this.#closed) throw new StoreError('BUSY', `database is busy: all ${max} pooled connections stayed in use (store.poolSize)`, { cause: err })
       throw connectError(err)
     }
   }

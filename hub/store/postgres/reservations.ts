@@ -44,7 +44,7 @@ import type {
 } from '../types.js'
 import type { PgDatabase, Tx } from './pool.js'
 import { StoreError } from '../errors.js'
-import { oneQuestionMayCause, pgCode } from './errors.js'
+import { PICK_REFUSED, oneQuestionMayCause, pgCode } from './errors.js'
 import { FindBatcher } from './find-batcher.js'
 import { asStored, firstPerKey } from './batch-keys.js'
 
@@ -226,7 +226,11 @@ const BOOK_BATCH = `
   )
   SELECT w.i, w.pick AS tried, b.station_id AS booked,
          CASE WHEN b.i IS NULL THEN (SELECT jsonb_agg(f) FROM (${findBookingsSql('a.stations', 'a.at_ms - a.window_ms', 'a.at_ms + a.window_ms', 'a.now_ms')}
-         ) f) END AS found
+         ) f) END AS found,
+         -- All or nothing: a pick the constraint refused (a booking another writer committed since the
+         -- snapshot, or one of a wider window the walk does not read) fails the statement, undoing the
+         -- batch, because the bookings after it have stepped around it; they all run alone instead.
+         CASE WHEN w.pick IS NOT NULL AND b.i IS NULL THEN voltway_pick_refused(w.i) END AS refused
     FROM walk w JOIN asked a ON a.i = w.i LEFT JOIN booked b ON b.i = w.i
    ORDER BY w.i`
 
@@ -375,10 +379,7 @@ type FirstAnswer = (
 /** Most bookings one BOOK_BATCH takes: its walk costs grow with the square of its size. */
 const BATCH_MAX = 100
 /** How long a batch waits for a lock another writer holds before it gives up and its bookings run alone, ms. */
-const BATCH_LOCK_TIMEOUT_MS = 100
-
-/** Thrown inside a batch's transaction to roll it back: the constraint refused one of its picks. */
-class PickRefused extends Error {}
+export const BATCH_LOCK_TIMEOUT_MS = 100
 
 /**
  * What a failed batch's bookings do: run alone one after another in the order asked when one
@@ -390,7 +391,7 @@ class PickRefused extends Error {}
  */
 function afterFailure(err: unknown): 'in-order' | 'side-by-side' | 'fail' {
   if (!(err instanceof StoreError)) return 'fail'
-  if (err.cause instanceof PickRefused || err.code === 'DUPLICATE_ID' || err.code === 'DATABASE') return 'in-order'
+  if (pgCode(err.cause) === PICK_REFUSED || err.code === 'DUPLICATE_ID' || err.code === 'DATABASE') return 'in-order'
   return err.code === 'BUSY' && ['55P03', '40P01'].includes(pgCode(err.cause)) ? 'side-by-side' : 'fail'
 }
 
@@ -692,16 +693,9 @@ export class PgReservationStore implements ReservationStore {
       lons: q.picks.map((c) => c.position.lon),
     }))
     type Answer = { i: number; tried: string | null; booked: string | null; found: BookingRow[] | null }
-    const answered = await this.#db.tx(async (tx) => {
-      // A batch does not queue behind another writer's locks (nor wait out a deadlock check): it gives up and its bookings run alone.
-      await tx.query(`SET LOCAL lock_timeout = ${BATCH_LOCK_TIMEOUT_MS}`)
-      const out = (await tx.query<Answer>(BOOK_BATCH, [JSON.stringify(rows)])).rows
-      // All or nothing: a pick the constraint refused (a booking another writer committed since the
-      // snapshot, or one of a wider window the walk does not read) rolls the batch back, because the
-      // bookings after it have stepped around it; they all run alone instead.
-      if (out.some((r) => r.tried !== null && r.booked === null)) throw new PickRefused()
-      return out
-    })
+    // One statement, its own transaction: a pick refused fails it whole (PICK_REFUSED). A batch does not queue
+    // behind another writer's locks (nor wait out a deadlock check): it gives up and its bookings run alone.
+    const answered = (await this.#db.query<Answer>(BOOK_BATCH, [JSON.stringify(rows)], { lockTimeoutMs: BATCH_LOCK_TIMEOUT_MS })).rows
     const byI = new Map(answered.map((r) => [r.i, r]))
     const before: Array<Booking & { windowMs: number }> = []
     return asked.map((q, k) => {
