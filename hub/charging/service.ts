@@ -73,8 +73,8 @@ export class ChargingService implements EventSink {
   readonly #live = new Map<string, Live>()
   readonly #timeoutMs: number
   readonly #clocks: StationClockWatch
-  /** start() calls waiting for a session's first meter reading, by session id. */
-  readonly #eventWaiters = new Map<string, () => void>()
+  /** start() calls waiting for a session's first meter reading, by session id (two when a repeat waits for its first run). */
+  readonly #eventWaiters = new Map<string, Set<() => void>>()
 
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
@@ -102,9 +102,10 @@ export class ChargingService implements EventSink {
    * `{session}` as started (`meterStartWh` its start reading) whatever its
    * state now; a start that failed, its coded error again (METER_FAULT,
    * TIMEOUT, the station's refusal); one whose station has not reported its
-   * start reading yet, IDEMPOTENCY_IN_PROGRESS (ask again with the same id).
-   * Two runs at once (two replicas): the store opens the id once and the
-   * other run answers that session. An id of another owner's session:
+   * start reading yet is waited for up to the command timeout, then
+   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id). Two runs at once
+   * (two replicas): the store opens the id once and the other run answers
+   * that session. An id of another owner's session:
    * IDEMPOTENCY_KEY_REUSED, revealing nothing of it.
    */
   async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
@@ -127,11 +128,17 @@ export class ChargingService implements EventSink {
     return this.#command(opened, args)
   }
 
-  /** What a start of session `s` answers when an earlier run of the same request opened it (see startFor). Reads nothing, changes nothing. */
-  #startedBefore(owner: SessionOwner, s: SessionRecord): OpResult<'charge.start'> {
-    if (s.vehicleId !== ownerKey(owner)) {
+  /**
+   * What a start of session `opened` answers when an earlier run of the same request opened it (see
+   * startFor). Changes nothing. A session still without a start reading (that run still waits for its
+   * station) is waited for as that run waits, up to the command timeout.
+   */
+  async #startedBefore(owner: SessionOwner, opened: SessionRecord): Promise<OpResult<'charge.start'>> {
+    if (opened.vehicleId !== ownerKey(owner)) {
       throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id names a session at hub ${this.#d.hubId} that is not yours; send the request again with a new id`)
     }
+    const waiting = (x: SessionRecord): boolean => x.meterStartWh === null && (x.state === 'starting' || x.state === 'charging')
+    const s = waiting(opened) ? ((await this.#settled(opened.sessionId, this.#timeoutMs, (x) => !waiting(x))) ?? opened) : opened
     if (s.meterStartWh !== null) {
       return { session: { sessionId: s.sessionId, stationId: s.stationId, startedAt: formatTime(s.startedAtMs), meterStartWh: s.meterStartWh } }
     }
@@ -289,7 +296,7 @@ export class ChargingService implements EventSink {
     if (ev.type === 'session.started') {
       // A session that has no start reading yet takes this one; one that has keeps it (the first report wins).
       await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
-      this.#eventWaiters.get(ev.sessionId)?.()
+      this.#wake(ev.sessionId)
       return
     }
     if (s.state === 'stopped' || s.state === 'failed') return
@@ -304,7 +311,7 @@ export class ChargingService implements EventSink {
       // A meter fault is settled (logged, session failed, no bill): the event is still stored and acknowledged.
       if (!(err instanceof VoltwayError && err.code === 'METER_FAULT')) throw err
     } finally {
-      this.#eventWaiters.get(ev.sessionId)?.()
+      this.#wake(ev.sessionId)
     }
   }
 
@@ -396,7 +403,8 @@ export class ChargingService implements EventSink {
     let wake = (): void => undefined
     const woken = new Promise<void>((resolve) => (wake = resolve))
     // Registered before reading the store, so an event applied in between is not missed.
-    this.#eventWaiters.set(sessionId, wake)
+    const waiters = this.#eventWaiters.get(sessionId) ?? new Set()
+    this.#eventWaiters.set(sessionId, waiters.add(wake))
     const timer = setTimeout(wake, Math.max(0, waitMs))
     try {
       let s = await this.#d.store.charging.getSession(sessionId)
@@ -407,8 +415,13 @@ export class ChargingService implements EventSink {
       return s
     } finally {
       clearTimeout(timer)
-      this.#eventWaiters.delete(sessionId)
+      waiters.delete(wake)
+      if (waiters.size === 0) this.#eventWaiters.delete(sessionId)
     }
+  }
+
+  #wake(sessionId: string): void {
+    for (const wake of this.#eventWaiters.get(sessionId) ?? []) wake()
   }
 
   /** Why a session without a bill has none: a meter fault, or it never started. */
