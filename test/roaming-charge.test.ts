@@ -7,6 +7,7 @@ import { connectAsync } from 'mqtt'
 import { costMinor } from '../protocol/index.js'
 import { B_PRICE, roamingPair, type RoamingPair } from './helpers/roaming.js'
 import { waitUntil } from './helpers/net.js'
+import { IdVehicle } from './helpers/replica-vehicle.js'
 import { errorReport } from '../vehicle-sim/output.js'
 import { cleanEnv, jsonOf, runInProcess } from './helpers/vehicle-cli.js'
 
@@ -57,6 +58,38 @@ t.test("a vehicle known only to its home hub charges at a peer's station through
   t.same(again.receipt, receipt, 'a second stop answers the same receipt')
   const status = await p.v1.rpc.request('charge.status', { sessionId })
   t.match(status.session, { state: 'stopped', hubId: 'salvador', energyWh: receipt.energyWh, costMinor: receipt.costMinor })
+})
+
+t.test('a roaming charge.start run again at the home hub (its answer lost) answers the session it started at the peer, which starts no second one', async (t) => {
+  const p = await roamingPair()
+  t.teardown(() => p.close())
+  // The vehicle names its request ids here; its client id is the test vehicle's, so that one goes first.
+  await p.v1.close()
+  const v = await IdVehicle.connect(p.a.mqttUrl, 'feira', 'V1', 'v1-pass')
+  t.teardown(() => v.close())
+  const start = { stationId: 'SSA-1', hubId: 'salvador' }
+  const first = await v.send('charge.start', start, 'roam-start-1', 20_000)
+  if (!first?.ok) throw new Error(`the first start failed: ${JSON.stringify(first)}`)
+  const { session } = first.result as { session: { sessionId: string } }
+  t.ok(p.agent.hardware.relay.isClosed, "the relay closed on B's mock board")
+  await waitUntil(() => p.withBStore(async (s) => ((await s.charging.getSession(session.sessionId))?.meterStartWh ?? null) !== null), 10_000, 'the session charging at B')
+  const stopped = await v.send('charge.stop', { sessionId: session.sessionId }, 'roam-stop-1', 20_000)
+  t.equal(stopped?.ok, true, 'stopped')
+  // The home hub's first run died before its answer was recorded: the request id's record is gone there.
+  await p.a.context.store.idempotency.deleteOlderThan(Date.now() + 60_000)
+
+  const again = await v.send('charge.start', start, 'roam-start-1', 20_000)
+  t.same(again, first, 'the re-run answers the session its first run started')
+  t.notOk(p.agent.hardware.relay.isClosed, "the relay stayed open on B's mock board")
+  const atB = await p.withBStore(async (s) => ({
+    active: await s.charging.activeSessions(),
+    receipts: await s.charging.listReceipts('V1@feira', 10),
+    started: (await s.charging.listStationEvents('SSA-1', 100)).filter((e) => e.type === 'session.started').length,
+  }))
+  t.same(atB.active, [], 'B opened no second session')
+  t.equal(atB.receipts.length, 1, 'B billed one session')
+  t.equal(atB.started, 1, "B's station started once")
+  t.equal((await p.a.context.store.charging.getRoamingSession(session.sessionId))?.state, 'stopped', "A's record of it is as it was")
 })
 
 t.test("a roaming session is only its home hub's: another peer's or an unknown hub is refused", async (t) => {

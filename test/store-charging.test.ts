@@ -1,6 +1,6 @@
 /** The charging sub-store's contract, run against every Store implementation. */
 import t from 'tap'
-import { MemoryStore, SqliteStore, type Store } from '../hub/store/index.js'
+import { MemoryStore, SqliteStore, StoreError, type Store } from '../hub/store/index.js'
 import { tempDir } from './helpers/hub.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -123,6 +123,25 @@ for (const { name, make } of impls) {
     await store.charging.failSession('s2', 'no answer', 2500)
     t.equal(await store.charging.markCharging('s2', 10), null, 'a failed session is not made charging')
     t.same(await store.charging.activeSessions(), [])
+  })
+
+  t.test(`[${name}] a session id is opened once: an id that exists, in any state, is refused with DUPLICATE_ID and nothing changes`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    const refused = async (sessionId: string, stationId: string, vehicleId = 'V1'): Promise<unknown> =>
+      open(store, sessionId, stationId, vehicleId).then((out) => out, (e: unknown) => (e instanceof StoreError ? e.code : e))
+    await open(store, 's1')
+    t.equal(await refused('s1', 'S1'), 'DUPLICATE_ID', 'starting, at its own station')
+    await store.charging.markCharging('s1', 10)
+    t.equal(await refused('s1', 'S2'), 'DUPLICATE_ID', 'charging, opened again at a free station')
+    await store.charging.closeSession({ sessionId: 's1', meterStopWh: 20, endedAtMs: 2000, reason: 'requested' })
+    t.equal(await refused('s1', 'S1', 'V2'), 'DUPLICATE_ID', 'stopped, its station free, for another vehicle')
+    await open(store, 's2', 'S2')
+    t.equal(await refused('s1', 'S2'), 'DUPLICATE_ID', 'stopped, at a station another session holds')
+    await store.charging.failSession('s2', 'no answer', 2500)
+    t.equal(await refused('s2', 'S2'), 'DUPLICATE_ID', 'failed')
+    t.match(await store.charging.getSession('s1'), { vehicleId: 'V1', stationId: 'S1', state: 'stopped', meterStartWh: 10, meterStopWh: 20 }, 'the session is as it was')
+    t.same(await store.charging.activeSessions(), [], 'nothing was opened')
   })
 
   t.test(`[${name}] receipts list newest first, only the vehicle's own`, async (t) => {

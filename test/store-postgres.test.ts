@@ -280,6 +280,20 @@ if (skip) {
     t.equal(raw, '23505', 'the partial unique index refuses a second active session written behind the store')
   })
 
+  t.test('a session id opened by two pools at once (two replicas running one request) is opened once: the other gets DUPLICATE_ID', async (t) => {
+    const schema = pg.schema()
+    t.teardown(() => schema.dispose())
+    const [a, b] = await Promise.all([schema.open(), schema.open()])
+    // Each at its own station, so only the id can refuse one of them.
+    const open = (i: number) => ((i % 2 ? a : b) as typeof a).charging.openSession({
+      sessionId: 's-same', stationId: `S${i}`, vehicleId: 'V1', reservationId: null, startedAtMs: 1000, maxWh: null, priceMinorPerKwh: 73, currency: 'BRL',
+    }).then((out) => out, (e: unknown) => (e instanceof StoreError ? e.code : e))
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => open(i)))
+    t.equal(results.filter((r) => typeof r === 'object' && r !== null && 'ok' in r && r.ok).length, 1, 'one opened it')
+    t.same(results.filter((r) => r === 'DUPLICATE_ID').length, 9, 'every other one was refused DUPLICATE_ID')
+    t.equal((await pg.sql(`SELECT 1 FROM ${schema.name}.sessions`)).rowCount, 1, 'one row')
+  })
+
   t.test('each station event once in the database: two pools storing one (station, epoch, seq) at once insert it once, and the ack covers it', async (t) => {
     const schema = pg.schema()
     t.teardown(() => schema.dispose())

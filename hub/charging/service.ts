@@ -45,6 +45,23 @@ export interface ChargingServiceDeps {
   onClockSkew?: (stationId: string, skewSeconds: number) => void
 }
 
+export interface StartOptions {
+  /** The session's id (default: a new one); see ChargingService.startFor. */
+  sessionId?: string
+}
+
+/** The stop reason of a session whose station never answered its start (the start answered TIMEOUT or STATION_OFFLINE). */
+const NO_ANSWER = 'no answer'
+
+/** The coded error a start of session `s` answered when it failed before its station reported a start reading (as in ChargingService.#start). */
+function failedStart(s: SessionRecord): VoltwayError {
+  const message = `this request's start of session ${s.sessionId} at station ${s.stationId} failed (${s.stopReason ?? 'refused'}) and nobody is billed; send a new request to start again`
+  if (s.stopReason === 'METER_MISSING_START') return new VoltwayError('METER_FAULT', message, { reason: s.stopReason, sessionId: s.sessionId })
+  if (s.stopReason === NO_ANSWER) return new VoltwayError('TIMEOUT', message, { stationId: s.stationId, op: 'start', sessionId: s.sessionId })
+  const code = s.stopReason !== null && isErrorCode(s.stopReason) ? s.stopReason : 'STATION_BUSY'
+  return new VoltwayError(code, message, { stationCode: s.stopReason, sessionId: s.sessionId })
+}
+
 interface Live {
   meterWh: number
   powerW: number
@@ -56,8 +73,8 @@ export class ChargingService implements EventSink {
   readonly #live = new Map<string, Live>()
   readonly #timeoutMs: number
   readonly #clocks: StationClockWatch
-  /** start() calls waiting for a session's first meter reading, by session id. */
-  readonly #eventWaiters = new Map<string, () => void>()
+  /** start() calls waiting for a session's first meter reading, by session id (two when a repeat waits for its first run). */
+  readonly #eventWaiters = new Map<string, Set<() => void>>()
 
   constructor(deps: ChargingServiceDeps) {
     this.#d = deps
@@ -66,9 +83,9 @@ export class ChargingService implements EventSink {
     this.#clocks = new StationClockWatch({ logger: deps.logger, ...(deps.onClockSkew ? { onSkew: deps.onClockSkew } : {}) })
   }
 
-  /** `charge.start` for one of this hub's vehicles. */
-  start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
-    return this.startFor({ vehicleId, homeHubId: null }, args)
+  /** `charge.start` for one of this hub's vehicles (`opts` as in startFor). */
+  start(vehicleId: string, args: OpArgs<'charge.start'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
+    return this.startFor({ vehicleId, homeHubId: null }, args, opts)
   }
 
   /**
@@ -77,8 +94,66 @@ export class ChargingService implements EventSink {
    * station's rules are the same for both: online, available, and no
    * booking of another around now (a roaming vehicle's own bookings are the
    * trip legs its home hub placed here).
+   *
+   * `opts.sessionId` (default: a new id) names the session. A session of
+   * `owner` with that id is not started again (a request run again after its
+   * first run's answer was lost or its claim lapsed): it is answered, with no
+   * state changed and no station commanded, as its first run answered it:
+   * `{session}` as started (`meterStartWh` its start reading) whatever its
+   * state now; a start that failed, its coded error again (METER_FAULT,
+   * TIMEOUT, the station's refusal); one whose station has not reported its
+   * start reading yet is waited for up to the command timeout, then
+   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id). Two runs at once
+   * (two replicas): the store opens the id once and the other run answers
+   * that session. An id of another owner's session:
+   * IDEMPOTENCY_KEY_REUSED, revealing nothing of it.
    */
-  async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>): Promise<OpResult<'charge.start'>> {
+  async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
+    const { sessionId } = opts
+    if (sessionId === undefined) return this.#command(await this.#open(owner, args, newId('s')), args)
+    const { store } = this.#d
+    const earlier = await store.charging.getSession(sessionId)
+    if (earlier) return this.#startedBefore(owner, earlier)
+    let opened: SessionRecord
+    try {
+      opened = await this.#open(owner, args, sessionId)
+    } catch (err) {
+      // Refused before this run opened anything. Another run of the same request (another replica) may have
+      // opened the id since the read above: the store refused this open (DUPLICATE_ID), or the station was
+      // busy with that session already. Then this request's answer is that session.
+      const first = await store.charging.getSession(sessionId).catch(() => null)
+      if (first) return this.#startedBefore(owner, first)
+      throw err
+    }
+    return this.#command(opened, args)
+  }
+
+  /**
+   * What a start of session `opened` answers when an earlier run of the same request opened it (see
+   * startFor). Changes nothing. A session still without a start reading (that run still waits for its
+   * station) is waited for as that run waits, up to the command timeout.
+   */
+  async #startedBefore(owner: SessionOwner, opened: SessionRecord): Promise<OpResult<'charge.start'>> {
+    if (opened.vehicleId !== ownerKey(owner)) {
+      throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id names a session at hub ${this.#d.hubId} that is not yours; send the request again with a new id`)
+    }
+    const waiting = (x: SessionRecord): boolean => x.meterStartWh === null && (x.state === 'starting' || x.state === 'charging')
+    const s = waiting(opened) ? ((await this.#settled(opened.sessionId, this.#timeoutMs, (x) => !waiting(x))) ?? opened) : opened
+    if (s.meterStartWh !== null) {
+      return { session: { sessionId: s.sessionId, stationId: s.stationId, startedAt: formatTime(s.startedAtMs), meterStartWh: s.meterStartWh } }
+    }
+    if (s.state !== 'failed') {
+      throw new VoltwayError(
+        'IDEMPOTENCY_IN_PROGRESS',
+        `this request opened session ${s.sessionId} at station ${s.stationId}, which has not reported its start reading yet; ask again with the same id for its answer`,
+        { sessionId: s.sessionId },
+      )
+    }
+    throw failedStart(s)
+  }
+
+  /** The station's rules checked and the session opened, `starting`; VoltwayError (nothing written) when the station may not start for `owner` now. */
+  async #open(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, sessionId: string): Promise<SessionRecord> {
     const { store, stations, clock, rules } = this.#d
     const vehicleId = ownerKey(owner)
     const station = stations.get(args.stationId)
@@ -101,7 +176,6 @@ export class ChargingService implements EventSink {
     if (other) {
       throw new VoltwayError('RESERVED_BY_OTHER', `station ${args.stationId} is reserved by another vehicle around ${formatTime(other.atMs)}`, { at: formatTime(other.atMs) })
     }
-    const sessionId = newId('s')
     const opened = await store.charging.openSession({
       sessionId,
       stationId: args.stationId,
@@ -113,13 +187,19 @@ export class ChargingService implements EventSink {
       currency: stations.currency,
     })
     if (!opened.ok) throw new VoltwayError('STATION_BUSY', `station ${args.stationId} has a session running`)
+    return opened.session
+  }
 
+  /** Command the station to start the session just opened, and answer once it reported its start reading (else the session fails, nobody billed). */
+  async #command(opened: SessionRecord, args: Omit<OpArgs<'charge.start'>, 'hubId'>): Promise<OpResult<'charge.start'>> {
+    const { store, clock } = this.#d
+    const { sessionId, vehicleId } = opened
     const deadline = performance.now() + this.#timeoutMs
     let res
     try {
       res = await this.#d.commands.send(args.stationId, { op: 'start', sessionId, ...(args.maxWh !== undefined ? { maxWh: args.maxWh } : {}) }, this.#timeoutMs)
     } catch (err) {
-      await store.charging.failSession(sessionId, 'no answer', clock.now())
+      await store.charging.failSession(sessionId, NO_ANSWER, clock.now())
       // The start may still reach the station later: make sure it opens again.
       this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
       throw err
@@ -216,7 +296,7 @@ export class ChargingService implements EventSink {
     if (ev.type === 'session.started') {
       // A session that has no start reading yet takes this one; one that has keeps it (the first report wins).
       await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
-      this.#eventWaiters.get(ev.sessionId)?.()
+      this.#wake(ev.sessionId)
       return
     }
     if (s.state === 'stopped' || s.state === 'failed') return
@@ -231,7 +311,7 @@ export class ChargingService implements EventSink {
       // A meter fault is settled (logged, session failed, no bill): the event is still stored and acknowledged.
       if (!(err instanceof VoltwayError && err.code === 'METER_FAULT')) throw err
     } finally {
-      this.#eventWaiters.get(ev.sessionId)?.()
+      this.#wake(ev.sessionId)
     }
   }
 
@@ -323,7 +403,8 @@ export class ChargingService implements EventSink {
     let wake = (): void => undefined
     const woken = new Promise<void>((resolve) => (wake = resolve))
     // Registered before reading the store, so an event applied in between is not missed.
-    this.#eventWaiters.set(sessionId, wake)
+    const waiters = this.#eventWaiters.get(sessionId) ?? new Set()
+    this.#eventWaiters.set(sessionId, waiters.add(wake))
     const timer = setTimeout(wake, Math.max(0, waitMs))
     try {
       let s = await this.#d.store.charging.getSession(sessionId)
@@ -334,8 +415,13 @@ export class ChargingService implements EventSink {
       return s
     } finally {
       clearTimeout(timer)
-      this.#eventWaiters.delete(sessionId)
+      waiters.delete(wake)
+      if (waiters.size === 0) this.#eventWaiters.delete(sessionId)
     }
+  }
+
+  #wake(sessionId: string): void {
+    for (const wake of this.#eventWaiters.get(sessionId) ?? []) wake()
   }
 
   /** Why a session without a bill has none: a meter fault, or it never started. */

@@ -59,8 +59,8 @@ export interface HoldParticipant {
  * owner is NOT_FOUND. Failures are VoltwayErrors.
  */
 export interface RoamingParticipant {
-  /** `POST /sessions`: start at one of this hub's stations for the peer's vehicle. */
-  startSession(peer: string, req: FedSessionStart): Promise<FedSessionStarted>
+  /** `POST /sessions`: start at one of this hub's stations for the peer's vehicle; `idempotencyKey` is the call's (every run of one key starts one session). */
+  startSession(peer: string, req: FedSessionStart, idempotencyKey: string): Promise<FedSessionStarted>
   /** `GET /sessions/:sessionId`. */
   session(peer: string, sessionId: string): Promise<FedSession>
   /** `POST /sessions/:sessionId/stop`: stop and bill at this hub's price; a stopped session answers its receipt again. */
@@ -139,7 +139,7 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
 
   app.post(`${P}/sessions`, async (req, reply) => {
     const body = parse(FedSessionStart, req.body ?? {}, 'body')
-    return idempotency.run(req, reply, async () => ({ status: 201, body: await roaming.startSession(peerOf(req), body) }))
+    return idempotency.run(req, reply, async () => ({ status: 201, body: await roaming.startSession(peerOf(req), body, String(req.headers['idempotency-key'])) }))
   })
 
   app.get(`${P}/sessions/:sessionId`, async (req) => {

@@ -31,9 +31,9 @@
  * request itself may take. The default 6 s is shorter than the CLI's wait
  * before its first repeat (10 s): a repeat after a replica death runs on a
  * live one instead of being told IDEMPOTENCY_IN_PROGRESS. The effect ids of
- * reservation.create and route.reserve are derived from the request
- * (`effectId`), so a re-run finds the dead run's booking instead of making a
- * second one. Each run's handler gets the time its id was first claimed
+ * reservation.create, route.reserve and charge.start are derived from the
+ * request (`effectId`), so a re-run finds the dead run's booking or session
+ * instead of making a second one. Each run's handler gets the time its id was first claimed
  * (`RequestContext.firstSeenAtMs`, kept when a lapsed claim is taken over):
  * a re-run of reservation.cancel `{all: true}` cancels only what its first
  * run could have, not what the vehicle booked since.

@@ -12,6 +12,7 @@ import { VoltwayError, type FedReceipt, type FedSession, type FedSessionStart, t
 import type { ChargingService } from '../charging/service.js'
 import { ownerKey, parseOwnerKey } from '../charging/owner.js'
 import type { RoamingParticipant } from '../federation/server.js'
+import { effectId } from '../requests/idempotent.js'
 import type { Store } from '../store/index.js'
 
 export interface RoamingStationDeps {
@@ -27,9 +28,15 @@ export class RoamingStation implements RoamingParticipant {
     this.#d = deps
   }
 
-  async startSession(peer: string, req: FedSessionStart): Promise<FedSessionStarted> {
+  /**
+   * The session's id comes from the call's Idempotency-Key and its owner, as a vehicle's comes from its
+   * request id: a run of the key after an earlier run's claim lapsed (this hub's replica died mid-start)
+   * answers the session that run started instead of starting a second (ChargingService.startFor).
+   */
+  async startSession(peer: string, req: FedSessionStart, idempotencyKey: string): Promise<FedSessionStarted> {
     const { vehicleId, ...args } = req
-    const { session } = await this.#d.charging.startFor({ vehicleId, homeHubId: peer }, args)
+    const owner = { vehicleId, homeHubId: peer }
+    const { session } = await this.#d.charging.startFor(owner, args, { sessionId: effectId('s', { vehicleId: ownerKey(owner), requestId: idempotencyKey }) })
     return { session: { ...session, hubId: this.#d.hubId } }
   }
 

@@ -18,9 +18,9 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { FedReceipt, FedSession, FedSessionStarted, VoltwayError, isErrorCode, parseTime, type OpArgs, type OpResult, type Receipt } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import type { ChargingService } from '../charging/service.js'
+import type { ChargingService, StartOptions } from '../charging/service.js'
 import type { FederationClient } from '../federation/client.js'
-import type { RoamingSessionRecord, Store } from '../store/index.js'
+import { StoreError, type RoamingSessionRecord, type Store } from '../store/index.js'
 import { retryable } from '../trips/releaser.js'
 import type { StopQueue } from './stop-queue.js'
 
@@ -53,17 +53,22 @@ export class RoamingHome {
     this.#queue = q
   }
 
-  /** `charge.start`: at this hub's station, or with another `hubId` at that peer's. */
-  async start(vehicleId: string, args: OpArgs<'charge.start'>): Promise<OpResult<'charge.start'>> {
+  /**
+   * `charge.start`: at this hub's station, or with another `hubId` at that peer's. `opts.sessionId` (from the
+   * vehicle's request) names the session here (ChargingService.startFor); at a peer, which names its own
+   * sessions, it makes the Idempotency-Key of the forwarded start, so every run of one request starts once
+   * there and is answered that session (the peer's stored answer).
+   */
+  async start(vehicleId: string, args: OpArgs<'charge.start'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
     const { hubId, ...rest } = args
-    if (hubId === undefined || hubId === this.#d.hubId) return this.#d.local.start(vehicleId, rest)
+    if (hubId === undefined || hubId === this.#d.hubId) return this.#d.local.start(vehicleId, rest, opts)
     if (!this.#d.client.has(hubId)) throw new VoltwayError('NOT_FOUND', `no hub ${hubId} among the peers of hub ${this.#d.hubId}`, { hubId, peers: this.#d.client.peerIds })
     const started = await this.#d.client.request(hubId, {
       method: 'POST',
       path: P,
       body: { vehicleId, ...rest },
-      // A fresh key per charge.start: the client's retries of this call repeat it, the peer starts once.
-      idempotencyKey: `roam-start-${randomUUID()}`,
+      // One key per vehicle request (a fresh one without): this call's retries and every re-run of the request repeat it, the peer starts once.
+      idempotencyKey: `roam-start-${opts.sessionId ?? randomUUID()}`,
       schema: FedSessionStarted,
       timeoutMs: this.#d.startTimeoutMs ?? 15_000,
     })
@@ -74,12 +79,27 @@ export class RoamingHome {
     try {
       await this.#d.store.charging.addRoamingSession({ sessionId: session.sessionId, hubId, vehicleId, stationId: session.stationId, startedAtMs: parseTime(session.startedAt), meterStartWh: session.meterStartWh })
     } catch (err) {
+      // A re-run of the request: the peer answered the session its first run started, which recorded it here.
+      if (err instanceof StoreError && err.code === 'DUPLICATE_ID') return this.#recordedBefore(vehicleId, hubId, session)
       // Without the record the vehicle could never stop it through us: stop it now (queued if need be).
       this.#log.error({ err, sessionId: session.sessionId, hubId }, 'could not record a roaming session; stopping it')
       void this.#callStop(hubId, session.sessionId).catch(() => undefined)
       throw err
     }
     this.#log.info({ sessionId: session.sessionId, hubId, stationId: session.stationId, vehicleId }, 'roaming session started')
+    return { session: { sessionId: session.sessionId, stationId: session.stationId, startedAt: session.startedAt, meterStartWh: session.meterStartWh } }
+  }
+
+  /**
+   * The answer of a start whose session the peer answered (`session`) and this hub recorded before: the
+   * session as the first run answered it, if the record is the vehicle's at that peer; else PEER_UNAVAILABLE (the
+   * peer named a session this hub knows as another's), changing nothing.
+   */
+  async #recordedBefore(vehicleId: string, hubId: string, session: OpResult<'charge.start'>['session']): Promise<OpResult<'charge.start'>> {
+    const rec = await this.#d.store.charging.getRoamingSession(session.sessionId)
+    if (!rec || rec.vehicleId !== vehicleId || rec.hubId !== hubId || rec.stationId !== session.stationId) {
+      throw new VoltwayError('PEER_UNAVAILABLE', `hub ${hubId} answered a start with a session this hub knows as another one`, { hubId })
+    }
     return { session: { sessionId: session.sessionId, stationId: session.stationId, startedAt: session.startedAt, meterStartWh: session.meterStartWh } }
   }
 

@@ -5,6 +5,9 @@
  * - At most one ACTIVE session (`starting` or `charging`) per station, ever:
  *   `openSession` checks and inserts in one transaction, so two vehicles (or
  *   two hub replicas) starting the same station at once get one winner.
+ * - A session id is opened once: `openSession` with an id that exists (in any
+ *   state, at any station) rejects with StoreError('DUPLICATE_ID') and changes
+ *   nothing, also when two processes open it at once.
  * - `closeSession` writes the session's end and its receipt once; calling it
  *   again resolves the same receipt and changes nothing. The energy of a
  *   receipt is `meterStopWh - meterStartWh` of that session, never a meter's
@@ -142,7 +145,12 @@ export interface RoamingSessionRecord {
 export type NewRoamingSession = Pick<RoamingSessionRecord, 'sessionId' | 'hubId' | 'vehicleId' | 'stationId' | 'startedAtMs' | 'meterStartWh'>
 
 export interface ChargingStore {
-  /** Open a session in state `starting` unless the station has an active one. */
+  /**
+   * Open a session in state `starting` unless the station has an active one.
+   * Rejects with StoreError('DUPLICATE_ID') when a session with that id exists,
+   * whatever its state or station (its id is the primary key; a session id
+   * derived from a vehicle's request is opened once, by one run of it).
+   */
   openSession(input: OpenSessionInput): Promise<OpenSessionOutcome>
   /**
    * `starting` -> `charging` with the meter's start reading (Wh) and, when the

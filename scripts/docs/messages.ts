@@ -61,7 +61,7 @@ export const OP_SUMMARIES: { readonly [O in OpName]: string } = {
   'route.reserve': 'Reserve one station per hop of a route, each at its own time, all or nothing.',
   'trip.cancel': "Cancel every leg of one of the vehicle's trips.",
   'trip.list': "The vehicle's trips coordinated by this hub, newest first, whatever became of them (`booking`, `confirmed`, `failed`, `cancelled`): how a vehicle whose `route.reserve` answer was lost finds its trip.",
-  'charge.start': "Start charging at a station: the hub checks the station and the bookings around now, then commands the station's relay on.",
+  'charge.start': "Start charging at a station: the hub checks the station and the bookings around now, then commands the station's relay on. Repeated with the same request `id` (see Repeated requests), it answers the session its first run started and starts no second one.",
   'charge.status': 'Live energy, power and cost of one of the vehicle\'s sessions.',
   'charge.stop': 'Stop a session and get its receipt, billed from the meter difference.',
   'history.list': "The vehicle's receipts from every hub of the federation, newest first; `partial` and `unreachableHubs` say which hubs did not answer.",

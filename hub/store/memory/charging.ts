@@ -24,6 +24,7 @@ export class MemoryChargingStore implements ChargingStore {
 
   async openSession(input: OpenSessionInput): Promise<OpenSessionOutcome> {
     this.guard()
+    if (this.#sessions.has(input.sessionId)) throw new StoreError('DUPLICATE_ID', `session ${input.sessionId} exists`)
     const active = [...this.#sessions.values()].find((s) => s.stationId === input.stationId && isActive(s))
     if (active) return { ok: false, active: { ...active } }
     const session: SessionRecord = { ...input, state: 'starting', meterStartWh: null, meterStopWh: null, endedAtMs: null, stopReason: null, stationStartedAt: null, stationEndedAt: null }

@@ -1,7 +1,8 @@
 /**
  * ChargingStore on PostgreSQL. One active session per station: the partial
  * unique index `sessions_one_active_per_station` (a replica that slips past
- * the check gets a unique violation and the active session as answer). Each
+ * the check gets a unique violation and the active session as answer). A
+ * session id that exists is refused (DUPLICATE_ID): the primary key. Each
  * station event once: the primary key (station_id, seq). A close locks the
  * session row, so a receipt is written once whichever replicas close it.
  * A station's events and ack are written under that station's advisory
@@ -33,7 +34,11 @@ export class PgChargingStore implements ChargingStore {
     try {
       return await this.#db.tx(async (tx): Promise<OpenSessionOutcome> => {
         const active = await activeOf(tx, input.stationId)
-        if (active) return { ok: false, active }
+        if (active) {
+          // An id that exists is refused first, as the primary key refuses it on a free station.
+          if (active.sessionId === input.sessionId || (await sessionOf(tx, input.sessionId))) throw new StoreError('DUPLICATE_ID', `session ${input.sessionId} exists`)
+          return { ok: false, active }
+        }
         const res = await tx.query<SessionRow>(
           `INSERT INTO sessions (session_id, station_id, vehicle_id, reservation_id, state, started_at_ms, max_wh, price_minor_per_kwh, currency)
            VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8) RETURNING *`,
@@ -42,8 +47,9 @@ export class PgChargingStore implements ChargingStore {
         return { ok: true, session: toSession(res.rows[0] as SessionRow) }
       })
     } catch (err) {
-      // The partial unique index caught a replica that opened a session on the station at the same moment.
-      if (err instanceof StoreError && err.code === 'DUPLICATE_ID') {
+      // The partial unique index caught a replica that opened a session on the station at the same moment
+      // (unless the id itself exists: then the primary key refused it, or the check above).
+      if (err instanceof StoreError && err.code === 'DUPLICATE_ID' && !(await sessionOf(this.#db, input.sessionId))) {
         const active = await activeOf(this.#db, input.stationId)
         if (active) return { ok: false, active }
       }
@@ -69,9 +75,8 @@ export class PgChargingStore implements ChargingStore {
     )
   }
 
-  async getSession(sessionId: string): Promise<SessionRecord | null> {
-    const row = (await this.#db.query<SessionRow>('SELECT * FROM sessions WHERE session_id = $1', [sessionId])).rows[0]
-    return row ? toSession(row) : null
+  getSession(sessionId: string): Promise<SessionRecord | null> {
+    return sessionOf(this.#db, sessionId)
   }
 
   activeSession(stationId: string): Promise<SessionRecord | null> {
@@ -186,5 +191,10 @@ export class PgChargingStore implements ChargingStore {
 
 async function activeOf(q: Queryable, stationId: string): Promise<SessionRecord | null> {
   const row = (await q.query<SessionRow>(ACTIVE_OF, [stationId])).rows[0]
+  return row ? toSession(row) : null
+}
+
+async function sessionOf(q: Queryable, sessionId: string): Promise<SessionRecord | null> {
+  const row = (await q.query<SessionRow>('SELECT * FROM sessions WHERE session_id = $1', [sessionId])).rows[0]
   return row ? toSession(row) : null
 }

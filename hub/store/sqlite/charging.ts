@@ -8,6 +8,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
 import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import { StoreError } from '../errors.js'
 import { run, toStoreError } from './errors.js'
 import { SqliteRoamingSessions } from './roaming-sessions.js'
 import { toEvent, toReceipt, toSession, type EventRow, type ReceiptRow, type SessionRow } from '../sql-rows.js'
@@ -93,6 +94,8 @@ export class SqliteChargingStore implements ChargingStore {
       ),
     }
     this.#openTx = db.transaction((input: OpenSessionInput): OpenSessionOutcome => {
+      // Checked first: the id's own session may be the station's active one (a request's session opened again).
+      if (this.#session(input.sessionId)) throw new StoreError('DUPLICATE_ID', `session ${input.sessionId} exists`)
       const active = this.#active(input.stationId)
       if (active) return { ok: false, active }
       this.#s.insertSession.run(input.sessionId, input.stationId, input.vehicleId, input.reservationId, input.startedAtMs, input.maxWh, input.priceMinorPerKwh, input.currency)
@@ -134,9 +137,10 @@ export class SqliteChargingStore implements ChargingStore {
       try {
         return this.#openTx.immediate(input)
       } catch (err) {
-        // The partial unique index caught a writer that slipped past the check in another process.
+        // The partial unique index caught a writer that slipped past the check in another process
+        // (unless the id itself exists: then the primary key or the check above refused it).
         const e = toStoreError(err)
-        if (e.code === 'DUPLICATE_ID') {
+        if (e.code === 'DUPLICATE_ID' && !this.#session(input.sessionId)) {
           const active = this.#active(input.stationId)
           if (active) return { ok: false, active }
         }
