@@ -21,6 +21,8 @@ import { onEveryStore } from './helpers/store-harnesses.js'
 import { NOW, testConfig } from './helpers/store-hub.js'
 
 const STATION = 'NEAR'
+/** A second station of the hub, for a request id reused with other args. */
+const OTHER_STATION = 'MID'
 const START_WH = 1_000
 const STOP_WH = 1_500
 
@@ -31,20 +33,21 @@ type StartScript = 'ok' | 'refuse' | 'silent'
 function scriptedStation(hub: { stations: ReturnType<typeof createHubContext>['stations']; clock: TestClock }) {
   const sent: Array<Omit<StationCommand, 'id'>> = []
   let script: StartScript = 'ok'
-  const report = (status: 'available' | 'charging', sessionId: string | null): void => {
-    hub.stations.applyState(STATION, { online: true, status, sessionId, meterWh: START_WH, agentVersion: 'test', ts: new Date(hub.clock.now()).toISOString() })
+  const report = (status: 'available' | 'charging', sessionId: string | null, stationId = STATION): void => {
+    hub.stations.applyState(stationId, { online: true, status, sessionId, meterWh: START_WH, agentVersion: 'test', ts: new Date(hub.clock.now()).toISOString() })
   }
   report('available', null)
+  report('available', null, OTHER_STATION)
   const commands: CommandChannel = {
-    async send(_stationId, cmd): Promise<StationCommandResult> {
+    async send(stationId, cmd): Promise<StationCommandResult> {
       sent.push(cmd)
       if (cmd.op === 'stop') {
-        report('available', null)
+        report('available', null, stationId)
         return { id: 'c', ok: true, meterWh: STOP_WH }
       }
-      if (script === 'silent') throw new VoltwayError('TIMEOUT', `station ${STATION} did not answer start`, { stationId: STATION, op: 'start' })
+      if (script === 'silent') throw new VoltwayError('TIMEOUT', `station ${stationId} did not answer start`, { stationId, op: 'start' })
       if (script === 'refuse') return { id: 'c', ok: false, error: { code: 'STATION_OFFLINE', message: 'no car plugged in' } }
-      report('charging', cmd.sessionId ?? null)
+      report('charging', cmd.sessionId ?? null, stationId)
       return { id: 'c', ok: true, meterWh: START_WH }
     },
   } as Pick<CommandChannel, 'send'> as CommandChannel
@@ -64,8 +67,8 @@ function replica(store: Store, clock: TestClock, station?: ReturnType<typeof scr
   const charging = new ChargingService({ hubId: 'feira', store, stations: ctx.stations, commands: st.commands, clock, rules: ctx.rules, logger: pino({ enabled: false }), commandTimeoutMs: 300 })
   const table = { 'charge.start': chargeStart({ charging }), 'charge.stop': chargeStop({ charging }) } as unknown as HandlerTable
   const handlers = idempotentOps(table, { store: store.idempotency, clock, logger: pino({ enabled: false }), waitMs: 0 })
-  const start = (requestId: string, vehicleId = 'V1') =>
-    (handlers['charge.start'] as OpHandler<'charge.start'>)({ stationId: STATION }, { hubId: 'feira', vehicleId, requestId, op: 'charge.start' })
+  const start = (requestId: string, vehicleId = 'V1', stationId = STATION) =>
+    (handlers['charge.start'] as OpHandler<'charge.start'>)({ stationId }, { hubId: 'feira', vehicleId, requestId, op: 'charge.start' })
   const stop = (requestId: string, sessionId: string) =>
     (handlers['charge.stop'] as OpHandler<'charge.stop'>)({ sessionId }, { hubId: 'feira', vehicleId: 'V1', requestId, op: 'charge.stop' })
   return { ctx, station: st, charging, start, stop }
@@ -130,6 +133,25 @@ await onEveryStore(t, (t: Test, name, open) => {
     t.equal(r.station.starts(), 2, 'one start command per request, none for the repeats')
     t.same(await h.store.charging.activeSessions(), [], 'nothing charges')
     t.match(await outcome(r.start('start-3')), { session: { meterStartWh: START_WH } }, 'a new request starts')
+  })
+
+  t.test(`[${name}] a request id whose record is gone, sent again with another station, is refused IDEMPOTENCY_KEY_REUSED, not answered the first request's start`, async (t) => {
+    const h = await open()
+    t.teardown(() => h.dispose())
+    const clock = new TestClock(NOW)
+    const r = replica(h.store, clock)
+    // A started session whose answer was lost, then the id sent for another station.
+    const first = await r.start('start-1')
+    await answerLost(h.store, clock)
+    t.match(await outcome(r.start('start-1', 'V1', OTHER_STATION)), { code: 'IDEMPOTENCY_KEY_REUSED' }, "not NEAR's session as if MID had started")
+    await r.stop('stop-1', first.session.sessionId)
+    // A start answered TIMEOUT, which the request-id rules do not keep (the id's record is dropped), then the id for another station.
+    r.station.script('silent')
+    t.match(await outcome(r.start('start-2')), { code: 'TIMEOUT' })
+    r.station.script('ok')
+    t.match(await outcome(r.start('start-2', 'V1', OTHER_STATION)), { code: 'IDEMPOTENCY_KEY_REUSED' }, "not NEAR's TIMEOUT again")
+    t.equal(r.station.starts(), 2, 'no station commanded for the reused ids')
+    t.same(await h.store.charging.activeSessions(), [], 'nothing opened at MID')
   })
 
   t.test(`[${name}] a request id whose session id is another vehicle's is refused IDEMPOTENCY_KEY_REUSED, revealing nothing of that session`, async (t) => {

@@ -105,15 +105,18 @@ export class ChargingService implements EventSink {
    * start reading yet is waited for up to the command timeout, then
    * IDEMPOTENCY_IN_PROGRESS (ask again with the same id). Two runs at once
    * (two replicas): the store opens the id once and the other run answers
-   * that session. An id of another owner's session:
-   * IDEMPOTENCY_KEY_REUSED, revealing nothing of it.
+   * that session. An id of another owner's session, or of the owner's session
+   * started with other args (another station, reservation or maxWh: the id sent
+   * again for another request once its record was dropped, as after an answer
+   * the request-id rules do not keep): IDEMPOTENCY_KEY_REUSED, revealing
+   * nothing of it.
    */
   async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
     const { sessionId } = opts
     if (sessionId === undefined) return this.#command(await this.#open(owner, args, newId('s')), args)
     const { store } = this.#d
     const earlier = await store.charging.getSession(sessionId)
-    if (earlier) return this.#startedBefore(owner, earlier)
+    if (earlier) return this.#startedBefore(owner, args, earlier)
     let opened: SessionRecord
     try {
       opened = await this.#open(owner, args, sessionId)
@@ -122,7 +125,7 @@ export class ChargingService implements EventSink {
       // opened the id since the read above: the store refused this open (DUPLICATE_ID), or the station was
       // busy with that session already. Then this request's answer is that session.
       const first = await store.charging.getSession(sessionId).catch(() => null)
-      if (first) return this.#startedBefore(owner, first)
+      if (first) return this.#startedBefore(owner, args, first)
       throw err
     }
     return this.#command(opened, args)
@@ -133,9 +136,13 @@ export class ChargingService implements EventSink {
    * startFor). Changes nothing. A session still without a start reading (that run still waits for its
    * station) is waited for as that run waits, up to the command timeout.
    */
-  async #startedBefore(owner: SessionOwner, opened: SessionRecord): Promise<OpResult<'charge.start'>> {
+  async #startedBefore(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, opened: SessionRecord): Promise<OpResult<'charge.start'>> {
     if (opened.vehicleId !== ownerKey(owner)) {
       throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id names a session at hub ${this.#d.hubId} that is not yours; send the request again with a new id`)
+    }
+    // The request-id rules compare args only while the id's record lasts: a session of another start is not this request's answer.
+    if (opened.stationId !== args.stationId || opened.reservationId !== (args.reservationId ?? null) || opened.maxWh !== (args.maxWh ?? null)) {
+      throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id was used for another charge.start (other args); send the request again with a new id`)
     }
     const waiting = (x: SessionRecord): boolean => x.meterStartWh === null && (x.state === 'starting' || x.state === 'charging')
     const s = waiting(opened) ? ((await this.#settled(opened.sessionId, this.#timeoutMs, (x) => !waiting(x))) ?? opened) : opened
