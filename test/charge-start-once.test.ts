@@ -99,6 +99,9 @@ await onEveryStore(t, (t: Test, name, open) => {
     t.same(await h.store.charging.activeSessions(), [], 'no session was opened')
     t.equal((await h.store.charging.listReceipts('V1', 10)).length, 1, 'one session billed')
     t.match(await h.store.charging.getSession(first.session.sessionId), { state: 'stopped', meterStartWh: START_WH, meterStopWh: STOP_WH }, 'the session is as it ended')
+    const next = await r.start('start-2')
+    t.not(next.session.sessionId, first.session.sessionId, 'a new request id at the same station starts a new session')
+    t.equal(r.station.starts(), 2, 'and commands the station')
   })
 
   t.test(`[${name}] a charge.start run again while its session still charges answers that session (not STATION_BUSY), changing nothing`, async (t) => {
