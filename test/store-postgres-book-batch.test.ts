@@ -246,10 +246,14 @@ t.test('a batch that cannot reach the database fails every booking of it at once
     ...Array.from({ length: BRIEF_POOL_MAX }, () => store.db.query('SELECT pg_sleep(1.5)', [], { lockTimeoutMs: BATCH_LOCK_TIMEOUT_MS })),
   ])
   const count = countStatements(store)
+  const raw = store.reservations.createReservation({ reservationId: 'raw', vehicleId: 'V-raw', atMs: T + 9 * W, candidates: [S.S1 as ReturnType<typeof at>], windowMs: W, nowMs: NOW })
   const outcomes = await Promise.all(BURST.slice(0, 6).map((a) => ask(store, a)))
+  const rawErr = await raw.then(() => null, (e: unknown) => e)
   count.stop()
   await busy
   t.same(outcomes, Array(6).fill('error BUSY'), 'each booking: BUSY, the batch\'s error')
+  t.match(rawErr, { code: 'BUSY', message: /batches of bookings/ }, "the batch's error names its own pool, not store.poolSize (which does not size it)")
+  t.notMatch((rawErr as Error).message, /poolSize/)
   t.same([count.batches, count.txs, count.queries], [1, 0, 1], 'the batch was tried; no booking was run alone after it (each would have waited for the pool again)')
 })
 

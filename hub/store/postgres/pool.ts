@@ -214,8 +214,9 @@ export class PgDatabase {
     } catch (err) {
       // Every pooled connection was in use for the whole wait: the database is busy, not gone
       // (BUSY keeps /healthz's database up; UNAVAILABLE would mark it down).
-      const max = pool === this.pool ? this.#max : BRIEF_POOL_MAX
-      if (pool.totalCount >= max && !this.#closed) throw new StoreError('BUSY', `database is busy: all ${max} pooled connections stayed in use (store.poolSize)`, { cause: err })
+      // The brief pools' size is fixed: store.poolSize does not raise it, so their message does not point at it.
+      const which = pool === this.pool ? `all ${this.#max} pooled connections stayed in use (store.poolSize)` : `all ${BRIEF_POOL_MAX} connections for batches of bookings stayed in use`
+      if (pool.totalCount >= (pool === this.pool ? this.#max : BRIEF_POOL_MAX) && !this.#closed) throw new StoreError('BUSY', `database is busy: ${which}`, { cause: err })
       throw connectError(err)
     }
   }
