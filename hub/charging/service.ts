@@ -106,7 +106,8 @@ export class ChargingService implements EventSink {
    * state now; a start that failed, its coded error again (METER_FAULT,
    * TIMEOUT, the station's refusal); one whose station has not reported its
    * start reading yet is waited for up to the command timeout, then
-   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id). Two runs at once
+   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id; a start whose run
+   * died is failed by ./stale-start.ts, then TIMEOUT). Two runs at once
    * (two replicas): the store opens the id once and the other run answers
    * that session. An id of another owner's session:
    * IDEMPOTENCY_KEY_REUSED, revealing nothing of it.
