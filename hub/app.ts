@@ -21,11 +21,13 @@ import { createHubContext, mapHandlerErrors, opHandlers, type HubContext } from 
 import { idempotentOps } from './requests/idempotent.js'
 import { ChargingService } from './charging/service.js'
 import { StationControl } from './charging/station-control.js'
+import { StaleStartRecovery } from './charging/stale-start.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createAuthListener } from './station-link/auth-listener.js'
 import { CardAuthorizer } from './charging/card-auth.js'
 import { createFederation, type Federation, type FederationTuning } from './trips/index.js'
+import { leaseNames } from './trips/lease-keeper.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { createHubPresence, hubStateWill } from './station-link/hub-presence.js'
 import { watchSessionTakeover } from './broker/session-takeover.js'
@@ -369,6 +371,15 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // Recovery of unfinished trips runs in the background: it may wait on peers, requests may not.
     await federation.start()
     await roaming.start()
+    // Sessions left `starting` by a hub process that died before its station answered: failed, stations stopped;
+    // once per database (its lease), at start-up and then every command timeout. Closed before the leases stop.
+    const staleStarts = new StaleStartRecovery({
+      store: db, commands, clock, logger,
+      acquireLease: () => federation.leases.acquire(leaseNames.staleStarts),
+      ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
+    })
+    staleStarts.start()
+    cleanups.push(() => staleStarts.close())
     await rpc.start()
     gate.open()
     admit()

@@ -50,8 +50,11 @@ export interface StartOptions {
   sessionId?: string
 }
 
-/** The stop reason of a session whose station never answered its start (the start answered TIMEOUT or STATION_OFFLINE). */
-const NO_ANSWER = 'no answer'
+/**
+ * The stop reason of a session whose station never answered its start (the start answered TIMEOUT or
+ * STATION_OFFLINE), also of one whose run died before its station answered (./stale-start.ts).
+ */
+export const NO_ANSWER = 'no answer'
 
 /** The coded error a start of session `s` answered when it failed before its station reported a start reading (as in ChargingService.#start). */
 function failedStart(s: SessionRecord): VoltwayError {
@@ -103,7 +106,8 @@ export class ChargingService implements EventSink {
    * state now; a start that failed, its coded error again (METER_FAULT,
    * TIMEOUT, the station's refusal); one whose station has not reported its
    * start reading yet is waited for up to the command timeout, then
-   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id). Two runs at once
+   * IDEMPOTENCY_IN_PROGRESS (ask again with the same id; a start whose run
+   * died is failed by ./stale-start.ts, then TIMEOUT). Two runs at once
    * (two replicas): the store opens the id once and the other run answers
    * that session. An id of another owner's session, or of the owner's session
    * started with other args (another station, reservation or maxWh: the id sent
@@ -219,6 +223,13 @@ export class ChargingService implements EventSink {
     // docs/protocol.md allows `{id, ok}` without `meterWh`: then the reading comes from the session.started event.
     if (res.meterWh !== undefined) await store.charging.markCharging(sessionId, res.meterWh)
     const session = await this.#settled(sessionId, deadline - performance.now(), (x) => x.meterStartWh !== null || (x.state !== 'starting' && x.state !== 'charging'))
+    if (session?.state === 'failed' && session.stopReason === NO_ANSWER) {
+      // Failed while this run waited (./stale-start.ts took it for a dead run's): it stays failed, and the
+      // station, which has started, is stopped; this run answers as the session's repeats do.
+      this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+      this.#log.warn({ sessionId, stationId: args.stationId, stopReason: session.stopReason }, 'station started a session that had failed meanwhile; stopped, no bill')
+      throw failedStart(session)
+    }
     if (session?.meterStartWh == null) {
       await store.charging.failSession(sessionId, 'METER_MISSING_START', clock.now())
       this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
@@ -302,8 +313,10 @@ export class ChargingService implements EventSink {
     }
     if (ev.type === 'session.started') {
       // A session that has no start reading yet takes this one; one that has keeps it (the first report wins).
-      await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
+      // A session that failed (its start timed out, its run died, its meter could not bill) stays failed.
+      const marked = await store.charging.markCharging(ev.sessionId, ev.meterStartWh ?? ev.meterWh, ev.ts)
       this.#wake(ev.sessionId)
+      if (!marked) await this.#stopFailed(stationId, ev.sessionId)
       return
     }
     if (s.state === 'stopped' || s.state === 'failed') return
@@ -320,6 +333,18 @@ export class ChargingService implements EventSink {
     } finally {
       this.#wake(ev.sessionId)
     }
+  }
+
+  /**
+   * The station reports it started a session the hub holds `failed` (e.g. a start that reached it after the
+   * hub gave up on its answer): nobody is billed for it, so the station must not keep charging. Sends `stop`
+   * without waiting for the answer (the event is acknowledged either way; a repeat of the event sends it again).
+   */
+  async #stopFailed(stationId: string, sessionId: string): Promise<void> {
+    const s = await this.#d.store.charging.getSession(sessionId)
+    if (s?.state !== 'failed') return
+    this.#log.warn({ sessionId, stationId, stopReason: s.stopReason }, 'station reports a session started that had failed at the hub; stopping it, no bill')
+    this.#d.commands.send(stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
   }
 
   /**

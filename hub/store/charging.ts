@@ -159,8 +159,15 @@ export interface ChargingStore {
    * null if it is not `starting`/`charging`.
    */
   markCharging(sessionId: string, meterStartWh: number, stationStartedAt?: string): Promise<SessionRecord | null>
-  /** `starting` or `charging` -> `failed` (the station refused, never answered, or its meter cannot bill). No receipt. */
+  /** `starting` or `charging` -> `failed` (the station refused, never answered, or its meter cannot bill). No receipt. A session no longer active is left as it is (its first outcome stays). */
   failSession(sessionId: string, reason: string, endedAtMs: number): Promise<void>
+  /**
+   * `starting` -> `failed`, compare-and-set on the state: only a session
+   * still `starting` (no start reading) fails; one that got its reading
+   * (`charging`) or ended meanwhile is left as it is. Resolves whether this
+   * call failed it (false: not `starting`, or no such session). No receipt.
+   */
+  failStarting(sessionId: string, reason: string, endedAtMs: number): Promise<boolean>
   getSession(sessionId: string): Promise<SessionRecord | null>
   /** The station's `starting` or `charging` session, or null. */
   activeSession(stationId: string): Promise<SessionRecord | null>

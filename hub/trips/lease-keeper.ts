@@ -74,4 +74,6 @@ export const leaseNames = {
   release: (releaseId: string): string => `release:${releaseId}`,
   /** The database's housekeeping (expired holds, old idempotency answers, stale leases): one replica at a time. */
   sweeper: 'sweeper',
+  /** The recovery of charging starts whose run died (hub/charging/stale-start.ts): one replica at a time. */
+  staleStarts: 'stale-starts',
 } as const

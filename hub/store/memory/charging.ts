@@ -49,6 +49,14 @@ export class MemoryChargingStore implements ChargingStore {
     Object.assign(s, { state: 'failed', stopReason: reason, endedAtMs })
   }
 
+  async failStarting(sessionId: string, reason: string, endedAtMs: number): Promise<boolean> {
+    this.guard()
+    const s = this.#sessions.get(sessionId)
+    if (s?.state !== 'starting') return false
+    Object.assign(s, { state: 'failed', stopReason: reason, endedAtMs })
+    return true
+  }
+
   async getSession(sessionId: string): Promise<SessionRecord | null> {
     this.guard()
     const s = this.#sessions.get(sessionId)

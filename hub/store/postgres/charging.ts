@@ -75,6 +75,11 @@ export class PgChargingStore implements ChargingStore {
     )
   }
 
+  async failStarting(sessionId: string, reason: string, endedAtMs: number): Promise<boolean> {
+    const res = await this.#db.query("UPDATE sessions SET state = 'failed', stop_reason = $1, ended_at_ms = $2 WHERE session_id = $3 AND state = 'starting'", [reason, endedAtMs, sessionId])
+    return res.rowCount === 1
+  }
+
   getSession(sessionId: string): Promise<SessionRecord | null> {
     return sessionOf(this.#db, sessionId)
   }

@@ -37,6 +37,7 @@ export class SqliteChargingStore implements ChargingStore {
     insertSession: Statement<unknown[]>
     markCharging: Statement<[number, string | null, string]>
     fail: Statement<[string, number, string]>
+    failStarting: Statement<[string, number, string]>
     getReceipt: Statement<[string], ReceiptRow>
     listReceipts: Statement<[string, number], ReceiptRow>
     receiptsBetween: Statement<[RangeParams], ReceiptRow>
@@ -72,6 +73,7 @@ export class SqliteChargingStore implements ChargingStore {
       fail: db.prepare<[string, number, string]>(
         "UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state IN ('starting','charging')",
       ),
+      failStarting: db.prepare<[string, number, string]>("UPDATE sessions SET state = 'failed', stop_reason = ?, ended_at_ms = ? WHERE session_id = ? AND state = 'starting'"),
       getReceipt: db.prepare<[string], ReceiptRow>('SELECT * FROM receipts WHERE session_id = ?'),
       listReceipts: db.prepare<[string, number], ReceiptRow>('SELECT * FROM receipts WHERE vehicle_id = ? ORDER BY ended_at_ms DESC, session_id LIMIT ?'),
       receiptsBetween: db.prepare<[RangeParams], ReceiptRow>(RECEIPTS_BETWEEN),
@@ -162,6 +164,13 @@ export class SqliteChargingStore implements ChargingStore {
     return run(() => {
       this.#guard()
       this.#s.fail.run(reason, endedAtMs, sessionId)
+    })
+  }
+
+  failStarting(sessionId: string, reason: string, endedAtMs: number): Promise<boolean> {
+    return run(() => {
+      this.#guard()
+      return this.#s.failStarting.run(reason, endedAtMs, sessionId).changes === 1
     })
   }
 
