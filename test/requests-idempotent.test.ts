@@ -212,3 +212,23 @@ t.test('a late run whose taker abandoned the id (an answer not kept) stores its 
   t.same(await late.cancel(late.b(again.table)), { cancelled: 1 }, 'a repeat gets it')
   t.equal(again.runs(), 0, 'and runs nothing')
 })
+
+t.test('an id whose first answer was not kept (INTERNAL) is still that request\'s: sent again with other args it is refused IDEMPOTENCY_KEY_REUSED, unchanged it runs afresh', async (t) => {
+  const clock = new TestClock(NOW)
+  const ran: string[] = []
+  const table = {
+    'reservation.cancel': async (args: { reservationId: string }) => {
+      ran.push(args.reservationId)
+      if (ran.length === 1) throw new VoltwayError('INTERNAL', 'internal error')
+      return { cancelled: 1 }
+    },
+  } as unknown as HandlerTable
+  const handlers = idempotentOps(table, { store: new MemoryStore().idempotency, clock, logger: pino({ enabled: false }), waitMs: 0 })
+  const cancel = (reservationId: string) =>
+    (handlers['reservation.cancel'] as OpHandler<'reservation.cancel'>)({ reservationId }, { hubId: 'feira', vehicleId: 'V1', requestId: 'q1', op: 'reservation.cancel' })
+  await t.rejects(cancel('r-1'), { code: 'INTERNAL' }, 'the first run fails; its answer is not kept')
+  await t.rejects(cancel('r-2'), { code: 'IDEMPOTENCY_KEY_REUSED' }, 'the id with other args: refused, as while the first ran (before: run as a new request)')
+  t.same(ran, ['r-1'], 'nothing ran for it')
+  t.same(await cancel('r-1'), { cancelled: 1 }, 'the same request again: runs afresh')
+  t.same(ran, ['r-1', 'r-1'])
+})

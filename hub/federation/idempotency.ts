@@ -8,7 +8,8 @@
  * - the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS.
  *
  * Keys are scoped per calling peer. Answers with status < 500 are kept (at
- * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh,
+ * least 24 h, see the sweeper); a 5xx answer is not, so a retry runs afresh
+ * (the key stays the request's: another body is still a mismatch),
  * nor is a 409 IDEMPOTENCY_IN_PROGRESS of the work itself (a hold of that id
  * still being placed): it says "ask again", not how the request ended.
  *

@@ -12,7 +12,9 @@
  * - same id, another op or other args: IDEMPOTENCY_KEY_REUSED.
  * Answers whose code maps to a 5xx status (TIMEOUT, INTERNAL, ...), and
  * IDEMPOTENCY_IN_PROGRESS from the op itself (route.reserve of a trip still
- * being booked or undone), are not kept (`answerIsKept`): a retry runs afresh.
+ * being booked or undone), are not kept (`answerIsKept`): a retry runs afresh,
+ * while the id stays that request's (another op or other args: still
+ * IDEMPOTENCY_KEY_REUSED; the store's abandon keeps the key).
  *
  * An answer the store will not take at once (BUSY, UNAVAILABLE): the claim
  * stays this run's, renewed, while the answer is recorded again until it

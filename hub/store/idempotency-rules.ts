@@ -56,6 +56,15 @@ export function claimDecision(entry: IdempotencyEntry | null, input: ClaimInput)
 }
 
 /**
+ * What `abandon` leaves of a running claim: the key itself (its fingerprint and
+ * first-claim time), owned by no run ('', never a run's token) with its lease
+ * over, so the next claim with the same fingerprint takes it over at once (a
+ * retry runs afresh, as of when the key was first claimed) and another
+ * fingerprint is a mismatch, as while the claim ran.
+ */
+export const ABANDONED = { owner: '', leaseUntilMs: 0 } as const
+
+/**
  * Whether `owner` may renew, complete or abandon the key whose entry is
  * `entry`: only while it is running and theirs. A run whose claim lapsed and
  * was taken over, a done key, or one gone (abandoned, housekept): no.

@@ -71,7 +71,7 @@ export interface CompleteInput extends OwnedKey {
  * - A claim that answers `claimed` makes the key `running` with the claim's
  *   `owner` (a lapsed claim taken over gets the new owner). It names when the
   key was first claimed: its creation time, kept when a lapsed claim is
-  taken over (until `abandon` or `deleteOlderThan` removes the key). `renew`,
+  taken over or abandoned (until `deleteOlderThan` removes the key). `renew`,
  *   `complete` and `abandon` are compare-and-set on that owner: each acts only
  *   while the key is `running` with the owner given, and resolves whether it
  *   acted. With any other owner (a run whose claim lapsed and was taken), or
@@ -83,9 +83,12 @@ export interface CompleteInput extends OwnedKey {
  *   key's answer is never replaced. When it resolves false the answer was not
  *   stored: the caller answers what the key holds now (claim it again with
  *   the same fingerprint: the answer stored by the run that took over).
- * - `abandon` forgets the owner's running claim so the next request with the
+ * - `abandon` gives up the owner's running claim so the next request with the
  *   key runs afresh (for answers not worth repeating, such as an internal
- *   error); another run's claim stays.
+ *   error); another run's claim stays. The key itself stays (ABANDONED in
+ *   ./idempotency-rules.ts): its next claim with the same fingerprint takes
+ *   it over at once, keeping its first-claim time, and one with another
+ *   fingerprint is a mismatch (the key reused for another request).
  * - Records live until `deleteOlderThan` removes them (callers keep them at
  *   least 24 h).
  */
@@ -94,7 +97,7 @@ export interface IdempotencyStore {
   renew(input: RenewInput): Promise<boolean>
   /** Resolves whether the answer was stored (false: the claim is not the owner's any more). */
   complete(input: CompleteInput): Promise<boolean>
-  /** Resolves whether the owner's running claim was forgotten. */
+  /** Resolves whether the owner's running claim was given up. */
   abandon(input: OwnedKey): Promise<boolean>
   /** Delete records created before `cutoffMs`; resolves how many. */
   deleteOlderThan(cutoffMs: number): Promise<number>

@@ -72,13 +72,14 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'k1', 'fp-9', T0, 'ilheus'), { state: 'claimed', firstClaimedAtMs: T0 })
   })
 
-  check('a running claim whose lease ran out can be claimed again; an abandoned one at once', async (t, { store }) => {
+  check('a running claim whose lease ran out can be claimed again; an abandoned one at once, by the same request only', async (t, { store }) => {
     await claim(store, 'k1')
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE - 1), { state: 'in_progress' })
     t.same(await claim(store, 'k1', 'fp-1', T0 + LEASE), { state: 'claimed', firstClaimedAtMs: T0 })
     await claim(store, 'k2')
     await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
-    t.same(await claim(store, 'k2', 'fp-other'), { state: 'claimed', firstClaimedAtMs: T0 })
+    t.same(await claim(store, 'k2', 'fp-other', T0 + 1, 'salvador', 'o2'), { state: 'mismatch' }, 'abandoned: the key reused for another request is still refused')
+    t.same(await claim(store, 'k2', 'fp-1', T0 + 1, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'the same request takes it at once')
   })
 
   check('rule renewDecision: a renewed claim stays in progress past its first lease; a done or abandoned key is not renewed', async (t, { store }) => {
@@ -94,7 +95,7 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     await claim(store, 'k2')
     await store.idempotency.abandon({ scope: 'salvador', key: 'k2', owner: 'o1' })
     t.equal(await renew('k2', T0 + 1), false, 'abandoned: not renewed')
-    t.same(await claim(store, 'k2', 'fp-other', T0 + 2), { state: 'claimed', firstClaimedAtMs: T0 + 2 }, 'nor brought back')
+    t.same(await claim(store, 'k2', 'fp-1', T0 + 2, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'nor brought back: the next claim takes it')
     t.equal(await renew('never', T0), false, 'unseen: not renewed')
   })
 
@@ -124,7 +125,7 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.equal(await idem.abandon({ ...k, owner: 'o1' }), false, 'the old owner\'s abandon: refused')
     t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 1, 'salvador', 'o3'), { state: 'in_progress' }, 'the claim is still the new owner\'s')
     t.equal(await idem.abandon({ ...k, owner: 'o2' }), true, 'its owner abandons it')
-    t.same(await claim(store, 'k', 'fp-other', T0 + LEASE + 2, 'salvador', 'o3'), { state: 'claimed', firstClaimedAtMs: T0 + LEASE + 2 }, 'free at once')
+    t.same(await claim(store, 'k', 'fp-1', T0 + LEASE + 2, 'salvador', 'o3'), { state: 'claimed', firstClaimedAtMs: T0 }, 'free at once')
     t.equal(await idem.abandon({ scope: 'salvador', key: 'never', owner: 'o1' }), false, 'an unseen key: nothing to abandon')
     t.equal(await idem.complete({ scope: 'salvador', key: 'never', owner: 'o1', status: 200, body: null, nowMs: T0 }), false, 'nor to complete')
   })
@@ -158,12 +159,12 @@ export function federationStoreContract(tap: Test, name: string, open: () => Pro
     t.same(await claim(store, 'k', 'fp-1', T0 + 2 * LEASE + 5), { state: 'claimed', firstClaimedAtMs: T0 })
   })
 
-  check('rule claimDecision: a claim names when its key was first claimed, kept when a lapsed claim is taken over, new once the key was abandoned', async (t, { store }) => {
+  check('rule claimDecision: a claim names when its key was first claimed, kept when a lapsed claim is taken over or the key was abandoned', async (t, { store }) => {
     t.same(await claim(store, 'k', 'fp-1', T0, 'salvador', 'o1'), { state: 'claimed', firstClaimedAtMs: T0 })
     t.same(await claim(store, 'k', 'fp-1', T0 + LEASE, 'salvador', 'o2'), { state: 'claimed', firstClaimedAtMs: T0 }, 'taken over: the first claim\'s time')
     t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE, 'salvador', 'o3'), { state: 'claimed', firstClaimedAtMs: T0 }, 'taken over again: still the first')
     await store.idempotency.abandon({ scope: 'salvador', key: 'k', owner: 'o3' })
-    t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE + 1, 'salvador', 'o4'), { state: 'claimed', firstClaimedAtMs: T0 + 3 * LEASE + 1 }, 'abandoned: a new key')
+    t.same(await claim(store, 'k', 'fp-1', T0 + 3 * LEASE + 1, 'salvador', 'o4'), { state: 'claimed', firstClaimedAtMs: T0 }, 'abandoned: still the first (the key stays)')
   })
 
   check('rule: answers live 24 h: deleteOlderThan(now - 24 h) keeps a key created at the cutoff and forgets one 1 ms older', async (t, { store }) => {

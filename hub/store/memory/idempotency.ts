@@ -1,6 +1,6 @@
 /** In-memory IdempotencyStore: each method is synchronous inside, hence atomic on the one JS thread. */
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
-import { claimDecision, ownsRunning, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
+import { ABANDONED, claimDecision, ownsRunning, renewDecision, type IdempotencyEntry } from '../idempotency-rules.js'
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #entries = new Map<string, IdempotencyEntry>()
@@ -50,8 +50,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async abandon(input: OwnedKey): Promise<boolean> {
     this.#guard()
     const id = slot(input.scope, input.key)
-    if (!ownsRunning(this.#entries.get(id) ?? null, input.owner)) return false
-    this.#entries.delete(id)
+    const e = this.#entries.get(id)
+    if (!e || !ownsRunning(e, input.owner)) return false
+    e.owner = ABANDONED.owner
+    e.leaseUntilMs = ABANDONED.leaseUntilMs
     return true
   }
 

@@ -25,7 +25,7 @@
  */
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
-import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import { ABANDONED, claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import type { PgDatabase } from './pool.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
 import { oneQuestionMayCause } from './errors.js'
@@ -48,12 +48,16 @@ const COMPLETE = `
    WHERE k.scope = v.scope AND k.key = v.key AND k.owner = v.owner AND k.state = 'running'
   RETURNING k.scope, k.key, k.owner`
 
-/** A batch of abandons (each only of its owner's running claim): $1 scopes, $2 keys, $3 owners; returns the rows it deleted. */
+/**
+ * A batch of abandons (each only of its owner's running claim): $1 scopes, $2 keys, $3 owners;
+ * returns the claims it gave up (as they were). Rule: ABANDONED (idempotency-rules.ts): the key stays,
+ * its claim lapsed and owned by no run.
+ */
 const ABANDON = `
-  DELETE FROM idempotency_keys k
-   USING unnest($1::text[], $2::text[], $3::text[]) AS v (scope, key, owner)
+  UPDATE idempotency_keys k SET owner = '${ABANDONED.owner}', lease_until_ms = ${ABANDONED.leaseUntilMs}
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS v (scope, key, owner)
    WHERE k.scope = v.scope AND k.key = v.key AND k.owner = v.owner AND k.state = 'running'
-  RETURNING k.scope, k.key, k.owner`
+  RETURNING k.scope, k.key, v.owner`
 
 type ScopedKey = Pick<ClaimInput, 'scope' | 'key'>
 const idOf = (k: ScopedKey): string => JSON.stringify([k.scope, k.key])

@@ -9,7 +9,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
-import { claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import { ABANDONED, claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
@@ -52,7 +52,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       complete: db.prepare<[number, string | null, string, string, string]>(
         "UPDATE idempotency_keys SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'",
       ),
-      abandon: db.prepare<[string, string, string]>("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'"),
+      // rule: ABANDONED (idempotency-rules.ts): the key stays, its claim lapsed and owned by no run.
+      abandon: db.prepare<[string, string, string]>(
+        `UPDATE idempotency_keys SET owner = '${ABANDONED.owner}', lease_until_ms = ${ABANDONED.leaseUntilMs} WHERE scope = ? AND key = ? AND owner = ? AND state = 'running'`,
+      ),
       deleteOld: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
