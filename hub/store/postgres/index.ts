@@ -19,6 +19,7 @@ import { LATEST_VERSION, MIGRATIONS, type Migration } from './migrations.js'
 import { LOCK, PgDatabase, type PgDatabaseOptions, type Tx } from './pool.js'
 import { PgReservationStore } from './reservations.js'
 import { PgTripStore } from './trips.js'
+import { PgVehicleCounts } from './vehicle-counts.js'
 
 export type PostgresStoreOptions = PgDatabaseOptions
 
@@ -34,10 +35,12 @@ export class PostgresStore implements Store {
 
   private constructor(db: PgDatabase) {
     this.db = db
-    this.reservations = new PgReservationStore(db)
+    // One statement per turn for the limit's counts of both sub-stores (./vehicle-counts.ts).
+    const counts = new PgVehicleCounts(db)
+    this.reservations = new PgReservationStore(db, counts)
     this.charging = new PgChargingStore(db)
     this.idempotency = new PgIdempotencyStore(db)
-    this.trips = new PgTripStore(db)
+    this.trips = new PgTripStore(db, counts)
     this.leases = new PgLeaseStore(db)
     this.accounts = new PgAccountsStore(db)
   }

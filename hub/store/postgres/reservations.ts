@@ -26,7 +26,7 @@
  * `confirmHold` until housekeeping deletes them.
  */
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
-import { CountsPerTurn } from './counts-per-turn.js'
+import type { PgVehicleCounts } from './vehicle-counts.js'
 import { compareBookings, firstFree } from '../booking.js'
 import { blocksSlot, confirmDecision, newHold, newReservation } from '../booking-rules.js'
 import type {
@@ -410,28 +410,23 @@ async function atMost(p: Promise<void>, ms: number): Promise<void> {
 }
 
 
-/** Live bookings of each asked vehicle: reservations whose window has not ended, holds neither confirmed nor expired. */
-const COUNT_VEHICLE_BOOKINGS = `
-  SELECT q.i, (SELECT COUNT(*) FROM reservations r WHERE r.vehicle_id = q.vehicle_id AND r.at_ms >= q.from_ms)   -- rule: isLiveVehicleBooking (booking-rules.ts)
-            + (SELECT COUNT(*) FROM holds h WHERE h.vehicle_id = q.vehicle_id AND h.reservation_id IS NULL AND h.expires_at_ms > q.now_ms) AS n
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS q(vehicle_id, from_ms, now_ms, i)`
 
 export class PgReservationStore implements ReservationStore {
   /** Bookings go in per-turn batches decided by the EXCLUDE constraint: the caller counts before booking (hub/reservations/vehicle-limit.ts). */
   readonly limitsInBooking = false
   readonly #db: PgDatabase
   readonly #finds: FindBatcher
-  readonly #vehicleCounts: CountsPerTurn<{ vehicleId: string; fromMs: number; nowMs: number }>
+  readonly #counts: PgVehicleCounts
   /** The first attempts of the bookings asked in one turn: one statement for all (BOOK_BATCH). */
   readonly #firsts: TurnBatch<FirstAsk, FirstAnswer>
   /** The confirms of live holds asked in one turn: one statement for all (CONFIRM_LIVE_HOLDS). */
   readonly #confirms: TurnBatch<ConfirmInput, LiveConfirm | null>
 
-  constructor(db: PgDatabase) {
+  constructor(db: PgDatabase, counts: PgVehicleCounts) {
     this.#db = db
+    this.#counts = counts
     this.#firsts = new TurnBatch((batch) => this.#answerFirsts(batch))
     this.#confirms = new TurnBatch((batch) => this.#confirmLive(batch), { aloneOnFailure: oneQuestionMayCause })
-    this.#vehicleCounts = new CountsPerTurn((text, values) => db.query(text, values), COUNT_VEHICLE_BOOKINGS, (q) => [q.vehicleId, q.fromMs, q.nowMs])
     this.#finds = new FindBatcher(async (u) => (await db.query<BookingRow>(FIND_BOOKINGS, [u.stationIds, u.loMs, u.hiMs, u.nowMs])).rows.map(toBooking))
   }
 
@@ -532,8 +527,8 @@ export class PgReservationStore implements ReservationStore {
 
   async countVehicleBookings(q: { vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
     this.#db.guard()
-    // With the other counts of this turn, in one round trip (./counts-per-turn.ts).
-    return this.#vehicleCounts.count(q)
+    // With the other counts of this turn, of both kinds, in one round trip (./vehicle-counts.ts).
+    return this.#counts.bookings(q)
   }
 
   async findBookings(query: BookingQuery): Promise<Booking[]> {

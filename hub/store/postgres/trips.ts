@@ -27,7 +27,7 @@ import type { PgDatabase, Tx } from './pool.js'
 import { RowsByKey } from './rows-by-key.js'
 import { asStored, byKey, firstPerKey } from './batch-keys.js'
 import { TurnBatch, type Asked } from '../../../base/turn-batch.js'
-import { CountsPerTurn } from './counts-per-turn.js'
+import type { PgVehicleCounts } from './vehicle-counts.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 import { oneQuestionMayCause } from './errors.js'
 
@@ -104,12 +104,6 @@ interface TripSave {
 }
 
 
-/** Live ledger entries of each asked vehicle (of one peer, or of any when its peer is null). */
-const COUNT_PEER_VEHICLE_HOLDS = `
-  SELECT q.i, (SELECT COUNT(*) FROM peer_holds p
-                WHERE p.vehicle_id = q.vehicle_id AND (q.peer_hub_id IS NULL OR p.peer_hub_id = q.peer_hub_id)
-                  AND ((p.state = 'placed' AND p.expires_at_ms > q.now_ms) OR (p.state = 'confirmed' AND p.at_ms >= q.from_ms))) AS n   -- rule: isLivePeerHold (peer-hold-rules.ts)
-    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(vehicle_id, peer_hub_id, now_ms, from_ms, i)`
 
 export class PgTripStore implements TripStore {
   readonly #db: PgDatabase
@@ -118,17 +112,17 @@ export class PgTripStore implements TripStore {
   readonly #trips: RowsByKey<TripRow>
   /** Trips created and fresh peer-hold entries inserted during one turn: one statement each (a failed batch runs again one row at a time). */
   readonly #tripInserts: TurnBatch<TripRecord, void>
-  readonly #peerHoldCounts: CountsPerTurn<{ peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }>
+  readonly #counts: PgVehicleCounts
   readonly #peerHoldInserts: TurnBatch<PeerHoldRecord, boolean>
   /** Trip saves without releases and peer-hold compare-and-set writes of one turn: one statement each. */
   readonly #tripSaves: TurnBatch<TripSave, boolean>
   readonly #peerHoldUpdates: TurnBatch<{ entry: PeerHoldRecord; version: string }, boolean>
 
-  constructor(db: PgDatabase) {
+  constructor(db: PgDatabase, counts: PgVehicleCounts) {
     this.#db = db
+    this.#counts = counts
     this.#peerHolds = new RowsByKey((text, values) => db.query(text, values), READ_PEER_HOLDS, (r) => r.hold_id)
     this.#trips = new RowsByKey((text, values) => db.query(text, values), 'SELECT * FROM trips WHERE trip_id = ANY($1::text[])', (r) => r.trip_id)
-    this.#peerHoldCounts = new CountsPerTurn((text, values) => db.query(text, values), COUNT_PEER_VEHICLE_HOLDS, (q) => [q.vehicleId, q.peerHubId ?? null, q.nowMs, q.fromMs])
     this.#tripInserts = new TurnBatch((batch) => this.#insertTrips(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#peerHoldInserts = new TurnBatch((batch) => this.#insertPeerHolds(batch), { aloneOnFailure: oneQuestionMayCause })
     this.#tripSaves = new TurnBatch((batch) => this.#saveTrips(batch), { aloneOnFailure: oneQuestionMayCause })
@@ -250,8 +244,8 @@ export class PgTripStore implements TripStore {
 
   async countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
     this.#db.guard()
-    // With the other counts of this turn, in one round trip (./counts-per-turn.ts).
-    return this.#peerHoldCounts.count(q)
+    // With the other counts of this turn, of both kinds, in one round trip (./vehicle-counts.ts).
+    return this.#counts.peerHolds(q)
   }
 
   async deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
