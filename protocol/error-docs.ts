@@ -133,8 +133,8 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   },
   IDEMPOTENCY_KEY_REUSED: {
     meaning: 'An `Idempotency-Key` (federation) or a vehicle request id (mutating ops) was sent again with a different request (another method, path, op, args or body). The first answer stays; nothing was changed.',
-    when: 'A peer hub, on mutating federation routes (HTTP 422); a vehicle, on reservation.create/cancel, route.reserve, trip.cancel, charge.start/stop within 24 h of the first use of the id.',
-    action: 'A new operation needs a new key or request id; only a retry of the same request reuses one. From a peer hub: report it to that hub\'s maintainers.',
+    when: 'A peer hub, on mutating federation routes (HTTP 422); a vehicle, on reservation.create/cancel, route.reserve, trip.cancel, charge.start/stop within 24 h of the first use of the id; on reservation.create, route.reserve and charge.start also after that, while what the first use of the id made (its reservation, trip or session) still exists.',
+    action: 'A new operation needs a new key or request id; only a retry of the same request reuses one (a vehicle: ids unique per vehicle, a UUID or a counter that never restarts). From a peer hub: report it to that hub\'s maintainers.',
   },
   IDEMPOTENCY_IN_PROGRESS: {
     meaning: 'The first request with this `Idempotency-Key` or vehicle request id (or the placing of this hold, or the booking of this trip) is still running.',

@@ -19,7 +19,7 @@ import { VoltwayError, costMinor, formatTime, isErrorCode, newId, type OpArgs, t
 import type { Clock } from '../../base/clock.js'
 import type { ReservationRules } from '../reservations/index.js'
 import type { StationRegistry } from '../stations/index.js'
-import type { ReceiptRecord, SessionRecord, Store } from '../store/index.js'
+import { otherArgsRefused, refuseEarlierUse, type ReceiptRecord, type SessionRecord, type Store } from '../store/index.js'
 import { StationClockWatch } from '../station-link/clock-skew.js'
 import type { CommandChannel } from '../station-link/command-channel.js'
 import type { EventSink } from '../station-link/event-listener.js'
@@ -112,8 +112,10 @@ export class ChargingService implements EventSink {
    * that session. An id of another owner's session, or of the owner's session
    * started with other args (another station, reservation or maxWh: the id sent
    * again for another request once its record was dropped, as after an answer
-   * the request-id rules do not keep): IDEMPOTENCY_KEY_REUSED, revealing
-   * nothing of it.
+   * the request-id rules do not keep), or one opened more than 24 h ago
+   * (REQUEST_ID_KEPT_MS: an earlier use of the id, its record swept):
+   * IDEMPOTENCY_KEY_REUSED, revealing nothing of it, no state changed and no
+   * station commanded.
    */
   async startFor(owner: SessionOwner, args: Omit<OpArgs<'charge.start'>, 'hubId'>, opts: StartOptions = {}): Promise<OpResult<'charge.start'>> {
     const { sessionId } = opts
@@ -144,9 +146,10 @@ export class ChargingService implements EventSink {
     if (opened.vehicleId !== ownerKey(owner)) {
       throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id names a session at hub ${this.#d.hubId} that is not yours; send the request again with a new id`)
     }
-    // The request-id rules compare args only while the id's record lasts: a session of another start is not this request's answer.
+    // The request-id rules compare args only while the id's record lasts (24 h): a session of an earlier use of the id, or of another start, is not this request's answer.
+    refuseEarlierUse(opened.startedAtMs, this.#d.clock.now())
     if (opened.stationId !== args.stationId || opened.reservationId !== (args.reservationId ?? null) || opened.maxWh !== (args.maxWh ?? null)) {
-      throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request's id was used for another charge.start (other args); send the request again with a new id`)
+      throw otherArgsRefused('charge.start')
     }
     const waiting = (x: SessionRecord): boolean => x.meterStartWh === null && (x.state === 'starting' || x.state === 'charging')
     const s = waiting(opened) ? ((await this.#settled(opened.sessionId, this.#timeoutMs, (x) => !waiting(x))) ?? opened) : opened

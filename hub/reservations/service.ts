@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { formatTime, newId, parseTime, type Position, type Reservation } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import { distanceKm, type StationRegistry } from '../stations/index.js'
-import type { ReservationRecord, Store } from '../store/index.js'
+import { otherArgsRefused, refuseEarlierUse, type ReservationRecord, type Store } from '../store/index.js'
 import { bookNearest } from './book-nearest.js'
 import { reservationErrors as errors } from './errors.js'
 import { checkLead, type ReservationRules } from './rules.js'
@@ -53,7 +53,10 @@ export class ReservationService {
    * here), RESERVATION_CONFLICT, NO_STATION_AVAILABLE or BAD_REQUEST (VoltwayError), having
    * written nothing. `reservationId` (default: a new id) names the booking; a
    * reservation of this vehicle with that id is not booked again but answered
-   * (a request repeated after its first run's answer was lost).
+   * (a request repeated after its first run's answer was lost), unless it was
+   * booked more than 24 h ago (REQUEST_ID_KEPT_MS: an earlier use of the
+   * request id) or for another `at` or named station: then
+   * IDEMPOTENCY_KEY_REUSED, nothing written.
    */
   async create(vehicleId: string, args: CreateReservationArgs, opts: { reservationId?: string } = {}): Promise<Reservation> {
     const { reservationId } = opts
@@ -64,9 +67,20 @@ export class ReservationService {
       // Looked up only when the booking did not happen: the store refuses an id that exists (DUPLICATE_ID),
       // so a new booking proves there was none, and the common case costs no extra read.
       const earlier = await this.#d.store.reservations.getReservation(reservationId).catch(() => null)
-      if (earlier && earlier.vehicleId === vehicleId) return this.toWire(earlier)
+      if (earlier && earlier.vehicleId === vehicleId) return this.#bookedBefore(earlier, args)
       throw err
     }
+  }
+
+  /**
+   * What a create answers when an earlier run of the same request booked `earlier` (see create): that
+   * reservation. Booked more than 24 h ago (an earlier use of the request id), or for another time or
+   * another named station: IDEMPOTENCY_KEY_REUSED. Changes nothing.
+   */
+  #bookedBefore(earlier: ReservationRecord, args: CreateReservationArgs): Reservation {
+    refuseEarlierUse(earlier.createdAtMs, this.#d.clock.now())
+    if (earlier.atMs !== parseTime(args.at) || (args.stationId !== undefined && earlier.stationId !== args.stationId)) throw otherArgsRefused('reservation.create')
+    return this.toWire(earlier)
   }
 
   async #create(vehicleId: string, args: CreateReservationArgs, reservationId: string): Promise<Reservation> {

@@ -26,7 +26,7 @@ import { VoltwayError, formatTime, newId, parseTime, type Hold, type OpArgs, typ
 import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
-import type { ReleaseTask, Store, TripLegRecord, TripRecord, TripState } from '../store/index.js'
+import { otherArgsRefused, refuseEarlierUse, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, tripTakenOver, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
@@ -105,20 +105,31 @@ export class Coordinator {
    * Reserve one station per hop of `args.routeId`, all or nothing. Throws
    * NOT_FOUND, BAD_REQUEST or ROUTE_FAILED. `tripId` (default: a new id)
    * names the trip; a trip of that id that already exists is not booked
-   * again: its outcome is the answer (IDEMPOTENCY_IN_PROGRESS while it runs).
+   * again: its outcome is the answer (IDEMPOTENCY_IN_PROGRESS while it runs),
+   * unless it was made more than 24 h ago (REQUEST_ID_KEPT_MS: an earlier use
+   * of the request id) or for another route or other times: then
+   * IDEMPOTENCY_KEY_REUSED, nothing booked.
    */
   async reserve(vehicleId: string, args: OpArgs<'route.reserve'>, opts: { tripId?: string } = {}): Promise<Trip> {
     const tripId = opts.tripId ?? this.#o.newTripId?.() ?? newId('t')
     const existing = opts.tripId === undefined ? null : await this.#o.store.trips.getTrip(tripId)
-    if (existing) return this.#outcomeOf(existing, vehicleId)
+    if (existing) return this.#outcomeOf(existing, vehicleId, args)
     return this.#leased(tripId, () => this.#reserve(vehicleId, args, tripId), () => {
       throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${tripId} is being booked`, { tripId })
     })
   }
 
-  /** The answer of a trip booked before (a repeated request): the trip, or why it failed. */
-  #outcomeOf(trip: TripRecord, vehicleId: string): Trip {
+  /**
+   * The answer of a trip booked before (a repeated request): the trip, or why it failed. A trip made
+   * more than 24 h ago (an earlier use of the request id), or for another route or other times:
+   * IDEMPOTENCY_KEY_REUSED. Changes nothing.
+   */
+  #outcomeOf(trip: TripRecord, vehicleId: string, args: OpArgs<'route.reserve'>): Trip {
     if (trip.vehicleId !== vehicleId) throw tripNotFound(trip.tripId)
+    refuseEarlierUse(trip.createdAtMs, this.#o.clock.now())
+    if (trip.routeId !== args.routeId || trip.legs.length !== args.times.length || trip.legs.some((l, i) => l.atMs !== parseTime(args.times[i] as string))) {
+      throw otherArgsRefused('route.reserve')
+    }
     if (trip.state === 'confirmed' || trip.state === 'cancelling' || trip.state === 'cancelled') return toWire(trip)
     if (trip.state === 'aborted' && trip.failure) {
       const leg = trip.legs[trip.failure.failedHop]

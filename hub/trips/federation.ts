@@ -21,7 +21,7 @@ import { HubDirectory, type HubSummary } from '../routes/directory.js'
 import { RouteCatalog } from '../routes/catalog.js'
 import { listRoute } from '../routes/route-list.js'
 import { findNearest, type StationRegistry } from '../stations/index.js'
-import type { Store } from '../store/index.js'
+import { REQUEST_ID_KEPT_MS, type Store } from '../store/index.js'
 import type { PeerCallObserver } from '../federation/call-observer.js'
 import { FederationClient } from '../federation/client.js'
 import { IdempotencyGuard } from '../federation/idempotency.js'
@@ -46,7 +46,7 @@ export interface FederationTuning extends CoordinatorTuning {
   serverMaxWaitMs: number
   /** How often expired holds and old idempotency answers are deleted. Default 10 s. */
   sweepIntervalMs: number
-  /** How long idempotent answers and hold tombstones are kept. Default 24 h. */
+  /** How long idempotent answers (vehicle request ids, federation keys) and hold tombstones are kept, ms. Default REQUEST_ID_KEPT_MS (24 h, hub/store/request-id-rules.ts). */
   retentionMs: number
   /** Release queue backoff. Defaults 200 ms and 30 s. */
   releaseMinDelayMs: number
@@ -67,7 +67,7 @@ export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
   historyTimeoutMs: 2000,
   serverMaxWaitMs: 5000,
   sweepIntervalMs: 10_000,
-  retentionMs: 24 * 3_600_000,
+  retentionMs: REQUEST_ID_KEPT_MS,
   releaseMinDelayMs: 200,
   releaseMaxDelayMs: 30_000,
   hubInfoTtlMs: 300_000,
