@@ -82,11 +82,15 @@ async function answerLost(store: Store, clock: TestClock): Promise<void> {
 const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (e: unknown) => (e instanceof VoltwayError ? { code: e.code, details: e.details } : e))
 
 await onEveryStore(t, (t: Test, name, open) => {
-  t.test(`[${name}] a charge.start run again after its session ended answers that session, starts no second one, commands no station`, async (t) => {
+  /** A fresh store of this kind (disposed with `t`), a clock at NOW and one replica on them. */
+  const fresh = async (t: Test) => {
     const h = await open()
     t.teardown(() => h.dispose())
     const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    return { h, clock, r: replica(h.store, clock) }
+  }
+  t.test(`[${name}] a charge.start run again after its session ended answers that session, starts no second one, commands no station`, async (t) => {
+    const { h, clock, r } = await fresh(t)
     const first = await r.start('start-1')
     t.equal(first.session.sessionId, effectId('s', { vehicleId: 'V1', requestId: 'start-1' }), "the session's id comes from the request")
     t.equal(first.session.meterStartWh, START_WH)
@@ -105,10 +109,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   })
 
   t.test(`[${name}] a charge.start run again while its session still charges answers that session (not STATION_BUSY), changing nothing`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    const { h, clock, r } = await fresh(t)
     const first = await r.start('start-1')
     await answerLost(h.store, clock)
     t.same(await r.start('start-1'), first)
@@ -118,10 +119,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   })
 
   t.test(`[${name}] a charge.start whose start failed answers the same coded error when run again, and starts nothing`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    const { h, clock, r } = await fresh(t)
     r.station.script('refuse')
     const refused = await outcome(r.start('start-1'))
     t.match(refused, { code: 'STATION_OFFLINE' }, "the first run answers the station's refusal")
@@ -139,10 +137,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   })
 
   t.test(`[${name}] a request id whose record is gone, sent again with another station, is refused IDEMPOTENCY_KEY_REUSED, not answered the first request's start`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    const { h, clock, r } = await fresh(t)
     // A started session whose answer was lost, then the id sent for another station.
     const first = await r.start('start-1')
     await answerLost(h.store, clock)
@@ -160,10 +155,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   // docs/protocol.md keeps a request id for 24 hours, but the session named after it stays: the id sent again
   // after that (a vehicle whose counter of ids restarted) is an earlier use's id, not a repeat of this request.
   t.test(`[${name}] a request id sent again after its record expired (24 h) is refused IDEMPOTENCY_KEY_REUSED, not answered the old, ended session as started`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    const { h, clock, r } = await fresh(t)
     const first = await r.start('start-1')
     await r.stop('stop-1', first.session.sessionId)
     clock.advance(25 * 3_600_000)
@@ -178,10 +170,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   })
 
   t.test(`[${name}] a request id whose session id is another vehicle's is refused IDEMPOTENCY_KEY_REUSED, revealing nothing of that session`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = replica(h.store, clock)
+    const { h, clock, r } = await fresh(t)
     const taken = effectId('s', { vehicleId: 'V1', requestId: 'start-1' })
     await h.store.charging.openSession({ sessionId: taken, stationId: 'MID', vehicleId: 'V2', reservationId: null, startedAtMs: clock.now(), maxWh: null, priceMinorPerKwh: 90, currency: 'BRL' })
     await h.store.charging.markCharging(taken, 42)

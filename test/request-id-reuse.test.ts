@@ -39,13 +39,17 @@ function reservations(store: Store, clock: TestClock) {
 }
 
 await onEveryStore(t, (t: Test, name, open) => {
-  t.test(`[${name}] reservation.create with an id first used more than 24 h ago is refused IDEMPOTENCY_KEY_REUSED, not answered that day's reservation, and books nothing`, async (t) => {
+  /** A fresh store of this kind (disposed with `t`), a clock at NOW, and request q1's reservation at NEAR in 3 h. */
+  const booked = async (t: Test) => {
     const h = await open()
     t.teardown(() => h.dispose())
     const clock = new TestClock(NOW)
     const r = reservations(h.store, clock)
     const args = { at: r.inMin(180), stationId: 'NEAR' }
-    const first = await r.create('q1', args)
+    return { h, clock, r, args, first: await r.create('q1', args) }
+  }
+  t.test(`[${name}] reservation.create with an id first used more than 24 h ago is refused IDEMPOTENCY_KEY_REUSED, not answered that day's reservation, and books nothing`, async (t) => {
+    const { h, clock, r, args, first } = await booked(t)
     clock.advance(25 * HOUR)
     await h.store.idempotency.deleteOlderThan(clock.now() - KEPT_MS) // the sweeper's retention
     const again = await outcome(r.create('q1', args))
@@ -58,12 +62,7 @@ await onEveryStore(t, (t: Test, name, open) => {
   })
 
   t.test(`[${name}] reservation.create with an id whose record is gone, sent with another station or time, is refused IDEMPOTENCY_KEY_REUSED and books nothing`, async (t) => {
-    const h = await open()
-    t.teardown(() => h.dispose())
-    const clock = new TestClock(NOW)
-    const r = reservations(h.store, clock)
-    const args = { at: r.inMin(180), stationId: 'NEAR' }
-    const first = await r.create('q1', args)
+    const { h, clock, r, args, first } = await booked(t)
     await h.store.idempotency.deleteOlderThan(clock.now() + 1) // the id's record dropped (its answer lost)
     clock.advance(60_000)
     t.match(await outcome(r.create('q1', { ...args, stationId: 'MID' })), { code: 'IDEMPOTENCY_KEY_REUSED', message: /reservation\.create \(other args\)/ }, 'another station')
