@@ -33,6 +33,8 @@ export function renderErrorCodesPage(): string {
     '',
     'A refused request changes nothing, so it is safe to correct and send again.',
     '',
+    "These are the codes a hub answers. The vehicle CLI and the fleet simulator add their own for a connection that failed before any answer (`BROKER_UNREACHABLE`, `CONNECT_TIMEOUT`, `CONNECTION_LOST`): see [vehicle-simulator.md](vehicle-simulator.md).",
+    '',
     '| code | HTTP | vehicle ops | federation routes |',
     '|---|---|---|---|',
   ]
