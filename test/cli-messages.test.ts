@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { hubConfig, tempDir } from './helpers/hub.js'
+import { freePort } from './helpers/net.js'
 import { REPO_ROOT, runCli } from './helpers/station-agent.js'
 
 function writeHub(): string {
@@ -47,4 +48,14 @@ t.test('station passwd --enroll --password-stdin: refused, exit 2, nothing read 
   t.equal(r.code, 2, r.stderr)
   t.match(r.stderr, /^voltway hub station passwd: --password-stdin and --enroll exclude each other: .*give one/m, r.stderr)
   t.equal(r.stdout, '', 'no enrollment code issued')
+})
+
+t.test('a PostgreSQL server that does not answer: the line starts with the --config path, exit 1 (systemd retries)', async (t) => {
+  const dir = tempDir('voltway-cli-msgs-pg-')
+  const file = join(dir, 'my-hub.json')
+  writeFileSync(file, JSON.stringify({ ...hubConfig({ dataDir: join(dir, 'data') }), store: { type: 'postgres', url: `postgres://postgres@127.0.0.1:${await freePort()}/x` } }))
+  const r = await runCli(['hub', 'vehicle', 'list', '--config', file])
+  t.equal(r.code, 1, r.stderr)
+  t.equal(r.stderr.split('\n')[0]?.indexOf(`error: ${file}: store "postgres://`), 0, r.stderr)
+  t.notMatch(r.stderr, /(^|\s)hub\.json:/, "no generic hub.json label")
 })
