@@ -19,6 +19,23 @@ export function reportFatal(err: unknown): never {
   process.exit(EXIT_FAILURE)
 }
 
+/**
+ * A reader that went away (`voltway ... | head -3`) makes the next write to
+ * stdout or stderr fail EPIPE: end quietly, with exit 0 (or the code the
+ * command already set), as a shell pipeline expects; any other error on the
+ * stream is reported like any other failure.
+ */
+export function endQuietlyOnBrokenPipe(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      // stderr itself failing: nowhere left to say why.
+      if (stream === process.stderr) process.exit(EXIT_FAILURE)
+      reportFatal(err)
+    })
+  }
+}
+
 /** Wrap a commander action so its rejection is reported like any other failure. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {

@@ -6,7 +6,10 @@
  */
 import { Command } from 'commander'
 import { markRequired } from './cli-help.js'
-import { EXIT_USAGE, reportFatal } from './cli-errors.js'
+import { EXIT_USAGE, endQuietlyOnBrokenPipe, reportFatal } from './cli-errors.js'
+
+// `voltway ... | head`: a closed pipe ends the process quietly, never a stack trace.
+endQuietlyOnBrokenPipe()
 
 type Register = (program: Command) => void
 

@@ -226,13 +226,20 @@ function resolveHubPaths(cfg: HubConfig, dir: string): HubConfig {
 /**
  * Checks made after loading (identity collisions, broker ports, Mosquitto
  * usernames) label their ConfigErrors with the generic `hub.json: `; a command
- * that knows which file it read puts that path in its place. A line about the
+ * that knows which file it read puts that path in its place. Another error
+ * whose message starts with that label (a store or broker that does not
+ * answer) keeps its class and code, with the path in the label's place. A line about the
  * command line (it names the command, `voltway ...`, or a flag, `--...`) is
  * not about the file and keeps no file label.
  */
 export function inConfigFile(err: unknown, file: string): unknown {
-  if (!(err instanceof ConfigError)) return err
   const generic = 'hub.json: '
+  if (!(err instanceof ConfigError)) {
+    // Other failures about the file's settings (the PostgreSQL server or the broker not answering) keep
+    // their class and code, exit 1: only their generic label becomes the real file.
+    if (err instanceof Error && err.message.startsWith(generic)) err.message = `${file}: ${err.message.slice(generic.length)}`
+    return err
+  }
   // Every line starts with the file: a generic label is replaced, a line without one gets it.
   const label = (l: string): string => (l.startsWith(`${file}: `) || /^(voltway |--)/.test(l) ? l : l.startsWith(generic) ? `${file}: ${l.slice(generic.length)}` : `${file}: ${l}`)
   return new ConfigError(err.message.split('\n').map(label).join('\n'))

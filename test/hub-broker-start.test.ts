@@ -1,8 +1,9 @@
 /**
  * A hub (or a replica) whose external broker refuses or does not answer at
- * start: one line naming mqtt.url, the login and what to do, exit 1 (so
- * systemd starts it again once the broker is fixed), never a bare
- * "Connection refused: Not authorized".
+ * start: one line starting with the --config path, naming mqtt.url, the
+ * login and what to do; a refused login is a wrong config, exit 2; a broker
+ * that does not answer exit 1 (systemd starts the hub again once it is up);
+ * never a bare "Connection refused: Not authorized".
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -27,14 +28,16 @@ t.test('a replica whose login the broker does not know: UNAUTHORIZED naming the 
   t.teardown(() => m.close())
   const file = writeHub(m.url)
   const r = await runCli(['hub', '--config', file, '--replica', 'r9', '--log-level', 'silent'])
-  t.equal(r.code, 1, 'exit 1: systemd starts it again once the broker has the login')
-  t.match(r.stderr, /^error UNAUTHORIZED: .*mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+".*hub\.feira\.r9.*voltway hub acl .*--replicas/m, r.stderr)
+  t.equal(r.code, 2, 'exit 2: a wrong config (the login), which restarting will not fix (RestartPreventExitStatus=2)')
+  t.equal(r.stderr.indexOf(`${file}: mqtt.url "mqtt://127.0.0.1:`), 0, `the line starts with the --config path: ${r.stderr}`)
+  t.match(r.stderr, /mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+": the broker refused the login hub\.feira\.r9.*voltway hub acl .*--replicas/, r.stderr)
 })
 
 t.test('a broker that does not answer: the line names mqtt.url and says to start the broker', async (t) => {
   const file = writeHub(`mqtt://127.0.0.1:${await freePort()}`)
   const r = await runCli(['hub', '--config', file, '--replica', 'r1', '--log-level', 'silent'])
   t.equal(r.code, 1, 'exit 1: systemd starts it again once the broker is up')
+  t.equal(r.stderr.indexOf(`error: ${file}: mqtt.url`), 0, `the line starts with the --config path: ${r.stderr}`)
   t.match(r.stderr, /mqtt\.url "mqtt:\/\/127\.0\.0\.1:\d+": the broker does not answer \(.*ECONNREFUSED.*\); check that it runs/, r.stderr)
 })
 

@@ -10,6 +10,7 @@
 import t, { type Test } from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -258,14 +259,22 @@ t.test('connection failures (one through the real CLI) are one clear line with a
   const addr = silent.address()
   const silentPort = typeof addr === 'object' && addr ? addr.port : 0
   t.teardown(() => void silent.close())
-  const [badPassword, unknownVehicle, refused, hang, noHub] = await Promise.all([
+  // Answers, but in HTTP (the hub's HTTP port given as --hub).
+  const http = createHttpServer((_req, res) => void res.end('ok'))
+  http.listen(0, '127.0.0.1')
+  await once(http, 'listening')
+  const httpAddr = http.address()
+  const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : 0
+  t.teardown(() => void http.close())
+  const [badPassword, unknownVehicle, refused, hang, noHub, notMqtt] = await Promise.all([
     v(['info'], envFor(hub, 'V1', 'wrong')),
     v(['info', '--json'], envFor(hub, 'NOBODY', 'x')),
     v(['info', '--hub', `mqtt://127.0.0.1:${closedPort}`]),
     real(['info', '--hub', `mqtt://127.0.0.1:${silentPort}`, '--connect-timeout-ms', '700']),
     v(['info', '--hub-id', 'nohub', '--timeout-ms', '400']),
+    v(['info', '--hub', `mqtt://127.0.0.1:${httpPort}`]),
   ])
-  for (const r of [badPassword, unknownVehicle, refused, hang, noHub]) {
+  for (const r of [badPassword, unknownVehicle, refused, hang, noHub, notMqtt]) {
     t.equal(r.code, 1)
     t.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr.trim()}`)
     t.match(r.stderr, /\(hint: /)
@@ -276,6 +285,8 @@ t.test('connection failures (one through the real CLI) are one clear line with a
   t.match(hang.stderr, /^error CONNECT_TIMEOUT: no MQTT handshake .* within 700 ms/)
   t.ok(hang.ms < 10_000, `gave up after the connect timeout (${hang.ms} ms including start-up)`)
   t.match(noHub.stderr, /^error TIMEOUT: no answer to hub.info from hub nohub/)
+  t.match(notMqtt.stderr, /^error BROKER_UNREACHABLE: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: the answer is not MQTT \(.*\) \(hint: something answers at --hub, but it is not an MQTT broker: is it the hub's HTTP port\?/)
+  t.notMatch(notMqtt.stderr, /nothing answers/, 'not the hint of a closed port')
 })
 
 t.test('bad flags (one through the real CLI) and missing settings exit 2', async (t) => {

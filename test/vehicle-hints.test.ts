@@ -85,8 +85,14 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
     /`voltway vehicle history`/,
   ],
   [
-    'a wait cut shorter than the op needs',
-    () => new VoltwayError('TIMEOUT', 'no answer to route.list from hub feira within 1000 ms', { op: 'route.list', hubId: 'feira', timeoutMs: 1000, defaultTimeoutMs: 10000 }),
+    // No answer at all to a shorter wait: a wrong --hub-id (nobody serves it) or a wait too short; the hint names both.
+    'a wait cut shorter than the op needs, or a hub id nobody serves',
+    () => new VoltwayError('TIMEOUT', 'no answer to hub.info from hub salvadr within 2000 ms', { op: 'hub.info', hubId: 'salvadr', timeoutMs: 2000, defaultTimeoutMs: 10000 }),
+    /^hub salvadr did not answer within 2000 ms: a wrong --hub-id \(a hub that does not exist on this broker\) gives exactly this: check that --hub-id is the hub's hubId.*; else hub\.info can take longer than --timeout-ms 2000 \(its default is 10000 ms.*retry without --timeout-ms/,
+  ],
+  [
+    'a wait cut shorter than the op needs, no hub id known',
+    () => new VoltwayError('TIMEOUT', 'no answer to route.list within 1000 ms', { op: 'route.list', timeoutMs: 1000, defaultTimeoutMs: 10000 }),
     /^route\.list can take longer than --timeout-ms 1000 \(its default is 10000 ms.*retry without --timeout-ms/,
     /--hub-id/,
   ],

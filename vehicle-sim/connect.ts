@@ -147,6 +147,11 @@ function openMqtt(s: ConnectionSettings, opts: ConnectOptions): Promise<MqttClie
       } else if (/connack timeout/i.test(err.message)) {
         fail(new ConnectError('CONNECT_TIMEOUT', `no MQTT handshake with ${s.url} within ${s.connectTimeoutMs} ms`))
       } else {
+        // MQTT.js' packet parser fails with a bare Error (no code): something answered, in another protocol.
+        if (err.code === undefined) {
+          fail(new ConnectError('BROKER_UNREACHABLE', `cannot connect to ${s.url}: the answer is not MQTT (${err.message})`, { notMqtt: true }))
+          return
+        }
         const tls = isTlsErrorCode(err.code)
         const why = tls
           ? `TLS: ${err.message} (${String(err.code)}); pass --ca FILE with the CA that signed the broker's certificate, and a --hub host the certificate names`

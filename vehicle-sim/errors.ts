@@ -12,10 +12,13 @@ export type SimErrorCode = ErrorCode | LocalErrorCode
 
 export class ConnectError extends Error {
   readonly code: SimErrorCode
-  constructor(code: SimErrorCode, message: string) {
+  /** What tells this failure's cause apart for its hint (vehicle-sim/hints.ts), e.g. `{ notMqtt: true }`. */
+  readonly details: Record<string, unknown> | undefined
+  constructor(code: SimErrorCode, message: string, details?: Record<string, unknown>) {
     super(message)
     this.name = 'ConnectError'
     this.code = code
+    this.details = details
   }
 }
 

@@ -96,6 +96,11 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
     hint: (d) => `nothing answers at ${urlsOf(d)}: check hubs[].url (host and port) in ${inScenario(d)} and that the hub (or its broker) is running`,
   },
   {
+    code: 'BROKER_UNREACHABLE',
+    when: has('notMqtt'),
+    hint: () => "something answers at --hub, but it is not an MQTT broker: is it the hub's HTTP port? give the broker's port (hub.json mqtt.listen.port, or the port of mqtt.url)",
+  },
+  {
     code: 'CONNECT_TIMEOUT',
     when: has('scenario'),
     hint: (d) => `the broker at ${urlsOf(d)} did not complete the MQTT handshake in time: check hubs[].url in ${inScenario(d)}, firewalls, or raise connect.timeoutMs there`,
@@ -136,6 +141,12 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
         ? `${look}; ${tookLonger(d)}, so leave --timeout-ms out next time`
         : `${look}; if the hub never answers: ${WRONG_HUB_ID}, and that the hub is running`
     },
+  },
+  {
+    // A wait cut short with no answer at all: the hub may still have been working, or no hub serves that id.
+    code: 'TIMEOUT',
+    when: (d) => cutShort(d) && d.hubId !== undefined,
+    hint: (d) => `hub ${str(d.hubId)} did not answer within ${waitedInAll(d)}: ${WRONG_HUB_ID}; else ${tookLonger(d)}: retry without --timeout-ms to see the hub's answer`,
   },
   {
     // The CLI cut its wait shorter than the op's default: the hub may still have been working.

@@ -69,7 +69,7 @@ export interface ErrorReport {
 export function errorReport(err: unknown): ErrorReport {
   if (err instanceof VoltwayError || err instanceof ConnectError) {
     const r: ErrorReport = { code: err.code, message: err.message }
-    const hint = hintFor(err.code, err instanceof VoltwayError ? err.details : undefined)
+    const hint = hintFor(err.code, err.details)
     if (hint) r.hint = hint
     if (err instanceof VoltwayError && err.details) r.details = err.details
     return r

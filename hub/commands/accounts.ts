@@ -32,12 +32,24 @@ export interface AccountCommand {
   priceMinorPerKwh?: string
 }
 
-/** The password on stdin: everything read, without one trailing newline. */
-export function readPasswordStdin(text: string = readFileSync(0, 'utf8')): string {
+/**
+ * The password on stdin: everything read, without one trailing newline.
+ * `command`: the command run (`hub station passwd`), named in the example of the error.
+ */
+export function readPasswordStdin(command: string, text: string = readFileSync(0, 'utf8')): string {
   const pw = text.replace(/\r?\n$/, '')
   const r = Password.safeParse(pw)
-  if (!r.success) throw new ConfigError('--password-stdin: expected a password of 1 to 256 characters on stdin (echo -n "$PW" | voltway hub vehicle add ...)')
+  if (!r.success) throw new ConfigError(`--password-stdin: expected a password of 1 to 256 characters on stdin (printf '%s' "$PW" | voltway ${command} ...)`)
   return pw
+}
+
+/** Flags of one command that exclude each other: ConfigError (exit 2) naming both, before anything is read or changed. */
+function assertExclusive(cmd: AccountCommand): void {
+  if (cmd.passwordStdin && cmd.enroll) {
+    throw new ConfigError(
+      `voltway hub ${cmd.kind} ${cmd.action}: --password-stdin and --enroll exclude each other: give one (--password-stdin sets the password read from stdin; --enroll prints a new enrollment code and the station sets its own password)`,
+    )
+  }
 }
 
 function idOf(cmd: AccountCommand): string {
@@ -67,8 +79,9 @@ function initLine(config: HubConfig, stationId: string, code: string): string {
 
 /** Run one account command; resolves what to print on stdout. Throws ConfigError (usage) or VoltwayError (refused). */
 export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
+  assertExclusive(cmd)
   const config = loadHubConfig(cmd.config)
-  const password = cmd.passwordStdin ? readPasswordStdin() : undefined
+  const password = cmd.passwordStdin ? readPasswordStdin(`hub ${cmd.kind} ${cmd.action}`) : undefined
   let spec: ReturnType<typeof StationSpecBody.parse> | undefined
   if (cmd.kind === 'station' && cmd.action === 'add') {
     const r = StationSpecBody.safeParse({ position: { lat: Number(cmd.lat), lon: Number(cmd.lon) }, powerKw: Number(cmd.powerKw), priceMinorPerKwh: Number(cmd.priceMinorPerKwh) }, { reportInput: true })

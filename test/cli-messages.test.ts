@@ -1,0 +1,61 @@
+/**
+ * What the real CLI says to a user's mistake: a pipe closed early ends it
+ * quietly (no stack trace), a password read from stdin names the command
+ * actually run in its example, and flags that exclude each other are refused
+ * with exit 2 before anything changes.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { hubConfig, tempDir } from './helpers/hub.js'
+import { freePort } from './helpers/net.js'
+import { REPO_ROOT, runCli } from './helpers/station-agent.js'
+
+function writeHub(): string {
+  const dir = tempDir('voltway-cli-msgs-')
+  const file = join(dir, 'hub.json')
+  writeFileSync(file, JSON.stringify(hubConfig({ dataDir: join(dir, 'data') })))
+  return file
+}
+
+t.test('stdout a pipe the reader closed at once (`| head`): exit 0, no stack trace', async (t) => {
+  const file = writeHub()
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli.ts'), 'hub', 'vehicle', 'list', '--config', file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The reader goes away before the CLI writes a byte: its write fails EPIPE.
+  child.stdout.destroy()
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const [code] = (await once(child, 'close')) as [number | null]
+  t.equal(stderr, '', 'nothing on stderr')
+  t.equal(code, 0, 'exit 0, as `head` users expect')
+})
+
+t.test('an empty --password-stdin: the example names the command run', async (t) => {
+  const file = writeHub()
+  for (const kind of ['vehicle', 'station'] as const) {
+    const r = await runCli(['hub', kind, 'passwd', '--config', file, '--id', kind === 'vehicle' ? 'V1' : 'FSA-1', '--password-stdin'], 30_000, '')
+    t.equal(r.code, 2, r.stderr)
+    t.match(r.stderr, new RegExp(`^--password-stdin: .*\\| voltway hub ${kind} passwd `), `hub ${kind} passwd: ${r.stderr}`)
+    t.notMatch(r.stderr, /hub vehicle add|\n {4}at /)
+  }
+})
+
+t.test('station passwd --enroll --password-stdin: refused, exit 2, nothing read or changed', async (t) => {
+  const file = writeHub()
+  const r = await runCli(['hub', 'station', 'passwd', '--config', file, '--id', 'FSA-1', '--enroll', '--password-stdin'], 30_000, 'new-secret\n')
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, /^voltway hub station passwd: --password-stdin and --enroll exclude each other: .*give one/m, r.stderr)
+  t.equal(r.stdout, '', 'no enrollment code issued')
+})
+
+t.test('a PostgreSQL server that does not answer: the line starts with the --config path, exit 1 (systemd retries)', async (t) => {
+  const dir = tempDir('voltway-cli-msgs-pg-')
+  const file = join(dir, 'my-hub.json')
+  writeFileSync(file, JSON.stringify({ ...hubConfig({ dataDir: join(dir, 'data') }), store: { type: 'postgres', url: `postgres://postgres@127.0.0.1:${await freePort()}/x` } }))
+  const r = await runCli(['hub', 'vehicle', 'list', '--config', file])
+  t.equal(r.code, 1, r.stderr)
+  t.equal(r.stderr.split('\n')[0]?.indexOf(`error: ${file}: store "postgres://`), 0, r.stderr)
+  t.notMatch(r.stderr, /(^|\s)hub\.json:/, "no generic hub.json label")
+})
