@@ -327,6 +327,7 @@ t.test('a mosquitto.conf with hand-added lines (older `hub acl`) is not replaced
   })()
   t.type(err, ConfigError, 'refused as a usage error (exit 2)')
   t.equal((err as ConfigError).code, 'CONFIG_INVALID')
+  t.ok((err as Error).message.startsWith(`voltway hub acl: ${confFile} has 2 lines`.replace('2 lines', hand.length === 1 ? 'a line' : '2 lines')), 'names mosquitto.conf, not hub.json')
   t.match((err as Error).message, `"listener ${second} 127.0.0.1"`, 'names the hand-added line')
   t.match((err as Error).message, `Move ${hand.length === 1 ? 'it' : 'them'} into ${join(out, 'conf.d', 'local.conf')}`, 'the hint')
   t.equal(readFileSync(confFile, 'utf8'), before.conf, 'mosquitto.conf unchanged')

@@ -1,7 +1,9 @@
 /**
  * `voltway hub acl --config hub.json --out DIR`: write the Mosquitto password
- * file, ACL file and mosquitto.conf snippet that make an external broker
- * enforce docs/protocol.md's permission table for this hub's stations and vehicles.
+ * file, ACL file and mosquitto.conf that make an external broker enforce
+ * docs/protocol.md's permission table for this hub's stations and vehicles.
+ * The operator's own Mosquitto lines live in DIR/conf.d/ (included last,
+ * never written here), so running it again loses none of them.
  */
 import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import { join, resolve } from 'node:path'
@@ -89,7 +91,7 @@ function keepOperatorLines(confFile: string, generated: string, confDir: string,
   const shown = lines.slice(0, 5).map((l) => JSON.stringify(l)).join(', ') + (lines.length > 5 ? `, and ${lines.length - 5} more` : '')
   const pidNote = pidFile !== undefined && lines.some((l) => /^pid_file\s/.test(l)) ? ` Delete its pid_file line instead of moving it: the new file sets pid_file ${pidFile} (hub.json mqtt.mosquitto.pidFile), and Mosquitto refuses to start with two.` : ''
   throw new ConfigError(
-    `hub acl: ${confFile} has ${lines.length === 1 ? 'a line' : `${lines.length} lines`} this command did not write (${shown}); it was not replaced and nothing was written. ` +
+    `voltway hub acl: ${confFile} has ${lines.length === 1 ? 'a line' : `${lines.length} lines`} this command did not write (${shown}); it was not replaced and nothing was written. ` +
       `Move ${lines.length === 1 ? 'it' : 'them'} into ${join(confDir, 'local.conf')} (Mosquitto reads ${OPERATOR_CONF_DIR}/*.conf after the generated lines, and this command never writes there), delete ${lines.length === 1 ? 'it' : 'them'} from ${confFile}, and run it again.${pidNote}`,
   )
 }
