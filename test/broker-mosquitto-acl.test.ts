@@ -5,7 +5,7 @@
  * Mosquitto on these files.)
  */
 import t from 'tap'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,12 +13,12 @@ import { spawnSync } from 'node:child_process'
 import { Command } from 'commander'
 import { connectAsync } from 'mqtt'
 import { ConfigError } from '../protocol/index.js'
-import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, mosquittoPasswordHash } from '../hub/broker/mosquitto-acl.js'
+import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, mosquittoPasswordHash, operatorConfLines } from '../hub/broker/mosquitto-acl.js'
 import { runAclCommand } from '../hub/commands/acl.js'
 import { registerHubCommands } from '../hub/commands/register.js'
 import { inConfigFile } from '../hub/config.js'
 import { mosquittoBinary, runMosquittoConf } from './helpers/mosquitto.js'
-import { freePort } from './helpers/net.js'
+import { freePort, waitUntil } from './helpers/net.js'
 
 const input = {
   hubId: 'feira',
@@ -252,7 +252,7 @@ t.test('voltway hub acl writes only plain MQTT listeners: ws, wss, mqtts and tcp
     const message = (err as Error).message
     t.ok(message.startsWith(`${config}: mqtt.url: `), `names the file and mqtt.url: ${message}`)
     t.match(message, why, url)
-    if (!url.startsWith('tcp')) t.match(message, /add those listener lines to mosquitto\.conf by hand \(docs\/operator-guide\.md/, `${url}: the hint`)
+    if (!url.startsWith('tcp')) t.match(message, /add those listener lines by hand, in a NAME\.conf file in --out's conf\.d\/ \(docs\/operator-guide\.md/, `${url}: the hint`)
     t.throws(() => statSync(out), `${url}: nothing written`)
   }
 })
@@ -263,4 +263,117 @@ t.test('an mqtt:// URL without a port listens on 1883', async (t) => {
   const out = join(dir, 'out')
   runAclCommand({ config: hubJson(dir, { url: 'mqtt://broker.example', username: 'h', password: 'p' }), out })
   t.match(readFileSync(join(out, 'mosquitto.conf'), 'utf8'), /^listener 1883 broker\.example$/m)
+})
+
+/** Whether `username` logs in on 127.0.0.1:port. */
+async function logsIn(port: number, username: string, password: string): Promise<boolean> {
+  try {
+    await (await connectAsync(`mqtt://127.0.0.1:${port}`, { username, password, reconnectPeriod: 0, connectTimeout: 5000 })).endAsync()
+    return true
+  } catch {
+    return false
+  }
+}
+
+t.test("the operator's own lines live in conf.d/: a re-run keeps them, and Mosquitto reads them after the generated ones", { skip: mosquittoBinary() ? false : 'mosquitto is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  const out = join(dir, 'out')
+  const [port, tlsLike] = [await freePort(), await freePort()]
+  const config = hubJson(dir, { url: `mqtt://127.0.0.1:${port}`, username: 'feira-hub', password: 'hub-pass' })
+  runAclCommand({ config, out })
+  const confFile = join(out, 'mosquitto.conf')
+  t.match(readFileSync(confFile, 'utf8'), new RegExp(`\\ninclude_dir ${join(out, 'conf.d').replace(/[.]/g, '\\.')}\\n$`), 'include_dir is the last line')
+  t.equal(mode(join(out, 'conf.d')), 0o700, 'conf.d/ is made')
+  // The operator's file: a second listener (where a TLS one would go) and, as root, the user Mosquitto runs as.
+  const own = join(out, 'conf.d', 'local.conf')
+  const ownText = [`listener ${tlsLike} 127.0.0.1`, ...(process.getuid?.() === 0 ? ['user root'] : []), ''].join('\n')
+  writeFileSync(own, ownText)
+  const r = runAclCommand({ config, out })
+  t.equal(readFileSync(own, 'utf8'), ownText, 'conf.d/local.conf untouched by the re-run')
+  t.notOk(r.files.some((f) => f.startsWith(join(out, 'conf.d'))), 'nothing written in conf.d/')
+  t.match(r.text, /conf\.d\/NAME\.conf/, 'the output says where own lines go')
+  const m = await runMosquittoConf(confFile, port, dir)
+  t.teardown(() => m.close())
+  t.ok(await logsIn(port, 'feira-hub', 'hub-pass'), 'the generated listener')
+  t.ok(await logsIn(tlsLike, 'V1', 'v1-pass'), "the operator's listener from conf.d/, with the generated logins")
+})
+
+t.test('a mosquitto.conf with hand-added lines (older `hub acl`) is not replaced: exit 2 naming them, nothing written; moved to conf.d/ they work', { skip: mosquittoBinary() ? false : 'mosquitto is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  const out = join(dir, 'out')
+  const [port, second] = [await freePort(), await freePort()]
+  const config = hubJson(dir, { url: `mqtt://127.0.0.1:${port}`, username: 'feira-hub', password: 'hub-pass' })
+  runAclCommand({ config, out })
+  const confFile = join(out, 'mosquitto.conf')
+  // What an older `hub acl` wrote (no include_dir), with lines added by hand as the operator guide said.
+  const old = [
+    '# Voltway: Mosquitto 2 settings for hub feira, generated by `voltway hub acl`.',
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${join(out, 'passwd')}`,
+    `acl_file ${join(out, 'acl')}`,
+    'use_username_as_clientid true',
+    'set_tcp_nodelay true',
+  ]
+  const hand = [`listener ${second} 127.0.0.1`, ...(process.getuid?.() === 0 ? ['user root'] : [])]
+  writeFileSync(confFile, [...old, ...hand, ''].join('\n'))
+  const before = { conf: readFileSync(confFile, 'utf8'), passwd: readFileSync(join(out, 'passwd'), 'utf8') }
+  const err = (() => {
+    try {
+      runAclCommand({ config, out })
+    } catch (e) {
+      return e
+    }
+  })()
+  t.type(err, ConfigError, 'refused as a usage error (exit 2)')
+  t.equal((err as ConfigError).code, 'CONFIG_INVALID')
+  t.ok((err as Error).message.startsWith(`voltway hub acl: ${confFile} has 2 lines`.replace('2 lines', hand.length === 1 ? 'a line' : '2 lines')), 'names mosquitto.conf, not hub.json')
+  t.match((err as Error).message, `"listener ${second} 127.0.0.1"`, 'names the hand-added line')
+  t.match((err as Error).message, `Move ${hand.length === 1 ? 'it' : 'them'} into ${join(out, 'conf.d', 'local.conf')}`, 'the hint')
+  t.equal(readFileSync(confFile, 'utf8'), before.conf, 'mosquitto.conf unchanged')
+  t.equal(readFileSync(join(out, 'passwd'), 'utf8'), before.passwd, 'passwd not rewritten either')
+
+  // The operator does what it says; the re-run goes through and the line is still in effect.
+  writeFileSync(join(out, 'conf.d', 'local.conf'), hand.join('\n') + '\n')
+  writeFileSync(confFile, [...old, ''].join('\n'))
+  runAclCommand({ config, out })
+  const m = await runMosquittoConf(confFile, port, dir)
+  t.teardown(() => m.close())
+  t.ok(await logsIn(second, 'V1', 'v1-pass'), 'the moved listener works')
+})
+
+t.test('which lines of an old mosquitto.conf are the operator\'s', async (t) => {
+  const generated = mosquittoConf({ hubId: 'feira', port: 1884, bindAddress: '10.0.0.1', passwordFile: '/n/passwd', aclFile: '/n/acl', includeDir: '/n/conf.d' })
+  const older = ['# a comment', '', 'listener 1883 127.0.0.1', 'allow_anonymous false', 'password_file /o/passwd', 'acl_file /o/acl', 'use_username_as_clientid true'].join('\n')
+  t.same(operatorConfLines(older, generated), [], 'another port, host or directory is a regeneration, not a hand edit')
+  t.same(operatorConfLines(generated, generated), [])
+  t.same(
+    operatorConfLines(`${older}\nlistener 8883\ncertfile /c.pem\nallow_anonymous true\npid_file /run/m.pid\nuser voltway\n`, generated),
+    ['listener 8883', 'certfile /c.pem', 'allow_anonymous true', 'pid_file /run/m.pid', 'user voltway'],
+    'a second listener, a changed fixed line, and lines the generator never writes',
+  )
+  const withPid = mosquittoConf({ hubId: 'feira', port: 1884, passwordFile: '/n/passwd', aclFile: '/n/acl', pidFile: '/run/m.pid' })
+  t.same(operatorConfLines(`${older}\npid_file /run/m.pid\n`, withPid), [], 'a hand-added pid_file equal to the generated one is not lost')
+})
+
+t.test('with hub.json mqtt.mosquitto, mosquitto.conf sets its pid_file, so the hub can reload Mosquitto', { skip: mosquittoBinary() ? false : 'mosquitto is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'voltway-acl-'))
+  const out = join(dir, 'out')
+  const port = await freePort()
+  const pidFile = join(dir, 'mosquitto.pid')
+  const mosquitto = { passwordFile: join(out, 'passwd'), aclFile: join(out, 'acl'), pidFile }
+  const config = hubJson(dir, { url: `mqtt://127.0.0.1:${port}`, username: 'feira-hub', password: 'hub-pass', mosquitto })
+  runAclCommand({ config, out })
+  const confFile = join(out, 'mosquitto.conf')
+  t.match(readFileSync(confFile, 'utf8'), `\npid_file ${pidFile}\n`)
+  // An older file where the operator set another pid file: refused, with the reason not to move that line.
+  const current = readFileSync(confFile, 'utf8')
+  writeFileSync(confFile, current.replace(`pid_file ${pidFile}`, 'pid_file /run/other.pid'))
+  t.throws(() => runAclCommand({ config, out }), { name: 'ConfigError', message: /Delete its pid_file line instead of moving it: the new file sets pid_file .*mosquitto\.pid \(hub\.json mqtt\.mosquitto\.pidFile\), and Mosquitto refuses to start with two/ })
+  writeFileSync(confFile, current)
+  if (process.getuid?.() === 0) writeFileSync(join(out, 'conf.d', 'root.conf'), 'user root\n')
+  const m = await runMosquittoConf(confFile, port, dir)
+  t.teardown(() => m.close())
+  await waitUntil(() => (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(m.proc.pid)) || null, 10_000, "Mosquitto's pid in the pid file")
+  t.pass('Mosquitto writes its pid where the hub looks')
 })

@@ -49,7 +49,8 @@ const hopDetails = (d: Details): Details => (typeof d.reasonDetails === 'object'
 export const HINTS: Record<SimErrorCode, string> = {
   BAD_REQUEST: 'the hub rejected the arguments; check the flags against `voltway vehicle <command> --help`',
   UNKNOWN_OP: 'this hub does not serve that op; is it an older hub version?',
-  UNAUTHORIZED: 'check --vehicle and --password (or VOLTWAY_VEHICLE / VOLTWAY_PASSWORD); the vehicle must be listed in the hub config',
+  UNAUTHORIZED:
+    'check --vehicle and --password (or VOLTWAY_VEHICLE / VOLTWAY_PASSWORD); the hub\'s operator can check that the account exists (`voltway hub vehicle list`) and, on an external Mosquitto, that Mosquitto\'s files have it (docs/operator-guide.md, "Accounts and an external Mosquitto")',
   FORBIDDEN: 'this vehicle may not do that; it can only act on its own reservations, trips and sessions',
   NOT_FOUND: 'no such id for this vehicle; list them with `voltway vehicle reservations` or `voltway vehicle history`',
   NO_STATION_AVAILABLE: 'no free station within range at that time; try a larger --range-km, another --at, or another position',

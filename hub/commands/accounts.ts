@@ -6,8 +6,9 @@
  * running hub sees the change within its poll (300 ms) and closes the
  * connections of a removed or re-passworded login (with hub.json
  * `mqtt.mosquitto`, it rewrites the external Mosquitto's files and has it
- * reload them instead). Run it as the user the hub runs as (it writes the
- * hub's database).
+ * reload them instead). On an external broker without `mqtt.mosquitto`
+ * nothing reaches Mosquitto: the command says what the operator must do.
+ * Run it as the user the hub runs as (it writes the hub's database).
  */
 import { readFileSync } from 'node:fs'
 import { systemClock } from '../../base/clock.js'
@@ -77,6 +78,54 @@ function initLine(config: HubConfig, stationId: string, code: string): string {
   return `voltway station init --id ${stationId} --hub ${mqtt} --hub-http ${http} --hub-id ${config.hubId}${ca} --enroll ${code} > station.json`
 }
 
+/** What to say after an account change: a clause on the same line, a paragraph of its own (what the operator must do next), or nothing. */
+type Note = { clause: string } | { next: string } | null
+
+/** How the hub's broker learns of account changes: its own (embedded), Mosquitto's files the hub writes (`mqtt.mosquitto`), or nothing (`hub acl` from hub.json). */
+type BrokerSync = 'embedded' | 'mosquitto' | 'none'
+
+function brokerSyncOf(config: HubConfig): BrokerSync {
+  if (!('url' in config.mqtt)) return 'embedded'
+  return config.mqtt.mosquitto !== undefined ? 'mosquitto' : 'none'
+}
+
+/**
+ * What an account change means for the broker, for stderr. On an external
+ * broker without `mqtt.mosquitto` (BrokerSync 'none'), Mosquitto's files
+ * come from `voltway hub acl`, which writes hub.json's accounts only, and
+ * Mosquitto keeps connections it accepted before a reload: say what to do.
+ */
+function brokerNote(config: HubConfig, configFile: string, kind: AccountKind, id: string, action: 'add' | 'remove' | 'passwd', sync: BrokerSync): Note {
+  if (sync === 'embedded') {
+    return action === 'add' ? null : { clause: action === 'remove' ? 'a running hub closes its connections within a second' : 'its live connections are closed' }
+  }
+  if (sync === 'mosquitto') {
+    if (action === 'add') return null
+    return action === 'remove'
+      ? { clause: "a running hub rewrites Mosquitto's files and has it reload: the login is refused from then on, and connections Mosquitto accepted before can no longer send or receive (restart Mosquitto to close them)" }
+      : { clause: "a running hub rewrites Mosquitto's files and has it reload: the new password is checked at the next login (Mosquitto keeps connections it accepted before; restart it to close them)" }
+  }
+  const inHubJson = (kind === 'vehicle' ? config.vehicles.map((v) => v.vehicleId) : config.stations.map((st) => st.stationId)).includes(id)
+  const acl = `voltway hub acl --config ${configFile} --out DIR (the directory Mosquitto reads)`
+  const why = `this hub's broker is an external Mosquitto (hub.json mqtt.url) and hub.json has no mqtt.mosquitto, so Mosquitto does not see the hub's database: it knows the logins \`voltway hub acl\` wrote from hub.json's ${kind}s`
+  const setSync = `set hub.json mqtt.mosquitto (docs/operator-guide.md, "Accounts and an external Mosquitto"), restart the hub, and set the password once more (voltway hub ${kind} passwd${kind === 'station' ? ' --enroll' : ''} --config ${configFile} --id ${id}): the hub then keeps Mosquitto's files itself`
+  if (action === 'add') {
+    return { next: `${kind} ${id} cannot log in yet: ${why}. Either ${setSync}; or list ${id} with its password in hub.json ${kind}s, run ${acl} again and reload Mosquitto (SIGHUP)` }
+  }
+  if (action === 'passwd') {
+    return {
+      next: inHubJson
+        ? `Mosquitto still takes the old password: ${why}. Either ${setSync}; or change ${id}'s password in hub.json ${kind}s, run ${acl} again and reload Mosquitto (SIGHUP)`
+        : `${kind} ${id} still cannot log in: ${why}. To let it: ${setSync}`,
+    }
+  }
+  return {
+    next: inHubJson
+      ? `Mosquitto still lets ${id} log in: ${why}. Remove ${id} from hub.json ${kind}s (the hub adds it back at its next start while it is listed there), run ${acl} again and reload Mosquitto (SIGHUP); connections Mosquitto accepted before stay open until it restarts (they can no longer send or receive once the reload drops their ACL lines)`
+      : `Mosquitto never had its login (\`voltway hub acl\` writes hub.json's ${kind}s only): nothing more to do`,
+  }
+}
+
 /** Run one account command; resolves what to print on stdout. Throws ConfigError (usage) or VoltwayError (refused). */
 export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
   assertExclusive(cmd)
@@ -92,34 +141,49 @@ export async function runAccountCommand(cmd: AccountCommand): Promise<string> {
   const store = await openHubStore(config.store, config.dataDir)
   try {
     // With an external Mosquitto the password is also hashed as Mosquitto checks it; the running hub writes it into Mosquitto's files.
-    const external = 'url' in config.mqtt && config.mqtt.mosquitto !== undefined
+    const sync = brokerSyncOf(config)
+    const external = sync === 'mosquitto'
+    const note = (action: 'add' | 'remove' | 'passwd'): Note => brokerNote(config, cmd.config, cmd.kind, id, action, sync)
     const svc = new AccountService({ store: store.accounts, clock: systemClock, hubId: config.hubId, ...(external ? { brokerHash: (pw: string) => mosquittoPasswordHash(pw) } : {}) })
     switch (cmd.action) {
       case 'list':
         return table(await svc.list(cmd.kind), config.currency)
       case 'remove':
         await svc.remove(cmd.kind, id)
-        return `removed ${cmd.kind} ${id}; a running hub closes its connections within a second\n`
+        return `${withNote(`removed ${cmd.kind} ${id}`, note('remove'))}\n`
       case 'add':
         if (spec) {
           const issued = await svc.addStation(id, spec)
-          return `added station ${id}; enrollment code (once, until ${issued.expiresAt}):\n${issued.code}\non the station's board run:\n  ${initLine(config, id, issued.code)}\n`
+          return `added station ${id}; enrollment code (once, until ${issued.expiresAt}):\n${issued.code}\non the station's board run:\n  ${initLine(config, id, issued.code)}\n${nextLine(note('add'))}`
         }
-        return answer(await svc.addVehicle(id, password), `added vehicle ${id}`)
+        return answer(await svc.addVehicle(id, password), `added vehicle ${id}`, note('add'))
       case 'passwd':
         if (cmd.kind === 'station' && cmd.enroll) {
           const issued = await svc.issueEnrollment(id)
-          return `new enrollment code for ${id} (once, until ${issued.expiresAt}; the previous one no longer works):\n${issued.code}\n  ${initLine(config, id, issued.code)}\n`
+          return `new enrollment code for ${id} (once, until ${issued.expiresAt}; the previous one no longer works):\n${issued.code}\n  ${initLine(config, id, issued.code)}\n${nextLine(note('passwd'))}`
         }
-        return answer(await svc.setPassword(cmd.kind, id, password), `password of ${cmd.kind} ${id} changed; its live connections are closed`)
+        return answer(await svc.setPassword(cmd.kind, id, password), `password of ${cmd.kind} ${id} changed`, note('passwd'))
     }
   } finally {
     await store.close()
   }
 }
 
-/** A generated password is the only line on stdout (scripts capture it); the note goes to stderr. */
-function answer(r: { id: string; password?: string }, note: string): string {
-  process.stderr.write(`${note}${r.password === undefined ? '' : '; generated password (shown once):'}\n`)
+/** `note` after what was done: `; clause`, or the next steps on a line of their own. */
+function withNote(done: string, note: Note): string {
+  if (note === null) return done
+  return 'clause' in note ? `${done}; ${note.clause}` : `${done}\n${note.next}`
+}
+
+/** Only the next steps, as a line (after a station's enrollment lines). */
+function nextLine(note: Note): string {
+  return note !== null && 'next' in note ? `${note.next}\n` : ''
+}
+
+/** A generated password is the only line on stdout (scripts capture it); the notes go to stderr, the password's label last. */
+function answer(r: { id: string; password?: string }, done: string, note: Note): string {
+  const label = r.password === undefined ? '' : 'generated password (shown once):'
+  const text = withNote(done, note)
+  process.stderr.write(label === '' ? `${text}\n` : note !== null && 'next' in note ? `${text}\n${label}\n` : `${text}; ${label}\n`)
   return r.password === undefined ? '' : `${r.password}\n`
 }

@@ -1,11 +1,13 @@
 /**
  * `voltway hub acl --config hub.json --out DIR`: write the Mosquitto password
- * file, ACL file and mosquitto.conf snippet that make an external broker
- * enforce docs/protocol.md's permission table for this hub's stations and vehicles.
+ * file, ACL file and mosquitto.conf that make an external broker enforce
+ * docs/protocol.md's permission table for this hub's stations and vehicles.
+ * The operator's own Mosquitto lines live in DIR/conf.d/ (included last,
+ * never written here), so running it again loses none of them.
  */
 import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import { join, resolve } from 'node:path'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { ConfigError, ID_PATTERN, makeConfiguredDirectory } from '../../protocol/index.js'
 import { pino } from 'pino'
 import { MosquittoSync } from '../accounts/mosquitto-sync.js'
@@ -13,7 +15,7 @@ import { loadHubConfig, type HubConfig } from '../config.js'
 import { openHubStore, storeLabel, type AccountRecord, type Store } from '../store/index.js'
 import { SEEDED } from '../broker/password-hash.js'
 import { defaultHubUsername, hubUsernameOf, randomPassword, replicaUsername } from '../broker/identities.js'
-import { mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
+import { OPERATOR_CONF_DIR, mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, operatorConfLines, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
 export interface AclCommandOptions {
   config: string
@@ -66,7 +68,31 @@ export function plainMqttUrl(url: string): URL {
   const needs = NOT_PLAIN[u.protocol] ?? `a ${u.protocol.replace(/:$/, '')} listener`
   throw new ConfigError(
     `hub.json: mqtt.url: voltway hub acl writes a plain MQTT listener only, and ${JSON.stringify(url)} needs ${needs}; ` +
-      'give an mqtt:// URL, or add those listener lines to mosquitto.conf by hand (docs/operator-guide.md, "External broker: voltway hub acl")',
+      `give an mqtt:// URL, or add those listener lines by hand, in a NAME.conf file in --out's ${OPERATOR_CONF_DIR}/ (docs/operator-guide.md, "External broker: voltway hub acl")`,
+  )
+}
+
+/**
+ * Refuse (ConfigError, before anything is written) to replace a mosquitto.conf
+ * that has lines this command did not write: an older `hub acl` told
+ * operators to add lines to it by hand. Moving them into conf.d/ ourselves
+ * could change what they mean (their place in the file, a second `pid_file`
+ * that Mosquitto refuses to start with), so the operator moves them.
+ */
+function keepOperatorLines(confFile: string, generated: string, confDir: string, pidFile: string | undefined): void {
+  let existing: string
+  try {
+    existing = readFileSync(confFile, 'utf8')
+  } catch {
+    return // no file yet (or none readable: writing it fails with its own message)
+  }
+  const lines = operatorConfLines(existing, generated)
+  if (lines.length === 0) return
+  const shown = lines.slice(0, 5).map((l) => JSON.stringify(l)).join(', ') + (lines.length > 5 ? `, and ${lines.length - 5} more` : '')
+  const pidNote = pidFile !== undefined && lines.some((l) => /^pid_file\s/.test(l)) ? ` Delete its pid_file line instead of moving it: the new file sets pid_file ${pidFile} (hub.json mqtt.mosquitto.pidFile), and Mosquitto refuses to start with two.` : ''
+  throw new ConfigError(
+    `voltway hub acl: ${confFile} has ${lines.length === 1 ? 'a line' : `${lines.length} lines`} this command did not write (${shown}); it was not replaced and nothing was written. ` +
+      `Move ${lines.length === 1 ? 'it' : 'them'} into ${join(confDir, 'local.conf')} (Mosquitto reads ${OPERATOR_CONF_DIR}/*.conf after the generated lines, and this command never writes there), delete ${lines.length === 1 ? 'it' : 'them'} from ${confFile}, and run it again.${pidNote}`,
   )
 }
 
@@ -109,7 +135,13 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     port = config.mqtt.listen.port
     bindAddress = config.mqtt.listen.host
   }
-  const conf = mosquittoConf({ hubId: config.hubId, port, bindAddress, passwordFile: files.passwd, aclFile: files.acl })
+  // The hub reloads Mosquitto through this pid file (hub.json mqtt.mosquitto): written here, the two cannot disagree.
+  const pidFile = external?.mosquitto?.pidFile
+  const confDir = join(dir, OPERATOR_CONF_DIR)
+  const conf = mosquittoConf({ hubId: config.hubId, port, bindAddress, passwordFile: files.passwd, aclFile: files.acl, includeDir: confDir, ...(pidFile !== undefined ? { pidFile } : {}) })
+  keepOperatorLines(files.conf, conf, confDir, pidFile)
+  // Mosquitto reads include_dir at start and refuses a missing one; never written into: it is the operator's.
+  mkdirSync(confDir, { recursive: true, mode: 0o700 })
 
   writePrivate(files.passwd, passwd)
   writePrivate(files.acl, acl)
@@ -128,7 +160,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, ${replicas === null ? `hub user ${hubUsername}` : `replica users ${hubLogins.map((l) => l.username).join(', ')}`}), mode 0600:`,
     row(files.passwd, 'password file ($7$ PBKDF2-SHA512, as mosquitto_passwd writes it)'),
     row(files.acl, "ACL: docs/protocol.md's permission table, one block per user"),
-    row(files.conf, 'listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true'),
+    row(files.conf, `listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true${pidFile !== undefined ? ', pid_file (hub.json mqtt.mosquitto.pidFile)' : ''}, include_dir ${OPERATOR_CONF_DIR}`),
     ...(hubPassword === null
       ? [
           row(files.hub, "the hub's MQTT login, with a new random password (hub.json has no mqtt.password)"),
@@ -138,7 +170,8 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
       : ['', replicas === null ? `The hub logs in as ${hubUsername} with mqtt.password from hub.json.` : `Each replica (voltway hub --replica NAME) logs in as ${hubUsername}.NAME with mqtt.password from hub.json.`]),
     '',
     'To use them:',
-    `  mosquitto -c ${files.conf}    (or copy its lines into your mosquitto.conf)`,
+    `  mosquitto -c ${files.conf}    (Mosquitto reads include_dir only in the file given with -c)`,
+    `  Your own lines (TLS listeners, user, logging) go in ${confDir}/NAME.conf: this command never writes there, and Mosquitto reads them after the generated ones.`,
     `  chown -R mosquitto: ${dir}    (when Mosquitto runs as user mosquitto: it must read the directory and every file; repeat after each run)`,
     '  Run this command again whenever stations, vehicles or passwords change, then reload Mosquitto (SIGHUP).',
     '',
