@@ -215,7 +215,7 @@ export class ChargingService implements EventSink {
     } catch (err) {
       await store.charging.failSession(sessionId, NO_ANSWER, clock.now())
       // The start may still reach the station later: make sure it opens again.
-      this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+      this.#sendStop(args.stationId, sessionId)
       throw err
     }
     if (!res.ok) {
@@ -229,13 +229,13 @@ export class ChargingService implements EventSink {
     if (session?.state === 'failed' && session.stopReason === NO_ANSWER) {
       // Failed while this run waited (./stale-start.ts took it for a dead run's): it stays failed, and the
       // station, which has started, is stopped; this run answers as the session's repeats do.
-      this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+      this.#sendStop(args.stationId, sessionId)
       this.#log.warn({ sessionId, stationId: args.stationId, stopReason: session.stopReason }, 'station started a session that had failed meanwhile; stopped, no bill')
       throw failedStart(session)
     }
     if (session?.meterStartWh == null) {
       await store.charging.failSession(sessionId, 'METER_MISSING_START', clock.now())
-      this.#d.commands.send(args.stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+      this.#sendStop(args.stationId, sessionId)
       this.#log.error({ sessionId, stationId: args.stationId }, 'station started without reporting a meter reading; stopped, no bill')
       throw new VoltwayError('METER_FAULT', `station ${args.stationId} started session ${sessionId} without reporting a meter reading; it was stopped and nobody is billed`, {
         reason: 'METER_MISSING_START',
@@ -347,7 +347,7 @@ export class ChargingService implements EventSink {
     const s = await this.#d.store.charging.getSession(sessionId)
     if (s?.state !== 'failed') return
     this.#log.warn({ sessionId, stationId, stopReason: s.stopReason }, 'station reports a session started that had failed at the hub; stopping it, no bill')
-    this.#d.commands.send(stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
+    this.#sendStop(stationId, sessionId)
   }
 
   /**
@@ -453,6 +453,11 @@ export class ChargingService implements EventSink {
       waiters.delete(wake)
       if (waiters.size === 0) this.#eventWaiters.delete(sessionId)
     }
+  }
+
+  /** Send the station `stop` for `sessionId` without waiting for its answer (a station that misses it is stopped again on its next report of the session). */
+  #sendStop(stationId: string, sessionId: string): void {
+    this.#d.commands.send(stationId, { op: 'stop', sessionId }, this.#timeoutMs).catch(() => undefined)
   }
 
   #wake(sessionId: string): void {

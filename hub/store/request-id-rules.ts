@@ -17,30 +17,19 @@ import { VoltwayError, type MutatingOp } from '../../protocol/index.js'
 /** How long a request id's record is kept after its first use, ms: 24 h. The federation's sweeper (`retentionMs`) defaults to it. */
 export const REQUEST_ID_KEPT_MS = 24 * 3_600_000
 
-/**
- * Whether an effect named after a request id, made at `createdAtMs` (epoch ms, as its store
- * recorded it: a reservation's or trip's createdAtMs, a session's startedAtMs), belongs to an
- * earlier use of the id than a request run at `nowMs` (epoch ms, the service's clock): made more
- * than REQUEST_ID_KEPT_MS before it.
- */
-export function madeByEarlierUse(createdAtMs: number, nowMs: number): boolean {
-  return nowMs - createdAtMs > REQUEST_ID_KEPT_MS
-}
-
-/** IDEMPOTENCY_KEY_REUSED for a request whose id names an effect of an earlier use of the id (`madeByEarlierUse`); it reveals nothing of that effect. */
-export function earlierUseRefused(): VoltwayError {
-  return new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request id was used more than ${REQUEST_ID_KEPT_MS / 3_600_000} hours ago for another request; send it with a new id`)
-}
-
 /** IDEMPOTENCY_KEY_REUSED for a request `op` whose id names an effect made with other args; it reveals nothing of that effect. */
 export function otherArgsRefused(op: MutatingOp): VoltwayError {
   return new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request id was used for another ${op} (other args); send it with a new id`)
 }
 
 /**
- * Throws earlierUseRefused when an effect made at `createdAtMs` belongs to an earlier use of its
- * request id than a request run at `nowMs` (`madeByEarlierUse`); otherwise returns.
+ * Throws IDEMPOTENCY_KEY_REUSED (revealing nothing of the effect) when an effect named after a request
+ * id, made at `createdAtMs` (epoch ms, as its store recorded it: a reservation's or trip's createdAtMs,
+ * a session's startedAtMs), belongs to an earlier use of the id than a request run at `nowMs` (epoch
+ * ms, the service's clock): made more than REQUEST_ID_KEPT_MS before it. Otherwise returns.
  */
 export function refuseEarlierUse(createdAtMs: number, nowMs: number): void {
-  if (madeByEarlierUse(createdAtMs, nowMs)) throw earlierUseRefused()
+  if (nowMs - createdAtMs > REQUEST_ID_KEPT_MS) {
+    throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `this request id was used more than ${REQUEST_ID_KEPT_MS / 3_600_000} hours ago for another request; send it with a new id`)
+  }
 }
