@@ -38,6 +38,12 @@ export interface RequestContext {
    * on what existed then (reservation.cancel `{all: true}`). Absent otherwise: an op acts as of now.
    */
   firstSeenAtMs?: number
+  /**
+   * When this process took the request off its connection, ms on its monotonic clock
+   * (`performance.now()`), so a read may be answered from a look at the database taken since
+   * (BookingQuery.receivedAt). Set by this server for every request it runs.
+   */
+  receivedAt?: number
 }
 
 export type OpHandler<O extends OpName> = (args: OpArgs<O>, ctx: RequestContext) => Promise<OpResult<O>>
@@ -118,7 +124,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       opts.onRetainedIgnored?.({ vehicleId })
       return
     }
-    const run = (): Promise<void> => handle(vehicleId, payload, packet).catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
+    const receivedAt = performance.now()
+    const run = (): Promise<void> => handle(vehicleId, payload, packet, receivedAt).catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
     if (scheduler.submit(vehicleId, run)) return
     refusing++
     refuse(vehicleId, payload, packet)
@@ -163,7 +170,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     }
   }
 
-  async function handle(vehicleId: string, payload: Buffer, packet: RequestPacket): Promise<void> {
+  async function handle(vehicleId: string, payload: Buffer, packet: RequestPacket, receivedAt: number): Promise<void> {
     let requestId: string | null = null
     let op = '?'
     const reply = replier(vehicleId, packet)
@@ -195,7 +202,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       return fail({ code: 'BAD_REQUEST', message: invalidMessage('args', issues), details: { issues } })
     }
     try {
-      const result = await handler(args.data as OpArgs<OpName>, { hubId, vehicleId, requestId, op: rawOp })
+      const result = await handler(args.data as OpArgs<OpName>, { hubId, vehicleId, requestId, op: rawOp, receivedAt })
       await send({ id: requestId, ok: true, result }, true)
     } catch (err) {
       if (!(err instanceof VoltwayError)) opts.onInternalError?.(err, { op, vehicleId })

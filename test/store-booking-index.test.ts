@@ -11,7 +11,10 @@
  * bursts that share one group commit included, must be the only one that
  * blocks its station at its time, by the database's own query. The same
  * steps check each vehicle's count of live bookings (the per-vehicle limit's,
- * from VehicleBookingIndex) against the database's.
+ * from VehicleBookingIndex) against the database's. Half the questions say
+ * when they came in (BookingQuery.receivedAt: after the step's writes), so
+ * the store may answer them from the look at the database it took for an
+ * earlier question of the same step instead of asking SQLite again.
  */
 import { rmSync } from 'node:fs'
 import t from 'tap'
@@ -143,10 +146,12 @@ t.test('the booking index answers findBookings as the database does, under rando
             checks++
             if (got !== want) throw new Error(`after ${s.op} by ${'by' in s ? s.by : '-'} at now=${now}: ${vehicleId} has ${got} live bookings by the index, ${want} by the store`)
           }
+          const askedAt = performance.now()
           for (let q = -8; q <= 24; q += 3) {
             for (const ids of [STATIONS, [STATIONS[q & 3] as string]]) {
               const query = { stationIds: ids, atMs: atOf(q), windowMs: WINDOW, nowMs: now }
-              const [got, want] = await Promise.all([indexed.reservations.findBookings(query), other.reservations.findBookings(query)])
+              const asked = ids === STATIONS ? { ...query, receivedAt: askedAt } : query
+              const [got, want] = await Promise.all([indexed.reservations.findBookings(asked), other.reservations.findBookings(query)])
               checks++
               if (got.length !== want.length || got.some((b, i) => describe(b) !== describe(want[i] as Booking))) {
                 throw new Error(`after ${s.op} by ${'by' in s ? s.by : '-'} at now=${now}, slot ${q}, stations ${ids.join(',')}:\n index: ${got.map(describe).join('; ')}\n store: ${want.map(describe).join('; ')}`)
@@ -180,6 +185,30 @@ t.test('a write by another handle on the file is seen by the next question, not 
   const r = await other.reservations.createReservation({ reservationId: 'r-other', vehicleId: 'V1', atMs: query.atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })
   t.ok(r.ok)
   t.same((await indexed.reservations.findBookings(query)).map((b) => b.id), ['r-other'], 'booked by the other handle')
+})
+
+t.test('a question that came in after another handle committed sees that commit, even right after the store looked at the database', async (t) => {
+  const dir = tempDir()
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const indexed = new SqliteStore({ dataDir: dir })
+  const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
+  t.teardown(async () => {
+    await indexed.close()
+    await other.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const query = { stationIds: ['S0'], atMs: clock.now() + 180 * MIN, windowMs: WINDOW, nowMs: clock.now() }
+  const before = performance.now()
+  t.same(await indexed.reservations.findBookings({ ...query, receivedAt: before }), [], 'free: the store looked at the database for this question')
+  const r = await other.reservations.createReservation({ reservationId: 'r-other', vehicleId: 'V1', atMs: query.atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })
+  t.ok(r.ok)
+  t.same(
+    (await indexed.reservations.findBookings({ ...query, receivedAt: before })).map((b) => b.id),
+    [],
+    'a question that came in before that look (and before the commit) may be answered from it: the booking came after it',
+  )
+  t.same((await indexed.reservations.findBookings({ ...query, receivedAt: performance.now() })).map((b) => b.id), ['r-other'], 'a question that came in after the commit sees it')
+  t.same((await indexed.reservations.findBookings(query)).map((b) => b.id), ['r-other'], 'and so does one that does not say when it came in')
 })
 
 t.test('the index finds a booking to remove by its time, among many at the same time and thousands ahead', (t) => {

@@ -4,7 +4,7 @@ import type { HubContext } from './context.js'
 
 /** Nearest first, only within `rangeKm`; `free` is about `at`, default now. */
 export function stationNearest(ctx: HubContext): OpHandler<'station.nearest'> {
-  return async (args) => {
+  return async (args, req) => {
     const nowMs = ctx.clock.now()
     const stations = await findNearest(ctx.stations, ctx.store, {
       position: args.position,
@@ -13,6 +13,7 @@ export function stationNearest(ctx: HubContext): OpHandler<'station.nearest'> {
       atMs: args.at === undefined ? nowMs : parseTime(args.at),
       nowMs,
       windowMs: ctx.rules.windowMs,
+      ...(req.receivedAt !== undefined ? { receivedAt: req.receivedAt } : {}),
     })
     return { stations }
   }

@@ -14,6 +14,8 @@ export interface NearestQuery {
   atMs: number
   nowMs: number
   windowMs: number
+  /** When the question came in (BookingQuery.receivedAt); absent: the free check is as of now. */
+  receivedAt?: number
 }
 
 export async function findNearest(stations: StationRegistry, store: Store, q: NearestQuery): Promise<NearStation[]> {
@@ -24,6 +26,7 @@ export async function findNearest(stations: StationRegistry, store: Store, q: Ne
     atMs: q.atMs,
     windowMs: q.windowMs,
     nowMs: q.nowMs,
+    ...(q.receivedAt !== undefined ? { receivedAt: q.receivedAt } : {}),
   })
   const busy = new Set(bookings.map((b) => b.stationId))
   return hits.map((h) => ({

@@ -141,6 +141,13 @@ export interface BookingQuery {
   atMs: number
   windowMs: number
   nowMs: number
+  /**
+   * When the question came in, ms on this process's monotonic clock (`performance.now()`). A store
+   * may answer from a look at the database made after that instant instead of a new one: the answer
+   * still holds every commit made before the question came in, which is what a linearizable read
+   * needs. Absent: as of now.
+   */
+  receivedAt?: number
 }
 
 export interface ReservationCounts {

@@ -52,6 +52,7 @@ export class WriteBatcher {
   }
 
   readonly #queue: Pending[] = []
+  #flushStartedAt = -Infinity
   readonly #batch: Transaction<(ops: Pending[]) => Array<{ ok: boolean; value: unknown }>>
   #scheduled = false
 
@@ -88,6 +89,15 @@ export class WriteBatcher {
     }
   }
 
+  /**
+   * Inside a batch's work: `performance.now()` just before the batch asked for its write lock
+   * (`BEGIN IMMEDIATE`). No other connection can commit from then until the batch's COMMIT, so what
+   * a work read from the database after this instant is still what the database holds.
+   */
+  get flushStartedAt(): number {
+    return this.#flushStartedAt
+  }
+
   run<T>(work: () => T, o: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, single: o.single === true, resolve: resolve as (v: unknown) => void, reject })
@@ -103,6 +113,7 @@ export class WriteBatcher {
     const ops = this.#queue.splice(0)
     let results: Array<{ ok: boolean; value: unknown }>
     try {
+      this.#flushStartedAt = performance.now()
       results = this.#batch.immediate(ops)
     } catch (err) {
       const e = toStoreError(err)
