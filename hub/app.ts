@@ -337,6 +337,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       handlers,
       ...(shareGroup !== undefined ? { shareGroup } : {}),
       now: () => performance.now(),
+      clock: () => clock.now(),
       onOutcome: (o) => {
         metrics.onOutcome(o)
         if (o.ok) reqLog.debug(o, 'request')

@@ -44,6 +44,8 @@ export interface RequestContext {
    * (BookingQuery.receivedAt). Set by this server for every request it runs.
    */
   receivedAt?: number
+  /** The same instant on the server's `clock` (epoch ms): "now" for a read answered as of when it came in. */
+  receivedAtMs?: number
 }
 
 export type OpHandler<O extends OpName> = (args: OpArgs<O>, ctx: RequestContext) => Promise<OpResult<O>>
@@ -72,6 +74,8 @@ export type RpcServerOptions = RpcServerSource & {
   /** Optional MQTT shared-subscription group, for several hub replicas on one broker (Mosquitto, EMQX). */
   shareGroup?: string
   now?: () => number
+  /** The hub's clock, epoch ms, for RequestContext.receivedAtMs (default Date.now). */
+  clock?: () => number
   /** Requests running at once, all vehicles together (default 64). */
   concurrency?: number
   /** Requests of one vehicle running at once (default 8). */
@@ -103,6 +107,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
   const { hubId, handlers } = opts
   const transport = opts.transport ?? mqttRequestTransport(opts.client)
   const now = opts.now ?? Date.now
+  const clock = opts.clock ?? Date.now
   const filter = opts.shareGroup ? `$share/${opts.shareGroup}/${topics.hubRequestFilter(hubId)}` : topics.hubRequestFilter(hubId)
   const perVehicleLimit = opts.perVehicleLimit ?? 128
   const replyExpiry = opts.replyExpirySeconds ?? 60
@@ -124,8 +129,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       opts.onRetainedIgnored?.({ vehicleId })
       return
     }
-    const receivedAt = performance.now()
-    const run = (): Promise<void> => handle(vehicleId, payload, packet, receivedAt).catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
+    const received = { receivedAt: performance.now(), receivedAtMs: clock() }
+    const run = (): Promise<void> => handle(vehicleId, payload, packet, received).catch((err: unknown) => opts.onInternalError?.(err, { op: '?', vehicleId }))
     if (scheduler.submit(vehicleId, run)) return
     refusing++
     refuse(vehicleId, payload, packet)
@@ -170,7 +175,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     }
   }
 
-  async function handle(vehicleId: string, payload: Buffer, packet: RequestPacket, receivedAt: number): Promise<void> {
+  async function handle(vehicleId: string, payload: Buffer, packet: RequestPacket, received: { receivedAt: number; receivedAtMs: number }): Promise<void> {
     let requestId: string | null = null
     let op = '?'
     const reply = replier(vehicleId, packet)
@@ -202,7 +207,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       return fail({ code: 'BAD_REQUEST', message: invalidMessage('args', issues), details: { issues } })
     }
     try {
-      const result = await handler(args.data as OpArgs<OpName>, { hubId, vehicleId, requestId, op: rawOp, receivedAt })
+      const result = await handler(args.data as OpArgs<OpName>, { hubId, vehicleId, requestId, op: rawOp, ...received })
       await send({ id: requestId, ok: true, result }, true)
     } catch (err) {
       if (!(err instanceof VoltwayError)) opts.onInternalError?.(err, { op, vehicleId })

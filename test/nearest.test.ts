@@ -46,6 +46,20 @@ t.test('free defaults to now', async (t) => {
   t.equal((await hub.call('station.nearest', { position: HERE, rangeKm: 2 })).stations[0]?.free, false, 'inside the window now')
 })
 
+t.test('free defaults to when the request came in (RequestContext.receivedAtMs), not to when its turn to run came', async (t) => {
+  const hub = await testHub('sqlite')
+  t.teardown(() => hub.dispose())
+  await hub.call('reservation.create', { at: inMinutes(hub.clock, 180), position: HERE, rangeKm: 10, stationId: 'NEAR' }, 'V2')
+  const nearest = hub.handlers['station.nearest']
+  if (!nearest) throw new Error('no station.nearest')
+  const args = { position: HERE, rangeKm: 2, limit: 5 }
+  const came = { receivedAt: performance.now(), receivedAtMs: hub.clock.now() }
+  hub.clock.advanceMinutes(61)
+  const req = { hubId: 'feira', vehicleId: 'V1', requestId: 'n-1', op: 'station.nearest' as const }
+  t.equal((await nearest(args, { ...req, ...came })).stations[0]?.free, true, 'came in three hours before the reservation: free then')
+  t.equal((await nearest(args, req)).stations[0]?.free, false, 'without a receipt time: as of now, inside the window')
+})
+
 t.test('the nearest search asks the store once per query, whatever the number of stations', async (t) => {
   const store = new MemoryStore()
   const findBookings = store.reservations.findBookings.bind(store.reservations)

@@ -211,6 +211,43 @@ t.test('a question that came in after another handle committed sees that commit,
   t.same((await indexed.reservations.findBookings(query)).map((b) => b.id), ['r-other'], 'and so does one that does not say when it came in')
 })
 
+// Found by an attack on the first version of receivedAt, which judged holds' expiry at the time of the
+// answer while the look was older: a hold confirmed by another handle after the look and expired by the
+// answer left the station "free" although it was booked at every instant since the question came in.
+// The question's `nowMs` is the hub's time when it came in (station.nearest: RequestContext.receivedAtMs).
+t.test('a question answered from an earlier look judges holds at when it came in: a hold confirmed elsewhere since, expired by the answer, still blocks', async (t) => {
+  const dir = tempDir()
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const indexed = new SqliteStore({ dataDir: dir })
+  const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
+  t.teardown(async () => {
+    await indexed.close()
+    await other.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const hold = (holdId: string, atMs: number) =>
+    indexed.reservations.placeHold({ holdId, vehicleId: 'V1', atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now(), expiresAtMs: clock.now() + 5 * MIN, txId: `tx-${holdId}`, txStartedAtMs: clock.now() })
+  const atMs = clock.now() + 180 * MIN
+  t.ok((await hold('h1', atMs)).ok, 'hold placed, expires in 5 min')
+  const came = { receivedAt: performance.now(), nowMs: clock.now() }
+  t.same((await indexed.reservations.findBookings({ stationIds: ['S0'], atMs, windowMs: WINDOW, nowMs: clock.now() })).map((b) => b.id), ['h1'], 'another question makes the store look: busy')
+  clock.advanceMinutes(4)
+  t.equal((await other.reservations.confirmHold({ holdId: 'h1', reservationId: 'r1', nowMs: clock.now() })).status, 'confirmed', 'another handle confirms it before it expires')
+  clock.advanceMinutes(2)
+  const answer = await indexed.reservations.findBookings({ stationIds: ['S0'], atMs, windowMs: WINDOW, ...came })
+  t.equal(answer.length, 1, `busy (${answer.map((b) => b.id).join(', ')}): booked at every instant since the question came in`)
+
+  // The same with a reservation another handle makes 1.8 windows from the hold (no conflict between them).
+  const at2 = clock.now() + 600 * MIN
+  t.ok((await hold('h2', at2 - 0.9 * WINDOW)).ok)
+  const came2 = { receivedAt: performance.now(), nowMs: clock.now() }
+  t.same((await indexed.reservations.findBookings({ stationIds: ['S0'], atMs: at2, windowMs: WINDOW, nowMs: clock.now() })).map((b) => b.id), ['h2'])
+  clock.advanceMinutes(4)
+  t.ok((await other.reservations.createReservation({ reservationId: 'r2', vehicleId: 'V2', atMs: at2 + 0.9 * WINDOW, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })).ok)
+  clock.advanceMinutes(2)
+  t.equal((await indexed.reservations.findBookings({ stationIds: ['S0'], atMs: at2, windowMs: WINDOW, ...came2 })).length, 1, 'busy: the hold until r2 was committed, r2 since')
+})
+
 t.test('the index finds a booking to remove by its time, among many at the same time and thousands ahead', (t) => {
   const index = new BookingIndex()
   t.ok(index.covers({ atMs: 0, windowMs: WINDOW, nowMs: 0 }))

@@ -2,10 +2,15 @@ import { parseTime, type OpHandler } from '../../protocol/index.js'
 import { findNearest } from '../stations/index.js'
 import type { HubContext } from './context.js'
 
-/** Nearest first, only within `rangeKm`; `free` is about `at`, default now. */
+/**
+ * Nearest first, only within `rangeKm`; `free` is about `at`, default now. "Now" is when the request
+ * came in (RequestContext.receivedAtMs), so the free check may come from a look at the database taken
+ * since (BookingQuery.receivedAt) and still judge holds' expiry at an instant that look covers.
+ */
 export function stationNearest(ctx: HubContext): OpHandler<'station.nearest'> {
   return async (args, req) => {
-    const nowMs = ctx.clock.now()
+    const asOfReceipt = req.receivedAt !== undefined && req.receivedAtMs !== undefined
+    const nowMs = asOfReceipt ? (req.receivedAtMs as number) : ctx.clock.now()
     const stations = await findNearest(ctx.stations, ctx.store, {
       position: args.position,
       rangeKm: args.rangeKm,
@@ -13,7 +18,7 @@ export function stationNearest(ctx: HubContext): OpHandler<'station.nearest'> {
       atMs: args.at === undefined ? nowMs : parseTime(args.at),
       nowMs,
       windowMs: ctx.rules.windowMs,
-      ...(req.receivedAt !== undefined ? { receivedAt: req.receivedAt } : {}),
+      ...(asOfReceipt ? { receivedAt: req.receivedAt as number } : {}),
     })
     return { stations }
   }

@@ -144,8 +144,11 @@ export interface BookingQuery {
   /**
    * When the question came in, ms on this process's monotonic clock (`performance.now()`). A store
    * may answer from a look at the database made after that instant instead of a new one: the answer
-   * still holds every commit made before the question came in, which is what a linearizable read
-   * needs. Absent: as of now.
+   * holds every commit made before the question came in. `nowMs` must then be the hub's time at that
+   * same instant: holds' expiry is judged there, so a hold the look still saw counts as live only if
+   * it was live when the question came in, and the answer for each station is true at some instant
+   * between the question and its answer (stations not yet in an index are read fresh, so two
+   * stations' answers may hold at different instants). Absent: as of now.
    */
   receivedAt?: number
 }

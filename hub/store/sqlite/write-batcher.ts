@@ -91,8 +91,9 @@ export class WriteBatcher {
 
   /**
    * Inside a batch's work: `performance.now()` just before the batch asked for its write lock
-   * (`BEGIN IMMEDIATE`). No other connection can commit from then until the batch's COMMIT, so what
-   * a work read from the database after this instant is still what the database holds.
+   * (`BEGIN IMMEDIATE`, which may wait for it while others commit; no JavaScript runs meanwhile). Every
+   * work runs once the lock is held, and no other connection commits until the batch's COMMIT, so
+   * what a work read from the database after this instant is still what the database holds.
    */
   get flushStartedAt(): number {
     return this.#flushStartedAt
