@@ -17,7 +17,7 @@
  * earlier question of the same step instead of asking SQLite again.
  */
 import { rmSync } from 'node:fs'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { TestClock } from '../hub/clock.js'
 import { SqliteStore, type Booking, type ReservationRecord } from '../hub/store/index.js'
@@ -170,7 +170,8 @@ t.test('the booking index answers findBookings as the database does, under rando
   t.ok(checks > RUNS * 5, `${checks} answers compared`)
 })
 
-t.test('a write by another handle on the file is seen by the next question, not served from the index', async (t) => {
+/** A store with the booking index and a second handle on the same file without it (another writer it never hears from), closed at the end of `t`. */
+function twoHandles(t: Test): { clock: TestClock; indexed: SqliteStore; other: SqliteStore } {
   const dir = tempDir()
   const clock = new TestClock('2026-11-24T12:00:00Z')
   const indexed = new SqliteStore({ dataDir: dir })
@@ -180,6 +181,11 @@ t.test('a write by another handle on the file is seen by the next question, not 
     await other.close()
     rmSync(dir, { recursive: true, force: true })
   })
+  return { clock, indexed, other }
+}
+
+t.test('a write by another handle on the file is seen by the next question, not served from the index', async (t) => {
+  const { clock, indexed, other } = twoHandles(t)
   const query = { stationIds: ['S0'], atMs: clock.now() + 180 * MIN, windowMs: WINDOW, nowMs: clock.now() }
   t.same(await indexed.reservations.findBookings(query), [], 'free, and S0 now loaded in the index')
   const r = await other.reservations.createReservation({ reservationId: 'r-other', vehicleId: 'V1', atMs: query.atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now() })
@@ -188,15 +194,7 @@ t.test('a write by another handle on the file is seen by the next question, not 
 })
 
 t.test('a question that came in after another handle committed sees that commit, even right after the store looked at the database', async (t) => {
-  const dir = tempDir()
-  const clock = new TestClock('2026-11-24T12:00:00Z')
-  const indexed = new SqliteStore({ dataDir: dir })
-  const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
-  t.teardown(async () => {
-    await indexed.close()
-    await other.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const { clock, indexed, other } = twoHandles(t)
   const query = { stationIds: ['S0'], atMs: clock.now() + 180 * MIN, windowMs: WINDOW, nowMs: clock.now() }
   const before = performance.now()
   t.same(await indexed.reservations.findBookings({ ...query, receivedAt: before }), [], 'free: the store looked at the database for this question')
@@ -216,15 +214,7 @@ t.test('a question that came in after another handle committed sees that commit,
 // answer left the station "free" although it was booked at every instant since the question came in.
 // The question's `nowMs` is the hub's time when it came in (station.nearest: RequestContext.receivedAtMs).
 t.test('a question answered from an earlier look judges holds at when it came in: a hold confirmed elsewhere since, expired by the answer, still blocks', async (t) => {
-  const dir = tempDir()
-  const clock = new TestClock('2026-11-24T12:00:00Z')
-  const indexed = new SqliteStore({ dataDir: dir })
-  const other = new SqliteStore({ dataDir: dir, bookingIndex: false })
-  t.teardown(async () => {
-    await indexed.close()
-    await other.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const { clock, indexed, other } = twoHandles(t)
   const hold = (holdId: string, atMs: number) =>
     indexed.reservations.placeHold({ holdId, vehicleId: 'V1', atMs, candidates: [candidate(0)], windowMs: WINDOW, nowMs: clock.now(), expiresAtMs: clock.now() + 5 * MIN, txId: `tx-${holdId}`, txStartedAtMs: clock.now() })
   const atMs = clock.now() + 180 * MIN
