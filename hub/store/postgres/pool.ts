@@ -130,7 +130,10 @@ export class PgDatabase {
   }
 
   /**
-   * One statement in its own (autocommit) transaction. Rejects with StoreError only.
+   * One statement in its own (autocommit) transaction. Rejects with StoreError only; once it
+   * rejects, the failed statement's transaction is over on the server, its locks released (see
+   * below), so the caller may at once do the same work another way (a failed batch's bookings run
+   * alone on other connections).
    * `lockTimeoutMs`: the statement gives up waiting for another writer's lock after
    * that long (BUSY, SQLSTATE 55P03) instead of the pool's `busyTimeoutMs`; it runs on
    * a pool of its own (at most BRIEF_POOL_MAX connections per distinct time, beside
@@ -149,6 +152,11 @@ export class PgDatabase {
         // be running on it: either way the connection goes, and a stale plan runs again on another.
         drop = pgCode(err) === STALE_PLAN || isReadTimeout(err)
         if (pgCode(err) === STALE_PLAN && attempt < MAX_ATTEMPTS) continue
+        // The server sends a statement's error before it aborts its transaction: until then the rows it
+        // locked stay locked to every other connection (a booking run alone at once skipped an expired
+        // slot the failed batch still held, and took the next station). The connection's next statement
+        // runs only once the abort is done.
+        if (!drop && err instanceof pg.DatabaseError) drop = !(await aborted(client))
         throw toStoreError(err)
       } finally {
         client.release(drop)
@@ -224,6 +232,20 @@ export class PgDatabase {
 
 /** The longest timer Node keeps (about 24.8 days): a statement bounded by nothing else. */
 const UNBOUNDED_MS = 2 ** 31 - 1
+
+/**
+ * Run a statement on `client` after one that failed: node-postgres rejects at the server's error,
+ * before its ReadyForQuery, so the answer to this one means the failed one's transaction is aborted
+ * and its locks released. False when the connection cannot answer (drop it).
+ */
+async function aborted(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  }
+}
 
 function txOf(client: pg.PoolClient, timeout: { query_timeout?: number }): Tx {
   let savepoints = 0
