@@ -156,7 +156,9 @@ export class PgDatabase {
         // locked stay locked to every other connection (a booking run alone at once skipped an expired
         // slot the failed batch still held, and took the next station). The connection's next statement
         // runs only once the abort is done.
-        if (!drop && err instanceof pg.DatabaseError) drop = !(await aborted(client))
+        // Only after an ERROR: a FATAL one (the backend terminated, the server shutting down) ends the session,
+        // and its locks with the backend.
+        if (!drop && err instanceof pg.DatabaseError && err.severity === 'ERROR') drop = !(await aborted(client))
         throw toStoreError(err)
       } finally {
         client.release(drop)
@@ -239,11 +241,16 @@ const UNBOUNDED_MS = 2 ** 31 - 1
  * and its locks released. False when the connection cannot answer (drop it).
  */
 async function aborted(client: pg.PoolClient): Promise<boolean> {
+  // Should the connection die meanwhile, its 'error' event must not go unheard (an uncaught exception).
+  const ignore = (): void => undefined
+  client.on('error', ignore)
   try {
     await client.query('SELECT 1')
     return true
   } catch {
     return false
+  } finally {
+    client.off('error', ignore)
   }
 }
 
