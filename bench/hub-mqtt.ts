@@ -192,9 +192,9 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const n = 3000
     const parsed = Array.from({ length: n }, () => OPS['station.nearest'].args.parse(nearestArgs()))
-    const receivedAt = performance.now()
+    const received = { receivedAt: performance.now(), receivedAtMs: hub.hub.context.clock.now() }
     const cpu0 = process.cpuUsage()
-    for (let i = 0; i < n; i++) await nearestHandler(parsed[i] as OpArgs<'station.nearest'>, { hubId: 'bench', vehicleId: 'B1', requestId: `h-${r}-${i}`, op: 'station.nearest', receivedAt })
+    for (let i = 0; i < n; i++) await nearestHandler(parsed[i] as OpArgs<'station.nearest'>, { hubId: 'bench', vehicleId: 'B1', requestId: `h-${r}-${i}`, op: 'station.nearest', ...received })
     const cpu = process.cpuUsage(cpu0)
     if (r > 0 || ROUNDS === 1) handlerCpuUs += (cpu.user + cpu.system) / n / Math.max(1, ROUNDS - 1) // the first round warms up
   }
