@@ -36,7 +36,7 @@ import type { AccountsStore } from './accounts.js'
 import type { ChargingStore } from './charging.js'
 import type { IdempotencyStore } from './idempotency.js'
 import type { LeaseStore } from './leases.js'
-import type { TripStore } from './trips.js'
+import type { PeerHoldRecord, TripStore } from './trips.js'
 
 /** A confirmed booking of one station for one vehicle at one time. */
 export interface ReservationRecord {
@@ -251,6 +251,32 @@ export interface ReservationStore {
 }
 
 /** The hub's database. */
+/**
+ * A peer's hold and its peer-hold ledger entry (TripStore) written as one
+ * atomic write, by a store whose sub-stores share one transaction (SQLite):
+ * one commit per hold and per confirm where the two calls need two. The
+ * outcomes are those of the two calls made one after the other, with the
+ * undo folded in: a ledger that refuses the entry leaves nothing booked.
+ */
+export interface PeerHoldWrites {
+  /**
+   * placeHold, and when it books, recordPeerHold of the hold for
+   * `peerHubId`, in one write. When the ledger already knows `input.holdId`
+   * (the tombstone of a release that overtook this placement, or another
+   * peer's id), nothing is booked and that entry is the answer
+   * (`{ ok: false, known }`). Otherwise as placeHold, rejections included.
+   */
+  placePeerHold(input: PlaceHoldInput, peerHubId: string): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }>
+  /**
+   * confirmHold, and when it confirms, peerHoldConfirmed, in one write.
+   * A ledger entry that may not be confirmed (unknown, or released since:
+   * CONFIRMABLE_PEER_HOLD_STATES) confirms nothing: `{ status: 'released' }`.
+   * A hold that is not confirmed (expired, gone) changes nothing, ledger
+   * included: the outcome is confirmHold's, for the caller to re-book.
+   */
+  confirmPeerHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome | { status: 'released' }>
+}
+
 export interface Store {
   readonly reservations: ReservationStore
   /** Charging sessions, station events and receipts (./charging.ts). */
@@ -263,6 +289,8 @@ export interface Store {
   readonly leases: LeaseStore
   /** Vehicles and stations that may log in, and station enrollment codes (./accounts.ts). */
   readonly accounts: AccountsStore
+  /** A peer's hold or confirm and its ledger entry in one write, where the store can (SQLite); absent: the two calls, one after the other. */
+  readonly peerHolds?: PeerHoldWrites
   /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

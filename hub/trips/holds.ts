@@ -13,7 +13,7 @@ import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, 
 import type { Clock } from '../../base/clock.js'
 import { checkLead, type ReservationRules } from '../reservations/rules.js'
 import { VehicleLimit } from '../reservations/vehicle-limit.js'
-import { StoreError, type BookingCandidate, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -81,9 +81,11 @@ export class HoldService {
     if (known) return this.#existing(peer, known)
     // Counted per (peer, vehicle) from the ledger, so the ledger entry is written before the next booking of this vehicle counts.
     const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async (limit) => {
-      const booked = await this.#book(holdId, req, atMs, candidates, limit, () => store.trips.getPeerHold(holdId))
+      const booked = await this.#book(holdId, req, atMs, candidates, limit, peer)
       if (!('hold' in booked)) return booked
       const placed = booked.hold
+      // Booked with its ledger entry in one write (Store.peerHolds): a release that came first was seen there.
+      if (store.peerHolds) return { placed, there: null }
       const there = await store.trips.recordPeerHold({
         holdId,
         peerHubId: peer,
@@ -169,8 +171,10 @@ export class HoldService {
 
   /**
    * Book the nearest free candidate, waiting (wait-die) while only younger
-   * transactions' holds are in the way. `ledger` reads the peer ledger entry
-   * of the id while waiting (a release ends the wait); null for own holds.
+   * transactions' holds are in the way. For a hold of `peer` (null: this
+   * hub's own), the peer ledger entry of the id is read while waiting (a
+   * release ends the wait), and where the store can (Store.peerHolds) the
+   * hold is booked with its ledger entry in one write.
    */
   async #book(
     holdId: string,
@@ -178,9 +182,10 @@ export class HoldService {
     atMs: number,
     candidates: BookingCandidate[],
     limit: VehicleLimitCheck | undefined,
-    ledger: (() => Promise<PeerHoldRecord | null>) | null,
+    peer: string | null,
   ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
+    const ledger = peer === null ? null : (): Promise<PeerHoldRecord | null> => store.trips.getPeerHold(holdId)
     const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
     const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
     const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
@@ -189,7 +194,7 @@ export class HoldService {
       const now = clock.now()
       let outcome
       try {
-        outcome = await store.reservations.placeHold({
+        const input = {
           holdId,
           vehicleId: req.vehicleId,
           atMs,
@@ -200,7 +205,8 @@ export class HoldService {
           txId: me.txId,
           txStartedAtMs: me.txStartedAtMs,
           ...(limit ? { limit } : {}),
-        })
+        }
+        outcome = peer !== null && store.peerHolds ? await store.peerHolds.placePeerHold(input, peer) : await store.reservations.placeHold(input)
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
         // The same id placed by a request still running (another key), or by another peer.
@@ -214,6 +220,7 @@ export class HoldService {
         throw err
       }
       if (outcome.ok) return { hold: outcome.record }
+      if ('known' in outcome) return { entry: outcome.known }
       VehicleLimit.refuseOverLimit(outcome, rules)
       const decision = decide(me, candidates, outcome.conflicts)
       const left = deadline - clock.monotonic()
@@ -246,7 +253,19 @@ export class HoldService {
     if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
     if (entry.state === 'released') throw releasedError(holdId)
     const reservationId = reservationIdForHold(holdId)
-    const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
+    const input = { holdId, reservationId, nowMs: clock.now() }
+    let out: ConfirmHoldOutcome
+    if (store.peerHolds) {
+      // Confirmed with its ledger entry in one write; a release that came first confirms nothing there.
+      const both = await store.peerHolds.confirmPeerHold(input)
+      if (both.status === 'released') throw releasedError(holdId)
+      if (both.status === 'confirmed') {
+        this.changed()
+        return confirmation(holdId, both.reservation)
+      }
+      out = both
+    } else out = await store.reservations.confirmHold(input)
+    // Not confirmed (expired, or swept): its slot again if still free, then the ledger.
     let reservation: ReservationRecord
     if (out.status === 'confirmed') reservation = out.reservation
     else reservation = await this.#rebook(entry, reservationId)

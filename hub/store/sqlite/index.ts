@@ -21,6 +21,7 @@ import { SqliteLeaseStore } from './leases.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 import { SqliteAccountsStore } from './accounts.js'
+import { SqlitePeerHoldWrites } from './peer-hold-writes.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { makeDirectory } from '../../../base/make-directory.js'
 
@@ -60,6 +61,7 @@ export class SqliteStore implements Store {
   readonly trips: SqliteTripStore
   readonly leases: SqliteLeaseStore
   readonly accounts: SqliteAccountsStore
+  readonly peerHolds: SqlitePeerHoldWrites
   #closed = false
   #checkpointer: Checkpointer | null = null
 
@@ -93,6 +95,7 @@ export class SqliteStore implements Store {
     this.trips = new SqliteTripStore(db, guard)
     this.leases = new SqliteLeaseStore(db, guard)
     this.accounts = new SqliteAccountsStore(db, guard)
+    this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

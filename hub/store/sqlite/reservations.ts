@@ -207,45 +207,61 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return this.#booking((): BookingOutcome<HoldRecord> => {
-      const overLimit = this.#overLimit(input)
-      if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
-      const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
-      const pick = firstFree(input.candidates, blocking)
-      if (!pick) return { ok: false, conflicts: blocking }
-      const record = newHold(input, pick)
-      this.#s.insertHold.run(
-        record.holdId,
-        record.stationId,
-        record.vehicleId,
-        record.position.lat,
-        record.position.lon,
-        record.atMs,
-        record.expiresAtMs,
-        record.txId,
-        record.txStartedAtMs,
-        record.createdAtMs,
-      )
-      this.#index?.add(holdBooking(record))
-      this.#vehicles?.add(holdBooking(record))
-      return { ok: true, record }
-    })
+    return this.#booking(() => this.placeHoldInWrite(input))
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return this.#booking(() => {
-      const o = this.#confirmTx(input)
-      if (o.status === 'confirmed' && this.#index !== null) {
-        // The hold now blocks as its reservation (a repeated confirm finds the same pair).
-        this.#index.remove(input.holdId)
-        this.#index.remove(o.reservation.reservationId)
-        this.#index.add(reservationBooking(o.reservation))
-        this.#vehicles?.remove(input.holdId)
-        this.#vehicles?.remove(o.reservation.reservationId)
-        this.#vehicles?.add(reservationBooking(o.reservation))
-      }
-      return o
-    }, WITH_SAVEPOINT)
+    return this.#booking(() => this.confirmHoldInWrite(input), WITH_SAVEPOINT)
+  }
+
+  /**
+   * Run `work` as a booking write of this connection's group commit (./write-batcher.ts, in a
+   * savepoint of its own): for a write that books with placeHoldInWrite or confirmHoldInWrite
+   * and writes other tables in the same unit (./peer-hold-writes.ts). A failing write empties
+   * the booking indexes, as a failing booking does.
+   */
+  bookingWrite<T>(work: () => T): Promise<T> {
+    return this.#booking(work, WITH_SAVEPOINT)
+  }
+
+  /** placeHold's check and insert, inside a write of this connection (bookingWrite). */
+  placeHoldInWrite(input: PlaceHoldInput): BookingOutcome<HoldRecord> {
+    const overLimit = this.#overLimit(input)
+    if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
+    const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
+    const pick = firstFree(input.candidates, blocking)
+    if (!pick) return { ok: false, conflicts: blocking }
+    const record = newHold(input, pick)
+    this.#s.insertHold.run(
+      record.holdId,
+      record.stationId,
+      record.vehicleId,
+      record.position.lat,
+      record.position.lon,
+      record.atMs,
+      record.expiresAtMs,
+      record.txId,
+      record.txStartedAtMs,
+      record.createdAtMs,
+    )
+    this.#index?.add(holdBooking(record))
+    this.#vehicles?.add(holdBooking(record))
+    return { ok: true, record }
+  }
+
+  /** confirmHold's work, inside a write of this connection (bookingWrite). */
+  confirmHoldInWrite(input: { holdId: string; reservationId: string; nowMs: number }): ConfirmHoldOutcome {
+    const o = this.#confirmTx(input)
+    if (o.status === 'confirmed' && this.#index !== null) {
+      // The hold now blocks as its reservation (a repeated confirm finds the same pair).
+      this.#index.remove(input.holdId)
+      this.#index.remove(o.reservation.reservationId)
+      this.#index.add(reservationBooking(o.reservation))
+      this.#vehicles?.remove(input.holdId)
+      this.#vehicles?.remove(o.reservation.reservationId)
+      this.#vehicles?.add(reservationBooking(o.reservation))
+    }
+    return o
   }
 
   releaseHold(holdId: string): Promise<boolean> {

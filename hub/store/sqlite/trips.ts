@@ -177,7 +177,22 @@ export class SqliteTripStore implements TripStore {
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return this.#write(() => this.#step(recordPlaced(this.#peerHold(input.holdId), input)))
+    return this.#write(() => this.recordPeerHoldInWrite(input))
+  }
+
+  /** recordPeerHold's work, inside a write of this connection (./peer-hold-writes.ts). */
+  recordPeerHoldInWrite(input: RecordPeerHoldInput): PeerHoldRecord | null {
+    return this.#step(recordPlaced(this.#peerHold(input.holdId), input))
+  }
+
+  /** peerHoldConfirmed's work, inside a write of this connection (./peer-hold-writes.ts). */
+  peerHoldConfirmedInWrite(input: { holdId: string; reservationId: string; nowMs: number }): boolean {
+    return this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs))
+  }
+
+  /** The ledger entry of `holdId`, read inside a write of this connection (./peer-hold-writes.ts). */
+  peerHoldInWrite(holdId: string): PeerHoldRecord | null {
+    return this.#peerHold(holdId)
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
@@ -185,7 +200,7 @@ export class SqliteTripStore implements TripStore {
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return this.#write(() => this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs)))
+    return this.#write(() => this.peerHoldConfirmedInWrite(input))
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {

@@ -1,0 +1,122 @@
+/**
+ * Store.peerHolds on SQLite (hub/store/sqlite/peer-hold-writes.ts): a peer's
+ * hold or confirm and its ledger entry in one write. Each test states what
+ * the two calls one after the other (placeHold then recordPeerHold, confirmHold
+ * then peerHoldConfirmed, with their undo) end with, and checks the one write
+ * ends the same, or atomically not at all.
+ */
+import t from 'tap'
+import type { Test } from 'tap'
+import type { SqliteStore } from '../hub/store/index.js'
+import { holdInput, station } from './helpers/store-contract.js'
+import { tempSqlite } from './helpers/store-sqlite.js'
+
+const MIN = 60_000
+const T0 = Date.parse('2026-11-24T12:00:00Z')
+const AT = T0 + 3 * 60 * MIN
+const WINDOW = 120 * MIN
+const S1 = station('S1')
+const S2 = station('S2', -12.3, -38.9)
+
+function open(t: Test): { store: SqliteStore; other: () => SqliteStore } {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  return { store: tmp.open(), other: () => tmp.open() }
+}
+
+/** What blocks S1 and S2 at AT, as a booking at T0 sees it (the booking index, if the store keeps one). */
+async function blockers(store: SqliteStore, nowMs = T0): Promise<string[]> {
+  const found = await store.reservations.findBookings({ stationIds: ['S1', 'S2'], atMs: AT, windowMs: WINDOW, nowMs })
+  return found.map((b) => `${b.kind}:${b.id}@${b.stationId}`).sort()
+}
+
+t.test('a placed hold and its ledger entry are written together', async (t) => {
+  const { store, other } = open(t)
+  const out = await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1', candidates: [S1, S2] }), 'salvador')
+  t.match(out, { ok: true, record: { holdId: 'h1', stationId: 'S1' } })
+  // Another connection sees both: committed.
+  const o = other()
+  t.match(await o.reservations.getHold('h1'), { holdId: 'h1', stationId: 'S1', reservationId: null })
+  t.match(await o.trips.getPeerHold('h1'), { holdId: 'h1', peerHubId: 'salvador', state: 'placed', stationId: 'S1', vehicleId: 'V9', atMs: AT, expiresAtMs: T0 + 30_000 })
+  t.same(await blockers(store), ['hold:h1@S1'])
+})
+
+t.test('a tombstone (a release that came first) books nothing and is the answer', async (t) => {
+  const { store } = open(t)
+  await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'salvador', nowMs: T0 })
+  const out = await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  t.match(out, { ok: false, known: { holdId: 'h1', state: 'released' } })
+  t.equal(await store.reservations.getHold('h1'), null, 'no hold row: the two calls would have placed it and released it again')
+  t.same(await blockers(store), [])
+  t.match(await store.trips.getPeerHold('h1'), { state: 'released', stationId: null }, 'the tombstone is unchanged')
+})
+
+t.test("another peer's id books nothing and is the answer", async (t) => {
+  const { store } = open(t)
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'ilheus'), { ok: true })
+  const out = await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1', candidates: [S2] }), 'salvador')
+  t.match(out, { ok: false, known: { holdId: 'h1', peerHubId: 'ilheus', state: 'placed' } })
+  t.same(await blockers(store), ['hold:h1@S1'])
+})
+
+t.test('every candidate booked: the conflicts, no ledger entry', async (t) => {
+  const { store } = open(t)
+  await store.reservations.createReservation({ reservationId: 'r1', vehicleId: 'V1', atMs: AT, candidates: [S1], windowMs: WINDOW, nowMs: T0 })
+  const out = await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  t.match(out, { ok: false, conflicts: [{ kind: 'reservation', id: 'r1' }] })
+  t.equal(await store.trips.getPeerHold('h1'), null)
+})
+
+t.test('a ledger write that fails takes the hold with it, and the booking index stays true to the file', async (t) => {
+  const { store } = open(t)
+  store.db.exec(`CREATE TRIGGER refuse_ledger BEFORE INSERT ON peer_holds BEGIN SELECT RAISE(ABORT, 'ledger refused'); END`)
+  await t.rejects(store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador'))
+  t.equal(await store.reservations.getHold('h1'), null)
+  t.same(await blockers(store), [], 'the index forgot the hold it had added')
+  store.db.exec('DROP TRIGGER refuse_ledger')
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'h2' }), 'salvador'), { ok: true, record: { stationId: 'S1' } }, 'the station is free')
+})
+
+t.test('a confirm writes the reservation and the confirmed ledger entry together; repeated, the same', async (t) => {
+  const { store, other } = open(t)
+  await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  const first = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 })
+  t.match(first, { status: 'confirmed', reservation: { reservationId: 'r-h1', stationId: 'S1', holdId: 'h1' } })
+  const o = other()
+  t.match(await o.reservations.getReservation('r-h1'), { reservationId: 'r-h1', stationId: 'S1' })
+  t.match(await o.trips.getPeerHold('h1'), { state: 'confirmed', reservationId: 'r-h1', updatedAtMs: T0 + 1000 })
+  t.same(await blockers(store, T0 + 1000), ['reservation:r-h1@S1'])
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 2000 }), first)
+  t.match(await o.trips.getPeerHold('h1'), { state: 'confirmed', updatedAtMs: T0 + 2000 })
+})
+
+t.test('a confirm after the release confirms nothing', async (t) => {
+  const { store } = open(t)
+  await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'salvador', nowMs: T0 + 500 })
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }), { status: 'released' })
+  t.equal(await store.reservations.getReservation('r-h1'), null, 'the two calls would have made it and cancelled it again')
+  t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'nobody', reservationId: 'r-x', nowMs: T0 + 1000 }), { status: 'released' }, 'an id the ledger does not know')
+})
+
+t.test('an expired hold is not confirmed and its ledger entry stays placed (the caller re-books)', async (t) => {
+  const { store } = open(t)
+  await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  const out = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 60_000 })
+  t.match(out, { status: 'expired', hold: { holdId: 'h1' } })
+  t.match(await store.trips.getPeerHold('h1'), { state: 'placed', reservationId: null })
+  t.equal(await store.reservations.getReservation('r-h1'), null)
+})
+
+t.test('a ledger update that fails takes the reservation with it, and the booking index stays true to the file', async (t) => {
+  const { store } = open(t)
+  await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  store.db.exec(`CREATE TRIGGER refuse_ledger BEFORE UPDATE ON peer_holds BEGIN SELECT RAISE(ABORT, 'ledger refused'); END`)
+  await t.rejects(store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }))
+  t.equal(await store.reservations.getReservation('r-h1'), null)
+  t.match(await store.reservations.getHold('h1'), { reservationId: null })
+  t.same(await blockers(store, T0 + 1000), ['hold:h1@S1'], 'the hold blocks again, not a reservation that was never committed')
+  store.db.exec('DROP TRIGGER refuse_ledger')
+  t.match(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }), { status: 'confirmed' })
+})
