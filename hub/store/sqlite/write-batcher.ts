@@ -55,6 +55,8 @@ export class WriteBatcher {
   #flushStartedAt = -Infinity
   readonly #batch: Transaction<(ops: Pending[]) => Array<{ ok: boolean; value: unknown }>>
   #scheduled = false
+  #commits = 0
+  #writes = 0
 
   private constructor(db: Database) {
     const one = db.transaction((work: () => unknown) => work())
@@ -99,6 +101,11 @@ export class WriteBatcher {
     return this.#flushStartedAt
   }
 
+  /** Since the connection opened: group commits made (each a BEGIN IMMEDIATE ... COMMIT), and the writes they carried. */
+  get stats(): { commits: number; writes: number } {
+    return { commits: this.#commits, writes: this.#writes }
+  }
+
   run<T>(work: () => T, o: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, single: o.single === true, resolve: resolve as (v: unknown) => void, reject })
@@ -121,6 +128,8 @@ export class WriteBatcher {
       for (const op of ops) op.reject(e)
       return
     }
+    this.#commits++
+    this.#writes += ops.length
     results.forEach((r, i) => {
       const op = ops[i] as Pending
       if (r.ok) op.resolve(r.value)
