@@ -12,7 +12,8 @@ import { createFederation, holdIdFromKey, reservationIdForHold, type Federation 
 import { buildHttpServer } from '../hub/http/server.js'
 import { HubMetrics } from '../hub/metrics.js'
 import { StationRegistry } from '../hub/stations/index.js'
-import { MemoryStore, type Store } from '../hub/store/index.js'
+import { MemoryStore, type SqliteStore, type Store } from '../hub/store/index.js'
+import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
 import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, OPS, issuesOf, type Receipt } from '../protocol/index.js'
 import { receiptsOnly } from './helpers/federation-hubs.js'
 import { waitUntil } from './helpers/net.js'
@@ -182,6 +183,33 @@ for (const storage of ['memory', 'sqlite'] as const) {
   })
 }
 
+t.test("[sqlite] a peer's hold and its confirm are one commit each here: the key's claim, the effect, its ledger entry and the answer", async (t) => {
+  const r = await rig(t, 'sqlite')
+  const batcher = WriteBatcher.for((r.store as SqliteStore).db)
+  const commitsOf = async (call: () => Promise<LightMyRequestResponse>): Promise<{ res: LightMyRequestResponse; commits: number }> => {
+    const before = batcher.stats.commits
+    const res = await call()
+    return { res, commits: batcher.stats.commits - before }
+  }
+  const placed = await commitsOf(() => r.hold(holdBody(r, { holdId: 'h1' }), 'k1'))
+  t.equal(placed.res.statusCode, 201)
+  t.equal(placed.commits, 1)
+  t.match(await r.store.trips.getPeerHold('h1'), { state: 'placed', peerHubId: 'salvador' })
+  const confirmed = await commitsOf(() => r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c1' }))
+  t.equal(confirmed.res.statusCode, 200)
+  t.equal(confirmed.commits, 1)
+  t.match(await r.store.trips.getPeerHold('h1'), { state: 'confirmed', reservationId: reservationIdForHold('h1') })
+  // The answers were stored in those writes: a repeat gets the same bytes, and books nothing.
+  for (const [again, first] of [
+    [await r.hold(holdBody(r, { holdId: 'h1' }), 'k1'), placed.res],
+    [await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c1' }), confirmed.res],
+  ] as const) {
+    t.equal(again.body, first.body)
+    t.equal(again.headers[REPLAY_HEADER], 'true')
+  }
+  t.equal((await r.store.reservations.listVehicleReservations('V1', 0)).length, 1)
+})
+
 t.test('DELETE of a reservation: 204 for the peer whose trip made it, also when gone; NOT_FOUND for others', async (t) => {
   const r = await rig(t)
   await r.hold(holdBody(r, { holdId: 'h1' }), 'k1')
@@ -199,8 +227,10 @@ t.test('DELETE of a reservation: 204 for the peer whose trip made it, also when 
   t.equal(errorCode(await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c-again' })), 'HOLD_EXPIRED', 'a cancelled reservation is not re-booked by a late confirm')
 })
 
-t.test('Idempotency-Key: missing 400, replay returns the first answer and changes nothing, other body 422, scoped per peer', async (t) => {
-  const r = await rig(t)
+// On SQLite the key's claim and answer go in the hold's own write (IdempotencyGuard.runKeyed): the same rules.
+for (const storage of ['memory', 'sqlite'] as const) {
+t.test(`[${storage}] Idempotency-Key: missing 400, replay returns the first answer and changes nothing, other body 422, scoped per peer`, async (t) => {
+  const r = await rig(t, storage)
   const missing = await r.req('POST', '/federation/v1/holds', { body: holdBody(r) })
   t.equal(missing.statusCode, 400)
   t.equal(errorCode(missing), 'IDEMPOTENCY_KEY_MISSING')
@@ -231,8 +261,8 @@ t.test('Idempotency-Key: missing 400, replay returns the first answer and change
   t.equal((await r.hold(soon, 'soon-2')).statusCode, 201, 'under a new key it runs again')
 })
 
-t.test('the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS', async (t) => {
-  const r = await rig(t)
+t.test(`[${storage}] the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS`, async (t) => {
+  const r = await rig(t, storage)
   await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
   await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
   const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
@@ -245,6 +275,7 @@ t.test('the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROG
   t.equal((await waiting).statusCode, 201)
   t.equal((await r.hold(body, 'slow')).statusCode, 201, 'then the first answer')
 })
+}
 
 t.test('tokens: none or a wrong one is 401 on every federation route', async (t) => {
   const r = await rig(t)

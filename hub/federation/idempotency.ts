@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, answerIsKept, isErrorCode, type ErrorCode } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import type { IdempotencyClaim, IdempotencyStore } from '../store/index.js'
+import { KeyHeld, KeyedCall, type IdempotencyClaim, type IdempotencyStore } from '../store/index.js'
 import { IdempotencyKey } from './schemas.js'
 
 /** What a route's work answers: a status and a JSON body (null: no body). */
@@ -44,6 +44,8 @@ export const REPLAY_HEADER = 'idempotent-replayed'
 
 export class IdempotencyGuard {
   readonly #o: Required<Omit<IdempotencyGuardOptions, 'leaseMs'>> & { leaseMs: number }
+  /** Scope and key of every runKeyed run under way in this process (at most one each). */
+  readonly #keyedRuns = new Set<string>()
 
   constructor(opts: IdempotencyGuardOptions) {
     this.#o = { ...opts, leaseMs: opts.leaseMs ?? 120_000 }
@@ -51,21 +53,13 @@ export class IdempotencyGuard {
 
   /** Run `work` under the key rules and send its answer (or the stored one). */
   async run(req: FastifyRequest, reply: FastifyReply, work: () => Promise<Answer>): Promise<FastifyReply> {
-    const scope = req.peerHubId
-    if (scope === undefined) return send(reply, errorAnswer('UNAUTHORIZED', 'missing or unknown bearer token'))
-    const header = req.headers['idempotency-key']
-    if (header === undefined) {
-      return send(reply, errorAnswer('IDEMPOTENCY_KEY_MISSING', 'a mutating federation request needs an Idempotency-Key header'))
-    }
-    const key = IdempotencyKey.safeParse(header)
-    if (!key.success) return send(reply, errorAnswer('BAD_REQUEST', 'Idempotency-Key: expected 1 to 255 visible ASCII characters'))
-    const fingerprint = fingerprintOf(req)
+    const checked = this.#checkKey(req, reply)
+    if ('sent' in checked) return checked.sent
+    const { scope, key, fingerprint } = checked
     const { store, clock } = this.#o
     const owner = randomUUID()
-    const claim = await store.claim({ scope, key: key.data, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
-    if (claim.state === 'mismatch') return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: key.data }))
-    const held = sendHeld(reply, claim, key.data)
-    if (held) return held
+    const claim = await store.claim({ scope, key, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
+    if (claim.state !== 'claimed') return this.#sendClaim(reply, claim, key)
     let answer: Answer
     try {
       answer = await work()
@@ -73,20 +67,104 @@ export class IdempotencyGuard {
       if (!(err instanceof VoltwayError)) {
         // Not a coded answer: free the key so a retry runs afresh, and let the server's
         // error handler answer it (a store that cannot write: 503 STORAGE_UNAVAILABLE; else INTERNAL).
-        await store.abandon({ scope, key: key.data, owner }).catch((e: unknown) => this.#o.logger.error({ err: e, key: key.data }, 'could not free an idempotency key'))
+        await store.abandon({ scope, key, owner }).catch((e: unknown) => this.#o.logger.error({ err: e, key }, 'could not free an idempotency key'))
         throw err
       }
       answer = errorAnswer(err.code, err.message, err.details)
     }
+    return this.#storeAndSend(reply, { scope, key, fingerprint, owner }, answer)
+  }
+
+  /**
+   * As `run`, for a call whose work claims its key in its own first write and stores its answer
+   * with its effect (KeyedCall, hub/store/idempotency.ts): one commit where claim, effect and answer
+   * take three. The work must write nothing before a write that carries the call (it may read,
+   * and answer or fail from reads alone). Here:
+   *
+   * - a write found the key held (KeyHeld): the key's answer, as `run` gives it (409 while the
+   *   other run runs, the stored answer once done, 422 for another request), the work's discarded;
+   * - no write carried the call (the work answered or failed from reads): the key is claimed now,
+   *   as `run` does first, and a held key answers as above (the work wrote nothing);
+   * - a write stored the answer: it is sent as stored; otherwise the work's answer is stored and
+   *   sent as `run` does (a failure that is not a VoltwayError frees the key and is rethrown).
+   *
+   * A work may wait before its first write (bookings of one peer's vehicle run one at a time), so a
+   * repeat of a key whose run is under way in this process runs as `run` (`work()`, no call): its
+   * claim comes first and answers 409 at once, as the key's rules say.
+   */
+  async runKeyed(req: FastifyRequest, reply: FastifyReply, work: (call?: KeyedCall) => Promise<Answer>): Promise<FastifyReply> {
+    const checked = this.#checkKey(req, reply)
+    if ('sent' in checked) return checked.sent
+    const { scope, key, fingerprint } = checked
+    const running = `${scope}\u0000${key}`
+    if (this.#keyedRuns.has(running)) return this.run(req, reply, () => work())
+    this.#keyedRuns.add(running)
+    try {
+      return await this.#runKeyed(reply, { scope, key, fingerprint }, work)
+    } finally {
+      this.#keyedRuns.delete(running)
+    }
+  }
+
+  async #runKeyed(reply: FastifyReply, k: { scope: string; key: string; fingerprint: string }, work: (call: KeyedCall) => Promise<Answer>): Promise<FastifyReply> {
+    const { scope, key, fingerprint } = k
+    const { store, clock } = this.#o
+    const call = new KeyedCall({ scope, key, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner: randomUUID() })
+    const owner = call.claimInput.owner
+    let answer: Answer
+    try {
+      answer = await work(call)
+    } catch (err) {
+      if (err instanceof KeyHeld) return this.#sendClaim(reply, err.claim, key)
+      if (!(err instanceof VoltwayError)) {
+        if (call.claim?.state === 'claimed') {
+          await store.abandon({ scope, key, owner }).catch((e: unknown) => this.#o.logger.error({ err: e, key }, 'could not free an idempotency key'))
+        }
+        throw err
+      }
+      answer = errorAnswer(err.code, err.message, err.details)
+    }
+    if (call.stored) return sendRaw(reply, call.stored.status, call.stored.body)
+    if (call.claim === null) {
+      // Nothing was written for the call yet: claim its key now, as `run` does before its work.
+      const claim = await store.claim({ ...call.claimInput, nowMs: clock.now() })
+      if (claim.state !== 'claimed') return this.#sendClaim(reply, claim, key)
+    }
+    return this.#storeAndSend(reply, { scope, key, fingerprint, owner }, answer)
+  }
+
+  /** The request's scope, key and fingerprint, or the answer sent for a request without a usable key. */
+  #checkKey(req: FastifyRequest, reply: FastifyReply): { scope: string; key: string; fingerprint: string } | { sent: FastifyReply } {
+    const scope = req.peerHubId
+    if (scope === undefined) return { sent: send(reply, errorAnswer('UNAUTHORIZED', 'missing or unknown bearer token')) }
+    const header = req.headers['idempotency-key']
+    if (header === undefined) {
+      return { sent: send(reply, errorAnswer('IDEMPOTENCY_KEY_MISSING', 'a mutating federation request needs an Idempotency-Key header')) }
+    }
+    const key = IdempotencyKey.safeParse(header)
+    if (!key.success) return { sent: send(reply, errorAnswer('BAD_REQUEST', 'Idempotency-Key: expected 1 to 255 visible ASCII characters')) }
+    return { scope, key: key.data, fingerprint: fingerprintOf(req) }
+  }
+
+  /** What a request gets for a key it did not claim: 422 for another request's key, else as sendHeld. */
+  #sendClaim(reply: FastifyReply, claim: IdempotencyClaim, key: string): FastifyReply {
+    if (claim.state === 'mismatch') return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key }))
+    return sendHeld(reply, claim, key) ?? send(reply, errorAnswer('INTERNAL', 'internal error'))
+  }
+
+  /** Store the answer of the owner's claim (or free the key for an answer not kept) and send it; a claim taken meanwhile sends what the key holds. */
+  async #storeAndSend(reply: FastifyReply, k: { scope: string; key: string; fingerprint: string; owner: string }, answer: Answer): Promise<FastifyReply> {
+    const { store, clock } = this.#o
+    const { scope, key, owner } = k
     const body = answer.body === null ? null : JSON.stringify(answer.body)
     try {
-      if (!answerIsKept(answer.status, codeOf(answer))) await store.abandon({ scope, key: key.data, owner })
-      else if (!(await store.complete({ scope, key: key.data, owner, status: answer.status, body, nowMs: clock.now() }))) {
-        return await this.#answerOfTakenKey(reply, { scope, key: key.data, fingerprint, status: answer.status, body })
+      if (!answerIsKept(answer.status, codeOf(answer))) await store.abandon({ scope, key, owner })
+      else if (!(await store.complete({ scope, key, owner, status: answer.status, body, nowMs: clock.now() }))) {
+        return await this.#answerOfTakenKey(reply, { scope, key, fingerprint: k.fingerprint, status: answer.status, body })
       }
     } catch (err) {
       // The work is done; failing to remember the answer must not hide it from the caller.
-      this.#o.logger.error({ err, key: key.data }, 'could not store an idempotent answer')
+      this.#o.logger.error({ err, key }, 'could not store an idempotent answer')
     }
     return sendRaw(reply, answer.status, body)
   }

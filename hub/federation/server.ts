@@ -25,6 +25,7 @@ import {
   type Receipt,
 } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
+import type { KeyedCall } from '../store/index.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
 import { IdParam, NoBody, SessionParam, VehicleParam } from './schemas.js'
 import { parse } from '../http/parse.js'
@@ -42,10 +43,15 @@ export interface NearestStationsQuery {
  * Failures are VoltwayErrors, answered with their code's HTTP status.
  */
 export interface HoldParticipant {
+  /**
+   * Whether placeForPeer and confirm take the call's KeyedCall (`keyed`) and write its key's claim
+   * and answer with their effect: the routes then run them under IdempotencyGuard.runKeyed.
+   */
+  readonly keyedWrites: boolean
   /** `POST /holds`: place (or return the already placed) hold; id from the body, else from peer and key. */
-  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string): Promise<Hold>
+  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string, keyed?: { call: KeyedCall; status: number }): Promise<Hold>
   /** `POST /holds/:id/confirm`. */
-  confirm(peer: string, holdId: string): Promise<HoldConfirmation>
+  confirm(peer: string, holdId: string, keyed?: { call: KeyedCall; status: number }): Promise<HoldConfirmation>
   /** `DELETE /holds/:id`: release, or leave a tombstone for an id not yet placed. */
   release(peer: string, holdId: string): Promise<void>
   /** `DELETE /reservations/:id`: cancel a reservation made from one of `peer`'s holds. */
@@ -95,19 +101,21 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
     return { stations }
   })
 
+  // The key's claim and answer go in the hold's own write where the participant can (runKeyed).
   app.post(`${P}/holds`, async (req, reply) => {
     const body = parse(HoldRequest, req.body ?? {}, 'body')
-    return idempotency.run(req, reply, async () => {
-      const peer = peerOf(req)
+    const place = async (call?: KeyedCall): Promise<Answer> => {
       const key = String(req.headers['idempotency-key'])
-      return { status: 201, body: await holds.placeForPeer(peer, body, key) }
-    })
+      return { status: 201, body: await holds.placeForPeer(peerOf(req), body, key, call && { call, status: 201 }) }
+    }
+    return holds.keyedWrites ? idempotency.runKeyed(req, reply, place) : idempotency.run(req, reply, () => place())
   })
 
   app.post(`${P}/holds/:id/confirm`, async (req, reply) => {
     const { id } = parse(IdParam, req.params, 'path')
     noBody(req)
-    return idempotency.run(req, reply, async () => ({ status: 200, body: await holds.confirm(peerOf(req), id) }))
+    const confirm = async (call?: KeyedCall): Promise<Answer> => ({ status: 200, body: await holds.confirm(peerOf(req), id, call && { call, status: 200 }) })
+    return holds.keyedWrites ? idempotency.runKeyed(req, reply, confirm) : idempotency.run(req, reply, () => confirm())
   })
 
   app.delete(`${P}/holds/:id`, async (req, reply) => {

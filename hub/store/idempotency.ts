@@ -102,3 +102,54 @@ export interface IdempotencyStore {
   /** Delete records created before `cutoffMs`; resolves how many. */
   deleteOlderThan(cutoffMs: number): Promise<number>
 }
+
+/**
+ * One run of an Idempotency-Key call whose claim and answer ride in the same
+ * write as its effect, where the store can (PeerHoldWrites): one commit where
+ * claim, effect and answer take three. The federation's guard
+ * (hub/federation/idempotency.ts, `runKeyed`) makes one per run and hands it
+ * to the work, which passes it to its writes (KeyedAnswer):
+ *
+ * - the first write that carries it claims the key before anything else in
+ *   that write, and when the claim is not `claimed` does nothing else and
+ *   rejects with KeyHeld (the guard answers what the key holds);
+ * - the write that makes the effect stores the answer with it.
+ *
+ * Only what a committed write did is recorded here (`settle`): a write that
+ * rolled back claimed nothing and stored nothing.
+ */
+export class KeyedCall {
+  /** The claim a committed write made (null: none yet). */
+  claim: IdempotencyClaim | null = null
+  /** The answer a committed write stored with the effect (null: not stored yet). */
+  stored: { status: number; body: string } | null = null
+
+  constructor(readonly claimInput: ClaimInput) {}
+
+  /** The claim the next write must make first: the call's, until a committed write made it. */
+  get pendingClaim(): ClaimInput | null {
+    return this.claim === null ? this.claimInput : null
+  }
+
+  /** Record what a committed write did; rejects with KeyHeld when the claim it made is not `claimed`. */
+  settle(claim: IdempotencyClaim | null, stored: { status: number; body: string } | null): void {
+    if (claim !== null) this.claim = claim
+    if (stored !== null) this.stored = stored
+    if (claim !== null && claim.state !== 'claimed') throw new KeyHeld(claim)
+  }
+}
+
+/** The answer a write stores with its effect: the HTTP status, and the body (JSON text) made from what the write made. */
+export interface KeyedAnswer<R> {
+  call: KeyedCall
+  status: number
+  body: (made: R) => string
+}
+
+/** A keyed write found its key held (in progress, done, or used for another request): it changed nothing. */
+export class KeyHeld extends Error {
+  constructor(readonly claim: Exclude<IdempotencyClaim, { state: 'claimed' }>) {
+    super(`the Idempotency-Key is ${claim.state}`)
+    this.name = 'KeyHeld'
+  }
+}

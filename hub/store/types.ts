@@ -34,7 +34,7 @@
 import type { Position } from '../../protocol/index.js'
 import type { AccountsStore } from './accounts.js'
 import type { ChargingStore } from './charging.js'
-import type { IdempotencyStore } from './idempotency.js'
+import type { IdempotencyStore, KeyedAnswer } from './idempotency.js'
 import type { LeaseStore } from './leases.js'
 import type { PeerHoldRecord, TripStore } from './trips.js'
 
@@ -257,6 +257,11 @@ export interface ReservationStore {
  * one commit per hold and per confirm where the two calls need two. The
  * outcomes are those of the two calls made one after the other, with the
  * undo folded in: a ledger that refuses the entry leaves nothing booked.
+ *
+ * With `keyed` (KeyedAnswer, ./idempotency.ts) the write also claims the
+ * call's Idempotency-Key first, while no earlier write did; a claim that is
+ * not `claimed` changes nothing else and rejects with KeyHeld. When the
+ * write books (or confirms), it stores `keyed`'s answer for the key too.
  */
 export interface PeerHoldWrites {
   /**
@@ -266,7 +271,7 @@ export interface PeerHoldWrites {
    * peer's id), nothing is booked and that entry is the answer
    * (`{ ok: false, known }`). Otherwise as placeHold, rejections included.
    */
-  placePeerHold(input: PlaceHoldInput, peerHubId: string): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }>
+  placePeerHold(input: PlaceHoldInput, peerHubId: string, keyed?: KeyedAnswer<HoldRecord>): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }>
   /**
    * confirmHold, and when it confirms, peerHoldConfirmed, in one write.
    * A ledger entry that may not be confirmed (unknown, or released since:
@@ -274,7 +279,10 @@ export interface PeerHoldWrites {
    * A hold that is not confirmed (expired, gone) changes nothing, ledger
    * included: the outcome is confirmHold's, for the caller to re-book.
    */
-  confirmPeerHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome | { status: 'released' }>
+  confirmPeerHold(
+    input: { holdId: string; reservationId: string; nowMs: number },
+    keyed?: KeyedAnswer<ReservationRecord>,
+  ): Promise<ConfirmHoldOutcome | { status: 'released' }>
 }
 
 export interface Store {

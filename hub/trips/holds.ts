@@ -13,7 +13,7 @@ import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, 
 import type { Clock } from '../../base/clock.js'
 import { checkLead, type ReservationRules } from '../reservations/rules.js'
 import { VehicleLimit } from '../reservations/vehicle-limit.js'
-import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type KeyedAnswer, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -61,8 +61,17 @@ export class HoldService {
    * request's `holdId`, or derived from the peer and its Idempotency-Key
    * (docs/federation.md "Hold ids"). Otherwise as place().
    */
-  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string): Promise<Hold> {
-    return this.place(peer, req.holdId ?? holdIdFromKey(peer, idempotencyKey), req)
+  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string, keyed?: KeyedStatus): Promise<Hold> {
+    return this.place(peer, req.holdId ?? holdIdFromKey(peer, idempotencyKey), req, keyed)
+  }
+
+  /**
+   * Whether a peer's hold and confirm take a keyed call (placeForPeer's and confirm's `keyed`): the
+   * store writes the call's key claim and answer with the hold (Store.peerHolds), so the guard may run
+   * the call before claiming its key (hub/federation/idempotency.ts, runKeyed).
+   */
+  get keyedWrites(): boolean {
+    return this.#o.store.peerHolds !== undefined
   }
 
   /**
@@ -72,16 +81,18 @@ export class HoldService {
    * `rules.maxPerVehicle` live holds and reservations here), OUT_OF_RANGE (no station in range at all), NO_STATION_AVAILABLE (with
    * `details.waitDie`: `died` or `full`), HOLD_EXPIRED (released before it
    * was placed), IDEMPOTENCY_IN_PROGRESS (the same id is being placed) or
-   * BAD_REQUEST (the id belongs to another peer).
+   * BAD_REQUEST (the id belongs to another peer). With `keyed` (only when
+   * `keyedWrites`), the first booking write claims the call's key (KeyHeld
+   * when another run holds it) and the one that books stores the answer.
    */
-  async place(peer: string, holdId: string, req: HoldRequest): Promise<Hold> {
+  async place(peer: string, holdId: string, req: HoldRequest, keyed?: KeyedStatus): Promise<Hold> {
     const { store, clock } = this.#o
     const { atMs, candidates } = this.#check(req)
     const known = await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
     // Counted per (peer, vehicle) from the ledger, so the ledger entry is written before the next booking of this vehicle counts.
     const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async (limit) => {
-      const booked = await this.#book(holdId, req, atMs, candidates, limit, peer)
+      const booked = await this.#book(holdId, req, atMs, candidates, limit, peer, keyed && { ...keyed, body: (h) => JSON.stringify(holdAnswer(h)) })
       if (!('hold' in booked)) return booked
       const placed = booked.hold
       // Booked with its ledger entry in one write (Store.peerHolds): a release that came first was seen there.
@@ -183,6 +194,7 @@ export class HoldService {
     candidates: BookingCandidate[],
     limit: VehicleLimitCheck | undefined,
     peer: string | null,
+    keyed?: KeyedAnswer<HoldRecord>,
   ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
     const ledger = peer === null ? null : (): Promise<PeerHoldRecord | null> => store.trips.getPeerHold(holdId)
@@ -206,7 +218,7 @@ export class HoldService {
           txStartedAtMs: me.txStartedAtMs,
           ...(limit ? { limit } : {}),
         }
-        outcome = peer !== null && store.peerHolds ? await store.peerHolds.placePeerHold(input, peer) : await store.reservations.placeHold(input)
+        outcome = peer !== null && store.peerHolds ? await store.peerHolds.placePeerHold(input, peer, keyed) : await store.reservations.placeHold(input)
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err
         // The same id placed by a request still running (another key), or by another peer.
@@ -245,9 +257,9 @@ export class HoldService {
    * Confirm a hold of `peer` into a reservation (id from the hold id).
    * Idempotent. A hold past its TTL is confirmed only if its slot is still
    * free (re-booked atomically); otherwise HOLD_EXPIRED. Unknown or another
-   * peer's: NOT_FOUND; released: HOLD_EXPIRED.
+   * peer's: NOT_FOUND; released: HOLD_EXPIRED. `keyed` as for place().
    */
-  async confirm(peer: string, holdId: string): Promise<HoldConfirmation> {
+  async confirm(peer: string, holdId: string, keyed?: KeyedStatus): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
     const entry = await store.trips.getPeerHold(holdId)
     if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
@@ -257,7 +269,7 @@ export class HoldService {
     let out: ConfirmHoldOutcome
     if (store.peerHolds) {
       // Confirmed with its ledger entry in one write; a release that came first confirms nothing there.
-      const both = await store.peerHolds.confirmPeerHold(input)
+      const both = await store.peerHolds.confirmPeerHold(input, keyed && { ...keyed, body: (r) => JSON.stringify(confirmation(holdId, r)) })
       if (both.status === 'released') throw releasedError(holdId)
       if (both.status === 'confirmed') {
         this.changed()
@@ -382,6 +394,9 @@ export class HoldService {
     })
   }
 }
+
+/** A keyed call's run and the HTTP status of its success answer (the body is the hold or confirmation as answered). */
+export type KeyedStatus = Pick<KeyedAnswer<never>, 'call' | 'status'>
 
 /** What a confirm needs to book an expired hold's slot again (a hold, or the ledger's copy of it). */
 interface BookedSlot {

@@ -68,14 +68,22 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   claim(input: ClaimInput): Promise<IdempotencyClaim> {
-    return this.#write(() => {
-      // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
-      // INSERT that does nothing on a seen key); only a key seen before needs the read.
-      if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input), input.owner).changes > 0) {
-        return { state: 'claimed', firstClaimedAtMs: input.nowMs }
-      }
-      return this.#claimTx(input)
-    }, ONE_WRITE)
+    return this.#write(() => this.claimInWrite(input), ONE_WRITE)
+  }
+
+  /** claim's work, inside a write of this connection (./peer-hold-writes.ts). */
+  claimInWrite(input: ClaimInput): IdempotencyClaim {
+    // The common case, a new key, is one statement (claimDecision's unseen-key case, as an
+    // INSERT that does nothing on a seen key); only a key seen before needs the read.
+    if (this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, claimLeaseUntil(input), input.owner).changes > 0) {
+      return { state: 'claimed', firstClaimedAtMs: input.nowMs }
+    }
+    return this.#claimTx(input)
+  }
+
+  /** complete's work, inside a write of this connection (./peer-hold-writes.ts). */
+  completeInWrite(input: CompleteInput): boolean {
+    return this.#s.complete.run(input.status, input.body, input.scope, input.key, input.owner).changes > 0
   }
 
   renew(input: RenewInput): Promise<boolean> {
@@ -83,7 +91,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   complete(input: CompleteInput): Promise<boolean> {
-    return this.#write(() => this.#s.complete.run(input.status, input.body, input.scope, input.key, input.owner).changes > 0, ONE_WRITE)
+    return this.#write(() => this.completeInWrite(input), ONE_WRITE)
   }
 
   abandon(input: OwnedKey): Promise<boolean> {

@@ -95,7 +95,7 @@ export class SqliteStore implements Store {
     this.trips = new SqliteTripStore(db, guard)
     this.leases = new SqliteLeaseStore(db, guard)
     this.accounts = new SqliteAccountsStore(db, guard)
-    this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips)
+    this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips, this.idempotency)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */
