@@ -17,7 +17,7 @@ import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
 import { FedErrorBody, FedHubInfo, FedReceipts, FedStations, Hold, HoldConfirmation, OPS, issuesOf, type Receipt } from '../protocol/index.js'
 import { receiptsOnly } from './helpers/federation-hubs.js'
 import { waitUntil } from './helpers/net.js'
-import { tempSqlite } from './helpers/store-sqlite.js'
+import { tempSqlite, type TempSqlite } from './helpers/store-sqlite.js'
 
 const SALVADOR = 'Bearer salvador-to-ilheus'
 const FEIRA = 'Bearer feira-to-ilheus'
@@ -38,9 +38,11 @@ interface Rig {
   req: (method: 'GET' | 'POST' | 'DELETE', url: string, opts?: { key?: string; auth?: string | null; body?: unknown }) => Promise<LightMyRequestResponse>
 }
 
-async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Rig> {
-  const clock = new TestClock('2026-11-24T12:00:00Z')
-  const tmp = storage === 'sqlite' ? tempSqlite() : null
+/** `tmp`: open the SQLite store in that directory (a second hub process on the same file); its owner disposes of it. */
+async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory', opts: { tmp?: TempSqlite; clock?: TestClock; serverMaxWaitMs?: number } = {}): Promise<Rig> {
+  const clock = opts.clock ?? new TestClock('2026-11-24T12:00:00Z')
+  const ownTmp = storage === 'sqlite' && !opts.tmp ? tempSqlite() : null
+  const tmp = opts.tmp ?? ownTmp
   const store: Store = tmp ? tmp.open() : new MemoryStore()
   const config = HubConfigSchema.parse({
     hubId: 'ilheus', name: 'Ilhéus Charging', city: 'Ilhéus', position: { lat: -14.7936, lon: -39.0463 }, currency: 'BRL', dataDir: '/x',
@@ -63,7 +65,7 @@ async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Ri
     config, store, clock, logger, stations,
     receipts: async (v) => (v === 'V1' ? [receipt] : []),
     roaming: receiptsOnly(async (_peer, v) => (v === 'V1' ? [receipt] : [])),
-    tuning: { serverMaxWaitMs: 300 },
+    tuning: { serverMaxWaitMs: opts.serverMaxWaitMs ?? 300 },
   })
   const metrics = new HubMetrics('ilheus', { stationsOnline: () => 0, stationsTotal: () => 2, bookings: () => store.reservations.counts(clock.now()) })
   const app = buildHttpServer({ logger, metrics, peers: config.federation.peers, health: async () => ({ ok: true }), federationRoutes: [fed.routes] })
@@ -71,8 +73,8 @@ async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory'): Promise<Ri
   t.teardown(async () => {
     await fed.close()
     await app.close()
-    if (tmp) await tmp.dispose()
-    else await store.close()
+    if (ownTmp) await ownTmp.dispose()
+    else if (!tmp) await store.close()
   })
   const at = (minutes: number): string => new Date(clock.now() + minutes * 60_000).toISOString().replace('.000Z', 'Z')
   const req: Rig['req'] = (method, url, opts = {}) => {
@@ -208,6 +210,65 @@ t.test("[sqlite] a peer's hold and its confirm are one commit each here: the key
     t.equal(again.headers[REPLAY_HEADER], 'true')
   }
   t.equal((await r.store.reservations.listVehicleReservations('V1', 0)).length, 1)
+})
+
+t.test('[sqlite] after a 5xx before any write, the key stays the request\'s: the same key with another body is 422', async (t) => {
+  const r = await rig(t, 'sqlite')
+  const db = (r.store as SqliteStore).db
+  // A storage fault on the hold's INSERT: the keyed write rolls back, its claim with it.
+  db.exec(`CREATE TRIGGER refuse_hold BEFORE INSERT ON holds BEGIN SELECT RAISE(ABORT, 'disk says no'); END`)
+  t.ok((await r.hold(holdBody(r, { holdId: 'h1' }), 'k')).statusCode >= 500)
+  db.exec('DROP TRIGGER refuse_hold')
+  const other = await r.hold(holdBody(r, { holdId: 'h1', rangeKm: 49 }), 'k')
+  t.equal(other.statusCode, 422)
+  t.equal(errorCode(other), 'IDEMPOTENCY_KEY_REUSED')
+  t.equal(await r.store.reservations.getHold('h1'), null, 'nothing booked for the other body')
+  t.equal((await r.hold(holdBody(r, { holdId: 'h1' }), 'k')).statusCode, 201, 'the same request runs afresh')
+})
+
+t.test('[sqlite] a run whose claim lapsed and was taken by another process books nothing after the key was answered', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  // Two hub processes on one file. P1 stalls a whole claim lease (120 s) between its key's claim and its
+  // booking: P2's clock is 121 s ahead. P1 lets a hold wait up to 5 s, P2 up to 300 ms.
+  const p1 = await rig(t, 'sqlite', { tmp, serverMaxWaitMs: 5000 })
+  const p2 = await rig(t, 'sqlite', { tmp, clock: new TestClock('2026-11-24T12:02:01Z') })
+  const at = p1.at(180)
+  // A younger trip's hold on the only station in range (placed by P2: live on both clocks).
+  t.equal((await p2.hold(holdBody(p2, { holdId: 'y1', txId: 'y1', vehicleId: 'V7', txStartedAt: '2026-11-24T11:59:50Z', at, rangeKm: 0.5 }), 'y')).statusCode, 201)
+  const body = holdBody(p1, { holdId: 'H', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', at, rangeKm: 0.5, maxWaitMs: 5000 })
+  const late = p1.hold(body, 'K')
+  await waitUntil(() => p1.fed.holds.waiting > 0, 5000, 'P1 to claim the key and wait')
+  const taken = await p2.hold(body, 'K')
+  t.equal(errorCode(taken), 'NO_STATION_AVAILABLE', 'P2 took the lapsed key, waited and stored its answer')
+  t.equal((await p1.req('DELETE', '/federation/v1/holds/y1', { key: 'd' })).statusCode, 204)
+  const a = await late
+  // What the key holds when P1 finds its claim taken: P2's answer, or in progress while P2 still ran (docs/federation.md).
+  t.ok(a.body === taken.body || errorCode(a) === 'IDEMPOTENCY_IN_PROGRESS', `P1 sends what the key holds: ${a.body}`)
+  t.equal(await p1.store.reservations.getHold('H'), null, 'and booked nothing behind it')
+  t.equal(await p1.store.trips.getPeerHold('H'), null)
+  t.match(await p1.store.reservations.findBookings({ stationIds: ['IOS-1'], atMs: Date.parse(at), windowMs: 7_200_000, nowMs: p1.clock.now() }), [])
+})
+
+t.test('[sqlite] a repeat sent while the first run waits for its vehicle\'s turn is told 409; the first one books', async (t) => {
+  const r = await rig(t, 'sqlite')
+  // R0 waits (wait-die) for a younger hold; R1 and R2 are the same vehicle's next hold, so they queue behind R0 before any write.
+  t.equal((await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', vehicleId: 'V9', txStartedAt: '2026-11-24T11:59:50Z', rangeKm: 0.5 }), 'y')).statusCode, 201)
+  const r0 = r.hold(holdBody(r, { holdId: 'r0', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', rangeKm: 0.5 }), 'a')
+  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'R0 to wait')
+  const body = holdBody(r, { holdId: 'h1', txId: 'tx-1' })
+  const r1 = r.hold(body, 'K')
+  await waitUntil(() => r.fed.idempotency.keyedRunning === 2, 5000, 'R1 to start')
+  const r2 = await r.hold(body, 'K')
+  t.equal(r2.statusCode, 409)
+  t.equal(errorCode(r2), 'IDEMPOTENCY_IN_PROGRESS')
+  const other = await r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1', rangeKm: 49 }), 'K')
+  t.equal(errorCode(other), 'IDEMPOTENCY_IN_PROGRESS', 'another request with the key too: ask again')
+  const [a0, a1] = await Promise.all([r0, r1])
+  t.equal(a0.statusCode, 409, 'R0 timed out')
+  t.equal(a1.statusCode, 201, 'the first request with the key books')
+  t.equal((await r.hold(body, 'K')).body, a1.body)
+  t.equal(errorCode(await r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1', rangeKm: 49 }), 'K')), 'IDEMPOTENCY_KEY_REUSED', 'and now the other request is told the key is taken')
 })
 
 t.test('DELETE of a reservation: 204 for the peer whose trip made it, also when gone; NOT_FOUND for others', async (t) => {

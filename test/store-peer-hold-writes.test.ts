@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import type { Test } from 'tap'
-import type { SqliteStore } from '../hub/store/index.js'
+import { KeyHeld, KeyedCall, type SqliteStore } from '../hub/store/index.js'
 import { holdInput, station } from './helpers/store-contract.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
 
@@ -119,4 +119,50 @@ t.test('a ledger update that fails takes the reservation with it, and the bookin
   t.same(await blockers(store, T0 + 1000), ['hold:h1@S1'], 'the hold blocks again, not a reservation that was never committed')
   store.db.exec('DROP TRIGGER refuse_ledger')
   t.match(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }), { status: 'confirmed' })
+})
+
+t.test('a hold whose write fails after its booking blocks nothing, not even for a booking in the same group commit', async (t) => {
+  const { store } = open(t)
+  store.db.exec(`CREATE TRIGGER refuse_ledger BEFORE INSERT ON peer_holds WHEN NEW.hold_id = 'ph' BEGIN SELECT RAISE(ABORT, 'ledger refused'); END`)
+  // Asked in one turn: one group commit, the failing hold first.
+  const failing = store.peerHolds.placePeerHold(holdInput({ holdId: 'ph', txId: 'tx-old', txStartedAtMs: T0 - 60_000 }), 'salvador')
+  const next = store.peerHolds.placePeerHold(holdInput({ holdId: 'h2', vehicleId: 'V2', txId: 'tx-young', txStartedAtMs: T0 - 1000 }), 'feira')
+  await t.rejects(failing)
+  t.match(await next, { ok: true, record: { holdId: 'h2', stationId: 'S1' } }, 'S1 was free in the database: h2 books it')
+})
+
+t.test("a keyed hold whose answer cannot be stored blocks nothing for a booking in the same group commit, and claims nothing", async (t) => {
+  const { store } = open(t)
+  store.db.exec(`CREATE TRIGGER refuse_answer BEFORE UPDATE ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'answer refused'); END`)
+  const call = new KeyedCall({ scope: 'salvador', key: 'k', fingerprint: 'f', nowMs: T0, leaseMs: 120_000, owner: 'o1' })
+  const failing = store.peerHolds.placePeerHold(holdInput({ holdId: 'ph', txId: 'tx-old', txStartedAtMs: T0 - 60_000 }), 'salvador', { call, status: 201, body: () => '{}' })
+  const next = store.reservations.placeHold(holdInput({ holdId: 'h2', vehicleId: 'V2', txId: 'tx-young', txStartedAtMs: T0 - 1000 }))
+  await t.rejects(failing)
+  t.match(await next, { ok: true, record: { holdId: 'h2', stationId: 'S1' } })
+  t.equal(call.claim, null, 'the claim rolled back with the write')
+  t.same(store.db.prepare('SELECT COUNT(*) AS n FROM idempotency_keys').get(), { n: 0 })
+})
+
+t.test('a keyed write claims first; a key held elsewhere books nothing; a later write checks the claim is still its own', async (t) => {
+  const { store } = open(t)
+  const claimInput = { scope: 'salvador', key: 'k', fingerprint: 'f', nowMs: T0, leaseMs: 120_000, owner: 'o1' }
+  const mine = new KeyedCall(claimInput)
+  await store.reservations.createReservation({ reservationId: 'r1', vehicleId: 'V1', atMs: AT, candidates: [S1], windowMs: WINDOW, nowMs: T0 })
+  const first = await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador', { call: mine, status: 201, body: () => '{"h":1}' })
+  t.match(first, { ok: false, conflicts: [{ id: 'r1' }] }, 'S1 is booked: nothing placed')
+  t.same(mine.claim, { state: 'claimed', firstClaimedAtMs: T0 }, 'but the key is claimed, in that write')
+  // Another run with the key while this one runs: refused in its write, nothing booked.
+  const theirs = new KeyedCall({ ...claimInput, owner: 'o2' })
+  await t.rejects(store.peerHolds.placePeerHold(holdInput({ holdId: 'h1', candidates: [S2] }), 'salvador', { call: theirs, status: 201, body: () => '{}' }), KeyHeld)
+  t.same(theirs.claim, { state: 'in_progress' })
+  t.equal(await store.reservations.getHold('h1'), null)
+  // The claim lapses and the other run takes the key over and answers: this run's next write books nothing.
+  const taker = new KeyedCall({ ...claimInput, owner: 'o2', nowMs: T0 + 121_000 })
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'hx', vehicleId: 'V2', candidates: [S1] }), 'salvador', { call: taker, status: 201, body: () => '{}' }), { ok: false })
+  t.same(taker.claim, { state: 'claimed', firstClaimedAtMs: T0 })
+  await store.idempotency.complete({ scope: 'salvador', key: 'k', owner: 'o2', status: 409, body: '{"taken":1}', nowMs: T0 + 121_000 })
+  await t.rejects(store.peerHolds.placePeerHold(holdInput({ holdId: 'h1', candidates: [S2] }), 'salvador', { call: mine, status: 201, body: () => '{"h":1}' }), KeyHeld)
+  t.same(mine.claim, { state: 'done', status: 409, body: '{"taken":1}' })
+  t.equal(await store.reservations.getHold('h1'), null, 'no hold behind the answer the key holds')
+  t.equal(await store.trips.getPeerHold('h1'), null)
 })

@@ -75,6 +75,11 @@ export class IdempotencyGuard {
     return this.#storeAndSend(reply, { scope, key, fingerprint, owner }, answer)
   }
 
+  /** runKeyed runs under way in this process (each holds its key without a claim in the database until its first write). */
+  get keyedRunning(): number {
+    return this.#keyedRuns.size
+  }
+
   /**
    * As `run`, for a call whose work claims its key in its own first write and stores its answer
    * with its effect (KeyedCall, hub/store/idempotency.ts): one commit where claim, effect and answer
@@ -89,15 +94,16 @@ export class IdempotencyGuard {
    *   sent as `run` does (a failure that is not a VoltwayError frees the key and is rethrown).
    *
    * A work may wait before its first write (bookings of one peer's vehicle run one at a time), so a
-   * repeat of a key whose run is under way in this process runs as `run` (`work()`, no call): its
-   * claim comes first and answers 409 at once, as the key's rules say.
+   * request with the key of a run under way in this process is answered 409 IDEMPOTENCY_IN_PROGRESS
+   * here, at once, and the first one runs on: "ask again", which then gets the key's answer (the
+   * first one's, or 422 for another request), as when the first one has claimed the key.
    */
   async runKeyed(req: FastifyRequest, reply: FastifyReply, work: (call?: KeyedCall) => Promise<Answer>): Promise<FastifyReply> {
     const checked = this.#checkKey(req, reply)
     if ('sent' in checked) return checked.sent
     const { scope, key, fingerprint } = checked
     const running = `${scope}\u0000${key}`
-    if (this.#keyedRuns.has(running)) return this.run(req, reply, () => work())
+    if (this.#keyedRuns.has(running)) return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key }))
     this.#keyedRuns.add(running)
     try {
       return await this.#runKeyed(reply, { scope, key, fingerprint }, work)
@@ -117,8 +123,13 @@ export class IdempotencyGuard {
     } catch (err) {
       if (err instanceof KeyHeld) return this.#sendClaim(reply, err.claim, key)
       if (!(err instanceof VoltwayError)) {
-        if (call.claim?.state === 'claimed') {
-          await store.abandon({ scope, key, owner }).catch((e: unknown) => this.#o.logger.error({ err: e, key }, 'could not free an idempotency key'))
+        // As `run` leaves it: the key claimed for this request (now, if no write did) and freed, so a
+        // retry runs afresh and another request with the key is still a mismatch.
+        try {
+          const claimed = call.claim ?? (await store.claim({ ...call.claimInput, nowMs: clock.now() }))
+          if (claimed.state === 'claimed') await store.abandon({ scope, key, owner })
+        } catch (e) {
+          this.#o.logger.error({ err: e, key }, 'could not free an idempotency key')
         }
         throw err
       }

@@ -81,3 +81,16 @@ export function ownsRunning(entry: Pick<IdempotencyEntry, 'state' | 'owner'> | n
 export function renewDecision(entry: Pick<IdempotencyEntry, 'state' | 'owner'> | null, input: RenewInput): number | null {
   return ownsRunning(entry, input.owner) ? claimLeaseUntil(input) : null
 }
+
+/**
+ * What a run that claimed a key finds when it writes again under it (a keyed
+ * write after the first, KeyedCall): null while it still owns the running
+ * claim; otherwise what the key holds for its request (done: the stored
+ * answer; another request's: mismatch), a claim taken from it counting as in
+ * progress even once lapsed (a run does not take back a key taken from it).
+ */
+export function lostClaim(entry: IdempotencyEntry | null, input: ClaimInput): Exclude<IdempotencyClaim, { state: 'claimed' }> | null {
+  if (ownsRunning(entry, input.owner)) return null
+  const now = claimDecision(entry, input).claim
+  return now.state === 'claimed' ? { state: 'in_progress' } : now
+}

@@ -108,6 +108,8 @@ export interface Federation {
   readonly routes: (app: FastifyInstance) => void
   readonly coordinator: Coordinator
   readonly holds: HoldService
+  /** The Idempotency-Key rules of the `/federation/v1` routes. */
+  readonly idempotency: IdempotencyGuard
   readonly client: FederationClient
   readonly releaser: Releaser
   readonly catalog: RouteCatalog
@@ -252,6 +254,7 @@ export function createFederation(deps: FederationDeps): Federation {
     routes,
     coordinator,
     holds,
+    idempotency,
     client,
     releaser,
     catalog,

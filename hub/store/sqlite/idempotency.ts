@@ -9,7 +9,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
-import { ABANDONED, claimDecision, claimLeaseUntil } from '../idempotency-rules.js'
+import { ABANDONED, claimDecision, claimLeaseUntil, lostClaim } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
@@ -79,6 +79,12 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       return { state: 'claimed', firstClaimedAtMs: input.nowMs }
     }
     return this.#claimTx(input)
+  }
+
+  /** lostClaim (idempotency-rules.ts) for the key as stored, inside a write of this connection (./peer-hold-writes.ts). */
+  lostClaimInWrite(input: ClaimInput): Exclude<IdempotencyClaim, { state: 'claimed' }> | null {
+    const row = this.#s.get.get(input.scope, input.key)
+    return lostClaim(row ? { ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms } : null, input)
   }
 
   /** complete's work, inside a write of this connection (./peer-hold-writes.ts). */

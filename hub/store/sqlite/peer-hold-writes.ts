@@ -53,6 +53,8 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
         nowMs: input.nowMs,
       })
       store(h, input.nowMs)
+      // Last: a statement above that failed rolled the write back before the index saw the hold.
+      this.#reservations.indexHold(h)
       return outcome
     })
   }
@@ -69,6 +71,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
         this.#trips.peerHoldConfirmedInWrite({ holdId: input.holdId, reservationId: outcome.reservation.reservationId, nowMs: input.nowMs })
         store(outcome.reservation, input.nowMs)
       }
+      this.#reservations.indexConfirmed(input.holdId, outcome)
       return outcome
     })
   }
@@ -81,7 +84,9 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
   async #keyedWrite<R, T>(keyed: KeyedAnswer<R> | undefined, work: (store: (made: R, nowMs: number) => void) => T): Promise<T> {
     const done = await this.#reservations.bookingWrite((): KeyedDone<T | null> => {
       const pending = keyed?.call.pendingClaim ?? null
-      const claim = pending === null ? null : this.#keys.claimInWrite(pending)
+      // The first write claims the key; a later one checks the run still owns it (a claim that lapsed
+      // and was taken by another run, which may have answered already: this run must book nothing more).
+      const claim = pending !== null ? this.#keys.claimInWrite(pending) : keyed ? this.#keys.lostClaimInWrite(keyed.call.claimInput) : null
       if (claim !== null && claim.state !== 'claimed') return { value: null, claim, stored: null }
       let stored: KeyedDone<T>['stored'] = null
       const value = work((made, nowMs) => {

@@ -207,11 +207,19 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
-    return this.#booking(() => this.placeHoldInWrite(input))
+    return this.#booking(() => {
+      const o = this.placeHoldInWrite(input)
+      if (o.ok) this.indexHold(o.record)
+      return o
+    })
   }
 
   confirmHold(input: { holdId: string; reservationId: string; nowMs: number }): Promise<ConfirmHoldOutcome> {
-    return this.#booking(() => this.confirmHoldInWrite(input), WITH_SAVEPOINT)
+    return this.#booking(() => {
+      const o = this.confirmHoldInWrite(input)
+      this.indexConfirmed(input.holdId, o)
+      return o
+    }, WITH_SAVEPOINT)
   }
 
   /**
@@ -224,7 +232,12 @@ export class SqliteReservationStore implements ReservationStore {
     return this.#booking(work, WITH_SAVEPOINT)
   }
 
-  /** placeHold's check and insert, inside a write of this connection (bookingWrite). */
+  /**
+   * placeHold's check and insert, inside a write of this connection (bookingWrite), without the
+   * booking index: a write that books calls indexHold after its last statement, so a statement
+   * of the same write that fails (its savepoint rolled back) leaves nothing in the index for the
+   * rest of the group commit to see.
+   */
   placeHoldInWrite(input: PlaceHoldInput): BookingOutcome<HoldRecord> {
     const overLimit = this.#overLimit(input)
     if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
@@ -244,24 +257,30 @@ export class SqliteReservationStore implements ReservationStore {
       record.txStartedAtMs,
       record.createdAtMs,
     )
-    this.#index?.add(holdBooking(record))
-    this.#vehicles?.add(holdBooking(record))
     return { ok: true, record }
   }
 
-  /** confirmHold's work, inside a write of this connection (bookingWrite). */
+  /** A hold placeHoldInWrite booked, into the booking indexes: the last step of its write. */
+  indexHold(record: HoldRecord): void {
+    this.#index?.add(holdBooking(record))
+    this.#vehicles?.add(holdBooking(record))
+  }
+
+  /** confirmHold's work, inside a write of this connection (bookingWrite), without the booking index (see placeHoldInWrite). */
   confirmHoldInWrite(input: { holdId: string; reservationId: string; nowMs: number }): ConfirmHoldOutcome {
-    const o = this.#confirmTx(input)
-    if (o.status === 'confirmed' && this.#index !== null) {
-      // The hold now blocks as its reservation (a repeated confirm finds the same pair).
-      this.#index.remove(input.holdId)
-      this.#index.remove(o.reservation.reservationId)
-      this.#index.add(reservationBooking(o.reservation))
-      this.#vehicles?.remove(input.holdId)
-      this.#vehicles?.remove(o.reservation.reservationId)
-      this.#vehicles?.add(reservationBooking(o.reservation))
-    }
-    return o
+    return this.#confirmTx(input)
+  }
+
+  /** What confirmHoldInWrite did, into the booking indexes: the last step of its write. */
+  indexConfirmed(holdId: string, o: ConfirmHoldOutcome): void {
+    if (o.status !== 'confirmed' || this.#index === null) return
+    // The hold now blocks as its reservation (a repeated confirm finds the same pair).
+    this.#index.remove(holdId)
+    this.#index.remove(o.reservation.reservationId)
+    this.#index.add(reservationBooking(o.reservation))
+    this.#vehicles?.remove(holdId)
+    this.#vehicles?.remove(o.reservation.reservationId)
+    this.#vehicles?.add(reservationBooking(o.reservation))
   }
 
   releaseHold(holdId: string): Promise<boolean> {
