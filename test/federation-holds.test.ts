@@ -271,6 +271,41 @@ t.test('[sqlite] a repeat sent while the first run waits for its vehicle\'s turn
   t.equal(errorCode(await r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1', rangeKm: 49 }), 'K')), 'IDEMPOTENCY_KEY_REUSED', 'and now the other request is told the key is taken')
 })
 
+t.test('[sqlite] a DELETE with the key of a hold still waiting for its first write on this process is told 409; the hold keeps its key and books', async (t) => {
+  const r = await rig(t, 'sqlite')
+  t.equal((await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', vehicleId: 'V9', txStartedAt: '2026-11-24T11:59:50Z', rangeKm: 0.5 }), 'y')).statusCode, 201)
+  const r0 = r.hold(holdBody(r, { holdId: 'r0', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', rangeKm: 0.5 }), 'a')
+  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'R0 to wait')
+  const r1 = r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1' }), 'K')
+  await waitUntil(() => r.fed.idempotency.keyedRunning === 2, 5000, 'R1 to start')
+  // The peer (wrongly) reuses K for a release of another hold while R1 still runs here.
+  const del = await r.req('DELETE', '/federation/v1/holds/other', { key: 'K' })
+  t.equal(del.statusCode, 409)
+  t.equal(errorCode(del), 'IDEMPOTENCY_IN_PROGRESS')
+  const [, a1] = await Promise.all([r0, r1])
+  t.equal(a1.statusCode, 201, 'the first request with the key books')
+  t.equal(await r.store.trips.getPeerHold('other'), null, 'and the DELETE left no tombstone')
+})
+
+t.test('[sqlite] two processes confirm one hold with one key at once: one reservation, every answer one the key replays', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const p1 = await rig(t, 'sqlite', { tmp, clock })
+  const p2 = await rig(t, 'sqlite', { tmp, clock })
+  t.equal((await p1.hold(holdBody(p1, { holdId: 'h1' }), 'k1')).statusCode, 201)
+  t.equal((await p1.hold(holdBody(p1, { holdId: 'h2', txId: 'tx-2' }), 'k2')).statusCode, 201)
+  // h1 live, then h2 past its TTL (re-booked by the confirm).
+  for (const id of ['h1', 'h2']) {
+    if (id === 'h2') clock.advanceSeconds(31)
+    const both = await Promise.all([p1, p2].map((p) => p.req('POST', `/federation/v1/holds/${id}/confirm`, { key: `C-${id}` })))
+    const again = await p1.req('POST', `/federation/v1/holds/${id}/confirm`, { key: `C-${id}` })
+    t.equal(again.statusCode, 200)
+    for (const x of both) t.ok(x.body === again.body || errorCode(x) === 'IDEMPOTENCY_IN_PROGRESS', `${id}: ${x.statusCode} ${x.body}`)
+  }
+  t.same((await p1.store.reservations.listVehicleReservations('V1', 0)).map((x) => x.reservationId).sort(), [reservationIdForHold('h1'), reservationIdForHold('h2')])
+})
+
 t.test('DELETE of a reservation: 204 for the peer whose trip made it, also when gone; NOT_FOUND for others', async (t) => {
   const r = await rig(t)
   await r.hold(holdBody(r, { holdId: 'h1' }), 'k1')

@@ -157,8 +157,10 @@ t.test('a keyed write claims first; a key held elsewhere books nothing; a later 
   t.same(theirs.claim, { state: 'in_progress' })
   t.equal(await store.reservations.getHold('h1'), null)
   // The claim lapses and the other run takes the key over and answers: this run's next write books nothing.
-  const taker = new KeyedCall({ ...claimInput, owner: 'o2', nowMs: T0 + 121_000 })
-  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'hx', vehicleId: 'V2', candidates: [S1] }), 'salvador', { call: taker, status: 201, body: () => '{}' }), { ok: false })
+  // (The claim's time is its write's: the booking's `nowMs`.)
+  const taker = new KeyedCall({ ...claimInput, owner: 'o2' })
+  const later = { nowMs: T0 + 121_000, expiresAtMs: T0 + 151_000 }
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'hx', vehicleId: 'V2', candidates: [S1], ...later }), 'salvador', { call: taker, status: 201, body: () => '{}' }), { ok: false })
   t.same(taker.claim, { state: 'claimed', firstClaimedAtMs: T0 })
   await store.idempotency.complete({ scope: 'salvador', key: 'k', owner: 'o2', status: 409, body: '{"taken":1}', nowMs: T0 + 121_000 })
   await t.rejects(store.peerHolds.placePeerHold(holdInput({ holdId: 'h1', candidates: [S2] }), 'salvador', { call: mine, status: 201, body: () => '{"h":1}' }), KeyHeld)

@@ -57,6 +57,8 @@ export class IdempotencyGuard {
     if ('sent' in checked) return checked.sent
     const { scope, key, fingerprint } = checked
     const { store, clock } = this.#o
+    // A keyed run of the key under way here may not have claimed it in the database yet (runKeyed).
+    if (this.#keyedRuns.has(keyedRunName(scope, key))) return send(reply, stillRunning(key))
     const owner = randomUUID()
     const claim = await store.claim({ scope, key, fingerprint, nowMs: clock.now(), leaseMs: this.#o.leaseMs, owner })
     if (claim.state !== 'claimed') return this.#sendClaim(reply, claim, key)
@@ -102,8 +104,8 @@ export class IdempotencyGuard {
     const checked = this.#checkKey(req, reply)
     if ('sent' in checked) return checked.sent
     const { scope, key, fingerprint } = checked
-    const running = `${scope}\u0000${key}`
-    if (this.#keyedRuns.has(running)) return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key }))
+    const running = keyedRunName(scope, key)
+    if (this.#keyedRuns.has(running)) return send(reply, stillRunning(key))
     this.#keyedRuns.add(running)
     try {
       return await this.#runKeyed(reply, { scope, key, fingerprint }, work)
@@ -206,10 +208,20 @@ export function errorAnswer(code: ErrorCode, message: string, details?: Record<s
  * it runs, its stored answer (marked replayed) once done; null for a claim of its own or a mismatch.
  */
 function sendHeld(reply: FastifyReply, claim: IdempotencyClaim, key: string): FastifyReply | null {
-  if (claim.state === 'in_progress') return send(reply, errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key }))
+  if (claim.state === 'in_progress') return send(reply, stillRunning(key))
   if (claim.state !== 'done') return null
   reply.header(REPLAY_HEADER, 'true')
   return sendRaw(reply, claim.status, claim.body)
+}
+
+/** 409 IDEMPOTENCY_IN_PROGRESS: another request with the key still runs. */
+function stillRunning(key: string): Answer {
+  return errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key })
+}
+
+/** How the guard names a key among its runKeyed runs under way. */
+function keyedRunName(scope: string, key: string): string {
+  return `${scope}\u0000${key}`
 }
 
 /** The error code of an answer made by `errorAnswer`, if it is one. */

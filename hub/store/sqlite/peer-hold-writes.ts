@@ -35,7 +35,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
   }
 
   placePeerHold(input: PlaceHoldInput, peerHubId: string, keyed?: KeyedAnswer<HoldRecord>): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }> {
-    return this.#keyedWrite(keyed, (store): BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord } => {
+    return this.#keyedWrite(keyed, input.nowMs, (store): BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord } => {
       const known = this.#trips.peerHoldInWrite(input.holdId)
       if (known) return { ok: false, known }
       const outcome = this.#reservations.placeHoldInWrite(input)
@@ -63,7 +63,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
     input: { holdId: string; reservationId: string; nowMs: number },
     keyed?: KeyedAnswer<ReservationRecord>,
   ): Promise<ConfirmHoldOutcome | { status: 'released' }> {
-    return this.#keyedWrite(keyed, (store): ConfirmHoldOutcome | { status: 'released' } => {
+    return this.#keyedWrite(keyed, input.nowMs, (store): ConfirmHoldOutcome | { status: 'released' } => {
       const entry = this.#trips.peerHoldInWrite(input.holdId)
       if (!entry || !CONFIRMABLE_PEER_HOLD_STATES.includes(entry.state)) return { status: 'released' }
       const outcome = this.#reservations.confirmHoldInWrite(input)
@@ -81,12 +81,12 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
    * not `claimed`: nothing else runs). `work` calls `store` with what it made to store the
    * call's answer with it. What the committed write did is settled on the call (KeyedCall.settle).
    */
-  async #keyedWrite<R, T>(keyed: KeyedAnswer<R> | undefined, work: (store: (made: R, nowMs: number) => void) => T): Promise<T> {
+  async #keyedWrite<R, T>(keyed: KeyedAnswer<R> | undefined, nowMs: number, work: (store: (made: R, nowMs: number) => void) => T): Promise<T> {
     const done = await this.#reservations.bookingWrite((): KeyedDone<T | null> => {
       const pending = keyed?.call.pendingClaim ?? null
-      // The first write claims the key; a later one checks the run still owns it (a claim that lapsed
-      // and was taken by another run, which may have answered already: this run must book nothing more).
-      const claim = pending !== null ? this.#keys.claimInWrite(pending) : keyed ? this.#keys.lostClaimInWrite(keyed.call.claimInput) : null
+      // The first write claims the key (its lease from this write on); a later one checks the run still owns it (a
+      // claim that lapsed and was taken by another run, which may have answered already: this run must book nothing more).
+      const claim = pending !== null ? this.#keys.claimInWrite({ ...pending, nowMs }) : keyed ? this.#keys.lostClaimInWrite(keyed.call.claimInput) : null
       if (claim !== null && claim.state !== 'claimed') return { value: null, claim, stored: null }
       let stored: KeyedDone<T>['stored'] = null
       const value = work((made, nowMs) => {
