@@ -37,6 +37,7 @@ import { BookingIndex } from '../booking-index.js'
 import { VehicleBookingIndex, type VehicleBookingEntry } from '../vehicle-booking-index.js'
 import type {
   Booking,
+  BookingCandidate,
   BookingOutcome,
   BookingQuery,
   ConfirmHoldOutcome,
@@ -193,11 +194,8 @@ export class SqliteReservationStore implements ReservationStore {
     // BEGIN IMMEDIATE transaction that also carries the turn's request-id claims and answers, so
     // the write lock still covers check and insert, and one commit serves them all.
     return this.#booking((): BookingOutcome<ReservationRecord> => {
-      const overLimit = this.#overLimit(input)
-      if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
-      const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
-      const pick = firstFree(input.candidates, blocking)
-      if (!pick) return { ok: false, conflicts: blocking }
+      const pick = this.#pick(input)
+      if ('ok' in pick) return pick
       const record = newReservation(input, pick)
       this.#insertReservation(record)
       this.#index?.add(reservationBooking(record))
@@ -239,11 +237,8 @@ export class SqliteReservationStore implements ReservationStore {
    * rest of the group commit to see.
    */
   placeHoldInWrite(input: PlaceHoldInput): BookingOutcome<HoldRecord> {
-    const overLimit = this.#overLimit(input)
-    if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
-    const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
-    const pick = firstFree(input.candidates, blocking)
-    if (!pick) return { ok: false, conflicts: blocking }
+    const pick = this.#pick(input)
+    if ('ok' in pick) return pick
     const record = newHold(input, pick)
     this.#s.insertHold.run(
       record.holdId,
@@ -343,6 +338,14 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   /** Inside a booking's transaction: the vehicle's live bookings when it is at `input.limit`, else null. */
+  /** A booking's check inside its write: refused at the vehicle's limit, else the first free candidate, else refused with what blocks them all. */
+  #pick(input: CreateReservationInput | PlaceHoldInput): BookingCandidate | { ok: false; conflicts: Booking[]; overLimit?: number } {
+    const overLimit = this.#overLimit(input)
+    if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
+    const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
+    return firstFree(input.candidates, blocking) ?? { ok: false, conflicts: blocking }
+  }
+
   #overLimit(input: CreateReservationInput | PlaceHoldInput): number | null {
     if (input.limit === undefined) return null
     const { vehicleId, nowMs } = input
