@@ -189,9 +189,9 @@ t.test("[sqlite] a peer's hold and its confirm are one commit each here: the key
   const r = await rig(t, 'sqlite')
   const batcher = WriteBatcher.for((r.store as SqliteStore).db)
   const commitsOf = async (call: () => Promise<LightMyRequestResponse>): Promise<{ res: LightMyRequestResponse; commits: number }> => {
-    const before = batcher.stats.commits
+    const before = batcher.commits
     const res = await call()
-    return { res, commits: batcher.stats.commits - before }
+    return { res, commits: batcher.commits - before }
   }
   const placed = await commitsOf(() => r.hold(holdBody(r, { holdId: 'h1' }), 'k1'))
   t.equal(placed.res.statusCode, 201)

@@ -56,7 +56,6 @@ export class WriteBatcher {
   readonly #batch: Transaction<(ops: Pending[]) => Array<{ ok: boolean; value: unknown }>>
   #scheduled = false
   #commits = 0
-  #writes = 0
 
   private constructor(db: Database) {
     const one = db.transaction((work: () => unknown) => work())
@@ -101,9 +100,9 @@ export class WriteBatcher {
     return this.#flushStartedAt
   }
 
-  /** Since the connection opened: group commits made (each a BEGIN IMMEDIATE ... COMMIT), and the writes they carried. */
-  get stats(): { commits: number; writes: number } {
-    return { commits: this.#commits, writes: this.#writes }
+  /** Group commits made since the connection opened (each a BEGIN IMMEDIATE ... COMMIT that succeeded). */
+  get commits(): number {
+    return this.#commits
   }
 
   run<T>(work: () => T, o: WriteOptions = {}): Promise<T> {
@@ -129,7 +128,6 @@ export class WriteBatcher {
       return
     }
     this.#commits++
-    this.#writes += ops.length
     results.forEach((r, i) => {
       const op = ops[i] as Pending
       if (r.ok) op.resolve(r.value)
