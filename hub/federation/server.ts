@@ -7,7 +7,7 @@
  * without a body accepts none, an empty one or `{}`); errors are the coded
  * JSON of docs/protocol.md.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
   FedSessionStart,
   FedStationsQuery,
@@ -25,7 +25,7 @@ import {
   type Receipt,
 } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import type { KeyedCall } from '../store/index.js'
+import type { KeyedCall, KeyedStatus } from '../store/index.js'
 import type { Answer, IdempotencyGuard } from './idempotency.js'
 import { IdParam, NoBody, SessionParam, VehicleParam } from './schemas.js'
 import { parse } from '../http/parse.js'
@@ -49,9 +49,9 @@ export interface HoldParticipant {
    */
   readonly keyedWrites: boolean
   /** `POST /holds`: place (or return the already placed) hold; id from the body, else from peer and key. */
-  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string, keyed?: { call: KeyedCall; status: number }): Promise<Hold>
+  placeForPeer(peer: string, req: HoldRequest, idempotencyKey: string, keyed?: KeyedStatus): Promise<Hold>
   /** `POST /holds/:id/confirm`. */
-  confirm(peer: string, holdId: string, keyed?: { call: KeyedCall; status: number }): Promise<HoldConfirmation>
+  confirm(peer: string, holdId: string, keyed?: KeyedStatus): Promise<HoldConfirmation>
   /** `DELETE /holds/:id`: release, or leave a tombstone for an id not yet placed. */
   release(peer: string, holdId: string): Promise<void>
   /** `DELETE /reservations/:id`: cancel a reservation made from one of `peer`'s holds. */
@@ -101,21 +101,24 @@ export function registerFederationRoutes(app: FastifyInstance, deps: FederationS
     return { stations }
   })
 
-  // The key's claim and answer go in the hold's own write where the participant can (runKeyed).
+  /**
+   * A hold route's `status` answer under the key rules: the key's claim and answer go in the
+   * work's own write where the participant can (runKeyed), else around it (run).
+   */
+  const keyedRoute = (req: FastifyRequest, reply: FastifyReply, status: number, work: (keyed?: KeyedStatus) => Promise<unknown>): Promise<FastifyReply> => {
+    const answer = async (call?: KeyedCall): Promise<Answer> => ({ status, body: await work(call && { call, status }) })
+    return holds.keyedWrites ? idempotency.runKeyed(req, reply, answer) : idempotency.run(req, reply, () => answer())
+  }
+
   app.post(`${P}/holds`, async (req, reply) => {
     const body = parse(HoldRequest, req.body ?? {}, 'body')
-    const place = async (call?: KeyedCall): Promise<Answer> => {
-      const key = String(req.headers['idempotency-key'])
-      return { status: 201, body: await holds.placeForPeer(peerOf(req), body, key, call && { call, status: 201 }) }
-    }
-    return holds.keyedWrites ? idempotency.runKeyed(req, reply, place) : idempotency.run(req, reply, () => place())
+    return keyedRoute(req, reply, 201, (keyed) => holds.placeForPeer(peerOf(req), body, String(req.headers['idempotency-key']), keyed))
   })
 
   app.post(`${P}/holds/:id/confirm`, async (req, reply) => {
     const { id } = parse(IdParam, req.params, 'path')
     noBody(req)
-    const confirm = async (call?: KeyedCall): Promise<Answer> => ({ status: 200, body: await holds.confirm(peerOf(req), id, call && { call, status: 200 }) })
-    return holds.keyedWrites ? idempotency.runKeyed(req, reply, confirm) : idempotency.run(req, reply, () => confirm())
+    return keyedRoute(req, reply, 200, (keyed) => holds.confirm(peerOf(req), id, keyed))
   })
 
   app.delete(`${P}/holds/:id`, async (req, reply) => {

@@ -146,6 +146,9 @@ export interface KeyedAnswer<R> {
   body: (made: R) => string
 }
 
+/** A keyed call's run and the HTTP status of its success answer, as a route hands it to the work (which makes the body: KeyedAnswer). */
+export type KeyedStatus = Pick<KeyedAnswer<never>, 'call' | 'status'>
+
 /** A keyed write found its key held (in progress, done, or used for another request): it changed nothing. */
 export class KeyHeld extends Error {
   constructor(readonly claim: Exclude<IdempotencyClaim, { state: 'claimed' }>) {

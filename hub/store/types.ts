@@ -250,7 +250,6 @@ export interface ReservationStore {
   counts(nowMs: number): Promise<ReservationCounts>
 }
 
-/** The hub's database. */
 /**
  * A peer's hold and its peer-hold ledger entry (TripStore) written as one
  * atomic write, by a store whose sub-stores share one transaction (SQLite):
@@ -285,6 +284,7 @@ export interface PeerHoldWrites {
   ): Promise<ConfirmHoldOutcome | { status: 'released' }>
 }
 
+/** The hub's database. */
 export interface Store {
   readonly reservations: ReservationStore
   /** Charging sessions, station events and receipts (./charging.ts). */

@@ -13,7 +13,7 @@ import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, 
 import type { Clock } from '../../base/clock.js'
 import { checkLead, type ReservationRules } from '../reservations/rules.js'
 import { VehicleLimit } from '../reservations/vehicle-limit.js'
-import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type KeyedAnswer, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type KeyedAnswer, type KeyedStatus, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -394,9 +394,6 @@ export class HoldService {
     })
   }
 }
-
-/** A keyed call's run and the HTTP status of its success answer (the body is the hold or confirmation as answered). */
-export type KeyedStatus = Pick<KeyedAnswer<never>, 'call' | 'status'>
 
 /** What a confirm needs to book an expired hold's slot again (a hold, or the ledger's copy of it). */
 interface BookedSlot {

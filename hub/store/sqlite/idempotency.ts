@@ -9,7 +9,7 @@
  */
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { ClaimInput, CompleteInput, IdempotencyClaim, IdempotencyStore, OwnedKey, RenewInput } from '../idempotency.js'
-import { ABANDONED, claimDecision, claimLeaseUntil, lostClaim } from '../idempotency-rules.js'
+import { ABANDONED, claimDecision, claimLeaseUntil, lostClaim, type IdempotencyEntry } from '../idempotency-rules.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import type { IdempotencyRow as Row } from '../sql-rows.js'
@@ -59,8 +59,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       deleteOld: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     }
     this.#claimTx = db.transaction((input: ClaimInput): IdempotencyClaim => {
-      const row = this.#s.get.get(input.scope, input.key)
-      const d = claimDecision(row ? { ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms } : null, input)
+      const d = claimDecision(this.#entry(input.scope, input.key), input)
       if (d.write === 'insert') this.#s.insert.run(input.scope, input.key, input.fingerprint, input.nowMs, d.leaseUntilMs, input.owner)
       else if (d.write === 'take') this.#s.take.run(d.leaseUntilMs, input.owner, input.scope, input.key)
       return d.claim
@@ -83,8 +82,13 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
 
   /** lostClaim (idempotency-rules.ts) for the key as stored, inside a write of this connection (./peer-hold-writes.ts). */
   lostClaimInWrite(input: ClaimInput): Exclude<IdempotencyClaim, { state: 'claimed' }> | null {
-    const row = this.#s.get.get(input.scope, input.key)
-    return lostClaim(row ? { ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms } : null, input)
+    return lostClaim(this.#entry(input.scope, input.key), input)
+  }
+
+  /** The stored key as the rules read it (idempotency-rules.ts), or null. */
+  #entry(scope: string, key: string): IdempotencyEntry | null {
+    const row = this.#s.get.get(scope, key)
+    return row ? { ...row, leaseUntilMs: row.lease_until_ms, createdAtMs: row.created_at_ms } : null
   }
 
   /** complete's work, inside a write of this connection (./peer-hold-writes.ts). */

@@ -52,7 +52,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
         expiresAtMs: h.expiresAtMs,
         nowMs: input.nowMs,
       })
-      store(h, input.nowMs)
+      store(h)
       // Last: a statement above that failed rolled the write back before the index saw the hold.
       this.#reservations.indexHold(h)
       return outcome
@@ -69,7 +69,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
       const outcome = this.#reservations.confirmHoldInWrite(input)
       if (outcome.status === 'confirmed') {
         this.#trips.peerHoldConfirmedInWrite({ holdId: input.holdId, reservationId: outcome.reservation.reservationId, nowMs: input.nowMs })
-        store(outcome.reservation, input.nowMs)
+        store(outcome.reservation)
       }
       this.#reservations.indexConfirmed(input.holdId, outcome)
       return outcome
@@ -77,11 +77,11 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
   }
 
   /**
-   * `work` in one booking write, after the keyed call's claim when it still needs one (a claim
-   * not `claimed`: nothing else runs). `work` calls `store` with what it made to store the
+   * `work` in one booking write at `nowMs`, after the keyed call's claim when it still needs one (a
+   * claim not `claimed`: nothing else runs). `work` calls `store` with what it made to store the
    * call's answer with it. What the committed write did is settled on the call (KeyedCall.settle).
    */
-  async #keyedWrite<R, T>(keyed: KeyedAnswer<R> | undefined, nowMs: number, work: (store: (made: R, nowMs: number) => void) => T): Promise<T> {
+  async #keyedWrite<R, T>(keyed: KeyedAnswer<R> | undefined, nowMs: number, work: (store: (made: R) => void) => T): Promise<T> {
     const done = await this.#reservations.bookingWrite((): KeyedDone<T | null> => {
       const pending = keyed?.call.pendingClaim ?? null
       // The first write claims the key (its lease from this write on); a later one checks the run still owns it (a
@@ -89,7 +89,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
       const claim = pending !== null ? this.#keys.claimInWrite({ ...pending, nowMs }) : keyed ? this.#keys.lostClaimInWrite(keyed.call.claimInput) : null
       if (claim !== null && claim.state !== 'claimed') return { value: null, claim, stored: null }
       let stored: KeyedDone<T>['stored'] = null
-      const value = work((made, nowMs) => {
+      const value = work((made) => {
         if (!keyed) return
         const { scope, key, owner } = keyed.call.claimInput
         const body = keyed.body(made)

@@ -337,7 +337,6 @@ export class SqliteReservationStore implements ReservationStore {
     })
   }
 
-  /** Inside a booking's transaction: the vehicle's live bookings when it is at `input.limit`, else null. */
   /** A booking's check inside its write: refused at the vehicle's limit, else the first free candidate, else refused with what blocks them all. */
   #pick(input: CreateReservationInput | PlaceHoldInput): BookingCandidate | { ok: false; conflicts: Booking[]; overLimit?: number } {
     const overLimit = this.#overLimit(input)
@@ -346,6 +345,7 @@ export class SqliteReservationStore implements ReservationStore {
     return firstFree(input.candidates, blocking) ?? { ok: false, conflicts: blocking }
   }
 
+  /** Inside a booking's transaction: the vehicle's live bookings when it is at `input.limit`, else null. */
   #overLimit(input: CreateReservationInput | PlaceHoldInput): number | null {
     if (input.limit === undefined) return null
     const { vehicleId, nowMs } = input
