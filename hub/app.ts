@@ -326,6 +326,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         clock,
         logger,
         leaseMs: opts.requestClaimMs ?? config.replicas.requestClaimSeconds * 1000,
+        // reservation.create's request id rides in its booking's write where the store can (one commit, not three).
+        ...(db.keyedReservations ? { keyedOps: new Set(['reservation.create']) } : {}),
       }),
       storage.wireError,
     )

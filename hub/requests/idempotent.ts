@@ -44,7 +44,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
-import { StoreError, type IdempotencyStore } from '../store/index.js'
+import { KeyHeld, KeyedCall, StoreError, type IdempotencyStore } from '../store/index.js'
 
 /** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
 export { MUTATING_OPS }
@@ -57,6 +57,12 @@ export interface IdempotentOpsOptions {
   leaseMs?: number
   /** How long a repeated request waits for the first one's answer before IDEMPOTENCY_IN_PROGRESS. Default 3 s. */
   waitMs?: number
+  /**
+   * Ops whose handler takes a KeyedCall as its third argument and hands it to the store write that
+   * books, which claims the request id and stores the answer with the booking (runKeyed): only on a
+   * store with those writes (Store.keyedReservations: reservation.create on SQLite). Default none.
+   */
+  keyedOps?: ReadonlySet<string>
 }
 
 /** The default claim lease of a vehicle request, ms: renewed every 2 s while the request runs. */
@@ -67,12 +73,15 @@ export function effectId(prefix: string, req: Pick<RequestContext, 'vehicleId' |
   return `${prefix}-${createHash('sha256').update(`${req.vehicleId}\n${req.requestId}`, 'utf8').digest('base64url')}`
 }
 
-type Handler = (args: unknown, ctx: RequestContext) => Promise<unknown>
+type Handler = (args: unknown, ctx: RequestContext, call?: KeyedCall) => Promise<unknown>
 
 /** `table` with each mutating op run under the request-id rules above. */
 export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): HandlerTable {
   const leaseMs = o.leaseMs ?? DEFAULT_REQUEST_CLAIM_MS
   const waitMs = o.waitMs ?? 3_000
+  const keyedOps = o.keyedOps ?? new Set<string>()
+  /** Keyed runs under way in this process, by scope and id: each holds its id without a claim in the database until its first write. */
+  const keyedRuns = new Map<string, Promise<unknown>>()
   const out: Record<string, unknown> = { ...table }
   for (const op of MUTATING_OPS) {
     const handler = table[op] as Handler | undefined
@@ -83,6 +92,24 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       // Zod output keeps the schema's key order, so the JSON of parsed args is canonical.
       const fingerprint = createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
       const k: KeyClaim = { scope, key, fingerprint, leaseMs, waitMs, owner: randomUUID() }
+      if (keyedOps.has(op)) {
+        const name = `${scope}\u0000${key}`
+        const under = keyedRuns.get(name)
+        if (under === undefined) {
+          const run = runKeyed(o, { ...k, op }, (call) => handler(args, ctx, call))
+          keyedRuns.set(name, run)
+          try {
+            const answer = await run
+            if (answer !== KEY_HELD) return answer
+          } finally {
+            keyedRuns.delete(name)
+          }
+          // Another run holds the id: answered below, as a repeat.
+        } else {
+          // A repeat of a keyed run under way here, which may not have claimed the id yet: its answer, once it has one.
+          await Promise.race([under.catch(() => undefined), sleep(o.clock, waitMs)])
+        }
+      }
       const first = await claimOrWait(o, k)
       if (first.state === 'done') return replay(first.status, first.body)
       const running = renewWhileRunning(o, { ...k, op })
@@ -91,22 +118,82 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         result = await handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
       } catch (err) {
         if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
-          const a = { ...k, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }
-          if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, () => {
+          return finish(o, running, { ...k, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
             throw err
           })
-        } else {
-          running.stop()
-          await o.store.abandon(k).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
         }
+        running.stop()
+        await o.store.abandon(k).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
         throw err
       }
-      const a = { ...k, op, status: 200, body: JSON.stringify(result) }
-      if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, () => result)
-      return result
+      return finish(o, running, { ...k, op, status: 200, body: JSON.stringify(result) }, () => result)
     }
   }
   return out as HandlerTable
+}
+
+/** What runKeyed resolves when the request id is another run's (running, answered, or another request's): the caller answers as a repeat. */
+const KEY_HELD = Symbol('key held')
+
+/**
+ * One keyed run of an op (IdempotentOpsOptions.keyedOps): `work` gets a KeyedCall and passes it
+ * to the store write that books, which claims the request id first
+ * and stores the answer with the booking: one commit where claim, booking and answer take three.
+ * Then, as the claimed path does:
+ *
+ * - a write found the id held (KeyHeld, or a claim not `claimed`): KEY_HELD, the work's outcome
+ *   discarded (it booked nothing);
+ * - a write stored the answer: the work's result;
+ * - no write carried the call (the work answered or failed from reads, or its write rolled back):
+ *   the id is claimed now and given the answer (or freed, for an answer not kept), as when the
+ *   claim comes first; a write claimed the id but stored no answer: the answer is recorded.
+ *
+ * Handlers of keyed ops get no `firstSeenAtMs` (they act as of now).
+ */
+async function runKeyed(o: IdempotentOpsOptions, k: KeyClaim & { op: string }, work: (call: KeyedCall) => Promise<unknown>): Promise<unknown> {
+  const call = new KeyedCall({ scope: k.scope, key: k.key, fingerprint: k.fingerprint, nowMs: o.clock.now(), leaseMs: k.leaseMs, owner: k.owner })
+  const held = (): boolean => call.claim !== null && call.claim.state !== 'claimed'
+  let result: unknown
+  try {
+    result = await work(call)
+  } catch (err) {
+    if (err instanceof KeyHeld || held()) return KEY_HELD
+    if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
+      return settleKeyed(o, call, { ...k, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
+        throw err
+      })
+    }
+    // As the claimed path leaves it: the id claimed for this request (now, if no write did) and freed, so a
+    // repeat runs afresh and another request with the id is still IDEMPOTENCY_KEY_REUSED.
+    try {
+      const claimed = call.claim ?? (await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() }))
+      if (claimed.state === 'claimed') await o.store.abandon(k)
+    } catch (e) {
+      o.logger.error({ err: e, op: k.op, id: k.key }, 'could not record a request id')
+    }
+    throw err
+  }
+  if (held()) return KEY_HELD
+  if (call.stored) return result
+  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result)
+}
+
+/** A keyed run's answer `a` when no write stored it: recorded under the run's claim, or under one made now (KEY_HELD: the id is another run's). */
+async function settleKeyed(o: IdempotentOpsOptions, call: KeyedCall, a: KeyClaim & { op: string; status: number; body: string }, own: () => unknown): Promise<unknown> {
+  if (call.claim === null) {
+    const claim = await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() })
+    if (claim.state !== 'claimed') return KEY_HELD
+  }
+  return finish(o, renewWhileRunning(o, a), a, own)
+}
+
+/**
+ * A run's answer `a` (`own` returns or throws it), recorded under its claim (`running`, stopped
+ * once recorded): then `own`; when the claim was taken meanwhile, what the key holds (answerOfTakenKey).
+ */
+async function finish(o: IdempotentOpsOptions, running: RenewedClaim, a: KeyClaim & { op: string; status: number; body: string }, own: () => unknown): Promise<unknown> {
+  if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, own)
+  return own()
 }
 
 /** A request id as one run claims it: the run's own `owner` token, and the repeat rules' lease and wait. */

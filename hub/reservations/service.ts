@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { formatTime, newId, parseTime, type Position, type Reservation } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
 import { distanceKm, type StationRegistry } from '../stations/index.js'
-import { otherArgsRefused, refuseEarlierUse, type ReservationRecord, type Store } from '../store/index.js'
+import { KeyHeld, otherArgsRefused, refuseEarlierUse, type BookingOutcome, type CreateReservationInput, type KeyedAnswer, type ReservationRecord, type Store } from '../store/index.js'
 import { bookNearest } from './book-nearest.js'
 import { reservationErrors as errors } from './errors.js'
 import { checkLead, type ReservationRules } from './rules.js'
@@ -56,14 +56,19 @@ export class ReservationService {
    * (a request repeated after its first run's answer was lost), unless it was
    * booked more than 24 h ago (REQUEST_ID_KEPT_MS: an earlier use of the
    * request id) or for another `at` or named station: then
-   * IDEMPOTENCY_KEY_REUSED, nothing written.
+   * IDEMPOTENCY_KEY_REUSED, nothing written. With `keyed` (the request id's
+   * run, from the request-id layer, on a store with keyedReservations) the
+   * booking's write also claims the request id and stores `keyed`'s answer;
+   * a request id another run holds rejects with KeyHeld, nothing booked.
    */
-  async create(vehicleId: string, args: CreateReservationArgs, opts: { reservationId?: string } = {}): Promise<Reservation> {
-    const { reservationId } = opts
-    if (reservationId === undefined) return this.#create(vehicleId, args, this.#newId())
+  async create(vehicleId: string, args: CreateReservationArgs, opts: { reservationId?: string; keyed?: KeyedAnswer<ReservationRecord> } = {}): Promise<Reservation> {
+    const { reservationId, keyed } = opts
+    if (reservationId === undefined) return this.#create(vehicleId, args, this.#newId(), keyed)
     try {
-      return await this.#create(vehicleId, args, reservationId)
+      return await this.#create(vehicleId, args, reservationId, keyed)
     } catch (err) {
+      // The request id is another run's: that run's answer is this request's (the request-id layer gives it).
+      if (err instanceof KeyHeld) throw err
       // Looked up only when the booking did not happen: the store refuses an id that exists (DUPLICATE_ID),
       // so a new booking proves there was none, and the common case costs no extra read.
       const earlier = await this.#d.store.reservations.getReservation(reservationId).catch(() => null)
@@ -83,8 +88,9 @@ export class ReservationService {
     return this.toWire(earlier)
   }
 
-  async #create(vehicleId: string, args: CreateReservationArgs, reservationId: string): Promise<Reservation> {
+  async #create(vehicleId: string, args: CreateReservationArgs, reservationId: string, keyed: KeyedAnswer<ReservationRecord> | undefined): Promise<Reservation> {
     const { stations, store, clock, rules } = this.#d
+    const createReservation = keyed === undefined ? (i: CreateReservationInput) => store.reservations.createReservation(i) : keyedCreate(store, keyed)
     const nowMs = clock.now()
     const atMs = parseTime(args.at)
     if (!Number.isFinite(atMs)) throw errors.badTime(args.at)
@@ -99,7 +105,7 @@ export class ReservationService {
     const record = await VehicleLimit.for(store).book({ vehicleId }, rules, () => clock.now(), async (limit): Promise<ReservationRecord> => {
       const base = { reservationId, vehicleId, atMs, windowMs: rules.windowMs, nowMs: clock.now(), ...(limit ? { limit } : {}) }
       if (station) {
-        const outcome = await store.reservations.createReservation({
+        const outcome = await createReservation({
           ...base,
           candidates: [{ stationId: station.stationId, position: station.position }],
         })
@@ -108,7 +114,7 @@ export class ReservationService {
         throw errors.conflict(station.stationId, atMs, rules.windowMs)
       }
       const { outcome, tried } = await bookNearest(stations, args.position, args.rangeKm, (candidates) =>
-        store.reservations.createReservation({ ...base, candidates }),
+        createReservation({ ...base, candidates }),
       )
       if (outcome.ok) return outcome.record
       VehicleLimit.refuseOverLimit(outcome, rules)
@@ -162,4 +168,14 @@ export class ReservationService {
   #currentFrom(nowMs: number, rules: ReservationRules): number {
     return nowMs - rules.windowMs
   }
+}
+
+/**
+ * The booking write of a create whose request id rides in it (KeyedReservationWrites): `keyed`
+ * needs a store that has them, which the request-id layer only asks of one that does.
+ */
+function keyedCreate(store: Store, keyed: KeyedAnswer<ReservationRecord>): (i: CreateReservationInput) => Promise<BookingOutcome<ReservationRecord>> {
+  const writes = store.keyedReservations
+  if (writes === undefined) throw new Error('a keyed reservation.create needs a store with keyedReservations')
+  return (i) => writes.createReservation(i, keyed)
 }

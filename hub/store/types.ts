@@ -284,6 +284,21 @@ export interface PeerHoldWrites {
   ): Promise<ConfirmHoldOutcome | { status: 'released' }>
 }
 
+/**
+ * A vehicle's reservation.create with its request id's claim and answer
+ * (KeyedAnswer, ./idempotency.ts; the request-id layer, hub/requests/
+ * idempotent.ts) in the booking's own write, by a store whose sub-stores
+ * share one transaction (SQLite): one commit where claim, booking and answer
+ * take three. The write claims the key first while no earlier write of the
+ * run did (a claim that is not `claimed` changes nothing else and rejects
+ * with KeyHeld), else checks the run still owns it; when it books, it stores
+ * `keyed`'s answer for the key too. Otherwise as createReservation,
+ * outcomes and rejections included.
+ */
+export interface KeyedReservationWrites {
+  createReservation(input: CreateReservationInput, keyed: KeyedAnswer<ReservationRecord>): Promise<BookingOutcome<ReservationRecord>>
+}
+
 /** The hub's database. */
 export interface Store {
   readonly reservations: ReservationStore
@@ -299,6 +314,8 @@ export interface Store {
   readonly accounts: AccountsStore
   /** A peer's hold or confirm and its ledger entry in one write, where the store can (SQLite); absent: the two calls, one after the other. */
   readonly peerHolds?: PeerHoldWrites
+  /** reservation.create's booking with its request id's claim and answer in one write, where the store can (SQLite); absent: the request-id layer claims and answers around the booking. */
+  readonly keyedReservations?: KeyedReservationWrites
   /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

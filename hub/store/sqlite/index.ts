@@ -21,6 +21,7 @@ import { SqliteLeaseStore } from './leases.js'
 import { SqliteReservationStore } from './reservations.js'
 import { SqliteTripStore } from './trips.js'
 import { SqliteAccountsStore } from './accounts.js'
+import { SqliteKeyedReservations } from './keyed-reservations.js'
 import { SqlitePeerHoldWrites } from './peer-hold-writes.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { makeDirectory } from '../../../base/make-directory.js'
@@ -62,6 +63,7 @@ export class SqliteStore implements Store {
   readonly leases: SqliteLeaseStore
   readonly accounts: SqliteAccountsStore
   readonly peerHolds: SqlitePeerHoldWrites
+  readonly keyedReservations: SqliteKeyedReservations
   #closed = false
   #checkpointer: Checkpointer | null = null
 
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
     this.leases = new SqliteLeaseStore(db, guard)
     this.accounts = new SqliteAccountsStore(db, guard)
     this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips, this.idempotency)
+    this.keyedReservations = new SqliteKeyedReservations(this.reservations, this.idempotency)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

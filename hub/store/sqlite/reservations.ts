@@ -194,14 +194,25 @@ export class SqliteReservationStore implements ReservationStore {
     // BEGIN IMMEDIATE transaction that also carries the turn's request-id claims and answers, so
     // the write lock still covers check and insert, and one commit serves them all.
     return this.#booking((): BookingOutcome<ReservationRecord> => {
-      const pick = this.#pick(input)
-      if ('ok' in pick) return pick
-      const record = newReservation(input, pick)
-      this.#insertReservation(record)
-      this.#index?.add(reservationBooking(record))
-      this.#vehicles?.add(reservationBooking(record))
-      return { ok: true, record }
+      const o = this.createReservationInWrite(input)
+      if (o.ok) this.indexReservation(o.record)
+      return o
     })
+  }
+
+  /** createReservation's check and insert, inside a write of this connection (bookingWrite), without the booking index (see placeHoldInWrite). */
+  createReservationInWrite(input: CreateReservationInput): BookingOutcome<ReservationRecord> {
+    const pick = this.#pick(input)
+    if ('ok' in pick) return pick
+    const record = newReservation(input, pick)
+    this.#insertReservation(record)
+    return { ok: true, record }
+  }
+
+  /** A reservation createReservationInWrite booked, into the booking indexes: the last step of its write. */
+  indexReservation(record: ReservationRecord): void {
+    this.#index?.add(reservationBooking(record))
+    this.#vehicles?.add(reservationBooking(record))
   }
 
   placeHold(input: PlaceHoldInput): Promise<BookingOutcome<HoldRecord>> {
@@ -222,8 +233,8 @@ export class SqliteReservationStore implements ReservationStore {
 
   /**
    * Run `work` as a booking write of this connection's group commit (./write-batcher.ts, in a
-   * savepoint of its own): for a write that books with placeHoldInWrite or confirmHoldInWrite
-   * and writes other tables in the same unit (./peer-hold-writes.ts). A failing write empties
+   * savepoint of its own): for a write that books with createReservationInWrite, placeHoldInWrite
+   * or confirmHoldInWrite and writes other tables in the same unit (./keyed-write.ts). A failing write empties
    * the booking indexes, as a failing booking does.
    */
   bookingWrite<T>(work: () => T): Promise<T> {
