@@ -39,6 +39,10 @@
  * (`RequestContext.firstSeenAtMs`, kept when a lapsed claim is taken over):
  * a re-run of reservation.cancel `{all: true}` cancels only what its first
  * run could have, not what the vehicle booked since.
+ *
+ * Keyed ops (`keyedOps`: reservation.create on SQLite) claim their id in the
+ * booking's own write and store the answer with the booking (runKeyed): one
+ * commit where claim, booking and answer take three, under the same rules.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
