@@ -14,10 +14,10 @@ import { SqliteStore } from '../hub/store/index.js'
 import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
 import { TestClock } from '../hub/clock.js'
 import { OPS, VoltwayError, type HandlerTable, type OpHandler, type OpResult } from '../protocol/index.js'
-import { HERE, NOW, testConfig } from './helpers/store-hub.js'
+import { HERE, NOW, NOW_MS, testConfig } from './helpers/store-hub.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
 
-type Create = (requestId: string, o?: { vehicleId?: string; stationId?: string; minutes?: number }) => Promise<OpResult<'reservation.create'>>
+type Create = (requestId: string, o?: { vehicleId?: string; stationId?: string | null; minutes?: number }) => Promise<OpResult<'reservation.create'>>
 
 interface Replica {
   store: SqliteStore
@@ -25,26 +25,45 @@ interface Replica {
   create: Create
 }
 
-/** Replicas on one SQLite file, each with its own connection, context and request-id layer, at one TestClock. */
-function cluster(t: Test, wrap: (table: HandlerTable) => HandlerTable = (x) => x) {
+/** 20 stations ~110 m apart due north of HERE (a nearest-free create past the first batch of 16). */
+const MANY = Array.from({ length: 20 }, (_, i) => ({ stationId: `M${i}`, position: { lat: HERE.lat + 0.001 * (i + 1), lon: HERE.lon }, powerKw: 22, priceMinorPerKwh: 73, password: `p-m${i}` }))
+
+/**
+ * Replicas on one SQLite file, each with its own connection, context and request-id layer, at one
+ * TestClock. A create's `at` is NOW + `minutes` (default 180), fixed whatever the clock does, so a
+ * request sent again is the same request; `stationId` null asks for the nearest free station.
+ */
+function cluster(t: Test, o: { waitMs?: number; stations?: unknown[] } = {}) {
   const tmp = tempSqlite()
   t.teardown(() => tmp.dispose())
   const clock = new TestClock(NOW)
-  const replica = (o: { keyed?: boolean; table?: (table: HandlerTable) => HandlerTable } = {}): Replica => {
+  const replica = (r: { keyed?: boolean; table?: (table: HandlerTable) => HandlerTable } = {}): Replica => {
     const store = tmp.open()
-    const ctx = createHubContext({ config: testConfig(), store, clock })
-    const table = (o.table ?? wrap)(coreOpHandlers(ctx) as unknown as HandlerTable)
-    const keyed = o.keyed ?? true
-    const handlers = idempotentOps(table, { store: store.idempotency, clock, logger: pino({ enabled: false }), waitMs: 0, ...(keyed ? { keyedOps: new Set(['reservation.create']) } : {}) })
+    const ctx = createHubContext({ config: testConfig(o.stations ? { stations: o.stations } : {}), store, clock })
+    const table = (r.table ?? ((x) => x))(coreOpHandlers(ctx) as unknown as HandlerTable)
+    const keyed = r.keyed ?? true
+    const handlers = idempotentOps(table, { store: store.idempotency, clock, logger: pino({ enabled: false }), waitMs: o.waitMs ?? 0, ...(keyed ? { keyedOps: new Set(['reservation.create']) } : {}) })
     const create: Create = (requestId, c = {}) => {
-      const at = new Date(clock.now() + (c.minutes ?? 180) * 60_000).toISOString().replace('.000Z', 'Z')
-      const args = OPS['reservation.create'].args.parse({ at, position: HERE, rangeKm: 50, stationId: c.stationId ?? 'NEAR' })
+      const at = new Date(NOW_MS + (c.minutes ?? 180) * 60_000).toISOString().replace('.000Z', 'Z')
+      const stationId = c.stationId === undefined ? 'NEAR' : c.stationId
+      const args = OPS['reservation.create'].args.parse({ at, position: HERE, rangeKm: 50, ...(stationId === null ? {} : { stationId }) })
       return (handlers['reservation.create'] as OpHandler<'reservation.create'>)(args, { hubId: 'feira', vehicleId: c.vehicleId ?? 'V1', requestId, op: 'reservation.create' })
     }
     return { store, handlers, create }
   }
   return { clock, replica }
 }
+
+/** A promise the test resolves. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = (): void => undefined
+  const wait = new Promise<void>((r) => (open = r))
+  return { wait, open }
+}
+
+/** What a create ended with: its result or its error code. */
+const settle = (p: Promise<unknown>): Promise<{ ok: true; v: unknown } | { ok: false; code: string | undefined }> =>
+  p.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, code: codeOf(e) }))
 
 const commits = (store: SqliteStore): number => WriteBatcher.for(store.db).commits
 const reservations = async (r: Replica, clock: TestClock): Promise<number> => (await r.store.reservations.counts(clock.now())).reservations
@@ -80,7 +99,8 @@ t.test('refusals are kept answers: one the write saw (a conflict) and one found 
 })
 
 t.test('the same request twice at once in one process books once, and both get the one answer', async (t) => {
-  const { clock, replica } = cluster(t)
+  // The repeat waits for the first run's answer (waitMs), as it would for a claim.
+  const { clock, replica } = cluster(t, { waitMs: 5_000 })
   const a = replica()
   const [x, y] = await Promise.all([a.create('q1'), a.create('q1')])
   t.same(x, y)
@@ -159,5 +179,83 @@ t.test('a request whose first run died after booking (its id\'s record gone) is 
   await a.store.idempotency.deleteOlderThan(clock.now() + 1)
   t.same(await a.create('q1'), first, 'the same reservation')
   t.same(await replica().create('q1'), first, 'its answer is stored again')
+  t.equal(await reservations(a, clock), 1)
+})
+
+t.test('a run that found the id held and claimed it after (claim first) still books only while the claim is its own: one lapsed and taken meanwhile books nothing', async (t) => {
+  const { clock, replica } = cluster(t, { waitMs: 1_000, stations: MANY })
+  const minutes = 120 + 5 / 60 // 5 s past the minimum lead: a run 7 s later is TOO_SOON
+  const other = replica({ keyed: false })
+  // The 16 nearest stations are booked at that time, so a nearest-free create writes twice: its first write claims the id.
+  for (let i = 0; i < 16; i++) await other.create(`o${i}`, { vehicleId: `W${i}`, stationId: `M${i}`, minutes })
+  const c = replica()
+  const b = replica()
+  const a = replica()
+  const cKeyed = c.store.keyedReservations
+  const cFirst = cKeyed.createReservation.bind(cKeyed)
+  const cClaimed = gate()
+  const cFails = gate()
+  let cCalls = 0
+  // C claims q1 in its first write, then its second write fails (a 5xx): the id is abandoned, still q1's.
+  cKeyed.createReservation = async (input, keyed) => {
+    if (++cCalls === 1) return cFirst(input, keyed).finally(cClaimed.open)
+    await cFails.wait
+    throw new Error('the disk went away')
+  }
+  const bKeyed = b.store.keyedReservations
+  const bKeyedFirst = bKeyed.createReservation.bind(bKeyed)
+  const bPlainFirst = b.store.reservations.createReservation.bind(b.store.reservations)
+  const bAtWrite = gate()
+  const bGoes = gate()
+  let bCalls = 0
+  /** B's booking writes, keyed or not: the first (its keyed try) goes, the next stalls until the test lets it go. */
+  const stallAfterFirst = async <T>(write: () => Promise<T>): Promise<T> => {
+    if (++bCalls > 1) {
+      bAtWrite.open()
+      await bGoes.wait
+    }
+    return write()
+  }
+  // B's keyed try finds C's claim (KEY_HELD); it waits, claims q1 once C abandons it, and its booking write stalls.
+  bKeyed.createReservation = (input, keyed) => stallAfterFirst(() => bKeyedFirst(input, keyed))
+  b.store.reservations.createReservation = (input) => stallAfterFirst(() => bPlainFirst(input))
+  const cRun = settle(c.create('q1', { stationId: null, minutes }))
+  await cClaimed.wait
+  const bRun = settle(b.create('q1', { stationId: null, minutes }))
+  await new Promise((r) => setTimeout(r, 100))
+  cFails.open()
+  await bAtWrite.wait
+  // B stalls a whole lease (6 s): A takes the lapsed claim and answers q1 TOO_SOON.
+  clock.advance(7_000)
+  const aOut = await settle(a.create('q1', { stationId: null, minutes }))
+  t.same(aOut, { ok: false, code: 'TOO_SOON' })
+  bGoes.open()
+  t.same(await bRun, aOut, 'B answers the id\'s one answer')
+  await cRun
+  const booked = (a.store.db.prepare("SELECT COUNT(*) AS n FROM reservations WHERE vehicle_id = 'V1'").get() as { n: number }).n
+  t.equal(booked, 0, 'and booked nothing behind it')
+})
+
+t.test('in-process repeats of a keyed run that has not written yet are answered as if it had claimed the id: other args IDEMPOTENCY_KEY_REUSED, the same IDEMPOTENCY_IN_PROGRESS; the first run books', async (t) => {
+  const { clock, replica } = cluster(t, { waitMs: 20 })
+  const held = gate()
+  let n = 0
+  const a = replica({
+    table: (table) => ({
+      ...table,
+      // The first run waits before its first write (as a wrapper or a slow read might).
+      'reservation.create': async (...x: unknown[]) => {
+        if (n++ === 0) await held.wait
+        return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
+      },
+    }) as HandlerTable,
+  })
+  const first = settle(a.create('q1', { stationId: 'NEAR' }))
+  await new Promise((r) => setTimeout(r, 10))
+  t.same(await settle(a.create('q1', { stationId: 'MID' })), { ok: false, code: 'IDEMPOTENCY_KEY_REUSED' }, 'the id is the first request\'s')
+  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the same request is told to ask again')
+  held.open()
+  t.match(await first, { ok: true, v: { reservation: { stationId: 'NEAR' } } }, 'the first run books')
+  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), await first, 'then the same request gets its answer')
   t.equal(await reservations(a, clock), 1)
 })

@@ -85,7 +85,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
   const waitMs = o.waitMs ?? 3_000
   const keyedOps = o.keyedOps ?? new Set<string>()
   /** Keyed runs under way in this process, by scope and id: each holds its id without a claim in the database until its first write. */
-  const keyedRuns = new Map<string, Promise<unknown>>()
+  const keyedRuns = new Map<string, { fingerprint: string; run: Promise<unknown> }>()
   const out: Record<string, unknown> = { ...table }
   for (const op of MUTATING_OPS) {
     const handler = table[op] as Handler | undefined
@@ -96,41 +96,53 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       // Zod output keeps the schema's key order, so the JSON of parsed args is canonical.
       const fingerprint = createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
       const k: KeyClaim = { scope, key, fingerprint, leaseMs, waitMs, owner: randomUUID() }
-      if (keyedOps.has(op)) {
-        const name = `${scope}\u0000${key}`
-        const under = keyedRuns.get(name)
-        if (under === undefined) {
-          const run = runKeyed(o, { ...k, op }, (call) => handler(args, ctx, call))
-          keyedRuns.set(name, run)
-          try {
-            const answer = await run
-            if (answer !== KEY_HELD) return answer
-          } finally {
-            keyedRuns.delete(name)
+      const keyed = keyedOps.has(op)
+      const name = `${scope}\u0000${key}`
+      const under = keyedRuns.get(name)
+      if (under !== undefined) {
+        // A keyed run of the id under way here may not have claimed it in the database yet: wait for it, as a
+        // repeat waits for a claim, then answer below from the database. Still running: the id is that run's
+        // until it ends, as if claimed (another request's: IDEMPOTENCY_KEY_REUSED; the same: IDEMPOTENCY_IN_PROGRESS).
+        if (!(await settlesWithin(o.clock, under.run, waitMs))) throw under.fingerprint === fingerprint ? stillRunning(key) : keyReused(key)
+      } else if (keyed) {
+        const run = runKeyed(o, { ...k, op }, (call) => handler(args, ctx, call))
+        keyedRuns.set(name, { fingerprint, run })
+        try {
+          const answer = await run
+          if (answer !== KEY_HELD) return answer
+        } finally {
+          keyedRuns.delete(name)
+        }
+        // Another run holds the id: answered below, as a repeat.
+      }
+      for (;;) {
+        const claim: KeyClaim = { ...k, owner: randomUUID() }
+        const first = await claimOrWait(o, claim)
+        if (first.state === 'done') return replay(first.status, first.body)
+        const running = renewWhileRunning(o, { ...claim, op })
+        if (keyed) {
+          // Claimed first (the id was another run's at the keyed try): the booking's write still checks the
+          // claim is this run's (a claim that lapsed and was taken books nothing) and stores the answer.
+          const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
+          const answer = await runKeyed(o, { ...claim, op }, (c) => handler(args, ctx, c), { call, running })
+          if (answer !== KEY_HELD) return answer
+          continue
+        }
+        let result: unknown
+        try {
+          result = await handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
+        } catch (err) {
+          if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
+            return finish(o, running, { ...claim, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
+              throw err
+            })
           }
-          // Another run holds the id: answered below, as a repeat.
-        } else {
-          // A repeat of a keyed run under way here, which may not have claimed the id yet: its answer, once it has one.
-          await Promise.race([under.catch(() => undefined), sleep(o.clock, waitMs)])
+          running.stop()
+          await o.store.abandon(claim).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
+          throw err
         }
+        return finish(o, running, { ...claim, op, status: 200, body: JSON.stringify(result) }, () => result)
       }
-      const first = await claimOrWait(o, k)
-      if (first.state === 'done') return replay(first.status, first.body)
-      const running = renewWhileRunning(o, { ...k, op })
-      let result: unknown
-      try {
-        result = await handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
-      } catch (err) {
-        if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
-          return finish(o, running, { ...k, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
-            throw err
-          })
-        }
-        running.stop()
-        await o.store.abandon(k).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
-        throw err
-      }
-      return finish(o, running, { ...k, op, status: 200, body: JSON.stringify(result) }, () => result)
     }
   }
   return out as HandlerTable
@@ -141,12 +153,13 @@ const KEY_HELD = Symbol('key held')
 
 /**
  * One keyed run of an op (IdempotentOpsOptions.keyedOps): `work` gets a KeyedCall and passes it
- * to the store write that books, which claims the request id first
- * and stores the answer with the booking: one commit where claim, booking and answer take three.
- * Then, as the claimed path does:
+ * to the store write that books, which claims the request id first and stores the answer with
+ * the booking: one commit where claim, booking and answer take three. `claimed`: a call whose
+ * claim was made first (claimOrWait) and its renewal; its writes only check the claim is still
+ * this run's. Then, as the claimed path does:
  *
- * - a write found the id held (KeyHeld, or a claim not `claimed`): KEY_HELD, the work's outcome
- *   discarded (it booked nothing);
+ * - a write found the id held (KeyHeld, or a claim not `claimed`, taken from this run included):
+ *   KEY_HELD, the work's outcome discarded (it booked nothing);
  * - a write stored the answer: the work's result;
  * - no write carried the call (the work answered or failed from reads, or its write rolled back):
  *   the id is claimed now and given the answer (or freed, for an answer not kept), as when the
@@ -154,41 +167,87 @@ const KEY_HELD = Symbol('key held')
  *
  * Handlers of keyed ops get no `firstSeenAtMs` (they act as of now).
  */
-async function runKeyed(o: IdempotentOpsOptions, k: KeyClaim & { op: string }, work: (call: KeyedCall) => Promise<unknown>): Promise<unknown> {
-  const call = new KeyedCall({ scope: k.scope, key: k.key, fingerprint: k.fingerprint, nowMs: o.clock.now(), leaseMs: k.leaseMs, owner: k.owner })
+async function runKeyed(
+  o: IdempotentOpsOptions,
+  k: KeyClaim & { op: string },
+  work: (call: KeyedCall) => Promise<unknown>,
+  claimed?: { call: KeyedCall; running: RenewedClaim },
+): Promise<unknown> {
+  const call = claimed?.call ?? new KeyedCall({ scope: k.scope, key: k.key, fingerprint: k.fingerprint, nowMs: o.clock.now(), leaseMs: k.leaseMs, owner: k.owner })
   const held = (): boolean => call.claim !== null && call.claim.state !== 'claimed'
   let result: unknown
   try {
     result = await work(call)
   } catch (err) {
-    if (err instanceof KeyHeld || held()) return KEY_HELD
+    if (err instanceof KeyHeld || held()) {
+      claimed?.running.stop()
+      return KEY_HELD
+    }
     if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
       return settleKeyed(o, call, { ...k, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
         throw err
-      })
+      }, claimed?.running)
     }
+    claimed?.running.stop()
     // As the claimed path leaves it: the id claimed for this request (now, if no write did) and freed, so a
     // repeat runs afresh and another request with the id is still IDEMPOTENCY_KEY_REUSED.
     try {
-      const claimed = call.claim ?? (await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() }))
-      if (claimed.state === 'claimed') await o.store.abandon(k)
+      const claim = call.claim ?? (await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() }))
+      if (claim.state !== 'claimed') return KEY_HELD
+      await o.store.abandon(k)
     } catch (e) {
       o.logger.error({ err: e, op: k.op, id: k.key }, 'could not record a request id')
     }
     throw err
   }
-  if (held()) return KEY_HELD
-  if (call.stored) return result
-  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result)
+  if (held()) {
+    claimed?.running.stop()
+    return KEY_HELD
+  }
+  if (call.stored) {
+    claimed?.running.stop()
+    return result
+  }
+  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result, claimed?.running)
 }
 
-/** A keyed run's answer `a` when no write stored it: recorded under the run's claim, or under one made now (KEY_HELD: the id is another run's). */
-async function settleKeyed(o: IdempotentOpsOptions, call: KeyedCall, a: KeyClaim & { op: string; status: number; body: string }, own: () => unknown): Promise<unknown> {
+/**
+ * A keyed run's answer `a` when no write stored it: recorded under the run's claim (renewed by
+ * `running`, or from now on), or under one made now (KEY_HELD: the id is another run's).
+ */
+async function settleKeyed(
+  o: IdempotentOpsOptions,
+  call: KeyedCall,
+  a: KeyClaim & { op: string; status: number; body: string },
+  own: () => unknown,
+  running?: RenewedClaim,
+): Promise<unknown> {
   if (call.claim === null) {
     const claim = await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() })
     if (claim.state !== 'claimed') return KEY_HELD
   }
-  return finish(o, renewWhileRunning(o, a), a, own)
+  return finish(o, running ?? renewWhileRunning(o, a), a, own)
+}
+
+/** Whether `p` settles within `ms` on `clock` (its timer cancelled when it does). */
+async function settlesWithin(clock: Clock, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let cancel = (): void => undefined
+  const timeout = new Promise<false>((resolve) => (cancel = clock.setTimer(() => resolve(false), ms)))
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout])
+  } finally {
+    cancel()
+  }
+}
+
+/** IDEMPOTENCY_KEY_REUSED for request id `key`, used for another request. */
+function keyReused(key: string): VoltwayError {
+  return new VoltwayError('IDEMPOTENCY_KEY_REUSED', `request id "${key}" was used for another request; use a new id for a new request`, { id: key })
+}
+
+/** IDEMPOTENCY_IN_PROGRESS for request id `key`: ask again with the same id for its answer. */
+function stillRunning(key: string): VoltwayError {
+  return new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${key}" is still running; ask again with the same id to get its answer`, { id: key })
 }
 
 /**
@@ -220,12 +279,8 @@ async function claimOrWait(o: IdempotentOpsOptions, c: KeyClaim): Promise<{ stat
   for (;;) {
     const claim = await o.store.claim({ scope: c.scope, key: c.key, fingerprint: c.fingerprint, nowMs: o.clock.now(), leaseMs: c.leaseMs, owner: c.owner })
     if (claim.state === 'done' || claim.state === 'claimed') return claim
-    if (claim.state === 'mismatch') {
-      throw new VoltwayError('IDEMPOTENCY_KEY_REUSED', `request id "${c.key}" was used for another request; use a new id for a new request`, { id: c.key })
-    }
-    if (o.clock.monotonic() - started >= c.waitMs) {
-      throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${c.key}" is still running; ask again with the same id to get its answer`, { id: c.key })
-    }
+    if (claim.state === 'mismatch') throw keyReused(c.key)
+    if (o.clock.monotonic() - started >= c.waitMs) throw stillRunning(c.key)
     await sleep(o.clock, 50)
   }
 }

@@ -126,6 +126,13 @@ export class KeyedCall {
 
   constructor(readonly claimInput: ClaimInput) {}
 
+  /** A call whose key was claimed before its first write (`claim`, by IdempotencyStore.claim as `input.owner`): its writes only check the claim is still the run's. */
+  static claimed(input: ClaimInput, claim: Extract<IdempotencyClaim, { state: 'claimed' }>): KeyedCall {
+    const call = new KeyedCall(input)
+    call.claim = claim
+    return call
+  }
+
   /** The claim the next write must make first: the call's, until a committed write made it. */
   get pendingClaim(): ClaimInput | null {
     return this.claim === null ? this.claimInput : null
