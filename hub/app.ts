@@ -18,7 +18,7 @@ import type { HttpLimits } from './http/limits.js'
 import { buildHttpServer } from './http/server.js'
 import { HubMetrics } from './metrics.js'
 import { createHubContext, mapHandlerErrors, opHandlers, type HubContext } from './ops/index.js'
-import { idempotentOps } from './requests/idempotent.js'
+import { idempotentOps, keyedOpsFor } from './requests/idempotent.js'
 import { ChargingService } from './charging/service.js'
 import { StationControl } from './charging/station-control.js'
 import { StaleStartRecovery } from './charging/stale-start.js'
@@ -327,7 +327,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         logger,
         leaseMs: opts.requestClaimMs ?? config.replicas.requestClaimSeconds * 1000,
         // reservation.create's request id rides in its booking's write where the store can (one commit, not three).
-        ...(db.keyedReservations ? { keyedOps: new Set(['reservation.create']) } : {}),
+        keyedOps: keyedOpsFor(db),
       }),
       storage.wireError,
     )

@@ -14,7 +14,7 @@ import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { TestClock } from '../hub/clock.js'
 import { coreOpHandlers, createHubContext, tripOpHandlers } from '../hub/ops/index.js'
-import { idempotentOps } from '../hub/requests/idempotent.js'
+import { idempotentOps, keyedOpsFor } from '../hub/requests/idempotent.js'
 import type { Store } from '../hub/store/index.js'
 import { OPS, VoltwayError, type HandlerTable, type OpHandler } from '../protocol/index.js'
 import { BAHIA, BAHIA_LINKS, bookingsEverywhere, inMinutes, startFederationHubs, type FederationHarness } from './helpers/federation-hubs.js'
@@ -30,7 +30,7 @@ const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (e: 
 /** reservation.create of one hub replica on `store`, under the request-id rules. */
 function reservations(store: Store, clock: TestClock) {
   const ctx = createHubContext({ config: testConfig(), store, clock })
-  const handlers = idempotentOps(coreOpHandlers(ctx), { store: store.idempotency, clock, logger: pino({ enabled: false }), waitMs: 0 })
+  const handlers = idempotentOps(coreOpHandlers(ctx), { store: store.idempotency, clock, logger: pino({ enabled: false }), waitMs: 0, keyedOps: keyedOpsFor(store) })
   const inMin = (minutes: number): string => new Date(clock.now() + minutes * 60_000).toISOString().replace('.000Z', 'Z')
   const create = (requestId: string, a: { at: string; stationId?: string }) =>
     (handlers['reservation.create'] as OpHandler<'reservation.create'>)(OPS['reservation.create'].args.parse({ position: HERE, rangeKm: 50, ...a }), { hubId: 'feira', vehicleId: 'V1', requestId, op: 'reservation.create' })

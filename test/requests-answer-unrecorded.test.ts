@@ -11,7 +11,7 @@ import pg from 'pg'
 import { pino } from 'pino'
 import { TestClock } from '../hub/clock.js'
 import { coreOpHandlers, createHubContext } from '../hub/ops/index.js'
-import { idempotentOps } from '../hub/requests/idempotent.js'
+import { idempotentOps, keyedOpsFor } from '../hub/requests/idempotent.js'
 import type { PostgresStore } from '../hub/store/index.js'
 import { OPS, type HandlerTable, type OpHandler } from '../protocol/index.js'
 import { waitUntil } from './helpers/net.js'
@@ -43,7 +43,7 @@ async function hubOn(db: TempPostgres, t: Teardowns, o: { poolSize: number; busy
       return out
     },
   } as HandlerTable
-  const handlers = idempotentOps(table, { store: store.idempotency, clock, logger: pino({ enabled: false }), leaseMs: LEASE_MS, waitMs: 0 })
+  const handlers = idempotentOps(table, { store: store.idempotency, clock, logger: pino({ enabled: false }), leaseMs: LEASE_MS, waitMs: 0, keyedOps: keyedOpsFor(store) })
   const at = (minutes: number): string => new Date(clock.now() + minutes * 60_000).toISOString().replace('.000Z', 'Z')
   const create = async (requestId: string, minutes: number): Promise<string> => {
     const out = await (handlers['reservation.create'] as OpHandler<'reservation.create'>)(OPS['reservation.create'].args.parse({ at: at(minutes), position: HERE, rangeKm: 50, stationId: 'NEAR' }), { hubId: 'feira', vehicleId: 'V1', requestId, op: 'reservation.create' })

@@ -48,7 +48,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
-import { KeyHeld, KeyedCall, StoreError, type IdempotencyStore } from '../store/index.js'
+import { KeyHeld, KeyedCall, StoreError, type IdempotencyStore, type Store } from '../store/index.js'
 
 /** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
 export { MUTATING_OPS }
@@ -78,6 +78,11 @@ export function effectId(prefix: string, req: Pick<RequestContext, 'vehicleId' |
 }
 
 type Handler = (args: unknown, ctx: RequestContext, call?: KeyedCall) => Promise<unknown>
+
+/** The ops `store` lets run keyed (IdempotentOpsOptions.keyedOps): reservation.create where it has Store.keyedReservations, else none. */
+export function keyedOpsFor(store: Store): ReadonlySet<string> {
+  return new Set(store.keyedReservations ? ['reservation.create'] : [])
+}
 
 /** `table` with each mutating op run under the request-id rules above. */
 export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): HandlerTable {
