@@ -108,7 +108,8 @@ t.test('the same request twice at once in one process books once, and both get t
 })
 
 t.test('one id sent at once in one process for two requests: one books, the other is IDEMPOTENCY_KEY_REUSED', async (t) => {
-  const { clock, replica } = cluster(t)
+  // The second waits for the first run (waitMs), then the database answers it.
+  const { clock, replica } = cluster(t, { waitMs: 5_000 })
   const a = replica()
   const out = await Promise.allSettled([a.create('q1', { stationId: 'NEAR' }), a.create('q1', { stationId: 'MID' })])
   t.equal(out.filter((o) => o.status === 'fulfilled').length, 1, 'one booked')
@@ -236,26 +237,92 @@ t.test('a run that found the id held and claimed it after (claim first) still bo
   t.equal(booked, 0, 'and booked nothing behind it')
 })
 
-t.test('in-process repeats of a keyed run that has not written yet are answered as if it had claimed the id: other args IDEMPOTENCY_KEY_REUSED, the same IDEMPOTENCY_IN_PROGRESS; the first run books', async (t) => {
+t.test('in-process repeats of a keyed run that has not written yet are told to ask again (the database may hold the id for yet another run); once it has, the database answers', async (t) => {
   const { clock, replica } = cluster(t, { waitMs: 20 })
   const held = gate()
   let n = 0
-  const a = replica({
-    table: (table) => ({
-      ...table,
-      // The first run waits before its first write (as a wrapper or a slow read might).
-      'reservation.create': async (...x: unknown[]) => {
-        if (n++ === 0) await held.wait
-        return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
-      },
-    }) as HandlerTable,
-  })
+  const a = replica({ table: gatedFirst(held, () => n++ === 0) })
   const first = settle(a.create('q1', { stationId: 'NEAR' }))
   await new Promise((r) => setTimeout(r, 10))
-  t.same(await settle(a.create('q1', { stationId: 'MID' })), { ok: false, code: 'IDEMPOTENCY_KEY_REUSED' }, 'the id is the first request\'s')
-  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the same request is told to ask again')
+  t.same(await settle(a.create('q1', { stationId: 'MID' })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'another request with the id: ask again')
+  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the same request: ask again')
   held.open()
   t.match(await first, { ok: true, v: { reservation: { stationId: 'NEAR' } } }, 'the first run books')
-  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), await first, 'then the same request gets its answer')
+  t.same(await settle(a.create('q1', { stationId: 'MID' })), { ok: false, code: 'IDEMPOTENCY_KEY_REUSED' }, 'then the id is the first request\'s')
+  t.same(await settle(a.create('q1', { stationId: 'NEAR' })), await first, 'and the same request gets its answer')
   t.equal(await reservations(a, clock), 1)
 })
+
+/** A reservation.create that waits for `g` before running when `first()` says so. */
+function gatedFirst(g: { wait: Promise<void> }, first: () => boolean) {
+  return (table: HandlerTable): HandlerTable =>
+    ({
+      ...table,
+      'reservation.create': async (...x: unknown[]) => {
+        if (first()) await g.wait
+        return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
+      },
+    }) as HandlerTable
+}
+
+/** A claim-first replica whose reservation.create, once its id is claimed, waits for the test (`inHandler` opens first). */
+function heldClaimFirst(replica: ReturnType<typeof cluster>['replica']) {
+  const go = gate()
+  const inHandler = gate()
+  const r = replica({
+    keyed: false,
+    table: (table) =>
+      ({
+        ...table,
+        'reservation.create': async (...x: unknown[]) => {
+          inHandler.open()
+          await go.wait
+          return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
+        },
+      }) as HandlerTable,
+  })
+  return { r, go, inHandler }
+}
+
+for (const keyed of [false, true]) {
+  t.test(`[keyed: ${keyed}] the retry of a request whose id another replica holds is not told IDEMPOTENCY_KEY_REUSED because another request with the id runs in this process`, async (t) => {
+    const { clock, replica } = cluster(t, { waitMs: 20 })
+    const b = heldClaimFirst(replica)
+    const bRun = settle(b.r.create('q1', { stationId: 'MID' }))
+    await b.inHandler.wait
+    const aGo = gate()
+    let n = 0
+    const a = replica({ keyed, table: gatedFirst(aGo, () => n++ === 0) })
+    const aRun = settle(a.create('q1', { stationId: 'NEAR' }))
+    await new Promise((r) => setTimeout(r, 10))
+    t.same(await settle(a.create('q1', { stationId: 'MID' })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the retry is told to ask again')
+    aGo.open()
+    b.go.open()
+    const bOut = await bRun
+    t.match(bOut, { ok: true, v: { reservation: { stationId: 'MID' } } }, 'the holder books')
+    t.same(await aRun, { ok: false, code: 'IDEMPOTENCY_KEY_REUSED' }, 'the other request is refused')
+    t.same(await settle(a.create('q1', { stationId: 'MID' })), bOut, 'the next retry gets the holder\'s answer')
+    t.equal(await reservations(a, clock), 1)
+  })
+
+  t.test(`[keyed: ${keyed}] a repeat of a request running on another replica, behind a run in this process, is told IDEMPOTENCY_IN_PROGRESS within one waitMs`, async (t) => {
+    const waitMs = 600
+    const { replica } = cluster(t, { waitMs })
+    const b = heldClaimFirst(replica)
+    const bRun = settle(b.r.create('q1'))
+    await b.inHandler.wait
+    let n = 0
+    const slowFirst = { wait: new Promise<void>((r) => setTimeout(r, 500)) }
+    const a = replica({ keyed, table: gatedFirst(slowFirst, () => n++ === 0) })
+    const first = settle(a.create('q1'))
+    await new Promise((r) => setTimeout(r, 10))
+    const t0 = performance.now()
+    t.same(await settle(a.create('q1')), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' })
+    const took = performance.now() - t0
+    // Two waits back to back would take about 2 x waitMs (1.1 s); 300 ms is room for a loaded machine.
+    t.ok(took < waitMs + 300, `told within one waitMs (took ${Math.round(took)} ms, waitMs ${waitMs})`)
+    t.same(await first, { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the first in this process, too')
+    b.go.open()
+    await bRun
+  })
+}

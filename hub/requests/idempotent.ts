@@ -90,7 +90,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
   const waitMs = o.waitMs ?? 3_000
   const keyedOps = o.keyedOps ?? new Set<string>()
   /** Keyed runs under way in this process, by scope and id: each holds its id without a claim in the database until its first write. */
-  const keyedRuns = new Map<string, { fingerprint: string; run: Promise<unknown> }>()
+  const keyedRuns = new Map<string, { call: KeyedCall; run: Promise<unknown> }>()
   const out: Record<string, unknown> = { ...table }
   for (const op of MUTATING_OPS) {
     const handler = table[op] as Handler | undefined
@@ -104,14 +104,18 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       const keyed = keyedOps.has(op)
       const name = `${scope}\u0000${key}`
       const under = keyedRuns.get(name)
+      // One wait for the whole request: behind a keyed run here, then behind a claim in the database.
+      const started = o.clock.monotonic()
       if (under !== undefined) {
         // A keyed run of the id under way here may not have claimed it in the database yet: wait for it, as a
-        // repeat waits for a claim, then answer below from the database. Still running: the id is that run's
-        // until it ends, as if claimed (another request's: IDEMPOTENCY_KEY_REUSED; the same: IDEMPOTENCY_IN_PROGRESS).
-        if (!(await settlesWithin(o.clock, under.run, waitMs))) throw under.fingerprint === fingerprint ? stillRunning(key) : keyReused(key)
+        // repeat waits for a claim, then answer below from the database. Still running and not claimed yet
+        // (the database may hold the id for yet another run): ask again. Claimed: the database answers.
+        const settled = await settlesWithin(o.clock, under.run, waitMs)
+        if (!settled && under.call.claim?.state !== 'claimed') throw stillRunning(key)
       } else if (keyed) {
-        const run = runKeyed(o, { ...k, op }, (call) => handler(args, ctx, call))
-        keyedRuns.set(name, { fingerprint, run })
+        const call = new KeyedCall({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: k.owner })
+        const run = runKeyed(o, { ...k, op }, (c) => handler(args, ctx, c), call)
+        keyedRuns.set(name, { call, run })
         try {
           const answer = await run
           if (answer !== KEY_HELD) return answer
@@ -122,14 +126,14 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       }
       for (;;) {
         const claim: KeyClaim = { ...k, owner: randomUUID() }
-        const first = await claimOrWait(o, claim)
+        const first = await claimOrWait(o, claim, started)
         if (first.state === 'done') return replay(first.status, first.body)
         const running = renewWhileRunning(o, { ...claim, op })
         if (keyed) {
           // Claimed first (the id was another run's at the keyed try): the booking's write still checks the
           // claim is this run's (a claim that lapsed and was taken books nothing) and stores the answer.
           const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
-          const answer = await runKeyed(o, { ...claim, op }, (c) => handler(args, ctx, c), { call, running })
+          const answer = await runKeyed(o, { ...claim, op }, (c) => handler(args, ctx, c), call, running)
           if (answer !== KEY_HELD) return answer
           continue
         }
@@ -157,11 +161,11 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
 const KEY_HELD = Symbol('key held')
 
 /**
- * One keyed run of an op (IdempotentOpsOptions.keyedOps): `work` gets a KeyedCall and passes it
- * to the store write that books, which claims the request id first and stores the answer with
- * the booking: one commit where claim, booking and answer take three. `claimed`: a call whose
- * claim was made first (claimOrWait) and its renewal; its writes only check the claim is still
- * this run's. Then, as the claimed path does:
+ * One keyed run of an op (IdempotentOpsOptions.keyedOps): `work` gets `call` (owned by `k.owner`)
+ * and passes it to the store write that books, which claims the request id first and stores the
+ * answer with the booking: one commit where claim, booking and answer take three. A call claimed
+ * first (KeyedCall.claimed, after claimOrWait) comes with its claim's renewal (`running`); its
+ * writes only check the claim is still this run's. Then, as the claimed path does:
  *
  * - a write found the id held (KeyHeld, or a claim not `claimed`, taken from this run included):
  *   KEY_HELD, the work's outcome discarded (it booked nothing);
@@ -176,24 +180,24 @@ async function runKeyed(
   o: IdempotentOpsOptions,
   k: KeyClaim & { op: string },
   work: (call: KeyedCall) => Promise<unknown>,
-  claimed?: { call: KeyedCall; running: RenewedClaim },
+  call: KeyedCall,
+  running?: RenewedClaim,
 ): Promise<unknown> {
-  const call = claimed?.call ?? new KeyedCall({ scope: k.scope, key: k.key, fingerprint: k.fingerprint, nowMs: o.clock.now(), leaseMs: k.leaseMs, owner: k.owner })
   const held = (): boolean => call.claim !== null && call.claim.state !== 'claimed'
   let result: unknown
   try {
     result = await work(call)
   } catch (err) {
     if (err instanceof KeyHeld || held()) {
-      claimed?.running.stop()
+      running?.stop()
       return KEY_HELD
     }
     if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
       return settleKeyed(o, call, { ...k, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
         throw err
-      }, claimed?.running)
+      }, running)
     }
-    claimed?.running.stop()
+    running?.stop()
     // As the claimed path leaves it: the id claimed for this request (now, if no write did) and freed, so a
     // repeat runs afresh and another request with the id is still IDEMPOTENCY_KEY_REUSED.
     try {
@@ -206,14 +210,14 @@ async function runKeyed(
     throw err
   }
   if (held()) {
-    claimed?.running.stop()
+    running?.stop()
     return KEY_HELD
   }
   if (call.stored) {
-    claimed?.running.stop()
+    running?.stop()
     return result
   }
-  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result, claimed?.running)
+  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result, running)
 }
 
 /**
@@ -276,11 +280,14 @@ interface KeyClaim {
 
 /**
  * Claim the key as `c.owner`: `claimed`, or the key's stored answer (`done`); a claim another run
- * holds is waited for up to `waitMs`, then IDEMPOTENCY_IN_PROGRESS; another request's key,
- * IDEMPOTENCY_KEY_REUSED.
+ * holds is waited for up to `waitMs` after `started` (monotonic ms: the request's wait may have
+ * begun before), then IDEMPOTENCY_IN_PROGRESS; another request's key, IDEMPOTENCY_KEY_REUSED.
  */
-async function claimOrWait(o: IdempotentOpsOptions, c: KeyClaim): Promise<{ state: 'claimed'; firstClaimedAtMs: number } | { state: 'done'; status: number; body: string | null }> {
-  const started = o.clock.monotonic()
+async function claimOrWait(
+  o: IdempotentOpsOptions,
+  c: KeyClaim,
+  started = o.clock.monotonic(),
+): Promise<{ state: 'claimed'; firstClaimedAtMs: number } | { state: 'done'; status: number; body: string | null }> {
   for (;;) {
     const claim = await o.store.claim({ scope: c.scope, key: c.key, fingerprint: c.fingerprint, nowMs: o.clock.now(), leaseMs: c.leaseMs, owner: c.owner })
     if (claim.state === 'done' || claim.state === 'claimed') return claim
