@@ -326,3 +326,137 @@ for (const keyed of [false, true]) {
     await bRun
   })
 }
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** A claim-first replica whose reservation.create waits for `go` once its id is claimed, then fails with a 5xx (its claim abandoned, the id still that request's). */
+function failingClaimFirst(replica: ReturnType<typeof cluster>['replica']) {
+  const go = gate()
+  const inHandler = gate()
+  const r = replica({
+    keyed: false,
+    table: (table) =>
+      ({
+        ...table,
+        'reservation.create': async () => {
+          inHandler.open()
+          await go.wait
+          throw new VoltwayError('INTERNAL', 'the disk went away')
+        },
+      }) as HandlerTable,
+  })
+  return { r, go, inHandler }
+}
+
+/** Replica `r`'s booking writes (keyed or not): the first goes, the next stalls until `go` (`at` opens as it stalls). */
+function stallSecondWrite(r: Replica) {
+  const at = gate()
+  const go = gate()
+  let calls = 0
+  const stall = async <T>(write: () => Promise<T>): Promise<T> => {
+    if (++calls > 1) {
+      at.open()
+      await go.wait
+    }
+    return write()
+  }
+  const k = r.store.keyedReservations
+  const kFirst = k.createReservation.bind(k)
+  k.createReservation = (input, keyed) => stall(() => kFirst(input, keyed))
+  const pFirst = r.store.reservations.createReservation.bind(r.store.reservations)
+  r.store.reservations.createReservation = (input) => stall(() => pFirst(input))
+  return { at, go }
+}
+
+/** Books the 16 stations nearest HERE at NOW + 180 min (MANY), so a nearest-free create there writes twice. */
+async function fillFirstBatch(replica: ReturnType<typeof cluster>['replica']): Promise<void> {
+  const other = replica({ keyed: false })
+  for (let i = 0; i < 16; i++) await other.create(`o${i}`, { vehicleId: `W${i}`, stationId: `M${i}` })
+}
+
+for (const keyed of [false, true]) {
+  t.test(`[keyed: ${keyed}] a run whose claim (made after the id was found held) lapsed and was taken waits for the id's answer as a repeat does, however long it has run`, async (t) => {
+    const waitMs = 400
+    const { clock, replica } = cluster(t, { waitMs })
+    // C holds q1 (claim first), then fails with a 5xx: q1 abandoned, free for the same request.
+    const c = failingClaimFirst(replica)
+    const cRun = settle(c.r.create('q1'))
+    await c.inHandler.wait
+    // A finds C's claim and waits; once C gives it up A claims q1, and its run stalls before booking.
+    const aGo = gate()
+    const aAtGate = gate()
+    let n = 0
+    const a = replica({
+      keyed,
+      table: (table) =>
+        ({
+          ...table,
+          'reservation.create': async (...x: unknown[]) => {
+            if (n++ === (keyed ? 1 : 0)) {
+              aAtGate.open()
+              await aGo.wait
+            }
+            return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
+          },
+        }) as HandlerTable,
+    })
+    const aRun = settle(a.create('q1'))
+    await pause(50)
+    c.go.open()
+    await cRun
+    await aAtGate.wait
+    // A stalls a whole lease: D takes its lapsed claim and runs the request (held in its handler).
+    clock.advance(7_000)
+    const d = heldClaimFirst(replica)
+    const dRun = settle(d.r.create('q1'))
+    await d.inHandler.wait
+    await pause(waitMs + 100) // A's request began more than waitMs ago
+    aGo.open()
+    await pause(50)
+    d.go.open() // D answers well within one waitMs of A finding its claim taken
+    const dOut = await dRun
+    t.match(dOut, { ok: true, v: { reservation: { stationId: 'NEAR' } } }, 'D books')
+    t.same(await aRun, dOut, 'A answers the id\'s one answer')
+    t.equal(await reservations(d.r, clock), 1)
+  })
+
+  t.test(`[keyed: ${keyed}] a run whose first write claimed the id, lapsed and taken before its second, waits for the id's answer`, async (t) => {
+    const waitMs = 400
+    const { clock, replica } = cluster(t, { waitMs, stations: MANY })
+    await fillFirstBatch(replica)
+    const a = replica({ keyed })
+    const aStall = stallSecondWrite(a)
+    const aRun = settle(a.create('q1', { stationId: null }))
+    await aStall.at.wait
+    clock.advance(7_000)
+    const d = heldClaimFirst(replica)
+    const dRun = settle(d.r.create('q1', { stationId: null }))
+    await d.inHandler.wait
+    await pause(waitMs + 100)
+    aStall.go.open()
+    await pause(50)
+    d.go.open()
+    const dOut = await dRun
+    t.equal(dOut.ok, true, 'D answers')
+    t.same(await aRun, dOut, 'A answers the id\'s one answer')
+  })
+
+  t.test(`[keyed: ${keyed}] a live replica's run keeps its claim while it runs (renewed): a repeat on another replica meanwhile is told IDEMPOTENCY_IN_PROGRESS, not run again`, async (t) => {
+    const { clock, replica } = cluster(t, { waitMs: 0, stations: MANY })
+    await fillFirstBatch(replica)
+    const a = replica({ keyed })
+    const aStall = stallSecondWrite(a)
+    const aRun = settle(a.create('q1', { stationId: null }))
+    await aStall.at.wait
+    // A is alive, waiting on its second write: 5 s pass, A's renewal (every 2 s) runs, 2 s more pass.
+    clock.advance(5_000)
+    await pause(2_300)
+    clock.advance(2_000)
+    const b = replica({ keyed })
+    t.same(await settle(b.create('q1', { stationId: null })), { ok: false, code: 'IDEMPOTENCY_IN_PROGRESS' }, 'the repeat is told to ask again')
+    aStall.go.open()
+    const aOut = await aRun
+    t.equal(aOut.ok, true, 'A books')
+    t.same(await settle(b.create('q1', { stationId: null })), aOut, 'then the repeat gets A\'s answer')
+  })
+}

@@ -105,7 +105,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
       const name = `${scope}\u0000${key}`
       const under = keyedRuns.get(name)
       // One wait for the whole request: behind a keyed run here, then behind a claim in the database.
-      const started = o.clock.monotonic()
+      let started = o.clock.monotonic()
       if (under !== undefined) {
         // A keyed run of the id under way here may not have claimed it in the database yet: wait for it, as a
         // repeat waits for a claim, then answer below from the database. Still running and not claimed yet
@@ -122,6 +122,8 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         } finally {
           keyedRuns.delete(name)
         }
+        // A run that had claimed the id and lost it (lapsed and taken): a fresh wait for the id's answer, as answerOfTakenKey.
+        if (call.everClaimed) started = o.clock.monotonic()
         // Another run holds the id: answered below, as a repeat.
       }
       for (;;) {
@@ -135,6 +137,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
           const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
           const answer = await runKeyed(o, { ...claim, op }, (c) => handler(args, ctx, c), call, running)
           if (answer !== KEY_HELD) return answer
+          started = o.clock.monotonic()
           continue
         }
         let result: unknown
@@ -184,6 +187,7 @@ async function runKeyed(
   running?: RenewedClaim,
 ): Promise<unknown> {
   const held = (): boolean => call.claim !== null && call.claim.state !== 'claimed'
+  if (running === undefined) call.onClaimed = () => (running = renewWhileRunning(o, k))
   let result: unknown
   try {
     result = await work(call)

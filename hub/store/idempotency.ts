@@ -124,12 +124,18 @@ export class KeyedCall {
   /** The answer a committed write stored with the effect (null: not stored yet). */
   stored: { status: number; body: string } | null = null
 
+  /** Whether a committed write (or the claim before them) ever claimed the key for this call. */
+  everClaimed = false
+  /** Called once, when a committed write first claimed the key without storing the answer (the run goes on: renew the claim). */
+  onClaimed: (() => void) | null = null
+
   constructor(readonly claimInput: ClaimInput) {}
 
   /** A call whose key was claimed before its first write (`claim`, by IdempotencyStore.claim as `input.owner`): its writes only check the claim is still the run's. */
   static claimed(input: ClaimInput, claim: Extract<IdempotencyClaim, { state: 'claimed' }>): KeyedCall {
     const call = new KeyedCall(input)
     call.claim = claim
+    call.everClaimed = true
     return call
   }
 
@@ -141,6 +147,11 @@ export class KeyedCall {
   /** Record what a committed write did; rejects with KeyHeld when the claim it made is not `claimed`. */
   settle(claim: IdempotencyClaim | null, stored: { status: number; body: string } | null): void {
     if (claim !== null) this.claim = claim
+    if (claim !== null && claim.state === 'claimed' && !this.everClaimed) {
+      this.everClaimed = true
+      // A write that claimed and answered at once needs no renewal: the call is done.
+      if (stored === null) this.onClaimed?.()
+    }
     if (stored !== null) this.stored = stored
     if (claim !== null && claim.state !== 'claimed') throw new KeyHeld(claim)
   }
