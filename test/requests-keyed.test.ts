@@ -186,9 +186,8 @@ t.test('a request whose first run died after booking (its id\'s record gone) is 
 t.test('a run that found the id held and claimed it after (claim first) still books only while the claim is its own: one lapsed and taken meanwhile books nothing', async (t) => {
   const { clock, replica } = cluster(t, { waitMs: 1_000, stations: MANY })
   const minutes = 120 + 5 / 60 // 5 s past the minimum lead: a run 7 s later is TOO_SOON
-  const other = replica({ keyed: false })
   // The 16 nearest stations are booked at that time, so a nearest-free create writes twice: its first write claims the id.
-  for (let i = 0; i < 16; i++) await other.create(`o${i}`, { vehicleId: `W${i}`, stationId: `M${i}`, minutes })
+  await fillFirstBatch(replica, minutes)
   const c = replica()
   const b = replica()
   const a = replica()
@@ -203,34 +202,19 @@ t.test('a run that found the id held and claimed it after (claim first) still bo
     await cFails.wait
     throw new Error('the disk went away')
   }
-  const bKeyed = b.store.keyedReservations
-  const bKeyedFirst = bKeyed.createReservation.bind(bKeyed)
-  const bPlainFirst = b.store.reservations.createReservation.bind(b.store.reservations)
-  const bAtWrite = gate()
-  const bGoes = gate()
-  let bCalls = 0
-  /** B's booking writes, keyed or not: the first (its keyed try) goes, the next stalls until the test lets it go. */
-  const stallAfterFirst = async <T>(write: () => Promise<T>): Promise<T> => {
-    if (++bCalls > 1) {
-      bAtWrite.open()
-      await bGoes.wait
-    }
-    return write()
-  }
   // B's keyed try finds C's claim (KEY_HELD); it waits, claims q1 once C abandons it, and its booking write stalls.
-  bKeyed.createReservation = (input, keyed) => stallAfterFirst(() => bKeyedFirst(input, keyed))
-  b.store.reservations.createReservation = (input) => stallAfterFirst(() => bPlainFirst(input))
+  const bStall = stallSecondWrite(b)
   const cRun = settle(c.create('q1', { stationId: null, minutes }))
   await cClaimed.wait
   const bRun = settle(b.create('q1', { stationId: null, minutes }))
   await new Promise((r) => setTimeout(r, 100))
   cFails.open()
-  await bAtWrite.wait
+  await bStall.at.wait
   // B stalls a whole lease (6 s): A takes the lapsed claim and answers q1 TOO_SOON.
   clock.advance(7_000)
   const aOut = await settle(a.create('q1', { stationId: null, minutes }))
   t.same(aOut, { ok: false, code: 'TOO_SOON' })
-  bGoes.open()
+  bStall.go.open()
   t.same(await bRun, aOut, 'B answers the id\'s one answer')
   await cRun
   const booked = (a.store.db.prepare("SELECT COUNT(*) AS n FROM reservations WHERE vehicle_id = 'V1'").get() as { n: number }).n
@@ -265,8 +249,12 @@ function gatedFirst(g: { wait: Promise<void> }, first: () => boolean) {
     }) as HandlerTable
 }
 
-/** A claim-first replica whose reservation.create, once its id is claimed, waits for the test (`inHandler` opens first). */
-function heldClaimFirst(replica: ReturnType<typeof cluster>['replica']) {
+/**
+ * A claim-first replica whose reservation.create, once its id is claimed, waits for the test (`inHandler` opens
+ * first, `go` lets it on), then runs (`then: 'run'`) or fails with a 5xx (`'fail'`: its claim abandoned, the id
+ * still that request's).
+ */
+function heldClaimFirst(replica: ReturnType<typeof cluster>['replica'], then: 'run' | 'fail' = 'run') {
   const go = gate()
   const inHandler = gate()
   const r = replica({
@@ -277,6 +265,7 @@ function heldClaimFirst(replica: ReturnType<typeof cluster>['replica']) {
         'reservation.create': async (...x: unknown[]) => {
           inHandler.open()
           await go.wait
+          if (then === 'fail') throw new VoltwayError('INTERNAL', 'the disk went away')
           return (table['reservation.create'] as (...y: unknown[]) => Promise<unknown>)(...x)
         },
       }) as HandlerTable,
@@ -329,25 +318,6 @@ for (const keyed of [false, true]) {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** A claim-first replica whose reservation.create waits for `go` once its id is claimed, then fails with a 5xx (its claim abandoned, the id still that request's). */
-function failingClaimFirst(replica: ReturnType<typeof cluster>['replica']) {
-  const go = gate()
-  const inHandler = gate()
-  const r = replica({
-    keyed: false,
-    table: (table) =>
-      ({
-        ...table,
-        'reservation.create': async () => {
-          inHandler.open()
-          await go.wait
-          throw new VoltwayError('INTERNAL', 'the disk went away')
-        },
-      }) as HandlerTable,
-  })
-  return { r, go, inHandler }
-}
-
 /** Replica `r`'s booking writes (keyed or not): the first goes, the next stalls until `go` (`at` opens as it stalls). */
 function stallSecondWrite(r: Replica) {
   const at = gate()
@@ -368,10 +338,10 @@ function stallSecondWrite(r: Replica) {
   return { at, go }
 }
 
-/** Books the 16 stations nearest HERE at NOW + 180 min (MANY), so a nearest-free create there writes twice. */
-async function fillFirstBatch(replica: ReturnType<typeof cluster>['replica']): Promise<void> {
+/** Books the 16 stations nearest HERE at NOW + `minutes` (MANY), so a nearest-free create then writes twice. */
+async function fillFirstBatch(replica: ReturnType<typeof cluster>['replica'], minutes = 180): Promise<void> {
   const other = replica({ keyed: false })
-  for (let i = 0; i < 16; i++) await other.create(`o${i}`, { vehicleId: `W${i}`, stationId: `M${i}` })
+  for (let i = 0; i < 16; i++) await other.create(`o${i}`, { vehicleId: `W${i}`, stationId: `M${i}`, minutes })
 }
 
 for (const keyed of [false, true]) {
@@ -379,7 +349,7 @@ for (const keyed of [false, true]) {
     const waitMs = 400
     const { clock, replica } = cluster(t, { waitMs })
     // C holds q1 (claim first), then fails with a 5xx: q1 abandoned, free for the same request.
-    const c = failingClaimFirst(replica)
+    const c = heldClaimFirst(replica, 'fail')
     const cRun = settle(c.r.create('q1'))
     await c.inHandler.wait
     // A finds C's claim and waits; once C gives it up A claims q1, and its run stalls before booking.
