@@ -1,5 +1,5 @@
 import type { OpHandler, OpResult } from '../../protocol/index.js'
-import type { KeyedCall } from '../store/index.js'
+import type { KeyedCall, ReservationRecord } from '../store/index.js'
 import type { HubContext } from './context.js'
 import { effectId } from '../requests/idempotent.js'
 
@@ -10,7 +10,7 @@ import { effectId } from '../requests/idempotent.js'
  */
 export function reservationCreate(ctx: HubContext): (...a: [...Parameters<OpHandler<'reservation.create'>>, call?: KeyedCall]) => Promise<OpResult<'reservation.create'>> {
   return async (args, req, call) => {
-    const keyed = call && { call, status: 200, body: (r: Parameters<typeof ctx.reservations.toWire>[0]) => JSON.stringify({ reservation: ctx.reservations.toWire(r) }) }
+    const keyed = call && { call, status: 200, body: (r: ReservationRecord) => JSON.stringify({ reservation: ctx.reservations.toWire(r) }) }
     return { reservation: await ctx.reservations.create(req.vehicleId, args, { reservationId: effectId('r', req), ...(keyed ? { keyed } : {}) }) }
   }
 }

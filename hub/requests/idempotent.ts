@@ -41,13 +41,14 @@
  * run could have, not what the vehicle booked since.
  *
  * Keyed ops (`keyedOps`: reservation.create on SQLite) claim their id in the
- * booking's own write and store the answer with the booking (runKeyed): one
+ * booking's own write and store the answer with the booking (runCall): one
  * commit where claim, booking and answer take three, under the same rules.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
+import { withTimeout } from '../../base/with-timeout.js'
 import { KeyHeld, KeyedCall, StoreError, type IdempotencyStore, type Store } from '../store/index.js'
 
 /** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
@@ -63,7 +64,7 @@ export interface IdempotentOpsOptions {
   waitMs?: number
   /**
    * Ops whose handler takes a KeyedCall as its third argument and hands it to the store write that
-   * books, which claims the request id and stores the answer with the booking (runKeyed): only on a
+   * books, which claims the request id and stores the answer with the booking (runCall): only on a
    * store with those writes (Store.keyedReservations: reservation.create on SQLite). Default none.
    */
   keyedOps?: ReadonlySet<string>
@@ -110,11 +111,11 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         // A keyed run of the id under way here may not have claimed it in the database yet: wait for it, as a
         // repeat waits for a claim, then answer below from the database. Still running and not claimed yet
         // (the database may hold the id for yet another run): ask again. Claimed: the database answers.
-        const settled = await settlesWithin(o.clock, under.run, waitMs)
+        const settled = await withTimeout(under.run.then(() => true, () => true), waitMs, () => stillRunning(key), o.clock).catch(() => false)
         if (!settled && under.call.claim?.state !== 'claimed') throw stillRunning(key)
       } else if (keyed) {
         const call = new KeyedCall({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: k.owner })
-        const run = runKeyed(o, { ...k, op }, (c) => handler(args, ctx, c), call)
+        const run = runCall(o, { ...k, op }, (c) => handler(args, ctx, c), call)
         keyedRuns.set(name, { call, run })
         try {
           const answer = await run
@@ -131,55 +132,41 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         const first = await claimOrWait(o, claim, started)
         if (first.state === 'done') return replay(first.status, first.body)
         const running = renewWhileRunning(o, { ...claim, op })
-        if (keyed) {
-          // Claimed first (the id was another run's at the keyed try): the booking's write still checks the
-          // claim is this run's (a claim that lapsed and was taken books nothing) and stores the answer.
-          const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
-          const answer = await runKeyed(o, { ...claim, op }, (c) => handler(args, ctx, c), call, running)
-          if (answer !== KEY_HELD) return answer
-          started = o.clock.monotonic()
-          continue
-        }
-        let result: unknown
-        try {
-          result = await handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
-        } catch (err) {
-          if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
-            return finish(o, running, { ...claim, op, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
-              throw err
-            })
-          }
-          running.stop()
-          await o.store.abandon(claim).catch((e: unknown) => o.logger.error({ err: e, op, id: key }, 'could not record a request id'))
-          throw err
-        }
-        return finish(o, running, { ...claim, op, status: 200, body: JSON.stringify(result) }, () => result)
+        // Claimed first: a keyed op's booking write still checks the claim is this run's (a claim that lapsed
+        // and was taken books nothing) and stores the answer; another op gets the id's first-claim time.
+        const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
+        const work = keyed ? (c: KeyedCall) => handler(args, ctx, c) : () => handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
+        const answer = await runCall(o, { ...claim, op }, work, call, running)
+        if (answer !== KEY_HELD) return answer
+        // Its claim lapsed and was taken: a fresh wait for the id's answer, as answerOfTakenKey.
+        started = o.clock.monotonic()
       }
     }
   }
   return out as HandlerTable
 }
 
-/** What runKeyed resolves when the request id is another run's (running, answered, or another request's): the caller answers as a repeat. */
+/** What runCall resolves when the request id is another run's (running, answered, or another request's): the caller answers as a repeat. */
 const KEY_HELD = Symbol('key held')
 
 /**
- * One keyed run of an op (IdempotentOpsOptions.keyedOps): `work` gets `call` (owned by `k.owner`)
- * and passes it to the store write that books, which claims the request id first and stores the
- * answer with the booking: one commit where claim, booking and answer take three. A call claimed
- * first (KeyedCall.claimed, after claimOrWait) comes with its claim's renewal (`running`); its
- * writes only check the claim is still this run's. Then, as the claimed path does:
+ * One run of an op under `call` (owned by `k.owner`), and its answer recorded. A keyed op's run
+ * (IdempotentOpsOptions.keyedOps) hands `call` to the store write that books, which claims the
+ * request id first and stores the answer with the booking: one commit where claim, booking and
+ * answer take three. A call claimed first (KeyedCall.claimed, after claimOrWait) comes with its
+ * claim's renewal (`running`); a keyed op's writes then only check the claim is still this
+ * run's, and another op's work ignores the call. Then:
  *
  * - a write found the id held (KeyHeld, or a claim not `claimed`, taken from this run included):
  *   KEY_HELD, the work's outcome discarded (it booked nothing);
  * - a write stored the answer: the work's result;
- * - no write carried the call (the work answered or failed from reads, or its write rolled back):
- *   the id is claimed now and given the answer (or freed, for an answer not kept), as when the
- *   claim comes first; a write claimed the id but stored no answer: the answer is recorded.
+ * - otherwise the answer is recorded under the call's claim (claimed now if no write made it:
+ *   the work answered or failed from reads, or its write rolled back), or the id freed for an
+ *   answer not kept, as the claim-first rules have it.
  *
  * Handlers of keyed ops get no `firstSeenAtMs` (they act as of now).
  */
-async function runKeyed(
+async function runCall(
   o: IdempotentOpsOptions,
   k: KeyClaim & { op: string },
   work: (call: KeyedCall) => Promise<unknown>,
@@ -197,7 +184,7 @@ async function runKeyed(
       return KEY_HELD
     }
     if (err instanceof VoltwayError && answerIsKept(HTTP_STATUS[err.code], err.code)) {
-      return settleKeyed(o, call, { ...k, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
+      return settleAnswer(o, call, { ...k, status: HTTP_STATUS[err.code], body: JSON.stringify(err.toWire()) }, () => {
         throw err
       }, running)
     }
@@ -221,14 +208,15 @@ async function runKeyed(
     running?.stop()
     return result
   }
-  return settleKeyed(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result, running)
+  return settleAnswer(o, call, { ...k, status: 200, body: JSON.stringify(result) }, () => result, running)
 }
 
 /**
- * A keyed run's answer `a` when no write stored it: recorded under the run's claim (renewed by
- * `running`, or from now on), or under one made now (KEY_HELD: the id is another run's).
+ * A run's answer `a` (`own` returns or throws it) when no write stored it: recorded under the
+ * run's claim (renewed by `running`, or from now on), or under one made now (KEY_HELD: the id is
+ * another run's); then `own`, or, when the claim was taken meanwhile, what the id holds (answerOfTakenKey).
  */
-async function settleKeyed(
+async function settleAnswer(
   o: IdempotentOpsOptions,
   call: KeyedCall,
   a: KeyClaim & { op: string; status: number; body: string },
@@ -239,18 +227,8 @@ async function settleKeyed(
     const claim = await o.store.claim({ ...call.claimInput, nowMs: o.clock.now() })
     if (claim.state !== 'claimed') return KEY_HELD
   }
-  return finish(o, running ?? renewWhileRunning(o, a), a, own)
-}
-
-/** Whether `p` settles within `ms` on `clock` (its timer cancelled when it does). */
-async function settlesWithin(clock: Clock, p: Promise<unknown>, ms: number): Promise<boolean> {
-  let cancel = (): void => undefined
-  const timeout = new Promise<false>((resolve) => (cancel = clock.setTimer(() => resolve(false), ms)))
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout])
-  } finally {
-    cancel()
-  }
+  if ((await record(o, running ?? renewWhileRunning(o, a), a)) === 'taken') return answerOfTakenKey(o, a, own)
+  return own()
 }
 
 /** IDEMPOTENCY_KEY_REUSED for request id `key`, used for another request. */
@@ -261,15 +239,6 @@ function keyReused(key: string): VoltwayError {
 /** IDEMPOTENCY_IN_PROGRESS for request id `key`: ask again with the same id for its answer. */
 function stillRunning(key: string): VoltwayError {
   return new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `a request with id "${key}" is still running; ask again with the same id to get its answer`, { id: key })
-}
-
-/**
- * A run's answer `a` (`own` returns or throws it), recorded under its claim (`running`, stopped
- * once recorded): then `own`; when the claim was taken meanwhile, what the key holds (answerOfTakenKey).
- */
-async function finish(o: IdempotentOpsOptions, running: RenewedClaim, a: KeyClaim & { op: string; status: number; body: string }, own: () => unknown): Promise<unknown> {
-  if ((await record(o, running, a)) === 'taken') return answerOfTakenKey(o, a, own)
-  return own()
 }
 
 /** A request id as one run claims it: the run's own `owner` token, and the repeat rules' lease and wait. */
