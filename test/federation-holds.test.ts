@@ -226,6 +226,30 @@ t.test('[sqlite] after a 5xx before any write, the key stays the request\'s: the
   t.equal((await r.hold(holdBody(r, { holdId: 'h1' }), 'k')).statusCode, 201, 'the same request runs afresh')
 })
 
+t.test('[sqlite] a hold whose write meets a locked database fails at once: no second write to claim the key, which would wait out the lock again', async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const r = await rig(t, 'sqlite', { tmp })
+  ;(r.store as SqliteStore).db.pragma('busy_timeout = 50')
+  let claims = 0
+  const claim = r.store.idempotency.claim.bind(r.store.idempotency)
+  r.store.idempotency.claim = (input) => {
+    claims++
+    return claim(input)
+  }
+  const locker = tmp.open()
+  locker.db.exec('BEGIN IMMEDIATE')
+  try {
+    const res = await r.hold(holdBody(r, { holdId: 'h1' }), 'k')
+    // 5xx (startHub maps a busy database to 503 STORAGE_UNAVAILABLE; this rig's server answers INTERNAL).
+    t.ok(res.statusCode >= 500, `a 5xx: ${res.statusCode}`)
+    t.equal(claims, 0, 'no claim attempted after the failed write')
+  } finally {
+    locker.db.exec('ROLLBACK')
+  }
+  t.equal((await r.hold(holdBody(r, { holdId: 'h1' }), 'k')).statusCode, 201, 'once the lock is gone the same request books')
+})
+
 t.test('[sqlite] a run whose claim lapsed and was taken by another process books nothing after the key was answered', async (t) => {
   const tmp = tempSqlite()
   t.teardown(() => tmp.dispose())

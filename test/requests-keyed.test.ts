@@ -37,8 +37,8 @@ function cluster(t: Test, o: { waitMs?: number; stations?: unknown[] } = {}) {
   const tmp = tempSqlite()
   t.teardown(() => tmp.dispose())
   const clock = new TestClock(NOW)
-  const replica = (r: { keyed?: boolean; table?: (table: HandlerTable) => HandlerTable } = {}): Replica => {
-    const store = tmp.open()
+  const replica = (r: { keyed?: boolean; table?: (table: HandlerTable) => HandlerTable; busyTimeoutMs?: number } = {}): Replica => {
+    const store = tmp.open(r.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: r.busyTimeoutMs })
     const ctx = createHubContext({ config: testConfig(o.stations ? { stations: o.stations } : {}), store, clock })
     const table = (r.table ?? ((x) => x))(coreOpHandlers(ctx) as unknown as HandlerTable)
     const keyed = r.keyed ?? true
@@ -430,3 +430,25 @@ for (const keyed of [false, true]) {
     t.same(await settle(b.create('q1', { stationId: null })), aOut, 'then the repeat gets A\'s answer')
   })
 }
+
+t.test('a create whose write meets a locked database fails once: no second write to claim the id, which would wait out the lock again', async (t) => {
+  const { clock, replica } = cluster(t)
+  const a = replica({ busyTimeoutMs: 50 })
+  const locker = replica()
+  let claims = 0
+  const claim = a.store.idempotency.claim.bind(a.store.idempotency)
+  a.store.idempotency.claim = (input) => {
+    claims++
+    return claim(input)
+  }
+  locker.store.db.exec('BEGIN IMMEDIATE')
+  try {
+    const e = await a.create('q1').catch((x: unknown) => x)
+    t.match(e, { name: 'StoreError', code: 'BUSY' }, 'the store\'s failure, as the claim-first path meets it at its claim')
+    t.equal(claims, 0, 'no claim attempted after the failed write')
+  } finally {
+    locker.store.db.exec('ROLLBACK')
+  }
+  t.match(await a.create('q1'), { reservation: { stationId: 'NEAR' } }, 'once the lock is gone the same request books')
+  t.equal(await reservations(a, clock), 1)
+})

@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError, answerIsKept, isErrorCode, type ErrorCode } from '../../protocol/index.js'
 import type { Clock } from '../../base/clock.js'
-import { KeyHeld, KeyedCall, type IdempotencyClaim, type IdempotencyStore } from '../store/index.js'
+import { KeyHeld, KeyedCall, cannotWrite, type IdempotencyClaim, type IdempotencyStore } from '../store/index.js'
 import { IdempotencyKey } from './schemas.js'
 
 /** What a route's work answers: a status and a JSON body (null: no body). */
@@ -125,6 +125,9 @@ export class IdempotencyGuard {
     } catch (err) {
       if (err instanceof KeyHeld) return this.#sendClaim(reply, err.claim, key)
       if (!(err instanceof VoltwayError)) {
+        // A database that could not take the write would make a claim now wait and fail the same way: no claim,
+        // as when `run`'s first claim fails.
+        if (call.claim === null && cannotWrite(err)) throw err
         // As `run` leaves it: the key claimed for this request (now, if no write did) and freed, so a
         // retry runs afresh and another request with the key is still a mismatch.
         try {

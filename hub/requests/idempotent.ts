@@ -49,7 +49,7 @@ import type { Logger } from 'pino'
 import { HTTP_STATUS, MUTATING_OPS, VoltwayError, answerIsKept, type ErrorCode, type HandlerTable, type RequestContext, type WireError } from '../../protocol/index.js'
 import { sleep, type Clock } from '../../base/clock.js'
 import { withTimeout } from '../../base/with-timeout.js'
-import { KeyHeld, KeyedCall, StoreError, type IdempotencyStore, type Store } from '../store/index.js'
+import { KeyHeld, KeyedCall, StoreError, cannotWrite, type IdempotencyStore, type Store } from '../store/index.js'
 
 /** The ops whose request id is an idempotency key (their list lives with the ops, in protocol/). */
 export { MUTATING_OPS }
@@ -189,6 +189,9 @@ async function runCall(
       }, running)
     }
     running?.stop()
+    // A database that could not take the write (locked, unavailable, closed) would make a claim now wait and fail
+    // the same way (a lock: the busy timeout again, the event loop blocked): as when a first claim fails, no claim.
+    if (call.claim === null && cannotWrite(err)) throw err
     // As the claimed path leaves it: the id claimed for this request (now, if no write did) and freed, so a
     // repeat runs afresh and another request with the id is still IDEMPOTENCY_KEY_REUSED.
     try {

@@ -26,3 +26,11 @@ export class StoreError extends Error {
     this.code = code
   }
 }
+
+/**
+ * Whether `err` says the database could not take a write now (locked past its busy timeout,
+ * unavailable, closed): a further write at once would wait and fail the same way.
+ */
+export function cannotWrite(err: unknown): boolean {
+  return err instanceof StoreError && (err.code === 'BUSY' || err.code === 'UNAVAILABLE' || err.code === 'CLOSED')
+}
