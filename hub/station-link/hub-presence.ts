@@ -95,6 +95,8 @@ export function createHubPresence(o: HubPresenceOptions): HubPresence {
       publishState(true).catch((err: unknown) => log.warn({ err }, 'could not publish the hub state'))
       return
     }
+    // The connection is shared: every vehicle request and station message reaches this listener too.
+    if (topic !== probeTopic && topic !== aliveTopic) return
     const json = parseJsonObject(payload)
     const parsed = json.ok ? ReplicaMessage.safeParse(json.value) : null
     if (!parsed?.success) return
