@@ -39,7 +39,7 @@ interface Rig {
 }
 
 /** `tmp`: open the SQLite store in that directory (a second hub process on the same file); its owner disposes of it. */
-async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory', opts: { tmp?: TempSqlite; clock?: TestClock; serverMaxWaitMs?: number } = {}): Promise<Rig> {
+async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory', opts: { tmp?: TempSqlite; clock?: TestClock; serverMaxWaitMs?: number; maxReservationsPerVehicle?: number } = {}): Promise<Rig> {
   const clock = opts.clock ?? new TestClock('2026-11-24T12:00:00Z')
   const ownTmp = storage === 'sqlite' && !opts.tmp ? tempSqlite() : null
   const tmp = opts.tmp ?? ownTmp
@@ -58,6 +58,7 @@ async function rig(t: Test, storage: 'memory' | 'sqlite' = 'memory', opts: { tmp
       ],
       links: [],
     },
+    ...(opts.maxReservationsPerVehicle !== undefined ? { rules: { maxReservationsPerVehicle: opts.maxReservationsPerVehicle } } : {}),
   })
   const stations = new StationRegistry({ hubId: 'ilheus', currency: 'BRL', stations: config.stations, clock })
   const logger = pino({ level: 'silent' })
@@ -274,22 +275,39 @@ t.test('[sqlite] a run whose claim lapsed and was taken by another process books
   t.match(await p1.store.reservations.findBookings({ stationIds: ['IOS-1'], atMs: Date.parse(at), windowMs: 7_200_000, nowMs: p1.clock.now() }), [])
 })
 
-t.test('[sqlite] a repeat sent while the first run waits for its vehicle\'s turn is told 409; the first one books', async (t) => {
+/**
+ * Hold the first hold this rig's hold service is asked to place, before any write of it, until `open()`:
+ * a keyed run under way in this process that has not claimed its key yet (as one queued behind others is).
+ */
+function holdFirstPlacement(r: { fed: Federation }): { open: () => void } {
+  let open = (): void => undefined
+  const gate = new Promise<void>((resolve) => (open = resolve))
+  const holds = r.fed.holds
+  const place = holds.placeForPeer.bind(holds)
+  let first = true
+  holds.placeForPeer = async (...args) => {
+    if (first) {
+      first = false
+      await gate
+    }
+    return place(...args)
+  }
+  return { open }
+}
+
+t.test('[sqlite] a repeat sent while the first run has not written yet is told 409; the first one books', async (t) => {
   const r = await rig(t, 'sqlite')
-  // R0 waits (wait-die) for a younger hold; R1 and R2 are the same vehicle's next hold, so they queue behind R0 before any write.
-  t.equal((await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', vehicleId: 'V9', txStartedAt: '2026-11-24T11:59:50Z', rangeKm: 0.5 }), 'y')).statusCode, 201)
-  const r0 = r.hold(holdBody(r, { holdId: 'r0', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', rangeKm: 0.5 }), 'a')
-  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'R0 to wait')
+  const gate = holdFirstPlacement(r)
   const body = holdBody(r, { holdId: 'h1', txId: 'tx-1' })
   const r1 = r.hold(body, 'K')
-  await waitUntil(() => r.fed.idempotency.keyedRunning === 2, 5000, 'R1 to start')
+  await waitUntil(() => r.fed.idempotency.keyedRunning === 1, 5000, 'R1 to start')
   const r2 = await r.hold(body, 'K')
   t.equal(r2.statusCode, 409)
   t.equal(errorCode(r2), 'IDEMPOTENCY_IN_PROGRESS')
   const other = await r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1', rangeKm: 49 }), 'K')
   t.equal(errorCode(other), 'IDEMPOTENCY_IN_PROGRESS', 'another request with the key too: ask again')
-  const [a0, a1] = await Promise.all([r0, r1])
-  t.equal(a0.statusCode, 409, 'R0 timed out')
+  gate.open()
+  const a1 = await r1
   t.equal(a1.statusCode, 201, 'the first request with the key books')
   t.equal((await r.hold(body, 'K')).body, a1.body)
   t.equal(errorCode(await r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1', rangeKm: 49 }), 'K')), 'IDEMPOTENCY_KEY_REUSED', 'and now the other request is told the key is taken')
@@ -297,18 +315,39 @@ t.test('[sqlite] a repeat sent while the first run waits for its vehicle\'s turn
 
 t.test('[sqlite] a DELETE with the key of a hold still waiting for its first write on this process is told 409; the hold keeps its key and books', async (t) => {
   const r = await rig(t, 'sqlite')
-  t.equal((await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', vehicleId: 'V9', txStartedAt: '2026-11-24T11:59:50Z', rangeKm: 0.5 }), 'y')).statusCode, 201)
-  const r0 = r.hold(holdBody(r, { holdId: 'r0', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', rangeKm: 0.5 }), 'a')
-  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'R0 to wait')
+  const gate = holdFirstPlacement(r)
   const r1 = r.hold(holdBody(r, { holdId: 'h1', txId: 'tx-1' }), 'K')
-  await waitUntil(() => r.fed.idempotency.keyedRunning === 2, 5000, 'R1 to start')
+  await waitUntil(() => r.fed.idempotency.keyedRunning === 1, 5000, 'R1 to start')
   // The peer (wrongly) reuses K for a release of another hold while R1 still runs here.
   const del = await r.req('DELETE', '/federation/v1/holds/other', { key: 'K' })
   t.equal(del.statusCode, 409)
   t.equal(errorCode(del), 'IDEMPOTENCY_IN_PROGRESS')
-  const [, a1] = await Promise.all([r0, r1])
+  gate.open()
+  const a1 = await r1
   t.equal(a1.statusCode, 201, 'the first request with the key books')
   t.equal(await r.store.trips.getPeerHold('other'), null, 'and the DELETE left no tombstone')
+})
+
+t.test("[sqlite] holds of one peer's vehicle through two processes on one file stop exactly at its limit", async (t) => {
+  const tmp = tempSqlite()
+  t.teardown(() => tmp.dispose())
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const ps = [await rig(t, 'sqlite', { tmp, clock, maxReservationsPerVehicle: 3 }), await rig(t, 'sqlite', { tmp, clock, maxReservationsPerVehicle: 3 })]
+  // Feira's V1 (counted apart from Salvador's) has one live hold here already.
+  t.equal((await (ps[0] as Rig).hold(holdBody(ps[0] as Rig, { holdId: 'f1', txId: 'tx-f', at: (ps[0] as Rig).at(180 + 120 * 30) }), 'f', FEIRA)).statusCode, 201)
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => {
+      const p = ps[i % 2] as Rig
+      return p.hold(holdBody(p, { holdId: `h${i}`, txId: `tx-${i}`, at: p.at(180 + 120 * i) }), `k${i}`)
+    }),
+  )
+  const codes = answers.map((a) => (a.statusCode === 201 ? 'ok' : errorCode(a)))
+  t.equal(codes.filter((c) => c === 'ok').length, 3, 'the limit, whichever process booked')
+  t.equal(codes.filter((c) => c === 'RESERVATION_LIMIT').length, 17)
+  const p0 = ps[0] as Rig
+  t.match(answers.find((a) => a.statusCode !== 201)?.json(), { error: { details: { limit: 3, live: 3 } } })
+  const counts = await p0.store.reservations.counts(clock.now())
+  t.equal(counts.activeHolds, 4, "three of Salvador's V1 and Feira's one")
 })
 
 t.test('[sqlite] two processes confirm one hold with one key at once: one reservation, every answer one the key replays', async (t) => {

@@ -80,13 +80,13 @@ t.test('a ledger write that fails takes the hold with it, and the booking index 
 t.test('a confirm writes the reservation and the confirmed ledger entry together; repeated, the same', async (t) => {
   const { store, other } = open(t)
   await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
-  const first = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 })
+  const first = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }, 'salvador')
   t.match(first, { status: 'confirmed', reservation: { reservationId: 'r-h1', stationId: 'S1', holdId: 'h1' } })
   const o = other()
   t.match(await o.reservations.getReservation('r-h1'), { reservationId: 'r-h1', stationId: 'S1' })
   t.match(await o.trips.getPeerHold('h1'), { state: 'confirmed', reservationId: 'r-h1', updatedAtMs: T0 + 1000 })
   t.same(await blockers(store, T0 + 1000), ['reservation:r-h1@S1'])
-  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 2000 }), first)
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 2000 }, 'salvador'), first)
   t.match(await o.trips.getPeerHold('h1'), { state: 'confirmed', updatedAtMs: T0 + 2000 })
 })
 
@@ -94,16 +94,42 @@ t.test('a confirm after the release confirms nothing', async (t) => {
   const { store } = open(t)
   await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
   await store.trips.releasePeerHold({ holdId: 'h1', peerHubId: 'salvador', nowMs: T0 + 500 })
-  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }), { status: 'released' })
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }, 'salvador'), { status: 'released' })
   t.equal(await store.reservations.getReservation('r-h1'), null, 'the two calls would have made it and cancelled it again')
   t.match(await store.trips.getPeerHold('h1'), { state: 'released' })
-  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'nobody', reservationId: 'r-x', nowMs: T0 + 1000 }), { status: 'released' }, 'an id the ledger does not know')
+})
+
+t.test('a confirm of an id the ledger does not know, or knows as another peer\'s, is unknown and writes nothing', async (t) => {
+  const { store } = open(t)
+  await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'nobody', reservationId: 'r-x', nowMs: T0 + 1000 }, 'salvador'), { status: 'unknown' })
+  t.same(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }, 'ilheus'), { status: 'unknown' }, "salvador's hold, asked by ilheus")
+  t.equal(await store.reservations.getReservation('r-h1'), null)
+  t.match(await store.trips.getPeerHold('h1'), { state: 'placed', peerHubId: 'salvador' })
+})
+
+t.test("a peer vehicle's limit is counted over that peer's live ledger entries in the hold's own write", async (t) => {
+  const { store } = open(t)
+  const limit = { max: 2, fromMs: T0 - WINDOW }
+  // Salvador's V1 has two live entries: a placed hold and a confirmed one. Ilheus's V1 and this hub's V1 are others.
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'a', limit }), 'salvador'), { ok: true })
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'b', atMs: AT + 4 * WINDOW, limit }), 'salvador'), { ok: true })
+  t.match(await store.peerHolds.confirmPeerHold({ holdId: 'b', reservationId: 'r-b', nowMs: T0 + 1000 }, 'salvador'), { status: 'confirmed' })
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'c', atMs: AT + 8 * WINDOW, limit }), 'ilheus'), { ok: true }, "ilheus's V1 counts apart")
+  const before = await store.reservations.counts(T0)
+  t.same(await store.peerHolds.placePeerHold(holdInput({ holdId: 'd', atMs: AT + 12 * WINDOW, limit }), 'salvador'), { ok: false, conflicts: [], overLimit: 2 })
+  t.equal(await store.trips.getPeerHold('d'), null, 'no ledger entry')
+  t.same(await store.reservations.counts(T0), before, 'nothing booked')
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'd', atMs: AT + 12 * WINDOW, limit }), 'salvador', undefined), { ok: false, overLimit: 2 }, 'asked again, the same')
+  // Hold a expires (a placed entry is live until its TTL): a place is free again.
+  const later = { nowMs: T0 + 60_000, expiresAtMs: T0 + 90_000 }
+  t.match(await store.peerHolds.placePeerHold(holdInput({ holdId: 'e', atMs: AT + 16 * WINDOW, limit, ...later }), 'salvador'), { ok: true })
 })
 
 t.test('an expired hold is not confirmed and its ledger entry stays placed (the caller re-books)', async (t) => {
   const { store } = open(t)
   await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
-  const out = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 60_000 })
+  const out = await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 60_000 }, 'salvador')
   t.match(out, { status: 'expired', hold: { holdId: 'h1' } })
   t.match(await store.trips.getPeerHold('h1'), { state: 'placed', reservationId: null })
   t.equal(await store.reservations.getReservation('r-h1'), null)
@@ -113,12 +139,12 @@ t.test('a ledger update that fails takes the reservation with it, and the bookin
   const { store } = open(t)
   await store.peerHolds.placePeerHold(holdInput({ holdId: 'h1' }), 'salvador')
   store.db.exec(`CREATE TRIGGER refuse_ledger BEFORE UPDATE ON peer_holds BEGIN SELECT RAISE(ABORT, 'ledger refused'); END`)
-  await t.rejects(store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }))
+  await t.rejects(store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }, 'salvador'))
   t.equal(await store.reservations.getReservation('r-h1'), null)
   t.match(await store.reservations.getHold('h1'), { reservationId: null })
   t.same(await blockers(store, T0 + 1000), ['hold:h1@S1'], 'the hold blocks again, not a reservation that was never committed')
   store.db.exec('DROP TRIGGER refuse_ledger')
-  t.match(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }), { status: 'confirmed' })
+  t.match(await store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r-h1', nowMs: T0 + 1000 }, 'salvador'), { status: 'confirmed' })
 })
 
 t.test('a hold whose write fails after its booking blocks nothing, not even for a booking in the same group commit', async (t) => {

@@ -14,10 +14,12 @@
  *
  * - a vehicle of this hub on a store that checks `limit` inside the booking's
  *   transaction (`limitsInBooking`: SQLite, whose BEGIN IMMEDIATE serialises
- *   every writer of the file): exact, whatever the number of processes, and
- *   one vehicle's bookings still run side by side;
+ *   every writer of the file), and a peer's vehicle on a store that writes a
+ *   peer's hold with its ledger entry and counts the ledger in that write
+ *   (`Store.peerHolds`: SQLite): exact, whatever the number of processes,
+ *   and one vehicle's bookings still run side by side;
  * - otherwise (PostgreSQL, whose bookings go in per-turn batches; the memory
- *   store; a peer's vehicle, whose ledger entry is written after its hold):
+ *   store, where a peer's ledger entry is written after its hold):
  *   count, then book, with the bookings of one key in one process chained
  *   (one at a time). Exact in one process. With N processes on one database
  *   (PostgreSQL replicas) each may count the same `limit - 1` at once, so a
@@ -64,7 +66,7 @@ export class VehicleLimit {
    * `book`; otherwise settles as `book` does.
    */
   book<T>(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, now: () => number, book: (limit: VehicleLimitCheck | undefined) => Promise<T>): Promise<T> {
-    if (who.peerHubId === undefined && this.#store.reservations.limitsInBooking) {
+    if (who.peerHubId === undefined ? this.#store.reservations.limitsInBooking : this.#store.peerHolds !== undefined) {
       return book({ max: rules.maxPerVehicle, fromMs: now() - rules.windowMs })
     }
     const key = who.peerHubId === undefined ? `v\u0000${who.vehicleId}` : `p\u0000${who.peerHubId}\u0000${who.vehicleId}`

@@ -268,21 +268,37 @@ export interface PeerHoldWrites {
    * `peerHubId`, in one write. When the ledger already knows `input.holdId`
    * (the tombstone of a release that overtook this placement, or another
    * peer's id), nothing is booked and that entry is the answer
-   * (`{ ok: false, known }`). Otherwise as placeHold, rejections included.
+   * (`{ ok: false, known }`). `input.limit` is the peer vehicle's limit
+   * (docs/protocol.md "Reservation rules"), counted in the same write over
+   * the ledger: the live entries (isLivePeerHold, ./peer-hold-rules.ts) of
+   * `peerHubId` for `input.vehicleId`; at it nothing is booked and the
+   * outcome is `{ ok: false, conflicts: [], overLimit: <count> }`, exact
+   * whatever the number of processes on the file. Otherwise as placeHold,
+   * rejections included.
    */
   placePeerHold(input: PlaceHoldInput, peerHubId: string, keyed?: KeyedAnswer<HoldRecord>): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }>
   /**
-   * confirmHold, and when it confirms, peerHoldConfirmed, in one write.
-   * A ledger entry that may not be confirmed (unknown, or released since:
-   * CONFIRMABLE_PEER_HOLD_STATES) confirms nothing: `{ status: 'released' }`.
-   * A hold that is not confirmed (expired, gone) changes nothing, ledger
-   * included: the outcome is confirmHold's, for the caller to re-book.
+   * confirmHold, and when it confirms, peerHoldConfirmed, in one write, for
+   * the hold of `peerHubId`. An id the ledger does not know, or knows as
+   * another peer's, confirms nothing: `{ status: 'unknown' }`; an entry that
+   * may not be confirmed (released since: CONFIRMABLE_PEER_HOLD_STATES),
+   * `{ status: 'released' }`. A hold that is not confirmed (expired, gone)
+   * changes nothing, ledger included: the outcome is confirmHold's with the
+   * ledger `entry` read in the write, for the caller to re-book its slot.
    */
   confirmPeerHold(
     input: { holdId: string; reservationId: string; nowMs: number },
+    peerHubId: string,
     keyed?: KeyedAnswer<ReservationRecord>,
-  ): Promise<ConfirmHoldOutcome | { status: 'released' }>
+  ): Promise<PeerConfirmOutcome>
 }
+
+/** What PeerHoldWrites.confirmPeerHold answers. */
+export type PeerConfirmOutcome =
+  | { status: 'confirmed'; reservation: ReservationRecord }
+  | (Exclude<ConfirmHoldOutcome, { status: 'confirmed' }> & { entry: PeerHoldRecord })
+  | { status: 'released' }
+  | { status: 'unknown' }
 
 /**
  * A vehicle's reservation.create with its request id's claim and answer

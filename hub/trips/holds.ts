@@ -88,7 +88,8 @@ export class HoldService {
   async place(peer: string, holdId: string, req: HoldRequest, keyed?: KeyedStatus): Promise<Hold> {
     const { store, clock } = this.#o
     const { atMs, candidates } = this.#check(req)
-    const known = await store.trips.getPeerHold(holdId)
+    // Where the hold is written with its ledger entry (Store.peerHolds), that write reads the entry first.
+    const known = store.peerHolds ? null : await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
     // Counted per (peer, vehicle) from the ledger, so the ledger entry is written before the next booking of this vehicle counts.
     const recorded = await VehicleLimit.for(store).book({ peerHubId: peer, vehicleId: req.vehicleId }, this.#o.rules, () => clock.now(), async (limit) => {
@@ -261,22 +262,28 @@ export class HoldService {
    */
   async confirm(peer: string, holdId: string, keyed?: KeyedStatus): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
-    const entry = await store.trips.getPeerHold(holdId)
-    if (!entry || entry.peerHubId !== peer) throw new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
-    if (entry.state === 'released') throw releasedError(holdId)
     const reservationId = reservationIdForHold(holdId)
     const input = { holdId, reservationId, nowMs: clock.now() }
+    let entry: PeerHoldRecord
     let out: ConfirmHoldOutcome
     if (store.peerHolds) {
-      // Confirmed with its ledger entry in one write; a release that came first confirms nothing there.
-      const both = await store.peerHolds.confirmPeerHold(input, keyed && { ...keyed, body: (r) => JSON.stringify(confirmation(holdId, r)) })
+      // Confirmed with its ledger entry in one write, which reads the entry first; a release that came first confirms nothing there.
+      const both = await store.peerHolds.confirmPeerHold(input, peer, keyed && { ...keyed, body: (r) => JSON.stringify(confirmation(holdId, r)) })
+      if (both.status === 'unknown') throw holdNotFound(holdId)
       if (both.status === 'released') throw releasedError(holdId)
       if (both.status === 'confirmed') {
         this.changed()
         return confirmation(holdId, both.reservation)
       }
+      entry = both.entry
       out = both
-    } else out = await store.reservations.confirmHold(input)
+    } else {
+      const known = await store.trips.getPeerHold(holdId)
+      if (!known || known.peerHubId !== peer) throw holdNotFound(holdId)
+      if (known.state === 'released') throw releasedError(holdId)
+      entry = known
+      out = await store.reservations.confirmHold(input)
+    }
     // Not confirmed (expired, or swept): its slot again if still free, then the ledger.
     let reservation: ReservationRecord
     if (out.status === 'confirmed') reservation = out.reservation
@@ -353,7 +360,7 @@ export class HoldService {
     const hold = await this.#o.store.reservations.getHold(entry.holdId)
     if (hold) return holdAnswer(hold)
     if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.expiresAtMs === null) {
-      throw new VoltwayError('NOT_FOUND', `no hold ${entry.holdId}`, { holdId: entry.holdId })
+      throw holdNotFound(entry.holdId)
     }
     return {
       holdId: entry.holdId,
@@ -370,7 +377,7 @@ export class HoldService {
     const existing = await store.reservations.getReservation(reservationId)
     if (existing) return existing
     if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.vehicleId === null) {
-      throw new VoltwayError('NOT_FOUND', `no hold ${entry.holdId}`, { holdId: entry.holdId })
+      throw holdNotFound(entry.holdId)
     }
     try {
       const out = await store.reservations.createReservation({
@@ -410,6 +417,10 @@ function confirmation(holdId: string, r: ReservationRecord): HoldConfirmation {
 
 function holdAnswer(h: HoldRecord): Hold {
   return { holdId: h.holdId, stationId: h.stationId, position: h.position, at: formatTime(h.atMs), expiresAt: formatTime(h.expiresAtMs) }
+}
+
+function holdNotFound(holdId: string): VoltwayError {
+  return new VoltwayError('NOT_FOUND', `no hold ${holdId}`, { holdId })
 }
 
 function releasedError(holdId: string): VoltwayError {

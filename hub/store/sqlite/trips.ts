@@ -190,6 +190,11 @@ export class SqliteTripStore implements TripStore {
     return this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs))
   }
 
+  /** countPeerVehicleHolds of one peer, inside a write of this connection (./peer-hold-writes.ts). */
+  countPeerVehicleInWrite(q: { peerHubId: string; vehicleId: string; fromMs: number; nowMs: number }): number {
+    return this.#s.countPeerVehicle.get(q.vehicleId, q.peerHubId, q.peerHubId, q.nowMs, q.fromMs)?.n ?? 0
+  }
+
   /** The ledger entry of `holdId`, read inside a write of this connection (./peer-hold-writes.ts). */
   peerHoldInWrite(holdId: string): PeerHoldRecord | null {
     return this.#peerHold(holdId)
