@@ -146,7 +146,10 @@ export class Coordinator {
       return await work()
     } finally {
       this.#busy.delete(tripId)
-      await this.#o.leases.release(leaseNames.trip(tripId))
+      // Not awaited: a release is best effort (one not made only runs out), and queued now it shares the
+      // group commit of what the caller writes next, such as the request's answer. A later acquire of the
+      // same lease here waits for it (LeaseKeeper).
+      void this.#o.leases.release(leaseNames.trip(tripId))
     }
   }
 

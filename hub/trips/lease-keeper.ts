@@ -35,14 +35,29 @@ export class LeaseKeeper {
     this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS
   }
 
+  /** Releases of this replica under way, by lease name (an acquire of the name waits for its release). */
+  readonly #releasing = new Map<string, Promise<void>>()
+
   /** Take (or renew) the lease `name`; resolves false when a live replica holds it. */
-  acquire(name: string): Promise<boolean> {
+  async acquire(name: string): Promise<boolean> {
+    const releasing = this.#releasing.get(name)
+    if (releasing) await releasing
     return this.#o.store.acquire({ name, owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs })
   }
 
-  /** Give the lease back (best effort: an unreleased lease only runs out). */
-  async release(name: string): Promise<void> {
-    await this.#o.store.release(name, this.owner).catch((err: unknown) => this.#o.logger.warn({ err, lease: name }, 'could not give a lease back'))
+  /**
+   * Give the lease back (best effort: an unreleased lease only runs out). Never rejects. A caller
+   * need not wait for it: an acquire of the same name in this process waits for it first.
+   */
+  release(name: string): Promise<void> {
+    const done: Promise<void> = this.#o.store
+      .release(name, this.owner)
+      .catch((err: unknown) => this.#o.logger.warn({ err, lease: name }, 'could not give a lease back'))
+      .finally(() => {
+        if (this.#releasing.get(name) === done) this.#releasing.delete(name)
+      })
+    this.#releasing.set(name, done)
+    return done
   }
 
   /** Start renewing this replica's leases every third of the TTL. */

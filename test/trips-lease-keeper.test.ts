@@ -1,0 +1,54 @@
+/**
+ * LeaseKeeper (hub/trips/lease-keeper.ts): a release the caller does not wait
+ * for (the coordinator's, so that it shares the next group commit) still comes
+ * before a later acquire of the same lease by this replica, on any store.
+ */
+import { pino } from 'pino'
+import t from 'tap'
+import { TestClock } from '../hub/clock.js'
+import { MemoryStore, type LeaseStore } from '../hub/store/index.js'
+import { LeaseKeeper } from '../hub/trips/lease-keeper.js'
+
+/** The memory store's leases, with each release held until the test opens it (a slow database connection). */
+function slowReleases(): { leases: LeaseStore; open: () => void } {
+  const store = new MemoryStore()
+  let open = (): void => undefined
+  const gate = new Promise<void>((r) => (open = r))
+  const leases: LeaseStore = {
+    acquire: (i) => store.leases.acquire(i),
+    renewAll: (i) => store.leases.renewAll(i),
+    deleteExpired: (n) => store.leases.deleteExpired(n),
+    release: async (name, owner) => {
+      await gate
+      return store.leases.release(name, owner)
+    },
+  }
+  return { leases, open }
+}
+
+t.test('an acquire right after a release not waited for comes after it: the lease is held, not deleted behind it', async (t) => {
+  const { leases, open } = slowReleases()
+  const clock = new TestClock('2026-11-24T12:00:00Z')
+  const keeper = new LeaseKeeper({ store: leases, clock, logger: pino({ level: 'silent' }), owner: 'r1' })
+  const other = new LeaseKeeper({ store: leases, clock, logger: pino({ level: 'silent' }), owner: 'r2' })
+  t.equal(await keeper.acquire('trip:t1'), true)
+  void keeper.release('trip:t1')
+  const again = keeper.acquire('trip:t1')
+  open()
+  t.equal(await again, true)
+  t.equal(await other.acquire('trip:t1'), false, 'r1 holds it: its release ran first, then its acquire')
+  await keeper.release('trip:t1')
+  t.equal(await other.acquire('trip:t1'), true, 'released for good')
+})
+
+t.test('a release that fails is logged, never rejects, and does not hold up the next acquire', async (t) => {
+  const store = new MemoryStore()
+  const leases: LeaseStore = { acquire: (i) => store.leases.acquire(i), renewAll: (i) => store.leases.renewAll(i), deleteExpired: (n) => store.leases.deleteExpired(n), release: async () => Promise.reject(new Error('database gone')) }
+  const warnings: string[] = []
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) })
+  const keeper = new LeaseKeeper({ store: leases, clock: new TestClock('2026-11-24T12:00:00Z'), logger, owner: 'r1' })
+  t.equal(await keeper.acquire('trip:t1'), true)
+  await keeper.release('trip:t1')
+  t.same(warnings, ['could not give a lease back'])
+  t.equal(await keeper.acquire('trip:t1'), true)
+})
