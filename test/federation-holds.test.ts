@@ -494,3 +494,39 @@ t.test('bad input is a coded 400 that names the field, and changes nothing', asy
   t.equal(errorCode(far), 'OUT_OF_RANGE')
   t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 0)
 })
+
+for (const storage of ['memory', 'sqlite'] as const) {
+  t.test(`[${storage}] a confirm of an expired hold does not take its vehicle over the limit: 409 RESERVATION_LIMIT, nothing booked`, async (t) => {
+    const r = await rig(t, storage, { maxReservationsPerVehicle: 1 })
+    t.equal((await r.hold(holdBody(r, { holdId: 'h1' }), 'k1')).statusCode, 201)
+    r.clock.advanceSeconds(31)
+    t.equal((await r.hold(holdBody(r, { holdId: 'h2', txId: 'tx-2', at: r.at(400) }), 'k2')).statusCode, 201, 'h1 expired: it no longer counts')
+    const c = await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c1' })
+    t.equal(c.statusCode, 409)
+    t.match(c.json(), { error: { code: 'RESERVATION_LIMIT', details: { live: 1, limit: 1 } } })
+    t.equal(await r.store.reservations.getReservation(reservationIdForHold('h1')), null)
+    t.match(await r.store.trips.getPeerHold('h1'), { state: 'placed' }, 'the ledger entry is not confirmed')
+    t.equal((await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c1' })).body, c.body, 'the key replays the refusal')
+    // Once h2 is released, the expired hold's slot is booked again.
+    t.equal((await r.req('DELETE', '/federation/v1/holds/h2', { key: 'd2' })).statusCode, 204)
+    const again = await r.req('POST', '/federation/v1/holds/h1/confirm', { key: 'c2' })
+    t.equal(again.statusCode, 200, again.body)
+    t.equal(HoldConfirmation.parse(again.json()).reservationId, reservationIdForHold('h1'))
+  })
+
+  t.test(`[${storage}] a placed hold sent again under a new key once its time is too near is answered with the hold (201), as is a released one (410)`, async (t) => {
+    const r = await rig(t, storage)
+    const body = holdBody(r, { holdId: 'h1', at: r.at(125) })
+    const first = await r.hold(body, 'k1')
+    t.equal(first.statusCode, 201)
+    t.equal((await r.hold(holdBody(r, { holdId: 'h2', txId: 'tx-2', at: r.at(125) }), 'k3')).statusCode, 201)
+    t.equal((await r.req('DELETE', '/federation/v1/holds/h2', { key: 'd2' })).statusCode, 204)
+    r.clock.advanceMinutes(10)
+    const again = await r.hold(body, 'k2')
+    t.equal(again.statusCode, 201, again.body)
+    t.same(again.json(), first.json())
+    const released = await r.hold(holdBody(r, { holdId: 'h2', txId: 'tx-2', at: r.at(115) }), 'k4')
+    t.equal(released.statusCode, 410, released.body)
+    t.equal(errorCode(await r.hold(holdBody(r, { holdId: 'h3', txId: 'tx-3', at: r.at(115) }), 'k5')), 'TOO_SOON', 'a new id is still held to the rules')
+  })
+}

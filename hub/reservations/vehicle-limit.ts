@@ -72,8 +72,7 @@ export class VehicleLimit {
     const key = who.peerHubId === undefined ? `v\u0000${who.vehicleId}` : `p\u0000${who.peerHubId}\u0000${who.vehicleId}`
     const before = this.#tails.get(key)
     const run = async (): Promise<T> => {
-      const live = await this.live(who, rules.windowMs, now())
-      if (atLimit(live, rules.maxPerVehicle)) throw errors.limit(live, rules.maxPerVehicle)
+      await this.refuseAtLimit(who, rules, now())
       return book(undefined)
     }
     const mine = before === undefined ? run() : before.then(run, run)
@@ -86,6 +85,16 @@ export class VehicleLimit {
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
     })
     return mine
+  }
+
+  /**
+   * Throws RESERVATION_LIMIT when `who` has `rules.maxPerVehicle` live bookings at `nowMs`, by a count
+   * outside any booking's write: exact in one process only (module doc). For bookings that do not go
+   * through book(): the re-booking of an expired hold's slot at its confirm (hub/trips/holds.ts).
+   */
+  async refuseAtLimit(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, nowMs: number): Promise<void> {
+    const live = await this.live(who, rules.windowMs, nowMs)
+    if (atLimit(live, rules.maxPerVehicle)) throw errors.limit(live, rules.maxPerVehicle)
   }
 
   /** Throws RESERVATION_LIMIT for a booking the store refused at the limit (`overLimit`: the live bookings it counted); else nothing. */

@@ -87,7 +87,16 @@ export class HoldService {
    */
   async place(peer: string, holdId: string, req: HoldRequest, keyed?: KeyedStatus): Promise<Hold> {
     const { store, clock } = this.#o
-    const { atMs, candidates } = this.#check(req)
+    let checked: { atMs: number; candidates: BookingCandidate[] }
+    try {
+      checked = this.#check(req)
+    } catch (err) {
+      // An id placed (or released) already is answered as such, whatever the rules say of its time now.
+      const known = await store.trips.getPeerHold(holdId)
+      if (known) return this.#existing(peer, known)
+      throw err
+    }
+    const { atMs, candidates } = checked
     // Where the hold is written with its ledger entry (Store.peerHolds), that write reads the entry first.
     const known = store.peerHolds ? null : await store.trips.getPeerHold(holdId)
     if (known) return this.#existing(peer, known)
@@ -147,7 +156,7 @@ export class HoldService {
     const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
     let reservation: ReservationRecord | null
     if (out.status === 'confirmed') reservation = out.reservation
-    else if (out.status === 'expired') reservation = await this.#rebook(out.hold, reservationId)
+    else if (out.status === 'expired') reservation = await this.#rebook(out.hold, reservationId, null)
     else reservation = await store.reservations.getReservation(reservationId)
     if (!reservation) throw new VoltwayError('HOLD_EXPIRED', `hold ${holdId} is gone`, { holdId })
     this.changed()
@@ -287,7 +296,7 @@ export class HoldService {
     // Not confirmed (expired, or swept): its slot again if still free, then the ledger.
     let reservation: ReservationRecord
     if (out.status === 'confirmed') reservation = out.reservation
-    else reservation = await this.#rebook(entry, reservationId)
+    else reservation = await this.#rebook(entry, reservationId, peer)
     const recorded = await store.trips.peerHoldConfirmed({ holdId, reservationId: reservation.reservationId, nowMs: clock.now() })
     if (!recorded) {
       // A release overtook this confirm (the coordinator gave up on it): the release wins.
@@ -371,14 +380,19 @@ export class HoldService {
     }
   }
 
-  /** Book the expired (or swept) hold's slot again if it is still free. */
-  async #rebook(entry: BookedSlot, reservationId: string): Promise<ReservationRecord> {
+  /**
+   * Book the expired (or swept) hold's slot again if it is still free and its vehicle (of `peer`, null:
+   * of this hub) is under its limit: the expired hold no longer counts, so the slot would be a booking
+   * more (RESERVATION_LIMIT, by a count before the booking: VehicleLimit.refuseAtLimit).
+   */
+  async #rebook(entry: BookedSlot, reservationId: string, peer: string | null): Promise<ReservationRecord> {
     const { store, clock, rules } = this.#o
     const existing = await store.reservations.getReservation(reservationId)
     if (existing) return existing
     if (entry.stationId === null || entry.position === null || entry.atMs === null || entry.vehicleId === null) {
       throw holdNotFound(entry.holdId)
     }
+    await VehicleLimit.for(store).refuseAtLimit(peer === null ? { vehicleId: entry.vehicleId } : { vehicleId: entry.vehicleId, peerHubId: peer }, rules, clock.now())
     try {
       const out = await store.reservations.createReservation({
         reservationId,
