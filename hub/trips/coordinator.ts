@@ -140,8 +140,17 @@ export class Coordinator {
 
   /** Run `work` under the trip's lease (and mark it busy here); `refused` when a live replica holds it. */
   async #leased<T>(tripId: string, work: () => Promise<T>, refused: () => T | Promise<T>): Promise<T> {
-    if (this.#busy.has(tripId) || !(await this.#o.leases.acquire(leaseNames.trip(tripId)))) return refused()
+    // Marked busy before the lease is asked for: this replica may take its own lease again, so two local
+    // workers of one trip would both get it, and the first to finish would give it back under the other.
+    if (this.#busy.has(tripId)) return refused()
     this.#busy.add(tripId)
+    let leased = false
+    try {
+      leased = await this.#o.leases.acquire(leaseNames.trip(tripId))
+    } finally {
+      if (!leased) this.#busy.delete(tripId)
+    }
+    if (!leased) return refused()
     try {
       return await work()
     } finally {

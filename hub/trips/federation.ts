@@ -125,7 +125,7 @@ export interface Federation {
   start(): Promise<void>
   /** Resolves when the recovery begun by `start()` has finished (how many trips it undid or cancelled); never rejects. */
   recovered(): Promise<{ undone: number; cancelled: number }>
-  /** Wait for recovery, stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
+  /** Wait for recovery and for the leases being given back, stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
   close(): Promise<void>
 }
 
@@ -284,6 +284,8 @@ export function createFederation(deps: FederationDeps): Federation {
       // Recovery writes its outcome to the store, so it finishes before the store closes.
       await recovery
       await releaser.close()
+      // The coordinator gives leases back without waiting (coordinator.ts #leased): they reach the store before it closes.
+      await leases.settled()
       leases.stop()
       await client.close()
     },

@@ -60,6 +60,11 @@ export class LeaseKeeper {
     return done
   }
 
+  /** Resolves once every release under way has reached the store (before the store closes: federation.close()). */
+  async settled(): Promise<void> {
+    while (this.#releasing.size > 0) await Promise.all(this.#releasing.values())
+  }
+
   /** Start renewing this replica's leases every third of the TTL. */
   start(): void {
     if (this.#cancel) return
