@@ -8,6 +8,7 @@ import t from 'tap'
 import { TestClock } from '../hub/clock.js'
 import { MemoryStore, type LeaseStore } from '../hub/store/index.js'
 import { LeaseKeeper } from '../hub/trips/lease-keeper.js'
+import { waitUntil } from './helpers/net.js'
 
 /** The memory store's leases, with each release held until the test opens it (a slow database connection). */
 function slowReleases(): { leases: LeaseStore; open: () => void } {
@@ -52,3 +53,45 @@ t.test('a release that fails is logged, never rejects, and does not hold up the 
   t.same(warnings, ['could not give a lease back'])
   t.equal(await keeper.acquire('trip:t1'), true)
 })
+
+/** The memory store's leases, whose first `failures` releases fail; counts the heartbeat's renewals. */
+function flakyReleases(failures: number): { leases: LeaseStore; renewals: () => number } {
+  const store = new MemoryStore()
+  let renewals = 0
+  const leases: LeaseStore = {
+    acquire: (i) => store.leases.acquire(i),
+    renewAll: (i) => {
+      renewals++
+      return store.leases.renewAll(i)
+    },
+    deleteExpired: (n) => store.leases.deleteExpired(n),
+    release: async (name, owner) => {
+      if (failures-- > 0) throw new Error('database busy')
+      return store.leases.release(name, owner)
+    },
+  }
+  return { leases, renewals: () => renewals }
+}
+
+// The heartbeat runs on real timers (the clock's setTimer); the manual clock stands still, so no lease
+// runs out here: only a release frees one. TTL 60 ms: a heartbeat every 20 ms.
+for (const retaken of [false, true]) {
+  t.test(retaken
+    ? 'a lease taken again before its failed release is tried again stays held'
+    : 'a release that failed is tried again at the next heartbeat, which would otherwise renew the lease for as long as the replica lives', async (t) => {
+    const { leases, renewals } = flakyReleases(1)
+    const clock = new TestClock('2026-11-24T12:00:00Z')
+    const logger = pino({ level: 'silent' })
+    const keeper = new LeaseKeeper({ store: leases, clock, logger, owner: 'r1', ttlMs: 60 })
+    const other = new LeaseKeeper({ store: leases, clock, logger, owner: 'r2', ttlMs: 60 })
+    keeper.start()
+    t.teardown(() => keeper.stop())
+    t.equal(await keeper.acquire('trip:t1'), true)
+    await keeper.release('trip:t1')
+    t.equal(await other.acquire('trip:t1'), false, 'the failed release left the lease')
+    if (retaken) t.equal(await keeper.acquire('trip:t1'), true)
+    const seen = renewals()
+    await waitUntil(() => renewals() >= seen + 3, 5000, 'three heartbeats')
+    t.equal(await other.acquire('trip:t1'), !retaken, retaken ? "still r1's" : 'given back by the retry, not renewed')
+  })
+}

@@ -38,21 +38,31 @@ export class LeaseKeeper {
   /** Releases of this replica under way, by lease name (an acquire of the name waits for its release). */
   readonly #releasing = new Map<string, Promise<void>>()
 
+  /** Releases that failed, to be tried again at the next heartbeat: cancel of each retry, by lease name. */
+  readonly #retries = new Map<string, () => void>()
+
   /** Take (or renew) the lease `name`; resolves false when a live replica holds it. */
   async acquire(name: string): Promise<boolean> {
+    this.#dropRetry(name)
     const releasing = this.#releasing.get(name)
     if (releasing) await releasing
     return this.#o.store.acquire({ name, owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs })
   }
 
   /**
-   * Give the lease back (best effort: an unreleased lease only runs out). Never rejects. A caller
-   * need not wait for it: an acquire of the same name in this process waits for it first.
+   * Give the lease back. Never rejects. A caller need not wait for it: an acquire of the same name in
+   * this process waits for it first. One that fails is tried again every heartbeat while the heartbeat
+   * runs (which would otherwise renew it for as long as this replica lives); once the heartbeat stops,
+   * an unreleased lease only runs out.
    */
   release(name: string): Promise<void> {
+    this.#dropRetry(name)
     const done: Promise<void> = this.#o.store
       .release(name, this.owner)
-      .catch((err: unknown) => this.#o.logger.warn({ err, lease: name }, 'could not give a lease back'))
+      .catch((err: unknown) => {
+        this.#o.logger.warn({ err, lease: name }, 'could not give a lease back')
+        this.#retryLater(name)
+      })
       .finally(() => {
         if (this.#releasing.get(name) === done) this.#releasing.delete(name)
       })
@@ -76,7 +86,7 @@ export class LeaseKeeper {
           .finally(() => {
             if (this.#cancel) beat()
           })
-      }, Math.max(10, Math.floor(this.ttlMs / 3)))
+      }, this.#beatMs)
     }
     beat()
   }
@@ -85,6 +95,25 @@ export class LeaseKeeper {
     const c = this.#cancel
     this.#cancel = null
     c?.()
+    for (const name of [...this.#retries.keys()]) this.#dropRetry(name)
+  }
+
+  #retryLater(name: string): void {
+    if (!this.#cancel || this.#retries.has(name)) return
+    const cancel = this.#o.clock.setTimer(() => {
+      this.#retries.delete(name)
+      if (this.#cancel) void this.release(name)
+    }, this.#beatMs)
+    this.#retries.set(name, cancel)
+  }
+
+  #dropRetry(name: string): void {
+    this.#retries.get(name)?.()
+    this.#retries.delete(name)
+  }
+
+  get #beatMs(): number {
+    return Math.max(10, Math.floor(this.ttlMs / 3))
   }
 }
 
