@@ -95,14 +95,15 @@ export class LeaseKeeper {
     const c = this.#cancel
     this.#cancel = null
     c?.()
-    for (const name of [...this.#retries.keys()]) this.#dropRetry(name)
+    for (const cancel of this.#retries.values()) cancel()
+    this.#retries.clear()
   }
 
   #retryLater(name: string): void {
     if (!this.#cancel || this.#retries.has(name)) return
     const cancel = this.#o.clock.setTimer(() => {
       this.#retries.delete(name)
-      if (this.#cancel) void this.release(name)
+      void this.release(name)
     }, this.#beatMs)
     this.#retries.set(name, cancel)
   }

@@ -190,9 +190,10 @@ export class SqliteTripStore implements TripStore {
     return this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs))
   }
 
-  /** countPeerVehicleHolds of one peer, inside a write of this connection (./peer-hold-writes.ts). */
-  countPeerVehicleInWrite(q: { peerHubId: string; vehicleId: string; fromMs: number; nowMs: number }): number {
-    return this.#s.countPeerVehicle.get(q.vehicleId, q.peerHubId, q.peerHubId, q.nowMs, q.fromMs)?.n ?? 0
+  /** countPeerVehicleHolds' count, inside a write (or read) of this connection (./peer-hold-writes.ts). */
+  countPeerVehicleInWrite(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): number {
+    const peer = q.peerHubId ?? null
+    return this.#s.countPeerVehicle.get(q.vehicleId, peer, peer, q.nowMs, q.fromMs)?.n ?? 0
   }
 
   /** The ledger entry of `holdId`, read inside a write of this connection (./peer-hold-writes.ts). */
@@ -222,8 +223,7 @@ export class SqliteTripStore implements TripStore {
   countPeerVehicleHolds(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): Promise<number> {
     return run(() => {
       this.#guard()
-      const peer = q.peerHubId ?? null
-      return this.#s.countPeerVehicle.get(q.vehicleId, peer, peer, q.nowMs, q.fromMs)?.n ?? 0
+      return this.countPeerVehicleInWrite(q)
     })
   }
 
