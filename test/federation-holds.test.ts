@@ -434,6 +434,28 @@ t.test(`[${storage}] the same key while the first request still runs: 409 IDEMPO
   t.equal((await waiting).statusCode, 201)
   t.equal((await r.hold(body, 'slow')).statusCode, 201, 'then the first answer')
 })
+
+t.test(`[${storage}] another key for a hold id still being placed: 409 IDEMPOTENCY_IN_PROGRESS at once, whatever its body; then the hold`, async (t) => {
+  const r = await rig(t, storage)
+  await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
+  await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
+  const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
+  const waiting = r.hold(body, 'slow')
+  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the first request to wait')
+  for (const [other, key] of [[body, 'slow-2'], [holdBody(r, { holdId: 'old', txId: 'other', rangeKm: 49 }), 'slow-3']] as const) {
+    const dup = await r.hold(other, key)
+    t.equal(dup.statusCode, 409)
+    t.match(dup.json(), { error: { code: 'IDEMPOTENCY_IN_PROGRESS', details: { holdId: 'old' } } })
+  }
+  t.equal(r.fed.holds.waiting, 1, 'the second request did not wait beside the first')
+  await r.req('DELETE', '/federation/v1/holds/y1', { key: 'd' })
+  const first = await waiting
+  t.equal(first.statusCode, 201)
+  const again = await r.hold(body, 'slow-2')
+  t.equal(again.statusCode, 201, 'once it is answered, another key gets the same hold')
+  t.equal(Hold.parse(again.json()).stationId, Hold.parse(first.json()).stationId)
+  t.equal((await r.store.reservations.counts(r.clock.now())).activeHolds, 2, 'y2 and old: nothing booked twice')
+})
 }
 
 t.test('tokens: none or a wrong one is 401 on every federation route', async (t) => {

@@ -50,6 +50,8 @@ export class HoldService {
   readonly #o: HoldServiceOptions
   readonly #log: Logger
   readonly #waiters = new Set<() => void>()
+  /** Hold ids a peer's placement is under way for in this process (docs/federation.md: another request for one is told 409). */
+  readonly #placing = new Set<string>()
 
   constructor(opts: HoldServiceOptions) {
     this.#o = opts
@@ -86,6 +88,19 @@ export class HoldService {
    * when another run holds it) and the one that books stores the answer.
    */
   async place(peer: string, holdId: string, req: HoldRequest, keyed?: KeyedStatus): Promise<Hold> {
+    // Another request (another key: the guard answers a repeat of the key) for an id still being placed here
+    // would wait beside it, or book once it wrote: it is told to ask again, whatever its body. Across
+    // processes the store's DUPLICATE_ID does the same (#book).
+    if (this.#placing.has(holdId)) throw placingError(holdId)
+    this.#placing.add(holdId)
+    try {
+      return await this.#place(peer, holdId, req, keyed)
+    } finally {
+      this.#placing.delete(holdId)
+    }
+  }
+
+  async #place(peer: string, holdId: string, req: HoldRequest, keyed?: KeyedStatus): Promise<Hold> {
     const { store, clock } = this.#o
     let checked: { atMs: number; candidates: BookingCandidate[] }
     try {
@@ -235,7 +250,7 @@ export class HoldService {
         if (ledger) {
           const entry = await ledger()
           if (entry) return { entry }
-          throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is being placed`, { holdId })
+          throw placingError(holdId)
         }
         const hold = await store.reservations.getHold(holdId)
         if (hold) return { answer: holdAnswer(hold) }
@@ -439,4 +454,9 @@ function holdNotFound(holdId: string): VoltwayError {
 
 function releasedError(holdId: string): VoltwayError {
   return new VoltwayError('HOLD_EXPIRED', `hold ${holdId} was released`, { holdId, released: true })
+}
+
+/** 409 IDEMPOTENCY_IN_PROGRESS: another request is placing this hold id (docs/federation.md, POST /holds). */
+function placingError(holdId: string): VoltwayError {
+  return new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `hold ${holdId} is being placed by another request: send this one again once that one is answered`, { holdId })
 }
