@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { HubConfigSchema, type HubConfig } from '../hub/config.js'
 import { StationConfigSchema, type StationConfig } from '../station/config.js'
 import { COMPANIES, DRIVERS, LINKS } from './companies.js'
-import { pickPort } from './ports.js'
+import { pickPorts } from './ports.js'
 import { makeDirectory } from '../base/make-directory.js'
 
 export interface DemoConfigs {
@@ -13,16 +13,19 @@ export interface DemoConfigs {
   stations: StationConfig[]
 }
 
-/** Ports: `basePort + 11..14` for MQTT and `basePort + 21..24` for HTTP; `basePort` 0 picks free ones. */
-async function ports(basePort: number, i: number): Promise<{ mqtt: number; http: number }> {
-  if (basePort === 0) return { mqtt: await pickPort(), http: await pickPort() }
-  return { mqtt: basePort + 11 + i, http: basePort + 21 + i }
+/** Ports: `basePort + 11..14` for MQTT and `basePort + 21..24` for HTTP; `basePort` 0 picks free ones, all distinct. */
+async function ports(basePort: number): Promise<Array<{ mqtt: number; http: number }>> {
+  if (basePort === 0) {
+    const free = await pickPorts(2 * COMPANIES.length)
+    return COMPANIES.map((_, i) => ({ mqtt: free[2 * i] as number, http: free[2 * i + 1] as number }))
+  }
+  return COMPANIES.map((_, i) => ({ mqtt: basePort + 11 + i, http: basePort + 21 + i }))
 }
 
 const secret = (): string => randomBytes(12).toString('base64url')
 
 export async function buildDemoConfigs(dir: string, basePort: number): Promise<DemoConfigs> {
-  const assigned = await Promise.all(COMPANIES.map((_, i) => ports(basePort, i)))
+  const assigned = await ports(basePort)
   // One token per ordered pair of hubs: what A sends to B, and B accepts from A.
   const tokens = new Map<string, string>()
   const token = (from: string, to: string): string => {
