@@ -174,8 +174,9 @@ export function formatIssues(label: string, error: z.ZodError, schema?: z.ZodTyp
 /** A config file that cannot be used; the CLI prints `message` and exits 2. */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID'
-  constructor(message: string) {
-    super(message)
+  /** `options.cause`: the error behind it (e.g. a listen error), for callers that say it their own way. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'ConfigError'
   }
 }

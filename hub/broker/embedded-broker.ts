@@ -358,7 +358,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     await new Promise<void>((r) => broker.close(() => r()))
     const code = (err as NodeJS.ErrnoException).code
     const hint = listenHint(code, 'mqtt.listen.host', 'change mqtt.listen.port')
-    throw new ConfigError(`hub.json: mqtt.listen: cannot listen on ${opts.host}:${opts.port}${code ? ` (${code})` : ''}${hint ? `; ${hint}` : ''}`)
+    throw new ConfigError(`hub.json: mqtt.listen: cannot listen on ${opts.host}:${opts.port}${code ? ` (${code})` : ''}${hint ? `; ${hint}` : ''}`, { cause: err })
   }
   const addr = server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port
