@@ -9,8 +9,10 @@ import { connect as tcpConnect } from 'node:net'
 import { once } from 'node:events'
 import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
+import { pino } from 'pino'
 import { ConfigError, ID_PATTERN, TOPIC_ROOT as R } from '../protocol/index.js'
 import { checkIdentityCollisions, startEmbeddedBroker, type EmbeddedBroker } from '../hub/broker/index.js'
+import { AccountTable } from '../hub/broker/identities.js'
 import { onceWithTimeout, waitUntil } from './helpers/net.js'
 
 const stations = [
@@ -326,4 +328,20 @@ t.test('with admitAtOnce false, only the hub logs in until admit(): the others a
   b.admit()
   const v1 = await client(t, b, { protocolVersion: 5, username: 'V1', password: 'v1-pass' })
   t.ok(v1.connected, 'admitted once the hub serves requests')
+})
+
+t.test('the "embedded broker listening" line counts the logins it admits, whether from lists or from an account table', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
+  const listening = (): Record<string, unknown> | undefined => lines.findLast((l) => l.msg === 'embedded broker listening')
+  const a = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, logger })
+  t.teardown(() => a.close())
+  t.match(listening(), { stations: 2, vehicles: 1 })
+  // A hub passes its store's accounts as a table and no lists: the line counted the lists, so it said 0 and 0.
+  const table = new AccountTable()
+  table.add({ kind: 'station', id: 'S9' }, 'x')
+  for (const id of ['V7', 'V8', 'V9']) table.add({ kind: 'vehicle', id }, 'x')
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations: [], vehicles: [], accounts: table, logger })
+  t.teardown(() => b.close())
+  t.match(listening(), { stations: 1, vehicles: 3 })
 })

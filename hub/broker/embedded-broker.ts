@@ -363,7 +363,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const addr = server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port
   const url = `${opts.tls ? 'mqtts' : 'mqtt'}://${connectHost(opts.host)}:${port}`
-  log.info({ url, tls: opts.tls !== undefined, stations: opts.stations.length, vehicles: opts.vehicles.length, allowAnonymous: opts.allowAnonymous ?? false }, 'embedded broker listening')
+  // The logins it admits now: hub.json's and the store's (a hub passes its store's accounts as `accounts`, no lists).
+  const logins = accounts.countByKind()
+  log.info({ url, tls: opts.tls !== undefined, stations: logins.station ?? 0, vehicles: logins.vehicle ?? 0, allowAnonymous: opts.allowAnonymous ?? false }, 'embedded broker listening')
 
   let closing: Promise<void> | undefined
   return {

@@ -118,6 +118,13 @@ export class AccountTable {
     return this.#accounts.has(username)
   }
 
+  /** How many logins of each kind the table holds now (the hub's own included), e.g. `{hub: 1, station: 100, vehicle: 5000}`. */
+  countByKind(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const e of this.#accounts.values()) counts[e.identity.kind] = (counts[e.identity.kind] ?? 0) + 1
+    return counts
+  }
+
   /**
    * Make the stored accounts exactly `accounts` (entries added with `add` are
    * kept). Returns the logins whose account was removed or whose password or
