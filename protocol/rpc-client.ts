@@ -27,7 +27,7 @@ import { parseJsonObject } from './json.js'
 import { useNoDelay } from './no-delay.js'
 import { batchClientWrites } from './coalesce-writes.js'
 import { OPS, type OpArgsInput, type OpName, type OpResult } from './schemas/ops.js'
-import { ResponseEnvelope } from './schemas/envelope.js'
+import { RequestId, ResponseEnvelope } from './schemas/envelope.js'
 import { topics } from './topics.js'
 
 export interface RpcClientOptions {
@@ -48,6 +48,13 @@ export interface RequestOptions {
   hubId?: string
   /** Override the client's `retries` for this request. */
   retries?: number
+  /**
+   * The request id to send (default: a new one): 1 to 128 characters, no control characters. Give the id
+   * of a request whose answer never came to send it again: the hub answers a repeated id of a mutating op
+   * with the first answer and acts once (docs/protocol.md "Repeated requests"). BAD_REQUEST when it is
+   * malformed or a request of this client with that id is still waiting.
+   */
+  requestId?: string
 }
 
 interface Pending {
@@ -116,7 +123,11 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
     },
     request<O extends OpName>(op: O, args: OpArgsInput<O>, ropts: RequestOptions = {}): Promise<OpResult<O>> {
       if (closed) return Promise.reject(new VoltwayError('INTERNAL', 'client is closed'))
-      const id = `${instance}-${(counter++).toString(36)}`
+      if (ropts.requestId !== undefined) {
+        if (!RequestId.safeParse(ropts.requestId).success) return Promise.reject(new VoltwayError('BAD_REQUEST', 'request id must be 1 to 128 characters, without control characters', { id: ropts.requestId }))
+        if (pending.has(ropts.requestId)) return Promise.reject(new VoltwayError('BAD_REQUEST', `request id ${ropts.requestId} is already waiting for its answer on this client`, { id: ropts.requestId }))
+      }
+      const id = ropts.requestId ?? `${instance}-${(counter++).toString(36)}`
       const timeoutMs = ropts.timeoutMs ?? defaultTimeout
       const hubId = ropts.hubId ?? opts.hubId
       const tries = Math.max(0, Math.floor(ropts.retries ?? defaultRetries)) + 1
@@ -146,7 +157,8 @@ export function createRpcClient(opts: RpcClientOptions): RpcClient {
           pending.delete(id)
           // Each copy waits timeoutMs: with copies, say both the wait per copy and the wait in all.
           const waited = tries > 1 ? `${timeoutMs} ms per copy, sent ${tries} times (${tries * timeoutMs} ms in all) with request id ${id}` : `${timeoutMs} ms`
-          reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${waited}`, { op, hubId, timeoutMs, ...(tries > 1 ? { id, tries } : {}) }))
+          // The id goes with it: the request, repeated with that id, is acted on once.
+          reject(new VoltwayError('TIMEOUT', `no answer to ${op} from hub ${hubId} within ${waited}`, { op, hubId, timeoutMs, id, tries }))
         }
         pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer: setTimeout(onTimer, timeoutMs), sent: 1 })
         send()

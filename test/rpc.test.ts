@@ -194,6 +194,12 @@ for (const b of brokers) {
         t.ok(Date.now() - started >= 190, 'waited for the timeout')
         await t.rejects(rpc.request('hub.info', {}, { timeoutMs: 200, hubId: 'nobody' }), { code: 'TIMEOUT' })
         t.equal(rpc.pending, 0, 'nothing left pending')
+        // A request id given by the caller: it goes with the request and its TIMEOUT; a second one while it waits, or a malformed one, is refused unsent.
+        const given = rpc.request('charge.stop', { sessionId: 's-1' }, { timeoutMs: 200, requestId: 'repeat-me' })
+        await t.rejects(rpc.request('charge.stop', { sessionId: 's-1' }, { requestId: 'repeat-me' }), { code: 'BAD_REQUEST', details: { id: 'repeat-me' } })
+        await t.rejects(given, { code: 'TIMEOUT', details: { id: 'repeat-me', tries: 1 } })
+        await t.rejects(rpc.request('charge.stop', { sessionId: 's-1' }, { requestId: 'a\nb' }), { code: 'BAD_REQUEST' })
+        t.equal(rpc.pending, 0)
         releaseHang()
         t.same(await rpc.request('hub.info', {}), { hubId: HUB, name: 'A', city: 'Alpha', position: { lat: 1, lon: 2 }, stations: 0, peers: [] }, 'the connection still works')
         await rpc.close()

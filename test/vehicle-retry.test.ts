@@ -55,7 +55,7 @@ t.test('with --retries 0 the lost answer is a TIMEOUT whose hint says where to l
   const r = await reserve(['--retries', '0'])
   t.equal(r.code, 1)
   t.match(r.stderr, /^error TIMEOUT: no answer to reservation\.create from hub feira within 1500 ms/)
-  t.match(r.stderr, /hint: .*it may have been done all the same: run `voltway vehicle reservations`/)
+  t.match(r.stderr, /hint: .*it may have been done all the same: send it again unchanged, which the hub acts on once, with the same command and --at \S+ --request-id \S+ \(or run `voltway vehicle reservations`/)
   t.equal(requests.length, 1, 'sent once')
   const list = await runCli(['reservations', '--hub', broker.url, '--hub-id', 'feira', '--vehicle', 'V1', '--password', 'v1-pass', '--json'], { env: cleanEnv() })
   t.equal(list.code, 0, list.stderr)
@@ -63,6 +63,27 @@ t.test('with --retries 0 the lost answer is a TIMEOUT whose hint says where to l
   const booked = await hub.context.store.reservations.listVehicleReservations('V1', 0)
   t.equal(booked.length, 1, 'the hub did book it')
   t.same(reservations.map((x) => x.reservationId), booked.map((b) => b.reservationId), 'reservation.list tells the vehicle what happened')
+})
+
+t.test('a TIMEOUT sent again as its hint says (--at as sent, --request-id) gets the first answer, and the hub booked once', async (t) => {
+  const { hub, requests, reserve } = await lossyHub(t, 1)
+  const lostRun = await reserve(['--retries', '0'])
+  t.equal(lostRun.code, 1)
+  const repeat = /the same command and (--at \S+) (--request-id \S+)/.exec(lostRun.stderr)
+  if (!repeat) return t.fail(`no repeat flags in the hint: ${lostRun.stderr}`)
+  const [, atFlag = '', idFlag = ''] = repeat
+  // The flags printed last win over the command's own (--at +3h was relative: now it would be another time).
+  const again = await reserve(['--retries', '0', ...atFlag.split(' '), ...idFlag.split(' ')])
+  t.equal(again.code, 0, again.stderr)
+  const answer = OPS['reservation.create'].result.parse(JSON.parse(again.stdout))
+  t.equal(requests.length, 2)
+  t.equal(requests[0], requests[1], 'the same request, byte for byte: same id, same args')
+  const booked = await hub.context.store.reservations.listVehicleReservations('V1', 0)
+  t.same(booked.map((b) => b.reservationId), [answer.reservation.reservationId], 'one reservation, the one the repeat printed')
+  const bad = await reserve(['--request-id', 'a\u0007b'])
+  t.equal(bad.code, 2, 'a request id with a control character is a usage error')
+  t.match(bad.stderr, /--request-id: expected 1 to 128 characters, without control characters/)
+  t.equal(requests.length, 2, 'and nothing was sent')
 })
 
 t.test('a hub that never answers: TIMEOUT after every copy, all with one id', async (t) => {

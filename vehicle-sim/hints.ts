@@ -137,7 +137,10 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
     when: (d) => isMutatingOp(d.op) && d.hubId !== undefined,
     hint: (d) => {
       const sent = typeof d.tries === 'number' && d.tries > 1 ? `, sent ${str(d.tries)} times with request id ${str(d.id)}` : ''
-      const look = `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request)`
+      const look =
+        typeof d.repeat === 'string'
+          ? `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: send it again unchanged, which the hub acts on once, with the same command and ${d.repeat} (or run ${LOOK[d.op as MutatingOp]} to see what this vehicle has: a try with a new request id is a new request)`
+          : `no answer to ${str(d.op)} from hub ${str(d.hubId)}${sent}; it may have been done all the same: run ${LOOK[d.op as MutatingOp]} to see what this vehicle has before trying again (a new try is a new request)`
       return cutShort(d)
         ? `${look}; ${tookLonger(d)}, so leave --timeout-ms out next time`
         : `${look}; if the hub never answers: ${WRONG_HUB_ID}, and that the hub is running`

@@ -6,7 +6,7 @@
  * exit code 1.
  */
 import { InvalidArgumentError, type Command } from 'commander'
-import { ConfigError, Id } from '../../protocol/index.js'
+import { ConfigError, Id, RequestId, VoltwayError } from '../../protocol/index.js'
 import { UsageError } from '../errors.js'
 import { connectVehicle, type VehicleConnection } from '../connect.js'
 import { errorReport, printError, printJson, processIo, type Io } from '../output.js'
@@ -127,4 +127,39 @@ export function runCheckedWith<C>(
   fn: (conn: VehicleConnection, io: Io, checked: C) => Promise<CommandOutput>,
 ): Promise<number> {
   return runOneShot(flags, fn, cli, check)
+}
+
+/** The flag addRequestIdOption adds. */
+export interface RequestIdFlags {
+  requestId?: string
+}
+
+/**
+ * `--request-id`, on the commands whose op changes something: the request id is its idempotency key
+ * (docs/protocol.md "Repeated requests"), so a request whose answer never came can be sent again with it.
+ */
+export function addRequestIdOption(cmd: Command): Command {
+  return cmd.option('--request-id <id>', 'send the request with this id (default: a new one); to repeat a request whose answer never came, give the id its error printed and the same arguments: the hub acts on it once')
+}
+
+/** The request options for `--request-id`, checked before connecting. */
+export function requestIdFlag(value: string | undefined): { requestId?: string } {
+  if (value === undefined) return {}
+  if (!RequestId.safeParse(value).success) throw new UsageError('--request-id: expected 1 to 128 characters, without control characters')
+  return { requestId: value }
+}
+
+/**
+ * `send`, whose TIMEOUT (no answer: the change may have been made all the same) also says how to send the
+ * very same request again: `fixed` are the flags that pin what may have moved since (absolute times for
+ * relative ones), followed by the request id it went with (details.repeat, which the hint prints).
+ */
+export async function repeatable<T>(send: () => Promise<T>, fixed: string): Promise<T> {
+  try {
+    return await send()
+  } catch (err) {
+    const id = err instanceof VoltwayError && err.code === 'TIMEOUT' ? err.details?.id : undefined
+    if (typeof id !== 'string' || !(err instanceof VoltwayError)) throw err
+    throw new VoltwayError('TIMEOUT', err.message, { ...err.details, repeat: `${fixed}${fixed ? ' ' : ''}--request-id ${id}` })
+  }
 }

@@ -3,9 +3,9 @@ import type { Reservation } from '../../protocol/index.js'
 import { keyValues, localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { UsageError } from '../errors.js'
-import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, type PositionCommandFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, addRequestIdOption, idFlag, repeatable, requestIdFlag, type PositionCommandFlags, type RequestIdFlags } from './common.js'
 
-interface ReserveFlags extends PositionCommandFlags {
+interface ReserveFlags extends PositionCommandFlags, RequestIdFlags {
   at?: string
   station?: string
 }
@@ -34,15 +34,16 @@ export function registerReserve(parent: Command, cli: CliContext = processCli): 
     .description('reservation.create: reserve a station (the nearest free one within range unless --station)')
     .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead: 2 h unless the hub sets another)')
     .option('--station <id>', 'a specific station')
-  addPositionOptions(addConnectionOptions(cmd)).action(async (flags: ReserveFlags) => {
+  addRequestIdOption(addPositionOptions(addConnectionOptions(cmd))).action(async (flags: ReserveFlags) => {
     const check = () => {
       if (flags.at === undefined) throw new UsageError('missing --at (e.g. --at +2h15m or --at 2026-11-24T18:00:00Z)')
       const at = parseTimeFlag(flags.at, '--at')
       const where = resolvePositionRange(flags, cli.env)
-      return flags.station ? { at, ...where, stationId: idFlag(flags.station, '--station') } : { at, ...where }
+      const args = flags.station ? { at, ...where, stationId: idFlag(flags.station, '--station') } : { at, ...where }
+      return { args, opts: requestIdFlag(flags.requestId) }
     }
-    await runCheckedWith(cli, flags, check, async (conn, _io, args) => {
-      const r = await conn.rpc.request('reservation.create', args)
+    await runCheckedWith(cli, flags, check, async (conn, _io, { args, opts }) => {
+      const r = await repeatable(() => conn.rpc.request('reservation.create', args, opts), `--at ${args.at}`)
       return { json: r, human: () => renderReservation(r.reservation) }
     })
   })

@@ -5,9 +5,9 @@ import { hopTimes } from '../geo.js'
 import { localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { formatTime, parseTime } from '../../protocol/index.js'
-import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, idFlag, numberFlag, type PositionCommandFlags } from './common.js'
+import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, addRequestIdOption, idFlag, numberFlag, repeatable, requestIdFlag, type PositionCommandFlags, type RequestIdFlags } from './common.js'
 
-interface TripFlags extends PositionCommandFlags {
+interface TripFlags extends PositionCommandFlags, RequestIdFlags {
   to?: string
   index?: number
   route?: string
@@ -33,7 +33,7 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
     .option('--times <list>', 'comma-separated time per hop (RFC 3339 or +2h)')
     .option('--depart <time>', 'departure time, to compute hop times (default: +2h05m)')
     .option('--speed-kmh <kmh>', 'average speed, to compute hop times', numberFlag({ min: 1, max: 400 }), 80)
-  addPositionOptions(addConnectionOptions(cmd)).action(async (flags: TripFlags) => {
+  addRequestIdOption(addPositionOptions(addConnectionOptions(cmd))).action(async (flags: TripFlags) => {
     const check = () => {
       const where = resolvePositionRange(flags, cli.env)
       if (!flags.to && !flags.route) throw new UsageError('missing --to <hubId> (or --route <routeId> with --times)')
@@ -47,10 +47,10 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
       if (!to && !times) throw new UsageError('--route without --to needs --times (or give --to so the hop times can be computed)')
       // The hop times follow from the departure once route.list has answered; a bad --depart is told before connecting.
       const depart = to && !times ? parseTime(parseTimeFlag(flags.depart ?? '+2h5m', '--depart')) : undefined
-      return { where, to, routeId, times, depart }
+      return { where, to, routeId, times, depart, opts: requestIdFlag(flags.requestId) }
     }
     await runCheckedWith(cli, flags, check, async (conn, _io, checked) => {
-      const { where, to, depart } = checked
+      const { where, to, depart, opts } = checked
       let { routeId, times } = checked
       if (to) {
         const page = await conn.rpc.request('route.list', { destination: to, index: flags.index ?? 0 })
@@ -68,7 +68,9 @@ export function registerTrip(parent: Command, cli: CliContext = processCli): voi
       }
       if (!routeId) throw new UsageError('missing --route')
       if (!times) throw new UsageError('--route without --to needs --times (or give --to so the hop times can be computed)')
-      const r = await conn.rpc.request('route.reserve', { routeId, times, ...where })
+      // Repeated, the route and hop times are given as sent: --to and --depart would work them out anew.
+      const sent = { routeId, times }
+      const r = await repeatable(() => conn.rpc.request('route.reserve', { ...sent, ...where }, opts), `--route ${sent.routeId} --times ${sent.times.join(',')}`)
       return { json: r, human: () => renderTrip(r.trip) }
     })
   })
