@@ -19,7 +19,7 @@ export interface ErrorDoc {
 export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
   BAD_REQUEST: {
     meaning:
-      'The message could not be used: it is not UTF-8 JSON, not an object, larger than 64 KiB, contains a `__proto__`, `constructor` or `prototype` key, has no readable `id`, or its args, body, query or path parameters do not match the schema (then `details.issues` lists every field with what was expected).',
+      'The message could not be used: it is not UTF-8 JSON, not an object, larger than 64 KiB (over HTTP that is PAYLOAD_TOO_LARGE), contains a `__proto__`, `constructor` or `prototype` key, has no readable `id`, or its args, body, query or path parameters do not match the schema (then `details.issues` lists every field with what was expected).',
     when:
       'The hub, for any request (a request without a readable `id` is answered with `"id": null`); `route.reserve` when the number of `times` differs from the number of hops. A peer hub for an invalid body, query, path parameter or a malformed `Idempotency-Key`. A station agent in `cmd/res` for a command it cannot read.',
     action:
@@ -182,6 +182,16 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub, on `POST /enroll/v1`, which `voltway station init --enroll CODE` calls.',
     action:
       'Ask the hub operator for a new code (`voltway hub station passwd --id S --enroll`) and run `voltway station init --enroll` again with the station id the code was issued for. Nothing was changed.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    meaning: 'An HTTP request body is larger than 64 KiB, the most the hub reads. `details.limitBytes` is the limit.',
+    when: 'The hub\'s HTTP server, on any route, before the route runs (HTTP 413). Over MQTT a message that large is BAD_REQUEST.',
+    action: 'Send only the fields of the request: no federation or admin body comes near the limit, so a body that large is a bug of the caller. Nothing was changed.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    meaning: 'An HTTP request has a non-empty body that is not sent as `Content-Type: application/json`, or a Content-Type that is not a media type at all.',
+    when: 'The hub\'s HTTP server, on any route but the dashboard\'s login form, before the route runs (HTTP 415). An empty body is no body whatever its Content-Type.',
+    action: 'Send the body as JSON with `Content-Type: application/json` (`curl --json`, or `-H \'Content-Type: application/json\'`). Nothing was changed.',
   },
 }
 

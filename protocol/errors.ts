@@ -35,6 +35,9 @@ export const ERROR_CODES = [
   // Additions: what one vehicle may book at a hub (docs/protocol.md "Reservation rules").
   'TOO_FAR_AHEAD',
   'RESERVATION_LIMIT',
+  // Additions: HTTP requests the hub's server refuses before any route reads them (docs/federation.md "The API").
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -69,6 +72,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ENROLLMENT_REFUSED: 403,
   TOO_FAR_AHEAD: 422,
   RESERVATION_LIMIT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
 }
 
 /**

@@ -510,7 +510,8 @@ t.test('bad input is a coded 400 that names the field, and changes nothing', asy
   t.match(bad.json(), { error: { code: 'BAD_REQUEST', message: /rangeKm/ } })
   t.equal(errorCode(await r.req('GET', '/federation/v1/stations?lat=999&lon=0&rangeKm=1')), 'BAD_REQUEST')
   t.equal(errorCode(await r.req('DELETE', '/federation/v1/holds/bad%20id', { key: 'k' })), 'BAD_REQUEST')
-  t.equal(errorCode(await r.req('POST', '/federation/v1/holds', { key: 'k2', body: 'not json' })), 'BAD_REQUEST')
+  // A string payload goes as text/plain: not JSON, so 415.
+  t.equal(errorCode(await r.req('POST', '/federation/v1/holds', { key: 'k2', body: 'not json' })), 'UNSUPPORTED_MEDIA_TYPE')
   const far = await r.hold(holdBody(r, { from: { lat: 0, lon: 0 } }), 'k3')
   t.equal(far.statusCode, 422)
   t.equal(errorCode(far), 'OUT_OF_RANGE')

@@ -54,7 +54,7 @@ t.test('an empty body or {} is accepted wherever a federation route takes no bod
   t.equal(poisoned.status, 400, 'prototype poisoning is still refused')
 })
 
-t.test('body-less federation routes take an empty body whatever its Content-Type; any other body is 400 BAD_REQUEST, as the code table says', async (t) => {
+t.test('body-less federation routes take an empty body whatever its Content-Type; a body not sent as JSON is 415 UNSUPPORTED_MEDIA_TYPE, a prototype key 400 BAD_REQUEST, as the code table says', async (t) => {
   const { h, port, call, hold: place, next } = await federation(t)
   const hold = async (holdId: string): Promise<void> => {
     t.equal((await place(holdId)).status, 201, `hold ${holdId} placed`)
@@ -74,16 +74,16 @@ t.test('body-less federation routes take an empty body whatever its Content-Type
   }
   t.same(await h.hub('salvador').store.reservations.counts(h.clock.now()), { reservations: 0, activeHolds: 0 }, 'every call took effect')
 
-  const refused: Array<[string, string, Record<string, string>, RegExp]> = [
-    ['a form body', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }, /body must be JSON sent as Content-Type: application\/json, not application\/x-www-form-urlencoded/],
-    ['a text body', 'hello', { 'content-type': 'text/plain' }, /not text\/plain/],
-    ['a Content-Type that is no media type', 'x', { 'content-type': '///' }, /./],
-    ['a prototype key', '{"__proto__":{"a":1}}', JSON_TYPE, /^body has a forbidden key "__proto__" \(prototype keys are refused\)$/],
+  const refused: Array<[string, string, Record<string, string>, 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE', RegExp]> = [
+    ['a form body', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }, 'UNSUPPORTED_MEDIA_TYPE', /body must be JSON sent as Content-Type: application\/json, not application\/x-www-form-urlencoded/],
+    ['a text body', 'hello', { 'content-type': 'text/plain' }, 'UNSUPPORTED_MEDIA_TYPE', /not text\/plain/],
+    ['a Content-Type that is no media type', 'x', { 'content-type': '///' }, 'UNSUPPORTED_MEDIA_TYPE', /is not a media type/],
+    ['a prototype key', '{"__proto__":{"a":1}}', JSON_TYPE, 'BAD_REQUEST', /^body has a forbidden key "__proto__" \(prototype keys are refused\)$/],
   ]
-  for (const [label, body, headers, message] of refused) {
+  for (const [label, body, headers, code, message] of refused) {
     const r = await call('DELETE', '/federation/v1/holds/h-x', body, headers)
-    t.equal(r.status, HTTP_STATUS.BAD_REQUEST, `${label}: status ${HTTP_STATUS.BAD_REQUEST}, as BAD_REQUEST's row says`)
-    t.match(JSON.parse(r.body), { error: { code: 'BAD_REQUEST', message } }, label)
+    t.equal(r.status, HTTP_STATUS[code], `${label}: status ${HTTP_STATUS[code]}, as ${code}'s row says`)
+    t.match(JSON.parse(r.body), { error: { code, message } }, label)
   }
   const poisonedHold = await call('POST', '/federation/v1/holds', '{"__proto__":{"a":1}}', JSON_TYPE)
   t.match(JSON.parse(poisonedHold.body), { error: { code: 'BAD_REQUEST', message: /forbidden key "__proto__"/ } }, 'POST /holds too')

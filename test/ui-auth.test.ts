@@ -63,6 +63,14 @@ t.test('only an operator token logs in: peer tokens and vehicle or station passw
   t.equal(ok.headers.get('location'), '/ui/')
 })
 
+t.test('a login form over 4 KiB is 413 PAYLOAD_TOO_LARGE naming its own limit, and logs nobody in', async (t) => {
+  const h = await hub(t)
+  const res = await fetch(`${h.httpUrl}/ui/login`, form(OPERATOR.token + 'x'.repeat(5000)))
+  t.equal(res.status, 413)
+  t.notOk(res.headers.get('set-cookie'), 'no cookie')
+  t.match(await res.json(), { error: { code: 'PAYLOAD_TOO_LARGE', message: /^body is larger than 4 KiB,/, details: { limitBytes: 4096 } } })
+})
+
 t.test('the session cookie is httpOnly, SameSite=Strict and scoped to /ui', async (t) => {
   const h = await hub(t)
   const { setCookie } = await login(h.httpUrl)

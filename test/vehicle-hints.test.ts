@@ -160,6 +160,9 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
   ['a request id reused for another request', () => new VoltwayError('IDEMPOTENCY_KEY_REUSED', 'request id "r-1" was used for another request', { id: 'r-1' }), /request id r-1 was already used for another request/, /federation|hub bug/],
   ['a peer reusing an Idempotency-Key (federation)', () => new VoltwayError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key: 'k1' }), /federation call reused an Idempotency-Key/, /request id/],
   ['a trip whose peer is down', () => routeFailed({ failedHop: 2, hubId: 'jequie', reason: 'PEER_UNAVAILABLE', message: 'down' }), /hop 2 at jequie failed with PEER_UNAVAILABLE: a federated hub did not answer/],
+  // HTTP refusals before any route ran: a vehicle sees one only as a peer's answer its hub passed on, a hub's fault.
+  ['a peer refusing a federation body over its limit', () => new VoltwayError('PAYLOAD_TOO_LARGE', 'body is larger than 64 KiB', { limitBytes: 65536, hubId: 'salvador' }), /size limit; report this as a hub bug/],
+  ['a peer refusing a federation body not sent as JSON', () => new VoltwayError('UNSUPPORTED_MEDIA_TYPE', 'body must be JSON', { hubId: 'salvador' }), /not sent as JSON; report this as a hub bug/],
 ]
 
 t.test('every hint matches its cause', async (t) => {

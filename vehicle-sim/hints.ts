@@ -76,6 +76,8 @@ export const HINTS: Record<SimErrorCode, string> = {
   CARD_UNKNOWN: 'the RFID card is not registered with this company; use a registered card or start from the vehicle (charge)',
   ACCOUNT_EXISTS: 'an account with this id already exists at the hub; pick another id',
   ENROLLMENT_REFUSED: 'the enrollment code was refused (unknown, used or expired); ask the hub operator for a new one',
+  PAYLOAD_TOO_LARGE: 'a hub refused an HTTP body over its size limit; report this as a hub bug',
+  UNSUPPORTED_MEDIA_TYPE: 'a hub refused an HTTP body that was not sent as JSON; report this as a hub bug',
   BROKER_UNREACHABLE: 'nothing answers at --hub; check the URL and port and that the hub (or its broker) is running',
   CONNECT_TIMEOUT: 'the broker did not complete the MQTT handshake in time; check --hub, firewalls, or raise --connect-timeout-ms',
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (on Mosquitto, where the client id is the login, a second client of the same vehicle replaces the first)',

@@ -7,8 +7,9 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { HTTP_STATUS, VoltwayError, isErrorCode, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
+import { HTTP_STATUS, MAX_MESSAGE_BYTES, VoltwayError, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
+import { fastifyClientError, notJson, type FrameworkError } from './client-errors.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
 
@@ -20,6 +21,9 @@ declare module 'fastify' {
 }
 
 export const FEDERATION_PREFIX = '/federation/v1'
+
+/** The most a request body may take, in bytes (docs/operator-guide.md "Connection limits"). */
+const BODY_LIMIT = MAX_MESSAGE_BYTES
 
 export interface HttpServerOptions {
   logger: Logger
@@ -65,7 +69,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     ...https,
     logger: false,
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     requestTimeout: limits.requestTimeoutMs,
@@ -92,12 +96,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       if (err.code === 'INTERNAL') log.error({ err, url: req.url }, 'internal error')
       return sendError(reply, err.code, err.message, err.details)
     }
-    const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown }
-    if (e.validation !== undefined || (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500)) {
-      // Fastify's own 4xx (body too large, a Content-Type it cannot read): the status is the code's, as in the error table.
-      const code: ErrorCode = isErrorCode(e.code) ? e.code : 'BAD_REQUEST'
-      return sendError(reply, code, e.message ?? 'bad request')
-    }
+    // Fastify's own 4xx (a body too large, a Content-Type that is no media type): its status, our code and words.
+    const refused = fastifyClientError(err as FrameworkError, req, req.routeOptions.bodyLimit ?? BODY_LIMIT)
+    if (refused !== null) return sendError(reply, refused.code, refused.message, refused.details)
     const coded = opts.wireError?.(err) ?? null
     if (coded !== null) {
       log.warn({ err, url: req.url, code: coded.code }, 'request refused')
@@ -152,11 +153,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
  *   validate it;
  * - a non-empty body is read as a JSON object by protocol/json.ts, the reader
  *   MQTT requests go through (a prototype key is BAD_REQUEST naming it);
- * - a non-empty body of another Content-Type is BAD_REQUEST (scopes may add
- *   parsers of their own, like the dashboard's login form).
+ * - a non-empty body of another Content-Type is 415 UNSUPPORTED_MEDIA_TYPE
+ *   (scopes may add parsers of their own, like the dashboard's login form).
  */
 function readBodies(app: FastifyInstance): void {
-  const limit = app.initialConfig.bodyLimit ?? 64 * 1024
+  const limit = app.initialConfig.bodyLimit ?? BODY_LIMIT
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8')
@@ -168,6 +169,6 @@ function readBodies(app: FastifyInstance): void {
     const text = typeof body === 'string' ? body : body.toString('utf8')
     if (text === '') return done(null, undefined)
     const type = (req.headers['content-type'] ?? 'none').split(';')[0]?.trim() ?? 'none'
-    done(new VoltwayError('BAD_REQUEST', `body must be JSON sent as Content-Type: application/json, not ${type}`), undefined)
+    done(notJson(type), undefined)
   })
 }

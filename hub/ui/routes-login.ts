@@ -19,8 +19,11 @@ export interface LoginRouteDeps {
   logger: Logger
 }
 
+/** The most a login or logout body may take, in bytes. */
+const FORM_LIMIT = 4096
+
 export function loginRoutes(scope: FastifyInstance, d: LoginRouteDeps): void {
-  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))))
   })
 
@@ -29,7 +32,8 @@ export function loginRoutes(scope: FastifyInstance, d: LoginRouteDeps): void {
 
   scope.get('/ui/login', { config: { public: true } }, async (_req, reply) => page(reply, 200, null))
 
-  scope.post('/ui/login', { config: { public: true } }, async (req: FastifyRequest, reply) => {
+  // The limit is the route's, not the parser's, so a refusal names it (413 PAYLOAD_TOO_LARGE, hub/http/client-errors.ts).
+  scope.post('/ui/login', { config: { public: true }, bodyLimit: FORM_LIMIT }, async (req: FastifyRequest, reply) => {
     const body = req.body as Record<string, unknown> | undefined
     const name = d.operators.login(body?.token)
     if (name === null) {
@@ -43,7 +47,7 @@ export function loginRoutes(scope: FastifyInstance, d: LoginRouteDeps): void {
       .redirect('/ui/', 303)
   })
 
-  scope.post('/ui/logout', async (req, reply) => {
+  scope.post('/ui/logout', { bodyLimit: FORM_LIMIT }, async (req, reply) => {
     if (req.uiSession) d.sessions.delete(req.uiSession.id)
     return reply.clearCookie(SESSION_COOKIE, { path: '/ui' }).status(204).send()
   })

@@ -204,7 +204,7 @@ export const FEDERATION_ENDPOINTS: readonly FedEndpoint[] = [
 export function errorsOf(e: FedEndpoint): ErrorCode[] {
   const codes: ErrorCode[] = [...e.errors]
   if (e.auth) codes.push('UNAUTHORIZED')
-  if (e.mutating) codes.push('BAD_REQUEST', 'IDEMPOTENCY_KEY_MISSING', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS')
+  if (e.mutating) codes.push('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_MISSING', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS')
   if (e.auth) codes.push('INTERNAL')
   return [...new Set(codes)]
 }

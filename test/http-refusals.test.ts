@@ -1,0 +1,68 @@
+/**
+ * What the HTTP server refuses before any route reads the request (a body too
+ * large, a body that is not JSON, a URL it cannot route) answers in the
+ * hub's error body with its own HTTP status, a code and a message that says
+ * what to do, and changes nothing: not even the Idempotency-Key is spent.
+ */
+import t, { type Test } from 'tap'
+import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, token } from './helpers/federation-hubs.js'
+import { rawRequest, type RawResponse } from './helpers/http-raw.js'
+import { HTTP_STATUS } from '../protocol/index.js'
+
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+/** Two hubs; `call` goes to salvador as feira. */
+async function federation(t: Test) {
+  const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
+  t.teardown(() => h.close())
+  const port = Number(new URL(h.hub('salvador').url).port)
+  const auth = { authorization: `Bearer ${token('feira', 'salvador')}` }
+  const call = (method: string, path: string, body: string, headers: Record<string, string> = {}) => rawRequest(port, method, path, { ...auth, ...headers }, body)
+  const holdBody = (over: Record<string, unknown> = {}) => ({
+    holdId: 'h-1', txId: 't-1', txStartedAt: '2026-11-24T12:00:00Z', vehicleId: 'V1', at: inMinutes(h.clock, 180),
+    from: { lat: -12.97, lon: -38.5 }, rangeKm: 50, ttlSeconds: 30, ...over,
+  })
+  const counts = () => h.hub('salvador').store.reservations.counts(h.clock.now())
+  return { h, port, call, holdBody, counts }
+}
+
+/** The error body of `r`, checked to be the hub's envelope with the status its code has in HTTP_STATUS. */
+function envelope(t: Test, r: RawResponse, label: string): { code: keyof typeof HTTP_STATUS; message: string; details?: Record<string, unknown> } {
+  t.match(r.headers['content-type'], /^application\/json/, `${label}: JSON`)
+  const body = JSON.parse(r.body) as { error: { code: keyof typeof HTTP_STATUS; message: string; details?: Record<string, unknown> } }
+  t.equal(r.status, HTTP_STATUS[body.error.code], `${label}: status ${r.status} is ${body.error.code}'s`)
+  return body.error
+}
+
+t.test('a body over 64 KiB is 413 PAYLOAD_TOO_LARGE naming the limit in KiB; nothing is booked and the key is not spent', async (t) => {
+  const { call, holdBody, counts } = await federation(t)
+  const big = JSON.stringify(holdBody({ padding: 'x'.repeat(70 * 1024) }))
+  const r = await call('POST', '/federation/v1/holds', big, { ...JSON_TYPE, 'idempotency-key': 'k-1' })
+  t.equal(r.status, 413, 'as docs/operator-guide.md "Connection limits" says')
+  const error = envelope(t, r, 'too large')
+  t.equal(error.code, 'PAYLOAD_TOO_LARGE')
+  t.match(error.message, /^body is larger than 64 KiB, the most this hub reads; send only the fields/)
+  t.same(error.details, { limitBytes: 65536 })
+  // Any Content-Type: the limit comes before the body is read.
+  const text = await call('DELETE', '/federation/v1/holds/h-1', 'x'.repeat(65 * 1024), { 'content-type': 'text/plain', 'idempotency-key': 'k-2' })
+  t.equal(envelope(t, text, 'too large, text/plain').code, 'PAYLOAD_TOO_LARGE')
+  t.same(await counts(), { reservations: 0, activeHolds: 0 }, 'nothing booked')
+  const placed = await call('POST', '/federation/v1/holds', JSON.stringify(holdBody()), { ...JSON_TYPE, 'idempotency-key': 'k-1' })
+  t.equal(placed.status, 201, `the same key with a body that fits places the hold: ${placed.body}`)
+})
+
+t.test('a body that is not JSON, or a Content-Type that is no media type, is 415 UNSUPPORTED_MEDIA_TYPE saying to send JSON', async (t) => {
+  const { call, counts } = await federation(t)
+  const cases: Array<[string, string, Record<string, string>, RegExp]> = [
+    ['a form body', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }, /^body must be JSON sent as Content-Type: application\/json, not application\/x-www-form-urlencoded$/],
+    ['a text body', 'hello', { 'content-type': 'text/plain' }, /not text\/plain$/],
+    ['a Content-Type that is no media type', 'x', { 'content-type': '///' }, /^Content-Type "\/\/\/" is not a media type; send the body as JSON with Content-Type: application\/json$/],
+    ['a long Content-Type', 'x', { 'content-type': `text/${'x'.repeat(1000)}` }, /^body must be JSON sent as Content-Type: application\/json, not text\/x{75}\.\.\.$/],
+  ]
+  for (const [label, body, headers, message] of cases) {
+    const r = await call('POST', '/federation/v1/holds/h-1/confirm', body, { ...headers, 'idempotency-key': `k-${label}` })
+    t.equal(r.status, 415, label)
+    t.match(envelope(t, r, label), { code: 'UNSUPPORTED_MEDIA_TYPE', message }, label)
+  }
+  t.same(await counts(), { reservations: 0, activeHolds: 0 })
+})
