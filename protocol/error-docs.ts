@@ -21,7 +21,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     meaning:
       'The message could not be used: it is not UTF-8 JSON, not an object, larger than 64 KiB (over HTTP that is PAYLOAD_TOO_LARGE), contains a `__proto__`, `constructor` or `prototype` key, has no readable `id`, or its args, body, query or path parameters do not match the schema (then `details.issues` lists every field with what was expected).',
     when:
-      'The hub, for any request (a request without a readable `id` is answered with `"id": null`); `route.reserve` when the number of `times` differs from the number of hops. A peer hub for an invalid body, query, path parameter or a malformed `Idempotency-Key`. A station agent in `cmd/res` for a command it cannot read.',
+      'The hub, for any request (a request without a readable `id` is answered with `"id": null`); `route.reserve` when the number of `times` differs from the number of hops. A peer hub for an invalid body, query, path parameter (one over 200 characters too, before any route runs), a path whose %-escapes do not decode, or a malformed `Idempotency-Key`. A station agent in `cmd/res` for a command it cannot read.',
     action:
       'Fix the message: compare it with the JSON Schema under docs/schemas/ and the fields named in `details.issues`. Nothing was changed, so sending the corrected request is safe.',
   },

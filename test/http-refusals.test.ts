@@ -66,3 +66,29 @@ t.test('a body that is not JSON, or a Content-Type that is no media type, is 415
   }
   t.same(await counts(), { reservations: 0, activeHolds: 0 })
 })
+
+t.test('a path parameter over 200 characters is 400 BAD_REQUEST as a 65-character id is, in the envelope, quoting the path cut short', async (t) => {
+  const { call, counts } = await federation(t)
+  const long = 'a'.repeat(5000)
+  for (const [method, path] of [['POST', `/federation/v1/holds/${long}/confirm`], ['DELETE', `/federation/v1/holds/${long}`], ['GET', `/federation/v1/vehicles/${long}/receipts`]] as const) {
+    const r = await call(method, path, '', { 'idempotency-key': 'k-1' })
+    const error = envelope(t, r, `${method} with a 5000-character id`)
+    t.equal(error.code, 'BAD_REQUEST', `${method}: not fastify's 414`)
+    t.match(error.message, /^path "\/federation\/v1\/[a-z/]+a+\.\.\." has a parameter longer than 200 characters; ids in paths are 1 to 64 characters of A-Z, a-z, 0-9, _ and -$/)
+    t.ok(r.body.length < 300, `${method}: the path is not echoed whole (${r.body.length} bytes)`)
+  }
+  const mid = await call('DELETE', `/federation/v1/holds/${'a'.repeat(65)}`, '', { 'idempotency-key': 'k-2' })
+  t.equal(envelope(t, mid, 'a 65-character id').code, 'BAD_REQUEST', 'the same code as an id the schema refuses')
+  t.same(await counts(), { reservations: 0, activeHolds: 0 })
+})
+
+t.test('a URL whose %-escape does not decode is 400 BAD_REQUEST in the envelope; an unknown route is NOT_FOUND quoting its path cut short', async (t) => {
+  const { call } = await federation(t)
+  const bad = await call('DELETE', '/federation/v1/holds/%zz', '', { 'idempotency-key': 'k-1' })
+  t.match(envelope(t, bad, 'bad escape'), { code: 'BAD_REQUEST', message: /^path "\/federation\/v1\/holds\/%zz" is not a valid URL \(a %-escape that does not decode\); percent-encode it/ })
+  const health = await call('GET', '/healthz/%E0%A4%A', '')
+  t.match(envelope(t, health, 'bad escape outside the federation scope'), { code: 'BAD_REQUEST' })
+  const nowhere = await call('GET', `/federation/v1/${'x'.repeat(5000)}`, '')
+  t.match(envelope(t, nowhere, 'no route'), { code: 'NOT_FOUND', message: /^no route GET \/federation\/v1\/x+\.\.\.$/ })
+  t.ok(nowhere.body.length < 300, `the path is not echoed whole (${nowhere.body.length} bytes)`)
+})

@@ -50,6 +50,26 @@ export function fastifyClientError(err: FrameworkError, req: RequestFacts, bodyL
   return new VoltwayError('BAD_REQUEST', `the request could not be read (${err.code ?? `HTTP ${err.statusCode}`}); send it again, whole`)
 }
 
+/**
+ * The coded error for what fastify refuses before it finds the route (its
+ * `frameworkErrors`): a URL whose %-escapes do not decode, a path parameter
+ * longer than the router's `maxParamLength`. Null for anything else.
+ */
+export function routingError(err: FrameworkError, url: string, maxParamLength: number): VoltwayError | null {
+  const path = quoted(url.split('?')[0] ?? '')
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return new VoltwayError('BAD_REQUEST', `path ${path} is not a valid URL (a %-escape that does not decode); percent-encode it as UTF-8, or leave it out: ids need none`)
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // 400 as for an id of 65 to 200 characters (the route's schema), not fastify's 414: one cause, one answer.
+      return new VoltwayError('BAD_REQUEST', `path ${path} has a parameter longer than ${maxParamLength} characters; ${IDS}`)
+  }
+  return null
+}
+
+/** What every path parameter of this hub's routes is. */
+const IDS = 'ids in paths are 1 to 64 characters of A-Z, a-z, 0-9, _ and -'
+
 const SEND_JSON = 'send the body as JSON with Content-Type: application/json'
 
 /** 413 PAYLOAD_TOO_LARGE with the limit in KiB. */

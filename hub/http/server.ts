@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MAX_MESSAGE_BYTES, VoltwayError, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
-import { fastifyClientError, notJson, type FrameworkError } from './client-errors.js'
+import { cut, fastifyClientError, notJson, routingError, type FrameworkError } from './client-errors.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
 
@@ -24,6 +24,8 @@ export const FEDERATION_PREFIX = '/federation/v1'
 
 /** The most a request body may take, in bytes (docs/operator-guide.md "Connection limits"). */
 const BODY_LIMIT = MAX_MESSAGE_BYTES
+/** The longest path parameter the router takes (ids are at most 64 characters; a longer one up to this is the route's BAD_REQUEST). */
+const MAX_PARAM_LENGTH = 200
 
 export interface HttpServerOptions {
   logger: Logger
@@ -62,6 +64,7 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
 
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits }
+  const log = opts.logger.child({ component: 'http' })
   const serverLimits = { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs }
   // With `https` fastify builds the server from this object alone, so the header limits go in it too.
   const https = opts.tls ? { https: { ...opts.tls, ...serverLimits, rejectUnauthorized: opts.tls.requestCert, handshakeTimeout: limits.headersTimeoutMs } } : {}
@@ -70,7 +73,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     ...https,
     logger: false,
     bodyLimit: BODY_LIMIT,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // What fastify refuses before it finds a route, answered as every refusal is.
+    frameworkErrors: (err, req, reply) => {
+      const refused = routingError(err, req.url, MAX_PARAM_LENGTH) ?? new VoltwayError('INTERNAL', 'internal error')
+      if (refused.code === 'INTERNAL') log.error({ err, url: cut(req.url) }, 'internal error')
+      return sendError(reply, refused.code, refused.message)
+    },
     return503OnClosing: true,
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
@@ -79,7 +88,6 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     http: serverLimits,
   }) as unknown as FastifyInstance
   const auth = new PeerAuthenticator(opts.peers)
-  const log = opts.logger.child({ component: 'http' })
 
   readBodies(app)
 
@@ -108,7 +116,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return sendError(reply, 'INTERNAL', 'internal error')
   })
 
-  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`))
+  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${cut(req.url.split('?')[0] ?? '')}`))
 
   app.get('/healthz', async (_req, reply) => {
     const parts = await opts.health()
