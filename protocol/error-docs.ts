@@ -193,6 +193,18 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub\'s HTTP server, on any route but the dashboard\'s login form, before the route runs (HTTP 415). An empty body is no body whatever its Content-Type.',
     action: 'Send the body as JSON with `Content-Type: application/json` (`curl --json`, or `-H \'Content-Type: application/json\'`). Nothing was changed.',
   },
+  REQUEST_TIMEOUT: {
+    meaning:
+      'An HTTP request did not arrive in time: its headers within `headersTimeoutMs` (10 s), or the whole request within `requestTimeoutMs` (30 s) of its start. `details` has both limits. The hub closes the connection after the answer.',
+    when: 'The hub\'s HTTP server, on any connection, before any route runs (HTTP 408; docs/operator-guide.md "Connection limits").',
+    action:
+      'Send the request again, whole: a body exactly as long as its Content-Length, headers in one go. A client or proxy that holds requests back (or a network that slow) must be fixed. Nothing was changed.',
+  },
+  HEADERS_TOO_LARGE: {
+    meaning: 'The headers of an HTTP request are larger than Node\'s limit (16 KiB), the most the hub reads. `details.limitBytes` is the limit. The hub closes the connection after the answer.',
+    when: 'The hub\'s HTTP server, on any connection, before any route runs (HTTP 431).',
+    action: 'Send only the headers the call needs (a federation call: `Authorization`, `Content-Type`, `Idempotency-Key`); a large cookie or a proxy that adds many headers is the usual cause. Nothing was changed.',
+  },
 }
 
 /** What a mutating op answers to a repeated request id (hub/ops/idempotent.ts): another request under the id, or the first still running. */

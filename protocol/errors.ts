@@ -38,6 +38,8 @@ export const ERROR_CODES = [
   // Additions: HTTP requests the hub's server refuses before any route reads them (docs/federation.md "The API").
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -74,6 +76,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   RESERVATION_LIMIT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
 }
 
 /**

@@ -44,6 +44,53 @@ t.test('half-open HTTP requests are closed: headers never finished, body never f
   }
 })
 
+/** Everything the server sends on `s` until it closes the connection, split into status and JSON body. */
+function answerOf(s: Socket): Promise<{ status: number; headers: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = []
+    s.on('data', (d: Buffer) => parts.push(d))
+    s.on('error', () => undefined)
+    s.once('close', () => {
+      const raw = Buffer.concat(parts).toString('utf8')
+      const end = raw.indexOf('\r\n\r\n')
+      if (end < 0) return reject(new Error(`no HTTP answer before the close: ${JSON.stringify(raw.slice(0, 200))}`))
+      resolve({ status: Number(raw.split(' ')[1]), headers: raw.slice(0, end), body: JSON.parse(raw.slice(end + 4)) as unknown })
+    })
+  })
+}
+
+t.test('a request too slow, headers too large or bytes that are not HTTP are answered in the error envelope, then the connection is closed', async (t) => {
+  const hub = await startTestHub(undefined, { httpLimits: LIMITS })
+  t.teardown(() => hub.close())
+  const port = Number(new URL(hub.httpUrl).port)
+
+  const [headers, body, big, garbage, smuggled] = await Promise.all([
+    open(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '),
+    // A path no route serves: its body is read before the 404 (a federation route without a token answers 401 at once).
+    open(port, 'POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'),
+    open(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`),
+    open(port, 'HELLO THERE\r\n\r\n'),
+    open(port, 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+  ])
+  const cases = [
+    [headers, 'headers that never finish', 408, 'REQUEST_TIMEOUT', /^request headers did not arrive within 300 ms; send the request again, its headers in one go$/],
+    [body, 'a body shorter than its Content-Length', 408, 'REQUEST_TIMEOUT', /^request body did not arrive within 600 ms of the request's start; send the request again with a body exactly as long as its Content-Length$/],
+    [big, 'headers over 16 KiB', 431, 'HEADERS_TOO_LARGE', /^request headers are larger than 16 KiB, the most this hub reads; send only the headers/],
+    [garbage, 'bytes that are not HTTP', 400, 'BAD_REQUEST', /^request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\); send a well-formed request/],
+    [smuggled, 'both Content-Length and Transfer-Encoding', 400, 'BAD_REQUEST', /^request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\)/],
+  ] as const
+  const answers = await Promise.all(cases.map(([s]) => answerOf(s)))
+  for (const [i, [, label, status, code, message]] of cases.entries()) {
+    const a = answers[i]
+    t.equal(a?.status, status, `${label}: ${status}`)
+    t.match(a?.headers, /\r\ncontent-type: application\/json/i, `${label}: JSON`)
+    t.match(a?.headers, /\r\nconnection: close/i, `${label}: the connection is closed`)
+    t.match(a?.body, { error: { code, message } }, `${label}: in the envelope`)
+  }
+  t.match(answers[0]?.body, { error: { details: { headersTimeoutMs: 300, requestTimeoutMs: 600 } } }, 'a timeout names both limits')
+  t.equal((await rawRequest(port, 'GET', '/healthz')).status, 200, 'the server still answers')
+})
+
 t.test('many half-open sockets do not starve /healthz', async (t) => {
   const hub = await startTestHub(undefined, { httpLimits: LIMITS })
   t.teardown(() => hub.close())

@@ -163,6 +163,8 @@ const causes: Array<[string, () => Promise<VoltwayError> | VoltwayError, RegExp,
   // HTTP refusals before any route ran: a vehicle sees one only as a peer's answer its hub passed on, a hub's fault.
   ['a peer refusing a federation body over its limit', () => new VoltwayError('PAYLOAD_TOO_LARGE', 'body is larger than 64 KiB', { limitBytes: 65536, hubId: 'salvador' }), /size limit; report this as a hub bug/],
   ['a peer refusing a federation body not sent as JSON', () => new VoltwayError('UNSUPPORTED_MEDIA_TYPE', 'body must be JSON', { hubId: 'salvador' }), /not sent as JSON; report this as a hub bug/],
+  ['a peer that did not get a federation request in time', () => new VoltwayError('REQUEST_TIMEOUT', 'request body did not arrive within 30 s', { headersTimeoutMs: 10000, requestTimeoutMs: 30000, hubId: 'salvador' }), /in time; retry/, /hub bug/],
+  ['a peer refusing federation headers over its limit', () => new VoltwayError('HEADERS_TOO_LARGE', 'request headers are larger than 16 KiB', { limitBytes: 16384, hubId: 'salvador' }), /headers over its size limit; report this as a hub bug/],
 ]
 
 t.test('every hint matches its cause', async (t) => {

@@ -78,6 +78,8 @@ export const HINTS: Record<SimErrorCode, string> = {
   ENROLLMENT_REFUSED: 'the enrollment code was refused (unknown, used or expired); ask the hub operator for a new one',
   PAYLOAD_TOO_LARGE: 'a hub refused an HTTP body over its size limit; report this as a hub bug',
   UNSUPPORTED_MEDIA_TYPE: 'a hub refused an HTTP body that was not sent as JSON; report this as a hub bug',
+  REQUEST_TIMEOUT: 'a hub did not receive an HTTP request of another hub in time; retry, and if it persists ask the hub operators to check the network between the hubs',
+  HEADERS_TOO_LARGE: 'a hub refused HTTP headers over its size limit; report this as a hub bug',
   BROKER_UNREACHABLE: 'nothing answers at --hub; check the URL and port and that the hub (or its broker) is running',
   CONNECT_TIMEOUT: 'the broker did not complete the MQTT handshake in time; check --hub, firewalls, or raise --connect-timeout-ms',
   CONNECTION_LOST: 'the broker closed the connection; check the hub logs (on Mosquitto, where the client id is the login, a second client of the same vehicle replaces the first)',

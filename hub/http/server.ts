@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { HTTP_STATUS, MAX_MESSAGE_BYTES, VoltwayError, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
 import { cut, fastifyClientError, notJson, routingError, type FrameworkError } from './client-errors.js'
+import { connectionErrorHandler } from './connection-errors.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
 
@@ -86,6 +87,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
     http: serverLimits,
+    // A request too slow, headers too large, bytes that are not HTTP: answered in the envelope too.
+    clientErrorHandler: connectionErrorHandler(limits, log),
   }) as unknown as FastifyInstance
   const auth = new PeerAuthenticator(opts.peers)
 

@@ -1,0 +1,63 @@
+/**
+ * What Node's HTTP server refuses on a connection before fastify sees a
+ * request (its `clientError`): a request that did not arrive within the
+ * header or request timeout (408), headers over Node's size limit (431), bytes
+ * that are not HTTP/1.1 (400). Answered in the hub's error body, with a
+ * message that says what to do, when the socket can still take it; then the
+ * connection is closed. No route ran: nothing changed.
+ */
+import { STATUS_CODES, maxHeaderSize } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { HTTP_STATUS, VoltwayError } from '../../protocol/index.js'
+import type { HttpLimits } from './limits.js'
+
+/** fastify's `clientErrorHandler`: answer `err` on `socket` in the envelope, then close it. */
+export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  return (err, socket) => {
+    // A reset connection has nobody to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    // The response of the request under way, if its headers came (Node keeps it on the socket).
+    const res = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+    const refused = connectionError(err.code, res !== undefined, limits)
+    log.debug({ code: err.code, answer: refused.code }, 'http client error')
+    // A response already started cannot be followed by another: it is cut off, as Node does.
+    if (socket.writable && res?.headersSent !== true) {
+      const status = HTTP_STATUS[refused.code]
+      const body = JSON.stringify({ error: refused.toWire() })
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
+    }
+    socket.destroy(err)
+  }
+}
+
+/**
+ * The coded error for a `clientError` of code `code`. `headersCame`: the
+ * request's headers had arrived (so a timeout is its body's).
+ */
+export function connectionError(code: string | undefined, headersCame: boolean, limits: HttpLimits): VoltwayError {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT': {
+      const details = { headersTimeoutMs: limits.headersTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs }
+      return headersCame
+        ? new VoltwayError('REQUEST_TIMEOUT', `request body did not arrive within ${duration(limits.requestTimeoutMs)} of the request's start; send the request again with a body exactly as long as its Content-Length`, details)
+        : new VoltwayError('REQUEST_TIMEOUT', `request headers did not arrive within ${duration(limits.headersTimeoutMs)}; send the request again, its headers in one go`, details)
+    }
+    case 'HPE_HEADER_OVERFLOW':
+      return new VoltwayError(
+        'HEADERS_TOO_LARGE',
+        `request headers are larger than ${maxHeaderSize / 1024} KiB, the most this hub reads; send only the headers the call needs (Authorization, Content-Type, Idempotency-Key)`,
+        { limitBytes: maxHeaderSize },
+      )
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return new VoltwayError('PAYLOAD_TOO_LARGE', 'the chunk extensions of the body are too large; send the body with a Content-Length, or in chunks without extensions')
+    default:
+      return new VoltwayError('BAD_REQUEST', `request is not valid HTTP/1.1 (${code ?? 'unreadable'}); send a well-formed request (method, path, HTTP/1.1, a Host header, CRLF line ends)`)
+  }
+}
+
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`
+}
