@@ -92,3 +92,17 @@ t.test('a URL whose %-escape does not decode is 400 BAD_REQUEST in the envelope;
   t.match(envelope(t, nowhere, 'no route'), { code: 'NOT_FOUND', message: /^no route GET \/federation\/v1\/x+\.\.\.$/ })
   t.ok(nowhere.body.length < 300, `the path is not echoed whole (${nowhere.body.length} bytes)`)
 })
+
+t.test('a bad body is reported before a missing Idempotency-Key, and spends no key (docs/federation.md "Order of the checks")', async (t) => {
+  const { call, holdBody, counts } = await federation(t)
+  const bad = JSON.stringify(holdBody({ rangeKm: 'far' }))
+  const noKey = await call('POST', '/federation/v1/holds', bad, JSON_TYPE)
+  t.match(envelope(t, noKey, 'bad body, no key'), { code: 'BAD_REQUEST', message: /rangeKm/ })
+  const withKey = await call('POST', '/federation/v1/holds', bad, { ...JSON_TYPE, 'idempotency-key': 'k-1' })
+  t.match(envelope(t, withKey, 'bad body, a key'), { code: 'BAD_REQUEST' })
+  const missing = await call('POST', '/federation/v1/holds', JSON.stringify(holdBody()), JSON_TYPE)
+  t.match(envelope(t, missing, 'good body, no key'), { code: 'IDEMPOTENCY_KEY_MISSING' })
+  t.same(await counts(), { reservations: 0, activeHolds: 0 })
+  const placed = await call('POST', '/federation/v1/holds', JSON.stringify(holdBody()), { ...JSON_TYPE, 'idempotency-key': 'k-1' })
+  t.equal(placed.status, 201, `the corrected request under the same key runs: ${placed.body}`)
+})
