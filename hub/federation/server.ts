@@ -4,8 +4,8 @@
  * routes are registered inside the federation scope of hub/http/server.ts,
  * whose bearer-token hook has run and set `req.peerHubId` before any of them.
  * Bodies, params and queries pass the protocol schemas first (a route
- * without a body accepts none, an empty one or `{}`); errors are the coded
- * JSON of docs/protocol.md.
+ * without a body accepts none, an empty one or any object, its fields
+ * ignored); errors are the coded JSON of docs/protocol.md.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
@@ -173,8 +173,9 @@ function peerOf(req: FastifyRequest): string {
 }
 
 /**
- * A route without a body takes none, an empty one or `{}` alike (the same
- * request, so the same idempotency fingerprint); any other body is BAD_REQUEST.
+ * A route without a body takes none, an empty one or an object alike, the
+ * object's fields ignored (the same request, so the same idempotency
+ * fingerprint).
  */
 function noBody(req: FastifyRequest): void {
   parse(NoBody, req.body, 'body')

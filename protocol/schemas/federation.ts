@@ -67,8 +67,8 @@ export const FedErrorBody = z.object({
 
 // Roaming (docs/protocol.md "Roaming"): the vehicle's home hub asks the station's hub.
 
-/** `POST /federation/v1/sessions`: start a session for the calling peer's vehicle. */
-export const FedSessionStart = z.strictObject({
+/** `POST /federation/v1/sessions`: start a session for the calling peer's vehicle. Unknown fields are ignored, as everywhere. */
+export const FedSessionStart = z.object({
   vehicleId: Id,
   stationId: Id,
   reservationId: Id.optional(),
