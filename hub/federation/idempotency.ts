@@ -155,7 +155,7 @@ export class IdempotencyGuard {
     if (scope === undefined) return { sent: send(reply, errorAnswer('UNAUTHORIZED', 'missing or unknown bearer token')) }
     const header = req.headers['idempotency-key']
     if (header === undefined) {
-      return { sent: send(reply, errorAnswer('IDEMPOTENCY_KEY_MISSING', 'a mutating federation request needs an Idempotency-Key header')) }
+      return { sent: send(reply, errorAnswer('IDEMPOTENCY_KEY_MISSING', 'a mutating federation request needs an Idempotency-Key header; send one per operation (1 to 255 visible ASCII characters), the same on each retry of it')) }
     }
     const key = IdempotencyKey.safeParse(header)
     if (!key.success) return { sent: send(reply, errorAnswer('BAD_REQUEST', 'Idempotency-Key: expected 1 to 255 visible ASCII characters')) }
@@ -164,7 +164,7 @@ export class IdempotencyGuard {
 
   /** What a request gets for a key it did not claim: 422 for another request's key, else as sendHeld. */
   #sendClaim(reply: FastifyReply, claim: IdempotencyClaim, key: string): FastifyReply {
-    if (claim.state === 'mismatch') return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', { key }))
+    if (claim.state === 'mismatch') return send(reply, errorAnswer('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; a new request needs a new key, and a retry must repeat the method, path and body', { key }))
     return sendHeld(reply, claim, key) ?? send(reply, errorAnswer('INTERNAL', 'internal error'))
   }
 
@@ -219,7 +219,7 @@ function sendHeld(reply: FastifyReply, claim: IdempotencyClaim, key: string): Fa
 
 /** 409 IDEMPOTENCY_IN_PROGRESS: another request with the key still runs. */
 function stillRunning(key: string): Answer {
-  return errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running', { key })
+  return errorAnswer('IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still running; ask again with the same key in a moment', { key })
 }
 
 /** How the guard names a key among its runKeyed runs under way. */

@@ -23,6 +23,10 @@ declare module 'fastify' {
 
 export const FEDERATION_PREFIX = '/federation/v1'
 
+/** A federation call without a token, or with one no peer has: what the caller's operator checks. */
+const NO_TOKEN = 'missing bearer token; send Authorization: Bearer <token>, the token your hub has for this hub (federation.peers[].token)'
+const UNKNOWN_TOKEN = 'unknown bearer token; your hub\'s federation.peers[].token for this hub must equal this hub\'s federation.peers[].acceptToken for yours'
+
 /** The most a request body may take, in bytes (docs/operator-guide.md "Connection limits"). */
 const BODY_LIMIT = MAX_MESSAGE_BYTES
 /** The longest path parameter the router takes (ids are at most 64 characters; a longer one up to this is the route's BAD_REQUEST). */
@@ -138,7 +142,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const peer = auth.authenticate(req.headers.authorization)
       // Answered here: a callback-style hook that sends does not call done, so nothing else runs.
       if (peer === null) {
-        sendError(reply, 'UNAUTHORIZED', 'missing or unknown bearer token')
+        sendError(reply, 'UNAUTHORIZED', /^Bearer /.test(req.headers.authorization ?? '') ? UNKNOWN_TOKEN : NO_TOKEN)
         return
       }
       req.peerHubId = peer

@@ -379,7 +379,7 @@ export class HoldService {
 
   /** Answer a POST for an id the ledger knows: the same hold again (idempotent by id), or why not. */
   async #existing(peer: string, entry: PeerHoldRecord): Promise<Hold> {
-    if (entry.peerHubId !== peer) throw new VoltwayError('BAD_REQUEST', `hold id ${entry.holdId} is in use`, { holdId: entry.holdId })
+    if (entry.peerHubId !== peer) throw new VoltwayError('BAD_REQUEST', `hold id ${entry.holdId} is in use; name the hold with another holdId`, { holdId: entry.holdId })
     if (entry.state === 'released') throw releasedError(entry.holdId)
     const hold = await this.#o.store.reservations.getHold(entry.holdId)
     if (hold) return holdAnswer(hold)
