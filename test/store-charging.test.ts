@@ -194,4 +194,29 @@ for (const { name, make } of impls) {
     t.same((await store.charging.listStationEvents('S1', 1)).map((e) => e.seq), [2], 'the limit keeps the newest')
     t.same(await store.charging.listStationEvents('S3', 10), [])
   })
+
+  t.test(`[${name}] deleteStationEventsOlderThan deletes events received before the cutoff, oldest first and at most limit at a time, of every station; newer ones and the acks stay`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    for (let seq = 1; seq <= 5; seq++) await store.charging.recordEvent('S1', null, seq, 'fault', `{"n":${seq}}`, seq * 100)
+    await store.charging.recordEvent('S2', 'e1', 1, 'fault', '{"b":1}', 150)
+    const seqs = async (stationId: string) => (await store.charging.listStationEvents(stationId, 10)).map((e) => e.seq)
+
+    t.equal(await store.charging.deleteStationEventsOlderThan(300, 2), 2, 'at most limit: the two oldest')
+    t.same(await seqs('S1'), [5, 4, 3, 2], 'S1 seq 1 (100) went first')
+    t.same(await seqs('S2'), [], 'then S2 seq 1 (150), another station')
+    t.equal(await store.charging.deleteStationEventsOlderThan(300, 2), 1, 'fewer than limit: nothing older is left')
+    t.same(await seqs('S1'), [5, 4, 3], 'an event received at the cutoff is kept')
+    t.equal(await store.charging.deleteStationEventsOlderThan(300, 2), 0)
+
+    // A backlog larger than one batch goes over several calls.
+    const steps: number[] = []
+    for (let n = -1; n !== 0; ) steps.push((n = await store.charging.deleteStationEventsOlderThan(1000, 2)))
+    t.same(steps, [2, 1, 0])
+    t.same(await seqs('S1'), [])
+
+    const next = await store.charging.recordEvent('S1', null, 6, 'fault', '{"n":6}', 600)
+    t.same(next, { inserted: true, ackSeq: 6 }, 'the ack stayed: the next event is acknowledged on from it, nothing asked again')
+    t.same(await seqs('S1'), [6])
+  })
 }

@@ -24,6 +24,8 @@
  *   highest seq that can be acknowledged (every event of that station and
  *   epoch from 1 up to it is stored) and, when the hub lacks an earlier one,
  *   the seq to ask for (`nextAck` in ./charging-rules.ts).
+ * - Stored events live until `deleteStationEventsOlderThan` removes them (the
+ *   hub's retention, hub/charging/event-retention.ts); the acks stay.
  * - The lists for the operator (`listReceiptsBetween`, `listStationEvents`)
  *   read what is stored, so a restart of the hub empties neither; each returns
  *   at most `clampListLimit(limit)` rows (./charging-rules.ts), newest first.
@@ -190,6 +192,13 @@ export interface ChargingStore {
   listStationEvents(stationId: string, limit: number): Promise<StoredStationEvent[]>
   /** `epoch`: the event's outbox epoch, or null for a station whose events carry none. */
   recordEvent(stationId: string, epoch: string | null, seq: number, type: string, body: string, nowMs: number): Promise<RecordEventOutcome>
+  /**
+   * Housekeeping: delete at most `limit` stored events, of any station, whose
+   * `receivedAtMs` is before `cutoffMs`, oldest first; resolves how many. One
+   * short write whatever the backlog: the caller repeats it while it deletes
+   * `limit` (hub/charging/event-retention.ts). Acks are kept.
+   */
+  deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number>
 
   // Roaming sessions of this hub's vehicles at peers (RoamingSessionRecord).
 

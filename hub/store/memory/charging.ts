@@ -140,6 +140,16 @@ export class MemoryChargingStore implements ChargingStore {
     return { inserted, ...out }
   }
 
+  async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {
+    this.guard()
+    const old = [...this.#events.values()]
+      .flatMap((stream) => [...stream.values()].filter((e) => e.receivedAtMs < cutoffMs).map((e) => ({ stream, e })))
+      .sort((a, b) => a.e.receivedAtMs - b.e.receivedAtMs)
+      .slice(0, Math.max(0, limit))
+    for (const { stream, e } of old) stream.delete(e.seq)
+    return old.length
+  }
+
   async addRoamingSession(input: NewRoamingSession): Promise<void> {
     this.guard()
     if (this.#roaming.has(input.sessionId)) throw new StoreError('DUPLICATE_ID', `roaming session ${input.sessionId} exists`)

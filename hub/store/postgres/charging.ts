@@ -167,6 +167,17 @@ export class PgChargingStore implements ChargingStore {
     })
   }
 
+  async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {
+    // The oldest `limit` rows by the index station_events_by_age: one short statement, however large the backlog.
+    // No station lock: recordEvent counts its ack on from the stored one (nextAck), so a row deleted at or below it changes no ack.
+    const res = await this.#db.query(
+      `DELETE FROM station_events WHERE (station_id, epoch, seq) IN
+         (SELECT station_id, epoch, seq FROM station_events WHERE received_at_ms < $1 ORDER BY received_at_ms LIMIT $2)`,
+      [cutoffMs, limit],
+    )
+    return res.rowCount ?? 0
+  }
+
   // Roaming sessions of this hub's vehicles at peers: ./roaming-sessions.ts.
 
   addRoamingSession(input: NewRoamingSession): Promise<void> {

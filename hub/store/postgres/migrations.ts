@@ -295,6 +295,15 @@ export const MIGRATIONS: readonly Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 6,
+    name: 'station events by age, for their retention',
+    sql: `
+      -- The retention (hub/charging/event-retention.ts) deletes the oldest events of every station in short
+      -- batches; station_events_by_received leads with the station, so without this each batch scanned the table.
+      CREATE INDEX station_events_by_age ON station_events (received_at_ms);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)

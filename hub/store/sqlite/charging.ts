@@ -48,6 +48,7 @@ export class SqliteChargingStore implements ChargingStore {
     getAck: Statement<[string, string], { acked_seq: number }>
     hasEvent: Statement<[string, string, number], { 1: number }>
     setAck: Statement<[string, string, number]>
+    deleteOldEvents: Statement<[number, number]>
   }
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
   readonly #closeTx: Transaction<(input: CloseSessionInput) => CloseSessionOutcome>
@@ -93,6 +94,10 @@ export class SqliteChargingStore implements ChargingStore {
       hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
       setAck: db.prepare<[string, string, number]>(
         'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES (?, ?, ?) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
+      ),
+      // The oldest `limit` rows by the index station_events_by_age: one short write, however large the backlog.
+      deleteOldEvents: db.prepare<[number, number]>(
+        'DELETE FROM station_events WHERE rowid IN (SELECT rowid FROM station_events WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)',
       ),
     }
     this.#openTx = db.transaction((input: OpenSessionInput): OpenSessionOutcome => {
@@ -236,6 +241,13 @@ export class SqliteChargingStore implements ChargingStore {
       this.#guard()
       // '' is the epoch-less stream: NULL in a primary key would never be equal to itself in SQL.
       return this.#eventTx.immediate(stationId, epoch ?? '', seq, type, body, nowMs)
+    })
+  }
+
+  deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.deleteOldEvents.run(cutoffMs, limit).changes
     })
   }
 
