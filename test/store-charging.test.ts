@@ -219,4 +219,19 @@ for (const { name, make } of impls) {
     t.same(next, { inserted: true, ackSeq: 6 }, 'the ack stayed: the next event is acknowledged on from it, nothing asked again')
     t.same(await seqs('S1'), [6])
   })
+
+  t.test(`[${name}] rule: isAcknowledged: an acknowledged event sent again once its row is deleted is a repeat, not stored again; a deleted event beyond the ack is stored again`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    t.same(await store.charging.recordEvent('S1', 'e1', 1, 'fault', '{"n":1}', 100), { inserted: true, ackSeq: 1 })
+    t.same(await store.charging.recordEvent('S1', 'e1', 3, 'fault', '{"n":3}', 100), { inserted: true, ackSeq: 1, resendFrom: 2 }, 'seq 2 missing: 3 is stored beyond the ack')
+    t.equal(await store.charging.deleteStationEventsOlderThan(200, 10), 2)
+
+    t.same(await store.charging.recordEvent('S1', 'e1', 1, 'fault', '{"n":1}', 300), { inserted: false, ackSeq: 1 }, 'seq 1 was acknowledged: a repeat, though its row is gone')
+    t.same(await store.charging.listStationEvents('S1', 10), [], 'not stored twice')
+    t.same(await store.charging.recordEvent('S1', 'e1', 3, 'fault', '{"n":3}', 300), { inserted: true, ackSeq: 1, resendFrom: 2 }, 'seq 3 was never acknowledged: stored again, seq 2 still asked for')
+    t.same(await store.charging.recordEvent('S1', 'e1', 2, 'fault', '{"n":2}', 400), { inserted: true, ackSeq: 3 })
+    t.same((await store.charging.listStationEvents('S1', 10)).map((e) => [e.seq, e.receivedAtMs]), [[2, 400], [3, 300]])
+    t.same(await store.charging.recordEvent('S1', 'e2', 1, 'fault', '{"n":1}', 500), { inserted: true, ackSeq: 1 }, 'another epoch has its own ack')
+  })
 }

@@ -64,6 +64,18 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
   return ack < seq ? { ackSeq: ack, resendFrom: ack + 1 } : { ackSeq: ack }
 }
 
+/**
+ * Whether event `seq` of a stream is one the hub has acknowledged: `acked`
+ * (the stream's last ack, null when never heard from) covers it. An ack only
+ * ever passes stored events, so such an event was stored once: it is a
+ * repeat and is not stored again, also when the retention has deleted its
+ * row since (`deleteStationEventsOlderThan`), so "stored once" does not
+ * depend on how long events are kept.
+ */
+export function isAcknowledged(acked: number | null, seq: number): boolean {
+  return acked !== null && seq <= acked
+}
+
 /** A roaming session still waits for its peer's stop answer (it may be queued for a stop, or settled). */
 export function isUnsettledRoaming(r: Pick<RoamingSessionRecord, 'state'>): boolean {
   return r.state === 'open' || r.state === 'stopping'

@@ -23,7 +23,9 @@
  *   station's epoch-less events); it answers whether the event is new, the
  *   highest seq that can be acknowledged (every event of that station and
  *   epoch from 1 up to it is stored) and, when the hub lacks an earlier one,
- *   the seq to ask for (`nextAck` in ./charging-rules.ts).
+ *   the seq to ask for (`nextAck` in ./charging-rules.ts). An event at or
+ *   below its stream's last ack is a repeat, not stored again, also once its
+ *   row has been deleted (`isAcknowledged`, ./charging-rules.ts).
  * - Stored events live until `deleteStationEventsOlderThan` removes them (the
  *   hub's retention, hub/charging/event-retention.ts); the acks stay.
  * - The lists for the operator (`listReceiptsBetween`, `listStationEvents`)

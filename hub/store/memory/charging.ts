@@ -1,7 +1,7 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, inReceiptRange, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 
 export class MemoryChargingStore implements ChargingStore {
@@ -133,9 +133,10 @@ export class MemoryChargingStore implements ChargingStore {
     const stream = `${stationId}\u0000${epoch ?? ''}`
     let seen = this.#events.get(stream)
     if (!seen) this.#events.set(stream, (seen = new Map()))
-    const inserted = !seen.has(seq)
+    const acked = this.#acked.get(stream) ?? null
+    const inserted = !isAcknowledged(acked, seq) && !seen.has(seq)
     if (inserted) seen.set(seq, { stationId, epoch, seq, type, body, receivedAtMs: nowMs })
-    const out = nextAck(this.#acked.get(stream) ?? null, seq, (n) => seen.has(n))
+    const out = nextAck(acked, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
     return { inserted, ...out }
   }

@@ -3,14 +3,16 @@
  * unique index `sessions_one_active_per_station` (a replica that slips past
  * the check gets a unique violation and the active session as answer). A
  * session id that exists is refused (DUPLICATE_ID): the primary key. Each
- * station event once: the primary key (station_id, seq). A close locks the
- * session row, so a receipt is written once whichever replicas close it.
+ * station event once: the primary key (station_id, epoch, seq), and the
+ * stream's ack once the retention deleted its row (isAcknowledged). A close
+ * locks the session row, so a receipt is written once whichever replicas
+ * close it.
  * A station's events and ack are written under that station's advisory
  * lock, so the ack never runs ahead of what is stored.
  */
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
 import { PgRoamingSessions } from './roaming-sessions.js'
@@ -148,13 +150,16 @@ export class PgChargingStore implements ChargingStore {
     const ep = epoch ?? ''
     return this.#db.tx(async (tx) => {
       await tx.lockKeys(LOCK.stationEvents, [stationId])
-      // Each station event once: the primary key (station_id, epoch, seq).
-      const ins = await tx.query(
-        'INSERT INTO station_events (station_id, epoch, seq, type, body, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, epoch, seq) DO NOTHING',
-        [stationId, ep, seq, type, body, nowMs],
-      )
       const acked = (await tx.query<{ acked_seq: string }>('SELECT acked_seq FROM station_acks WHERE station_id = $1 AND epoch = $2', [stationId, ep])).rows[0]?.acked_seq
       const ackedSeq = acked === undefined ? null : Number(acked)
+      // Each station event once: the primary key (station_id, epoch, seq), and
+      // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted.
+      const ins = isAcknowledged(ackedSeq, seq)
+        ? null
+        : await tx.query(
+            'INSERT INTO station_events (station_id, epoch, seq, type, body, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, epoch, seq) DO NOTHING',
+            [stationId, ep, seq, type, body, nowMs],
+          )
       // nextAck asks about events one by one; the ones above the last ack are few (the gaps), so read them at once.
       const above = await tx.query<{ seq: string }>('SELECT seq FROM station_events WHERE station_id = $1 AND epoch = $2 AND seq > $3', [stationId, ep, ackedSeq ?? 0])
       const stored = new Set(above.rows.map((r) => Number(r.seq)))
@@ -163,7 +168,7 @@ export class PgChargingStore implements ChargingStore {
         'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES ($1, $2, $3) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
         [stationId, ep, out.ackSeq],
       )
-      return { inserted: ins.rowCount === 1, ...out }
+      return { inserted: ins?.rowCount === 1, ...out }
     })
   }
 

@@ -7,7 +7,7 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isActive, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { run, toStoreError } from './errors.js'
 import { SqliteRoamingSessions } from './roaming-sessions.js'
@@ -121,10 +121,12 @@ export class SqliteChargingStore implements ChargingStore {
       return out
     })
     this.#eventTx = db.transaction((stationId: string, epoch: string, seq: number, type: string, body: string, nowMs: number): RecordEventOutcome => {
-      const ins = this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs)
-      const out = nextAck(this.#s.getAck.get(stationId, epoch)?.acked_seq ?? null, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
+      const acked = this.#s.getAck.get(stationId, epoch)?.acked_seq ?? null
+      // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted
+      const inserted = !isAcknowledged(acked, seq) && this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs).changes === 1
+      const out = nextAck(acked, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
       this.#s.setAck.run(stationId, epoch, out.ackSeq)
-      return { inserted: ins.changes === 1, ...out }
+      return { inserted, ...out }
     })
   }
 
