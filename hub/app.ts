@@ -22,6 +22,7 @@ import { idempotentOps, keyedOpsFor } from './requests/idempotent.js'
 import { ChargingService } from './charging/service.js'
 import { StationControl } from './charging/station-control.js'
 import { StaleStartRecovery } from './charging/stale-start.js'
+import { DAY_MS } from './charging/event-retention.js'
 import { createCommandChannel } from './station-link/command-channel.js'
 import { createEventListener } from './station-link/event-listener.js'
 import { createAuthListener } from './station-link/auth-listener.js'
@@ -309,7 +310,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
         ui.onPeerCall(r)
       },
       ...(replica !== undefined ? { replica } : {}),
-      tuning: { ...replicaTuning(config.replicas.leaseTtlSeconds), ...opts.federationTuning },
+      tuning: { ...replicaTuning(config.replicas.leaseTtlSeconds), stationEventsKeptMs: config.retention.stationEventsDays * DAY_MS, ...opts.federationTuning },
     })
     // Closed after HTTP and the request server stop (cleanups run in reverse), before the store.
     cleanups.push(() => federation.close())

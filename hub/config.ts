@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { ConfigError, ConfigPosition, Currency, Id, IdTag, TlsServerConfig, loadJsonFile, resolveTlsPaths } from '../protocol/index.js'
 import { SCHEMA_NAME } from './store/index.js'
 import { DEFAULT_REQUEST_CLAIM_MS } from './requests/idempotent.js'
+import { DEFAULT_STATION_EVENTS_DAYS } from './charging/event-retention.js'
 
 const Port = z.number().int().min(0).max(65535)
 const Host = z.string().min(1).max(255)
@@ -135,6 +136,13 @@ export const HubConfigSchema = z.strictObject({
       requestClaimSeconds: z.number().int().min(1).max(3600).default(DEFAULT_REQUEST_CLAIM_MS / 1000),
     })
     .default({ leaseTtlSeconds: 15, requestClaimSeconds: DEFAULT_REQUEST_CLAIM_MS / 1000 }),
+  /** How long the hub keeps what stations send it (docs/configuration.md `retention`; hub/charging/event-retention.ts). */
+  retention: z
+    .strictObject({
+      /** Station events, in days after the hub stored them; the sweeper deletes older ones. */
+      stationEventsDays: z.number().int().min(1).max(3650).default(DEFAULT_STATION_EVENTS_DAYS),
+    })
+    .default({ stationEventsDays: DEFAULT_STATION_EVENTS_DAYS }),
   rules: z
     .strictObject({
       windowMinutes: z.number().int().min(0).max(24 * 60).default(120),

@@ -68,6 +68,16 @@ t.test('replicas may be left out (lease 15 s, request claim 30 s) or shortened; 
   t.throws(() => loadHubConfig(write('hub-replicas0.json', { ...hubExample, replicas: { requestClaimSeconds: 0 } })), { name: 'ConfigError', message: /replicas\.requestClaimSeconds/ })
 })
 
+t.test('retention may be left out (station events 90 days) or set in whole days 1-3650; others are refused naming the field', async (t) => {
+  t.same(loadHubConfig(write('hub-noretention.json', hubExample)).retention, { stationEventsDays: 90 })
+  t.same(loadHubConfig(write('hub-retention.json', { ...hubExample, retention: { stationEventsDays: 30 } })).retention, { stationEventsDays: 30 })
+  t.same(loadHubConfig(write('hub-retention-empty.json', { ...hubExample, retention: {} })).retention, { stationEventsDays: 90 })
+  for (const days of [0, 3651, 1.5, '30']) {
+    const file = write(`hub-retention-${String(days)}.json`, { ...hubExample, retention: { stationEventsDays: days } })
+    t.throws(() => loadHubConfig(file), { name: 'ConfigError', message: new RegExp(`^${file}: retention\\.stationEventsDays: `) }, `${JSON.stringify(days)} is refused`)
+  }
+})
+
 // Each message starts with the file's path; the table holds what follows it.
 const badHubs: Array<[string, (c: typeof hubExample) => unknown, string]> = [
   ['a station latitude that is not a number', (c) => ({ ...c, stations: [c.stations[0], { ...c.stations[0], stationId: 'FSA-2', position: { lat: 'south', lon: 1 } }] }), 'stations[1].position.lat: expected a number'],
@@ -193,6 +203,8 @@ const misspelled: Array<[string, 'hub' | 'station' | 'profile', Mutation, string
   ['stations[0].pricePerKwh', 'hub', (c) => ({ ...c, stations: [{ ...(c.stations as object[])[0], pricePerKwh: 1.89 }] }), 'stations[0].pricePerKwh: unknown field, did you mean "priceMinorPerKwh"?'],
   ['mqtt.allowAnonymus inside a union', 'hub', (c) => ({ ...c, mqtt: { listen: { port: 1883 }, allowAnonymus: true } }), 'mqtt.allowAnonymus: unknown field, did you mean "allowAnonymous"?'],
   ['a key inside a station position', 'hub', (c) => ({ ...c, stations: [{ ...(c.stations as object[])[0], position: { lat: 1, lon: 2, lng: 2 } }] }), 'stations[0].position.lng: unknown field, did you mean "lon"?'],
+  ['retention.stationEventDays', 'hub', (c) => ({ ...c, retention: { stationEventDays: 30 } }), 'retention.stationEventDays: unknown field, did you mean "stationEventsDays"?'],
+  ['"retension" for "retention"', 'hub', (c) => ({ ...c, retension: { stationEventsDays: 30 } }), 'retension: unknown field, did you mean "retention"?'],
   ['federation.peer', 'hub', (c) => ({ ...c, federation: { peer: [] } }), 'federation.peer: unknown field, did you mean "peers"?'],
   ['station telemetryIntervalMS', 'station', (c) => ({ ...c, telemetryIntervalMS: 500 }), 'telemetryIntervalMS: unknown field, did you mean "telemetryIntervalMs"?'],
   ['station hardware.meter.pulsesPerKWh', 'station', (c) => ({ ...c, hardware: { board: { type: 'mock' }, relay: { pin: 7 }, meter: { type: 's0', pin: 2, pulsesPerKwh: 1000, pulsesPerKWh: 1000 } } }), 'hardware.meter.pulsesPerKWh: unknown field, did you mean "pulsesPerKwh"?'],

@@ -3,7 +3,8 @@
  * holds, release queue) over hub/federation's transport (the `/federation/v1`
  * routes it serves, the client it calls its peers with), the services behind
  * the ops `route.list`, `route.reserve`, `trip.cancel`, `history.list`
- * (hub/ops/), and the expired-hold sweeper.
+ * (hub/ops/), and the database's sweeper (expired holds, old idempotency
+ * answers and peer-hold ledger entries, lapsed leases, old station events).
  *
  *     const fed = createFederation({ config, store, clock, logger, stations, receipts })
  *     buildHttpServer({ ..., federationRoutes: [fed.routes] })
@@ -18,6 +19,7 @@ import type { Clock, Random } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
 import { HubDirectory, type HubSummary } from '../routes/directory.js'
+import { DAY_MS, DEFAULT_STATION_EVENTS_DAYS, deleteOldStationEvents, STATION_EVENTS_BATCH, STATION_EVENTS_MAX_BATCHES } from '../charging/event-retention.js'
 import { RouteCatalog } from '../routes/catalog.js'
 import { listRoute } from '../routes/route-list.js'
 import { findNearest, type StationRegistry } from '../stations/index.js'
@@ -44,8 +46,13 @@ export interface FederationTuning extends CoordinatorTuning {
   historyTimeoutMs: number
   /** Longest wait-die wait this hub grants a hold request. Default 5000 ms. */
   serverMaxWaitMs: number
-  /** How often expired holds and old idempotency answers are deleted. Default 10 s. */
+  /** How often expired holds, old idempotency answers and old station events are deleted. Default 10 s. */
   sweepIntervalMs: number
+  /** How long station events are kept, ms: hub.json `retention.stationEventsDays`. Default 90 days. */
+  stationEventsKeptMs: number
+  /** Events deleted by one write, and most writes of one sweep (hub/charging/event-retention.ts). Defaults 2000 and 50. */
+  stationEventsBatch: number
+  stationEventsMaxBatches: number
   /** How long idempotent answers (vehicle request ids, federation keys) and hold tombstones are kept, ms. Default REQUEST_ID_KEPT_MS (24 h, hub/store/request-id-rules.ts). */
   retentionMs: number
   /** Release queue backoff. Defaults 200 ms and 30 s. */
@@ -67,6 +74,9 @@ export const DEFAULT_FEDERATION_TUNING: FederationTuning = {
   historyTimeoutMs: 2000,
   serverMaxWaitMs: 5000,
   sweepIntervalMs: 10_000,
+  stationEventsKeptMs: DEFAULT_STATION_EVENTS_DAYS * DAY_MS,
+  stationEventsBatch: STATION_EVENTS_BATCH,
+  stationEventsMaxBatches: STATION_EVENTS_MAX_BATCHES,
   retentionMs: REQUEST_ID_KEPT_MS,
   releaseMinDelayMs: 200,
   releaseMaxDelayMs: 30_000,
@@ -123,6 +133,8 @@ export interface Federation {
    * start-up; every release it cannot finish is durable in the queue.
    */
   start(): Promise<void>
+  /** One pass of the sweeper now, if this replica gets the sweeper's lease (`start()` runs it every `sweepIntervalMs`; tests call it). Never rejects. */
+  sweep(): Promise<void>
   /** Resolves when the recovery begun by `start()` has finished (how many trips it undid or cancelled); never rejects. */
   recovered(): Promise<{ undone: number; cancelled: number }>
   /** Wait for recovery and for the leases being given back, stop the sweeper and the release queue, close the peer pools. Call before closing the store. */
@@ -228,6 +240,8 @@ export function createFederation(deps: FederationDeps): Federation {
       await store.idempotency.deleteOlderThan(now - t.retentionMs)
       await store.trips.deletePeerHoldsOlderThan(now - t.retentionMs)
       await store.leases.deleteExpired(now)
+      // Last: over a large backlog it takes the most batches.
+      await deleteOldStationEvents(store.charging, now - t.stationEventsKeptMs, { batch: t.stationEventsBatch, maxBatches: t.stationEventsMaxBatches })
     } catch (err) {
       logger.warn({ err }, 'sweep failed')
     } finally {
@@ -260,6 +274,7 @@ export function createFederation(deps: FederationDeps): Federation {
     catalog,
     hubs: () => directory.cached(client.peerIds),
     leases,
+    sweep,
     async start() {
       leases.start()
       await releaser.start()
