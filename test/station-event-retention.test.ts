@@ -6,11 +6,14 @@
  * PostgreSQL stores; time is a TestClock and the events' received times.
  */
 import t from 'tap'
+import pg from 'pg'
 import { pino } from 'pino'
 import { TestClock } from '../hub/clock.js'
 import { DAY_MS, deleteOldStationEvents } from '../hub/charging/event-retention.js'
 import { StationRegistry } from '../hub/stations/index.js'
 import { MemoryStore, type Store } from '../hub/store/index.js'
+import { DELETE_OLD_EVENTS as PG_DELETE_OLD_EVENTS } from '../hub/store/postgres/charging.js'
+import { DELETE_OLD_EVENTS as SQLITE_DELETE_OLD_EVENTS } from '../hub/store/sqlite/charging.js'
 import { createFederation, type Federation, type FederationTuning } from '../hub/trips/index.js'
 import { BAHIA, specConfig } from './helpers/federation-hubs.js'
 import { hubConfig, startTestHub } from './helpers/hub.js'
@@ -137,4 +140,29 @@ t.test('hub.json retention.stationEventsDays reaches the sweeper of a started hu
   await store.charging.recordEvent('FSA-1', null, 2, 'fault', '{}', clock.now() - 2 * DAY_MS)
   await hub.federation.sweep()
   t.same((await store.charging.listStationEvents('FSA-1', 10)).map((e) => e.seq), [2], 'older than 2 days: deleted; 2 days old: kept')
+})
+
+t.test('[sqlite] a batch finds the oldest events by the index station_events_by_age, not by a scan of the table', async (t) => {
+  const s = tempSqlite()
+  t.teardown(() => s.dispose())
+  const store = s.open()
+  const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${SQLITE_DELETE_OLD_EVENTS}`).all(0, 10) as Array<{ detail: string }>
+  const details = plan.map((r) => r.detail)
+  t.ok(details.some((d) => /USING (COVERING )?INDEX station_events_by_age/.test(d)), details.join('; '))
+  t.notOk(details.some((d) => /^SCAN station_events\b(?! USING)/.test(d)), 'no full scan')
+})
+
+t.test('[postgres] a batch can find the oldest events by the index station_events_by_age', { skip: pgSkip ?? false }, async (t) => {
+  const db = await tempPostgres()
+  t.teardown(() => db.dispose())
+  const schema = db.schema()
+  await schema.open()
+  const c = new pg.Client({ connectionString: db.url })
+  await c.connect()
+  t.teardown(() => c.end())
+  await c.query(`SET search_path TO ${schema.name}`)
+  // An empty table is cheapest to scan: forbid that, so the plan shows whether the index serves the query.
+  await c.query('SET enable_seqscan = off')
+  const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${PG_DELETE_OLD_EVENTS}`, [0, 10])).rows.map((r) => r['QUERY PLAN']).join('\n')
+  t.match(plan, /station_events_by_age/, plan)
 })

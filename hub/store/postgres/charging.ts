@@ -23,6 +23,10 @@ const ACTIVE_OF = "SELECT * FROM sessions WHERE station_id = $1 AND state IN ('s
 
 type Queryable = Pick<Tx, 'query'>
 
+/** The retention's batch: the oldest `$2` rows before `$1`, found by the index station_events_by_age (test/station-event-retention.test.ts checks the plan). */
+export const DELETE_OLD_EVENTS = `DELETE FROM station_events WHERE (station_id, epoch, seq) IN
+  (SELECT station_id, epoch, seq FROM station_events WHERE received_at_ms < $1 ORDER BY received_at_ms LIMIT $2)`
+
 export class PgChargingStore implements ChargingStore {
   readonly #db: PgDatabase
   readonly #roaming: PgRoamingSessions
@@ -173,13 +177,9 @@ export class PgChargingStore implements ChargingStore {
   }
 
   async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {
-    // The oldest `limit` rows by the index station_events_by_age: one short statement, however large the backlog.
-    // No station lock: recordEvent counts its ack on from the stored one (nextAck), so a row deleted at or below it changes no ack.
-    const res = await this.#db.query(
-      `DELETE FROM station_events WHERE (station_id, epoch, seq) IN
-         (SELECT station_id, epoch, seq FROM station_events WHERE received_at_ms < $1 ORDER BY received_at_ms LIMIT $2)`,
-      [cutoffMs, limit],
-    )
+    // One short statement, however large the backlog. No station lock: recordEvent reads the ack first and
+    // counts on from it (isAcknowledged, nextAck), so a row deleted meanwhile changes neither the ack nor a repeat.
+    const res = await this.#db.query(DELETE_OLD_EVENTS, [cutoffMs, limit])
     return res.rowCount ?? 0
   }
 

@@ -20,6 +20,9 @@ const RECEIPTS_BETWEEN = `SELECT * FROM receipts
   WHERE (@stationId IS NULL OR station_id = @stationId) AND (@fromMs IS NULL OR ended_at_ms >= @fromMs) AND (@toMs IS NULL OR ended_at_ms < @toMs)
   ORDER BY ended_at_ms DESC, session_id LIMIT @limit`
 
+/** The retention's batch: the oldest `limit` rows before a cutoff, found by the index station_events_by_age (test/station-event-retention.test.ts checks the plan). */
+export const DELETE_OLD_EVENTS = 'DELETE FROM station_events WHERE rowid IN (SELECT rowid FROM station_events WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)'
+
 interface RangeParams {
   stationId: string | null
   fromMs: number | null
@@ -95,10 +98,8 @@ export class SqliteChargingStore implements ChargingStore {
       setAck: db.prepare<[string, string, number]>(
         'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES (?, ?, ?) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
       ),
-      // The oldest `limit` rows by the index station_events_by_age: one short write, however large the backlog.
-      deleteOldEvents: db.prepare<[number, number]>(
-        'DELETE FROM station_events WHERE rowid IN (SELECT rowid FROM station_events WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)',
-      ),
+      // One short write, however large the backlog.
+      deleteOldEvents: db.prepare<[number, number]>(DELETE_OLD_EVENTS),
     }
     this.#openTx = db.transaction((input: OpenSessionInput): OpenSessionOutcome => {
       // Checked first: the id's own session may be the station's active one (a request's session opened again).
