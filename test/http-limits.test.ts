@@ -114,3 +114,34 @@ t.test('an MQTT socket that never completes CONNECT is closed', async (t) => {
   t.ok((silentMs ?? Infinity) < 3000, 'a socket that sends nothing')
   t.ok((partialMs ?? Infinity) < 3000, 'a socket that sends half a CONNECT')
 })
+
+t.test('a refusal is not sent in place of the answer of a request before it on the connection; a late next request is told its headers were late', async (t) => {
+  const hub = await startTestHub(undefined, { httpLimits: { ...LIMITS, keepAliveTimeoutMs: 5000, idleTimeoutMs: 10_000 } })
+  t.teardown(() => hub.close())
+  const port = Number(new URL(hub.httpUrl).port)
+  // A complete request, then bytes that are not HTTP in the same write: the first one runs, so a 400 saying
+  // that nothing changed must not stand for its answer. The connection is closed, as Node does.
+  const pipelined = await open(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n')
+  const bytes: Buffer[] = []
+  pipelined.on('data', (d: Buffer) => bytes.push(d))
+  pipelined.on('error', () => undefined)
+  await onceWithTimeout(pipelined, 'close', 5000)
+  t.notMatch(Buffer.concat(bytes).toString('utf8'), /BAD_REQUEST/, 'no refusal in place of the first answer')
+  // One request answered, then the next one's headers never finish: its 408 is about headers, not a body.
+  const keptAlive = await open(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+  const first = await new Promise<string>((resolve) => {
+    let got = ''
+    const onData = (d: Buffer): void => {
+      got += d.toString('utf8')
+      if (/\r\n\r\n\{.*\}$/s.test(got)) {
+        keptAlive.off('data', onData)
+        resolve(got)
+      }
+    }
+    keptAlive.on('data', onData)
+  })
+  t.match(first, /^HTTP\/1\.1 200 /)
+  const late = answerOf(keptAlive)
+  keptAlive.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ')
+  t.match((await late).body, { error: { code: 'REQUEST_TIMEOUT', message: /^request headers did not arrive within 300 ms/ } })
+})

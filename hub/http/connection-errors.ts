@@ -4,7 +4,7 @@
  * header or request timeout (408), headers over Node's size limit (431), bytes
  * that are not HTTP/1.1 (400). Answered in the hub's error body, with a
  * message that says what to do, when the socket can still take it; then the
- * connection is closed. No route ran: nothing changed.
+ * connection is closed. No route ran for a request answered so: nothing changed.
  */
 import { STATUS_CODES, maxHeaderSize } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -17,12 +17,17 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
   return (err, socket) => {
     // A reset connection has nobody to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return
-    // The response of the request under way, if its headers came (Node keeps it on the socket).
-    const res = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
-    const refused = connectionError(err.code, res !== undefined, limits)
+    // The response of the request under way, if its headers came (Node keeps it on the socket, and sets it
+    // to null once that response is written).
+    const res = (socket as { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage ?? null
+    const refused = connectionError(err.code, res !== null, limits)
     log.debug({ code: err.code, answer: refused.code }, 'http client error')
-    // A response already started cannot be followed by another: it is cut off, as Node does.
-    if (socket.writable && res?.headersSent !== true) {
+    // Answered only when the refusal is the answer of the request it is about: no response under way on
+    // the connection (a fresh or idle one), or the one of a request whose body never finished coming, so
+    // no route ran. A complete request still being answered (pipelined before the bad bytes) ran, or is
+    // running: an answer saying "nothing changed" in its place would be false, so the connection is only
+    // closed, as Node does with a response already started.
+    if (socket.writable && (res === null || (res.headersSent !== true && res.req?.complete === false))) {
       const status = HTTP_STATUS[refused.code]
       const body = JSON.stringify({ error: refused.toWire() })
       socket.write(
