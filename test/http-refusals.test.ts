@@ -41,7 +41,7 @@ t.test('a body over 64 KiB is 413 PAYLOAD_TOO_LARGE naming the limit in KiB; not
   t.equal(r.status, 413, 'as docs/operator-guide.md "Connection limits" says')
   const error = envelope(t, r, 'too large')
   t.equal(error.code, 'PAYLOAD_TOO_LARGE')
-  t.match(error.message, /^body is larger than 64 KiB, the most this hub reads; send only the fields/)
+  t.match(error.message, /^body is larger than 64 KiB, the most this route reads; send only the fields/)
   t.same(error.details, { limitBytes: 65536 })
   // Any Content-Type: the limit comes before the body is read.
   const text = await call('DELETE', '/federation/v1/holds/h-1', 'x'.repeat(65 * 1024), { 'content-type': 'text/plain', 'idempotency-key': 'k-2' })

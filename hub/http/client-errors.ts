@@ -76,7 +76,7 @@ const SEND_JSON = 'send the body as JSON with Content-Type: application/json'
 export function bodyTooLarge(bodyLimit: number): VoltwayError {
   return new VoltwayError(
     'PAYLOAD_TOO_LARGE',
-    `body is larger than ${bodyLimit / 1024} KiB, the most this hub reads; send only the fields of the request (federation bodies take well under 1 KiB)`,
+    `body is larger than ${bodyLimit / 1024} KiB, the most this route reads; send only the fields of the request`,
     { limitBytes: bodyLimit },
   )
 }
