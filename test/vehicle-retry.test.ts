@@ -8,6 +8,7 @@
  * IDEMPOTENCY_IN_PROGRESS keeps the client waiting for the real answer.
  */
 import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
 import { connectAsync } from 'mqtt'
 import { OPS, createRpcClient, topics } from '../protocol/index.js'
 import { startAedes } from './helpers/aedes.js'
@@ -84,6 +85,19 @@ t.test('a TIMEOUT sent again as its hint says (--at as sent, --request-id) gets 
   t.equal(bad.code, 2, 'a request id with a control character is a usage error')
   t.match(bad.stderr, /--request-id: expected 1 to 128 characters, without control characters/)
   t.equal(requests.length, 2, 'and nothing was sent')
+})
+
+t.test('a request id the shell would read specially is quoted in the repeat hint, so the line pastes back as it was', async (t) => {
+  const { requests, reserve } = await lossyHub(t, 1)
+  const id = "it's mine $HOME"
+  const r = await reserve(['--retries', '0', '--request-id', id])
+  t.equal(r.code, 1)
+  t.ok(r.stderr.includes(`--request-id 'it'\\''s mine $HOME' (or run`), r.stderr)
+  // What a shell makes of the printed word is the id that was sent.
+  const word = /--request-id ('(?:[^']|'\\'')*') \(or run/.exec(r.stderr)?.[1] ?? ''
+  const echoed = execFileSync('/bin/sh', ['-c', `printf %s ${word}`], { encoding: 'utf8' })
+  t.equal(echoed, id)
+  t.equal(JSON.parse(requests[0] ?? '{}').id, id, 'the id the hub got')
 })
 
 t.test('a hub that never answers: TIMEOUT after every copy, all with one id', async (t) => {

@@ -160,6 +160,14 @@ export async function repeatable<T>(send: () => Promise<T>, fixed: string): Prom
   } catch (err) {
     const id = err instanceof VoltwayError && err.code === 'TIMEOUT' ? err.details?.id : undefined
     if (typeof id !== 'string' || !(err instanceof VoltwayError)) throw err
-    throw new VoltwayError('TIMEOUT', err.message, { ...err.details, repeat: `${fixed}${fixed ? ' ' : ''}--request-id ${id}` })
+    throw new VoltwayError('TIMEOUT', err.message, { ...err.details, repeat: `${fixed}${fixed ? ' ' : ''}--request-id ${shellWord(id)}` })
   }
+}
+
+/**
+ * `value` as one word of a POSIX shell command line, to paste as it is: unchanged when it holds only
+ * characters no shell reads specially, else in single quotes (a `'` in it written `'\''`).
+ */
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9_.:,+\/=@%-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 }
