@@ -169,5 +169,5 @@ export async function repeatable<T>(send: () => Promise<T>, fixed: string): Prom
  * characters no shell reads specially, else in single quotes (a `'` in it written `'\''`).
  */
 function shellWord(value: string): string {
-  return /^[A-Za-z0-9_.:,+\/=@%-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+  return /^[A-Za-z0-9_.:,+/=@%-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 }
