@@ -206,6 +206,9 @@ export function errorsOf(e: FedEndpoint): ErrorCode[] {
   if (e.auth) codes.push('UNAUTHORIZED')
   if (e.mutating) codes.push('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_MISSING', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS')
   if (e.auth) codes.push('INTERNAL')
+  // Refused on the connection, before any route: bytes that are not HTTP/1.1, headers or a whole request
+  // that came too slowly, headers over the size limit (hub/http/connection-errors.ts).
+  codes.push('BAD_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE')
   return [...new Set(codes)]
 }
 
