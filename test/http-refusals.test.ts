@@ -93,6 +93,21 @@ t.test('a URL whose %-escape does not decode is 400 BAD_REQUEST in the envelope;
   t.ok(nowhere.body.length < 300, `the path is not echoed whole (${nowhere.body.length} bytes)`)
 })
 
+t.test('on a federation path the bearer token is checked first, also for a path no route takes (a parameter over 200 characters, a bad %-escape)', async (t) => {
+  const { port, call } = await federation(t)
+  const long = `/federation/v1/holds/${'a'.repeat(5000)}`
+  for (const [label, path] of [['a 5000-character id', long], ['a bad escape', '/federation/v1/holds/%zz']] as const) {
+    const none = await rawRequest(port, 'DELETE', path, { 'idempotency-key': 'k-1' }, '')
+    t.match(envelope(t, none, `${label}, no token`), { code: 'UNAUTHORIZED', message: /^missing bearer token; send Authorization: Bearer/ })
+    const wrong = await rawRequest(port, 'DELETE', path, { authorization: 'Bearer nope', 'idempotency-key': 'k-1' }, '')
+    t.match(envelope(t, wrong, `${label}, unknown token`), { code: 'UNAUTHORIZED', message: /^unknown bearer token/ })
+    const good = await call('DELETE', path, '', { 'idempotency-key': 'k-1' })
+    t.equal(envelope(t, good, `${label}, the peer's token`).code, 'BAD_REQUEST', 'then the path')
+  }
+  const health = await rawRequest(port, 'GET', '/healthz/%E0%A4%A', {}, '')
+  t.equal(envelope(t, health, 'outside the federation, no token').code, 'BAD_REQUEST', 'no token is asked for outside /federation/v1')
+})
+
 t.test('a bad body is reported before a missing Idempotency-Key, and spends no key (docs/federation.md "Order of the checks")', async (t) => {
   const { call, holdBody, counts } = await federation(t)
   const bad = JSON.stringify(holdBody({ rangeKm: 'far' }))

@@ -81,6 +81,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // What fastify refuses before it finds a route, answered as every refusal is.
     frameworkErrors: (err, req, reply) => {
+      // The token comes first on the federation's paths (docs/federation.md "Order of the checks"), also for
+      // a path no route can take: a caller without one learns that before anything about its request.
+      if (req.url.startsWith(`${FEDERATION_PREFIX}/`)) {
+        const unauthorized = tokenRefusal(req)
+        if (unauthorized !== null) return sendError(reply, 'UNAUTHORIZED', unauthorized)
+      }
       const refused = routingError(err, req.url, MAX_PARAM_LENGTH) ?? new VoltwayError('INTERNAL', 'internal error')
       if (refused.code === 'INTERNAL') log.error({ err, url: cut(req.url) }, 'internal error')
       return sendError(reply, refused.code, refused.message)
@@ -95,6 +101,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     clientErrorHandler: connectionErrorHandler(limits, log),
   }) as unknown as FastifyInstance
   const auth = new PeerAuthenticator(opts.peers)
+  /** Why `req`'s bearer token is refused (the message of the 401), or null with the calling peer's id set on `req`. */
+  const tokenRefusal = (req: FastifyRequest): string | null => {
+    const peer = auth.authenticate(req.headers.authorization)
+    if (peer === null) return /^Bearer /.test(req.headers.authorization ?? '') ? UNKNOWN_TOKEN : NO_TOKEN
+    req.peerHubId = peer
+    return null
+  }
 
   readBodies(app)
 
@@ -139,13 +152,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   // The federation scope (encapsulated: its hooks apply to its routes only, never to a URL string).
   void app.register(async (scope) => {
     scope.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      const peer = auth.authenticate(req.headers.authorization)
+      const unauthorized = tokenRefusal(req)
       // Answered here: a callback-style hook that sends does not call done, so nothing else runs.
-      if (peer === null) {
-        sendError(reply, 'UNAUTHORIZED', /^Bearer /.test(req.headers.authorization ?? '') ? UNKNOWN_TOKEN : NO_TOKEN)
+      if (unauthorized !== null) {
+        sendError(reply, 'UNAUTHORIZED', unauthorized)
         return
       }
-      req.peerHubId = peer
       done()
     })
     scope.addHook('onResponse', (req, reply, done) => {
