@@ -64,13 +64,14 @@ t.test('a request too slow, headers too large or bytes that are not HTTP are ans
   t.teardown(() => hub.close())
   const port = Number(new URL(hub.httpUrl).port)
 
-  const [headers, body, big, garbage, smuggled] = await Promise.all([
+  const [headers, body, big, garbage, smuggled, extensions] = await Promise.all([
     open(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '),
     // A path no route serves: its body is read before the 404 (a federation route without a token answers 401 at once).
     open(port, 'POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'),
     open(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`),
     open(port, 'HELLO THERE\r\n\r\n'),
     open(port, 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+    open(port, `POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(17 * 1024)}\r\n`),
   ])
   const cases = [
     [headers, 'headers that never finish', 408, 'REQUEST_TIMEOUT', /^request headers did not arrive within 300 ms; send the request again, its headers in one go$/],
@@ -78,6 +79,7 @@ t.test('a request too slow, headers too large or bytes that are not HTTP are ans
     [big, 'headers over 16 KiB', 431, 'HEADERS_TOO_LARGE', /^request headers are larger than 16 KiB, the most this hub reads; send only the headers/],
     [garbage, 'bytes that are not HTTP', 400, 'BAD_REQUEST', /^request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\); send a well-formed request/],
     [smuggled, 'both Content-Length and Transfer-Encoding', 400, 'BAD_REQUEST', /^request is not valid HTTP\/1\.1 \(HPE_[A-Z_]+\)/],
+    [extensions, 'chunk extensions over 16 KiB', 413, 'PAYLOAD_TOO_LARGE', /^the chunk extensions of the body are larger than 16 KiB, the most this hub reads; send the body with a Content-Length/],
   ] as const
   const answers = await Promise.all(cases.map(([s]) => answerOf(s)))
   for (const [i, [, label, status, code, message]] of cases.entries()) {
@@ -88,6 +90,7 @@ t.test('a request too slow, headers too large or bytes that are not HTTP are ans
     t.match(a?.body, { error: { code, message } }, `${label}: in the envelope`)
   }
   t.match(answers[0]?.body, { error: { details: { headersTimeoutMs: 300, requestTimeoutMs: 600 } } }, 'a timeout names both limits')
+  t.match(answers[5]?.body, { error: { details: { limitBytes: 16384 } } }, 'a 413 names its limit, as the body limit\'s does')
   t.equal((await rawRequest(port, 'GET', '/healthz')).status, 200, 'the server still answers')
 })
 

@@ -38,6 +38,9 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
   }
 }
 
+/** Node's limit on a request's chunk extensions, bytes (node:http, since the fix of CVE-2024-22019; not configurable). */
+const CHUNK_EXTENSIONS_LIMIT = 16 * 1024
+
 /**
  * The coded error for a `clientError` of code `code`. `headersCame`: the
  * request's headers had arrived (so a timeout is its body's).
@@ -57,7 +60,11 @@ export function connectionError(code: string | undefined, headersCame: boolean, 
         { limitBytes: maxHeaderSize },
       )
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return new VoltwayError('PAYLOAD_TOO_LARGE', 'the chunk extensions of the body are too large; send the body with a Content-Length, or in chunks without extensions')
+      return new VoltwayError(
+        'PAYLOAD_TOO_LARGE',
+        `the chunk extensions of the body are larger than ${CHUNK_EXTENSIONS_LIMIT / 1024} KiB, the most this hub reads; send the body with a Content-Length, or in chunks without extensions`,
+        { limitBytes: CHUNK_EXTENSIONS_LIMIT },
+      )
     default:
       return new VoltwayError('BAD_REQUEST', `request is not valid HTTP/1.1 (${code ?? 'unreadable'}); send a well-formed request (method, path, HTTP/1.1, a Host header, CRLF line ends)`)
   }
