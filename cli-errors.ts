@@ -28,12 +28,38 @@ export function reportFatal(err: unknown): never {
 export function endQuietlyOnBrokenPipe(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
   for (const stream of streams) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (service !== null) return serviceOutputLost(stream, err)
       if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
       // stderr itself failing: nowhere left to say why.
       if (stream === process.stderr) process.exit(EXIT_FAILURE)
       reportFatal(err)
     })
   }
+}
+
+/** The long-running service this process is (keepRunningWithoutOutput), or null for a command that ends. */
+let service: string | null = null
+const lost = new Set<NodeJS.WriteStream>()
+
+/**
+ * This process is a long-running service (`name`: "hub", "station agent"): a reader of its stdout or
+ * stderr that goes away (a log shipper restarted, `| head`) must not stop it. It would stop at once
+ * with exit 0, without its shutdown: a hub without draining its requests, an agent without opening
+ * its relay, and a supervisor that restarts on failure would leave it down. It goes on instead; the
+ * lost stream's lines are dropped (pino drops its own on EPIPE), and that is said once on the other
+ * stream while it still works.
+ */
+export function keepRunningWithoutOutput(name: string): void {
+  service = name
+}
+
+function serviceOutputLost(stream: NodeJS.WriteStream, err: NodeJS.ErrnoException): void {
+  if (lost.has(stream)) return
+  lost.add(stream)
+  const other = stream === process.stdout ? process.stderr : process.stdout
+  if (lost.has(other)) return
+  const which = stream === process.stdout ? 'stdout' : 'stderr'
+  other.write(`${service}: ${which} failed (${err.code ?? err.message}); going on, its lines on ${which} are dropped until the ${service} restarts\n`)
 }
 
 /** Wrap a commander action so its rejection is reported like any other failure. */

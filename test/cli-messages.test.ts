@@ -32,6 +32,37 @@ t.test('stdout a pipe the reader closed at once (`| head`): exit 0, no stack tra
   t.equal(code, 0, 'exit 0, as `head` users expect')
 })
 
+t.test('a hub whose stdout reader went away goes on serving, says so once on stderr, and still shuts down cleanly on SIGTERM', async (t) => {
+  const dir = tempDir('voltway-cli-pipe-')
+  const file = join(dir, 'hub.json')
+  const httpPort = await freePort()
+  writeFileSync(file, JSON.stringify(hubConfig({ dataDir: join(dir, 'data'), http: { host: '127.0.0.1', port: httpPort } })))
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli.ts'), 'hub', '--config', file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => void child.kill('SIGKILL'))
+  // The log reader is gone before the hub writes its first line (a log shipper restarted, `| head -1`).
+  child.stdout.destroy()
+  let stderr = ''
+  const noted = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    if (stderr.includes('\n')) resolve()
+  }))
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>
+  const first = await Promise.race([noted.then(() => 'noted'), exited.then(() => 'exited')])
+  t.equal(first, 'noted', `the hub did not stop: ${stderr}`)
+  t.match(stderr, /^hub: stdout failed \(EPIPE\); going on, its lines on stdout are dropped until the hub restarts\n$/)
+  let health = 0
+  for (let i = 0; i < 100 && health !== 200; i++) {
+    health = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => 0)
+    if (health !== 200) await new Promise((r) => setTimeout(r, 100))
+  }
+  t.equal(health, 200, 'it serves')
+  t.equal(child.exitCode, null, 'still running')
+  child.kill('SIGTERM')
+  const [code] = await exited
+  t.equal(code, 0, 'its own shutdown, on SIGTERM')
+  t.notMatch(stderr, /\n {4}at /, 'no stack trace')
+})
+
 t.test('an empty --password-stdin: the example names the command run', async (t) => {
   const file = writeHub()
   for (const kind of ['vehicle', 'station'] as const) {
