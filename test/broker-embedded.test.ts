@@ -10,7 +10,7 @@ import { once } from 'node:events'
 import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { pino } from 'pino'
-import { ConfigError, ID_PATTERN, TOPIC_ROOT as R } from '../protocol/index.js'
+import { ConfigError, ID_PATTERN, TOPIC_ROOT as R, topics } from '../protocol/index.js'
 import { checkIdentityCollisions, startEmbeddedBroker, type EmbeddedBroker } from '../hub/broker/index.js'
 import { AccountTable } from '../hub/broker/identities.js'
 import { onceWithTimeout, waitUntil } from './helpers/net.js'
@@ -344,4 +344,31 @@ t.test('the "embedded broker listening" line counts the logins it admits, whethe
   const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations: [], vehicles: [], accounts: table, logger })
   t.teardown(() => b.close())
   t.match(listening(), { stations: 1, vehicles: 3 })
+})
+
+t.test('a subscriber whose socket does not drain is disconnected, and the hub logs who and why at warn', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) })
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, hubId: 'H', stations, vehicles, logger, drainTimeoutMs: 200 })
+  t.teardown(() => b.close())
+  const slow = await connectAsync(b.url, { protocolVersion: 5, clientId: 'V1-slow', username: 'V1', password: 'v1-pass', reconnectPeriod: 0 })
+  slow.on('error', () => undefined)
+  await slow.subscribeAsync(topics.vehicleResponse('V1'), { qos: 0 })
+  // It stops reading: what the hub sends it piles up in the kernel's buffers, then in the broker's socket.
+  ;(slow.stream as unknown as { pause(): void }).pause()
+  const closed = once(slow, 'close')
+  const payload = 'x'.repeat(60 * 1024)
+  for (let i = 0; i < 2000 && !lines.some((l) => l.level === 40); i++) {
+    await b.requests.publish(topics.vehicleResponse('V1'), payload, { qos: 0, messageExpiryInterval: 60 })
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20))
+  }
+  await waitUntil(() => lines.some((l) => l.level === 40), 10_000)
+  const warn = lines.find((l) => l.level === 40)
+  t.match(warn, { clientId: 'V1-slow', drainTimeoutMs: 200, msg: /^disconnected a subscriber whose socket did not drain within 200 ms \(a slow or stalled reader\); it may connect again$/ })
+  ;(slow.stream as unknown as { resume(): void }).resume()
+  await closed
+  const other = await connectAsync(b.url, { protocolVersion: 5, clientId: 'V1-ok', username: 'V1', password: 'v1-pass' })
+  t.ok(other.connected, 'the broker still takes connections')
+  await other.endAsync()
+  slow.end(true)
 })

@@ -215,9 +215,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     done(null, true)
   }
 
+  const drainTimeoutMs = opts.drainTimeoutMs ?? 1000
   const broker = await Aedes.createBroker({
     persistence: store.persistence,
-    drainTimeout: opts.drainTimeoutMs ?? 1000,
+    drainTimeout: drainTimeoutMs,
     maxTopicLevels: opts.maxTopicLevels ?? 16,
     maximumPacketSize: opts.maxPacketBytes ?? 1024 * 1024,
     connectTimeout: opts.connectTimeoutMs ?? 10_000,
@@ -314,7 +315,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   // aedes emits 'error' (e.g. from persistence) without typing it; unhandled, it would crash the hub.
   const emitter: EventEmitter = broker
   emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
-  broker.on('clientError', (client: Client, err: Error) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
+  broker.on('clientError', (client: Client, err: Error) => {
+    // aedes destroys a subscriber's socket with this error when it has not drained in time: the operator
+    // should see who was cut off and why (a reader too slow for what it subscribed to, or a stalled one).
+    if (err.message === 'drain timeout') log.warn({ clientId: client.id, drainTimeoutMs }, `disconnected a subscriber whose socket did not drain within ${drainTimeoutMs} ms (a slow or stalled reader); it may connect again`)
+    else log.debug({ clientId: client.id, err: err.message }, 'client error')
+  })
   broker.on('connectionError', (client: Client, err: Error) => log.debug({ clientId: client.id, err: err.message }, 'connection error'))
   brokerId = broker.id
   // Sessions aedes itself ends: expired, or over its global cap.
