@@ -356,7 +356,7 @@ t.test('a subscriber whose socket does not drain is disconnected, and the hub lo
   await slow.subscribeAsync(topics.vehicleResponse('V1'), { qos: 0 })
   // It stops reading: what the hub sends it piles up in the kernel's buffers, then in the broker's socket.
   ;(slow.stream as unknown as { pause(): void }).pause()
-  const closed = once(slow, 'close')
+  const closed = new Promise<void>((resolve) => slow.once('close', () => resolve()))
   const payload = 'x'.repeat(60 * 1024)
   for (let i = 0; i < 2000 && !lines.some((l) => l.level === 40); i++) {
     await b.requests.publish(topics.vehicleResponse('V1'), payload, { qos: 0, messageExpiryInterval: 60 })
