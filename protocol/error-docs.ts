@@ -189,9 +189,9 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     action: 'Send only the fields of the request: no federation or admin body comes near the limit, so a body that large is a bug of the caller. Nothing was changed.',
   },
   UNSUPPORTED_MEDIA_TYPE: {
-    meaning: 'An HTTP request has a non-empty body that is not sent as `Content-Type: application/json`, or a Content-Type that is not a media type at all.',
+    meaning: 'An HTTP request has a non-empty body that is not sent as `Content-Type: application/json`, a Content-Type that is not a media type at all, or a body sent compressed (a `Content-Encoding` other than `identity`; the answer then carries `Accept-Encoding: identity`).',
     when: 'The hub\'s HTTP server, on any route but the dashboard\'s login form, before the route runs (HTTP 415). An empty body is no body whatever its Content-Type.',
-    action: 'Send the body as JSON with `Content-Type: application/json` (`curl --json`, or `-H \'Content-Type: application/json\'`). Nothing was changed.',
+    action: 'Send the body as JSON with `Content-Type: application/json` (`curl --json`, or `-H \'Content-Type: application/json\'`), uncompressed. Nothing was changed.',
   },
   REQUEST_TIMEOUT: {
     meaning:

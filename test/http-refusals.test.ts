@@ -4,6 +4,7 @@
  * hub's error body with its own HTTP status, a code and a message that says
  * what to do, and changes nothing: not even the Idempotency-Key is spent.
  */
+import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, token } from './helpers/federation-hubs.js'
 import { rawRequest, type RawResponse } from './helpers/http-raw.js'
@@ -106,6 +107,23 @@ t.test('on a federation path the bearer token is checked first, also for a path 
   }
   const health = await rawRequest(port, 'GET', '/healthz/%E0%A4%A', {}, '')
   t.equal(envelope(t, health, 'outside the federation, no token').code, 'BAD_REQUEST', 'no token is asked for outside /federation/v1')
+})
+
+t.test('a compressed body (Content-Encoding gzip) is 415 UNSUPPORTED_MEDIA_TYPE saying to send it uncompressed, with Accept-Encoding: identity; nothing is booked and the key is not spent', async (t) => {
+  const { call, holdBody, counts } = await federation(t)
+  const plain = JSON.stringify(holdBody())
+  const gz = gzipSync(plain)
+  // The bytes as the helper sends strings (the hub refuses before it reads them: only their length matters).
+  const refused = await call('POST', '/federation/v1/holds', gz.toString('latin1'), { ...JSON_TYPE, 'content-encoding': 'gzip', 'idempotency-key': 'k-gz' })
+  const error = envelope(t, refused, 'gzip body')
+  t.equal(error.code, 'UNSUPPORTED_MEDIA_TYPE', 'not BAD_REQUEST "not valid JSON", which would mislead')
+  t.match(error.message, /^Content-Encoding "gzip" is not read by this hub; send the body uncompressed, without a Content-Encoding header$/)
+  t.equal(refused.headers['accept-encoding'], 'identity', 'RFC 9110 §15.5.16: the codings it takes')
+  t.same(await counts(), { reservations: 0, activeHolds: 0 })
+  const ok = await call('POST', '/federation/v1/holds', plain, { ...JSON_TYPE, 'content-encoding': 'identity', 'idempotency-key': 'k-gz' })
+  t.equal(ok.status, 201, 'the same key, the body uncompressed: placed')
+  const none = await call('DELETE', '/federation/v1/holds/h-x', '', { 'content-encoding': 'gzip', 'idempotency-key': 'k-3' })
+  t.equal(none.status, 204, 'no body: its Content-Encoding says nothing')
 })
 
 t.test('a bad body is reported before a missing Idempotency-Key, and spends no key (docs/federation.md "Order of the checks")', async (t) => {

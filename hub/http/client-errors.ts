@@ -82,6 +82,20 @@ export function bodyTooLarge(bodyLimit: number): VoltwayError {
 }
 
 /** 415 UNSUPPORTED_MEDIA_TYPE for a non-empty body of another Content-Type than JSON. */
+/**
+ * A body sent with a content coding (`Content-Encoding: gzip`, `deflate`, `br`...): this hub reads bodies
+ * as sent, so it would be read as JSON and refused as not JSON, a hint that misleads. 415 as RFC 9110
+ * §15.5.16 has it for a content coding the server does not take; the answer carries `Accept-Encoding:
+ * identity`. Null for a request without a body, or with `identity`.
+ */
+export function encodedBody(headers: RequestFacts['headers']): VoltwayError | null {
+  const coding = String(headers['content-encoding'] ?? '').trim().toLowerCase()
+  if (coding === '' || coding === 'identity') return null
+  const length = Number(headers['content-length'] ?? 0)
+  if (headers['transfer-encoding'] === undefined && !(length > 0)) return null
+  return new VoltwayError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${quoted(coding)} is not read by this hub; send the body uncompressed, without a Content-Encoding header`)
+}
+
 export function notJson(type: string): VoltwayError {
   return new VoltwayError('UNSUPPORTED_MEDIA_TYPE', `body must be JSON sent as Content-Type: application/json, not ${cut(type)}`)
 }

@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino'
 import { HTTP_STATUS, MAX_MESSAGE_BYTES, VoltwayError, parseJsonObject, type ErrorCode, type TlsMaterial } from '../../protocol/index.js'
 import type { HubMetrics } from '../metrics.js'
-import { cut, fastifyClientError, notJson, routingError, type FrameworkError } from './client-errors.js'
+import { cut, encodedBody, fastifyClientError, notJson, routingError, type FrameworkError } from './client-errors.js'
 import { connectionErrorHandler } from './connection-errors.js'
 import { PeerAuthenticator, type PeerToken } from './federation-auth.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js'
@@ -117,6 +117,14 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('debug')) log.debug({ method: req.method, url: req.url, status: reply.statusCode, peer: req.peerHubId, ms: reply.elapsedTime }, 'http request')
     done()
+  })
+
+  // A compressed body is refused before any parser reads it (after the token: the order of the checks).
+  app.addHook('preParsing', (req, reply, payload, done) => {
+    const refused = encodedBody(req.headers)
+    if (refused === null) return done(null, payload)
+    void reply.header('accept-encoding', 'identity')
+    done(refused)
   })
 
   app.setErrorHandler((err: unknown, req, reply) => {
