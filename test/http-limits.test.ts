@@ -148,3 +148,27 @@ t.test('a refusal is not sent in place of the answer of a request before it on t
   keptAlive.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ')
   t.match((await late).body, { error: { code: 'REQUEST_TIMEOUT', message: /^request headers did not arrive within 300 ms/ } })
 })
+
+t.test('a request already answered (401 before its body came) gets no second answer when its body is late or bad', async (t) => {
+  const hub = await startTestHub(undefined, { httpLimits: { ...LIMITS, keepAliveTimeoutMs: 5000, idleTimeoutMs: 10_000 } })
+  t.teardown(() => hub.close())
+  const port = Number(new URL(hub.httpUrl).port)
+  const head = 'POST /federation/v1/holds HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+  const everything = async (s: Socket, later?: string): Promise<string> => {
+    const bytes: Buffer[] = []
+    s.on('data', (d: Buffer) => {
+      bytes.push(d)
+      // The 401 came: then the rest of the request (bad bytes), if any.
+      if (later !== undefined && bytes.length === 1) s.write(later)
+    })
+    s.on('error', () => undefined)
+    await onceWithTimeout(s, 'close', 5000)
+    return Buffer.concat(bytes).toString('utf8')
+  }
+  const late = await everything(await open(port, `${head}Content-Length: 100\r\n\r\n{"a":`))
+  const extensions = await everything(await open(port, `${head}Transfer-Encoding: chunked\r\n\r\n`), `1;${'e'.repeat(17 * 1024)}\r\n`)
+  for (const [label, got] of [['a late body', late], ['chunk extensions over 16 KiB', extensions]] as const) {
+    t.match(got, /^HTTP\/1\.1 401 /, `${label}: the 401`)
+    t.equal(got.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, `${label}: one answer only: ${got}`)
+  }
+})

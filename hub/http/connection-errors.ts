@@ -17,17 +17,23 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
   return (err, socket) => {
     // A reset connection has nobody to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return
-    // The response of the request under way, if its headers came (Node keeps it on the socket, and sets it
-    // to null once that response is written).
-    const res = (socket as { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage ?? null
-    const refused = connectionError(err.code, res !== null, limits)
+    // The response under way on the connection, if any (Node keeps it on the socket, and sets it to null
+    // once that response is written), and the request being read: the last one whose headers came (Node's
+    // parser keeps it), unfinished while its body is still coming.
+    const res = (socket as { _httpMessage?: { headersSent?: boolean; req?: unknown } | null })._httpMessage ?? null
+    const reading = (socket as { parser?: { incoming?: { complete?: boolean } | null } | null }).parser?.incoming ?? null
+    const bodyPending = reading !== null && reading.complete === false
+    const refused = connectionError(err.code, bodyPending, limits)
     log.debug({ code: err.code, answer: refused.code }, 'http client error')
-    // Answered only when the refusal is the answer of the request it is about: no response under way on
-    // the connection (a fresh or idle one), or the one of a request whose body never finished coming, so
-    // no route ran. A complete request still being answered (pipelined before the bad bytes) ran, or is
-    // running: an answer saying "nothing changed" in its place would be false, so the connection is only
-    // closed, as Node does with a response already started.
-    if (socket.writable && (res === null || (res.headersSent !== true && res.req?.complete === false))) {
+    // Answered only when the refusal is the answer of the request it is about, and nothing was answered
+    // in its place: a request whose body is still coming, whose response is the one under way and not
+    // started (no route ran); or a request whose headers did not come, on a connection with no response
+    // under way (a fresh or idle one). A complete request still being answered (pipelined before the bad
+    // bytes) ran, or is running: an answer saying "nothing changed" in its place would be false. A request
+    // already answered (a 401 before its body came) must not get a second answer. Then the connection is
+    // only closed, as Node does with a response already started.
+    const answerable = bodyPending ? res !== null && res.req === reading && res.headersSent !== true : res === null
+    if (socket.writable && answerable) {
       const status = HTTP_STATUS[refused.code]
       const body = JSON.stringify({ error: refused.toWire() })
       socket.write(
