@@ -126,6 +126,17 @@ t.test('a compressed body (Content-Encoding gzip) is 415 UNSUPPORTED_MEDIA_TYPE 
   t.equal(none.status, 204, 'no body: its Content-Encoding says nothing')
 })
 
+t.test('the token is checked first on a federation path spelled with %-escapes the router decodes (/%66ederation/v1/...)', async (t) => {
+  const { port, call } = await federation(t)
+  const routed = await rawRequest(port, 'DELETE', '/%66ederation/v1/holds/h-1', { 'idempotency-key': 'k-1' }, '')
+  t.equal(envelope(t, routed, 'a well-formed path so spelled, no token').code, 'UNAUTHORIZED', 'the router takes it to the federation scope')
+  for (const [label, path] of [['a bad escape', '/%66ederation/v1/holds/%zz'], ['a 300-character id', `/%66ederation/v1/holds/${'a'.repeat(300)}`]] as const) {
+    const none = await rawRequest(port, 'DELETE', path, { 'idempotency-key': 'k-1' }, '')
+    t.equal(envelope(t, none, `${label}, no token`).code, 'UNAUTHORIZED', `${label}: the token first`)
+    t.equal(envelope(t, await call('DELETE', path, '', { 'idempotency-key': 'k-1' }), `${label}, the peer's token`).code, 'BAD_REQUEST', 'then the path')
+  }
+})
+
 t.test('a bad body is reported before a missing Idempotency-Key, and spends no key (docs/federation.md "Order of the checks")', async (t) => {
   const { call, holdBody, counts } = await federation(t)
   const bad = JSON.stringify(holdBody({ rangeKm: 'far' }))

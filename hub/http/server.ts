@@ -62,6 +62,19 @@ export interface HttpServerOptions {
   wireError?: (err: unknown) => VoltwayError | null
 }
 
+/**
+ * Whether `url` is under the federation's prefix as the router reads it: the router decodes the
+ * %-escapes of letters, digits and `-._~` (`/%66ederation/v1/...` reaches the federation's routes),
+ * so they are decoded here too before the prefix is compared; a bad escape elsewhere in it is left be.
+ */
+function federationPath(url: string): boolean {
+  const decoded = url.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16))
+    return /^[A-Za-z0-9._~-]$/.test(c) ? c : escape
+  })
+  return decoded.startsWith(`${FEDERATION_PREFIX}/`)
+}
+
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
   const error = details === undefined ? { code, message } : { code, message, details }
   return reply.status(HTTP_STATUS[code]).send({ error })
@@ -83,7 +96,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     frameworkErrors: (err, req, reply) => {
       // The token comes first on the federation's paths (docs/federation.md "Order of the checks"), also for
       // a path no route can take: a caller without one learns that before anything about its request.
-      if (req.url.startsWith(`${FEDERATION_PREFIX}/`)) {
+      if (federationPath(req.url)) {
         const unauthorized = tokenRefusal(req)
         if (unauthorized !== null) return sendError(reply, 'UNAUTHORIZED', unauthorized)
       }
