@@ -359,6 +359,8 @@ t.test('a subscriber whose socket does not drain is disconnected, and the hub lo
   const closed = new Promise<void>((resolve) => slow.once('close', () => resolve()))
   const payload = 'x'.repeat(60 * 1024)
   for (let i = 0; i < 2000 && !lines.some((l) => l.level === 40); i++) {
+    // Several at once: many writes wait for the drain when it times out, each failing with it.
+    for (let j = 0; j < 20; j++) void b.requests.publish(topics.vehicleResponse('V1'), payload, { qos: 0, messageExpiryInterval: 60 })
     await b.requests.publish(topics.vehicleResponse('V1'), payload, { qos: 0, messageExpiryInterval: 60 })
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20))
   }
@@ -367,6 +369,9 @@ t.test('a subscriber whose socket does not drain is disconnected, and the hub lo
   t.match(warn, { clientId: 'V1-slow', drainTimeoutMs: 200, msg: /^disconnected a subscriber whose socket did not drain within 200 ms \(a slow or stalled reader\); it may connect again$/ })
   ;(slow.stream as unknown as { resume(): void }).resume()
   await closed
+  await new Promise((r) => setTimeout(r, 300))
+  const warns = lines.filter((l) => l.level === 40)
+  t.equal(warns.length, 1, `one warn line for one disconnect (got ${warns.length})`)
   const other = await connectAsync(b.url, { protocolVersion: 5, clientId: 'V1-ok', username: 'V1', password: 'v1-pass' })
   t.ok(other.connected, 'the broker still takes connections')
   await other.endAsync()

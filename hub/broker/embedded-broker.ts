@@ -315,11 +315,17 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   // aedes emits 'error' (e.g. from persistence) without typing it; unhandled, it would crash the hub.
   const emitter: EventEmitter = broker
   emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
+  // The clients already logged as cut off: aedes fails every write still waiting for the drain with the
+  // same error, and reports each (one per message queued), so one disconnect would be many warn lines.
+  const drainCutOff = new WeakSet<Client>()
   broker.on('clientError', (client: Client, err: Error) => {
     // aedes destroys a subscriber's socket with this error when it has not drained in time: the operator
     // should see who was cut off and why (a reader too slow for what it subscribed to, or a stalled one).
-    if (err.message === 'drain timeout') log.warn({ clientId: client.id, drainTimeoutMs }, `disconnected a subscriber whose socket did not drain within ${drainTimeoutMs} ms (a slow or stalled reader); it may connect again`)
-    else log.debug({ clientId: client.id, err: err.message }, 'client error')
+    if (err.message === 'drain timeout') {
+      if (drainCutOff.has(client)) return
+      drainCutOff.add(client)
+      log.warn({ clientId: client.id, drainTimeoutMs }, `disconnected a subscriber whose socket did not drain within ${drainTimeoutMs} ms (a slow or stalled reader); it may connect again`)
+    } else log.debug({ clientId: client.id, err: err.message }, 'client error')
   })
   broker.on('connectionError', (client: Client, err: Error) => log.debug({ clientId: client.id, err: err.message }, 'connection error'))
   brokerId = broker.id
