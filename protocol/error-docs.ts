@@ -184,7 +184,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
       'Ask the hub operator for a new code (`voltway hub station passwd --id S --enroll`) and run `voltway station init --enroll` again with the station id the code was issued for. Nothing was changed.',
   },
   PAYLOAD_TOO_LARGE: {
-    meaning: 'An HTTP request body is larger than 64 KiB, the most the hub reads. `details.limitBytes` is the limit.',
+    meaning: 'An HTTP request body is larger than the route reads (64 KiB; 4 KiB on the dashboard\'s login and logout), or its chunk extensions are larger than 16 KiB (on any route, a GET too). `details.limitBytes` is the limit.',
     when: 'The hub\'s HTTP server, on any route, before the route runs (HTTP 413). Over MQTT a message that large is BAD_REQUEST.',
     action: 'Send only the fields of the request: no federation or admin body comes near the limit, so a body that large is a bug of the caller. Nothing was changed.',
   },

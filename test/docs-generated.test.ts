@@ -205,7 +205,7 @@ t.test('openapi.json describes every federation route with bearer auth, idempote
       }
     }
     if (path !== '/healthz') t.ok(isMap(responses['401']), `${label} answers 401 without a token`)
-    for (const status of ['400', '408', '431']) t.ok(isMap(responses[status]), `${label} lists ${status}, which the connection can answer before any route`)
+    for (const status of ['400', '408', '413', '431']) t.ok(isMap(responses[status]), `${label} lists ${status}, which the connection can answer before any route`)
   }
   const key = resolvePointer(doc, '#/components/parameters/IdempotencyKey')
   t.ok(isMap(key) && key.in === 'header' && key.name === 'Idempotency-Key' && key.required === true, 'Idempotency-Key is a required header')

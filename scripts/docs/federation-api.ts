@@ -207,8 +207,9 @@ export function errorsOf(e: FedEndpoint): ErrorCode[] {
   if (e.mutating) codes.push('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_MISSING', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS')
   if (e.auth) codes.push('INTERNAL')
   // Refused on the connection, before any route: bytes that are not HTTP/1.1, headers or a whole request
-  // that came too slowly, headers over the size limit (hub/http/connection-errors.ts).
-  codes.push('BAD_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE')
+  // that came too slowly, headers over the size limit, chunk extensions over Node's 16 KiB, which any
+  // request may send, a GET too (hub/http/connection-errors.ts).
+  codes.push('BAD_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'PAYLOAD_TOO_LARGE')
   return [...new Set(codes)]
 }
 
