@@ -1,4 +1,5 @@
 /** How every `voltway` command reports a failure: one line on stderr and an exit code. */
+import { pino, type DestinationStream } from 'pino'
 import { ConfigError, VoltwayError } from './protocol/index.js'
 
 /** Exit codes: 1 = the operation failed, 2 = the config or the command line is wrong. */
@@ -53,13 +54,26 @@ export function keepRunningWithoutOutput(name: string): void {
   service = name
 }
 
+/**
+ * The destination of a service's pino log: standard output, written by pino's own writer as pino writes by
+ * default. That writer drops its lines once the reader is gone (EPIPE) without a word; the service notes it
+ * as for `process.stdout` (the same file descriptor), the only stream it otherwise writes once, at start.
+ */
+export function serviceLogDestination(): DestinationStream {
+  const dest = pino.destination({ dest: process.stdout.fd ?? 1, minLength: 0 })
+  dest.on('error', (err: NodeJS.ErrnoException) => serviceOutputLost(process.stdout, err))
+  return dest
+}
+
 function serviceOutputLost(stream: NodeJS.WriteStream, err: NodeJS.ErrnoException): void {
-  if (lost.has(stream)) return
+  if (service === null || lost.has(stream)) return
   lost.add(stream)
   const other = stream === process.stdout ? process.stderr : process.stdout
   if (lost.has(other)) return
   const which = stream === process.stdout ? 'stdout' : 'stderr'
-  other.write(`${service}: ${which} failed (${err.code ?? err.message}); going on, its lines on ${which} are dropped until the ${service} restarts\n`)
+  const note = `${service}: ${which} failed (${err.code ?? err.message}); going on, its lines on ${which} are dropped until the ${service} restarts`
+  // Standard output is the service's JSON log (read with jq, a log shipper): the note goes there as a log line.
+  other.write(other === process.stdout ? `${JSON.stringify({ level: 40, time: Date.now(), msg: note })}\n` : `${note}\n`)
 }
 
 /** Wrap a commander action so its rejection is reported like any other failure. */

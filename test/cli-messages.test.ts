@@ -63,6 +63,49 @@ t.test('a hub whose stdout reader went away goes on serving, says so once on std
   t.notMatch(stderr, /\n {4}at /, 'no stack trace')
 })
 
+t.test('a hub whose stdout reader goes away after the readiness line (a log shipper restarted) says so once on stderr', async (t) => {
+  const dir = tempDir('voltway-cli-pipe-')
+  const file = join(dir, 'hub.json')
+  const httpPort = await freePort()
+  writeFileSync(file, JSON.stringify(hubConfig({ dataDir: join(dir, 'data'), http: { host: '127.0.0.1', port: httpPort } })))
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli.ts'), 'hub', '--config', file, '--log-level', 'debug'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => void child.kill('SIGKILL'))
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString()
+    if (stdout.includes('"msg":"ready"')) resolve()
+  }))
+  child.stdout.destroy()
+  // The hub logs on: each request is a debug line on the stdout nobody reads now.
+  for (let i = 0; i < 50 && !stderr.includes('\n'); i++) {
+    await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => undefined)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.match(stderr, /^hub: stdout failed \(EPIPE\); going on, its lines on stdout are dropped until the hub restarts\n$/, 'as docs/operator-guide.md says')
+  t.equal(child.exitCode, null, 'still running')
+  child.kill('SIGTERM')
+  t.equal((await once(child, 'exit'))[0], 0)
+})
+
+t.test('a service whose stderr reader goes away notes it on stdout as a JSON log line, so `| jq` reads on', async (t) => {
+  const script = `import { endQuietlyOnBrokenPipe, keepRunningWithoutOutput } from ${JSON.stringify(join(REPO_ROOT, 'cli-errors.ts'))}
+endQuietlyOnBrokenPipe(); keepRunningWithoutOutput('hub')
+setTimeout(() => process.emitWarning('a warning on stderr'), 200)
+setTimeout(() => { process.stdout.write('{"level":30,"msg":"next"}\\n'); process.exit(0) }, 500)`
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stderr.destroy()
+  let stdout = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  const [code] = (await once(child, 'close')) as [number | null]
+  t.equal(code, 0)
+  const lines = stdout.trim().split('\n')
+  t.equal(lines.length, 2, stdout)
+  for (const line of lines) t.doesNotThrow(() => JSON.parse(line), `a JSON line: ${line}`)
+  t.match(JSON.parse(lines[0] ?? '{}'), { level: 40, msg: /^hub: stderr failed \(EPIPE\); going on/ })
+})
+
 t.test('an empty --password-stdin: the example names the command run', async (t) => {
   const file = writeHub()
   for (const kind of ['vehicle', 'station'] as const) {

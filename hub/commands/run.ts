@@ -1,7 +1,7 @@
 /** `voltway hub --config hub.json`: run a hub until SIGTERM/SIGINT, then shut down gracefully. */
 import { pino } from 'pino'
 import { ConfigError, ID_PATTERN, logLevelOf } from '../../protocol/index.js'
-import { keepRunningWithoutOutput } from '../../cli-errors.js'
+import { keepRunningWithoutOutput, serviceLogDestination } from '../../cli-errors.js'
 import { startHub } from '../app.js'
 import { listenHint } from '../broker/listen-hint.js'
 import { inConfigFile, loadHubConfig, type HubConfig } from '../config.js'
@@ -36,7 +36,7 @@ export async function runHubCommand(opts: { config: string; logLevel?: string; r
   const replica = opts.replica === undefined ? undefined : parseReplicaName(opts.replica)
   const loaded = loadHubConfig(opts.config)
   const config = opts.httpPort === undefined ? loaded : { ...loaded, http: { ...loaded.http, port: parseHttpPort(opts.httpPort) } }
-  const logger = pino({ level: logLevelOf('hub', opts.logLevel, 'info') })
+  const logger = pino({ level: logLevelOf('hub', opts.logLevel, 'info') }, serviceLogDestination())
   keepRunningWithoutOutput('hub')
   const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
     throw startFailure(err, opts.config, config, opts.httpPort !== undefined)

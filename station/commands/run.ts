@@ -5,14 +5,14 @@ import { ConfigError, logLevelOf } from '../../protocol/index.js'
 import { StationAgent } from '../agent.js'
 import { OUTBOX_FILE } from '../outbox.js'
 import { loadStationConfig, makeDataDir } from '../config.js'
-import { keepRunningWithoutOutput } from '../../cli-errors.js'
+import { keepRunningWithoutOutput, serviceLogDestination } from '../../cli-errors.js'
 import { withHwErrors } from './hw-failure.js'
 
 export async function runStation(configFile: string): Promise<void> {
   const config = loadStationConfig(configFile)
   // Made here, so a dataDir that cannot exist stops the agent with the file and field named (exit 2).
   makeDataDir(config, configFile)
-  const logger = pino({ level: logLevelOf('station', undefined, 'info') })
+  const logger = pino({ level: logLevelOf('station', undefined, 'info') }, serviceLogDestination())
   keepRunningWithoutOutput('station agent')
   const agent = await withHwErrors(() => StationAgent.create({ config, logger })).catch((err: unknown) => {
     // The outbox (dataDir/station.sqlite) that cannot be opened: a file of another kind or program in its place, a full disk.
