@@ -6,7 +6,7 @@
  * message that says what to do, when the socket can still take it; then the
  * connection is closed. No route ran for a request answered so: nothing changed.
  */
-import { STATUS_CODES, maxHeaderSize } from 'node:http'
+import { STATUS_CODES, maxHeaderSize, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { HTTP_STATUS, VoltwayError } from '../../protocol/index.js'
@@ -20,7 +20,7 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
     // The response under way on the connection, if any (Node keeps it on the socket, and sets it to null
     // once that response is written), and the request being read: the last one whose headers came (Node's
     // parser keeps it), unfinished while its body is still coming.
-    const res = (socket as { _httpMessage?: { headersSent?: boolean; req?: unknown } | null })._httpMessage ?? null
+    const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage ?? null
     const reading = (socket as { parser?: { incoming?: { complete?: boolean } | null } | null }).parser?.incoming ?? null
     const bodyPending = reading !== null && reading.complete === false
     const refused = connectionError(err.code, bodyPending, limits)
@@ -33,6 +33,15 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
     // already answered (a 401 before its body came) must not get a second answer. Then the connection is
     // only closed, as Node does with a response already started.
     const answerable = bodyPending ? res !== null && res.req === reading && res.headersSent !== true : res === null
+    if (!bodyPending && res !== null && socket.writable) {
+      // The bad bytes came after a whole request whose answer is still being written: that answer is
+      // the only one the caller can learn from whether its request ran, so it is let finish; nothing more
+      // is read, and the connection closes after it.
+      socket.pause()
+      if (res.headersSent !== true) res.shouldKeepAlive = false
+      res.once('finish', () => socket.end())
+      return
+    }
     if (socket.writable && answerable) {
       const status = HTTP_STATUS[refused.code]
       const body = JSON.stringify({ error: refused.toWire() })
