@@ -165,9 +165,10 @@ export async function repeatable<T>(send: () => Promise<T>, fixed: string): Prom
 }
 
 /**
- * `value` as one word of a POSIX shell command line, to paste as it is: unchanged when it holds only
- * characters no shell reads specially, else in single quotes (a `'` in it written `'\''`).
+ * `value` as one word of a shell command line, to paste as it is: unchanged when it holds only characters
+ * no shell reads specially (and does not start with `=`, which zsh expands to a command's path), else in
+ * single quotes (a `'` in it written `'\''`).
  */
-function shellWord(value: string): string {
-  return /^[A-Za-z0-9_.:,+/=@%-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_.:,+/@%-][A-Za-z0-9_.:,+/=@%-]*$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 }
