@@ -149,3 +149,15 @@ t.test('voltway vehicle charge --station-hub charges at a peer\'s station over t
   t.notOk(p.agent.hardware.relay.isClosed, "the relay opened on B's mock board")
   await checkSettled(t, p, run.receipt.sessionId)
 })
+
+t.test("voltway vehicle charge at a peer's station without --station-hub: NOT_FOUND whose hint says how to charge there", async (t) => {
+  const p = await roamingPair()
+  t.teardown(() => p.close())
+  const env = cleanEnv({ VOLTWAY_HUB: p.a.mqttUrl, VOLTWAY_HUB_ID: 'feira', VOLTWAY_VEHICLE: 'V1', VOLTWAY_PASSWORD: 'v1-pass' })
+  const r = await runInProcess(['charge', '--station', 'SSA-1', '--kwh', '0.005', '--interval-ms', '100'], env)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^error NOT_FOUND: no station SSA-1 at hub feira \(hint: no such station at your home hub \(`voltway vehicle stations` lists its own\); another company's station takes --station-hub <its hub id>/)
+  const atPeer = await runInProcess(['charge', '--station', 'NOPE', '--station-hub', 'salvador', '--kwh', '0.005'], env)
+  t.equal(atPeer.code, 1)
+  t.match(atPeer.stderr, /hint: no such station at this hub; list them with `voltway vehicle stations`/, 'with --station-hub given, the hint is about the station')
+})

@@ -125,6 +125,11 @@ export const CAUSE_HINTS: readonly CauseHint[] = [
   { code: 'NOT_FOUND', when: has('routeId'), hint: () => 'route ids come from `voltway vehicle routes --to <hub>`; list the routes again and use one of those ids' },
   { code: 'NOT_FOUND', when: has('tripId'), hint: () => 'no such trip for this vehicle at this hub; use the trip id `voltway vehicle trip` printed, with the --hub-id it booked at' },
   { code: 'NOT_FOUND', when: has('reservationId'), hint: () => 'no such reservation for this vehicle; list them with `voltway vehicle reservations`' },
+  {
+    code: 'NOT_FOUND',
+    when: (d) => has('stationId')(d) && d.atHomeHub === true,
+    hint: () => "no such station at your home hub (`voltway vehicle stations` lists its own); another company's station takes --station-hub <its hub id>, and your home hub starts the session there",
+  },
   { code: 'NOT_FOUND', when: has('stationId'), hint: () => 'no such station at this hub; list them with `voltway vehicle stations`' },
   {
     code: 'NOT_FOUND',

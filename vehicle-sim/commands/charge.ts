@@ -7,7 +7,7 @@
  * (roaming, docs/protocol.md).
  */
 import type { Command } from 'commander'
-import type { OpResult, Receipt, RpcClient } from '../../protocol/index.js'
+import { VoltwayError, type OpResult, type Receipt, type RpcClient } from '../../protocol/index.js'
 import { codeOf } from '../errors.js'
 import { keyValues, kwh, localTime, money, pricePerKwh, type Io } from '../output.js'
 import { processCli, runCheckedWith, type CliContext, addConnectionOptions, idFlag, numberFlag, type CommonFlags } from './common.js'
@@ -175,7 +175,13 @@ export function registerCharge(parent: Command, cli: CliContext = processCli): v
         const live = flags.json ? (t: string) => io.err(t) : (t: string) => io.out(t)
         const tty = flags.json ? io.errIsTTY : io.isTTY
         o.onStatus = (s, ms) => live(tty ? `\r${liveLine(s, ms)}\u001b[K` : `${liveLine(s, ms)}\n`)
-        const run = await runCharge(conn.rpc, o)
+        const run = await runCharge(conn.rpc, o).catch((err: unknown) => {
+          // A station the home hub does not have may be another company's: say how to charge there.
+          if (err instanceof VoltwayError && err.code === 'NOT_FOUND' && err.details?.stationId !== undefined && o.hubId === undefined) {
+            throw new VoltwayError(err.code, err.message, { ...err.details, atHomeHub: true })
+          }
+          throw err
+        })
         if (tty) live('\n')
         return { json: run, human: () => renderReceipt(run.receipt, run.stoppedBy, o.maxWh) }
       })
