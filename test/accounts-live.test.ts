@@ -56,6 +56,7 @@ t.test('a vehicle added with the CLI while the hub runs logs in within a second'
   const dup = await cli(['vehicle', 'add', '--id', 'FSA-1'])
   t.equal(dup.code, 1)
   t.match(dup.stderr, /ACCOUNT_EXISTS/, 'a vehicle may not take a station id')
+  t.match(dup.stderr, /a station FSA-1 exists already \(vehicles and stations share ids\); pick another id, or change that station's password \(`voltway hub station passwd --id FSA-1`/, 'the message names the kind that has the id, so its passwd is the right one')
 })
 
 t.test('a removed vehicle is refused and disconnected', async (t) => {

@@ -75,7 +75,7 @@ export class AccountService {
   async addVehicle(vehicleId: string, password?: string): Promise<{ id: string; password?: string }> {
     const pw = password ?? randomPassword()
     const added = await this.#store.add({ id: vehicleId, kind: 'vehicle', passwordHash: await hashPassword(pw), brokerHash: this.#brokerHash(pw), station: null, nowMs: this.#clock.now() })
-    if (!added) throw this.#exists(vehicleId)
+    if (!added) throw await this.#exists(vehicleId)
     await this.#afterChange()
     return password === undefined ? { id: vehicleId, password: pw } : { id: vehicleId }
   }
@@ -83,7 +83,7 @@ export class AccountService {
   /** Add a station with no password and issue its enrollment code. Throws VoltwayError ACCOUNT_EXISTS. */
   async addStation(stationId: string, spec: StationAccountSpec): Promise<IssuedCode> {
     const added = await this.#store.add({ id: stationId, kind: 'station', passwordHash: null, station: spec, nowMs: this.#clock.now() })
-    if (!added) throw this.#exists(stationId)
+    if (!added) throw await this.#exists(stationId)
     return this.issueEnrollment(stationId)
   }
 
@@ -156,7 +156,10 @@ export class AccountService {
     return { added: added.map((a) => a.id), hashed }
   }
 
-  #exists(id: string): VoltwayError {
-    return new VoltwayError('ACCOUNT_EXISTS', `an account ${id} exists already (vehicles and stations share ids); pick another id or change it with passwd`, { id })
+  /** ACCOUNT_EXISTS for `id`, naming the kind of the account that has it, so the hint's passwd is the right one. */
+  async #exists(id: string): Promise<VoltwayError> {
+    const kind = (await this.#store.get(id))?.kind
+    if (kind === undefined) return new VoltwayError('ACCOUNT_EXISTS', `an account ${id} exists already (vehicles and stations share ids); pick another id`, { id })
+    return new VoltwayError('ACCOUNT_EXISTS', `a ${kind} ${id} exists already (vehicles and stations share ids); pick another id, or change that ${kind}'s password (\`voltway hub ${kind} passwd --id ${id}\`, or POST /admin/v1/${kind}s/${id}/password)`, { id, kind })
   }
 }
