@@ -36,12 +36,20 @@ function plain(value: unknown): string {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)
 }
 
-/** Add `-c, --config <file>` to a command that checks it itself (see `requiredOption`); --help marks it required. */
-export function addConfigOption(cmd: Command, what: string): Command {
-  cmd.option('-c, --config <file>', what)
+/**
+ * Add an option `cmd` requires but checks itself (with its own message and example, exit 2), so
+ * commander does not refuse it first; --help marks it required as it marks commander's own.
+ */
+export function addCheckedOption(cmd: Command, flags: string, description: string): Command {
+  cmd.option(flags, description)
   const option = cmd.options.at(-1)
   if (option) checkedByCommand.add(option)
   return cmd
+}
+
+/** Add `-c, --config <file>` to a command that checks it itself (see `requiredOption`); --help marks it required. */
+export function addConfigOption(cmd: Command, what: string): Command {
+  return addCheckedOption(cmd, '-c, --config <file>', what)
 }
 
 /**

@@ -4,6 +4,7 @@ import { keyValues, localTime, position, table } from '../output.js'
 import { parseTimeFlag, resolvePositionRange } from '../settings.js'
 import { UsageError } from '../errors.js'
 import { processCli, runCheckedWith, type CliContext, addConnectionOptions, addPositionOptions, addRequestIdOption, idFlag, repeatable, requestIdFlag, type PositionCommandFlags, type RequestIdFlags } from './common.js'
+import { addCheckedOption } from '../../cli-help.js'
 
 interface ReserveFlags extends PositionCommandFlags, RequestIdFlags {
   at?: string
@@ -29,11 +30,11 @@ export function renderReservations(list: Reservation[]): string {
 }
 
 export function registerReserve(parent: Command, cli: CliContext = processCli): void {
-  const cmd = parent
-    .command('reserve')
-    .description('reservation.create: reserve a station (the nearest free one within range unless --station)')
-    .option('--at <time>', 'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead: 2 h unless the hub sets another)')
-    .option('--station <id>', 'a specific station')
+  const cmd = addCheckedOption(
+    parent.command('reserve').description('reservation.create: reserve a station (the nearest free one within range unless --station)'),
+    '--at <time>',
+    'RFC 3339, or relative such as +2h30m (at least the hub lead time ahead: 2 h unless the hub sets another)',
+  ).option('--station <id>', 'a specific station')
   addRequestIdOption(addPositionOptions(addConnectionOptions(cmd))).action(async (flags: ReserveFlags) => {
     const check = () => {
       if (flags.at === undefined) throw new UsageError('missing --at (e.g. --at +2h15m or --at 2026-11-24T18:00:00Z)')
