@@ -3,7 +3,7 @@
  * SQLite, station agents on mock boards), a short story, then exit 0; or,
  * with `--keep-running`, leave it up and print how to connect.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pino } from 'pino'
@@ -25,7 +25,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65_500) throw new ConfigError(`demo: --base-port must be 0 or a port number up to 65500, got ${opts.basePort}`)
   const level = logLevelOf('demo', undefined, 'info')
   const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'voltway-demo-'))
-  if (opts.dir) makeConfiguredDirectory(dir, `demo: --dir ${opts.dir}`, 'give a directory this user may create or write, or leave --dir out for a new temporary one')
+  if (opts.dir) {
+    makeConfiguredDirectory(dir, `demo: --dir ${opts.dir}`, 'give a directory this user may create or write, or leave --dir out for a new temporary one')
+    refusePreviousData(dir, opts.dir)
+  }
   const out = (line = ''): void => {
     if (!opts.json) process.stdout.write(`${line}\n`)
   }
@@ -106,4 +109,17 @@ function printConnectionDetails(fed: DemoFederation, files: string, out: (l?: st
   out(`  mosquitto_rr -h ${mqtt.hostname} -p ${mqtt.port} -u tester -P ${tester.password} -t voltway/v1/hubs/salvador/req/tester -e voltway/v1/vehicles/tester/res -m '{"id":"1","op":"station.nearest","args":{"position":{"lat":-12.98,"lon":-38.48},"rangeKm":30}}'`)
   out()
   out(files)
+}
+
+/**
+ * A --dir that holds an earlier run's data is refused before anything starts: the story books the same
+ * chargers at the same times again, so its third step would find them taken (RESERVATION_CONFLICT) halfway
+ * through. That data is the user's (what they booked by hand since), so it is never deleted here.
+ */
+function refusePreviousData(dir: string, given: string): void {
+  const data = join(dir, 'data')
+  if (!existsSync(data) || readdirSync(data).length === 0) return
+  throw new ConfigError(
+    `demo: --dir ${given} holds an earlier demo's data (${data}): the story would find its chargers booked already; give a new directory, or remove ${data} to tell the story again (to go on with that federation, start its parts by hand from the configs in ${given}, as the README says)`,
+  )
 }
