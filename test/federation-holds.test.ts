@@ -96,6 +96,19 @@ function holdBody(r: Rig, over: Record<string, unknown> = {}): Record<string, un
 
 const errorCode = (res: LightMyRequestResponse): string => FedErrorBody.parse(res.json()).error.code
 
+/**
+ * Holds y1 and y2 placed by younger transactions, then an older one's hold `old` on the same station sent
+ * (key `slow`), waiting for them (wait-die: the older waits): its body and its answer to come.
+ */
+async function holdWaitingBehindYounger(r: Rig): Promise<{ body: Record<string, unknown>; waiting: ReturnType<Rig['hold']> }> {
+  await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
+  await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
+  const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
+  const waiting = r.hold(body, 'slow')
+  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the first request to wait')
+  return { body, waiting }
+}
+
 for (const storage of ['memory', 'sqlite'] as const) {
   t.test(`[${storage}] a hold is placed at the nearest free station, 201 with its expiry`, async (t) => {
     const r = await rig(t, storage)
@@ -422,11 +435,7 @@ t.test(`[${storage}] Idempotency-Key: missing 400, replay returns the first answ
 
 t.test(`[${storage}] the same key while the first request still runs: 409 IDEMPOTENCY_IN_PROGRESS`, async (t) => {
   const r = await rig(t, storage)
-  await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
-  await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
-  const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
-  const waiting = r.hold(body, 'slow')
-  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the first request to wait')
+  const { body, waiting } = await holdWaitingBehindYounger(r)
   const dup = await r.hold(body, 'slow')
   t.equal(dup.statusCode, 409)
   t.equal(errorCode(dup), 'IDEMPOTENCY_IN_PROGRESS')
@@ -437,11 +446,7 @@ t.test(`[${storage}] the same key while the first request still runs: 409 IDEMPO
 
 t.test(`[${storage}] another key for a hold id still being placed: 409 IDEMPOTENCY_IN_PROGRESS at once, whatever its body; then the hold`, async (t) => {
   const r = await rig(t, storage)
-  await r.hold(holdBody(r, { holdId: 'y1', txId: 'y1', txStartedAt: '2026-11-24T11:59:50Z' }), 'a')
-  await r.hold(holdBody(r, { holdId: 'y2', txId: 'y2', txStartedAt: '2026-11-24T11:59:50Z' }), 'b')
-  const body = holdBody(r, { holdId: 'old', txId: 'old', txStartedAt: '2026-11-24T11:00:00Z', maxWaitMs: 5000 })
-  const waiting = r.hold(body, 'slow')
-  await waitUntil(() => r.fed.holds.waiting > 0, 5000, 'the first request to wait')
+  const { body, waiting } = await holdWaitingBehindYounger(r)
   for (const [other, key] of [[body, 'slow-2'], [holdBody(r, { holdId: 'old', txId: 'other', rangeKm: 49 }), 'slow-3']] as const) {
     const dup = await r.hold(other, key)
     t.equal(dup.statusCode, 409)

@@ -4,7 +4,7 @@
  * header on every request); routes that need a body still validate it.
  */
 import t, { type Test } from 'tap'
-import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, token } from './helpers/federation-hubs.js'
+import { inMinutes, salvadorAsFeira } from './helpers/federation-hubs.js'
 import { rawRequest } from './helpers/http-raw.js'
 import { HTTP_STATUS } from '../protocol/index.js'
 
@@ -12,10 +12,7 @@ const JSON_TYPE = { 'content-type': 'application/json' }
 
 /** Two hubs; `call` goes to salvador as feira with a fresh Idempotency-Key, `hold` places a hold there. */
 async function federation(t: Test) {
-  const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
-  t.teardown(() => h.close())
-  const port = Number(new URL(h.hub('salvador').url).port)
-  const auth = { authorization: `Bearer ${token('feira', 'salvador')}` }
+  const { h, port, auth } = await salvadorAsFeira(t)
   let n = 0
   const call = (method: string, path: string, body: string, headers: Record<string, string> = JSON_TYPE) =>
     rawRequest(port, method, path, { ...auth, ...headers, 'idempotency-key': `k-${n++}` }, body)

@@ -6,7 +6,7 @@
  */
 import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
-import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, token } from './helpers/federation-hubs.js'
+import { inMinutes, salvadorAsFeira } from './helpers/federation-hubs.js'
 import { rawRequest, type RawResponse } from './helpers/http-raw.js'
 import { HTTP_STATUS } from '../protocol/index.js'
 
@@ -14,10 +14,7 @@ const JSON_TYPE = { 'content-type': 'application/json' }
 
 /** Two hubs; `call` goes to salvador as feira. */
 async function federation(t: Test) {
-  const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
-  t.teardown(() => h.close())
-  const port = Number(new URL(h.hub('salvador').url).port)
-  const auth = { authorization: `Bearer ${token('feira', 'salvador')}` }
+  const { h, port, auth } = await salvadorAsFeira(t)
   const call = (method: string, path: string, body: string, headers: Record<string, string> = {}) => rawRequest(port, method, path, { ...auth, ...headers }, body)
   const holdBody = (over: Record<string, unknown> = {}) => ({
     holdId: 'h-1', txId: 't-1', txStartedAt: '2026-11-24T12:00:00Z', vehicleId: 'V1', at: inMinutes(h.clock, 180),

@@ -19,6 +19,7 @@ import { BAHIA, specConfig } from './helpers/federation-hubs.js'
 import { hubConfig, startTestHub } from './helpers/hub.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 import { tempSqlite } from './helpers/store-sqlite.js'
+import { sharedStoreKinds } from './helpers/store-harnesses.js'
 
 const FEIRA = BAHIA[0] as (typeof BAHIA)[number]
 const pgSkip = await postgresSkipReason()
@@ -36,37 +37,7 @@ async function record(store: Store, from: number, to: number, atMs: number): Pro
 
 const seqs = async (store: Store): Promise<number[]> => (await store.charging.listStationEvents('S1', 100)).map((e) => e.seq).sort((a, b) => a - b)
 
-type Opener = () => Promise<Store>
-const kinds: Array<{ kind: string; skip: string | false; setup: (t: { teardown(fn: () => Promise<void>): void }) => Promise<Opener> }> = [
-  {
-    kind: 'memory',
-    skip: false,
-    async setup() {
-      // One MemoryStore is one database: both "replicas" share it.
-      const store = new MemoryStore()
-      return async () => store
-    },
-  },
-  {
-    kind: 'sqlite',
-    skip: false,
-    async setup(t) {
-      const s = tempSqlite()
-      t.teardown(() => s.dispose())
-      return async () => s.open()
-    },
-  },
-  {
-    kind: 'postgres',
-    skip: pgSkip ?? false,
-    async setup(t) {
-      const db = await tempPostgres()
-      t.teardown(() => db.dispose())
-      const schema = db.schema()
-      return () => schema.open({ max: 4 })
-    },
-  },
-]
+const kinds = await sharedStoreKinds(['memory', 'sqlite', 'postgres'])
 
 for (const k of kinds) {
   t.test(`[${k.kind}] the sweeper deletes station events older than the retention and keeps newer ones; a backlog over one sweep's batches goes at the next sweep; acknowledged events stay repeats`, { skip: k.skip }, async (t) => {

@@ -16,12 +16,10 @@ import { StationRegistry } from '../hub/stations/index.js'
 import type { Store } from '../hub/store/index.js'
 import { OPS, type HandlerTable, type OpHandler, type OpName, type OpArgsInput, type OpResult } from '../protocol/index.js'
 import { BAHIA, inMinutes, specConfig } from './helpers/federation-hubs.js'
-import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
-import { tempSqlite } from './helpers/store-sqlite.js'
+import { sharedStoreKinds } from './helpers/store-harnesses.js'
 
 const FEIRA = BAHIA[0] as (typeof BAHIA)[number]
 const FROM = { lat: -12.251, lon: -38.951 }
-const pgSkip = await postgresSkipReason()
 
 interface Replica {
   name: string
@@ -52,28 +50,7 @@ function replica(name: string, store: Store, clock: TestClock): Replica {
 }
 
 
-type Opener = () => Promise<Store>
-const kinds: Array<{ kind: string; skip: string | false; setup: (t: { teardown(fn: () => Promise<void>): void }) => Promise<Opener> }> = [
-  {
-    kind: 'postgres',
-    skip: pgSkip ?? false,
-    async setup(t) {
-      const db = await tempPostgres()
-      t.teardown(() => db.dispose())
-      const schema = db.schema()
-      return () => schema.open({ max: 4 })
-    },
-  },
-  {
-    kind: 'sqlite',
-    skip: false,
-    async setup(t) {
-      const s = tempSqlite()
-      t.teardown(() => s.dispose())
-      return async () => s.open()
-    },
-  },
-]
+const kinds = await sharedStoreKinds(['postgres', 'sqlite'])
 
 for (const k of kinds) {
   t.test(`[${k.kind}] a replica that stops right after its coordinator answered has given the trip's lease back: another replica cancels the trip at once`, { skip: k.skip }, async (t) => {

@@ -328,3 +328,13 @@ export async function bookingsEverywhere(h: FederationHarness): Promise<{ reserv
   }
   return { reservations, activeHolds }
 }
+
+/**
+ * Feira and Salvador linked, on memory stores (closed at `t`'s end), for tests that speak raw HTTP to
+ * Salvador as Feira: its port and Feira's Authorization header for it.
+ */
+export async function salvadorAsFeira(t: { teardown(fn: () => Promise<void>): void }): Promise<{ h: FederationHarness; port: number; auth: { authorization: string } }> {
+  const h = await startFederationHubs({ specs: BAHIA.slice(0, 2), links: BAHIA_LINKS.slice(0, 1), storage: 'memory' })
+  t.teardown(() => h.close())
+  return { h, port: Number(new URL(h.hub('salvador').url).port), auth: { authorization: `Bearer ${token('feira', 'salvador')}` } }
+}
