@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
@@ -304,6 +304,32 @@ t.test('an HTTP port in use exits 2 naming the file, the address and the cause',
   const r = cli('hub', '--config', file, '--log-level', 'silent')
   t.equal(r.status, 2)
   t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change http.port`)
+})
+
+t.test('an HTTP port in use is found before the hub opens its store or logs in to its broker (a copy of a running hub\'s config would take its broker connection over)', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => taken.close())
+  const port = (taken.address() as { port: number }).port
+  // A "broker" that counts who connects: the hub must not come.
+  let logins = 0
+  const broker = createServer((s) => {
+    logins++
+    s.destroy()
+  })
+  broker.listen(0, '127.0.0.1')
+  await once(broker, 'listening')
+  t.teardown(() => broker.close())
+  const brokerUrl = `mqtt://127.0.0.1:${(broker.address() as { port: number }).port}`
+  const dataDir = join(dir, 'http-in-use-external')
+  const file = write('http-in-use-external.json', { ...hubExample, dataDir, mqtt: { url: brokerUrl, username: 'hub.feira', password: 'hub-pass' }, http: { host: '127.0.0.1', port } })
+  const r = cli('hub', '--config', file, '--log-level', 'silent')
+  t.equal(r.status, 2)
+  t.equal(r.stderr.trim(), `${file}: http: cannot listen on 127.0.0.1:${port} (EADDRINUSE); another program may use the port: stop it or change http.port`)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(logins, 0, 'no connection to the broker')
+  t.notOk(existsSync(dataDir), 'no store opened (its dataDir was never made)')
 })
 
 t.test('an HTTP port in use given with --http-port names the flag, not http.port', async (t) => {

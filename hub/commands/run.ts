@@ -1,4 +1,5 @@
 /** `voltway hub --config hub.json`: run a hub until SIGTERM/SIGINT, then shut down gracefully. */
+import { createServer } from 'node:net'
 import { pino } from 'pino'
 import { ConfigError, ID_PATTERN, logLevelOf } from '../../protocol/index.js'
 import { keepRunningWithoutOutput, serviceLogDestination } from '../../cli-errors.js'
@@ -17,6 +18,27 @@ export function startFailure(err: unknown, file: string, config: HubConfig, port
   const hint = e instanceof Error && e.syscall === 'listen' ? listenHint(e.code, 'http.host', portFlag ? 'give another --http-port (each replica on one machine needs its own)' : 'change http.port') : undefined
   if (hint !== undefined) return new ConfigError(`${file}: http: cannot listen on ${config.http.host}:${config.http.port} (${e.code}); ${hint}`)
   return inConfigFile(err, file)
+}
+
+/**
+ * Try the HTTP address before anything starts. A hub learns that its port is taken only at the end of its
+ * start, when it has already opened its store, rewritten the Mosquitto files of an external broker and
+ * logged in to it as the hub, taking the connection over from a hub that runs with the same id (a copy of
+ * a running hub's config). Rejects with the listen error (EADDRINUSE, EACCES, EADDRNOTAVAIL) that
+ * startFailure words; any other failure is left to the start itself to report.
+ */
+async function probeHttpAddress(host: string, port: number): Promise<void> {
+  const server = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host, port, exclusive: true }, () => resolve())
+    })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).syscall === 'listen') throw err
+    return
+  }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
 }
 
 /** `--replica NAME`: an id (docs/protocol.md identifiers), since it becomes part of an MQTT username and a metrics label. */
@@ -38,7 +60,7 @@ export async function runHubCommand(opts: { config: string; logLevel?: string; r
   const config = opts.httpPort === undefined ? loaded : { ...loaded, http: { ...loaded.http, port: parseHttpPort(opts.httpPort) } }
   const logger = pino({ level: logLevelOf('hub', opts.logLevel, 'info') }, serviceLogDestination())
   keepRunningWithoutOutput('hub')
-  const hub = await startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) }).catch((err: unknown) => {
+  const hub = await probeHttpAddress(config.http.host, config.http.port).then(() => startHub(config, { logger, ...(replica !== undefined ? { replica } : {}) })).catch((err: unknown) => {
     throw startFailure(err, opts.config, config, opts.httpPort !== undefined)
   })
   // Machine-readable readiness line for scripts and tests (the log has the same facts).
