@@ -294,12 +294,17 @@ t.test('voltway hub without --config exits 2 with one clear line', async (t) => 
   t.equal(r.stderr.split('\n')[0], "error: required option '-c, --config <file>' not specified")
 })
 
-t.test('an HTTP port in use exits 2 naming the file, the address and the cause', async (t) => {
+/** A loopback port another server listens on until `t` ends. */
+async function takenPort(t: { teardown(fn: () => void): void }): Promise<number> {
   const taken = createServer()
   taken.listen(0, '127.0.0.1')
   await once(taken, 'listening')
   t.teardown(() => taken.close())
-  const port = (taken.address() as { port: number }).port
+  return (taken.address() as { port: number }).port
+}
+
+t.test('an HTTP port in use exits 2 naming the file, the address and the cause', async (t) => {
+  const port = await takenPort(t)
   const file = write('http-in-use.json', { ...hubExample, dataDir: join(dir, 'http-in-use'), mqtt: { listen: { host: '127.0.0.1', port: await freePort() } }, http: { host: '127.0.0.1', port } })
   const r = cli('hub', '--config', file, '--log-level', 'silent')
   t.equal(r.status, 2)
@@ -307,11 +312,7 @@ t.test('an HTTP port in use exits 2 naming the file, the address and the cause',
 })
 
 t.test('an HTTP port in use is found before the hub opens its store or logs in to its broker (a copy of a running hub\'s config would take its broker connection over)', async (t) => {
-  const taken = createServer()
-  taken.listen(0, '127.0.0.1')
-  await once(taken, 'listening')
-  t.teardown(() => taken.close())
-  const port = (taken.address() as { port: number }).port
+  const port = await takenPort(t)
   // A "broker" that counts who connects: the hub must not come.
   let logins = 0
   const broker = createServer((s) => {
@@ -333,11 +334,7 @@ t.test('an HTTP port in use is found before the hub opens its store or logs in t
 })
 
 t.test('an HTTP port in use given with --http-port names the flag, not http.port', async (t) => {
-  const taken = createServer()
-  taken.listen(0, '127.0.0.1')
-  await once(taken, 'listening')
-  t.teardown(() => taken.close())
-  const port = (taken.address() as { port: number }).port
+  const port = await takenPort(t)
   const file = write('http-flag-in-use.json', { ...hubExample, dataDir: join(dir, 'http-flag-in-use'), mqtt: { listen: { host: '127.0.0.1', port: await freePort() } }, http: { host: '127.0.0.1', port: 0 } })
   const r = cli('hub', '--config', file, '--http-port', String(port), '--log-level', 'silent')
   t.equal(r.status, 2)
@@ -345,11 +342,7 @@ t.test('an HTTP port in use given with --http-port names the flag, not http.port
 })
 
 t.test('an MQTT port in use exits 2 with the hint of its cause, like the HTTP one', async (t) => {
-  const taken = createServer()
-  taken.listen(0, '127.0.0.1')
-  await once(taken, 'listening')
-  t.teardown(() => taken.close())
-  const port = (taken.address() as { port: number }).port
+  const port = await takenPort(t)
   const file = write('mqtt-in-use.json', { ...hubExample, dataDir: join(dir, 'mqtt-in-use'), mqtt: { listen: { host: '127.0.0.1', port } }, http: { host: '127.0.0.1', port: 0 } })
   const r = cli('hub', '--config', file, '--log-level', 'silent')
   t.equal(r.status, 2)
