@@ -81,7 +81,6 @@ export function bodyTooLarge(bodyLimit: number): VoltwayError {
   )
 }
 
-/** 415 UNSUPPORTED_MEDIA_TYPE for a non-empty body of another Content-Type than JSON. */
 /**
  * A body sent with a content coding (`Content-Encoding: gzip`, `deflate`, `br`...): this hub reads bodies
  * as sent, so it would be read as JSON and refused as not JSON, a hint that misleads. 415 as RFC 9110
@@ -96,6 +95,7 @@ export function encodedBody(headers: RequestFacts['headers']): VoltwayError | nu
   return new VoltwayError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${quoted(coding)} is not read by this hub; send the body uncompressed, without a Content-Encoding header`)
 }
 
+/** 415 UNSUPPORTED_MEDIA_TYPE for a non-empty body of another Content-Type than JSON. */
 export function notJson(type: string): VoltwayError {
   return new VoltwayError('UNSUPPORTED_MEDIA_TYPE', `body must be JSON sent as Content-Type: application/json, not ${cut(type)}`)
 }
