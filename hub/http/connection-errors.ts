@@ -25,23 +25,22 @@ export function connectionErrorHandler(limits: HttpLimits, log: Logger): (err: N
     const bodyPending = reading !== null && reading.complete === false
     const refused = connectionError(err.code, bodyPending, limits)
     log.debug({ code: err.code, answer: refused.code }, 'http client error')
-    // Answered only when the refusal is the answer of the request it is about, and nothing was answered
-    // in its place: a request whose body is still coming, whose response is the one under way and not
-    // started (no route ran); or a request whose headers did not come, on a connection with no response
-    // under way (a fresh or idle one). A complete request still being answered (pipelined before the bad
-    // bytes) ran, or is running: an answer saying "nothing changed" in its place would be false. A request
-    // already answered (a 401 before its body came) must not get a second answer. Then the connection is
-    // only closed, as Node does with a response already started.
-    const answerable = bodyPending ? res !== null && res.req === reading && res.headersSent !== true : res === null
     if (!bodyPending && res !== null && socket.writable) {
-      // The bad bytes came after a whole request whose answer is still being written: that answer is
-      // the only one the caller can learn from whether its request ran, so it is let finish; nothing more
-      // is read, and the connection closes after it.
+      // The bad bytes came after a whole request whose answer is still being written: that request ran,
+      // or is running, so "nothing changed" in its place would be false, and its own answer is the only
+      // one the caller can learn from whether it ran. It is let finish; nothing more is read, and the
+      // connection closes after it.
       socket.pause()
       if (res.headersSent !== true) res.shouldKeepAlive = false
       res.once('finish', () => socket.end())
       return
     }
+    // Answered only when the refusal is the answer of the request it is about, and nothing was answered
+    // in its place: a request whose body is still coming, whose response is the one under way and not
+    // started (no route ran); or a request whose headers did not come, on a connection with no response
+    // under way (a fresh or idle one). A request already answered (a 401 before its body came) must not
+    // get a second answer. Then the connection is closed, as Node does with a response already started.
+    const answerable = bodyPending ? res !== null && res.req === reading && res.headersSent !== true : res === null
     if (socket.writable && answerable) {
       const status = HTTP_STATUS[refused.code]
       const body = JSON.stringify({ error: refused.toWire() })
