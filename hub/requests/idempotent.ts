@@ -40,9 +40,10 @@
  * a re-run of reservation.cancel `{all: true}` cancels only what its first
  * run could have, not what the vehicle booked since.
  *
- * Keyed ops (`keyedOps`: reservation.create on SQLite) claim their id in the
- * booking's own write and store the answer with the booking (runCall): one
- * commit where claim, booking and answer take three, under the same rules.
+ * Keyed ops (`keyedOps`: reservation.create and route.reserve on SQLite) claim
+ * their id in the booking's own write (a trip's first write) and store the
+ * answer with the booking (the trip's last write) (runCall): one commit where
+ * claim, booking and answer take three, under the same rules.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -65,7 +66,7 @@ export interface IdempotentOpsOptions {
   /**
    * Ops whose handler takes a KeyedCall as its third argument and hands it to the store write that
    * books, which claims the request id and stores the answer with the booking (runCall): only on a
-   * store with those writes (Store.keyedReservations: reservation.create on SQLite). Default none.
+   * store with those writes (keyedOpsFor: reservation.create and route.reserve on SQLite). Default none.
    */
   keyedOps?: ReadonlySet<string>
 }
@@ -78,11 +79,24 @@ export function effectId(prefix: string, req: Pick<RequestContext, 'vehicleId' |
   return `${prefix}-${createHash('sha256').update(`${req.vehicleId}\n${req.requestId}`, 'utf8').digest('base64url')}`
 }
 
+/**
+ * What a request id's claim records of its request (`op` and its parsed `args`): a repeat with other args is
+ * IDEMPOTENCY_KEY_REUSED. sha256 of the op and the JSON of the args, base64url; zod output keeps the schema's
+ * key order, so the JSON of parsed args is canonical.
+ */
+export function requestFingerprint(op: string, args: unknown): string {
+  return createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
+}
+
 type Handler = (args: unknown, ctx: RequestContext, call?: KeyedCall) => Promise<unknown>
 
-/** The ops `store` lets run keyed (IdempotentOpsOptions.keyedOps): reservation.create where it has Store.keyedReservations, else none. */
+/**
+ * The ops `store` lets run keyed (IdempotentOpsOptions.keyedOps): reservation.create where it has
+ * Store.keyedReservations, route.reserve where it has Store.tripWrites (the trip's first write claims
+ * the id, its last stores the answer), else none.
+ */
 export function keyedOpsFor(store: Store): ReadonlySet<string> {
-  return new Set(store.keyedReservations ? ['reservation.create'] : [])
+  return new Set([...(store.keyedReservations ? ['reservation.create'] : []), ...(store.tripWrites ? ['route.reserve'] : [])])
 }
 
 /** `table` with each mutating op run under the request-id rules above. */
@@ -99,8 +113,7 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
     out[op] = async (args: unknown, ctx: RequestContext): Promise<unknown> => {
       const scope = `vehicle:${ctx.vehicleId}`
       const key = ctx.requestId
-      // Zod output keeps the schema's key order, so the JSON of parsed args is canonical.
-      const fingerprint = createHash('sha256').update(`${op}\n${JSON.stringify(args)}`, 'utf8').digest('base64url')
+      const fingerprint = requestFingerprint(op, args)
       const k: KeyClaim = { scope, key, fingerprint, leaseMs, waitMs, owner: randomUUID() }
       const keyed = keyedOps.has(op)
       const name = `${scope}\u0000${key}`

@@ -34,9 +34,9 @@
 import type { Position } from '../../protocol/index.js'
 import type { AccountsStore } from './accounts.js'
 import type { ChargingStore } from './charging.js'
-import type { IdempotencyStore, KeyedAnswer } from './idempotency.js'
-import type { LeaseStore } from './leases.js'
-import type { PeerHoldRecord, TripStore } from './trips.js'
+import type { IdempotencyStore, KeyedAnswer, KeyedCall } from './idempotency.js'
+import type { AcquireLeaseInput, LeaseStore } from './leases.js'
+import type { PeerHoldRecord, SaveTripOptions, TripRecord, TripStore } from './trips.js'
 
 /** A confirmed booking of one station for one vehicle at one time. */
 export interface ReservationRecord {
@@ -315,6 +315,32 @@ export interface KeyedReservationWrites {
   createReservation(input: CreateReservationInput, keyed: KeyedAnswer<ReservationRecord>): Promise<BookingOutcome<ReservationRecord>>
 }
 
+/**
+ * The coordinator's trip writes that carry more than the trip, by a store
+ * whose sub-stores share one transaction (SQLite): one commit where the
+ * separate calls take two or three (hub/trips/coordinator.ts).
+ */
+export interface TripWrites {
+  /**
+   * A new trip, under its lease, with (`call`) the vehicle's request id
+   * claimed first, in one write: the claim as KeyedAnswer's writes make it
+   * (a key not `claimed` changes nothing else and rejects with KeyHeld),
+   * then LeaseStore.acquire's rule, then TripStore.createTrip. Resolves
+   * false, the trip not written, when a live replica holds the lease. No
+   * replica ever sees the trip without its lease. Rejects as createTrip
+   * (DUPLICATE_ID), the write then rolled back whole.
+   */
+  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall): Promise<boolean>
+  /**
+   * TripStore.saveTrip, and when it saved, `keyed`'s answer made from the
+   * trip, in one write. The trip is saved even when the run no longer owns
+   * its key (its claim lapsed and another run took it): the answer is then
+   * not stored, and the call rejects with KeyHeld after the commit, so the
+   * run answers what the key holds.
+   */
+  saveTripAnswered(trip: TripRecord, opts: SaveTripOptions, keyed: KeyedAnswer<TripRecord>): Promise<boolean>
+}
+
 /** The hub's database. */
 export interface Store {
   readonly reservations: ReservationStore
@@ -332,6 +358,8 @@ export interface Store {
   readonly peerHolds?: PeerHoldWrites
   /** reservation.create's booking with its request id's claim and answer in one write, where the store can (SQLite); absent: the request-id layer claims and answers around the booking. */
   readonly keyedReservations?: KeyedReservationWrites
+  /** A trip created with its lease and request id's claim, and saved with its answer, in one write each, where the store can (SQLite); absent: one call each. */
+  readonly tripWrites?: TripWrites
   /** Resolves when the database can take a write, changing no data (for start-up and `/healthz`); rejects with StoreError otherwise. */
   ping(): Promise<void>
   /** Release the database. Further calls reject with StoreError('CLOSED'). Idempotent. */

@@ -26,7 +26,7 @@ import { VoltwayError, formatTime, newId, parseTime, type Hold, type OpArgs, typ
 import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
-import { otherArgsRefused, refuseEarlierUse, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState } from '../store/index.js'
+import { otherArgsRefused, refuseEarlierUse, type AcquireLeaseInput, type KeyedCall, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState, type TripWrites } from '../store/index.js'
 import { routeFailed, tripNotFound, tripTakenOver, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
@@ -108,15 +108,55 @@ export class Coordinator {
    * again: its outcome is the answer (IDEMPOTENCY_IN_PROGRESS while it runs),
    * unless it was made more than 24 h ago (REQUEST_ID_KEPT_MS: an earlier use
    * of the request id) or for another route or other times: then
-   * IDEMPOTENCY_KEY_REUSED, nothing booked.
+   * IDEMPOTENCY_KEY_REUSED, nothing booked. With `call` (a vehicle's request
+   * id run keyed, on a store with Store.tripWrites) the trip's first write
+   * claims the id with the trip and its lease, and the write that marks it
+   * `confirmed` stores the answer `{trip}`; a key another run holds rejects
+   * with KeyHeld (hub/requests/idempotent.ts answers it as a repeat).
    */
-  async reserve(vehicleId: string, args: OpArgs<'route.reserve'>, opts: { tripId?: string } = {}): Promise<Trip> {
+  async reserve(vehicleId: string, args: OpArgs<'route.reserve'>, opts: { tripId?: string; call?: KeyedCall } = {}): Promise<Trip> {
     const tripId = opts.tripId ?? this.#o.newTripId?.() ?? newId('t')
     const existing = opts.tripId === undefined ? null : await this.#o.store.trips.getTrip(tripId)
     if (existing) return this.#outcomeOf(existing, vehicleId, args)
-    return this.#leased(tripId, () => this.#reserve(vehicleId, args, tripId), () => {
-      throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${tripId} is being booked`, { tripId })
-    })
+    // Checked before anything is written: a request the route refuses takes no lease and leaves no trip.
+    const route = this.#o.catalog.byId(args.routeId)
+    if (!route) throw new VoltwayError('NOT_FOUND', `no route ${args.routeId} from this hub`, { routeId: args.routeId })
+    if (args.times.length !== route.hops.length) {
+      throw new VoltwayError('BAD_REQUEST', `the route has ${route.hops.length} hops but ${args.times.length} times were given`, {
+        hops: route.hops.length,
+        times: args.times.length,
+      })
+    }
+    const nowMs = this.#o.clock.now()
+    const trip: TripRecord = {
+      tripId,
+      vehicleId,
+      routeId: route.routeId,
+      txStartedAtMs: nowMs,
+      attempt: 1,
+      state: 'trying',
+      legs: this.#plan(tripId, 1, route, args.times),
+      failure: null,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    }
+    const { store } = this.#o
+    // Written before any hold is asked for (module doc, 1). Where the store can, with its lease (and the request id's
+    // claim) in the same write: no replica ever sees the trip without its lease.
+    const open = store.tripWrites
+      ? (lease: AcquireLeaseInput) => (store.tripWrites as TripWrites).createLeasedTrip(trip, lease, opts.call)
+      : null
+    return this.#leased(
+      tripId,
+      async (giveBack) => {
+        if (!open) await store.trips.createTrip(trip)
+        return this.#reserve(trip, route, args, opts.call, giveBack)
+      },
+      () => {
+        throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${tripId} is being booked`, { tripId })
+      },
+      open,
+    )
   }
 
   /**
@@ -138,69 +178,64 @@ export class Coordinator {
     throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${trip.tripId} is still being booked or undone`, { tripId: trip.tripId })
   }
 
-  /** Run `work` under the trip's lease (and mark it busy here); `refused` when a live replica holds it. */
-  async #leased<T>(tripId: string, work: () => Promise<T>, refused: () => T | Promise<T>): Promise<T> {
+  /**
+   * Run `work` under the trip's lease (and mark it busy here); `refused` when a live replica holds it.
+   * `acquire` takes the lease in a write of its own making (LeaseKeeper.acquire's `write`). The lease is
+   * given back when `work` settles, or earlier when `work` calls `giveBack` (in the turn it queues its
+   * last write, so both share one group commit).
+   */
+  async #leased<T>(
+    tripId: string,
+    work: (giveBack: () => void) => Promise<T>,
+    refused: () => T | Promise<T>,
+    acquire: ((lease: AcquireLeaseInput) => Promise<boolean>) | null = null,
+  ): Promise<T> {
     // Marked busy before the lease is asked for: this replica may take its own lease again, so two local
     // workers of one trip would both get it, and the first to finish would give it back under the other.
     if (this.#busy.has(tripId)) return refused()
     this.#busy.add(tripId)
     let leased = false
     try {
-      leased = await this.#o.leases.acquire(leaseNames.trip(tripId))
+      leased = await this.#o.leases.acquire(leaseNames.trip(tripId), acquire ?? undefined)
     } finally {
       if (!leased) this.#busy.delete(tripId)
     }
     if (!leased) return refused()
+    let givenBack = false
+    // Not awaited: a release is best effort (one not made only runs out), and queued now it shares the
+    // group commit of what is written in the same turn (the trip's last write, or the request's answer).
+    // A later acquire of the same lease here waits for it (LeaseKeeper).
+    const giveBack = (): void => {
+      if (givenBack) return
+      givenBack = true
+      void this.#o.leases.release(leaseNames.trip(tripId))
+    }
     try {
-      return await work()
+      return await work(giveBack)
     } finally {
       this.#busy.delete(tripId)
-      // Not awaited: a release is best effort (one not made only runs out), and queued now it shares the
-      // group commit of what the caller writes next, such as the request's answer. A later acquire of the
-      // same lease here waits for it (LeaseKeeper).
-      void this.#o.leases.release(leaseNames.trip(tripId))
+      giveBack()
     }
   }
 
-  async #reserve(vehicleId: string, args: OpArgs<'route.reserve'>, tripId: string): Promise<Trip> {
+  /** Book `trip` (written already, under its lease): attempts until one books or the failure is final. */
+  async #reserve(trip: TripRecord, route: CatalogRoute, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void): Promise<Trip> {
     const { store, clock } = this.#o
-    const route = this.#o.catalog.byId(args.routeId)
-    if (!route) throw new VoltwayError('NOT_FOUND', `no route ${args.routeId} from this hub`, { routeId: args.routeId })
-    if (args.times.length !== route.hops.length) {
-      throw new VoltwayError('BAD_REQUEST', `the route has ${route.hops.length} hops but ${args.times.length} times were given`, {
-        hops: route.hops.length,
-        times: args.times.length,
-      })
-    }
-    const nowMs = clock.now()
-    const trip: TripRecord = {
-      tripId,
-      vehicleId,
-      routeId: route.routeId,
-      txStartedAtMs: nowMs,
-      attempt: 1,
-      state: 'trying',
-      legs: this.#plan(tripId, 1, route, args.times),
-      failure: null,
-      createdAtMs: nowMs,
-      updatedAtMs: nowMs,
-    }
-    await store.trips.createTrip(trip)
     for (;;) {
-      const out = await this.#attempt(trip, args)
+      const out = await this.#attempt(trip, args, call, giveBack)
       if (out.ok) return out.trip
       if (!out.restartable || trip.attempt >= this.#t.maxAttempts) {
-        this.#log.info({ tripId, vehicleId, attempt: trip.attempt, ...out.failure }, 'trip failed')
+        this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, attempt: trip.attempt, ...out.failure }, 'trip failed')
         throw routeFailed(out.failure)
       }
       await sleep(clock, this.#t.restartDelayMs * trip.attempt * (0.5 + this.#random()))
       trip.attempt += 1
-      trip.legs = this.#plan(tripId, trip.attempt, route, args.times)
+      trip.legs = this.#plan(trip.tripId, trip.attempt, route, args.times)
       trip.state = 'trying'
       trip.failure = null
       trip.updatedAtMs = clock.now()
       if (!(await store.trips.saveTrip(trip, { fromStates: ['aborted'] }))) throw routeFailed(out.failure)
-      this.#log.debug({ tripId, attempt: trip.attempt }, 'trip restarted with its original age')
+      this.#log.debug({ tripId: trip.tripId, attempt: trip.attempt }, 'trip restarted with its original age')
     }
   }
 
@@ -295,7 +330,12 @@ export class Coordinator {
     }))
   }
 
-  async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>): Promise<AttemptOutcome> {
+  /**
+   * One attempt: holds, then confirms (module doc). `call`: the request's keyed run, whose answer the
+   * write that marks the trip confirmed stores where the store can. `giveBack` is called as that write is
+   * queued, so the lease is given back in its commit: the trip is done with whatever that write finds.
+   */
+  async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void): Promise<AttemptOutcome> {
     const { clock, participants, store } = this.#o
     const ttlMs = this.#o.holdTtlSeconds * 1000
     // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
@@ -382,8 +422,15 @@ export class Coordinator {
     })
     trip.state = 'confirmed'
     trip.updatedAtMs = clock.now()
+    // With the request's answer where the store can (a keyed call): one commit for both.
+    const saved = call && store.tripWrites
+      ? store.tripWrites.saveTripAnswered(trip, { fromStates: ['confirming'] }, { call, status: 200, body: (t) => JSON.stringify({ trip: toWire(t) }) })
+      : store.trips.saveTrip(trip, { fromStates: ['confirming'] })
+    // Saved, the trip needs its lease no more; not saved, another replica owns the trip (and its lease, which
+    // this release, by owner, leaves alone). A release whose commit fails is tried again by the LeaseKeeper.
+    giveBack()
     // Taken over meanwhile: the other replica is cancelling what the confirms made, the vehicle must not be told ok.
-    if (!(await store.trips.saveTrip(trip, { fromStates: ['confirming'] }))) throw tripTakenOver(trip.tripId)
+    if (!(await saved)) throw tripTakenOver(trip.tripId)
     this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, hops: trip.legs.length, attempt: trip.attempt }, 'trip booked')
     return { ok: true, trip: toWire(trip) }
   }

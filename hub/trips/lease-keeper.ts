@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../../base/clock.js'
-import type { LeaseStore } from '../store/index.js'
+import type { AcquireLeaseInput, LeaseStore } from '../store/index.js'
 
 export interface LeaseKeeperOptions {
   store: LeaseStore
@@ -41,12 +41,16 @@ export class LeaseKeeper {
   /** Releases that failed, to be tried again at the next heartbeat: cancel of each retry, by lease name. */
   readonly #retries = new Map<string, () => void>()
 
-  /** Take (or renew) the lease `name`; resolves false when a live replica holds it. */
-  async acquire(name: string): Promise<boolean> {
+  /**
+   * Take (or renew) the lease `name`; resolves false when a live replica holds it. `write` (default
+   * LeaseStore.acquire) takes it with more in the same write (Store.tripWrites: a new trip with its lease).
+   */
+  async acquire(name: string, write?: (input: AcquireLeaseInput) => Promise<boolean>): Promise<boolean> {
     this.#dropRetry(name)
     const releasing = this.#releasing.get(name)
     if (releasing) await releasing
-    return this.#o.store.acquire({ name, owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs })
+    const input = { name, owner: this.owner, nowMs: this.#o.clock.now(), ttlMs: this.ttlMs }
+    return write ? write(input) : this.#o.store.acquire(input)
   }
 
   /**

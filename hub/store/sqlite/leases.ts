@@ -33,7 +33,12 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   acquire(input: AcquireLeaseInput): Promise<boolean> {
-    return this.#write(() => this.#s.acquire.run(input.name, input.owner, input.nowMs + input.ttlMs, input.owner, input.nowMs).changes > 0)
+    return this.#write(() => this.acquireInWrite(input))
+  }
+
+  /** acquire's work, inside a write of this connection (./trip-writes.ts): one statement. */
+  acquireInWrite(input: AcquireLeaseInput): boolean {
+    return this.#s.acquire.run(input.name, input.owner, input.nowMs + input.ttlMs, input.owner, input.nowMs).changes > 0
   }
 
   renewAll(input: { owner: string; nowMs: number; ttlMs: number }): Promise<number> {

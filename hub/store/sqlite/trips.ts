@@ -5,7 +5,7 @@
  * a BEGIN IMMEDIATE transaction that the connection's WriteBatcher shares
  * among the writes of one event-loop turn.
  */
-import type { Database, Statement, Transaction } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 import type {
   PeerHoldRecord,
   RecordPeerHoldInput,
@@ -17,15 +17,15 @@ import type {
 } from '../trips.js'
 import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import { run } from './errors.js'
-import { WriteBatcher } from './write-batcher.js'
+import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
 
 export class SqliteTripStore implements TripStore {
   readonly #db: Database
   readonly #guard: () => void
   readonly #s: {
-    insertTrip: Statement<unknown[]>
-    updateTrip: Statement<unknown[]>
+    insertTrip: Statement<[TripParams]>
+    updateTrip: Statement<[TripParams]>
     getTrip: Statement<[string], TripRow>
     vehicleTrips: Statement<[string, number], TripRow>
     insertRelease: Statement<unknown[]>
@@ -38,10 +38,9 @@ export class SqliteTripStore implements TripStore {
     deletePeerHolds: Statement<[number, number, number]>
   }
   /** A write through the connection's group commit (see WriteBatcher). */
-  readonly #write: <T>(work: () => T) => Promise<T>
+  readonly #write: <T>(work: () => T, o?: WriteOptions) => Promise<T>
   /** `listTrips` by the number of states asked for (at most the seven states there are). */
   readonly #listTripsStmts = new Map<number, Statement<string[], TripRow>>()
-  readonly #saveTx: Transaction<(trip: TripRecord, opts: SaveTripOptions) => boolean>
 
   constructor(db: Database, guard: () => void) {
     this.#db = db
@@ -50,10 +49,11 @@ export class SqliteTripStore implements TripStore {
     this.#s = {
       insertTrip: db.prepare(
         `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (@tripId, @vehicleId, @routeId, @txStartedAtMs, @attempt, @state, @legsJson, @failureJson, @createdAtMs, @updatedAtMs)`,
       ),
       updateTrip: db.prepare(
-        'UPDATE trips SET tx_started_at_ms = ?, attempt = ?, state = ?, legs_json = ?, failure_json = ?, updated_at_ms = ? WHERE trip_id = ?',
+        `UPDATE trips SET tx_started_at_ms = @txStartedAtMs, attempt = @attempt, state = @state, legs_json = @legsJson,
+           failure_json = @failureJson, updated_at_ms = @updatedAtMs WHERE trip_id = @tripId`,
       ),
       getTrip: db.prepare<[string], TripRow>('SELECT * FROM trips WHERE trip_id = ?'),
       vehicleTrips: db.prepare<[string, number], TripRow>('SELECT * FROM trips WHERE vehicle_id = ? ORDER BY created_at_ms DESC, trip_id DESC LIMIT ?'),
@@ -87,45 +87,30 @@ export class SqliteTripStore implements TripStore {
              OR (state = 'confirmed' AND COALESCE(at_ms, 0) < ? AND updated_at_ms < ?)`,
       ),
     }
-    this.#saveTx = db.transaction((trip: TripRecord, opts: SaveTripOptions): boolean => {
-      const cur = this.#s.getTrip.get(trip.tripId)
-      if (!cur) return false
-      if (opts.fromStates && !opts.fromStates.includes(cur.state)) return false
-      this.#s.updateTrip.run(
-        trip.txStartedAtMs,
-        trip.attempt,
-        trip.state,
-        JSON.stringify(trip.legs),
-        trip.failure === null ? null : JSON.stringify(trip.failure),
-        trip.updatedAtMs,
-        trip.tripId,
-      )
-      for (const r of opts.releases ?? []) this.#insertRelease(r)
-      return true
-    })
   }
 
   createTrip(trip: TripRecord): Promise<void> {
-    return this.#write(() => {
-      this.#s.insertTrip.run(
-        trip.tripId,
-        trip.vehicleId,
-        trip.routeId,
-        trip.txStartedAtMs,
-        trip.attempt,
-        trip.state,
-        JSON.stringify(trip.legs),
-        trip.failure === null ? null : JSON.stringify(trip.failure),
-        trip.createdAtMs,
-        trip.updatedAtMs,
-      )
-    })
+    return this.#write(() => this.createTripInWrite(trip), { single: true })
+  }
+
+  /** createTrip's work, inside a write of this connection (./trip-writes.ts). One statement. */
+  createTripInWrite(trip: TripRecord): void {
+    this.#s.insertTrip.run(tripParams(trip))
   }
 
   saveTrip(trip: TripRecord, opts: SaveTripOptions = {}): Promise<boolean> {
-    return this.#write(() => {
-      return this.#saveTx(trip, opts)
-    })
+    // Without releases the update is the one statement that writes: no savepoint of its own (WriteOptions.single).
+    return this.#write(() => this.saveTripInWrite(trip, opts), { single: (opts.releases ?? []).length === 0 })
+  }
+
+  /** saveTrip's work (the compare-and-set, the update, the releases), inside a write of this connection (./trip-writes.ts). */
+  saveTripInWrite(trip: TripRecord, opts: SaveTripOptions): boolean {
+    const cur = this.#s.getTrip.get(trip.tripId)
+    if (!cur) return false
+    if (opts.fromStates && !opts.fromStates.includes(cur.state)) return false
+    this.#s.updateTrip.run(tripParams(trip))
+    for (const r of opts.releases ?? []) this.#insertRelease(r)
+    return true
   }
 
   getTrip(tripId: string): Promise<TripRecord | null> {
@@ -264,4 +249,12 @@ export class SqliteTripStore implements TripStore {
     }
     return step.answer
   }
+}
+
+/** A trip as the named parameters of its INSERT and UPDATE. */
+type TripParams = Omit<TripRecord, 'legs' | 'failure'> & { legsJson: string; failureJson: string | null }
+
+function tripParams(trip: TripRecord): TripParams {
+  const { legs, failure, ...rest } = trip
+  return { ...rest, legsJson: JSON.stringify(legs), failureJson: failure === null ? null : JSON.stringify(failure) }
 }

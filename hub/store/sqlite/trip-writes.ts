@@ -1,0 +1,57 @@
+/**
+ * TripWrites on SQLite: a coordinator's trip written with its lease and its
+ * vehicle's request-id claim, and saved with the request's answer, each in
+ * one savepoint of the connection's group commit (./write-batcher.ts): the
+ * trip's first and last writes take one commit each where separate calls
+ * take three and two. The claim comes first (./keyed-write.ts): a request id
+ * held by another run is seen before the lease is taken or the trip written.
+ */
+import type { KeyedAnswer, KeyedCall } from '../idempotency.js'
+import type { AcquireLeaseInput } from '../leases.js'
+import type { SaveTripOptions, TripRecord } from '../trips.js'
+import type { TripWrites } from '../types.js'
+import type { SqliteIdempotencyStore } from './idempotency.js'
+import { keyedWrite, type SavepointWrite } from './keyed-write.js'
+import type { SqliteLeaseStore } from './leases.js'
+import type { SqliteTripStore } from './trips.js'
+
+export class SqliteTripWrites implements TripWrites {
+  readonly #trips: SqliteTripStore
+  readonly #leases: SqliteLeaseStore
+  readonly #keys: SqliteIdempotencyStore
+  readonly #write: SavepointWrite
+
+  /** The sub-stores must be on the connection `write` writes on (one group commit, one transaction). */
+  constructor(trips: SqliteTripStore, leases: SqliteLeaseStore, keys: SqliteIdempotencyStore, write: SavepointWrite) {
+    this.#trips = trips
+    this.#leases = leases
+    this.#keys = keys
+    this.#write = write
+  }
+
+  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall): Promise<boolean> {
+    // The first write stores no answer: `body` is never asked for.
+    const keyed: KeyedAnswer<never> | undefined = call && { call, status: 200, body: () => '' }
+    return keyedWrite(this.#write, this.#keys, keyed, lease.nowMs, () => {
+      if (!this.#leases.acquireInWrite(lease)) return false
+      this.#trips.createTripInWrite(trip)
+      return true
+    })
+  }
+
+  async saveTripAnswered(trip: TripRecord, opts: SaveTripOptions, keyed: KeyedAnswer<TripRecord>): Promise<boolean> {
+    const { scope, key, owner } = keyed.call.claimInput
+    const done = await this.#write(() => {
+      if (!this.#trips.saveTripInWrite(trip, opts)) return { saved: false, lost: null, stored: null }
+      // Saved whoever owns the key now (the trip's state is the truth the peers acted on); the answer only by its owner.
+      const lost = this.#keys.lostClaimInWrite(keyed.call.claimInput)
+      if (lost !== null) return { saved: true, lost, stored: null }
+      const body = keyed.body(trip)
+      const stored = this.#keys.completeInWrite({ scope, key, owner, status: keyed.status, body, nowMs: trip.updatedAtMs }) ? { status: keyed.status, body } : null
+      return { saved: true, lost: null, stored }
+    })
+    // KeyHeld when the key was lost: the run answers what the key holds (hub/requests/idempotent.ts).
+    keyed.call.settle(done.lost, done.stored)
+    return done.saved
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * route.reserve's request id in the trip's own writes (SQLite,
+ * Store.tripWrites; hub/requests/idempotent.ts keyedOps): the first write
+ * claims the id, takes the trip's lease and writes the trip; the write that
+ * marks it confirmed stores the answer. Every rule of "Repeated requests"
+ * (docs/protocol.md) holds as on the claim-first path. Two hubs (feira and
+ * salvador, a two-hop trip) with their federation servers on loopback; feira's
+ * trip ops wrapped by the request-id layer as startHub wraps them.
+ */
+import t from 'tap'
+import type { Test } from 'tap'
+import { pino } from 'pino'
+import { idempotentOps, keyedOpsFor, requestFingerprint } from '../hub/requests/idempotent.js'
+import { tripOpHandlers } from '../hub/ops/index.js'
+import { KeyedCall, SqliteStore, StoreError, type TripRecord } from '../hub/store/index.js'
+import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
+import { OPS, VoltwayError, type HandlerTable, type OpHandler, type OpName, type OpArgsInput, type OpResult } from '../protocol/index.js'
+import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, type FederationHarness } from './helpers/federation-hubs.js'
+
+const FROM = { lat: -12.251, lon: -38.951 }
+
+interface Feira {
+  h: FederationHarness
+  store: SqliteStore
+  call<O extends OpName>(op: O, args: OpArgsInput<O>, requestId: string): Promise<OpResult<O>>
+}
+
+async function feira(t: Test, o: { beforeConfirm?: () => void; claimFirst?: boolean } = {}): Promise<Feira> {
+  const h = await startFederationHubs({
+    specs: BAHIA.slice(0, 2),
+    links: BAHIA_LINKS.slice(0, 1),
+    rules: { minLeadMinutes: 0 },
+    beforeStep: (s) => {
+      if (s.step === 'confirm') o.beforeConfirm?.()
+    },
+  })
+  t.teardown(() => h.close())
+  const hub = h.hub('feira')
+  const store = hub.store as SqliteStore
+  const handlers: HandlerTable = idempotentOps(tripOpHandlers({ federation: hub.federation }), {
+    store: store.idempotency,
+    clock: h.clock,
+    logger: pino({ enabled: false }),
+    waitMs: 0,
+    keyedOps: o.claimFirst ? new Set() : keyedOpsFor(store),
+  })
+  return {
+    h,
+    store,
+    call(op, args, requestId) {
+      const parsed = OPS[op].args.parse(args) as Parameters<OpHandler<typeof op>>[0]
+      return (handlers[op] as OpHandler<typeof op>)(parsed, { hubId: 'feira', vehicleId: 'V1', requestId, op })
+    },
+  }
+}
+
+const commits = (store: SqliteStore): number => WriteBatcher.for(store.db).commits
+const count = (store: SqliteStore, sql: string): number => (store.db.prepare(sql).get() as { n: number }).n
+const keyRow = (store: SqliteStore, key: string) =>
+  store.db.prepare('SELECT state, status, body, owner FROM idempotency_keys WHERE scope = ? AND key = ?').get('vehicle:V1', key) as
+    | { state: string; status: number | null; body: string | null; owner: string }
+    | undefined
+const codeOf = (e: unknown): string | undefined => (e instanceof VoltwayError ? e.code : undefined)
+
+async function reserveArgs(f: Feira): Promise<OpArgsInput<'route.reserve'>> {
+  const { route } = await f.call('route.list', { destination: 'salvador' }, 'list')
+  return { routeId: route.routeId, times: [inMinutes(f.h.clock, 180), inMinutes(f.h.clock, 240)], position: FROM, rangeKm: 250 }
+}
+
+/** Group commits at feira for one two-hop trip, the lease given back included. */
+async function tripCommits(f: Feira, requestId: string): Promise<{ commits: number; trip: OpResult<'route.reserve'>['trip'] }> {
+  const args = await reserveArgs(f)
+  const before = commits(f.store)
+  const { trip } = await f.call('route.reserve', args, requestId)
+  await f.h.hub('feira').federation.leases.settled()
+  return { commits: commits(f.store) - before, trip }
+}
+
+t.test('on SQLite route.reserve runs keyed: its request id is claimed in the trip\'s first write and answered in the write that confirms it', async (t) => {
+  const f = await feira(t)
+  t.ok(keyedOpsFor(f.store).has('route.reserve'), 'route.reserve is a keyed op where the store has tripWrites')
+  const args = await reserveArgs(f)
+  const { commits: n, trip } = await tripCommits(f, 'trip-1')
+  // The trip with its lease and claim; the own hold; confirming; the own confirm; confirmed with the answer and the
+  // lease given back. The claim-first path (below) takes two more: the claim, and the answer.
+  t.equal(n, 5, 'five commits at the coordinating hub')
+  t.equal(trip.legs.length, 2)
+  const row = keyRow(f.store, 'trip-1')
+  t.equal(row?.state, 'done', 'the request id is answered')
+  t.equal(row?.status, 200)
+  t.same(JSON.parse(row?.body ?? 'null'), { trip }, 'the stored answer is the answer the vehicle got')
+  t.equal(count(f.store, "SELECT count(*) AS n FROM leases WHERE name LIKE 'trip:%'"), 0, 'the trip\'s lease was given back')
+  const again = await f.call('route.reserve', args, 'trip-1')
+  t.same(again, { trip }, 'the repeat is answered the stored answer')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 1, 'booked once')
+})
+
+t.test('claimed first (a store without keyed trips, or the id found held): the same trip in seven commits, answered alike', async (t) => {
+  const f = await feira(t, { claimFirst: true })
+  const { commits: n, trip } = await tripCommits(f, 'trip-1')
+  t.equal(n, 7, 'the claim and the answer in commits of their own')
+  t.same(JSON.parse(keyRow(f.store, 'trip-1')?.body ?? 'null'), { trip })
+  t.equal(count(f.store, "SELECT count(*) AS n FROM leases WHERE name LIKE 'trip:%'"), 0, 'the trip\'s lease was given back')
+})
+
+t.test('a route.reserve the route refuses writes no trip and takes no lease; its refusal is the id\'s kept answer', async (t) => {
+  const f = await feira(t)
+  const args = await reserveArgs(f)
+  const wrongTimes = await f.call('route.reserve', { ...args, times: [inMinutes(f.h.clock, 180)] }, 'bad-times').catch((e: unknown) => e)
+  t.equal(codeOf(wrongTimes), 'BAD_REQUEST', 'one time for two hops')
+  const unknown = await f.call('route.reserve', { ...args, routeId: 'r-nowhere' }, 'bad-route').catch((e: unknown) => e)
+  t.equal(codeOf(unknown), 'NOT_FOUND')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 0, 'no trip written')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM leases'), 0, 'no lease taken')
+  t.equal(keyRow(f.store, 'bad-route')?.state, 'done', 'the refusal is kept for the id')
+  t.equal(codeOf(await f.call('route.reserve', { ...args, routeId: 'r-nowhere' }, 'bad-route').catch((e: unknown) => e)), 'NOT_FOUND', 'its repeat gets the same refusal')
+})
+
+t.test('a request id another run holds: the keyed run\'s first write writes no trip and takes no lease, and the run is answered as a repeat', async (t) => {
+  const f = await feira(t)
+  const args = await reserveArgs(f)
+  const held = (key: string, fingerprint: string) =>
+    f.store.idempotency.claim({ scope: 'vehicle:V1', key, fingerprint, nowMs: f.h.clock.now(), leaseMs: 60_000, owner: 'another-run' })
+  // Claimed first by a run on another replica, still running: for another request, then for this one.
+  t.equal((await held('other-request', 'another-fingerprint')).state, 'claimed')
+  t.equal(codeOf(await f.call('route.reserve', args, 'other-request').catch((e: unknown) => e)), 'IDEMPOTENCY_KEY_REUSED', 'the id is another request\'s')
+  t.equal((await held('same-request', requestFingerprint('route.reserve', OPS['route.reserve'].args.parse(args)))).state, 'claimed')
+  t.equal(codeOf(await f.call('route.reserve', args, 'same-request').catch((e: unknown) => e)), 'IDEMPOTENCY_IN_PROGRESS', 'a live run holds it: ask again later')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 0, 'no trip written')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM leases'), 0, 'no lease taken')
+  t.equal(count(f.store, 'SELECT count(*) AS n FROM holds'), 0, 'nothing held')
+})
+
+t.test('a run whose claim was taken before its last write still marks the trip confirmed, stores no answer, and answers what the id holds', async (t) => {
+  let f: Feira | null = null
+  f = await feira(t, {
+    beforeConfirm: () => {
+      // The run stalled a whole claim lease and another run took the id (its owner is not this run's).
+      f?.store.db.prepare("UPDATE idempotency_keys SET owner = 'another-run' WHERE key = 'taken'").run()
+    },
+  })
+  const args = await reserveArgs(f)
+  const out = await f.call('route.reserve', args, 'taken').catch((e: unknown) => e)
+  t.equal(codeOf(out), 'IDEMPOTENCY_IN_PROGRESS', 'answered as a repeat: the other run has not answered yet')
+  const trips = f.store.db.prepare('SELECT state FROM trips').all() as Array<{ state: string }>
+  t.same(trips, [{ state: 'confirmed' }], 'the trip the peers confirmed is recorded confirmed, never left to be undone')
+  const row = keyRow(f.store, 'taken')
+  t.equal(row?.state, 'running', 'the id is still the other run\'s')
+  t.equal(row?.body, null, 'no answer stored by the run that lost it')
+})
+
+t.test('the store\'s trip writes: a lease a live replica holds writes no trip; a duplicate trip rolls the claim and the lease back with it', async (t) => {
+  const f = await feira(t)
+  const tw = f.store.tripWrites
+  const nowMs = f.h.clock.now()
+  const trip: TripRecord = { tripId: 't-x', vehicleId: 'V1', routeId: 'r', txStartedAtMs: nowMs, attempt: 1, state: 'trying', legs: [], failure: null, createdAtMs: nowMs, updatedAtMs: nowMs }
+  t.equal(await f.store.leases.acquire({ name: 'trip:t-x', owner: 'other', nowMs, ttlMs: 60_000 }), true)
+  t.equal(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs, ttlMs: 60_000 }), false, 'refused: the lease is another live replica\'s')
+  t.equal(await f.store.trips.getTrip('t-x'), null, 'and the trip is not written')
+  t.equal(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs: nowMs + 60_000, ttlMs: 60_000 }), true, 'a lapsed lease is taken')
+  t.match(await f.store.trips.getTrip('t-x'), { state: 'trying' })
+
+  const call = new KeyedCall({ scope: 'vehicle:V1', key: 'dup', fingerprint: 'f', nowMs, leaseMs: 60_000, owner: 'me' })
+  const dup = await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me2', nowMs: nowMs + 200_000, ttlMs: 60_000 }, call).catch((e: unknown) => e)
+  t.ok(dup instanceof StoreError && dup.code === 'DUPLICATE_ID', 'a trip id that exists: DUPLICATE_ID')
+  t.equal(keyRow(f.store, 'dup'), undefined, 'the claim rolled back with the write')
+  t.equal(call.claim, null, 'and the call holds no claim')
+  t.match(f.store.db.prepare("SELECT owner FROM leases WHERE name = 'trip:t-x'").get(), { owner: 'me' }, 'the lease is still the earlier owner\'s')
+})
