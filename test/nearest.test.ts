@@ -17,6 +17,17 @@ t.test('station.nearest answers only stations within rangeKm, nearest first', as
   t.same((await hub.call('station.nearest', { position: HERE, rangeKm: 0.5 })).stations, [])
 })
 
+t.test('station.nearest gives each distance to the metre, the great-circle distance rounded', async (t) => {
+  const hub = await testHub()
+  t.teardown(() => hub.dispose())
+  const r = await hub.call('station.nearest', { position: HERE, rangeKm: 30 })
+  t.ok(r.stations.length > 0)
+  for (const s of r.stations) {
+    t.equal(s.distanceKm, Math.round(distanceKm(HERE, s.position) * 1000) / 1000, `${s.stationId}: ${s.distanceKm} km`)
+    t.ok((String(s.distanceKm).split('.')[1] ?? '').length <= 3, 'at most three decimals')
+  }
+})
+
 t.test('station.nearest returns at most limit stations (default 5)', async (t) => {
   const hub = await testHub()
   t.teardown(() => hub.dispose())

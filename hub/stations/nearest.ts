@@ -1,7 +1,8 @@
 /**
  * `station.nearest`: the stations within range, nearest first, each with
  * whether it is free at `at` (no reservation or live hold closer than the
- * window). One store query answers `free` for all of them.
+ * window), and its distance in km to the metre. One store query answers
+ * `free` for all of them.
  */
 import type { NearStation, Position } from '../../protocol/index.js'
 import type { Store } from '../store/index.js'
@@ -29,9 +30,11 @@ export async function findNearest(stations: StationRegistry, store: Store, q: Ne
     ...(q.receivedAt !== undefined ? { receivedAt: q.receivedAt } : {}),
   })
   const busy = new Set(bookings.map((b) => b.stationId))
-  return hits.map((h) => ({
-    ...stations.toWire(h.item),
-    distanceKm: h.distanceKm,
-    free: !busy.has(h.item.stationId),
-  }))
+  return hits.map((h) => {
+    const near = stations.toWire(h.item) as NearStation
+    // To the metre: a full double costs more to write and to read in every answer, and says no more.
+    near.distanceKm = Math.round(h.distanceKm * 1000) / 1000
+    near.free = !busy.has(h.item.stationId)
+    return near
+  })
 }

@@ -53,7 +53,7 @@ export interface MessageSchema {
 export const OP_SUMMARIES: { readonly [O in OpName]: string } = {
   'hub.info': "The hub's id, name, city, position, number of stations and the ids of its federation peers.",
   'station.list': "Every station of the hub with its price and live status.",
-  'station.nearest': 'Stations within `rangeKm` of `position`, nearest first (at most `limit`); `free` says whether the station can be reserved at `at` (default now: when the hub received the request).',
+  'station.nearest': 'Stations within `rangeKm` of `position`, nearest first (at most `limit`); `free` says whether the station can be reserved at `at` (default now: when the hub received the request); `distanceKm` is the great-circle distance to the metre.',
   'reservation.create': 'Reserve the named station, or the nearest free station within `rangeKm` of `position`, for time `at`.',
   'reservation.cancel': "Cancel one of the vehicle's reservations by id, or all of its current ones with `{\"all\": true}`; answers how many were cancelled. `{\"all\": true}` cancels those booked by the time its request `id` was first seen: repeated with the same `id` (see Repeated requests), it leaves what the vehicle booked since.",
   'reservation.list': "The vehicle's current reservations (those whose window has not ended), earliest first.",
