@@ -57,7 +57,9 @@ const PG_URL = process.env.VOLTWAY_BENCH_PG_URL ?? process.env.VOLTWAY_TEST_PG_U
 const BOX = { minLat: -18.35, maxLat: -8.53, minLon: -46.62, maxLon: -37.34 }
 const rng = prand.xoroshiro128plus(7)
 const rnd = (): number => prand.unsafeUniformIntDistribution(0, 1_000_000, rng) / 1_000_000
-const randomPosition = () => ({ lat: BOX.minLat + rnd() * (BOX.maxLat - BOX.minLat), lon: BOX.minLon + rnd() * (BOX.maxLon - BOX.minLon) })
+/** A point in the box to the 1e-6 degree (about 0.1 m), as hub.json and GPS fixes give them. */
+const micro = (x: number): number => Math.round(x * 1e6) / 1e6
+const randomPosition = () => ({ lat: micro(BOX.minLat + rnd() * (BOX.maxLat - BOX.minLat)), lon: micro(BOX.minLon + rnd() * (BOX.maxLon - BOX.minLon)) })
 
 const stations = Array.from({ length: N }, (_, i) => ({ stationId: `S${i}`, position: randomPosition(), powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` }))
 const silent = pino({ level: 'silent' })
