@@ -15,6 +15,7 @@ import { tripOpHandlers } from '../hub/ops/index.js'
 import { KeyedCall, SqliteStore, StoreError, type TripRecord } from '../hub/store/index.js'
 import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
 import { OPS, VoltwayError, type HandlerTable, type OpHandler, type OpName, type OpArgsInput, type OpResult } from '../protocol/index.js'
+import type { CoordinatorStep } from '../hub/trips/coordinator.js'
 import { BAHIA, BAHIA_LINKS, inMinutes, startFederationHubs, type FederationHarness } from './helpers/federation-hubs.js'
 
 const FROM = { lat: -12.251, lon: -38.951 }
@@ -25,14 +26,12 @@ interface Feira {
   call<O extends OpName>(op: O, args: OpArgsInput<O>, requestId: string): Promise<OpResult<O>>
 }
 
-async function feira(t: Test, o: { beforeConfirm?: () => void; claimFirst?: boolean } = {}): Promise<Feira> {
+async function feira(t: Test, o: { beforeStep?: (s: CoordinatorStep) => void; claimFirst?: boolean } = {}): Promise<Feira> {
   const h = await startFederationHubs({
     specs: BAHIA.slice(0, 2),
     links: BAHIA_LINKS.slice(0, 1),
     rules: { minLeadMinutes: 0 },
-    beforeStep: (s) => {
-      if (s.step === 'confirm') o.beforeConfirm?.()
-    },
+    beforeStep: (s) => o.beforeStep?.(s),
   })
   t.teardown(() => h.close())
   const hub = h.hub('feira')
@@ -81,9 +80,9 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   t.ok(keyedOpsFor(f.store).has('route.reserve'), 'route.reserve is a keyed op where the store has tripWrites')
   const args = await reserveArgs(f)
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
-  // The trip with its lease and claim; the own hold; confirming; the own confirm; confirmed with the answer and the
-  // lease given back. The claim-first path (below) takes two more: the claim, and the answer.
-  t.equal(n, 5, 'five commits at the coordinating hub')
+  // The trip with its lease, its claim and hop 0's hold; confirming; the own confirm; confirmed with the answer and
+  // the lease given back. The claim-first path (below) takes two more: the claim, and the answer.
+  t.equal(n, 4, 'four commits at the coordinating hub')
   t.equal(trip.legs.length, 2)
   const row = keyRow(f.store, 'trip-1')
   t.equal(row?.state, 'done', 'the request id is answered')
@@ -95,10 +94,10 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 1, 'booked once')
 })
 
-t.test('claimed first (a store without keyed trips, or the id found held): the same trip in seven commits, answered alike', async (t) => {
+t.test('claimed first (a store without keyed trips, or the id found held): the same trip in six commits, answered alike', async (t) => {
   const f = await feira(t, { claimFirst: true })
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
-  t.equal(n, 7, 'the claim and the answer in commits of their own')
+  t.equal(n, 6, 'the claim and the answer in commits of their own')
   t.same(JSON.parse(keyRow(f.store, 'trip-1')?.body ?? 'null'), { trip })
   t.equal(count(f.store, "SELECT count(*) AS n FROM leases WHERE name LIKE 'trip:%'"), 0, 'the trip\'s lease was given back')
 })
@@ -134,9 +133,9 @@ t.test('a request id another run holds: the keyed run\'s first write writes no t
 t.test('a run whose claim was taken before its last write still marks the trip confirmed, stores no answer, and answers what the id holds', async (t) => {
   let f: Feira | null = null
   f = await feira(t, {
-    beforeConfirm: () => {
+    beforeStep: (s) => {
       // The run stalled a whole claim lease and another run took the id (its owner is not this run's).
-      f?.store.db.prepare("UPDATE idempotency_keys SET owner = 'another-run' WHERE key = 'taken'").run()
+      if (s.step === 'confirm') f?.store.db.prepare("UPDATE idempotency_keys SET owner = 'another-run' WHERE key = 'taken'").run()
     },
   })
   const args = await reserveArgs(f)
@@ -155,9 +154,9 @@ t.test('the store\'s trip writes: a lease a live replica holds writes no trip; a
   const nowMs = f.h.clock.now()
   const trip: TripRecord = { tripId: 't-x', vehicleId: 'V1', routeId: 'r', txStartedAtMs: nowMs, attempt: 1, state: 'trying', legs: [], failure: null, createdAtMs: nowMs, updatedAtMs: nowMs }
   t.equal(await f.store.leases.acquire({ name: 'trip:t-x', owner: 'other', nowMs, ttlMs: 60_000 }), true)
-  t.equal(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs, ttlMs: 60_000 }), false, 'refused: the lease is another live replica\'s')
+  t.same(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs, ttlMs: 60_000 }), { leased: false, hold: null }, 'refused: the lease is another live replica\'s')
   t.equal(await f.store.trips.getTrip('t-x'), null, 'and the trip is not written')
-  t.equal(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs: nowMs + 60_000, ttlMs: 60_000 }), true, 'a lapsed lease is taken')
+  t.same(await tw.createLeasedTrip(trip, { name: 'trip:t-x', owner: 'me', nowMs: nowMs + 60_000, ttlMs: 60_000 }), { leased: true, hold: null }, 'a lapsed lease is taken')
   t.match(await f.store.trips.getTrip('t-x'), { state: 'trying' })
 
   const call = new KeyedCall({ scope: 'vehicle:V1', key: 'dup', fingerprint: 'f', nowMs, leaseMs: 60_000, owner: 'me' })
@@ -166,4 +165,52 @@ t.test('the store\'s trip writes: a lease a live replica holds writes no trip; a
   t.equal(keyRow(f.store, 'dup'), undefined, 'the claim rolled back with the write')
   t.equal(call.claim, null, 'and the call holds no claim')
   t.match(f.store.db.prepare("SELECT owner FROM leases WHERE name = 'trip:t-x'").get(), { owner: 'me' }, 'the lease is still the earlier owner\'s')
+})
+
+/** Both of feira's stations booked at `at` by another vehicle (a reservation each). */
+async function bookFeira(f: Feira, at: string): Promise<void> {
+  for (const st of BAHIA[0]?.stations ?? []) {
+    const out = await f.store.reservations.createReservation({ reservationId: `r-${st.stationId}`, vehicleId: 'OTHER', atMs: Date.parse(at), candidates: [st], windowMs: 120 * 60_000, nowMs: f.h.clock.now() })
+    if (!out.ok) throw new Error('could not book')
+  }
+}
+
+t.test('hop 0\'s hold is booked in the trip\'s first write; one that write cannot book is placed, or refused, as any hold is', async (t) => {
+  await t.test('booked with the trip: the hold exists once the first write committed, before the step that would place it', async (t) => {
+    let holdsAtPeerCall = -1
+    let f: Feira | null = null
+    f = await feira(t, {
+      beforeStep: (s) => {
+        if (s.step === 'hold' && s.hop === 0 && f) holdsAtPeerCall = count(f.store, 'SELECT count(*) AS n FROM holds')
+      },
+    })
+    const args = await reserveArgs(f)
+    const { trip } = await f.call('route.reserve', args, 'first')
+    t.equal(holdsAtPeerCall, 1, 'hop 0 held at feira, with its trip, when the hold step began')
+    t.equal(trip.legs[0]?.hubId, 'feira')
+  })
+  await t.test('both stations taken at hop 0\'s time: the trip fails at hop 0 (NO_STATION_AVAILABLE), nothing left held', async (t) => {
+    const f = await feira(t)
+    const args = await reserveArgs(f)
+    await bookFeira(f, args.times[0] as string)
+    const out = await f.call('route.reserve', args, 'full').catch((e: unknown) => e)
+    t.equal(codeOf(out), 'ROUTE_FAILED')
+    t.match((out as VoltwayError).details, { failedHop: 0, reason: 'NO_STATION_AVAILABLE' })
+    t.equal(count(f.store, 'SELECT count(*) AS n FROM holds'), 0, 'nothing held')
+    t.same(f.store.db.prepare('SELECT state FROM trips').all(), [{ state: 'aborted' }])
+    t.equal(keyRow(f.store, 'full')?.state, 'done', 'the failure is the id\'s kept answer')
+  })
+  await t.test('the vehicle at its booking limit: RESERVATION_LIMIT at hop 0, counted in the trip\'s first write', async (t) => {
+    const f = await feira(t)
+    const args = await reserveArgs(f)
+    const limit = f.h.hub('feira').config.rules.maxReservationsPerVehicle
+    for (let i = 0; i < limit; i++) {
+      const at = Date.parse(args.times[0] as string) + (i + 1) * 24 * 3_600_000
+      const out = await f.store.reservations.createReservation({ reservationId: `r-${i}`, vehicleId: 'V1', atMs: at, candidates: BAHIA[0]?.stations ?? [], windowMs: 120 * 60_000, nowMs: f.h.clock.now() })
+      t.ok(out.ok)
+    }
+    const out = await f.call('route.reserve', args, 'limit').catch((e: unknown) => e)
+    t.match((out as VoltwayError).details, { failedHop: 0, reason: 'RESERVATION_LIMIT' })
+    t.equal(count(f.store, 'SELECT count(*) AS n FROM holds'), 0, 'nothing held')
+  })
 })

@@ -67,7 +67,7 @@ export class VehicleLimit {
    */
   book<T>(who: Booker, rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, now: () => number, book: (limit: VehicleLimitCheck | undefined) => Promise<T>): Promise<T> {
     if (who.peerHubId === undefined ? this.#store.reservations.limitsInBooking : this.#store.peerHolds !== undefined) {
-      return book({ max: rules.maxPerVehicle, fromMs: now() - rules.windowMs })
+      return book(VehicleLimit.inBooking(rules, now()))
     }
     const key = who.peerHubId === undefined ? `v\u0000${who.vehicleId}` : `p\u0000${who.peerHubId}\u0000${who.vehicleId}`
     const before = this.#tails.get(key)
@@ -85,6 +85,11 @@ export class VehicleLimit {
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
     })
     return mine
+  }
+
+  /** The limit a booking at `nowMs` checks in its own transaction (BookingRequest.limit): live bookings are those whose window ends after `nowMs`. */
+  static inBooking(rules: Pick<ReservationRules, 'windowMs' | 'maxPerVehicle'>, nowMs: number): VehicleLimitCheck {
+    return { max: rules.maxPerVehicle, fromMs: nowMs - rules.windowMs }
   }
 
   /**

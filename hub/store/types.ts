@@ -323,14 +323,17 @@ export interface KeyedReservationWrites {
 export interface TripWrites {
   /**
    * A new trip, under its lease, with (`call`) the vehicle's request id
-   * claimed first, in one write: the claim as KeyedAnswer's writes make it
-   * (a key not `claimed` changes nothing else and rejects with KeyHeld),
-   * then LeaseStore.acquire's rule, then TripStore.createTrip. Resolves
-   * false, the trip not written, when a live replica holds the lease. No
-   * replica ever sees the trip without its lease. Rejects as createTrip
-   * (DUPLICATE_ID), the write then rolled back whole.
+   * claimed first, and (`ownHold`) its first hop's hold at this hub, in one
+   * write: the claim as KeyedAnswer's writes make it (a key not `claimed`
+   * changes nothing else and rejects with KeyHeld), then LeaseStore.acquire's
+   * rule, then TripStore.createTrip, then ReservationStore.placeHold's
+   * booking. `leased` false: a live replica holds the lease, and neither the
+   * trip nor the hold is written (a claim made stays the run's). No replica
+   * ever sees the trip without its lease. `hold`: the booking's outcome (null
+   * without `ownHold`); one refused leaves the trip written. Rejects as
+   * createTrip (DUPLICATE_ID), the write then rolled back whole.
    */
-  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall): Promise<boolean>
+  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall, ownHold?: PlaceHoldInput): Promise<{ leased: boolean; hold: BookingOutcome<HoldRecord> | null }>
   /**
    * TripStore.saveTrip, and when it saved, `keyed`'s answer made from the
    * trip, in one write. The trip is saved even when the run no longer owns

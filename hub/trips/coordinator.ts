@@ -22,14 +22,15 @@
  * every trip a crash left unfinished.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, formatTime, newId, parseTime, type Hold, type OpArgs, type Trip } from '../../protocol/index.js'
+import { VoltwayError, formatTime, newId, parseTime, type Hold, type HoldRequest, type OpArgs, type Position, type Trip } from '../../protocol/index.js'
 import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
-import { otherArgsRefused, refuseEarlierUse, type AcquireLeaseInput, type KeyedCall, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState, type TripWrites } from '../store/index.js'
+import { otherArgsRefused, refuseEarlierUse, type AcquireLeaseInput, type KeyedCall, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, tripTakenOver, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
+import type { HoldService } from './holds.js'
 import type { Participants } from './participants.js'
 import { retryable, type Releaser } from './releaser.js'
 
@@ -78,8 +79,19 @@ export interface CoordinatorOptions {
   newTripId?: () => string
   /** Jitter of the pause between attempts (default Math.random). */
   random?: Random
+  /**
+   * This hub's holds (the participant of hop 0): with Store.tripWrites, hop 0's hold is booked in the
+   * trip's first write (HoldService.ownHoldInput). Absent: every hold through `participants`.
+   */
+  ownHolds?: Pick<HoldService, 'ownHoldInput' | 'ownHoldPlaced'>
   /** Test hook, awaited before each step. An error it throws escapes as if the process had died there: nothing is undone. */
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
+}
+
+/** Hop 0's hold, booked here by the trip's first write (Store.tripWrites), and when that write was asked for. */
+interface PlacedFirst {
+  hold: Hold
+  sentAt: number
 }
 
 type AttemptOutcome = { ok: true; trip: Trip } | { ok: false; failure: HopFailure; restartable: boolean }
@@ -140,17 +152,28 @@ export class Coordinator {
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     }
-    const { store } = this.#o
+    const { store, ownHolds } = this.#o
     // Written before any hold is asked for (module doc, 1). Where the store can, with its lease (and the request id's
-    // claim) in the same write: no replica ever sees the trip without its lease.
-    const open = store.tripWrites
-      ? (lease: AcquireLeaseInput) => (store.tripWrites as TripWrites).createLeasedTrip(trip, lease, opts.call)
+    // claim) in the same write, and hop 0's hold here booked in it too: no replica ever sees the trip without its
+    // lease, and the hold, named after the trip, is booked under the run's claim.
+    let first: PlacedFirst | null = null
+    const leg0 = trip.legs[0] as TripLegRecord
+    const writes = store.tripWrites
+    const open = writes
+      ? async (lease: AcquireLeaseInput): Promise<boolean> => {
+          const sentAt = this.#o.clock.now()
+          const own = leg0.hubId === this.#o.hubId && ownHolds ? ownHolds.ownHoldInput(leg0.holdId, this.#holdRequest(trip, leg0, args.position, args.rangeKm, 0)) : null
+          const out = await writes.createLeasedTrip(trip, lease, opts.call, own ?? undefined)
+          // A booking the write could not make (blocked, at the limit) is placed as any hold is, waiting or refused.
+          if (out.hold?.ok && ownHolds) first = { hold: ownHolds.ownHoldPlaced(out.hold.record), sentAt }
+          return out.leased
+        }
       : null
     return this.#leased(
       tripId,
       async (giveBack) => {
         if (!open) await store.trips.createTrip(trip)
-        return this.#reserve(trip, route, args, opts.call, giveBack)
+        return this.#reserve(trip, route, args, opts.call, giveBack, first)
       },
       () => {
         throw new VoltwayError('IDEMPOTENCY_IN_PROGRESS', `trip ${tripId} is being booked`, { tripId })
@@ -219,10 +242,11 @@ export class Coordinator {
   }
 
   /** Book `trip` (written already, under its lease): attempts until one books or the failure is final. */
-  async #reserve(trip: TripRecord, route: CatalogRoute, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void): Promise<Trip> {
+  async #reserve(trip: TripRecord, route: CatalogRoute, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void, first: PlacedFirst | null): Promise<Trip> {
     const { store, clock } = this.#o
     for (;;) {
-      const out = await this.#attempt(trip, args, call, giveBack)
+      // Hop 0's hold booked with the trip belongs to the first attempt only (a restart names new holds).
+      const out = await this.#attempt(trip, args, call, giveBack, trip.attempt === 1 ? first : null)
       if (out.ok) return out.trip
       if (!out.restartable || trip.attempt >= this.#t.maxAttempts) {
         this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, attempt: trip.attempt, ...out.failure }, 'trip failed')
@@ -317,6 +341,21 @@ export class Coordinator {
     return new VoltwayError('INTERNAL', 'internal error')
   }
 
+  /** The hold request of `leg` (from `from`, the vehicle's position or the previous hop's station). */
+  #holdRequest(trip: TripRecord, leg: TripLegRecord, from: Position, rangeKm: number, maxWaitMs: number): HoldRequest & { holdId: string } {
+    return {
+      holdId: leg.holdId,
+      txId: trip.tripId,
+      txStartedAt: formatTime(trip.txStartedAtMs),
+      vehicleId: trip.vehicleId,
+      at: formatTime(leg.atMs),
+      from,
+      rangeKm,
+      ttlSeconds: this.#o.holdTtlSeconds,
+      maxWaitMs,
+    }
+  }
+
   #plan(tripId: string, attempt: number, route: CatalogRoute, times: readonly string[]): TripLegRecord[] {
     return route.hops.map((hubId, hop) => ({
       hop,
@@ -335,7 +374,7 @@ export class Coordinator {
    * write that marks the trip confirmed stores where the store can. `giveBack` is called as that write is
    * queued, so the lease is given back in its commit: the trip is done with whatever that write finds.
    */
-  async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void): Promise<AttemptOutcome> {
+  async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void, first: PlacedFirst | null): Promise<AttemptOutcome> {
     const { clock, participants, store } = this.#o
     const ttlMs = this.#o.holdTtlSeconds * 1000
     // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
@@ -355,23 +394,14 @@ export class Coordinator {
       const prev = holds[leg.hop - 1]
       const maxWaitMs = Math.max(0, Math.floor(Math.min(t.maxHoldWaitMs, budget)))
       await this.#o.beforeStep?.({ step: 'hold', tripId: trip.tripId, attempt: trip.attempt, hop: leg.hop })
-      const sentAt = clock.now()
+      const placed = leg.hop === 0 ? first : null
+      const sentAt = placed?.sentAt ?? clock.now()
       try {
-        const hold = await participants.get(leg.hubId).place(
-          {
-            holdId: leg.holdId,
-            txId: trip.tripId,
-            txStartedAt: formatTime(trip.txStartedAtMs),
-            vehicleId: trip.vehicleId,
-            at: formatTime(leg.atMs),
-            from: prev ? prev.position : args.position,
-            rangeKm: args.rangeKm,
-            ttlSeconds: this.#o.holdTtlSeconds,
-            maxWaitMs,
-          },
-          stepKey(trip.tripId, trip.attempt, leg.hop, 'hold'),
-          maxWaitMs + t.requestTimeoutMs,
-        )
+        const hold =
+          placed?.hold ??
+          (await participants
+            .get(leg.hubId)
+            .place(this.#holdRequest(trip, leg, prev ? prev.position : args.position, args.rangeKm, maxWaitMs), stepKey(trip.tripId, trip.attempt, leg.hop, 'hold'), maxWaitMs + t.requestTimeoutMs))
         holds.push(hold)
         leg.stationId = hold.stationId
         leg.position = hold.position

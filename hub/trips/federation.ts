@@ -202,6 +202,7 @@ export function createFederation(deps: FederationDeps): Federation {
     participants,
     releaser,
     leases,
+    ownHolds: holds,
     holdTtlSeconds: config.rules.holdTtlSeconds,
     tuning: t,
     ...(deps.newTripId ? { newTripId: deps.newTripId } : {}),

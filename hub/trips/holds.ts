@@ -13,7 +13,7 @@ import { VoltwayError, formatTime, parseTime, type Hold, type HoldConfirmation, 
 import type { Clock } from '../../base/clock.js'
 import { checkLead, type ReservationRules } from '../reservations/rules.js'
 import { VehicleLimit } from '../reservations/vehicle-limit.js'
-import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type KeyedAnswer, type KeyedStatus, type HoldRecord, type PeerHoldRecord, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
+import { StoreError, type BookingCandidate, type ConfirmHoldOutcome, type KeyedAnswer, type KeyedStatus, type HoldRecord, type PeerHoldRecord, type PlaceHoldInput, type VehicleLimitCheck, type ReservationRecord, type Store } from '../store/index.js'
 import { holdIdFromKey, reservationIdForHold } from './ids.js'
 import { decide } from './wait-die.js'
 
@@ -165,6 +165,48 @@ export class HoldService {
     return holdAnswer(booked.hold)
   }
 
+  /**
+   * placeOwn's first booking of `holdId`, as the input of a store write that books it with more
+   * (Store.tripWrites: hop 0 with its trip, so both take one commit), the vehicle's limit counted in
+   * that write. Null, for placeOwn to book and say why, when the rules refuse the request now or the
+   * store counts the limit outside its bookings. A booking the write made is answered by ownHoldPlaced;
+   * one it could not make (blocked, at the limit) is left to placeOwn.
+   */
+  ownHoldInput(holdId: string, req: HoldRequest): PlaceHoldInput | null {
+    if (!this.#o.store.reservations.limitsInBooking) return null
+    let checked: { atMs: number; candidates: BookingCandidate[] }
+    try {
+      checked = this.#check(req)
+    } catch {
+      return null
+    }
+    const now = this.#o.clock.now()
+    return this.#holdInput(holdId, req, checked.atMs, checked.candidates, VehicleLimit.inBooking(this.#o.rules, now), now)
+  }
+
+  /** The answer of an own hold a store write booked from ownHoldInput. */
+  ownHoldPlaced(hold: HoldRecord): Hold {
+    this.#log.debug({ holdId: hold.holdId, stationId: hold.stationId, txId: hold.txId }, 'own hold placed with its trip')
+    return holdAnswer(hold)
+  }
+
+  /** The booking of hold `holdId` for `req` at `nowMs`: its TTL the shorter of the request's and this hub's. */
+  #holdInput(holdId: string, req: HoldRequest, atMs: number, candidates: BookingCandidate[], limit: VehicleLimitCheck | undefined, nowMs: number): PlaceHoldInput {
+    const ttlMs = Math.min(req.ttlSeconds, this.#o.rules.holdTtlSeconds) * 1000
+    return {
+      holdId,
+      vehicleId: req.vehicleId,
+      atMs,
+      candidates,
+      windowMs: this.#o.rules.windowMs,
+      nowMs,
+      expiresAtMs: nowMs + ttlMs,
+      txId: req.txId,
+      txStartedAtMs: parseTime(req.txStartedAt),
+      ...(limit ? { limit } : {}),
+    }
+  }
+
   async confirmOwn(holdId: string): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
     const reservationId = reservationIdForHold(holdId)
@@ -223,7 +265,6 @@ export class HoldService {
   ): Promise<{ hold: HoldRecord } | { entry: PeerHoldRecord } | { answer: Hold }> {
     const { store, clock, rules } = this.#o
     const ledger = peer === null ? null : (): Promise<PeerHoldRecord | null> => store.trips.getPeerHold(holdId)
-    const ttlMs = Math.min(req.ttlSeconds, rules.holdTtlSeconds) * 1000
     const me = { txId: req.txId, txStartedAtMs: parseTime(req.txStartedAt) }
     const waitMs = Math.min(req.maxWaitMs ?? this.#o.defaultWaitMs ?? 2000, this.#o.maxWaitMs ?? 5000)
     const deadline = clock.monotonic() + waitMs
@@ -231,18 +272,7 @@ export class HoldService {
       const now = clock.now()
       let outcome
       try {
-        const input = {
-          holdId,
-          vehicleId: req.vehicleId,
-          atMs,
-          candidates,
-          windowMs: rules.windowMs,
-          nowMs: now,
-          expiresAtMs: now + ttlMs,
-          txId: me.txId,
-          txStartedAtMs: me.txStartedAtMs,
-          ...(limit ? { limit } : {}),
-        }
+        const input = this.#holdInput(holdId, req, atMs, candidates, limit, now)
         outcome = peer !== null && store.peerHolds ? await store.peerHolds.placePeerHold(input, peer, keyed) : await store.reservations.placeHold(input)
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'DUPLICATE_ID')) throw err

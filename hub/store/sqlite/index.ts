@@ -24,7 +24,6 @@ import { SqliteAccountsStore } from './accounts.js'
 import { SqliteKeyedReservations } from './keyed-reservations.js'
 import { SqlitePeerHoldWrites } from './peer-hold-writes.js'
 import { SqliteTripWrites } from './trip-writes.js'
-import { WriteBatcher } from './write-batcher.js'
 import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { makeDirectory } from '../../../base/make-directory.js'
 
@@ -102,7 +101,7 @@ export class SqliteStore implements Store {
     this.accounts = new SqliteAccountsStore(db, guard)
     this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips, this.idempotency)
     this.keyedReservations = new SqliteKeyedReservations(this.reservations, this.idempotency)
-    this.tripWrites = new SqliteTripWrites(this.trips, this.leases, this.idempotency, WriteBatcher.for(db).writer(guard))
+    this.tripWrites = new SqliteTripWrites(this.reservations, this.trips, this.leases, this.idempotency)
   }
 
   /** The schema version this file is at (`PRAGMA user_version`). */

@@ -1,41 +1,49 @@
 /**
- * TripWrites on SQLite: a coordinator's trip written with its lease and its
- * vehicle's request-id claim, and saved with the request's answer, each in
- * one savepoint of the connection's group commit (./write-batcher.ts): the
- * trip's first and last writes take one commit each where separate calls
- * take three and two. The claim comes first (./keyed-write.ts): a request id
- * held by another run is seen before the lease is taken or the trip written.
+ * TripWrites on SQLite: a coordinator's trip written with its lease, its
+ * vehicle's request-id claim and its first hop's hold here, and saved with
+ * the request's answer, each in one savepoint of the connection's group
+ * commit (./write-batcher.ts): the trip's first and last writes take one
+ * commit each where separate calls take four and two. The claim comes first
+ * (./keyed-write.ts): a request id held by another run is seen before the
+ * lease is taken, the trip written or a station held.
  */
 import type { KeyedAnswer, KeyedCall } from '../idempotency.js'
 import type { AcquireLeaseInput } from '../leases.js'
 import type { SaveTripOptions, TripRecord } from '../trips.js'
-import type { TripWrites } from '../types.js'
+import type { BookingOutcome, HoldRecord, PlaceHoldInput, TripWrites } from '../types.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
 import { keyedWrite, type SavepointWrite } from './keyed-write.js'
 import type { SqliteLeaseStore } from './leases.js'
+import type { SqliteReservationStore } from './reservations.js'
 import type { SqliteTripStore } from './trips.js'
 
 export class SqliteTripWrites implements TripWrites {
+  readonly #reservations: SqliteReservationStore
   readonly #trips: SqliteTripStore
   readonly #leases: SqliteLeaseStore
   readonly #keys: SqliteIdempotencyStore
+  /** The booking write of `reservations`' connection (the first write may book): a failing one empties its booking indexes. */
   readonly #write: SavepointWrite
 
-  /** The sub-stores must be on the connection `write` writes on (one group commit, one transaction). */
-  constructor(trips: SqliteTripStore, leases: SqliteLeaseStore, keys: SqliteIdempotencyStore, write: SavepointWrite) {
+  /** The sub-stores must be on the same connection (one group commit, one transaction). */
+  constructor(reservations: SqliteReservationStore, trips: SqliteTripStore, leases: SqliteLeaseStore, keys: SqliteIdempotencyStore) {
+    this.#reservations = reservations
     this.#trips = trips
     this.#leases = leases
     this.#keys = keys
-    this.#write = write
+    this.#write = (work) => reservations.bookingWrite(work)
   }
 
-  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall): Promise<boolean> {
+  createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall, ownHold?: PlaceHoldInput): Promise<{ leased: boolean; hold: BookingOutcome<HoldRecord> | null }> {
     // The first write stores no answer: `body` is never asked for.
     const keyed: KeyedAnswer<never> | undefined = call && { call, status: 200, body: () => '' }
     return keyedWrite(this.#write, this.#keys, keyed, lease.nowMs, () => {
-      if (!this.#leases.acquireInWrite(lease)) return false
+      if (!this.#leases.acquireInWrite(lease)) return { leased: false, hold: null }
       this.#trips.createTripInWrite(trip)
-      return true
+      const hold = ownHold ? this.#reservations.placeHoldInWrite(ownHold) : null
+      // Last: a statement above that failed rolled the write back before the index saw the hold.
+      if (hold?.ok) this.#reservations.indexHold(hold.record)
+      return { leased: true, hold }
     })
   }
 
