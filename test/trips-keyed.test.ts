@@ -80,9 +80,9 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   t.ok(keyedOpsFor(f.store).has('route.reserve'), 'route.reserve is a keyed op where the store has tripWrites')
   const args = await reserveArgs(f)
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
-  // The trip with its lease, its claim and hop 0's hold; confirming; the own confirm; confirmed with the answer and
+  // The trip with its lease, its claim and hop 0's hold; confirming with that hold confirmed; confirmed with the answer and
   // the lease given back. The claim-first path (below) takes two more: the claim, and the answer.
-  t.equal(n, 4, 'four commits at the coordinating hub')
+  t.equal(n, 3, 'three commits at the coordinating hub')
   t.equal(trip.legs.length, 2)
   const row = keyRow(f.store, 'trip-1')
   t.equal(row?.state, 'done', 'the request id is answered')
@@ -94,10 +94,10 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 1, 'booked once')
 })
 
-t.test('claimed first (a store without keyed trips, or the id found held): the same trip in six commits, answered alike', async (t) => {
+t.test('claimed first (a store without keyed trips, or the id found held): the same trip in five commits, answered alike', async (t) => {
   const f = await feira(t, { claimFirst: true })
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
-  t.equal(n, 6, 'the claim and the answer in commits of their own')
+  t.equal(n, 5, 'the claim and the answer in commits of their own')
   t.same(JSON.parse(keyRow(f.store, 'trip-1')?.body ?? 'null'), { trip })
   t.equal(count(f.store, "SELECT count(*) AS n FROM leases WHERE name LIKE 'trip:%'"), 0, 'the trip\'s lease was given back')
 })

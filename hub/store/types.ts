@@ -335,6 +335,13 @@ export interface TripWrites {
    */
   createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall, ownHold?: PlaceHoldInput): Promise<{ leased: boolean; hold: BookingOutcome<HoldRecord> | null }>
   /**
+   * TripStore.saveTrip (the trip marked `confirming`), and when it saved,
+   * ReservationStore.confirmHold of its hold at this hub (`own`), in one
+   * write: the hold becomes a reservation in the commit that makes the trip
+   * `confirming`, never without it. `own` null: not saved, nothing confirmed.
+   */
+  saveTripConfirmingOwn(trip: TripRecord, opts: SaveTripOptions, own: { holdId: string; reservationId: string; nowMs: number }): Promise<{ saved: boolean; own: ConfirmHoldOutcome | null }>
+  /**
    * TripStore.saveTrip, and when it saved, `keyed`'s answer made from the
    * trip, in one write. The trip is saved even when the run no longer owns
    * its key (its claim lapsed and another run took it): the answer is then

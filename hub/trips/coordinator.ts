@@ -8,8 +8,9 @@
  * 2. Try: a hold per hop, in order: hop 0 here from the vehicle's position,
  *    hop i at its hub within `rangeKm` of the station held at hop i-1, each
  *    at its own time. Each hold request carries the trip's age (wait-die).
- * 3. Confirm: the trip is marked `confirming`, then every hold is confirmed,
- *    in parallel. The try phase stops while there is time left to confirm
+ * 3. Confirm: the trip is marked `confirming` (where the store can, with the
+ *    hold at this hub confirmed in the same write), then every other hold is
+ *    confirmed, in parallel. The try phase stops while there is time left to confirm
  *    before the earliest hold runs out (TTL minus clock skew minus a
  *    reserve). Reservation ids derive from the hold ids already written.
  * 4. On any failure the attempt is undone (`aborting` first): holds
@@ -22,7 +23,7 @@
  * every trip a crash left unfinished.
  */
 import type { Logger } from 'pino'
-import { VoltwayError, formatTime, newId, parseTime, type Hold, type HoldRequest, type OpArgs, type Position, type Trip } from '../../protocol/index.js'
+import { VoltwayError, formatTime, newId, parseTime, type Hold, type HoldConfirmation, type HoldRequest, type OpArgs, type Position, type Trip } from '../../protocol/index.js'
 import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
@@ -81,9 +82,10 @@ export interface CoordinatorOptions {
   random?: Random
   /**
    * This hub's holds (the participant of hop 0): with Store.tripWrites, hop 0's hold is booked in the
-   * trip's first write (HoldService.ownHoldInput). Absent: every hold through `participants`.
+   * trip's first write (HoldService.ownHoldInput) and confirmed in the write that marks the trip
+   * `confirming` (HoldService.ownConfirmed). Absent: every hold through `participants`.
    */
-  ownHolds?: Pick<HoldService, 'ownHoldInput' | 'ownHoldPlaced'>
+  ownHolds?: Pick<HoldService, 'ownHoldInput' | 'ownHoldPlaced' | 'ownConfirmed'>
   /** Test hook, awaited before each step. An error it throws escapes as if the process had died there: nothing is undone. */
   beforeStep?: (s: CoordinatorStep) => void | Promise<void>
 }
@@ -375,7 +377,7 @@ export class Coordinator {
    * queued, so the lease is given back in its commit: the trip is done with whatever that write finds.
    */
   async #attempt(trip: TripRecord, args: OpArgs<'route.reserve'>, call: KeyedCall | undefined, giveBack: () => void, first: PlacedFirst | null): Promise<AttemptOutcome> {
-    const { clock, participants, store } = this.#o
+    const { clock, participants, store, ownHolds } = this.#o
     const ttlMs = this.#o.holdTtlSeconds * 1000
     // Margins scale down with short TTLs (tests, demos): at most a tenth of the TTL each.
     const t = { ...this.#t, skewMarginMs: Math.min(this.#t.skewMarginMs, ttlMs / 10), confirmReserveMs: Math.min(this.#t.confirmReserveMs, ttlMs / 10) }
@@ -429,10 +431,22 @@ export class Coordinator {
     trip.updatedAtMs = clock.now()
     // Each state change is a compare-and-set on the state this worker last wrote: a replica that took
     // the trip over (this one's lease lapsed: its process paused, its database stalled) wins, and this one stops.
-    if (!(await store.trips.saveTrip(trip, { fromStates: ['trying'] }))) throw tripTakenOver(trip.tripId)
+    // Where the store can, the hold here is confirmed in that same write (it becomes a reservation only with the trip
+    // `confirming`): the peers' confirms then leave at once.
+    const ownLeg = ownHolds && store.tripWrites ? trip.legs.find((l) => l.hubId === this.#o.hubId) : undefined
+    let own: Promise<HoldConfirmation> | null = null
+    if (ownLeg && ownHolds && store.tripWrites) {
+      const out = await store.tripWrites.saveTripConfirmingOwn(trip, { fromStates: ['trying'] }, { holdId: ownLeg.holdId, reservationId: reservationIdForHold(ownLeg.holdId), nowMs: clock.now() })
+      if (!out.saved || !out.own) throw tripTakenOver(trip.tripId)
+      own = ownHolds.ownConfirmed(ownLeg.holdId, out.own)
+      // Settled below with the peers' confirms; a rejection is handled there, not left unhandled meanwhile.
+      own.catch(() => undefined)
+    } else if (!(await store.trips.saveTrip(trip, { fromStates: ['trying'] }))) throw tripTakenOver(trip.tripId)
     await this.#o.beforeStep?.({ step: 'confirm', tripId: trip.tripId, attempt: trip.attempt })
     const confirms = await Promise.allSettled(
-      trip.legs.map((leg) => participants.get(leg.hubId).confirm(leg.holdId, stepKey(trip.tripId, trip.attempt, leg.hop, 'confirm'))),
+      trip.legs.map((leg) =>
+        leg === ownLeg && own ? own : participants.get(leg.hubId).confirm(leg.holdId, stepKey(trip.tripId, trip.attempt, leg.hop, 'confirm')),
+      ),
     )
     const bad = confirms.findIndex((c) => c.status === 'rejected')
     if (bad >= 0) {
@@ -457,8 +471,10 @@ export class Coordinator {
       ? store.tripWrites.saveTripAnswered(trip, { fromStates: ['confirming'] }, { call, status: 200, body: (t) => JSON.stringify({ trip: toWire(t) }) })
       : store.trips.saveTrip(trip, { fromStates: ['confirming'] })
     // Saved, the trip needs its lease no more; not saved, another replica owns the trip (and its lease, which
-    // this release, by owner, leaves alone). A release whose commit fails is tried again by the LeaseKeeper.
-    giveBack()
+    // this release, by owner, leaves alone). Only where the release is queued into the save's own commit
+    // (Store.tripWrites: SQLite's group commit): elsewhere the two may commit in either order, and a trip
+    // `confirming` without its lease would be another replica's to undo. There #leased gives it back after.
+    if (store.tripWrites) giveBack()
     // Taken over meanwhile: the other replica is cancelling what the confirms made, the vehicle must not be told ok.
     if (!(await saved)) throw tripTakenOver(trip.tripId)
     this.#log.info({ tripId: trip.tripId, vehicleId: trip.vehicleId, hops: trip.legs.length, attempt: trip.attempt }, 'trip booked')

@@ -209,8 +209,17 @@ export class HoldService {
 
   async confirmOwn(holdId: string): Promise<HoldConfirmation> {
     const { store, clock } = this.#o
+    return this.ownConfirmed(holdId, await store.reservations.confirmHold({ holdId, reservationId: reservationIdForHold(holdId), nowMs: clock.now() }))
+  }
+
+  /**
+   * The rest of confirmOwn after the store's confirmHold of own hold `holdId` answered `out` (made by
+   * confirmOwn, or by a trip write that confirmed the hold with its trip: Store.tripWrites): the
+   * reservation, the expired hold's slot booked again if still free, or HOLD_EXPIRED.
+   */
+  async ownConfirmed(holdId: string, out: ConfirmHoldOutcome): Promise<HoldConfirmation> {
+    const { store } = this.#o
     const reservationId = reservationIdForHold(holdId)
-    const out = await store.reservations.confirmHold({ holdId, reservationId, nowMs: clock.now() })
     let reservation: ReservationRecord | null
     if (out.status === 'confirmed') reservation = out.reservation
     else if (out.status === 'expired') reservation = await this.#rebook(out.hold, reservationId, null)

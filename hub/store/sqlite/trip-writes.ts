@@ -1,16 +1,17 @@
 /**
  * TripWrites on SQLite: a coordinator's trip written with its lease, its
- * vehicle's request-id claim and its first hop's hold here, and saved with
- * the request's answer, each in one savepoint of the connection's group
- * commit (./write-batcher.ts): the trip's first and last writes take one
- * commit each where separate calls take four and two. The claim comes first
+ * vehicle's request-id claim and its first hop's hold here, marked
+ * `confirming` with that hold confirmed, and saved with the request's
+ * answer, each in one savepoint of the connection's group commit
+ * (./write-batcher.ts): the trip's three writes take one commit each where
+ * separate calls take four, two and two. The claim comes first
  * (./keyed-write.ts): a request id held by another run is seen before the
  * lease is taken, the trip written or a station held.
  */
 import type { KeyedAnswer, KeyedCall } from '../idempotency.js'
 import type { AcquireLeaseInput } from '../leases.js'
 import type { SaveTripOptions, TripRecord } from '../trips.js'
-import type { BookingOutcome, HoldRecord, PlaceHoldInput, TripWrites } from '../types.js'
+import type { BookingOutcome, ConfirmHoldOutcome, HoldRecord, PlaceHoldInput, TripWrites } from '../types.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
 import { keyedWrite, type SavepointWrite } from './keyed-write.js'
 import type { SqliteLeaseStore } from './leases.js'
@@ -44,6 +45,16 @@ export class SqliteTripWrites implements TripWrites {
       // Last: a statement above that failed rolled the write back before the index saw the hold.
       if (hold?.ok) this.#reservations.indexHold(hold.record)
       return { leased: true, hold }
+    })
+  }
+
+  saveTripConfirmingOwn(trip: TripRecord, opts: SaveTripOptions, own: { holdId: string; reservationId: string; nowMs: number }): Promise<{ saved: boolean; own: ConfirmHoldOutcome | null }> {
+    return this.#write(() => {
+      if (!this.#trips.saveTripInWrite(trip, opts)) return { saved: false, own: null }
+      const outcome = this.#reservations.confirmHoldInWrite(own)
+      // Last: a statement above that failed rolled the write back before the index saw the reservation.
+      this.#reservations.indexConfirmed(own.holdId, outcome)
+      return { saved: true, own: outcome }
     })
   }
 
