@@ -12,7 +12,7 @@ import type { Test } from 'tap'
 import { pino } from 'pino'
 import { idempotentOps, keyedOpsFor, requestFingerprint } from '../hub/requests/idempotent.js'
 import { tripOpHandlers } from '../hub/ops/index.js'
-import { KeyedCall, SqliteStore, StoreError, type TripRecord } from '../hub/store/index.js'
+import { KeyHeld, KeyedCall, SqliteStore, StoreError, type TripRecord } from '../hub/store/index.js'
 import { WriteBatcher } from '../hub/store/sqlite/write-batcher.js'
 import { OPS, VoltwayError, type HandlerTable, type OpHandler, type OpName, type OpArgsInput, type OpResult } from '../protocol/index.js'
 import type { CoordinatorStep } from '../hub/trips/coordinator.js'
@@ -165,6 +165,16 @@ t.test('the store\'s trip writes: a lease a live replica holds writes no trip; a
   t.equal(keyRow(f.store, 'dup'), undefined, 'the claim rolled back with the write')
   t.equal(call.claim, null, 'and the call holds no claim')
   t.match(f.store.db.prepare("SELECT owner FROM leases WHERE name = 'trip:t-x'").get(), { owner: 'me' }, 'the lease is still the earlier owner\'s')
+
+  // A restart of an attempt saves only while the run owns its request id.
+  const run = new KeyedCall({ scope: 'vehicle:V1', key: 'restart', fingerprint: 'f', nowMs, leaseMs: 60_000, owner: 'run' })
+  const t2 = { ...trip, tripId: 't-y' }
+  t.same(await tw.createLeasedTrip(t2, { name: 'trip:t-y', owner: 'me', nowMs, ttlMs: 60_000 }, run), { leased: true, hold: null })
+  t.equal(await tw.saveTripOwned({ ...t2, attempt: 2 }, { fromStates: ['trying'] }, run), true, 'owned: saved')
+  f.store.db.prepare("UPDATE idempotency_keys SET owner = 'another-run' WHERE key = 'restart'").run()
+  const lost = await tw.saveTripOwned({ ...t2, attempt: 3 }, { fromStates: ['trying'] }, run).catch((e: unknown) => e)
+  t.ok(lost instanceof KeyHeld, 'lost to another run: KeyHeld')
+  t.match(await f.store.trips.getTrip('t-y'), { attempt: 2 }, 'and nothing written')
 })
 
 /** Both of feira's stations booked at `at` by another vehicle (a reservation each). */

@@ -342,6 +342,13 @@ export interface TripWrites {
    */
   saveTripConfirmingOwn(trip: TripRecord, opts: SaveTripOptions, own: { holdId: string; reservationId: string; nowMs: number }): Promise<{ saved: boolean; own: ConfirmHoldOutcome | null }>
   /**
+   * TripStore.saveTrip while the run of `call` still owns its request id:
+   * otherwise nothing is written and the call rejects with KeyHeld (the
+   * id's answer may be given already: a run that lost its key must not book
+   * on, as when it restarts an attempt).
+   */
+  saveTripOwned(trip: TripRecord, opts: SaveTripOptions, call: KeyedCall): Promise<boolean>
+  /**
    * TripStore.saveTrip, and when it saved, `keyed`'s answer made from the
    * trip, in one write. The trip is saved even when the run no longer owns
    * its key (its claim lapsed and another run took it): the answer is then

@@ -260,7 +260,10 @@ export class Coordinator {
       trip.state = 'trying'
       trip.failure = null
       trip.updatedAtMs = clock.now()
-      if (!(await store.trips.saveTrip(trip, { fromStates: ['aborted'] }))) throw routeFailed(out.failure)
+      // A keyed run that lost its request id meanwhile (its claim lapsed in the pause, and a repeat answered the
+      // trip's failure) restarts nothing: KeyHeld, and the run answers what the id holds.
+      const restarted = call && store.tripWrites ? store.tripWrites.saveTripOwned(trip, { fromStates: ['aborted'] }, call) : store.trips.saveTrip(trip, { fromStates: ['aborted'] })
+      if (!(await restarted)) throw routeFailed(out.failure)
       this.#log.debug({ tripId: trip.tripId, attempt: trip.attempt }, 'trip restarted with its original age')
     }
   }

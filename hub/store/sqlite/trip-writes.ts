@@ -48,6 +48,11 @@ export class SqliteTripWrites implements TripWrites {
     })
   }
 
+  saveTripOwned(trip: TripRecord, opts: SaveTripOptions, call: KeyedCall): Promise<boolean> {
+    // Not the first write of the run: keyedWrite checks the claim is still the run's, and writes nothing if not.
+    return keyedWrite(this.#write, this.#keys, { call, status: 200, body: () => '' }, trip.updatedAtMs, () => this.#trips.saveTripInWrite(trip, opts))
+  }
+
   saveTripConfirmingOwn(trip: TripRecord, opts: SaveTripOptions, own: { holdId: string; reservationId: string; nowMs: number }): Promise<{ saved: boolean; own: ConfirmHoldOutcome | null }> {
     return this.#write(() => {
       if (!this.#trips.saveTripInWrite(trip, opts)) return { saved: false, own: null }
