@@ -81,7 +81,7 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   const args = await reserveArgs(f)
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
   // The trip with its lease, its claim and hop 0's hold; confirming with that hold confirmed; confirmed with the answer and
-  // the lease given back. The claim-first path (below) takes two more: the claim, and the answer.
+  // the lease given back. The claim-first path (below) takes one more: the claim.
   t.equal(n, 3, 'three commits at the coordinating hub')
   t.equal(trip.legs.length, 2)
   const row = keyRow(f.store, 'trip-1')
@@ -94,10 +94,11 @@ t.test('on SQLite route.reserve runs keyed: its request id is claimed in the tri
   t.equal(count(f.store, 'SELECT count(*) AS n FROM trips'), 1, 'booked once')
 })
 
-t.test('claimed first (a store without keyed trips, or the id found held): the same trip in five commits, answered alike', async (t) => {
+t.test('claimed first (the id found held, then claimed): the same trip in four commits, answered alike', async (t) => {
   const f = await feira(t, { claimFirst: true })
   const { commits: n, trip } = await tripCommits(f, 'trip-1')
-  t.equal(n, 5, 'the claim and the answer in commits of their own')
+  // The claim in a commit of its own; the trip's writes check the claim is still the run's, the last stores the answer.
+  t.equal(n, 4, 'the claim in a commit of its own')
   t.same(JSON.parse(keyRow(f.store, 'trip-1')?.body ?? 'null'), { trip })
   t.equal(count(f.store, "SELECT count(*) AS n FROM leases WHERE name LIKE 'trip:%'"), 0, 'the trip\'s lease was given back')
 })
@@ -224,3 +225,41 @@ t.test('hop 0\'s hold is booked in the trip\'s first write; one that write canno
     t.equal(count(f.store, 'SELECT count(*) AS n FROM holds'), 0, 'nothing held')
   })
 })
+
+/** Feira and Salvador with one station each: an older trip's hold at Salvador makes a younger trip die there (wait-die). */
+const ONE_STATION = BAHIA.slice(0, 2).map((s) => ({ ...s, stations: s.stations.slice(0, 1) }))
+
+for (const storage of ['memory', 'sqlite'] as const) {
+  t.test(`[${storage}] a run whose request id a repeat answered in the pause before a wait-die restart restarts nothing: no booking behind a kept ROUTE_FAILED`, async (t) => {
+    const h = await startFederationHubs({ specs: ONE_STATION, links: BAHIA_LINKS.slice(0, 1), storage, tuning: { restartDelayMs: 50, maxAttempts: 3 }, rules: { minLeadMinutes: 0 } })
+    t.teardown(() => h.close())
+    const hub = h.hub('feira')
+    const handlers: HandlerTable = idempotentOps(tripOpHandlers({ federation: hub.federation }), { store: hub.store.idempotency, clock: h.clock, logger: pino({ enabled: false }), waitMs: 0, keyedOps: keyedOpsFor(hub.store) })
+    const call = <O extends OpName>(op: O, args: OpArgsInput<O>, requestId: string): Promise<OpResult<O>> =>
+      (handlers[op] as OpHandler<O>)(OPS[op].args.parse(args) as Parameters<OpHandler<O>>[0], { hubId: 'feira', vehicleId: 'V1', requestId, op })
+    const { route } = await call('route.list', { destination: 'salvador' }, 'list')
+    const args = { routeId: route.routeId, times: [inMinutes(h.clock, 180), inMinutes(h.clock, 240)], position: FROM, rangeKm: 250 }
+    // An older trip holds Salvador's only station at hop 1's time: the first attempt dies there.
+    await h.hub('salvador').federation.holds.place('feira', 'older-hold', { txId: 'older', txStartedAt: '2026-11-24T11:00:00Z', vehicleId: 'V0', at: args.times[1] as string, from: { lat: -12.97, lon: -38.5 }, rangeKm: 10, ttlSeconds: 30 })
+    const trips = hub.store.trips
+    const save = trips.saveTrip.bind(trips)
+    let repeat: Promise<unknown> | null = null
+    trips.saveTrip = async (trip: TripRecord, opts) => {
+      const saved = await save(trip, opts)
+      if (trip.state === 'aborted' && repeat === null) {
+        // The pause before the restart: the older trip gives way, the run stalls past its claim, and the vehicle repeats.
+        await h.hub('salvador').federation.holds.release('feira', 'older-hold')
+        h.clock.advanceSeconds(7)
+        repeat = call('route.reserve', args, 'req').catch((e: unknown) => e)
+        await repeat
+      }
+      return saved
+    }
+    const first = await call('route.reserve', args, 'req').catch((e: unknown) => e)
+    const repeated = await repeat
+    const booked = (await hub.store.reservations.counts(h.clock.now())).reservations + (await h.hub('salvador').store.reservations.counts(h.clock.now())).reservations
+    t.equal(codeOf(repeated), 'ROUTE_FAILED', 'the repeat answered the aborted attempt\'s failure, kept for the id')
+    t.equal(codeOf(first), 'ROUTE_FAILED', 'the run answers what the id holds')
+    t.equal(booked, 0, 'and booked nothing behind that answer')
+  })
+}

@@ -148,7 +148,11 @@ export function idempotentOps(table: HandlerTable, o: IdempotentOpsOptions): Han
         // Claimed first: a keyed op's booking write still checks the claim is this run's (a claim that lapsed
         // and was taken books nothing) and stores the answer; another op gets the id's first-claim time.
         const call = KeyedCall.claimed({ scope, key, fingerprint, nowMs: o.clock.now(), leaseMs, owner: claim.owner }, first)
-        const work = keyed ? (c: KeyedCall) => handler(args, ctx, c) : () => handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs })
+        // route.reserve gets its claimed call on this path too: before it books again (a wait-die restart) it checks
+        // the run still owns the id, which a repeat may have answered once the claim lapsed in the pause.
+        const work = keyed
+          ? (c: KeyedCall) => handler(args, ctx, c)
+          : (c: KeyedCall) => handler(args, { ...ctx, firstSeenAtMs: first.firstClaimedAtMs }, ...(op === 'route.reserve' ? [c] : []))
         const answer = await runCall(o, { ...claim, op }, work, call, running)
         if (answer !== KEY_HELD) return answer
         // Its claim lapsed and was taken: a fresh wait for the id's answer, as answerOfTakenKey.

@@ -27,7 +27,7 @@ import { VoltwayError, formatTime, newId, parseTime, type Hold, type HoldConfirm
 import { sleep, type Clock, type Random } from '../../base/clock.js'
 import { forEachLimit } from '../../base/for-each-limit.js'
 import type { CatalogRoute, RouteCatalog } from '../routes/catalog.js'
-import { otherArgsRefused, refuseEarlierUse, type AcquireLeaseInput, type KeyedCall, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState } from '../store/index.js'
+import { KeyHeld, otherArgsRefused, refuseEarlierUse, type AcquireLeaseInput, type KeyedCall, type ReleaseTask, type Store, type TripLegRecord, type TripRecord, type TripState } from '../store/index.js'
 import { routeFailed, tripNotFound, tripTakenOver, type HopFailure } from './errors.js'
 import { holdIdFor, reservationIdForHold, stepKey } from './ids.js'
 import { leaseNames, type LeaseKeeper } from './lease-keeper.js'
@@ -260,8 +260,10 @@ export class Coordinator {
       trip.state = 'trying'
       trip.failure = null
       trip.updatedAtMs = clock.now()
-      // A keyed run that lost its request id meanwhile (its claim lapsed in the pause, and a repeat answered the
-      // trip's failure) restarts nothing: KeyHeld, and the run answers what the id holds.
+      // A run that lost its request id meanwhile (its claim lapsed in the pause, and a repeat answered the trip's
+      // failure) restarts nothing: KeyHeld, and the run answers what the id holds. Checked in the restart's own write
+      // where the store can; elsewhere by renewing the claim just before (it then cannot lapse before the save).
+      if (call && !store.tripWrites && !(await store.idempotency.renew({ ...call.claimInput, nowMs: clock.now() }))) throw new KeyHeld({ state: 'in_progress' })
       const restarted = call && store.tripWrites ? store.tripWrites.saveTripOwned(trip, { fromStates: ['aborted'] }, call) : store.trips.saveTrip(trip, { fromStates: ['aborted'] })
       if (!(await restarted)) throw routeFailed(out.failure)
       this.#log.debug({ tripId: trip.tripId, attempt: trip.attempt }, 'trip restarted with its original age')
