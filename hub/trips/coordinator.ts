@@ -170,7 +170,7 @@ export class Coordinator {
           if (out.hold?.ok && ownHolds) first = { hold: ownHolds.ownHoldPlaced(out.hold.record), sentAt }
           return out.leased
         }
-      : null
+      : undefined
     return this.#leased(
       tripId,
       async (giveBack) => {
@@ -213,7 +213,7 @@ export class Coordinator {
     tripId: string,
     work: (giveBack: () => void) => Promise<T>,
     refused: () => T | Promise<T>,
-    acquire: ((lease: AcquireLeaseInput) => Promise<boolean>) | null = null,
+    acquire?: (lease: AcquireLeaseInput) => Promise<boolean>,
   ): Promise<T> {
     // Marked busy before the lease is asked for: this replica may take its own lease again, so two local
     // workers of one trip would both get it, and the first to finish would give it back under the other.
@@ -221,7 +221,7 @@ export class Coordinator {
     this.#busy.add(tripId)
     let leased = false
     try {
-      leased = await this.#o.leases.acquire(leaseNames.trip(tripId), acquire ?? undefined)
+      leased = await this.#o.leases.acquire(leaseNames.trip(tripId), acquire)
     } finally {
       if (!leased) this.#busy.delete(tripId)
     }

@@ -8,24 +8,21 @@
 import type { KeyedAnswer } from '../idempotency.js'
 import type { BookingOutcome, CreateReservationInput, KeyedReservationWrites, ReservationRecord } from '../types.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
-import { keyedWrite, type SavepointWrite } from './keyed-write.js'
+import { keyedWrite } from './keyed-write.js'
 import type { SqliteReservationStore } from './reservations.js'
 
 export class SqliteKeyedReservations implements KeyedReservationWrites {
   readonly #reservations: SqliteReservationStore
   readonly #keys: SqliteIdempotencyStore
-  /** The booking write of `reservations`' connection: a failing one empties its booking indexes. */
-  readonly #write: SavepointWrite
 
   /** The sub-stores must be on the same connection (one group commit, one transaction). */
   constructor(reservations: SqliteReservationStore, keys: SqliteIdempotencyStore) {
     this.#reservations = reservations
     this.#keys = keys
-    this.#write = (work) => reservations.bookingWrite(work)
   }
 
   createReservation(input: CreateReservationInput, keyed: KeyedAnswer<ReservationRecord>): Promise<BookingOutcome<ReservationRecord>> {
-    return keyedWrite(this.#write, this.#keys, keyed, input.nowMs, (store): BookingOutcome<ReservationRecord> => {
+    return keyedWrite(this.#reservations, this.#keys, keyed, input.nowMs, (store): BookingOutcome<ReservationRecord> => {
       const outcome = this.#reservations.createReservationInWrite(input)
       if (!outcome.ok) return outcome
       store(outcome.record)

@@ -11,6 +11,7 @@
  */
 import type { IdempotencyClaim, KeyedAnswer } from '../idempotency.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
+import type { SqliteReservationStore } from './reservations.js'
 
 /** What one write did for its keyed call: the claim it made (null: none), the answer it stored (null: none). */
 interface KeyedDone<T> {
@@ -19,24 +20,21 @@ interface KeyedDone<T> {
   stored: { status: number; body: string } | null
 }
 
-/** One write of a connection's group commit, in a savepoint of its own (a booking write: SqliteReservationStore.bookingWrite). */
-export type SavepointWrite = <T>(work: () => T) => Promise<T>
-
 /**
- * `work` in one write (`write`, on the connection of `keys`) at `nowMs`, after `keyed`'s claim or
- * ownership check (module doc). `work` calls `store` with what it made to store the call's answer
- * with it. What the committed write did is settled on the call (KeyedCall.settle: rejects with
- * KeyHeld when the key is another run's); without `keyed`, just `work` in the write. A write that
- * rolled back settles nothing.
+ * `work` in one booking write of `reservations`' connection at `nowMs` (`keys` on the same
+ * connection), after `keyed`'s claim or ownership check (module doc). `work` calls `store` with
+ * what it made to store the call's answer with it. What the committed write did is settled on
+ * the call (KeyedCall.settle: rejects with KeyHeld when the key is another run's); without
+ * `keyed`, just `work` in a booking write. A write that rolled back settles nothing.
  */
 export async function keyedWrite<R, T>(
-  write: SavepointWrite,
+  reservations: SqliteReservationStore,
   keys: SqliteIdempotencyStore,
   keyed: KeyedAnswer<R> | undefined,
   nowMs: number,
   work: (store: (made: R) => void) => T,
 ): Promise<T> {
-  const done = await write((): KeyedDone<T | null> => {
+  const done = await reservations.bookingWrite((): KeyedDone<T | null> => {
     const pending = keyed?.call.pendingClaim ?? null
     // The first write claims the key (its lease from this write on); a later one checks the run still owns it (a
     // claim that lapsed and was taken by another run, which may have answered already: this run must book nothing more).

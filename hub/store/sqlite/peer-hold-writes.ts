@@ -16,7 +16,7 @@ import type { PeerHoldRecord } from '../trips.js'
 import { atLimit } from '../booking-rules.js'
 import type { BookingOutcome, HoldRecord, PeerConfirmOutcome, PeerHoldWrites, PlaceHoldInput, ReservationRecord } from '../types.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
-import { keyedWrite, type SavepointWrite } from './keyed-write.js'
+import { keyedWrite } from './keyed-write.js'
 import type { SqliteReservationStore } from './reservations.js'
 import type { SqliteTripStore } from './trips.js'
 
@@ -24,19 +24,16 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
   readonly #reservations: SqliteReservationStore
   readonly #trips: SqliteTripStore
   readonly #keys: SqliteIdempotencyStore
-  /** The booking write of `reservations`' connection: a failing one empties its booking indexes. */
-  readonly #write: SavepointWrite
 
   /** The sub-stores must be on the same connection (one group commit, one transaction). */
   constructor(reservations: SqliteReservationStore, trips: SqliteTripStore, keys: SqliteIdempotencyStore) {
     this.#reservations = reservations
     this.#trips = trips
     this.#keys = keys
-    this.#write = (work) => reservations.bookingWrite(work)
   }
 
   placePeerHold(input: PlaceHoldInput, peerHubId: string, keyed?: KeyedAnswer<HoldRecord>): Promise<BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord }> {
-    return keyedWrite(this.#write, this.#keys, keyed, input.nowMs, (store): BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord } => {
+    return keyedWrite(this.#reservations, this.#keys, keyed, input.nowMs, (store): BookingOutcome<HoldRecord> | { ok: false; known: PeerHoldRecord } => {
       const known = this.#trips.peerHoldInWrite(input.holdId)
       if (known) return { ok: false, known }
       // The limit of a peer's vehicle counts that peer's ledger entries, not this hub's bookings.
@@ -67,7 +64,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
   }
 
   confirmPeerHold(input: { holdId: string; reservationId: string; nowMs: number }, peerHubId: string, keyed?: KeyedAnswer<ReservationRecord>): Promise<PeerConfirmOutcome> {
-    return keyedWrite(this.#write, this.#keys, keyed, input.nowMs, (store): PeerConfirmOutcome => {
+    return keyedWrite(this.#reservations, this.#keys, keyed, input.nowMs, (store): PeerConfirmOutcome => {
       const entry = this.#trips.peerHoldInWrite(input.holdId)
       if (!entry || entry.peerHubId !== peerHubId) return { status: 'unknown' }
       if (!CONFIRMABLE_PEER_HOLD_STATES.includes(entry.state)) return { status: 'released' }

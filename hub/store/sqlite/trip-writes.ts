@@ -13,7 +13,7 @@ import type { AcquireLeaseInput } from '../leases.js'
 import type { SaveTripOptions, TripRecord } from '../trips.js'
 import type { BookingOutcome, ConfirmHoldOutcome, HoldRecord, PlaceHoldInput, TripWrites } from '../types.js'
 import type { SqliteIdempotencyStore } from './idempotency.js'
-import { keyedWrite, type SavepointWrite } from './keyed-write.js'
+import { keyedWrite } from './keyed-write.js'
 import type { SqliteLeaseStore } from './leases.js'
 import type { SqliteReservationStore } from './reservations.js'
 import type { SqliteTripStore } from './trips.js'
@@ -23,8 +23,6 @@ export class SqliteTripWrites implements TripWrites {
   readonly #trips: SqliteTripStore
   readonly #leases: SqliteLeaseStore
   readonly #keys: SqliteIdempotencyStore
-  /** The booking write of `reservations`' connection (the first write may book): a failing one empties its booking indexes. */
-  readonly #write: SavepointWrite
 
   /** The sub-stores must be on the same connection (one group commit, one transaction). */
   constructor(reservations: SqliteReservationStore, trips: SqliteTripStore, leases: SqliteLeaseStore, keys: SqliteIdempotencyStore) {
@@ -32,13 +30,10 @@ export class SqliteTripWrites implements TripWrites {
     this.#trips = trips
     this.#leases = leases
     this.#keys = keys
-    this.#write = (work) => reservations.bookingWrite(work)
   }
 
   createLeasedTrip(trip: TripRecord, lease: AcquireLeaseInput, call?: KeyedCall, ownHold?: PlaceHoldInput): Promise<{ leased: boolean; hold: BookingOutcome<HoldRecord> | null }> {
-    // The first write stores no answer: `body` is never asked for.
-    const keyed: KeyedAnswer<never> | undefined = call && { call, status: 200, body: () => '' }
-    return keyedWrite(this.#write, this.#keys, keyed, lease.nowMs, () => {
+    return keyedWrite(this.#reservations, this.#keys, call && withoutAnswer(call), lease.nowMs, () => {
       if (!this.#leases.acquireInWrite(lease)) return { leased: false, hold: null }
       this.#trips.createTripInWrite(trip)
       const hold = ownHold ? this.#reservations.placeHoldInWrite(ownHold) : null
@@ -50,11 +45,11 @@ export class SqliteTripWrites implements TripWrites {
 
   saveTripOwned(trip: TripRecord, opts: SaveTripOptions, call: KeyedCall): Promise<boolean> {
     // Not the first write of the run: keyedWrite checks the claim is still the run's, and writes nothing if not.
-    return keyedWrite(this.#write, this.#keys, { call, status: 200, body: () => '' }, trip.updatedAtMs, () => this.#trips.saveTripInWrite(trip, opts))
+    return keyedWrite(this.#reservations, this.#keys, withoutAnswer(call), trip.updatedAtMs, () => this.#trips.saveTripInWrite(trip, opts))
   }
 
   saveTripConfirmingOwn(trip: TripRecord, opts: SaveTripOptions, own: { holdId: string; reservationId: string; nowMs: number }): Promise<{ saved: boolean; own: ConfirmHoldOutcome | null }> {
-    return this.#write(() => {
+    return this.#reservations.bookingWrite(() => {
       if (!this.#trips.saveTripInWrite(trip, opts)) return { saved: false, own: null }
       const outcome = this.#reservations.confirmHoldInWrite(own)
       // Last: a statement above that failed rolled the write back before the index saw the reservation.
@@ -65,7 +60,7 @@ export class SqliteTripWrites implements TripWrites {
 
   async saveTripAnswered(trip: TripRecord, opts: SaveTripOptions, keyed: KeyedAnswer<TripRecord>): Promise<boolean> {
     const { scope, key, owner } = keyed.call.claimInput
-    const done = await this.#write(() => {
+    const done = await this.#reservations.bookingWrite(() => {
       if (!this.#trips.saveTripInWrite(trip, opts)) return { saved: false, lost: null, stored: null }
       // Saved whoever owns the key now (the trip's state is the truth the peers acted on); the answer only by its owner.
       const lost = this.#keys.lostClaimInWrite(keyed.call.claimInput)
@@ -78,4 +73,9 @@ export class SqliteTripWrites implements TripWrites {
     keyed.call.settle(done.lost, done.stored)
     return done.saved
   }
+}
+
+/** A keyed write's call for a write that stores no answer (it claims, or checks the claim is still the run's): `body` is never asked for. */
+function withoutAnswer(call: KeyedCall): KeyedAnswer<never> {
+  return { call, status: 200, body: () => '' }
 }
