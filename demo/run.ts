@@ -3,6 +3,7 @@
  * SQLite, station agents on mock boards), a short story, then exit 0; or,
  * with `--keep-running`, leave it up and print how to connect.
  */
+import { once } from 'node:events'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -35,7 +36,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const logFile = join(dir, 'demo.log')
   const cfgs = await buildDemoConfigs(dir, basePort)
   const files = writeDemoConfigs(dir, cfgs)
-  const logger = pino({ level }, pino.destination({ dest: logFile, mkdir: true, sync: false }))
+  const dest = pino.destination({ dest: logFile, mkdir: true, sync: false })
+  // Opened before anything can end the demo: an asynchronous destination flushed before its file is open throws
+  // ("sonic boom is not ready yet"), which turned a listener that could not bind (exit 2) into exit 1.
+  await once(dest, 'ready')
+  const logger = pino({ level }, dest)
 
   out('Voltway demo: four charging companies in Bahia, federated along BR-324 and BR-116.')
   let fed: DemoFederation | undefined
