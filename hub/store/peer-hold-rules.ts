@@ -27,6 +27,19 @@ export function isLivePeerHold(e: Pick<PeerHoldRecord, 'state' | 'atMs' | 'expir
   return e.state === 'confirmed' && e.atMs !== null && e.atMs >= q.fromMs
 }
 
+/**
+ * The one time of a ledger entry isLivePeerHold compares, as a count by time
+ * keeps it (../vehicle-booking-index.ts): a `confirmed` entry counts while
+ * `atMs >= fromMs`, as a reservation does; a `placed` one while `expiresAtMs >
+ * nowMs`, as an unconfirmed hold does. Null for an entry that never counts
+ * again (released, placing, or without that time).
+ */
+export function peerHoldCountEntry(e: Pick<PeerHoldRecord, 'holdId' | 'state' | 'atMs' | 'expiresAtMs'>): { id: string; kind: 'reservation' | 'hold'; t: number } | null {
+  if (e.state === 'placed') return e.expiresAtMs === null ? null : { id: e.holdId, kind: 'hold', t: e.expiresAtMs }
+  if (e.state === 'confirmed') return e.atMs === null ? null : { id: e.holdId, kind: 'reservation', t: e.atMs }
+  return null
+}
+
 /** States a confirmation may move to `confirmed` (again, for a repeated confirm). */
 export const CONFIRMABLE_PEER_HOLD_STATES: readonly PeerHoldState[] = ['placed', 'confirmed']
 /** States a release by the owning peer moves to `released`. */

@@ -12,8 +12,13 @@
  * checks its counts against the store's SQL under random bookings,
  * cancellations, confirms, expiring holds and other writers.
  *
+ * The SQLite peer-hold ledger keeps one too, keyed by peer and vehicle, for
+ * the limit of a peer's vehicle: isLivePeerHold compares the same two times
+ * (peerHoldCountEntry, ./peer-hold-rules.ts, says which of an entry's).
+ * test/store-peer-ledger-index.test.ts checks those counts the same way.
+ *
  * Coherence is the owner's job, as with BookingIndex: it applies its own
- * writes (`add`, `remove`, `removeExpired`) and calls `clear()` whenever
+ * writes (`add`, `put`, `remove`, `removeExpired`) and calls `clear()` whenever
  * someone else may have written or a write of its own may not have committed.
  * Entries older than a floor are not kept; the floor moves up (and the index
  * empties) once it lags `fromMs` by two horizons.
@@ -69,6 +74,13 @@ export class VehicleBookingIndex {
     if (!lists || this.#byId.has(b.id)) return
     if (b.kind === 'reservation') this.#put(b.vehicleId, b.id, 'reservation', b.atMs, lists)
     else this.#put(b.vehicleId, b.id, 'hold', b.expiresAtMs, lists)
+  }
+
+  /** An entry this store committed for `key` (a vehicle, or whatever the owner counts by), replacing one of the same id. Ignored for keys not loaded. */
+  put(key: string, e: VehicleBookingEntry): void {
+    this.remove(e.id)
+    const lists = this.#byVehicle.get(key)
+    if (lists) this.#put(key, e.id, e.kind, e.t, lists)
   }
 
   /** A booking this store deleted, or a hold it confirmed (it then counts as its reservation). */

@@ -37,7 +37,10 @@ export interface SqliteStoreOptions {
   fileName?: string
   /** How long a write waits for another writer's lock before failing with StoreError('BUSY'). Default 5000. */
   busyTimeoutMs?: number
-  /** Answer reservations.findBookings from memory, kept coherent with the file (./reservations.ts). Default true. */
+  /**
+   * Answer reservations.findBookings and the per-vehicle limits (this hub's vehicles, and peers' from the
+   * peer-hold ledger) from memory, kept coherent with the file (./connection-indexes.ts). Default true.
+   */
   bookingIndex?: boolean
   /**
    * WAL checkpoints in a worker thread (./checkpointer.ts) instead of inside the COMMIT that crosses
@@ -96,7 +99,7 @@ export class SqliteStore implements Store {
     this.reservations = new SqliteReservationStore(db, guard, opts.bookingIndex === undefined ? {} : { bookingIndex: opts.bookingIndex })
     this.charging = new SqliteChargingStore(db, guard)
     this.idempotency = new SqliteIdempotencyStore(db, guard)
-    this.trips = new SqliteTripStore(db, guard)
+    this.trips = new SqliteTripStore(db, guard, opts.bookingIndex === undefined ? {} : { bookingIndex: opts.bookingIndex })
     this.leases = new SqliteLeaseStore(db, guard)
     this.accounts = new SqliteAccountsStore(db, guard)
     this.peerHolds = new SqlitePeerHoldWrites(this.reservations, this.trips, this.idempotency)

@@ -8,13 +8,10 @@
  * `findBookings` (the read behind `station.nearest`) answers from a
  * BookingIndex (../booking-index.ts) of the stations asked about, loaded from
  * the database on first use, updated with this store's own writes, and
- * dropped whenever `PRAGMA data_version` shows that another connection
- * (another process on the file, or another handle in this one) committed.
- * The pragma is a read transaction (two `fcntl` locks: 4 µs alone, 12-25 µs
- * measured between a request's other work), so it is not asked again for a
- * question that came in before the last time it was asked
- * (BookingQuery.receivedAt), nor within a group commit once asked there
- * (the batch's write lock keeps every other connection from committing).
+ * dropped whenever another connection (another process on the file, or
+ * another handle in this one) committed, by the connection's one coherence
+ * rule (./connection-indexes.ts, which also says when `PRAGMA data_version`
+ * is asked).
  *
  * The check inside a booking's transaction asks the same index: once
  * `BEGIN IMMEDIATE` holds the write lock nobody else can commit, so an index
@@ -49,6 +46,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
+import { ConnectionIndexes } from './connection-indexes.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
@@ -98,11 +96,9 @@ export class SqliteReservationStore implements ReservationStore {
   readonly #index: BookingIndex | null
   /** Each vehicle's live bookings, for the per-vehicle limit (null with the booking index off). */
   readonly #vehicles: VehicleBookingIndex | null
-  readonly #dataVersion: Statement<[], number>
+  /** The connection's indexes (these two and the peer-hold ledger's), kept coherent together. */
+  readonly #indexes: ConnectionIndexes
   readonly #stationBookings: Statement<[string, number, string, number], BookingRow>
-  #seenVersion = -1
-  /** `performance.now()` just before `#dataVersion` was last read. */
-  #versionCheckedAt = -Infinity
   readonly #batcher: WriteBatcher
   readonly #db: Database
   readonly #guard: () => void
@@ -135,7 +131,11 @@ export class SqliteReservationStore implements ReservationStore {
     this.#write = this.#batcher.writer(guard)
     this.#index = opts.bookingIndex === false ? null : new BookingIndex()
     this.#vehicles = opts.bookingIndex === false ? null : new VehicleBookingIndex()
-    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
+    this.#indexes = ConnectionIndexes.for(db)
+    this.#indexes.register(() => {
+      this.#index?.clear()
+      this.#vehicles?.clear()
+    })
     this.#stationBookings = db.prepare<[string, number, string, number], BookingRow>(STATION_BOOKINGS_SQL)
     this.#s = {
       insertReservation: db.prepare(
@@ -323,7 +323,7 @@ export class SqliteReservationStore implements ReservationStore {
     return run(() => {
       this.#guard()
       const upTo = createdUpToMs ?? null
-      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs, upTo, upTo).changes, (n) => n > 0 && this.#clearIndexes())
+      return this.#indexed(this.#s.cancelVehicle.run(vehicleId, fromMs, upTo, upTo).changes, (n) => n > 0 && this.#indexes.clear())
     })
   }
 
@@ -372,29 +372,9 @@ export class SqliteReservationStore implements ReservationStore {
   #liveOf(vehicleId: string, fromMs: number, nowMs: number, receivedAt?: number): number {
     const v = this.#vehicles
     if (v === null || !v.covers({ fromMs, nowMs })) return this.#s.countVehicle.get(vehicleId, fromMs, vehicleId, nowMs)?.n ?? 0
-    this.#dropIndexesIfOthersWrote(receivedAt)
+    this.#indexes.dropIfOthersWrote(receivedAt)
     if (!v.has(vehicleId)) v.load(vehicleId, this.#s.vehicleEntries.all(vehicleId, v.floorMs, vehicleId, v.floorMs))
     return v.count(vehicleId, { fromMs, nowMs })
-  }
-
-  /**
-   * Empty both indexes when `PRAGMA data_version` shows another connection committed since they were
-   * built. Not asked again for a question that came in (`receivedAt`) before it was last asked.
-   */
-  #dropIndexesIfOthersWrote(receivedAt?: number): void {
-    if (receivedAt !== undefined && receivedAt < this.#versionCheckedAt) return
-    const checkedAt = performance.now()
-    const version = this.#dataVersion.get() as number
-    this.#versionCheckedAt = checkedAt
-    if (version !== this.#seenVersion) {
-      this.#clearIndexes()
-      this.#seenVersion = version
-    }
-  }
-
-  #clearIndexes(): void {
-    this.#index?.clear()
-    this.#vehicles?.clear()
   }
 
   /** A booking gone from the database (released, cancelled): out of both indexes. */
@@ -407,7 +387,7 @@ export class SqliteReservationStore implements ReservationStore {
   #blockingSync(query: BookingQuery): Booking[] {
     const index = this.#index
     if (index === null || !index.covers(query)) return this.#findSync(query)
-    this.#dropIndexesIfOthersWrote(query.receivedAt)
+    this.#indexes.dropIfOthersWrote(query.receivedAt)
     const out: Booking[] = []
     const ids = new Set(query.stationIds)
     for (const id of ids) {
@@ -427,7 +407,7 @@ export class SqliteReservationStore implements ReservationStore {
    */
   #booking<T>(work: () => T, o: WriteOptions = CHECK_THEN_INSERT): Promise<T> {
     return this.#write(work, o).catch((err: unknown) => {
-      this.#clearIndexes()
+      this.#indexes.clear()
       throw err
     })
   }

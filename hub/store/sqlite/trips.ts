@@ -4,6 +4,16 @@
  * have their own tables. Every write is one atomic unit (a savepoint) inside
  * a BEGIN IMMEDIATE transaction that the connection's WriteBatcher shares
  * among the writes of one event-loop turn.
+ *
+ * The limit of a peer's vehicle (countPeerVehicleHolds with a peer, inside
+ * every peer hold's write: ./peer-hold-writes.ts) is counted from an
+ * in-memory VehicleBookingIndex of the ledger per (peer, vehicle), as a
+ * vehicle of this hub is counted (./reservations.ts): by SQL it read every
+ * live entry of that vehicle, so a fleet account roaming here paid for all of
+ * them on each new hold. Each ledger write puts its entry in the index
+ * (peerHoldCountEntry), and the connection's coherence rule
+ * (./connection-indexes.ts) empties it when another connection committed or
+ * a write of this one rolled back.
  */
 import type { Database, Statement } from 'better-sqlite3'
 import type {
@@ -15,7 +25,9 @@ import type {
   TripState,
   TripStore,
 } from '../trips.js'
-import { recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
+import { peerHoldCountEntry, recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
+import { VehicleBookingIndex, type VehicleBookingEntry } from '../vehicle-booking-index.js'
+import { ConnectionIndexes } from './connection-indexes.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
@@ -34,18 +46,29 @@ export class SqliteTripStore implements TripStore {
     deleteRelease: Statement<[string]>
     getPeerHold: Statement<[string], PeerHoldRow>
     countPeerVehicle: Statement<[string, string | null, string | null, number, number], { n: number }>
+    ledgerEntries: Statement<[string, string, number, number], VehicleBookingEntry>
     savePeerHold: Statement<unknown[]>
     deletePeerHolds: Statement<[number, number, number]>
   }
   /** A write through the connection's group commit (see WriteBatcher). */
   readonly #write: <T>(work: () => T, o?: WriteOptions) => Promise<T>
+  readonly #batcher: WriteBatcher
+  /** The ledger's live entries per (peer, vehicle) (module doc; null with the booking index off). */
+  readonly #ledger: VehicleBookingIndex | null
+  readonly #indexes: ConnectionIndexes
   /** `listTrips` by the number of states asked for (at most the seven states there are). */
   readonly #listTripsStmts = new Map<number, Statement<string[], TripRow>>()
 
-  constructor(db: Database, guard: () => void) {
+  /** `bookingIndex` false: the peer vehicle's limit is counted by SQL on every hold (as the reservation store's option). */
+  constructor(db: Database, guard: () => void, opts: { bookingIndex?: boolean } = {}) {
     this.#db = db
     this.#guard = guard
-    this.#write = WriteBatcher.for(db).writer(guard)
+    this.#batcher = WriteBatcher.for(db)
+    this.#write = this.#batcher.writer(guard)
+    const ledger = opts.bookingIndex === false ? null : new VehicleBookingIndex()
+    this.#ledger = ledger
+    this.#indexes = ConnectionIndexes.for(db)
+    if (ledger) this.#indexes.register(() => ledger.clear())
     this.#s = {
       insertTrip: db.prepare(
         `INSERT INTO trips (trip_id, vehicle_id, route_id, tx_started_at_ms, attempt, state, legs_json, failure_json, created_at_ms, updated_at_ms)
@@ -69,6 +92,14 @@ export class SqliteTripStore implements TripStore {
       countPeerVehicle: db.prepare<[string, string | null, string | null, number, number], { n: number }>(
         `SELECT COUNT(*) AS n FROM peer_holds
           WHERE vehicle_id = ? AND (? IS NULL OR peer_hub_id = ?)
+            AND ((state = 'placed' AND expires_at_ms > ?) OR (state = 'confirmed' AND at_ms >= ?))`,
+      ),
+      // What the ledger's index keeps of a (vehicle, peer) above its floor (peerHoldCountEntry; rule: isLivePeerHold).
+      ledgerEntries: db.prepare<[string, string, number, number], VehicleBookingEntry>(
+        `SELECT hold_id AS id, CASE state WHEN 'confirmed' THEN 'reservation' ELSE 'hold' END AS kind,
+                CASE state WHEN 'confirmed' THEN at_ms ELSE expires_at_ms END AS t
+           FROM peer_holds
+          WHERE vehicle_id = ? AND peer_hub_id = ?
             AND ((state = 'placed' AND expires_at_ms > ?) OR (state = 'confirmed' AND at_ms >= ?))`,
       ),
       savePeerHold: db.prepare(
@@ -162,7 +193,7 @@ export class SqliteTripStore implements TripStore {
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return this.#write(() => this.recordPeerHoldInWrite(input))
+    return this.#ledgerWrite(() => this.recordPeerHoldInWrite(input))
   }
 
   /** recordPeerHold's work, inside a write of this connection (./peer-hold-writes.ts). */
@@ -177,8 +208,16 @@ export class SqliteTripStore implements TripStore {
 
   /** countPeerVehicleHolds' count, inside a write (or read) of this connection (./peer-hold-writes.ts). */
   countPeerVehicleInWrite(q: { peerHubId?: string; vehicleId: string; fromMs: number; nowMs: number }): number {
-    const peer = q.peerHubId ?? null
-    return this.#s.countPeerVehicle.get(q.vehicleId, peer, peer, q.nowMs, q.fromMs)?.n ?? 0
+    const ledger = this.#ledger
+    if (q.peerHubId === undefined || ledger === null || !ledger.covers(q)) {
+      const peer = q.peerHubId ?? null
+      return this.#s.countPeerVehicle.get(q.vehicleId, peer, peer, q.nowMs, q.fromMs)?.n ?? 0
+    }
+    // Inside a write the batch's lock keeps others out from its start; outside, asked afresh.
+    this.#indexes.dropIfOthersWrote(this.#db.inTransaction ? this.#batcher.flushStartedAt : undefined)
+    const key = ledgerKey(q.peerHubId, q.vehicleId)
+    if (!ledger.has(key)) ledger.load(key, this.#s.ledgerEntries.all(q.vehicleId, q.peerHubId, ledger.floorMs, ledger.floorMs))
+    return ledger.count(key, q)
   }
 
   /** The ledger entry of `holdId`, read inside a write of this connection (./peer-hold-writes.ts). */
@@ -187,15 +226,15 @@ export class SqliteTripStore implements TripStore {
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
-    return this.#write(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
+    return this.#ledgerWrite(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return this.#write(() => this.peerHoldConfirmedInWrite(input))
+    return this.#ledgerWrite(() => this.peerHoldConfirmedInWrite(input))
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
-    return this.#write(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
+    return this.#ledgerWrite(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
   }
 
   getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
@@ -215,7 +254,10 @@ export class SqliteTripStore implements TripStore {
   deletePeerHoldsOlderThan(cutoffMs: number): Promise<number> {
     return run(() => {
       this.#guard()
-      return this.#s.deletePeerHolds.run(cutoffMs, cutoffMs, cutoffMs).changes
+      const n = this.#s.deletePeerHolds.run(cutoffMs, cutoffMs, cutoffMs).changes
+      // Swept entries count no more; the index reloads what is left rather than look for them.
+      if (n > 0) this.#ledger?.clear()
+      return n
     })
   }
 
@@ -238,7 +280,11 @@ export class SqliteTripStore implements TripStore {
     return row ? toPeerHold(row) : null
   }
 
-  /** Write the entry a ledger transition decided (inside the caller's write), and answer. */
+  /**
+   * Write the entry a ledger transition decided (inside the caller's write), put it in the ledger's
+   * index, and answer. A write that calls this and then fails must empty the connection's indexes:
+   * #ledgerWrite here, SqliteReservationStore.bookingWrite for ./peer-hold-writes.ts.
+   */
   #step<A>(step: PeerHoldStep<A>): A {
     const r = step.next
     if (r) {
@@ -246,9 +292,25 @@ export class SqliteTripStore implements TripStore {
         r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
         r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
       )
+      const e = r.vehicleId === null ? null : peerHoldCountEntry(r)
+      if (e && r.vehicleId !== null) this.#ledger?.put(ledgerKey(r.peerHubId, r.vehicleId), e)
+      else this.#ledger?.remove(r.holdId)
     }
     return step.answer
   }
+
+  /** A ledger write of this store's own: should it not commit, what #step put in the index goes with it. */
+  #ledgerWrite<T>(work: () => T): Promise<T> {
+    return this.#write(work).catch((err: unknown) => {
+      this.#indexes.clear()
+      throw err
+    })
+  }
+}
+
+/** The ledger index's key: the limit of a peer's vehicle is counted per (peer, vehicle). */
+function ledgerKey(peerHubId: string, vehicleId: string): string {
+  return `${peerHubId}\u0000${vehicleId}`
 }
 
 /** A trip as the named parameters of its INSERT and UPDATE. */

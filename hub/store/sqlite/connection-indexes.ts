@@ -1,0 +1,70 @@
+/**
+ * The in-memory indexes one SQLite connection keeps, and the one rule that
+ * keeps them true: the BookingIndex and VehicleBookingIndex of
+ * ./reservations.ts and the peer-hold ledger's count of ./trips.ts each
+ * register here, and all of them are emptied together
+ *
+ * - when `PRAGMA data_version` shows that another connection (another
+ *   process on the file, or another handle in this one) committed since the
+ *   last look: `dropIfOthersWrote`;
+ * - when a write of this connection that may have changed one of them did
+ *   not commit (its savepoint or its group commit rolled back): `clear`.
+ *
+ * Each index reloads from the database on its next use. The pragma is a read
+ * transaction (two `fcntl` locks: 4 µs alone, 12-25 µs measured between a
+ * request's other work), so it is not asked again for a question that came in
+ * before the last time it was asked (`receivedAt`), nor within a group commit
+ * once asked there (the batch's write lock keeps every other connection from
+ * committing: WriteBatcher.flushStartedAt).
+ */
+import type { Database, Statement } from 'better-sqlite3'
+
+export class ConnectionIndexes {
+  static readonly #byDb = new WeakMap<Database, ConnectionIndexes>()
+
+  /** The one set of indexes of a connection (shared by its sub-stores). */
+  static for(db: Database): ConnectionIndexes {
+    let c = ConnectionIndexes.#byDb.get(db)
+    if (!c) {
+      c = new ConnectionIndexes(db)
+      ConnectionIndexes.#byDb.set(db, c)
+    }
+    return c
+  }
+
+  readonly #dataVersion: Statement<[], number>
+  readonly #clears: Array<() => void> = []
+  #seenVersion = -1
+  /** `performance.now()` just before `#dataVersion` was last read. */
+  #checkedAt = -Infinity
+
+  private constructor(db: Database) {
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
+  }
+
+  /** Add an index: `clear` empties it. */
+  register(clear: () => void): void {
+    this.#clears.push(clear)
+  }
+
+  /**
+   * Empty every index when another connection committed since the last look. `receivedAt`
+   * (`performance.now()` when the question came in, or a group commit's flushStartedAt): not asked
+   * again when the last look was taken after it.
+   */
+  dropIfOthersWrote(receivedAt?: number): void {
+    if (receivedAt !== undefined && receivedAt < this.#checkedAt) return
+    const checkedAt = performance.now()
+    const version = this.#dataVersion.get() as number
+    this.#checkedAt = checkedAt
+    if (version !== this.#seenVersion) {
+      this.clear()
+      this.#seenVersion = version
+    }
+  }
+
+  /** Empty every index: a write that may have changed one did not commit, or touched more than they track. */
+  clear(): void {
+    for (const c of this.#clears) c()
+  }
+}
