@@ -24,17 +24,21 @@ export async function bookNearest<R>(
   rangeKm: number,
   book: (candidates: BookingCandidate[]) => Promise<BookingOutcome<R>>,
 ): Promise<NearestBooking<R>> {
-  const tried = new Set<string>()
+  // The stations of the batches before (made only once a batch settles nothing: most settle in the first).
+  let tried: Set<string> | null = null
+  let count = 0
   let last: BookingOutcome<R> = { ok: false, conflicts: [] }
   for (const size of BATCHES) {
     // No filter while nothing was tried: the kd-tree search then asks no callback for every station it visits.
-    const hits = stations.nearest(position, rangeKm, size, tried.size === 0 ? undefined : (s) => tried.has(s.stationId))
+    const before = tried
+    const hits = stations.nearest(position, rangeKm, size, before === null ? undefined : (s) => before.has(s.stationId))
     if (hits.length === 0) break
     const candidates = hits.map((h) => ({ stationId: h.item.stationId, position: h.item.position }))
-    for (const c of candidates) tried.add(c.stationId)
+    count += candidates.length
     last = await book(candidates)
-    if (last.ok || last.overLimit !== undefined) break
-    if (hits.length < size) break
+    if (last.ok || last.overLimit !== undefined || hits.length < size) break
+    tried ??= new Set()
+    for (const c of candidates) tried.add(c.stationId)
   }
-  return { outcome: last, tried: tried.size }
+  return { outcome: last, tried: count }
 }

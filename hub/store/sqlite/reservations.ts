@@ -102,6 +102,8 @@ export class SqliteReservationStore implements ReservationStore {
   readonly #batcher: WriteBatcher
   readonly #db: Database
   readonly #guard: () => void
+  /** #pick's scratch list of what blocks one candidate (reused: one booking check runs at a time). */
+  readonly #found: Booking[] = []
   readonly #bookingStmts = new Map<number, Statement<unknown[], BookingRow>>()
   readonly #s: {
     insertReservation: Statement<unknown[]>
@@ -352,8 +354,30 @@ export class SqliteReservationStore implements ReservationStore {
   #pick(input: CreateReservationInput | PlaceHoldInput): BookingCandidate | { ok: false; conflicts: Booking[]; overLimit?: number } {
     const overLimit = this.#overLimit(input)
     if (overLimit !== null) return { ok: false, conflicts: [], overLimit }
-    const blocking = this.#blockingSync({ ...input, stationIds: candidateIds(input.candidates), receivedAt: this.#batcher.flushStartedAt })
+    const receivedAt = this.#batcher.flushStartedAt
+    const index = this.#index
+    const q = { atMs: input.atMs, windowMs: input.windowMs, nowMs: input.nowMs }
+    // From the index, nearest first, up to the first free candidate: most bookings look at one station, not at
+    // every candidate's (firstFree's answer, which the refusal below still takes, with what blocks them all).
+    if (index !== null && index.covers(q)) {
+      this.#indexes.dropIfOthersWrote(receivedAt)
+      const found = this.#found
+      for (const c of input.candidates) {
+        this.#loaded(index, c.stationId)
+        found.length = 0
+        index.blocking(c.stationId, q, found)
+        if (found.length === 0) return c
+      }
+    }
+    const blocking = this.#blockingSync({ ...q, stationIds: candidateIds(input.candidates), receivedAt })
     return firstFree(input.candidates, blocking) ?? { ok: false, conflicts: blocking }
+  }
+
+  /** `stationId`'s bookings in `index`, loaded from the database first if it has none yet. */
+  #loaded(index: BookingIndex, stationId: string): void {
+    if (index.has(stationId)) return
+    const floor = index.floorMs
+    index.load(stationId, this.#stationBookings.all(stationId, floor, stationId, floor).map(toBooking))
   }
 
   /** Inside a booking's transaction: the vehicle's live bookings when it is at `input.limit`, else null. */
@@ -391,10 +415,7 @@ export class SqliteReservationStore implements ReservationStore {
     const out: Booking[] = []
     const ids = new Set(query.stationIds)
     for (const id of ids) {
-      if (!index.has(id)) {
-        const floor = index.floorMs
-        index.load(id, this.#stationBookings.all(id, floor, id, floor).map(toBooking))
-      }
+      this.#loaded(index, id)
       index.blocking(id, query, out)
     }
     return out.sort(compareBookings)
