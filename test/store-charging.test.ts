@@ -1,6 +1,7 @@
 /** The charging sub-store's contract, run against every Store implementation. */
 import t from 'tap'
 import { MemoryStore, SqliteStore, StoreError, type Store } from '../hub/store/index.js'
+import { ACKED_STREAMS_PER_STATION } from '../hub/store/charging-rules.js'
 import { tempDir } from './helpers/hub.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -233,5 +234,32 @@ for (const { name, make } of impls) {
     t.same(await store.charging.recordEvent('S1', 'e1', 2, 'fault', '{"n":2}', 400), { inserted: true, ackSeq: 3 })
     t.same((await store.charging.listStationEvents('S1', 10)).map((e) => [e.seq, e.receivedAtMs]), [[2, 400], [3, 300]])
     t.same(await store.charging.recordEvent('S1', 'e2', 1, 'fault', '{"n":1}', 500), { inserted: true, ackSeq: 1 }, 'another epoch has its own ack')
+  })
+
+  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: a station that makes epoch after epoch leaves the acks of its ${ACKED_STREAMS_PER_STATION} most recently used streams; a forgotten one's event is judged by the events still stored`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    const rec = (stationId: string, epoch: string | null, seq: number, at: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', at)
+    // Another station's stream, used before all of S1's: S1's epochs never push it out.
+    t.same(await rec('S2', 'e-other', 1, 1), { inserted: true, ackSeq: 1 })
+    t.same(await rec('S1', null, 1, 2), { inserted: true, ackSeq: 1 }, 'the epoch-less stream counts as one')
+    // The epoch-less stream, then 100 epochs of two events each.
+    for (let i = 0; i < 100; i++) {
+      t.same(await rec('S1', `e${i}`, 1, 10 + 2 * i), { inserted: true, ackSeq: 1 })
+      t.same(await rec('S1', `e${i}`, 2, 11 + 2 * i), { inserted: true, ackSeq: 2 })
+    }
+    // Events of a forgotten stream still stored are repeats, as their rows say (not asked for again from seq 1).
+    t.same(await rec('S1', 'e50', 2, 300), { inserted: false, ackSeq: 2 }, 'an older epoch whose events are still stored')
+    // The retention deletes every event: from now on only an ack tells a repeat.
+    t.ok((await store.charging.deleteStationEventsOlderThan(1000, 1000)) >= 201)
+    // e50 just came back as the most recent: it and the 15 before it in use are still acknowledged.
+    for (const i of [50, ...Array.from({ length: ACKED_STREAMS_PER_STATION - 1 }, (_, k) => 99 - k)]) {
+      t.same(await rec('S1', `e${i}`, 2, 2000 + i), { inserted: false, ackSeq: 2 }, `e${i}: acknowledged, a repeat`)
+    }
+    t.same(await rec('S2', 'e-other', 1, 3000), { inserted: false, ackSeq: 1 }, "another station's ack is its own")
+    t.same(await store.charging.listStationEvents('S1', 10), [], 'no repeat stored')
+    // Beyond the bound: forgotten, and with its events gone, taken as a stream heard from for the first time.
+    t.same(await rec('S1', `e${100 - ACKED_STREAMS_PER_STATION}`, 2, 4000), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'the one e50 pushed out was forgotten')
+    t.same(await rec('S1', null, 1, 4001), { inserted: true, ackSeq: 1 }, 'and so was the epoch-less stream')
   })
 }

@@ -65,6 +65,19 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
 }
 
 /**
+ * How many event streams (outbox epochs, and the epoch-less stream) of one
+ * station the hub keeps the acks of: the most recently used. A station that
+ * opens a new epoch beyond them makes the hub forget the ack of its least
+ * recently used one, so what one station can make the hub keep is bounded
+ * (its events are bounded by their retention), however many epochs it makes.
+ * An agent uses one epoch at a time, its current one always the most recent
+ * (docs/protocol.md, "Events"); an event of a forgotten epoch sent again is
+ * judged against the events still stored (nextAck from null): stored ones
+ * are repeats, ones the retention deleted are stored again.
+ */
+export const ACKED_STREAMS_PER_STATION = 16
+
+/**
  * Whether event `seq` of a stream is one the hub has acknowledged: `acked`
  * (the stream's last ack, null when never heard from) covers it. An ack only
  * ever passes stored events, so such an event was stored once: it is a

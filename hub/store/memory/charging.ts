@@ -1,7 +1,7 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
+import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 
 export class MemoryChargingStore implements ChargingStore {
@@ -10,6 +10,8 @@ export class MemoryChargingStore implements ChargingStore {
   /** Per stream (station, epoch): the stored events by seq. */
   #events = new Map<string, Map<number, StoredStationEvent>>()
   #acked = new Map<string, number>()
+  /** Per station: its streams with an ack, least recently used first (ACKED_STREAMS_PER_STATION). */
+  #ackedStreams = new Map<string, Set<string>>()
   #roaming = new Map<string, RoamingSessionRecord>()
 
   constructor(private readonly guard: () => void) {}
@@ -19,6 +21,7 @@ export class MemoryChargingStore implements ChargingStore {
     this.#receipts.clear()
     this.#events.clear()
     this.#acked.clear()
+    this.#ackedStreams.clear()
     this.#roaming.clear()
   }
 
@@ -138,6 +141,16 @@ export class MemoryChargingStore implements ChargingStore {
     if (inserted) seen.set(seq, { stationId, epoch, seq, type, body, receivedAtMs: nowMs })
     const out = nextAck(acked, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
+    let used = this.#ackedStreams.get(stationId)
+    if (!used) this.#ackedStreams.set(stationId, (used = new Set()))
+    used.delete(stream)
+    used.add(stream)
+    // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the least recently used beyond the bound go.
+    for (const old of used) {
+      if (used.size <= ACKED_STREAMS_PER_STATION) break
+      used.delete(old)
+      this.#acked.delete(old)
+    }
     return { inserted, ...out }
   }
 

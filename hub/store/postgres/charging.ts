@@ -12,7 +12,7 @@
  */
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
 import { PgRoamingSessions } from './roaming-sessions.js'
@@ -169,9 +169,19 @@ export class PgChargingStore implements ChargingStore {
       const stored = new Set(above.rows.map((r) => Number(r.seq)))
       const out = nextAck(ackedSeq, seq, (n) => stored.has(n))
       await tx.query(
-        'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES ($1, $2, $3) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
-        [stationId, ep, out.ackSeq],
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms`,
+        [stationId, ep, out.ackSeq, nowMs],
       )
+      // A stream heard from for the first time: the station's least recently used beyond the bound go
+      // (rule: ACKED_STREAMS_PER_STATION, charging-rules.ts; the station's lock above orders its writers).
+      if (ackedSeq === null) {
+        await tx.query(
+          `DELETE FROM station_acks WHERE station_id = $1 AND epoch <> $2 AND epoch NOT IN (
+             SELECT epoch FROM station_acks WHERE station_id = $1 AND epoch <> $2 ORDER BY used_at_ms DESC, epoch DESC LIMIT $3)`,
+          [stationId, ep, ACKED_STREAMS_PER_STATION - 1],
+        )
+      }
       return { inserted: ins?.rowCount === 1, ...out }
     })
   }

@@ -7,7 +7,7 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { run, toStoreError } from './errors.js'
 import { SqliteRoamingSessions } from './roaming-sessions.js'
@@ -50,7 +50,8 @@ export class SqliteChargingStore implements ChargingStore {
     insertEvent: Statement<[string, string, number, string, string, number]>
     getAck: Statement<[string, string], { acked_seq: number }>
     hasEvent: Statement<[string, string, number], { 1: number }>
-    setAck: Statement<[string, string, number]>
+    setAck: Statement<[string, string, number, number]>
+    forgetOldAcks: Statement<[{ stationId: string; epoch: string; keep: number }]>
     deleteOldEvents: Statement<[number, number]>
   }
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
@@ -95,8 +96,14 @@ export class SqliteChargingStore implements ChargingStore {
       ),
       getAck: db.prepare<[string, string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ? AND epoch = ?'),
       hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
-      setAck: db.prepare<[string, string, number]>(
-        'INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES (?, ?, ?) ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq',
+      setAck: db.prepare<[string, string, number, number]>(
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms`,
+      ),
+      // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the stream just used, and the most recently used others.
+      forgetOldAcks: db.prepare<[{ stationId: string; epoch: string; keep: number }]>(
+        `DELETE FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch AND epoch NOT IN (
+           SELECT epoch FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch ORDER BY used_at_ms DESC, epoch DESC LIMIT @keep)`,
       ),
       // One short write, however large the backlog.
       deleteOldEvents: db.prepare<[number, number]>(DELETE_OLD_EVENTS),
@@ -126,7 +133,9 @@ export class SqliteChargingStore implements ChargingStore {
       // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted
       const inserted = !isAcknowledged(acked, seq) && this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs).changes === 1
       const out = nextAck(acked, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
-      this.#s.setAck.run(stationId, epoch, out.ackSeq)
+      this.#s.setAck.run(stationId, epoch, out.ackSeq, nowMs)
+      // A stream heard from for the first time: the station's least recently used beyond the bound go.
+      if (acked === null) this.#s.forgetOldAcks.run({ stationId, epoch, keep: ACKED_STREAMS_PER_STATION - 1 })
       return { inserted, ...out }
     })
   }

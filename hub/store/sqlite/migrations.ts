@@ -319,6 +319,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX station_events_by_age ON station_events (received_at_ms);
     `,
   },
+  {
+    version: 14,
+    name: "station acks: when each stream was last used, to keep a station's most recent ones",
+    sql: `
+      -- A station keeps the acks of its ACKED_STREAMS_PER_STATION most recently used event streams
+      -- (hub/store/charging-rules.ts); rows from before count as used at 0, the first to go.
+      ALTER TABLE station_acks ADD COLUMN used_at_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX station_acks_by_use ON station_acks (station_id, used_at_ms);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
