@@ -19,7 +19,11 @@
  * exchange (undici to fastify in this process), and what it bounds: a trip
  * costs at least a create plus its four exchanges (two holds, two confirms),
  * which caps trips/creates and floors trip p50 / create p50 for any hub that
- * makes one federation call per hold and per confirm.
+ * makes one federation call per hold and per confirm. So do the peers' own
+ * writes, measured at a SQLite store in this process (a hold and its
+ * confirm, with the ledger entry, as the federation routes make them, no
+ * Idempotency-Key): every trip makes two of each at its peers, whatever its
+ * transport.
  * Run: node --import tsx bench/trips.ts [--seconds S] [--concurrency C] [--storage sqlite|memory] [--json]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -204,6 +208,7 @@ for (let r = 0; r < ROUNDS; r++) {
   many.trip.push(await timed('trip', () => drive(SECONDS / ROUNDS, C, trip)))
 }
 const exchange = await bareExchange()
+const peerWrite = await peerWrites()
 const oneCreate = merge(one.create)
 const oneTrip = merge(one.trip)
 const manyCreate = merge(many.create)
@@ -237,6 +242,13 @@ const rows: BenchRow[] = [
   // two holds and two confirms over HTTP; with everything else free, these give the best ratios possible.
   { bench: name, metric: 'ceiling of trips/s / creates/s: create CPU / (create CPU + 4 bare exchanges)', value: cpuPerCreateMs / (cpuPerCreateMs + (4 * exchange.cpuUs) / 1000), unit: 'ratio' },
   { bench: name, metric: 'floor of trip p50 / create p50: (create p50 + 3 bare exchanges in sequence) / create p50', value: (p1.create.p50 + (3 * exchange.p50Us) / 1000) / p1.create.p50, unit: 'ratio' },
+  { bench: name, metric: "a peer's hold and its confirm at the store (SQLite, with the ledger entry, no HTTP): CPU per pair, 64 in flight", value: peerWrite.cpuUs, unit: 'µs' },
+  { bench: name, metric: "a peer's hold and its confirm at the store: p50 of the pair, one in flight", value: peerWrite.p50Us, unit: 'µs' },
+  // Every trip also makes two holds and two confirms at its peers' stores, however it reaches them: with free
+  // transport and nothing else, a trip still costs a create plus those writes (and the coordinator's own three).
+  { bench: name, metric: "ceiling of trips/s / creates/s counting the peers' writes too: create CPU / (create CPU + 4 bare exchanges + 2 peer hold-and-confirm pairs)", value: cpuPerCreateMs / (cpuPerCreateMs + (4 * exchange.cpuUs + 2 * peerWrite.cpuUs) / 1000), unit: 'ratio' },
+  { bench: name, metric: "ceiling of that ratio with the federation's transport free: create CPU / (create CPU + 2 peer hold-and-confirm pairs)", value: cpuPerCreateMs / (cpuPerCreateMs + (2 * peerWrite.cpuUs) / 1000), unit: 'ratio' },
+  { bench: name, metric: "floor of trip p50 / create p50 counting the peers' writes in sequence (two holds, then the confirms side by side)", value: (p1.create.p50 + (3 * exchange.p50Us + 2 * peerWrite.holdP50Us + peerWrite.confirmP50Us) / 1000) / p1.create.p50, unit: 'ratio' },
   { bench: name, metric: 'failed trips', value: failed, unit: 'trips', goal: '0', ok: failed === 0 },
 ]
 report(rows)
@@ -244,6 +256,50 @@ report(rows)
 for (const c of clients) await c.close()
 for (const h of hubs.reverse()) await h.close()
 rmSync(dir, { recursive: true, force: true })
+
+/**
+ * What a trip makes its peers write, measured at the store (no HTTP, no auth, no validation): a peer's
+ * hold (its booking, the ledger entry, the vehicle's limit counted) and then its confirm (the reservation,
+ * the ledger entry confirmed), on a SQLite store of its own with the hub's background checkpoints. CPU per
+ * pair with C in flight (the group commit shared as at a loaded hub), and p50s with one in flight.
+ */
+async function peerWrites(): Promise<{ cpuUs: number; p50Us: number; holdP50Us: number; confirmP50Us: number }> {
+  const store = new SqliteStore({ dataDir: mkdtempSync(join(dir, 'peer-')), backgroundCheckpoints: true })
+  const stations = (HUBS[1] as HubSpec).stations.map((st) => ({ stationId: st.stationId, position: st.position }))
+  let k = 0
+  const holdMs: number[] = []
+  const confirmMs: number[] = []
+  const pair = async (): Promise<unknown> => {
+    const i = k++
+    const nowMs = Date.now()
+    const holdId = `bench-hold-${i}`
+    const t0 = performance.now()
+    const placed = await store.peerHolds.placePeerHold(
+      { holdId, vehicleId: `V${i % C}`, atMs: tripBase + i * 2 * HOUR, candidates: stations, windowMs: 2 * HOUR, nowMs, expiresAtMs: nowMs + 30_000, txId: `bench-tx-${i}`, txStartedAtMs: nowMs, limit: { max: BENCH_RULES.maxReservationsPerVehicle, fromMs: nowMs - 2 * HOUR } },
+      'feira',
+    )
+    if (!placed.ok) throw new Error('bench: a peer hold was refused')
+    const t1 = performance.now()
+    const confirmed = await store.peerHolds.confirmPeerHold({ holdId, reservationId: `bench-r-${i}`, nowMs: Date.now() }, 'feira')
+    if (confirmed.status !== 'confirmed') throw new Error(`bench: a peer confirm answered ${confirmed.status}`)
+    holdMs.push(t1 - t0)
+    confirmMs.push(performance.now() - t1)
+    return confirmed
+  }
+  try {
+    await drive(0.5, C, pair)
+    const cpu0 = process.cpuUsage()
+    const many = await drive(SECONDS / ROUNDS, C, pair)
+    const cpu = process.cpuUsage(cpu0)
+    holdMs.length = 0
+    confirmMs.length = 0
+    const one = await drive(SECONDS / ROUNDS / 3, 1, pair)
+    if (many.errors + one.errors > 0) throw new Error(`bench: ${many.errors + one.errors} peer writes failed`)
+    return { cpuUs: (cpu.user + cpu.system) / Math.max(1, many.done), p50Us: lat(one.latencies).p50 * 1000, holdP50Us: lat(holdMs).p50 * 1000, confirmP50Us: lat(confirmMs).p50 * 1000 }
+  } finally {
+    await store.close()
+  }
+}
 
 /**
  * The least a federation call can cost here: undici (the federation client's library) to fastify
