@@ -13,10 +13,10 @@
  * over it.
  */
 import { rmSync } from 'node:fs'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { TestClock } from '../hub/clock.js'
-import { KeyedCall, SqliteStore } from '../hub/store/index.js'
+import { KeyedCall, SqliteStore, type KeyedAnswer } from '../hub/store/index.js'
 import { tempDir } from './helpers/hub.js'
 
 const RUNS = Number(process.env.VOLTWAY_PROPERTY_RUNS ?? 60)
@@ -227,26 +227,64 @@ t.test("a hold one handle places is counted by the other's next hold, not served
   t.equal(await indexed.trips.countPeerVehicleHolds({ peerHubId: 'salvador', vehicleId: 'V0', fromMs: nowMs - WINDOW, nowMs }), 2)
 })
 
-t.test("a peer's hold whose write rolls back after its ledger entry leaves the index counting as the database does", async (t) => {
+/** A store on a fresh file, closed at the end of `t`, and an answer that cannot be made (its write fails after its ledger entry). */
+function oneStore(t: Test): { store: SqliteStore; nowMs: number; failing: <R>(key: string) => KeyedAnswer<R> } {
   const dir = tempDir()
-  const clock = new TestClock('2026-11-24T12:00:00Z')
   const store = new SqliteStore({ dataDir: dir })
   t.teardown(async () => {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  const nowMs = clock.now()
+  const nowMs = new TestClock('2026-11-24T12:00:00Z').now()
+  const failing = <R>(key: string): KeyedAnswer<R> => ({
+    call: new KeyedCall({ scope: 'salvador', key, fingerprint: 'f', nowMs, leaseMs: 30_000, owner: `run-${key}` }),
+    status: 201,
+    body: (): string => {
+      throw new Error('no answer')
+    },
+  })
+  return { store, nowMs, failing }
+}
+
+t.test("a peer's hold whose write rolls back after its ledger entry leaves the index counting as the database does", async (t) => {
+  const { store, nowMs, failing } = oneStore(t)
   const q = { peerHubId: 'salvador', vehicleId: 'V0', fromMs: nowMs - WINDOW, nowMs }
   const hold = (holdId: string, atMs: number) => limitedHold(holdId, atMs, nowMs)
   t.match(await store.peerHolds.placePeerHold(hold('h1', nowMs + 60 * MIN), 'salvador'), { ok: true })
   t.equal(await store.trips.countPeerVehicleHolds(q), 1, 'the index is loaded with the first hold')
   // The answer cannot be made: the write fails after the hold and its ledger entry, and rolls back whole.
-  const call = new KeyedCall({ scope: 'salvador', key: 'k-2', fingerprint: 'f', nowMs, leaseMs: 30_000, owner: 'run-2' })
-  const failing = { call, status: 201, body: (): string => { throw new Error('no answer') } }
-  await t.rejects(store.peerHolds.placePeerHold(hold('h2', nowMs + 300 * MIN), 'salvador', failing), /no answer/)
+  await t.rejects(store.peerHolds.placePeerHold(hold('h2', nowMs + 300 * MIN), 'salvador', failing('k-2')), /no answer/)
   t.equal(await store.trips.getPeerHold('h2'), null, 'the ledger entry rolled back')
   t.equal(await store.trips.countPeerVehicleHolds(q), 1, 'and the index does not count it')
   // Room for one more, which the limit then refuses after it.
   t.match(await store.peerHolds.placePeerHold(hold('h3', nowMs + 600 * MIN), 'salvador'), { ok: true })
   t.match(await store.peerHolds.placePeerHold(hold('h4', nowMs + 900 * MIN), 'salvador'), { ok: false, overLimit: 2 })
+})
+
+t.test("a peer's hold rolled back in a group commit is not counted by the next hold of that same commit", async (t) => {
+  const { store, nowMs, failing } = oneStore(t)
+  const q = { peerHubId: 'salvador', vehicleId: 'V0', fromMs: nowMs - WINDOW, nowMs }
+  t.match(await store.peerHolds.placePeerHold(limitedHold('h1', nowMs + 60 * MIN, nowMs), 'salvador'), { ok: true })
+  t.equal(await store.trips.countPeerVehicleHolds(q), 1, 'the index is loaded')
+  // Asked for in one turn: one group commit, h2's savepoint rolled back before h3 counts.
+  const h2 = store.peerHolds.placePeerHold(limitedHold('h2', nowMs + 300 * MIN, nowMs), 'salvador', failing('k-2'))
+  const h3 = store.peerHolds.placePeerHold(limitedHold('h3', nowMs + 600 * MIN, nowMs), 'salvador')
+  await t.rejects(h2, /no answer/)
+  t.match(await h3, { ok: true }, 'one live hold before it, of a limit of two')
+  t.equal(await store.trips.countPeerVehicleHolds(q), 2)
+})
+
+t.test("a peer's confirm rolled back in a group commit leaves its hold counted by the next hold of that same commit", async (t) => {
+  const { store, nowMs, failing } = oneStore(t)
+  const q = { peerHubId: 'salvador', vehicleId: 'V0', fromMs: nowMs - WINDOW, nowMs }
+  // h1: a live hold whose slot is past: confirmed, its entry would count no more (its reservation has passed).
+  t.match(await store.peerHolds.placePeerHold({ ...limitedHold('h1', nowMs - 3 * WINDOW, nowMs), candidates: [{ stationId: 'S1', position }] }, 'salvador'), { ok: true })
+  t.match(await store.peerHolds.placePeerHold(limitedHold('h2', nowMs + 60 * MIN, nowMs), 'salvador'), { ok: true })
+  t.equal(await store.trips.countPeerVehicleHolds(q), 2)
+  const confirm = store.peerHolds.confirmPeerHold({ holdId: 'h1', reservationId: 'r1', nowMs }, 'salvador', failing('k-c'))
+  const h3 = store.peerHolds.placePeerHold(limitedHold('h3', nowMs + 600 * MIN, nowMs), 'salvador')
+  await t.rejects(confirm, /no answer/)
+  t.match(await store.trips.getPeerHold('h1'), { state: 'placed' }, 'the confirm rolled back')
+  t.match(await h3, { ok: false, overLimit: 2 }, 'h1 and h2 still live: refused at the limit')
+  t.equal(await store.trips.countPeerVehicleHolds(q), 2)
 })

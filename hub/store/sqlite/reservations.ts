@@ -422,15 +422,12 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   /**
-   * A booking write through the group commit. Its work updates the index itself, right after its
-   * INSERT; should the group commit fail as a whole, what it added was never committed: the index
-   * is emptied and reloads from the database.
+   * A booking write through the group commit (one statement that writes unless `o` says otherwise).
+   * Its work updates the indexes itself, after its last statement; should the write or its group
+   * commit fail, the batcher empties them and they reload from the database (./write-batcher.ts).
    */
   #booking<T>(work: () => T, o: WriteOptions = CHECK_THEN_INSERT): Promise<T> {
-    return this.#write(work, o).catch((err: unknown) => {
-      this.#indexes.clear()
-      throw err
-    })
+    return this.#write(work, o)
   }
 
   deleteExpiredHolds(nowMs: number): Promise<number> {

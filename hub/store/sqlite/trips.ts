@@ -13,7 +13,7 @@
  * them on each new hold. Each ledger write puts its entry in the index
  * (peerHoldCountEntry), and the connection's coherence rule
  * (./connection-indexes.ts) empties it when another connection committed or
- * a write of this one rolled back.
+ * a write of this one rolled back (./write-batcher.ts).
  */
 import type { Database, Statement } from 'better-sqlite3'
 import type {
@@ -193,7 +193,7 @@ export class SqliteTripStore implements TripStore {
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return this.#ledgerWrite(() => this.recordPeerHoldInWrite(input))
+    return this.#write(() => this.recordPeerHoldInWrite(input))
   }
 
   /** recordPeerHold's work, inside a write of this connection (./peer-hold-writes.ts). */
@@ -226,15 +226,15 @@ export class SqliteTripStore implements TripStore {
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
-    return this.#ledgerWrite(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
+    return this.#write(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return this.#ledgerWrite(() => this.peerHoldConfirmedInWrite(input))
+    return this.#write(() => this.peerHoldConfirmedInWrite(input))
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
-    return this.#ledgerWrite(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
+    return this.#write(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
   }
 
   getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
@@ -282,8 +282,8 @@ export class SqliteTripStore implements TripStore {
 
   /**
    * Write the entry a ledger transition decided (inside the caller's write), put it in the ledger's
-   * index, and answer. A write that calls this and then fails must empty the connection's indexes:
-   * #ledgerWrite here, SqliteReservationStore.bookingWrite for ./peer-hold-writes.ts.
+   * index, and answer. Should the write that calls this fail after it, the batcher empties the
+   * connection's indexes before its next write runs (./write-batcher.ts).
    */
   #step<A>(step: PeerHoldStep<A>): A {
     const r = step.next
@@ -297,14 +297,6 @@ export class SqliteTripStore implements TripStore {
       else this.#ledger?.remove(r.holdId)
     }
     return step.answer
-  }
-
-  /** A ledger write of this store's own: should it not commit, what #step put in the index goes with it. */
-  #ledgerWrite<T>(work: () => T): Promise<T> {
-    return this.#write(work).catch((err: unknown) => {
-      this.#indexes.clear()
-      throw err
-    })
   }
 }
 

@@ -10,6 +10,7 @@
  * write that must run alone runs its own immediate transaction.
  */
 import type { Database, Transaction } from 'better-sqlite3'
+import { ConnectionIndexes } from './connection-indexes.js'
 import { toStoreError } from './errors.js'
 
 interface Pending {
@@ -38,6 +39,11 @@ export interface WriteOptions {
  * back alone and rejects alone). Each promise settles after the COMMIT, so
  * a resolved write is durable and visible, exactly as if it had committed
  * alone; only the commit cost is shared.
+ *
+ * A write that fails rolls back what it wrote, not what it put in the
+ * connection's in-memory indexes (./connection-indexes.ts): those are
+ * emptied at once, before the next write of the same batch reads them, and
+ * again when a whole batch fails.
  */
 export class WriteBatcher {
   static readonly #byDb = new WeakMap<Database, WriteBatcher>()
@@ -57,7 +63,11 @@ export class WriteBatcher {
   #scheduled = false
   #commits = 0
 
+  readonly #indexes: ConnectionIndexes
+
   private constructor(db: Database) {
+    const indexes = ConnectionIndexes.for(db)
+    this.#indexes = indexes
     const one = db.transaction((work: () => unknown) => work())
     this.#batch = db.transaction((ops: Pending[]) =>
       ops.map((op) => {
@@ -65,6 +75,8 @@ export class WriteBatcher {
           // Nested inside the batch, better-sqlite3 runs `one` as a SAVEPOINT.
           return { ok: true, value: op.single ? op.work() : one(op.work) }
         } catch (err) {
+          // Rolled back, while what it put in an index stays there: the next work of this batch must not see it.
+          indexes.clear()
           // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
           // fail the whole batch rather than run the rest outside any transaction.
           if (toStoreError(err).code === 'UNAVAILABLE' || !db.inTransaction) throw err
@@ -123,6 +135,7 @@ export class WriteBatcher {
       this.#flushStartedAt = performance.now()
       results = this.#batch.immediate(ops)
     } catch (err) {
+      this.#indexes.clear()
       const e = toStoreError(err)
       for (const op of ops) op.reject(e)
       return
