@@ -7,8 +7,13 @@
  * - when `PRAGMA data_version` shows that another connection (another
  *   process on the file, or another handle in this one) committed since the
  *   last look: `dropIfOthersWrote`;
- * - when a write of this connection that may have changed one of them did
- *   not commit (its savepoint or its group commit rolled back): `clear`.
+ * - when a group commit of this connection failed as a whole (./write-batcher.ts),
+ *   after its writes had put their changes there: `clear`. A single write
+ *   puts its changes in as its last step, once every statement of it
+ *   succeeded, so one that fails (its savepoint rolled back) leaves the
+ *   indexes as the database is;
+ * - when a write touched more than an index tracks (cancelling every
+ *   reservation of a vehicle, sweeping the ledger): `clear`.
  *
  * Each index reloads from the database on its next use. The pragma is a read
  * transaction (two `fcntl` locks: 4 µs alone, 12-25 µs measured between a
@@ -63,7 +68,7 @@ export class ConnectionIndexes {
     }
   }
 
-  /** Empty every index: a write that may have changed one did not commit, or touched more than they track. */
+  /** Empty every index: a group commit that had changed them failed, or a write touched more than they track. */
   clear(): void {
     for (const c of this.#clears) c()
   }

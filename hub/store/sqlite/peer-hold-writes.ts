@@ -45,7 +45,7 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
       const outcome = this.#reservations.placeHoldInWrite(booking)
       if (!outcome.ok) return outcome
       const h = outcome.record
-      this.#trips.recordPeerHoldInWrite({
+      const recorded = this.#trips.recordPeerHoldInWrite({
         holdId: h.holdId,
         peerHubId,
         txId: h.txId,
@@ -57,8 +57,9 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
         nowMs: input.nowMs,
       })
       store(h)
-      // Last: a statement above that failed rolled the write back before the index saw the hold.
+      // Last: a statement above that failed rolled the write back before the indexes saw the hold and its entry.
       this.#reservations.indexHold(h)
+      this.#trips.indexLedger(recorded.next)
       return outcome
     })
   }
@@ -69,11 +70,11 @@ export class SqlitePeerHoldWrites implements PeerHoldWrites {
       if (!entry || entry.peerHubId !== peerHubId) return { status: 'unknown' }
       if (!CONFIRMABLE_PEER_HOLD_STATES.includes(entry.state)) return { status: 'released' }
       const outcome = this.#reservations.confirmHoldInWrite(input)
-      if (outcome.status === 'confirmed') {
-        this.#trips.peerHoldConfirmedInWrite({ holdId: input.holdId, reservationId: outcome.reservation.reservationId, nowMs: input.nowMs })
-        store(outcome.reservation)
-      }
+      const confirmed = outcome.status === 'confirmed' ? this.#trips.peerHoldConfirmedInWrite({ holdId: input.holdId, reservationId: outcome.reservation.reservationId, nowMs: input.nowMs }) : null
+      if (outcome.status === 'confirmed') store(outcome.reservation)
+      // Last, as above.
       this.#reservations.indexConfirmed(input.holdId, outcome)
+      this.#trips.indexLedger(confirmed?.next ?? null)
       return outcome.status === 'confirmed' ? outcome : { ...outcome, entry }
     })
   }

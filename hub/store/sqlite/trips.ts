@@ -11,9 +11,10 @@
  * vehicle of this hub is counted (./reservations.ts): by SQL it read every
  * live entry of that vehicle, so a fleet account roaming here paid for all of
  * them on each new hold. Each ledger write puts its entry in the index
- * (peerHoldCountEntry), and the connection's coherence rule
- * (./connection-indexes.ts) empties it when another connection committed or
- * a write of this one rolled back (./write-batcher.ts).
+ * (peerHoldCountEntry) as its last step (indexLedger), as the booking writes
+ * do with theirs: a write whose statement failed left the index untouched.
+ * The connection's coherence rule (./connection-indexes.ts) empties it when
+ * another connection committed or a group commit failed as a whole.
  */
 import type { Database, Statement } from 'better-sqlite3'
 import type {
@@ -193,17 +194,30 @@ export class SqliteTripStore implements TripStore {
   }
 
   recordPeerHold(input: RecordPeerHoldInput): Promise<PeerHoldRecord | null> {
-    return this.#write(() => this.recordPeerHoldInWrite(input))
+    return this.#write(() => this.#indexedStep(this.recordPeerHoldInWrite(input)))
   }
 
-  /** recordPeerHold's work, inside a write of this connection (./peer-hold-writes.ts). */
-  recordPeerHoldInWrite(input: RecordPeerHoldInput): PeerHoldRecord | null {
+  /** recordPeerHold's work, inside a write of this connection (./peer-hold-writes.ts): the step written, which the write puts in the ledger's index last (indexLedger). */
+  recordPeerHoldInWrite(input: RecordPeerHoldInput): PeerHoldStep<PeerHoldRecord | null> {
     return this.#step(recordPlaced(this.#peerHold(input.holdId), input))
   }
 
-  /** peerHoldConfirmed's work, inside a write of this connection (./peer-hold-writes.ts). */
-  peerHoldConfirmedInWrite(input: { holdId: string; reservationId: string; nowMs: number }): boolean {
+  /** peerHoldConfirmed's work, inside a write of this connection (./peer-hold-writes.ts): the step written, which the write puts in the ledger's index last (indexLedger). */
+  peerHoldConfirmedInWrite(input: { holdId: string; reservationId: string; nowMs: number }): PeerHoldStep<boolean> {
     return this.#step(recordConfirmed(this.#peerHold(input.holdId), input.reservationId, input.nowMs))
+  }
+
+  /**
+   * The ledger entry a write wrote (PeerHoldStep.next; null: none), into the ledger's index: the last
+   * step of its write, so a statement of the write that failed (its savepoint rolled back) left the
+   * index as the database is.
+   */
+  indexLedger(r: PeerHoldRecord | null): void {
+    const ledger = this.#ledger
+    if (r === null || ledger === null) return
+    const e = r.vehicleId === null ? null : peerHoldCountEntry(r)
+    if (e && r.vehicleId !== null) ledger.put(ledgerKey(r.peerHubId, r.vehicleId), e)
+    else ledger.remove(r.holdId)
   }
 
   /** countPeerVehicleHolds' count, inside a write (or read) of this connection (./peer-hold-writes.ts). */
@@ -226,15 +240,15 @@ export class SqliteTripStore implements TripStore {
   }
 
   peerHoldCancelled(input: { holdId: string; nowMs: number }): Promise<void> {
-    return this.#write(() => this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs)))
+    return this.#write(() => this.#indexedStep(this.#step(recordCancelled(this.#peerHold(input.holdId), input.nowMs))))
   }
 
   peerHoldConfirmed(input: { holdId: string; reservationId: string; nowMs: number }): Promise<boolean> {
-    return this.#write(() => this.peerHoldConfirmedInWrite(input))
+    return this.#write(() => this.#indexedStep(this.peerHoldConfirmedInWrite(input)))
   }
 
   releasePeerHold(input: { holdId: string; peerHubId: string; nowMs: number }): Promise<PeerHoldRecord | null | 'foreign'> {
-    return this.#write(() => this.#step(recordReleased(this.#peerHold(input.holdId), input)))
+    return this.#write(() => this.#indexedStep(this.#step(recordReleased(this.#peerHold(input.holdId), input))))
   }
 
   getPeerHold(holdId: string): Promise<PeerHoldRecord | null> {
@@ -280,24 +294,24 @@ export class SqliteTripStore implements TripStore {
     return row ? toPeerHold(row) : null
   }
 
-  /**
-   * Write the entry a ledger transition decided (inside the caller's write), put it in the ledger's
-   * index, and answer. Should the write that calls this fail after it, the batcher empties the
-   * connection's indexes before its next write runs (./write-batcher.ts).
-   */
-  #step<A>(step: PeerHoldStep<A>): A {
+  /** Write the entry a ledger transition decided (inside the caller's write); the step, for its answer and for indexLedger. */
+  #step<A>(step: PeerHoldStep<A>): PeerHoldStep<A> {
     const r = step.next
     if (r) {
       this.#s.savePeerHold.run(
         r.holdId, r.peerHubId, r.state, r.txId, r.vehicleId, r.stationId, r.position?.lat ?? null, r.position?.lon ?? null,
         r.atMs, r.expiresAtMs, r.reservationId, r.createdAtMs, r.updatedAtMs,
       )
-      const e = r.vehicleId === null ? null : peerHoldCountEntry(r)
-      if (e && r.vehicleId !== null) this.#ledger?.put(ledgerKey(r.peerHubId, r.vehicleId), e)
-      else this.#ledger?.remove(r.holdId)
     }
+    return step
+  }
+
+  /** A ledger write of this store's own, written: its entry into the index (its last step), and its answer. */
+  #indexedStep<A>(step: PeerHoldStep<A>): A {
+    this.indexLedger(step.next)
     return step.answer
   }
+
 }
 
 /** The ledger index's key: the limit of a peer's vehicle is counted per (peer, vehicle). */

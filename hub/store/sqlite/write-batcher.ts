@@ -40,10 +40,12 @@ export interface WriteOptions {
  * a resolved write is durable and visible, exactly as if it had committed
  * alone; only the commit cost is shared.
  *
- * A write that fails rolls back what it wrote, not what it put in the
- * connection's in-memory indexes (./connection-indexes.ts): those are
- * emptied at once, before the next write of the same batch reads them, and
- * again when a whole batch fails.
+ * The connection's in-memory indexes (./connection-indexes.ts) see a write
+ * only from its last step, after every statement of it succeeded (the
+ * stores' rule: indexHold, indexReservation, indexConfirmed, indexLedger),
+ * so a write that fails leaves them as the database is; a batch that fails
+ * as a whole (its COMMIT, or an error SQLite rolls everything back on)
+ * empties them, since what its writes put there never committed.
  */
 export class WriteBatcher {
   static readonly #byDb = new WeakMap<Database, WriteBatcher>()
@@ -66,8 +68,7 @@ export class WriteBatcher {
   readonly #indexes: ConnectionIndexes
 
   private constructor(db: Database) {
-    const indexes = ConnectionIndexes.for(db)
-    this.#indexes = indexes
+    this.#indexes = ConnectionIndexes.for(db)
     const one = db.transaction((work: () => unknown) => work())
     this.#batch = db.transaction((ops: Pending[]) =>
       ops.map((op) => {
@@ -75,8 +76,6 @@ export class WriteBatcher {
           // Nested inside the batch, better-sqlite3 runs `one` as a SAVEPOINT.
           return { ok: true, value: op.single ? op.work() : one(op.work) }
         } catch (err) {
-          // Rolled back, while what it put in an index stays there: the next work of this batch must not see it.
-          indexes.clear()
           // SQLite may roll the whole transaction back by itself on these (disk full, I/O error...):
           // fail the whole batch rather than run the rest outside any transaction.
           if (toStoreError(err).code === 'UNAVAILABLE' || !db.inTransaction) throw err
