@@ -236,30 +236,44 @@ for (const { name, make } of impls) {
     t.same(await store.charging.recordEvent('S1', 'e2', 1, 'fault', '{"n":1}', 500), { inserted: true, ackSeq: 1 }, 'another epoch has its own ack')
   })
 
-  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: a station that makes epoch after epoch leaves the acks of its ${ACKED_STREAMS_PER_STATION} most recently used streams; a forgotten one's event is judged by the events still stored`, async (t) => {
+  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: a station that makes epoch after epoch leaves its ${ACKED_STREAMS_PER_STATION} most recently used streams, acks and events, in the order its events came, however the clock stands`, async (t) => {
     const store = await make()
     t.teardown(() => store.close())
-    const rec = (stationId: string, epoch: string | null, seq: number, at: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', at)
+    // Every event at one instant: only the order of use can tell the streams apart.
+    const rec = (stationId: string, epoch: string | null, seq: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', 5)
     // Another station's stream, used before all of S1's: S1's epochs never push it out.
-    t.same(await rec('S2', 'e-other', 1, 1), { inserted: true, ackSeq: 1 })
-    t.same(await rec('S1', null, 1, 2), { inserted: true, ackSeq: 1 }, 'the epoch-less stream counts as one')
-    // The epoch-less stream, then 100 epochs of two events each.
+    t.same(await rec('S2', 'e-other', 1), { inserted: true, ackSeq: 1 })
+    t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 }, 'the epoch-less stream counts as one')
+    // Then 100 epochs of two events each, named so that their names sort against their order of use.
+    const ep = (i: number): string => `e${String(999 - i).padStart(3, '0')}`
     for (let i = 0; i < 100; i++) {
-      t.same(await rec('S1', `e${i}`, 1, 10 + 2 * i), { inserted: true, ackSeq: 1 })
-      t.same(await rec('S1', `e${i}`, 2, 11 + 2 * i), { inserted: true, ackSeq: 2 })
+      t.same(await rec('S1', ep(i), 1), { inserted: true, ackSeq: 1 })
+      t.same(await rec('S1', ep(i), 2), { inserted: true, ackSeq: 2 })
     }
-    // Events of a forgotten stream still stored are repeats, as their rows say (not asked for again from seq 1).
-    t.same(await rec('S1', 'e50', 2, 300), { inserted: false, ackSeq: 2 }, 'an older epoch whose events are still stored')
-    // The retention deletes every event: from now on only an ack tells a repeat.
-    t.ok((await store.charging.deleteStationEventsOlderThan(1000, 1000)) >= 201)
-    // e50 just came back as the most recent: it and the 15 before it in use are still acknowledged.
-    for (const i of [50, ...Array.from({ length: ACKED_STREAMS_PER_STATION - 1 }, (_, k) => 99 - k)]) {
-      t.same(await rec('S1', `e${i}`, 2, 2000 + i), { inserted: false, ackSeq: 2 }, `e${i}: acknowledged, a repeat`)
-    }
-    t.same(await rec('S2', 'e-other', 1, 3000), { inserted: false, ackSeq: 1 }, "another station's ack is its own")
-    t.same(await store.charging.listStationEvents('S1', 10), [], 'no repeat stored')
-    // Beyond the bound: forgotten, and with its events gone, taken as a stream heard from for the first time.
-    t.same(await rec('S1', `e${100 - ACKED_STREAMS_PER_STATION}`, 2, 4000), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'the one e50 pushed out was forgotten')
-    t.same(await rec('S1', null, 1, 4001), { inserted: true, ackSeq: 1 }, 'and so was the epoch-less stream')
+    const kept = Array.from({ length: ACKED_STREAMS_PER_STATION }, (_, k) => 99 - k)
+    const events = await store.charging.listStationEvents('S1', 1000)
+    t.same(new Set(events.map((e) => e.epoch)), new Set(kept.map(ep)), "only the most recent streams' events are kept")
+    t.equal(events.length, 2 * ACKED_STREAMS_PER_STATION)
+    // The oldest kept stream comes back: acknowledged, a repeat; it is now the most recent.
+    t.same(await rec('S1', ep(84), 2), { inserted: false, ackSeq: 2 }, `${ep(84)}: a repeat`)
+    // A forgotten stream starts afresh (nothing of it is kept), and pushes out the least recently used: ep(85).
+    t.same(await rec('S1', ep(50), 2), { inserted: true, ackSeq: 0, resendFrom: 1 }, `${ep(50)}: forgotten, asked for from seq 1`)
+    t.same(await rec('S1', ep(86), 2), { inserted: false, ackSeq: 2 }, `${ep(86)}: still kept`)
+    t.same(await rec('S1', ep(85), 1), { inserted: true, ackSeq: 1 }, `${ep(85)}: pushed out by ${ep(50)}`)
+    t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 }, 'and the epoch-less stream long before')
+    t.same(await rec('S2', 'e-other', 1), { inserted: false, ackSeq: 1 }, "another station's stream is its own")
+  })
+
+  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: the stream in use keeps its ack when the clock steps back`, async (t) => {
+    const store = await make()
+    t.teardown(() => store.close())
+    const rec = (epoch: string, seq: number, at: number) => store.charging.recordEvent('S1', epoch, seq, 'fault', '{}', at)
+    for (let i = 0; i < ACKED_STREAMS_PER_STATION; i++) t.same(await rec(`old${i}`, 1, 5_000 + i), { inserted: true, ackSeq: 1 })
+    // The hub's clock steps back an hour (NTP, another replica): the station's current outbox goes on.
+    t.same(await rec('cur', 1, 1_000), { inserted: true, ackSeq: 1 })
+    t.same(await rec('cur', 2, 1_001), { inserted: true, ackSeq: 2 })
+    t.same(await rec('x', 1, 1_002), { inserted: true, ackSeq: 1 }, 'a new stream pushes out the least recently used')
+    t.same(await rec('cur', 3, 1_003), { inserted: true, ackSeq: 3 }, 'the stream in use kept its ack')
+    t.same(await rec('old0', 1, 1_004), { inserted: true, ackSeq: 1 }, 'old0, used first, went')
   })
 }

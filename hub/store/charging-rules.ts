@@ -66,14 +66,15 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
 
 /**
  * How many event streams (outbox epochs, and the epoch-less stream) of one
- * station the hub keeps the acks of: the most recently used. A station that
- * opens a new epoch beyond them makes the hub forget the ack of its least
- * recently used one, so what one station can make the hub keep is bounded
- * (its events are bounded by their retention), however many epochs it makes.
- * An agent uses one epoch at a time, its current one always the most recent
- * (docs/protocol.md, "Events"); an event of a forgotten epoch sent again is
- * judged against the events still stored (nextAck from null): stored ones
- * are repeats, ones the retention deleted are stored again.
+ * station the hub keeps: the most recently used, in the order the station's
+ * events came in (a count per station, not the clock, which may stand still
+ * or step back). A station that opens a new stream beyond them makes the hub
+ * forget its least recently used one, its ack and its stored events, so what
+ * one station can make the hub keep is bounded however many epochs it makes,
+ * and a stream heard from again starts afresh (nextAck from null over no
+ * stored events: nothing to read through). An agent sends on one epoch at a
+ * time, the one in use always the most recent (docs/protocol.md, "Events"):
+ * only a station that interleaves more streams than this loses one it uses.
  */
 export const ACKED_STREAMS_PER_STATION = 16
 

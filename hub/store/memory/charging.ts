@@ -145,11 +145,12 @@ export class MemoryChargingStore implements ChargingStore {
     if (!used) this.#ackedStreams.set(stationId, (used = new Set()))
     used.delete(stream)
     used.add(stream)
-    // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the least recently used beyond the bound go.
+    // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the least recently used beyond the bound go, ack and events.
     for (const old of used) {
       if (used.size <= ACKED_STREAMS_PER_STATION) break
       used.delete(old)
       this.#acked.delete(old)
+      this.#events.delete(old)
     }
     return { inserted, ...out }
   }

@@ -168,17 +168,22 @@ export class PgChargingStore implements ChargingStore {
       const above = await tx.query<{ seq: string }>('SELECT seq FROM station_events WHERE station_id = $1 AND epoch = $2 AND seq > $3', [stationId, ep, ackedSeq ?? 0])
       const stored = new Set(above.rows.map((r) => Number(r.seq)))
       const out = nextAck(ackedSeq, seq, (n) => stored.has(n))
+      // The stream's ack, and its place in the order the station used its streams in (the station's lock above orders its writers).
       await tx.query(
-        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms`,
-        [stationId, ep, out.ackSeq, nowMs],
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_seq)
+           VALUES ($1, $2, $3, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = $1))
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_seq = excluded.used_seq`,
+        [stationId, ep, out.ackSeq],
       )
-      // A stream heard from for the first time: the station's least recently used beyond the bound go
-      // (rule: ACKED_STREAMS_PER_STATION, charging-rules.ts; the station's lock above orders its writers).
+      // A stream heard from for the first time: the station's least recently used beyond the bound go, ack and
+      // events (rule: ACKED_STREAMS_PER_STATION, charging-rules.ts).
       if (ackedSeq === null) {
         await tx.query(
-          `DELETE FROM station_acks WHERE station_id = $1 AND epoch <> $2 AND epoch NOT IN (
-             SELECT epoch FROM station_acks WHERE station_id = $1 AND epoch <> $2 ORDER BY used_at_ms DESC, epoch DESC LIMIT $3)`,
+          `WITH old AS (
+             DELETE FROM station_acks WHERE station_id = $1 AND epoch IN (
+               SELECT epoch FROM station_acks WHERE station_id = $1 AND epoch <> $2 ORDER BY used_seq DESC, epoch DESC OFFSET $3)
+             RETURNING epoch)
+           DELETE FROM station_events WHERE station_id = $1 AND epoch IN (SELECT epoch FROM old)`,
           [stationId, ep, ACKED_STREAMS_PER_STATION - 1],
         )
       }

@@ -50,8 +50,10 @@ export class SqliteChargingStore implements ChargingStore {
     insertEvent: Statement<[string, string, number, string, string, number]>
     getAck: Statement<[string, string], { acked_seq: number }>
     hasEvent: Statement<[string, string, number], { 1: number }>
-    setAck: Statement<[string, string, number, number]>
-    forgetOldAcks: Statement<[{ stationId: string; epoch: string; keep: number }]>
+    setAck: Statement<[{ stationId: string; epoch: string; ackSeq: number }]>
+    oldStreams: Statement<[{ stationId: string; epoch: string; keep: number }], string>
+    forgetStream: Statement<[string, string]>
+    forgetStreamEvents: Statement<[string, string]>
     deleteOldEvents: Statement<[number, number]>
   }
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
@@ -96,15 +98,20 @@ export class SqliteChargingStore implements ChargingStore {
       ),
       getAck: db.prepare<[string, string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ? AND epoch = ?'),
       hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
-      setAck: db.prepare<[string, string, number, number]>(
-        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms) VALUES (?, ?, ?, ?)
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms`,
+      // The stream's ack, and its place in the order the station used its streams in (ACKED_STREAMS_PER_STATION).
+      setAck: db.prepare<[{ stationId: string; epoch: string; ackSeq: number }]>(
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_seq)
+           VALUES (@stationId, @epoch, @ackSeq, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = @stationId))
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_seq = excluded.used_seq`,
       ),
-      // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the stream just used, and the most recently used others.
-      forgetOldAcks: db.prepare<[{ stationId: string; epoch: string; keep: number }]>(
-        `DELETE FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch AND epoch NOT IN (
-           SELECT epoch FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch ORDER BY used_at_ms DESC, epoch DESC LIMIT @keep)`,
-      ),
+      // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the streams beyond the one just used and the most recently used others.
+      oldStreams: db
+        .prepare<[{ stationId: string; epoch: string; keep: number }], string>(
+          `SELECT epoch FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch ORDER BY used_seq DESC, epoch DESC LIMIT -1 OFFSET @keep`,
+        )
+        .pluck(),
+      forgetStream: db.prepare<[string, string]>('DELETE FROM station_acks WHERE station_id = ? AND epoch = ?'),
+      forgetStreamEvents: db.prepare<[string, string]>('DELETE FROM station_events WHERE station_id = ? AND epoch = ?'),
       // One short write, however large the backlog.
       deleteOldEvents: db.prepare<[number, number]>(DELETE_OLD_EVENTS),
     }
@@ -133,9 +140,14 @@ export class SqliteChargingStore implements ChargingStore {
       // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted
       const inserted = !isAcknowledged(acked, seq) && this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs).changes === 1
       const out = nextAck(acked, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
-      this.#s.setAck.run(stationId, epoch, out.ackSeq, nowMs)
-      // A stream heard from for the first time: the station's least recently used beyond the bound go.
-      if (acked === null) this.#s.forgetOldAcks.run({ stationId, epoch, keep: ACKED_STREAMS_PER_STATION - 1 })
+      this.#s.setAck.run({ stationId, epoch, ackSeq: out.ackSeq })
+      // A stream heard from for the first time: the station's least recently used beyond the bound go, ack and events.
+      if (acked === null) {
+        for (const old of this.#s.oldStreams.all({ stationId, epoch, keep: ACKED_STREAMS_PER_STATION - 1 })) {
+          this.#s.forgetStreamEvents.run(stationId, old)
+          this.#s.forgetStream.run(stationId, old)
+        }
+      }
       return { inserted, ...out }
     })
   }

@@ -321,12 +321,16 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 14,
-    name: "station acks: when each stream was last used, to keep a station's most recent ones",
+    name: "station acks: the order a station used its streams in, to keep its most recent ones",
     sql: `
       -- A station keeps the acks of its ACKED_STREAMS_PER_STATION most recently used event streams
-      -- (hub/store/charging-rules.ts); rows from before count as used at 0, the first to go.
-      ALTER TABLE station_acks ADD COLUMN used_at_ms INTEGER NOT NULL DEFAULT 0;
-      CREATE INDEX station_acks_by_use ON station_acks (station_id, used_at_ms);
+      -- (hub/store/charging-rules.ts). used_seq grows by one per event of the station, whatever the clock
+      -- does; rows from before take the time of their stream's newest stored event (0: none left), which
+      -- every later use exceeds.
+      ALTER TABLE station_acks ADD COLUMN used_seq INTEGER NOT NULL DEFAULT 0;
+      UPDATE station_acks SET used_seq = COALESCE((SELECT MAX(e.received_at_ms) FROM station_events e
+        WHERE e.station_id = station_acks.station_id AND e.epoch = station_acks.epoch), 0);
+      CREATE INDEX station_acks_by_use ON station_acks (station_id, used_seq);
     `,
   },
 ]
