@@ -64,6 +64,24 @@ for (const k of kinds) {
     t.same(await seqs(store), [11], '1 ms later, the events received at the old cutoff are past it too')
   })
 
+  t.test(`[${k.kind}] the sweeper forgets the acks of a station's old streams once their events are gone, never its latest stream's`, { skip: k.skip }, async (t) => {
+    const store = await (await k.setup(t))()
+    const clock = new TestClock()
+    const fed = federation(store, clock, 'main', { stationEventsKeptMs: DAY_MS, stationEventsBatch: 3, stationEventsMaxBatches: 2 })
+    t.teardown(() => fed.close())
+    const old = clock.now() - 2 * DAY_MS
+    // A station that made an epoch per event, the last one its current outbox.
+    for (let i = 0; i < 10; i++) t.same(await store.charging.recordEvent('S1', `e${i}`, 1, 'fault', '{}', old + i), { inserted: true, ackSeq: 1 })
+    await fed.sweep()
+    t.same(await seqs(store), [1, 1, 1, 1], 'one sweep: two batches of 3 events')
+    await fed.sweep()
+    await fed.sweep()
+    await fed.sweep()
+    t.same(await seqs(store), [], 'every event is past the retention')
+    t.same(await store.charging.recordEvent('S1', 'e9', 1, 'fault', '{}', clock.now()), { inserted: false, ackSeq: 1 }, 'the latest stream keeps its ack')
+    t.same(await store.charging.recordEvent('S1', 'e0', 1, 'fault', '{}', clock.now()), { inserted: true, ackSeq: 1 }, 'an old one was forgotten: it starts afresh')
+  })
+
   t.test(`[${k.kind}] two replicas on one database: only the one holding the sweeper's lease deletes station events`, { skip: k.skip }, async (t) => {
     const open = await k.setup(t)
     const clock = new TestClock()

@@ -1,7 +1,6 @@
 /** The charging sub-store's contract, run against every Store implementation. */
 import t from 'tap'
 import { MemoryStore, SqliteStore, StoreError, type Store } from '../hub/store/index.js'
-import { ACKED_STREAMS_PER_STATION } from '../hub/store/charging-rules.js'
 import { tempDir } from './helpers/hub.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -236,44 +235,42 @@ for (const { name, make } of impls) {
     t.same(await store.charging.recordEvent('S1', 'e2', 1, 'fault', '{"n":1}', 500), { inserted: true, ackSeq: 1 }, 'another epoch has its own ack')
   })
 
-  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: a station that makes epoch after epoch leaves its ${ACKED_STREAMS_PER_STATION} most recently used streams, acks and events, in the order its events came, however the clock stands`, async (t) => {
+  t.test(`[${name}] rule: isForgettableStream: the retention forgets a stream's ack once none of its events is left, it was last used before the cutoff, and it is not its station's latest`, async (t) => {
     const store = await make()
     t.teardown(() => store.close())
-    // Every event at one instant: only the order of use can tell the streams apart.
-    const rec = (stationId: string, epoch: string | null, seq: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', 5)
-    // Another station's stream, used before all of S1's: S1's epochs never push it out.
-    t.same(await rec('S2', 'e-other', 1), { inserted: true, ackSeq: 1 })
-    t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 }, 'the epoch-less stream counts as one')
-    // Then 100 epochs of two events each, named so that their names sort against their order of use.
-    const ep = (i: number): string => `e${String(999 - i).padStart(3, '0')}`
-    for (let i = 0; i < 100; i++) {
-      t.same(await rec('S1', ep(i), 1), { inserted: true, ackSeq: 1 })
-      t.same(await rec('S1', ep(i), 2), { inserted: true, ackSeq: 2 })
-    }
-    const kept = Array.from({ length: ACKED_STREAMS_PER_STATION }, (_, k) => 99 - k)
-    const events = await store.charging.listStationEvents('S1', 1000)
-    t.same(new Set(events.map((e) => e.epoch)), new Set(kept.map(ep)), "only the most recent streams' events are kept")
-    t.equal(events.length, 2 * ACKED_STREAMS_PER_STATION)
-    // The oldest kept stream comes back: acknowledged, a repeat; it is now the most recent.
-    t.same(await rec('S1', ep(84), 2), { inserted: false, ackSeq: 2 }, `${ep(84)}: a repeat`)
-    // A forgotten stream starts afresh (nothing of it is kept), and pushes out the least recently used: ep(85).
-    t.same(await rec('S1', ep(50), 2), { inserted: true, ackSeq: 0, resendFrom: 1 }, `${ep(50)}: forgotten, asked for from seq 1`)
-    t.same(await rec('S1', ep(86), 2), { inserted: false, ackSeq: 2 }, `${ep(86)}: still kept`)
-    t.same(await rec('S1', ep(85), 1), { inserted: true, ackSeq: 1 }, `${ep(85)}: pushed out by ${ep(50)}`)
-    t.same(await rec('S1', null, 1), { inserted: true, ackSeq: 1 }, 'and the epoch-less stream long before')
-    t.same(await rec('S2', 'e-other', 1), { inserted: false, ackSeq: 1 }, "another station's stream is its own")
+    const rec = (stationId: string, epoch: string | null, seq: number, at: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', at)
+    t.same(await rec('S1', 'e1', 1, 100), { inserted: true, ackSeq: 1 })
+    t.same(await rec('S1', 'e1', 2, 101), { inserted: true, ackSeq: 2 })
+    t.same(await rec('S1', null, 1, 200), { inserted: true, ackSeq: 1 })
+    t.same(await rec('S1', 'e3', 1, 300), { inserted: true, ackSeq: 1 }, "S1's latest stream")
+    t.same(await rec('S2', 'e9', 1, 150), { inserted: true, ackSeq: 1 }, "S2's only stream")
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 0, 'every stream still has its events')
+    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 100), 5)
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 1), 1, 'at most limit: the least recently used, e1')
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 1, 'then the epoch-less stream')
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 0, "each station's latest stays, however quiet")
+    t.same(await rec('S1', 'e3', 1, 1100), { inserted: false, ackSeq: 1 }, "S1's latest: still a repeat")
+    t.same(await rec('S2', 'e9', 1, 1100), { inserted: false, ackSeq: 1 }, "S2's too")
+    t.same(await rec('S1', 'e1', 2, 1100), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'a forgotten stream starts afresh, nothing of it left to read through')
+
+    // A station that makes epoch after epoch keeps one ack per stream only as long as its events.
+    for (let i = 0; i < 100; i++) t.same(await rec('S3', `x${i}`, 1, 2000 + i), { inserted: true, ackSeq: 1 })
+    t.equal(await store.charging.deleteStationEventsOlderThan(3000, 1000), 100 + 1 + 0, "S3's events, and e1's new one")
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(3000, 1000), 99 + 1, "all of S3's streams but its latest, and S1's e3 (e1 came after it)")
+    t.same(await rec('S3', 'x99', 1, 3100), { inserted: false, ackSeq: 1 }, "S3's latest is kept")
   })
 
-  t.test(`[${name}] rule: ACKED_STREAMS_PER_STATION: the stream in use keeps its ack when the clock steps back`, async (t) => {
+  t.test(`[${name}] rule: isForgettableStream: a station's latest stream is the one its last event came on, whatever the clock says`, async (t) => {
     const store = await make()
     t.teardown(() => store.close())
     const rec = (epoch: string, seq: number, at: number) => store.charging.recordEvent('S1', epoch, seq, 'fault', '{}', at)
-    for (let i = 0; i < ACKED_STREAMS_PER_STATION; i++) t.same(await rec(`old${i}`, 1, 5_000 + i), { inserted: true, ackSeq: 1 })
-    // The hub's clock steps back an hour (NTP, another replica): the station's current outbox goes on.
-    t.same(await rec('cur', 1, 1_000), { inserted: true, ackSeq: 1 })
-    t.same(await rec('cur', 2, 1_001), { inserted: true, ackSeq: 2 })
-    t.same(await rec('x', 1, 1_002), { inserted: true, ackSeq: 1 }, 'a new stream pushes out the least recently used')
-    t.same(await rec('cur', 3, 1_003), { inserted: true, ackSeq: 3 }, 'the stream in use kept its ack')
-    t.same(await rec('old0', 1, 1_004), { inserted: true, ackSeq: 1 }, 'old0, used first, went')
+    t.same(await rec('old', 1, 500), { inserted: true, ackSeq: 1 })
+    // The hub's clock steps back (NTP, another replica), and events at one instant: the order still tells.
+    t.same(await rec('cur', 1, 400), { inserted: true, ackSeq: 1 })
+    t.same(await rec('cur', 2, 400), { inserted: true, ackSeq: 2 })
+    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 10), 3)
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 1, 'old went, though its time is later')
+    t.same(await rec('cur', 3, 1100), { inserted: true, ackSeq: 3 }, 'the stream in use kept its ack')
+    t.same(await rec('old', 1, 1101), { inserted: true, ackSeq: 1 }, 'old starts afresh')
   })
 }

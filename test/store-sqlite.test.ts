@@ -93,13 +93,13 @@ t.test('an account change made through another connection to the file (as the CL
   t.equal((await hub.accounts.get('V9'))?.kind, 'vehicle')
 })
 
-t.test("a file at schema 13 keeps, of a station's event streams, the ones with the newest events when the bound first applies", async (t) => {
+t.test("a file at schema 13 takes each event stream's last use from its newest stored event: the station's latest stream is kept", async (t) => {
   const tmp = tempSqlite()
   t.teardown(() => tmp.dispose())
   const raw = new Database(join(tmp.dir, 'hub.sqlite'))
   for (const m of MIGRATIONS.filter((x) => x.version <= 13)) raw.exec(m.sql)
   raw.pragma('user_version = 13')
-  // 20 streams from before the bound: `cur` has the newest events, though its name sorts first.
+  // 20 streams from before: `cur` has the newest events, though its name sorts first.
   const event = raw.prepare('INSERT INTO station_events (station_id, epoch, seq, type, body, received_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
   const ack = raw.prepare('INSERT INTO station_acks (station_id, epoch, acked_seq) VALUES (?, ?, ?)')
   for (let i = 0; i < 19; i++) {
@@ -111,9 +111,8 @@ t.test("a file at schema 13 keeps, of a station's event streams, the ones with t
   raw.close()
   const store = tmp.open()
   t.equal(store.schemaVersion, LATEST_VERSION)
-  // A new stream: the bound applies for the first time, and the streams whose newest events are oldest go.
-  t.same(await store.charging.recordEvent('S1', 'new', 1, 'fault', '{}', 20_000), { inserted: true, ackSeq: 1 })
+  t.equal(await store.charging.deleteStationEventsOlderThan(20_000, 1000), 24)
+  t.equal(await store.charging.forgetStationStreamsUnusedSince(20_000, 1000), 19, 'every stream but the latest')
   t.same(await store.charging.recordEvent('S1', 'a-cur', 6, 'fault', '{}', 20_001), { inserted: true, ackSeq: 6 }, 'the stream with the newest events kept its ack')
-  t.same(await store.charging.recordEvent('S1', 'old18', 1, 'fault', '{}', 20_002), { inserted: false, ackSeq: 1 }, 'the newest of the others too')
-  t.same(await store.charging.recordEvent('S1', 'old00', 1, 'fault', '{}', 20_003), { inserted: true, ackSeq: 1 }, 'the oldest went, and comes back afresh')
+  t.same(await store.charging.recordEvent('S1', 'old18', 1, 'fault', '{}', 20_002), { inserted: true, ackSeq: 1 }, 'the others start afresh')
 })

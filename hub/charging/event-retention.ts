@@ -14,7 +14,11 @@
  * Deleting an event forgets neither its ack nor that it was stored: one sent
  * again at or below its stream's ack is a repeat (isAcknowledged,
  * hub/store/charging-rules.ts), so no retention can make an event be stored
- * twice.
+ * twice. The acks go too, in the same batches, once their stream has no
+ * event left, was last used before the same cutoff, and is not its
+ * station's latest (`forgetStaleStationStreams`, isForgettableStream): a
+ * station that makes epoch after epoch leaves one ack per stream only as
+ * long as that stream's events are kept.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { ChargingStore } from '../store/index.js'
@@ -42,16 +46,30 @@ export interface EventRetentionOptions {
  * finds fewer than `batch` or `maxBatches` have run. Resolves how many it
  * deleted.
  */
-export async function deleteOldStationEvents(store: Pick<ChargingStore, 'deleteStationEventsOlderThan'>, cutoffMs: number, opts: EventRetentionOptions = {}): Promise<number> {
+export function deleteOldStationEvents(store: Pick<ChargingStore, 'deleteStationEventsOlderThan'>, cutoffMs: number, opts: EventRetentionOptions = {}): Promise<number> {
+  return inBatches((limit) => store.deleteStationEventsOlderThan(cutoffMs, limit), opts)
+}
+
+/**
+ * Forget the acks of the streams isForgettableStream allows at `cutoffMs`
+ * (after deleteOldStationEvents with the same cutoff), in the same batches.
+ * Resolves how many it forgot.
+ */
+export function forgetStaleStationStreams(store: Pick<ChargingStore, 'forgetStationStreamsUnusedSince'>, cutoffMs: number, opts: EventRetentionOptions = {}): Promise<number> {
+  return inBatches((limit) => store.forgetStationStreamsUnusedSince(cutoffMs, limit), opts)
+}
+
+/** `write(batch)` until it does fewer than `batch` rows or `maxBatches` have run, a turn of the event loop between. */
+async function inBatches(write: (limit: number) => Promise<number>, opts: EventRetentionOptions): Promise<number> {
   const batch = opts.batch ?? STATION_EVENTS_BATCH
   const maxBatches = opts.maxBatches ?? STATION_EVENTS_MAX_BATCHES
-  let deleted = 0
+  let done = 0
   for (let i = 0; i < maxBatches; i++) {
-    const n = await store.deleteStationEventsOlderThan(cutoffMs, batch)
-    deleted += n
+    const n = await write(batch)
+    done += n
     if (n < batch) break
     // SQLite runs each batch synchronously: let requests and station events in between.
     await nextTurn()
   }
-  return deleted
+  return done
 }

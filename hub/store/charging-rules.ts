@@ -65,18 +65,22 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
 }
 
 /**
- * How many event streams (outbox epochs, and the epoch-less stream) of one
- * station the hub keeps: the most recently used, in the order the station's
- * events came in (a count per station, not the clock, which may stand still
- * or step back). A station that opens a new stream beyond them makes the hub
- * forget its least recently used one, its ack and its stored events, so what
- * one station can make the hub keep is bounded however many epochs it makes,
- * and a stream heard from again starts afresh (nextAck from null over no
- * stored events: nothing to read through). An agent sends on one epoch at a
- * time, the one in use always the most recent (docs/protocol.md, "Events"):
- * only a station that interleaves more streams than this loses one it uses.
+ * Whether the retention may forget an event stream's ack (outbox epoch, or
+ * the epoch-less stream; docs/protocol.md, "Events"): the stream has no
+ * stored event left, was last used (`usedAtMs`, the hub's time of its last
+ * event) before `cutoffMs`, and is not its station's most recently used
+ * stream (`latest`: by the order its events came in, not by the clock). So a
+ * station keeps an ack per stream only as long as the retention keeps that
+ * stream's events, however many epochs it makes, and always keeps the one it
+ * sends on, however quiet it is: an agent uses one epoch at a time, the most
+ * recent. A forgotten stream heard from again starts afresh, with nothing
+ * stored to read through (nextAck from null).
+ * In SQL: `used_at_ms < cutoff AND used_seq < (the station's MAX(used_seq))
+ * AND NOT EXISTS (an event of the stream)`.
  */
-export const ACKED_STREAMS_PER_STATION = 16
+export function isForgettableStream(s: { usedAtMs: number; latest: boolean; hasEvents: boolean }, cutoffMs: number): boolean {
+  return s.usedAtMs < cutoffMs && !s.latest && !s.hasEvents
+}
 
 /**
  * Whether event `seq` of a stream is one the hub has acknowledged: `acked`

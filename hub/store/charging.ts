@@ -27,7 +27,10 @@
  *   below its stream's last ack is a repeat, not stored again, also once its
  *   row has been deleted (`isAcknowledged`, ./charging-rules.ts).
  * - Stored events live until `deleteStationEventsOlderThan` removes them (the
- *   hub's retention, hub/charging/event-retention.ts); the acks stay.
+ *   hub's retention, hub/charging/event-retention.ts); a stream's ack stays
+ *   until `forgetStationStreamsUnusedSince` finds it forgettable: none of its
+ *   events left, unused since the cutoff, not its station's latest stream
+ *   (isForgettableStream, ./charging-rules.ts).
  * - The lists for the operator (`listReceiptsBetween`, `listStationEvents`)
  *   read what is stored, so a restart of the hub empties neither; each returns
  *   at most `clampListLimit(limit)` rows (./charging-rules.ts), newest first.
@@ -201,6 +204,15 @@ export interface ChargingStore {
    * `limit` (hub/charging/event-retention.ts). Acks are kept.
    */
   deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number>
+
+  /**
+   * Housekeeping: forget at most `limit` event streams' acks that
+   * isForgettableStream allows at `cutoffMs` (no stored event left, last used
+   * before it, not their station's most recently used stream), least
+   * recently used first; resolves how many. One short write, repeated by the
+   * caller as for events.
+   */
+  forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number>
 
   // Roaming sessions of this hub's vehicles at peers (RoamingSessionRecord).
 

@@ -19,7 +19,7 @@ import type { Clock, Random } from '../../base/clock.js'
 import type { HubConfig } from '../config.js'
 import { rulesFromConfig } from '../reservations/rules.js'
 import { HubDirectory, type HubSummary } from '../routes/directory.js'
-import { DAY_MS, DEFAULT_STATION_EVENTS_DAYS, deleteOldStationEvents, STATION_EVENTS_BATCH, STATION_EVENTS_MAX_BATCHES } from '../charging/event-retention.js'
+import { DAY_MS, DEFAULT_STATION_EVENTS_DAYS, deleteOldStationEvents, forgetStaleStationStreams, STATION_EVENTS_BATCH, STATION_EVENTS_MAX_BATCHES } from '../charging/event-retention.js'
 import { RouteCatalog } from '../routes/catalog.js'
 import { listRoute } from '../routes/route-list.js'
 import { findNearest, type StationRegistry } from '../stations/index.js'
@@ -242,7 +242,9 @@ export function createFederation(deps: FederationDeps): Federation {
       await store.trips.deletePeerHoldsOlderThan(now - t.retentionMs)
       await store.leases.deleteExpired(now)
       // Last: over a large backlog it takes the most batches.
-      await deleteOldStationEvents(store.charging, now - t.stationEventsKeptMs, { batch: t.stationEventsBatch, maxBatches: t.stationEventsMaxBatches })
+      const events = { batch: t.stationEventsBatch, maxBatches: t.stationEventsMaxBatches }
+      await deleteOldStationEvents(store.charging, now - t.stationEventsKeptMs, events)
+      await forgetStaleStationStreams(store.charging, now - t.stationEventsKeptMs, events)
     } catch (err) {
       logger.warn({ err }, 'sweep failed')
     } finally {

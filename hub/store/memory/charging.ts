@@ -1,7 +1,7 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isUnsettledRoaming, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isForgettableStream, isUnsettledRoaming, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 
 export class MemoryChargingStore implements ChargingStore {
@@ -10,8 +10,10 @@ export class MemoryChargingStore implements ChargingStore {
   /** Per stream (station, epoch): the stored events by seq. */
   #events = new Map<string, Map<number, StoredStationEvent>>()
   #acked = new Map<string, number>()
-  /** Per station: its streams with an ack, least recently used first (ACKED_STREAMS_PER_STATION). */
-  #ackedStreams = new Map<string, Set<string>>()
+  /** Per stream with an ack: its station, and when (hub time) and in which order it was last used (isForgettableStream). */
+  #used = new Map<string, { stationId: string; atMs: number; seq: number }>()
+  /** Per station: its most recent use (the order of its events). */
+  #lastUse = new Map<string, number>()
   #roaming = new Map<string, RoamingSessionRecord>()
 
   constructor(private readonly guard: () => void) {}
@@ -21,7 +23,8 @@ export class MemoryChargingStore implements ChargingStore {
     this.#receipts.clear()
     this.#events.clear()
     this.#acked.clear()
-    this.#ackedStreams.clear()
+    this.#used.clear()
+    this.#lastUse.clear()
     this.#roaming.clear()
   }
 
@@ -141,18 +144,24 @@ export class MemoryChargingStore implements ChargingStore {
     if (inserted) seen.set(seq, { stationId, epoch, seq, type, body, receivedAtMs: nowMs })
     const out = nextAck(acked, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
-    let used = this.#ackedStreams.get(stationId)
-    if (!used) this.#ackedStreams.set(stationId, (used = new Set()))
-    used.delete(stream)
-    used.add(stream)
-    // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the least recently used beyond the bound go, ack and events.
-    for (const old of used) {
-      if (used.size <= ACKED_STREAMS_PER_STATION) break
-      used.delete(old)
-      this.#acked.delete(old)
-      this.#events.delete(old)
-    }
+    const order = (this.#lastUse.get(stationId) ?? 0) + 1
+    this.#lastUse.set(stationId, order)
+    this.#used.set(stream, { stationId, atMs: nowMs, seq: order })
     return { inserted, ...out }
+  }
+
+  async forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number> {
+    this.guard()
+    const gone = [...this.#used]
+      .filter(([stream, u]) => isForgettableStream({ usedAtMs: u.atMs, latest: u.seq === this.#lastUse.get(u.stationId), hasEvents: (this.#events.get(stream)?.size ?? 0) > 0 }, cutoffMs))
+      .sort((a, b) => a[1].atMs - b[1].atMs)
+      .slice(0, Math.max(0, limit))
+    for (const [stream] of gone) {
+      this.#used.delete(stream)
+      this.#acked.delete(stream)
+      this.#events.delete(stream)
+    }
+    return gone.length
   }
 
   async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {

@@ -12,7 +12,7 @@
  */
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
 import { PgRoamingSessions } from './roaming-sessions.js'
@@ -26,6 +26,16 @@ type Queryable = Pick<Tx, 'query'>
 /** The retention's batch: the oldest `$2` rows before `$1`, found by the index station_events_by_age (test/station-event-retention.test.ts checks the plan). */
 export const DELETE_OLD_EVENTS = `DELETE FROM station_events WHERE (station_id, epoch, seq) IN
   (SELECT station_id, epoch, seq FROM station_events WHERE received_at_ms < $1 ORDER BY received_at_ms LIMIT $2)`
+
+/** rule: isForgettableStream (charging-rules.ts): at most `limit` acks last used before the cutoff, oldest first. */
+const FORGET_STREAMS = `DELETE FROM station_acks a
+  WHERE a.used_at_ms < $1
+    AND (a.station_id, a.epoch) IN (
+      SELECT s.station_id, s.epoch FROM station_acks s
+       WHERE s.used_at_ms < $1
+         AND s.used_seq < (SELECT MAX(b.used_seq) FROM station_acks b WHERE b.station_id = s.station_id)
+         AND NOT EXISTS (SELECT 1 FROM station_events e WHERE e.station_id = s.station_id AND e.epoch = s.epoch)
+       ORDER BY s.used_at_ms LIMIT $2)`
 
 export class PgChargingStore implements ChargingStore {
   readonly #db: PgDatabase
@@ -168,27 +178,23 @@ export class PgChargingStore implements ChargingStore {
       const above = await tx.query<{ seq: string }>('SELECT seq FROM station_events WHERE station_id = $1 AND epoch = $2 AND seq > $3', [stationId, ep, ackedSeq ?? 0])
       const stored = new Set(above.rows.map((r) => Number(r.seq)))
       const out = nextAck(ackedSeq, seq, (n) => stored.has(n))
-      // The stream's ack, and its place in the order the station used its streams in (the station's lock above orders its writers).
+      // The stream's ack, and when and in which order the station last used it (isForgettableStream; the
+      // station's lock above orders its writers).
       await tx.query(
-        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_seq)
-           VALUES ($1, $2, $3, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = $1))
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_seq = excluded.used_seq`,
-        [stationId, ep, out.ackSeq],
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms, used_seq)
+           VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = $1))
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms, used_seq = excluded.used_seq`,
+        [stationId, ep, out.ackSeq, nowMs],
       )
-      // A stream heard from for the first time: the station's least recently used beyond the bound go, ack and
-      // events (rule: ACKED_STREAMS_PER_STATION, charging-rules.ts).
-      if (ackedSeq === null) {
-        await tx.query(
-          `WITH old AS (
-             DELETE FROM station_acks WHERE station_id = $1 AND epoch IN (
-               SELECT epoch FROM station_acks WHERE station_id = $1 AND epoch <> $2 ORDER BY used_seq DESC, epoch DESC OFFSET $3)
-             RETURNING epoch)
-           DELETE FROM station_events WHERE station_id = $1 AND epoch IN (SELECT epoch FROM old)`,
-          [stationId, ep, ACKED_STREAMS_PER_STATION - 1],
-        )
-      }
       return { inserted: ins?.rowCount === 1, ...out }
     })
+  }
+
+  async forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number> {
+    // No station lock: a stream used meanwhile has a new used_at_ms, which the outer condition reads again on the
+    // row it waited for (READ COMMITTED), so it is not forgotten; one forgotten meanwhile is simply gone.
+    const res = await this.#db.query(FORGET_STREAMS, [cutoffMs, limit])
+    return res.rowCount ?? 0
   }
 
   async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {

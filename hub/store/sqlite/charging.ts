@@ -7,7 +7,7 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { ACKED_STREAMS_PER_STATION, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { run, toStoreError } from './errors.js'
 import { SqliteRoamingSessions } from './roaming-sessions.js'
@@ -22,6 +22,14 @@ const RECEIPTS_BETWEEN = `SELECT * FROM receipts
 
 /** The retention's batch: the oldest `limit` rows before a cutoff, found by the index station_events_by_age (test/station-event-retention.test.ts checks the plan). */
 export const DELETE_OLD_EVENTS = 'DELETE FROM station_events WHERE rowid IN (SELECT rowid FROM station_events WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)'
+
+/** rule: isForgettableStream (charging-rules.ts): at most `limit` acks last used before the cutoff, oldest first. */
+const FORGET_STREAMS = `DELETE FROM station_acks WHERE rowid IN (
+  SELECT a.rowid FROM station_acks a
+   WHERE a.used_at_ms < ?
+     AND a.used_seq < (SELECT MAX(b.used_seq) FROM station_acks b WHERE b.station_id = a.station_id)
+     AND NOT EXISTS (SELECT 1 FROM station_events e WHERE e.station_id = a.station_id AND e.epoch = a.epoch)
+   ORDER BY a.used_at_ms LIMIT ?)`
 
 interface RangeParams {
   stationId: string | null
@@ -50,10 +58,8 @@ export class SqliteChargingStore implements ChargingStore {
     insertEvent: Statement<[string, string, number, string, string, number]>
     getAck: Statement<[string, string], { acked_seq: number }>
     hasEvent: Statement<[string, string, number], { 1: number }>
-    setAck: Statement<[{ stationId: string; epoch: string; ackSeq: number }]>
-    oldStreams: Statement<[{ stationId: string; epoch: string; keep: number }], string>
-    forgetStream: Statement<[string, string]>
-    forgetStreamEvents: Statement<[string, string]>
+    setAck: Statement<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number }]>
+    forgetStreams: Statement<[number, number]>
     deleteOldEvents: Statement<[number, number]>
   }
   readonly #openTx: Transaction<(input: OpenSessionInput) => OpenSessionOutcome>
@@ -98,20 +104,13 @@ export class SqliteChargingStore implements ChargingStore {
       ),
       getAck: db.prepare<[string, string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ? AND epoch = ?'),
       hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
-      // The stream's ack, and its place in the order the station used its streams in (ACKED_STREAMS_PER_STATION).
-      setAck: db.prepare<[{ stationId: string; epoch: string; ackSeq: number }]>(
-        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_seq)
-           VALUES (@stationId, @epoch, @ackSeq, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = @stationId))
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_seq = excluded.used_seq`,
+      // The stream's ack, and when and in which order the station last used it (isForgettableStream).
+      setAck: db.prepare<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number }]>(
+        `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms, used_seq)
+           VALUES (@stationId, @epoch, @ackSeq, @nowMs, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = @stationId))
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms, used_seq = excluded.used_seq`,
       ),
-      // rule: ACKED_STREAMS_PER_STATION (charging-rules.ts): the streams beyond the one just used and the most recently used others.
-      oldStreams: db
-        .prepare<[{ stationId: string; epoch: string; keep: number }], string>(
-          `SELECT epoch FROM station_acks WHERE station_id = @stationId AND epoch <> @epoch ORDER BY used_seq DESC, epoch DESC LIMIT -1 OFFSET @keep`,
-        )
-        .pluck(),
-      forgetStream: db.prepare<[string, string]>('DELETE FROM station_acks WHERE station_id = ? AND epoch = ?'),
-      forgetStreamEvents: db.prepare<[string, string]>('DELETE FROM station_events WHERE station_id = ? AND epoch = ?'),
+      forgetStreams: db.prepare<[number, number]>(FORGET_STREAMS),
       // One short write, however large the backlog.
       deleteOldEvents: db.prepare<[number, number]>(DELETE_OLD_EVENTS),
     }
@@ -140,14 +139,7 @@ export class SqliteChargingStore implements ChargingStore {
       // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted
       const inserted = !isAcknowledged(acked, seq) && this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs).changes === 1
       const out = nextAck(acked, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
-      this.#s.setAck.run({ stationId, epoch, ackSeq: out.ackSeq })
-      // A stream heard from for the first time: the station's least recently used beyond the bound go, ack and events.
-      if (acked === null) {
-        for (const old of this.#s.oldStreams.all({ stationId, epoch, keep: ACKED_STREAMS_PER_STATION - 1 })) {
-          this.#s.forgetStreamEvents.run(stationId, old)
-          this.#s.forgetStream.run(stationId, old)
-        }
-      }
+      this.#s.setAck.run({ stationId, epoch, ackSeq: out.ackSeq, nowMs })
       return { inserted, ...out }
     })
   }
@@ -272,6 +264,13 @@ export class SqliteChargingStore implements ChargingStore {
     return run(() => {
       this.#guard()
       return this.#s.deleteOldEvents.run(cutoffMs, limit).changes
+    })
+  }
+
+  forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number> {
+    return run(() => {
+      this.#guard()
+      return this.#s.forgetStreams.run(cutoffMs, limit).changes
     })
   }
 

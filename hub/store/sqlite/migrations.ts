@@ -321,16 +321,19 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 14,
-    name: "station acks: the order a station used its streams in, to keep its most recent ones",
+    name: "station acks: when and in which order a station last used each stream, for their retention",
     sql: `
-      -- A station keeps the acks of its ACKED_STREAMS_PER_STATION most recently used event streams
-      -- (hub/store/charging-rules.ts). used_seq grows by one per event of the station, whatever the clock
-      -- does; rows from before take the time of their stream's newest stored event (0: none left), which
-      -- every later use exceeds.
+      -- The retention forgets an ack whose stream has no stored event left and was last used before its cutoff,
+      -- unless it is the station's most recently used stream (isForgettableStream, hub/store/charging-rules.ts).
+      -- used_seq grows by one per event of the station, whatever the clock does. Rows from before take the time
+      -- of their stream's newest stored event for both (0: none left), which every later use exceeds.
+      ALTER TABLE station_acks ADD COLUMN used_at_ms INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE station_acks ADD COLUMN used_seq INTEGER NOT NULL DEFAULT 0;
-      UPDATE station_acks SET used_seq = COALESCE((SELECT MAX(e.received_at_ms) FROM station_events e
+      UPDATE station_acks SET used_at_ms = COALESCE((SELECT MAX(e.received_at_ms) FROM station_events e
         WHERE e.station_id = station_acks.station_id AND e.epoch = station_acks.epoch), 0);
+      UPDATE station_acks SET used_seq = used_at_ms;
       CREATE INDEX station_acks_by_use ON station_acks (station_id, used_seq);
+      CREATE INDEX station_acks_by_age ON station_acks (used_at_ms);
     `,
   },
 ]
