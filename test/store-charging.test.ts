@@ -1,6 +1,7 @@
 /** The charging sub-store's contract, run against every Store implementation. */
 import t from 'tap'
 import { MemoryStore, SqliteStore, StoreError, type Store } from '../hub/store/index.js'
+import { LATEST_STREAMS_KEPT } from '../hub/store/charging-rules.js'
 import { tempDir } from './helpers/hub.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 
@@ -235,42 +236,47 @@ for (const { name, make } of impls) {
     t.same(await store.charging.recordEvent('S1', 'e2', 1, 'fault', '{"n":1}', 500), { inserted: true, ackSeq: 1 }, 'another epoch has its own ack')
   })
 
-  t.test(`[${name}] rule: isForgettableStream: the retention forgets a stream's ack once none of its events is left, it was last used before the cutoff, and it is not its station's latest`, async (t) => {
+  t.test(`[${name}] rule: isForgettableStream: the retention forgets a stream's ack once none of its events is left, it was last used before the cutoff, and ${LATEST_STREAMS_KEPT} of its station's streams were used after it`, async (t) => {
     const store = await make()
     t.teardown(() => store.close())
     const rec = (stationId: string, epoch: string | null, seq: number, at: number) => store.charging.recordEvent(stationId, epoch, seq, 'fault', '{}', at)
-    t.same(await rec('S1', 'e1', 1, 100), { inserted: true, ackSeq: 1 })
-    t.same(await rec('S1', 'e1', 2, 101), { inserted: true, ackSeq: 2 })
-    t.same(await rec('S1', null, 1, 200), { inserted: true, ackSeq: 1 })
-    t.same(await rec('S1', 'e3', 1, 300), { inserted: true, ackSeq: 1 }, "S1's latest stream")
+    // S1 used the epoch-less stream, then e1..e5; S2 one stream.
+    t.same(await rec('S1', null, 1, 100), { inserted: true, ackSeq: 1 })
+    for (let i = 1; i <= 5; i++) {
+      t.same(await rec('S1', `e${i}`, 1, 100 + 10 * i), { inserted: true, ackSeq: 1 })
+      t.same(await rec('S1', `e${i}`, 2, 101 + 10 * i), { inserted: true, ackSeq: 2 })
+    }
     t.same(await rec('S2', 'e9', 1, 150), { inserted: true, ackSeq: 1 }, "S2's only stream")
     t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 0, 'every stream still has its events')
-    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 100), 5)
-    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 1), 1, 'at most limit: the least recently used, e1')
-    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 1, 'then the epoch-less stream')
-    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 0, "each station's latest stays, however quiet")
-    t.same(await rec('S1', 'e3', 1, 1100), { inserted: false, ackSeq: 1 }, "S1's latest: still a repeat")
+    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 100), 12)
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 1), 1, 'at most limit: the least recently used, the epoch-less stream')
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 2, 'then e1 and e2')
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 0, `each station's ${LATEST_STREAMS_KEPT} latest stay, however quiet`)
+    for (const e of ['e3', 'e4', 'e5']) t.same(await rec('S1', e, 2, 1100), { inserted: false, ackSeq: 2 }, `${e}: still a repeat`)
     t.same(await rec('S2', 'e9', 1, 1100), { inserted: false, ackSeq: 1 }, "S2's too")
-    t.same(await rec('S1', 'e1', 2, 1100), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'a forgotten stream starts afresh, nothing of it left to read through')
+    t.same(await rec('S1', 'e1', 3, 1100), { inserted: true, ackSeq: 0, resendFrom: 1 }, 'a forgotten stream starts afresh, nothing of it left to read through')
 
     // A station that makes epoch after epoch keeps one ack per stream only as long as its events.
     for (let i = 0; i < 100; i++) t.same(await rec('S3', `x${i}`, 1, 2000 + i), { inserted: true, ackSeq: 1 })
-    t.equal(await store.charging.deleteStationEventsOlderThan(3000, 1000), 100 + 1 + 0, "S3's events, and e1's new one")
-    t.equal(await store.charging.forgetStationStreamsUnusedSince(3000, 1000), 99 + 1, "all of S3's streams but its latest, and S1's e3 (e1 came after it)")
+    t.equal(await store.charging.deleteStationEventsOlderThan(3000, 1000), 101, "S3's events, and e1's new one")
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(3000, 1000), 100 - LATEST_STREAMS_KEPT + 1, `all of S3's streams but its ${LATEST_STREAMS_KEPT} latest, and S1's e3 (e4, e5 and e1 came after it)`)
     t.same(await rec('S3', 'x99', 1, 3100), { inserted: false, ackSeq: 1 }, "S3's latest is kept")
+    t.same(await rec('S3', `x${99 - LATEST_STREAMS_KEPT}`, 1, 3101), { inserted: true, ackSeq: 1 }, 'the one before its kept ones went')
   })
 
-  t.test(`[${name}] rule: isForgettableStream: a station's latest stream is the one its last event came on, whatever the clock says`, async (t) => {
+  t.test(`[${name}] rule: isForgettableStream: streams are ordered by the events the hub stored, whatever the clock says; a repeat uses nothing`, async (t) => {
     const store = await make()
     t.teardown(() => store.close())
-    const rec = (epoch: string, seq: number, at: number) => store.charging.recordEvent('S1', epoch, seq, 'fault', '{}', at)
-    t.same(await rec('old', 1, 500), { inserted: true, ackSeq: 1 })
+    const rec = (epoch: string | null, seq: number, at: number) => store.charging.recordEvent('S1', epoch, seq, 'fault', '{}', at)
+    for (let i = 0; i < LATEST_STREAMS_KEPT; i++) t.same(await rec(`old${i}`, 1, 500 + i), { inserted: true, ackSeq: 1 })
     // The hub's clock steps back (NTP, another replica), and events at one instant: the order still tells.
     t.same(await rec('cur', 1, 400), { inserted: true, ackSeq: 1 })
     t.same(await rec('cur', 2, 400), { inserted: true, ackSeq: 2 })
-    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 10), 3)
-    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 1, 'old went, though its time is later')
+    // Late repeats of older streams (a QoS 1 redelivery, a restored card) after the agent's last event.
+    for (let i = 0; i < LATEST_STREAMS_KEPT; i++) t.same(await rec(`old${i}`, 1, 450), { inserted: false, ackSeq: 1 }, `old${i}: a repeat`)
+    t.equal(await store.charging.deleteStationEventsOlderThan(1000, 10), LATEST_STREAMS_KEPT + 2)
+    t.equal(await store.charging.forgetStationStreamsUnusedSince(1000, 10), 1, 'old0 went, though its time is later')
     t.same(await rec('cur', 3, 1100), { inserted: true, ackSeq: 3 }, 'the stream in use kept its ack')
-    t.same(await rec('old', 1, 1101), { inserted: true, ackSeq: 1 }, 'old starts afresh')
+    t.same(await rec('old0', 1, 1101), { inserted: true, ackSeq: 1 }, 'old0 starts afresh')
   })
 }

@@ -93,7 +93,7 @@ t.test('an account change made through another connection to the file (as the CL
   t.equal((await hub.accounts.get('V9'))?.kind, 'vehicle')
 })
 
-t.test("a file at schema 13 takes each event stream's last use from its newest stored event: the station's latest stream is kept", async (t) => {
+t.test("a file at schema 13 takes each event stream's last use from its newest stored event: the station's latest streams are kept", async (t) => {
   const tmp = tempSqlite()
   t.teardown(() => tmp.dispose())
   const raw = new Database(join(tmp.dir, 'hub.sqlite'))
@@ -112,7 +112,8 @@ t.test("a file at schema 13 takes each event stream's last use from its newest s
   const store = tmp.open()
   t.equal(store.schemaVersion, LATEST_VERSION)
   t.equal(await store.charging.deleteStationEventsOlderThan(20_000, 1000), 24)
-  t.equal(await store.charging.forgetStationStreamsUnusedSince(20_000, 1000), 19, 'every stream but the latest')
+  t.equal(await store.charging.forgetStationStreamsUnusedSince(20_000, 1000), 17, 'every stream but the three latest')
   t.same(await store.charging.recordEvent('S1', 'a-cur', 6, 'fault', '{}', 20_001), { inserted: true, ackSeq: 6 }, 'the stream with the newest events kept its ack')
-  t.same(await store.charging.recordEvent('S1', 'old18', 1, 'fault', '{}', 20_002), { inserted: true, ackSeq: 1 }, 'the others start afresh')
+  t.same(await store.charging.recordEvent('S1', 'old17', 1, 'fault', '{}', 20_002), { inserted: false, ackSeq: 1 }, 'and so did the next two')
+  t.same(await store.charging.recordEvent('S1', 'old16', 1, 'fault', '{}', 20_003), { inserted: true, ackSeq: 1 }, 'the others start afresh')
 })

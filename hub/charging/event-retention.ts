@@ -15,7 +15,7 @@
  * again at or below its stream's ack is a repeat (isAcknowledged,
  * hub/store/charging-rules.ts), so no retention can make an event be stored
  * twice. The acks go too, in the same batches, once their stream has no
- * event left, was last used before the same cutoff, and is not its
+ * event left, was last used before the same cutoff, and is not among its
  * station's latest (`forgetStaleStationStreams`, isForgettableStream): a
  * station that makes epoch after epoch leaves one ack per stream only as
  * long as that stream's events are kept.

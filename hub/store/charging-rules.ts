@@ -64,22 +64,29 @@ export function nextAck(acked: number | null, seq: number, stored: (n: number) =
   return ack < seq ? { ackSeq: ack, resendFrom: ack + 1 } : { ackSeq: ack }
 }
 
+/** How many of a station's most recently used event streams the retention never forgets (isForgettableStream). */
+export const LATEST_STREAMS_KEPT = 3
+
 /**
  * Whether the retention may forget an event stream's ack (outbox epoch, or
  * the epoch-less stream; docs/protocol.md, "Events"): the stream has no
- * stored event left, was last used (`usedAtMs`, the hub's time of its last
- * event) before `cutoffMs`, and is not its station's most recently used
- * stream (`latest`: by the order its events came in, not by the clock). So a
- * station keeps an ack per stream only as long as the retention keeps that
- * stream's events, however many epochs it makes, and always keeps the one it
- * sends on, however quiet it is: an agent uses one epoch at a time, the most
- * recent. A forgotten stream heard from again starts afresh, with nothing
- * stored to read through (nextAck from null).
- * In SQL: `used_at_ms < cutoff AND used_seq < (the station's MAX(used_seq))
- * AND NOT EXISTS (an event of the stream)`.
+ * stored event left, was last used before `cutoffMs`, and is not among its
+ * station's LATEST_STREAMS_KEPT most recently used streams (`newer`: how many
+ * of the station's streams were used after it, counted up to that number).
+ * "Used" is an event the hub stored (a repeat uses nothing), ordered as the
+ * station's events came in, not by the clock: `usedAtMs` is the hub's time of
+ * it, the order `used_seq` in SQL. So a station keeps an ack per stream only
+ * as long as the retention keeps that stream's events, however many epochs
+ * it makes, and always keeps the one its agent sends on, however quiet it
+ * is, even with a stray event of an older epoch (a restored SD card) after
+ * it. A forgotten stream heard from again starts afresh, with nothing stored
+ * to read through (nextAck from null).
+ * In SQL: `used_at_ms < cutoff AND (the station's streams with a greater
+ * used_seq, up to LATEST_STREAMS_KEPT) = LATEST_STREAMS_KEPT AND NOT EXISTS
+ * (an event of the stream)`.
  */
-export function isForgettableStream(s: { usedAtMs: number; latest: boolean; hasEvents: boolean }, cutoffMs: number): boolean {
-  return s.usedAtMs < cutoffMs && !s.latest && !s.hasEvents
+export function isForgettableStream(s: { usedAtMs: number; newer: number; hasEvents: boolean }, cutoffMs: number): boolean {
+  return s.usedAtMs < cutoffMs && s.newer >= LATEST_STREAMS_KEPT && !s.hasEvents
 }
 
 /**

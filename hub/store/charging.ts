@@ -29,8 +29,8 @@
  * - Stored events live until `deleteStationEventsOlderThan` removes them (the
  *   hub's retention, hub/charging/event-retention.ts); a stream's ack stays
  *   until `forgetStationStreamsUnusedSince` finds it forgettable: none of its
- *   events left, unused since the cutoff, not its station's latest stream
- *   (isForgettableStream, ./charging-rules.ts).
+ *   events left, unused since the cutoff, not among its station's latest
+ *   streams (isForgettableStream, ./charging-rules.ts).
  * - The lists for the operator (`listReceiptsBetween`, `listStationEvents`)
  *   read what is stored, so a restart of the hub empties neither; each returns
  *   at most `clampListLimit(limit)` rows (./charging-rules.ts), newest first.
@@ -208,9 +208,9 @@ export interface ChargingStore {
   /**
    * Housekeeping: forget at most `limit` event streams' acks that
    * isForgettableStream allows at `cutoffMs` (no stored event left, last used
-   * before it, not their station's most recently used stream), least
-   * recently used first; resolves how many. One short write, repeated by the
-   * caller as for events.
+   * before it, LATEST_STREAMS_KEPT of their station's streams used after
+   * them), least recently used first; resolves how many. One short write,
+   * repeated by the caller as for events.
    */
   forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number>
 

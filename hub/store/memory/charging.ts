@@ -1,7 +1,7 @@
 /** ChargingStore in memory: the same contract as SQLite, for unit tests. */
 import { parseTime, type Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isForgettableStream, isUnsettledRoaming, nextAck } from '../charging-rules.js'
+import { LATEST_STREAMS_KEPT, clampListLimit, closeOutcome, inReceiptRange, isAcknowledged, isActive, isForgettableStream, isUnsettledRoaming, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 
 export class MemoryChargingStore implements ChargingStore {
@@ -12,7 +12,7 @@ export class MemoryChargingStore implements ChargingStore {
   #acked = new Map<string, number>()
   /** Per stream with an ack: its station, and when (hub time) and in which order it was last used (isForgettableStream). */
   #used = new Map<string, { stationId: string; atMs: number; seq: number }>()
-  /** Per station: its most recent use (the order of its events). */
+  /** Per station: its most recent use (the order of its stored events). */
   #lastUse = new Map<string, number>()
   #roaming = new Map<string, RoamingSessionRecord>()
 
@@ -144,16 +144,19 @@ export class MemoryChargingStore implements ChargingStore {
     if (inserted) seen.set(seq, { stationId, epoch, seq, type, body, receivedAtMs: nowMs })
     const out = nextAck(acked, seq, (n) => seen.has(n))
     this.#acked.set(stream, out.ackSeq)
-    const order = (this.#lastUse.get(stationId) ?? 0) + 1
-    this.#lastUse.set(stationId, order)
-    this.#used.set(stream, { stationId, atMs: nowMs, seq: order })
+    // Used: an event stored, not a repeat (isForgettableStream); a stream's first ack counts as a use too.
+    if (inserted || !this.#used.has(stream)) {
+      const order = (this.#lastUse.get(stationId) ?? 0) + 1
+      this.#lastUse.set(stationId, order)
+      this.#used.set(stream, { stationId, atMs: nowMs, seq: order })
+    }
     return { inserted, ...out }
   }
 
   async forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number> {
     this.guard()
     const gone = [...this.#used]
-      .filter(([stream, u]) => isForgettableStream({ usedAtMs: u.atMs, latest: u.seq === this.#lastUse.get(u.stationId), hasEvents: (this.#events.get(stream)?.size ?? 0) > 0 }, cutoffMs))
+      .filter(([stream, u]) => isForgettableStream({ usedAtMs: u.atMs, newer: this.#newer(u), hasEvents: (this.#events.get(stream)?.size ?? 0) > 0 }, cutoffMs))
       .sort((a, b) => a[1].atMs - b[1].atMs)
       .slice(0, Math.max(0, limit))
     for (const [stream] of gone) {
@@ -162,6 +165,13 @@ export class MemoryChargingStore implements ChargingStore {
       this.#events.delete(stream)
     }
     return gone.length
+  }
+
+  /** How many of the station's streams were used after `u`, counted up to LATEST_STREAMS_KEPT. */
+  #newer(u: { stationId: string; seq: number }): number {
+    let n = 0
+    for (const v of this.#used.values()) if (v.stationId === u.stationId && v.seq > u.seq && ++n >= LATEST_STREAMS_KEPT) break
+    return n
   }
 
   async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {

@@ -12,7 +12,7 @@
  */
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { LATEST_STREAMS_KEPT, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { LOCK, type PgDatabase, type Tx } from './pool.js'
 import { PgRoamingSessions } from './roaming-sessions.js'
@@ -33,7 +33,7 @@ const FORGET_STREAMS = `DELETE FROM station_acks a
     AND (a.station_id, a.epoch) IN (
       SELECT s.station_id, s.epoch FROM station_acks s
        WHERE s.used_at_ms < $1
-         AND s.used_seq < (SELECT MAX(b.used_seq) FROM station_acks b WHERE b.station_id = s.station_id)
+         AND (SELECT COUNT(*) FROM (SELECT 1 FROM station_acks b WHERE b.station_id = s.station_id AND b.used_seq > s.used_seq LIMIT ${LATEST_STREAMS_KEPT}) k) = ${LATEST_STREAMS_KEPT}
          AND NOT EXISTS (SELECT 1 FROM station_events e WHERE e.station_id = s.station_id AND e.epoch = s.epoch)
        ORDER BY s.used_at_ms LIMIT $2)`
 
@@ -178,13 +178,15 @@ export class PgChargingStore implements ChargingStore {
       const above = await tx.query<{ seq: string }>('SELECT seq FROM station_events WHERE station_id = $1 AND epoch = $2 AND seq > $3', [stationId, ep, ackedSeq ?? 0])
       const stored = new Set(above.rows.map((r) => Number(r.seq)))
       const out = nextAck(ackedSeq, seq, (n) => stored.has(n))
-      // The stream's ack, and when and in which order the station last used it (isForgettableStream; the
-      // station's lock above orders its writers).
+      // The stream's ack, and when and in which order the station last used it: an event stored ($5), not a
+      // repeat (isForgettableStream; the station's lock above orders its writers).
       await tx.query(
         `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms, used_seq)
            VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = $1))
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms, used_seq = excluded.used_seq`,
-        [stationId, ep, out.ackSeq, nowMs],
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq,
+           used_at_ms = CASE WHEN $5 THEN excluded.used_at_ms ELSE station_acks.used_at_ms END,
+           used_seq = CASE WHEN $5 THEN excluded.used_seq ELSE station_acks.used_seq END`,
+        [stationId, ep, out.ackSeq, nowMs, ins?.rowCount === 1],
       )
       return { inserted: ins?.rowCount === 1, ...out }
     })

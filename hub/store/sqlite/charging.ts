@@ -7,7 +7,7 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Receipt } from '../../../protocol/index.js'
 import type { ChargingStore, CloseSessionInput, CloseSessionOutcome, NewRoamingSession, OpenSessionInput, OpenSessionOutcome, ReceiptRange, ReceiptRecord, RecordEventOutcome, RoamingSessionRecord, SessionRecord, StoredStationEvent } from '../charging.js'
-import { clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
+import { LATEST_STREAMS_KEPT, clampListLimit, closeOutcome, isAcknowledged, isActive, nextAck } from '../charging-rules.js'
 import { StoreError } from '../errors.js'
 import { run, toStoreError } from './errors.js'
 import { SqliteRoamingSessions } from './roaming-sessions.js'
@@ -27,7 +27,7 @@ export const DELETE_OLD_EVENTS = 'DELETE FROM station_events WHERE rowid IN (SEL
 const FORGET_STREAMS = `DELETE FROM station_acks WHERE rowid IN (
   SELECT a.rowid FROM station_acks a
    WHERE a.used_at_ms < ?
-     AND a.used_seq < (SELECT MAX(b.used_seq) FROM station_acks b WHERE b.station_id = a.station_id)
+     AND (SELECT COUNT(*) FROM (SELECT 1 FROM station_acks b WHERE b.station_id = a.station_id AND b.used_seq > a.used_seq LIMIT ${LATEST_STREAMS_KEPT})) = ${LATEST_STREAMS_KEPT}
      AND NOT EXISTS (SELECT 1 FROM station_events e WHERE e.station_id = a.station_id AND e.epoch = a.epoch)
    ORDER BY a.used_at_ms LIMIT ?)`
 
@@ -58,7 +58,7 @@ export class SqliteChargingStore implements ChargingStore {
     insertEvent: Statement<[string, string, number, string, string, number]>
     getAck: Statement<[string, string], { acked_seq: number }>
     hasEvent: Statement<[string, string, number], { 1: number }>
-    setAck: Statement<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number }]>
+    setAck: Statement<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number; used: number }]>
     forgetStreams: Statement<[number, number]>
     deleteOldEvents: Statement<[number, number]>
   }
@@ -104,11 +104,13 @@ export class SqliteChargingStore implements ChargingStore {
       ),
       getAck: db.prepare<[string, string], { acked_seq: number }>('SELECT acked_seq FROM station_acks WHERE station_id = ? AND epoch = ?'),
       hasEvent: db.prepare<[string, string, number], { 1: number }>('SELECT 1 FROM station_events WHERE station_id = ? AND epoch = ? AND seq = ?'),
-      // The stream's ack, and when and in which order the station last used it (isForgettableStream).
-      setAck: db.prepare<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number }]>(
+      // The stream's ack, and when and in which order the station last used it: an event stored (@used 1), not a repeat (isForgettableStream).
+      setAck: db.prepare<[{ stationId: string; epoch: string; ackSeq: number; nowMs: number; used: number }]>(
         `INSERT INTO station_acks (station_id, epoch, acked_seq, used_at_ms, used_seq)
            VALUES (@stationId, @epoch, @ackSeq, @nowMs, (SELECT COALESCE(MAX(used_seq), 0) + 1 FROM station_acks WHERE station_id = @stationId))
-         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq, used_at_ms = excluded.used_at_ms, used_seq = excluded.used_seq`,
+         ON CONFLICT (station_id, epoch) DO UPDATE SET acked_seq = excluded.acked_seq,
+           used_at_ms = CASE WHEN @used = 1 THEN excluded.used_at_ms ELSE station_acks.used_at_ms END,
+           used_seq = CASE WHEN @used = 1 THEN excluded.used_seq ELSE station_acks.used_seq END`,
       ),
       forgetStreams: db.prepare<[number, number]>(FORGET_STREAMS),
       // One short write, however large the backlog.
@@ -139,7 +141,7 @@ export class SqliteChargingStore implements ChargingStore {
       // rule: isAcknowledged (charging-rules.ts): an acknowledged event is a repeat, its row kept or deleted
       const inserted = !isAcknowledged(acked, seq) && this.#s.insertEvent.run(stationId, epoch, seq, type, body, nowMs).changes === 1
       const out = nextAck(acked, seq, (n) => this.#s.hasEvent.get(stationId, epoch, n) !== undefined)
-      this.#s.setAck.run({ stationId, epoch, ackSeq: out.ackSeq, nowMs })
+      this.#s.setAck.run({ stationId, epoch, ackSeq: out.ackSeq, nowMs, used: inserted ? 1 : 0 })
       return { inserted, ...out }
     })
   }

@@ -324,7 +324,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "station acks: when and in which order a station last used each stream, for their retention",
     sql: `
       -- The retention forgets an ack whose stream has no stored event left and was last used before its cutoff,
-      -- unless it is the station's most recently used stream (isForgettableStream, hub/store/charging-rules.ts).
+      -- unless it is among the station's most recently used streams (isForgettableStream, hub/store/charging-rules.ts).
       -- used_seq grows by one per event of the station, whatever the clock does. Rows from before take the time
       -- of their stream's newest stored event for both (0: none left), which every later use exceeds.
       ALTER TABLE station_acks ADD COLUMN used_at_ms INTEGER NOT NULL DEFAULT 0;
