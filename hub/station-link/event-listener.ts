@@ -5,6 +5,13 @@
  * stored, and the seq the hub lacks when it holds a later one
  * (docs/protocol.md, "Events"). A station's events are handled one at a time,
  * in arrival order. Retained ones are ignored.
+ *
+ * What one station can make the hub keep waiting is bounded: at most
+ * `maxPendingPerStation` of its events wait or run at once; one beyond them
+ * is dropped unread and not acknowledged, so the station sends it again (it
+ * keeps every unacknowledged event: at least once). The embedded broker
+ * paces each station's messages already (hub/broker/embedded-broker.ts); an
+ * external broker such as Mosquitto does not, so this is the bound there.
  */
 import type { MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
@@ -31,12 +38,20 @@ export interface EventListenerOptions {
    * Telemetry still reaches every replica (each one's dashboard shows it).
    */
   shareGroup?: string
+  /** Events of one station waiting or running at once, beyond which one is dropped unacknowledged (module doc). Default 256. */
+  maxPendingPerStation?: number
 }
+
+/** The default of EventListenerOptions.maxPendingPerStation: a burst a station's outbox resends after a reconnect fits. */
+export const MAX_PENDING_EVENTS_PER_STATION = 256
 
 export function createEventListener(client: MqttClient, sink: EventSink, logger: Logger, opts: EventListenerOptions = {}): EventListener {
   const eventsFilter = opts.shareGroup === undefined ? topics.stationFilter('events') : `$share/${opts.shareGroup}/${topics.stationFilter('events')}`
   const log = logger.child({ component: 'station-events' })
   const chains = new Map<string, Promise<void>>()
+  /** Per station: its events waiting or running (at most maxPending), and whether a drop was logged since the last one taken. */
+  const pending = new Map<string, { n: number; dropping: boolean }>()
+  const maxPending = opts.maxPendingPerStation ?? MAX_PENDING_EVENTS_PER_STATION
   let stopped = false
 
   const handleEvent = async (stationId: string, payload: Buffer): Promise<void> => {
@@ -72,11 +87,24 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
       return
     }
     if (t.kind !== 'events') return
-    const prev = chains.get(t.stationId) ?? Promise.resolve()
-    const next = prev.then(() => handleEvent(t.stationId, payload))
-    chains.set(t.stationId, next)
+    const stationId = t.stationId
+    let p = pending.get(stationId)
+    if (!p) pending.set(stationId, (p = { n: 0, dropping: false }))
+    if (p.n >= maxPending) {
+      // Unread and unacknowledged: the station sends it again. Logged once per run of drops.
+      if (!p.dropping) log.warn({ stationId, pending: p.n }, `station sends events faster than the hub stores them: over ${maxPending} waiting, later ones dropped unacknowledged until they drain (the station resends them)`)
+      p.dropping = true
+      return
+    }
+    p.n++
+    p.dropping = false
+    const slot = p
+    const prev = chains.get(stationId) ?? Promise.resolve()
+    const next = prev.then(() => handleEvent(stationId, payload))
+    chains.set(stationId, next)
     void next.finally(() => {
-      if (chains.get(t.stationId) === next) chains.delete(t.stationId)
+      if (chains.get(stationId) === next) chains.delete(stationId)
+      if (--slot.n === 0 && pending.get(stationId) === slot) pending.delete(stationId)
     })
   }
 
