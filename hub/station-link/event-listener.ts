@@ -48,9 +48,11 @@ export const MAX_PENDING_EVENTS_PER_STATION = 256
 export function createEventListener(client: MqttClient, sink: EventSink, logger: Logger, opts: EventListenerOptions = {}): EventListener {
   const eventsFilter = opts.shareGroup === undefined ? topics.stationFilter('events') : `$share/${opts.shareGroup}/${topics.stationFilter('events')}`
   const log = logger.child({ component: 'station-events' })
-  const chains = new Map<string, Promise<void>>()
-  /** Per station: its events waiting or running (at most maxPending), and whether a drop was logged since the last one taken. */
-  const pending = new Map<string, { n: number; dropping: boolean }>()
+  /**
+   * Per station with events waiting or running: the last of them (each waits for the one before), how many
+   * (at most maxPending), and whether a drop was logged since the last one taken.
+   */
+  const lines = new Map<string, { tail: Promise<void>; n: number; dropping: boolean }>()
   const maxPending = opts.maxPendingPerStation ?? MAX_PENDING_EVENTS_PER_STATION
   let stopped = false
 
@@ -88,23 +90,20 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     }
     if (t.kind !== 'events') return
     const stationId = t.stationId
-    let p = pending.get(stationId)
-    if (!p) pending.set(stationId, (p = { n: 0, dropping: false }))
-    if (p.n >= maxPending) {
+    let line = lines.get(stationId)
+    if (line && line.n >= maxPending) {
       // Unread and unacknowledged: the station sends it again. Logged once per run of drops.
-      if (!p.dropping) log.warn({ stationId, pending: p.n }, `station sends events faster than the hub stores them: over ${maxPending} waiting, later ones dropped unacknowledged until they drain (the station resends them)`)
-      p.dropping = true
+      if (!line.dropping) log.warn({ stationId, pending: line.n }, `station sends events faster than the hub stores them: over ${maxPending} waiting, later ones dropped unacknowledged until they drain (the station resends them)`)
+      line.dropping = true
       return
     }
-    p.n++
-    p.dropping = false
-    const slot = p
-    const prev = chains.get(stationId) ?? Promise.resolve()
-    const next = prev.then(() => handleEvent(stationId, payload))
-    chains.set(stationId, next)
-    void next.finally(() => {
-      if (chains.get(stationId) === next) chains.delete(stationId)
-      if (--slot.n === 0 && pending.get(stationId) === slot) pending.delete(stationId)
+    if (!line) lines.set(stationId, (line = { tail: Promise.resolve(), n: 0, dropping: false }))
+    const l = line
+    l.n++
+    l.dropping = false
+    l.tail = l.tail.then(() => handleEvent(stationId, payload))
+    void l.tail.finally(() => {
+      if (--l.n === 0 && lines.get(stationId) === l) lines.delete(stationId)
     })
   }
 
@@ -116,7 +115,7 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     async stop() {
       stopped = true
       client.removeListener('message', onMessage)
-      await Promise.allSettled([...chains.values()])
+      await Promise.allSettled([...lines.values()].map((l) => l.tail))
     },
   }
 }

@@ -24,26 +24,15 @@
  */
 import type { Database, Statement } from 'better-sqlite3'
 
+/** The one set of a connection, kept by its WriteBatcher (`WriteBatcher.for(db).indexes`), which empties it when a batch fails. */
 export class ConnectionIndexes {
-  static readonly #byDb = new WeakMap<Database, ConnectionIndexes>()
-
-  /** The one set of indexes of a connection (shared by its sub-stores). */
-  static for(db: Database): ConnectionIndexes {
-    let c = ConnectionIndexes.#byDb.get(db)
-    if (!c) {
-      c = new ConnectionIndexes(db)
-      ConnectionIndexes.#byDb.set(db, c)
-    }
-    return c
-  }
-
   readonly #dataVersion: Statement<[], number>
   readonly #clears: Array<() => void> = []
   #seenVersion = -1
   /** `performance.now()` just before `#dataVersion` was last read. */
   #checkedAt = -Infinity
 
-  private constructor(db: Database) {
+  constructor(db: Database) {
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
   }
 

@@ -46,7 +46,7 @@ import type {
   ReservationStore,
 } from '../types.js'
 import { run } from './errors.js'
-import { ConnectionIndexes } from './connection-indexes.js'
+import type { ConnectionIndexes } from './connection-indexes.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toBooking, toHold, toReservation, type BookingRow, type HoldRow, type ReservationRow } from '../sql-rows.js'
 
@@ -133,7 +133,7 @@ export class SqliteReservationStore implements ReservationStore {
     this.#write = this.#batcher.writer(guard)
     this.#index = opts.bookingIndex === false ? null : new BookingIndex()
     this.#vehicles = opts.bookingIndex === false ? null : new VehicleBookingIndex()
-    this.#indexes = ConnectionIndexes.for(db)
+    this.#indexes = this.#batcher.indexes
     this.#indexes.register(() => {
       this.#index?.clear()
       this.#vehicles?.clear()
@@ -423,8 +423,9 @@ export class SqliteReservationStore implements ReservationStore {
 
   /**
    * A booking write through the group commit (one statement that writes unless `o` says otherwise).
-   * Its work updates the indexes itself, after its last statement; should the write or its group
-   * commit fail, the batcher empties them and they reload from the database (./write-batcher.ts).
+   * Its work updates the indexes itself, after its last statement, so a write that fails leaves them
+   * as the database is; should its group commit fail as a whole, the batcher empties them and they
+   * reload from the database (./write-batcher.ts).
    */
   #booking<T>(work: () => T, o: WriteOptions = CHECK_THEN_INSERT): Promise<T> {
     return this.#write(work, o)

@@ -28,7 +28,7 @@ import type {
 } from '../trips.js'
 import { peerHoldCountEntry, recordCancelled, recordConfirmed, recordPlaced, recordReleased, type PeerHoldStep } from '../peer-hold-rules.js'
 import { VehicleBookingIndex, type VehicleBookingEntry } from '../vehicle-booking-index.js'
-import { ConnectionIndexes } from './connection-indexes.js'
+import type { ConnectionIndexes } from './connection-indexes.js'
 import { run } from './errors.js'
 import { WriteBatcher, type WriteOptions } from './write-batcher.js'
 import { toPeerHold, toRelease, toTrip, type PeerHoldRow, type ReleaseRow, type TripRow } from '../sql-rows.js'
@@ -68,7 +68,7 @@ export class SqliteTripStore implements TripStore {
     this.#write = this.#batcher.writer(guard)
     const ledger = opts.bookingIndex === false ? null : new VehicleBookingIndex()
     this.#ledger = ledger
-    this.#indexes = ConnectionIndexes.for(db)
+    this.#indexes = this.#batcher.indexes
     if (ledger) this.#indexes.register(() => ledger.clear())
     this.#s = {
       insertTrip: db.prepare(
@@ -216,8 +216,8 @@ export class SqliteTripStore implements TripStore {
     const ledger = this.#ledger
     if (r === null || ledger === null) return
     const e = r.vehicleId === null ? null : peerHoldCountEntry(r)
-    if (e && r.vehicleId !== null) ledger.put(ledgerKey(r.peerHubId, r.vehicleId), e)
-    else ledger.remove(r.holdId)
+    if (e === null || r.vehicleId === null) ledger.remove(r.holdId)
+    else ledger.put(ledgerKey(r.peerHubId, r.vehicleId), e)
   }
 
   /** countPeerVehicleHolds' count, inside a write (or read) of this connection (./peer-hold-writes.ts). */
@@ -311,7 +311,6 @@ export class SqliteTripStore implements TripStore {
     this.indexLedger(step.next)
     return step.answer
   }
-
 }
 
 /** The ledger index's key: the limit of a peer's vehicle is counted per (peer, vehicle). */

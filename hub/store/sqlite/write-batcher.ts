@@ -65,10 +65,11 @@ export class WriteBatcher {
   #scheduled = false
   #commits = 0
 
-  readonly #indexes: ConnectionIndexes
+  /** The connection's in-memory indexes (class doc), shared by its sub-stores. */
+  readonly indexes: ConnectionIndexes
 
   private constructor(db: Database) {
-    this.#indexes = ConnectionIndexes.for(db)
+    this.indexes = new ConnectionIndexes(db)
     const one = db.transaction((work: () => unknown) => work())
     this.#batch = db.transaction((ops: Pending[]) =>
       ops.map((op) => {
@@ -134,7 +135,7 @@ export class WriteBatcher {
       this.#flushStartedAt = performance.now()
       results = this.#batch.immediate(ops)
     } catch (err) {
-      this.#indexes.clear()
+      this.indexes.clear()
       const e = toStoreError(err)
       for (const op of ops) op.reject(e)
       return
