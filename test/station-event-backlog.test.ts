@@ -52,7 +52,8 @@ t.test("a station's events beyond the bound wait nowhere: dropped unacknowledged
     },
     onTelemetry: () => undefined,
   }
-  const listener = createEventListener(hub, sink, pino({ level: 'silent' }), { maxPendingPerStation: 4 })
+  const logged: string[] = []
+  const listener = createEventListener(hub, sink, pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) }), { maxPendingPerStation: 4 })
   await listener.start()
   t.teardown(() => listener.stop())
 
@@ -71,6 +72,7 @@ t.test("a station's events beyond the bound wait nowhere: dropped unacknowledged
   release()
   await acks
   t.same(stored, ['S2/1', 'S1/1', 'S1/2', 'S1/3', 'S1/4'], 'the first four were kept and stored in order; the six beyond the bound were dropped')
+  t.equal(logged.filter((l) => l.includes('faster than the hub stores them')).length, 1, 'the drops are logged once for the backlog')
 
   // The station sends what was not acknowledged again: now there is room.
   const resent = messagesSeen(hub, topics.station('S1', 'ack'), 6)

@@ -11,7 +11,9 @@
  * is dropped unread and not acknowledged, so the station sends it again (it
  * keeps every unacknowledged event: at least once). The embedded broker
  * paces each station's messages already (hub/broker/embedded-broker.ts); an
- * external broker such as Mosquitto does not, so this is the bound there.
+ * external broker such as Mosquitto does not, so this bounds the hub's memory
+ * there, not the broker's own queue for the hub (Mosquitto's
+ * `max_queued_messages`), which a flood can still overflow.
  */
 import type { MqttClient } from 'mqtt'
 import type { IPublishPacket } from 'mqtt-packet'
@@ -50,7 +52,7 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
   const log = logger.child({ component: 'station-events' })
   /**
    * Per station with events waiting or running: the last of them (each waits for the one before), how many
-   * (at most maxPending), and whether a drop was logged since the last one taken.
+   * (at most maxPending), and whether a drop was logged since the line last drained.
    */
   const lines = new Map<string, { tail: Promise<void>; n: number; dropping: boolean }>()
   const maxPending = opts.maxPendingPerStation ?? MAX_PENDING_EVENTS_PER_STATION
@@ -92,7 +94,7 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     const stationId = t.stationId
     let line = lines.get(stationId)
     if (line && line.n >= maxPending) {
-      // Unread and unacknowledged: the station sends it again. Logged once per run of drops.
+      // Unread and unacknowledged: the station sends it again. Logged once per backlog (until the line drains).
       if (!line.dropping) log.warn({ stationId, pending: line.n }, `station sends events faster than the hub stores them: over ${maxPending} waiting, later ones dropped unacknowledged until they drain (the station resends them)`)
       line.dropping = true
       return
@@ -100,7 +102,6 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     if (!line) lines.set(stationId, (line = { tail: Promise.resolve(), n: 0, dropping: false }))
     const l = line
     l.n++
-    l.dropping = false
     l.tail = l.tail.then(() => handleEvent(stationId, payload))
     void l.tail.finally(() => {
       if (--l.n === 0 && lines.get(stationId) === l) lines.delete(stationId)
