@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
 import { ConfigError, batchClientWrites, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
-import { assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { MAX_PACKET_BYTES, assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
@@ -231,7 +231,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       clientId: hubLogin.username ?? `hub-${config.hubId}`,
       ...(hubLogin.username !== undefined ? { username: hubLogin.username } : {}),
       ...(hubLogin.password !== undefined ? { password: hubLogin.password } : {}),
-      ...(external ? { clean: false, properties: { sessionExpiryInterval: opts.sessionExpirySeconds ?? HUB_SESSION_EXPIRY_SECONDS } } : {}),
+      ...(external ? { clean: false } : {}),
+      // The broker never sends the hub a packet over the embedded broker's bound, whatever its own config says
+      // (./broker/packet-limit.ts): a station's 100 MiB event would hold every vehicle request behind it.
+      properties: { maximumPacketSize: MAX_PACKET_BYTES, ...(external ? { sessionExpiryInterval: opts.sessionExpirySeconds ?? HUB_SESSION_EXPIRY_SECONDS } : {}) },
       reconnectPeriod: 1000,
       // An external broker being reloaded may refuse us once; keep trying rather than stay away for good.
       reconnectOnConnackError: true,

@@ -30,6 +30,7 @@ import { loginOfSessionId, sessionIdFor } from './client-ids.js'
 import { RequestPacer } from './request-pacer.js'
 import { SessionQuota } from './session-quota.js'
 import { AccountTable, assertNoIdentityCollisions, defaultHubUsername, randomPassword, type Account, type StationCredential, type VehicleCredential } from './identities.js'
+import { MAX_PACKET_BYTES } from './packet-limit.js'
 
 export interface EmbeddedBrokerOptions {
   /** Interface to listen on (hub.json `mqtt.listen.host`). */
@@ -71,7 +72,7 @@ export interface EmbeddedBrokerOptions {
   admitAtOnce?: boolean
   /** Deepest topic accepted in PUBLISH/SUBSCRIBE/Will; ours have at most 6 levels. */
   maxTopicLevels?: number
-  /** Largest MQTT packet accepted. */
+  /** Largest MQTT packet accepted, bytes (default MAX_PACKET_BYTES, ./packet-limit.ts). */
   maxPacketBytes?: number
   /** A socket that has not completed CONNECT after this long is closed (docs/operator-guide.md "Limits"). Default 10 s. */
   connectTimeoutMs?: number
@@ -220,7 +221,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     persistence: store.persistence,
     drainTimeout: drainTimeoutMs,
     maxTopicLevels: opts.maxTopicLevels ?? 16,
-    maximumPacketSize: opts.maxPacketBytes ?? 1024 * 1024,
+    maximumPacketSize: opts.maxPacketBytes ?? MAX_PACKET_BYTES,
     connectTimeout: opts.connectTimeoutMs ?? 10_000,
     // Usernames become client ids; MQTT 3.1 would otherwise cap them at 23 characters.
     maxClientsIdLength: 256,

@@ -4,3 +4,4 @@ export { checkIdentityCollisions, assertNoIdentityCollisions, defaultHubUsername
 export { PERMISSIONS, type IdentityKind, type RoleRules } from './permissions.js'
 export { mosquittoAclFile, mosquittoConf, mosquittoConfLines, mosquittoPasswordFile, mosquittoPasswordHash, type MosquittoAclInput } from './mosquitto-acl.js'
 export { brokerStartFailure } from './start-failure.js'
+export { MAX_PACKET_BYTES } from './packet-limit.js'

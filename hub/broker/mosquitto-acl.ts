@@ -14,6 +14,7 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import { PERMISSIONS, expandFilter, type IdentityKind } from './permissions.js'
 import { assertNoIdentityCollisions, type StationCredential, type VehicleCredential } from './identities.js'
+import { MAX_PACKET_BYTES } from './packet-limit.js'
 
 /** mosquitto_passwd's defaults for `-H sha512-pbkdf2` (Mosquitto 2.0): 12-byte salt, 101 rounds. */
 export const MOSQUITTO_PBKDF2_ITERATIONS = 101
@@ -124,7 +125,7 @@ export interface MosquittoConfInput {
   aclFile: string
 }
 
-/** mosquitto.conf lines that belong after a `listener` line: logins required, our files, ids tied to usernames. */
+/** mosquitto.conf lines that belong after a `listener` line: logins required, our files, ids tied to usernames, the packet bound. */
 export function mosquittoConfLines(input: MosquittoConfInput): string[] {
   return [
     'allow_anonymous false',
@@ -134,6 +135,8 @@ export function mosquittoConfLines(input: MosquittoConfInput): string[] {
     'use_username_as_clientid true',
     // Small request/response packets: without this each round trip can stall on Nagle plus delayed ACKs.
     'set_tcp_nodelay true',
+    // The embedded broker's bound (./packet-limit.ts): a bigger packet disconnects its sender, never reaches a subscriber.
+    `max_packet_size ${MAX_PACKET_BYTES}`,
   ]
 }
 
