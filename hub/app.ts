@@ -10,8 +10,8 @@
 import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { ConfigError, batchClientWrites, createRpcServer, readServerTls, type HandlerTable, type RpcServer } from '../protocol/index.js'
-import { MAX_PACKET_BYTES, assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, replicaUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
+import { ConfigError, batchClientWrites, createRpcServer, parseHubRequestTopic, readServerTls, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { MAX_PACKET_BYTES, assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, isRefusedLogin, replicaUsername, requestUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
 import type { HttpLimits } from './http/limits.js'
@@ -32,7 +32,7 @@ import { leaseNames } from './trips/lease-keeper.js'
 import { createStateListener } from './station-link/state-listener.js'
 import { createHubPresence, hubStateWill } from './station-link/hub-presence.js'
 import { watchSessionTakeover } from './broker/session-takeover.js'
-import { gateMessages } from './message-gate.js'
+import { gateMessages, type MessageGate } from './message-gate.js'
 import { createUi, type Ui } from './ui/index.js'
 import { openAccounts, type HubAccounts } from './accounts/index.js'
 import { RoamingStation, createRoamingHome } from './roaming/index.js'
@@ -136,6 +136,35 @@ function connected(client: MqttClient): Promise<void> {
     client.on('connect', onConnect)
     client.on('error', onError)
   })
+}
+
+/**
+ * The hub's connection for vehicle requests on an external broker: the hub's
+ * options (session, packet bound, reconnects) as `requestUsername` of its
+ * login, with the hub's password and no Will (the hub's state is the other
+ * connection's). Its messages are held (MessageGate) until the request server
+ * is attached. Null when the broker refuses that login (a password file from
+ * before it existed): logged with the fix, and requests share the hub's
+ * connection. Any other failure rejects as the hub's own connection would.
+ */
+async function openRequestClient(url: string, hubOptions: IClientOptions, logger: Logger): Promise<{ client: MqttClient; gate: MessageGate } | null> {
+  const { will: _will, clientId, username, ...rest } = hubOptions
+  const login = requestUsername(username ?? clientId ?? '')
+  const client = connect(url, { ...rest, clientId: requestUsername(clientId ?? ''), ...(username !== undefined ? { username: login } : {}) })
+  const gate = gateMessages(client)
+  batchClientWrites(client)
+  try {
+    await connected(client)
+  } catch (err) {
+    if (!isRefusedLogin(err)) throw brokerStartFailure(err, url, login)
+    logger.warn(
+      { login },
+      `the broker refused the login ${login}, the hub's connection for vehicle requests: requests share the hub's one connection meanwhile, where a station that floods events delays them; ` +
+        'run `voltway hub acl` again (it writes this login into the password file) and reload Mosquitto (kill -HUP), then restart the hub',
+    )
+    return null
+  }
+  return { client, gate }
 }
 
 /** hub.json `replicas.leaseTtlSeconds` as federation tuning: a dead replica's leases are looked for a few times per TTL (at most every 5 s). */
@@ -252,14 +281,29 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       throw inProcess ? err : brokerStartFailure(err, mqttUrl, hubLogin.username, replica)
     })
     client.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error'))
-    watchSessionTakeover(client, {
-      clock,
-      onTakeover: (why) =>
-        logger.error(
-          { login: hubLogin.username },
-          `${why}: another process logs in to the broker as ${hubLogin.username} and takes this hub's session; ${replica === undefined ? 'run one hub process per hub.json, or start each as --replica NAME' : `is --replica ${replica} running twice? give each replica its own name (voltway hub acl --replicas)`}`,
-        ),
-    })
+    const takenOver = (login: string | undefined) => (why: string): void =>
+      logger.error(
+        { login },
+        `${why}: another process logs in to the broker as ${login} and takes this hub's session; ${replica === undefined ? 'run one hub process per hub.json, or start each as --replica NAME' : `is --replica ${replica} running twice? give each replica its own name (voltway hub acl --replicas)`}`,
+      )
+    watchSessionTakeover(client, { clock, onTakeover: takenOver(hubLogin.username) })
+    // On an external broker vehicle requests come on a connection of their own: a broker queues and sends each
+    // connection's messages in order, so on the hub's one connection a station flooding events held every vehicle
+    // request behind its flood (and past Mosquitto's queue of 1000, dropped it). Refused (no such login yet): one connection.
+    const requests = inProcess ? null : await openRequestClient(mqttUrl, hubOptions, logger)
+    if (requests) {
+      const reqClient = requests.client
+      reqClient.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error (vehicle requests)'))
+      watchSessionTakeover(reqClient, { clock, onTakeover: takenOver(hubLogin.username === undefined ? undefined : requestUsername(hubLogin.username)) })
+      // Ended after the request server stops (cleanups run in reverse), so its last answers go out.
+      cleanups.push(() => endClient(reqClient))
+      // Requests the hub's own persistent session still holds (queued there before this hub had a request connection)
+      // are served too; that session's subscription to them is dropped, so no later request comes twice.
+      client.on('message', (topic, payload, packet) => {
+        if (parseHubRequestTopic(topic)?.hubId === config.hubId) reqClient.emit('message', topic, payload, packet)
+      })
+      if (external) await client.unsubscribeAsync(topics.hubRequestFilter(config.hubId))
+    }
     // The hub's retained state: offline at a clean stop only when no other replica runs (./station-link/hub-presence.ts).
     const presence = createHubPresence({ client, hubId: config.hubId, clock, logger, ...(replica !== undefined ? { replica } : {}), ...(opts.presenceProbeMs !== undefined ? { probeMs: opts.presenceProbeMs } : {}) })
     await presence.start()
@@ -338,7 +382,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const reqLog = logger.child({ component: 'requests' })
     const rpc: RpcServer = createRpcServer({
       // On the embedded broker requests and answers skip the hub's own MQTT connection (broker/in-process-requests.ts).
-      ...(brokerRequests && shareGroup === undefined ? { transport: brokerRequests } : { client }),
+      ...(brokerRequests && shareGroup === undefined ? { transport: brokerRequests } : { client: requests?.client ?? client }),
       hubId: config.hubId,
       handlers,
       ...(shareGroup !== undefined ? { shareGroup } : {}),
@@ -362,7 +406,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       logger,
       metrics,
       peers: config.federation.peers,
-      health: async () => ({ broker: client.connected, database: await storage.writable(), http: true, ready }),
+      health: async () => ({ broker: client.connected && (requests?.client.connected ?? true), database: await storage.writable(), http: true, ready }),
       identity: { replica: replica ?? 'main' },
       wireError: storage.wireError,
       federationRoutes: [federation.routes],
@@ -388,6 +432,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     staleStarts.start()
     cleanups.push(() => staleStarts.close())
     await rpc.start()
+    requests?.gate.open()
     gate.open()
     admit()
     const drainMs = opts.drainTimeoutMs ?? 10_000

@@ -42,7 +42,7 @@ t.test('hub.json mqtt.mosquitto: paths are relative to the file; all three are r
 t.test('the files hold hashes only: an account without a Mosquitto hash is left out and named, an unenrolled station too, replica logins are kept', async (t) => {
   const dir = tempDir('voltway-mosq-files-')
   const files = { passwordFile: join(dir, 'passwd'), aclFile: join(dir, 'acl'), pidFile: join(dir, 'none.pid') }
-  writeFileSync(files.passwordFile, `hub.feira:${mosquittoPasswordHash(HUB.password)}\nhub.feira.r2:$7$101$cmVwbGljYQ==$aGFzaA==\nstranger:$7$101$eA==$eQ==\n`)
+  writeFileSync(files.passwordFile, `hub.feira:${mosquittoPasswordHash(HUB.password)}\nhub.feira.r2:$7$101$cmVwbGljYQ==$aGFzaA==\nhub.feira.r2/requests:$7$101$cmVwbGljYQ==$aGFzaA==\nstranger:$7$101$eA==$eQ==\n`)
   const sync = new MosquittoSync({ hubId: 'feira', files, hub: HUB, configPasswords: new Map([['SEEDED-V', 'seeded-pass']]), logger: pino({ level: 'silent' }) })
   const acct = (id: string, over: Partial<AccountRecord>): AccountRecord => ({ id, kind: 'vehicle', passwordHash: '$scrypt$x', brokerHash: null, station: null, createdAtMs: 0, updatedAtMs: 0, ...over })
   const out = sync.apply([
@@ -54,7 +54,7 @@ t.test('the files hold hashes only: an account without a Mosquitto hash is left 
   t.same(out.unwritable, ['OLD-V'], 'set before mqtt.mosquitto: no hash to write')
   t.equal(out.reloaded, false, 'no pid file: nothing to signal')
   const passwd = readFileSync(files.passwordFile, 'utf8')
-  t.same(passwd.trim().split('\n').map((l) => l.split(':')[0]), ['hub.feira', 'hub.feira.r2', 'NEW-V', 'SEEDED-V'], "the hub's logins kept, accounts from the store, no stranger, no unenrolled station")
+  t.same(passwd.trim().split('\n').map((l) => l.split(':')[0]), ['hub.feira', 'hub.feira/requests', 'hub.feira.r2', 'hub.feira.r2/requests', 'NEW-V', 'SEEDED-V'], "the hub's logins (its request login written from hub.json's password) and a replica's kept, accounts from the store, no stranger, no unenrolled station")
   t.match(passwd, /^NEW-V:\$7\$101\$c2FsdA==\$aGFzaA==$/m, 'the stored hash, as it is')
   t.notOk(passwd.includes('seeded-pass') || passwd.includes(HUB.password), 'no clear text')
   t.equal(statSync(files.passwordFile).mode & 0o777, 0o640)
@@ -174,7 +174,7 @@ t.test('accounts reach an external Mosquitto while the hub runs', { skip }, asyn
     }
     const lines = passwd.trim().split('\n')
     t.ok(lines.every((l) => /^[^:\s]+:\$7\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(l)), passwd)
-    t.same(lines.map((l) => l.split(':')[0]).sort(), ['FSA-1', 'FSA-2', 'V1', 'V2', 'hub.feira'], 'the hub, its stations and its vehicles; not the removed V9')
+    t.same(lines.map((l) => l.split(':')[0]).sort(), ['FSA-1', 'FSA-2', 'V1', 'V2', 'hub.feira', 'hub.feira/requests'], 'the hub (and its request login), its stations and its vehicles; not the removed V9')
     t.match(acl, /^user V2$/m)
     t.notMatch(acl, /^user V9$/m)
   })

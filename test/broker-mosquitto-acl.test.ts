@@ -49,11 +49,11 @@ t.test('our hash equals what the installed mosquitto_passwd writes for the same 
   t.equal(mosquittoPasswordHash(password, { salt }), hash)
 })
 
-t.test('the password file has one line per hub, station and vehicle', async (t) => {
+t.test('the password file has one line per hub login (and its request login), station and vehicle', async (t) => {
   const lines = mosquittoPasswordFile(input).trim().split('\n')
   t.same(
     lines.map((l) => l.split(':')[0]),
-    ['hub.feira', 'FSA-1', 'V1'],
+    ['hub.feira', 'hub.feira/requests', 'FSA-1', 'V1'],
   )
   for (const l of lines) t.match(l, /^[^:]+:\$7\$101\$/)
 })
@@ -64,7 +64,9 @@ t.test('the ACL is exactly the permission table, one block per user, no patterns
   t.notMatch(acl.split('\nuser ')[0] ?? '', /^topic/m, 'no rules before the first user (those would apply to anonymous clients)')
   const blocks = acl.split('\nuser ').slice(1).map((b) => b.trim().split('\n'))
   t.same(blocks, [
-    ['hub.feira', 'topic readwrite voltway/v1/#', '', '# station'],
+    ['hub.feira', 'topic readwrite voltway/v1/#', '', '# hub'],
+    // Its connection for vehicle requests (identities.ts requestUsername), with the same rights.
+    ['hub.feira/requests', 'topic readwrite voltway/v1/#', '', '# station'],
     [
       'FSA-1',
       'topic write voltway/v1/stations/FSA-1/state',

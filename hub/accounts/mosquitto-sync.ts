@@ -15,10 +15,11 @@
  * was configured) cannot be written: it is left out and named in the log,
  * until its password is set again.
  *
- * Hub logins (the hub's `mqtt.username`, and `<username>.<replica>` as
- * `voltway hub acl --replicas` writes them) already in the password file are
- * kept as they are, so a replica never locks out the others; the hub's own
- * login is written from hub.json's `mqtt.password` when the file lacks it.
+ * Hub logins (the hub's `mqtt.username`, `<username>.<replica>` as
+ * `voltway hub acl --replicas` writes them, and each one's `.../requests`)
+ * already in the password file are kept as they are, so a replica never locks
+ * out the others; the hub's own login and its request login are written from
+ * hub.json's `mqtt.password` when the file lacks them.
  */
 import { readRegularFile } from '../../base/read-regular-file.js'
 import { writeFileAtomic } from '../../base/write-file-atomic.js'
@@ -26,6 +27,7 @@ import type { Logger } from 'pino'
 import { ConfigError, MAX_CONFIG_BYTES } from '../../protocol/index.js'
 import { SEEDED } from '../broker/password-hash.js'
 import { aclLines, mosquittoPasswordHash, passwordLines, type MosquittoLogin } from '../broker/mosquitto-acl.js'
+import { requestUsername } from '../broker/identities.js'
 import type { AccountRecord } from '../store/index.js'
 
 export interface MosquittoFiles {
@@ -107,16 +109,19 @@ export class MosquittoSync {
     for (const line of current.split('\n')) {
       const i = line.indexOf(':')
       const user = i > 0 ? line.slice(0, i) : ''
-      if (user === username || user.startsWith(`${username}.`)) kept.push({ kind: 'hub', username: user, hash: line.slice(i + 1) })
+      if (user === username || user.startsWith(`${username}.`) || user.startsWith(`${username}/`)) kept.push({ kind: 'hub', username: user, hash: line.slice(i + 1) })
     }
-    const own = kept.find((l) => l.username === username)
-    if (password !== undefined && password !== '') {
+    if (password === undefined || password === '') return kept
+    // This process's logins: the hub's and its request connection's (requestUsername), both with hub.json's password.
+    const mine = [username, requestUsername(username)]
+    const fresh = mine.map((name): MosquittoLogin => {
+      const own = kept.find((l) => l.username === name)
       // Keep the line while it still matches hub.json's password (no rewrite per change); replace it when not.
-      const fresh = own && this.#seededMatch(username, password, own.hash) ? own : { kind: 'hub' as const, username, hash: mosquittoPasswordHash(password) }
-      this.#seeded.set(`hub:${username}`, { password, hash: fresh.hash })
-      return [fresh, ...kept.filter((l) => l.username !== username)]
-    }
-    return kept
+      const login = own && this.#seededMatch(name, password, own.hash) ? own : { kind: 'hub' as const, username: name, hash: mosquittoPasswordHash(password) }
+      this.#seeded.set(`hub:${name}`, { password, hash: login.hash })
+      return login
+    })
+    return [...fresh, ...kept.filter((l) => !mine.includes(l.username))]
   }
 
   #seededMatch(username: string, password: string, hash: string): boolean {

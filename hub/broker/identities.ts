@@ -32,6 +32,17 @@ export function replicaUsername(hubUsername: string, replica: string | undefined
   return replica === undefined ? hubUsername : `${hubUsername}.${replica}`
 }
 
+/**
+ * The login of the hub's own connection for vehicle requests on an external
+ * broker: `<hub login>/requests` (`hub.feira/requests`, a replica's
+ * `hub.feira.r1/requests`). No station, vehicle or replica name has a `/`, so
+ * it is no other identity's; with `use_username_as_clientid` it is a session
+ * of its own, whose queue no station's events share (hub/app.ts).
+ */
+export function requestUsername(hubUsername: string): string {
+  return `${hubUsername}/requests`
+}
+
 /** A fresh random password (256 bits, base64url). */
 export function randomPassword(): string {
   return randomBytes(32).toString('base64url')

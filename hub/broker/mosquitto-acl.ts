@@ -13,7 +13,7 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import { PERMISSIONS, expandFilter, type IdentityKind } from './permissions.js'
-import { assertNoIdentityCollisions, type StationCredential, type VehicleCredential } from './identities.js'
+import { assertNoIdentityCollisions, requestUsername, type StationCredential, type VehicleCredential } from './identities.js'
 import { MAX_PACKET_BYTES } from './packet-limit.js'
 
 /** mosquitto_passwd's defaults for `-H sha512-pbkdf2` (Mosquitto 2.0): 12-byte salt, 101 rounds. */
@@ -47,7 +47,7 @@ function checkUsername(username: string, field: string): void {
 export interface MosquittoAclInput {
   hubId: string
   hub: { username: string; password: string }
-  /** Every hub login when the hub runs as replicas (`hub.<hubId>.<replica>`); default `[hub]`. Each gets the hub's rights. */
+  /** Every hub login when the hub runs as replicas (`hub.<hubId>.<replica>`); default `[hub]`. Each gets the hub's rights, and so does its request login (`<login>/requests`). */
   hubs?: ReadonlyArray<{ username: string; password: string }>
   stations: readonly StationCredential[]
   vehicles: readonly VehicleCredential[]
@@ -72,6 +72,7 @@ function usersOf(input: MosquittoAclInput): User[] {
   const hubs = input.hubs ?? [input.hub]
   for (const h of hubs) {
     checkUsername(h.username, 'mqtt.username')
+    checkUsername(requestUsername(h.username), 'mqtt.username (with "/requests", its request login)')
     assertNoIdentityCollisions({
       hubId: input.hubId,
       mqtt: { url: 'mqtt://unused', username: h.username },
@@ -80,7 +81,11 @@ function usersOf(input: MosquittoAclInput): User[] {
     })
   }
   return [
-    ...hubs.map((h): User => ({ kind: 'hub', username: h.username, password: h.password })),
+    // Each hub login and its request connection's (identities.ts requestUsername), with the hub's rights and password.
+    ...hubs.flatMap((h): User[] => [
+      { kind: 'hub', username: h.username, password: h.password },
+      { kind: 'hub', username: requestUsername(h.username), password: h.password },
+    ]),
     ...input.stations.map((s): User => ({ kind: 'station', username: s.stationId, password: s.password })),
     ...input.vehicles.map((v): User => ({ kind: 'vehicle', username: v.vehicleId, password: v.password })),
   ]

@@ -12,6 +12,12 @@ import { ConfigError } from '../../protocol/index.js'
 /** CONNACK codes for a refused login: MQTT 3.1.1 (4, 5) and MQTT 5 (0x86, 0x87). */
 const REFUSED_LOGIN = new Set([4, 5, 0x86, 0x87])
 
+/** Whether `err` (an mqtt.js connect error) is the broker refusing the login. */
+export function isRefusedLogin(err: unknown): boolean {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'number' && REFUSED_LOGIN.has(code)
+}
+
 /**
  * `err` from the first CONNECT to `url` as `username` (`replica`: the
  * `--replica` name). A refused login is ConfigError (labelled `hub.json: `,
@@ -22,7 +28,7 @@ export function brokerStartFailure(err: unknown, url: string, username: string |
   if (!(err instanceof Error)) return err
   const code = (err as { code?: unknown }).code
   const where = `hub.json: mqtt.url "${url}"`
-  if (typeof code === 'number' && REFUSED_LOGIN.has(code)) {
+  if (isRefusedLogin(err)) {
     const fix = replica !== undefined
       ? `check mqtt.password, and that Mosquitto's password file has the replica's login: run \`voltway hub acl --config hub.json --out DIR --replicas ...,${replica}\` with every replica's name and reload Mosquitto (kill -HUP)`
       : 'check mqtt.username and mqtt.password against the broker\'s password file (`voltway hub acl` writes it)'

@@ -14,7 +14,7 @@ import { MosquittoSync } from '../accounts/mosquitto-sync.js'
 import { loadHubConfig, type HubConfig } from '../config.js'
 import { openHubStore, storeLabel, type AccountRecord, type Store } from '../store/index.js'
 import { SEEDED } from '../broker/password-hash.js'
-import { defaultHubUsername, hubUsernameOf, randomPassword, replicaUsername } from '../broker/identities.js'
+import { defaultHubUsername, hubUsernameOf, randomPassword, replicaUsername, requestUsername } from '../broker/identities.js'
 import { OPERATOR_CONF_DIR, mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, operatorConfLines, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
 
 export interface AclCommandOptions {
@@ -167,7 +167,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
           '',
           `Copy its "mqtt" object into hub.json, so the hub connects to this broker as ${hubUsername}.`,
         ]
-      : ['', replicas === null ? `The hub logs in as ${hubUsername} with mqtt.password from hub.json.` : `Each replica (voltway hub --replica NAME) logs in as ${hubUsername}.NAME with mqtt.password from hub.json.`]),
+      : ['', replicas === null ? `The hub logs in as ${hubUsername}, and as ${requestUsername(hubUsername)} for vehicle requests, with mqtt.password from hub.json.` : `Each replica (voltway hub --replica NAME) logs in as ${hubUsername}.NAME, and as ${requestUsername(`${hubUsername}.NAME`)} for vehicle requests, with mqtt.password from hub.json.`]),
     '',
     'To use them:',
     `  mosquitto -c ${files.conf}    (Mosquitto reads include_dir only in the file given with -c)`,
