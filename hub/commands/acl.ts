@@ -172,7 +172,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     'To use them:',
     `  mosquitto -c ${files.conf}    (Mosquitto reads include_dir only in the file given with -c)`,
     `  Your own lines (TLS listeners, user, logging) go in ${confDir}/NAME.conf: this command never writes there, and Mosquitto reads them after the generated ones.`,
-    `  chown -R mosquitto: ${dir}    (when Mosquitto runs as user mosquitto: it must read the directory and every file; repeat after each run)`,
+    `  chown -R mosquitto: ${dir}    (when Mosquitto runs as user mosquitto: it must read the directory and every file, and pass through every directory above it; repeat after each run)`,
     '  Run this command again whenever stations, vehicles or passwords change, then reload Mosquitto (SIGHUP).',
     '',
   ].join('\n')
