@@ -142,3 +142,19 @@ t.test('an outbox from before epochs sends its pending events without an epoch, 
   t.equal(next.epoch, outbox.epoch)
   t.match(outbox.epoch, /^e-/)
 })
+
+t.test('the hub stores an event as it read it: a field it does not know (a 60 KiB one) is not kept', async (t) => {
+  const cfg = hubConfig()
+  const hub = await startTestHub(cfg)
+  t.teardown(() => hub.close())
+  const s1 = cfg.stations[0]!
+  const fake = await FakeStation.connect(hub.mqttUrl, s1.stationId, s1.password, () => null)
+  t.teardown(() => fake.close())
+  const fault = { type: 'fault' as const, code: 'TEST', meterWh: 0, ts: new Date().toISOString(), message: 'meter stale' }
+  // Readers ignore fields they do not know (docs/protocol.md): the event is valid, its padding is nobody's.
+  await fake.publishEvent(1, { ...fault, vendorBlob: 'x'.repeat(60 * 1024) } as typeof fault)
+  await waitUntil(() => fake.acked === 1, 5000, 'the event is acknowledged')
+  const [row] = storedEvents(cfg.dataDir, s1.stationId)
+  t.same(JSON.parse(row?.body ?? '{}'), { seq: 1, ...fault }, 'its known fields, and nothing else')
+  t.ok((row?.body.length ?? Infinity) < 300, 'a few hundred bytes, not 60 KiB')
+})

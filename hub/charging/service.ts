@@ -383,9 +383,14 @@ export class ChargingService implements EventSink {
     return this.#d.store.charging.getSession(ev.sessionId)
   }
 
-  async recordEvent(stationId: string, ev: StationEvent, raw: string): Promise<StationAck | null> {
+  /**
+   * Store `ev` once (per station, epoch and seq) and say what to acknowledge. What is stored is the event as
+   * read (StationEvent: the fields the hub knows, a few hundred bytes at most), not the bytes the station sent:
+   * fields a reader ignores (docs/protocol.md) would let one event take 64 KiB of the database for its retention.
+   */
+  async recordEvent(stationId: string, ev: StationEvent): Promise<StationAck | null> {
     const epoch = ev.epoch ?? null
-    const out = await this.#d.store.charging.recordEvent(stationId, epoch, ev.seq, ev.type, raw, this.#d.clock.now())
+    const out = await this.#d.store.charging.recordEvent(stationId, epoch, ev.seq, ev.type, JSON.stringify(ev), this.#d.clock.now())
     if (out.resendFrom !== undefined) this.#log.warn({ stationId, epoch, seq: ev.seq, acked: out.ackSeq, missing: out.resendFrom }, 'station events missing before this one; asking the station for them')
     if (out.ackSeq === 0 && out.resendFrom === undefined) return null
     return { seq: out.ackSeq, ...(epoch !== null ? { epoch } : {}), ...(out.resendFrom !== undefined ? { resendFrom: out.resendFrom } : {}) }

@@ -23,8 +23,8 @@ import { StationEvent, Telemetry, parseJsonObject, parseStationTopic, topics, ty
 export interface EventSink {
   /** Apply an event's effect; must be idempotent (it may run again after a crash or a re-send). */
   applyEvent(stationId: string, event: StationEvent): Promise<void>
-  /** Store the event once; resolve the ack to publish, or null when there is nothing to acknowledge yet. */
-  recordEvent(stationId: string, event: StationEvent, raw: string): Promise<StationAck | null>
+  /** Store the event (as read: the fields it knows) once; resolve the ack to publish, or null when there is nothing to acknowledge yet. */
+  recordEvent(stationId: string, event: StationEvent): Promise<StationAck | null>
   onTelemetry(stationId: string, t: Telemetry): void
 }
 
@@ -67,7 +67,7 @@ export function createEventListener(client: MqttClient, sink: EventSink, logger:
     }
     try {
       await sink.applyEvent(stationId, ev.data)
-      const ack = await sink.recordEvent(stationId, ev.data, payload.toString('utf8'))
+      const ack = await sink.recordEvent(stationId, ev.data)
       if (ack) await client.publishAsync(topics.station(stationId, 'ack'), JSON.stringify(ack), { qos: 1 })
     } catch (err) {
       // Not acknowledged: the station keeps the event and sends it again.

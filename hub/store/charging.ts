@@ -119,7 +119,7 @@ export interface StoredStationEvent {
   epoch: string | null
   seq: number
   type: string
-  /** The event as the station sent it (JSON text). */
+  /** The event as the hub read it: JSON text of the fields it knows (ChargingService.recordEvent). */
   body: string
   /** Hub clock when first stored, epoch ms. */
   receivedAtMs: number

@@ -70,7 +70,7 @@ export function teeEventSink(inner: EventSink, observer: StationObserver): Event
       await inner.applyEvent(stationId, ev)
       await observer.onEvent(stationId, ev).catch(() => undefined)
     },
-    recordEvent: (stationId, ev, raw) => inner.recordEvent(stationId, ev, raw),
+    recordEvent: (stationId, ev) => inner.recordEvent(stationId, ev),
     onTelemetry(stationId, t) {
       inner.onTelemetry(stationId, t)
       observer.onTelemetry(stationId, t)
