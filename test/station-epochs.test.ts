@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Outbox, OUTBOX_FILE } from '../station/outbox.js'
 import { startMosquittoForAcl } from './helpers/broker-fixtures.js'
 import { agentConfig } from './helpers/charging-e2e.js'
@@ -60,13 +60,19 @@ t.test('a new outbox (a new SD card) is a new epoch from seq 1: the hub stores i
   t.same(byEpoch(second.outbox.epoch), [[1, 'new-card'], [2, 'new-card']], 'the new card\'s seq 1 and 2 are stored, not dropped as repeats')
 })
 
-t.test('a first event with seq 2 from a station the hub never heard from is not acknowledged past the missing seq 1', async (t) => {
+/** A started hub and a FakeStation of its first station (commands unanswered), both closed at teardown. */
+async function hubAndFakeStation(t: Test): Promise<{ cfg: ReturnType<typeof hubConfig>; s1: ReturnType<typeof hubConfig>['stations'][number]; fake: FakeStation }> {
   const cfg = hubConfig()
   const hub = await startTestHub(cfg)
   t.teardown(() => hub.close())
   const s1 = cfg.stations[0]!
   const fake = await FakeStation.connect(hub.mqttUrl, s1.stationId, s1.password, () => null)
   t.teardown(() => fake.close())
+  return { cfg, s1, fake }
+}
+
+t.test('a first event with seq 2 from a station the hub never heard from is not acknowledged past the missing seq 1', async (t) => {
+  const { fake } = await hubAndFakeStation(t)
   const fault = { type: 'fault' as const, code: 'TEST', meterWh: 0, ts: new Date().toISOString() }
   await fake.publishEvent(2, fault)
   await waitUntil(() => fake.acks.length === 1, 5000, 'the hub answers seq 2')
@@ -144,12 +150,7 @@ t.test('an outbox from before epochs sends its pending events without an epoch, 
 })
 
 t.test('the hub stores an event as it read it: a field it does not know (a 60 KiB one) is not kept', async (t) => {
-  const cfg = hubConfig()
-  const hub = await startTestHub(cfg)
-  t.teardown(() => hub.close())
-  const s1 = cfg.stations[0]!
-  const fake = await FakeStation.connect(hub.mqttUrl, s1.stationId, s1.password, () => null)
-  t.teardown(() => fake.close())
+  const { cfg, s1, fake } = await hubAndFakeStation(t)
   const fault = { type: 'fault' as const, code: 'TEST', meterWh: 0, ts: new Date().toISOString(), message: 'meter stale' }
   // Readers ignore fields they do not know (docs/protocol.md): the event is valid, its padding is nobody's.
   await fake.publishEvent(1, { ...fault, vendorBlob: 'x'.repeat(60 * 1024) } as typeof fault)
