@@ -336,6 +336,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX station_acks_by_age ON station_acks (used_at_ms);
     `,
   },
+  {
+    version: 15,
+    name: 'holds: no index by transaction',
+    sql: `
+      -- No query looks holds up by tx_id (wait-die compares the tx_started_at_ms of the holds that block a
+      -- station, found by station): the index was written with every hold placed or released and never read.
+      DROP INDEX IF EXISTS holds_by_tx;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0)
