@@ -10,7 +10,7 @@
 import type { AddressInfo } from 'node:net'
 import { MqttClient, connect, type IClientOptions } from 'mqtt'
 import { pino, type Logger } from 'pino'
-import { ConfigError, batchClientWrites, createRpcServer, parseHubRequestTopic, readServerTls, topics, type HandlerTable, type RpcServer } from '../protocol/index.js'
+import { ConfigError, batchClientWrites, createRpcServer, parseHubRequestTopic, readServerTls, topics, useNoDelay, type HandlerTable, type RpcServer } from '../protocol/index.js'
 import { MAX_PACKET_BYTES, assertNoIdentityCollisions, brokerStartFailure, defaultHubUsername, isRefusedLogin, replicaUsername, requestUsername, startEmbeddedBroker, type EmbeddedBroker } from './broker/index.js'
 import { systemClock, type Clock } from '../base/clock.js'
 import type { HubConfig } from './config.js'
@@ -147,7 +147,7 @@ function connected(client: MqttClient): Promise<void> {
  * before it existed): logged with the fix, and requests share the hub's
  * connection. Any other failure rejects as the hub's own connection would.
  */
-async function openRequestClient(url: string, hubOptions: IClientOptions, logger: Logger): Promise<{ client: MqttClient; gate: MessageGate } | null> {
+async function openRequestClient(url: string, hubOptions: IClientOptions, logger: Logger, replica: string | undefined): Promise<{ client: MqttClient; gate: MessageGate } | null> {
   const { will: _will, clientId, username, ...rest } = hubOptions
   const login = requestUsername(username ?? clientId ?? '')
   const client = connect(url, { ...rest, clientId: requestUsername(clientId ?? ''), ...(username !== undefined ? { username: login } : {}) })
@@ -156,11 +156,13 @@ async function openRequestClient(url: string, hubOptions: IClientOptions, logger
   try {
     await connected(client)
   } catch (err) {
-    if (!isRefusedLogin(err)) throw brokerStartFailure(err, url, login)
+    if (!isRefusedLogin(err)) throw brokerStartFailure(err, url, login, replica)
+    // Without --replicas, `hub acl` would write the main hub's logins only and lock the other replicas out.
+    const acl = replica === undefined ? '`voltway hub acl`' : `\`voltway hub acl --replicas ...,${replica}\` with every replica's name`
     logger.warn(
       { login },
       `the broker refused the login ${login}, the hub's connection for vehicle requests: requests share the hub's one connection meanwhile, where a station that floods events delays them; ` +
-        'run `voltway hub acl` again (it writes this login into the password file) and reload Mosquitto (kill -HUP), then restart the hub',
+        `run ${acl} again (it writes this login into the password file) and reload Mosquitto (kill -HUP), then restart the hub`,
     )
     return null
   }
@@ -275,8 +277,12 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     const client: MqttClient = inProcess ? new MqttClient(inProcess, hubOptions) : connect(mqttUrl, hubOptions)
     // Messages queued in the session arrive right after CONNACK: hold them until the handlers are attached.
     const gate = gateMessages(client)
-    // One socket write per turn on the connection to an external broker (protocol/coalesce-writes.ts).
-    if (!inProcess) batchClientWrites(client)
+    // One socket write per turn on the connection to an external broker (protocol/coalesce-writes.ts), each sent
+    // at once (station commands, acks and card answers are small: Nagle plus delayed ACKs would hold them).
+    if (!inProcess) {
+      batchClientWrites(client)
+      useNoDelay(client)
+    }
     await connected(client).catch((err: unknown) => {
       throw inProcess ? err : brokerStartFailure(err, mqttUrl, hubLogin.username, replica)
     })
@@ -290,7 +296,7 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // On an external broker vehicle requests come on a connection of their own: a broker queues and sends each
     // connection's messages in order, so on the hub's one connection a station flooding events held every vehicle
     // request behind its flood (and past Mosquitto's queue of 1000, dropped it). Refused (no such login yet): one connection.
-    const requests = inProcess ? null : await openRequestClient(mqttUrl, hubOptions, logger)
+    const requests = inProcess ? null : await openRequestClient(mqttUrl, hubOptions, logger, replica)
     if (requests) {
       const reqClient = requests.client
       reqClient.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error (vehicle requests)'))
@@ -298,11 +304,10 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
       // Ended after the request server stops (cleanups run in reverse), so its last answers go out.
       cleanups.push(() => endClient(reqClient))
       // Requests the hub's own persistent session still holds (queued there before this hub had a request connection)
-      // are served too; that session's subscription to them is dropped, so no later request comes twice.
+      // are served too; that session's subscription to them is dropped once the request server has subscribed (below).
       client.on('message', (topic, payload, packet) => {
         if (parseHubRequestTopic(topic)?.hubId === config.hubId) reqClient.emit('message', topic, payload, packet)
       })
-      if (external) await client.unsubscribeAsync(topics.hubRequestFilter(config.hubId))
     }
     // The hub's retained state: offline at a clean stop only when no other replica runs (./station-link/hub-presence.ts).
     const presence = createHubPresence({ client, hubId: config.hubId, clock, logger, ...(replica !== undefined ? { replica } : {}), ...(opts.presenceProbeMs !== undefined ? { probeMs: opts.presenceProbeMs } : {}) })
@@ -432,6 +437,9 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     staleStarts.start()
     cleanups.push(() => staleStarts.close())
     await rpc.start()
+    // Only now: dropped earlier, requests vehicles sent meanwhile would reach no session. A request sent in between
+    // may come on both; the request id answers it once more, as any repeat.
+    if (requests && external) await client.unsubscribeAsync(topics.hubRequestFilter(config.hubId))
     requests?.gate.open()
     gate.open()
     admit()

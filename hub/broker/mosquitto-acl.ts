@@ -14,7 +14,6 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import { PERMISSIONS, expandFilter, type IdentityKind } from './permissions.js'
 import { assertNoIdentityCollisions, requestUsername, type StationCredential, type VehicleCredential } from './identities.js'
-import { MAX_PACKET_BYTES } from './packet-limit.js'
 
 /** mosquitto_passwd's defaults for `-H sha512-pbkdf2` (Mosquitto 2.0): 12-byte salt, 101 rounds. */
 export const MOSQUITTO_PBKDF2_ITERATIONS = 101
@@ -35,7 +34,7 @@ export function mosquittoPasswordHash(password: string, opts: { salt?: Buffer; i
  * ASCII without spaces (the ACL file is line- and space-based), `:` (the
  * password file's separator) or `+`/`#` (refused in client ids).
  */
-export const MOSQUITTO_USERNAME = /^[!-~]{1,128}$/
+export const MOSQUITTO_USERNAME = /^[!-~]{1,256}$/
 const FORBIDDEN_USERNAME_CHARS = /[:+#]/
 
 function checkUsername(username: string, field: string): void {
@@ -72,7 +71,6 @@ function usersOf(input: MosquittoAclInput): User[] {
   const hubs = input.hubs ?? [input.hub]
   for (const h of hubs) {
     checkUsername(h.username, 'mqtt.username')
-    checkUsername(requestUsername(h.username), 'mqtt.username (with "/requests", its request login)')
     assertNoIdentityCollisions({
       hubId: input.hubId,
       mqtt: { url: 'mqtt://unused', username: h.username },
@@ -130,7 +128,7 @@ export interface MosquittoConfInput {
   aclFile: string
 }
 
-/** mosquitto.conf lines that belong after a `listener` line: logins required, our files, ids tied to usernames, the packet bound. */
+/** mosquitto.conf lines that belong after a `listener` line: logins required, our files, ids tied to usernames. */
 export function mosquittoConfLines(input: MosquittoConfInput): string[] {
   return [
     'allow_anonymous false',
@@ -140,8 +138,6 @@ export function mosquittoConfLines(input: MosquittoConfInput): string[] {
     'use_username_as_clientid true',
     // Small request/response packets: without this each round trip can stall on Nagle plus delayed ACKs.
     'set_tcp_nodelay true',
-    // The embedded broker's bound (./packet-limit.ts): a bigger packet disconnects its sender, never reaches a subscriber.
-    `max_packet_size ${MAX_PACKET_BYTES}`,
   ]
 }
 
