@@ -165,6 +165,12 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     when: 'The hub, for any request, when the vehicle already has the maximum number of requests running or queued.',
     action: 'Wait for answers to the requests already sent before sending more (keep a bounded number in flight), then retry this one: nothing was changed.',
   },
+  ANSWER_TOO_LARGE: {
+    meaning:
+      'The request ran, but its answer is larger than the hub\'s MQTT broker takes from the hub (its MQTT 5 Maximum Packet Size: Mosquitto\'s `max_packet_size`). `details.bytes` is the answer\'s size, `details.maxBytes` the broker\'s limit. Only this small answer was sent, so the hub\'s connection stays up.',
+    when: 'The hub on an external broker, for an answer that grows with the hub (`station.list` is about 170 bytes per station).',
+    action: 'User: nothing to fix in the request; tell the hub\'s operator, and retry once they did. Operator: raise or remove `max_packet_size` in Mosquitto\'s config (`voltway hub acl` sets none), and reload it.',
+  },
   CARD_UNKNOWN: {
     meaning:
       'The RFID card tapped at a station belongs to no vehicle account of this hub (it was never registered, or it was removed from hub.json `vehicles[].cards`). No session starts. Cards of other companies\' drivers (roaming) are not accepted yet.',

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   'UNSUPPORTED_MEDIA_TYPE',
   'REQUEST_TIMEOUT',
   'HEADERS_TOO_LARGE',
+  // Addition: an answer the hub's external broker would not take (docs/operator-guide.md section 5, "Packet sizes").
+  'ANSWER_TOO_LARGE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -78,6 +80,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   REQUEST_TIMEOUT: 408,
   HEADERS_TOO_LARGE: 431,
+  ANSWER_TOO_LARGE: 500,
 }
 
 /**

@@ -20,7 +20,7 @@ import type { MqttClient } from 'mqtt'
 import { VoltwayError, toVoltwayError, type WireError } from './errors.js'
 import { FairScheduler } from './fair-scheduler.js'
 import { parseJsonObject } from './json.js'
-import { mqttRequestTransport, type RequestPacket, type RequestTransport } from './rpc-transport.js'
+import { AnswerTooLarge, mqttRequestTransport, type RequestPacket, type RequestTransport } from './rpc-transport.js'
 import { OPS, isOpName, type OpArgs, type OpName, type OpResult } from './schemas/ops.js'
 import { RequestId } from './schemas/envelope.js'
 import { isInVehicleNamespace, parseHubRequestTopic, topics } from './topics.js'
@@ -165,12 +165,20 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     return {
       async send(body, o) {
         // At the QoS the request came with: a QoS 0 asker gets a QoS 0 answer (no PUBACK round on either leg).
+        const answer = { qos: packet.qos === 0 ? (0 as const) : (1 as const), messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) }
+        let outcome = o
         try {
-          await transport.publish(replyTo, JSON.stringify(body), { qos: packet.qos === 0 ? 0 : 1, messageExpiryInterval: replyExpiry, ...(correlationData !== undefined ? { correlationData } : {}) })
+          await transport.publish(replyTo, JSON.stringify(body), answer)
         } catch (err) {
           opts.onInternalError?.(err, { op: o.op, vehicleId })
+          if (err instanceof AnswerTooLarge) {
+            // The asker still gets an answer: why, in a few bytes (a set-up fault of the hub's broker, not the request's).
+            const error = { code: 'ANSWER_TOO_LARGE' as const, message: `${err.message}; the hub's operator must raise it`, details: { bytes: err.bytes, maxBytes: err.maxBytes } }
+            outcome = { ...o, ok: false, code: error.code }
+            await transport.publish(replyTo, JSON.stringify({ id: o.requestId, ok: false, error }), answer).catch((e: unknown) => opts.onInternalError?.(e, { op: o.op, vehicleId }))
+          }
         }
-        opts.onOutcome?.({ ...o, vehicleId, durationMs: now() - started })
+        opts.onOutcome?.({ ...outcome, vehicleId, durationMs: now() - started })
       },
     }
   }

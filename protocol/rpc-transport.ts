@@ -40,6 +40,24 @@ export interface RequestTransport {
   holdRequests?(isRequest: (topic: string) => boolean): void
 }
 
+/**
+ * An answer larger than the broker takes from this client: its MQTT 5 Maximum Packet Size (CONNACK;
+ * Mosquitto's `max_packet_size`). Sent anyway, the broker would close the connection, and the QoS 1
+ * answer would be sent again at each reconnect, cutting off every request after it.
+ */
+export class AnswerTooLarge extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`the answer is ${bytes} bytes, more than the broker takes from this client (${maxBytes}: its max_packet_size)`)
+    this.name = 'AnswerTooLarge'
+  }
+}
+
+/** Fixed header, topic length, packet id and properties beside the correlation data: what a PUBLISH adds to topic and payload, at most. */
+const PUBLISH_OVERHEAD_BYTES = 32
+
 /** Requests over an MQTT.js connection (any broker); answers carry MQTT 5 properties when it speaks MQTT 5. */
 export function mqttRequestTransport(client: MqttClient): RequestTransport {
   const listeners = new Set<RequestListener>()
@@ -59,6 +77,12 @@ export function mqttRequestTransport(client: MqttClient): RequestTransport {
       }
     },
     async publish(topic, body, o) {
+      // mqtt.js keeps the CONNACK's properties here (no public accessor); it does not check them itself.
+      const max = (client as unknown as { _serverProperties?: { maximumPacketSize?: number } })._serverProperties?.maximumPacketSize
+      if (max !== undefined) {
+        const bytes = Buffer.byteLength(topic) + Buffer.byteLength(body) + (o.correlationData?.length ?? 0) + PUBLISH_OVERHEAD_BYTES
+        if (bytes > max) throw new AnswerTooLarge(bytes, max)
+      }
       const publishOpts: IClientPublishOptions = { qos: o.qos }
       if (client.options.protocolVersion === 5) {
         publishOpts.properties = { messageExpiryInterval: o.messageExpiryInterval, ...(o.correlationData !== undefined ? { correlationData: o.correlationData } : {}) }

@@ -5,13 +5,13 @@
  * It bounds what the hub receives, not what it answers: the mosquitto.conf
  * lines `voltway hub acl` writes set no `max_packet_size`, which would.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { topics } from '../protocol/index.js'
 import { MAX_PACKET_BYTES } from '../hub/broker/index.js'
 import { startMosquittoForAcl } from './helpers/broker-fixtures.js'
-import { connectVehicle, hubConfig, startTestHub } from './helpers/hub.js'
+import { connectVehicle, hubConfig, startTestHub, type TestVehicle } from './helpers/hub.js'
 import { mosquittoBinary, startMosquitto } from './helpers/mosquitto.js'
 
 const skip = mosquittoBinary() ? false : 'mosquitto is not installed'
@@ -57,19 +57,35 @@ t.test('the hub on a Mosquitto without a packet limit never gets a packet over M
   )
 })
 
-t.test("the generated mosquitto.conf does not bound the hub's own answers: station.list over 1 MiB reaches the vehicle, and the hub keeps serving", { skip }, async (t) => {
-  // About 170 bytes per station: 7,000 of them answer with about 1.2 MB.
-  const stations = Array.from({ length: 7000 }, (_, i) => ({ stationId: `S${i}`, position: { lat: -12 - (i % 100) / 1000, lon: -38.9 - Math.floor(i / 100) / 1000 }, powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` }))
+/** A hub with `n` stations on a Mosquitto from the generated files plus `ownLines`, and vehicle V1 logged in. */
+async function hubWithStations(t: Test, n: number, ownLines: string[] = []): Promise<{ v: TestVehicle; stations: number }> {
+  // About 170 bytes per station in station.list's answer.
+  const stations = Array.from({ length: n }, (_, i) => ({ stationId: `S${i}`, position: { lat: -12 - (i % 100) / 1000, lon: -38.9 - Math.floor(i / 100) / 1000 }, powerKw: 22, priceMinorPerKwh: 73, password: `p${i}` }))
   const base = hubConfig({ stations })
   // Stations never log in here: the password file has the hub and the vehicles.
-  const m = await startMosquittoForAcl({ hubId: base.hubId, stations: [], vehicles: base.vehicles })
+  const m = await startMosquittoForAcl({ hubId: base.hubId, stations: [], vehicles: base.vehicles }, ownLines)
   t.teardown(() => m.close())
   const hub = await startTestHub({ ...base, mqtt: { url: m.url, username: m.hub.username, password: m.hub.password } })
   t.teardown(() => hub.close())
   const v = await connectVehicle(m.url, base.hubId, 'V1', 'v1-pass')
   t.teardown(() => v.close())
+  return { v, stations: n }
+}
+
+t.test("the generated mosquitto.conf does not bound the hub's own answers: station.list over 1 MiB reaches the vehicle, and the hub keeps serving", { skip }, async (t) => {
+  const { v, stations } = await hubWithStations(t, 7000)
   const { stations: listed } = await v.rpc.request('station.list', {})
-  t.equal(listed.length, stations.length, 'every station listed')
+  t.equal(listed.length, stations, 'every station listed')
   t.ok(JSON.stringify(listed).length > MAX_PACKET_BYTES, 'in an answer over 1 MiB')
   t.ok(await v.rpc.request('hub.info', {}), 'and the next request answered')
+})
+
+t.test("an operator's max_packet_size below an answer: the asker gets ANSWER_TOO_LARGE, and the connection keeps serving", { skip }, async (t) => {
+  const { v } = await hubWithStations(t, 500, ['max_packet_size 65536'])
+  const err = await v.rpc.request('station.list', {}).then(
+    () => null,
+    (e: unknown) => e,
+  )
+  t.match(err, { code: 'ANSWER_TOO_LARGE', details: { maxBytes: 65536 }, message: /more than the broker takes from this client \(65536: its max_packet_size\); the hub's operator must raise it/ }, 'why, in a small answer')
+  t.ok(await v.rpc.request('hub.info', {}), 'the next request answered: the connection was not cut')
 })

@@ -10,14 +10,15 @@ export async function startEmbeddedForAcl(f: AclFixture, allowAnonymous = false)
   return { url: b.url, hub: b.hubCredentials, close: () => b.close() }
 }
 
-/** A real Mosquitto with the passwd, acl and conf lines that `voltway hub acl` generates. */
-export async function startMosquittoForAcl(f: AclFixture): Promise<AclBrokerUnderTest> {
+/** A real Mosquitto with the passwd, acl and conf lines that `voltway hub acl` generates, then `ownLines` (an operator's conf.d/). */
+export async function startMosquittoForAcl(f: AclFixture, ownLines: readonly string[] = []): Promise<AclBrokerUnderTest> {
   const hub = { username: `hub.${f.hubId}`, password: randomBytes(16).toString('base64url') }
   const input = { hubId: f.hubId, hub, stations: f.stations, vehicles: f.vehicles }
   const m = await startMosquitto({
     files: { passwd: mosquittoPasswordFile(input), acl: mosquittoAclFile(input) },
     config: [
       ...mosquittoConfLines({ passwordFile: '$DIR/passwd', aclFile: '$DIR/acl' }),
+      ...ownLines,
       // As root, Mosquitto would switch to user `mosquitto`, which cannot read our 0600 files.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
     ],
