@@ -238,5 +238,5 @@ export const OP_ERRORS: { readonly [O in OpName]: readonly ErrorCode[] } = {
   'history.list': [],
 }
 
-/** Codes any request can get: unreadable or invalid messages, unknown ops, too many waiting, a database that cannot take writes, unexpected failures. */
-export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'RATE_LIMITED', 'STORAGE_UNAVAILABLE', 'INTERNAL']
+/** Codes any request can get: unreadable or invalid messages, unknown ops, too many waiting, a database that cannot take writes, unexpected failures, an answer the hub's broker would not take. */
+export const COMMON_OP_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'UNKNOWN_OP', 'RATE_LIMITED', 'STORAGE_UNAVAILABLE', 'INTERNAL', 'ANSWER_TOO_LARGE']
