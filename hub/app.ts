@@ -296,7 +296,8 @@ export async function startHub(config: HubConfig, opts: StartHubOptions = {}): P
     // On an external broker vehicle requests come on a connection of their own: a broker queues and sends each
     // connection's messages in order, so on the hub's one connection a station flooding events held every vehicle
     // request behind its flood (and past Mosquitto's queue of 1000, dropped it). Refused (no such login yet): one connection.
-    const requests = inProcess ? null : await openRequestClient(mqttUrl, hubOptions, logger, replica)
+    // Only on an external broker: on the embedded one requests come in process (broker/in-process-requests.ts).
+    const requests = 'url' in config.mqtt ? await openRequestClient(mqttUrl, hubOptions, logger, replica) : null
     if (requests) {
       const reqClient = requests.client
       reqClient.on('error', (err) => logger.warn({ err: err.message }, 'mqtt client error (vehicle requests)'))

@@ -170,8 +170,9 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
         try {
           await transport.publish(replyTo, JSON.stringify(body), answer)
         } catch (err) {
-          opts.onInternalError?.(err, { op: o.op, vehicleId })
-          if (err instanceof AnswerTooLarge) {
+          // Too large is a setting of the hub's broker, not a fault of the hub: its outcome says so (no internal error).
+          if (!(err instanceof AnswerTooLarge)) opts.onInternalError?.(err, { op: o.op, vehicleId })
+          else {
             // The asker still gets an answer: why, in a few bytes (a set-up fault of the hub's broker, not the request's).
             const error = { code: 'ANSWER_TOO_LARGE' as const, message: `${err.message}; the hub's operator must raise it`, details: { bytes: err.bytes, maxBytes: err.maxBytes } }
             outcome = { ...o, ok: false, code: error.code }

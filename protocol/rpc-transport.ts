@@ -50,7 +50,7 @@ export class AnswerTooLarge extends Error {
     readonly bytes: number,
     readonly maxBytes: number,
   ) {
-    super(`the answer is ${bytes} bytes, more than the broker takes from this client (${maxBytes}: its max_packet_size)`)
+    super(`the answer is ${bytes} bytes, more than the hub's MQTT broker accepts from the hub (${maxBytes} bytes: its max_packet_size)`)
     this.name = 'AnswerTooLarge'
   }
 }
@@ -61,6 +61,10 @@ const PUBLISH_OVERHEAD_BYTES = 32
 /** Requests over an MQTT.js connection (any broker); answers carry MQTT 5 properties when it speaks MQTT 5. */
 export function mqttRequestTransport(client: MqttClient): RequestTransport {
   const listeners = new Set<RequestListener>()
+  // The broker's limit from its last CONNACK: mqtt.js forgets it while the connection is down, and an answer finished
+  // then is stored and sent at the reconnect, where an oversized one would be refused at every reconnect, for ever.
+  let brokerMax = client.serverProperties?.maximumPacketSize
+  client.on('connect', (connack) => (brokerMax = connack.properties?.maximumPacketSize))
   return {
     async subscribe(filter, listener) {
       useNoDelay(client)
@@ -77,8 +81,8 @@ export function mqttRequestTransport(client: MqttClient): RequestTransport {
       }
     },
     async publish(topic, body, o) {
-      // mqtt.js keeps the CONNACK's properties here (no public accessor); it does not check them itself.
-      const max = (client as unknown as { _serverProperties?: { maximumPacketSize?: number } })._serverProperties?.maximumPacketSize
+      // mqtt.js does not check the broker's limit itself.
+      const max = client.connected ? client.serverProperties?.maximumPacketSize : brokerMax
       if (max !== undefined) {
         const bytes = Buffer.byteLength(topic) + Buffer.byteLength(body) + (o.correlationData?.length ?? 0) + PUBLISH_OVERHEAD_BYTES
         if (bytes > max) throw new AnswerTooLarge(bytes, max)

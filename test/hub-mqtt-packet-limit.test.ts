@@ -86,6 +86,6 @@ t.test("an operator's max_packet_size below an answer: the asker gets ANSWER_TOO
     () => null,
     (e: unknown) => e,
   )
-  t.match(err, { code: 'ANSWER_TOO_LARGE', details: { maxBytes: 65536 }, message: /more than the broker takes from this client \(65536: its max_packet_size\); the hub's operator must raise it/ }, 'why, in a small answer')
+  t.match(err, { code: 'ANSWER_TOO_LARGE', details: { maxBytes: 65536 }, message: /more than the hub's MQTT broker accepts from the hub \(65536 bytes: its max_packet_size\); the hub's operator must raise it/ }, 'why, in a small answer')
   t.ok(await v.rpc.request('hub.info', {}), 'the next request answered: the connection was not cut')
 })

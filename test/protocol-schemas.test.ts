@@ -53,6 +53,12 @@ t.test('a time without its offset is refused in words a client can act on, not "
   if (!r.success) t.same(P.issuesOf(r.error), [{ path: 'at', message: 'expected an RFC 3339 time with its offset, e.g. 2026-11-24T18:00:00Z or 2026-11-24T15:00:00-03:00' }])
 })
 
+t.test('a time is at most 64 characters: a fraction of a second of 60,000 digits is refused, nine digits pass', async (t) => {
+  const fault = (ts: string): unknown => ({ type: 'fault', seq: 1, meterWh: 0, ts, code: 'X' })
+  t.notOk(P.StationEvent.safeParse(fault(`2026-12-03T17:00:00.${'1'.repeat(60_000)}Z`)).success, 'refused')
+  t.ok(P.StationEvent.safeParse(fault('2026-12-03T17:00:00.123456789+00:00')).success, 'nanoseconds and an offset pass')
+})
+
 t.test('Infinity and NaN never pass a number field', async (t) => {
   for (const bad of [Infinity, -Infinity, NaN]) {
     t.notOk(P.OPS['station.nearest'].args.safeParse({ position: { lat: 0, lon: 0 }, rangeKm: bad }).success, String(bad))

@@ -160,7 +160,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     `Wrote Mosquitto files for hub ${config.hubId} (${n(config.stations.length, 'station')}, ${n(config.vehicles.length, 'vehicle')}, ${replicas === null ? `hub user ${hubUsername}` : `replica users ${hubLogins.map((l) => l.username).join(', ')}`}), mode 0600:`,
     row(files.passwd, 'password file ($7$ PBKDF2-SHA512, as mosquitto_passwd writes it)'),
     row(files.acl, "ACL: docs/protocol.md's permission table, one block per user"),
-    row(files.conf, `listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true${pidFile !== undefined ? ', pid_file (hub.json mqtt.mosquitto.pidFile)' : ''}, include_dir ${OPERATOR_CONF_DIR}`),
+    row(files.conf, `listener, allow_anonymous false, password_file, acl_file, use_username_as_clientid true, set_tcp_nodelay true${pidFile !== undefined ? ', pid_file (hub.json mqtt.mosquitto.pidFile)' : ''}, include_dir ${OPERATOR_CONF_DIR}`),
     ...(hubPassword === null
       ? [
           row(files.hub, "the hub's MQTT login, with a new random password (hub.json has no mqtt.password)"),

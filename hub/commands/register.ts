@@ -19,7 +19,7 @@ export function registerHubCommands(program: Command): void {
   addConfigOption(hub.command('acl'), 'hub.json')
     .description('write a Mosquitto password file and ACL file that enforce the Voltway permission table')
     .requiredOption('-o, --out <dir>', 'directory to write passwd, acl and mosquitto.conf into')
-    .option('--replicas <names>', 'comma-separated replica names: one hub login per replica (<hub user>.<name>) instead of the single hub login')
+    .option('--replicas <names>', 'comma-separated replica names: one hub login per replica (<hub user>.<name>, and <hub user>.<name>/requests for its vehicle requests) instead of the hub\'s own')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         // `hub` takes --config too and consumes it wherever it appears: read the merged options.

@@ -3,8 +3,12 @@ import { ID_PATTERN } from '../ids.js'
 
 export const Id = z.string().regex(ID_PATTERN, 'expected an id matching ^[A-Za-z0-9_-]{1,64}$')
 
-/** RFC 3339 date-time; docs/protocol.md asks for UTC, offsets are accepted and normalised by readers. */
-export const Time = z.iso.datetime({ offset: true })
+/**
+ * RFC 3339 date-time; docs/protocol.md asks for UTC, offsets are accepted and normalised by readers. At most 64
+ * characters: RFC 3339 puts no bound on the fraction of a second, and a station's 60,000-digit one was stored and
+ * logged whole.
+ */
+export const Time = z.iso.datetime({ offset: true }).max(64)
 
 export const Position = z.object({
   lat: z.number().min(-90).max(90),
