@@ -81,11 +81,10 @@ export function mqttRequestTransport(client: MqttClient): RequestTransport {
       }
     },
     async publish(topic, body, o) {
-      // mqtt.js does not check the broker's limit itself.
-      const max = client.connected ? client.serverProperties?.maximumPacketSize : brokerMax
-      if (max !== undefined) {
+      // mqtt.js does not check the broker's limit itself (brokerMax: the current CONNACK's while connected).
+      if (brokerMax !== undefined) {
         const bytes = Buffer.byteLength(topic) + Buffer.byteLength(body) + (o.correlationData?.length ?? 0) + PUBLISH_OVERHEAD_BYTES
-        if (bytes > max) throw new AnswerTooLarge(bytes, max)
+        if (bytes > brokerMax) throw new AnswerTooLarge(bytes, brokerMax)
       }
       const publishOpts: IClientPublishOptions = { qos: o.qos }
       if (client.options.protocolVersion === 5) {
