@@ -27,7 +27,7 @@ import type { Logger } from 'pino'
 import { ConfigError, MAX_CONFIG_BYTES } from '../../protocol/index.js'
 import { SEEDED } from '../broker/password-hash.js'
 import { aclLines, mosquittoPasswordHash, passwordLines, type MosquittoLogin } from '../broker/mosquitto-acl.js'
-import { requestUsername } from '../broker/identities.js'
+import { processLogins } from '../broker/identities.js'
 import type { AccountRecord } from '../store/index.js'
 
 export interface MosquittoFiles {
@@ -112,8 +112,8 @@ export class MosquittoSync {
       if (user === username || user.startsWith(`${username}.`) || user.startsWith(`${username}/`)) kept.push({ kind: 'hub', username: user, hash: line.slice(i + 1) })
     }
     if (password === undefined || password === '') return kept
-    // This process's logins: the hub's and its request connection's (requestUsername), both with hub.json's password.
-    const mine = [username, requestUsername(username)]
+    // This process's logins: the hub's and its request connection's, both with hub.json's password.
+    const mine = processLogins(username)
     const fresh = mine.map((name): MosquittoLogin => {
       const own = kept.find((l) => l.username === name)
       // Keep the line while it still matches hub.json's password (no rewrite per change); replace it when not.

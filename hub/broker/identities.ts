@@ -43,6 +43,11 @@ export function requestUsername(hubUsername: string): string {
   return `${hubUsername}/requests`
 }
 
+/** Every login one hub process (or replica) of login `hubUsername` connects with to an external broker: its own and its request connection's. */
+export function processLogins(hubUsername: string): string[] {
+  return [hubUsername, requestUsername(hubUsername)]
+}
+
 /** A fresh random password (256 bits, base64url). */
 export function randomPassword(): string {
   return randomBytes(32).toString('base64url')

@@ -13,7 +13,7 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { ConfigError } from '../../protocol/index.js'
 import { PERMISSIONS, expandFilter, type IdentityKind } from './permissions.js'
-import { assertNoIdentityCollisions, requestUsername, type StationCredential, type VehicleCredential } from './identities.js'
+import { assertNoIdentityCollisions, processLogins, type StationCredential, type VehicleCredential } from './identities.js'
 
 /** mosquitto_passwd's defaults for `-H sha512-pbkdf2` (Mosquitto 2.0): 12-byte salt, 101 rounds. */
 export const MOSQUITTO_PBKDF2_ITERATIONS = 101
@@ -79,11 +79,8 @@ function usersOf(input: MosquittoAclInput): User[] {
     })
   }
   return [
-    // Each hub login and its request connection's (identities.ts requestUsername), with the hub's rights and password.
-    ...hubs.flatMap((h): User[] => [
-      { kind: 'hub', username: h.username, password: h.password },
-      { kind: 'hub', username: requestUsername(h.username), password: h.password },
-    ]),
+    // Each hub login and its request connection's (identities.ts processLogins), with the hub's rights and password.
+    ...hubs.flatMap((h) => processLogins(h.username).map((username): User => ({ kind: 'hub', username, password: h.password }))),
     ...input.stations.map((s): User => ({ kind: 'station', username: s.stationId, password: s.password })),
     ...input.vehicles.map((v): User => ({ kind: 'vehicle', username: v.vehicleId, password: v.password })),
   ]
