@@ -59,6 +59,8 @@ const invalid: Array<{ name: string; file: string; value: unknown }> = [
   { name: 'error response with an unknown code', file: 'response.json', value: { id: 'r-1', ok: false, error: { code: 'NOPE', message: 'x' } } },
   { name: 'ok response without an id', file: 'response.json', value: { id: null, ok: true, result: {} } },
   { name: 'nearest with a latitude past the pole', file: 'ops/station.nearest.args.json', value: { position: { lat: 91, lon: 0 }, rangeKm: 5 } },
+  { name: 'a station.list page over 1000 stations', file: 'ops/station.list.args.json', value: { limit: 1001 } },
+  { name: 'a station.list page after a malformed id', file: 'ops/station.list.args.json', value: { after: 'a b' } },
   { name: 'reservation without rangeKm', file: 'ops/reservation.create.args.json', value: { at, position: pos } },
   { name: 'reservation at a time that is not RFC 3339', file: 'ops/reservation.create.args.json', value: { at: '2026-11-24 18:00', position: pos, rangeKm: 5 } },
   { name: 'reservation for a station id with a space', file: 'ops/reservation.create.args.json', value: { at, position: pos, rangeKm: 5, stationId: 'FSA 1' } },

@@ -13,6 +13,7 @@ import { MAX_PACKET_BYTES } from '../hub/broker/index.js'
 import { startMosquittoForAcl } from './helpers/broker-fixtures.js'
 import { connectVehicle, hubConfig, startTestHub, type TestVehicle } from './helpers/hub.js'
 import { mosquittoBinary, startMosquitto } from './helpers/mosquitto.js'
+import { listAllStations } from '../vehicle-sim/commands/stations.js'
 
 const skip = mosquittoBinary() ? false : 'mosquitto is not installed'
 
@@ -88,4 +89,10 @@ t.test("an operator's max_packet_size below an answer: the asker gets ANSWER_TOO
   )
   t.match(err, { code: 'ANSWER_TOO_LARGE', details: { maxBytes: 65536 }, message: /more than the hub's MQTT broker accepts from the hub \(65536 bytes: its max_packet_size\); the hub's operator must raise it/ }, 'why, in a small answer')
   t.ok(await v.rpc.request('hub.info', {}), 'the next request answered: the connection was not cut')
+  const paged = await listAllStations(v.rpc)
+  t.same(
+    paged.map((s) => s.stationId),
+    Array.from({ length: 500 }, (_, i) => `S${i}`).sort(),
+    "in pages (voltway vehicle stations' own), every station arrives under the operator's bound, each once, in id order",
+  )
 })

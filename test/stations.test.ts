@@ -28,14 +28,14 @@ function registry(): StationRegistry {
 
 t.test('a station is offline until its first state message', async (t) => {
   const r = registry()
-  t.match(r.list(), [{ stationId: 'S1', online: false }])
+  t.match(r.page().stations, [{ stationId: 'S1', online: false }])
   t.equal(r.get('S1')?.live.receivedAtMs, null)
 })
 
 t.test('a state message sets online, status and the live readings', async (t) => {
   const r = registry()
   t.equal(r.applyState('S1', state({ status: 'charging', sessionId: 'sess-1', meterWh: 4200 })), true)
-  t.match(r.list(), [{ online: true, status: 'charging' }])
+  t.match(r.page().stations, [{ online: true, status: 'charging' }])
   t.match(r.get('S1')?.live, { sessionId: 'sess-1', meterWh: 4200, agentVersion: '0.1.0', receivedAtMs: Date.parse(NOW) })
 })
 
@@ -43,10 +43,10 @@ t.test('the Last Will (online: false) makes a station offline, even with an olde
   const r = registry()
   r.applyState('S1', state({ ts: '2026-11-24T12:05:00Z' }))
   r.applyState('S1', state({ online: false, ts: '2026-11-24T11:00:00Z' }))
-  t.match(r.list(), [{ online: false }])
+  t.match(r.page().stations, [{ online: false }])
   r.applyState('S1', state())
   r.markOffline('S1')
-  t.match(r.list(), [{ online: false }])
+  t.match(r.page().stations, [{ online: false }])
 })
 
 t.test('a state message for an unknown station changes nothing', async (t) => {
@@ -71,13 +71,72 @@ t.test('duplicate station ids are refused', async (t) => {
   t.throws(() => new StationRegistry({ hubId: 'h', currency: 'BRL', stations: [s, s] }), RangeError)
 })
 
-t.test('station.list lists every configured station with its live state', async (t) => {
+t.test('station.list lists every configured station with its live state, in id order', async (t) => {
   const hub = await testHub()
   t.teardown(() => hub.dispose())
   hub.ctx.stations.applyState('MID', state({ status: 'faulted' }))
-  const { stations } = await hub.call('station.list', {})
-  t.same(stations.map((s) => s.stationId), ['NEAR', 'MID', 'FAR', 'AWAY'])
-  t.match(stations[1], { stationId: 'MID', online: true, status: 'faulted' })
+  const listed = await hub.call('station.list', {})
+  t.same(listed.stations.map((s) => s.stationId), ['AWAY', 'FAR', 'MID', 'NEAR'])
+  t.notOk('next' in listed, 'no next without a limit')
+  t.match(listed.stations[2], { stationId: 'MID', online: true, status: 'faulted' })
+})
+
+/** A registry of `ids`, in that (config) order. */
+function registryOf(ids: readonly string[]): StationRegistry {
+  return new StationRegistry({ hubId: 'feira', currency: 'BRL', stations: ids.map((stationId) => ({ stationId, position: { lat: 0, lon: 0 }, powerKw: 22, priceMinorPerKwh: 73 })) })
+}
+
+/** Every page from the start, following `next`. */
+function pages(r: StationRegistry, limit: number): string[][] {
+  const out: string[][] = []
+  let after: string | undefined
+  for (;;) {
+    const p = r.page(after, limit)
+    out.push(p.stations.map((s) => s.stationId))
+    if (p.next === undefined) return out
+    if (p.next !== p.stations.at(-1)?.stationId) throw new Error(`next ${p.next} is not the page's last id`)
+    after = p.next
+  }
+}
+
+t.test('station.list pages: every station once, in code-unit id order, next until the last page', async (t) => {
+  // Upper case sorts before lower case, digits before letters, '-' before digits and '_' between the cases.
+  const ids = ['b', 'B', 'a-1', 'a_1', 'a1', 'A', 'z', '0', '_', '-', 'Z9', 'Z10']
+  const r = registryOf(ids)
+  const sorted = [...ids].sort()
+  t.same(r.page().stations.map((s) => s.stationId), sorted, 'all, without a limit')
+  for (const limit of [1, 2, 5, 11, 12, 13]) {
+    const got = pages(r, limit)
+    t.same(got.flat(), sorted, `limit ${limit}: each station once, in order`)
+    t.ok(got.every((p) => p.length <= limit), `limit ${limit}: no page over the limit`)
+    t.ok(got.slice(0, -1).every((p) => p.length === limit), `limit ${limit}: only the last page is short`)
+  }
+  t.same(r.page(undefined, 12), { stations: r.page().stations }, 'a limit that takes the rest gives no next')
+  t.same(r.page('z').stations, [], 'after the last id: an empty page')
+  t.same(r.page('zz', 3), { stations: [] }, 'an empty page has no next')
+  t.same(r.page('a0', 2).stations.map((s) => s.stationId), ['a1', 'a_1'], 'after an id that does not exist: the ids after where it would sort')
+  t.same(registryOf([]).page(undefined, 5), { stations: [] }, 'no stations: one empty page')
+})
+
+t.test('station.list pages follow the station set as accounts add and remove stations', async (t) => {
+  const r = registryOf(['S1', 'S2', 'S3', 'S4'])
+  const spec = (stationId: string) => ({ stationId, position: { lat: 0, lon: 0 }, powerKw: 22, priceMinorPerKwh: 73 })
+  const first = r.page(undefined, 2)
+  t.same(first.next, 'S2')
+  // S2 (the cursor) goes, S0 comes before it, S5 after it.
+  r.replaceSpecs(['S0', 'S1', 'S3', 'S4', 'S5'].map(spec))
+  const rest = r.page(first.next, 10)
+  t.same(rest.stations.map((s) => s.stationId), ['S3', 'S4', 'S5'], 'a removed cursor still pages on; stations added after it are listed')
+  t.same(r.page().stations.map((s) => s.stationId), ['S0', 'S1', 'S3', 'S4', 'S5'], 'the order is rebuilt after a change')
+})
+
+t.test('station.list refuses a limit out of 1..1000 or a malformed after, as BAD_REQUEST', async (t) => {
+  const args = OPS['station.list'].args
+  for (const bad of [{ limit: 0 }, { limit: 1001 }, { limit: 2.5 }, { limit: '5' }, { after: '' }, { after: 'a b' }, { after: 'x'.repeat(65) }, { after: 7 }]) {
+    t.notOk(args.safeParse(bad).success, `refused: ${JSON.stringify(bad)}`)
+  }
+  t.ok(args.safeParse({ limit: 1000, after: 'S-1' }).success)
+  t.ok(args.safeParse({}).success, 'no args: every station, as before paging')
 })
 
 t.test('hub.info describes the hub, its station count and its peers', async (t) => {

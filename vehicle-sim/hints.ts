@@ -73,7 +73,7 @@ export const HINTS: Record<SimErrorCode, string> = {
   METER_FAULT: "the session could not be billed from the station's meter readings, so nobody was billed; try another station",
   STORAGE_UNAVAILABLE: 'the hub cannot write to its database now; nothing was changed; retry later (operator: check the hub\'s disk)',
   RATE_LIMITED: 'this vehicle has too many requests waiting at the hub; wait for their answers, then retry',
-  ANSWER_TOO_LARGE: 'the answer is larger than the hub\'s MQTT broker takes from the hub; nothing is wrong with the request: tell the hub\'s operator (raise or remove Mosquitto\'s max_packet_size), then retry',
+  ANSWER_TOO_LARGE: 'the answer is larger than the hub\'s MQTT broker takes from the hub; the request itself is fine: tell the hub\'s operator (raise or remove Mosquitto\'s max_packet_size), then retry',
   CARD_UNKNOWN: 'the RFID card is not registered with this company; use a registered card or start from the vehicle (charge)',
   ACCOUNT_EXISTS: 'an account with this id already exists at the hub; pick another id',
   ENROLLMENT_REFUSED: 'the enrollment code was refused (unknown, used or expired); ask the hub operator for a new one',

@@ -78,6 +78,7 @@ export class StationRegistry {
     const wanted = new Map(specs.map((s) => [s.stationId, s]))
     const removed = [...this.#byId.keys()].filter((id) => !wanted.has(id))
     for (const id of removed) this.#byId.delete(id)
+    this.#sortedIds = null
     const added: string[] = []
     for (const s of specs) {
       const e = this.#byId.get(s.stationId)
@@ -158,8 +159,34 @@ export class StationRegistry {
     }
   }
 
-  list(): Station[] {
-    return this.all().map((s) => this.toWire(s))
+  /**
+   * One page of `station.list` (docs/protocol.md): the stations whose id sorts after `after` (code-unit
+   * order; the id need not exist, so a page survives a station removed meanwhile), at most `limit` of
+   * them (every one without it), in id order. `next` is the last id of the page when more remain: the
+   * `after` of the next page. O(log n + page) per call; the id order is rebuilt after a change of the
+   * station set.
+   */
+  page(after?: string, limit?: number): { stations: Station[]; next?: string } {
+    const ids = this.#ids()
+    let lo = 0
+    if (after !== undefined) {
+      let hi = ids.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if ((ids[mid] as string) <= after) lo = mid + 1
+        else hi = mid
+      }
+    }
+    const end = limit === undefined ? ids.length : Math.min(ids.length, lo + limit)
+    const stations = ids.slice(lo, end).map((id) => this.toWire(this.#byId.get(id) as Entry))
+    return end < ids.length && stations.length > 0 ? { stations, next: (stations.at(-1) as Station).stationId } : { stations }
+  }
+
+  #sortedIds: string[] | null = null
+
+  #ids(): string[] {
+    this.#sortedIds ??= [...this.#byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    return this.#sortedIds
   }
 }
 

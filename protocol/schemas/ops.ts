@@ -9,6 +9,8 @@ import { NearStation, Receipt, Reservation, Route, SessionStart, SessionStatus, 
 
 const Empty = z.object({})
 const MAX_HOPS = 16
+/** The largest `station.list` page: about 170 KB of answer at 170 bytes a station. */
+export const STATION_PAGE_MAX = 1000
 
 export const OPS = {
   'hub.info': {
@@ -23,8 +25,9 @@ export const OPS = {
     }),
   },
   'station.list': {
-    args: Empty,
-    result: z.object({ stations: z.array(Station) }),
+    // Paging is an addition: `{}` still lists every station, as before it.
+    args: z.object({ after: Id.optional(), limit: z.number().int().min(1).max(STATION_PAGE_MAX).optional() }),
+    result: z.object({ stations: z.array(Station), next: Id.optional() }),
   },
   'station.nearest': {
     args: z.object({

@@ -52,7 +52,7 @@ export interface MessageSchema {
 /** One line per op for the schemas and docs/protocol.md; a new op without one does not typecheck. */
 export const OP_SUMMARIES: { readonly [O in OpName]: string } = {
   'hub.info': "The hub's id, name, city, position, number of stations and the ids of its federation peers.",
-  'station.list': "Every station of the hub with its price and live status.",
+  'station.list': "The hub's stations with their price and live status, in id order (code units: `-` < digits < upper case < `_` < lower case). Without `limit`, every station (after `after`, if given), as before paging; with `limit` (1 to 1000), at most that many, and `next` when more remain: send it back as `after` for the next page. `after` need not be a station that exists, so a page follows on when the station it ended on was removed meanwhile. A hub with thousands of stations on an external broker should be asked in pages: a whole list is about 170 bytes per station, and an operator's broker packet bound gives `ANSWER_TOO_LARGE` past it.",
   'station.nearest': 'Stations within `rangeKm` of `position`, nearest first (at most `limit`); `free` says whether the station can be reserved at `at` (default now: when the hub received the request); `distanceKm` is the great-circle distance to the metre.',
   'reservation.create': 'Reserve the named station, or the nearest free station within `rangeKm` of `position`, for time `at`.',
   'reservation.cancel': "Cancel one of the vehicle's reservations by id, or all of its current ones with `{\"all\": true}`; answers how many were cancelled. `{\"all\": true}` cancels those booked by the time its request `id` was first seen: repeated with the same `id` (see Repeated requests), it leaves what the vehicle booked since.",
