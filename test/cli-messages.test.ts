@@ -7,9 +7,11 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import t from 'tap'
 import { hubConfig, tempDir } from './helpers/hub.js'
+import { LATEST_VERSION } from '../hub/store/index.js'
 import { freePort } from './helpers/net.js'
 import { REPO_ROOT, runCli } from './helpers/station-agent.js'
 
@@ -132,4 +134,25 @@ t.test('a PostgreSQL server that does not answer: the line starts with the --con
   t.equal(r.code, 1, r.stderr)
   t.equal(r.stderr.split('\n')[0]?.indexOf(`error: ${file}: store "postgres://`), 0, r.stderr)
   t.notMatch(r.stderr, /(^|\s)hub\.json:/, "no generic hub.json label")
+})
+
+t.test('a hub.sqlite a newer Voltway migrated: exit 2, the line starts with the --config path and names the dataDir, the hint says what to run or restore, the file is left alone', async (t) => {
+  const dir = tempDir('voltway-cli-msgs-new-')
+  const file = join(dir, 'my-hub.json')
+  writeFileSync(file, JSON.stringify(hubConfig({ dataDir: join(dir, 'data') })))
+  t.equal((await runCli(['hub', 'vehicle', 'list', '--config', file])).code, 0, 'the database is created')
+  const db = new Database(join(dir, 'data', 'hub.sqlite'))
+  db.pragma(`user_version = ${LATEST_VERSION + 1}`)
+  db.close()
+  for (const args of [['hub', 'vehicle', 'list'], ['hub'], ['hub', 'acl', '--out', join(dir, 'mosquitto')]]) {
+    const r = await runCli([...args, '--config', file])
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2, systemd does not start it again (${r.stderr})`)
+    t.equal(
+      r.stderr.trim(),
+      `${file}: dataDir "${join(dir, 'data')}": database schema version ${LATEST_VERSION + 1} is newer than this Voltway knows (${LATEST_VERSION}); a newer Voltway migrated it: run that release (or a later one) again, or restore the backup taken before the upgrade (docs/operator-guide.md, "The database and backups")`,
+    )
+  }
+  const after = new Database(join(dir, 'data', 'hub.sqlite'), { readonly: true })
+  t.equal(after.pragma('user_version', { simple: true }), LATEST_VERSION + 1, 'the file is left as it was')
+  after.close()
 })

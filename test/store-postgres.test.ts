@@ -5,7 +5,8 @@
  */
 import t from 'tap'
 import pgDriver from 'pg'
-import { PG_LATEST_VERSION, PG_MIGRATIONS, PostgresStore, StoreError } from '../hub/store/index.js'
+import { PG_LATEST_VERSION, PG_MIGRATIONS, PostgresStore, StoreError, openHubStore } from '../hub/store/index.js'
+import { ConfigError } from '../protocol/index.js'
 import { accountsStoreContract } from './helpers/store-accounts-contract.js'
 import { holdInput, reservationInput, station, storeContract } from './helpers/store-contract.js'
 import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
@@ -59,6 +60,13 @@ if (skip) {
     await (await schema.open()).close()
     await pg.sql(`INSERT INTO ${schema.name}.voltway_schema (version, name) VALUES ($1, 'from the future')`, [PG_LATEST_VERSION + 1])
     await t.rejects(schema.open(), { code: 'SCHEMA_TOO_NEW' })
+    // At start (the hub, hub acl, the account commands): exit 2 naming the store, with the hint for this cause.
+    const err = await openHubStore({ type: 'postgres', url: pg.url, schema: schema.name }, '/unused').then(() => null, (e: unknown) => e)
+    t.ok(err instanceof ConfigError, `a ConfigError, exit 2: starting again cannot help (${String(err)})`)
+    t.match((err as Error).message, new RegExp(`^hub\\.json: store "postgres://postgres@127\\.0\\.0\\.1:5432/[^"]+" \\(schema ${schema.name}\\): database schema version ${PG_LATEST_VERSION + 1} is newer than this Voltway knows \\(${PG_LATEST_VERSION}\\); a newer Voltway migrated it: run that release \\(or a later one\\) again, or restore the backup taken before the upgrade`))
+    t.notMatch((err as Error).message, /check the URL/, "not the hint for a URL or role that cannot work")
+    const versions = await pg.sql<{ v: number }>(`SELECT MAX(version) AS v FROM ${schema.name}.voltway_schema`)
+    t.equal(versions.rows[0]?.v, PG_LATEST_VERSION + 1, 'the database is left as it was')
   })
 
   t.test('a server that is not there is StoreError UNAVAILABLE', async (t) => {

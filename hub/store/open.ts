@@ -4,7 +4,8 @@
  * (or the PostgreSQL URL, without its password) and the cause, never a hub
  * that says `ready` and then fails every write. A PostgreSQL server that is
  * not reachable yet is not a config error: the StoreError UNAVAILABLE exits 1,
- * so systemd starts the hub again once the database is up.
+ * so systemd starts the hub again once the database is up. A database a newer
+ * Voltway migrated (SCHEMA_TOO_NEW) is a ConfigError too: another start cannot help.
  */
 import { ConfigError, makeConfiguredDirectory } from '../../protocol/index.js'
 import { StoreError } from './errors.js'
@@ -14,6 +15,12 @@ import type { Store } from './types.js'
 
 const HINT = 'check that the directory exists or can be created, that the hub\'s user may write it, that its file system is not mounted read-only and has free space'
 const PG_HINT = 'check the URL, that the role exists and may connect, create tables and write in the database (docs/operator-guide.md, "PostgreSQL")'
+const TOO_NEW_HINT = 'a newer Voltway migrated it: run that release (or a later one) again, or restore the backup taken before the upgrade (docs/operator-guide.md, "The database and backups")'
+
+/** A database migrated by a newer Voltway (StoreError SCHEMA_TOO_NEW): a ConfigError naming the store, exit 2, since starting again cannot help. */
+function schemaTooNew(label: string, err: StoreError): ConfigError {
+  return new ConfigError(`hub.json: ${label}: ${err.message.replace(/; upgrade Voltway$/, '')}; ${TOO_NEW_HINT}`)
+}
 
 export interface OpenOptions {
   /** For a running hub (not a one-off command): SQLite checkpoints its WAL in a worker thread (sqlite/checkpointer.ts). */
@@ -49,6 +56,7 @@ export async function openHubStore(store: StoreConfig, dataDir: string, o: OpenO
   try {
     return await PostgresStore.open({ url: store.url, ...(store.schema ? { schema: store.schema } : {}), ...(store.poolSize ? { max: store.poolSize } : {}) })
   } catch (err) {
+    if (err instanceof StoreError && err.code === 'SCHEMA_TOO_NEW') throw schemaTooNew(storeLabel(store, dataDir), err)
     if (err instanceof StoreError && !isTransient(err)) {
       throw new ConfigError(`hub.json: ${storeLabel(store, dataDir)}: cannot open the database: ${err.message}; ${PG_HINT}`)
     }
@@ -77,6 +85,7 @@ export function openHubDatabase(dataDir: string, o: OpenOptions = {}): SqliteSto
   try {
     return new SqliteStore({ dataDir, ...(o.serving ? { backgroundCheckpoints: true } : {}) })
   } catch (err) {
+    if (err instanceof StoreError && err.code === 'SCHEMA_TOO_NEW') throw schemaTooNew(storeLabel({ type: 'sqlite' }, dataDir), err)
     if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'DATABASE')) {
       throw new ConfigError(`hub.json: dataDir "${dataDir}": cannot open the database: ${err.message}; ${HINT}`)
     }
