@@ -96,6 +96,23 @@ t.test('a hub username Mosquitto cannot carry is refused', async (t) => {
   }
 })
 
+t.test("a hub username must leave room for the hub's request login (and a replica's): the refusal gives the length that fits", async (t) => {
+  const u = (n: number): string => 'u'.repeat(n)
+  t.doesNotThrow(() => mosquittoPasswordFile({ ...input, hub: { username: u(247), password: 'x' } }), '247 + "/requests" is 256: fits')
+  for (const n of [248, 256, 257, 5000]) {
+    t.throws(
+      () => mosquittoPasswordFile({ ...input, hub: { username: u(n), password: 'x' } }),
+      { message: new RegExp(`^hub\\.json: mqtt\\.username: "u{24}\\.\\.\\.u{24}" \\(${n} characters\\) leaves no room for the hub's login "u{24}\\.\\.\\.u{15}/requests" \\(${n + 9} characters\\) \\(over 256 characters, Mosquitto's bound here\\); use at most 247 characters$`) },
+      `${n} characters`,
+    )
+  }
+  // Replicas: hub.json's username, then `.NAME`, then `/requests`: the longest replica name sets the room.
+  const replicas = (base: string) => ['r1', 'replica-two'].map((r) => ({ username: `${base}.${r}`, password: 'x' }))
+  t.doesNotThrow(() => mosquittoPasswordFile({ ...input, hub: { username: 'x', password: 'x' }, hubs: replicas(u(235)), configuredUsername: u(235) }))
+  t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: 'x', password: 'x' }, hubs: replicas(u(236)), configuredUsername: u(236) }), { message: /\.replica-two\/requests" \(257 characters\).*use at most 235 characters$/ })
+  t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: u(10) + ':', password: 'x' } }), { message: /cannot be a Mosquitto username \(use printable ASCII/ }, 'a forbidden character still gets its own hint')
+})
+
 t.test('the conf snippet requires logins, uses our files and ties client ids to usernames', async (t) => {
   const conf = mosquittoConf({ hubId: 'feira', port: 1884, bindAddress: '0.0.0.0', passwordFile: '/etc/v/passwd', aclFile: '/etc/v/acl' })
   for (const line of ['listener 1884 0.0.0.0', 'allow_anonymous false', 'password_file /etc/v/passwd', 'acl_file /etc/v/acl', 'use_username_as_clientid true']) {

@@ -35,12 +35,30 @@ export function mosquittoPasswordHash(password: string, opts: { salt?: Buffer; i
  * password file's separator) or `+`/`#` (refused in client ids).
  */
 export const MOSQUITTO_USERNAME = /^[!-~]{1,256}$/
+const MAX_USERNAME = 256
 const FORBIDDEN_USERNAME_CHARS = /[:+#]/
 
+/** `username` as a message quotes it: whole up to 64 characters, else its start, its end and its length. */
+const quoted = (username: string): string => (username.length <= 64 ? `"${username}"` : `"${username.slice(0, 24)}...${username.slice(-24)}" (${username.length} characters)`)
+
 function checkUsername(username: string, field: string): void {
+  if (username.length > MAX_USERNAME) throw new ConfigError(`hub.json: ${field}: ${quoted(username)} is too long for a Mosquitto username; use at most ${MAX_USERNAME} characters`)
   if (!MOSQUITTO_USERNAME.test(username) || FORBIDDEN_USERNAME_CHARS.test(username)) {
-    throw new ConfigError(`hub.json: ${field}: "${username}" cannot be a Mosquitto username (use printable ASCII without spaces, ':', '+' or '#')`)
+    throw new ConfigError(`hub.json: ${field}: ${quoted(username)} cannot be a Mosquitto username (use printable ASCII without spaces, ':', '+' or '#')`)
   }
+}
+
+/**
+ * Every login of a hub process (identities.ts processLogins) must fit: the request login adds `/requests`
+ * to the hub's (a replica's adds `.NAME` before it), so `mqtt.username` has that much less room.
+ */
+function checkProcessLogins(hubLogin: string, configured: string): void {
+  const longest = processLogins(hubLogin).reduce((a, b) => (b.length > a.length ? b : a))
+  if (longest.length <= MAX_USERNAME) return
+  const room = MAX_USERNAME - (longest.length - configured.length)
+  throw new ConfigError(
+    `hub.json: mqtt.username: ${quoted(configured)} leaves no room for the hub's login ${quoted(longest)} (over ${MAX_USERNAME} characters, Mosquitto's bound here); use at most ${room} characters`,
+  )
 }
 
 export interface MosquittoAclInput {
@@ -48,6 +66,8 @@ export interface MosquittoAclInput {
   hub: { username: string; password: string }
   /** Every hub login when the hub runs as replicas (`hub.<hubId>.<replica>`); default `[hub]`. Each gets the hub's rights, and so does its request login (`<login>/requests`). */
   hubs?: ReadonlyArray<{ username: string; password: string }>
+  /** hub.json's `mqtt.username` (or the default) that `hub`/`hubs` derive from, for messages; default `hub.username`. */
+  configuredUsername?: string
   stations: readonly StationCredential[]
   vehicles: readonly VehicleCredential[]
   /** PBKDF2 rounds; default mosquitto_passwd's 101. */
@@ -70,6 +90,7 @@ export interface MosquittoLogin {
 function usersOf(input: MosquittoAclInput): User[] {
   const hubs = input.hubs ?? [input.hub]
   for (const h of hubs) {
+    checkProcessLogins(h.username, input.configuredUsername ?? h.username)
     checkUsername(h.username, 'mqtt.username')
     assertNoIdentityCollisions({
       hubId: input.hubId,

@@ -112,6 +112,7 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
     hubId: config.hubId,
     hub: hubLogins[0] as { username: string; password: string },
     ...(replicas !== null ? { hubs: hubLogins } : {}),
+    configuredUsername: hubUsername,
     stations: config.stations,
     vehicles: config.vehicles,
   }
