@@ -9,7 +9,9 @@
  * - hooked echo: the hub's embedded broker (its ACL, pacing and session
  *   hooks) with the hub's request/response helper on its in-process way in
  *   and out, and handlers that do nothing;
- * - bare Mosquitto: the same bare responder on a Mosquitto process;
+ * - bare Mosquitto: the same bare responder on a Mosquitto process, and the
+ *   same again keeping the delivery guarantee a hub keeps (QoS 1 subscription
+ *   and answers): what that guarantee alone costs;
  * - hooked echo on Mosquitto: the hub's request server on its own MQTT
  *   connection to that Mosquitto (as a hub with `mqtt.url` runs it), handlers
  *   that do nothing: the hub on Mosquitto over it is the cost of its work;
@@ -82,17 +84,22 @@ async function startBareAedes(): Promise<string> {
   return `mqtt://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
 }
 
-/** The bare responder: parse each request, answer `{id, ok, result}` at QoS 0 to its Response Topic with its Correlation Data. */
-async function startBareResponder(url: string, hubId: string): Promise<void> {
+/**
+ * The bare responder: parse each request, answer `{id, ok, result}` to its Response Topic with its Correlation
+ * Data. At `qos` 0 (the ceiling) it subscribes and answers at QoS 0; at 1 it keeps the delivery guarantee a hub
+ * keeps (a QoS 1 subscription, so the broker holds an acknowledged request until the responder acknowledges it;
+ * answers at the request's QoS), and nothing else.
+ */
+async function startBareResponder(url: string, hubId: string, qos: 0 | 1 = 0): Promise<void> {
   const c = await connectAsync(url, { protocolVersion: 5, clientId: `bare-${hubId}`, username: `bare-${hubId}`, password: 'x' })
   useNoDelay(c)
   c.on('message', (topic, payload, packet) => {
     const req = JSON.parse(payload.toString('utf8')) as { id: string }
     const replyTo = packet.properties?.responseTopic ?? topics.vehicleResponse(topic.slice(topic.lastIndexOf('/') + 1))
     const correlationData = packet.properties?.correlationData
-    c.publish(replyTo, JSON.stringify({ id: req.id, ok: true, result: { stations: [] } }), { qos: 0, ...(correlationData ? { properties: { correlationData } } : {}) })
+    c.publish(replyTo, JSON.stringify({ id: req.id, ok: true, result: { stations: [] } }), { qos: qos === 1 ? packet.qos : 0, ...(correlationData ? { properties: { correlationData } } : {}) })
   })
-  await c.subscribeAsync(topics.hubRequestFilter(hubId), { qos: 0 })
+  await c.subscribeAsync(topics.hubRequestFilter(hubId), { qos })
   closers.push(() => c.endAsync())
 }
 
@@ -199,6 +206,9 @@ try {
     await startBareResponder(mosquitto.url, 'bare')
     const bareMosq = await vehicle(mosquitto.url, 'bare')
     side('bare mosquitto', () => bareMosq.request('station.nearest', nearestArgs()))
+    await startBareResponder(mosquitto.url, 'bareq1', 1)
+    const bareQos1 = await vehicle(mosquitto.url, 'bareq1')
+    side('bare mosquitto qos1', () => bareQos1.request('station.nearest', nearestArgs()))
     await startHookedEchoOn(mosquitto.url, 'echo')
     const echoMosq = await vehicle(mosquitto.url, 'echo')
     side('hooked echo mosquitto', () => echoMosq.request('station.nearest', nearestArgs()))
@@ -259,6 +269,7 @@ try {
     nearest: `station.nearest, ${N.toLocaleString('en-US')} stations, embedded broker, SQLite`,
     create: 'reservation.create, embedded broker, SQLite',
     'bare mosquitto': 'bare Mosquitto ceiling (same responder, QoS 0 answers)',
+    'bare mosquitto qos1': 'bare responder on Mosquitto keeping a hub\'s delivery guarantee (QoS 1 subscription, answers at the request\'s QoS 1)',
     'hooked echo mosquitto': 'echo on Mosquitto with the hub\'s request server on its own connection (QoS 1 answers), handlers do nothing',
     'nearest mosquitto': 'station.nearest, hub on Mosquitto (mqtt.url), SQLite',
     'nearest postgres': 'station.nearest, embedded broker, PostgreSQL (one replica)',
@@ -269,6 +280,7 @@ try {
   ratio('station.nearest / hooked echo', 'nearest', 'hooked echo')
   ratio('station.nearest on Mosquitto / bare Mosquitto', 'nearest mosquitto', 'bare mosquitto', 0.6)
   ratio('station.nearest on Mosquitto / hooked echo on Mosquitto', 'nearest mosquitto', 'hooked echo mosquitto')
+  ratio('bare responder keeping QoS 1 / bare Mosquitto (the guarantee alone)', 'bare mosquitto qos1', 'bare mosquitto')
   ratio('reservation.create / bare aedes', 'create', 'bare aedes', 0.4)
   ratio('station.nearest on PostgreSQL / bare aedes', 'nearest postgres', 'bare aedes', 0.4)
   rows.push({ bench: 'hub-mqtt', metric: 'station.nearest handler alone (the query, no MQTT, no validation): CPU per query', value: Math.round(handlerCpuUs), unit: 'µs' })
@@ -283,6 +295,11 @@ try {
   // plus the query, against the bare responder.
   const bareMosquitto = sides.find((x) => x.name === 'bare mosquitto')
   const echoMosquitto = sides.find((x) => x.name === 'hooked echo mosquitto')
+  // The tightest bound for any hub that keeps the guarantee: the bare responder at QoS 1 plus the query.
+  const bareQos1 = sides.find((x) => x.name === 'bare mosquitto qos1')
+  if (bareMosquitto && bareQos1) {
+    rows.push({ bench: 'hub-mqtt', metric: 'ceiling of station.nearest / bare Mosquitto for any hub keeping QoS 1: bare CPU / (the QoS 1 responder\'s CPU + the query\'s CPU)', value: bareMosquitto.cpuUs / (bareQos1.cpuUs + handlerCpuUs), unit: 'ratio' })
+  }
   if (bareMosquitto && echoMosquitto) {
     rows.push({ bench: 'hub-mqtt', metric: "ceiling of station.nearest / bare Mosquitto for a hub on its own connection: bare CPU / (hooked echo's CPU + the query's CPU)", value: bareMosquitto.cpuUs / (echoMosquitto.cpuUs + handlerCpuUs), unit: 'ratio' })
   }
