@@ -67,7 +67,7 @@ function article(t: string): string {
  * no branch of which matched reports the branch that came closest.
  */
 export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
-  return flatten(error.issues, []).flatMap((issue): FieldIssue[] => {
+  return withoutImplicitBounds(flatten(error.issues, [])).flatMap((issue): FieldIssue[] => {
     if (issue.code !== 'unrecognized_keys') return [{ path: formatPath(issue.path), message: describeIssue(issue) }]
     const known = schema ? keysAt(schema, issue.path) : []
     return issue.keys.map((key) => {
@@ -79,6 +79,18 @@ export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
       return { path: formatPath(plainKey ? [...issue.path, key] : issue.path), message: hint ? `${what}, ${hint}` : what }
     })
   })
+}
+
+/**
+ * zod's `.int()` also bounds a number to the safe integers, and reports that bound first: `{"limit": 1e308}`
+ * would read `must be <= 9007199254740991` where the schema says 1000. Where a field has its own bound of the
+ * same kind, the implicit one is left out.
+ */
+function withoutImplicitBounds(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const implicit = (i: z.core.$ZodIssue): boolean =>
+    (i.code === 'too_big' && Number(i.maximum) === Number.MAX_SAFE_INTEGER) || (i.code === 'too_small' && Number(i.minimum) === Number.MIN_SAFE_INTEGER)
+  const at = (i: z.core.$ZodIssue): string => JSON.stringify(i.path.map(String))
+  return issues.filter((i) => !(implicit(i) && issues.some((o) => o !== i && o.code === i.code && !implicit(o) && at(o) === at(i))))
 }
 
 function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.core.$ZodIssue[] {

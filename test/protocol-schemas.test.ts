@@ -53,6 +53,25 @@ t.test('a time without its offset is refused in words a client can act on, not "
   if (!r.success) t.same(P.issuesOf(r.error), [{ path: 'at', message: 'expected an RFC 3339 time with its offset, e.g. 2026-11-24T18:00:00Z or 2026-11-24T15:00:00-03:00' }])
 })
 
+t.test("an integer past its field's bound is refused with that bound, not zod's safe-integer one, in every op and hub.json field with both", async (t) => {
+  const cases: Array<[string, P.OpName, Record<string, unknown>, string, string]> = [
+    ['station.list limit', 'station.list', { limit: 1e308 }, 'limit', 'must be <= 1000'],
+    ['station.list limit, negative', 'station.list', { limit: -1e308 }, 'limit', 'must be >= 1'],
+    ['station.nearest limit', 'station.nearest', { position: { lat: 0, lon: 0 }, rangeKm: 5, limit: 2 ** 60 }, 'limit', 'must be <= 100'],
+    ['trip.list limit', 'trip.list', { limit: 1e20 }, 'limit', 'must be <= 100'],
+    ['route.list index', 'route.list', { destination: 'salvador', index: 1e300 }, 'index', 'must be <= 1000'],
+  ]
+  for (const [name, op, args, path, message] of cases) {
+    const r = P.OPS[op].args.safeParse(args)
+    t.notOk(r.success, name)
+    if (!r.success) t.same(P.issuesOf(r.error), [{ path, message }], name)
+  }
+  // A field with no bound of its own keeps the safe-integer one: it is the only thing wrong.
+  const plain = z.object({ n: z.number().int() }).safeParse({ n: 2 ** 60 })
+  if (!plain.success) t.same(P.issuesOf(plain.error), [{ path: 'n', message: `must be <= ${Number.MAX_SAFE_INTEGER}` }])
+  else t.fail('2^60 is not a safe integer')
+})
+
 t.test('a time is at most 64 characters: a fraction of a second of 60,000 digits is refused, nine digits pass', async (t) => {
   const fault = (ts: string): unknown => ({ type: 'fault', seq: 1, meterWh: 0, ts, code: 'X' })
   t.notOk(P.StationEvent.safeParse(fault(`2026-12-03T17:00:00.${'1'.repeat(60_000)}Z`)).success, 'refused')
