@@ -46,7 +46,9 @@ const SEED = process.env.VOLTWAY_PROPERTY_SEED === 'random' ? undefined : Number
  */
 const SHRINK = process.env.CI === undefined || process.env.VOLTWAY_PROPERTY_SHRINK === '1'
 /** One run of commands that takes longer than this has stalled: it fails, naming the command in flight. */
-const RUN_DEADLINE_MS = 45_000
+const RUN_DEADLINE_MS = 30_000
+/** How long the cleanup after a failed run may take before the failure is reported anyway. */
+const CLEANUP_AFTER_FAILURE_MS = 15_000
 /** How long one vehicle request or federation call may go unanswered before the run fails. */
 const ANSWER_WAIT_MS = 20_000
 const FEIRA = { lat: -12.2664, lon: -38.9663 }
@@ -298,31 +300,38 @@ function requester(client: MqttClient): (body: { op: string; args: unknown }, ar
   }
 }
 
-/** Everything a refused request must leave as it was. */
-async function snapshot(sys: System): Promise<string> {
+/**
+ * Everything a refused request must leave as it was, at both hubs: the bookings (counts, and V1's
+ * reservations), and V1's receipts, or null while a session runs (it may end by itself at any moment, its
+ * station reaching maxWh in real time, which closes a receipt; ending a session touches no booking).
+ */
+interface Snapshot {
+  bookings: string
+  receipts: string | null
+}
+
+async function snapshot(sys: System): Promise<Snapshot> {
   const parts = await Promise.all(
     [sys.feira, sys.salvador].map(async (h) => {
       const store = h.context.store
-      // A running session may end by itself at any moment (its station reached maxWh): charging state is
-      // compared only while nothing charges, so the check sees what the request did, not what a station did.
-      const charging = (await store.charging.activeSessions()).length === 0 ? await store.charging.listReceipts('V1', 500) : 'charging'
+      const idle = (await store.charging.activeSessions()).length === 0
       return {
-        counts: await store.reservations.counts(sys.clock.now()),
-        v1: await store.reservations.listVehicleReservations('V1', 0),
-        charging,
+        bookings: { counts: await store.reservations.counts(sys.clock.now()), v1: await store.reservations.listVehicleReservations('V1', 0) },
+        receipts: idle ? await store.charging.listReceipts('V1', 500) : null,
       }
     }),
   )
-  return JSON.stringify(parts)
+  return { bookings: JSON.stringify(parts.map((p) => p.bookings)), receipts: parts.some((p) => p.receipts === null) ? null : JSON.stringify(parts.map((p) => p.receipts)) }
 }
 
 /**
- * Whether the state moved between two snapshots around a refused request. A session running at the first
- * snapshot may end by itself before the second (its station reached maxWh, in real time, and its end moves
- * receipts and reservations), so the snapshots are compared only when nothing was charging before.
+ * Whether the state moved between two snapshots around a refused request: the bookings always; the receipts
+ * when nothing was charging before (a session that started since is a change too).
  */
-async function refusalChangedState(sys: System, before: string): Promise<boolean> {
-  return !before.includes('"charging"') && (await snapshot(sys)) !== before
+async function refusalChangedState(sys: System, before: Snapshot): Promise<boolean> {
+  const after = await snapshot(sys)
+  count(before.receipts === null ? 'refusal: bookings compared (a session ran)' : 'refusal: bookings and receipts compared')
+  return after.bookings !== before.bookings || (before.receipts !== null && after.receipts !== before.receipts)
 }
 
 /** Codes a refusal caused by the caller may carry; these change no state. */
@@ -524,12 +533,18 @@ for (const storage of ['memory', 'sqlite'] as const) {
         pool.routeId.push(sys.route.routeId)
         pool.hops.push(sys.route.hops)
         let inFlight = 'nothing yet'
+        let abandoned = false
         let deadline: NodeJS.Timeout | undefined
         const stalled = new Promise<never>((_, reject) => {
-          deadline = setTimeout(() => reject(new Error(`the run stalled for ${RUN_DEADLINE_MS} ms, in flight: ${inFlight}`)), RUN_DEADLINE_MS)
+          deadline = setTimeout(() => {
+            // The stalled run sends nothing more: the cleanup and any later run (shrinking) have the hubs to themselves.
+            abandoned = true
+            reject(new Error(`the run stalled for ${RUN_DEADLINE_MS} ms, in flight: ${inFlight}`))
+          }, RUN_DEADLINE_MS)
         })
         const run = async (): Promise<void> => {
           for (const cmd of cmds) {
+            if (abandoned) return
             commands++
             inFlight = JSON.stringify(cmd).slice(0, 600)
             if (cmd.kind === 'op') await runOp(sys, send, cmd, pool)
@@ -549,10 +564,12 @@ for (const storage of ['memory', 'sqlite'] as const) {
             await request(`${sys.feira.httpUrl}/federation/v1/holds/${holdId}`, { method: 'DELETE', headers: { authorization: 'Bearer salvador-to-feira-token', 'idempotency-key': `cleanup-${holdId}` }, headersTimeout: ANSWER_WAIT_MS, bodyTimeout: ANSWER_WAIT_MS }).then((r) => r.body.dump())
           }
         }
-        // A failed run's own error is the report: a cleanup that fails after it must not replace it.
+        // A failed run's own error is the report: a cleanup that fails or hangs after it must not replace or delay it.
         if (failure === undefined) await cleanup()
         else {
-          await cleanup().catch(() => undefined)
+          let bound: NodeJS.Timeout | undefined
+          await Promise.race([cleanup().catch(() => undefined), new Promise<void>((r) => (bound = setTimeout(r, CLEANUP_AFTER_FAILURE_MS)))])
+          clearTimeout(bound)
           throw failure
         }
       }),
@@ -561,6 +578,8 @@ for (const storage of ['memory', 'sqlite'] as const) {
     t.ok(commands > RUNS, `${commands} generated commands answered within the schemas and rules`)
     t.comment([...tally].sort().map(([k, n]) => `${k}: ${n}`).join(', '))
     // Each success path was reached at least once, so the rules above were really checked.
+    // The state check after refusals ran, receipts included (it once compared nothing, unnoticed).
+    t.ok((tally.get('refusal: bookings and receipts compared') ?? 0) > 50, `refusals compared with the state before them: ${tally.get('refusal: bookings and receipts compared') ?? 0}`)
     for (const key of ['reservation.create ok', 'reservation.list ok', 'station.nearest ok', 'route.list ok', 'route.reserve ok', 'charge.start ok', 'charge.stop ok', 'history.list ok', 'holds 201', 'confirm 200', 'stations 200', 'receipts 200']) {
       t.ok((tally.get(key) ?? 0) > 0, `reached: ${key}`)
     }
