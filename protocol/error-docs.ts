@@ -169,7 +169,7 @@ export const ERROR_DOCS: { readonly [C in ErrorCode]: ErrorDoc } = {
     meaning:
       'The request ran, but its answer is larger than the hub\'s MQTT broker takes from the hub (its MQTT 5 Maximum Packet Size: Mosquitto\'s `max_packet_size`). `details.bytes` is the answer\'s size, `details.maxBytes` the broker\'s limit. Only this small answer was sent, so the hub\'s connection stays up.',
     when: 'The hub on an external broker, for an answer that grows with the hub (`station.list` is about 170 bytes per station).',
-    action: 'User: for `station.list`, ask in pages (`limit`, then `after` set to the answer\'s `next`; `voltway vehicle stations` pages by itself); otherwise nothing to fix in the request: tell the hub\'s operator, and retry once they did. Operator: raise or remove `max_packet_size` in Mosquitto\'s config (`voltway hub acl` sets none), and reload it.',
+    action: 'User: for `station.list`, ask in pages (`limit`, then `after` set to the answer\'s `next`; `voltway vehicle stations` pages by itself, with smaller pages after this error); otherwise nothing to fix in the request: tell the hub\'s operator, and retry once they did. Operator: raise or remove `max_packet_size` in Mosquitto\'s config (`voltway hub acl` sets none), and reload it.',
   },
   CARD_UNKNOWN: {
     meaning:

@@ -4,7 +4,7 @@
  * `next` stands still. Our own hub's pages, on a real broker, are in test/hub-mqtt-packet-limit.test.ts.
  */
 import t from 'tap'
-import { OPS, type OpName, type Station } from '../protocol/index.js'
+import { OPS, VoltwayError, type OpName, type Station } from '../protocol/index.js'
 import { listAllStations, STATION_PAGE } from '../vehicle-sim/commands/stations.js'
 
 const station = (stationId: string): Station => ({ stationId, hubId: 'other', position: { lat: 0, lon: 0 }, powerKw: 22, priceMinorPerKwh: 73, currency: 'BRL', status: 'available', online: true })
@@ -41,8 +41,52 @@ t.test('pages are followed by next until a page comes without it', async (t) => 
   t.equal(hub.asked.length, 3)
 })
 
-t.test('a faulty hub whose next does not move forward fails with INTERNAL instead of looping', async (t) => {
-  const hub = remoteHub(() => ({ stations: [station('A')], next: 'A' }))
-  await t.rejects(listAllStations(hub as never), { code: 'INTERNAL', message: /next \(A\) does not follow its after \(A\)/ })
-  t.equal(hub.asked.length, 2, 'the second page gave it away')
+t.test('faulty hubs fail with INTERNAL instead of looping: a page that goes back, a next with no station, pages without end', async (t) => {
+  const back = remoteHub(() => ({ stations: [station('A')], next: 'A' }))
+  await t.rejects(listAllStations(back as never), { code: 'INTERNAL', message: /faulty station\.list page: station A does not sort after A/ })
+  t.equal(back.asked.length, 2, 'the second page gave it away')
+  const empty = remoteHub(() => ({ stations: [], next: 'B' }))
+  await t.rejects(listAllStations(empty as never), { code: 'INTERNAL', message: /next \(B\) with no station/ })
+  t.equal(empty.asked.length, 1)
+  // Every page new stations, forever.
+  let n = 0
+  const endless = remoteHub(() => {
+    const ids = Array.from({ length: 10 }, () => `S${String(n++).padStart(9, '0')}`)
+    return { stations: ids.map(station), next: ids.at(-1) }
+  })
+  await t.rejects(listAllStations(endless as never, { maxStations: 500 }), { code: 'INTERNAL', message: /more than 500 stations and still paging/ })
+  t.equal(endless.asked.length, 51)
+})
+
+t.test("a page the hub's broker refuses as too large (ANSWER_TOO_LARGE) is asked again smaller until it fits", async (t) => {
+  const ids = Array.from({ length: 1000 }, (_, i) => `S${String(i).padStart(4, '0')}`)
+  const MAX = 20_000
+  const limits: number[] = []
+  const hub = remoteHub(({ after, limit = ids.length }) => {
+    limits.push(limit)
+    const rest = ids.filter((id) => after === undefined || id > after)
+    const page = rest.slice(0, limit)
+    const bytes = JSON.stringify(page.map(station)).length
+    if (bytes > MAX) throw new VoltwayError('ANSWER_TOO_LARGE', 'too large', { bytes, maxBytes: MAX })
+    return page.length < rest.length ? { stations: page.map(station), next: page.at(-1) } : { stations: page.map(station) }
+  })
+  const all = await listAllStations(hub as never)
+  t.same(all.map((s) => s.stationId), ids, 'every station, once, in order')
+  t.equal(limits[0], STATION_PAGE)
+  t.ok(limits.slice(1).every((l) => l < STATION_PAGE && l === limits[1]), `then one smaller size that fits: ${limits[1]}`)
+  // One station over the bound: no page can help, the error is the hub's.
+  const huge = remoteHub(() => {
+    throw new VoltwayError('ANSWER_TOO_LARGE', 'too large', { bytes: 400, maxBytes: 300 })
+  })
+  await t.rejects(listAllStations(huge as never), { code: 'ANSWER_TOO_LARGE' })
+  t.equal(huge.asked.at(-1) && (huge.asked.at(-1) as { limit: number }).limit, 1, 'down to one station first')
+})
+
+t.test('the page size fits a 64 KiB broker bound even for the largest station the protocol allows', async (t) => {
+  const id = 'x'.repeat(64)
+  const widest = OPS['station.list'].result.parse({
+    stations: [{ stationId: id, hubId: id, position: { lat: -1.2345678901234567e-100, lon: -1.2345678901234567e-100 }, powerKw: 1.2345678901234567e100, priceMinorPerKwh: Number.MAX_SAFE_INTEGER, currency: 'BRL', status: 'available', online: false }],
+  }).stations[0]
+  const answer = JSON.stringify({ id: 'r'.repeat(128), ok: true, result: { stations: Array.from({ length: STATION_PAGE }, () => widest), next: id } })
+  t.ok(answer.length <= 60_000, `${answer.length} bytes, with 5 KiB to spare for the MQTT header, topic and properties`)
 })

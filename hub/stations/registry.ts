@@ -78,7 +78,6 @@ export class StationRegistry {
     const wanted = new Map(specs.map((s) => [s.stationId, s]))
     const removed = [...this.#byId.keys()].filter((id) => !wanted.has(id))
     for (const id of removed) this.#byId.delete(id)
-    this.#sortedIds = null
     const added: string[] = []
     for (const s of specs) {
       const e = this.#byId.get(s.stationId)
@@ -90,6 +89,8 @@ export class StationRegistry {
       }
     }
     this.#index = new SpatialIndex([...this.#byId.values()])
+    // Only a change of the station set moves the id order (an account change elsewhere calls this too).
+    if (added.length > 0 || removed.length > 0) this.#sortedIds = null
     return { added, removed }
   }
 

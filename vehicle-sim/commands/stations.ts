@@ -11,25 +11,57 @@ export function renderStations(stations: Station[]): string {
   )
 }
 
-/** Stations per `station.list` request: about 34 KB of answer, under any broker's packet bound an operator would set. */
-export const STATION_PAGE = 200
+/**
+ * Stations per `station.list` request: at most 57 KB of answer even for the largest station the protocol
+ * allows (354 bytes: ids of 64 characters, numbers of 24), under a broker bound of 64 KiB. A broker that takes
+ * less gets smaller pages (listAllStations).
+ */
+export const STATION_PAGE = 160
+/** More stations than any hub has (default of `maxStations`): a hub that pages on past it is faulty. */
+const MAX_STATIONS = 1_000_000
+
+const faulty = (why: string): VoltwayError => new VoltwayError('INTERNAL', `hub sent a faulty station.list page: ${why}`)
 
 /**
- * Every station of the hub, one `station.list` page at a time (docs/protocol.md): a hub with many
- * stations answers in pages an operator's broker packet bound lets through, and a hub from before
- * paging answers everything in its first page, without `next`. A `next` that does not move forward
- * (a faulty hub) fails with INTERNAL rather than looping.
+ * Every station of the hub, one `station.list` page at a time (docs/protocol.md), in the hub's order (id
+ * order from a hub that pages; a hub from before paging answers everything in its first page, without
+ * `next`, in its own order). A page the hub's broker refuses as too large (ANSWER_TOO_LARGE, with its
+ * sizes) is asked again smaller, down to one station. Pages that do not move forward (a `next` with no
+ * station, a station not after the previous page) or never end fail with INTERNAL rather than loop.
  */
-export async function listAllStations(rpc: Pick<RpcClient, 'request'>): Promise<Station[]> {
+export async function listAllStations(rpc: Pick<RpcClient, 'request'>, o: { maxStations?: number } = {}): Promise<Station[]> {
+  const maxStations = o.maxStations ?? MAX_STATIONS
   const all: Station[] = []
   let after: string | undefined
+  let limit = STATION_PAGE
   for (;;) {
-    const page = await rpc.request('station.list', after === undefined ? { limit: STATION_PAGE } : { after, limit: STATION_PAGE })
+    let page: { stations: Station[]; next?: string | undefined }
+    try {
+      page = await rpc.request('station.list', after === undefined ? { limit } : { after, limit })
+    } catch (err) {
+      const smaller = smallerPage(err, limit)
+      if (smaller === null) throw err
+      limit = smaller
+      continue
+    }
+    if (after !== undefined) {
+      const back = page.stations.find((s) => s.stationId <= (after as string))
+      if (back) throw faulty(`station ${back.stationId} does not sort after ${after}`)
+    }
     all.push(...page.stations)
     if (page.next === undefined) return all
-    if (after !== undefined && page.next <= after) throw new VoltwayError('INTERNAL', `hub sent a station.list page whose next (${page.next}) does not follow its after (${after})`)
+    if (page.stations.length === 0) throw faulty(`next (${page.next}) with no station`)
+    if (all.length > maxStations) throw faulty(`more than ${maxStations.toLocaleString('en-US')} stations and still paging`)
     after = page.next
   }
+}
+
+/** The limit to ask again with after ANSWER_TOO_LARGE (details: bytes, maxBytes), with a tenth to spare; null when no smaller page can help. */
+function smallerPage(err: unknown, limit: number): number | null {
+  if (!(err instanceof VoltwayError) || err.code !== 'ANSWER_TOO_LARGE' || limit <= 1) return null
+  const { bytes, maxBytes } = (err.details ?? {}) as { bytes?: unknown; maxBytes?: unknown }
+  const scaled = typeof bytes === 'number' && typeof maxBytes === 'number' && bytes > 0 ? Math.floor((limit * maxBytes * 0.9) / bytes) : Math.floor(limit / 2)
+  return Math.max(1, Math.min(limit - 1, scaled))
 }
 
 export function registerStations(parent: Command, cli: CliContext = processCli): void {
