@@ -124,6 +124,17 @@ t.test('an object refused for a prototype key still yields its readable id, so i
   t.equal(({} as Record<string, unknown>).x, undefined, 'no prototype pollution')
 })
 
+t.test('a message too large or not JSON that starts with its id still yields the id, so its refusal can carry it', async (t) => {
+  const big = (head: string): string => `${head}"pad":"${'x'.repeat(100)}"}`
+  t.match(P.parseJsonObject(big('{"id":"r-1",'), 64), { ok: false, reason: /over the limit of 64/, id: 'r-1' }, 'too large')
+  t.match(P.parseJsonObject(' \n{ "id" : "r-2", "op": NaN}'), { ok: false, reason: 'is not valid JSON', id: 'r-2' }, 'not JSON, with spaces')
+  t.match(P.parseJsonObject('{"id":"a\\"b\\u00e9","op":'), { ok: false, id: 'a"b\u00e9' }, 'escapes are read as JSON reads them')
+  t.equal((P.parseJsonObject(big('{"op":"x","id":"r-3",'), 64) as { id?: unknown }).id, undefined, 'an id that does not come first is not looked for')
+  t.equal((P.parseJsonObject('{"id":42,"op":') as { id?: unknown }).id, undefined, 'an id that is not a string is none')
+  t.equal((P.parseJsonObject(`{"id":"${'i'.repeat(2000)}",`) as { id?: unknown }).id, undefined, 'an id past the first 1 KiB is none')
+  t.equal((P.parseJsonObject('{"id":"unterminated') as { id?: unknown }).id, undefined, 'an unterminated string is none')
+})
+
 t.test('a refused message reads as a sentence about it: request has a forbidden key "__proto__" (prototype keys are refused)', async (t) => {
   const reason = (text: string): string => {
     const r = P.parseJsonObject(text, 64)
