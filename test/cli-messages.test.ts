@@ -6,12 +6,13 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import t from 'tap'
 import { hubConfig, tempDir } from './helpers/hub.js'
-import { LATEST_VERSION } from '../hub/store/index.js'
+import { LATEST_VERSION, PG_LATEST_VERSION } from '../hub/store/index.js'
+import { postgresSkipReason, tempPostgres } from './helpers/store-postgres.js'
 import { freePort } from './helpers/net.js'
 import { REPO_ROOT, runCli } from './helpers/station-agent.js'
 
@@ -155,4 +156,28 @@ t.test('a hub.sqlite a newer Voltway migrated: exit 2, the line starts with the 
   const after = new Database(join(dir, 'data', 'hub.sqlite'), { readonly: true })
   t.equal(after.pragma('user_version', { simple: true }), LATEST_VERSION + 1, 'the file is left as it was')
   after.close()
+  t.notOk(existsSync(join(dir, 'mosquitto')), 'hub acl wrote no Mosquitto file: files from hub.json alone would drop the store\'s accounts')
+})
+
+t.test('hub acl on a PostgreSQL store a newer Voltway migrated: exit 2 naming the store, no file written', async (t) => {
+  const skip = await postgresSkipReason()
+  if (skip) {
+    if (process.env.CI) throw new Error(`PostgreSQL tests cannot run in CI: ${skip}`)
+    t.comment(`SKIP: ${skip}`)
+    return
+  }
+  const pg = await tempPostgres()
+  t.teardown(() => pg.dispose())
+  const schema = pg.schema()
+  t.teardown(() => schema.dispose())
+  await (await schema.open()).close()
+  await pg.sql(`INSERT INTO ${schema.name}.voltway_schema (version, name) VALUES ($1, 'from the future')`, [PG_LATEST_VERSION + 1])
+  const dir = tempDir('voltway-cli-msgs-pgnew-')
+  const file = join(dir, 'my-hub.json')
+  writeFileSync(file, JSON.stringify({ ...hubConfig({ dataDir: join(dir, 'data') }), store: { type: 'postgres', url: pg.url, schema: schema.name }, mqtt: { url: 'mqtt://127.0.0.1:1883' } }))
+  const r = await runCli(['hub', 'acl', '--out', join(dir, 'mosquitto'), '--config', file])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: store "postgres://[^"]+" \\(schema ${schema.name}\\): database schema version ${PG_LATEST_VERSION + 1} is newer than this Voltway knows`))
+  t.equal(r.stdout, '', 'nothing reported written')
+  t.notOk(existsSync(join(dir, 'mosquitto')), 'and nothing written')
 })

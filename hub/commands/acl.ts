@@ -12,7 +12,7 @@ import { ConfigError, ID_PATTERN, makeConfiguredDirectory } from '../../protocol
 import { pino } from 'pino'
 import { MosquittoSync } from '../accounts/mosquitto-sync.js'
 import { loadHubConfig, type HubConfig } from '../config.js'
-import { openHubStore, storeLabel, type AccountRecord, type Store } from '../store/index.js'
+import { SchemaTooNewError, openHubStore, storeLabel, type AccountRecord, type Store } from '../store/index.js'
 import { SEEDED } from '../broker/password-hash.js'
 import { defaultHubUsername, hubUsernameOf, randomPassword, replicaUsername, requestUsername } from '../broker/identities.js'
 import { OPERATOR_CONF_DIR, mosquittoAclFile, mosquittoConf, mosquittoPasswordFile, operatorConfLines, type MosquittoAclInput } from '../broker/mosquitto-acl.js'
@@ -180,6 +180,28 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
   return { files: written, hubUsername, generatedHubPassword: hubPassword === null, text }
 }
 
+/** The hub's store as `voltway hub acl` reads it: open, none yet (no SQLite file), or a PostgreSQL server it could not reach (why). */
+export type AclStore = { store: Store | null; unreachable: string | null }
+
+/**
+ * Open the hub's store for `voltway hub acl` before it writes anything: a
+ * database this Voltway cannot use (SQLite that cannot be opened, a schema a
+ * newer Voltway migrated) refuses the command with nothing written, since
+ * files written from hub.json alone would drop the store's accounts at the
+ * next reload. A PostgreSQL server that does not answer (yet) is only noted:
+ * Mosquitto is often set up before the database.
+ */
+export async function openStoreForAcl(configFile: string): Promise<AclStore> {
+  const config = loadHubConfig(configFile)
+  if (config.store.type === 'sqlite' && !existsSync(join(config.dataDir, 'hub.sqlite'))) return { store: null, unreachable: null }
+  try {
+    return { store: await openHubStore(config.store, config.dataDir), unreachable: null }
+  } catch (err) {
+    if (config.store.type === 'sqlite' || err instanceof SchemaTooNewError) throw err
+    return { store: null, unreachable: (err instanceof Error ? err.message : String(err)).replace(/^hub\.json: /, '') }
+  }
+}
+
 /**
  * What `voltway hub acl` cannot write: accounts in the hub's store (added with
  * the CLI or /admin/v1) that hub.json does not list: this command has no
@@ -187,20 +209,15 @@ export function runAclCommand(opts: AclCommandOptions): AclCommandResult {
  * Empty when there is none or no SQLite database yet; a note when the
  * PostgreSQL store cannot be opened. When hub.json `mqtt.mosquitto` names the
  * files just written in `out`, the store's accounts are written into them
- * (as the running hub does) instead of being named.
+ * (as the running hub does) instead of being named. `opened`: the store
+ * openStoreForAcl gave (closed here); opened here when not given.
  */
-export async function storeOnlyAccountsNote(configFile: string, out?: string): Promise<string> {
+export async function storeOnlyAccountsNote(configFile: string, out?: string, opened?: AclStore): Promise<string> {
   const config = loadHubConfig(configFile)
-  if (config.store.type === 'sqlite' && !existsSync(join(config.dataDir, 'hub.sqlite'))) return ''
+  const { store, unreachable } = opened ?? (await openStoreForAcl(configFile))
   const listed = new Set([...config.stations.map((s) => s.stationId), ...config.vehicles.map((v) => v.vehicleId)])
-  // PostgreSQL (replicas): the shared database, which may not be reachable yet while Mosquitto is set up first.
-  let store: Store
-  try {
-    store = await openHubStore(config.store, config.dataDir)
-  } catch (err) {
-    if (config.store.type === 'sqlite') throw err
-    return `Not checked: the hub's store (${storeLabel(config.store, config.dataDir)}) could not be opened (${err instanceof Error ? err.message : String(err)}), so accounts it has beyond hub.json are not named here.\n`
-  }
+  if (unreachable !== null) return `Not checked: the hub's store (${storeLabel(config.store, config.dataDir)}) could not be opened (${unreachable}), so accounts it has beyond hub.json are not named here.\n`
+  if (store === null) return ''
   try {
     const accounts = await store.accounts.list()
     const sync = syncedFiles(config, out)

@@ -25,10 +25,17 @@ export function registerHubCommands(program: Command): void {
         // `hub` takes --config too and consumes it wherever it appears: read the merged options.
         const config = requiredOption(cmd, 'config')
         const { out, replicas } = cmd.optsWithGlobals<{ out: string; replicas?: string }>()
-        const [{ runAclCommand, storeOnlyAccountsNote }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
+        const [{ openStoreForAcl, runAclCommand, storeOnlyAccountsNote }, { inConfigFile }] = await Promise.all([import('./acl.js'), import('../config.js')])
         try {
-          process.stdout.write(runAclCommand({ config, out, ...(replicas !== undefined ? { replicas } : {}) }).text)
-          process.stdout.write(await storeOnlyAccountsNote(config, out))
+          // The store first: one this Voltway cannot use refuses the command before any file is written.
+          const opened = await openStoreForAcl(config)
+          try {
+            process.stdout.write(runAclCommand({ config, out, ...(replicas !== undefined ? { replicas } : {}) }).text)
+          } catch (err) {
+            await opened.store?.close()
+            throw err
+          }
+          process.stdout.write(await storeOnlyAccountsNote(config, out, opened))
         } catch (err) {
           throw inConfigFile(err, config)
         }

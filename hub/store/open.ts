@@ -17,9 +17,11 @@ const HINT = 'check that the directory exists or can be created, that the hub\'s
 const PG_HINT = 'check the URL, that the role exists and may connect, create tables and write in the database (docs/operator-guide.md, "PostgreSQL")'
 const TOO_NEW_HINT = 'a newer Voltway migrated it: run that release (or a later one) again, or restore the backup taken before the upgrade (docs/operator-guide.md, "The database and backups")'
 
-/** A database migrated by a newer Voltway (StoreError SCHEMA_TOO_NEW): a ConfigError naming the store, exit 2, since starting again cannot help. */
-function schemaTooNew(label: string, err: StoreError): ConfigError {
-  return new ConfigError(`hub.json: ${label}: ${err.message.replace(/; upgrade Voltway$/, '')}; ${TOO_NEW_HINT}`)
+/** A database migrated by a newer Voltway (StoreError SCHEMA_TOO_NEW), at start: exit 2 like any ConfigError, since starting again cannot help. */
+export class SchemaTooNewError extends ConfigError {}
+
+function schemaTooNew(label: string, err: StoreError): SchemaTooNewError {
+  return new SchemaTooNewError(`hub.json: ${label}: ${err.message.replace(/; upgrade Voltway$/, '')}; ${TOO_NEW_HINT}`)
 }
 
 export interface OpenOptions {
