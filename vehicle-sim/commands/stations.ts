@@ -17,23 +17,22 @@ export function renderStations(stations: Station[]): string {
  * less gets smaller pages (listAllStations).
  */
 export const STATION_PAGE = 160
-/** More stations than any hub has (default of `maxStations`): a hub that pages on past it is faulty. */
-const MAX_STATIONS = 1_000_000
-
 const faulty = (why: string): VoltwayError => new VoltwayError('INTERNAL', `hub sent a faulty station.list page: ${why}`)
 
 /**
  * Every station of the hub, one `station.list` page at a time (docs/protocol.md), in the hub's order (id
  * order from a hub that pages; a hub from before paging answers everything in its first page, without
  * `next`, in its own order). A page the hub's broker refuses as too large (ANSWER_TOO_LARGE, with its
- * sizes) is asked again smaller, down to one station. Pages that do not move forward (a `next` with no
- * station, a station not after the previous page) or never end fail with INTERNAL rather than loop.
+ * sizes) is asked again smaller, down to one station. A hub that pages must follow the protocol's order:
+ * every station after the one before it, `next` the page's last station; and it may not page on far past
+ * the count `hub.info` gave (stations added meanwhile: as many again, at least 1000). Otherwise INTERNAL,
+ * rather than a list with repeats or gaps, or no end.
  */
-export async function listAllStations(rpc: Pick<RpcClient, 'request'>, o: { maxStations?: number } = {}): Promise<Station[]> {
-  const maxStations = o.maxStations ?? MAX_STATIONS
+export async function listAllStations(rpc: Pick<RpcClient, 'request'>): Promise<Station[]> {
   const all: Station[] = []
   let after: string | undefined
   let limit = STATION_PAGE
+  let bound: number | null = null
   for (;;) {
     let page: { stations: Station[]; next?: string | undefined }
     try {
@@ -44,14 +43,18 @@ export async function listAllStations(rpc: Pick<RpcClient, 'request'>, o: { maxS
       limit = smaller
       continue
     }
-    if (after !== undefined) {
-      const back = page.stations.find((s) => s.stationId <= (after as string))
-      if (back) throw faulty(`station ${back.stationId} does not sort after ${after}`)
+    if (page.next === undefined && after === undefined) return page.stations
+    let last = after
+    for (const s of page.stations) {
+      if (last !== undefined && s.stationId <= last) throw faulty(`station ${s.stationId} does not sort after ${last}`)
+      last = s.stationId
     }
     all.push(...page.stations)
     if (page.next === undefined) return all
     if (page.stations.length === 0) throw faulty(`next (${page.next}) with no station`)
-    if (all.length > maxStations) throw faulty(`more than ${maxStations.toLocaleString('en-US')} stations and still paging`)
+    if (page.next !== last) throw faulty(`next (${page.next}) is not the page's last station (${last})`)
+    const counted = (bound ??= (await rpc.request('hub.info', {})).stations)
+    if (all.length > 2 * counted + 1000) throw faulty(`${all.length} stations and still paging, where hub.info counted ${counted}`)
     after = page.next
   }
 }
