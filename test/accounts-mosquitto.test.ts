@@ -7,7 +7,7 @@
  * run logs in at Mosquitto, a removed one is refused there, and neither file
  * holds a clear-text password.
  */
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
@@ -59,6 +59,14 @@ t.test('the files hold hashes only: an account without a Mosquitto hash is left 
   t.notOk(passwd.includes('seeded-pass') || passwd.includes(HUB.password), 'no clear text')
   t.equal(statSync(files.passwordFile).mode & 0o777, 0o640)
   t.match(readFileSync(files.aclFile, 'utf8'), /^user hub\.feira\.r2\ntopic readwrite voltway\/v1\/#$/m, 'a replica keeps the hub rights')
+})
+
+t.test("a hub username with no room for its request login is refused by the running hub's sync as by hub acl, and nothing is written", async (t) => {
+  const dir = tempDir('voltway-sync-long-')
+  const files = { passwordFile: join(dir, 'passwd'), aclFile: join(dir, 'acl'), pidFile: join(dir, 'mosquitto.pid') }
+  const sync = new MosquittoSync({ hubId: 'feira', files, hub: { username: 'u'.repeat(248), password: 'hub-pass' }, configPasswords: new Map(), logger: pino({ level: 'silent' }) })
+  t.throws(() => sync.apply([]), { name: 'ConfigError', message: /^hub\.json: mqtt\.username: .*leaves no room for the hub's login .*\/requests" \(257 characters\).*use at most 247 characters$/ })
+  t.notOk(existsSync(files.passwordFile), 'no password file written')
 })
 
 t.test('accounts reach an external Mosquitto while the hub runs', { skip }, async (t) => {

@@ -102,7 +102,7 @@ t.test("a hub username must leave room for the hub's request login (and a replic
   for (const n of [248, 256, 257, 5000]) {
     t.throws(
       () => mosquittoPasswordFile({ ...input, hub: { username: u(n), password: 'x' } }),
-      { message: new RegExp(`^hub\\.json: mqtt\\.username: "u{24}\\.\\.\\.u{24}" \\(${n} characters\\) leaves no room for the hub's login "u{24}\\.\\.\\.u{15}/requests" \\(${n + 9} characters\\) \\(over 256 characters, Mosquitto's bound here\\); use at most 247 characters$`) },
+      { message: new RegExp(`^hub\\.json: mqtt\\.username: "u{24}\\.\\.\\.u{24}" \\(${n} characters\\) leaves no room for the hub's login "u{24}\\.\\.\\.u{15}/requests" \\(${n + 9} characters\\) \\(over the 256 characters voltway hub acl allows a Mosquitto username\\); use at most 247 characters$`) },
       `${n} characters`,
     )
   }
@@ -110,6 +110,9 @@ t.test("a hub username must leave room for the hub's request login (and a replic
   const replicas = (base: string) => ['r1', 'replica-two'].map((r) => ({ username: `${base}.${r}`, password: 'x' }))
   t.doesNotThrow(() => mosquittoPasswordFile({ ...input, hub: { username: 'x', password: 'x' }, hubs: replicas(u(235)), configuredUsername: u(235) }))
   t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: 'x', password: 'x' }, hubs: replicas(u(236)), configuredUsername: u(236) }), { message: /\.replica-two\/requests" \(257 characters\).*use at most 235 characters$/ })
+  // Past the short replica's room too: the advice is the longest login's, so one fix is enough.
+  t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: 'x', password: 'x' }, hubs: replicas(u(245)), configuredUsername: u(245) }), { message: /\.replica-two\/requests" \(266 characters\).*use at most 235 characters$/ })
+  t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: u(250) + ':', password: 'x' } }), { message: /cannot be a Mosquitto username \(use printable ASCII/ }, 'too long and a forbidden character: the character first, which no length fixes')
   t.throws(() => mosquittoPasswordFile({ ...input, hub: { username: u(10) + ':', password: 'x' } }), { message: /cannot be a Mosquitto username \(use printable ASCII/ }, 'a forbidden character still gets its own hint')
 })
 

@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../../base/write-file-atomic.js'
 import type { Logger } from 'pino'
 import { ConfigError, MAX_CONFIG_BYTES } from '../../protocol/index.js'
 import { SEEDED } from '../broker/password-hash.js'
-import { aclLines, mosquittoPasswordHash, passwordLines, type MosquittoLogin } from '../broker/mosquitto-acl.js'
+import { aclLines, checkHubLogins, mosquittoPasswordHash, passwordLines, type MosquittoLogin } from '../broker/mosquitto-acl.js'
 import { processLogins } from '../broker/identities.js'
 import type { AccountRecord } from '../store/index.js'
 
@@ -113,6 +113,8 @@ export class MosquittoSync {
     }
     if (password === undefined || password === '') return kept
     // This process's logins: the hub's and its request connection's, both with hub.json's password.
+    // Refused in the words `voltway hub acl` uses (the room the request login leaves), not as a bare long line.
+    checkHubLogins([username], username)
     const mine = processLogins(username)
     const fresh = mine.map((name): MosquittoLogin => {
       const own = kept.find((l) => l.username === name)

@@ -41,23 +41,32 @@ const FORBIDDEN_USERNAME_CHARS = /[:+#]/
 /** `username` as a message quotes it: whole up to 64 characters, else its start, its end and its length. */
 const quoted = (username: string): string => (username.length <= 64 ? `"${username}"` : `"${username.slice(0, 24)}...${username.slice(-24)}" (${username.length} characters)`)
 
-function checkUsername(username: string, field: string): void {
-  if (username.length > MAX_USERNAME) throw new ConfigError(`hub.json: ${field}: ${quoted(username)} is too long for a Mosquitto username; use at most ${MAX_USERNAME} characters`)
-  if (!MOSQUITTO_USERNAME.test(username) || FORBIDDEN_USERNAME_CHARS.test(username)) {
+function checkCharacters(username: string, field: string): void {
+  if (username === '' || !/^[!-~]*$/.test(username) || FORBIDDEN_USERNAME_CHARS.test(username)) {
     throw new ConfigError(`hub.json: ${field}: ${quoted(username)} cannot be a Mosquitto username (use printable ASCII without spaces, ':', '+' or '#')`)
   }
 }
 
+function checkUsername(username: string, field: string): void {
+  checkCharacters(username, field)
+  if (username.length > MAX_USERNAME) throw new ConfigError(`hub.json: ${field}: ${quoted(username)} is too long for a Mosquitto username; use at most ${MAX_USERNAME} characters`)
+}
+
 /**
- * Every login of a hub process (identities.ts processLogins) must fit: the request login adds `/requests`
- * to the hub's (a replica's adds `.NAME` before it), so `mqtt.username` has that much less room.
+ * The logins of hub processes (`hubLogins`: the hub's, or one per replica) and their request logins
+ * (identities.ts processLogins) must all be Mosquitto usernames: characters first, then length. The request
+ * login adds `/requests` (a replica's `.NAME` before it), so `configured` (hub.json `mqtt.username`) has that
+ * much less room than the 256 characters this project allows a Mosquitto username; the message gives the
+ * room the longest login leaves. Throws ConfigError.
  */
-function checkProcessLogins(hubLogin: string, configured: string): void {
-  const longest = processLogins(hubLogin).reduce((a, b) => (b.length > a.length ? b : a))
+export function checkHubLogins(hubLogins: readonly string[], configured: string): void {
+  checkCharacters(configured, 'mqtt.username')
+  for (const login of hubLogins) checkCharacters(login, 'mqtt.username')
+  const longest = hubLogins.flatMap((l) => processLogins(l)).reduce((a, b) => (b.length > a.length ? b : a), '')
   if (longest.length <= MAX_USERNAME) return
   const room = MAX_USERNAME - (longest.length - configured.length)
   throw new ConfigError(
-    `hub.json: mqtt.username: ${quoted(configured)} leaves no room for the hub's login ${quoted(longest)} (over ${MAX_USERNAME} characters, Mosquitto's bound here); use at most ${room} characters`,
+    `hub.json: mqtt.username: ${quoted(configured)} leaves no room for the hub's login ${quoted(longest)} (over the ${MAX_USERNAME} characters voltway hub acl allows a Mosquitto username); use at most ${Math.max(0, room)} characters`,
   )
 }
 
@@ -89,9 +98,11 @@ export interface MosquittoLogin {
 
 function usersOf(input: MosquittoAclInput): User[] {
   const hubs = input.hubs ?? [input.hub]
+  checkHubLogins(
+    hubs.map((h) => h.username),
+    input.configuredUsername ?? input.hub.username,
+  )
   for (const h of hubs) {
-    checkProcessLogins(h.username, input.configuredUsername ?? h.username)
-    checkUsername(h.username, 'mqtt.username')
     assertNoIdentityCollisions({
       hubId: input.hubId,
       mqtt: { url: 'mqtt://unused', username: h.username },
