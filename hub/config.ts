@@ -25,7 +25,12 @@ export const StoreEntry = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite') }),
   z.strictObject({
     type: z.literal('postgres'),
-    url: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected a postgres://user@host:5432/database URL'),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'expected a postgres://user@host:5432/database URL')
+      // A URL the driver cannot parse (a port that is not a number) would fail as "the server does not answer", exit 1,
+      // forever. pg reads it as a WHATWG URL, with a stand-in host when it has none (`postgres://user@/db?host=/run/...`).
+      .refine((u) => URL.canParse(u) || URL.canParse(u.replace('@/', '@localhost/')), 'not a URL the PostgreSQL driver can read (check the port, and percent-encode special characters such as # in the password)'),
     schema: z.string().regex(SCHEMA_NAME, 'expected a lower-case SQL identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters').optional(),
     /** Most connections this hub process (each replica) opens; all replicas together must stay under the server's max_connections. Default 10. */
     poolSize: z.number().int().min(1).max(200).optional(),

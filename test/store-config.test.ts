@@ -32,6 +32,13 @@ t.test('store: SQLite in dataDir unless told; postgres takes a url and an option
   t.same(load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 4 } }).store, { type: 'postgres', url: 'postgres://db/v', poolSize: 4 })
   t.throws(() => load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 0 } }), { message: /store\.poolSize/ })
   t.throws(() => load({ store: { type: 'postgres', url: 'postgres://db/v', poolSize: 2.5 } }), { message: /store\.poolSize/ })
+  // A URL the driver cannot read fails here (exit 2), not as a server that does not answer (exit 1, systemd retrying forever).
+  for (const url of ['postgres://postgres@127.0.0.1:notaport/x', 'postgres://u:p#x@db/v']) {
+    t.throws(() => load({ store: { type: 'postgres', url } }), { message: /store\.url: not a URL the PostgreSQL driver can read/ }, url)
+  }
+  for (const url of ['postgres://user@/db?host=/var/run/postgresql', 'postgresql:///db?host=/tmp', 'postgres://u:p%23x@[::1]:5432/v?sslmode=require']) {
+    t.equal((load({ store: { type: 'postgres', url } }).store as { url: string }).url, url, `read as the driver reads it: ${url}`)
+  }
 })
 
 const skip = await postgresSkipReason()

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { LATEST_VERSION, MIGRATIONS, StoreError } from '../hub/store/index.js'
 import { holdInput, reservationInput, storeContract } from './helpers/store-contract.js'
@@ -65,6 +66,13 @@ t.test('a file written by a newer Voltway is refused with SCHEMA_TOO_NEW', async
     err = e
   }
   t.ok(err instanceof StoreError && err.code === 'SCHEMA_TOO_NEW', 'throws StoreError SCHEMA_TOO_NEW')
+  // A newer Voltway's file in rollback-journal mode: refused before anything (journal_mode = WAL) writes to it.
+  const before = readFileSync(join(tmp.dir, 'hub.sqlite'))
+  t.throws(() => tmp.open(), { code: 'SCHEMA_TOO_NEW' })
+  t.ok(readFileSync(join(tmp.dir, 'hub.sqlite')).equals(before), 'the file is byte for byte as it was')
+  const again = new Database(join(tmp.dir, 'hub.sqlite'), { readonly: true })
+  t.equal(again.pragma('journal_mode', { simple: true }), 'delete', 'still in its own journal mode')
+  again.close()
 })
 
 t.test('two connections to one file see each other and cannot double-book', async (t) => {

@@ -81,6 +81,8 @@ export class SqliteStore implements Store {
     try {
       db = new Database(this.file, { timeout: busyTimeoutMs })
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
+      // Before anything writes (journal_mode = WAL does): a file a newer Voltway migrated is left exactly as it was.
+      refuseNewerSchema(db)
       db.pragma('journal_mode = WAL')
       // NORMAL is durable across application crashes in WAL mode; only a power cut may lose the last commits.
       db.pragma('synchronous = NORMAL')
@@ -143,7 +145,7 @@ function userVersion(db: Database.Database): number {
  * transaction that re-reads the version first, so two processes opening a new
  * file at once apply each migration exactly once.
  */
-function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+function refuseNewerSchema(db: Database.Database): void {
   const current = userVersion(db)
   if (current > LATEST_VERSION) {
     throw new StoreError(
@@ -151,6 +153,10 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
       `database schema version ${current} is newer than this Voltway knows (${LATEST_VERSION}); upgrade Voltway`,
     )
   }
+}
+
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  refuseNewerSchema(db)
   const ordered = [...migrations].sort((a, b) => a.version - b.version)
   for (const m of ordered) {
     const apply = db.transaction(() => {
