@@ -67,7 +67,7 @@ function article(t: string): string {
  * no branch of which matched reports the branch that came closest.
  */
 export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
-  return withoutImplicitBounds(flatten(error.issues, [])).flatMap((issue): FieldIssue[] => {
+  return once(withoutImplicitBounds(flatten(error.issues, [])).flatMap((issue): FieldIssue[] => {
     if (issue.code !== 'unrecognized_keys') return [{ path: formatPath(issue.path), message: describeIssue(issue) }]
     const known = schema ? keysAt(schema, issue.path) : []
     return issue.keys.map((key) => {
@@ -78,6 +78,17 @@ export function issuesOf(error: z.ZodError, schema?: z.ZodType): FieldIssue[] {
       const what = plainKey ? 'unknown field' : `unknown field ${JSON.stringify(key)}`
       return { path: formatPath(plainKey ? [...issue.path, key] : issue.path), message: hint ? `${what}, ${hint}` : what }
     })
+  }))
+}
+
+/** Each (path, message) once: a field whose own bound is the safe-integer one gets it from both checks. */
+function once(issues: FieldIssue[]): FieldIssue[] {
+  const seen = new Set<string>()
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
   })
 }
 

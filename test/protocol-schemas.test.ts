@@ -66,6 +66,10 @@ t.test("an integer past its field's bound is refused with that bound, not zod's 
     t.notOk(r.success, name)
     if (!r.success) t.same(P.issuesOf(r.error), [{ path, message }], name)
   }
+  // A field whose own bound is the safe-integer one says it once.
+  const money = z.object({ price: P.MinorUnits }).safeParse({ price: 1e308 })
+  if (!money.success) t.same(P.issuesOf(money.error), [{ path: 'price', message: `must be <= ${Number.MAX_SAFE_INTEGER}` }], 'said once')
+  else t.fail('1e308 is no amount')
   // A field with no bound of its own keeps the safe-integer one: it is the only thing wrong.
   const plain = z.object({ n: z.number().int() }).safeParse({ n: 2 ** 60 })
   if (!plain.success) t.same(P.issuesOf(plain.error), [{ path: 'n', message: `must be <= ${Number.MAX_SAFE_INTEGER}` }])

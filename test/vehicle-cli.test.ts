@@ -319,6 +319,8 @@ t.test('load checks --op, --mode and --args before connecting: the same usage er
     [['load', '--op', 'hub.info', '--mode', 'open'], /^--mode open needs --rate/],
     [['load', '--op', 'hub.info', '--args', '{'], /^--args: not valid JSON/],
     [['load', '--op', 'reservation.cancel', '--args', '{"reservationId": 5}'], /^--args for reservation\.cancel: /],
+    // In the hub's words: the field's own bound, not zod's safe-integer one, and the field by its path.
+    [['load', '--op', 'station.list', '--args', '{"limit": 1e308}'], /^--args for station\.list: limit: must be <= 1000\n/],
     [['load', '--op', 'route.list'], /^route\.list needs --to/],
     [['load', '--op', 'station.nearest'], /^missing --lat and --lon/],
   ]

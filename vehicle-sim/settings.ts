@@ -5,7 +5,7 @@
  * UsageError (exit 2) that names the flag.
  */
 import { z } from 'zod'
-import { ConfigPosition, Id, Position, RangeKm, formatTime, loadJsonFile, readTlsMaterial } from '../protocol/index.js'
+import { ConfigPosition, Id, Position, RangeKm, formatTime, issuesOf, loadJsonFile, readTlsMaterial } from '../protocol/index.js'
 import type { ConnectionSettings } from './connect.js'
 import { UsageError } from './errors.js'
 import { rangeKm, validateBattery, type BatterySpec } from './vehicle-model.js'
@@ -160,7 +160,7 @@ function batteryRange(b: Partial<BatterySpec>): number {
 
 function check<S extends z.ZodType>(schema: S, value: unknown, flag: string): z.output<S> {
   const r = schema.safeParse(value)
-  if (!r.success) throw new UsageError(`${flag}: ${r.error.issues[0]?.message ?? 'invalid value'}`)
+  if (!r.success) throw new UsageError(`${flag}: ${issuesOf(r.error)[0]?.message ?? 'invalid value'}`)
   return r.data
 }
 

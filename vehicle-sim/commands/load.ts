@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { OPS, isOpName, type OpArgsInput, type OpName } from '../../protocol/index.js'
+import { OPS, isOpName, issuesOf, type OpArgsInput, type OpName } from '../../protocol/index.js'
 import { UsageError } from '../errors.js'
 import { runLoad, type LoadResult } from '../load.js'
 import { keyValues, table } from '../output.js'
@@ -30,7 +30,7 @@ function argsFor(op: OpName, flags: LoadFlags, env: NodeJS.ProcessEnv): OpArgsIn
     raw = { destination: flags.to }
   } else raw = {}
   const parsed = OPS[op].args.safeParse(raw)
-  if (!parsed.success) throw new UsageError(`--args for ${op}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  if (!parsed.success) throw new UsageError(`--args for ${op}: ${issuesOf(parsed.error).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`)
   return raw as OpArgsInput<OpName>
 }
 
