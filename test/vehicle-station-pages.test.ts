@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { OPS, VoltwayError, type OpName, type Station } from '../protocol/index.js'
-import { listAllStations, STATION_PAGE } from '../vehicle-sim/commands/stations.js'
+import { listAllStations, renderStations, STATION_PAGE } from '../vehicle-sim/commands/stations.js'
 
 const station = (stationId: string): Station => ({ stationId, hubId: 'other', position: { lat: 0, lon: 0 }, powerKw: 22, priceMinorPerKwh: 73, currency: 'BRL', status: 'available', online: true })
 
@@ -100,4 +100,14 @@ t.test('the page size fits a 64 KiB broker bound even for the largest station th
   }).stations[0]
   const answer = JSON.stringify({ id: 'r'.repeat(128), ok: true, result: { stations: Array.from({ length: STATION_PAGE }, () => widest), next: id } })
   t.ok(answer.length <= 60_000, `${answer.length} bytes, with 5 KiB to spare for the MQTT header, topic and properties`)
+})
+
+t.test('the table lists stations as a person reads ids (FSA-2 before FSA-10); the hub order stays for --json', async (t) => {
+  const listed = ['FSA-1', 'FSA-10', 'FSA-2', 'fsa-3', 'FSA-3'].map(station)
+  const firstCells = renderStations(listed)
+    .split('\n')
+    .filter((l) => l.startsWith('│'))
+    .map((l) => l.split('│')[1]?.trim())
+  t.same(firstCells, ['station', 'FSA-1', 'FSA-2', 'fsa-3', 'FSA-3', 'FSA-10'])
+  t.same(listed.map((s) => s.stationId), ['FSA-1', 'FSA-10', 'FSA-2', 'fsa-3', 'FSA-3'], 'the list itself is not reordered')
 })

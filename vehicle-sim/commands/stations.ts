@@ -3,11 +3,15 @@ import { VoltwayError, type RpcClient, type Station } from '../../protocol/index
 import { position, pricePerKwh, table } from '../output.js'
 import { processCli, runOneShotWith, type CliContext, addConnectionOptions, type CommonFlags } from './common.js'
 
+/** Ids as a person reads them: FSA-2 before FSA-10 (the protocol's order is by code unit: FSA-10 first). */
+const natural = new Intl.Collator('en', { numeric: true })
+
+/** The stations as a table, in natural id order; `--json` keeps the hub's order. */
 export function renderStations(stations: Station[]): string {
   if (stations.length === 0) return 'no stations'
   return table(
     ['station', 'hub', 'position', 'power', 'price', 'status', 'online'],
-    stations.map((s) => [s.stationId, s.hubId, position(s.position), `${s.powerKw} kW`, pricePerKwh(s.priceMinorPerKwh, s.currency), s.status, s.online ? 'yes' : 'no']),
+    [...stations].sort((a, b) => natural.compare(a.stationId, b.stationId) || (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0)).map((s) => [s.stationId, s.hubId, position(s.position), `${s.powerKw} kW`, pricePerKwh(s.priceMinorPerKwh, s.currency), s.status, s.online ? 'yes' : 'no']),
   )
 }
 
