@@ -155,8 +155,9 @@ export class MemoryChargingStore implements ChargingStore {
 
   async forgetStationStreamsUnusedSince(cutoffMs: number, limit: number): Promise<number> {
     this.guard()
+    const newer = this.#newerCounts()
     const gone = [...this.#used]
-      .filter(([stream, u]) => isForgettableStream({ usedAtMs: u.atMs, newer: this.#newer(u), hasEvents: (this.#events.get(stream)?.size ?? 0) > 0 }, cutoffMs))
+      .filter(([stream, u]) => isForgettableStream({ usedAtMs: u.atMs, newer: newer.get(stream) ?? 0, hasEvents: (this.#events.get(stream)?.size ?? 0) > 0 }, cutoffMs))
       .sort((a, b) => a[1].atMs - b[1].atMs)
       .slice(0, Math.max(0, limit))
     for (const [stream] of gone) {
@@ -167,11 +168,28 @@ export class MemoryChargingStore implements ChargingStore {
     return gone.length
   }
 
-  /** How many of the station's streams were used after `u`, counted up to LATEST_STREAMS_KEPT. */
-  #newer(u: { stationId: string; seq: number }): number {
-    let n = 0
-    for (const v of this.#used.values()) if (v.stationId === u.stationId && v.seq > u.seq && ++n >= LATEST_STREAMS_KEPT) break
-    return n
+  /**
+   * For each stream, how many of its station's streams were used after it, counted up to LATEST_STREAMS_KEPT:
+   * each station's streams sorted once, newest first (O(n log n) for n streams, not a scan per stream).
+   */
+  #newerCounts(): Map<string, number> {
+    const byStation = new Map<string, Array<{ stream: string; seq: number }>>()
+    for (const [stream, u] of this.#used) {
+      const list = byStation.get(u.stationId)
+      if (list) list.push({ stream, seq: u.seq })
+      else byStation.set(u.stationId, [{ stream, seq: u.seq }])
+    }
+    const counts = new Map<string, number>()
+    for (const list of byStation.values()) {
+      list.sort((a, b) => b.seq - a.seq)
+      // Streams used at the same seq count none of each other: each counts those before the first of its seq.
+      let firstOfSeq = 0
+      list.forEach((x, i) => {
+        if (i > 0 && x.seq !== (list[i - 1] as { seq: number }).seq) firstOfSeq = i
+        counts.set(x.stream, Math.min(firstOfSeq, LATEST_STREAMS_KEPT))
+      })
+    }
+    return counts
   }
 
   async deleteStationEventsOlderThan(cutoffMs: number, limit: number): Promise<number> {
