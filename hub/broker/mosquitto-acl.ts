@@ -30,11 +30,12 @@ export function mosquittoPasswordHash(password: string, opts: { salt?: Buffer; i
 }
 
 /**
- * A username Mosquitto can carry in both files and as a client id: printable
- * ASCII without spaces (the ACL file is line- and space-based), `:` (the
- * password file's separator) or `+`/`#` (refused in client ids).
+ * A username Mosquitto can carry in both files and as a client id: 1 to
+ * MAX_USERNAME characters of printable ASCII without spaces (the ACL file is
+ * line- and space-based), `:` (the password file's separator) or `+`/`#`
+ * (refused in client ids).
  */
-export const MOSQUITTO_USERNAME = /^[!-~]{1,256}$/
+const USERNAME_CHARS = /^[!-~]+$/
 const MAX_USERNAME = 256
 const FORBIDDEN_USERNAME_CHARS = /[:+#]/
 
@@ -42,7 +43,7 @@ const FORBIDDEN_USERNAME_CHARS = /[:+#]/
 const quoted = (username: string): string => (username.length <= 64 ? `"${username}"` : `"${username.slice(0, 24)}...${username.slice(-24)}" (${username.length} characters)`)
 
 function checkCharacters(username: string, field: string): void {
-  if (username === '' || !/^[!-~]*$/.test(username) || FORBIDDEN_USERNAME_CHARS.test(username)) {
+  if (!USERNAME_CHARS.test(username) || FORBIDDEN_USERNAME_CHARS.test(username)) {
     throw new ConfigError(`hub.json: ${field}: ${quoted(username)} cannot be a Mosquitto username (use printable ASCII without spaces, ':', '+' or '#')`)
   }
 }

@@ -36,7 +36,7 @@ export async function listAllStations(rpc: Pick<RpcClient, 'request'>): Promise<
   const all: Station[] = []
   let after: string | undefined
   let limit = STATION_PAGE
-  let bound: number | null = null
+  let counted: number | null = null
   for (;;) {
     let page: { stations: Station[]; next?: string | undefined }
     try {
@@ -57,7 +57,7 @@ export async function listAllStations(rpc: Pick<RpcClient, 'request'>): Promise<
     if (page.next === undefined) return all
     if (page.stations.length === 0) throw faulty(`next (${page.next}) with no station`)
     if (page.next !== last) throw faulty(`next (${page.next}) is not the page's last station (${last})`)
-    const counted = (bound ??= (await rpc.request('hub.info', {})).stations)
+    counted ??= (await rpc.request('hub.info', {})).stations
     if (all.length > 2 * counted + 1000) throw faulty(`${all.length} stations and still paging, where hub.info counted ${counted}`)
     after = page.next
   }
